@@ -1,0 +1,191 @@
+/*
+ * ast.c — node constructors and the list helpers the parser uses to
+ * collect children before they become the (pointer, count) arrays of
+ * frontend/ast.h.  Everything is allocated in the compilation arena.
+ */
+#include "parser.h"
+#include "frontend/diag.h"
+
+#include <string.h>
+
+PList *plist_new(Arena *a)
+{
+	return arena_alloc(a, sizeof(PList));
+}
+
+void plist_push(Arena *a, PList *l, void *p)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 8;
+		l->v = arena_grow(a, l->v, (size_t)l->cap * sizeof *l->v, (size_t)cap * sizeof *l->v);
+		l->cap = cap;
+	}
+	l->v[l->n++] = p;
+}
+
+static int count(const PList *l)
+{
+	return l ? l->n : 0;
+}
+
+Expr **plist_exprs(Arena *a, const PList *l, int *n)
+{
+	*n = count(l);
+	if (!*n)
+		return NULL;
+	Expr **out = arena_alloc(a, (size_t)*n * sizeof *out);
+	for (int i = 0; i < *n; i++)
+		out[i] = l->v[i];
+	return out;
+}
+
+Stmt **plist_stmts(Arena *a, const PList *l, int *n)
+{
+	*n = count(l);
+	if (!*n)
+		return NULL;
+	Stmt **out = arena_alloc(a, (size_t)*n * sizeof *out);
+	for (int i = 0; i < *n; i++)
+		out[i] = l->v[i];
+	return out;
+}
+
+const char **plist_strs(Arena *a, const PList *l, int *n)
+{
+	*n = count(l);
+	if (!*n)
+		return NULL;
+	const char **out = arena_alloc(a, (size_t)*n * sizeof *out);
+	for (int i = 0; i < *n; i++)
+		out[i] = l->v[i];
+	return out;
+}
+
+Param *plist_params(Arena *a, const PList *l, int *n)
+{
+	*n = count(l);
+	if (!*n)
+		return NULL;
+	Param *out = arena_alloc(a, (size_t)*n * sizeof *out);
+	for (int i = 0; i < *n; i++)
+		out[i] = *(const Param *)l->v[i];
+	return out;
+}
+
+ModelItem *plist_mitems(Arena *a, const PList *l, int *n)
+{
+	*n = count(l);
+	if (!*n)
+		return NULL;
+	ModelItem *out = arena_alloc(a, (size_t)*n * sizeof *out);
+	for (int i = 0; i < *n; i++)
+		out[i] = *(const ModelItem *)l->v[i];
+	return out;
+}
+
+Expr *ast_expr(Arena *a, ExprKind kind, Loc loc)
+{
+	Expr *e = arena_alloc(a, sizeof *e);
+	e->kind = kind;
+	e->loc = loc;
+	return e;
+}
+
+Expr *ast_binary(Arena *a, BinOp op, Loc loc, Expr *l, Expr *r)
+{
+	Expr *e = ast_expr(a, E_BINARY, loc);
+	e->op = (int)op;
+	e->a = l;
+	e->b = r;
+	return e;
+}
+
+Expr *ast_unary(Arena *a, UnOp op, Loc loc, Expr *x)
+{
+	Expr *e = ast_expr(a, E_UNARY, loc);
+	e->op = (int)op;
+	e->a = x;
+	return e;
+}
+
+/* args holds Arg pointers; argnames[i] stays NULL for positional ones. */
+Expr *ast_call(Arena *a, Loc loc, Expr *callee, const PList *args)
+{
+	Expr *e = ast_expr(a, E_CALL, loc);
+	e->a = callee;
+	e->nitems = count(args);
+	if (!e->nitems)
+		return e;
+	e->items = arena_alloc(a, (size_t)e->nitems * sizeof *e->items);
+	e->argnames = arena_alloc(a, (size_t)e->nitems * sizeof *e->argnames);
+	for (int i = 0; i < e->nitems; i++) {
+		const Arg *arg = args->v[i];
+		e->items[i] = arg->value;
+		e->argnames[i] = arg->name;
+	}
+	return e;
+}
+
+/* E_LIST and E_INDEX: base is the indexed expression (NULL for a list). */
+Expr *ast_list(Arena *a, ExprKind kind, Loc loc, Expr *base, const PList *items)
+{
+	Expr *e = ast_expr(a, kind, loc);
+	e->a = base;
+	e->items = plist_exprs(a, items, &e->nitems);
+	return e;
+}
+
+Stmt *ast_stmt(Arena *a, StmtKind kind, Loc loc)
+{
+	Stmt *s = arena_alloc(a, sizeof *s);
+	s->kind = kind;
+	s->loc = loc;
+	return s;
+}
+
+/*
+ * Splits an optimizer body into its states and its single update block.
+ * Two update blocks or a state declared twice are errors here because
+ * only the parser still sees them in order.
+ */
+OptDecl *ast_optimizer(Arena *a, const char *name, Loc loc, const PList *params,
+		       const PList *items)
+{
+	OptDecl *o = arena_alloc(a, sizeof *o);
+	o->name = name;
+	o->loc = loc;
+	o->params = plist_params(a, params, &o->nparams);
+	int n = count(items);
+	o->states = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->states);
+	o->state_inits = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->state_inits);
+	o->state_locs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->state_locs);
+	bool have_update = false;
+	for (int i = 0; i < n; i++) {
+		const OptItem *it = items->v[i];
+		if (it->is_update) {
+			if (have_update) {
+				diag_begin_error(it->loc, "optimizer '%s' has a second update block", name);
+				diag_note(o->upd_loc, "the first one is here");
+				diag_exit();
+			}
+			have_update = true;
+			o->upd_p = it->p;
+			o->upd_g = it->g;
+			o->upd_loc = it->loc;
+			o->update = plist_stmts(a, it->body, &o->nupdate);
+			continue;
+		}
+		for (int j = 0; j < o->nstates; j++) {
+			if (strcmp(o->states[j], it->name) == 0) {
+				diag_begin_error(it->loc, "state '%s' is declared twice", it->name);
+				diag_note(o->state_locs[j], "the first declaration is here");
+				diag_exit();
+			}
+		}
+		o->states[o->nstates] = it->name;
+		o->state_inits[o->nstates] = it->init;
+		o->state_locs[o->nstates] = it->loc;
+		o->nstates++;
+	}
+	return o;
+}

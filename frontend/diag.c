@@ -1,0 +1,129 @@
+/*
+ * diag.c — user-facing diagnostics: "file:line:col: error: message", the
+ * quoted source line and a caret under the column.  Every file that was
+ * parsed registers its text here so that any later stage can point into it.
+ */
+#include "frontend/diag.h"
+#include "ir/arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One registered file: the path as written in Locs and a private copy of its text. */
+typedef struct {
+	char *file;
+	char *text;
+} Source;
+
+static Source *sources;
+static int nsources, capsources;
+
+void diag_add_source(const char *file, const char *text)
+{
+	if (!file || !text)
+		return;
+	if (nsources == capsources) {
+		capsources = capsources ? 2 * capsources : 16;
+		Source *s = xmalloc((size_t)capsources * sizeof *s);
+		if (nsources)
+			memcpy(s, sources, (size_t)nsources * sizeof *s);
+		free(sources);
+		sources = s;
+	}
+	size_t nf = strlen(file) + 1, nt = strlen(text) + 1;
+	Source *s = &sources[nsources++];
+	s->file = memcpy(xmalloc(nf), file, nf);
+	s->text = memcpy(xmalloc(nt), text, nt);
+}
+
+/* The newest registration wins, so a test may reuse a file name. */
+static const char *source_text(const char *file)
+{
+	for (int i = nsources - 1; i >= 0; i--)
+		if (strcmp(sources[i].file, file) == 0)
+			return sources[i].text;
+	return NULL;
+}
+
+/*
+ * Quotes line loc.line and puts a caret under loc.col.  The caret line
+ * copies tabs so the caret lines up whatever the tab width, and skips
+ * UTF-8 continuation bytes because columns count bytes.
+ */
+static void show_line(Loc loc)
+{
+	const char *p = source_text(loc.file);
+	if (!p || loc.line < 1)
+		return;
+	for (int line = 1; line < loc.line && *p; p++)
+		if (*p == '\n')
+			line++;
+	size_t n = strcspn(p, "\n");
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	fprintf(stderr, "%.*s\n", (int)n, p);
+	for (int i = 0; i < loc.col - 1; i++) {
+		unsigned char c = i < (int)n ? (unsigned char)p[i] : ' ';
+		if (c == '\t')
+			fputc('\t', stderr);
+		else if ((c & 0xC0) != 0x80)
+			fputc(' ', stderr);
+	}
+	fputs("^\n", stderr);
+}
+
+static void report(const char *kind, Loc loc, const char *fmt, va_list ap)
+{
+	/* Anything the program printed so far comes before the diagnostic. */
+	fflush(stdout);
+	if (loc.file)
+		fprintf(stderr, "%s:%d:%d: %s: ", loc.file, loc.line, loc.col, kind);
+	else
+		fprintf(stderr, "sinter: %s: ", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	if (loc.file)
+		show_line(loc);
+}
+
+void diag_begin_error(Loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report("error", loc, fmt, ap);
+	va_end(ap);
+}
+
+_Noreturn void diag_error(Loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report("error", loc, fmt, ap);
+	va_end(ap);
+	diag_exit();
+}
+
+void diag_note(Loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report("note", loc, fmt, ap);
+	va_end(ap);
+}
+
+_Noreturn void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report("error", (Loc){0}, fmt, ap);
+	va_end(ap);
+	diag_exit();
+}
+
+_Noreturn void diag_exit(void)
+{
+	fflush(stderr);
+	exit(1);
+}

@@ -1,0 +1,23 @@
+/*
+ * diag.h — user-facing diagnostics: "file:line:col: error: message", the
+ * source line and a caret under the column, then exit status 1.
+ */
+#ifndef SINTER_DIAG_H
+#define SINTER_DIAG_H
+
+#include "frontend/ast.h"
+
+/* Remember a file's text so diagnostics can quote its lines. */
+void diag_add_source(const char *file, const char *text);
+/* Prints the error (with source line and caret) and exits with status 1. */
+_Noreturn void diag_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "file:line:col: note: ..." with source line and caret; returns. */
+void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Error not tied to a source position: "sinter: error: ..." and exit 1. */
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the error like diag_error but returns (for errors followed by notes);
+   call diag_exit afterwards. */
+void diag_begin_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void diag_exit(void);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * eval.c — evaluation of expressions and statements.
+ *
+ * One evaluator serves constants, host code and traced tensor code: host
+ * values are computed on the spot, tensor values become nodes of the region
+ * being traced (ev->tr).  Functions are specialized by simply evaluating
+ * their bodies with the caller's values, so every call is inlined into the
+ * region at the shapes it meets; compile-time `for` and `if` run here too.
+ */
+#include "frontend/eval.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "frontend/diag.h"
+
+Value v_int(int64_t i) { return (Value){ .kind = V_INT, .i = i }; }
+Value v_float(double f) { return (Value){ .kind = V_FLOAT, .f = f }; }
+Value v_bool(bool b) { return (Value){ .kind = V_BOOL, .i = b }; }
+Value v_str(const char *s) { return (Value){ .kind = V_STR, .s = s }; }
+Value v_tensor(int node) { return (Value){ .kind = V_TENSOR, .node = node }; }
+
+bool is_number(const Value *v)
+{
+	return v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL;
+}
+
+double num(const Value *v)
+{
+	return v->kind == V_FLOAT ? v->f : (double)v->i;
+}
+
+const char *value_kind_name(const Value *v)
+{
+	static const char *names[] = {
+		[V_NONE] = "nothing", [V_INT] = "int", [V_FLOAT] = "float", [V_BOOL] = "bool",
+		[V_STR] = "string", [V_TENSOR] = "tensor", [V_HOST] = "tensor", [V_PARAM] = "tensor",
+		[V_LIST] = "list", [V_MODEL] = "model", [V_OPT] = "optimizer", [V_DATASET] = "data set",
+		[V_BATCHES] = "batches", [V_INIT] = "initializer", [V_RANGE] = "range",
+		[V_CALLABLE] = "function",
+	};
+	return names[v->kind];
+}
+
+void ev_error(Ev *ev, Loc loc, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	diag_begin_error(loc, "%s", msg);
+	for (int i = ev->depth - 1; i >= 0 && i >= ev->depth - 8; i--)
+		diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
+	diag_exit();
+}
+
+/* ---- environments ---- */
+
+Env *env_new(Ev *ev, Env *parent)
+{
+	Env *e = arena_alloc(ev->arena, sizeof *e);
+	e->parent = parent;
+	return e;
+}
+
+Binding *env_find(Env *env, const char *name)
+{
+	for (; env; env = env->parent)
+		for (int i = env->n - 1; i >= 0; i--)
+			if (strcmp(env->b[i].name, name) == 0)
+				return &env->b[i];
+	return NULL;
+}
+
+void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
+{
+	for (int i = 0; i < env->n; i++)
+		if (strcmp(env->b[i].name, name) == 0) {
+			if (env->b[i].v.kind == V_HOST && env->b[i].v.ht != v.ht)
+				ht_release(env->b[i].v.ht);
+			env->b[i].v = v;
+			env->b[i].host = host;
+			return;
+		}
+	if (env->n == env->cap) {
+		int cap = env->cap ? 2 * env->cap : 8;
+		env->b = arena_grow(ev->arena, env->b, env->n * sizeof *env->b, cap * sizeof *env->b);
+		env->cap = cap;
+	}
+	env->b[env->n++] = (Binding){ name, v, host };
+}
+
+/* ---- names ---- */
+
+static const Decl *find_decl(Ev *ev, const char *name)
+{
+	Binding *b = env_find(ev->globals, name);
+	if (b && b->v.kind == V_CALLABLE && !b->v.inst)
+		for (int i = ev->prog->ndecls - 1; i >= 0; i--) {
+			const Decl *d = ev->prog->decls[i];
+			if (d->name && strcmp(d->name, name) == 0 && d->kind != D_CONST)
+				return d;
+		}
+	return NULL;
+}
+
+static Value eval_name(Ev *ev, Env *env, const Expr *e)
+{
+	Binding *b = env_find(env, e->str);
+	if (b) {
+		Value v = b->v;
+		if (b->host && is_number(&v)) {
+			v.dyn = true;
+			v.origin = b;
+		}
+		return v;
+	}
+	if (is_builtin(e->str))
+		return (Value){ .kind = V_CALLABLE, .s = e->str };
+	ev_error(ev, e->loc, "unknown name '%s'", e->str);
+}
+
+/* ---- calls ---- */
+
+static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args, const char **names, int nargs)
+{
+	const FnDecl *fn = d ? d->fn : NULL;
+	for (int i = 0; i < ev->depth; i++)
+		if (ev->stack[i].what == fn->name && strcmp(fn->name, "call") != 0)
+			ev_error(ev, loc, "recursive call of '%s' (functions are inlined; recursion is not supported)", fn->name);
+	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
+		ev_error(ev, loc, "calls nested too deeply");
+	Env *env = env_new(ev, self ? self->fields : ev->globals);
+	const char *what = self ? arena_printf(ev->arena, "'%s.%s'", self->decl->name, fn->name)
+	                        : arena_printf(ev->arena, "'%s'", fn->name);
+	bind_params(ev, env, fn->params, fn->nparams, loc, what, args, names, nargs, true);
+	ev->stack[ev->depth++] = (Frame){ loc, what };
+	Value ret = { .kind = V_NONE };
+	if (fn->expr_body)
+		ret = ev_expr(ev, env, fn->expr_body);
+	else
+		ev_block(ev, env, fn->body, fn->nbody, &ret);
+	ev->depth--;
+	if (fn->ret) {
+		/* check the declared result type like an argument */
+		Param p = { .name = "result", .loc = fn->ret->loc, .type = fn->ret };
+		const char *rn = NULL;
+		bind_params(ev, env, &p, 1, fn->ret->loc, what, &ret, &rn, 1, true);
+	}
+	return ret;
+}
+
+Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char **names, int nargs)
+{
+	(void)env;
+	if (callee.kind == V_MODEL) {
+		Binding *m = env_find(callee.inst->fields, "call");
+		if (!m || m->v.kind != V_CALLABLE)
+			ev_error(ev, loc, "model '%s' has no method 'call'", callee.inst->decl->name);
+		callee = m->v;
+	}
+	if (callee.kind != V_CALLABLE)
+		ev_error(ev, loc, "a %s is not callable", value_kind_name(&callee));
+	if (callee.inst) {
+		/* a method: its Decl is found in the model's items */
+		const ModelDecl *md = callee.inst->decl->model;
+		for (int i = 0; i < md->nitems; i++)
+			if (md->items[i].kind == MI_FN && strcmp(md->items[i].fn->name, callee.s) == 0) {
+				Decl d = { .kind = D_FN, .fn = md->items[i].fn, .name = callee.s };
+				return call_fn(ev, &d, callee.inst, loc, args, names, nargs);
+			}
+		die("method %s vanished", callee.s);
+	}
+	const Decl *d = find_decl(ev, callee.s);
+	if (d && d->kind == D_FN)
+		return call_fn(ev, d, NULL, loc, args, names, nargs);
+	if (d && d->kind == D_MODEL)
+		return model_instantiate(ev, d, loc, args, names, nargs);
+	if (d && d->kind == D_OPT)
+		return opt_instantiate(ev, d, loc, args, names, nargs);
+	Value out;
+	if (ev_builtin(ev, callee.s, loc, args, names, nargs, &out))
+		return out;
+	ev_error(ev, loc, "unknown function '%s'", callee.s);
+}
+
+static Value eval_call(Ev *ev, Env *env, const Expr *e)
+{
+	Value callee;
+	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && is_builtin(e->a->str))
+		callee = (Value){ .kind = V_CALLABLE, .s = e->a->str };
+	else
+		callee = ev_expr(ev, env, e->a);
+	const char *hint = ev->name_hint;
+	ev->name_hint = NULL;
+	/* the loss of minimize is traced in training mode (dropout on) */
+	bool training = ev->tr && ev->tr->training;
+	if (ev->tr && callee.kind == V_CALLABLE && !callee.inst && !strcmp(callee.s, "minimize"))
+		ev->tr->training = true;
+	Value *args = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *args);
+	for (int i = 0; i < e->nitems; i++)
+		args[i] = ev_expr(ev, env, e->items[i]);
+	if (ev->tr)
+		ev->tr->training = training;
+	for (int i = 0; i < e->nitems; i++)
+		for (int j = 0; j < i; j++)
+			if (e->argnames[i] && e->argnames[j] && strcmp(e->argnames[i], e->argnames[j]) == 0)
+				ev_error(ev, e->items[i]->loc, "argument '%s' given twice", e->argnames[i]);
+	ev->name_hint = hint;
+	Value v = ev_call(ev, env, callee, e->loc, args, e->argnames, e->nitems);
+	ev->name_hint = NULL;
+	return v;
+}
+
+/* ---- member access and indexing ---- */
+
+static Value shape_list(Ev *ev, const Type *t)
+{
+	Value l = { .kind = V_LIST, .n = t->rank };
+	l.items = arena_alloc(ev->arena, (t->rank + 1) * sizeof *l.items);
+	for (int i = 0; i < t->rank; i++)
+		l.items[i] = v_int(t->dim[i]);
+	return l;
+}
+
+/* The static type of a tensor-like value (traced, host or parameter). */
+static bool tensor_type(Ev *ev, const Value *v, Type *t)
+{
+	switch (v->kind) {
+	case V_TENSOR: *t = ev->tr->r->node[v->node].type; return true;
+	case V_HOST: *t = v->ht->t.type; return true;
+	case V_PARAM: *t = v->slot->t.type; return true;
+	default: return false;
+	}
+}
+
+static Value eval_member(Ev *ev, Env *env, const Expr *e)
+{
+	Value b = ev_expr(ev, env, e->a);
+	Type t;
+	if (b.kind == V_MODEL) {
+		Binding *f = NULL;
+		for (int i = 0; i < b.inst->fields->n; i++)
+			if (strcmp(b.inst->fields->b[i].name, e->str) == 0)
+				f = &b.inst->fields->b[i];
+		if (!f)
+			ev_error(ev, e->loc, "model '%s' has no member '%s'", b.inst->decl->name, e->str);
+		return f->v;
+	}
+	if (b.kind == V_OPT) {
+		if (strcmp(e->str, "t") == 0)
+			return (Value){ .kind = V_INT, .i = b.opt->t, .dyn = true };
+		Binding *h = env_find(b.opt->hyper, e->str);
+		if (!h)
+			ev_error(ev, e->loc, "optimizer '%s' has no hyperparameter '%s'", b.opt->decl->name, e->str);
+		Value v = h->v;
+		v.dyn = true;
+		v.origin = h;
+		return v;
+	}
+	if (tensor_type(ev, &b, &t)) {
+		if (strcmp(e->str, "T") == 0) {
+			if (t.rank < 2)
+				ev_error(ev, e->loc, ".T needs at least two axes, got %s", type_str(&t, (char[64]){0}, 64));
+			int perm[MAX_RANK];
+			for (int i = 0; i < t.rank; i++)
+				perm[i] = i;
+			perm[t.rank - 2] = t.rank - 1;
+			perm[t.rank - 1] = t.rank - 2;
+			return v_tensor(ir_transpose(ev->tr->r, ev_node(ev, b, e->loc, t.dt), perm));
+		}
+		if (strcmp(e->str, "shape") == 0)
+			return shape_list(ev, &t);
+		if (strcmp(e->str, "ndim") == 0)
+			return v_int(t.rank);
+	}
+	ev_error(ev, e->loc, "a %s has no member '%s'", value_kind_name(&b), e->str);
+}
+
+static int64_t index_int(Ev *ev, Env *env, const Expr *e, int64_t n, bool clamp)
+{
+	Value v = ev_expr(ev, env, e);
+	if (v.kind != V_INT)
+		ev_error(ev, e->loc, "index must be an int, got a %s", value_kind_name(&v));
+	int64_t i = v.i < 0 ? v.i + n : v.i;
+	if (clamp)
+		return i < 0 ? 0 : i > n ? n : i;
+	if (i < 0 || i >= n)
+		ev_error(ev, e->loc, "index %lld is out of range for an axis of size %lld", (long long)v.i, (long long)n);
+	return i;
+}
+
+static Value eval_index(Ev *ev, Env *env, const Expr *e)
+{
+	Value b = ev_expr(ev, env, e->a);
+	if (b.kind == V_LIST) {
+		if (e->nitems != 1 || e->items[0]->kind == E_SLICE)
+			ev_error(ev, e->loc, "a list takes one integer index");
+		return b.items[index_int(ev, env, e->items[0], b.n, false)];
+	}
+	Type t;
+	if (!tensor_type(ev, &b, &t))
+		ev_error(ev, e->loc, "a %s cannot be indexed", value_kind_name(&b));
+	if (e->nitems > t.rank)
+		ev_error(ev, e->loc, "too many indices (%d) for a tensor of rank %d", e->nitems, t.rank);
+	Node p = ir_proto(OP_SLICE);
+	Type after = { .dt = t.dt };
+	bool sliced = false;
+	for (int k = 0; k < t.rank; k++) {
+		int64_t start = 0, stop = t.dim[k], step = 1;
+		bool keep = true;
+		if (k < e->nitems) {
+			const Expr *it = e->items[k];
+			if (it->kind == E_SLICE) {
+				if (it->c) {
+					Value s = ev_expr(ev, env, it->c);
+					if (s.kind != V_INT || s.i < 1)
+						ev_error(ev, it->c->loc, "slice step must be a positive int");
+					step = s.i;
+				}
+				if (it->a)
+					start = index_int(ev, env, it->a, t.dim[k], true);
+				if (it->b)
+					stop = index_int(ev, env, it->b, t.dim[k], true);
+				if (stop < start)
+					stop = start;
+			} else {
+				start = index_int(ev, env, it, t.dim[k], false);
+				stop = start + 1;
+				keep = false;
+			}
+		}
+		p.ia[3 * k] = start;
+		p.ia[3 * k + 1] = stop;
+		p.ia[3 * k + 2] = step;
+		if (start != 0 || stop != t.dim[k] || step != 1)
+			sliced = true;
+		if (keep)
+			after.dim[after.rank++] = (stop - start + step - 1) / step;
+	}
+	p.nia = 3 * t.rank;
+	int x = ev_node(ev, b, e->loc, t.dt);
+	if (sliced)
+		x = ir_emit(ev->tr->r, &p, &x, 1, NULL, 0);
+	if (after.rank != t.rank)
+		x = ir_reshape(ev->tr->r, x, after);
+	return v_tensor(x);
+}
+
+/* ---- expressions ---- */
+
+Value ev_expr(Ev *ev, Env *env, const Expr *e)
+{
+	switch (e->kind) {
+	case E_INT: return v_int(e->ival);
+	case E_FLOAT: return v_float(e->fval);
+	case E_BOOL: return v_bool(e->ival != 0);
+	case E_STR: return v_str(e->str);
+	case E_NAME: return eval_name(ev, env, e);
+	case E_UNARY: {
+		Value a = ev_expr(ev, env, e->a);
+		if (e->op == UN_NOT) {
+			if (a.kind == V_BOOL) {
+				a.i = !a.i;
+				return a;
+			}
+			return ev_unary_op(ev, OP_NOT, a, e->loc);
+		}
+		if (a.kind == V_INT || a.kind == V_FLOAT) {
+			a.i = -a.i;
+			a.f = -a.f;
+			a.origin = NULL;
+			return a;
+		}
+		return ev_unary_op(ev, OP_NEG, a, e->loc);
+	}
+	case E_BINARY: {
+		Value a = ev_expr(ev, env, e->a);
+		if ((e->op == BIN_AND || e->op == BIN_OR) && a.kind == V_BOOL) {
+			if ((e->op == BIN_AND) != (a.i != 0))
+				return a; /* short circuit on host booleans */
+		}
+		Value b = ev_expr(ev, env, e->b);
+		Loc locs[2] = { e->a->loc, e->b->loc };
+		return ev_binary(ev, e->op, a, b, e->loc, locs);
+	}
+	case E_CALL: return eval_call(ev, env, e);
+	case E_MEMBER: return eval_member(ev, env, e);
+	case E_INDEX: return eval_index(ev, env, e);
+	case E_SLICE: ev_error(ev, e->loc, "a slice is only allowed inside []");
+	case E_LIST: {
+		Value l = { .kind = V_LIST, .n = e->nitems };
+		l.items = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *l.items);
+		for (int i = 0; i < e->nitems; i++)
+			l.items[i] = ev_expr(ev, env, e->items[i]);
+		return l;
+	}
+	case E_REPEAT: {
+		const char *hint = ev->name_hint;
+		ev->name_hint = NULL;
+		Value n = ev_expr(ev, env, e->b);
+		if (n.kind != V_INT || n.i < 0)
+			ev_error(ev, e->b->loc, "repeat count must be a non-negative int, got a %s", value_kind_name(&n));
+		Value l = { .kind = V_LIST, .n = (int)n.i };
+		l.items = arena_alloc(ev->arena, (n.i + 1) * sizeof *l.items);
+		for (int i = 0; i < n.i; i++) {
+			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
+			l.items[i] = ev_expr(ev, env, e->a);
+		}
+		ev->name_hint = NULL;
+		return l;
+	}
+	case E_RANGE: {
+		Value a = ev_expr(ev, env, e->a), b = ev_expr(ev, env, e->b);
+		if (a.kind != V_INT || b.kind != V_INT)
+			ev_error(ev, e->loc, "range bounds must be ints, got %s and %s", value_kind_name(&a), value_kind_name(&b));
+		return (Value){ .kind = V_RANGE, .i = a.i, .j = b.i, .dyn = a.dyn || b.dyn };
+	}
+	}
+	die("bad expression kind %d", e->kind);
+}
+
+/* ---- statements (inside functions, methods and optimizer updates) ---- */
+
+static void assign_names(Ev *ev, Env *env, const Stmt *s, Value v, bool host)
+{
+	if (s->nnames == 1) {
+		env_set(ev, env, s->names[0], v, host);
+		return;
+	}
+	if (v.kind != V_LIST || v.n != s->nnames)
+		ev_error(ev, s->loc, "cannot unpack a %s into %d names", value_kind_name(&v), s->nnames);
+	for (int i = 0; i < s->nnames; i++)
+		env_set(ev, env, s->names[i], v.items[i], host);
+}
+
+bool ev_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
+{
+	for (int k = 0; k < n; k++) {
+		const Stmt *s = ss[k];
+		switch (s->kind) {
+		case S_LET:
+			ev->name_hint = s->nnames == 1 ? s->names[0] : NULL;
+			assign_names(ev, env, s, ev_expr(ev, env, s->value), false);
+			break;
+		case S_ASSIGN: {
+			if (s->target->kind != E_NAME)
+				ev_error(ev, s->target->loc, "only names can be assigned here");
+			Binding *b = env_find(env, s->target->str);
+			if (!b)
+				ev_error(ev, s->target->loc, "assignment to undeclared name '%s' (use let)", s->target->str);
+			b->v = ev_expr(ev, env, s->value);
+			break;
+		}
+		case S_EXPR:
+			ev_expr(ev, env, s->value);
+			break;
+		case S_RETURN:
+			*ret = s->value ? ev_expr(ev, env, s->value) : (Value){ .kind = V_NONE };
+			return true;
+		case S_IF: {
+			Value c = ev_expr(ev, env, s->value);
+			if (c.kind != V_BOOL && c.kind != V_INT)
+				ev_error(ev, s->value->loc, "condition must be a host bool known at compile time, got a %s", value_kind_name(&c));
+			Env *inner = env_new(ev, env);
+			bool done = c.i ? ev_block(ev, inner, s->body, s->nbody, ret)
+			                : ev_block(ev, inner, s->els, s->nels, ret);
+			if (done)
+				return true;
+			break;
+		}
+		case S_FOR: {
+			Value it = ev_expr(ev, env, s->value);
+			int64_t count = it.kind == V_RANGE ? (it.j > it.i ? it.j - it.i : 0) : it.kind == V_LIST ? it.n : -1;
+			if (count < 0)
+				ev_error(ev, s->value->loc, "cannot iterate over a %s here", value_kind_name(&it));
+			for (int64_t i = 0; i < count; i++) {
+				Env *inner = env_new(ev, env);
+				Value v = it.kind == V_RANGE ? v_int(it.i + i) : it.items[i];
+				assign_names(ev, inner, s, v, false);
+				if (ev_block(ev, inner, s->body, s->nbody, ret))
+					return true;
+			}
+			break;
+		}
+		}
+	}
+	return false;
+}

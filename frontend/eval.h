@@ -1,0 +1,193 @@
+/*
+ * eval.h — semantic evaluation: the program is run by a host evaluator, and
+ * every piece of tensor work between host statements is traced into an IR
+ * region, specialized to the shapes it meets (see docs/ARCHITECTURE.md).
+ *
+ * A Value is either a host value (numbers, strings, models, optimizers,
+ * data sets, concrete tensors) or a traced tensor (a node of the region
+ * being built).  Host numbers remember whether they are static (literals,
+ * constants: folded into the IR as constants) or dynamic (they come from
+ * host variables, so they enter the IR as scalar inputs and may change from
+ * one execution to the next without recompiling).
+ */
+#ifndef SINTER_EVAL_H
+#define SINTER_EVAL_H
+
+#include "frontend/ast.h"
+#include "ir/ir.h"
+#include "runtime/runtime.h"
+
+typedef struct Value Value;
+typedef struct Env Env;
+typedef struct Instance Instance;
+typedef struct OptInst OptInst;
+typedef struct Slot Slot;
+typedef struct HostTensor HostTensor;
+typedef struct Ev Ev;
+
+typedef enum {
+	V_NONE,
+	V_INT,     /* i */
+	V_FLOAT,   /* f */
+	V_BOOL,    /* i */
+	V_STR,     /* s */
+	V_TENSOR,  /* node of the region being traced */
+	V_HOST,    /* ht: a concrete tensor held by the host */
+	V_PARAM,   /* slot: a model parameter */
+	V_LIST,    /* items[n] */
+	V_MODEL,   /* inst */
+	V_OPT,     /* opt */
+	V_DATASET, /* ds */
+	V_BATCHES, /* ds + batching options in items: n, shuffle, drop_last, seed */
+	V_INIT,    /* initializer: s = kind, items = numeric arguments */
+	V_RANGE,   /* i .. j */
+	V_CALLABLE,/* s = name of a fn, model, optimizer or builtin */
+} VKind;
+
+struct Value {
+	VKind kind;
+	bool dyn;          /* host number that comes from a host variable */
+	const void *origin;/* for dyn numbers read from a variable: the binding, so one
+	                      variable becomes one region input */
+	int64_t i, j;
+	double f;
+	const char *s;
+	int node;          /* V_TENSOR */
+	HostTensor *ht;    /* V_HOST */
+	Slot *slot;        /* V_PARAM */
+	Instance *inst;    /* V_MODEL, or the instance of a method in V_CALLABLE */
+	OptInst *opt;      /* V_OPT */
+	RtDataset *ds;     /* V_DATASET, V_BATCHES */
+	Value *items;      /* V_LIST, V_BATCHES, V_INIT */
+	int n;
+};
+
+/* A concrete tensor owned by the host (batches, results kept in variables). */
+struct HostTensor {
+	Tensor t;
+	int refs;
+};
+
+/* A parameter or an optimizer state: one tensor in the program's store. */
+struct Slot {
+	const char *name;   /* "net.l1.weight"; for state "net.l1.weight" */
+	const char *sname;  /* NULL for a parameter, else "opt.m" */
+	Tensor t;
+	Slot *next;         /* hash chain */
+};
+
+typedef struct Binding {
+	const char *name;
+	Value v;
+	bool host;           /* a host variable: its numbers are dynamic */
+} Binding;
+
+struct Env {
+	Env *parent;
+	Binding *b;
+	int n, cap;
+};
+
+struct Instance {
+	const Decl *decl;   /* D_MODEL */
+	const char *path;   /* dotted name prefix, "net.blocks.3" */
+	Env *fields;        /* constructor arguments, fields, params */
+	Slot **params;      /* every parameter below this instance, in order */
+	int nparams;
+};
+
+struct OptInst {
+	const Decl *decl;   /* D_OPT */
+	const char *name;   /* variable name, prefixes its state slots */
+	Env *hyper;         /* hyperparameters (assignable) */
+	int64_t t;          /* steps taken */
+};
+
+/* Tracing state of one region. */
+typedef struct {
+	Region *r;
+	Arena *a;
+	Tensor *inputs;     /* value of each INPUT slot */
+	HostTensor **keep;  /* host tensors referenced (kept alive) */
+	const void **origin;/* what each input came from (dedupe) */
+	int ninputs, cap;
+	bool training;      /* inside minimize: dropout active */
+} Trace;
+
+typedef struct {
+	Loc loc;
+	const char *what;
+} Frame;
+
+struct Ev {
+	Arena *arena;        /* long-lived host data */
+	Program *prog;
+	Env *globals;        /* consts, fns, models, optimizers */
+	Trace *tr;           /* region being traced, NULL outside tensor work */
+	Frame stack[64];     /* call stack for diagnostics */
+	int depth;
+	const char *name_hint; /* dotted name for the next model instance */
+	int anon_models;
+	uint64_t seed;
+	int64_t batches_calls; /* shuffles differ per call of batches() */
+	int64_t region_runs;   /* random streams differ per region execution */
+	bool dry;            /* check/ir: trace and compile, execute nothing */
+	bool interp_only;
+	/* store: slots by name */
+	Slot **slots;
+	int nslots_cap;
+	/* services of the host (frontend/host.c) */
+	struct Host *host;
+};
+
+/* ---- eval.c ---- */
+Value ev_expr(Ev *ev, Env *env, const Expr *e);
+/* Runs statements; returns true when a `return` produced *ret. */
+bool ev_block(Ev *ev, Env *env, Stmt *const *s, int n, Value *ret);
+_Noreturn void ev_error(Ev *ev, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+Env *env_new(Ev *ev, Env *parent);
+void env_set(Ev *ev, Env *env, const char *name, Value v, bool host);
+Binding *env_find(Env *env, const char *name);
+Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char **names, int nargs);
+int ev_node(Ev *ev, Value v, Loc loc, DType want); /* tensor node of v (inputs/consts as needed) */
+const char *value_kind_name(const Value *v);
+bool is_number(const Value *v);
+double num(const Value *v);
+Value v_int(int64_t i);
+Value v_float(double f);
+Value v_bool(bool b);
+Value v_str(const char *s);
+Value v_tensor(int node);
+
+/* ---- builtins.c ---- */
+/* Calls builtin `name`; false when no builtin of that name exists. */
+bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out);
+bool is_builtin(const char *name);
+/* operand_locs: where each operand came from (for shape errors), or NULL */
+Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *operand_locs);
+/* Host builtins (print, minimize, data sets, ...), frontend/host.c. */
+bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out);
+/* Matches call arguments against a spec like "x, axis=, keepdims=" (names
+   with '=' are optional); out[i] is V_NONE for an absent optional one. */
+void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args, const char **names, int nargs, Value *out);
+Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc);
+
+/* ---- model.c ---- */
+Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
+Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
+/* Appends the optimizer update of every parameter in the traced region. */
+void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
+Slot *slot_find(Ev *ev, const char *name, const char *sname);
+Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
+/* Binds arguments to declared parameters (defaults, keywords, checks). */
+void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
+                 Value *args, const char **names, int nargs, bool typed);
+
+/* ---- host.c ---- */
+/* Runs a host expression: traces tensor work into a region, executes it. */
+Value host_value(Ev *ev, Env *env, const Expr *e);
+void host_run_train(Ev *ev, const Decl *train);
+HostTensor *ht_new(Type t);
+void ht_release(HostTensor *h);
+
+#endif

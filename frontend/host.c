@@ -1,0 +1,414 @@
+/*
+ * host.c — the host program: runs `train` blocks statement by statement.
+ *
+ * Tensor work inside a host statement is traced into a region; the region
+ * is compiled once per distinct trace (the cache is keyed by the region's
+ * text form, so shapes or structure that change give a new specialization,
+ * and host numbers that change do not: they are inputs) and executed by the
+ * reference interpreter.  In dry mode (`sinter check`, `sinter ir`) every
+ * loop runs once per distinct batch shape and nothing is executed: all
+ * regions are traced, shape-checked and compiled, none run.
+ */
+#include "frontend/host.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frontend/diag.h"
+
+HostTensor *ht_new(Type t)
+{
+	HostTensor *h = xcalloc(1, sizeof *h);
+	h->t.type = t;
+	h->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
+	h->refs = 1;
+	return h;
+}
+
+void ht_release(HostTensor *h)
+{
+	if (h && --h->refs == 0) {
+		free(h->t.data);
+		free(h);
+	}
+}
+
+/* ---- tracing and running regions ---- */
+
+static void trace_begin(Ev *ev, bool training)
+{
+	Arena *a = arena_new();
+	Trace *tr = arena_alloc(a, sizeof *tr);
+	tr->a = a;
+	tr->r = ir_region_new(a, training ? "step" : "eval");
+	tr->training = training;
+	ev->tr = tr;
+}
+
+static void trace_discard(Ev *ev)
+{
+	if (ev->tr)
+		arena_free(ev->tr->a);
+	ev->tr = NULL;
+}
+
+static Tensor *store_lookup(Store *s, const char *name, const char *state)
+{
+	Slot *slot = slot_find(s->ctx, name, state);
+	if (!slot)
+		die("no storage for %s %s", name, state ? state : "");
+	return &slot->t;
+}
+
+/* Compiles (or finds compiled) the traced region; takes ownership of its arena. */
+static Region *compile(Ev *ev, Loc loc)
+{
+	Host *h = ev->host;
+	Trace *tr = ev->tr;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ir_print(f, tr->r);
+	fclose(f);
+	uint64_t hash = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		hash = (hash ^ (unsigned char)text[i]) * 1099511628211ull;
+	for (int i = 0; i < h->ncache; i++)
+		if (h->cache[i].hash == hash && !strcmp(h->cache[i].text, text)) {
+			free(text);
+			return h->cache[i].exec;
+		}
+	if (h->ncache == h->capcache) {
+		h->capcache = h->capcache ? 2 * h->capcache : 16;
+		h->cache = realloc(h->cache, h->capcache * sizeof *h->cache);
+	}
+	Region *r = tr->r;
+	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
+	h->cache[h->ncache++] = (CacheEntry){ hash, text, r, tr->a };
+	tr->a = NULL; /* the cache owns the arena now */
+	char err[256];
+	PipeOpts o = h->pipe;
+	if (!pipeline_run(r, &o, err, sizeof err))
+		fatal("%s", err);
+	if (h->ir_out && !o.after)
+		ir_print(h->ir_out, r);
+	(void)loc;
+	return r;
+}
+
+static Value output_value(Ev *ev, Tensor *t)
+{
+	if (t->type.rank == 0) {
+		Value v;
+		switch (t->type.dt) {
+		case DT_F32: v = v_float(*(float *)t->data); break;
+		case DT_I32: v = v_int(*(int32_t *)t->data); break;
+		default: v = v_bool(*(uint8_t *)t->data != 0); break;
+		}
+		free(t->data);
+		v.dyn = true;
+		return v;
+	}
+	HostTensor *h = xcalloc(1, sizeof *h);
+	h->t = *t;
+	h->refs = 1;
+	(void)ev;
+	return (Value){ .kind = V_HOST, .ht = h };
+}
+
+/* Runs the traced region with the tensors in vals[] as outputs; replaces
+   them by host values and starts a new empty trace. */
+static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
+{
+	Trace *tr = ev->tr;
+	bool training = tr->training;
+	for (int i = 0; i < n; i++)
+		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
+	Tensor *inputs = tr->inputs;
+	Region *r = compile(ev, loc);
+	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
+	Tensor *outs = xcalloc(n + 1, sizeof *outs);
+	if (ev->dry) {
+		for (int i = 0; i < n; i++) {
+			Type t = r->node[r->out[i]].type;
+			outs[i] = (Tensor){ t, xcalloc((size_t)type_numel(&t), dtype_size(t.dt)) };
+		}
+	} else {
+		Store s = { .ctx = ev, .lookup = store_lookup, .seed = ev->seed, .step = (uint64_t)ev->region_runs++ };
+		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
+		for (int i = 0; i < tr->ninputs; i++)
+			in[i] = &inputs[i];
+		interp_run(r, &s, in, outs);
+		free(in);
+	}
+	for (int i = 0; i < n; i++)
+		vals[i] = output_value(ev, &outs[i]);
+	free(outs);
+	if (keep)
+		arena_free(keep);
+	ev->tr = NULL;
+	trace_begin(ev, training);
+}
+
+/* Makes v a host value: runs the traced work it depends on. */
+Value host_force(Ev *ev, Value v, Loc loc)
+{
+	if (v.kind == V_TENSOR) {
+		trace_run(ev, &v, 1, loc);
+		return v;
+	}
+	if (v.kind == V_LIST) {
+		bool any = false;
+		for (int i = 0; i < v.n; i++)
+			any |= v.items[i].kind == V_TENSOR;
+		if (any) {
+			Value *items = arena_alloc(ev->arena, (v.n + 1) * sizeof *items);
+			memcpy(items, v.items, v.n * sizeof *items);
+			int *idx = arena_alloc(ev->arena, (v.n + 1) * sizeof *idx), k = 0;
+			Value *ts = arena_alloc(ev->arena, (v.n + 1) * sizeof *ts);
+			for (int i = 0; i < v.n; i++)
+				if (items[i].kind == V_TENSOR) {
+					idx[k] = i;
+					ts[k++] = items[i];
+				}
+			trace_run(ev, ts, k, loc);
+			for (int i = 0; i < k; i++)
+				items[idx[i]] = ts[i];
+			v.items = items;
+		}
+	}
+	return v;
+}
+
+Value host_value(Ev *ev, Env *env, const Expr *e)
+{
+	bool outer = ev->tr == NULL;
+	if (outer)
+		trace_begin(ev, false);
+	Value v = host_force(ev, ev_expr(ev, env, e), e->loc);
+	if (outer)
+		trace_discard(ev);
+	return v;
+}
+
+/* ---- minimize ---- */
+
+Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
+{
+	if (opt.kind != V_OPT)
+		ev_error(ev, loc, "minimize needs an optimizer as its first argument, got a %s", value_kind_name(&opt));
+	if (loss.kind != V_TENSOR)
+		ev_error(ev, loc, "minimize needs a tensor loss that depends on parameters, got a %s", value_kind_name(&loss));
+	Region *r = ev->tr->r;
+	Type lt = r->node[loss.node].type;
+	if (lt.rank != 0 || lt.dt != DT_F32)
+		ev_error(ev, loc, "minimize needs a scalar f32 loss, got %s", type_str(&lt, (char[96]){ 0 }, 96));
+	r->name = "step";
+	opt_trace_update(ev, opt.opt, loss.node, loc);
+	trace_run(ev, &loss, 1, loc);
+	opt.opt->t++;
+	ev->host->log_step = opt.opt->t;
+	if (!ev->dry && !isfinite(loss.f))
+		ev_error(ev, loc, "the loss is %s at step %lld; stopping", isnan(loss.f) ? "nan" : "infinite",
+		         (long long)opt.opt->t);
+	return loss;
+}
+
+/* ---- statements ---- */
+
+static bool body_calls(Stmt *const *ss, int n, const char *fname);
+
+static bool expr_calls(const Expr *e, const char *fname)
+{
+	if (!e)
+		return false;
+	if (e->kind == E_CALL && e->a->kind == E_NAME && !strcmp(e->a->str, fname))
+		return true;
+	if (expr_calls(e->a, fname) || expr_calls(e->b, fname) || expr_calls(e->c, fname))
+		return true;
+	for (int i = 0; i < e->nitems; i++)
+		if (expr_calls(e->items[i], fname))
+			return true;
+	return false;
+}
+
+static bool body_calls(Stmt *const *ss, int n, const char *fname)
+{
+	for (int i = 0; i < n; i++)
+		if (expr_calls(ss[i]->value, fname) || body_calls(ss[i]->body, ss[i]->nbody, fname) ||
+		    body_calls(ss[i]->els, ss[i]->nels, fname))
+			return true;
+	return false;
+}
+
+static void bind_loop(Ev *ev, Env *env, const Stmt *s, Value *vals, int n)
+{
+	if (s->nnames != n)
+		ev_error(ev, s->loc, "this loop yields %d value%s, but %d name%s given", n, n == 1 ? "" : "s",
+		         s->nnames, s->nnames == 1 ? " is" : "s are");
+	for (int i = 0; i < n; i++)
+		env_set(ev, env, s->names[i], vals[i], true);
+}
+
+static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
+{
+	Host *h = ev->host;
+	int64_t len = rt_dataset_len(b.ds), bs = b.items[0].i;
+	bool shuffle = b.items[1].i, drop_last = b.items[2].i;
+	uint64_t seed = b.items[3].kind == V_INT ? (uint64_t)b.items[3].i : ev->seed;
+	int64_t nb = rt_batch_count(len, bs, drop_last);
+	int64_t *order = rt_batch_order(len, shuffle, rt_mix64(seed ^ rt_mix64((uint64_t)ev->batches_calls++)));
+	bool training = body_calls(s->body, s->nbody, "minimize");
+	if (training && h->log && !ev->dry) {
+		int64_t total = nb;
+		for (int i = 0; i < h->loop_depth; i++)
+			total *= h->loop_left[i];
+		rt_log_set_total(h->log, h->log_step + total);
+	}
+	RtShape xs = rt_dataset_xshape(b.ds), ys = rt_dataset_yshape(b.ds);
+	for (int64_t k = 0; k < nb; k++) {
+		if (ev->dry && k != 0 && k != nb - 1)
+			continue;
+		int64_t n = len - k * bs < bs ? len - k * bs : bs;
+		if (ev->dry && k == nb - 1 && k != 0 && n == bs)
+			continue; /* same shapes as the first batch */
+		Type tx = { .dt = xs.dt == RT_F32 ? DT_F32 : DT_I32, .rank = xs.rank + 1, .dim = { n } };
+		Type ty = { .dt = ys.dt == RT_F32 ? DT_F32 : DT_I32, .rank = ys.rank + 1, .dim = { n } };
+		memcpy(tx.dim + 1, xs.dim, xs.rank * sizeof *xs.dim);
+		memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
+		HostTensor *x = ht_new(tx), *y = ht_new(ty);
+		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y->t.data);
+		Env *inner = env_new(ev, env);
+		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, 2);
+		host_block(ev, inner, s->body, s->nbody);
+		for (int i = 0; i < inner->n; i++)
+			if (inner->b[i].v.kind == V_HOST)
+				ht_release(inner->b[i].v.ht);
+	}
+	free(order);
+}
+
+static void run_for(Ev *ev, Env *env, const Stmt *s)
+{
+	Host *h = ev->host;
+	Value it = host_value(ev, env, s->value);
+	if (it.kind == V_BATCHES) {
+		run_batches(ev, env, s, it);
+		return;
+	}
+	int64_t count = it.kind == V_RANGE ? (it.j > it.i ? it.j - it.i : 0) : it.kind == V_LIST ? it.n : -1;
+	if (count < 0)
+		ev_error(ev, s->value->loc, "cannot iterate over a %s", value_kind_name(&it));
+	int d = h->loop_depth < 16 ? h->loop_depth : 15;
+	h->loop_depth++;
+	for (int64_t i = 0; i < count; i++) {
+		if (ev->dry && i > 0)
+			break;
+		h->loop_left[d] = count - i;
+		Env *inner = env_new(ev, env);
+		Value v = it.kind == V_RANGE ? v_int(it.i + i) : it.items[i];
+		if (s->nnames > 1 && v.kind == V_LIST)
+			bind_loop(ev, inner, s, v.items, v.n);
+		else
+			bind_loop(ev, inner, s, &v, 1);
+		host_block(ev, inner, s->body, s->nbody);
+	}
+	h->loop_depth--;
+}
+
+static void assign(Ev *ev, Env *env, const Stmt *s)
+{
+	const Expr *t = s->target;
+	if (t->kind == E_MEMBER) {
+		Value base = host_value(ev, env, t->a);
+		if (base.kind != V_OPT)
+			ev_error(ev, t->loc, "only optimizer hyperparameters can be assigned with '.', not members of a %s",
+			         value_kind_name(&base));
+		Binding *b = env_find(base.opt->hyper, t->str);
+		if (!b || b->v.kind == V_CALLABLE)
+			ev_error(ev, t->loc, "optimizer '%s' has no hyperparameter '%s'", base.opt->decl->name, t->str);
+		Value v = host_value(ev, env, s->value);
+		if (!is_number(&v))
+			ev_error(ev, s->value->loc, "a hyperparameter must be a number, got a %s", value_kind_name(&v));
+		v.origin = NULL;
+		b->v = v;
+		return;
+	}
+	if (t->kind != E_NAME)
+		ev_error(ev, t->loc, "cannot assign to this expression");
+	Binding *b = env_find(env, t->str);
+	if (!b || env_find(ev->globals, t->str) == b)
+		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)", t->str);
+	Value v = host_value(ev, env, s->value);
+	v.origin = NULL;
+	if (b->v.kind == V_HOST && b->v.ht != v.ht)
+		ht_release(b->v.ht);
+	b->v = v;
+}
+
+void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
+{
+	for (int k = 0; k < n; k++) {
+		const Stmt *s = ss[k];
+		switch (s->kind) {
+		case S_LET: {
+			ev->name_hint = s->nnames == 1 ? s->names[0] : NULL;
+			Value v = host_value(ev, env, s->value);
+			ev->name_hint = NULL;
+			v.origin = NULL;
+			if (s->nnames == 1)
+				env_set(ev, env, s->names[0], v, true);
+			else if (v.kind == V_LIST)
+				bind_loop(ev, env, s, v.items, v.n);
+			else
+				ev_error(ev, s->loc, "cannot unpack a %s into %d names", value_kind_name(&v), s->nnames);
+			break;
+		}
+		case S_ASSIGN:
+			assign(ev, env, s);
+			break;
+		case S_EXPR:
+			host_value(ev, env, s->value);
+			break;
+		case S_FOR:
+			run_for(ev, env, s);
+			break;
+		case S_IF: {
+			Value c = host_value(ev, env, s->value);
+			if (!is_number(&c))
+				ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
+			if (ev->dry) { /* both branches are checked */
+				host_block(ev, env_new(ev, env), s->body, s->nbody);
+				host_block(ev, env_new(ev, env), s->els, s->nels);
+			} else if (num(&c) != 0)
+				host_block(ev, env_new(ev, env), s->body, s->nbody);
+			else
+				host_block(ev, env_new(ev, env), s->els, s->nels);
+			break;
+		}
+		case S_RETURN:
+			ev_error(ev, s->loc, "return outside of a function");
+		}
+	}
+}
+
+void host_run_train(Ev *ev, const Decl *train)
+{
+	Env *env = env_new(ev, ev->globals);
+	host_block(ev, env, train->body, train->nbody);
+}
+
+void host_free(Ev *ev)
+{
+	Host *h = ev->host;
+	for (int i = 0; i < h->ncache; i++) {
+		free(h->cache[i].text);
+		arena_free(h->cache[i].arena);
+	}
+	free(h->cache);
+	h->cache = NULL;
+	h->ncache = 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * host.h — state of the host program while it runs (frontend/host.c,
+ * frontend/hostlib.c): compiled-region cache, run log, options.
+ */
+#ifndef SINTER_HOST_H
+#define SINTER_HOST_H
+
+#include <stdio.h>
+
+#include "frontend/eval.h"
+#include "passes/pipeline.h"
+
+/* One compiled specialization: the traced text it came from and the
+   region after the pipeline. */
+typedef struct {
+	uint64_t hash;   /* of text */
+	char *text;      /* the traced region, printed (malloc) */
+	Region *exec;    /* after the pipeline */
+	Arena *arena;    /* owns exec */
+} CacheEntry;
+
+typedef struct Host {
+	PipeOpts pipe;      /* passes, --after, --time-passes */
+	FILE *ir_out;       /* sinter ir: print each new region here (NULL: don't) */
+	const char *log_path; /* JSON-lines run log, or NULL */
+	RtLog *log;
+	int64_t log_step;   /* step of the last minimize, for log records */
+	CacheEntry *cache;
+	int ncache, capcache;
+	int loop_depth;     /* nesting of host range loops, for the ETA */
+	int64_t loop_left[16];
+} Host;
+
+/* Runs the traced work v depends on; returns it as a host value. */
+Value host_force(Ev *ev, Value v, Loc loc);
+Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);
+/* Runs statements of a train block. */
+void host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
+/* Text of a value as print shows it (arena string). */
+const char *host_format(Ev *ev, Value v);
+void host_free(Ev *ev);
+
+#endif

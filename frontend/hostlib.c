@@ -1,0 +1,338 @@
+/*
+ * hostlib.c — builtins of the host program: print, log, data sets and
+ * batches, minimize, save/load, checkpoint/resume, conversions.  They take
+ * host values; tensor arguments were already computed by the caller.
+ */
+#include "frontend/host.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/diag.h"
+
+/* ---- printing ---- */
+
+/* Shortest text that reads back as the same double, as Python prints floats. */
+static void fmt_float(char *buf, size_t n, double x, int maxprec)
+{
+	if (isnan(x)) {
+		snprintf(buf, n, "nan");
+		return;
+	}
+	if (isinf(x)) {
+		snprintf(buf, n, x > 0 ? "inf" : "-inf");
+		return;
+	}
+	for (int p = 1; p <= maxprec; p++) {
+		snprintf(buf, n, "%.*g", p, x);
+		if (strtod(buf, NULL) == x || p == maxprec)
+			break;
+	}
+	if (!strpbrk(buf, ".einn"))
+		strncat(buf, ".0", n - strlen(buf) - 1);
+}
+
+static void fmt_tensor(FILE *f, const Tensor *t, int axis, int64_t off)
+{
+	if (axis == t->type.rank) {
+		char buf[64];
+		switch (t->type.dt) {
+		case DT_F32: fmt_float(buf, sizeof buf, ((float *)t->data)[off], 9); break;
+		case DT_I32: snprintf(buf, sizeof buf, "%d", ((int32_t *)t->data)[off]); break;
+		default: snprintf(buf, sizeof buf, "%s", ((uint8_t *)t->data)[off] ? "true" : "false"); break;
+		}
+		fputs(buf, f);
+		return;
+	}
+	int64_t stride = 1;
+	for (int i = axis + 1; i < t->type.rank; i++)
+		stride *= t->type.dim[i];
+	fputc('[', f);
+	for (int64_t i = 0; i < t->type.dim[axis]; i++) {
+		if (i)
+			fputs(", ", f);
+		if (t->type.dim[axis] > 12 && i == 6) {
+			fputs("...", f);
+			i = t->type.dim[axis] - 4;
+			continue;
+		}
+		fmt_tensor(f, t, axis + 1, off + i * stride);
+	}
+	fputc(']', f);
+}
+
+const char *host_format(Ev *ev, Value v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char buf[64];
+	switch (v.kind) {
+	case V_INT: fprintf(f, "%lld", (long long)v.i); break;
+	case V_FLOAT: fmt_float(buf, sizeof buf, v.f, 17); fputs(buf, f); break;
+	case V_BOOL: fputs(v.i ? "true" : "false", f); break;
+	case V_STR: fputs(v.s, f); break;
+	case V_HOST: fmt_tensor(f, &v.ht->t, 0, 0); break;
+	case V_PARAM: fmt_tensor(f, &v.slot->t, 0, 0); break;
+	case V_LIST:
+		fputc('[', f);
+		for (int i = 0; i < v.n; i++)
+			fprintf(f, "%s%s", i ? ", " : "", host_format(ev, v.items[i]));
+		fputc(']', f);
+		break;
+	case V_MODEL: fprintf(f, "<model %s %s>", v.inst->decl->name, v.inst->path); break;
+	case V_OPT: fprintf(f, "<optimizer %s>", v.opt->decl->name); break;
+	case V_RANGE: fprintf(f, "%lld..%lld", (long long)v.i, (long long)v.j); break;
+	default: fprintf(f, "<%s>", value_kind_name(&v)); break;
+	}
+	fclose(f);
+	char *s = arena_strdup(ev->arena, text);
+	free(text);
+	return s;
+}
+
+/* ---- parameters as named tensors ---- */
+
+static const char *short_name(const Instance *inst, const Slot *s)
+{
+	size_t n = strlen(inst->path);
+	return !strncmp(s->name, inst->path, n) && s->name[n] == '.' ? s->name + n + 1 : s->name;
+}
+
+static RtTensor rt_tensor(const char *name, const Tensor *t)
+{
+	RtTensor r = { .name = name, .dt = t->type.dt == DT_F32 ? RT_F32 : RT_I32, .rank = t->type.rank, .data = t->data };
+	for (int i = 0; i < t->type.rank; i++)
+		r.dim[i] = t->type.dim[i];
+	return r;
+}
+
+static void save_tensors(Ev *ev, Loc loc, const char *path, RtTensor *ts, int n)
+{
+	char err[512];
+	if (ev->dry)
+		return;
+	if (!rt_safetensors_save(path, ts, n, err, sizeof err))
+		ev_error(ev, loc, "%s", err);
+}
+
+/* Copies the tensor called name out of ts into t, checking its shape. */
+static void load_into(Ev *ev, Loc loc, const char *path, RtTensor *ts, int n, const char *name, Tensor *t)
+{
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ts[i].name, name))
+			continue;
+		bool ok = ts[i].rank == t->type.rank && (ts[i].dt == RT_F32) == (t->type.dt == DT_F32);
+		for (int k = 0; ok && k < ts[i].rank; k++)
+			ok = ts[i].dim[k] == t->type.dim[k];
+		if (!ok) {
+			Type got = { .dt = ts[i].dt == RT_F32 ? DT_F32 : DT_I32, .rank = ts[i].rank };
+			for (int k = 0; k < ts[i].rank && k < MAX_RANK; k++)
+				got.dim[k] = ts[i].dim[k];
+			ev_error(ev, loc, "'%s': tensor '%s' is %s, but the model has %s", path, name,
+			         type_str(&got, (char[96]){ 0 }, 96), type_str(&t->type, (char[96]){ 0 }, 96));
+		}
+		memcpy(t->data, ts[i].data, (size_t)type_numel(&t->type) * dtype_size(t->type.dt));
+		return;
+	}
+	ev_error(ev, loc, "'%s' has no tensor '%s'", path, name);
+}
+
+static RtTensor *read_tensors(Ev *ev, Loc loc, const char *path, int *n)
+{
+	RtTensor *ts;
+	char err[512];
+	if (!rt_safetensors_load(path, &ts, n, err, sizeof err))
+		ev_error(ev, loc, "%s", err);
+	return ts;
+}
+
+static Instance *want_model(Ev *ev, Value v, Loc loc, const char *fname)
+{
+	if (v.kind != V_MODEL)
+		ev_error(ev, loc, "%s needs a model, got a %s", fname, value_kind_name(&v));
+	return v.inst;
+}
+
+static const char *want_str(Ev *ev, Value v, Loc loc, const char *what)
+{
+	if (v.kind != V_STR)
+		ev_error(ev, loc, "%s must be a string, got a %s", what, value_kind_name(&v));
+	return v.s;
+}
+
+/* checkpoint/resume: parameters under "model.", optimizer state under
+   "opt.<state>.", and the step count and data-order counter under "meta.". */
+static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
+{
+	const char *path = want_str(ev, v[0], loc, "the checkpoint path");
+	Instance *inst = want_model(ev, v[1], loc, save ? "checkpoint" : "resume");
+	if (v[2].kind != V_OPT)
+		ev_error(ev, loc, "%s needs an optimizer as its third argument", save ? "checkpoint" : "resume");
+	OptInst *o = v[2].opt;
+	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2, n = 0;
+	RtTensor *ts = xcalloc(cap, sizeof *ts);
+	Tensor *slots = xcalloc(cap, sizeof *slots);
+	int32_t meta[2] = { (int32_t)o->t, (int32_t)ev->batches_calls };
+	for (int i = 0; i < inst->nparams; i++) {
+		Slot *p = inst->params[i];
+		slots[n] = p->t;
+		ts[n] = rt_tensor(arena_printf(ev->arena, "model.%s", short_name(inst, p)), &p->t);
+		n++;
+		for (int s = 0; s < o->decl->opt->nstates; s++) {
+			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, o->decl->opt->states[s]);
+			Slot *st = slot_find(ev, p->name, sname);
+			if (!st)
+				st = slot_new(ev, p->name, sname, p->t.type); /* before the first step: zeros */
+			slots[n] = st->t;
+			ts[n++] = rt_tensor(arena_printf(ev->arena, "opt.%s.%s", o->decl->opt->states[s], short_name(inst, p)), &st->t);
+		}
+	}
+	Tensor mt = { .type = type_make(DT_I32, 1, (int64_t[]){ 2 }), .data = meta };
+	ts[n] = rt_tensor("meta.step", &mt);
+	slots[n++] = mt;
+	if (save)
+		save_tensors(ev, loc, path, ts, n);
+	else if (!ev->dry) {
+		int nf;
+		RtTensor *f = read_tensors(ev, loc, path, &nf);
+		for (int i = 0; i < n; i++)
+			load_into(ev, loc, path, f, nf, ts[i].name, &slots[i]);
+		rt_tensors_free(f, nf);
+		o->t = meta[0];
+		ev->batches_calls = meta[1];
+		ev->host->log_step = o->t;
+	}
+	free(ts);
+	free(slots);
+}
+
+static RtDataset *open_data(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[3];
+	char err[512];
+	RtDataset *ds = NULL;
+	if (!strcmp(name, "idx")) {
+		get_args(ev, loc, name, "images, labels, flatten=", args, names, n, v);
+		ds = rt_idx_open(want_str(ev, v[0], loc, "the images path"), want_str(ev, v[1], loc, "the labels path"),
+		                 v[2].kind == V_NONE || v[2].i, err, sizeof err);
+	} else {
+		get_args(ev, loc, name, !strcmp(name, "text") ? "path, context" : "path, context, vocab=", args, names, n, v);
+		if (v[1].kind != V_INT || v[1].i < 1)
+			ev_error(ev, loc, "context must be a positive int");
+		const char *path = want_str(ev, v[0], loc, "the path");
+		ds = !strcmp(name, "text") ? rt_text_open(path, v[1].i, err, sizeof err)
+		                           : rt_tokens_open(path, v[1].i, v[2].kind == V_INT ? v[2].i : 0, err, sizeof err);
+	}
+	if (!ds)
+		ev_error(ev, loc, "%s", err);
+	return ds;
+}
+
+bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int n, Value *out)
+{
+	Value v[4];
+	*out = (Value){ .kind = V_NONE };
+	if (strcmp(name, "minimize") != 0 && n > 0) {
+		/* all tensor arguments come from one trace: run it once for all */
+		Value all = host_force(ev, (Value){ .kind = V_LIST, .items = args, .n = n }, loc);
+		for (int i = 0; i < n; i++)
+			args[i] = all.items[i];
+	}
+	if (!strcmp(name, "print")) {
+		Host *h = ev->host;
+		if (h->log)
+			rt_log_clear_line(h->log);
+		for (int i = 0; i < n; i++) {
+			if (names && names[i])
+				ev_error(ev, loc, "print takes no keyword arguments");
+			if (!ev->dry)
+				printf("%s%s", i ? " " : "", host_format(ev, args[i]));
+		}
+		if (!ev->dry)
+			printf("\n");
+		fflush(stdout);
+	} else if (!strcmp(name, "log")) {
+		const char **keys = arena_alloc(ev->arena, (n + 1) * sizeof *keys);
+		double *vals = arena_alloc(ev->arena, (n + 1) * sizeof *vals);
+		for (int i = 0; i < n; i++) {
+			if (!names || !names[i])
+				ev_error(ev, loc, "log takes named values: log(loss = loss)");
+			if (!is_number(&args[i]))
+				ev_error(ev, loc, "log: '%s' must be a number, got a %s", names[i], value_kind_name(&args[i]));
+			keys[i] = names[i];
+			vals[i] = num(&args[i]);
+		}
+		if (ev->host->log && !ev->dry)
+			rt_log_record(ev->host->log, ev->host->log_step, n, keys, vals);
+	} else if (!strcmp(name, "minimize")) {
+		get_args(ev, loc, name, "opt, loss", args, names, n, v);
+		*out = host_minimize(ev, v[0], v[1], loc);
+	} else if (!strcmp(name, "len")) {
+		get_args(ev, loc, name, "x", args, names, n, v);
+		if (v[0].kind == V_DATASET)
+			*out = v_int(rt_dataset_len(v[0].ds));
+		else if (v[0].kind == V_LIST)
+			*out = v_int(v[0].n);
+		else if (v[0].kind == V_STR)
+			*out = v_int((int64_t)strlen(v[0].s));
+		else if (v[0].kind == V_HOST && v[0].ht->t.type.rank)
+			*out = v_int(v[0].ht->t.type.dim[0]);
+		else if (v[0].kind == V_TENSOR && ev->tr->r->node[v[0].node].type.rank)
+			*out = v_int(ev->tr->r->node[v[0].node].type.dim[0]);
+		else
+			ev_error(ev, loc, "len of a %s", value_kind_name(&v[0]));
+	} else if (!strcmp(name, "idx") || !strcmp(name, "text") || !strcmp(name, "tokens")) {
+		*out = (Value){ .kind = V_DATASET, .ds = open_data(ev, name, loc, args, names, n) };
+	} else if (!strcmp(name, "batches")) {
+		Value all[5];
+		get_args(ev, loc, name, "data, size, shuffle=, drop_last=, seed=", args, names, n, all);
+		Value seed = all[4];
+		if (all[0].kind != V_DATASET)
+			ev_error(ev, loc, "batches needs a data set, got a %s", value_kind_name(&all[0]));
+		if (all[1].kind != V_INT || all[1].i < 1)
+			ev_error(ev, loc, "batch size must be a positive int");
+		if (all[1].i > rt_dataset_len(all[0].ds))
+			ev_error(ev, loc, "batch size %lld is larger than the data set (%lld examples)",
+			         (long long)all[1].i, (long long)rt_dataset_len(all[0].ds));
+		Value *items = arena_alloc(ev->arena, 4 * sizeof *items);
+		items[0] = all[1];
+		items[1] = v_bool(all[2].kind != V_NONE && all[2].i);
+		items[2] = v_bool(all[3].kind == V_NONE || all[3].i);
+		items[3] = seed;
+		*out = (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 4 };
+	} else if (!strcmp(name, "save") || !strcmp(name, "load")) {
+		get_args(ev, loc, name, "model, path", args, names, n, v);
+		Instance *inst = want_model(ev, v[0], loc, name);
+		const char *path = want_str(ev, v[1], loc, "the path");
+		RtTensor *ts = xcalloc(inst->nparams + 1, sizeof *ts);
+		for (int i = 0; i < inst->nparams; i++)
+			ts[i] = rt_tensor(short_name(inst, inst->params[i]), &inst->params[i]->t);
+		if (name[0] == 's')
+			save_tensors(ev, loc, path, ts, inst->nparams);
+		else if (!ev->dry) {
+			int nf;
+			RtTensor *f = read_tensors(ev, loc, path, &nf);
+			for (int i = 0; i < inst->nparams; i++)
+				load_into(ev, loc, path, f, nf, ts[i].name, &inst->params[i]->t);
+			rt_tensors_free(f, nf);
+		}
+		free(ts);
+	} else if (!strcmp(name, "checkpoint") || !strcmp(name, "resume")) {
+		get_args(ev, loc, name, "path, model, opt", args, names, n, v);
+		checkpoint(ev, loc, v, name[0] == 'c');
+	} else if (!strcmp(name, "int") || !strcmp(name, "float")) {
+		get_args(ev, loc, name, "x", args, names, n, v);
+		if (!is_number(&v[0]))
+			ev_error(ev, loc, "%s of a %s", name, value_kind_name(&v[0]));
+		*out = name[0] == 'i' ? v_int((int64_t)num(&v[0])) : v_float(num(&v[0]));
+		out->dyn = v[0].dyn;
+	} else if (!strcmp(name, "str")) {
+		get_args(ev, loc, name, "x", args, names, n, v);
+		*out = v_str(host_format(ev, v[0]));
+	} else
+		return false;
+	return true;
+}

@@ -1,0 +1,338 @@
+/*
+ * model.c — models, parameters, initializers and optimizers.
+ *
+ * A model instance is a host object: its constructor arguments, fields and
+ * parameters live in an Env, and its parameters are Slots of the program's
+ * store, named by their dotted path ("net.blocks.3.attn.qkv.weight").  An
+ * optimizer instance holds its hyperparameters as host variables (so they
+ * enter regions as scalar inputs) and its step count; its per-parameter
+ * state lives in Slots too.  opt_trace_update appends, for every parameter
+ * the loss depends on, the update rule of the optimizer to the region.
+ */
+#include "frontend/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/diag.h"
+
+#define TS(t) type_str((t), (char[96]){ 0 }, 96)
+
+/* ---- the store ---- */
+
+enum { SLOT_BUCKETS = 1024 };
+
+static unsigned slot_hash(const char *name, const char *sname)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	for (const char *p = sname ? sname : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return (unsigned)(h % SLOT_BUCKETS);
+}
+
+Slot *slot_find(Ev *ev, const char *name, const char *sname)
+{
+	if (!ev->slots)
+		return NULL;
+	for (Slot *s = ev->slots[slot_hash(name, sname)]; s; s = s->next)
+		if (!strcmp(s->name, name) && ((!s->sname && !sname) || (s->sname && sname && !strcmp(s->sname, sname))))
+			return s;
+	return NULL;
+}
+
+Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
+{
+	if (!ev->slots)
+		ev->slots = arena_alloc(ev->arena, SLOT_BUCKETS * sizeof *ev->slots);
+	Slot *s = slot_find(ev, name, sname);
+	if (!s) {
+		s = arena_alloc(ev->arena, sizeof *s);
+		s->name = arena_strdup(ev->arena, name);
+		s->sname = sname ? arena_strdup(ev->arena, sname) : NULL;
+		unsigned h = slot_hash(name, sname);
+		s->next = ev->slots[h];
+		ev->slots[h] = s;
+	} else
+		free(s->t.data);
+	s->t.type = t;
+	s->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
+	return s;
+}
+
+/* ---- arguments ---- */
+
+static int64_t eval_dim(Ev *ev, Env *env, const Expr *d)
+{
+	Value v = ev_expr(ev, env, d);
+	if (v.kind != V_INT)
+		ev_error(ev, d->loc, "a dimension must be an int, got a %s", value_kind_name(&v));
+	if (v.i < 0)
+		ev_error(ev, d->loc, "a dimension must not be negative (got %lld)", (long long)v.i);
+	return v.i;
+}
+
+static DType eval_dtype(Ev *ev, const TypeExpr *te)
+{
+	for (int dt = 0; dt < DT_COUNT; dt++)
+		if (!strcmp(te->dtype, dtype_name(dt)))
+			return dt;
+	ev_error(ev, te->loc, "unknown element type '%s' (expected f32, i32 or bool)", te->dtype);
+}
+
+static Type eval_type(Ev *ev, Env *env, const TypeExpr *te)
+{
+	Type t = { .dt = eval_dtype(ev, te), .rank = te->ndims };
+	if (te->ndims > MAX_RANK)
+		ev_error(ev, te->loc, "at most %d axes are supported", MAX_RANK);
+	for (int i = 0; i < te->ndims; i++)
+		t.dim[i] = eval_dim(ev, env, te->dims[i]);
+	return t;
+}
+
+/* Checks v against a declared type, binding dimension variables in env. */
+static void check_type(Ev *ev, Env *env, const Param *p, Value v, Loc loc, const char *what)
+{
+	const TypeExpr *te = p->type;
+	Type t;
+	if (is_number(&v)) {
+		if (te->ndims)
+			ev_error(ev, loc, "%s of %s must be a tensor %s, got a %s", p->name, what, te->dtype, value_kind_name(&v));
+		return;
+	}
+	if (v.kind == V_TENSOR)
+		t = ev->tr->r->node[v.node].type;
+	else if (v.kind == V_HOST)
+		t = v.ht->t.type;
+	else if (v.kind == V_PARAM)
+		t = v.slot->t.type;
+	else
+		ev_error(ev, loc, "%s of %s must be a tensor, got a %s", p->name, what, value_kind_name(&v));
+	DType dt = eval_dtype(ev, te);
+	bool ok = dt == t.dt && te->ndims == t.rank;
+	char expect[256] = "";
+	size_t len = 0;
+	for (int i = 0; i < te->ndims; i++) {
+		const Expr *d = te->dims[i];
+		int64_t want;
+		if (d->kind == E_NAME && !env_find(env, d->str)) {
+			if (ok)
+				env_set(ev, env, d->str, v_int(t.dim[i]), false); /* a dimension variable binds */
+			want = ok ? t.dim[i] : -1;
+		} else
+			want = eval_dim(ev, env, d);
+		if (d->kind == E_NAME)
+			len += snprintf(expect + len, sizeof expect - len, "%s%s = %lld", len ? ", " : "", d->str, (long long)want);
+		if (ok && want != t.dim[i])
+			ok = false;
+	}
+	if (!ok) {
+		diag_begin_error(loc, "%s of %s has type %s, but the declaration requires %s[%d axes]%s%s",
+		                 p->name, what, TS(&t), te->dtype, te->ndims, len ? " with " : "", expect);
+		diag_note(te->loc, "declared here");
+		diag_exit();
+	}
+}
+
+void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
+                 Value *args, const char **names, int nargs, bool typed)
+{
+	Value *got = arena_alloc(ev->arena, (np + 1) * sizeof *got);
+	int pos = 0;
+	for (int i = 0; i < nargs; i++) {
+		int k = -1;
+		if (names && names[i]) {
+			for (int j = 0; j < np; j++)
+				if (!strcmp(ps[j].name, names[i]))
+					k = j;
+			if (k < 0)
+				ev_error(ev, loc, "%s has no parameter '%s'", what, names[i]);
+		} else {
+			if (pos >= np)
+				ev_error(ev, loc, "%s takes %d argument%s, got %d", what, np, np == 1 ? "" : "s", nargs);
+			k = pos++;
+		}
+		if (got[k].kind != V_NONE)
+			ev_error(ev, loc, "argument '%s' of %s given twice", ps[k].name, what);
+		got[k] = args[i];
+		if (got[k].kind == V_NONE)
+			got[k].kind = V_NONE; /* nothing: caught below as missing */
+	}
+	for (int j = 0; j < np; j++) {
+		Value v = got[j];
+		if (v.kind == V_NONE) {
+			if (!ps[j].def)
+				ev_error(ev, loc, "missing argument '%s' in call to %s", ps[j].name, what);
+			v = ev_expr(ev, env, ps[j].def);
+		}
+		if (typed && ps[j].type)
+			check_type(ev, env, &ps[j], v, loc, what);
+		env_set(ev, env, ps[j].name, v, false);
+	}
+}
+
+/* ---- initializers ---- */
+
+static void init_param(Ev *ev, Slot *s, Value init, Loc loc)
+{
+	Type *t = &s->t.type;
+	float *p = s->t.data;
+	int64_t n = type_numel(t);
+	int64_t fan_out = t->rank ? t->dim[t->rank - 1] : 1, fan_in = t->rank > 1 ? n / fan_out : n;
+	const char *kind = init.kind == V_INIT || init.kind == V_CALLABLE ? init.s : NULL;
+	uint64_t key = rt_key(ev->seed, s->name);
+	if (t->dt != DT_F32)
+		ev_error(ev, loc, "parameters must be f32");
+	if (is_number(&init)) {
+		for (int64_t i = 0; i < n; i++)
+			p[i] = (float)num(&init);
+	} else if (!kind)
+		ev_error(ev, loc, "a parameter initializer must be zeros, ones, constant(v), normal(std, mean), "
+		                  "uniform(lo, hi), xavier_uniform or he_normal, got a %s", value_kind_name(&init));
+	else if (!strcmp(kind, "zeros") || !strcmp(kind, "ones") || !strcmp(kind, "constant")) {
+		float v = !strcmp(kind, "ones") ? 1.f : !strcmp(kind, "constant") ? (float)init.items[0].f : 0.f;
+		for (int64_t i = 0; i < n; i++)
+			p[i] = v;
+	} else if (!strcmp(kind, "normal"))
+		rt_fill_normal(p, n, (float)init.items[1].f, (float)init.items[0].f, key);
+	else if (!strcmp(kind, "uniform"))
+		rt_fill_uniform(p, n, (float)init.items[0].f, (float)init.items[1].f, key);
+	else if (!strcmp(kind, "xavier_uniform")) {
+		float a = (float)sqrt(6.0 / (double)(fan_in + fan_out));
+		rt_fill_uniform(p, n, -a, a, key);
+	} else if (!strcmp(kind, "he_normal"))
+		rt_fill_normal(p, n, 0.f, (float)sqrt(2.0 / (double)fan_in), key);
+	else
+		ev_error(ev, loc, "'%s' is not an initializer", kind);
+}
+
+/* ---- models ---- */
+
+static void collect_params(Ev *ev, Instance *inst, Value v)
+{
+	if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			collect_params(ev, inst, v.items[i]);
+	if (v.kind != V_MODEL && v.kind != V_PARAM)
+		return;
+	int add = v.kind == V_PARAM ? 1 : v.inst->nparams;
+	inst->params = arena_grow(ev->arena, inst->params, inst->nparams * sizeof(Slot *), (inst->nparams + add) * sizeof(Slot *));
+	for (int i = 0; i < add; i++)
+		inst->params[inst->nparams++] = v.kind == V_PARAM ? v.slot : v.inst->params[i];
+}
+
+Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs)
+{
+	const ModelDecl *md = d->model;
+	Instance *inst = arena_alloc(ev->arena, sizeof *inst);
+	inst->decl = d;
+	inst->path = ev->name_hint ? ev->name_hint : arena_printf(ev->arena, "model%d", ev->anon_models++);
+	ev->name_hint = NULL;
+	inst->fields = env_new(ev, ev->globals);
+	const char *what = arena_printf(ev->arena, "model '%s'", md->name);
+	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, false);
+	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
+		ev_error(ev, loc, "models nested too deeply");
+	ev->stack[ev->depth++] = (Frame){ loc, what };
+	for (int i = 0; i < md->nitems; i++) {
+		const ModelItem *it = &md->items[i];
+		const char *full = arena_printf(ev->arena, "%s.%s", inst->path, it->name);
+		Value v;
+		switch (it->kind) {
+		case MI_PARAM: {
+			Type t = eval_type(ev, inst->fields, it->type);
+			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
+			Slot *s = slot_new(ev, full, NULL, t);
+			init_param(ev, s, init, it->value ? it->value->loc : it->loc);
+			v = (Value){ .kind = V_PARAM, .slot = s };
+			break;
+		}
+		case MI_FIELD:
+			ev->name_hint = full;
+			v = ev_expr(ev, inst->fields, it->value);
+			ev->name_hint = NULL;
+			break;
+		case MI_FN:
+			v = (Value){ .kind = V_CALLABLE, .s = it->fn->name, .inst = inst };
+			break;
+		}
+		env_set(ev, inst->fields, it->name, v, false);
+		if (it->kind != MI_FN)
+			collect_params(ev, inst, v);
+	}
+	ev->depth--;
+	return (Value){ .kind = V_MODEL, .inst = inst };
+}
+
+/* ---- optimizers ---- */
+
+Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs)
+{
+	OptInst *o = arena_alloc(ev->arena, sizeof *o);
+	o->decl = d;
+	o->name = ev->name_hint ? ev->name_hint : arena_printf(ev->arena, "opt%d", ev->anon_models++);
+	ev->name_hint = NULL;
+	o->hyper = env_new(ev, ev->globals);
+	const char *what = arena_printf(ev->arena, "optimizer '%s'", d->name);
+	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, false);
+	for (int i = 0; i < o->hyper->n; i++) {
+		o->hyper->b[i].host = true; /* hyperparameters may change every step */
+		o->hyper->b[i].v.dyn = false;
+	}
+	return (Value){ .kind = V_OPT, .opt = o };
+}
+
+void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
+{
+	Region *r = ev->tr->r;
+	const OptDecl *od = o->decl->opt;
+	int nparams = 0;
+	int *pnodes = arena_alloc(ev->arena, (r->nnode + 1) * sizeof *pnodes);
+	for (int i = 0; i < r->nnode; i++)
+		if (r->node[i].op == OP_PARAM)
+			pnodes[nparams++] = i;
+	if (!nparams)
+		ev_error(ev, loc, "the loss does not depend on any parameter");
+	Env *tenv = env_new(ev, o->hyper);
+	env_set(ev, tenv, "t", v_int(o->t + 1), true);
+	const char *what = arena_printf(ev->arena, "the update of optimizer '%s'", od->name);
+	ev->stack[ev->depth++] = (Frame){ loc, what };
+	for (int k = 0; k < nparams; k++) {
+		int pn = pnodes[k];
+		const char *pname = r->node[pn].name;
+		Type pt = r->node[pn].type;
+		Node gp = ir_proto(OP_GRAD);
+		int g = ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
+		Env *env = env_new(ev, tenv);
+		env_set(ev, env, od->upd_p, v_tensor(pn), false);
+		env_set(ev, env, od->upd_g, v_tensor(g), false);
+		int *snodes = arena_alloc(ev->arena, (od->nstates + 1) * sizeof *snodes);
+		for (int s = 0; s < od->nstates; s++) {
+			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, od->states[s]);
+			if (!slot_find(ev, pname, sname)) {
+				Slot *slot = slot_new(ev, pname, sname, pt);
+				init_param(ev, slot, ev_expr(ev, o->hyper, od->state_inits[s]), od->state_locs[s]);
+			}
+			snodes[s] = ir_state(r, pname, sname, pt);
+			env_set(ev, env, od->states[s], v_tensor(snodes[s]), false);
+		}
+		Value ret;
+		ev_block(ev, env, od->update, od->nupdate, &ret);
+		for (int s = -1; s < od->nstates; s++) {
+			const char *name = s < 0 ? od->upd_p : od->states[s];
+			int ref = s < 0 ? pn : snodes[s];
+			Binding *b = env_find(env, name);
+			if (b->v.kind == V_TENSOR && b->v.node == ref)
+				continue;
+			int val = ev_node(ev, b->v, od->upd_loc, DT_F32);
+			if (!type_eq(&r->node[val].type, &pt))
+				val = ir_broadcast(r, val, pt);
+			Node wp = ir_proto(OP_WRITE);
+			ir_emit(r, &wp, (int[]){ ref, val }, 2, NULL, 0);
+		}
+	}
+	ev->depth--;
+}

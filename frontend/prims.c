@@ -1,0 +1,496 @@
+/*
+ * prims.c — the primitive functions callable from sinter code (LANGUAGE.md,
+ * "Primitives"), each mapped onto IR ops.  Elementwise functions also accept
+ * host numbers and then compute on the host in double precision.
+ */
+#include "frontend/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TS(t) type_str((t), (char[96]){ 0 }, 96)
+
+typedef Value PrimFn(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n);
+
+static Type type_of(Ev *ev, Value v, Loc loc, int *node)
+{
+	*node = ev_node(ev, v, loc, DT_COUNT);
+	return ev->tr->r->node[*node].type;
+}
+
+static int64_t want_int(Ev *ev, Value v, Loc loc, const char *what)
+{
+	if (v.kind != V_INT)
+		ev_error(ev, loc, "%s must be an int, got a %s", what, value_kind_name(&v));
+	return v.i;
+}
+
+/* A shape argument: a list of ints (or one int). */
+static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what)
+{
+	Type t = { .dt = dt };
+	if (v.kind == V_INT)
+		v = (Value){ .kind = V_LIST, .n = 1, .items = &v };
+	if (v.kind != V_LIST)
+		ev_error(ev, loc, "%s must be a list of ints, got a %s", what, value_kind_name(&v));
+	if (v.n > MAX_RANK)
+		ev_error(ev, loc, "%s has %d axes; at most %d are supported", what, v.n, MAX_RANK);
+	for (int i = 0; i < v.n; i++) {
+		t.dim[t.rank++] = want_int(ev, v.items[i], loc, what);
+		if (t.dim[i] < -1)
+			ev_error(ev, loc, "%s has a negative size", what);
+	}
+	return t;
+}
+
+static int want_axis(Ev *ev, int64_t a, int rank, Loc loc)
+{
+	if (a < -rank || a >= rank)
+		ev_error(ev, loc, "axis %lld is out of range for a tensor of rank %d", (long long)a, rank);
+	return (int)(a < 0 ? a + rank : a);
+}
+
+/* axis = int | list | absent (all axes): sorted, distinct axes into ax. */
+static int want_axes(Ev *ev, Value v, int rank, Loc loc, int *ax)
+{
+	int n = 0;
+	if (v.kind == V_NONE) {
+		for (int i = 0; i < rank; i++)
+			ax[n++] = i;
+		return n;
+	}
+	Value one = v;
+	Value *items = v.kind == V_LIST ? v.items : &one;
+	int cnt = v.kind == V_LIST ? v.n : 1;
+	bool seen[MAX_RANK] = { 0 };
+	for (int i = 0; i < cnt; i++) {
+		int a = want_axis(ev, want_int(ev, items[i], loc, "axis"), rank, loc);
+		if (seen[a])
+			ev_error(ev, loc, "axis %d given twice", a);
+		seen[a] = true;
+	}
+	for (int i = 0; i < rank; i++)
+		if (seen[i])
+			ax[n++] = i;
+	return n;
+}
+
+static bool truthy(Value v) { return v.kind != V_NONE && v.i != 0; }
+
+static double host_unary(const char *f, double x)
+{
+	if (!strcmp(f, "exp")) return exp(x);
+	if (!strcmp(f, "log")) return log(x);
+	if (!strcmp(f, "sqrt")) return sqrt(x);
+	if (!strcmp(f, "rsqrt")) return 1 / sqrt(x);
+	if (!strcmp(f, "tanh")) return tanh(x);
+	if (!strcmp(f, "sigmoid")) return 1 / (1 + exp(-x));
+	if (!strcmp(f, "relu")) return x > 0 ? x : 0;
+	if (!strcmp(f, "abs")) return fabs(x);
+	if (!strcmp(f, "sign")) return (x > 0) - (x < 0);
+	if (!strcmp(f, "sin")) return sin(x);
+	if (!strcmp(f, "cos")) return cos(x);
+	if (!strcmp(f, "erf")) return erf(x);
+	return x; /* stop_gradient */
+}
+
+static const struct { const char *name; OpKind op; } unary_ops[] = {
+	{ "exp", OP_EXP }, { "log", OP_LOG }, { "sqrt", OP_SQRT }, { "rsqrt", OP_RSQRT },
+	{ "tanh", OP_TANH }, { "sigmoid", OP_SIGMOID }, { "relu", OP_RELU }, { "abs", OP_ABS },
+	{ "sign", OP_SIGN }, { "sin", OP_SIN }, { "cos", OP_COS }, { "erf", OP_ERF },
+	{ "stop_gradient", OP_STOP_GRADIENT },
+};
+
+static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value x;
+	get_args(ev, loc, name, "x", a, names, n, &x);
+	if (is_number(&x)) {
+		Value r = v_float(host_unary(name, num(&x)));
+		if ((x.kind == V_INT || x.kind == V_BOOL) && (!strcmp(name, "abs") || !strcmp(name, "sign") || !strcmp(name, "relu")))
+			r = v_int((int64_t)r.f);
+		r.dyn = x.dyn;
+		return r;
+	}
+	for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++)
+		if (!strcmp(unary_ops[i].name, name))
+			return ev_unary_op(ev, unary_ops[i].op, x, loc);
+	die("unary %s", name);
+}
+
+static Value p_maxmin2(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "a, b", a, names, n, v);
+	bool mx = name[1] == 'a';
+	if (is_number(&v[0]) && is_number(&v[1])) {
+		Value r = (num(&v[0]) >= num(&v[1])) == mx ? v[0] : v[1];
+		r.dyn = v[0].dyn || v[1].dyn;
+		r.origin = NULL;
+		return r;
+	}
+	int x = ev_node(ev, v[0], loc, DT_COUNT), y = ev_node(ev, v[1], loc, DT_COUNT);
+	Region *r = ev->tr->r;
+	DType dt = r->node[x].type.dt == DT_F32 || r->node[y].type.dt == DT_F32 || v[0].kind == V_FLOAT || v[1].kind == V_FLOAT ? DT_F32 : DT_I32;
+	x = ev_node(ev, v[0], loc, dt);
+	y = ev_node(ev, v[1], loc, dt);
+	char err[256];
+	Node p = ir_proto(mx ? OP_MAXIMUM : OP_MINIMUM);
+	int out = ir_emit(r, &p, (int[]){ x, y }, 2, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(out);
+}
+
+static Value p_where(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[3];
+	get_args(ev, loc, name, "cond, a, b", a, names, n, v);
+	if (is_number(&v[0]) && is_number(&v[1]) && is_number(&v[2]))
+		return v[0].i || (v[0].kind == V_FLOAT && v[0].f != 0) ? v[1] : v[2];
+	int c = ev_node(ev, v[0], loc, DT_BOOL);
+	int x = ev_node(ev, v[1], loc, DT_COUNT), y = ev_node(ev, v[2], loc, DT_COUNT);
+	Region *r = ev->tr->r;
+	DType dt = r->node[x].type.dt == DT_F32 || r->node[y].type.dt == DT_F32 ? DT_F32 : r->node[x].type.dt;
+	x = ev_node(ev, v[1], loc, dt);
+	y = ev_node(ev, v[2], loc, dt);
+	char err[256];
+	Node p = ir_proto(OP_WHERE);
+	int out = ir_emit(r, &p, (int[]){ c, x, y }, 3, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(out);
+}
+
+static Value p_cast(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value x;
+	get_args(ev, loc, name, "x", a, names, n, &x);
+	bool tof = name[0] == 'f';
+	if (is_number(&x)) {
+		Value r = tof ? v_float(num(&x)) : v_int((int64_t)num(&x));
+		r.dyn = x.dyn;
+		return r;
+	}
+	return v_tensor(ev_node(ev, x, loc, tof ? DT_F32 : DT_I32));
+}
+
+static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	bool plain = n >= 2;
+	for (int i = 0; i < n; i++)
+		plain &= !(names && names[i]) && is_number(&a[i]);
+	if (plain && (!strcmp(name, "max") || !strcmp(name, "min"))) {
+		/* max(a, b, ...) of host numbers, as in Python */
+		Value best = a[0];
+		for (int i = 1; i < n; i++)
+			if ((num(&a[i]) > num(&best)) == (name[1] == 'a') && num(&a[i]) != num(&best))
+				best = a[i];
+		return best;
+	}
+	Value v[3];
+	get_args(ev, loc, name, "x, axis=, keepdims=", a, names, n, v);
+	int x;
+	Type t = type_of(ev, v[0], loc, &x);
+	Region *r = ev->tr->r;
+	int ax[MAX_RANK];
+	int nax = want_axes(ev, v[1], t.rank, loc, ax);
+	bool keep = truthy(v[2]);
+	if (!strcmp(name, "argmax")) {
+		if (v[1].kind == V_NONE) {
+			x = ir_reshape(r, x, type_make(t.dt, 1, (int64_t[]){ type_numel(&t) }));
+			ax[0] = 0;
+			nax = 1;
+		} else if (nax != 1)
+			ev_error(ev, loc, "argmax takes one axis");
+		return v_tensor(ir_reduce(r, OP_ARGMAX, x, ax, 1, keep));
+	}
+	if (t.dt == DT_BOOL)
+		x = ir_cast(r, x, DT_I32); /* sum of bools counts the true elements */
+	if (!strcmp(name, "mean")) {
+		int64_t cnt = 1;
+		for (int i = 0; i < nax; i++)
+			cnt *= t.dim[ax[i]];
+		if (t.dt != DT_F32)
+			x = ir_cast(r, x, DT_F32);
+		int s = ir_reduce(r, OP_SUM, x, ax, nax, keep);
+		return v_tensor(ir_op2(r, OP_MUL, s, ir_const(r, type_scalar(DT_F32), 1.0 / (double)cnt)));
+	}
+	OpKind op = !strcmp(name, "sum") ? OP_SUM : !strcmp(name, "max") ? OP_MAX : OP_MIN;
+	return v_tensor(ir_reduce(r, op, x, ax, nax, keep));
+}
+
+static Value p_reshape(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "x, shape", a, names, n, v);
+	int x;
+	Type t = type_of(ev, v[0], loc, &x);
+	Type to = want_shape(ev, v[1], loc, t.dt, "shape");
+	int infer = -1;
+	int64_t known = 1;
+	for (int i = 0; i < to.rank; i++) {
+		if (to.dim[i] == -1) {
+			if (infer >= 0)
+				ev_error(ev, loc, "reshape allows only one -1");
+			infer = i;
+		} else
+			known *= to.dim[i];
+	}
+	if (infer >= 0 && known > 0 && type_numel(&t) % known == 0)
+		to.dim[infer] = type_numel(&t) / known;
+	if (type_numel(&to) != type_numel(&t) || (infer >= 0 && known == 0))
+		ev_error(ev, loc, "cannot reshape %s (%lld elements) to %s", TS(&t), (long long)type_numel(&t), TS(&to));
+	return v_tensor(ir_reshape(ev->tr->r, x, to));
+}
+
+static Value p_transpose(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "x, perm=", a, names, n, v);
+	int x;
+	Type t = type_of(ev, v[0], loc, &x);
+	int perm[MAX_RANK];
+	bool seen[MAX_RANK] = { 0 };
+	if (v[1].kind == V_NONE) {
+		for (int i = 0; i < t.rank; i++)
+			perm[i] = t.rank - 1 - i;
+	} else {
+		if (v[1].kind != V_LIST || v[1].n != t.rank)
+			ev_error(ev, loc, "transpose of %s needs a permutation of %d axes", TS(&t), t.rank);
+		for (int i = 0; i < t.rank; i++) {
+			perm[i] = want_axis(ev, want_int(ev, v[1].items[i], loc, "perm"), t.rank, loc);
+			if (seen[perm[i]])
+				ev_error(ev, loc, "perm is not a permutation: axis %d repeats", perm[i]);
+			seen[perm[i]] = true;
+		}
+	}
+	return v_tensor(ir_transpose(ev->tr->r, x, perm));
+}
+
+static Value p_broadcast(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "x, shape", a, names, n, v);
+	int x;
+	Type t = type_of(ev, v[0], loc, &x);
+	Type to = want_shape(ev, v[1], loc, t.dt, "shape");
+	Node p = ir_proto(OP_BROADCAST);
+	p.type = to;
+	char err[256];
+	int out = ir_emit(ev->tr->r, &p, &x, 1, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "cannot broadcast %s to %s", TS(&t), TS(&to));
+	return v_tensor(out);
+}
+
+static Value p_concat(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "xs, axis=", a, names, n, v);
+	if (v[0].kind != V_LIST || v[0].n == 0)
+		ev_error(ev, loc, "concat takes a non-empty list of tensors");
+	int *xs = arena_alloc(ev->arena, v[0].n * sizeof *xs);
+	DType dt = DT_I32;
+	for (int i = 0; i < v[0].n; i++) {
+		int x;
+		Type t = type_of(ev, v[0].items[i], loc, &x);
+		if (t.dt == DT_F32)
+			dt = DT_F32;
+	}
+	for (int i = 0; i < v[0].n; i++)
+		xs[i] = ev_node(ev, v[0].items[i], loc, dt);
+	Node p = ir_proto(OP_CONCAT);
+	Type t0 = ev->tr->r->node[xs[0]].type;
+	p.ia[0] = want_axis(ev, v[1].kind == V_NONE ? 0 : want_int(ev, v[1], loc, "axis"), t0.rank, loc);
+	p.nia = 1;
+	char err[256];
+	int out = ir_emit(ev->tr->r, &p, xs, v[0].n, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(out);
+}
+
+static Value p_take(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "table, idx", a, names, n, v);
+	int t = ev_node(ev, v[0], loc, DT_COUNT);
+	int i = ev_node(ev, v[1], loc, DT_I32);
+	Node p = ir_proto(OP_TAKE);
+	char err[256];
+	int out = ir_emit(ev->tr->r, &p, (int[]){ t, i }, 2, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(out);
+}
+
+static Value p_one_hot(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "idx, n", a, names, n, v);
+	int i = ev_node(ev, v[0], loc, DT_I32);
+	Type t = ev->tr->r->node[i].type;
+	if (t.rank == MAX_RANK)
+		ev_error(ev, loc, "one_hot: too many axes");
+	t.dt = DT_F32;
+	t.dim[t.rank++] = want_int(ev, v[1], loc, "n");
+	Node p = ir_proto(OP_ONE_HOT);
+	p.type = t;
+	return v_tensor(ir_emit(ev->tr->r, &p, &i, 1, NULL, 0));
+}
+
+static Value p_fill(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	bool full = !strcmp(name, "full");
+	get_args(ev, loc, name, full ? "shape, value" : "shape", a, names, n, v);
+	double x = full ? (is_number(&v[1]) ? num(&v[1]) : (ev_error(ev, loc, "full needs a number"), 0)) : name[0] == 'o';
+	DType dt = full && v[1].kind == V_INT ? DT_I32 : DT_F32;
+	Type t = want_shape(ev, v[0], loc, dt, "shape");
+	if (!ev->tr)
+		ev_error(ev, loc, "tensor constructors are only allowed in functions, models and train blocks");
+	if (full && v[1].dyn) /* a host variable: an input, so changes do not recompile */
+		return v_tensor(ir_broadcast(ev->tr->r, ev_node(ev, v[1], loc, dt), t));
+	return v_tensor(ir_const(ev->tr->r, t, x));
+}
+
+static Value p_arange(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "n, stop=", a, names, n, v);
+	int64_t lo = 0, hi = want_int(ev, v[0], loc, "n");
+	if (v[1].kind != V_NONE) {
+		lo = hi;
+		hi = want_int(ev, v[1], loc, "stop");
+	}
+	if (hi < lo)
+		ev_error(ev, loc, "arange: empty range %lld..%lld", (long long)lo, (long long)hi);
+	if (!ev->tr)
+		ev_error(ev, loc, "arange is only allowed in functions, models and train blocks");
+	Node p = ir_proto(OP_ARANGE);
+	p.type = type_make(DT_I32, 1, (int64_t[]){ hi - lo });
+	int x = ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0);
+	if (lo)
+		x = ir_op2(ev->tr->r, OP_ADD, x, ir_const(ev->tr->r, type_scalar(DT_I32), (double)lo));
+	return v_tensor(x);
+}
+
+static Value p_tril(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[3];
+	get_args(ev, loc, name, "n, m=, k=", a, names, n, v);
+	int64_t rows = want_int(ev, v[0], loc, "n");
+	int64_t cols = v[1].kind == V_NONE ? rows : want_int(ev, v[1], loc, "m");
+	Node p = ir_proto(OP_TRIL);
+	p.type = type_make(DT_F32, 2, (int64_t[]){ rows, cols });
+	p.ia[0] = v[2].kind == V_NONE ? 0 : want_int(ev, v[2], loc, "k");
+	p.nia = 1;
+	if (!ev->tr)
+		ev_error(ev, loc, "tril is only allowed in functions, models and train blocks");
+	return v_tensor(ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0));
+}
+
+static int next_stream(Ev *ev)
+{
+	int s = 0;
+	for (int i = 0; i < ev->tr->r->nnode; i++) {
+		OpKind op = ev->tr->r->node[i].op;
+		s += op == OP_RAND || op == OP_RANDN || op == OP_DROPOUT;
+	}
+	return s;
+}
+
+static Value p_rand(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v;
+	get_args(ev, loc, name, "shape", a, names, n, &v);
+	if (!ev->tr)
+		ev_error(ev, loc, "%s is only allowed in functions, models and train blocks", name);
+	Node p = ir_proto(!strcmp(name, "rand") ? OP_RAND : OP_RANDN);
+	p.type = want_shape(ev, v, loc, DT_F32, "shape");
+	p.ia[0] = next_stream(ev);
+	p.nia = 1;
+	return v_tensor(ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0));
+}
+
+static Value p_dropout(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, name, "x, p", a, names, n, v);
+	if (!is_number(&v[1]) || num(&v[1]) < 0 || num(&v[1]) >= 1)
+		ev_error(ev, loc, "dropout probability must be a number in [0, 1)");
+	int x = ev_node(ev, v[0], loc, DT_F32);
+	if (!ev->tr->training || num(&v[1]) == 0)
+		return v_tensor(x); /* evaluation mode: dropout is the identity */
+	Node p = ir_proto(OP_DROPOUT);
+	p.f = num(&v[1]);
+	p.ia[0] = next_stream(ev);
+	p.nia = 1;
+	return v_tensor(ir_emit(ev->tr->r, &p, &x, 1, NULL, 0));
+}
+
+/* Initializers are values until a parameter is created from them. */
+static Value p_init(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[2];
+	const char *spec = !strcmp(name, "normal") ? "std=, mean=" : !strcmp(name, "uniform") ? "lo=, hi=" : "value";
+	get_args(ev, loc, name, spec, a, names, n, v);
+	Value init = { .kind = V_INIT, .s = name, .n = 2 };
+	init.items = arena_alloc(ev->arena, 2 * sizeof *init.items);
+	double def[2] = { !strcmp(name, "normal") ? 1 : !strcmp(name, "uniform") ? 0 : 0, !strcmp(name, "uniform") ? 1 : 0 };
+	for (int i = 0; i < 2; i++) {
+		if (v[i].kind != V_NONE && !is_number(&v[i]))
+			ev_error(ev, loc, "%s takes numbers", name);
+		init.items[i] = v_float(v[i].kind == V_NONE ? def[i] : num(&v[i]));
+	}
+	return init;
+}
+
+static const struct {
+	const char *name;
+	PrimFn *fn;
+} prims[] = {
+	{ "exp", p_unary }, { "log", p_unary }, { "sqrt", p_unary }, { "rsqrt", p_unary },
+	{ "tanh", p_unary }, { "sigmoid", p_unary }, { "relu", p_unary }, { "abs", p_unary },
+	{ "sign", p_unary }, { "sin", p_unary }, { "cos", p_unary }, { "erf", p_unary },
+	{ "stop_gradient", p_unary }, { "maximum", p_maxmin2 }, { "minimum", p_maxmin2 },
+	{ "where", p_where }, { "f32", p_cast }, { "i32", p_cast },
+	{ "sum", p_reduce }, { "mean", p_reduce }, { "max", p_reduce }, { "min", p_reduce },
+	{ "argmax", p_reduce }, { "reshape", p_reshape }, { "transpose", p_transpose },
+	{ "broadcast", p_broadcast }, { "concat", p_concat }, { "take", p_take },
+	{ "one_hot", p_one_hot }, { "zeros", p_fill }, { "ones", p_fill }, { "full", p_fill },
+	{ "arange", p_arange }, { "tril", p_tril }, { "rand", p_rand }, { "randn", p_rand },
+	{ "dropout", p_dropout }, { "normal", p_init }, { "uniform", p_init },
+	{ "constant", p_init },
+};
+
+static const char *const host_names[] = {
+	"print", "log", "save", "load", "len", "minimize", "idx", "text", "tokens", "batches",
+	"int", "float", "str", "checkpoint", "resume", "xavier_uniform", "he_normal",
+};
+
+bool is_builtin(const char *name)
+{
+	for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+		if (!strcmp(prims[i].name, name))
+			return true;
+	for (size_t i = 0; i < sizeof host_names / sizeof host_names[0]; i++)
+		if (!strcmp(host_names[i], name))
+			return true;
+	return false;
+}
+
+bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out)
+{
+	/* log(x) is the logarithm; log(name = value, ...) writes the run log */
+	if (!strcmp(name, "log") && nargs > 0 && names && names[0] && strcmp(names[0], "x"))
+		return host_builtin(ev, name, loc, args, names, nargs, out);
+	for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+		if (!strcmp(prims[i].name, name)) {
+			*out = prims[i].fn(ev, name, loc, args, names, nargs);
+			return true;
+		}
+	return host_builtin(ev, name, loc, args, names, nargs, out);
+}

@@ -1,0 +1,107 @@
+/*
+ * arena.c — chunked bump allocator and the two fatal-error helpers every
+ * subsystem shares.
+ */
+#include "ir/arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ArenaChunk {
+	ArenaChunk *next;
+	size_t used, cap; /* bytes of data[] */
+	_Alignas(16) unsigned char data[];
+};
+
+enum { CHUNK_MIN = 64 * 1024 };
+
+Arena *arena_new(void)
+{
+	return xcalloc(1, sizeof(Arena));
+}
+
+void arena_free(Arena *a)
+{
+	if (!a)
+		return;
+	for (ArenaChunk *c = a->head, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(a);
+}
+
+void *arena_alloc(Arena *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	ArenaChunk *c = a->head;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+		c = xmalloc(sizeof *c + cap);
+		c->cap = cap;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	void *p = c->data + c->used;
+	c->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+void *arena_grow(Arena *a, void *p, size_t oldn, size_t newn)
+{
+	void *q = arena_alloc(a, newn);
+	if (p && oldn)
+		memcpy(q, p, oldn < newn ? oldn : newn);
+	return q;
+}
+
+char *arena_strdup(Arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(arena_alloc(a, n), s, n);
+}
+
+char *arena_printf(Arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *s = arena_alloc(a, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+_Noreturn void die(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fprintf(stderr, "sinter: internal error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		die("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}

@@ -1,0 +1,30 @@
+/*
+ * arena.h — bump allocation for compiler data: everything a compilation
+ * creates lives in an arena and is freed at once with arena_free.
+ */
+#ifndef SINTER_ARENA_H
+#define SINTER_ARENA_H
+
+#include <stddef.h>
+
+typedef struct ArenaChunk ArenaChunk;
+typedef struct {
+	ArenaChunk *head; /* newest chunk first */
+} Arena;
+
+Arena *arena_new(void);
+void arena_free(Arena *a);
+/* Zeroed, 16-byte aligned memory that lives until arena_free. */
+void *arena_alloc(Arena *a, size_t n);
+/* Grows an array owned by the arena (old contents copied; old block stays). */
+void *arena_grow(Arena *a, void *p, size_t oldn, size_t newn);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fatal internal error: prints "sinter: internal error: ..." and aborts. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* malloc that dies on failure (for runtime buffers outside arenas). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+
+#endif

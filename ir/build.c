@@ -1,0 +1,262 @@
+/*
+ * build.c — appending nodes to a Region.  ir_emit is the one checked entry
+ * point: it validates arity and operands, runs the op's shape rule and only
+ * then appends, so a region never holds an ill-typed node.  The ir_* helpers
+ * below it are conveniences for passes, which treat a shape error as a bug.
+ */
+#include "ir/ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+Region *ir_region_new(Arena *a, const char *name)
+{
+	Region *r = arena_alloc(a, sizeof *r);
+	r->arena = a;
+	r->name = arena_strdup(a, name ? name : "");
+	return r;
+}
+
+char *ir_strdup(Region *r, const char *s)
+{
+	return arena_strdup(r->arena, s ? s : "");
+}
+
+/* Grows an arena-owned array to hold at least need elements (doubling). */
+static void *grow(Arena *a, void *p, int *cap, int need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	int ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	p = arena_grow(a, p, (size_t)*cap * elem, (size_t)ncap * elem);
+	*cap = ncap;
+	return p;
+}
+
+Node ir_proto(OpKind op)
+{
+	Node n;
+	memset(&n, 0, sizeof n);
+	n.op = op;
+	n.group = -1;
+	n.offset = -1;
+	return n;
+}
+
+int ir_emit(Region *r, const Node *proto, const int *args, int nargs, char *err, size_t errlen)
+{
+	char dummy[8];
+	if (!err) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	/* proto or args may point into r's own arrays; copy before growing them */
+	Node n = *proto;
+	if ((unsigned)n.op >= OP_COUNT)
+		die("ir_emit: bad op %d", (int)n.op);
+	const OpInfo *info = &op_info[n.op];
+	if (info->arity >= 0 ? nargs != info->arity : nargs < 1) {
+		snprintf(err, errlen, "%s: expected %s%d operand%s, got %d", info->name,
+			info->arity >= 0 ? "" : "at least ",
+			info->arity >= 0 ? info->arity : 1,
+			(info->arity >= 0 ? info->arity : 1) == 1 ? "" : "s", nargs);
+		return -1;
+	}
+	if (n.nia < 0 || n.nia > 3 * MAX_RANK) {
+		snprintf(err, errlen, "%s: %d integer attributes (at most %d)", info->name, n.nia, 3 * MAX_RANK);
+		return -1;
+	}
+	for (int k = 0; k < nargs; k++) {
+		if (args[k] < 0 || args[k] >= r->nnode) {
+			snprintf(err, errlen, "%s: operand %d refers to undefined value %%%d", info->name, k, args[k]);
+			return -1;
+		}
+	}
+	int first = r->narg;
+	r->arg = grow(r->arena, r->arg, &r->caparg, r->narg + nargs, sizeof *r->arg);
+	/* args may alias the old pool, which arena_grow leaves intact */
+	for (int k = 0; k < nargs; k++)
+		r->arg[first + k] = args[k];
+	n.arg = first;
+	n.narg = nargs;
+	n.group = -1;
+	n.offset = -1;
+	if (!op_shape[n.op](r, &n, r->arg + first, err, errlen))
+		return -1; /* the pool slots stay unused; narg is not advanced */
+	r->narg += nargs;
+	if (n.op == OP_INPUT && n.ia[0] + 1 > r->ninput)
+		r->ninput = (int)n.ia[0] + 1;
+	r->node = grow(r->arena, r->node, &r->capnode, r->nnode + 1, sizeof *r->node);
+	r->node[r->nnode] = n;
+	return r->nnode++;
+}
+
+/* Emits or dies: in passes a shape error means the pass itself is wrong. */
+static int emit_or_die(Region *r, const Node *proto, const int *args, int nargs)
+{
+	char err[512];
+	int v = ir_emit(r, proto, args, nargs, err, sizeof err);
+	if (v < 0)
+		die("region %s: %s", r->name, err);
+	return v;
+}
+
+int ir_op1(Region *r, OpKind op, int a)
+{
+	Node p = ir_proto(op);
+	return emit_or_die(r, &p, &a, 1);
+}
+
+int ir_op2(Region *r, OpKind op, int a, int b)
+{
+	Node p = ir_proto(op);
+	int args[2] = { a, b };
+	return emit_or_die(r, &p, args, 2);
+}
+
+int ir_op3(Region *r, OpKind op, int a, int b, int c)
+{
+	Node p = ir_proto(op);
+	int args[3] = { a, b, c };
+	return emit_or_die(r, &p, args, 3);
+}
+
+int ir_const(Region *r, Type t, double v)
+{
+	Node p = ir_proto(OP_CONST);
+	p.type = t;
+	p.f = v;
+	return emit_or_die(r, &p, NULL, 0);
+}
+
+int ir_input(Region *r, int index, Type t)
+{
+	Node p = ir_proto(OP_INPUT);
+	p.type = t;
+	p.ia[0] = index;
+	p.nia = 1;
+	return emit_or_die(r, &p, NULL, 0);
+}
+
+int ir_param(Region *r, const char *name, Type t)
+{
+	Node p = ir_proto(OP_PARAM);
+	p.type = t;
+	p.name = ir_strdup(r, name);
+	return emit_or_die(r, &p, NULL, 0);
+}
+
+int ir_state(Region *r, const char *param, const char *state, Type t)
+{
+	Node p = ir_proto(OP_STATE);
+	p.type = t;
+	p.name = ir_strdup(r, param);
+	p.sname = ir_strdup(r, state);
+	return emit_or_die(r, &p, NULL, 0);
+}
+
+int ir_reduce(Region *r, OpKind op, int a, const int *axes, int naxes, bool keep)
+{
+	Node p = ir_proto(op);
+	int rank = r->node[a].type.rank;
+	if (naxes < 0 || naxes > MAX_RANK)
+		die("ir_reduce: %d axes", naxes);
+	/* accept Python-style negative axes in any order; the node stores them sorted */
+	for (int i = 0; i < naxes; i++) {
+		int64_t ax = axes[i] < 0 ? axes[i] + rank : axes[i];
+		int j = i;
+		for (; j > 0 && p.ia[j - 1] > ax; j--)
+			p.ia[j] = p.ia[j - 1];
+		p.ia[j] = ax;
+	}
+	p.nia = naxes;
+	p.keep = keep;
+	return emit_or_die(r, &p, &a, 1);
+}
+
+/* The operand's dtype wins: these ops move elements, they never convert. */
+static int emit_given_shape(Region *r, OpKind op, int a, Type t)
+{
+	Node p = ir_proto(op);
+	p.type = t;
+	p.type.dt = r->node[a].type.dt;
+	return emit_or_die(r, &p, &a, 1);
+}
+
+int ir_reshape(Region *r, int a, Type t)
+{
+	return emit_given_shape(r, OP_RESHAPE, a, t);
+}
+
+int ir_broadcast(Region *r, int a, Type t)
+{
+	return emit_given_shape(r, OP_BROADCAST, a, t);
+}
+
+int ir_transpose(Region *r, int a, const int *perm)
+{
+	Node p = ir_proto(OP_TRANSPOSE);
+	int rank = r->node[a].type.rank;
+	for (int i = 0; i < rank; i++)
+		p.ia[i] = perm[i];
+	p.nia = rank;
+	return emit_or_die(r, &p, &a, 1);
+}
+
+int ir_cast(Region *r, int a, DType dt)
+{
+	Node p = ir_proto(OP_CAST);
+	p.type = r->node[a].type;
+	p.type.dt = dt;
+	return emit_or_die(r, &p, &a, 1);
+}
+
+int ir_matmul(Region *r, int a, int b, bool ta, bool tb)
+{
+	Node p = ir_proto(OP_MATMUL);
+	int args[2] = { a, b };
+	p.ia[0] = ta;
+	p.ia[1] = tb;
+	p.nia = 2;
+	return emit_or_die(r, &p, args, 2);
+}
+
+int ir_sum_to(Region *r, int g, Type t)
+{
+	Type gt = r->node[g].type;
+	if (type_eq(&gt, &t))
+		return g;
+	char bg[160], bt[160];
+	int lead = gt.rank - t.rank;
+	Type chk;
+	if (lead < 0 || gt.dt != t.dt || !type_broadcast(&t, &gt, &chk) || !type_eq(&chk, &gt))
+		die("ir_sum_to: %s does not broadcast to %s", type_str(&t, bt, sizeof bt),
+			type_str(&gt, bg, sizeof bg));
+	/* first the axes t keeps as size 1 (keepdims), then drop the leading ones */
+	int axes[MAX_RANK], n = 0;
+	for (int i = lead; i < gt.rank; i++)
+		if (t.dim[i - lead] == 1 && gt.dim[i] != 1)
+			axes[n++] = i;
+	int v = g;
+	if (n)
+		v = ir_reduce(r, OP_SUM, v, axes, n, true);
+	if (lead) {
+		for (int i = 0; i < lead; i++)
+			axes[i] = i;
+		v = ir_reduce(r, OP_SUM, v, axes, lead, false);
+	}
+	if (!type_eq(&r->node[v].type, &t))
+		die("ir_sum_to: produced %s, wanted %s", type_str(&r->node[v].type, bg, sizeof bg),
+			type_str(&t, bt, sizeof bt));
+	return v;
+}
+
+void ir_output(Region *r, int v)
+{
+	if (v < 0 || v >= r->nnode)
+		die("ir_output: value %%%d not in region %s", v, r->name);
+	r->out = grow(r->arena, r->out, &r->capout, r->nout + 1, sizeof *r->out);
+	r->out[r->nout++] = v;
+}

@@ -1,0 +1,865 @@
+/*
+ * interp.c — the reference interpreter: runs a Region node by node in plain
+ * C, with matmul through OpenBLAS.  It is the oracle that passes and codegen
+ * are compared against, so kernels follow NumPy semantics exactly and take
+ * fast paths only for the common cases (equal shapes, scalar operands,
+ * unbatched GEMM operands); everything else goes through one strided walker.
+ *
+ * Kernel convention (InterpFn): interp_run allocates `out` from the node's
+ * type, except for PARAM/STATE, whose kernels point out->data at the store's
+ * tensor (borrowed: never freed, copied before it escapes).  `in` holds the
+ * operand tensors; source ops have none and get the region's inputs instead.
+ */
+#include "ir/ops.h"
+#include "runtime/runtime.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define U __attribute__((unused))
+#define KERNEL(name) void name(U const Region *r, U int v, U Tensor *out, U Tensor *const *in, U Store *s)
+
+/* ---- strided walks ---- */
+
+/*
+ * Visits an index space row by row (a row = the innermost axis).  For each
+ * of up to four operands, st[k][a] is its element stride along axis a (0 on
+ * broadcast axes) and off[k] the element offset of the current row start.
+ */
+typedef struct {
+	int rank, nop;
+	int64_t dim[MAX_RANK];
+	int64_t st[4][MAX_RANK];
+	int64_t idx[MAX_RANK];
+	int64_t off[4];
+	int64_t n;    /* row length */
+	int64_t left; /* rows not yet finished, the current one included */
+} Walk;
+
+static void walk_init(Walk *w, const Type *space, int nop)
+{
+	memset(w, 0, sizeof *w);
+	w->rank = space->rank;
+	w->nop = nop;
+	memcpy(w->dim, space->dim, sizeof w->dim);
+	if (w->rank == 0) {
+		/* a scalar is one row of one element */
+		w->rank = 1;
+		w->dim[0] = 1;
+	}
+}
+
+/* Call after filling st/off; the first row is then current. */
+static void walk_start(Walk *w)
+{
+	w->n = w->dim[w->rank - 1];
+	w->left = w->n ? 1 : 0;
+	for (int a = 0; a < w->rank - 1; a++)
+		w->left *= w->dim[a];
+}
+
+static void walk_next(Walk *w)
+{
+	w->left--;
+	for (int a = w->rank - 2; a >= 0; a--) {
+		for (int k = 0; k < w->nop; k++)
+			w->off[k] += w->st[k][a];
+		if (++w->idx[a] < w->dim[a])
+			return;
+		for (int k = 0; k < w->nop; k++)
+			w->off[k] -= w->st[k][a] * w->dim[a];
+		w->idx[a] = 0;
+	}
+}
+
+/* Strides of t read in index space sp (NumPy right alignment; size-1 axes broadcast). */
+static void bstrides(const Type *t, const Type *sp, int64_t *st)
+{
+	int64_t m = 1;
+	for (int a = sp->rank - 1, b = t->rank - 1; a >= 0; a--, b--) {
+		st[a] = (b < 0 || t->dim[b] == 1) ? 0 : m;
+		if (b >= 0)
+			m *= t->dim[b];
+	}
+	if (sp->rank == 0)
+		st[0] = 0;
+}
+
+static void cstrides(const Type *t, int64_t *st)
+{
+	int64_t m = 1;
+	for (int a = t->rank - 1; a >= 0; a--) {
+		st[a] = m;
+		m *= t->dim[a];
+	}
+	if (t->rank == 0)
+		st[0] = 1;
+}
+
+static bool same_shape(const Type *a, const Type *b)
+{
+	if (a->rank != b->rank)
+		return false;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return false;
+	return true;
+}
+
+static size_t tbytes(const Type *t)
+{
+	return (size_t)type_numel(t) * dtype_size(t->dt);
+}
+
+/* Element copy along a walk: operand 0 is the destination, 1 the source. */
+static void walk_copy(Walk *w, void *dst, const void *src, size_t es)
+{
+	int last = w->rank - 1;
+	int64_t sd = w->st[0][last], ss = w->st[1][last];
+	for (walk_start(w); w->left > 0; walk_next(w)) {
+		if (es == 4) {
+			uint32_t *d = (uint32_t *)dst + w->off[0];
+			const uint32_t *p = (const uint32_t *)src + w->off[1];
+			for (int64_t i = 0; i < w->n; i++)
+				d[i * sd] = p[i * ss];
+		} else {
+			uint8_t *d = (uint8_t *)dst + w->off[0];
+			const uint8_t *p = (const uint8_t *)src + w->off[1];
+			for (int64_t i = 0; i < w->n; i++)
+				d[i * sd] = p[i * ss];
+		}
+	}
+}
+
+/* ---- elementwise ---- */
+
+static int32_t i_floordiv(int32_t x, int32_t y)
+{
+	if (y == 0)
+		return 0; /* defined as 0 so bad user data never traps */
+	int64_t q = (int64_t)x / y;
+	if ((int64_t)x % y != 0 && ((x < 0) != (y < 0)))
+		q--;
+	return (int32_t)q;
+}
+
+static int32_t i_mod(int32_t x, int32_t y)
+{
+	if (y == 0)
+		return 0;
+	int64_t m = (int64_t)x % y;
+	if (m != 0 && ((m < 0) != (y < 0)))
+		m += y; /* Python: the result takes the divisor's sign */
+	return (int32_t)m;
+}
+
+static int32_t i_pow(int32_t x, int32_t y)
+{
+	if (y < 0)
+		return x == 1 ? 1 : x == -1 ? (y % 2 ? -1 : 1) : 0;
+	uint32_t acc = 1, b = (uint32_t)x;
+	for (; y; y >>= 1, b *= b)
+		if (y & 1)
+			acc *= b;
+	return (int32_t)acc;
+}
+
+/* Wrapping i32 arithmetic (two's complement, as the generated code does). */
+#define IWRAP(x, y, OPR) ((int32_t)((uint32_t)(x) OPR (uint32_t)(y)))
+
+/* o[i] = EXPR(x = a[i*sa], y = b[i*sb]), with a unit-stride loop the compiler can vectorize. */
+#define LOOP2(OT, IT, EXPR) do { \
+		OT *o_ = o; const IT *a_ = a, *b_ = b; \
+		if (sa == 1 && sb == 1) \
+			for (int64_t i = 0; i < n; i++) { IT x = a_[i], y = b_[i]; o_[i] = (EXPR); } \
+		else \
+			for (int64_t i = 0; i < n; i++) { IT x = a_[i * sa], y = b_[i * sb]; o_[i] = (EXPR); } \
+	} while (0)
+
+#define COMPARES(IT) \
+	case OP_EQ: LOOP2(uint8_t, IT, x == y); return; \
+	case OP_NE: LOOP2(uint8_t, IT, x != y); return; \
+	case OP_LT: LOOP2(uint8_t, IT, x < y); return; \
+	case OP_LE: LOOP2(uint8_t, IT, x <= y); return; \
+	case OP_GT: LOOP2(uint8_t, IT, x > y); return; \
+	case OP_GE: LOOP2(uint8_t, IT, x >= y); return;
+
+static void bin_row(OpKind op, DType dt, void *o, const void *a, int64_t sa, const void *b, int64_t sb, int64_t n)
+{
+	if (dt == DT_F32) {
+		switch (op) {
+		case OP_ADD: LOOP2(float, float, x + y); return;
+		case OP_SUB: LOOP2(float, float, x - y); return;
+		case OP_MUL: LOOP2(float, float, x * y); return;
+		case OP_DIV: LOOP2(float, float, x / y); return;
+		case OP_POW: LOOP2(float, float, powf(x, y)); return;
+		/* NaN in either operand propagates, as in NumPy */
+		case OP_MAXIMUM: LOOP2(float, float, (x >= y || x != x) ? x : y); return;
+		case OP_MINIMUM: LOOP2(float, float, (x <= y || x != x) ? x : y); return;
+		case OP_FLOORDIV: LOOP2(float, float, floorf(x / y)); return;
+		case OP_MOD: LOOP2(float, float, x - floorf(x / y) * y); return;
+		COMPARES(float)
+		default: break;
+		}
+	} else if (dt == DT_I32) {
+		switch (op) {
+		case OP_ADD: LOOP2(int32_t, int32_t, IWRAP(x, y, +)); return;
+		case OP_SUB: LOOP2(int32_t, int32_t, IWRAP(x, y, -)); return;
+		case OP_MUL: LOOP2(int32_t, int32_t, IWRAP(x, y, *)); return;
+		case OP_DIV: LOOP2(int32_t, int32_t, y ? (int32_t)((int64_t)x / y) : 0); return;
+		case OP_POW: LOOP2(int32_t, int32_t, i_pow(x, y)); return;
+		case OP_MAXIMUM: LOOP2(int32_t, int32_t, x > y ? x : y); return;
+		case OP_MINIMUM: LOOP2(int32_t, int32_t, x < y ? x : y); return;
+		case OP_FLOORDIV: LOOP2(int32_t, int32_t, i_floordiv(x, y)); return;
+		case OP_MOD: LOOP2(int32_t, int32_t, i_mod(x, y)); return;
+		COMPARES(int32_t)
+		default: break;
+		}
+	} else if (dt == DT_BOOL) {
+		switch (op) {
+		case OP_AND: case OP_MINIMUM: LOOP2(uint8_t, uint8_t, x & y); return;
+		case OP_OR: case OP_MAXIMUM: LOOP2(uint8_t, uint8_t, x | y); return;
+		COMPARES(uint8_t)
+		default: break;
+		}
+	}
+	die("interp: %s on %s operands", op_info[op].name, dtype_name(dt));
+}
+
+static void binary(OpKind op, Tensor *out, Tensor *const *in)
+{
+	const Tensor *A = in[0], *B = in[1];
+	DType dt = A->type.dt;
+	if (B->type.dt != dt)
+		die("interp: %s of %s and %s", op_info[op].name, dtype_name(dt), dtype_name(B->type.dt));
+	const Type *ot = &out->type;
+	int64_t n = type_numel(ot);
+	bool fa = same_shape(&A->type, ot), fb = same_shape(&B->type, ot);
+	if (fa && fb) {
+		bin_row(op, dt, out->data, A->data, 1, B->data, 1, n);
+	} else if (fa && type_numel(&B->type) == 1) {
+		bin_row(op, dt, out->data, A->data, 1, B->data, 0, n);
+	} else if (fb && type_numel(&A->type) == 1) {
+		bin_row(op, dt, out->data, A->data, 0, B->data, 1, n);
+	} else {
+		Walk w;
+		walk_init(&w, ot, 3);
+		cstrides(ot, w.st[0]);
+		bstrides(&A->type, ot, w.st[1]);
+		bstrides(&B->type, ot, w.st[2]);
+		size_t eo = dtype_size(ot->dt), ei = dtype_size(dt);
+		int last = w.rank - 1;
+		for (walk_start(&w); w.left > 0; walk_next(&w))
+			bin_row(op, dt, (char *)out->data + w.off[0] * eo,
+				(const char *)A->data + w.off[1] * ei, w.st[1][last],
+				(const char *)B->data + w.off[2] * ei, w.st[2][last], w.n);
+	}
+}
+
+#define BINARY_KERNEL(name) KERNEL(name) { binary(r->node[v].op, out, in); }
+BINARY_KERNEL(ik_add) BINARY_KERNEL(ik_sub) BINARY_KERNEL(ik_mul) BINARY_KERNEL(ik_div)
+BINARY_KERNEL(ik_pow) BINARY_KERNEL(ik_maximum) BINARY_KERNEL(ik_minimum) BINARY_KERNEL(ik_floordiv)
+BINARY_KERNEL(ik_mod) BINARY_KERNEL(ik_eq) BINARY_KERNEL(ik_ne) BINARY_KERNEL(ik_lt)
+BINARY_KERNEL(ik_le) BINARY_KERNEL(ik_gt) BINARY_KERNEL(ik_ge) BINARY_KERNEL(ik_and)
+BINARY_KERNEL(ik_or)
+
+#define LOOP1(T, EXPR) do { \
+		T *o_ = out->data; const T *a_ = in[0]->data; \
+		for (int64_t i = 0; i < n; i++) { T x = a_[i]; o_[i] = (EXPR); } \
+	} while (0)
+
+static void unary(OpKind op, Tensor *out, Tensor *const *in)
+{
+	DType dt = in[0]->type.dt;
+	int64_t n = type_numel(&out->type);
+	if (dt == DT_F32) {
+		switch (op) {
+		case OP_NEG: LOOP1(float, -x); return;
+		case OP_EXP: LOOP1(float, expf(x)); return;
+		case OP_LOG: LOOP1(float, logf(x)); return;
+		case OP_SQRT: LOOP1(float, sqrtf(x)); return;
+		case OP_RSQRT: LOOP1(float, 1.0f / sqrtf(x)); return;
+		case OP_TANH: LOOP1(float, tanhf(x)); return;
+		case OP_SIGMOID: LOOP1(float, 1.0f / (1.0f + expf(-x))); return;
+		case OP_RELU: LOOP1(float, x < 0 ? 0.0f : x); return;
+		case OP_ABS: LOOP1(float, fabsf(x)); return;
+		case OP_SIGN: LOOP1(float, x > 0 ? 1.0f : x < 0 ? -1.0f : x); return;
+		case OP_SIN: LOOP1(float, sinf(x)); return;
+		case OP_COS: LOOP1(float, cosf(x)); return;
+		case OP_ERF: LOOP1(float, erff(x)); return;
+		default: break;
+		}
+	} else if (dt == DT_I32) {
+		switch (op) {
+		case OP_NEG: LOOP1(int32_t, IWRAP(0, x, -)); return;
+		case OP_RELU: LOOP1(int32_t, x < 0 ? 0 : x); return;
+		case OP_ABS: LOOP1(int32_t, x < 0 ? IWRAP(0, x, -) : x); return;
+		case OP_SIGN: LOOP1(int32_t, (x > 0) - (x < 0)); return;
+		default: break;
+		}
+	} else if (dt == DT_BOOL && op == OP_NOT) {
+		LOOP1(uint8_t, !x);
+		return;
+	}
+	die("interp: %s on a %s operand", op_info[op].name, dtype_name(dt));
+}
+
+#define UNARY_KERNEL(name) KERNEL(name) { unary(r->node[v].op, out, in); }
+UNARY_KERNEL(ik_neg) UNARY_KERNEL(ik_exp) UNARY_KERNEL(ik_log) UNARY_KERNEL(ik_sqrt)
+UNARY_KERNEL(ik_rsqrt) UNARY_KERNEL(ik_tanh) UNARY_KERNEL(ik_sigmoid) UNARY_KERNEL(ik_relu)
+UNARY_KERNEL(ik_abs) UNARY_KERNEL(ik_sign) UNARY_KERNEL(ik_sin) UNARY_KERNEL(ik_cos)
+UNARY_KERNEL(ik_erf) UNARY_KERNEL(ik_not)
+
+static double load(DType dt, const void *p, int64_t i)
+{
+	switch (dt) {
+	case DT_F32: return ((const float *)p)[i];
+	case DT_I32: return ((const int32_t *)p)[i];
+	default: return ((const uint8_t *)p)[i];
+	}
+}
+
+static void store_val(DType dt, void *p, int64_t i, double x)
+{
+	switch (dt) {
+	case DT_F32:
+		((float *)p)[i] = (float)x;
+		break;
+	case DT_I32:
+		/* truncation toward zero; NaN and out-of-range values saturate instead of trapping */
+		((int32_t *)p)[i] = x != x ? 0 : x >= 2147483647.0 ? INT32_MAX
+			: x <= -2147483648.0 ? INT32_MIN : (int32_t)x;
+		break;
+	default:
+		((uint8_t *)p)[i] = x != 0;
+		break;
+	}
+}
+
+KERNEL(ik_cast)
+{
+	DType from = in[0]->type.dt, to = out->type.dt;
+	int64_t n = type_numel(&out->type);
+	if (from == to) {
+		memcpy(out->data, in[0]->data, tbytes(&out->type));
+		return;
+	}
+	for (int64_t i = 0; i < n; i++)
+		store_val(to, out->data, i, load(from, in[0]->data, i));
+}
+
+KERNEL(ik_copy)
+{
+	memcpy(out->data, in[0]->data, tbytes(&out->type));
+}
+
+KERNEL(ik_where)
+{
+	const Type *ot = &out->type;
+	size_t es = dtype_size(ot->dt);
+	if (in[0]->type.dt != DT_BOOL || in[1]->type.dt != ot->dt || in[2]->type.dt != ot->dt)
+		die("interp: where with bad operand types");
+	Walk w;
+	walk_init(&w, ot, 4);
+	cstrides(ot, w.st[0]);
+	for (int k = 0; k < 3; k++)
+		bstrides(&in[k]->type, ot, w.st[k + 1]);
+	int last = w.rank - 1;
+	int64_t s0 = w.st[0][last], sc = w.st[1][last], sa = w.st[2][last], sb = w.st[3][last];
+	for (walk_start(&w); w.left > 0; walk_next(&w)) {
+		const uint8_t *c = (const uint8_t *)in[0]->data + w.off[1];
+		if (es == 4) {
+			uint32_t *o = (uint32_t *)out->data + w.off[0];
+			const uint32_t *a = (const uint32_t *)in[1]->data + w.off[2];
+			const uint32_t *b = (const uint32_t *)in[2]->data + w.off[3];
+			for (int64_t i = 0; i < w.n; i++)
+				o[i * s0] = c[i * sc] ? a[i * sa] : b[i * sb];
+		} else {
+			uint8_t *o = (uint8_t *)out->data + w.off[0];
+			const uint8_t *a = (const uint8_t *)in[1]->data + w.off[2];
+			const uint8_t *b = (const uint8_t *)in[2]->data + w.off[3];
+			for (int64_t i = 0; i < w.n; i++)
+				o[i * s0] = c[i * sc] ? a[i * sa] : b[i * sb];
+		}
+	}
+}
+
+/* ---- reductions ---- */
+
+/*
+ * Walks the operand's index space; operand 0 reads x, operand 1 addresses
+ * the output with stride 0 along reduced axes (the keepdims layout is the
+ * same memory layout as the squeezed one).
+ */
+static void reduce(const Node *nd, Tensor *out, const Tensor *x)
+{
+	const Type *xt = &x->type;
+	Type kt = *xt;
+	for (int k = 0; k < nd->nia; k++) {
+		if (nd->ia[k] < 0 || nd->ia[k] >= xt->rank)
+			die("interp: %s axis %lld out of range", op_info[nd->op].name, (long long)nd->ia[k]);
+		kt.dim[nd->ia[k]] = 1;
+	}
+	Walk w;
+	walk_init(&w, xt, 2);
+	cstrides(xt, w.st[0]);
+	bstrides(&kt, xt, w.st[1]);
+	int64_t no = type_numel(&out->type), s1 = w.st[1][w.rank - 1];
+	bool f = xt->dt == DT_F32;
+	if (xt->dt != DT_F32 && xt->dt != DT_I32)
+		die("interp: %s of %s", op_info[nd->op].name, dtype_name(xt->dt));
+	if (nd->op == OP_SUM) {
+		/* accumulate wide so the oracle is more accurate than what it checks */
+		double *acc = xcalloc((size_t)no, sizeof *acc);
+		for (walk_start(&w); w.left > 0; walk_next(&w)) {
+			double *d = acc + w.off[1];
+			for (int64_t i = 0; i < w.n; i++)
+				d[i * s1] += load(xt->dt, x->data, w.off[0] + i);
+		}
+		for (int64_t i = 0; i < no; i++)
+			if (f)
+				((float *)out->data)[i] = (float)acc[i];
+			else
+				((int32_t *)out->data)[i] = (int32_t)(int64_t)acc[i];
+		free(acc);
+		return;
+	}
+	bool mx = nd->op == OP_MAX;
+	for (int64_t i = 0; i < no; i++)
+		if (f)
+			((float *)out->data)[i] = mx ? -INFINITY : INFINITY;
+		else
+			((int32_t *)out->data)[i] = mx ? INT32_MIN : INT32_MAX;
+	for (walk_start(&w); w.left > 0; walk_next(&w)) {
+		if (f) {
+			float *d = (float *)out->data + w.off[1];
+			const float *p = (const float *)x->data + w.off[0];
+			for (int64_t i = 0; i < w.n; i++) {
+				float a = p[i], *t = &d[i * s1];
+				if (mx ? (a > *t || a != a) : (a < *t || a != a))
+					*t = a;
+			}
+		} else {
+			int32_t *d = (int32_t *)out->data + w.off[1];
+			const int32_t *p = (const int32_t *)x->data + w.off[0];
+			for (int64_t i = 0; i < w.n; i++) {
+				int32_t *t = &d[i * s1];
+				if (mx ? p[i] > *t : p[i] < *t)
+					*t = p[i];
+			}
+		}
+	}
+}
+
+KERNEL(ik_sum) { reduce(&r->node[v], out, in[0]); }
+KERNEL(ik_max) { reduce(&r->node[v], out, in[0]); }
+KERNEL(ik_min) { reduce(&r->node[v], out, in[0]); }
+
+KERNEL(ik_argmax)
+{
+	const Type *xt = &in[0]->type;
+	int ax = (int)r->node[v].ia[0];
+	if (r->node[v].nia != 1 || ax < 0 || ax >= xt->rank)
+		die("interp: argmax needs exactly one axis");
+	int64_t outer = 1, inner = 1, n = xt->dim[ax];
+	for (int a = 0; a < ax; a++)
+		outer *= xt->dim[a];
+	for (int a = ax + 1; a < xt->rank; a++)
+		inner *= xt->dim[a];
+	int32_t *o = out->data;
+	for (int64_t p = 0; p < outer; p++)
+		for (int64_t j = 0; j < inner; j++) {
+			const int64_t base = p * n * inner + j;
+			int64_t best = 0;
+			double bv = n ? load(xt->dt, in[0]->data, base) : 0;
+			/* strict > keeps the first maximum; a NaN wins like in NumPy */
+			for (int64_t k = 1; k < n && bv == bv; k++) {
+				double x = load(xt->dt, in[0]->data, base + k * inner);
+				if (x > bv || x != x) {
+					bv = x;
+					best = k;
+				}
+			}
+			o[p * inner + j] = (int32_t)best;
+		}
+}
+
+/* ---- shape ops ---- */
+
+KERNEL(ik_broadcast)
+{
+	Walk w;
+	walk_init(&w, &out->type, 2);
+	cstrides(&out->type, w.st[0]);
+	bstrides(&in[0]->type, &out->type, w.st[1]);
+	walk_copy(&w, out->data, in[0]->data, dtype_size(out->type.dt));
+}
+
+KERNEL(ik_transpose)
+{
+	const Node *nd = &r->node[v];
+	int64_t st[MAX_RANK];
+	cstrides(&in[0]->type, st);
+	Walk w;
+	walk_init(&w, &out->type, 2);
+	cstrides(&out->type, w.st[0]);
+	/* output axis k walks input axis perm[k] */
+	for (int k = 0; k < out->type.rank; k++)
+		w.st[1][k] = st[nd->ia[k]];
+	walk_copy(&w, out->data, in[0]->data, dtype_size(out->type.dt));
+}
+
+KERNEL(ik_concat)
+{
+	const Node *nd = &r->node[v];
+	const Type *ot = &out->type;
+	int ax = (int)nd->ia[0];
+	size_t inner = dtype_size(ot->dt);
+	int64_t outer = 1;
+	for (int a = 0; a < ax; a++)
+		outer *= ot->dim[a];
+	for (int a = ax + 1; a < ot->rank; a++)
+		inner *= (size_t)ot->dim[a];
+	char *d = out->data;
+	for (int64_t p = 0; p < outer; p++)
+		for (int k = 0; k < nd->narg; k++) {
+			size_t chunk = (size_t)in[k]->type.dim[ax] * inner;
+			memcpy(d, (const char *)in[k]->data + p * chunk, chunk);
+			d += chunk;
+		}
+}
+
+/* Walk over the sliced index space `sp`: operand `which` addresses the full tensor. */
+static void slice_walk(Walk *w, const Node *nd, const Type *sp, const Type *full, int which)
+{
+	int64_t st[MAX_RANK];
+	cstrides(full, st);
+	walk_init(w, sp, 2);
+	cstrides(sp, w->st[1 - which]);
+	for (int k = 0; k < full->rank; k++) {
+		w->off[which] += nd->ia[3 * k] * st[k];
+		w->st[which][k] = nd->ia[3 * k + 2] * st[k];
+	}
+}
+
+KERNEL(ik_slice)
+{
+	Walk w;
+	slice_walk(&w, &r->node[v], &out->type, &in[0]->type, 1);
+	walk_copy(&w, out->data, in[0]->data, dtype_size(out->type.dt));
+}
+
+KERNEL(ik_unslice)
+{
+	Walk w;
+	memset(out->data, 0, tbytes(&out->type));
+	slice_walk(&w, &r->node[v], &in[0]->type, &out->type, 0);
+	walk_copy(&w, out->data, in[0]->data, dtype_size(out->type.dt));
+}
+
+/* ---- data ---- */
+
+static int64_t row_index(const Tensor *idx, int64_t i, int64_t nrows, const char *what)
+{
+	int32_t k = ((const int32_t *)idx->data)[i];
+	if (k < 0 || k >= nrows)
+		die("interp: %s: index %d out of range for a table of %lld rows", what, k, (long long)nrows);
+	return k;
+}
+
+KERNEL(ik_take)
+{
+	const Tensor *tab = in[0], *idx = in[1];
+	if (idx->type.dt != DT_I32 || tab->type.rank < 1)
+		die("interp: take needs a table and i32 indices");
+	int64_t nrows = tab->type.dim[0], ni = type_numel(&idx->type);
+	size_t row = nrows ? tbytes(&tab->type) / (size_t)nrows : 0;
+	for (int64_t i = 0; i < ni; i++)
+		memcpy((char *)out->data + i * row,
+			(const char *)tab->data + row_index(idx, i, nrows, "take") * row, row);
+}
+
+KERNEL(ik_scatter_rows)
+{
+	const Tensor *idx = in[0], *g = in[1];
+	const Type *ot = &out->type;
+	if (ot->dt != DT_F32 || g->type.dt != DT_F32 || idx->type.dt != DT_I32)
+		die("interp: scatter_rows needs i32 indices and f32 rows");
+	int64_t nrows = ot->dim[0], ni = type_numel(&idx->type);
+	int64_t row = nrows ? type_numel(ot) / nrows : 0;
+	float *o = out->data;
+	const float *p = g->data;
+	memset(o, 0, tbytes(ot));
+	for (int64_t i = 0; i < ni; i++) {
+		float *d = o + row_index(idx, i, nrows, "scatter_rows") * row;
+		for (int64_t j = 0; j < row; j++)
+			d[j] += p[i * row + j];
+	}
+}
+
+KERNEL(ik_one_hot)
+{
+	const Type *ot = &out->type;
+	int64_t n = ot->dim[ot->rank - 1], ni = type_numel(&in[0]->type);
+	const int32_t *idx = in[0]->data;
+	memset(out->data, 0, tbytes(ot));
+	for (int64_t i = 0; i < ni; i++)
+		if (idx[i] >= 0 && idx[i] < n)
+			store_val(ot->dt, out->data, i * n + idx[i], 1.0);
+}
+
+KERNEL(ik_arange)
+{
+	int64_t n = type_numel(&out->type);
+	for (int64_t i = 0; i < n; i++)
+		store_val(out->type.dt, out->data, i, (double)i);
+}
+
+KERNEL(ik_tril)
+{
+	const Type *ot = &out->type;
+	int64_t rows = ot->rank >= 2 ? ot->dim[ot->rank - 2] : 1;
+	int64_t cols = ot->rank >= 1 ? ot->dim[ot->rank - 1] : 1;
+	int64_t n = type_numel(ot), k = r->node[v].ia[0];
+	for (int64_t e = 0; e < n; e++) {
+		int64_t i = (e / cols) % rows, j = e % cols;
+		store_val(ot->dt, out->data, e, j <= i + k ? 1.0 : 0.0);
+	}
+}
+
+KERNEL(ik_const)
+{
+	int64_t n = type_numel(&out->type);
+	for (int64_t i = 0; i < n; i++)
+		store_val(out->type.dt, out->data, i, r->node[v].f);
+}
+
+/* ---- counter-based random numbers (runtime/rng.c, shared with generated code) ---- */
+
+/* A stream's key depends on (seed, stream, step) only and every element is a
+   pure function of (key, index), so dropout's backward pass redraws its mask. */
+static uint64_t stream_key(const Store *s, int64_t stream)
+{
+	if (!s)
+		die("interp: random op without a Store");
+	return rt_mix64(rt_mix64(rt_mix64(s->seed + 0x9E3779B97F4A7C15ull) ^ (uint64_t)stream) ^ s->step);
+}
+
+KERNEL(ik_rand)
+{
+	uint64_t key = stream_key(s, r->node[v].ia[0]);
+	for (int64_t i = 0, n = type_numel(&out->type); i < n; i++)
+		((float *)out->data)[i] = rt_uniform(key, (uint64_t)i);
+}
+
+KERNEL(ik_randn)
+{
+	uint64_t key = stream_key(s, r->node[v].ia[0]);
+	for (int64_t i = 0, n = type_numel(&out->type); i < n; i++)
+		((float *)out->data)[i] = rt_normal(key, (uint64_t)i);
+}
+
+KERNEL(ik_dropout)
+{
+	const Node *nd = &r->node[v];
+	int64_t n = type_numel(&out->type);
+	float p = (float)nd->f, *o = out->data;
+	const float *x = in[0]->data;
+	if (p <= 0) {
+		memcpy(o, x, tbytes(&out->type));
+		return;
+	}
+	uint64_t key = stream_key(s, nd->ia[0]);
+	float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+	for (int64_t i = 0; i < n; i++)
+		o[i] = rt_uniform(key, (uint64_t)i) >= p ? x[i] * scale : 0.0f;
+}
+
+/* ---- matmul ---- */
+
+KERNEL(ik_matmul)
+{
+	const Node *nd = &r->node[v];
+	const Type *at = &in[0]->type, *bt = &in[1]->type, *ot = &out->type;
+	if (at->dt != DT_F32 || at->rank < 2 || bt->rank < 2)
+		die("interp: matmul needs f32 operands of rank >= 2");
+	bool ta = nd->ia[0], tb = nd->ia[1];
+	int64_t M = ot->dim[ot->rank - 2], N = ot->dim[ot->rank - 1], K = at->dim[at->rank - 1 - ta];
+	/* batch shapes: the leading axes of the result and of each operand */
+	Type bo = *ot, ba = *at, bb = *bt;
+	bo.rank -= 2;
+	ba.rank -= 2;
+	bb.rank -= 2;
+	int64_t nb = type_numel(&bo), sa = M * K, sb = K * N, sc = M * N;
+	float *C = out->data;
+	const float *A = in[0]->data, *B = in[1]->data;
+	if (sc == 0 || nb == 0)
+		return;
+	if (K == 0) {
+		memset(C, 0, tbytes(ot));
+		return;
+	}
+	CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+	int lda = (int)(ta ? M : K), ldb = (int)(tb ? K : N);
+	if (type_numel(&bb) == 1 && type_numel(&ba) == nb && !ta) {
+		/* one shared b: the batch folds into the rows of a single GEMM */
+		cblas_sgemm(CblasRowMajor, opa, opb, (int)(M * nb), (int)N, (int)K, 1.0f, A, lda, B, ldb,
+			0.0f, C, (int)N);
+		return;
+	}
+	Walk w;
+	walk_init(&w, &bo, 2);
+	bstrides(&ba, &bo, w.st[0]);
+	bstrides(&bb, &bo, w.st[1]);
+	int64_t i = 0, la = w.st[0][w.rank - 1], lb = w.st[1][w.rank - 1];
+	for (walk_start(&w); w.left > 0; walk_next(&w))
+		for (int64_t j = 0; j < w.n; j++, i++)
+			cblas_sgemm(CblasRowMajor, opa, opb, (int)M, (int)N, (int)K, 1.0f,
+				A + (w.off[0] + j * la) * sa, lda, B + (w.off[1] + j * lb) * sb, ldb,
+				0.0f, C + i * sc, (int)N);
+}
+
+/* ---- sources, effects ---- */
+
+KERNEL(ik_input)
+{
+	int64_t k = r->node[v].ia[0];
+	const Tensor *t = in ? in[k] : NULL;
+	if (!t)
+		die("interp: input %lld not supplied", (long long)k);
+	if (!type_eq(&t->type, &out->type)) {
+		char a[64], b[64];
+		die("interp: input %lld has type %s, the region expects %s", (long long)k,
+			type_str(&t->type, a, sizeof a), type_str(&out->type, b, sizeof b));
+	}
+	memcpy(out->data, t->data, tbytes(&out->type));
+}
+
+/* The store's tensor for a PARAM or STATE node, type-checked. */
+static Tensor *slot(const Region *r, int v, Store *s)
+{
+	const Node *nd = &r->node[v];
+	if (nd->op != OP_PARAM && nd->op != OP_STATE)
+		die("interp: %%%d is not a param or state slot", v);
+	Tensor *t = s ? s->lookup(s, nd->name, nd->op == OP_STATE ? nd->sname : NULL) : NULL;
+	if (!t)
+		die("interp: no storage for %s%s%s", nd->name, nd->sname ? "." : "", nd->sname ? nd->sname : "");
+	if (!type_eq(&t->type, &nd->type)) {
+		char a[64], b[64];
+		die("interp: storage for %s is %s, the region expects %s", nd->name,
+			type_str(&t->type, a, sizeof a), type_str(&nd->type, b, sizeof b));
+	}
+	return t;
+}
+
+KERNEL(ik_param) { out->data = slot(r, v, s)->data; }
+KERNEL(ik_state) { out->data = slot(r, v, s)->data; }
+
+KERNEL(ik_write)
+{
+	Tensor *t = slot(r, ir_operand(r, v, 0), s);
+	if (!type_eq(&t->type, &in[1]->type))
+		die("interp: write of %%%d: value type differs from the slot", v);
+	if (t->data != in[1]->data)
+		memcpy(t->data, in[1]->data, tbytes(&t->type));
+}
+
+KERNEL(ik_grad)
+{
+	die("interp: grad node %%%d reached the interpreter: run autodiff first", v);
+}
+
+/* ---- the driver ---- */
+
+static void *buf_alloc(const Type *t)
+{
+	size_t n = (tbytes(t) + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, n ? n : 64);
+	if (!p)
+		die("interp: out of memory (%zu bytes)", n);
+	return p;
+}
+
+void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *outputs)
+{
+	int n = r->nnode, maxarg = 1;
+	Tensor *val = xcalloc((size_t)n + 1, sizeof *val);
+	bool *own = xcalloc((size_t)n + 1, sizeof *own);
+	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
+	/* last[o]: the node after which o dies; n = alive until the end */
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		last[v] = v;
+		maxarg = nd->narg > maxarg ? nd->narg : maxarg;
+		for (int k = 0; k < nd->narg; k++) {
+			int o = ir_operand(r, v, k);
+			if (o < 0 || o >= v)
+				die("interp: %%%d uses %%%d, which is not defined before it", v, o);
+			int end = nd->op == OP_WRITE ? n : v;
+			last[o] = end > last[o] ? end : last[o];
+		}
+	}
+	for (int k = 0; k < r->nout; k++)
+		last[r->out[k]] = n;
+	Tensor **args = xmalloc((size_t)maxarg * sizeof *args);
+
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		if (nd->op == OP_WRITE)
+			continue; /* deferred: reads must see the old slot values */
+		val[v].type = nd->type;
+		if (nd->op != OP_PARAM && nd->op != OP_STATE) {
+			val[v].data = buf_alloc(&nd->type);
+			own[v] = true;
+		}
+		for (int k = 0; k < nd->narg; k++)
+			args[k] = &val[ir_operand(r, v, k)];
+		bool src = op_info[nd->op].flags & F_SOURCE;
+		op_interp[nd->op](r, v, &val[v], src ? inputs : args, s);
+		for (int k = 0; k <= nd->narg; k++) {
+			int o = k < nd->narg ? ir_operand(r, v, k) : v;
+			if (last[o] == v && val[o].data) {
+				if (own[o])
+					free(val[o].data);
+				val[o].data = NULL;
+				own[o] = false;
+			}
+		}
+	}
+
+	for (int k = 0; k < r->nout; k++) {
+		int o = r->out[k];
+		outputs[k].type = val[o].type;
+		if (own[o]) {
+			outputs[k].data = val[o].data; /* transferred; still readable below */
+			own[o] = false;
+		} else {
+			size_t b = tbytes(&val[o].type);
+			outputs[k].data = memcpy(xmalloc(b), val[o].data, b);
+		}
+	}
+	/* A write may read a slot another write changes (swaps): snapshot those first. */
+	for (int v = 0; v < n; v++) {
+		int o = r->node[v].op == OP_WRITE ? ir_operand(r, v, 1) : -1;
+		if (o >= 0 && !own[o] && (r->node[o].op == OP_PARAM || r->node[o].op == OP_STATE)) {
+			size_t b = tbytes(&val[o].type);
+			val[o].data = memcpy(buf_alloc(&val[o].type), val[o].data, b);
+			own[o] = true;
+		}
+	}
+	for (int v = 0; v < n; v++)
+		if (r->node[v].op == OP_WRITE) {
+			args[0] = &val[ir_operand(r, v, 0)];
+			args[1] = &val[ir_operand(r, v, 1)];
+			ik_write(r, v, NULL, args, s);
+		}
+	for (int v = 0; v < n; v++)
+		if (own[v])
+			free(val[v].data);
+	free(args);
+	free(last);
+	free(own);
+	free(val);
+}

@@ -1,0 +1,197 @@
+/*
+ * ir.h — the one header that declares sinter's IR.
+ *
+ * A Region is one native function's worth of tensor work: a list of Nodes in
+ * SSA form, where node i defines value %i.  Operands are indices into the
+ * region's node array (never pointers), variadic operand lists live in the
+ * region's `arg` pool.  Every node carries its static result Type.
+ *
+ * References to state that outlives a region (parameters, optimizer state)
+ * are ordinary nodes (OP_PARAM, OP_STATE) naming the slot; OP_WRITE stores a
+ * new value into such a slot when the region finishes.  OP_GRAD is the
+ * placeholder the frontend emits for "d loss / d param"; the autodiff pass
+ * replaces every OP_GRAD by ordinary IR.
+ *
+ * Fields later passes fill in (`group` for fused kernels, `offset` for the
+ * memory plan) are present from the start so that the text form, the
+ * interpreter and codegen never need a second representation.
+ */
+#ifndef SINTER_IR_H
+#define SINTER_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/arena.h"
+
+enum { MAX_RANK = 6 };
+
+typedef enum { DT_F32, DT_I32, DT_BOOL, DT_COUNT } DType;
+
+/* A static tensor type: element type and shape; rank 0 is a scalar. */
+typedef struct {
+	DType dt;
+	int rank;
+	int64_t dim[MAX_RANK];
+} Type;
+
+typedef enum {
+#define OP(id, name, arity, flags, shape, grad, interp) OP_##id,
+#include "ir/ops.def"
+#undef OP
+	OP_COUNT
+} OpKind;
+
+/* Op flags (column `flags` of ops.def). */
+enum {
+	F_UNARY = 1 << 0,   /* elementwise, one operand, same shape */
+	F_BINARY = 1 << 1,  /* elementwise, two operands, broadcasting */
+	F_REDUCE = 1 << 2,  /* reduction over attr axes */
+	F_EFFECT = 1 << 3,  /* has a side effect, kept even when unused */
+	F_NOGRAD = 1 << 4,  /* output carries no gradient (comparisons, ints) */
+	F_SOURCE = 1 << 5,  /* no operands: input, param, constant, ... */
+};
+
+/*
+ * Attributes, by op:
+ *   INPUT        ia[0] = input index
+ *   CONST        f = value, filled over `type`
+ *   PARAM/STATE  name = slot name ("net.l1.weight"); STATE: sname = state
+ *                slot ("m")
+ *   ARANGE       result type gives n; values 0..n-1
+ *   TRIL         ia[0] = diagonal offset k; ones where j <= i + k
+ *   RAND/RANDN   ia[0] = stream (program seed mixed in at run time)
+ *   DROPOUT      f = p, ia[0] = stream
+ *   CAST         result type gives the element type
+ *   reductions   ia[0..nia) = axes (ascending), keep = keepdims
+ *   RESHAPE/BROADCAST  the result type is the target shape
+ *   TRANSPOSE    ia[0..rank) = permutation
+ *   CONCAT       ia[0] = axis
+ *   SLICE        ia[3*k+0..2] = start, stop, step of axis k (nia = 3*rank)
+ *   UNSLICE      as SLICE; result type is the original (pre-slice) shape
+ *   ONE_HOT      result type gives n (last axis)
+ *   SCATTER_ROWS result type gives the table shape
+ *   MATMUL       ia[0] = transpose a, ia[1] = transpose b (last two axes)
+ */
+typedef struct {
+	OpKind op;
+	Type type;         /* result type */
+	int arg, narg;     /* operands: r->arg[arg .. arg+narg) are node indices */
+	int64_t ia[3 * MAX_RANK];
+	int nia;
+	double f;          /* float attribute (CONST value, dropout p) */
+	bool keep;         /* reductions: keepdims */
+	const char *name;  /* PARAM/STATE slot; arena-owned */
+	const char *sname; /* STATE: which optimizer state */
+	int group;         /* fused kernel id, -1 = none (set by fusion) */
+	int64_t offset;    /* byte offset in the activation arena, -1 = unplanned */
+} Node;
+
+typedef struct {
+	const char *name;
+	Arena *arena;      /* owns nodes, pools and strings */
+	Node *node;        /* node i defines value %i */
+	int nnode, capnode;
+	int *arg;          /* operand pool */
+	int narg, caparg;
+	int *out;          /* values returned by the region, in order */
+	int nout, capout;
+	int ninput;        /* number of OP_INPUT slots (max index + 1) */
+} Region;
+
+/* Static facts about one op, from ops.def. */
+typedef struct {
+	const char *name; /* text name, as in the IR text form */
+	int arity;        /* -1: variadic */
+	unsigned flags;
+} OpInfo;
+
+extern const OpInfo op_info[OP_COUNT];
+
+/* ---- types (ir/type.c) ---- */
+int64_t type_numel(const Type *t);
+size_t dtype_size(DType dt);
+const char *dtype_name(DType dt);
+bool type_eq(const Type *a, const Type *b);
+Type type_make(DType dt, int rank, const int64_t *dim);
+Type type_scalar(DType dt);
+/* "f32[2,3]" into buf; returns buf */
+char *type_str(const Type *t, char *buf, size_t n);
+/* NumPy broadcasting; false if the shapes are incompatible */
+bool type_broadcast(const Type *a, const Type *b, Type *out);
+
+/* ---- building regions (ir/build.c) ---- */
+Region *ir_region_new(Arena *a, const char *name);
+static inline Node *ir_node(const Region *r, int v) { return &r->node[v]; }
+static inline int ir_operand(const Region *r, int v, int k) { return r->arg[r->node[v].arg + k]; }
+
+/*
+ * ir_emit appends a node: `proto` supplies op and attributes (its type is
+ * ignored unless the op takes its result type from the caller, see
+ * ops.def), `args` the operands.  The op's shape rule computes the result
+ * type.  On a shape error it returns -1 and writes a message naming the
+ * shapes into err (when err is not NULL); nothing is appended.
+ */
+int ir_emit(Region *r, const Node *proto, const int *args, int nargs, char *err, size_t errlen);
+/* Shorthands for passes, where a shape error is an internal bug (die). */
+Node ir_proto(OpKind op);
+int ir_op1(Region *r, OpKind op, int a);
+int ir_op2(Region *r, OpKind op, int a, int b);
+int ir_op3(Region *r, OpKind op, int a, int b, int c);
+int ir_const(Region *r, Type t, double v);
+int ir_input(Region *r, int index, Type t);
+int ir_param(Region *r, const char *name, Type t);
+int ir_state(Region *r, const char *param, const char *state, Type t);
+int ir_reduce(Region *r, OpKind op, int a, const int *axes, int naxes, bool keep);
+int ir_reshape(Region *r, int a, Type t);      /* t: target shape, a's dtype */
+int ir_broadcast(Region *r, int a, Type t);
+int ir_transpose(Region *r, int a, const int *perm);
+int ir_cast(Region *r, int a, DType dt);
+int ir_matmul(Region *r, int a, int b, bool ta, bool tb);
+/* Sum g (shape of a broadcast result) back down to shape t (grad of broadcasting). */
+int ir_sum_to(Region *r, int g, Type t);
+void ir_output(Region *r, int v);
+char *ir_strdup(Region *r, const char *s);
+
+/* ---- shape rules (ir/shape.c): set n->type from operand types ---- */
+typedef bool ShapeFn(const Region *r, Node *n, const int *args, char *err, size_t errlen);
+
+/* ---- text form (ir/print.c, ir/parse.c) ---- */
+#include <stdio.h>
+void ir_print(FILE *f, const Region *r);
+/* Parses every region in text; returns count, regions into *out (arena). */
+int ir_parse(Arena *a, const char *text, const char *filename, Region ***out, char *err, size_t errlen);
+
+/* ---- verifier (ir/verify.c) ---- */
+/* Returns true when r is well formed; otherwise writes the first problem. */
+bool ir_verify(const Region *r, char *err, size_t errlen);
+
+/* ---- reference interpreter (ir/interp.c) ---- */
+typedef struct {
+	Type type;
+	void *data; /* row-major, contiguous, type_numel * dtype_size bytes */
+} Tensor;
+
+/* Where PARAM and STATE nodes find their storage (provided by the host). */
+typedef struct Store Store;
+struct Store {
+	void *ctx;
+	/* Returns the tensor for param `name` (state == NULL) or its optimizer state. */
+	Tensor *(*lookup)(Store *s, const char *name, const char *state);
+	uint64_t seed; /* program seed for RAND/RANDN/DROPOUT */
+	uint64_t step; /* counter mixed into random streams */
+};
+
+/*
+ * Runs r: inputs[k] feeds OP_INPUT k; outputs receive freshly allocated
+ * tensors (caller frees data with free()).  OP_WRITE stores happen after all
+ * nodes ran, so every read sees the values from before the region.
+ */
+void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *outputs);
+
+/* ---- passes ---- */
+/* autodiff: replaces every OP_GRAD by reverse-mode IR (passes/autodiff.c). */
+void ad_run(Region *r);
+
+#endif

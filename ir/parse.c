@@ -1,0 +1,620 @@
+/*
+ * parse.c — reads the IR text form written by ir/print.c (the grammar is
+ * described at the top of that file) back into Regions.  Every node goes
+ * through ir_emit, so the parser enforces the same shape rules as the
+ * builder and additionally checks each annotated type against them.
+ * Errors are reported as "file:line:col: error: ..."; bad input never
+ * crashes, it only makes ir_parse return -1.
+ */
+#include "ir/ops.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	MAX_VALUE_NO = 1 << 24, /* largest %N accepted, bounds the name map */
+	MAX_DIM_LOG2 = 40,      /* largest dimension is 2^40 */
+};
+
+typedef struct {
+	const char *text, *file;
+	const char *p;     /* cursor into text */
+	Arena *arena;
+	char *err;
+	size_t errlen;
+	jmp_buf fail;      /* every error unwinds straight to ir_parse */
+	int *map;          /* map[N] = node index + 1 of value %N, 0 = undefined */
+	int capmap;
+	int *args;         /* operand scratch for the current statement */
+	int capargs;
+	Region **list;     /* regions parsed so far (arena) */
+	int nlist, caplist;
+} Parser;
+
+static _Noreturn void perr(Parser *P, const char *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static _Noreturn void perr(Parser *P, const char *at, const char *fmt, ...)
+{
+	int line = 1;
+	const char *bol = P->text;
+	for (const char *q = P->text; q < at; q++)
+		if (*q == '\n') {
+			line++;
+			bol = q + 1;
+		}
+	if (P->err && P->errlen) {
+		int k = snprintf(P->err, P->errlen, "%s:%d:%d: error: ", P->file, line, (int)(at - bol) + 1);
+		if (k >= 0 && (size_t)k < P->errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(P->err + k, P->errlen - (size_t)k, fmt, ap);
+			va_end(ap);
+		}
+	}
+	longjmp(P->fail, 1);
+}
+
+/* '#' opens a comment only as the first non-blank of a line ("#k3" is a group). */
+static bool line_blank_before(const Parser *P, const char *at)
+{
+	while (at > P->text && at[-1] != '\n') {
+		at--;
+		if (*at != ' ' && *at != '\t' && *at != '\r')
+			return false;
+	}
+	return true;
+}
+
+static void skip_ws(Parser *P)
+{
+	for (;;) {
+		char c = *P->p;
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			P->p++;
+		} else if (c == ';' || (c == '#' && line_blank_before(P, P->p))) {
+			while (*P->p && *P->p != '\n')
+				P->p++;
+		} else {
+			return;
+		}
+	}
+}
+
+static bool accept(Parser *P, char c)
+{
+	skip_ws(P);
+	if (*P->p != c)
+		return false;
+	P->p++;
+	return true;
+}
+
+static void expect(Parser *P, char c)
+{
+	if (!accept(P, c)) {
+		if (*P->p)
+			perr(P, P->p, "expected '%c'", c);
+		perr(P, P->p, "expected '%c' but the input ended", c);
+	}
+}
+
+static bool is_word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.';
+}
+
+/* An identifier [A-Za-z_][A-Za-z0-9_.]* into buf; returns where it started. */
+static const char *ident(Parser *P, char *buf, size_t n, const char *what)
+{
+	skip_ws(P);
+	const char *s = P->p;
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		perr(P, s, "expected %s", what);
+	while (is_word_char(*P->p))
+		P->p++;
+	size_t len = (size_t)(P->p - s);
+	if (len >= n)
+		perr(P, s, "%s is too long", what);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return s;
+}
+
+/* A number must not run into letters: "12abc" and "1.5.2" are malformed. */
+static void number_end(Parser *P, const char *s, const char *end)
+{
+	if (is_word_char(*end))
+		perr(P, s, "malformed number '%.*s'", (int)(end - s) + 1, s);
+}
+
+static int64_t parse_int(Parser *P)
+{
+	skip_ws(P);
+	const char *s = P->p;
+	const char *q = s + (*s == '-');
+	if (!isdigit((unsigned char)*q))
+		perr(P, s, "expected an integer");
+	errno = 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		perr(P, s, "integer out of range");
+	number_end(P, s, end);
+	P->p = end;
+	return v;
+}
+
+static double parse_double(Parser *P)
+{
+	skip_ws(P);
+	const char *s = P->p;
+	if (*s != '-' && *s != '+' && *s != '.' && !isalnum((unsigned char)*s))
+		perr(P, s, "expected a number");
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s)
+		perr(P, s, "malformed number");
+	number_end(P, s, end);
+	P->p = end;
+	return v;
+}
+
+static bool parse_flag(Parser *P)
+{
+	const char *s = P->p;
+	int64_t v = parse_int(P);
+	if (v != 0 && v != 1)
+		perr(P, s, "expected 0 or 1");
+	return v;
+}
+
+static char *parse_string(Parser *P)
+{
+	skip_ws(P);
+	const char *s = P->p;
+	if (*s != '"')
+		perr(P, s, "expected a string");
+	/* the decoded string is never longer than its spelling */
+	size_t cap = 1;
+	for (const char *q = s + 1; *q && *q != '"' && *q != '\n'; q++) {
+		cap++;
+		if (*q == '\\' && q[1])
+			q++;
+	}
+	char *out = arena_alloc(P->arena, cap), *o = out;
+	const char *q = s + 1;
+	for (;;) {
+		char c = *q;
+		if (!c || c == '\n')
+			perr(P, s, "unterminated string");
+		if (c == '"')
+			break;
+		if (c != '\\') {
+			*o++ = c;
+			q++;
+			continue;
+		}
+		c = q[1];
+		if (c == 'n') {
+			*o++ = '\n';
+		} else if (c == 't') {
+			*o++ = '\t';
+		} else if (c == '"' || c == '\\') {
+			*o++ = c;
+		} else if (c == 'x' && isxdigit((unsigned char)q[2]) && isxdigit((unsigned char)q[3])) {
+			char hex[3] = { q[2], q[3], 0 };
+			long b = strtol(hex, NULL, 16);
+			if (b == 0)
+				perr(P, q, "\\x00 is not allowed in a string");
+			*o++ = (char)b;
+			q += 2;
+		} else {
+			perr(P, q, "unknown escape in string");
+		}
+		q += 2;
+	}
+	*o = '\0';
+	P->p = q + 1;
+	return out;
+}
+
+static int value_no(Parser *P, const char **at)
+{
+	skip_ws(P);
+	*at = P->p;
+	if (*P->p != '%' || !isdigit((unsigned char)P->p[1]))
+		perr(P, P->p, "expected a value (%%N)");
+	P->p++;
+	int64_t n = parse_int(P);
+	if (n >= MAX_VALUE_NO)
+		perr(P, *at, "value number %%%lld is too large", (long long)n);
+	return (int)n;
+}
+
+/* A use of %N: it must name an earlier definition. */
+static int use_value(Parser *P)
+{
+	const char *at;
+	int n = value_no(P, &at);
+	if (n >= P->capmap || !P->map[n])
+		perr(P, at, "unknown value %%%d", n);
+	return P->map[n] - 1;
+}
+
+static void define_value(Parser *P, int n, int node, const char *at)
+{
+	if (n >= P->capmap) {
+		int cap = P->capmap ? P->capmap : 256;
+		while (cap <= n)
+			cap *= 2;
+		int *m = xcalloc((size_t)cap, sizeof *m);
+		if (P->map)
+			memcpy(m, P->map, (size_t)P->capmap * sizeof *m);
+		free(P->map);
+		P->map = m;
+		P->capmap = cap;
+	}
+	if (P->map[n])
+		perr(P, at, "value %%%d is defined twice", n);
+	P->map[n] = node + 1;
+}
+
+static Type parse_type(Parser *P)
+{
+	char name[16];
+	const char *s = ident(P, name, sizeof name, "a type");
+	Type t;
+	memset(&t, 0, sizeof t);
+	int dt;
+	for (dt = 0; dt < DT_COUNT; dt++)
+		if (!strcmp(name, dtype_name((DType)dt)))
+			break;
+	if (dt == DT_COUNT)
+		perr(P, s, "unknown element type '%s'", name);
+	t.dt = (DType)dt;
+	if (*P->p != '[')
+		return t;
+	P->p++;
+	if (accept(P, ']'))
+		return t;
+	double numel = 1;
+	do {
+		const char *d = P->p;
+		int64_t v = parse_int(P);
+		if (t.rank == MAX_RANK)
+			perr(P, d, "more than %d dimensions", MAX_RANK);
+		if (v < 0 || v > (int64_t)1 << MAX_DIM_LOG2)
+			perr(P, d, "dimension %lld out of range", (long long)v);
+		numel *= (double)v;
+		if (numel > (double)((int64_t)1 << 53))
+			perr(P, s, "type has too many elements");
+		t.dim[t.rank++] = v;
+	} while (accept(P, ','));
+	expect(P, ']');
+	return t;
+}
+
+/* [i, j, ...] into ia; at most max entries. */
+static int parse_int_list(Parser *P, int64_t *ia, int max)
+{
+	int n = 0;
+	expect(P, '[');
+	if (accept(P, ']'))
+		return 0;
+	do {
+		skip_ws(P);
+		if (n == max)
+			perr(P, P->p, "more than %d entries", max);
+		ia[n++] = parse_int(P);
+	} while (accept(P, ','));
+	expect(P, ']');
+	return n;
+}
+
+static int parse_ranges(Parser *P, int64_t *ia)
+{
+	int n = 0;
+	expect(P, '[');
+	if (accept(P, ']'))
+		return 0;
+	do {
+		skip_ws(P);
+		if (n == 3 * MAX_RANK)
+			perr(P, P->p, "more than %d ranges", MAX_RANK);
+		ia[n++] = parse_int(P);
+		expect(P, ':');
+		ia[n++] = parse_int(P);
+		expect(P, ':');
+		ia[n++] = parse_int(P);
+	} while (accept(P, ','));
+	expect(P, ']');
+	return n;
+}
+
+static bool is_reduce(OpKind op)
+{
+	return op == OP_SUM || op == OP_MAX || op == OP_MIN || op == OP_ARGMAX;
+}
+
+/* Attributes in braces; `need` says which key the op cannot do without. */
+static void parse_attrs(Parser *P, Node *n)
+{
+	const char *need = NULL;
+	if (is_reduce(n->op))
+		need = "axes";
+	else if (n->op == OP_TRANSPOSE)
+		need = "perm";
+	else if (n->op == OP_CONCAT)
+		need = "axis";
+	else if (n->op == OP_SLICE || n->op == OP_UNSLICE)
+		need = "ranges";
+	else if (n->op == OP_DROPOUT)
+		need = "p";
+	bool got_need = false;
+	unsigned seen = 0;
+	skip_ws(P);
+	const char *open = P->p;
+	if (accept(P, '{') && !accept(P, '}')) {
+		do {
+			char key[16];
+			const char *k = ident(P, key, sizeof key, "an attribute name");
+			expect(P, '=');
+			OpKind op = n->op;
+			int bit;
+			if (!strcmp(key, "k") && op == OP_TRIL)
+				bit = 0, n->ia[0] = parse_int(P);
+			else if (!strcmp(key, "stream") && (op == OP_RAND || op == OP_RANDN || op == OP_DROPOUT))
+				bit = 1, n->ia[0] = parse_int(P);
+			else if (!strcmp(key, "p") && op == OP_DROPOUT)
+				bit = 2, n->f = parse_double(P);
+			else if (!strcmp(key, "axes") && is_reduce(op))
+				bit = 3, n->nia = parse_int_list(P, n->ia, MAX_RANK);
+			else if (!strcmp(key, "keep") && is_reduce(op))
+				bit = 4, n->keep = parse_flag(P);
+			else if (!strcmp(key, "perm") && op == OP_TRANSPOSE)
+				bit = 5, n->nia = parse_int_list(P, n->ia, MAX_RANK);
+			else if (!strcmp(key, "axis") && op == OP_CONCAT)
+				bit = 6, n->ia[0] = parse_int(P);
+			else if (!strcmp(key, "ranges") && (op == OP_SLICE || op == OP_UNSLICE))
+				bit = 7, n->nia = parse_ranges(P, n->ia);
+			else if (!strcmp(key, "ta") && op == OP_MATMUL)
+				bit = 8, n->ia[0] = parse_flag(P);
+			else if (!strcmp(key, "tb") && op == OP_MATMUL)
+				bit = 9, n->ia[1] = parse_flag(P);
+			else
+				perr(P, k, "%s has no attribute '%s'", op_info[op].name, key);
+			if (seen & 1u << bit)
+				perr(P, k, "attribute '%s' given twice", key);
+			seen |= 1u << bit;
+			if (need && !strcmp(key, need))
+				got_need = true;
+		} while (accept(P, ','));
+		expect(P, '}');
+	}
+	if (need && !got_need)
+		perr(P, open, "%s needs attribute '%s'", op_info[n->op].name, need);
+}
+
+/* Defaults for attributes the text may leave out, then the ones it gives. */
+static void parse_op_attrs(Parser *P, Node *n)
+{
+	switch (n->op) {
+	case OP_INPUT:
+		n->ia[0] = parse_int(P);
+		n->nia = 1;
+		return;
+	case OP_CONST:
+		n->f = parse_double(P);
+		return;
+	case OP_PARAM:
+		n->name = parse_string(P);
+		return;
+	case OP_STATE:
+		n->name = parse_string(P);
+		n->sname = parse_string(P);
+		return;
+	case OP_TRIL:
+	case OP_RAND:
+	case OP_RANDN:
+	case OP_DROPOUT:
+	case OP_CONCAT:
+		n->nia = 1;
+		break;
+	case OP_MATMUL:
+		n->nia = 2;
+		break;
+	default:
+		break;
+	}
+	parse_attrs(P, n);
+}
+
+static void add_arg(Parser *P, int nargs, int v)
+{
+	if (nargs == P->capargs) {
+		int cap = P->capargs ? 2 * P->capargs : 16;
+		int *a = xmalloc((size_t)cap * sizeof *a);
+		if (P->args)
+			memcpy(a, P->args, (size_t)P->capargs * sizeof *a);
+		free(P->args);
+		P->args = a;
+		P->capargs = cap;
+	}
+	P->args[nargs] = v;
+}
+
+static void parse_node(Parser *P, Region *r, int def, const char *def_at, const char *opname, const char *op_at)
+{
+	int op;
+	for (op = 0; op < OP_COUNT; op++)
+		if (!strcmp(opname, op_info[op].name))
+			break;
+	if (op == OP_COUNT)
+		perr(P, op_at, "unknown op '%s'", opname);
+	Node n = ir_proto((OpKind)op);
+	int nargs = 0;
+	skip_ws(P);
+	if (*P->p == '%') {
+		do {
+			add_arg(P, nargs, use_value(P));
+			nargs++;
+		} while (accept(P, ','));
+	}
+	int arity = op_info[op].arity;
+	if (arity >= 0 && nargs != arity)
+		perr(P, op_at, "%s expects %d operand%s, got %d", opname, arity, arity == 1 ? "" : "s", nargs);
+	if (arity < 0 && nargs < 1)
+		perr(P, op_at, "%s expects at least 1 operand, got 0", opname);
+	parse_op_attrs(P, &n);
+	bool annotated = false;
+	skip_ws(P);
+	const char *type_at = P->p;
+	if (op != OP_WRITE || *P->p == ':') {
+		expect(P, ':');
+		skip_ws(P);
+		type_at = P->p;
+		n.type = parse_type(P);
+		annotated = true;
+	}
+	int group = -1;
+	int64_t offset = -1;
+	skip_ws(P);
+	if (*P->p == '#') {
+		const char *g = P->p++;
+		if (*P->p != 'k' || !isdigit((unsigned char)P->p[1]))
+			perr(P, g, "expected a kernel number '#kN'");
+		P->p++;
+		int64_t v = parse_int(P);
+		if (v > 1 << 30)
+			perr(P, g, "kernel number out of range");
+		group = (int)v;
+	}
+	if (accept(P, '@')) {
+		offset = parse_int(P);
+		if (offset < 0)
+			perr(P, P->p, "negative offset");
+	}
+	if (op == OP_INPUT) {
+		for (int v = 0; v < r->nnode; v++)
+			if (r->node[v].op == OP_INPUT && r->node[v].ia[0] == n.ia[0])
+				perr(P, op_at, "input %lld is defined twice", (long long)n.ia[0]);
+	}
+	char msg[512];
+	int v = ir_emit(r, &n, P->args, nargs, msg, sizeof msg);
+	if (v < 0)
+		perr(P, op_at, "%s", msg);
+	if (annotated && !type_eq(&r->node[v].type, &n.type)) {
+		char ta[160], tb[160];
+		perr(P, type_at, "type mismatch: annotated %s but the operands give %s",
+			type_str(&n.type, ta, sizeof ta), type_str(&r->node[v].type, tb, sizeof tb));
+	}
+	r->node[v].group = group;
+	r->node[v].offset = offset;
+	if (def >= 0)
+		define_value(P, def, v, def_at);
+}
+
+static Region *parse_region(Parser *P)
+{
+	char word[64];
+	const char *at = ident(P, word, sizeof word, "'region'");
+	if (strcmp(word, "region"))
+		perr(P, at, "expected 'region'");
+	skip_ws(P);
+	char buf[256];
+	const char *name = buf;
+	if (*P->p == '"')
+		name = parse_string(P);
+	else
+		ident(P, buf, sizeof buf, "a region name");
+	Region *r = ir_region_new(P->arena, name);
+	expect(P, '(');
+	skip_ws(P);
+	const char *nin_at = P->p;
+	int64_t ninput = parse_int(P);
+	if (ninput < 0 || ninput > 1 << 20)
+		perr(P, nin_at, "bad input count %lld", (long long)ninput);
+	expect(P, ')');
+	expect(P, '{');
+	if (P->map) /* value names are per region */
+		memset(P->map, 0, (size_t)P->capmap * sizeof *P->map);
+	for (;;) {
+		skip_ws(P);
+		if (!*P->p)
+			perr(P, P->p, "region %s is not closed (expected 'return' and '}')", r->name);
+		if (*P->p == '%') {
+			const char *def_at;
+			int def = value_no(P, &def_at);
+			expect(P, '=');
+			char op[32];
+			const char *op_at = ident(P, op, sizeof op, "an op name");
+			parse_node(P, r, def, def_at, op, op_at);
+			continue;
+		}
+		char kw[32];
+		const char *kw_at = ident(P, kw, sizeof kw, "a statement");
+		if (!strcmp(kw, "write")) {
+			parse_node(P, r, -1, NULL, kw, kw_at);
+		} else if (!strcmp(kw, "return")) {
+			skip_ws(P);
+			if (*P->p == '%') {
+				do {
+					ir_output(r, use_value(P));
+				} while (accept(P, ','));
+			}
+			expect(P, '}');
+			break;
+		} else {
+			perr(P, kw_at, "expected a statement ('%%N = ...', 'write' or 'return'), got '%s'", kw);
+		}
+	}
+	if (r->ninput > ninput)
+		perr(P, nin_at, "region %s declares %lld inputs but uses input %d", r->name, (long long)ninput,
+			r->ninput - 1);
+	r->ninput = (int)ninput;
+	return r;
+}
+
+/* All regions of the text, appended to P->list. */
+static void parse_all(Parser *P)
+{
+	for (;;) {
+		skip_ws(P);
+		if (!*P->p)
+			return;
+		Region *r = parse_region(P);
+		if (P->nlist == P->caplist) {
+			int cap = P->caplist ? 2 * P->caplist : 4;
+			P->list = arena_grow(P->arena, P->list, (size_t)P->caplist * sizeof *P->list,
+				(size_t)cap * sizeof *P->list);
+			P->caplist = cap;
+		}
+		P->list[P->nlist++] = r;
+	}
+}
+
+int ir_parse(Arena *a, const char *text, const char *filename, Region ***out, char *err, size_t errlen)
+{
+	/* heap-allocated so its fields keep their values across longjmp */
+	Parser *P = xcalloc(1, sizeof *P);
+	P->text = P->p = text;
+	P->file = filename ? filename : "<input>";
+	P->arena = a;
+	P->err = err;
+	P->errlen = errlen;
+	int result = -1;
+	if (!setjmp(P->fail)) {
+		parse_all(P);
+		*out = P->list;
+		result = P->nlist;
+	}
+	free(P->map);
+	free(P->args);
+	free(P);
+	return result;
+}

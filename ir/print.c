@@ -1,0 +1,181 @@
+/*
+ * print.c — writes a Region in sinter's IR text form, which ir/parse.c reads
+ * back so that print(parse(print(r))) == print(r) byte for byte.
+ *
+ *   region step(3) {                        ; name(ninput)
+ *     %0 = input 0 : f32[32,784]
+ *     %1 = param "l1.weight" : f32[784,128]
+ *     %2 = matmul %0, %1 {ta=0, tb=0} : f32[32,128]
+ *     %3 = const 0.5 : f32                   ; scalars have no brackets
+ *     %4 = sum %2 {axes=[0, 1], keep=0} : f32 #k3 @1024
+ *     %5 = state "l1.weight" "m" : f32[784,128]
+ *     %6 = grad %4, %1 : f32[784,128]
+ *     %7 = add %5, %6 : f32[784,128]
+ *     write %5, %7                          ; still defines %8 (unprinted)
+ *     %9 = slice %2 {ranges=[0:32:1, 0:64:2]} : f32[32,32]
+ *     return %4, %9
+ *   }
+ *
+ * Operands follow the op name; positional attributes (input index, constant,
+ * slot names) come next, then named attributes in braces, then the result
+ * type.  `#kG` and `@OFF` show the fused kernel (group) and arena offset
+ * once passes set them.  `;` starts a comment anywhere; `#` starts one only
+ * as the first non-blank character of a line.  Named attributes per op:
+ *   tril {k}   rand/randn {stream}   dropout {p, stream}   matmul {ta, tb}
+ *   sum/max/min/argmax {axes, keep}  transpose {perm}  concat {axis}
+ *   slice/unslice {ranges=[start:stop:step, ...]}
+ * The parser also accepts looser input, which prints canonically: any
+ * distinct %N names (renumbered densely), k/stream/ta/tb/keep left out (0),
+ * `f32[]` for `f32`, `%N = write ...` and a type after write.
+ * Floats print in the shortest form that reads back as the same double.
+ */
+#include "ir/ir.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shortest %g precision that strtod maps back to exactly v. */
+static void print_double(FILE *f, double v)
+{
+	char buf[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, v);
+		double back = strtod(buf, NULL);
+		if (memcmp(&back, &v, sizeof v) == 0)
+			break;
+	}
+	fputs(buf, f);
+}
+
+static void print_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* Region names print bare when they look like identifiers, else quoted. */
+static void print_name(FILE *f, const char *s)
+{
+	bool bare = s[0] && (isalpha((unsigned char)s[0]) || s[0] == '_');
+	for (const char *p = s; bare && *p; p++)
+		bare = isalnum((unsigned char)*p) || *p == '_' || *p == '.';
+	if (bare)
+		fputs(s, f);
+	else
+		print_string(f, s);
+}
+
+static void print_list(FILE *f, const int64_t *v, int n)
+{
+	fputc('[', f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, i ? ", %lld" : "%lld", (long long)v[i]);
+	fputc(']', f);
+}
+
+static void print_attrs(FILE *f, const Node *n)
+{
+	switch (n->op) {
+	case OP_INPUT:
+		fprintf(f, " %lld", (long long)n->ia[0]);
+		break;
+	case OP_CONST:
+		fputc(' ', f);
+		print_double(f, n->f);
+		break;
+	case OP_PARAM:
+		fputc(' ', f);
+		print_string(f, n->name ? n->name : "");
+		break;
+	case OP_STATE:
+		fputc(' ', f);
+		print_string(f, n->name ? n->name : "");
+		fputc(' ', f);
+		print_string(f, n->sname ? n->sname : "");
+		break;
+	case OP_TRIL:
+		fprintf(f, " {k=%lld}", (long long)n->ia[0]);
+		break;
+	case OP_RAND:
+	case OP_RANDN:
+		fprintf(f, " {stream=%lld}", (long long)n->ia[0]);
+		break;
+	case OP_DROPOUT:
+		fputs(" {p=", f);
+		print_double(f, n->f);
+		fprintf(f, ", stream=%lld}", (long long)n->ia[0]);
+		break;
+	case OP_SUM:
+	case OP_MAX:
+	case OP_MIN:
+	case OP_ARGMAX:
+		fputs(" {axes=", f);
+		print_list(f, n->ia, n->nia);
+		fprintf(f, ", keep=%d}", n->keep ? 1 : 0);
+		break;
+	case OP_TRANSPOSE:
+		fputs(" {perm=", f);
+		print_list(f, n->ia, n->nia);
+		fputc('}', f);
+		break;
+	case OP_CONCAT:
+		fprintf(f, " {axis=%lld}", (long long)n->ia[0]);
+		break;
+	case OP_SLICE:
+	case OP_UNSLICE:
+		fputs(" {ranges=[", f);
+		for (int k = 0; k + 2 < n->nia; k += 3)
+			fprintf(f, "%s%lld:%lld:%lld", k ? ", " : "", (long long)n->ia[k],
+				(long long)n->ia[k + 1], (long long)n->ia[k + 2]);
+		fputs("]}", f);
+		break;
+	case OP_MATMUL:
+		fprintf(f, " {ta=%lld, tb=%lld}", (long long)n->ia[0], (long long)n->ia[1]);
+		break;
+	default:
+		break;
+	}
+}
+
+void ir_print(FILE *f, const Region *r)
+{
+	char tb[160];
+	fputs("region ", f);
+	print_name(f, r->name ? r->name : "");
+	fprintf(f, "(%d) {\n", r->ninput);
+	for (int v = 0; v < r->nnode; v++) {
+		const Node *n = &r->node[v];
+		bool effect = n->op == OP_WRITE;
+		if (effect)
+			fprintf(f, "  %s", op_info[n->op].name);
+		else
+			fprintf(f, "  %%%d = %s", v, op_info[n->op].name);
+		for (int k = 0; k < n->narg; k++)
+			fprintf(f, "%s%%%d", k ? ", " : " ", r->arg[n->arg + k]);
+		print_attrs(f, n);
+		if (!effect)
+			fprintf(f, " : %s", type_str(&n->type, tb, sizeof tb));
+		if (n->group >= 0)
+			fprintf(f, " #k%d", n->group);
+		if (n->offset >= 0)
+			fprintf(f, " @%lld", (long long)n->offset);
+		fputc('\n', f);
+	}
+	fputs("  return", f);
+	for (int i = 0; i < r->nout; i++)
+		fprintf(f, "%s%%%d", i ? ", " : " ", r->out[i]);
+	fputs("\n}\n", f);
+}

@@ -1,0 +1,26 @@
+/*
+ * pipeline.h — the pass pipeline: one flat list of passes run in order,
+ * with the verifier after each and the IR printed after any on request.
+ */
+#ifndef SINTER_PIPELINE_H
+#define SINTER_PIPELINE_H
+
+#include <stdio.h>
+
+#include "ir/ir.h"
+
+typedef struct {
+	const char *after;   /* print the IR after this pass ("all": after each), or NULL */
+	FILE *out;           /* where --after prints */
+	bool time_passes;    /* report each pass's time on stderr */
+	const char *only;    /* comma-separated pass list (sinter opt), or NULL: all */
+	const char *disable; /* comma-separated passes switched off (--no-PASS) */
+} PipeOpts;
+
+/* Runs the pipeline on r in place.  Returns false (message in err) when a
+   pass name in opts is unknown. */
+bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen);
+/* True when name is a pass of the pipeline. */
+bool pipeline_has(const char *name);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * runtime.h — the small C library every sinter program links: data sets,
+ * batching and shuffling, counter-based random numbers, safetensors files,
+ * the run log and progress display.  Nothing here depends on the compiler.
+ *
+ * Errors a user can cause (missing or malformed files) are returned as
+ * false/NULL with a message in err; the caller adds the source location.
+ */
+#ifndef SINTER_RUNTIME_H
+#define SINTER_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- random numbers (runtime/rng.c): counter based, no hidden state ---- */
+uint64_t rt_mix64(uint64_t x);                      /* splitmix64 finalizer */
+uint64_t rt_key(uint64_t seed, const char *name);   /* stream key from seed and a name */
+float rt_uniform(uint64_t key, uint64_t i);         /* i-th draw of stream key, in [0, 1) */
+float rt_normal(uint64_t key, uint64_t i);          /* i-th standard normal draw */
+void rt_fill_uniform(float *p, int64_t n, float lo, float hi, uint64_t key);
+void rt_fill_normal(float *p, int64_t n, float mean, float std, uint64_t key);
+/* Uniform random permutation of 0..n-1 (Fisher–Yates driven by key). */
+void rt_permutation(int64_t *out, int64_t n, uint64_t key);
+
+/* ---- data sets (runtime/data.c) ---- */
+typedef enum { RT_F32, RT_I32 } RtDType;
+
+/*
+ * A data set is a list of examples (x, y).  It stays in memory in its file's
+ * element type (bytes for IDX, uint16 for token files, bytes for text) and is
+ * converted per batch.  x and y of one example have fixed shapes.
+ */
+typedef struct RtDataset RtDataset;
+
+typedef struct {
+	RtDType dt;
+	int rank;
+	int64_t dim[4]; /* shape of one example, without the batch axis */
+} RtShape;
+
+/* IDX images + labels, optionally gzipped.  x: f32 pixels / 255, flattened to
+   [H*W] unless flatten is false ([1, H, W]); y: i32 label []. */
+RtDataset *rt_idx_open(const char *images, const char *labels, bool flatten, char *err, size_t errlen);
+/* Byte-level text: example i is x = bytes[i .. i+T), y = bytes[i+1 .. i+T+1),
+   both i32[T]; there are len - T examples. */
+RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t errlen);
+/* uint16 tokens after a 256-int32 header (magic 20240520, version, count);
+   examples as for text. vocab > 0: a token >= vocab is an error naming the
+   file and the token's position. */
+RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char *err, size_t errlen);
+/* Examples [from, to) of ds as a new data set sharing its memory (held-out splits). */
+RtDataset *rt_dataset_slice(RtDataset *ds, int64_t from, int64_t to);
+int64_t rt_dataset_len(const RtDataset *ds);
+RtShape rt_dataset_xshape(const RtDataset *ds);
+RtShape rt_dataset_yshape(const RtDataset *ds);
+/* Writes examples idx[0..n) into x and y (row-major, batch axis first). */
+void rt_dataset_fill(const RtDataset *ds, const int64_t *idx, int64_t n, void *x, void *y);
+void rt_dataset_free(RtDataset *ds);
+
+/* ---- batching (runtime/data.c) ---- */
+/* The example order for one pass over n examples: 0..n-1, or a permutation
+   drawn from key when shuffle is set.  Caller frees. */
+int64_t *rt_batch_order(int64_t n, bool shuffle, uint64_t key);
+/* Number of batches of size b over n examples. */
+int64_t rt_batch_count(int64_t n, int64_t b, bool drop_last);
+
+/* ---- safetensors (runtime/safetensors.c) ---- */
+typedef struct {
+	const char *name;   /* dotted parameter name */
+	RtDType dt;
+	int rank;
+	int64_t dim[8];
+	void *data;         /* row-major */
+} RtTensor;
+
+/* Writes tensors (sorted by name in the header) to path through a temporary
+   file renamed into place, so a failed write never leaves a partial file. */
+bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen);
+/* Reads every tensor of path (F32 and I32); *out is malloc'ed, each data too. */
+bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, size_t errlen);
+void rt_tensors_free(RtTensor *t, int n);
+
+/* ---- run log and progress (runtime/log.c) ---- */
+typedef struct RtLog RtLog;
+/* path NULL: no JSON-lines file.  progress: draw the one-line display on
+   stderr (the caller passes isatty(2)). */
+RtLog *rt_log_open(const char *path, bool progress, char *err, size_t errlen);
+/* Total steps expected, for the ETA (0 = unknown). */
+void rt_log_set_total(RtLog *l, int64_t total);
+/* One record: {"step": step, "time": seconds since open, name: value, ...}. */
+void rt_log_record(RtLog *l, int64_t step, int n, const char *const *names, const double *values);
+/* Clears the progress line (before other output to the terminal). */
+void rt_log_clear_line(RtLog *l);
+void rt_log_close(RtLog *l);
+
+#endif

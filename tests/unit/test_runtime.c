@@ -1,0 +1,777 @@
+/*
+ * test_runtime.c — unit tests of the runtime library: random streams, the
+ * IDX/text/token loaders and their error messages, slices and batching,
+ * safetensors round trips (checked by an independent numpy reader when
+ * one is available), corrupt safetensors files, and the run log.
+ * Every file it makes lives in a mkdtemp directory removed at the end.
+ */
+#include "runtime/runtime.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static int n_fail;
+static char tmpdir[64];
+
+static bool check(const char *name, bool ok, const char *fmt, ...)
+{
+	if (ok) {
+		printf("PASS %s\n", name);
+		return true;
+	}
+	va_list ap;
+	printf("FAIL %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	n_fail++;
+	return false;
+}
+
+/* A path inside the temporary directory (static ring, enough for a test). */
+static const char *tpath(const char *name)
+{
+	static char ring[8][384];
+	static int k;
+	char *p = ring[k++ % 8];
+	snprintf(p, sizeof ring[0], "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void write_bytes(const char *path, const void *p, size_t n, bool gz)
+{
+	if (gz) {
+		gzFile f = gzopen(path, "wb");
+		gzwrite(f, p, (unsigned)n);
+		gzclose(f);
+	} else {
+		FILE *f = fopen(path, "wb");
+		fwrite(p, 1, n, f);
+		fclose(f);
+	}
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	unsigned char *b = malloc((size_t)len + 1);
+	*n = fread(b, 1, (size_t)len, f);
+	b[*n] = 0;
+	fclose(f);
+	return b;
+}
+
+/* An IDX file: magic, dims (big-endian), then payload minus `cut` bytes. */
+static void write_idx(const char *path, bool gz, uint32_t magic, const uint32_t *dims, int nd,
+		      const unsigned char *data, size_t n, size_t cut)
+{
+	unsigned char *b = malloc(4 + 4 * (size_t)nd + n);
+	for (int d = -1; d < nd; d++)
+		for (int k = 0; k < 4; k++)
+			b[4 + 4 * d + k] = (unsigned char)((d < 0 ? magic : dims[d]) >> (24 - 8 * k));
+	memcpy(b + 4 + 4 * nd, data, n);
+	write_bytes(path, b, 4 + 4 * (size_t)nd + n - cut, gz);
+	free(b);
+}
+
+/* ---- random numbers ---- */
+
+static void test_rng(void)
+{
+	uint64_t k1 = rt_key(42, "l1.weight"), k2 = rt_key(42, "l1.bias"), k3 = rt_key(43, "l1.weight");
+	check("rng_key_deterministic", rt_key(42, "l1.weight") == k1 && k1 != k2 && k1 != k3 && k2 != k3,
+	      "keys %llx %llx %llx", (unsigned long long)k1, (unsigned long long)k2, (unsigned long long)k3);
+	check("rng_draw_deterministic", rt_uniform(k1, 12345) == rt_uniform(k1, 12345) &&
+	      rt_normal(k1, 7) == rt_normal(k1, 7) && rt_uniform(k1, 1) != rt_uniform(k2, 1),
+	      "draws differ between calls or agree across keys");
+
+	enum { N = 100000 };
+	float *u = malloc(N * sizeof *u), *v = malloc(N * sizeof *v);
+	double s = 0, s2 = 0, cross = 0;
+	bool in_range = true;
+	for (int i = 0; i < N; i++) {
+		u[i] = rt_uniform(k1, (uint64_t)i);
+		v[i] = rt_uniform(k2, (uint64_t)i);
+		in_range &= u[i] >= 0 && u[i] < 1;
+		s += u[i];
+		s2 += (double)u[i] * u[i];
+		cross += (u[i] - 0.5) * (v[i] - 0.5);
+	}
+	double mean = s / N, var = s2 / N - mean * mean;
+	check("rng_uniform_range", in_range, "a draw outside [0, 1)");
+	check("rng_uniform_moments", fabs(mean - 0.5) < 0.005 && fabs(var - 1.0 / 12) < 0.002,
+	      "mean %g var %g", mean, var);
+	check("rng_streams_uncorrelated", fabs(cross / N * 12) < 0.02, "correlation %g", cross / N * 12);
+
+	rt_fill_normal(u, N, 0, 1, k3);
+	s = s2 = 0;
+	int tail = 0;
+	bool same = true;
+	for (int i = 0; i < N; i++) {
+		s += u[i];
+		s2 += (double)u[i] * u[i];
+		tail += fabsf(u[i]) > 1.959964f;
+		same &= u[i] == rt_normal(k3, (uint64_t)i);
+	}
+	mean = s / N;
+	double sd = sqrt(s2 / N - mean * mean);
+	check("rng_normal_moments", fabs(mean) < 0.015 && fabs(sd - 1) < 0.015, "mean %g std %g", mean, sd);
+	check("rng_normal_tails", fabs(tail / (double)N - 0.05) < 0.004, "P(|z| > 1.96) = %g", tail / (double)N);
+	check("rng_fill_normal_is_stream", same, "rt_fill_normal disagrees with rt_normal");
+
+	rt_fill_normal(u, N, 3, 0.5f, k3);
+	rt_fill_uniform(v, N, -2, 5, k2);
+	s = 0;
+	double lo = 1e9, hi = -1e9, sv = 0;
+	for (int i = 0; i < N; i++) {
+		s += u[i];
+		sv += v[i];
+		lo = fmin(lo, v[i]);
+		hi = fmax(hi, v[i]);
+	}
+	check("rng_fill_affine", fabs(s / N - 3) < 0.01 && lo >= -2 && hi < 5 && fabs(sv / N - 1.5) < 0.05,
+	      "normal mean %g, uniform [%g, %g] mean %g", s / N, lo, hi, sv / N);
+	free(u);
+	free(v);
+
+	enum { P = 1000 };
+	int64_t *p = malloc(P * sizeof *p), *q = malloc(P * sizeof *q), *r = malloc(P * sizeof *r);
+	rt_permutation(p, P, k1);
+	rt_permutation(q, P, k2);
+	rt_permutation(r, P, k1);
+	char seen[P] = { 0 };
+	bool perm = true;
+	int fixed = 0, differ = 0;
+	for (int i = 0; i < P; i++) {
+		perm &= p[i] >= 0 && p[i] < P && !seen[p[i]]++;
+		fixed += p[i] == i;
+		differ += p[i] != q[i];
+	}
+	check("rng_permutation_valid", perm, "not a permutation of 0..%d", P - 1);
+	check("rng_permutation_shuffled", fixed < 10 && differ > P / 2 && !memcmp(p, r, P * sizeof *p),
+	      "%d fixed points, %d positions differ across keys", fixed, differ);
+	int64_t one = -1;
+	rt_permutation(&one, 1, k1);
+	rt_permutation(NULL, 0, k1);
+	check("rng_permutation_tiny", one == 0, "permutation of 1 gave %lld", (long long)one);
+	free(p);
+	free(q);
+	free(r);
+}
+
+/* ---- IDX ---- */
+
+enum { IN = 5, IH = 3, IW = 4 };
+
+static void test_idx(void)
+{
+	unsigned char px[IN * IH * IW], lb[IN];
+	for (int i = 0; i < IN * IH * IW; i++)
+		px[i] = (unsigned char)(i * 37 + 11);
+	for (int i = 0; i < IN; i++)
+		lb[i] = (unsigned char)(9 - i);
+	uint32_t idims[3] = { IN, IH, IW }, ldims[1] = { IN }, ldims4[1] = { IN - 1 };
+	write_idx(tpath("img.gz"), true, 0x803, idims, 3, px, sizeof px, 0);
+	write_idx(tpath("img"), false, 0x803, idims, 3, px, sizeof px, 0);
+	write_idx(tpath("lbl.gz"), true, 0x801, ldims, 1, lb, sizeof lb, 0);
+	write_idx(tpath("lbl"), false, 0x801, ldims, 1, lb, sizeof lb, 0);
+	write_idx(tpath("lbl4"), false, 0x801, ldims4, 1, lb, IN - 1, 0);
+	write_idx(tpath("img_cut"), true, 0x803, idims, 3, px, sizeof px, 5);
+
+	char err[512] = "";
+	for (int v = 0; v < 2; v++) {
+		RtDataset *ds = rt_idx_open(tpath(v ? "img" : "img.gz"), tpath(v ? "lbl.gz" : "lbl"), true, err, sizeof err);
+		if (!check(v ? "idx_plain_open" : "idx_gzip_open", ds != NULL, "%s", err))
+			continue;
+		RtShape xs = rt_dataset_xshape(ds), ys = rt_dataset_yshape(ds);
+		check(v ? "idx_plain_shapes" : "idx_gzip_shapes",
+		      rt_dataset_len(ds) == IN && xs.dt == RT_F32 && xs.rank == 1 && xs.dim[0] == IH * IW &&
+		      ys.dt == RT_I32 && ys.rank == 0,
+		      "len %lld, x rank %d dim %lld", (long long)rt_dataset_len(ds), xs.rank, (long long)xs.dim[0]);
+		int64_t idx[3] = { 4, 0, 2 };
+		float x[3 * IH * IW];
+		int32_t y[3];
+		rt_dataset_fill(ds, idx, 3, x, y);
+		bool ok = true;
+		for (int k = 0; k < 3; k++) {
+			ok &= y[k] == lb[idx[k]];
+			for (int j = 0; j < IH * IW; j++)
+				ok &= x[k * IH * IW + j] == px[idx[k] * IH * IW + j] / 255.0f;
+		}
+		check(v ? "idx_plain_values" : "idx_gzip_values", ok, "batch differs from the file's bytes");
+		rt_dataset_free(ds);
+	}
+	RtDataset *ds = rt_idx_open(tpath("img"), tpath("lbl"), false, err, sizeof err);
+	if (check("idx_unflattened_open", ds != NULL, "%s", err)) {
+		RtShape xs = rt_dataset_xshape(ds);
+		check("idx_unflattened_shape", xs.rank == 3 && xs.dim[0] == 1 && xs.dim[1] == IH && xs.dim[2] == IW,
+		      "rank %d [%lld, %lld, %lld]", xs.rank, (long long)xs.dim[0], (long long)xs.dim[1],
+		      (long long)xs.dim[2]);
+		rt_dataset_free(ds);
+	}
+
+	/* Errors: each must be NULL with a message naming the file and the cause. */
+	char want[512];
+	const char *missing = tpath("no_such_file.gz");
+	snprintf(want, sizeof want, "cannot open '%s': %s", missing, strerror(ENOENT));
+	err[0] = 0;
+	ds = rt_idx_open(missing, tpath("lbl"), true, err, sizeof err);
+	check("idx_error_missing", !ds && !strcmp(err, want), "got '%s'", err);
+
+	snprintf(want, sizeof want, "'%s' is not an IDX image file (magic 0x00000801, expected 0x00000803)",
+		 tpath("lbl"));
+	ds = rt_idx_open(tpath("lbl"), tpath("lbl"), true, err, sizeof err);
+	check("idx_error_magic", !ds && !strcmp(err, want), "got '%s'", err);
+
+	snprintf(want, sizeof want, "'%s' is truncated: expected %d bytes of pixel data, found %d",
+		 tpath("img_cut"), IN * IH * IW, IN * IH * IW - 5);
+	ds = rt_idx_open(tpath("img_cut"), tpath("lbl"), true, err, sizeof err);
+	check("idx_error_truncated", !ds && !strcmp(err, want), "got '%s'", err);
+
+	ds = rt_idx_open(tpath("img"), tpath("lbl4"), true, err, sizeof err);
+	check("idx_error_count_mismatch", !ds && strstr(err, "5 images") && strstr(err, "4 labels") &&
+	      strstr(err, tpath("lbl4")), "got '%s'", err);
+
+	write_bytes(tpath("empty"), "", 0, false);
+	ds = rt_idx_open(tpath("empty"), tpath("lbl"), true, err, sizeof err);
+	check("idx_error_empty", !ds && strstr(err, "truncated") && strstr(err, tpath("empty")), "got '%s'", err);
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void test_idx_real(void)
+{
+	const char *img = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+	const char *lbl = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
+	char err[512] = "";
+	if (access(img, R_OK) != 0 || access(lbl, R_OK) != 0)
+		return;
+	double t = seconds();
+	RtDataset *ds = rt_idx_open(img, lbl, true, err, sizeof err);
+	t = seconds() - t;
+	if (!check("idx_fashion_open", ds != NULL, "%s", err))
+		return;
+	check("idx_fashion_fast", t < 1.0, "loading took %.2f s", t);
+	RtShape xs = rt_dataset_xshape(ds);
+	check("idx_fashion_shape", rt_dataset_len(ds) == 60000 && xs.rank == 1 && xs.dim[0] == 784,
+	      "len %lld, x dim %lld", (long long)rt_dataset_len(ds), (long long)xs.dim[0]);
+	enum { B = 1000 };
+	float *x = malloc(B * 784 * sizeof *x);
+	int32_t y[B];
+	int64_t idx[B];
+	bool labels_ok = true, px_ok = true;
+	int classes = 0, count[10] = { 0 };
+	double ink = 0;
+	for (int64_t s = 0; s + B <= rt_dataset_len(ds); s += B) {
+		for (int k = 0; k < B; k++)
+			idx[k] = s + k;
+		rt_dataset_fill(ds, idx, B, x, y);
+		for (int k = 0; k < B; k++)
+			labels_ok &= y[k] >= 0 && y[k] <= 9 && ++count[y[k]];
+		for (int k = 0; k < B * 784; k++) {
+			px_ok &= x[k] >= 0 && x[k] <= 1;
+			ink += x[k];
+		}
+	}
+	for (int c = 0; c < 10; c++)
+		classes += count[c] > 0;
+	check("idx_fashion_labels", labels_ok && classes == 10, "labels outside 0..9 or a class missing");
+	/* Real images: values span [0, 1] and are neither all dark nor all light. */
+	ink /= 60000.0 * 784;
+	check("idx_fashion_pixels", px_ok && ink > 0.05 && ink < 0.95, "range or mean (%g) wrong", ink);
+	free(x);
+	rt_dataset_free(ds);
+}
+
+/* ---- text and tokens ---- */
+
+static void test_text(void)
+{
+	const char *s = "hello, sinter world\n";
+	int64_t n = (int64_t)strlen(s), T = 4;
+	write_bytes(tpath("text.txt"), s, (size_t)n, false);
+	char err[512] = "";
+	RtDataset *ds = rt_text_open(tpath("text.txt"), T, err, sizeof err);
+	if (check("text_open", ds != NULL, "%s", err)) {
+		RtShape xs = rt_dataset_xshape(ds), ys = rt_dataset_yshape(ds);
+		check("text_shape", rt_dataset_len(ds) == n - T && xs.dt == RT_I32 && xs.rank == 1 && xs.dim[0] == T &&
+		      ys.dt == RT_I32 && ys.rank == 1 && ys.dim[0] == T, "len %lld", (long long)rt_dataset_len(ds));
+		int64_t idx[2] = { n - T - 1, 0 };
+		int32_t x[8], y[8];
+		rt_dataset_fill(ds, idx, 2, x, y);
+		bool ok = true;
+		for (int k = 0; k < 2; k++)
+			for (int j = 0; j < T; j++)
+				ok &= x[k * T + j] == (unsigned char)s[idx[k] + j] &&
+				      y[k * T + j] == (unsigned char)s[idx[k] + j + 1];
+		check("text_values", ok, "x/y differ from the text");
+
+		RtDataset *v = rt_dataset_slice(ds, 3, 6);
+		RtDataset *w = rt_dataset_slice(v, 1, -1);
+		rt_dataset_free(ds); /* views outlive their parent */
+		int64_t z = 0;
+		rt_dataset_fill(w, &z, 1, x, y);
+		check("text_slice", rt_dataset_len(v) == 3 && rt_dataset_len(w) == 1 && x[0] == s[4] && y[T - 1] == s[4 + T],
+		      "len %lld/%lld, x[0] '%c'", (long long)rt_dataset_len(v), (long long)rt_dataset_len(w), x[0]);
+		RtDataset *e = rt_dataset_slice(v, 5, 100);
+		check("text_slice_clamped", rt_dataset_len(e) == 0, "len %lld", (long long)rt_dataset_len(e));
+		rt_dataset_free(e);
+		rt_dataset_free(v);
+		rt_dataset_free(w);
+	}
+	write_bytes(tpath("short.txt"), "abc", 3, false);
+	ds = rt_text_open(tpath("short.txt"), 3, err, sizeof err);
+	check("text_error_short", !ds && strstr(err, tpath("short.txt")) && strstr(err, "3 bytes") &&
+	      strstr(err, "at least 4"), "got '%s'", err);
+	ds = rt_text_open(tpath("none.txt"), 3, err, sizeof err);
+	check("text_error_missing", !ds && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "got '%s'", err);
+}
+
+/* A token file: header (magic, version, count) and tokens; `have` tokens
+   actually written (fewer than count makes it truncated). */
+static void write_tokens(const char *path, int32_t magic, int32_t count, const uint16_t *tok, int have)
+{
+	/* The host is little-endian, as the file format (safetensors.c checks). */
+	size_t n = 1024 + 2 * (size_t)have;
+	unsigned char *b = calloc(1, n);
+	int32_t h[3] = { magic, 1, count };
+	memcpy(b, h, sizeof h);
+	memcpy(b + 1024, tok, 2 * (size_t)have);
+	write_bytes(path, b, n, false);
+	free(b);
+}
+
+static void test_tokens(void)
+{
+	enum { C = 50, T = 6 };
+	uint16_t tok[C];
+	for (int i = 0; i < C; i++)
+		tok[i] = (uint16_t)(i * 1337 % 65536);
+	write_tokens(tpath("tok.bin"), 20240520, C, tok, C);
+	char err[512] = "";
+	RtDataset *ds = rt_tokens_open(tpath("tok.bin"), T, 0, err, sizeof err);
+	if (check("tokens_open", ds != NULL, "%s", err)) {
+		check("tokens_len", rt_dataset_len(ds) == C - T, "len %lld", (long long)rt_dataset_len(ds));
+		RtDataset *v = rt_dataset_slice(ds, 10, 20);
+		int64_t idx[2] = { C - T - 1, 3 };
+		int32_t x[2 * T], y[2 * T], vx[T], vy[T];
+		rt_dataset_fill(ds, idx, 2, x, y);
+		rt_dataset_fill(v, &idx[1], 1, vx, vy);
+		bool ok = true;
+		for (int k = 0; k < 2; k++)
+			for (int j = 0; j < T; j++)
+				ok &= x[k * T + j] == tok[idx[k] + j] && y[k * T + j] == tok[idx[k] + j + 1];
+		check("tokens_values", ok, "x/y differ from the tokens");
+		ok = rt_dataset_len(v) == 10;
+		for (int j = 0; j < T; j++)
+			ok &= vx[j] == tok[13 + j] && vy[j] == tok[14 + j];
+		check("tokens_slice", ok, "slice example 3 is not example 13");
+		rt_dataset_free(v);
+		rt_dataset_free(ds);
+	}
+	char want[512];
+	uint16_t bad[C];
+	memcpy(bad, tok, sizeof bad);
+	for (int i = 0; i < C; i++)
+		bad[i] = (uint16_t)(i % 300);
+	bad[7] = 500;
+	write_tokens(tpath("tok_vocab.bin"), 20240520, C, bad, C);
+	snprintf(want, sizeof want, "'%s': token 500 at position 7 is outside the vocabulary (V = 300)",
+		 tpath("tok_vocab.bin"));
+	ds = rt_tokens_open(tpath("tok_vocab.bin"), T, 300, err, sizeof err);
+	check("tokens_error_vocab", !ds && !strcmp(err, want), "got '%s'", err);
+	ds = rt_tokens_open(tpath("tok_vocab.bin"), T, 501, err, sizeof err);
+	check("tokens_vocab_ok", ds != NULL, "%s", err);
+	rt_dataset_free(ds);
+
+	write_tokens(tpath("tok_magic.bin"), 20240521, C, tok, C);
+	ds = rt_tokens_open(tpath("tok_magic.bin"), T, 0, err, sizeof err);
+	check("tokens_error_magic", !ds && strstr(err, "20240521") && strstr(err, "20240520"), "got '%s'", err);
+
+	write_tokens(tpath("tok_cut.bin"), 20240520, C, tok, C - 3);
+	snprintf(want, sizeof want, "'%s' is truncated: expected %d bytes of token data, found %d",
+		 tpath("tok_cut.bin"), 2 * C, 2 * (C - 3));
+	ds = rt_tokens_open(tpath("tok_cut.bin"), T, 0, err, sizeof err);
+	check("tokens_error_truncated", !ds && !strcmp(err, want), "got '%s'", err);
+
+	write_tokens(tpath("tok_short.bin"), 20240520, T, tok, T);
+	ds = rt_tokens_open(tpath("tok_short.bin"), T, 0, err, sizeof err);
+	check("tokens_error_short", !ds && strstr(err, "6 tokens") && strstr(err, "at least 7"), "got '%s'", err);
+
+	write_bytes(tpath("tok_tiny.bin"), "abc", 3, false);
+	ds = rt_tokens_open(tpath("tok_tiny.bin"), T, 0, err, sizeof err);
+	check("tokens_error_no_header", !ds && strstr(err, "truncated") && strstr(err, "header"), "got '%s'", err);
+}
+
+static void test_batches(void)
+{
+	check("batch_count", rt_batch_count(10, 3, true) == 3 && rt_batch_count(10, 3, false) == 4 &&
+	      rt_batch_count(9, 3, false) == 3 && rt_batch_count(2, 3, true) == 0 && rt_batch_count(0, 3, false) == 0,
+	      "wrong counts");
+	int64_t *a = rt_batch_order(100, false, 1), *b = rt_batch_order(100, true, 77);
+	int64_t ref[100];
+	rt_permutation(ref, 100, 77);
+	bool ident = true;
+	for (int i = 0; i < 100; i++)
+		ident &= a[i] == i;
+	check("batch_order", ident && !memcmp(b, ref, sizeof ref), "order is not identity / permutation");
+	free(a);
+	free(b);
+}
+
+/* ---- safetensors ---- */
+
+/* Writes the expectation file safetensors_check.py compares against. */
+static void write_expected(const char *path, const RtTensor *t, int n)
+{
+	FILE *f = fopen(path, "w");
+	fputs("{", f);
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "%s\"", i ? ", " : "");
+		for (const char *c = t[i].name; *c; c++)
+			fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+		fprintf(f, "\": {\"dtype\": \"%s\", \"shape\": [", t[i].dt == RT_F32 ? "F32" : "I32");
+		int64_t numel = 1;
+		for (int d = 0; d < t[i].rank; d++) {
+			fprintf(f, "%s%lld", d ? ", " : "", (long long)t[i].dim[d]);
+			numel *= t[i].dim[d];
+		}
+		fputs("], \"data\": [", f);
+		for (int64_t k = 0; k < numel; k++) {
+			if (t[i].dt == RT_F32)
+				fprintf(f, "%s%.9g", k ? ", " : "", ((float *)t[i].data)[k]);
+			else
+				fprintf(f, "%s%d", k ? ", " : "", ((int32_t *)t[i].data)[k]);
+		}
+		fputs("]}", f);
+	}
+	fputs("}\n", f);
+	fclose(f);
+}
+
+/* Runs the independent numpy reader if this machine has it. */
+static void python_check(const char *st, const char *expected)
+{
+	const char *script = "tests/unit/safetensors_check.py"; /* tests run from the top */
+	if (access("/usr/bin/python3", X_OK) != 0 || access(script, R_OK) != 0 ||
+	    system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
+		return;
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s %s 2>&1", script, st, expected);
+	FILE *p = popen(cmd, "r");
+	char line[512], first_fail[512] = "";
+	int lines = 0;
+	while (fgets(line, sizeof line, p)) {
+		lines++;
+		if (strncmp(line, "PASS ", 5) && !first_fail[0])
+			snprintf(first_fail, sizeof first_fail, "%s", line);
+	}
+	int rc = pclose(p);
+	check("safetensors_numpy_reader", rc == 0 && lines > 0 && !first_fail[0], "rc %d: %s", rc, first_fail);
+}
+
+static bool tensors_equal(const RtTensor *a, const RtTensor *b)
+{
+	int64_t numel = 1;
+	for (int d = 0; d < a->rank; d++)
+		numel *= a->dim[d];
+	return !strcmp(a->name, b->name) && a->dt == b->dt && a->rank == b->rank &&
+	       !memcmp(a->dim, b->dim, (size_t)a->rank * sizeof a->dim[0]) &&
+	       !memcmp(a->data, b->data, 4 * (size_t)numel);
+}
+
+/* A safetensors file written by hand: header text, then 8 bytes of data. */
+static void write_st(const char *name, const char *hdr, const void *data8)
+{
+	unsigned char file[512];
+	uint64_t hl = strlen(hdr);
+	memcpy(file, &hl, 8);
+	memcpy(file + 8, hdr, hl);
+	memcpy(file + 8 + hl, data8, 8);
+	write_bytes(tpath(name), file, 16 + hl, false);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const RtTensor *)a)->name, ((const RtTensor *)b)->name);
+}
+
+static void test_safetensors(void)
+{
+	float w[12], bias[4], sc = -2.5f, none[1];
+	int32_t iv[12];
+	for (int i = 0; i < 12; i++) {
+		w[i] = rt_normal(5, (uint64_t)i);
+		iv[i] = i * i - 50;
+	}
+	for (int i = 0; i < 4; i++)
+		bias[i] = 1.0f / (i + 1);
+	/* Deliberately unsorted, with dots, quotes, a scalar and an empty tensor. */
+	RtTensor t[6] = {
+		{ "l2.weight", RT_F32, 2, { 3, 4 }, w },
+		{ "l1.bias", RT_F32, 1, { 4 }, bias },
+		{ "blocks.10.idx", RT_I32, 3, { 2, 3, 2 }, iv },
+		{ "blocks.2.scale", RT_F32, 0, { 0 }, &sc },
+		{ "odd \"name\" \\ here", RT_I32, 1, { 3 }, iv },
+		{ "empty", RT_F32, 2, { 0, 5 }, none },
+	};
+	int n = 6;
+	char err[512] = "";
+	const char *path = tpath("model.safetensors");
+	bool ok = rt_safetensors_save(path, t, n, err, sizeof err);
+	check("safetensors_save", ok, "%s", err);
+	ok = rt_safetensors_save(path, t, n, err, sizeof err); /* overwrite in place */
+	check("safetensors_overwrite", ok, "%s", err);
+
+	/* Nothing but the file itself may remain (no .tmp.XXXXXX). */
+	DIR *d = opendir(tmpdir);
+	int stray = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		stray += strstr(e->d_name, ".tmp.") != NULL;
+	closedir(d);
+	check("safetensors_no_temp_left", stray == 0, "%d temporary files left", stray);
+
+	/* The header lists the names sorted. */
+	size_t len;
+	unsigned char *raw = slurp(path, &len);
+	const char *sorted[] = { "blocks.10.idx", "blocks.2.scale", "empty", "l1.bias", "l2.weight", "odd " };
+	const char *at = (const char *)raw + 8;
+	bool in_order = raw && len > 8;
+	for (int i = 0; in_order && i < 6; i++) {
+		char q[64];
+		snprintf(q, sizeof q, "\"%s", sorted[i]);
+		const char *hit = strstr(at, q);
+		in_order = hit != NULL;
+		at = hit ? hit + 1 : at;
+	}
+	check("safetensors_header_sorted", in_order && (raw[0] | raw[1] << 8) % 8 == 0, "names not in order");
+
+	RtTensor *back = NULL;
+	int m = 0;
+	ok = rt_safetensors_load(path, &back, &m, err, sizeof err);
+	if (check("safetensors_load", ok, "%s", err)) {
+		RtTensor s[6];
+		memcpy(s, t, sizeof s);
+		qsort(s, 6, sizeof s[0], by_name); /* the loader's promised order */
+		bool same = m == n;
+		for (int i = 0; same && i < n; i++)
+			same = tensors_equal(&s[i], &back[i]);
+		check("safetensors_round_trip", same, "loaded tensors differ (%d of %d)", m, n);
+		rt_tensors_free(back, m);
+	}
+	write_expected(tpath("expected.json"), t, n);
+	python_check(path, tpath("expected.json"));
+
+	char want[512];
+	snprintf(want, sizeof want, "cannot write '%s/no/dir/x.safetensors': %s", tmpdir, strerror(ENOENT));
+	ok = rt_safetensors_save(tpath("no/dir/x.safetensors"), t, n, err, sizeof err);
+	check("safetensors_save_error", !ok && !strcmp(err, want), "got '%s'", err);
+	RtTensor dup[2] = { t[0], t[0] };
+	ok = rt_safetensors_save(tpath("dup.safetensors"), dup, 2, err, sizeof err);
+	check("safetensors_save_duplicate", !ok && strstr(err, "twice") && access(tpath("dup.safetensors"), F_OK) != 0,
+	      "got '%s'", err);
+
+	/* Corrupt files: each is refused with a message naming the problem. */
+	struct {
+		const char *name, *expect;
+		size_t keep;    /* bytes of the good file to keep */
+		int patch;      /* byte to overwrite (-1: none) */
+		unsigned char with;
+	} bad[] = {
+		{ "truncated", "outside the", len - 10, -1, 0 },
+		{ "bad_length", "header length", len, 5, 0x7f },
+		{ "bad_json", "bad JSON header", len, 8, '[' },
+		{ "tiny", "too short", 5, -1, 0 },
+	};
+	for (size_t i = 0; raw && i < sizeof bad / sizeof bad[0]; i++) {
+		char file[64], name[64];
+		snprintf(file, sizeof file, "%s.safetensors", bad[i].name);
+		snprintf(name, sizeof name, "safetensors_error_%s", bad[i].name);
+		unsigned char *c = malloc(len);
+		memcpy(c, raw, len);
+		if (bad[i].patch >= 0)
+			c[bad[i].patch] = bad[i].with;
+		write_bytes(tpath(file), c, bad[i].keep, false);
+		free(c);
+		back = NULL;
+		ok = rt_safetensors_load(tpath(file), &back, &m, err, sizeof err);
+		snprintf(want, sizeof want, "'%s' is not a safetensors file: ", tpath(file));
+		check(name, !ok && !strncmp(err, want, strlen(want)) && strstr(err, bad[i].expect), "got '%s'", err);
+	}
+
+	/* Random damage to the header and every truncation: never a crash,
+	   always either a clean load or a message. */
+	bool sane = raw != NULL;
+	size_t hl0 = raw ? (size_t)(raw[0] | raw[1] << 8) : 0;
+	for (int trial = 0; sane && trial < 3000; trial++) {
+		unsigned char *c = malloc(len);
+		memcpy(c, raw, len);
+		size_t keep = len;
+		if (trial < 1000) {
+			keep = (size_t)trial * len / 1000;
+		} else {
+			for (int k = 0; k < 1 + trial % 4; k++) {
+				uint64_t r = rt_mix64((uint64_t)trial * 31 + (uint64_t)k);
+				c[8 + r % hl0] = (unsigned char)(r >> 32);
+			}
+		}
+		write_bytes(tpath("fuzz.safetensors"), c, keep, false);
+		free(c);
+		err[0] = 0;
+		back = NULL;
+		if (rt_safetensors_load(tpath("fuzz.safetensors"), &back, &m, err, sizeof err))
+			rt_tensors_free(back, m);
+		else
+			sane = err[0] != 0;
+	}
+	check("safetensors_damage_handled", sane, "a damaged file failed without a message");
+	free(raw);
+
+	/* Written by hand: metadata, escapes, extra keys, spaces; then a dtype
+	   we do not read. */
+	int32_t two[2] = { 7, -9 };
+	write_st("hand.safetensors", "{\"__metadata__\": {\"a\": {\"b\": [1, -2.5e3, true, null, \"x\\\"y\"]}},\n"
+		 " \"w\\u00e9.\\ud83d\\ude00\": {\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [0, 8],"
+		 " \"note\": {}}}   ", two);
+	ok = rt_safetensors_load(tpath("hand.safetensors"), &back, &m, err, sizeof err);
+	check("safetensors_foreign_header", ok && m == 1 && !strcmp(back[0].name, "w\xc3\xa9.\xf0\x9f\x98\x80") &&
+	      back[0].dt == RT_I32 && back[0].rank == 1 && ((int32_t *)back[0].data)[1] == -9,
+	      "%s", ok ? "wrong tensor" : err);
+	if (ok)
+		rt_tensors_free(back, m);
+
+	write_st("bf16.safetensors", "{\"h\": {\"dtype\": \"BF16\", \"shape\": [4], \"data_offsets\": [0, 8]}}", two);
+	ok = rt_safetensors_load(tpath("bf16.safetensors"), &back, &m, err, sizeof err);
+	check("safetensors_error_dtype", !ok && strstr(err, "BF16") && strstr(err, "'h'"), "got '%s'", err);
+
+	ok = rt_safetensors_load(tpath("absent.safetensors"), &back, &m, err, sizeof err);
+	check("safetensors_error_missing", !ok && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)),
+	      "got '%s'", err);
+}
+
+/* ---- run log ---- */
+
+static void test_log(void)
+{
+	char err[512] = "";
+	const char *path = tpath("run.jsonl");
+	RtLog *l = rt_log_open(path, false, err, sizeof err);
+	if (!check("log_open", l != NULL, "%s", err))
+		return;
+	const char *names[2] = { "loss", "acc \"top1\"" };
+	double v1[2] = { 0.4321, 0.1 }, v2[2] = { NAN, 1e-300 }, v3[1] = { 123456789.123 };
+	rt_log_record(l, 1, 2, names, v1);
+	rt_log_record(l, 2, 2, names, v2);
+	rt_log_record(l, 3, 1, names, v3);
+	rt_log_close(l);
+
+	size_t n;
+	char *text = (char *)slurp(path, &n);
+	int lines = 0;
+	bool ok = text != NULL;
+	for (char *line = text, *nl; ok && (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+		*nl = 0;
+		long long step;
+		double t, loss;
+		int used = 0;
+		ok = sscanf(line, "{\"step\": %lld, \"time\": %lf, \"loss\": %n", &step, &t, &used) == 2 && used > 0 &&
+		     step == lines + 1 && t >= 0 && t < 60 && line[nl - line - 1] == '}';
+		if (!ok)
+			break;
+		if (lines == 0) {
+			loss = strtod(line + used, NULL);
+			ok = loss == 0.4321 && strstr(line, "\"acc \\\"top1\\\"\": 0.1}");
+		} else if (lines == 1) {
+			ok = !strncmp(line + used, "null", 4) && strstr(line, "1e-300");
+		} else {
+			ok = fabs(strtod(line + used, NULL) - v3[0]) < 1;
+		}
+	}
+	check("log_json_lines", ok && lines == 3, "line %d of the log is wrong", lines + 1);
+	free(text);
+
+	/* The same file read by Python's json, when it is there. */
+	if (access("/usr/bin/python3", X_OK) == 0) {
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import json,sys; r=[json.loads(x) for x in open(sys.argv[1])];"
+			 " sys.exit(0 if [x[\"step\"] for x in r]==[1,2,3] and r[1][\"loss\"] is None else 1)' %s", path);
+		check("log_json_python", system(cmd) == 0, "python's json rejects the log");
+	}
+
+	/* Progress line: capture stderr in a file while drawing. */
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *cap = fopen(tpath("stderr.txt"), "w");
+	dup2(fileno(cap), 2);
+	l = rt_log_open(NULL, true, err, sizeof err);
+	rt_log_set_total(l, 10);
+	for (int s = 1; s <= 10; s++) {
+		double v = 1.0 / s;
+		rt_log_record(l, s, 1, names, &v);
+		if (s == 5)
+			rt_log_clear_line(l);
+	}
+	rt_log_close(l);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(cap);
+	text = (char *)slurp(tpath("stderr.txt"), &n);
+	check("log_progress_line", text && strstr(text, "\rstep 1/10  loss 1\033[K") && strstr(text, "\r\033[K") &&
+	      strstr(text, "\rstep 10/10  loss 0.1") && n > 0 && text[n - 1] == '\n' && !strchr(text, '\n')[1],
+	      "display was '%s'", text ? text : "(none)");
+	free(text);
+
+	l = rt_log_open(tpath("no/dir/run.jsonl"), false, err, sizeof err);
+	check("log_open_error", !l && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "got '%s'", err);
+}
+
+/* The tests make plain files only, all directly in tmpdir. */
+static void remove_tmpdir(void)
+{
+	DIR *d = opendir(tmpdir);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlink(tpath(e->d_name));
+	if (d)
+		closedir(d);
+	rmdir(tmpdir);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/sinter_rt_XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		printf("FAIL runtime_tmpdir: %s\n", strerror(errno));
+		return 1;
+	}
+	test_rng();
+	test_idx();
+	test_idx_real();
+	test_text();
+	test_tokens();
+	test_batches();
+	test_safetensors();
+	test_log();
+	remove_tmpdir();
+	return n_fail ? 1 : 0;
+}
