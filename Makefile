@@ -4,6 +4,7 @@
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make test     build and run every test; ends with "N passed, N failed"
 #   make run      train examples/mlp.sn on Fashion-MNIST
+#   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -30,7 +31,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy
 
-.PHONY: all deps test run clean
+.PHONY: all deps test run check-train clean
 all: sinter
 
 deps:
@@ -71,6 +72,9 @@ test: sinter $(UNIT_BIN)
 
 run: sinter
 	./sinter run examples/mlp.sn
+
+check-train: sinter
+	@tests/train_mlp.sh
 
 clean:
 	rm -rf $(B) sinter

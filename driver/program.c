@@ -34,6 +34,7 @@ Ev *driver_setup(const Options *o, Arena *a)
 	ev->seed = o->seed;
 	ev->prog = fe_load(a, o->file);
 	ev->globals = env_new(ev, NULL);
+	ev->stdlib_globals = env_new(ev, NULL);
 	ev->host = arena_alloc(a, sizeof(Host));
 	bool *used = arena_alloc(a, (o->ndefines + 1) * sizeof *used);
 	for (int i = 0; i < ev->prog->ndecls; i++) {
@@ -55,9 +56,9 @@ Ev *driver_setup(const Options *o, Arena *a)
 				}
 			}
 		}
-		Value v = { .kind = V_CALLABLE, .s = d->name };
+		Value v = { .kind = V_CALLABLE, .s = d->name, .decl = d };
 		if (d->kind == D_CONST) {
-			v = ev_expr(ev, ev->globals, d->value);
+			v = ev_expr(ev, decl_scope(ev, d), d->value);
 			for (int k = 0; k < o->ndefines; k++) {
 				size_t n = strcspn(o->defines[k], "=");
 				if (strlen(d->name) == n && !strncmp(o->defines[k], d->name, n)) {
@@ -67,6 +68,8 @@ Ev *driver_setup(const Options *o, Arena *a)
 			}
 		}
 		env_set(ev, ev->globals, d->name, v, false);
+		if (d->from_stdlib)
+			env_set(ev, ev->stdlib_globals, d->name, v, false);
 	}
 	for (int k = 0; k < o->ndefines; k++)
 		if (!used[k])

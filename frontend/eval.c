@@ -9,6 +9,7 @@
  */
 #include "frontend/eval.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,26 @@ const char *value_kind_name(const Value *v)
 	return names[v->kind];
 }
 
+/* Messages say "got a %s" with value_kind_name; make that "an int",
+   "an optimizer", "an initializer". */
+static void fix_articles(char *msg, size_t cap)
+{
+	static const char *const vowel_kinds[] = { "int", "optimizer", "initializer" };
+	for (char *p = msg; (p = strstr(p, "a ")); p++) {
+		if (p != msg && p[-1] != ' ' && p[-1] != '(')
+			continue;
+		for (size_t k = 0; k < sizeof vowel_kinds / sizeof vowel_kinds[0]; k++) {
+			size_t n = strlen(vowel_kinds[k]);
+			if (!strncmp(p + 2, vowel_kinds[k], n) && !(p[2 + n] == '_' || isalnum((unsigned char)p[2 + n])) &&
+			    strlen(msg) + 2 < cap) {
+				memmove(p + 2, p + 1, strlen(p + 1) + 1);
+				p[1] = 'n';
+				break;
+			}
+		}
+	}
+}
+
 void ev_error(Ev *ev, Loc loc, const char *fmt, ...)
 {
 	char msg[1024];
@@ -50,6 +71,7 @@ void ev_error(Ev *ev, Loc loc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	fix_articles(msg, sizeof msg);
 	diag_begin_error(loc, "%s", msg);
 	for (int i = ev->depth - 1; i >= 0 && i >= ev->depth - 8; i--)
 		diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
@@ -94,16 +116,9 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 
 /* ---- names ---- */
 
-static const Decl *find_decl(Ev *ev, const char *name)
+Env *decl_scope(Ev *ev, const Decl *d)
 {
-	Binding *b = env_find(ev->globals, name);
-	if (b && b->v.kind == V_CALLABLE && !b->v.inst)
-		for (int i = ev->prog->ndecls - 1; i >= 0; i--) {
-			const Decl *d = ev->prog->decls[i];
-			if (d->name && strcmp(d->name, name) == 0 && d->kind != D_CONST)
-				return d;
-		}
-	return NULL;
+	return d->from_stdlib ? ev->stdlib_globals : ev->globals;
 }
 
 static Value eval_name(Ev *ev, Env *env, const Expr *e)
@@ -124,18 +139,33 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 
 /* ---- calls ---- */
 
+/* The function (and, for a method, the instance) of each frame call_fn
+   pushed.  Model constructors and optimizer updates push frames too and
+   leave these entries stale, so an entry counts only while its `what` is the
+   very string on the stack. */
+typedef struct {
+	const FnDecl *fn;
+	const Instance *self;
+	const char *what;
+} FnFrame;
+
+static FnFrame fn_frames[sizeof ((Ev *)0)->stack / sizeof(Frame)];
+
 static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args, const char **names, int nargs)
 {
 	const FnDecl *fn = d ? d->fn : NULL;
-	for (int i = 0; i < ev->depth; i++)
-		if (ev->stack[i].what == fn->name && strcmp(fn->name, "call") != 0)
-			ev_error(ev, loc, "recursive call of '%s' (functions are inlined; recursion is not supported)", fn->name);
-	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
-		ev_error(ev, loc, "calls nested too deeply");
-	Env *env = env_new(ev, self ? self->fields : ev->globals);
 	const char *what = self ? arena_printf(ev->arena, "'%s.%s'", self->decl->name, fn->name)
 	                        : arena_printf(ev->arena, "'%s'", fn->name);
+	/* the same method of another instance (a model wrapping one of its
+	   own kind) is not recursion */
+	for (int i = 0; i < ev->depth; i++)
+		if (fn_frames[i].what == ev->stack[i].what && fn_frames[i].fn == fn && fn_frames[i].self == self)
+			ev_error(ev, loc, "recursive call of %s (functions are inlined; recursion is not supported)", what);
+	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
+		ev_error(ev, loc, "calls nested too deeply");
+	Env *env = env_new(ev, self ? self->fields : decl_scope(ev, d));
 	bind_params(ev, env, fn->params, fn->nparams, loc, what, args, names, nargs, true);
+	fn_frames[ev->depth] = (FnFrame){ fn, self, what };
 	ev->stack[ev->depth++] = (Frame){ loc, what };
 	Value ret = { .kind = V_NONE };
 	if (fn->expr_body)
@@ -147,7 +177,7 @@ static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args
 		/* check the declared result type like an argument */
 		Param p = { .name = "result", .loc = fn->ret->loc, .type = fn->ret };
 		const char *rn = NULL;
-		bind_params(ev, env, &p, 1, fn->ret->loc, what, &ret, &rn, 1, true);
+		bind_params(ev, env, &p, 1, loc, what, &ret, &rn, 1, true);
 	}
 	return ret;
 }
@@ -173,7 +203,7 @@ Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char *
 			}
 		die("method %s vanished", callee.s);
 	}
-	const Decl *d = find_decl(ev, callee.s);
+	const Decl *d = callee.decl;
 	if (d && d->kind == D_FN)
 		return call_fn(ev, d, NULL, loc, args, names, nargs);
 	if (d && d->kind == D_MODEL)
@@ -191,13 +221,15 @@ static Value eval_call(Ev *ev, Env *env, const Expr *e)
 	Value callee;
 	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && is_builtin(e->a->str))
 		callee = (Value){ .kind = V_CALLABLE, .s = e->a->str };
+	else if (e->a->kind == E_NAME && !env_find(env, e->a->str))
+		ev_error(ev, e->a->loc, "unknown function '%s'", e->a->str);
 	else
 		callee = ev_expr(ev, env, e->a);
 	const char *hint = ev->name_hint;
 	ev->name_hint = NULL;
 	/* the loss of minimize is traced in training mode (dropout on) */
 	bool training = ev->tr && ev->tr->training;
-	if (ev->tr && callee.kind == V_CALLABLE && !callee.inst && !strcmp(callee.s, "minimize"))
+	if (ev->tr && callee.kind == V_CALLABLE && !callee.inst && !callee.decl && !strcmp(callee.s, "minimize"))
 		ev->tr->training = true;
 	Value *args = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *args);
 	for (int i = 0; i < e->nitems; i++)
@@ -463,7 +495,8 @@ bool ev_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 		case S_IF: {
 			Value c = ev_expr(ev, env, s->value);
 			if (c.kind != V_BOOL && c.kind != V_INT)
-				ev_error(ev, s->value->loc, "condition must be a host bool known at compile time, got a %s", value_kind_name(&c));
+				ev_error(ev, s->value->loc, "condition must be a host bool known at compile time, got a %s "
+				         "(where(c, a, b) chooses per element)", value_kind_name(&c));
 			Env *inner = env_new(ev, env);
 			bool done = c.i ? ev_block(ev, inner, s->body, s->nbody, ret)
 			                : ev_block(ev, inner, s->els, s->nels, ret);

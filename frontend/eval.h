@@ -56,6 +56,7 @@ struct Value {
 	HostTensor *ht;    /* V_HOST */
 	Slot *slot;        /* V_PARAM */
 	Instance *inst;    /* V_MODEL, or the instance of a method in V_CALLABLE */
+	const Decl *decl;  /* V_CALLABLE naming a fn, model or optimizer (NULL: builtin) */
 	OptInst *opt;      /* V_OPT */
 	RtDataset *ds;     /* V_DATASET, V_BATCHES */
 	Value *items;      /* V_LIST, V_BATCHES, V_INIT */
@@ -123,6 +124,7 @@ struct Ev {
 	Arena *arena;        /* long-lived host data */
 	Program *prog;
 	Env *globals;        /* consts, fns, models, optimizers */
+	Env *stdlib_globals; /* the standard library's alone: its code does not see user names */
 	Trace *tr;           /* region being traced, NULL outside tensor work */
 	Frame stack[64];     /* call stack for diagnostics */
 	int depth;
@@ -158,6 +160,8 @@ Value v_float(double f);
 Value v_bool(bool b);
 Value v_str(const char *s);
 Value v_tensor(int node);
+/* The global scope code of d sees (the stdlib's own for stdlib code). */
+Env *decl_scope(Ev *ev, const Decl *d);
 
 /* ---- builtins.c ---- */
 /* Calls builtin `name`; false when no builtin of that name exists. */

@@ -378,6 +378,9 @@ void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
 			break;
 		case S_IF: {
 			Value c = host_value(ev, env, s->value);
+			if (c.kind == V_HOST)
+				ev_error(ev, s->value->loc, "condition must be one bool, got a tensor %s (reduce it to one value first, e.g. with sum)",
+				         type_str(&c.ht->t.type, (char[96]){ 0 }, 96));
 			if (!is_number(&c))
 				ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
 			if (ev->dry) { /* both branches are checked */

@@ -113,8 +113,10 @@ static void check_type(Ev *ev, Env *env, const Param *p, Value v, Loc loc, const
 		ev_error(ev, loc, "%s of %s must be a tensor, got a %s", p->name, what, value_kind_name(&v));
 	DType dt = eval_dtype(ev, te);
 	bool ok = dt == t.dt && te->ndims == t.rank;
-	char expect[256] = "";
-	size_t len = 0;
+	/* the declared type as written (f32[N, 784]) and the sizes its names
+	   stand for (N = 8), for the message */
+	char decl[256], bound[256] = "";
+	size_t dlen = snprintf(decl, sizeof decl, "%s%s", te->dtype, te->ndims ? "[" : ""), blen = 0;
 	for (int i = 0; i < te->ndims; i++) {
 		const Expr *d = te->dims[i];
 		int64_t want;
@@ -125,13 +127,22 @@ static void check_type(Ev *ev, Env *env, const Param *p, Value v, Loc loc, const
 		} else
 			want = eval_dim(ev, env, d);
 		if (d->kind == E_NAME)
-			len += snprintf(expect + len, sizeof expect - len, "%s%s = %lld", len ? ", " : "", d->str, (long long)want);
+			dlen += snprintf(decl + dlen, sizeof decl - dlen, "%s%s", i ? ", " : "", d->str);
+		else
+			dlen += snprintf(decl + dlen, sizeof decl - dlen, "%s%lld", i ? ", " : "", (long long)want);
+		if (d->kind == E_NAME && want >= 0)
+			blen += snprintf(bound + blen, sizeof bound - blen, "%s%s = %lld", blen ? ", " : "", d->str, (long long)want);
 		if (ok && want != t.dim[i])
 			ok = false;
+		/* very long names only shorten the message */
+		dlen = dlen < sizeof decl ? dlen : sizeof decl - 1;
+		blen = blen < sizeof bound ? blen : sizeof bound - 1;
 	}
+	if (te->ndims && dlen + 1 < sizeof decl)
+		strcpy(decl + dlen, "]");
 	if (!ok) {
-		diag_begin_error(loc, "%s of %s has type %s, but the declaration requires %s[%d axes]%s%s",
-		                 p->name, what, TS(&t), te->dtype, te->ndims, len ? " with " : "", expect);
+		diag_begin_error(loc, "%s of %s has type %s, but the declaration requires %s%s%s",
+		                 p->name, what, TS(&t), decl, blen ? " with " : "", bound);
 		diag_note(te->loc, "declared here");
 		diag_exit();
 	}
@@ -231,7 +242,7 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 	inst->decl = d;
 	inst->path = ev->name_hint ? ev->name_hint : arena_printf(ev->arena, "model%d", ev->anon_models++);
 	ev->name_hint = NULL;
-	inst->fields = env_new(ev, ev->globals);
+	inst->fields = env_new(ev, decl_scope(ev, d));
 	const char *what = arena_printf(ev->arena, "model '%s'", md->name);
 	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, false);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
@@ -275,7 +286,7 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	o->decl = d;
 	o->name = ev->name_hint ? ev->name_hint : arena_printf(ev->arena, "opt%d", ev->anon_models++);
 	ev->name_hint = NULL;
-	o->hyper = env_new(ev, ev->globals);
+	o->hyper = env_new(ev, decl_scope(ev, d));
 	const char *what = arena_printf(ev->arena, "optimizer '%s'", d->name);
 	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, false);
 	for (int i = 0; i < o->hyper->n; i++) {

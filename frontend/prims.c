@@ -312,12 +312,33 @@ static Value p_concat(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	return v_tensor(out);
 }
 
+/* Indices the host holds (a batch, a literal) are checked when traced,
+   where the message can point at the call; the compiled code cannot.  fmt
+   gets the bad index and n. */
+static void check_known_indices(Ev *ev, int node, int64_t n, Loc loc, const char *fmt)
+{
+	const Node *nd = &ev->tr->r->node[node];
+	if (nd->op != OP_INPUT || nd->type.dt != DT_I32)
+		return;
+	const Tensor *t = &ev->tr->inputs[nd->ia[0]];
+	for (int64_t k = 0; k < type_numel(&t->type); k++) {
+		int32_t x = ((const int32_t *)t->data)[k];
+		if (x < 0 || x >= n)
+			ev_error(ev, loc, fmt, x, (long long)n);
+	}
+}
+
 static Value p_take(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
 	get_args(ev, loc, name, "table, idx", a, names, n, v);
 	int t = ev_node(ev, v[0], loc, DT_COUNT);
-	int i = ev_node(ev, v[1], loc, DT_I32);
+	int i = ev_node(ev, v[1], loc, DT_COUNT);
+	Region *r = ev->tr->r;
+	if (r->node[i].type.dt != DT_I32)
+		ev_error(ev, loc, "take needs i32 indices, got %s", TS(&r->node[i].type));
+	if (r->node[t].type.rank > 0)
+		check_known_indices(ev, i, r->node[t].type.dim[0], loc, "take: index %d is out of range for a table of %lld rows");
 	Node p = ir_proto(OP_TAKE);
 	char err[256];
 	int out = ir_emit(ev->tr->r, &p, (int[]){ t, i }, 2, err, sizeof err);
@@ -336,6 +357,9 @@ static Value p_one_hot(Ev *ev, const char *name, Loc loc, Value *a, const char *
 		ev_error(ev, loc, "one_hot: too many axes");
 	t.dt = DT_F32;
 	t.dim[t.rank++] = want_int(ev, v[1], loc, "n");
+	if (t.dim[t.rank - 1] < 1)
+		ev_error(ev, loc, "one_hot needs at least one class, got n = %lld", (long long)t.dim[t.rank - 1]);
+	check_known_indices(ev, i, t.dim[t.rank - 1], loc, "one_hot: index %d is out of range for %lld classes");
 	Node p = ir_proto(OP_ONE_HOT);
 	p.type = t;
 	return v_tensor(ir_emit(ev->tr->r, &p, &i, 1, NULL, 0));
@@ -387,6 +411,8 @@ static Value p_tril(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	p.type = type_make(DT_F32, 2, (int64_t[]){ rows, cols });
 	p.ia[0] = v[2].kind == V_NONE ? 0 : want_int(ev, v[2], loc, "k");
 	p.nia = 1;
+	if (rows < 0 || cols < 0)
+		ev_error(ev, loc, "tril needs non-negative sizes, got %lld x %lld", (long long)rows, (long long)cols);
 	if (!ev->tr)
 		ev_error(ev, loc, "tril is only allowed in functions, models and train blocks");
 	return v_tensor(ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0));
@@ -434,7 +460,7 @@ static Value p_dropout(Ev *ev, const char *name, Loc loc, Value *a, const char *
 /* Initializers are values until a parameter is created from them. */
 static Value p_init(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
 {
-	Value v[2];
+	Value v[2] = { 0 };
 	const char *spec = !strcmp(name, "normal") ? "std=, mean=" : !strcmp(name, "uniform") ? "lo=, hi=" : "value";
 	get_args(ev, loc, name, spec, a, names, n, v);
 	Value init = { .kind = V_INIT, .s = name, .n = 2 };

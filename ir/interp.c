@@ -100,12 +100,9 @@ static void cstrides(const Type *t, int64_t *st)
 
 static bool same_shape(const Type *a, const Type *b)
 {
-	if (a->rank != b->rank)
-		return false;
-	for (int i = 0; i < a->rank; i++)
-		if (a->dim[i] != b->dim[i])
-			return false;
-	return true;
+	Type t = *a;
+	t.dt = b->dt;
+	return type_eq(&t, b);
 }
 
 static size_t tbytes(const Type *t)
@@ -113,24 +110,21 @@ static size_t tbytes(const Type *t)
 	return (size_t)type_numel(t) * dtype_size(t->dt);
 }
 
+/* Row loop of an element copy: o[i*s0] = a[i*s1], for 4- or 1-byte elements. */
+#define COPY_ROWS(T) \
+	for (walk_start(w); w->left > 0; walk_next(w)) { \
+		T *d_ = (T *)dst + w->off[0]; const T *p_ = (const T *)src + w->off[1]; \
+		for (int64_t i = 0; i < w->n; i++) d_[i * sd] = p_[i * ss]; \
+	}
+
 /* Element copy along a walk: operand 0 is the destination, 1 the source. */
 static void walk_copy(Walk *w, void *dst, const void *src, size_t es)
 {
-	int last = w->rank - 1;
-	int64_t sd = w->st[0][last], ss = w->st[1][last];
-	for (walk_start(w); w->left > 0; walk_next(w)) {
-		if (es == 4) {
-			uint32_t *d = (uint32_t *)dst + w->off[0];
-			const uint32_t *p = (const uint32_t *)src + w->off[1];
-			for (int64_t i = 0; i < w->n; i++)
-				d[i * sd] = p[i * ss];
-		} else {
-			uint8_t *d = (uint8_t *)dst + w->off[0];
-			const uint8_t *p = (const uint8_t *)src + w->off[1];
-			for (int64_t i = 0; i < w->n; i++)
-				d[i * sd] = p[i * ss];
-		}
-	}
+	int64_t sd = w->st[0][w->rank - 1], ss = w->st[1][w->rank - 1];
+	if (es == 4)
+		COPY_ROWS(uint32_t)
+	else
+		COPY_ROWS(uint8_t)
 }
 
 /* ---- elementwise ---- */
@@ -355,12 +349,17 @@ KERNEL(ik_copy)
 	memcpy(out->data, in[0]->data, tbytes(&out->type));
 }
 
+#define WHERE_ROWS(T) \
+	for (walk_start(&w); w.left > 0; walk_next(&w)) { \
+		T *o_ = (T *)out->data + w.off[0]; \
+		const T *a_ = (const T *)in[1]->data + w.off[2], *b_ = (const T *)in[2]->data + w.off[3]; \
+		const uint8_t *c_ = (const uint8_t *)in[0]->data + w.off[1]; \
+		for (int64_t i = 0; i < w.n; i++) o_[i * s0] = c_[i * sc] ? a_[i * sa] : b_[i * sb]; \
+	}
+
 KERNEL(ik_where)
 {
 	const Type *ot = &out->type;
-	size_t es = dtype_size(ot->dt);
-	if (in[0]->type.dt != DT_BOOL || in[1]->type.dt != ot->dt || in[2]->type.dt != ot->dt)
-		die("interp: where with bad operand types");
 	Walk w;
 	walk_init(&w, ot, 4);
 	cstrides(ot, w.st[0]);
@@ -368,22 +367,10 @@ KERNEL(ik_where)
 		bstrides(&in[k]->type, ot, w.st[k + 1]);
 	int last = w.rank - 1;
 	int64_t s0 = w.st[0][last], sc = w.st[1][last], sa = w.st[2][last], sb = w.st[3][last];
-	for (walk_start(&w); w.left > 0; walk_next(&w)) {
-		const uint8_t *c = (const uint8_t *)in[0]->data + w.off[1];
-		if (es == 4) {
-			uint32_t *o = (uint32_t *)out->data + w.off[0];
-			const uint32_t *a = (const uint32_t *)in[1]->data + w.off[2];
-			const uint32_t *b = (const uint32_t *)in[2]->data + w.off[3];
-			for (int64_t i = 0; i < w.n; i++)
-				o[i * s0] = c[i * sc] ? a[i * sa] : b[i * sb];
-		} else {
-			uint8_t *o = (uint8_t *)out->data + w.off[0];
-			const uint8_t *a = (const uint8_t *)in[1]->data + w.off[2];
-			const uint8_t *b = (const uint8_t *)in[2]->data + w.off[3];
-			for (int64_t i = 0; i < w.n; i++)
-				o[i * s0] = c[i * sc] ? a[i * sa] : b[i * sb];
-		}
-	}
+	if (dtype_size(ot->dt) == 4)
+		WHERE_ROWS(uint32_t)
+	else
+		WHERE_ROWS(uint8_t)
 }
 
 /* ---- reductions ---- */
@@ -397,60 +384,34 @@ static void reduce(const Node *nd, Tensor *out, const Tensor *x)
 {
 	const Type *xt = &x->type;
 	Type kt = *xt;
-	for (int k = 0; k < nd->nia; k++) {
-		if (nd->ia[k] < 0 || nd->ia[k] >= xt->rank)
-			die("interp: %s axis %lld out of range", op_info[nd->op].name, (long long)nd->ia[k]);
+	for (int k = 0; k < nd->nia; k++)
 		kt.dim[nd->ia[k]] = 1;
-	}
+	if (xt->dt == DT_BOOL)
+		die("interp: %s of bool (the frontend casts first)", op_info[nd->op].name);
 	Walk w;
 	walk_init(&w, xt, 2);
 	cstrides(xt, w.st[0]);
 	bstrides(&kt, xt, w.st[1]);
 	int64_t no = type_numel(&out->type), s1 = w.st[1][w.rank - 1];
-	bool f = xt->dt == DT_F32;
-	if (xt->dt != DT_F32 && xt->dt != DT_I32)
-		die("interp: %s of %s", op_info[nd->op].name, dtype_name(xt->dt));
-	if (nd->op == OP_SUM) {
-		/* accumulate wide so the oracle is more accurate than what it checks */
-		double *acc = xcalloc((size_t)no, sizeof *acc);
-		for (walk_start(&w); w.left > 0; walk_next(&w)) {
-			double *d = acc + w.off[1];
-			for (int64_t i = 0; i < w.n; i++)
-				d[i * s1] += load(xt->dt, x->data, w.off[0] + i);
-		}
-		for (int64_t i = 0; i < no; i++)
-			if (f)
-				((float *)out->data)[i] = (float)acc[i];
-			else
-				((int32_t *)out->data)[i] = (int32_t)(int64_t)acc[i];
-		free(acc);
-		return;
-	}
-	bool mx = nd->op == OP_MAX;
+	/* a double accumulator holds every i32 exactly and makes f32 sums more
+	   accurate than what the oracle checks */
+	int sign = nd->op == OP_SUM ? 0 : nd->op == OP_MAX ? 1 : -1;
+	double *acc = xmalloc((size_t)(no ? no : 1) * sizeof *acc);
 	for (int64_t i = 0; i < no; i++)
-		if (f)
-			((float *)out->data)[i] = mx ? -INFINITY : INFINITY;
-		else
-			((int32_t *)out->data)[i] = mx ? INT32_MIN : INT32_MAX;
+		acc[i] = sign ? -sign * INFINITY : 0.0;
 	for (walk_start(&w); w.left > 0; walk_next(&w)) {
-		if (f) {
-			float *d = (float *)out->data + w.off[1];
-			const float *p = (const float *)x->data + w.off[0];
-			for (int64_t i = 0; i < w.n; i++) {
-				float a = p[i], *t = &d[i * s1];
-				if (mx ? (a > *t || a != a) : (a < *t || a != a))
-					*t = a;
-			}
-		} else {
-			int32_t *d = (int32_t *)out->data + w.off[1];
-			const int32_t *p = (const int32_t *)x->data + w.off[0];
-			for (int64_t i = 0; i < w.n; i++) {
-				int32_t *t = &d[i * s1];
-				if (mx ? p[i] > *t : p[i] < *t)
-					*t = p[i];
-			}
+		double *d = acc + w.off[1];
+		for (int64_t i = 0; i < w.n; i++) {
+			double a = load(xt->dt, x->data, w.off[0] + i), *t = &d[i * s1];
+			if (!sign)
+				*t += a;
+			else if (sign * (a - *t) > 0 || a != a) /* NaN wins, as in NumPy */
+				*t = a;
 		}
 	}
+	for (int64_t i = 0; i < no; i++)
+		store_val(out->type.dt, out->data, i, acc[i]);
+	free(acc);
 }
 
 KERNEL(ik_sum) { reduce(&r->node[v], out, in[0]); }

@@ -120,6 +120,14 @@ static int heap_pop(int *h, int *n)
 	return top;
 }
 
+static void mark(bool *alive, int *stack, int *sp, int v)
+{
+	if (!alive[v]) {
+		alive[v] = true;
+		stack[(*sp)++] = v;
+	}
+}
+
 /*
  * Redirects every use of a replaced GRAD node, drops those GRAD nodes and
  * the backward nodes nothing uses, and rebuilds the node array in a stable
@@ -141,17 +149,13 @@ static void rebuild(Region *r, const int *repl, int nfwd)
 	int *stack = xmalloc((size_t)n * sizeof *stack), sp = 0;
 	for (int v = 0; v < nfwd; v++)
 		if (repl[v] < 0)
-			alive[v] = true, stack[sp++] = v;
+			mark(alive, stack, &sp, v);
 	for (int i = 0; i < r->nout; i++)
-		if (!alive[r->out[i]])
-			alive[r->out[i]] = true, stack[sp++] = r->out[i];
+		mark(alive, stack, &sp, r->out[i]);
 	while (sp > 0) {
 		int v = stack[--sp];
-		for (int k = 0; k < r->node[v].narg; k++) {
-			int o = ir_operand(r, v, k);
-			if (!alive[o])
-				alive[o] = true, stack[sp++] = o;
-		}
+		for (int k = 0; k < r->node[v].narg; k++)
+			mark(alive, stack, &sp, ir_operand(r, v, k));
 	}
 
 	/* users in CSR form, then Kahn's algorithm over the live nodes */

@@ -1,0 +1,80 @@
+"""Independent check of sinter's training step: the MLP of numpy_mlp.sn,
+written out by hand in NumPy (forward, backward, AdamW), started from the
+weights sinter saved, must give the same losses step by step.
+
+usage: numpy_mlp.py INIT.safetensors SINTER_OUTPUT
+Prints one PASS/FAIL line per step."""
+import gzip
+import json
+import sys
+
+import numpy as np
+
+DATA = "/usr/share/datasets/fashion-mnist/"
+
+
+def load_safetensors(path):
+    raw = open(path, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        assert info["dtype"] == "F32"
+        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype="<f4").reshape(info["shape"]).astype(np.float64)
+    return out
+
+
+def load_idx():
+    img = gzip.open(DATA + "t10k-images-idx3-ubyte.gz").read()
+    lab = gzip.open(DATA + "t10k-labels-idx1-ubyte.gz").read()
+    x = np.frombuffer(img[16:], dtype=np.uint8).reshape(-1, 784).astype(np.float64) / 255
+    y = np.frombuffer(lab[8:], dtype=np.uint8).astype(np.int64)
+    return x, y
+
+
+def main():
+    w = load_safetensors(sys.argv[1])
+    got = [float(line.split()[1]) for line in open(sys.argv[2]) if line.startswith("loss ")]
+    x_all, y_all = load_idx()
+    names = ["l1.weight", "l1.bias", "l2.weight", "l2.bias"]
+    m = {k: np.zeros_like(w[k]) for k in names}
+    v = {k: np.zeros_like(w[k]) for k in names}
+    lr, b1, b2, eps, wd = 1e-3, 0.9, 0.999, 1e-8, 0.01
+    if len(got) != 10:
+        print(f"FAIL numpy_mlp: expected 10 losses from sinter, got {len(got)}")
+        return 1
+    failed = 0
+    for t in range(1, 11):
+        x = x_all[(t - 1) * 1000:t * 1000]
+        y = y_all[(t - 1) * 1000:t * 1000]
+        h_pre = x @ w["l1.weight"] + w["l1.bias"]
+        h = np.maximum(h_pre, 0)
+        logits = h @ w["l2.weight"] + w["l2.bias"]
+        z = logits - logits.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -logp[np.arange(len(y)), y].mean()
+        rel = abs(loss - got[t - 1]) / abs(loss)
+        ok = rel <= 1e-4
+        failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'} numpy_mlp step {t}: numpy {loss:.7f} sinter {got[t - 1]:.7f} relative difference {rel:.1e}")
+        # backward
+        d = np.exp(logp)
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        g = {"l2.weight": h.T @ d, "l2.bias": d.sum(0)}
+        dh = (d @ w["l2.weight"].T) * (h_pre > 0)
+        g["l1.weight"] = x.T @ dh
+        g["l1.bias"] = dh.sum(0)
+        for k in names:
+            m[k] = b1 * m[k] + (1 - b1) * g[k]
+            v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
+            mhat = m[k] / (1 - b1 ** t)
+            vhat = v[k] / (1 - b2 ** t)
+            w[k] = w[k] - lr * (mhat / (np.sqrt(vhat) + eps) + wd * w[k])
+    return 1 if failed else 0
+
+
+sys.exit(main())
