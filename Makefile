@@ -9,7 +9,10 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -I. -Ibuild
-LDLIBS  += -lopenblas -lz -lm -lpthread
+LDLIBS  += -lopenblas -lz -lm -lpthread -lLLVM-19
+
+# Only codegen/ is compiled against LLVM's headers (the runtime stays LLVM-free).
+LLVM_CFLAGS = $(shell llvm-config-19 --cflags)
 
 B := build
 
@@ -58,6 +61,8 @@ $(B)/lexer.c: frontend/lexer.l $(B)/parser.h | $(B)/.deps
 # Generated code is not ours to keep warning-free.
 $(B)/parser.o $(B)/lexer.o: %.o: %.c
 	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
+
+$(B)/codegen/%.o: CFLAGS += $(LLVM_CFLAGS)
 
 $(B)/%.o: %.c | $(B)/.deps $(B)/parser.h
 	@mkdir -p $(dir $@)

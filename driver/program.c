@@ -62,7 +62,11 @@ Ev *driver_setup(const Options *o, Arena *a)
 			for (int k = 0; k < o->ndefines; k++) {
 				size_t n = strcspn(o->defines[k], "=");
 				if (strlen(d->name) == n && !strncmp(o->defines[k], d->name, n)) {
-					v = parse_define(o->defines[k] + n + 1);
+					Value nv = parse_define(o->defines[k] + n + 1);
+					if (is_number(&v) && nv.kind == V_STR)
+						fatal("-D %s: %s is %s %s, but '%s' is not a number", o->defines[k], d->name,
+						      v.kind == V_INT ? "an" : "a", value_kind_name(&v), nv.s);
+					v = nv;
 					used[k] = true;
 				}
 			}

@@ -164,9 +164,19 @@ typedef struct {
 	bool from_stdlib; /* declared in stdlib/ (user code may shadow it) */
 } Decl;
 
+/* One parsed file, kept so that `sinter build` can embed the program. */
+typedef struct {
+	const char *path;
+	const char *text;
+	bool from_stdlib;
+} Source;
+
 typedef struct {
 	Decl **decls; /* stdlib first, then imports in order, then the user's file */
 	int ndecls;
+	Source *src;  /* the files, in the order their decls were appended:
+	                 parsing them again in this order gives the same decls */
+	int nsrc;
 } Program;
 
 #endif

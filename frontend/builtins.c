@@ -195,6 +195,11 @@ static DType value_dtype(Ev *ev, const Value *v)
 	case V_FLOAT: return DT_F32;
 	case V_INT: return DT_I32;
 	case V_BOOL: return DT_BOOL;
+	case V_LIST:
+		for (int i = 0; i < v->n; i++)
+			if (value_dtype(ev, &v->items[i]) == DT_F32)
+				return DT_F32;
+		return DT_I32;
 	default: return DT_F32;
 	}
 }

@@ -15,9 +15,9 @@
 typedef struct {
 	char *file;
 	char *text;
-} Source;
+} SourceText;
 
-static Source *sources;
+static SourceText *sources;
 static int nsources, capsources;
 
 void diag_add_source(const char *file, const char *text)
@@ -26,14 +26,14 @@ void diag_add_source(const char *file, const char *text)
 		return;
 	if (nsources == capsources) {
 		capsources = capsources ? 2 * capsources : 16;
-		Source *s = xmalloc((size_t)capsources * sizeof *s);
+		SourceText *s = xmalloc((size_t)capsources * sizeof *s);
 		if (nsources)
 			memcpy(s, sources, (size_t)nsources * sizeof *s);
 		free(sources);
 		sources = s;
 	}
 	size_t nf = strlen(file) + 1, nt = strlen(text) + 1;
-	Source *s = &sources[nsources++];
+	SourceText *s = &sources[nsources++];
 	s->file = memcpy(xmalloc(nf), file, nf);
 	s->text = memcpy(xmalloc(nt), text, nt);
 }

@@ -423,10 +423,15 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 	case E_INDEX: return eval_index(ev, env, e);
 	case E_SLICE: ev_error(ev, e->loc, "a slice is only allowed inside []");
 	case E_LIST: {
+		const char *hint = ev->name_hint;
 		Value l = { .kind = V_LIST, .n = e->nitems };
 		l.items = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *l.items);
-		for (int i = 0; i < e->nitems; i++)
+		for (int i = 0; i < e->nitems; i++) {
+			/* [A(), B()] names its models like [A(); 2] does: hint.0, hint.1 */
+			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->items[i]);
+		}
+		ev->name_hint = NULL;
 		return l;
 	}
 	case E_REPEAT: {
@@ -483,6 +488,8 @@ bool ev_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 			Binding *b = env_find(env, s->target->str);
 			if (!b)
 				ev_error(ev, s->target->loc, "assignment to undeclared name '%s' (use let)", s->target->str);
+			if (env_find(ev->globals, s->target->str) == b || env_find(ev->stdlib_globals, s->target->str) == b)
+				ev_error(ev, s->target->loc, "cannot assign to global '%s'", s->target->str);
 			b->v = ev_expr(ev, env, s->value);
 			break;
 		}

@@ -14,7 +14,10 @@
 
 /* ---- printing ---- */
 
-/* Shortest text that reads back as the same double, as Python prints floats. */
+/* Shortest text that reads back as the same number, as Python prints floats
+   (and NumPy f32 elements): maxprec 17 for a double, 9 for an f32, whose
+   text only has to read back as the same f32 (0.1, not 0.100000001).
+   Positional from 1e-4 up to 1e16, scientific outside, like Python's repr. */
 static void fmt_float(char *buf, size_t n, double x, int maxprec)
 {
 	if (isnan(x)) {
@@ -25,13 +28,20 @@ static void fmt_float(char *buf, size_t n, double x, int maxprec)
 		snprintf(buf, n, x > 0 ? "inf" : "-inf");
 		return;
 	}
-	for (int p = 1; p <= maxprec; p++) {
-		snprintf(buf, n, "%.*g", p, x);
-		if (strtod(buf, NULL) == x || p == maxprec)
+	int p = 1;
+	for (; p < maxprec; p++) {
+		snprintf(buf, n, "%.*e", p - 1, x);
+		double back = strtod(buf, NULL);
+		if (maxprec <= 9 ? (float)back == (float)x : back == x)
 			break;
 	}
-	if (!strpbrk(buf, ".einn"))
-		strncat(buf, ".0", n - strlen(buf) - 1);
+	snprintf(buf, n, "%.*e", p - 1, x);
+	int e = atoi(strchr(buf, 'e') + 1);
+	if (e >= -4 && e < 16) {
+		snprintf(buf, n, "%.*f", p - 1 - e > 0 ? p - 1 - e : 0, x);
+		if (!strchr(buf, '.'))
+			strncat(buf, ".0", n - strlen(buf) - 1);
+	}
 }
 
 static void fmt_tensor(FILE *f, const Tensor *t, int axis, int64_t off)
@@ -164,7 +174,8 @@ static const char *want_str(Ev *ev, Value v, Loc loc, const char *what)
 }
 
 /* checkpoint/resume: parameters under "model.", optimizer state under
-   "opt.<state>.", and the step count and data-order counter under "meta.". */
+   "opt.<state>.", and under "meta.step" the step count, the batches() call count and the
+   region execution count (the random streams). */
 static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 {
 	const char *path = want_str(ev, v[0], loc, "the checkpoint path");
@@ -175,7 +186,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2, n = 0;
 	RtTensor *ts = xcalloc(cap, sizeof *ts);
 	Tensor *slots = xcalloc(cap, sizeof *slots);
-	int32_t meta[2] = { (int32_t)o->t, (int32_t)ev->batches_calls };
+	int32_t meta[3] = { (int32_t)o->t, (int32_t)ev->batches_calls, (int32_t)ev->region_runs };
 	for (int i = 0; i < inst->nparams; i++) {
 		Slot *p = inst->params[i];
 		slots[n] = p->t;
@@ -190,7 +201,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 			ts[n++] = rt_tensor(arena_printf(ev->arena, "opt.%s.%s", o->decl->opt->states[s], short_name(inst, p)), &st->t);
 		}
 	}
-	Tensor mt = { .type = type_make(DT_I32, 1, (int64_t[]){ 2 }), .data = meta };
+	Tensor mt = { .type = type_make(DT_I32, 1, (int64_t[]){ 3 }), .data = meta };
 	ts[n] = rt_tensor("meta.step", &mt);
 	slots[n++] = mt;
 	if (save)
@@ -203,6 +214,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		rt_tensors_free(f, nf);
 		o->t = meta[0];
 		ev->batches_calls = meta[1];
+		ev->region_runs = meta[2];
 		ev->host->log_step = o->t;
 	}
 	free(ts);

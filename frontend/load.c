@@ -169,6 +169,9 @@ static void load_file(Loader *ld, const char *path, const Decl *import, bool fro
 		load_file(ld, import_path(ld->arena, own.decls[i]->loc.file, d->path), d, from_stdlib);
 	}
 	append_decls(ld->arena, ld->prog, own.decls, own.ndecls);
+	Program *p = ld->prog;
+	p->src = arena_grow(ld->arena, p->src, p->nsrc * sizeof *p->src, (p->nsrc + 1) * sizeof *p->src);
+	p->src[p->nsrc++] = (Source){ arena_strdup(ld->arena, path), text, from_stdlib };
 }
 
 /* $SINTER_STDLIB, else stdlib/ beside the executable, else ../stdlib from

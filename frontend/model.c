@@ -194,6 +194,16 @@ static void init_param(Ev *ev, Slot *s, Value init, Loc loc)
 	int64_t n = type_numel(t);
 	int64_t fan_out = t->rank ? t->dim[t->rank - 1] : 1, fan_in = t->rank > 1 ? n / fan_out : n;
 	const char *kind = init.kind == V_INIT || init.kind == V_CALLABLE ? init.s : NULL;
+	if (init.kind == V_CALLABLE && kind && (!strcmp(kind, "normal") || !strcmp(kind, "uniform"))) {
+		/* a bare `normal` or `uniform`: their defaults, N(0, 1) and U(0, 1) */
+		init.items = (Value[2]){ v_float(!strcmp(kind, "normal")), v_float(!strcmp(kind, "uniform")) };
+		if (!strcmp(kind, "normal"))
+			init.items[1] = v_float(0);
+		else
+			init.items[0] = v_float(0);
+	}
+	if (init.kind == V_CALLABLE && kind && !strcmp(kind, "constant"))
+		ev_error(ev, loc, "constant needs a value: constant(v)");
 	uint64_t key = rt_key(ev->seed, s->name);
 	if (t->dt != DT_F32)
 		ev_error(ev, loc, "parameters must be f32");
@@ -246,10 +256,16 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 	const char *what = arena_printf(ev->arena, "model '%s'", md->name);
 	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, false);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
-		ev_error(ev, loc, "models nested too deeply");
+		ev_error(ev, loc, "models nested too deeply (does a model contain itself?)");
 	ev->stack[ev->depth++] = (Frame){ loc, what };
 	for (int i = 0; i < md->nitems; i++) {
 		const ModelItem *it = &md->items[i];
+		for (int j = 0; j < i; j++)
+			if (!strcmp(md->items[j].name, it->name)) {
+				diag_begin_error(it->loc, "model '%s' defines '%s' twice", md->name, it->name);
+				diag_note(md->items[j].loc, "first defined here");
+				diag_exit();
+			}
 		const char *full = arena_printf(ev->arena, "%s.%s", inst->path, it->name);
 		Value v;
 		switch (it->kind) {
@@ -280,12 +296,30 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 
 /* ---- optimizers ---- */
 
+/* Forgets the state slots of optimizers named oname: a new optimizer of that
+   name (`let opt = adam()` in a loop) starts from fresh state, created on its
+   first step like any other. */
+static void drop_states(Ev *ev, const char *oname)
+{
+	size_t n = strlen(oname);
+	for (int b = 0; ev->slots && b < SLOT_BUCKETS; b++)
+		for (Slot **sp = &ev->slots[b]; *sp;) {
+			Slot *s = *sp;
+			if (s->sname && !strncmp(s->sname, oname, n) && s->sname[n] == '.') {
+				*sp = s->next;
+				free(s->t.data);
+			} else
+				sp = &s->next;
+		}
+}
+
 Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs)
 {
 	OptInst *o = arena_alloc(ev->arena, sizeof *o);
 	o->decl = d;
 	o->name = ev->name_hint ? ev->name_hint : arena_printf(ev->arena, "opt%d", ev->anon_models++);
 	ev->name_hint = NULL;
+	drop_states(ev, o->name);
 	o->hyper = env_new(ev, decl_scope(ev, d));
 	const char *what = arena_printf(ev->arena, "optimizer '%s'", d->name);
 	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, false);
@@ -300,10 +334,19 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 {
 	Region *r = ev->tr->r;
 	const OptDecl *od = o->decl->opt;
+	/* the parameters the loss depends on through differentiable ops: like
+	   PyTorch, a parameter with no gradient (read only under stop_gradient,
+	   say) is not updated */
 	int nparams = 0;
 	int *pnodes = arena_alloc(ev->arena, (r->nnode + 1) * sizeof *pnodes);
+	bool *live = arena_alloc(ev->arena, (r->nnode + 1) * sizeof *live);
+	live[loss] = true;
+	for (int v = loss; v >= 0; v--)
+		if (live[v] && !(op_info[r->node[v].op].flags & F_NOGRAD))
+			for (int k = 0; k < r->node[v].narg; k++)
+				live[ir_operand(r, v, k)] = true;
 	for (int i = 0; i < r->nnode; i++)
-		if (r->node[i].op == OP_PARAM)
+		if (r->node[i].op == OP_PARAM && live[i])
 			pnodes[nparams++] = i;
 	if (!nparams)
 		ev_error(ev, loc, "the loss does not depend on any parameter");
@@ -339,8 +382,15 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 			if (b->v.kind == V_TENSOR && b->v.node == ref)
 				continue;
 			int val = ev_node(ev, b->v, od->upd_loc, DT_F32);
-			if (!type_eq(&r->node[val].type, &pt))
-				val = ir_broadcast(r, val, pt);
+			if (!type_eq(&r->node[val].type, &pt)) {
+				Node bp = ir_proto(OP_BROADCAST);
+				bp.type = pt;
+				int to = ir_emit(r, &bp, &val, 1, NULL, 0);
+				if (to < 0)
+					ev_error(ev, od->upd_loc, "the new value of '%s' is %s, but parameter '%s' is %s", name,
+					         TS(&r->node[val].type), pname, TS(&pt));
+				val = to;
+			}
 			Node wp = ir_proto(OP_WRITE);
 			ir_emit(r, &wp, (int[]){ ref, val }, 2, NULL, 0);
 		}

@@ -30,8 +30,9 @@ static int64_t want_int(Ev *ev, Value v, Loc loc, const char *what)
 static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what)
 {
 	Type t = { .dt = dt };
+	Value one = v;
 	if (v.kind == V_INT)
-		v = (Value){ .kind = V_LIST, .n = 1, .items = &v };
+		v = (Value){ .kind = V_LIST, .n = 1, .items = &one };
 	if (v.kind != V_LIST)
 		ev_error(ev, loc, "%s must be a list of ints, got a %s", what, value_kind_name(&v));
 	if (v.n > MAX_RANK)
@@ -76,7 +77,15 @@ static int want_axes(Ev *ev, Value v, int rank, Loc loc, int *ax)
 	return n;
 }
 
-static bool truthy(Value v) { return v.kind != V_NONE && v.i != 0; }
+/* An optional bool argument (absent: false). */
+static bool want_flag(Ev *ev, Value v, Loc loc, const char *what)
+{
+	if (v.kind == V_NONE)
+		return false;
+	if (v.kind != V_BOOL && v.kind != V_INT)
+		ev_error(ev, loc, "%s must be a bool, got a %s", what, value_kind_name(&v));
+	return v.i != 0;
+}
 
 static double host_unary(const char *f, double x)
 {
@@ -196,7 +205,7 @@ static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	Region *r = ev->tr->r;
 	int ax[MAX_RANK];
 	int nax = want_axes(ev, v[1], t.rank, loc, ax);
-	bool keep = truthy(v[2]);
+	bool keep = want_flag(ev, v[2], loc, "keepdims");
 	if (!strcmp(name, "argmax")) {
 		if (v[1].kind == V_NONE) {
 			x = ir_reshape(r, x, type_make(t.dt, 1, (int64_t[]){ type_numel(&t) }));

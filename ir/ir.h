@@ -98,6 +98,7 @@ typedef struct {
 	int *out;          /* values returned by the region, in order */
 	int nout, capout;
 	int ninput;        /* number of OP_INPUT slots (max index + 1) */
+	int64_t arena_bytes; /* activation arena size set by memplan (bytes, 64-aligned); 0 = unplanned */
 } Region;
 
 /* Static facts about one op, from ops.def. */
@@ -193,5 +194,9 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 /* ---- passes ---- */
 /* autodiff: replaces every OP_GRAD by reverse-mode IR (passes/autodiff.c). */
 void ad_run(Region *r);
+/* schedule: reorders nodes to keep the live set small (passes/schedule.c). */
+void schedule_run(Region *r);
+/* memplan: places every activation at an offset of one arena (passes/memplan.c). */
+void memplan_run(Region *r);
 
 #endif

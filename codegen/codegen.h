@@ -1,0 +1,84 @@
+/*
+ * codegen.h — compiling regions to native code with LLVM 19 and running them
+ * through ORC LLJIT.
+ *
+ * One LLVM function per region.  Its arguments are arrays of data pointers:
+ * the region never sees Tensors, Stores or names, so the same function can
+ * later be linked ahead of time into a binary.  Intermediate values live in
+ * one caller-supplied scratch block at offsets fixed at compile time.
+ *
+ * Typical use (what host.c does instead of interp_run):
+ *
+ *     CgModule *m = cg_jit_new(err, sizeof err);        // once per process
+ *     CgRegion *cr = cg_compile(m, r, err, sizeof err); // once per region
+ *     cg_run(cr, &store, inputs, outputs);              // every step
+ *     cg_jit_free(m);                                   // frees every CgRegion
+ *
+ * This header needs no LLVM headers; only codegen/ is compiled against them.
+ */
+#ifndef SINTER_CODEGEN_H
+#define SINTER_CODEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+
+/*
+ * The generated entry point.
+ *   inputs[k]   data of OP_INPUT k (read only), of exactly the node's type
+ *   slots[k]    data of the k-th PARAM/STATE node in node order (see
+ *               cg_slot_nodes); read during the region, overwritten at its
+ *               end by the region's WRITEs
+ *   outputs[k]  caller-allocated buffers of type_numel * dtype_size bytes of
+ *               output k's type (r->node[r->out[k]].type); filled before any
+ *               WRITE happens, so an output that reads a slot sees the old value
+ *   scratch     64-byte aligned block of CgRegion.scratch bytes (NULL if 0);
+ *               its contents need not survive between calls
+ *   seed, step  as Store.seed and Store.step: RAND/RANDN/DROPOUT streams
+ * A call is not reentrant only through its scratch block: concurrent calls
+ * need one scratch block each.
+ */
+typedef void CgRegionFn(void *const *inputs, void *const *slots, void *const *outputs, void *scratch,
+	uint64_t seed, uint64_t step);
+
+/* An LLJIT instance and every region compiled into it. */
+typedef struct CgModule CgModule;
+
+/* One compiled region; owned by its CgModule. */
+typedef struct {
+	CgRegionFn *fn;
+	size_t scratch;     /* bytes of scratch fn needs (a multiple of 64) */
+	int nslot;          /* number of PARAM/STATE nodes */
+	int *slot;          /* [nslot] their node indices: slots[k] is node slot[k] */
+	const Region *r;    /* the region compiled; must outlive the CgRegion (cg_run reads it) */
+	void *buf;          /* cg_run's scratch block, allocated on first use */
+	double ms;          /* wall time cg_compile took (build, O3, machine code) */
+} CgRegion;
+
+/* Creates the JIT for the host CPU; NULL and a message in err on failure. */
+CgModule *cg_jit_new(char *err, size_t errlen);
+/*
+ * Compiles r (after autodiff: an OP_GRAD is an internal error) into m.
+ * Returns NULL and a message in err when LLVM fails.
+ */
+CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen);
+/* Frees the JIT, its code and every CgRegion compiled into it. */
+void cg_jit_free(CgModule *m);
+
+/*
+ * Runs cr like interp_run runs its region: slots are looked up in s (types
+ * checked), outputs[k] receive freshly allocated tensors (caller frees data
+ * with free()), scratch is cr->buf.  Not for concurrent calls on one cr.
+ */
+void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs);
+
+/* Node indices of r's PARAM/STATE nodes in node order into nodes (if not
+   NULL); returns their number. */
+int cg_slot_nodes(const Region *r, int *nodes);
+
+/* The optimized LLVM IR of r as text (for `sinter llvm`); caller frees.
+   NULL and a message in err when LLVM fails. */
+char *cg_llvm_text(const Region *r, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * jit.c — the LLVM side of codegen: a target machine for the host CPU, the
+ * `default<O3>` pipeline, the ORC LLJIT that turns each region's module into
+ * machine code, and cg_run, which calls a compiled region the way
+ * interp_run runs one.
+ *
+ * Generated code calls libm, OpenBLAS, rt_normal and cg_index_error.  The
+ * last two live in the sinter executable, whose symbols the dynamic loader
+ * does not export (no -rdynamic), so every function the emitter names is
+ * registered with the JIT by address; a process-symbol generator resolves
+ * anything LLVM's own lowering adds (memcpy, memset, sincosf, ...).
+ */
+#include "codegen/codegen.h"
+#include "codegen/emit.h"
+#include "runtime/runtime.h"
+
+#include <cblas.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct CgModule {
+	LLVMOrcLLJITRef jit;
+	LLVMOrcJITDylibRef jd;
+	LLVMTargetMachineRef tm; /* for the O3 pipeline; the JIT holds its own copy */
+	int nmod;                /* modules added so far: makes symbol names unique */
+	CgRegion **reg;
+	int nreg, capreg;
+};
+
+void cg_index_error(int32_t k, int64_t nrows, int32_t what)
+{
+	die("%s: index %d out of range for a table of %lld rows", what ? "scatter_rows" : "take", k,
+		(long long)nrows);
+}
+
+/* Writes an LLVM error's message into err and consumes it; returns false. */
+static bool llvm_fail(LLVMErrorRef e, const char *what, char *err, size_t errlen)
+{
+	char *msg = LLVMGetErrorMessage(e);
+	snprintf(err, errlen, "%s: %s", what, msg);
+	LLVMDisposeErrorMessage(msg);
+	return false;
+}
+
+static LLVMTargetMachineRef host_tm(char *err, size_t errlen)
+{
+	LLVMInitializeNativeTarget();
+	LLVMInitializeNativeAsmPrinter();
+	char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+	LLVMTargetRef target;
+	LLVMTargetMachineRef tm = NULL;
+	if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+		snprintf(err, errlen, "no LLVM target for %s: %s", triple, msg);
+		LLVMDisposeMessage(msg);
+	} else {
+		char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+		tm = LLVMCreateTargetMachine(target, triple, cpu, feat, LLVMCodeGenLevelAggressive,
+			LLVMRelocDefault, LLVMCodeModelJITDefault);
+		LLVMDisposeMessage(cpu);
+		LLVMDisposeMessage(feat);
+		if (!tm)
+			snprintf(err, errlen, "cannot create an LLVM target machine for %s", triple);
+	}
+	LLVMDisposeMessage(triple);
+	return tm;
+}
+
+/* Builds r into a module of ctx for tm, verifies and optimizes it. */
+static LLVMModuleRef build_optimized(LLVMContextRef ctx, LLVMTargetMachineRef tm, const Region *r,
+	const char *fname, int64_t *scratch, char *err, size_t errlen)
+{
+	LLVMModuleRef mod = cg_build_module(ctx, r, fname, scratch);
+	char *triple = LLVMGetTargetMachineTriple(tm), *msg = NULL;
+	LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+	LLVMSetTarget(mod, triple);
+	LLVMSetModuleDataLayout(mod, dl);
+	LLVMDisposeTargetData(dl);
+	LLVMDisposeMessage(triple);
+	if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+		snprintf(err, errlen, "codegen produced invalid LLVM IR for region %s: %.400s", r->name, msg);
+		LLVMDisposeMessage(msg);
+		LLVMDisposeModule(mod);
+		return NULL;
+	}
+	LLVMDisposeMessage(msg);
+	LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+	LLVMErrorRef e = LLVMRunPasses(mod, "default<O3>", tm, po);
+	LLVMDisposePassBuilderOptions(po);
+	if (e) {
+		llvm_fail(e, "LLVM optimization", err, errlen);
+		LLVMDisposeModule(mod);
+		return NULL;
+	}
+	return mod;
+}
+
+/* Every external function generated code names, by address. */
+static bool define_symbols(CgModule *m, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		uintptr_t addr;
+	} syms[] = {
+		{ "cblas_sgemm", (uintptr_t)&cblas_sgemm }, { "rt_normal", (uintptr_t)&rt_normal },
+		{ "cg_index_error", (uintptr_t)&cg_index_error }, { "tanhf", (uintptr_t)&tanhf },
+		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
+		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },
+		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },
+		{ "memcpy", (uintptr_t)&memcpy }, { "memmove", (uintptr_t)&memmove },
+		{ "memset", (uintptr_t)&memset },
+	};
+	enum { NSYM = sizeof syms / sizeof syms[0] };
+	LLVMOrcCSymbolMapPair pairs[NSYM];
+	for (int i = 0; i < NSYM; i++) {
+		pairs[i].Name = LLVMOrcLLJITMangleAndIntern(m->jit, syms[i].name);
+		pairs[i].Sym.Address = syms[i].addr;
+		pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+		pairs[i].Sym.Flags.TargetFlags = 0;
+	}
+	LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, NSYM);
+	LLVMErrorRef e = LLVMOrcJITDylibDefine(m->jd, mu);
+	if (e) {
+		LLVMOrcDisposeMaterializationUnit(mu);
+		return llvm_fail(e, "JIT symbols", err, errlen);
+	}
+	LLVMOrcDefinitionGeneratorRef gen;
+	e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(m->jit), NULL, NULL);
+	if (e)
+		return llvm_fail(e, "JIT process symbols", err, errlen);
+	LLVMOrcJITDylibAddGenerator(m->jd, gen);
+	return true;
+}
+
+CgModule *cg_jit_new(char *err, size_t errlen)
+{
+	CgModule *m = xcalloc(1, sizeof *m);
+	LLVMTargetMachineRef jtm = NULL;
+	if (!(m->tm = host_tm(err, errlen)) || !(jtm = host_tm(err, errlen))) {
+		cg_jit_free(m);
+		return NULL;
+	}
+	LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
+	LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jtm));
+	LLVMErrorRef e = LLVMOrcCreateLLJIT(&m->jit, jb);
+	if (e) {
+		llvm_fail(e, "cannot create the JIT", err, errlen);
+		m->jit = NULL;
+		cg_jit_free(m);
+		return NULL;
+	}
+	m->jd = LLVMOrcLLJITGetMainJITDylib(m->jit);
+	if (!define_symbols(m, err, errlen)) {
+		cg_jit_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void cg_jit_free(CgModule *m)
+{
+	if (!m)
+		return;
+	if (m->jit) {
+		LLVMErrorRef e = LLVMOrcDisposeLLJIT(m->jit);
+		if (e)
+			LLVMConsumeError(e);
+	}
+	if (m->tm)
+		LLVMDisposeTargetMachine(m->tm);
+	for (int i = 0; i < m->nreg; i++) {
+		free(m->reg[i]->slot);
+		free(m->reg[i]->buf);
+		free(m->reg[i]);
+	}
+	free(m->reg);
+	free(m);
+}
+
+int cg_slot_nodes(const Region *r, int *nodes)
+{
+	int n = 0;
+	for (int v = 0; v < r->nnode; v++)
+		if (r->node[v].op == OP_PARAM || r->node[v].op == OP_STATE) {
+			if (nodes)
+				nodes[n] = v;
+			n++;
+		}
+	return n;
+}
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
+{
+	double t0 = now_ms();
+	char fname[96];
+	/* symbol names must be unique in the JITDylib; the region name helps profilers */
+	snprintf(fname, sizeof fname, "sinter_%d_%.60s", m->nmod++, r->name);
+	for (char *p = fname; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			*p = '_';
+	LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+	int64_t scratch = 0;
+	LLVMModuleRef mod = build_optimized(LLVMOrcThreadSafeContextGetContext(tsc), m->tm, r, fname, &scratch,
+		err, errlen);
+	if (!mod) {
+		LLVMOrcDisposeThreadSafeContext(tsc);
+		return NULL;
+	}
+	LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+	LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps its context alive */
+	LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(m->jit, m->jd, tsm);
+	if (e) {
+		llvm_fail(e, "JIT", err, errlen);
+		return NULL;
+	}
+	LLVMOrcExecutorAddress addr = 0;
+	if ((e = LLVMOrcLLJITLookup(m->jit, &addr, fname))) {
+		llvm_fail(e, "JIT", err, errlen);
+		return NULL;
+	}
+	CgRegion *cr = xcalloc(1, sizeof *cr);
+	cr->fn = (CgRegionFn *)(uintptr_t)addr;
+	cr->scratch = (size_t)scratch;
+	cr->r = r;
+	cr->nslot = cg_slot_nodes(r, NULL);
+	cr->slot = xmalloc(((size_t)cr->nslot + 1) * sizeof *cr->slot);
+	cg_slot_nodes(r, cr->slot);
+	if (m->nreg == m->capreg) {
+		m->capreg = m->capreg ? 2 * m->capreg : 16;
+		m->reg = realloc(m->reg, (size_t)m->capreg * sizeof *m->reg);
+		if (!m->reg)
+			die("out of memory");
+	}
+	m->reg[m->nreg++] = cr;
+	cr->ms = now_ms() - t0;
+	return cr;
+}
+
+char *cg_llvm_text(const Region *r, char *err, size_t errlen)
+{
+	LLVMTargetMachineRef tm = host_tm(err, errlen);
+	if (!tm)
+		return NULL;
+	LLVMContextRef ctx = LLVMContextCreate();
+	int64_t scratch;
+	LLVMModuleRef mod = build_optimized(ctx, tm, r, r->name, &scratch, err, errlen);
+	char *text = NULL;
+	if (mod) {
+		char *s = LLVMPrintModuleToString(mod);
+		text = strcpy(xmalloc(strlen(s) + 1), s);
+		LLVMDisposeMessage(s);
+		LLVMDisposeModule(mod);
+	}
+	LLVMContextDispose(ctx);
+	LLVMDisposeTargetMachine(tm);
+	return text;
+}
+
+/* Dies, like interp.c, when a tensor's type differs from the node's. */
+static void check_type(const Type *have, const Type *want, const char *what, const char *name)
+{
+	if (!type_eq(have, want)) {
+		char a[64], b[64];
+		die("codegen: %s %s has type %s, the region expects %s", what, name, type_str(have, a, sizeof a),
+			type_str(want, b, sizeof b));
+	}
+}
+
+void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
+{
+	const Region *r = cr->r;
+	void **in = xcalloc((size_t)r->ninput + 1, sizeof *in);
+	void **slots = xcalloc((size_t)cr->nslot + 1, sizeof *slots);
+	void **outs = xcalloc((size_t)r->nout + 1, sizeof *outs);
+	for (int v = 0; v < r->nnode; v++)
+		if (r->node[v].op == OP_INPUT) {
+			int64_t k = r->node[v].ia[0];
+			if (!inputs || !inputs[k])
+				die("codegen: input %lld not supplied", (long long)k);
+			check_type(&inputs[k]->type, &r->node[v].type, "input", "");
+			in[k] = inputs[k]->data;
+		}
+	for (int k = 0; k < cr->nslot; k++) {
+		const Node *nd = &r->node[cr->slot[k]];
+		const char *state = nd->op == OP_STATE ? nd->sname : NULL;
+		Tensor *t = s ? s->lookup(s, nd->name, state) : NULL;
+		if (!t)
+			die("codegen: no storage for %s%s%s", nd->name, state ? "." : "", state ? state : "");
+		check_type(&t->type, &nd->type, "storage for", nd->name);
+		slots[k] = t->data;
+	}
+	for (int k = 0; k < r->nout; k++) {
+		Type t = r->node[r->out[k]].type;
+		outputs[k].type = t;
+		outputs[k].data = outs[k] = xmalloc((size_t)cg_bytes(&t) + 1);
+	}
+	if (cr->scratch && !cr->buf && !(cr->buf = aligned_alloc(64, cr->scratch)))
+		die("codegen: out of memory (%zu bytes of scratch)", cr->scratch);
+	cr->fn(in, slots, outs, cr->buf, s ? s->seed : 0, s ? s->step : 0);
+	free(outs);
+	free(slots);
+	free(in);
+}

@@ -1,0 +1,295 @@
+/*
+ * reduce.c — reductions (SUM, MAX, MIN), ARGMAX and MATMUL.
+ *
+ * A reduction first merges adjacent axes of the same kind (kept or
+ * reduced), so [128,10] over axis 1 is one kept and one reduced group.
+ * When the only reduced group is innermost, each result is accumulated in a
+ * register over one contiguous row; otherwise the operand is walked in
+ * memory order and combined into an accumulator array.  SUM accumulates in
+ * double (i64 for integers), as the interpreter does, so both agree to the
+ * float rounding of the result; MAX and MIN propagate NaN like it does.
+ * MATMUL calls cblas_sgemm with the interpreter's exact batching.
+ */
+#include "codegen/emit.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+	OpKind op;
+	DType in, out;   /* element types of operand and result */
+	LLVMTypeRef acc; /* accumulator type: f64 / i64 for SUM, else the operand's */
+} Red;
+
+static LLVMValueRef red_init(Cg *g, const Red *R)
+{
+	if (R->op == OP_SUM)
+		return R->in == DT_F32 ? LLVMConstReal(g->f64, 0) : cg_i64(g, 0);
+	bool mx = R->op == OP_MAX;
+	if (R->in == DT_F32)
+		return cg_f32(g, mx ? -INFINITY : INFINITY);
+	return cg_i32(g, mx ? INT32_MIN : INT32_MAX);
+}
+
+static LLVMValueRef red_combine(Cg *g, const Red *R, LLVMValueRef acc, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef a[2] = { acc, x };
+	if (R->op == OP_SUM) {
+		if (R->in != DT_F32)
+			return LLVMBuildAdd(b, acc, R->in == DT_I32 ? LLVMBuildSExt(b, x, g->i64, "")
+				: LLVMBuildZExt(b, x, g->i64, ""), "");
+		LLVMValueRef s = LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, x, g->f64, ""), "");
+		/* reassociating a double sum of floats changes the float result by at
+		   most its last bit, and lets LLVM vectorize the row */
+		LLVMSetFastMathFlags(s, LLVMFastMathAllowReassoc);
+		return s;
+	}
+	bool mx = R->op == OP_MAX;
+	if (R->in == DT_F32) /* NaN wins, as in interp.c */
+		return cg_intrinsic(g, mx ? "llvm.maximum" : "llvm.minimum", g->f32, a, 2);
+	if (R->in == DT_I32)
+		return cg_intrinsic(g, mx ? "llvm.smax" : "llvm.smin", g->i32, a, 2);
+	die("codegen: %s of bool", op_info[R->op].name);
+}
+
+static LLVMValueRef red_final(Cg *g, const Red *R, LLVMValueRef acc)
+{
+	if (R->op != OP_SUM)
+		return acc;
+	return R->in == DT_F32 ? LLVMBuildFPTrunc(g->b, acc, g->f32, "") : LLVMBuildTrunc(g->b, acc, g->i32, "");
+}
+
+/* Accumulates row x[base .. base+n) onto acc in a register. */
+static LLVMValueRef red_row(Cg *g, const Red *R, LLVMValueRef acc, LLVMValueRef x, LLVMValueRef base, int64_t n)
+{
+	Loop L;
+	LLVMValueRef j = cg_loop_begin(g, &L, n);
+	LLVMValueRef a = cg_loop_phi(g, &L, R->acc, acc);
+	LLVMValueRef next = red_combine(g, R, a, cg_load(g, R->in, x, LLVMBuildAdd(g->b, base, j, "")));
+	cg_loop_carry(g, a, next);
+	cg_loop_end(g, &L);
+	return next;
+}
+
+typedef struct {
+	const Red *R;
+	int64_t row;  /* > 0: length of an innermost reduced row each point accumulates */
+} RedCtx;
+
+/* op[0] is the accumulator array (of R->acc), op[1] the operand. */
+static void red_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *idx)
+{
+	const RedCtx *c = ctx;
+	LLVMValueRef at = idx[0];
+	LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, c->R->acc, op[0].ptr, &at, 1, "");
+	LLVMValueRef acc = LLVMBuildLoad2(g->b, c->R->acc, p, "");
+	cg_mark(g, acc, true);
+	LLVMValueRef next = c->row > 0 ? red_row(g, c->R, acc, op[1].ptr, idx[1], c->row)
+		: red_combine(g, c->R, acc, cg_load(g, c->R->in, op[1].ptr, idx[1]));
+	cg_mark(g, LLVMBuildStore(g->b, next, p), true);
+}
+
+static void fill_acc(Cg *g, const Red *R, LLVMValueRef buf, int64_t n, bool final, LLVMValueRef out)
+{
+	Loop L;
+	LLVMValueRef i = cg_loop_begin(g, &L, n);
+	LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R->acc, buf, &i, 1, "");
+	if (final) {
+		LLVMValueRef a = LLVMBuildLoad2(g->b, R->acc, p, "");
+		cg_mark(g, a, true);
+		cg_store(g, R->out, out, i, red_final(g, R, a));
+	} else {
+		cg_mark(g, LLVMBuildStore(g->b, red_init(g, R), p), true);
+	}
+	cg_loop_end(g, &L);
+}
+
+void cg_reduce(Cg *g, int v)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int x = ir_operand(r, v, 0);
+	const Type *xt = &r->node[x].type;
+	Red R = { nd->op, xt->dt, nd->type.dt, NULL };
+	R.acc = nd->op == OP_SUM ? (xt->dt == DT_F32 ? g->f64 : g->i64) : cg_elem_type(g, xt->dt);
+	int64_t no = type_numel(&nd->type), nx = type_numel(xt);
+	if (no == 0)
+		return;
+	/* merged groups of axes: len[k], red[k]; unit axes vanish */
+	int ng = 0, nred = 0;
+	int64_t len[MAX_RANK];
+	bool red[MAX_RANK];
+	for (int a = 0; a < xt->rank; a++) {
+		bool rd = false;
+		for (int k = 0; k < nd->nia; k++)
+			rd |= nd->ia[k] == a;
+		if (xt->dim[a] == 1)
+			continue;
+		if (ng > 0 && red[ng - 1] == rd) {
+			len[ng - 1] *= xt->dim[a];
+		} else {
+			len[ng] = xt->dim[a];
+			red[ng++] = rd;
+			nred += rd;
+		}
+	}
+	LLVMValueRef out = g->ptr[v], in = g->ptr[x];
+	if (nx == 0) {
+		/* empty reductions give the identity */
+		Loop L;
+		LLVMValueRef i = cg_loop_begin(g, &L, no);
+		cg_store(g, R.out, out, i, red_final(g, &R, red_init(g, &R)));
+		cg_loop_end(g, &L);
+		return;
+	}
+	if (nred == 0 || (nred == 1 && red[ng - 1])) {
+		/* each result is one contiguous row of the operand */
+		int64_t n = nx / no;
+		Loop L;
+		LLVMValueRef p = no > 1 ? cg_loop_begin(g, &L, no) : cg_i64(g, 0);
+		LLVMValueRef acc = red_row(g, &R, red_init(g, &R), in, LLVMBuildMul(g->b, p, cg_i64(g, n), ""), n);
+		cg_store(g, R.out, out, p, red_final(g, &R, acc));
+		if (no > 1)
+			cg_loop_end(g, &L);
+		return;
+	}
+	/* walk the operand in memory order; result strides are 0 on reduced groups */
+	bool sum = nd->op == OP_SUM;
+	LLVMValueRef acc = sum ? cg_scratch(g, no * 8) : out;
+	g->out[1] = acc;
+	fill_acc(g, &R, acc, no, false, NULL);
+	Type sp = type_make(xt->dt, ng, len);
+	Opnd op[2] = { { .ptr = acc, .dt = R.out }, { .ptr = in, .dt = R.in } };
+	int64_t mi = 1, mo = 1;
+	for (int k = ng - 1; k >= 0; k--) {
+		op[1].st[k] = mi;
+		op[0].st[k] = red[k] ? 0 : mo;
+		mi *= len[k];
+		mo *= red[k] ? 1 : len[k];
+	}
+	RedCtx c = { &R, red[ng - 1] ? len[ng - 1] : 0 };
+	if (c.row)
+		sp.rank--; /* the innermost reduced group is the body's row */
+	cg_map(g, &sp, op, 2, red_body, &c);
+	if (sum)
+		fill_acc(g, &R, acc, no, true, out);
+}
+
+/* ---- argmax ---- */
+
+void cg_argmax(Cg *g, int v)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int x = ir_operand(r, v, 0);
+	const Type *xt = &r->node[x].type;
+	DType dt = xt->dt;
+	int ax = (int)nd->ia[0];
+	int64_t outer = 1, inner = 1, n = xt->dim[ax];
+	for (int a = 0; a < ax; a++)
+		outer *= xt->dim[a];
+	for (int a = ax + 1; a < xt->rank; a++)
+		inner *= xt->dim[a];
+	if (outer == 0 || inner == 0)
+		return;
+	LLVMBuilderRef b = g->b;
+	Loop Lp, Lj, Lk;
+	LLVMValueRef p = outer > 1 ? cg_loop_begin(g, &Lp, outer) : cg_i64(g, 0);
+	LLVMValueRef j = inner > 1 ? cg_loop_begin(g, &Lj, inner) : cg_i64(g, 0);
+	LLVMValueRef base = LLVMBuildAdd(b, LLVMBuildMul(b, p, cg_i64(g, n * inner), ""), j, "");
+	LLVMValueRef bv = cg_load(g, dt, g->ptr[x], base), best = cg_i32(g, 0);
+	if (n > 1) {
+		LLVMValueRef k = cg_loop_begin(g, &Lk, n - 1);
+		LLVMValueRef pv = cg_loop_phi(g, &Lk, cg_elem_type(g, dt), bv);
+		LLVMValueRef pb = cg_loop_phi(g, &Lk, g->i32, best);
+		LLVMValueRef k1 = LLVMBuildAdd(b, k, cg_i64(g, 1), "");
+		LLVMValueRef xv = cg_load(g, dt, g->ptr[x], LLVMBuildAdd(b, base, LLVMBuildMul(b, k1, cg_i64(g, inner), ""), ""));
+		/* strict > keeps the first maximum; a NaN wins and then stays */
+		LLVMValueRef c;
+		if (dt == DT_F32) {
+			c = LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOGT, xv, pv, ""), LLVMBuildFCmp(b, LLVMRealUNO, xv, xv, ""), "");
+			c = LLVMBuildAnd(b, c, LLVMBuildFCmp(b, LLVMRealORD, pv, pv, ""), "");
+		} else {
+			c = LLVMBuildICmp(b, dt == DT_I32 ? LLVMIntSGT : LLVMIntUGT, xv, pv, "");
+		}
+		bv = LLVMBuildSelect(b, c, xv, pv, "");
+		best = LLVMBuildSelect(b, c, LLVMBuildTrunc(b, k1, g->i32, ""), pb, "");
+		cg_loop_carry(g, pv, bv);
+		cg_loop_carry(g, pb, best);
+		cg_loop_end(g, &Lk);
+	}
+	cg_store(g, DT_I32, g->ptr[v], LLVMBuildAdd(b, LLVMBuildMul(b, p, cg_i64(g, inner), ""), j, ""), best);
+	if (inner > 1)
+		cg_loop_end(g, &Lj);
+	if (outer > 1)
+		cg_loop_end(g, &Lp);
+}
+
+/* ---- matmul ---- */
+
+typedef struct {
+	int64_t M, N, K;
+	bool ta, tb;
+} Gemm;
+
+static void sgemm(Cg *g, const Gemm *m, int64_t rows, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C)
+{
+	enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
+	LLVMTypeRef i32 = g->i32, f32 = g->f32, p = g->ptrty;
+	LLVMTypeRef pt[14] = { i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32 };
+	LLVMValueRef a[14] = {
+		cg_i32(g, ROW_MAJOR), cg_i32(g, m->ta ? TRANS : NO_TRANS), cg_i32(g, m->tb ? TRANS : NO_TRANS),
+		cg_i32(g, (int32_t)rows), cg_i32(g, (int32_t)m->N), cg_i32(g, (int32_t)m->K), cg_f32(g, 1),
+		A, cg_i32(g, (int32_t)(m->ta ? m->M : m->K)), B, cg_i32(g, (int32_t)(m->tb ? m->K : m->N)),
+		cg_f32(g, 0), C, cg_i32(g, (int32_t)m->N),
+	};
+	cg_call(g, "cblas_sgemm", g->voidty, pt, a, 14);
+}
+
+static void gemm_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *idx)
+{
+	const Gemm *m = ctx;
+	sgemm(g, m, m->M, cg_elem_ptr(g, DT_F32, op[0].ptr, idx[0]), cg_elem_ptr(g, DT_F32, op[1].ptr, idx[1]),
+		cg_elem_ptr(g, DT_F32, op[2].ptr, idx[2]));
+}
+
+void cg_matmul(Cg *g, int v)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int a = ir_operand(r, v, 0), bb = ir_operand(r, v, 1);
+	const Type *at = &r->node[a].type, *bt = &r->node[bb].type, *ot = &nd->type;
+	if (at->dt != DT_F32)
+		die("codegen: matmul of %s", dtype_name(at->dt));
+	Gemm m = { ot->dim[ot->rank - 2], ot->dim[ot->rank - 1], 0, nd->ia[0] != 0, nd->ia[1] != 0 };
+	m.K = at->dim[at->rank - 1 - m.ta];
+	Type bo = *ot, ba = *at, bbt = *bt;
+	bo.rank -= 2;
+	ba.rank -= 2;
+	bbt.rank -= 2;
+	int64_t nb = type_numel(&bo);
+	if (m.M * m.N == 0 || nb == 0)
+		return;
+	if (m.K == 0) {
+		cg_memset0(g, g->ptr[v], cg_bytes(ot));
+		return;
+	}
+	if (type_numel(&bbt) == 1 && type_numel(&ba) == nb && !m.ta) {
+		/* one shared b: the batch folds into the rows of a single GEMM */
+		sgemm(g, &m, m.M * nb, g->ptr[a], g->ptr[bb], g->ptr[v]);
+		return;
+	}
+	/* one GEMM per batch index; strides count elements of whole matrices */
+	Opnd op[3] = { { .ptr = g->ptr[a], .dt = DT_F32 }, { .ptr = g->ptr[bb], .dt = DT_F32 },
+		{ .ptr = g->ptr[v], .dt = DT_F32 } };
+	cg_bstrides(&ba, &bo, op[0].st);
+	cg_bstrides(&bbt, &bo, op[1].st);
+	cg_cstrides(&bo, op[2].st);
+	for (int k = 0; k < bo.rank; k++) {
+		op[0].st[k] *= m.M * m.K;
+		op[1].st[k] *= m.K * m.N;
+		op[2].st[k] *= m.M * m.N;
+	}
+	cg_map(g, &bo, op, 3, gemm_body, &m);
+}

@@ -1,0 +1,296 @@
+/*
+ * scalar.c — the math of one element: unary and binary ops, conversions,
+ * constants and the counter-based random draw.  Every formula mirrors
+ * ir/interp.c operation for operation (same comparisons, same NaN rules,
+ * same wrapping and saturation), and no fast-math flag is set, so results
+ * are bit-identical except where a libm call could be evaluated in another
+ * order (none today).  Transcendentals go through LLVM intrinsics, which
+ * lower to the same libm calls the interpreter makes.
+ */
+#include "codegen/emit.h"
+
+#include <math.h>
+#include <string.h>
+
+static LLVMValueRef zext8(Cg *g, LLVMValueRef c)
+{
+	return LLVMBuildZExt(g->b, c, g->i8, "");
+}
+
+/* f(x) for a float function of libm that LLVM has no intrinsic for. */
+static LLVMValueRef libm1(Cg *g, const char *name, LLVMValueRef x)
+{
+	return cg_call(g, name, g->f32, &g->f32, &x, 1);
+}
+
+static LLVMValueRef intr1(Cg *g, const char *name, LLVMValueRef x)
+{
+	return cg_intrinsic(g, name, LLVMTypeOf(x), &x, 1);
+}
+
+static LLVMValueRef f_unary(Cg *g, OpKind op, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef one = cg_f32(g, 1), zero = cg_f32(g, 0);
+	switch (op) {
+	case OP_NEG: return LLVMBuildFNeg(b, x, "");
+	case OP_EXP: return intr1(g, "llvm.exp", x);
+	case OP_LOG: return intr1(g, "llvm.log", x);
+	case OP_SQRT: return intr1(g, "llvm.sqrt", x);
+	case OP_RSQRT: return LLVMBuildFDiv(b, one, intr1(g, "llvm.sqrt", x), "");
+	case OP_TANH: return libm1(g, "tanhf", x);
+	case OP_SIGMOID:
+		return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, intr1(g, "llvm.exp", LLVMBuildFNeg(b, x, "")), ""), "");
+	case OP_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), zero, x, "");
+	case OP_ABS: return intr1(g, "llvm.fabs", x);
+	case OP_SIGN: {
+		LLVMValueRef neg = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), cg_f32(g, -1), x, "");
+		return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one, neg, "");
+	}
+	case OP_SIN: return intr1(g, "llvm.sin", x);
+	case OP_COS: return intr1(g, "llvm.cos", x);
+	case OP_ERF: return libm1(g, "erff", x);
+	default: return NULL;
+	}
+}
+
+LLVMValueRef cg_unary(Cg *g, OpKind op, DType dt, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef r = NULL;
+	if (dt == DT_F32) {
+		r = f_unary(g, op, x);
+	} else if (dt == DT_I32) {
+		LLVMValueRef zero = cg_i32(g, 0), neg = LLVMBuildSub(b, zero, x, "");
+		LLVMValueRef lt0 = LLVMBuildICmp(b, LLVMIntSLT, x, zero, "");
+		switch (op) {
+		case OP_NEG: r = neg; break;
+		case OP_RELU: r = LLVMBuildSelect(b, lt0, zero, x, ""); break;
+		case OP_ABS: r = LLVMBuildSelect(b, lt0, neg, x, ""); break;
+		case OP_SIGN:
+			r = LLVMBuildSub(b, LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, x, zero, ""), g->i32, ""),
+				LLVMBuildZExt(b, lt0, g->i32, ""), "");
+			break;
+		default: break;
+		}
+	} else if (dt == DT_BOOL && op == OP_NOT) {
+		r = zext8(g, LLVMBuildICmp(b, LLVMIntEQ, x, LLVMConstInt(g->i8, 0, 0), ""));
+	}
+	if (!r)
+		die("codegen: %s on a %s operand", op_info[op].name, dtype_name(dt));
+	return r;
+}
+
+/* The i32 power of interp.c's i_pow, as a module-private function. */
+static LLVMValueRef ipow_fn(Cg *g)
+{
+	LLVMValueRef f = LLVMGetNamedFunction(g->mod, "sinter.ipow");
+	if (f)
+		return f;
+	LLVMTypeRef pt[2] = { g->i32, g->i32 };
+	f = LLVMAddFunction(g->mod, "sinter.ipow", LLVMFunctionType(g->i32, pt, 2, 0));
+	LLVMSetLinkage(f, LLVMPrivateLinkage);
+	LLVMBuilderRef b = LLVMCreateBuilderInContext(g->ctx);
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(g->ctx, f, "entry");
+	LLVMBasicBlockRef negb = LLVMAppendBasicBlockInContext(g->ctx, f, "neg");
+	LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->ctx, f, "head");
+	LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(g->ctx, f, "step");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, f, "done");
+	LLVMValueRef x = LLVMGetParam(f, 0), y = LLVMGetParam(f, 1);
+	LLVMValueRef zero = LLVMConstInt(g->i32, 0, 0), one = LLVMConstInt(g->i32, 1, 0);
+	LLVMValueRef mone = LLVMConstInt(g->i32, (unsigned long long)-1, 1);
+	LLVMPositionBuilderAtEnd(b, entry);
+	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, y, zero, ""), negb, head);
+	/* y < 0: 1 for x == 1, +-1 for x == -1 (by y's parity), else 0 */
+	LLVMPositionBuilderAtEnd(b, negb);
+	LLVMValueRef odd = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildAnd(b, y, one, ""), zero, "");
+	LLVMValueRef m1 = LLVMBuildSelect(b, odd, mone, one, "");
+	LLVMValueRef r = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, x, mone, ""), m1, zero, "");
+	LLVMBuildRet(b, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, x, one, ""), one, r, ""));
+	/* square and multiply, wrapping */
+	LLVMPositionBuilderAtEnd(b, head);
+	LLVMValueRef acc = LLVMBuildPhi(b, g->i32, ""), base = LLVMBuildPhi(b, g->i32, ""),
+		e = LLVMBuildPhi(b, g->i32, "");
+	LLVMAddIncoming(acc, &one, &entry, 1);
+	LLVMAddIncoming(base, &x, &entry, 1);
+	LLVMAddIncoming(e, &y, &entry, 1);
+	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, e, zero, ""), done, step);
+	LLVMPositionBuilderAtEnd(b, step);
+	LLVMValueRef bit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildAnd(b, e, one, ""), zero, "");
+	LLVMValueRef acc2 = LLVMBuildSelect(b, bit, LLVMBuildMul(b, acc, base, ""), acc, "");
+	LLVMValueRef base2 = LLVMBuildMul(b, base, base, ""), e2 = LLVMBuildLShr(b, e, one, "");
+	LLVMAddIncoming(acc, &acc2, &step, 1);
+	LLVMAddIncoming(base, &base2, &step, 1);
+	LLVMAddIncoming(e, &e2, &step, 1);
+	LLVMBuildBr(b, head);
+	LLVMPositionBuilderAtEnd(b, done);
+	LLVMBuildRet(b, acc);
+	LLVMDisposeBuilder(b);
+	return f;
+}
+
+/* x / y, x floordiv y or x mod y on i32, in i64 like interp.c; 0 when y == 0. */
+static LLVMValueRef i_divide(Cg *g, OpKind op, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef z32 = cg_i32(g, 0), z64 = cg_i64(g, 0);
+	LLVMValueRef yz = LLVMBuildICmp(b, LLVMIntEQ, y, z32, "");
+	LLVMValueRef x64 = LLVMBuildSExt(b, x, g->i64, "");
+	/* a divisor of 1 stands in for 0 so that no path divides by zero */
+	LLVMValueRef y64 = LLVMBuildSExt(b, LLVMBuildSelect(b, yz, cg_i32(g, 1), y, ""), g->i64, "");
+	LLVMValueRef q = LLVMBuildSDiv(b, x64, y64, ""), m = LLVMBuildSRem(b, x64, y64, ""), res;
+	LLVMValueRef yneg = LLVMBuildICmp(b, LLVMIntSLT, y, z32, "");
+	if (op == OP_DIV) {
+		res = q;
+	} else if (op == OP_FLOORDIV) {
+		LLVMValueRef signs = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildICmp(b, LLVMIntSLT, x, z32, ""), yneg, "");
+		LLVMValueRef fix = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntNE, m, z64, ""), signs, "");
+		res = LLVMBuildSub(b, q, LLVMBuildZExt(b, fix, g->i64, ""), "");
+	} else {
+		LLVMValueRef signs = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildICmp(b, LLVMIntSLT, m, z64, ""), yneg, "");
+		LLVMValueRef fix = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntNE, m, z64, ""), signs, "");
+		res = LLVMBuildSelect(b, fix, LLVMBuildAdd(b, m, y64, ""), m, "");
+	}
+	return LLVMBuildSelect(b, yz, z32, LLVMBuildTrunc(b, res, g->i32, ""), "");
+}
+
+static const LLVMRealPredicate fcmp[6] = { LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE };
+static const LLVMIntPredicate scmp[6] = { LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE };
+static const LLVMIntPredicate ucmp[6] = { LLVMIntEQ, LLVMIntNE, LLVMIntULT, LLVMIntULE, LLVMIntUGT, LLVMIntUGE };
+
+static LLVMValueRef f_binary(Cg *g, OpKind op, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMBuilderRef b = g->b;
+	switch (op) {
+	case OP_ADD: return LLVMBuildFAdd(b, x, y, "");
+	case OP_SUB: return LLVMBuildFSub(b, x, y, "");
+	case OP_MUL: return LLVMBuildFMul(b, x, y, "");
+	case OP_DIV: return LLVMBuildFDiv(b, x, y, "");
+	case OP_POW: {
+		LLVMValueRef a[2] = { x, y };
+		return cg_intrinsic(g, "llvm.pow", g->f32, a, 2);
+	}
+	case OP_MAXIMUM:
+	case OP_MINIMUM: {
+		/* (x >= y || x != x) ? x : y: a NaN in either operand wins */
+		LLVMValueRef c = LLVMBuildFCmp(b, op == OP_MAXIMUM ? LLVMRealOGE : LLVMRealOLE, x, y, "");
+		c = LLVMBuildOr(b, c, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), "");
+		return LLVMBuildSelect(b, c, x, y, "");
+	}
+	case OP_FLOORDIV: return intr1(g, "llvm.floor", LLVMBuildFDiv(b, x, y, ""));
+	case OP_MOD: {
+		LLVMValueRef fl = intr1(g, "llvm.floor", LLVMBuildFDiv(b, x, y, ""));
+		return LLVMBuildFSub(b, x, LLVMBuildFMul(b, fl, y, ""), "");
+	}
+	default: return NULL;
+	}
+}
+
+static LLVMValueRef i_binary(Cg *g, OpKind op, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMBuilderRef b = g->b;
+	switch (op) {
+	case OP_ADD: return LLVMBuildAdd(b, x, y, "");
+	case OP_SUB: return LLVMBuildSub(b, x, y, "");
+	case OP_MUL: return LLVMBuildMul(b, x, y, "");
+	case OP_DIV:
+	case OP_FLOORDIV:
+	case OP_MOD: return i_divide(g, op, x, y);
+	case OP_POW: {
+		LLVMTypeRef pt[2] = { g->i32, g->i32 };
+		LLVMValueRef a[2] = { x, y };
+		return LLVMBuildCall2(b, LLVMFunctionType(g->i32, pt, 2, 0), ipow_fn(g), a, 2, "");
+	}
+	case OP_MAXIMUM: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, y, ""), x, y, "");
+	case OP_MINIMUM: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, y, ""), x, y, "");
+	default: return NULL;
+	}
+}
+
+LLVMValueRef cg_binary(Cg *g, OpKind op, DType dt, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef r = NULL;
+	if (op >= OP_EQ && op <= OP_GE) {
+		int k = op - OP_EQ;
+		LLVMValueRef c = dt == DT_F32 ? LLVMBuildFCmp(b, fcmp[k], x, y, "")
+			: LLVMBuildICmp(b, dt == DT_I32 ? scmp[k] : ucmp[k], x, y, "");
+		return zext8(g, c);
+	}
+	if (dt == DT_F32)
+		r = f_binary(g, op, x, y);
+	else if (dt == DT_I32)
+		r = i_binary(g, op, x, y);
+	else if (dt == DT_BOOL && (op == OP_AND || op == OP_MINIMUM))
+		r = LLVMBuildAnd(b, x, y, "");
+	else if (dt == DT_BOOL && (op == OP_OR || op == OP_MAXIMUM))
+		r = LLVMBuildOr(b, x, y, "");
+	if (!r)
+		die("codegen: %s on %s operands", op_info[op].name, dtype_name(dt));
+	return r;
+}
+
+LLVMValueRef cg_convert(Cg *g, DType from, DType to, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	if (from == to)
+		return x;
+	switch (to) {
+	case DT_F32:
+		return from == DT_I32 ? LLVMBuildSIToFP(b, x, g->f32, "") : LLVMBuildUIToFP(b, x, g->f32, "");
+	case DT_I32:
+		if (from == DT_BOOL)
+			return LLVMBuildZExt(b, x, g->i32, "");
+		/* truncation toward zero; NaN gives 0, out-of-range values saturate */
+		return cg_intrinsic_n(g, "llvm.fptosi.sat", (LLVMTypeRef[]){ g->i32, g->f32 }, 2, &x, 1);
+	default:
+		if (from == DT_F32)
+			return zext8(g, LLVMBuildFCmp(b, LLVMRealUNE, x, cg_f32(g, 0), ""));
+		return zext8(g, LLVMBuildICmp(b, LLVMIntNE, x, cg_i32(g, 0), ""));
+	}
+}
+
+LLVMValueRef cg_const_of(Cg *g, DType to, double v)
+{
+	switch (to) {
+	case DT_F32:
+		return cg_f32(g, (float)v);
+	case DT_I32:
+		return cg_i32(g, v != v ? 0 : v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v);
+	default:
+		return LLVMConstInt(g->i8, v != 0, 0);
+	}
+}
+
+/* ---- counter-based random numbers (runtime/rng.c) ---- */
+
+#define GOLDEN 0x9E3779B97F4A7C15ull
+
+/* rt_mix64: the splitmix64 finalizer */
+static LLVMValueRef mix64(Cg *g, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	x = LLVMBuildXor(b, x, LLVMBuildLShr(b, x, cg_i64(g, 30), ""), "");
+	x = LLVMBuildMul(b, x, LLVMConstInt(g->i64, 0xBF58476D1CE4E5B9ull, 0), "");
+	x = LLVMBuildXor(b, x, LLVMBuildLShr(b, x, cg_i64(g, 27), ""), "");
+	x = LLVMBuildMul(b, x, LLVMConstInt(g->i64, 0x94D049BB133111EBull, 0), "");
+	return LLVMBuildXor(b, x, LLVMBuildLShr(b, x, cg_i64(g, 31), ""), "");
+}
+
+LLVMValueRef cg_stream_key(Cg *g, int64_t stream)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef k = mix64(g, LLVMBuildAdd(b, g->seed, LLVMConstInt(g->i64, GOLDEN, 0), ""));
+	k = mix64(g, LLVMBuildXor(b, k, cg_i64(g, stream), ""));
+	return mix64(g, LLVMBuildXor(b, k, g->step, ""));
+}
+
+LLVMValueRef cg_uniform(Cg *g, LLVMValueRef key, LLVMValueRef i)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef c = mix64(g, LLVMBuildAdd(b, i, LLVMConstInt(g->i64, GOLDEN, 0), ""));
+	LLVMValueRef d = mix64(g, LLVMBuildXor(b, key, c, ""));
+	/* 24 bits: exact in a float, scaled by an exact power of two */
+	LLVMValueRef u = LLVMBuildUIToFP(b, LLVMBuildLShr(b, d, cg_i64(g, 40), ""), g->f32, "");
+	return LLVMBuildFMul(b, u, cg_f32(g, 1.0f / 16777216.0f), "");
+}

@@ -1,0 +1,247 @@
+/*
+ * memplan.c — places every intermediate value of a region at a byte offset
+ * of one activation arena, so that a region runs without allocating.
+ *
+ * On the region's order, each value is live from its definition to its last
+ * use; outputs and values a WRITE stores live to the end (writes apply when
+ * the region finishes).  Values then share buffers in two provably safe ways:
+ *   alias     a reshape or stop_gradient of an arena value is the same bytes
+ *             (values are immutable, so sharing is safe for as long as the
+ *             buffer is only ever written by its first occupant)
+ *   in place  an elementwise op whose operand has the result's shape and
+ *             element size writes over that operand when the operand's
+ *             buffer dies at this op: each element is read before the same
+ *             element is written, and no other live value sees the buffer
+ * Buffers are then packed into the arena (64-byte aligned offsets): each is
+ * put at the lowest offset that does not collide, in address, with a buffer
+ * already placed whose live range intersects its own.  Several orders of
+ * placement are tried (largest first, longest-lived first, ...) and the
+ * smallest arena is kept.
+ *
+ * Parameters, optimizer state and inputs alias their storage and take no
+ * arena memory (offset -1); so do WRITE nodes, which define nothing.
+ *
+ * Contract: requires a verified region in the order it will run (the
+ * scheduled order for the pipeline).  Guarantees: every other node gets an
+ * offset >= 0 with offset + bytes <= r->arena_bytes (a multiple of 64); two
+ * values live at the same position never share a byte unless one aliases
+ * the other or writes over it in place as described above.
+ */
+#include "ir/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { ALIGN = 64 };
+
+typedef struct {
+	int64_t size;   /* bytes (every occupant has this size) */
+	int start, end; /* positions: first definition .. last use, inclusive (n = region end) */
+	int64_t offset; /* bytes, -1 until placed */
+} Buf;
+
+static int64_t round_up(int64_t x)
+{
+	return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static bool takes_memory(OpKind op)
+{
+	return op != OP_PARAM && op != OP_STATE && op != OP_INPUT && op != OP_WRITE;
+}
+
+static int64_t value_bytes(const Node *nd)
+{
+	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+}
+
+static bool same_dims(const Type *a, const Type *b)
+{
+	if (a->rank != b->rank)
+		return false;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return false;
+	return true;
+}
+
+/* Kernels that read element i of every full-shape operand before writing element i. */
+static bool elementwise(OpKind op)
+{
+	unsigned f = op_info[op].flags;
+	return (f & (F_UNARY | F_BINARY)) || op == OP_WHERE || op == OP_DROPOUT;
+}
+
+/*
+ * May v's result be written over operand k, whose buffer is b?  Every other
+ * operand in the same buffer must be read at the same element positions as
+ * the result, i.e. have the result's shape too.
+ */
+static bool inplace_ok(const Region *r, const int *buf, int v, int k)
+{
+	const Node *nd = &r->node[v];
+	const Node *x = &r->node[ir_operand(r, v, k)];
+	if (!elementwise(nd->op) || !same_dims(&x->type, &nd->type) ||
+	    dtype_size(x->type.dt) != dtype_size(nd->type.dt))
+		return false;
+	int b = buf[ir_operand(r, v, k)];
+	for (int j = 0; j < nd->narg; j++) {
+		int o = ir_operand(r, v, j);
+		if (buf[o] == b && !same_dims(&r->node[o].type, &nd->type))
+			return false;
+	}
+	return true;
+}
+
+/* Assigns every arena value a buffer: buf[v] (-1 for none); returns the buffer count. */
+static int make_buffers(const Region *r, int *buf, Buf *bufs)
+{
+	int n = r->nnode, nb = 0;
+	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
+	for (int v = 0; v < n; v++) {
+		last[v] = v;
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			last[o] = r->node[v].op == OP_WRITE ? n : v > last[o] ? v : last[o];
+		}
+	}
+	for (int i = 0; i < r->nout; i++)
+		last[r->out[i]] = n;
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		buf[v] = -1;
+		if (!takes_memory(nd->op))
+			continue;
+		int64_t size = value_bytes(nd);
+		int b = -1;
+		if (nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT) {
+			int u = ir_operand(r, v, 0);
+			if (buf[u] >= 0 && bufs[buf[u]].size == size)
+				b = buf[u];
+		}
+		for (int k = 0; b < 0 && k < nd->narg; k++) {
+			int u = ir_operand(r, v, k);
+			/* the buffer dies here: no occupant is used later or pinned */
+			if (buf[u] >= 0 && bufs[buf[u]].end == v && bufs[buf[u]].size == size && inplace_ok(r, buf, v, k))
+				b = buf[u];
+		}
+		if (b < 0) {
+			b = nb++;
+			bufs[b] = (Buf){ size, v, v, -1 };
+		}
+		buf[v] = b;
+		bufs[b].end = last[v] > bufs[b].end ? last[v] : bufs[b].end;
+	}
+	free(last);
+	return nb;
+}
+
+/* Placement orders to try; each returns true when buffer a goes before b. */
+static bool by_size(const Buf *a, const Buf *b)
+{
+	if (a->size != b->size)
+		return a->size > b->size;
+	if (a->start != b->start)
+		return a->start < b->start;
+	return a->end > b->end;
+}
+
+static bool by_area(const Buf *a, const Buf *b)
+{
+	int64_t x = a->size * (a->end - a->start + 1), y = b->size * (b->end - b->start + 1);
+	return x != y ? x > y : by_size(a, b);
+}
+
+static bool by_length(const Buf *a, const Buf *b)
+{
+	int la = a->end - a->start, lb = b->end - b->start;
+	return la != lb ? la > lb : by_size(a, b);
+}
+
+static bool by_start(const Buf *a, const Buf *b)
+{
+	return a->start != b->start ? a->start < b->start : by_size(a, b);
+}
+
+typedef bool Before(const Buf *a, const Buf *b);
+
+/* Insertion sort of indices: deterministic, and regions have at most a few thousand buffers. */
+static void sort_idx(int *idx, int m, const Buf *bufs, Before *before)
+{
+	for (int i = 1; i < m; i++) {
+		int x = idx[i], j = i;
+		for (; j > 0 && before(&bufs[x], &bufs[idx[j - 1]]); j--)
+			idx[j] = idx[j - 1];
+		idx[j] = x;
+	}
+}
+
+static bool by_offset(const Buf *a, const Buf *b)
+{
+	return a->offset < b->offset;
+}
+
+/* Places bufs in the order idx by first fit; returns the arena size. */
+static int64_t place(Buf *bufs, int nb, const int *idx)
+{
+	int *hit = xmalloc(((size_t)nb + 1) * sizeof *hit);
+	int64_t arena = 0;
+	for (int b = 0; b < nb; b++)
+		bufs[b].offset = -1;
+	for (int i = 0; i < nb; i++) {
+		Buf *x = &bufs[idx[i]];
+		if (x->size == 0) {
+			x->offset = 0;
+			continue;
+		}
+		/* placed buffers whose lifetime meets x's, lowest address first */
+		int m = 0;
+		for (int j = 0; j < i; j++) {
+			const Buf *y = &bufs[idx[j]];
+			if (y->size > 0 && y->start <= x->end && x->start <= y->end)
+				hit[m++] = idx[j];
+		}
+		sort_idx(hit, m, bufs, by_offset);
+		int64_t at = 0;
+		for (int j = 0; j < m; j++) {
+			const Buf *y = &bufs[hit[j]];
+			if (at + x->size <= y->offset)
+				break;
+			int64_t end = round_up(y->offset + y->size);
+			at = end > at ? end : at;
+		}
+		x->offset = at;
+		arena = round_up(at + x->size) > arena ? round_up(at + x->size) : arena;
+	}
+	free(hit);
+	return arena;
+}
+
+void memplan_run(Region *r)
+{
+	int n = r->nnode;
+	int *buf = xmalloc(((size_t)n + 1) * sizeof *buf);
+	Buf *bufs = xmalloc(((size_t)n + 1) * sizeof *bufs);
+	int nb = make_buffers(r, buf, bufs);
+	int *idx = xmalloc(((size_t)nb + 1) * sizeof *idx);
+	int64_t *best = xmalloc(((size_t)nb + 1) * sizeof *best), best_arena = -1;
+	Before *orders[] = { by_size, by_area, by_length, by_start };
+	for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+		for (int b = 0; b < nb; b++)
+			idx[b] = b;
+		sort_idx(idx, nb, bufs, orders[o]);
+		int64_t arena = place(bufs, nb, idx);
+		if (best_arena < 0 || arena < best_arena) {
+			best_arena = arena;
+			for (int b = 0; b < nb; b++)
+				best[b] = bufs[b].offset;
+		}
+	}
+	for (int v = 0; v < n; v++)
+		r->node[v].offset = buf[v] >= 0 ? best[buf[v]] : -1;
+	r->arena_bytes = best_arena > 0 ? best_arena : 0;
+	free(buf);
+	free(bufs);
+	free(idx);
+	free(best);
+}

@@ -1,0 +1,370 @@
+/*
+ * schedule.c — reorders a region's nodes so that few bytes are live at once,
+ * ahead of memory planning (memplan.c plans for whatever order it is given).
+ *
+ * Two greedy list schedulers propose an order, and so does the order the
+ * region came in; the one whose largest live set is smallest wins:
+ *   forward   picks, among the nodes whose operands are computed, the one
+ *             that frees the most bytes net of what it allocates; sources
+ *             (const, param, input, ...) are emitted only right before
+ *             their first user
+ *   backward  builds the order from the end: a node is placed once all its
+ *             users are, choosing the one whose placement shrinks the live
+ *             set most, so every value is computed as late as its first use
+ *             allows
+ * WRITE nodes change no live range (the value they store lives to the end
+ * of the region either way), so each is finally put right after its operands.
+ *
+ * Contract: requires a verified region.  Guarantees a topological order with
+ * the same nodes, operands and outputs (values are renumbered), so results
+ * are unchanged: WRITEs still apply at region end.  Offsets of an earlier
+ * memory plan are cleared; groups are kept.
+ */
+#include "ir/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	const Region *r;
+	int n;
+	int64_t *mem;        /* [n] arena bytes of the value; 0 for slots, inputs and writes */
+	bool *pinned;        /* [n] live until the region ends: outputs and written values */
+	bool *source;        /* [n] op has no operands */
+	int *ustart, *users; /* users in CSR form, one entry per operand edge */
+} Graph;
+
+static bool takes_memory(OpKind op)
+{
+	return op != OP_PARAM && op != OP_STATE && op != OP_INPUT && op != OP_WRITE;
+}
+
+static void graph_init(Graph *g, const Region *r)
+{
+	int n = r->nnode;
+	g->r = r;
+	g->n = n;
+	g->mem = xcalloc((size_t)n + 1, sizeof *g->mem);
+	g->pinned = xcalloc((size_t)n + 1, sizeof *g->pinned);
+	g->source = xcalloc((size_t)n + 1, sizeof *g->source);
+	g->ustart = xcalloc((size_t)n + 2, sizeof *g->ustart);
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		if (takes_memory(nd->op))
+			g->mem[v] = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+		g->source[v] = nd->narg == 0;
+		for (int k = 0; k < nd->narg; k++) {
+			int o = ir_operand(r, v, k);
+			g->ustart[o + 1]++;
+			if (nd->op == OP_WRITE)
+				g->pinned[o] = true;
+		}
+	}
+	for (int i = 0; i < r->nout; i++)
+		g->pinned[r->out[i]] = true;
+	for (int v = 0; v < n; v++)
+		g->ustart[v + 1] += g->ustart[v];
+	g->users = xmalloc(((size_t)g->ustart[n] + 1) * sizeof *g->users);
+	int *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
+	memcpy(fill, g->ustart, (size_t)n * sizeof *fill);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++)
+			g->users[fill[ir_operand(r, v, k)]++] = v;
+	free(fill);
+}
+
+static void graph_free(Graph *g)
+{
+	free(g->mem);
+	free(g->pinned);
+	free(g->source);
+	free(g->ustart);
+	free(g->users);
+}
+
+/* Does operand k of v repeat an earlier operand of v?  (Each value counts once.) */
+static bool repeated(const Region *r, int v, int k)
+{
+	for (int j = 0; j < k; j++)
+		if (ir_operand(r, v, j) == ir_operand(r, v, k))
+			return true;
+	return false;
+}
+
+static int edges(const Region *r, int v, int o)
+{
+	int c = 0;
+	for (int k = 0; k < r->node[v].narg; k++)
+		c += ir_operand(r, v, k) == o;
+	return c;
+}
+
+static void ready_add(int *ready, int *nready, int v)
+{
+	ready[(*nready)++] = v;
+}
+
+static void ready_take(int *ready, int *nready, int i)
+{
+	ready[i] = ready[--*nready];
+}
+
+/* Net bytes freed by computing v now (forward); left[o] = unscheduled user edges. */
+static int64_t forward_gain(const Graph *g, const bool *done, const int *left, int v)
+{
+	const Region *r = g->r;
+	int64_t gain = -g->mem[v];
+	for (int k = 0; k < r->node[v].narg; k++) {
+		int o = ir_operand(r, v, k);
+		if (repeated(r, v, k))
+			continue;
+		if (!done[o])
+			gain -= g->mem[o]; /* a source emitted just for v */
+		if (!g->pinned[o] && left[o] == edges(r, v, o))
+			gain += g->mem[o];
+	}
+	return gain;
+}
+
+static void emit(int *order, int *no, bool *done, int v)
+{
+	order[(*no)++] = v;
+	done[v] = true;
+}
+
+static void schedule_forward(const Graph *g, int *order)
+{
+	const Region *r = g->r;
+	int n = g->n, no = 0, nready = 0;
+	bool *done = xcalloc((size_t)n + 1, sizeof *done);
+	int *left = xmalloc(((size_t)n + 1) * sizeof *left);   /* unscheduled user edges */
+	int *wait = xcalloc((size_t)n + 1, sizeof *wait);       /* operand edges not yet computed (sources excluded) */
+	int *ready = xmalloc(((size_t)n + 1) * sizeof *ready);
+	for (int v = 0; v < n; v++) {
+		left[v] = g->ustart[v + 1] - g->ustart[v];
+		for (int k = 0; k < r->node[v].narg; k++)
+			wait[v] += !g->source[ir_operand(r, v, k)];
+		if (!g->source[v] && wait[v] == 0)
+			ready_add(ready, &nready, v);
+	}
+	while (nready > 0) {
+		int bi = 0;
+		int64_t best = forward_gain(g, done, left, ready[0]);
+		for (int i = 1; i < nready; i++) {
+			int64_t s = forward_gain(g, done, left, ready[i]);
+			if (s > best || (s == best && ready[i] < ready[bi])) {
+				best = s;
+				bi = i;
+			}
+		}
+		int v = ready[bi];
+		ready_take(ready, &nready, bi);
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			if (!done[o])
+				emit(order, &no, done, o);
+			left[o]--;
+		}
+		emit(order, &no, done, v);
+		for (int i = g->ustart[v]; i < g->ustart[v + 1]; i++)
+			if (--wait[g->users[i]] == 0)
+				ready_add(ready, &nready, g->users[i]);
+	}
+	/* sources nothing uses: as late as possible, since outputs live to the end */
+	for (int v = 0; v < n; v++)
+		if (!done[v])
+			emit(order, &no, done, v);
+	if (no != n)
+		die("schedule: forward order has %d of %d nodes", no, n);
+	free(done);
+	free(left);
+	free(wait);
+	free(ready);
+}
+
+/* Change of the live set when v is placed before everything placed so far. */
+static int64_t backward_cost(const Graph *g, const bool *live, int v)
+{
+	const Region *r = g->r;
+	int64_t cost = live[v] ? -g->mem[v] : 0;
+	for (int k = 0; k < r->node[v].narg; k++) {
+		int o = ir_operand(r, v, k);
+		if (!live[o] && !repeated(r, v, k))
+			cost += g->mem[o];
+	}
+	return cost;
+}
+
+static void schedule_backward(const Graph *g, int *order)
+{
+	const Region *r = g->r;
+	int n = g->n, no = n, nready = 0;
+	bool *live = xcalloc((size_t)n + 1, sizeof *live);
+	int *pending = xmalloc(((size_t)n + 1) * sizeof *pending); /* unplaced user edges */
+	int *ready = xmalloc(((size_t)n + 1) * sizeof *ready);
+	for (int v = 0; v < n; v++) {
+		live[v] = g->pinned[v];
+		pending[v] = g->ustart[v + 1] - g->ustart[v];
+		if (pending[v] == 0)
+			ready_add(ready, &nready, v);
+	}
+	while (nready > 0) {
+		int bi = 0;
+		int64_t best = backward_cost(g, live, ready[0]);
+		for (int i = 1; i < nready; i++) {
+			int64_t c = backward_cost(g, live, ready[i]);
+			if (c < best || (c == best && ready[i] > ready[bi])) {
+				best = c;
+				bi = i;
+			}
+		}
+		int v = ready[bi];
+		ready_take(ready, &nready, bi);
+		order[--no] = v;
+		live[v] = false;
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			live[o] = true;
+			if (--pending[o] == 0)
+				ready_add(ready, &nready, o);
+		}
+	}
+	if (no != 0)
+		die("schedule: backward order misses %d nodes", no);
+	free(live);
+	free(pending);
+	free(ready);
+}
+
+/* Moves every WRITE right after the later of its operands; keeps the rest in order. */
+static void place_writes(const Graph *g, int *order)
+{
+	const Region *r = g->r;
+	int n = g->n, no = 0;
+	int *out = xmalloc(((size_t)n + 1) * sizeof *out);
+	bool *placed = xcalloc((size_t)n + 1, sizeof *placed);
+	for (int i = 0; i < n; i++) {
+		int v = order[i];
+		if (r->node[v].op == OP_WRITE)
+			continue;
+		out[no++] = v;
+		placed[v] = true;
+		/* writes whose operands are now all placed, in their old relative order */
+		for (int u = g->ustart[v]; u < g->ustart[v + 1]; u++) {
+			int w = g->users[u];
+			if (r->node[w].op != OP_WRITE || placed[w])
+				continue;
+			bool ok = true;
+			for (int k = 0; k < r->node[w].narg; k++)
+				ok &= placed[ir_operand(r, w, k)];
+			if (ok) {
+				out[no++] = w;
+				placed[w] = true;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++) /* a write of nothing computed here: cannot happen, but stay total */
+		if (!placed[order[i]])
+			out[no++] = order[i];
+	memcpy(order, out, (size_t)n * sizeof *order);
+	free(out);
+	free(placed);
+}
+
+/*
+ * The largest number of bytes live at one position of order, each value live
+ * from its definition to its last use (inclusive); *area gets the sum over
+ * positions, which breaks ties between orders of equal peak.
+ */
+static int64_t peak_of(const Graph *g, const int *order, int64_t *area)
+{
+	int n = g->n;
+	int *pos = xmalloc(((size_t)n + 1) * sizeof *pos);
+	int64_t *delta = xcalloc((size_t)n + 2, sizeof *delta);
+	for (int i = 0; i < n; i++)
+		pos[order[i]] = i;
+	for (int v = 0; v < n; v++) {
+		int last = pos[v];
+		for (int i = g->ustart[v]; i < g->ustart[v + 1]; i++)
+			last = pos[g->users[i]] > last ? pos[g->users[i]] : last;
+		if (g->pinned[v])
+			last = n - 1;
+		delta[pos[v]] += g->mem[v];
+		delta[last + 1] -= g->mem[v];
+	}
+	int64_t cur = 0, peak = 0;
+	*area = 0;
+	for (int i = 0; i < n; i++) {
+		cur += delta[i];
+		peak = cur > peak ? cur : peak;
+		*area += cur;
+	}
+	free(pos);
+	free(delta);
+	return peak;
+}
+
+/* Rewrites r in the given order: nodes, operand pool and outputs renumbered. */
+static void apply_order(Region *r, const int *order)
+{
+	int n = r->nnode;
+	int *map = xmalloc(((size_t)n + 1) * sizeof *map);
+	for (int i = 0; i < n; i++)
+		map[order[i]] = i;
+	Node *node = arena_alloc(r->arena, (size_t)(n ? n : 1) * sizeof *node);
+	int *arg = arena_alloc(r->arena, (size_t)(r->narg ? r->narg : 1) * sizeof *arg);
+	int narg = 0;
+	for (int i = 0; i < n; i++) {
+		const Node *old = &r->node[order[i]];
+		node[i] = *old;
+		node[i].arg = narg;
+		node[i].offset = -1;
+		for (int k = 0; k < old->narg; k++) {
+			int o = map[r->arg[old->arg + k]];
+			if (o >= i)
+				die("schedule: %%%d would use %%%d before it is defined", i, o);
+			arg[narg++] = o;
+		}
+	}
+	for (int i = 0; i < r->nout; i++)
+		r->out[i] = map[r->out[i]];
+	r->node = node;
+	r->capnode = n;
+	r->arg = arg;
+	r->narg = r->caparg = narg;
+	r->arena_bytes = 0;
+	free(map);
+}
+
+void schedule_run(Region *r)
+{
+	int n = r->nnode;
+	if (n == 0)
+		return;
+	Graph g;
+	graph_init(&g, r);
+	enum { NCAND = 3 };
+	int *cand[NCAND];
+	for (int c = 0; c < NCAND; c++)
+		cand[c] = xmalloc((size_t)n * sizeof *cand[c]);
+	for (int v = 0; v < n; v++)
+		cand[0][v] = v;
+	schedule_forward(&g, cand[1]);
+	schedule_backward(&g, cand[2]);
+	/* the incoming order wins ties, so scheduling twice changes nothing */
+	int best = 0;
+	int64_t best_peak = 0, best_area = 0;
+	for (int c = 0; c < NCAND; c++) {
+		place_writes(&g, cand[c]);
+		int64_t area, peak = peak_of(&g, cand[c], &area);
+		if (c == 0 || peak < best_peak || (peak == best_peak && area < best_area)) {
+			best = c;
+			best_peak = peak;
+			best_area = area;
+		}
+	}
+	apply_order(r, cand[best]);
+	for (int c = 0; c < NCAND; c++)
+		free(cand[c]);
+	graph_free(&g);
+}

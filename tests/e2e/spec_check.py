@@ -1,0 +1,512 @@
+#!/usr/bin/env python3
+"""spec_check.py — checks the output of the tests/spec programs (run by
+tests/e2e/spec.sh, which passes the folder holding their outputs).
+
+Every expected value is recomputed here in plain Python from what the
+program computes (Python's own arithmetic for host code, loops over lists
+for tensors, the PyTorch definitions for schedules and initializers), or
+is an obvious property (the loss falls, loaded weights equal saved ones).
+Prints "PASS name" or "FAIL name: reason" per check; exits 1 if any failed.
+
+Output protocol of the programs: each line is "key value value ...", values
+printed as sinter's print does (lists and tensors as [a, b], true/false).
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+OUT = sys.argv[1]
+SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "spec")
+failures = 0
+
+
+def report(name, ok, why=""):
+    global failures
+    if ok:
+        print(f"PASS spec {name}")
+    else:
+        failures += 1
+        print(f"FAIL spec {name}: {why}")
+
+
+# ---- reading outputs ----
+
+def parse_values(text):
+    """The values of one printed line: numbers, true/false, words, [lists]."""
+    pos = 0
+
+    def skip():
+        nonlocal pos
+        while pos < len(text) and text[pos] == " ":
+            pos += 1
+
+    def atom(tok):
+        if tok == "true":
+            return True
+        if tok == "false":
+            return False
+        try:
+            return int(tok)
+        except ValueError:
+            pass
+        try:
+            return float(tok)
+        except ValueError:
+            return tok
+
+    def value():
+        nonlocal pos
+        skip()
+        if text[pos] == "[":
+            pos += 1
+            items = []
+            skip()
+            if text[pos] == "]":
+                pos += 1
+                return items
+            while True:
+                items.append(value())
+                skip()
+                c = text[pos]
+                pos += 1
+                if c == "]":
+                    return items
+                if c != ",":
+                    raise ValueError(f"bad list near {text[pos - 10:pos + 10]!r}")
+        start = pos
+        while pos < len(text) and text[pos] not in " ,]":
+            pos += 1
+        return atom(text[start:pos])
+
+    vals = []
+    skip()
+    while pos < len(text):
+        vals.append(value())
+        skip()
+    return vals
+
+
+class Run:
+    """One program's run: exit status, stderr and lines by key."""
+
+    def __init__(self, name):
+        self.name = name
+        rd = lambda ext: open(os.path.join(OUT, f"{name}.{ext}")).read()
+        self.rc = int(rd("rc").strip() or "1")
+        self.err = rd("err")
+        self.text = rd("out")
+        self.lines = {}
+        for line in self.text.splitlines():
+            key, _, rest = line.partition(" ")
+            self.lines.setdefault(key, []).append(rest)
+
+    def ok(self):
+        if self.rc != 0:
+            first = self.err.strip().splitlines()[:1]
+            report(f"{self.name} runs", False, f"exit {self.rc}: {first[0] if first else 'no message'}")
+            return False
+        return True
+
+    def raw(self, key, i=0):
+        return self.lines[key][i]
+
+    def vals(self, key, i=0):
+        return parse_values(self.lines[key][i])
+
+    def all(self, key):
+        return [parse_values(t) for t in self.lines.get(key, [])]
+
+
+def close(a, b, rtol=1e-5, atol=1e-6):
+    """Equal values (nested lists), floats within tolerance, kinds equal."""
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and \
+            all(close(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b and isinstance(a, bool) and isinstance(b, bool)
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    if isinstance(b, float) and math.isnan(b):
+        return isinstance(a, float) and math.isnan(a)
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def check_vals(run, key, expect, rtol=1e-5, atol=1e-6, i=0):
+    try:
+        got = run.vals(key, i)
+    except (KeyError, IndexError):
+        report(f"{run.name} {key}", False, "not printed")
+        return
+    except ValueError as e:
+        report(f"{run.name} {key}", False, str(e))
+        return
+    report(f"{run.name} {key}", close(got, expect, rtol, atol), f"got {got}, expected {expect}")
+
+
+def py_text(v):
+    """A Python value as sinter's print shows it (Python's repr for floats)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(py_text(x) for x in v) + "]"
+    return str(v)
+
+
+def check_text(run, key, expect):
+    """The exact printed text of a line against Python values."""
+    want = " ".join(py_text(v) for v in expect)
+    got = run.lines.get(key, [None])[0]
+    report(f"{run.name} {key}", got == want, f"got {got!r}, expected {want!r}")
+
+
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        head = json.loads(f.read(n))
+    head.pop("__metadata__", None)
+    return {k: v["shape"] for k, v in head.items()}
+
+
+def shape(x):
+    s = []
+    while isinstance(x, list):
+        s.append(len(x))
+        x = x[0]
+    return s
+
+
+# ---- lexical.sn ----
+
+r = Run("lexical")
+if r.ok():
+    check_text(r, "ints", [128, 0, 7])
+    check_text(r, "floats", [0.5, 1e-3, 3., 2.5e2, 1E2])
+    report("lexical escapes", "escapes a\\b q\"q x\ny\n" in r.text, "escapes \\\\ \\\" \\n not decoded")
+    check_text(r, "bools", [True, False])
+    check_text(r, "semicolons", [3])
+    check_text(r, "continued", [3, 6, 3, 3])
+
+# ---- host_arith.sn: the same expressions in Python ----
+
+r = Run("host_arith")
+if r.ok():
+    check_text(r, "div", [7 / 2, 6 / 3, -7 / 2, 1 / 3])
+    check_text(r, "floordiv", [7 // 2, -7 // 2, 7 // -2, -7 // -2, 7.5 // 2, -7.5 // 2])
+    check_text(r, "mod", [7 % 3, -7 % 3, 7 % -3, -7 % -3, 7.5 % 2, -7.5 % 2, 7.5 % -2])
+    check_text(r, "pow", [2 ** 3 ** 2, 2 ** -1, -2 ** 2, (-2) ** 2, 2.0 ** 3, 4 ** 0.5])
+    check_text(r, "prec", [2 + 3 * 4, 10 - 3 - 2, 2 * 3 ** 2, -3 ** 2 + 1, 100 / 10 / 5, 7 - -2])
+    check_text(r, "cmp", [1 < 2, 2 <= 1, 3 == 3.0, 2 != 2, 5 >= 5, 4 > 4.5])
+    check_text(r, "logic", [True and False, True or False, not True, not 1 < 2, 1 < 2 and 3 < 4])
+    g = "hello" + ", " + "world"
+    check_text(r, "strings", [g, len(g), "ab" + "cd", "x" == "x", "x" != "y"])
+    check_text(r, "const", [1 / 2])
+    check_text(r, "floats", [0.1 + 0.2, 1e16, 1e15, 0.0001, 0.00001, 100.0, 1 / 3 * 3, 2.5e-7])
+    check_text(r, "conv", [int(3.7), int(-3.7), float(2), str(12) + "!", int(True)])
+    check_text(r, "builtins", [max(1, 5, 3), min(4, 2.5), abs(-3), abs(-2.5), math.exp(0), math.sqrt(16),
+                               max(2, 3.5), min(2, 3.5)])
+    check_text(r, "where", [1, 2])
+    x = 5
+    x = x * 2 + 1
+    check_text(r, "vars", [x, x / 2, x // 2, x % 4])
+    check_text(r, "list", [[1, 2.5, "s", True], 3])
+
+# ---- tensors.sn: x[i][j][k] = 12 i + 4 j + k ----
+
+r = Run("tensors")
+if r.ok():
+    X = [[[float(12 * i + 4 * j + k) for k in range(4)] for j in range(3)] for i in range(2)]
+    x00 = X[0][0]
+    dot = lambda a, b: sum(p * q for p, q in zip(a, b))
+    check_vals(r, "x", [X])
+    check_vals(r, "slice", [[[X[i][j][-1] for j in range(2)] for i in range(2)]])
+    check_vals(r, "slice_step", [[[X[1][j][k] for k in range(1, 4, 2)] for j in range(3)]])
+    check_vals(r, "slice_open", [[[X[0][j][k] for k in range(2)] for j in range(1, 3)]])
+    check_vals(r, "elem", [X[-1][-1][-2], X[0][1][2]])
+    check_vals(r, "T_shape", [[2, 4, 3]])
+    check_vals(r, "T0", [[[X[0][j][k] for j in range(3)] for k in range(4)]])
+    check_vals(r, "matmul", [[[[dot(X[b][i], X[b][j]) for j in range(3)] for i in range(3)] for b in range(2)]])
+    check_vals(r, "matvec", [[[sum(X[b][i]) for i in range(3)] for b in range(2)]])
+    check_vals(r, "vecmat", [[[sum(X[b][i][k] for i in range(3)) for k in range(4)] for b in range(2)]])
+    check_vals(r, "matmul_bcast", [[2, 3, 2], [5, 2, 2, 4]])
+    check_vals(r, "sum_all", [sum(v for p in X for q in p for v in q)])
+    check_vals(r, "sum_ax1", [[[sum(X[b][j][k] for j in range(3)) for k in range(4)] for b in range(2)]])
+    check_vals(r, "sum_ax02", [[sum(X[b][j][k] for b in range(2) for k in range(4)) for j in range(3)]])
+    check_vals(r, "sum_keep", [[2, 3, 1]])
+    check_vals(r, "mean", [276 / 24, [[(X[0][j][k] + X[1][j][k]) / 2 for k in range(4)] for j in range(3)]])
+    check_vals(r, "max", [[[max(X[b][j]) for j in range(3)] for b in range(2)], 0.0])
+    masked = [[[v * (v % 3 == 1) for v in row] for row in p] for p in X]
+    check_vals(r, "argmax", [[[row.index(max(row)) for row in p] for p in masked]])
+    count = sum(v > 10 for p in X for q in p for v in q)
+    check_vals(r, "bool_sum", [count, [[int(X[0][j][k] > 10) + int(X[1][j][k] > 10) for k in range(4)]
+                                       for j in range(3)]])
+    report("tensors bool_sum is an int", r.raw("bool_sum").split()[0] == str(count), r.raw("bool_sum"))
+    check_vals(r, "cmp", [[v == 1 for v in x00], [v != 1 for v in x00], [v <= 1 for v in x00], [v >= 2 for v in x00]])
+    check_vals(r, "logic", [[0 < v < 3 for v in x00], [v < 1 or v > 2 for v in x00], [not v > 1 for v in x00]])
+    check_vals(r, "reshape", [[4, 6], [24]])
+    check_vals(r, "transpose", [[4, 2, 3], X[1][2][3], [4, 3, 2]])
+    check_vals(r, "broadcast", [[2, 3, 4], [[0.0, 1.0, 2.0]] * 2])
+    check_vals(r, "concat", [[2, 6, 4], (X[0] + X[1])[3][1]])
+    table = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    check_vals(r, "take", [[table[2], table[0], table[2]]])
+    check_vals(r, "one_hot", [[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    check_vals(r, "zeros", [[0.0, 0.0], [[1.0], [1.0]], [7, 7], [0.5, 0.5]])
+    check_vals(r, "arange", [list(range(4)), list(range(2, 5))])
+    check_vals(r, "tril", [[[1.0 if j <= i else 0.0 for j in range(3)] for i in range(3)]])
+    check_vals(r, "where", [[[v if v > 5 else -1.0 for v in row] for row in X[0]]])
+    check_vals(r, "maximum", [[max(v, 2.0) for v in x00], [min(v, 2.5) for v in x00]])
+    check_vals(r, "casts", [[int(v / 3) for v in x00], [i / 2 for i in range(3)], int(-1.5)])
+    check_vals(r, "floordiv", [[(v - 2) // 3 for v in x00], [(i - 2) // 2 for i in range(5)],
+                               [(i - 2) % 3 for i in range(5)], [(v - 2) % 3 for v in x00]])
+    check_vals(r, "pow", [[v ** 2 for v in x00], [2 ** v for v in x00], [2 ** v ** 2 for v in x00],
+                          [-v ** 2 for v in x00]])
+    sign = lambda v: (v > 0) - (v < 0)
+    check_vals(r, "unary", [[1.0], [0.0], [3.0], [0.5], [abs(v - 2) for v in x00], [float(sign(v - 2)) for v in x00],
+                            [max(v - 2, 0.0) for v in x00]])
+    check_vals(r, "trans", [[0.5], [0.0], [0.0], [1.0], [0.0]])
+    check_vals(r, "int_arith", [[2 * i + 1 for i in range(4)], [i / 2 for i in range(4)]])
+    check_vals(r, "stop_gradient", [X[1][2]])
+    rand = r.vals("rand")
+    report("tensors rand in [0, 1), mean 1/2", rand[:2] == [True, True] and abs(rand[2] - 0.5) < 0.02, str(rand))
+    randn = r.vals("randn")
+    report("tensors randn mean 0, variance 1", abs(randn[0]) < 0.05 and abs(randn[1] - 1) < 0.1, str(randn))
+    check_vals(r, "dropout_eval", [100.0])
+    check_vals(r, "host", [276 / 2, True, 277.0])
+    check_vals(r, "len", [2, 3])
+
+# ---- functions.sn (-D D=8, and the default D = 256) ----
+
+r = Run("functions")
+if r.ok():
+    check_vals(r, "const", [8, "spec-run", 3])
+    check_vals(r, "import", [3 * 3 + 1, 2 * 2 + 10])
+    gelu = lambda x: 0.5 * x * (1 + math.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
+    check_vals(r, "gelu", [gelu(1.0), [0.0, 0.0]], rtol=1e-12)
+    check_vals(r, "linear", [[2, 8], sum([3.0, 4.0, 5.0]) + 2])
+    check_vals(r, "tuple", [2.0, sum((i - 2.0) ** 2 for i in range(5)) / 5])
+    check_vals(r, "for", [1.5 * 2 ** 4, [8.0, 8.0]])
+    check_vals(r, "if", [101, -99, [101.0]])
+    check_vals(r, "dims", [[5.0, 5.0], [1.0] * 4])
+    check_vals(r, "stack", [[8.0, 8.0]])
+    check_vals(r, "hostfn", [1.5 * 1.5 + 1 + 1.0 + 3, 2.0], rtol=1e-12)
+    report("functions host fn gives a host float", r.raw("hostfn").split()[0] == repr(1.5 * 1.5 + 1 + 1.0 + 3),
+           r.raw("hostfn"))
+r = Run("functions_default")
+if r.ok():
+    check_vals(r, "const", [256, "spec-run", 3])
+    check_vals(r, "linear", [[2, 256], 14.0])
+
+# ---- models.sn: initializers, defaults, parameter names ----
+
+r = Run("models")
+if r.ok():
+    check_vals(r, "mlp_shapes", [[784, 256], [10]])
+    check_vals(r, "mlp_call", [[2, 10]])
+    check_vals(r, "mlp_default_std", [1 / math.sqrt(784)], rtol=0.03)
+    check_vals(r, "mlp_hidden", [[784, 16]])
+    check_vals(r, "zeros", [0.0, 0.0])
+    check_vals(r, "ones", [1.0, 1.0])
+    check_vals(r, "constant", [0.25, 0.25])
+    check_vals(r, "normal", [2.0, 0.5], rtol=0.03)
+    check_vals(r, "normal0", [0.0, 0.1], rtol=0.03, atol=0.005)
+    lo, hi, m = r.vals("uniform")
+    report("models uniform(-3, 5)", -3 <= lo < -2.95 and 4.95 < hi <= 5 and abs(m - 1) < 0.1, f"{lo} {hi} {m}")
+    a = math.sqrt(6 / (100 + 50))
+    lo, hi, s = r.vals("xavier")
+    report("models xavier_uniform", -a <= lo < -0.97 * a and 0.97 * a < hi <= a and abs(s - a / math.sqrt(3)) < 0.05 * a,
+           f"{lo} {hi} {s}, bound {a}")
+    m, s = r.vals("he")
+    report("models he_normal", abs(m) < 0.01 and abs(s - math.sqrt(2 / 100)) < 0.05 * math.sqrt(2 / 100), f"{m} {s}")
+    check_vals(r, "default", [[0.0, 0.0, 0.0]])
+    want = {"stem.weight": [4, 6], "stem.bias": [6], "head.l1.weight": [784, 8], "head.l1.bias": [8],
+            "head.l2.weight": [8, 10], "head.l2.bias": [10]}
+    for i in range(3):
+        want[f"blocks.{i}.weight"] = [6, 6]
+        want[f"blocks.{i}.bias"] = [6]
+    got = safetensors_header(os.path.join(OUT, "tower.safetensors"))
+    report("models parameter names and shapes", got == want, f"got {got}")
+    again, other = Run("models_again"), Run("models_seed4")
+    if again.ok() and other.ok():
+        report("models same seed, same initial values", again.text == r.text, "outputs differ")
+        report("models other seed, other initial values", other.raw("normal") != r.raw("normal"),
+               "normal() gave the same values under --seed 4")
+
+# ---- gpt.sn ----
+
+r = Run("gpt")
+if r.ok():
+    losses = [v[1] for v in r.all("loss")]
+    report("gpt trains 40 steps", len(losses) == 40, f"{len(losses)} losses")
+    if losses:
+        report("gpt first loss near ln(256)", abs(losses[0] - math.log(256)) < 0.5, str(losses[0]))
+        first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+        report("gpt loss falls", last < 0.6 * first, f"{first} -> {last}")
+    check_vals(r, "nparams_blocks", [2, [32, 96]])
+    want = {"wte.weight": [256, 32], "wpe.weight": [16, 32], "ln_f.weight": [32], "ln_f.bias": [32]}
+    for b in range(2):
+        p = f"blocks.{b}."
+        for ln in ("ln_1", "ln_2"):
+            want[p + ln + ".weight"] = [32]
+            want[p + ln + ".bias"] = [32]
+        for lin, i, o in (("attn.qkv", 32, 96), ("attn.proj", 32, 32), ("mlp.fc", 32, 128), ("mlp.proj", 128, 32)):
+            want[p + lin + ".weight"] = [i, o]
+            want[p + lin + ".bias"] = [o]
+    got = safetensors_header(os.path.join(OUT, "gpt.safetensors"))
+    report("gpt parameter names (blocks.0 ... blocks.{L-1})", got == want,
+           f"missing {sorted(set(want) - set(got))}, extra {sorted(set(got) - set(want))}")
+
+# ---- train_block.sn ----
+
+r = Run("train_block")
+if r.ok():
+    check_vals(r, "len", [10000, 10000])
+    epochs = r.all("epoch")
+    evals = r.all("eval")
+    report("train_block two epochs", len(epochs) == 2 and len(evals) == 2, r.text[:200])
+    if len(epochs) == 2 and len(evals) == 2:
+        for e, ev in zip(epochs, evals):
+            kv = dict(zip(e[1::2], e[2::2]))
+            report(f"train_block epoch {e[0]} steps (drop_last)", kv["steps"] == 10000 // 128, str(kv))
+            report(f"train_block epoch {e[0]} opt.t", kv["t"] == (e[0] + 1) * (10000 // 128), str(kv))
+            kev = dict(zip(ev[1::2], ev[2::2]))
+            report(f"train_block epoch {e[0]} drop_last = false serves every example",
+                   kev["batches"] == 4 and kev["seen"] == 10000, str(kev))
+        k0 = dict(zip(epochs[0][1::2], epochs[0][2::2]))
+        report("train_block loss falls", k0["last"] < 0.5 * k0["first"], str(k0))
+        acc = dict(zip(evals[1][1::2], evals[1][2::2]))["accuracy"]
+        report("train_block test accuracy", acc > 0.75, str(acc))
+        # the last rate set: cosine at step 155 of 2 * 10000 / 128 (PyTorch's
+        # CosineAnnealingLR after a linear warm-up)
+        total, peak, warm, step = 2 * 10000 / 128, 3e-3, 20, 155
+        lr = 0.5 * peak * (1 + math.cos(math.pi * (step - warm) / (total - warm)))
+        k1 = dict(zip(epochs[1][1::2], epochs[1][2::2]))
+        report("train_block opt.lr = cosine(...)", close(k1["lr"], lr, rtol=1e-9), f"{k1['lr']} vs {lr}")
+    try:
+        recs = [json.loads(l) for l in open(os.path.join(OUT, "train_block.jsonl"))]
+        report("train_block log(loss = loss) writes one record per step",
+               [x["step"] for x in recs] == list(range(1, 157)) and all("loss" in x for x in recs),
+               f"{len(recs)} records")
+    except (OSError, ValueError, KeyError) as e:
+        report("train_block run log", False, str(e))
+ir = Run("train_block_ir")
+if ir.ok():
+    report("train_block second specialization for the last batch",
+           "f32[3000,784]" in ir.text and "f32[1000,784]" in ir.text, "no region for 1000-example batches")
+
+# ---- optimizers ----
+
+r = Run("optimizers")
+if r.ok():
+    rows = {v[0]: v[1:] for v in r.all("opt")}
+    for name in ("sgd", "sgd_momentum", "sgd_nesterov", "adam", "adamw", "lion", "rmsprop", "rmsprop_momentum"):
+        if name not in rows:
+            report(f"optimizers {name}", False, "not printed")
+            continue
+        first, last, t = rows[name]
+        report(f"optimizers {name} fits", last < 0.1 * first and t == 60, f"{first} -> {last}, t = {t}")
+    trials = r.lines.get("trial", [])
+    ws = [t.partition(" ")[2] for t in trials]
+    report("optimizers a new optimizer of an old one's name starts fresh", len(ws) == 3 and len(set(ws)) == 1,
+           "; ".join(trials))
+a, b = Run("adamw_stdlib"), Run("adamw_verbatim")
+if a.ok() and b.ok():
+    report("adamw verbatim (LANGUAGE.md) equals the standard library's", a.text == b.text and a.text,
+           "outputs differ")
+    losses = [v[1] for v in a.all("loss")]
+    report("adamw loss falls", len(losses) == 40 and losses[-1] < 0.5 * losses[0], str(losses[:1] + losses[-1:]))
+
+# ---- schedules (PyTorch definitions) ----
+
+
+def cosine(step, total, peak, warmup=0, min_lr=0):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if step < total:
+        return min_lr + 0.5 * (peak - min_lr) * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+    return min_lr
+
+
+def one_cycle(step, total, peak, pct_start=0.3, div_factor=25, final_div=1e4):
+    initial = peak / div_factor
+    low = initial / final_div
+    up_end, down_end = pct_start * total - 1, total - 1
+    anneal = lambda a, b, pct: b + (a - b) / 2 * (1 + math.cos(math.pi * pct))
+    if step <= up_end:
+        return anneal(initial, peak, step / up_end)
+    if step < down_end:
+        return anneal(peak, low, (step - up_end) / (down_end - up_end))
+    return low
+
+
+def wsd(step, total, peak, warmup, decay_frac=0.2):
+    start = total - decay_frac * total
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if step >= total:
+        return 0.0
+    if step >= start:
+        return peak * (total - step) / (total - start)
+    return peak
+
+
+r = Run("schedules")
+if r.ok():
+    rows = r.all("sched")
+    bad = []
+    for row in rows:
+        s = row[0]
+        want = [s, cosine(s, 20, 0.1, 5, 0.01), 0.2 * (s + 1) / 4 if s < 4 else 0.2, 0.5 ** (s // 6),
+                one_cycle(s, 20, 1.0), wsd(s, 20, 0.3, 3)]
+        if not close(row, want, rtol=1e-9, atol=1e-12):
+            bad.append(f"step {s}: got {row[1:]}, expected {want[1:]}")
+    report("schedules cosine, linear_warmup, step_decay, one_cycle, wsd", len(rows) == 22 and not bad,
+           "; ".join(bad[:2]) or f"{len(rows)} rows")
+    steps = r.all("lrstep")
+    bad = []
+    for k, (step, t, lr, moved) in enumerate(steps):
+        if t != k + 1 or not close(lr, cosine(k, 8, 0.5, 3), rtol=1e-12):
+            bad.append(f"step {k}: t = {t}, lr = {lr}")
+        if k and not close(moved, steps[k - 1][2], rtol=1e-5):
+            bad.append(f"step {k - 1}: w moved by {moved}, lr was {steps[k - 1][2]}")
+    report("schedules opt.lr set each step takes effect at once", len(steps) == 8 and not bad,
+           "; ".join(bad[:2]) or f"{len(steps)} steps")
+
+# ---- save/load, checkpoint/resume ----
+
+r = Run("save_load")
+if r.ok():
+    check_vals(r, "before", [True, True])
+    check_vals(r, "after", [0.0, 0.0, 0.0, 0.0], atol=0)
+a, b = Run("checkpoint1"), Run("checkpoint2")
+if a.ok() and b.ok():
+    check_vals(a, "resumed_t", [20])
+    la, lb = a.text[a.text.find("resumed_t"):], b.text[b.text.find("resumed_t"):]
+    report("checkpoint resume in a new process continues identically", la == lb and la.count("loss") == 20,
+           f"phase 1: {la[:120]!r} phase 2: {lb[:120]!r}")
+
+# ---- datasets ----
+
+r = Run("datasets")
+if r.ok():
+    check_vals(r, "idx_len", [10000, 10000])
+    batches = r.all("idx_batch")
+    want = [[[n, 784], [n], True, True, True, 0, 9] for n in (4000, 4000, 2000)]
+    report("datasets idx batches (drop_last = false), pixels in [0, 1]", batches == want, str(batches))
+    check_vals(r, "idx_seen", [10000])
+    report("datasets idx(flatten = false) is [N, 1, H, W]",
+           r.all("grid_batch") == [[[4000, 1, 28, 28], [4000]]] * 2, str(r.all("grid_batch")))
+    n = os.path.getsize(os.path.join(SPEC, "data", "tiny.txt")) - 16
+    check_vals(r, "text_len", [n])
+    tb = r.all("text_batch")
+    report("datasets text: x, y i32[B, T], y is x shifted by one",
+           len(tb) == n // 200 and all(t == [[200, 16], [200, 16], 0, True, True] for t in tb), str(tb[:2]))
+    toks = [(i * 7) % 1000 for i in range(300)]
+    check_vals(r, "tokens_len", [300 - 8])
+    kb = r.all("tokens_batch")
+    want = [[[50, 8], [50, 8], 0, max(toks[50 * k:50 * k + 57]), toks[50 * k:50 * k + 3]] for k in range(292 // 50)]
+    report("datasets tokens: header, uint16 tokens, y shifted", kb == want, f"got {kb[:2]}, expected {want[:2]}")
+
+sys.exit(1 if failures else 0)
