@@ -5,6 +5,7 @@
 #   make test     build and run every test; ends with "N passed, N failed"
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
+#   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -34,7 +35,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy
 
-.PHONY: all deps test run check-train clean
+.PHONY: all deps bench-deps test run check-train bench clean
 all: sinter
 
 deps:
@@ -77,6 +78,14 @@ test: sinter $(UNIT_BIN)
 
 run: sinter
 	./sinter run examples/mlp.sn
+
+# Benchmarks need PyTorch and GNU time besides the build's packages.
+bench-deps: deps
+	@[ -e /usr/bin/time ] && [ -e /usr/lib/python3/dist-packages/torch ] || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time python3-torch >/dev/null; }
+
+bench: sinter bench-deps
+	bench/run.sh $(BENCH_FLAGS)
 
 check-train: sinter
 	@tests/train_mlp.sh

@@ -48,7 +48,8 @@ def runs(d, cfg, threads, impl):
 
 
 def summarize(d, cfg, threads, impl, steps):
-    """(median ms/step, median peak MB, median final loss, repeats) over the repeats."""
+    """(median ms/step, median peak MB, median final loss, repeats, min ms, max ms)
+    over the repeats."""
     logs = runs(d, cfg, threads, impl)
     if not logs:
         return None
@@ -59,7 +60,7 @@ def summarize(d, cfg, threads, impl, steps):
         loss.append(last)
         with open(log[:-len(".jsonl")] + ".rss") as f:
             mb.append(int(f.read().split()[-1]) / 1024)
-    return statistics.median(ms), statistics.median(mb), statistics.median(loss), len(logs)
+    return statistics.median(ms), statistics.median(mb), statistics.median(loss), len(logs), min(ms), max(ms)
 
 
 def sgemm(d):
@@ -100,6 +101,14 @@ def main():
               ", ".join(f"{NAMES.get(c, c).split()[0]}: {warmup(n)} of {n} steps" for c, n in steps.items()),
               ", ".join(f"{NAMES.get(c, c).split()[0]} t{t} sinter {s[2]:.3f} / torch {p[2]:.3f}"
                         for (c, t), (s, p) in rows.items())))
+
+    print()
+    print("Spread over the repeats (ms/step, fastest and slowest run's median):")
+    print()
+    print("| config | threads | sinter min | sinter max | torch min | torch max |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for (c, t), (s, p) in rows.items():
+        print(f"| {NAMES.get(c, c).split()[0]} | {t} | {s[4]:.2f} | {s[5]:.2f} | {p[4]:.2f} | {p[5]:.2f} |")
 
     g = sgemm(d)
     if "l" in steps and g:

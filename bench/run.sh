@@ -57,6 +57,14 @@ else
 	echo "raw logs kept in $work" >&2
 fi
 
+# A snapshot of the binary: others may rebuild ./sinter while this runs,
+# and every round must measure the same program.  It finds the standard
+# library through SINTER_STDLIB instead of beside itself.
+sinter_built=$(date -r ./sinter '+%Y-%m-%d %H:%M')
+cp ./sinter "$work/sinter"
+export SINTER_STDLIB=${SINTER_STDLIB:-$PWD/stdlib}
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # OpenBLAS picks its kernels from the CPU unless these say otherwise; they
 # are reported, never changed, so that a surprising number can be explained.
 envline=""
@@ -74,7 +82,7 @@ run_one() {
 	[ "$cfg" = s ] && steps=$STEPS_S || steps=$STEPS_L
 	local t0=$SECONDS
 	if [ "$impl" = sinter ]; then
-		"$TIME" -f %M -o "$base.rss" ./sinter run "bench/mlp_$cfg.sn" --threads "$t" \
+		"$TIME" -f %M -o "$base.rss" "$work/sinter" run "bench/mlp_$cfg.sn" --threads "$t" \
 			--log "$base.jsonl" -D "STEPS=$steps" "${SINTER_FLAGS[@]}" >"$base.out" 2>&1 ||
 			{ tail -20 "$base.out" >&2; die "sinter failed on mlp_$cfg (threads $t)"; }
 	else
@@ -103,6 +111,8 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 	done
 done
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # What torch costs before it trains: the interpreter and its libraries.
 "$TIME" -f %M -o "$work/torch_import.rss" "$PY" -c 'import torch'
 torch_base=$(($(tail -1 "$work/torch_import.rss") / 1024))
@@ -112,9 +122,9 @@ tables=$("$PY" bench/report.py "$work" s="$STEPS_S" l="$STEPS_L")
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 fam=$(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)
 model=$(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)
-simd=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|fma)$' | tr '\n' ' ')
+simd=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|fma)$' | paste -sd' ')
 blas=$(sed -n 's/^openblas: //p' "$work/sgemm_r1.txt")
-torch_blas=$(grep -o 'threads torch=.*' "$work"/l_t*_torch_r1.out | sed 's/.*out://' | tr '\n' ';')
+torch_blas=$(cat "$work"/l_t*_torch_r1.out | grep -o 'threads torch=.*' | paste -sd';' | sed 's/;/; /g')
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit+=" + uncommitted changes"
 mode=${SINTER_FLAGS[*]:-}
@@ -124,11 +134,18 @@ mode=${SINTER_FLAGS[*]:-}
 	echo
 	echo "- date: $(date '+%Y-%m-%d %H:%M %Z')"
 	echo "- command: \`REPEATS=$REPEATS STEPS_S=$STEPS_S STEPS_L=$STEPS_L THREADS=\"$THREADS\" bench/run.sh${mode:+ $mode}\`"
-	echo "- sinter: commit $commit; \`sinter run\` flags: ${mode:-none (the default backend)}"
+	echo "- sinter: commit $commit, binary built $sinter_built; \`sinter run\` flags: ${mode:-none (the default backend)}"
 	echo "- torch: $torch_version (Debian), $PY; $torch_blas"
 	echo "- CPU: $cpu (family $fam, model $model; $simd), $(nproc) cores"
 	echo "- OpenBLAS: $blas"
 	echo "- environment: $envline"
+	echo "- load average (1, 5, 15 min) before the runs: $load_start; after them (the benchmark adds up to 2): $load_end"
+	if awk -v a="${load_start%% *}" 'BEGIN { exit !(a > 0.5) }'; then
+		echo
+		echo "**The machine was busy with other work during this run: the numbers are noisy (see the"
+		echo "spread below), and a ratio of two numbers taken at different moments (e.g. a % of"
+		echo "sgemm above 100) can be off; rerun on a quiet machine for firm figures.**"
+	fi
 	echo
 	echo "$tables"
 	echo

@@ -2,10 +2,14 @@
  * codegen.h — compiling regions to native code with LLVM 19 and running them
  * through ORC LLJIT.
  *
- * One LLVM function per region.  Its arguments are arrays of data pointers:
- * the region never sees Tensors, Stores or names, so the same function can
- * later be linked ahead of time into a binary.  Intermediate values live in
- * one caller-supplied scratch block at offsets fixed at compile time.
+ * One exported LLVM function per region, calling one small internal
+ * function per kernel (nodes whose code would be identical share one).  Its
+ * arguments are arrays of data pointers: the region never sees Tensors,
+ * Stores or names, so the same code can later be linked ahead of time into
+ * a binary.  Intermediate values live in one caller-supplied scratch block
+ * at offsets fixed at compile time: the memplan offsets when the region has
+ * been planned (every value has offset >= 0; the arena is then the front of
+ * scratch), otherwise one fresh offset per value.
  *
  * Typical use (what host.c does instead of interp_run):
  *
@@ -32,7 +36,9 @@
  *               end by the region's WRITEs
  *   outputs[k]  caller-allocated buffers of type_numel * dtype_size bytes of
  *               output k's type (r->node[r->out[k]].type); filled before any
- *               WRITE happens, so an output that reads a slot sees the old value
+ *               WRITE happens, so an output that reads a slot sees the old value.
+ *               Output buffers must not overlap each other, the inputs, the
+ *               slots or scratch (inputs and slots may overlap each other).
  *   scratch     64-byte aligned block of CgRegion.scratch bytes (NULL if 0);
  *               its contents need not survive between calls
  *   seed, step  as Store.seed and Store.step: RAND/RANDN/DROPOUT streams

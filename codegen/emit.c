@@ -1,16 +1,19 @@
 /*
- * emit.c — builds a region's LLVM function: plans where every value lives,
- * emits the nodes in order (through kernels.c), copies the outputs and
- * performs the deferred WRITEs.  Also the small builders everything else
- * uses: constants, element loads and stores, counted loops, strided walks
- * with merged axes, scratch, memcpy and calls.
+ * emit.c — builds a region's LLVM module: plans where every value lives,
+ * emits each node as a call of a kernel function (kernels.c, reduce.c
+ * write their bodies; identical kernels are emitted once), copies the
+ * outputs and performs the deferred WRITEs.  Also the small builders
+ * everything else uses: constants, element loads and stores, counted
+ * loops, strided walks with merged axes, scratch, memcpy and calls.
  *
  * Where values live: INPUT nodes read the caller's input pointer, PARAM and
- * STATE the slot pointer, RESHAPE, STOP_GRADIENT and same-type CAST share
- * their operand's buffer, the first output of a computed node is computed
- * straight into the caller's output buffer, and every other node gets its
- * own 64-byte aligned piece of scratch (bump allocation; memory planning
- * will replace it).
+ * STATE the slot pointer, the first output of a computed node is computed
+ * straight into the caller's output buffer.  Every other value lives in
+ * scratch: at its memplan offset when the region has a memory plan (the
+ * arena is the front of scratch), else at its own bump-allocated offset.
+ * RESHAPE, STOP_GRADIENT and same-type CAST share their operand's buffer
+ * (under a plan only where the plan shares it).  Temporaries of kernels and
+ * WRITE snapshots follow.
  */
 #include "codegen/emit.h"
 
@@ -60,7 +63,10 @@ LLVMValueRef cg_load(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx)
 {
 	LLVMValueRef x = LLVMBuildLoad2(g->b, cg_elem_type(g, dt), cg_elem_ptr(g, dt, ptr, idx), "");
 	LLVMSetAlignment(x, (unsigned)dtype_size(dt));
-	cg_mark(g, x, ptr == g->out[0] || ptr == g->out[1]);
+	bool own = false;
+	for (int k = 0; k < g->nown; k++)
+		own |= ptr == g->own[k];
+	cg_mark(g, x, own);
 	return x;
 }
 
@@ -80,7 +86,8 @@ LLVMValueRef cg_scratch(Cg *g, int64_t bytes)
 
 void cg_memcpy(Cg *g, LLVMValueRef dst, LLVMValueRef src, int64_t bytes)
 {
-	if (bytes > 0)
+	/* the same pointer: a copy the memory plan made in place (dropout with p = 0) */
+	if (bytes > 0 && dst != src)
 		LLVMBuildMemCpy(g->b, dst, 4, src, 4, cg_i64(g, bytes));
 }
 
@@ -259,7 +266,7 @@ LLVMValueRef cg_intrinsic(Cg *g, const char *name, LLVMTypeRef t, LLVMValueRef *
 
 /* ---- the region function ---- */
 
-/* Ops whose value is their operand's bytes unchanged: they share its buffer. */
+/* Ops whose value is their operand's bytes unchanged: they may share its buffer. */
 static bool is_alias(const Region *r, int v)
 {
 	const Node *nd = &r->node[v];
@@ -267,16 +274,23 @@ static bool is_alias(const Region *r, int v)
 		|| (nd->op == OP_CAST && nd->type.dt == r->node[ir_operand(r, v, 0)].type.dt);
 }
 
-static int root_of(const Region *r, int v)
-{
-	while (is_alias(r, v))
-		v = ir_operand(r, v, 0);
-	return v;
-}
-
 static bool is_slot(const Node *nd)
 {
 	return nd->op == OP_PARAM || nd->op == OP_STATE;
+}
+
+/* Values that take no activation memory: storage of the caller or the store. */
+static bool borrowed(const Node *nd)
+{
+	return nd->op == OP_INPUT || is_slot(nd) || nd->op == OP_WRITE;
+}
+
+/* The value whose buffer v reads (v itself unless v shares its operand's). */
+static int root_of(const Cg *g, int v)
+{
+	while (g->shared[v])
+		v = ir_operand(g->r, v, 0);
+	return v;
 }
 
 /* Do slot nodes a and b name the same storage? */
@@ -296,10 +310,36 @@ static LLVMValueRef arg_ptr(Cg *g, LLVMValueRef arr, int k)
 	return p;
 }
 
-/* Decides and materializes every node's data pointer; out_of[v] = output computed in place. */
+/* Has memplan placed every value?  Then *end is the arena size the plan uses. */
+static bool planned(const Region *r, int64_t *end)
+{
+	*end = 0;
+	for (int v = 0; v < r->nnode; v++) {
+		const Node *nd = &r->node[v];
+		if (borrowed(nd))
+			continue;
+		if (nd->offset < 0)
+			return false;
+		int64_t e = nd->offset + cg_bytes(&nd->type);
+		*end = e > *end ? e : *end;
+	}
+	return true;
+}
+
+/*
+ * Decides and materializes every node's data pointer; out_of[v] = the output
+ * v is computed in.  g->home[v] is the scratch offset of v's bytes (-1
+ * elsewhere): kernels use it to see which operand they overwrite in place.
+ * Computing an output straight into the caller's buffer deviates from a
+ * plan safely: that buffer is private, and readers follow g->ptr.
+ */
 static void plan(Cg *g, int *out_of)
 {
 	const Region *r = g->r;
+	int64_t end;
+	bool plan = planned(r, &end);
+	if (plan)
+		g->used = (end + 63) & ~(int64_t)63;
 	int nslot = 0;
 	for (int v = 0; v < r->nnode; v++)
 		out_of[v] = -1;
@@ -307,23 +347,37 @@ static void plan(Cg *g, int *out_of)
 		out_of[r->out[k]] = k;
 	for (int v = 0; v < r->nnode; v++) {
 		const Node *nd = &r->node[v];
+		g->home[v] = -1;
 		if (nd->op == OP_GRAD)
 			die("codegen: grad node %%%d reached codegen: run autodiff first", v);
+		if (nd->op == OP_WRITE && out_of[v] >= 0)
+			die("codegen: write %%%d is a region output", v);
+		if (borrowed(nd))
+			out_of[v] = -1;
 		if (nd->op == OP_INPUT) {
 			g->ptr[v] = arg_ptr(g, g->inputs, (int)nd->ia[0]);
-			out_of[v] = -1;
-		} else if (is_slot(nd)) {
+			continue;
+		}
+		if (is_slot(nd)) {
 			g->ptr[v] = arg_ptr(g, g->slots, nslot++);
-			out_of[v] = -1;
-		} else if (nd->op == OP_WRITE) {
-			if (out_of[v] >= 0)
-				die("codegen: write %%%d is a region output", v);
-		} else if (is_alias(r, v)) {
-			g->ptr[v] = g->ptr[ir_operand(r, v, 0)];
+			continue;
+		}
+		if (nd->op == OP_WRITE)
+			continue;
+		int o = nd->narg ? ir_operand(r, v, 0) : -1;
+		if (is_alias(r, v) && (!plan || (!borrowed(&r->node[o]) && r->node[o].offset == nd->offset))) {
+			g->shared[v] = true;
+			g->ptr[v] = g->ptr[o];
+			g->home[v] = g->home[o];
 			out_of[v] = -1;
 		} else if (out_of[v] >= 0) {
 			g->ptr[v] = arg_ptr(g, g->outputs, out_of[v]);
+		} else if (plan) {
+			LLVMValueRef off = cg_i64(g, nd->offset);
+			g->ptr[v] = LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
+			g->home[v] = nd->offset;
 		} else {
+			g->home[v] = g->used;
 			g->ptr[v] = cg_scratch(g, cg_bytes(&nd->type));
 		}
 	}
@@ -343,7 +397,7 @@ static void finish(Cg *g, const int *out_of)
 	for (int v = 0; v < r->nnode; v++) {
 		if (r->node[v].op != OP_WRITE)
 			continue;
-		int val = ir_operand(r, v, 1), root = root_of(r, val);
+		int val = ir_operand(r, v, 1), root = root_of(g, val);
 		src[v] = g->ptr[val];
 		bool changed = false;
 		for (int w = 0; is_slot(&r->node[root]) && w < r->nnode; w++)
@@ -363,6 +417,145 @@ static void finish(Cg *g, const int *out_of)
 			LLVMBuildMemMove(g->b, g->ptr[slot], 4, src[v], 4, cg_i64(g, n));
 	}
 	free(src);
+}
+
+/*
+ * The kernel of node v reads and writes the distinct values val[0..n)
+ * (val[0] = v, then its operands).  own[i]: val[i]'s buffer may overlap
+ * v's (v itself, or an operand v is computed over in place).
+ */
+static int kernel_values(const Cg *g, int v, int *val, bool *own)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int n = 0;
+	val[n] = v;
+	own[n++] = true;
+	int64_t a0 = g->home[v], a1 = a0 + cg_bytes(&nd->type);
+	for (int k = 0; k < nd->narg; k++) {
+		int o = ir_operand(r, v, k), j = 0;
+		while (j < n && val[j] != o)
+			j++;
+		if (j < n)
+			continue;
+		int64_t b0 = g->home[o], b1 = b0 + cg_bytes(&r->node[o].type);
+		val[n] = o;
+		own[n++] = a0 >= 0 && b0 >= 0 && b0 < a1 && a0 < b1;
+	}
+	return n;
+}
+
+/* Everything v's kernel code depends on; NULL when it does not fit in buf. */
+static const char *kernel_key(const Cg *g, int v, const int *val, int n, const bool *own, char *buf, size_t len)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	char t[160];
+	size_t at = (size_t)snprintf(buf, len, "%d %s %a %d %d:", (int)nd->op, type_str(&nd->type, t, sizeof t), nd->f,
+		nd->keep, nd->nia);
+	for (int i = 0; i < nd->nia && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%lld,", (long long)nd->ia[i]);
+	for (int k = 0; k < nd->narg && at < len; k++) {
+		int o = ir_operand(r, v, k), j = 0;
+		while (val[j] != o)
+			j++;
+		at += (size_t)snprintf(buf + at, len - at, " %d%s%s", j, own[j] ? "!" : "",
+			type_str(&r->node[o].type, t, sizeof t));
+	}
+	(void)n;
+	return at < len ? buf : NULL;
+}
+
+/*
+ * Emits node v as a call of a kernel function k<v>_<op>(value, operands...,
+ * scratch, seed, step).  Small functions keep LLVM's work per function
+ * small, and nodes with the same key (the Adam update of every parameter of
+ * one shape, say) share one function, which is most of the compile time of
+ * an unfused region.  Inside, the pointers are parameters; the alias scope
+ * of the kernel marks the accesses that may touch v's buffer.
+ */
+static void kernel(Cg *g, int v)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int *val = xmalloc(((size_t)nd->narg + 1) * sizeof *val);
+	bool *own = xmalloc(((size_t)nd->narg + 1) * sizeof *own);
+	int n = kernel_values(g, v, val, own), np = n + 3;
+	LLVMTypeRef *pt = xmalloc((size_t)np * sizeof *pt);
+	LLVMValueRef *args = xmalloc((size_t)np * sizeof *args);
+	for (int i = 0; i < n; i++) {
+		pt[i] = g->ptrty;
+		args[i] = g->ptr[val[i]];
+	}
+	pt[n] = g->ptrty;
+	pt[n + 1] = pt[n + 2] = g->i64;
+	args[n] = g->scratch;
+	args[n + 1] = g->seed;
+	args[n + 2] = g->step;
+	LLVMTypeRef ft = LLVMFunctionType(g->voidty, pt, (unsigned)np, 0);
+	char kb[1024];
+	const char *key = kernel_key(g, v, val, n, own, kb, sizeof kb);
+	int c = 0;
+	while (key && c < g->nkern && strcmp(g->kern[c].key, key))
+		c++;
+	if (key && c < g->nkern) {
+		LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+		goto out;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "k%d_%s", v, op_info[nd->op].name);
+	LLVMValueRef f = LLVMAddFunction(g->mod, name, ft);
+	LLVMSetLinkage(f, LLVMInternalLinkage);
+	static const char *const attrs[] = { "noinline", "nounwind" };
+	for (int i = 0; i < 2; i++) {
+		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+		LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
+	}
+	LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
+	if (key) {
+		if (g->nkern == g->capkern) {
+			g->capkern = g->capkern ? 2 * g->capkern : 64;
+			g->kern = realloc(g->kern, (size_t)g->capkern * sizeof *g->kern);
+			if (!g->kern)
+				die("out of memory");
+		}
+		g->kern[g->nkern].key = strcpy(xmalloc(strlen(key) + 1), key);
+		g->kern[g->nkern++].fn = f;
+	}
+
+	/* the body: every pointer the kernel code uses becomes a parameter */
+	LLVMBasicBlockRef back = LLVMGetInsertBlock(g->b);
+	LLVMValueRef fn = g->fn;
+	g->fn = f;
+	for (int i = 0; i < n; i++)
+		g->ptr[val[i]] = LLVMGetParam(f, (unsigned)i);
+	g->scratch = LLVMGetParam(f, (unsigned)n);
+	g->seed = LLVMGetParam(f, (unsigned)n + 1);
+	g->step = LLVMGetParam(f, (unsigned)n + 2);
+	LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, f, "entry"));
+	LLVMMetadataRef sc[2] = { LLVMMDStringInContext2(g->ctx, name, strlen(name)), g->domain };
+	LLVMMetadataRef scope = LLVMMDNodeInContext2(g->ctx, sc, 2);
+	g->scope = LLVMMetadataAsValue(g->ctx, LLVMMDNodeInContext2(g->ctx, &scope, 1));
+	g->nown = 0;
+	for (int i = 0; i < n && g->nown < CG_MAXOWN - 1; i++)
+		if (own[i])
+			g->own[g->nown++] = g->ptr[val[i]];
+	cg_node(g, v);
+	LLVMBuildRetVoid(g->b);
+	g->scope = NULL;
+	g->nown = 0;
+	g->fn = fn;
+	for (int i = 0; i < n; i++)
+		g->ptr[val[i]] = args[i];
+	g->scratch = args[n];
+	g->seed = args[n + 1];
+	g->step = args[n + 2];
+	LLVMPositionBuilderAtEnd(g->b, back);
+out:
+	free(args);
+	free(pt);
+	free(own);
+	free(val);
 }
 
 LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch)
@@ -391,30 +584,27 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(ctx, g.fn, "entry"));
 
 	g.ptr = xcalloc((size_t)r->nnode + 1, sizeof *g.ptr);
+	g.home = xcalloc((size_t)r->nnode + 1, sizeof *g.home);
+	g.shared = xcalloc((size_t)r->nnode + 1, sizeof *g.shared);
 	int *out_of = xcalloc((size_t)r->nnode + 1, sizeof *out_of);
 	plan(&g, out_of);
 	g.kind_scope = LLVMGetMDKindIDInContext(ctx, "alias.scope", 11);
 	g.kind_noalias = LLVMGetMDKindIDInContext(ctx, "noalias", 7);
-	LLVMMetadataRef domain = LLVMMDNodeInContext2(ctx, (LLVMMetadataRef[]){ LLVMMDStringInContext2(ctx, fname, strlen(fname)) }, 1);
-	for (int v = 0; v < r->nnode; v++) {
-		const Node *nd = &r->node[v];
-		if (nd->op == OP_INPUT || is_slot(nd) || nd->op == OP_WRITE || is_alias(r, v))
-			continue;
-		char id[32];
-		int n = snprintf(id, sizeof id, "%%%d", v);
-		LLVMMetadataRef sc[2] = { LLVMMDStringInContext2(ctx, id, (size_t)n), domain };
-		LLVMMetadataRef scope = LLVMMDNodeInContext2(ctx, sc, 2);
-		g.scope = LLVMMetadataAsValue(ctx, LLVMMDNodeInContext2(ctx, &scope, 1));
-		g.out[0] = g.ptr[v];
-		g.out[1] = NULL;
-		cg_node(&g, v);
-	}
+	g.domain = LLVMMDNodeInContext2(ctx, (LLVMMetadataRef[]){ LLVMMDStringInContext2(ctx, fname, strlen(fname)) }, 1);
+	for (int v = 0; v < r->nnode; v++)
+		if (!borrowed(&r->node[v]) && !g.shared[v])
+			kernel(&g, v);
 	g.scope = NULL;
-	g.out[0] = NULL;
+	g.nown = 0;
 	finish(&g, out_of);
 	LLVMBuildRetVoid(g.b);
 
+	for (int i = 0; i < g.nkern; i++)
+		free(g.kern[i].key);
+	free(g.kern);
 	free(out_of);
+	free(g.shared);
+	free(g.home);
 	free(g.ptr);
 	LLVMDisposeBuilder(g.b);
 	*scratch = g.used;

@@ -11,6 +11,8 @@
 
 #include "ir/ops.h"
 
+enum { CG_MAXOWN = 8 };
+
 /* The state of emitting one region into one LLVM function. */
 typedef struct {
 	LLVMContextRef ctx;
@@ -23,11 +25,20 @@ typedef struct {
 	LLVMValueRef *ptr;      /* [nnode] data pointer of each node's value */
 	int64_t used;           /* bytes of scratch handed out so far (bump, 64-aligned) */
 	/* alias scope of the node being emitted: its stores (and reads of its own
-	   buffers out[]) are in scope, every other load is declared not to alias
+	   buffers own[]) are in scope, every other load is declared not to alias
 	   them, so LLVM vectorizes without runtime overlap checks */
 	LLVMValueRef scope;     /* !{scope of the current node}, NULL outside nodes */
-	LLVMValueRef out[2];    /* the current node's buffers: result, accumulator */
+	LLVMValueRef own[CG_MAXOWN]; /* its buffers: result, operands it overwrites, accumulators */
+	int nown;
 	unsigned kind_scope, kind_noalias;
+	LLVMMetadataRef domain; /* alias domain of the region */
+	struct {
+		char *key;          /* what the kernel's code depends on (emit.c) */
+		LLVMValueRef fn;
+	} *kern;                /* kernel functions emitted so far */
+	int nkern, capkern;
+	int64_t *home;          /* [nnode] scratch offset of each value's buffer, -1 = elsewhere */
+	bool *shared;           /* [nnode] value is its operand's buffer (alias ops) */
 	LLVMTypeRef f32, f64, i1, i8, i32, i64, ptrty, voidty;
 } Cg;
 

@@ -104,7 +104,12 @@ static void elementwise(Cg *g, int v)
 	if (nd->op == OP_DROPOUT) {
 		e.p = (float)nd->f;
 		if (e.p <= 0) {
-			cg_memcpy(g, op[0].ptr, op[1].ptr, cg_bytes(&nd->type));
+			/* computed in place, the value is already there */
+			bool in_place = false;
+			for (int k = 1; k < g->nown; k++)
+				in_place |= g->own[k] == op[1].ptr;
+			if (!in_place)
+				cg_memcpy(g, op[0].ptr, op[1].ptr, cg_bytes(&nd->type));
 			return;
 		}
 		e.key = cg_stream_key(g, nd->ia[0]);
@@ -300,12 +305,16 @@ void cg_node(Cg *g, int v)
 	case OP_TAKE: take(g, v); return;
 	case OP_SCATTER_ROWS: scatter_rows(g, v); return;
 	case OP_ONE_HOT: one_hot(g, v); return;
+	case OP_RESHAPE:
+	case OP_STOP_GRADIENT:
+		/* a copy only where a memory plan gave the value its own buffer */
+		cg_memcpy(g, g->ptr[v], g->ptr[ir_operand(g->r, v, 0)], cg_bytes(&nd->type));
+		return;
 	case OP_CONST: case OP_ARANGE: case OP_RAND: case OP_RANDN:
 	case OP_DROPOUT: case OP_WHERE: case OP_CAST: case OP_BROADCAST:
 		elementwise(g, v);
 		return;
-	case OP_INPUT: case OP_PARAM: case OP_STATE: case OP_WRITE: case OP_GRAD:
-	case OP_RESHAPE: case OP_STOP_GRADIENT: case OP_COUNT:
+	case OP_INPUT: case OP_PARAM: case OP_STATE: case OP_WRITE: case OP_GRAD: case OP_COUNT:
 		break;
 	default:
 		if (op_info[nd->op].flags & (F_UNARY | F_BINARY)) {

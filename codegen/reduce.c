@@ -157,7 +157,7 @@ void cg_reduce(Cg *g, int v)
 	/* walk the operand in memory order; result strides are 0 on reduced groups */
 	bool sum = nd->op == OP_SUM;
 	LLVMValueRef acc = sum ? cg_scratch(g, no * 8) : out;
-	g->out[1] = acc;
+	g->own[g->nown++] = acc;
 	fill_acc(g, &R, acc, no, false, NULL);
 	Type sp = type_make(xt->dt, ng, len);
 	Opnd op[2] = { { .ptr = acc, .dt = R.out }, { .ptr = in, .dt = R.in } };

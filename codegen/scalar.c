@@ -154,7 +154,10 @@ static LLVMValueRef i_divide(Cg *g, OpKind op, LLVMValueRef x, LLVMValueRef y)
 	return LLVMBuildSelect(b, yz, z32, LLVMBuildTrunc(b, res, g->i32, ""), "");
 }
 
-static const LLVMRealPredicate fcmp[6] = { LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE };
+/* EQ NE LT LE GT GE, as C compares: ordered except !=, which NaN satisfies */
+static const LLVMRealPredicate fcmp[6] = {
+	LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE,
+};
 static const LLVMIntPredicate scmp[6] = { LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE };
 static const LLVMIntPredicate ucmp[6] = { LLVMIntEQ, LLVMIntNE, LLVMIntULT, LLVMIntULE, LLVMIntUGT, LLVMIntUGE };
 

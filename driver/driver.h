@@ -29,6 +29,7 @@ typedef struct {
 int cmd_program(const Options *o);
 int cmd_opt(const Options *o);
 int cmd_gradcheck(const Options *o);
+int cmd_plan(const Options *o);
 
 /* Loads the program and binds its globals (consts with -D overrides). */
 Ev *driver_setup(const Options *o, Arena *a);

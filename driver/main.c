@@ -1,6 +1,6 @@
 /*
  * main.c — the sinter command line: parses options and dispatches to the
- * commands (run, check, ir, opt, gradcheck).
+ * commands (run, check, ir, opt, gradcheck, plan).
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	        "  ir FILE.sn         print the IR of every region (--after PASS|all)\n"
 	        "  opt FILE.ir        parse text IR, run --passes=a,b, print the result\n"
 	        "  gradcheck FILE.sn  compare gradients of every Check* model with finite differences\n"
+	        "  plan FILE.sn       memory plan of every region: offsets, lifetimes, arena size\n"
 	        "\n"
 	        "options:\n"
 	        "  --seed N           program seed (initializers, shuffling, dropout); default 0\n"
@@ -107,5 +108,7 @@ int main(int argc, char **argv)
 		return cmd_program(&o);
 	if (!strcmp(o.cmd, "gradcheck"))
 		return cmd_gradcheck(&o);
+	if (!strcmp(o.cmd, "plan"))
+		return cmd_plan(&o);
 	fatal("unknown command '%s' (see sinter --help)", o.cmd);
 }

@@ -113,6 +113,12 @@ int cmd_program(const Options *o)
 			fatal("%s", err);
 	} else if (run && isatty(2))
 		h->log = rt_log_open(NULL, true, NULL, 0);
+	if (run && !o->interp) {
+		char err[512];
+		h->jit = cg_jit_new(err, sizeof err);
+		if (!h->jit)
+			fatal("cannot start the JIT: %s", err);
+	}
 	int ntrain = 0;
 	for (int i = 0; i < ev->prog->ndecls; i++)
 		if (ev->prog->decls[i]->kind == D_TRAIN && !ev->prog->decls[i]->from_stdlib) {

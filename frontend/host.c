@@ -63,8 +63,9 @@ static Tensor *store_lookup(Store *s, const char *name, const char *state)
 	return &slot->t;
 }
 
-/* Compiles (or finds compiled) the traced region; takes ownership of its arena. */
-static Region *compile(Ev *ev, Loc loc)
+/* Compiles (or finds compiled) the traced region; takes ownership of its
+   arena.  Native code when a JIT or an ahead-of-time table is present. */
+static CacheEntry *compile(Ev *ev)
 {
 	Host *h = ev->host;
 	Trace *tr = ev->tr;
@@ -79,7 +80,7 @@ static Region *compile(Ev *ev, Loc loc)
 	for (int i = 0; i < h->ncache; i++)
 		if (h->cache[i].hash == hash && !strcmp(h->cache[i].text, text)) {
 			free(text);
-			return h->cache[i].exec;
+			return &h->cache[i];
 		}
 	if (h->ncache == h->capcache) {
 		h->capcache = h->capcache ? 2 * h->capcache : 16;
@@ -87,7 +88,8 @@ static Region *compile(Ev *ev, Loc loc)
 	}
 	Region *r = tr->r;
 	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
-	h->cache[h->ncache++] = (CacheEntry){ hash, text, r, tr->a };
+	CacheEntry *c = &h->cache[h->ncache++];
+	*c = (CacheEntry){ hash, text, r, tr->a, NULL };
 	tr->a = NULL; /* the cache owns the arena now */
 	char err[256];
 	PipeOpts o = h->pipe;
@@ -95,8 +97,15 @@ static Region *compile(Ev *ev, Loc loc)
 		fatal("%s", err);
 	if (h->ir_out && !o.after)
 		ir_print(h->ir_out, r);
-	(void)loc;
-	return r;
+	if (h->jit) {
+		c->cg = cg_compile(h->jit, r, err, sizeof err);
+		if (!c->cg)
+			fatal("code generation failed for region %s: %s", r->name, err);
+		h->codegen_ms += c->cg->ms;
+		if (o.time_passes)
+			fprintf(stderr, "codegen %-9s %8.3f ms  (%s: LLVM IR, O3, machine code)\n", "", c->cg->ms, r->name);
+	}
+	return c;
 }
 
 static Value output_value(Ev *ev, Tensor *t)
@@ -128,7 +137,8 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 	for (int i = 0; i < n; i++)
 		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
 	Tensor *inputs = tr->inputs;
-	Region *r = compile(ev, loc);
+	CacheEntry *c = compile(ev);
+	Region *r = c->exec;
 	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
 	Tensor *outs = xcalloc(n + 1, sizeof *outs);
 	if (ev->dry) {
@@ -141,7 +151,10 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
 		for (int i = 0; i < tr->ninputs; i++)
 			in[i] = &inputs[i];
-		interp_run(r, &s, in, outs);
+		if (c->cg)
+			cg_run(c->cg, &s, in, outs);
+		else
+			interp_run(r, &s, in, outs);
 		free(in);
 	}
 	for (int i = 0; i < n; i++)
@@ -153,34 +166,47 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 	trace_begin(ev, training);
 }
 
-/* Makes v a host value: runs the traced work it depends on. */
-Value host_force(Ev *ev, Value v, Loc loc)
+/* Counts the traced tensors in v (lists nest), storing them in ts if given. */
+static int collect_traced(Value v, Value *ts, int k)
 {
 	if (v.kind == V_TENSOR) {
-		trace_run(ev, &v, 1, loc);
-		return v;
+		if (ts)
+			ts[k] = v;
+		return k + 1;
 	}
-	if (v.kind == V_LIST) {
-		bool any = false;
+	if (v.kind == V_LIST)
 		for (int i = 0; i < v.n; i++)
-			any |= v.items[i].kind == V_TENSOR;
-		if (any) {
-			Value *items = arena_alloc(ev->arena, (v.n + 1) * sizeof *items);
-			memcpy(items, v.items, v.n * sizeof *items);
-			int *idx = arena_alloc(ev->arena, (v.n + 1) * sizeof *idx), k = 0;
-			Value *ts = arena_alloc(ev->arena, (v.n + 1) * sizeof *ts);
-			for (int i = 0; i < v.n; i++)
-				if (items[i].kind == V_TENSOR) {
-					idx[k] = i;
-					ts[k++] = items[i];
-				}
-			trace_run(ev, ts, k, loc);
-			for (int i = 0; i < k; i++)
-				items[idx[i]] = ts[i];
-			v.items = items;
-		}
-	}
+			k = collect_traced(v.items[i], ts, k);
+	return k;
+}
+
+/* v with its traced tensors replaced, in order, by the values in ts (lists
+   are copied: the originals may be shared). */
+static Value replace_traced(Ev *ev, Value v, const Value *ts, int *k)
+{
+	if (v.kind == V_TENSOR)
+		return ts[(*k)++];
+	if (v.kind != V_LIST)
+		return v;
+	Value *items = arena_alloc(ev->arena, (v.n + 1) * sizeof *items);
+	for (int i = 0; i < v.n; i++)
+		items[i] = replace_traced(ev, v.items[i], ts, k);
+	v.items = items;
 	return v;
+}
+
+/* Makes v a host value: runs the traced work it depends on (all of it in
+   one region, however deeply lists nest). */
+Value host_force(Ev *ev, Value v, Loc loc)
+{
+	int n = collect_traced(v, NULL, 0);
+	if (!n)
+		return v;
+	Value *ts = arena_alloc(ev->arena, n * sizeof *ts);
+	collect_traced(v, ts, 0);
+	trace_run(ev, ts, n, loc);
+	int k = 0;
+	return replace_traced(ev, v, ts, &k);
 }
 
 Value host_value(Ev *ev, Env *env, const Expr *e)
@@ -200,6 +226,9 @@ Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
 {
 	if (opt.kind != V_OPT)
 		ev_error(ev, loc, "minimize needs an optimizer as its first argument, got a %s", value_kind_name(&opt));
+	if (is_number(&loss))
+		ev_error(ev, loc, "minimize needs the loss expression, got a %s: a loss computed in an earlier statement "
+		         "is already a number, so write minimize(opt, loss_fn(...))", value_kind_name(&loss));
 	if (loss.kind != V_TENSOR)
 		ev_error(ev, loc, "minimize needs a tensor loss that depends on parameters, got a %s", value_kind_name(&loss));
 	Region *r = ev->tr->r;
@@ -301,7 +330,8 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 	}
 	int64_t count = it.kind == V_RANGE ? (it.j > it.i ? it.j - it.i : 0) : it.kind == V_LIST ? it.n : -1;
 	if (count < 0)
-		ev_error(ev, s->value->loc, "cannot iterate over a %s", value_kind_name(&it));
+		ev_error(ev, s->value->loc, "cannot iterate over a %s%s", value_kind_name(&it),
+		         it.kind == V_DATASET ? " (use batches(data, size))" : "");
 	int d = h->loop_depth < 16 ? h->loop_depth : 15;
 	h->loop_depth++;
 	for (int64_t i = 0; i < count; i++) {
@@ -407,6 +437,9 @@ void host_run_train(Ev *ev, const Decl *train)
 void host_free(Ev *ev)
 {
 	Host *h = ev->host;
+	if (h->jit)
+		cg_jit_free(h->jit); /* before the regions its code refers to */
+	h->jit = NULL;
 	for (int i = 0; i < h->ncache; i++) {
 		free(h->cache[i].text);
 		arena_free(h->cache[i].arena);

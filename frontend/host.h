@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "codegen/codegen.h"
 #include "frontend/eval.h"
 #include "passes/pipeline.h"
 
@@ -17,10 +18,13 @@ typedef struct {
 	char *text;      /* the traced region, printed (malloc) */
 	Region *exec;    /* after the pipeline */
 	Arena *arena;    /* owns exec */
+	CgRegion *cg;    /* native code of exec, or NULL: the interpreter runs it */
 } CacheEntry;
 
 typedef struct Host {
 	PipeOpts pipe;      /* passes, --after, --time-passes */
+	CgModule *jit;      /* compiles regions to native code; NULL: interpreter */
+	double codegen_ms;  /* time spent in LLVM, all regions */
 	FILE *ir_out;       /* sinter ir: print each new region here (NULL: don't) */
 	const char *log_path; /* JSON-lines run log, or NULL */
 	RtLog *log;

@@ -254,6 +254,10 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 	ev->name_hint = NULL;
 	inst->fields = env_new(ev, decl_scope(ev, d));
 	const char *what = arena_printf(ev->arena, "model '%s'", md->name);
+	for (int i = 0; i < nargs; i++)
+		if (args[i].kind == V_TENSOR)
+			ev_error(ev, loc, "argument %d of %s is a tensor computed in this statement; to run a model on x, "
+			         "create it first (let m = %s(...)), then call m(x)", i + 1, what, md->name);
 	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, false);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
 		ev_error(ev, loc, "models nested too deeply (does a model contain itself?)");
@@ -277,11 +281,18 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 			v = (Value){ .kind = V_PARAM, .slot = s };
 			break;
 		}
-		case MI_FIELD:
+		case MI_FIELD: {
+			/* evaluated in a region of its own, so a tensor field (a mask,
+			   a table) becomes a host tensor: a node of the caller's region
+			   would not outlive the statement that creates the model */
+			Trace *caller = ev->tr;
+			ev->tr = NULL;
 			ev->name_hint = full;
-			v = ev_expr(ev, inst->fields, it->value);
+			v = host_value(ev, inst->fields, it->value);
 			ev->name_hint = NULL;
+			ev->tr = caller;
 			break;
+		}
 		case MI_FN:
 			v = (Value){ .kind = V_CALLABLE, .s = it->fn->name, .inst = inst };
 			break;
@@ -324,6 +335,9 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	const char *what = arena_printf(ev->arena, "optimizer '%s'", d->name);
 	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, false);
 	for (int i = 0; i < o->hyper->n; i++) {
+		Value *h = &o->hyper->b[i].v;
+		if (h->kind == V_TENSOR || h->kind == V_HOST || h->kind == V_PARAM)
+			ev_error(ev, loc, "hyperparameter '%s' of %s must be a number, got a tensor", o->hyper->b[i].name, what);
 		o->hyper->b[i].host = true; /* hyperparameters may change every step */
 		o->hyper->b[i].v.dyn = false;
 	}

@@ -26,8 +26,8 @@ static int64_t want_int(Ev *ev, Value v, Loc loc, const char *what)
 	return v.i;
 }
 
-/* A shape argument: a list of ints (or one int). */
-static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what)
+/* A shape argument: a list of ints (or one int); infer allows -1 (reshape). */
+static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what, bool infer)
 {
 	Type t = { .dt = dt };
 	Value one = v;
@@ -39,7 +39,7 @@ static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what)
 		ev_error(ev, loc, "%s has %d axes; at most %d are supported", what, v.n, MAX_RANK);
 	for (int i = 0; i < v.n; i++) {
 		t.dim[t.rank++] = want_int(ev, v.items[i], loc, what);
-		if (t.dim[i] < -1)
+		if (t.dim[i] < (infer ? -1 : 0))
 			ev_error(ev, loc, "%s has a negative size", what);
 	}
 	return t;
@@ -213,6 +213,8 @@ static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **
 			nax = 1;
 		} else if (nax != 1)
 			ev_error(ev, loc, "argmax takes one axis");
+		if (r->node[x].type.dim[ax[0]] == 0)
+			ev_error(ev, loc, "argmax of an empty axis (%s)", TS(&t));
 		return v_tensor(ir_reduce(r, OP_ARGMAX, x, ax, 1, keep));
 	}
 	if (t.dt == DT_BOOL)
@@ -236,7 +238,7 @@ static Value p_reshape(Ev *ev, const char *name, Loc loc, Value *a, const char *
 	get_args(ev, loc, name, "x, shape", a, names, n, v);
 	int x;
 	Type t = type_of(ev, v[0], loc, &x);
-	Type to = want_shape(ev, v[1], loc, t.dt, "shape");
+	Type to = want_shape(ev, v[1], loc, t.dt, "shape", true);
 	int infer = -1;
 	int64_t known = 1;
 	for (int i = 0; i < to.rank; i++) {
@@ -284,7 +286,7 @@ static Value p_broadcast(Ev *ev, const char *name, Loc loc, Value *a, const char
 	get_args(ev, loc, name, "x, shape", a, names, n, v);
 	int x;
 	Type t = type_of(ev, v[0], loc, &x);
-	Type to = want_shape(ev, v[1], loc, t.dt, "shape");
+	Type to = want_shape(ev, v[1], loc, t.dt, "shape", false);
 	Node p = ir_proto(OP_BROADCAST);
 	p.type = to;
 	char err[256];
@@ -381,7 +383,7 @@ static Value p_fill(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	get_args(ev, loc, name, full ? "shape, value" : "shape", a, names, n, v);
 	double x = full ? (is_number(&v[1]) ? num(&v[1]) : (ev_error(ev, loc, "full needs a number"), 0)) : name[0] == 'o';
 	DType dt = full && v[1].kind == V_INT ? DT_I32 : DT_F32;
-	Type t = want_shape(ev, v[0], loc, dt, "shape");
+	Type t = want_shape(ev, v[0], loc, dt, "shape", false);
 	if (!ev->tr)
 		ev_error(ev, loc, "tensor constructors are only allowed in functions, models and train blocks");
 	if (full && v[1].dyn) /* a host variable: an input, so changes do not recompile */
@@ -444,7 +446,7 @@ static Value p_rand(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	if (!ev->tr)
 		ev_error(ev, loc, "%s is only allowed in functions, models and train blocks", name);
 	Node p = ir_proto(!strcmp(name, "rand") ? OP_RAND : OP_RANDN);
-	p.type = want_shape(ev, v, loc, DT_F32, "shape");
+	p.type = want_shape(ev, v, loc, DT_F32, "shape", false);
 	p.ia[0] = next_stream(ev);
 	p.nia = 1;
 	return v_tensor(ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0));

@@ -5,10 +5,13 @@
  * fast paths only for the common cases (equal shapes, scalar operands,
  * unbatched GEMM operands); everything else goes through one strided walker.
  *
- * Kernel convention (InterpFn): interp_run allocates `out` from the node's
+ * Kernel convention (InterpFn): interp_run provides `out` for the node's
  * type, except for PARAM/STATE, whose kernels point out->data at the store's
  * tensor (borrowed: never freed, copied before it escapes).  `in` holds the
  * operand tensors; source ops have none and get the region's inputs instead.
+ * In a region the memory planner placed, out->data may be an operand's data:
+ * elementwise kernels then read each element before writing it, and
+ * reshape/stop_gradient find their operand's bytes already in place.
  */
 #include "ir/ops.h"
 #include "runtime/runtime.h"
@@ -337,7 +340,8 @@ KERNEL(ik_cast)
 	DType from = in[0]->type.dt, to = out->type.dt;
 	int64_t n = type_numel(&out->type);
 	if (from == to) {
-		memcpy(out->data, in[0]->data, tbytes(&out->type));
+		if (out->data != in[0]->data)
+			memcpy(out->data, in[0]->data, tbytes(&out->type));
 		return;
 	}
 	for (int64_t i = 0; i < n; i++)
@@ -346,7 +350,8 @@ KERNEL(ik_cast)
 
 KERNEL(ik_copy)
 {
-	memcpy(out->data, in[0]->data, tbytes(&out->type));
+	if (out->data != in[0]->data) /* a planned reshape shares its operand's bytes */
+		memcpy(out->data, in[0]->data, tbytes(&out->type));
 }
 
 #define WHERE_ROWS(T) \
@@ -629,7 +634,8 @@ KERNEL(ik_dropout)
 	float p = (float)nd->f, *o = out->data;
 	const float *x = in[0]->data;
 	if (p <= 0) {
-		memcpy(o, x, tbytes(&out->type));
+		if (o != x)
+			memcpy(o, x, tbytes(&out->type));
 		return;
 	}
 	uint64_t key = stream_key(s, nd->ia[0]);
@@ -684,18 +690,24 @@ KERNEL(ik_matmul)
 
 /* ---- sources, effects ---- */
 
-KERNEL(ik_input)
+/* The caller's tensor for INPUT node v, type-checked. */
+static const Tensor *input_tensor(const Region *r, int v, Tensor *const *in)
 {
 	int64_t k = r->node[v].ia[0];
 	const Tensor *t = in ? in[k] : NULL;
 	if (!t)
 		die("interp: input %lld not supplied", (long long)k);
-	if (!type_eq(&t->type, &out->type)) {
+	if (!type_eq(&t->type, &r->node[v].type)) {
 		char a[64], b[64];
 		die("interp: input %lld has type %s, the region expects %s", (long long)k,
-			type_str(&t->type, a, sizeof a), type_str(&out->type, b, sizeof b));
+			type_str(&t->type, a, sizeof a), type_str(&r->node[v].type, b, sizeof b));
 	}
-	memcpy(out->data, t->data, tbytes(&out->type));
+	return t;
+}
+
+KERNEL(ik_input)
+{
+	memcpy(out->data, input_tensor(r, v, in)->data, tbytes(&out->type));
 }
 
 /* The store's tensor for a PARAM or STATE node, type-checked. */
@@ -734,18 +746,55 @@ KERNEL(ik_grad)
 
 /* ---- the driver ---- */
 
-static void *buf_alloc(const Type *t)
+static void *buf_alloc(size_t bytes)
 {
-	size_t n = (tbytes(t) + 63) & ~(size_t)63;
+	size_t n = (bytes + 63) & ~(size_t)63;
 	void *p = aligned_alloc(64, n ? n : 64);
 	if (!p)
 		die("interp: out of memory (%zu bytes)", n);
 	return p;
 }
 
+/* Storage the region does not own: the store's slots and the caller's inputs. */
+static bool borrowed(OpKind op)
+{
+	return op == OP_PARAM || op == OP_STATE || op == OP_INPUT;
+}
+
+/*
+ * Has the memory planner placed every value that needs memory?  Then *bytes
+ * is the arena they fit in.  A value computed in place shares its operand's
+ * offset; the plan guarantees that values live at once do not overlap
+ * otherwise (passes/memplan.c).
+ */
+static bool planned(const Region *r, size_t *bytes)
+{
+	size_t end = 0;
+	for (int v = 0; v < r->nnode; v++) {
+		const Node *nd = &r->node[v];
+		if (borrowed(nd->op) || nd->op == OP_WRITE)
+			continue;
+		if (nd->offset < 0)
+			return false;
+		size_t e = (size_t)nd->offset + tbytes(&nd->type);
+		end = e > end ? e : end;
+	}
+	*bytes = end;
+	return true;
+}
+
+/*
+ * Two ways to find memory for values: a planned region runs in one arena
+ * (inputs are read where the caller keeps them, nothing is freed before the
+ * end); an unplanned one allocates a buffer per value and frees it after
+ * its last use.
+ */
 void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *outputs)
 {
 	int n = r->nnode, maxarg = 1;
+	size_t arena_bytes = 0;
+	bool plan = planned(r, &arena_bytes);
+	char *arena = plan ? buf_alloc(arena_bytes) : NULL;
 	Tensor *val = xcalloc((size_t)n + 1, sizeof *val);
 	bool *own = xcalloc((size_t)n + 1, sizeof *own);
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
@@ -771,15 +820,21 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 		if (nd->op == OP_WRITE)
 			continue; /* deferred: reads must see the old slot values */
 		val[v].type = nd->type;
-		if (nd->op != OP_PARAM && nd->op != OP_STATE) {
-			val[v].data = buf_alloc(&nd->type);
+		if (plan && nd->op == OP_INPUT) {
+			val[v].data = input_tensor(r, v, inputs)->data;
+			continue;
+		}
+		if (plan && !borrowed(nd->op)) {
+			val[v].data = arena + nd->offset;
+		} else if (!plan && nd->op != OP_PARAM && nd->op != OP_STATE) {
+			val[v].data = buf_alloc(tbytes(&nd->type)); /* inputs are copied */
 			own[v] = true;
 		}
 		for (int k = 0; k < nd->narg; k++)
 			args[k] = &val[ir_operand(r, v, k)];
 		bool src = op_info[nd->op].flags & F_SOURCE;
 		op_interp[nd->op](r, v, &val[v], src ? inputs : args, s);
-		for (int k = 0; k <= nd->narg; k++) {
+		for (int k = 0; !plan && k <= nd->narg; k++) {
 			int o = k < nd->narg ? ir_operand(r, v, k) : v;
 			if (last[o] == v && val[o].data) {
 				if (own[o])
@@ -798,15 +853,16 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 			own[o] = false;
 		} else {
 			size_t b = tbytes(&val[o].type);
-			outputs[k].data = memcpy(xmalloc(b), val[o].data, b);
+			outputs[k].data = memcpy(xmalloc(b ? b : 1), val[o].data, b);
 		}
 	}
-	/* A write may read a slot another write changes (swaps): snapshot those first. */
+	/* A write may read a slot another write changes (swaps): snapshot those
+	   first, and borrowed inputs too, in case the caller passed a slot's data. */
 	for (int v = 0; v < n; v++) {
 		int o = r->node[v].op == OP_WRITE ? ir_operand(r, v, 1) : -1;
-		if (o >= 0 && !own[o] && (r->node[o].op == OP_PARAM || r->node[o].op == OP_STATE)) {
+		if (o >= 0 && !own[o] && borrowed(r->node[o].op)) {
 			size_t b = tbytes(&val[o].type);
-			val[o].data = memcpy(buf_alloc(&val[o].type), val[o].data, b);
+			val[o].data = memcpy(buf_alloc(b), val[o].data, b);
 			own[o] = true;
 		}
 	}
@@ -819,6 +875,7 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 	for (int v = 0; v < n; v++)
 		if (own[v])
 			free(val[v].data);
+	free(arena);
 	free(args);
 	free(last);
 	free(own);

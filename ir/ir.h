@@ -194,6 +194,8 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 /* ---- passes ---- */
 /* autodiff: replaces every OP_GRAD by reverse-mode IR (passes/autodiff.c). */
 void ad_run(Region *r);
+/* simplify: folding, identities, CSE and dead-code elimination (passes/simplify.c). */
+void simplify_run(Region *r);
 /* schedule: reorders nodes to keep the live set small (passes/schedule.c). */
 void schedule_run(Region *r);
 /* memplan: places every activation at an offset of one arena (passes/memplan.c). */

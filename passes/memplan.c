@@ -165,26 +165,35 @@ static bool by_start(const Buf *a, const Buf *b)
 
 typedef bool Before(const Buf *a, const Buf *b);
 
-/* Insertion sort of indices: deterministic, and regions have at most a few thousand buffers. */
-static void sort_idx(int *idx, int m, const Buf *bufs, Before *before)
+/* Stable merge sort of buffer indices (deterministic, O(m log m)); tmp has room for m. */
+static void sort_idx(int *idx, int *tmp, int m, const Buf *bufs, Before *before)
 {
-	for (int i = 1; i < m; i++) {
-		int x = idx[i], j = i;
-		for (; j > 0 && before(&bufs[x], &bufs[idx[j - 1]]); j--)
-			idx[j] = idx[j - 1];
-		idx[j] = x;
-	}
+	if (m < 2)
+		return;
+	int h = m / 2;
+	sort_idx(idx, tmp, h, bufs, before);
+	sort_idx(idx + h, tmp, m - h, bufs, before);
+	int i = 0, j = h, k = 0;
+	while (i < h || j < m)
+		tmp[k++] = j >= m || (i < h && !before(&bufs[idx[j]], &bufs[idx[i]])) ? idx[i++] : idx[j++];
+	memcpy(idx, tmp, (size_t)m * sizeof *idx);
 }
 
-static bool by_offset(const Buf *a, const Buf *b)
+/* An occupied address range [lo, hi). */
+typedef struct {
+	int64_t lo, hi;
+} Span;
+
+static int span_cmp(const void *a, const void *b)
 {
-	return a->offset < b->offset;
+	const Span *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
 /* Places bufs in the order idx by first fit; returns the arena size. */
 static int64_t place(Buf *bufs, int nb, const int *idx)
 {
-	int *hit = xmalloc(((size_t)nb + 1) * sizeof *hit);
+	Span *hit = xmalloc(((size_t)nb + 1) * sizeof *hit);
 	int64_t arena = 0;
 	for (int b = 0; b < nb; b++)
 		bufs[b].offset = -1;
@@ -194,22 +203,17 @@ static int64_t place(Buf *bufs, int nb, const int *idx)
 			x->offset = 0;
 			continue;
 		}
-		/* placed buffers whose lifetime meets x's, lowest address first */
+		/* address ranges of placed buffers whose lifetime meets x's, lowest first */
 		int m = 0;
 		for (int j = 0; j < i; j++) {
 			const Buf *y = &bufs[idx[j]];
 			if (y->size > 0 && y->start <= x->end && x->start <= y->end)
-				hit[m++] = idx[j];
+				hit[m++] = (Span){ y->offset, round_up(y->offset + y->size) };
 		}
-		sort_idx(hit, m, bufs, by_offset);
+		qsort(hit, (size_t)m, sizeof *hit, span_cmp);
 		int64_t at = 0;
-		for (int j = 0; j < m; j++) {
-			const Buf *y = &bufs[hit[j]];
-			if (at + x->size <= y->offset)
-				break;
-			int64_t end = round_up(y->offset + y->size);
-			at = end > at ? end : at;
-		}
+		for (int j = 0; j < m && at + x->size > hit[j].lo; j++)
+			at = hit[j].hi > at ? hit[j].hi : at;
 		x->offset = at;
 		arena = round_up(at + x->size) > arena ? round_up(at + x->size) : arena;
 	}
@@ -223,13 +227,13 @@ void memplan_run(Region *r)
 	int *buf = xmalloc(((size_t)n + 1) * sizeof *buf);
 	Buf *bufs = xmalloc(((size_t)n + 1) * sizeof *bufs);
 	int nb = make_buffers(r, buf, bufs);
-	int *idx = xmalloc(((size_t)nb + 1) * sizeof *idx);
+	int *idx = xmalloc(((size_t)nb + 1) * sizeof *idx), *tmp = xmalloc(((size_t)nb + 1) * sizeof *tmp);
 	int64_t *best = xmalloc(((size_t)nb + 1) * sizeof *best), best_arena = -1;
 	Before *orders[] = { by_size, by_area, by_length, by_start };
 	for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
 		for (int b = 0; b < nb; b++)
 			idx[b] = b;
-		sort_idx(idx, nb, bufs, orders[o]);
+		sort_idx(idx, tmp, nb, bufs, orders[o]);
 		int64_t arena = place(bufs, nb, idx);
 		if (best_arena < 0 || arena < best_arena) {
 			best_arena = arena;
@@ -243,5 +247,6 @@ void memplan_run(Region *r)
 	free(buf);
 	free(bufs);
 	free(idx);
+	free(tmp);
 	free(best);
 }

@@ -17,6 +17,9 @@ typedef struct {
 /* The pipeline, in order.  New passes go here and nowhere else. */
 static const Pass passes[] = {
 	{ "autodiff", ad_run },
+	{ "simplify", simplify_run },
+	{ "schedule", schedule_run },
+	{ "memplan", memplan_run },
 };
 enum { NPASSES = sizeof passes / sizeof passes[0] };
 

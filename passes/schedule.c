@@ -3,7 +3,10 @@
  * ahead of memory planning (memplan.c plans for whatever order it is given).
  *
  * Two greedy list schedulers propose an order, and so does the order the
- * region came in; the one whose largest live set is smallest wins:
+ * region came in; each proposal is then improved by moving single nodes
+ * (hill climbing), and the one whose largest live set is smallest wins
+ * (live bytes as memplan will see them: a result it can compute in place
+ * over a dying operand costs nothing extra):
  *   forward   picks, among the nodes whose operands are computed, the one
  *             that frees the most bytes net of what it allocates; sources
  *             (const, param, input, ...) are emitted only right before
@@ -32,11 +35,39 @@ typedef struct {
 	bool *pinned;        /* [n] live until the region ends: outputs and written values */
 	bool *source;        /* [n] op has no operands */
 	int *ustart, *users; /* users in CSR form, one entry per operand edge */
+	unsigned *fit;       /* [n] bit k: the result may be computed over operand k in place */
+	int *pos, *last;     /* [n] scratch of peak_of: position, last use */
+	int64_t *delta;      /* [n+1] scratch of peak_of: change of live bytes per position */
 } Graph;
 
 static bool takes_memory(OpKind op)
 {
 	return op != OP_PARAM && op != OP_STATE && op != OP_INPUT && op != OP_WRITE;
+}
+
+static bool same_dims(const Type *a, const Type *b)
+{
+	if (a->rank != b->rank)
+		return false;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return false;
+	return true;
+}
+
+/* Operands memplan may write v's result over (its rule, memplan.c, decides; this only estimates). */
+static unsigned inplace_fit(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	unsigned f = op_info[nd->op].flags, bits = 0;
+	if (!(f & (F_UNARY | F_BINARY)) && nd->op != OP_WHERE && nd->op != OP_DROPOUT)
+		return 0;
+	for (int k = 0; k < nd->narg && k < 32; k++) {
+		const Type *t = &r->node[ir_operand(r, v, k)].type;
+		if (same_dims(t, &nd->type) && dtype_size(t->dt) == dtype_size(nd->type.dt))
+			bits |= 1u << k;
+	}
+	return bits;
 }
 
 static void graph_init(Graph *g, const Region *r)
@@ -48,11 +79,16 @@ static void graph_init(Graph *g, const Region *r)
 	g->pinned = xcalloc((size_t)n + 1, sizeof *g->pinned);
 	g->source = xcalloc((size_t)n + 1, sizeof *g->source);
 	g->ustart = xcalloc((size_t)n + 2, sizeof *g->ustart);
+	g->fit = xcalloc((size_t)n + 1, sizeof *g->fit);
+	g->pos = xmalloc(((size_t)n + 1) * sizeof *g->pos);
+	g->last = xmalloc(((size_t)n + 1) * sizeof *g->last);
+	g->delta = xmalloc(((size_t)n + 2) * sizeof *g->delta);
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		if (takes_memory(nd->op))
 			g->mem[v] = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 		g->source[v] = nd->narg == 0;
+		g->fit[v] = takes_memory(nd->op) ? inplace_fit(r, v) : 0;
 		for (int k = 0; k < nd->narg; k++) {
 			int o = ir_operand(r, v, k);
 			g->ustart[o + 1]++;
@@ -80,6 +116,10 @@ static void graph_free(Graph *g)
 	free(g->source);
 	free(g->ustart);
 	free(g->users);
+	free(g->fit);
+	free(g->pos);
+	free(g->last);
+	free(g->delta);
 }
 
 /* Does operand k of v repeat an earlier operand of v?  (Each value counts once.) */
@@ -273,25 +313,38 @@ static void place_writes(const Graph *g, int *order)
 
 /*
  * The largest number of bytes live at one position of order, each value live
- * from its definition to its last use (inclusive); *area gets the sum over
+ * from its definition to its last use (inclusive), less the results that can
+ * be computed in place over an operand dying there; *area gets the sum over
  * positions, which breaks ties between orders of equal peak.
  */
 static int64_t peak_of(const Graph *g, const int *order, int64_t *area)
 {
-	int n = g->n;
-	int *pos = xmalloc(((size_t)n + 1) * sizeof *pos);
-	int64_t *delta = xcalloc((size_t)n + 2, sizeof *delta);
-	for (int i = 0; i < n; i++)
+	const Region *r = g->r;
+	int n = g->n, *pos = g->pos, *last = g->last;
+	int64_t *delta = g->delta;
+	for (int i = 0; i < n; i++) {
 		pos[order[i]] = i;
-	for (int v = 0; v < n; v++) {
-		int last = pos[v];
-		for (int i = g->ustart[v]; i < g->ustart[v + 1]; i++)
-			last = pos[g->users[i]] > last ? pos[g->users[i]] : last;
-		if (g->pinned[v])
-			last = n - 1;
-		delta[pos[v]] += g->mem[v];
-		delta[last + 1] -= g->mem[v];
+		delta[i] = 0;
 	}
+	delta[n] = 0;
+	for (int v = 0; v < n; v++) {
+		last[v] = pos[v];
+		for (int i = g->ustart[v]; i < g->ustart[v + 1]; i++)
+			last[v] = pos[g->users[i]] > last[v] ? pos[g->users[i]] : last[v];
+		if (g->pinned[v])
+			last[v] = n - 1;
+		delta[pos[v]] += g->mem[v];
+		delta[last[v] + 1] -= g->mem[v];
+	}
+	for (int v = 0; v < n; v++)
+		for (int k = 0; g->fit[v] && k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			if ((g->fit[v] >> k & 1) && !g->pinned[o] && last[o] == pos[v] && g->mem[o] == g->mem[v]) {
+				delta[pos[v]] -= g->mem[v];
+				delta[pos[v] + 1] += g->mem[v];
+				break;
+			}
+		}
 	int64_t cur = 0, peak = 0;
 	*area = 0;
 	for (int i = 0; i < n; i++) {
@@ -299,9 +352,68 @@ static int64_t peak_of(const Graph *g, const int *order, int64_t *area)
 		peak = cur > peak ? cur : peak;
 		*area += cur;
 	}
-	free(pos);
-	free(delta);
 	return peak;
+}
+
+/* Moves order[from] to position to, shifting the nodes between. */
+static void move(int *order, int from, int to)
+{
+	int v = order[from];
+	if (from < to)
+		memmove(order + from, order + from + 1, (size_t)(to - from) * sizeof *order);
+	else
+		memmove(order + to + 1, order + to, (size_t)(from - to) * sizeof *order);
+	order[to] = v;
+}
+
+/*
+ * Hill climbing on a proposed order: moves single nodes as early as their
+ * operands or as late as their users allow while that lowers the peak (or,
+ * at equal peak, the area).  The greedy schedulers decide one node at a time
+ * and miss, e.g., that computing a small gradient early frees a large
+ * activation for the rest of the step.  At most `budget` orders are tried.
+ */
+static void improve(const Graph *g, int *order, int64_t budget)
+{
+	const Region *r = g->r;
+	int n = g->n;
+	int *trial = xmalloc(((size_t)n + 1) * sizeof *trial), *at = xmalloc(((size_t)n + 1) * sizeof *at);
+	int64_t area, peak = peak_of(g, order, &area);
+	for (int i = 0; i < n; i++)
+		at[order[i]] = i;
+	for (bool again = true; again && budget > 0;) {
+		again = false;
+		for (int v = 0; v < n && budget > 0; v++) {
+			if (r->node[v].op == OP_WRITE)
+				continue;
+			int lo = 0, hi = n - 1;
+			for (int k = 0; k < r->node[v].narg; k++)
+				lo = at[ir_operand(r, v, k)] + 1 > lo ? at[ir_operand(r, v, k)] + 1 : lo;
+			for (int i = g->ustart[v]; i < g->ustart[v + 1]; i++)
+				hi = at[g->users[i]] - 1 < hi ? at[g->users[i]] - 1 : hi;
+			/* between its last operand and first user, v's neighbours move past it */
+			int target[2] = { lo < at[v] ? lo : at[v], hi > at[v] ? hi : at[v] };
+			for (int t = 0; t < 2; t++) {
+				if (target[t] == at[v])
+					continue;
+				memcpy(trial, order, (size_t)n * sizeof *trial);
+				move(trial, at[v], target[t]);
+				budget--;
+				int64_t a, p = peak_of(g, trial, &a);
+				if (p < peak || (p == peak && a < area)) {
+					memcpy(order, trial, (size_t)n * sizeof *order);
+					for (int i = 0; i < n; i++)
+						at[order[i]] = i;
+					peak = p;
+					area = a;
+					again = true;
+					break;
+				}
+			}
+		}
+	}
+	free(trial);
+	free(at);
 }
 
 /* Rewrites r in the given order: nodes, operand pool and outputs renumbered. */
@@ -351,10 +463,13 @@ void schedule_run(Region *r)
 		cand[0][v] = v;
 	schedule_forward(&g, cand[1]);
 	schedule_backward(&g, cand[2]);
-	/* the incoming order wins ties, so scheduling twice changes nothing */
+	/* the incoming order wins ties */
 	int best = 0;
 	int64_t best_peak = 0, best_area = 0;
+	/* each tried order costs about n + operand edges steps; a few 10^8 steps at most */
+	int64_t budget = 300000000 / (n + r->narg + 1) / NCAND;
 	for (int c = 0; c < NCAND; c++) {
+		improve(&g, cand[c], budget);
 		place_writes(&g, cand[c]);
 		int64_t area, peak = peak_of(&g, cand[c], &area);
 		if (c == 0 || peak < best_peak || (peak == best_peak && area < best_area)) {

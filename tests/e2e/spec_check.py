@@ -276,12 +276,13 @@ if r.ok():
     check_vals(r, "dropout_eval", [100.0])
     check_vals(r, "host", [276 / 2, True, 277.0])
     check_vals(r, "len", [2, 3])
+    check_vals(r, "nested", [[2 * v for v in x00], 276.0, 5])
 
 # ---- functions.sn (-D D=8, and the default D = 256) ----
 
 r = Run("functions")
 if r.ok():
-    check_vals(r, "const", [8, "spec-run", 3])
+    check_vals(r, "const", [8, "spec-run", 3, 16])
     check_vals(r, "import", [3 * 3 + 1, 2 * 2 + 10])
     gelu = lambda x: 0.5 * x * (1 + math.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
     check_vals(r, "gelu", [gelu(1.0), [0.0, 0.0]], rtol=1e-12)
@@ -291,12 +292,13 @@ if r.ok():
     check_vals(r, "if", [101, -99, [101.0]])
     check_vals(r, "dims", [[5.0, 5.0], [1.0] * 4])
     check_vals(r, "stack", [[8.0, 8.0]])
+    check_vals(r, "types", [[0.0, 2.5, 2.5], [0.0, 0.0, 1.5]])
     check_vals(r, "hostfn", [1.5 * 1.5 + 1 + 1.0 + 3, 2.0], rtol=1e-12)
     report("functions host fn gives a host float", r.raw("hostfn").split()[0] == repr(1.5 * 1.5 + 1 + 1.0 + 3),
            r.raw("hostfn"))
 r = Run("functions_default")
 if r.ok():
-    check_vals(r, "const", [256, "spec-run", 3])
+    check_vals(r, "const", [256, "spec-run", 3, 512])
     check_vals(r, "linear", [[2, 256], 14.0])
 
 # ---- models.sn: initializers, defaults, parameter names ----
@@ -321,6 +323,9 @@ if r.ok():
     m, s = r.vals("he")
     report("models he_normal", abs(m) < 0.01 and abs(s - math.sqrt(2 / 100)) < 0.05 * math.sqrt(2 / 100), f"{m} {s}")
     check_vals(r, "default", [[0.0, 0.0, 0.0]])
+    check_vals(r, "fields", [6.0, 6.0, True])
+    tr, ev = r.vals("dropout")
+    report("models dropout in training only", 1.5 < tr < 2.5 and ev == 1.0, f"training {tr}, evaluation {ev}")
     want = {"stem.weight": [4, 6], "stem.bias": [6], "head.l1.weight": [784, 8], "head.l1.bias": [8],
             "head.l2.weight": [8, 10], "head.l2.bias": [10]}
     for i in range(3):

@@ -1,0 +1,193 @@
+/*
+ * plan.c — `sinter plan FILE.sn`: runs the program dry (like `sinter ir`),
+ * compiles every region through the whole pipeline and reports its memory
+ * plan: each arena value with its offset and live range, the arena size
+ * against the naive sum of all buffers and against the lower bound (the
+ * most bytes live at one position), and a chart of lifetimes.
+ *
+ * Everything here is recomputed from the planned region (node offsets and
+ * operands), not taken from the planner, so the report also checks the
+ * plan: two values live at once whose bytes overlap, other than a value and
+ * the one written over it in place, are an internal error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/driver.h"
+#include "frontend/diag.h"
+#include "frontend/frontend.h"
+#include "frontend/host.h"
+
+enum { CHART_WIDTH = 160 }; /* longest chart row; longer regions fold positions */
+
+/* Lifetime of one arena value. */
+typedef struct {
+	int v;           /* value */
+	int64_t lo, hi;  /* bytes [lo, hi) of the arena */
+	int def, last;   /* positions; last = n: live to the end (output or written) */
+} Life;
+
+static bool in_arena(const Node *nd)
+{
+	return nd->op != OP_PARAM && nd->op != OP_STATE && nd->op != OP_INPUT && nd->op != OP_WRITE;
+}
+
+static int life_cmp(const void *a, const void *b)
+{
+	const Life *x = a, *y = b;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->def != y->def ? (x->def < y->def ? -1 : 1) : x->v - y->v;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+	const Life *x = a, *y = b;
+	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi > y->hi) - (x->hi < y->hi);
+}
+
+/*
+ * Bytes of the arena in use at position t: the union of the ranges of the
+ * values live there (a value and the one computed over it in place share a
+ * range; any other overlap is a broken plan).
+ */
+static int64_t in_use(const Region *r, const Life *life, int m, int t, Life *tmp, bool aligned)
+{
+	int k = 0;
+	for (int i = 0; i < m; i++)
+		if (life[i].def <= t && t <= life[i].last && life[i].hi > life[i].lo) {
+			tmp[k] = life[i];
+			if (aligned)
+				tmp[k].hi = (tmp[k].hi + 63) / 64 * 64;
+			k++;
+		}
+	qsort(tmp, (size_t)k, sizeof *tmp, span_cmp);
+	int64_t used = 0, end = 0;
+	for (int i = 0; i < k; i++) {
+		if (i > 0 && tmp[i].lo < end && !(tmp[i].lo == tmp[i - 1].lo && tmp[i].hi == tmp[i - 1].hi))
+			die("plan of %s: %%%d and %%%d are both live at %d and overlap", r->name, tmp[i - 1].v,
+			    tmp[i].v, t);
+		if (tmp[i].hi > end) {
+			used += tmp[i].hi - (tmp[i].lo > end ? tmp[i].lo : end);
+			end = tmp[i].hi;
+		}
+	}
+	return used;
+}
+
+static void print_ratio(const char *what, int64_t a, int64_t b)
+{
+	if (b > 0)
+		printf("  arena/%-12s %.3f\n", what, (double)a / (double)b);
+	else
+		printf("  arena/%-12s -\n", what);
+}
+
+static void chart(const Region *r, const Life *life, int m)
+{
+	int n = r->nnode, fold = (n + CHART_WIDTH - 1) / CHART_WIDTH;
+	if (fold < 1)
+		fold = 1;
+	int cols = (n + fold - 1) / fold;
+	printf("\n  lifetimes, by offset: one row per value, one column per %s ('#' live)\n",
+	       fold == 1 ? "schedule position" : arena_printf(r->arena, "%d schedule positions", fold));
+	char *row = xmalloc((size_t)cols + 1);
+	for (int i = 0; i < m; i++) {
+		for (int c = 0; c < cols; c++) {
+			int t0 = c * fold, t1 = t0 + fold - 1;
+			row[c] = life[i].def <= t1 && t0 <= life[i].last ? '#' : '.';
+		}
+		row[cols] = 0;
+		printf("  %%%-5d @%-10lld |%s|\n", life[i].v, (long long)life[i].lo, row);
+	}
+	free(row);
+}
+
+static void report(const Region *r)
+{
+	int n = r->nnode, m = 0, other = 0;
+	Life *life = xmalloc(((size_t)n + 1) * sizeof *life), *tmp = xmalloc(((size_t)n + 1) * sizeof *tmp);
+	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
+	for (int v = 0; v < n; v++) {
+		last[v] = v;
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			last[o] = r->node[v].op == OP_WRITE ? n : v > last[o] ? v : last[o];
+		}
+	}
+	for (int i = 0; i < r->nout; i++)
+		last[r->out[i]] = n;
+	bool planned = true;
+	int64_t naive = 0, arena = r->arena_bytes;
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		if (!in_arena(nd)) {
+			other++;
+			continue;
+		}
+		int64_t bytes = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+		planned &= nd->offset >= 0;
+		naive += bytes;
+		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, v, last[v] };
+		arena = nd->offset + bytes > arena ? nd->offset + bytes : arena;
+	}
+	printf("region %s: %d nodes, %d values in the arena, %d in their own storage (input, param, state) or writes\n",
+	       r->name, n, m, other);
+	if (!planned) {
+		printf("  not planned (the memplan pass is off)\n\n");
+		free(life);
+		free(tmp);
+		free(last);
+		return;
+	}
+	int64_t lower = 0, lower64 = 0;
+	for (int t = 0; t < n; t++) {
+		int64_t u = in_use(r, life, m, t, tmp, false), u64 = in_use(r, life, m, t, tmp, true);
+		lower = u > lower ? u : lower;
+		lower64 = u64 > lower64 ? u64 : lower64;
+	}
+	qsort(life, (size_t)m, sizeof *life, life_cmp);
+	printf("  %-7s %-14s %-20s %10s %10s  %s\n", "value", "op", "type", "bytes", "offset", "live");
+	for (int i = 0; i < m; i++) {
+		const Node *nd = &r->node[life[i].v];
+		char tb[96];
+		printf("  %%%-6d %-14s %-20s %10lld %10lld  [%d, ", life[i].v, op_info[nd->op].name,
+		       type_str(&nd->type, tb, sizeof tb), (long long)(life[i].hi - life[i].lo), (long long)life[i].lo,
+		       life[i].def);
+		if (life[i].last == n)
+			printf("end]\n");
+		else
+			printf("%d]\n", life[i].last);
+	}
+	printf("\n  arena          %12lld bytes\n", (long long)arena);
+	printf("  naive sum      %12lld bytes  (every value in its own buffer)\n", (long long)naive);
+	printf("  lower bound    %12lld bytes  (the most bytes live at one position)\n", (long long)lower);
+	printf("  aligned bound  %12lld bytes  (the same, each buffer rounded up to 64 bytes)\n", (long long)lower64);
+	print_ratio("naive sum", arena, naive);
+	print_ratio("lower bound", arena, lower);
+	chart(r, life, m);
+	printf("\n");
+	free(life);
+	free(tmp);
+	free(last);
+}
+
+int cmd_plan(const Options *o)
+{
+	if (o->after)
+		fatal("--after goes with 'sinter ir'");
+	Arena *a = arena_new();
+	Ev *ev = driver_setup(o, a);
+	Host *h = ev->host;
+	ev->dry = true;
+	h->pipe = (PipeOpts){ .out = stdout, .time_passes = o->time_passes, .disable = o->disable };
+	for (int i = 0; i < ev->prog->ndecls; i++)
+		if (ev->prog->decls[i]->kind == D_TRAIN && !ev->prog->decls[i]->from_stdlib)
+			host_run_train(ev, ev->prog->decls[i]);
+	for (int i = 0; i < h->ncache; i++)
+		report(h->cache[i].exec);
+	host_free(ev);
+	arena_free(a);
+	return 0;
+}

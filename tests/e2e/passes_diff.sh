@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# passes_diff.sh — the differential test every optimization pass must pass:
+# each example and test program runs once with the full pipeline and once
+# per pass with that pass switched off (--no-PASS); everything the program
+# produces must be identical byte for byte: stdout, stderr, exit code, the
+# JSON-lines log (losses print with 9 significant digits; the wall-clock
+# "time" field is removed) and every file it writes (safetensors,
+# checkpoints).  Prints one PASS/FAIL line per program and pass.
+#
+#   PASSES="simplify fusion" tests/e2e/passes_diff.sh    # default: see below
+#   PROGRAMS="examples/mlp.sn" tests/e2e/passes_diff.sh  # default: all below
+#
+# Each run gets a working directory of its own, holding links to the
+# folders beside the program (data/, lib/), so files the program writes
+# land there and nothing in the repository changes.  Programs are run with
+# the arguments in ARGS below (shorter training where a full run is long);
+# a program that takes longer than LIMIT seconds is reported as SKIP, not
+# compared.  Examples and tests/e2e programs must succeed; a tests/spec
+# program may also fail, identically in both runs.  All runs use one BLAS
+# thread and run JOBS at a time (default: one per core).
+set -u
+cd "$(dirname "$0")/../.."
+repo=$PWD
+# Default: every pass of the pipeline table in passes/pipeline.c but
+# autodiff, which no program can run without.
+passes=${PASSES:-$(sed -n 's/^\t{ "\([a-z_0-9]*\)", [a-z_0-9]* },.*/\1/p' passes/pipeline.c | grep -vx autodiff)}
+if [ -z "$passes" ]; then
+	echo "FAIL passes_diff: no passes found in passes/pipeline.c"
+	exit 1
+fi
+limit=${LIMIT:-30}
+jobs=${JOBS:-$(nproc)}
+programs=${PROGRAMS:-$(ls examples/*.sn tests/e2e/*.sn tests/spec/*.sn 2>/dev/null)}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Extra arguments per program: keep every run to a few seconds, supply
+# the files a program wants (as tests/e2e/spec.sh does).
+declare -A ARGS=(
+	[examples/mlp.sn]="-D EPOCHS=1"
+	[tests/spec/datasets.sn]="-D TOKENS=$tmp/tokens.bin"
+)
+# a token file: the 256-int32 header (magic, version 1, count), then uint16s
+python3 - "$tmp/tokens.bin" <<'EOF'
+import struct, sys
+toks = [(i * 7) % 1000 for i in range(300)]
+head = [20240520, 1, len(toks)] + [0] * 253
+open(sys.argv[1], "wb").write(struct.pack("<256i", *head) + struct.pack("<%dH" % len(toks), *toks))
+EOF
+# One copy of the driver for every run, even if it is rebuilt meanwhile;
+# the copy finds the standard library through $SINTER_STDLIB.
+if ! cp "${SINTER:-$repo/sinter}" "$tmp/sinter"; then
+	echo "FAIL passes_diff: no driver at ${SINTER:-$repo/sinter}"
+	exit 1
+fi
+export SINTER_STDLIB=${SINTER_STDLIB:-$repo/stdlib}
+if ! "$tmp/sinter" --help >/dev/null 2>&1; then
+	echo "FAIL passes_diff: the driver does not run"
+	exit 1
+fi
+
+# run DIR FILE ARGS...: runs FILE in DIR/work and leaves in DIR/all a
+# summary of everything it produced.
+run() {
+	local dir=$1 file=$2
+	shift 2
+	mkdir -p "$dir/work"
+	# relative reads (data/, lib/) resolve as from the program's folder;
+	# only folders are linked, so a write never reaches the repository
+	for d in "$repo/$(dirname "$file")"/*/; do
+		[ -d "$d" ] && ln -s "$d" "$dir/work/$(basename "$d")"
+	done
+	(cd "$dir/work" && timeout "$limit" "$tmp/sinter" run "$repo/$file" --threads 1 \
+		--log "$dir/log" "$@" >"$dir/stdout" 2>"$dir/stderr")
+	echo $? >"$dir/rc"
+	{
+		echo "== exit"; cat "$dir/rc"
+		echo "== stdout"; cat "$dir/stdout"
+		echo "== stderr"; cat "$dir/stderr"
+		echo "== log"; [ -f "$dir/log" ] && sed -E 's/"time": [^,}]*,? ?//' "$dir/log"
+		for f in $(cd "$dir/work" && find . -type f | sort); do
+			echo "== file $f $(sha256sum <"$dir/work/$f")"
+		done
+	} >"$dir/all"
+}
+export -f run
+export tmp repo limit
+
+list=()
+for prog in $programs; do
+	[ -f "$prog" ] && list+=("$prog")
+done
+# One job per line: directory, program, arguments (no spaces in any of
+# them); run JOBS at a time.
+n=0
+for prog in "${list[@]}"; do
+	n=$((n + 1))
+	echo "$tmp/p$n $prog ${ARGS[$prog]:-}"
+	for pass in $passes; do
+		echo "$tmp/p$n-$pass $prog ${ARGS[$prog]:-} --no-$pass"
+	done
+done | xargs -d '\n' -n 1 -P "$jobs" bash -c 'run $1' run # $1: split into words
+
+n=0
+for prog in "${list[@]}"; do
+	n=$((n + 1))
+	base=$tmp/p$n
+	rc=$(cat "$base/rc")
+	if [ "$rc" = 124 ]; then
+		echo "SKIP $prog: takes longer than ${limit}s"
+		continue
+	elif [ "$rc" -gt 124 ] || { [ "$rc" != 0 ] && [[ $prog != tests/spec/* ]]; }; then
+		echo "FAIL $prog: fails with the full pipeline (exit $rc): $(head -1 "$base/stderr")"
+		continue
+	fi
+	for pass in $passes; do
+		off=$base-$pass
+		note=""
+		[ "$rc" != 0 ] && note=" (both runs exit $rc)"
+		if [ "$(cat "$off/rc")" = 124 ]; then
+			echo "SKIP $pass $prog: takes longer than ${limit}s without the pass"
+		elif cmp -s "$base/all" "$off/all"; then
+			echo "PASS $pass $prog: identical with and without the pass$note"
+		else
+			echo "FAIL $pass $prog: output differs with --no-$pass (< with the pass, > without):"
+			diff "$base/all" "$off/all" | head -8 | sed 's/^/    /'
+		fi
+	done
+done

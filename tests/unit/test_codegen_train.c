@@ -1,0 +1,243 @@
+/*
+ * test_codegen_train.c — differential tests of the LLVM code generator on
+ * training regions: gradients built by autodiff (matmul, a softmax
+ * cross-entropy chain, reductions, take/slice/dropout) with an SGD WRITE,
+ * and the regions of real programs: the training step and evaluation of
+ * examples/mlp.sn as autodiff leaves them (tests/unit/mlp_step.ir) and as
+ * the memory planner places them (mlp_step_planned.ir: values at arena
+ * offsets, computed in place), the GPT step of tests/spec/gpt.sn
+ * (gpt_step_planned.ir: attention, layer norm, embeddings, AdamW) and the
+ * 41 regions of tests/spec/tensors.sn (tensors_planned.ir).  Also: compile
+ * times, the LLVM text of the step, and that a GRAD node reaching codegen
+ * is an internal error.
+ */
+#include "tests/unit/cgdiff.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- gradients through autodiff ---- */
+
+typedef int Builder(Region *r, int x, int w);
+
+static int g_matmul(Region *r, int x, int w)
+{
+	int y = ir_op1(r, OP_TANH, ir_matmul(r, x, w, false, false));
+	return ir_reduce(r, OP_SUM, ir_op2(r, OP_MUL, y, y), (int[]){ 0, 1 }, 2, false);
+}
+
+/* softmax cross-entropy against class 0, as the stdlib writes it */
+static int g_softmax(Region *r, int x, int w)
+{
+	int z = ir_matmul(r, x, w, false, true);
+	int mx = ir_op1(r, OP_STOP_GRADIENT, ir_reduce(r, OP_MAX, z, (int[]){ 1 }, 1, true));
+	int e = ir_op1(r, OP_EXP, ir_op2(r, OP_SUB, z, mx));
+	int lse = ir_op1(r, OP_LOG, ir_reduce(r, OP_SUM, e, (int[]){ 1 }, 1, true));
+	int sl = ir_op2(r, OP_SUB, ir_op2(r, OP_SUB, z, mx), lse);
+	int lab = ir_const(r, tp(DT_I32, "7"), 0);
+	Node oh = ir_proto(OP_ONE_HOT);
+	oh.type = r->node[sl].type;
+	int hot = emit(r, oh, &lab, 1);
+	return ir_op1(r, OP_NEG, ir_reduce(r, OP_SUM, ir_op2(r, OP_MUL, sl, hot), (int[]){ 0, 1 }, 2, false));
+}
+
+static int g_reduce(Region *r, int x, int w)
+{
+	int y = ir_op2(r, OP_MUL, x, ir_broadcast(r, ir_reduce(r, OP_MAX, w, (int[]){ 0 }, 1, false), r->node[x].type));
+	int s = ir_op1(r, OP_SIGMOID, ir_reduce(r, OP_SUM, y, (int[]){ 1 }, 1, true));
+	int m = ir_reduce(r, OP_MIN, ir_op2(r, OP_DIV, s, ir_op1(r, OP_EXP, w)), (int[]){ 0 }, 1, false);
+	return ir_reduce(r, OP_SUM, ir_op2(r, OP_POW, ir_op1(r, OP_ABS, m), ir_const(r, tp(DT_F32, ""), 1.5)),
+		(int[]){ 0 }, 1, false);
+}
+
+static int g_take(Region *r, int x, int w)
+{
+	int idx = ir_cast(r, ir_op2(r, OP_MOD, ir_cast(r, ir_reduce(r, OP_ARGMAX, x, (int[]){ 1 }, 1, false), DT_I32),
+		ir_const(r, tp(DT_I32, ""), 7)), DT_I32);
+	int rows = emit(r, ir_proto(OP_TAKE), (int[]){ w, idx }, 2);
+	int sl = emit(r, attrs(OP_SLICE, 6, 0, 7, 2, 0, 5, 1), &rows, 1);
+	Node dp = ir_proto(OP_DROPOUT);
+	dp.f = 0.25;
+	dp.nia = 1;
+	dp.ia[0] = 9;
+	int d = emit(r, dp, &sl, 1);
+	int t = ir_transpose(r, ir_op1(r, OP_ERF, d), (int[]){ 1, 0 });
+	return ir_reduce(r, OP_SUM, ir_op2(r, OP_MUL, t, t), (int[]){ 0, 1 }, 2, false);
+}
+
+static void test_gradients(void)
+{
+	static const struct {
+		const char *name;
+		Builder *fn;
+		const char *x, *w;
+	} cases[] = {
+		{ "grad_matmul_tanh", g_matmul, "7,33", "33,5" },
+		{ "grad_softmax_cross_entropy", g_softmax, "7,33", "10,33" },
+		{ "grad_reductions", g_reduce, "7,5", "7,5" },
+		{ "grad_take_slice_dropout", g_take, "7,5", "7,5" },
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		Region *r = region();
+		int x = ir_input(r, 0, tp(DT_F32, cases[c].x));
+		int w = ir_param(r, "w", tp(DT_F32, cases[c].w));
+		int loss = cases[c].fn(r, x, w);
+		int gw = ir_op2(r, OP_GRAD, loss, w), gx = ir_op2(r, OP_GRAD, loss, x);
+		/* an SGD step writes the parameter, as minimize does */
+		emit(r, ir_proto(OP_WRITE), (int[]){ w, ir_op2(r, OP_SUB, w, ir_op2(r, OP_MUL, gw,
+			ir_const(r, tp(DT_F32, ""), 0.1))) }, 2);
+		ir_output(r, loss);
+		ir_output(r, gx);
+		ir_output(r, gw);
+		ad_run(r);
+		char err[256];
+		if (!ir_verify(r, err, sizeof err))
+			die("test: %s does not verify: %s", cases[c].name, err);
+		Mem *mem = xcalloc(1, sizeof *mem);
+		mem_fill(mem, r);
+		Tensor in = trand(r->node[x].type, -1, 1);
+		diff_run(cases[c].name, r, &in, 1, mem, 1e-5);
+		free(in.data);
+		free(mem);
+	}
+}
+
+/* ---- the MLP training step and evaluation of examples/mlp.sn ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = xmalloc((size_t)n + 1);
+	s[fread(s, 1, (size_t)n, f)] = 0;
+	fclose(f);
+	return s;
+}
+
+/*
+ * Every region of a fixture written by `sinter ir FILE.sn --after PASS`
+ * (after memplan the values carry arena offsets).  Inputs: floats in
+ * [0.5, 1.5) (positive for logs, divisors and Adam's square roots), ints in
+ * [0, 2] (valid token ids and labels).  The compile time of the first
+ * region is checked against a generous bound (wall time on a shared machine).
+ */
+static void test_fixture(const char *path, const char *tag, int nregions, bool llvm_text)
+{
+	char *text = slurp(path), err[512], name[96];
+	Region **rs;
+	Arena *a = arena_new();
+	int n = text ? ir_parse(a, text, path, &rs, err, sizeof err) : -1;
+	snprintf(name, sizeof name, "%s_fixture_parses", tag);
+	check(n == nregions, name, "%s", text ? (n < 0 ? err : "wrong region count") : "cannot read the fixture");
+	for (int k = 0; k < n; k++) {
+		const Region *r = rs[k];
+		Tensor *in = xcalloc((size_t)r->ninput + 1, sizeof *in);
+		for (int v = 0; v < r->nnode; v++) {
+			const Node *nd = &r->node[v];
+			if (nd->op == OP_INPUT)
+				in[nd->ia[0]] = trand(nd->type, nd->type.dt == DT_I32 ? 0 : 0.5, nd->type.dt == DT_I32 ? 2 : 1.5);
+		}
+		Mem *mem = xcalloc(1, sizeof *mem);
+		mem_fill(mem, r);
+		snprintf(name, sizeof name, "%s_region_%s", tag, r->name);
+		CgRegion *cr = diff_run(name, r, in, r->ninput, mem, 1e-5);
+		if (cr && k == 0) {
+			printf("# %s %s: cg_compile %.1f ms, scratch %zu bytes\n", tag, r->name, cr->ms, cr->scratch);
+			snprintf(name, sizeof name, "%s_%s_compiles_in_under_10s", tag, r->name);
+			check(cr->ms < 10000, name, "took %.0f ms", cr->ms);
+		}
+		if (k == 0 && llvm_text) {
+			char *ll = cg_llvm_text(r, err, sizeof err);
+			snprintf(name, sizeof name, "%s_llvm_text_is_vectorized_ir", tag);
+			check(ll && strstr(ll, "define") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
+				"%s", ll ? "no vector code or no sgemm call" : err);
+			free(ll);
+		}
+		for (int i = 0; i < r->ninput; i++)
+			free(in[i].data);
+		free(in);
+		free(mem);
+	}
+	free(text);
+	arena_free(a);
+}
+
+/*
+ * A region placed by hand the way memplan places one: elementwise ops
+ * computed in place over their dying operand, a reshape the plan copies,
+ * one it shares, a reshape of a parameter (always copied) and an input as
+ * an output.  The interpreter runs the same plan.
+ */
+static void test_planned(void)
+{
+	Region *r = region();
+	Type t = tp(DT_F32, "64"), sq = tp(DT_F32, "8,8");
+	int x = ir_input(r, 0, t), p = ir_param(r, "p", t);
+	int a = ir_op1(r, OP_EXP, x);
+	int b = ir_op2(r, OP_MUL, a, a);
+	int c = ir_reshape(r, b, sq);
+	int d = ir_reshape(r, c, t);
+	int e = ir_op2(r, OP_ADD, d, p);
+	int f = ir_reshape(r, p, sq);
+	int g = ir_reduce(r, OP_SUM, f, (int[]){ 0 }, 1, false);
+	int h = ir_op1(r, OP_NEG, e);
+	/* e reuses b's bytes once b is dead: sharing c with b would clobber c */
+	const int vs[] = { a, b, c, d, e, f, g, h };
+	const int64_t off[] = { 0, 0, 256, 256, 0, 512, 768, 0 }; /* bytes */
+	for (int k = 0; k < 8; k++)
+		r->node[vs[k]].offset = off[k];
+	ir_output(r, h);
+	ir_output(r, g);
+	ir_output(r, c);
+	ir_output(r, x);
+	Mem *mem = xcalloc(1, sizeof *mem);
+	mem_fill(mem, r);
+	Tensor in = trand(t, -1, 1);
+	CgRegion *cr = diff_run("planned_in_place_shared_and_copied_reshapes", r, &in, 1, mem, 1e-6);
+	check(cr && cr->scratch >= 800 && cr->scratch < 1024, "planned_scratch_is_the_arena",
+		"scratch %zu bytes for an 800-byte plan", cr ? cr->scratch : 0);
+	free(in.data);
+	free(mem);
+}
+
+/* grad must never reach codegen: an internal error, in a child process */
+static void test_grad_dies(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		Region *r = region();
+		int w = ir_param(r, "w", tp(DT_F32, "3"));
+		int l = ir_reduce(r, OP_SUM, w, (int[]){ 0 }, 1, false);
+		ir_output(r, ir_op2(r, OP_GRAD, l, w));
+		char err[256];
+		cg_compile(jit, r, err, sizeof err);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	check(!(WIFEXITED(st) && WEXITSTATUS(st) == 0), "grad_node_is_an_internal_error", "cg_compile accepted a grad node");
+}
+
+int main(void)
+{
+	char err[512];
+	jit = cg_jit_new(err, sizeof err);
+	check(jit != NULL, "jit_new", "%s", err);
+	if (!jit)
+		return 1;
+	test_gradients();
+	test_fixture("tests/unit/mlp_step.ir", "mlp", 2, false);
+	test_fixture("tests/unit/mlp_step_planned.ir", "mlp_planned", 2, true);
+	test_fixture("tests/unit/gpt_step_planned.ir", "gpt_planned", 1, false);
+	test_fixture("tests/unit/tensors_planned.ir", "spec_tensors", 41, false);
+	test_planned();
+	test_grad_dies();
+	cg_jit_free(jit);
+	return nfail != 0;
+}
