@@ -19,10 +19,14 @@ B := build
 
 # Every .c in a stage folder belongs to the compiler; the driver holds main().
 LIB_SRC := $(wildcard ir/*.c frontend/*.c passes/*.c codegen/*.c runtime/*.c)
-DRV_SRC := $(wildcard driver/*.c)
+DRV_SRC := $(filter-out driver/aotmain.c,$(wildcard driver/*.c))
 GEN_SRC := $(B)/parser.c $(B)/lexer.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:.c=.o)
 DRV_OBJ := $(DRV_SRC:%.c=$(B)/%.o)
+# What binaries of `sinter build` link: everything but LLVM (codegen/run.c
+# calls compiled regions) and sinter's own commands; aotmain.c is their main().
+RT_OBJ  := $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/codegen/run.o \
+           $(B)/driver/program.o $(B)/driver/aotmain.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -49,8 +53,11 @@ $(B)/.deps:
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(B) && touch $@
 
-sinter: $(B)/.deps $(LIB_OBJ) $(DRV_OBJ)
+sinter: $(B)/.deps $(LIB_OBJ) $(DRV_OBJ) $(B)/libsinter_rt.a
 	$(CC) $(CFLAGS) -o $@ $(LIB_OBJ) $(DRV_OBJ) $(LDLIBS)
+
+$(B)/libsinter_rt.a: $(RT_OBJ)
+	rm -f $@ && ar rcs $@ $(RT_OBJ)
 
 $(B)/parser.c $(B)/parser.h: frontend/parser.y | $(B)/.deps
 	@mkdir -p $(B)

@@ -79,9 +79,21 @@ void cg_jit_free(CgModule *m);
  */
 void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs);
 
+/* Called by generated code when a take/scatter_rows index is out of range. */
+void cg_index_error(int32_t k, int64_t nrows, int32_t what);
+
 /* Node indices of r's PARAM/STATE nodes in node order into nodes (if not
    NULL); returns their number. */
 int cg_slot_nodes(const Region *r, int *nodes);
+
+/*
+ * Writes the regions rs[0..n) as one object file for the host CPU (position
+ * independent), region i as the function fnames[i] of type CgRegionFn;
+ * scratch[i] receives the scratch bytes it needs.  False and a message in
+ * err on failure (no file is left behind by a failed write of LLVM's).
+ */
+bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, int64_t *scratch,
+	const char *path, char *err, size_t errlen);
 
 /* The optimized LLVM IR of r as text (for `sinter llvm`); caller frees.
    NULL and a message in err when LLVM fails. */

@@ -124,7 +124,5 @@ void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
 void cg_matmul(Cg *g, int v);
 
-/* ---- jit.c: the runtime helper generated code calls on a bad row index ---- */
-void cg_index_error(int32_t k, int64_t nrows, int32_t what);
 
 #endif

@@ -2,7 +2,7 @@
  * jit.c — the LLVM side of codegen: a target machine for the host CPU, the
  * `default<O3>` pipeline, the ORC LLJIT that turns each region's module into
  * machine code, and cg_run, which calls a compiled region the way
- * interp_run runs one.
+ * interp_run runs one (codegen/run.c), and the object files of `sinter build`.
  *
  * Generated code calls libm, OpenBLAS, rt_normal and cg_index_error.  The
  * last two live in the sinter executable, whose symbols the dynamic loader
@@ -17,6 +17,7 @@
 #include <cblas.h>
 #include <llvm-c/Analysis.h>
 #include <llvm-c/LLJIT.h>
+#include <llvm-c/Linker.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
@@ -36,12 +37,6 @@ struct CgModule {
 	int nreg, capreg;
 };
 
-void cg_index_error(int32_t k, int64_t nrows, int32_t what)
-{
-	die("%s: index %d out of range for a table of %lld rows", what ? "scatter_rows" : "take", k,
-		(long long)nrows);
-}
-
 /* Writes an LLVM error's message into err and consumes it; returns false. */
 static bool llvm_fail(LLVMErrorRef e, const char *what, char *err, size_t errlen)
 {
@@ -51,7 +46,9 @@ static bool llvm_fail(LLVMErrorRef e, const char *what, char *err, size_t errlen
 	return false;
 }
 
-static LLVMTargetMachineRef host_tm(char *err, size_t errlen)
+/* A target machine for the host CPU; aot: for an object file linked into an
+   executable (position independent) rather than for the JIT. */
+static LLVMTargetMachineRef host_tm(bool aot, char *err, size_t errlen)
 {
 	LLVMInitializeNativeTarget();
 	LLVMInitializeNativeAsmPrinter();
@@ -64,7 +61,7 @@ static LLVMTargetMachineRef host_tm(char *err, size_t errlen)
 	} else {
 		char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
 		tm = LLVMCreateTargetMachine(target, triple, cpu, feat, LLVMCodeGenLevelAggressive,
-			LLVMRelocDefault, LLVMCodeModelJITDefault);
+			aot ? LLVMRelocPIC : LLVMRelocDefault, aot ? LLVMCodeModelDefault : LLVMCodeModelJITDefault);
 		LLVMDisposeMessage(cpu);
 		LLVMDisposeMessage(feat);
 		if (!tm)
@@ -148,7 +145,7 @@ CgModule *cg_jit_new(char *err, size_t errlen)
 {
 	CgModule *m = xcalloc(1, sizeof *m);
 	LLVMTargetMachineRef jtm = NULL;
-	if (!(m->tm = host_tm(err, errlen)) || !(jtm = host_tm(err, errlen))) {
+	if (!(m->tm = host_tm(false, err, errlen)) || !(jtm = host_tm(false, err, errlen))) {
 		cg_jit_free(m);
 		return NULL;
 	}
@@ -187,18 +184,6 @@ void cg_jit_free(CgModule *m)
 	}
 	free(m->reg);
 	free(m);
-}
-
-int cg_slot_nodes(const Region *r, int *nodes)
-{
-	int n = 0;
-	for (int v = 0; v < r->nnode; v++)
-		if (r->node[v].op == OP_PARAM || r->node[v].op == OP_STATE) {
-			if (nodes)
-				nodes[n] = v;
-			n++;
-		}
-	return n;
 }
 
 static double now_ms(void)
@@ -257,7 +242,7 @@ CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 
 char *cg_llvm_text(const Region *r, char *err, size_t errlen)
 {
-	LLVMTargetMachineRef tm = host_tm(err, errlen);
+	LLVMTargetMachineRef tm = host_tm(false, err, errlen);
 	if (!tm)
 		return NULL;
 	LLVMContextRef ctx = LLVMContextCreate();
@@ -275,50 +260,33 @@ char *cg_llvm_text(const Region *r, char *err, size_t errlen)
 	return text;
 }
 
-/* Dies, like interp.c, when a tensor's type differs from the node's; `what` names the tensor. */
-static void check_type(const Type *have, const Type *want, const char *what)
-{
-	if (!type_eq(have, want)) {
-		char a[64], b[64];
-		die("codegen: %s has type %s, the region expects %s", what, type_str(have, a, sizeof a),
-			type_str(want, b, sizeof b));
-	}
-}
 
-void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
+bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, int64_t *scratch,
+	const char *path, char *err, size_t errlen)
 {
-	const Region *r = cr->r;
-	void **in = xcalloc((size_t)r->ninput + 1, sizeof *in);
-	void **slots = xcalloc((size_t)cr->nslot + 1, sizeof *slots);
-	void **outs = xcalloc((size_t)r->nout + 1, sizeof *outs);
-	for (int v = 0; v < r->nnode; v++)
-		if (r->node[v].op == OP_INPUT) {
-			int64_t k = r->node[v].ia[0];
-			if (!inputs || !inputs[k])
-				die("codegen: input %lld not supplied", (long long)k);
-			char what[32];
-			snprintf(what, sizeof what, "input %lld", (long long)k);
-			check_type(&inputs[k]->type, &r->node[v].type, what);
-			in[k] = inputs[k]->data;
-		}
-	for (int k = 0; k < cr->nslot; k++) {
-		const Node *nd = &r->node[cr->slot[k]];
-		const char *state = nd->op == OP_STATE ? nd->sname : NULL;
-		Tensor *t = s ? s->lookup(s, nd->name, state) : NULL;
-		if (!t)
-			die("codegen: no storage for %s%s%s", nd->name, state ? "." : "", state ? state : "");
-		check_type(&t->type, &nd->type, nd->name);
-		slots[k] = t->data;
+	LLVMTargetMachineRef tm = host_tm(true, err, errlen);
+	if (!tm)
+		return false;
+	LLVMContextRef ctx = LLVMContextCreate();
+	LLVMModuleRef all = LLVMModuleCreateWithNameInContext("sinter", ctx);
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		LLVMModuleRef mod = build_optimized(ctx, tm, rs[i], fnames[i], &scratch[i], err, errlen);
+		/* internal kernel functions of equal names are renamed by the linker */
+		ok = mod && !LLVMLinkModules2(all, mod);
+		if (mod && !ok)
+			snprintf(err, errlen, "cannot link the module of region %s", rs[i]->name);
 	}
-	for (int k = 0; k < r->nout; k++) {
-		Type t = r->node[r->out[k]].type;
-		outputs[k].type = t;
-		outputs[k].data = outs[k] = xmalloc((size_t)cg_bytes(&t) + 1);
+	char *triple = LLVMGetTargetMachineTriple(tm), *msg = NULL;
+	LLVMSetTarget(all, triple);
+	LLVMDisposeMessage(triple);
+	if (ok && LLVMTargetMachineEmitToFile(tm, all, path, LLVMObjectFile, &msg)) {
+		snprintf(err, errlen, "cannot write '%s': %s", path, msg);
+		LLVMDisposeMessage(msg);
+		ok = false;
 	}
-	if (cr->scratch && !cr->buf && !(cr->buf = aligned_alloc(64, cr->scratch)))
-		die("codegen: out of memory (%zu bytes of scratch)", cr->scratch);
-	cr->fn(in, slots, outs, cr->buf, s ? s->seed : 0, s ? s->step : 0);
-	free(outs);
-	free(slots);
-	free(in);
+	LLVMDisposeModule(all);
+	LLVMContextDispose(ctx);
+	LLVMDisposeTargetMachine(tm);
+	return ok;
 }

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "frontend/eval.h"
+#include "frontend/host.h"
 
 enum { MAX_DEFINES = 64 };
 
@@ -24,14 +24,27 @@ typedef struct {
 	const char *log;      /* --log PATH */
 	bool time_passes;
 	bool interp;
+	bool verbose;
+	const char *output;   /* -o PATH (build) */
+	Program *prog;        /* an already parsed program (built binaries) */
 } Options;
 
 int cmd_program(const Options *o);
 int cmd_opt(const Options *o);
 int cmd_gradcheck(const Options *o);
+int cmd_build(const Options *o);
+int cmd_llvm(const Options *o);
 int cmd_plan(const Options *o);
 
-/* Loads the program and binds its globals (consts with -D overrides). */
+/* Parses the option at argv[*i] (and its value) into o; false when it is
+   not an option shared by sinter and built binaries. */
+bool driver_option(int argc, char **argv, int *i, Options *o);
+/* Loads the program (o->file, or o->prog when set) and binds its globals
+   (consts with -D overrides). */
 Ev *driver_setup(const Options *o, Arena *a);
+/* Runs the train blocks as o->cmd says: `run` executes them, every other
+   command makes a dry run that traces and compiles every region.  The
+   caller frees with host_free(ev) and arena_free(ev->arena). */
+void driver_run(Ev *ev, const Options *o, Backend be);
 
 #endif

@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	        "  check FILE.sn      parse, type and shape check every region, run nothing\n"
 	        "  ir FILE.sn         print the IR of every region (--after PASS|all)\n"
 	        "  opt FILE.ir        parse text IR, run --passes=a,b, print the result\n"
+	        "  build FILE.sn -o BIN  write a standalone training executable (no LLVM needed to run it)\n"
+	        "  llvm FILE.sn       print the optimized LLVM IR of every region\n"
 	        "  gradcheck FILE.sn  compare gradients of every Check* model with finite differences\n"
 	        "  plan FILE.sn       memory plan of every region: offsets, lifetimes, arena size\n"
 	        "\n"
@@ -34,26 +36,8 @@ static void usage(FILE *f)
 	        "  --no-PASS          switch a pass off\n"
 	        "  --log PATH         JSON-lines run log (default: none)\n"
 	        "  --time-passes      report the time of every pass\n"
-	        "  --interp           execute with the reference interpreter (the default for now)\n");
-}
-
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-	if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (*i + 1 >= argc)
-		fatal("option %s needs a value", name);
-	return argv[++*i];
-}
-
-static int64_t parse_count(const char *s, const char *what)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || v < 0)
-		fatal("%s must be a non-negative integer, got '%s'", what, s);
-	return v;
+	        "  --interp           execute with the reference interpreter instead of native code\n"
+	        "  --verbose          say which BLAS kernels and code paths are used\n");
 }
 
 int main(int argc, char **argv)
@@ -63,35 +47,13 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	Options o = { .cmd = argv[1] };
-	static char disable[512];
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7))
-			o.seed = (uint64_t)parse_count(opt_value(argc, argv, &i, "--seed"), "--seed");
-		else if (!strcmp(a, "--threads") || !strncmp(a, "--threads=", 10))
-			o.threads = (int)parse_count(opt_value(argc, argv, &i, "--threads"), "--threads");
-		else if (!strcmp(a, "-D") || (!strncmp(a, "-D", 2) && a[2])) {
-			const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : (fatal("-D needs NAME=VALUE"), ""));
-			if (!strchr(d, '=') || d[0] == '=')
-				fatal("-D expects NAME=VALUE, got '%s'", d);
-			if (o.ndefines == MAX_DEFINES)
-				fatal("too many -D options");
-			o.defines[o.ndefines++] = d;
-		} else if (!strcmp(a, "--after") || !strncmp(a, "--after=", 8))
-			o.after = opt_value(argc, argv, &i, "--after");
-		else if (!strcmp(a, "--passes") || !strncmp(a, "--passes=", 9))
-			o.passes = opt_value(argc, argv, &i, "--passes");
-		else if (!strcmp(a, "--log") || !strncmp(a, "--log=", 6))
-			o.log = opt_value(argc, argv, &i, "--log");
-		else if (!strcmp(a, "--time-passes"))
-			o.time_passes = true;
-		else if (!strcmp(a, "--interp"))
-			o.interp = true;
-		else if (!strncmp(a, "--no-", 5) && a[5]) {
-			size_t len = strlen(disable);
-			snprintf(disable + len, sizeof disable - len, "%s%s", len ? "," : "", a + 5);
-			o.disable = disable;
-		} else if (a[0] == '-' && a[1])
+		if (driver_option(argc, argv, &i, &o))
+			continue;
+		else if (!strcmp(a, "-o"))
+			o.output = i + 1 < argc ? argv[++i] : (fatal("-o needs a path"), "");
+		else if (a[0] == '-' && a[1])
 			fatal("unknown option '%s' (see sinter --help)", a);
 		else if (!o.file)
 			o.file = a;
@@ -106,6 +68,10 @@ int main(int argc, char **argv)
 		return cmd_opt(&o);
 	if (!strcmp(o.cmd, "run") || !strcmp(o.cmd, "check") || !strcmp(o.cmd, "ir"))
 		return cmd_program(&o);
+	if (!strcmp(o.cmd, "build"))
+		return cmd_build(&o);
+	if (!strcmp(o.cmd, "llvm"))
+		return cmd_llvm(&o);
 	if (!strcmp(o.cmd, "gradcheck"))
 		return cmd_gradcheck(&o);
 	if (!strcmp(o.cmd, "plan"))

@@ -1,6 +1,8 @@
 /*
- * program.c — the commands that take a model file (run, check, ir) and the
- * one that takes text IR (opt): loading, binding globals, -D overrides.
+ * program.c — what sinter and the binaries of `sinter build` share: options,
+ * loading a program and binding its globals (-D overrides), running its
+ * train blocks; and `sinter opt` on text IR.  No LLVM here (commands.c and
+ * build.c hold what needs it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,64 @@
 #include "frontend/diag.h"
 #include "frontend/frontend.h"
 #include "frontend/host.h"
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (*i + 1 >= argc)
+		fatal("option %s needs a value", name);
+	return argv[++*i];
+}
+
+static int64_t parse_count(const char *s, const char *what)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v < 0)
+		fatal("%s must be a non-negative integer, got '%s'", what, s);
+	return v;
+}
+
+
+/* Parses the option at argv[*i] (and its value) into o; false when argv[*i]
+   is not one of the options shared by sinter and built binaries. */
+bool driver_option(int argc, char **argv, int *i, Options *o)
+{
+	static char disable_buf[512];
+	const char *a = argv[*i];
+	if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7))
+		o->seed = (uint64_t)parse_count(opt_value(argc, argv, i, "--seed"), "--seed");
+	else if (!strcmp(a, "--threads") || !strncmp(a, "--threads=", 10))
+		o->threads = (int)parse_count(opt_value(argc, argv, i, "--threads"), "--threads");
+	else if (!strcmp(a, "-D") || (!strncmp(a, "-D", 2) && a[2])) {
+		const char *d = a[2] ? a + 2 : (*i + 1 < argc ? argv[++*i] : (fatal("-D needs NAME=VALUE"), ""));
+		if (!strchr(d, '=') || d[0] == '=')
+			fatal("-D expects NAME=VALUE, got '%s'", d);
+		if (o->ndefines == MAX_DEFINES)
+			fatal("too many -D options");
+		o->defines[o->ndefines++] = d;
+	} else if (!strcmp(a, "--after") || !strncmp(a, "--after=", 8))
+		o->after = opt_value(argc, argv, i, "--after");
+	else if (!strcmp(a, "--passes") || !strncmp(a, "--passes=", 9))
+		o->passes = opt_value(argc, argv, i, "--passes");
+	else if (!strcmp(a, "--log") || !strncmp(a, "--log=", 6))
+		o->log = opt_value(argc, argv, i, "--log");
+	else if (!strcmp(a, "--time-passes"))
+		o->time_passes = true;
+	else if (!strcmp(a, "--interp"))
+		o->interp = true;
+	else if (!strncmp(a, "--no-", 5) && a[5]) {
+		size_t len = strlen(disable_buf);
+		snprintf(disable_buf + len, sizeof disable_buf - len, "%s%s", len ? "," : "", a + 5);
+		o->disable = disable_buf;
+	} else if (!strcmp(a, "--verbose"))
+		o->verbose = true;
+	else
+		return false;
+	return true;
+}
 
 /* A -D value: int, float, bool, or else a string. */
 static Value parse_define(const char *s)
@@ -32,7 +92,7 @@ Ev *driver_setup(const Options *o, Arena *a)
 	Ev *ev = arena_alloc(a, sizeof *ev);
 	ev->arena = a;
 	ev->seed = o->seed;
-	ev->prog = fe_load(a, o->file);
+	ev->prog = o->prog ? o->prog : fe_load(a, o->file);
 	ev->globals = env_new(ev, NULL);
 	ev->stdlib_globals = env_new(ev, NULL);
 	ev->host = arena_alloc(a, sizeof(Host));
@@ -82,10 +142,9 @@ Ev *driver_setup(const Options *o, Arena *a)
 	return ev;
 }
 
-int cmd_program(const Options *o)
+void driver_run(Ev *ev, const Options *o, Backend be)
 {
-	Arena *a = arena_new();
-	Ev *ev = driver_setup(o, a);
+	Arena *a = ev->arena;
 	Host *h = ev->host;
 	bool run = !strcmp(o->cmd, "run");
 	ev->dry = !run;
@@ -113,12 +172,7 @@ int cmd_program(const Options *o)
 			fatal("%s", err);
 	} else if (run && isatty(2))
 		h->log = rt_log_open(NULL, true, NULL, 0);
-	if (run && !o->interp) {
-		char err[512];
-		h->jit = cg_jit_new(err, sizeof err);
-		if (!h->jit)
-			fatal("cannot start the JIT: %s", err);
-	}
+	h->backend = be;
 	int ntrain = 0;
 	for (int i = 0; i < ev->prog->ndecls; i++)
 		if (ev->prog->decls[i]->kind == D_TRAIN && !ev->prog->decls[i]->from_stdlib) {
@@ -129,9 +183,7 @@ int cmd_program(const Options *o)
 		fatal("%s: no train block to run", o->file);
 	if (h->log)
 		rt_log_close(h->log);
-	host_free(ev);
-	arena_free(a);
-	return 0;
+	h->log = NULL;
 }
 
 int cmd_opt(const Options *o)

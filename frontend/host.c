@@ -97,10 +97,10 @@ static CacheEntry *compile(Ev *ev)
 		fatal("%s", err);
 	if (h->ir_out && !o.after)
 		ir_print(h->ir_out, r);
-	if (h->jit) {
-		c->cg = cg_compile(h->jit, r, err, sizeof err);
+	if (h->backend.compile && !ev->dry) {
+		c->cg = h->backend.compile(h->backend.ctx, r, text);
 		if (!c->cg)
-			fatal("code generation failed for region %s: %s", r->name, err);
+			return c;
 		h->codegen_ms += c->cg->ms;
 		if (o.time_passes)
 			fprintf(stderr, "codegen %-9s %8.3f ms  (%s: LLVM IR, O3, machine code)\n", "", c->cg->ms, r->name);
@@ -437,9 +437,9 @@ void host_run_train(Ev *ev, const Decl *train)
 void host_free(Ev *ev)
 {
 	Host *h = ev->host;
-	if (h->jit)
-		cg_jit_free(h->jit); /* before the regions its code refers to */
-	h->jit = NULL;
+	if (h->backend.release)
+		h->backend.release(h->backend.ctx); /* before the regions its code refers to */
+	h->backend = (Backend){ 0 };
 	for (int i = 0; i < h->ncache; i++) {
 		free(h->cache[i].text);
 		arena_free(h->cache[i].arena);

@@ -21,10 +21,21 @@ typedef struct {
 	CgRegion *cg;    /* native code of exec, or NULL: the interpreter runs it */
 } CacheEntry;
 
+/* Where native code for a region comes from: the JIT (sinter run) or the
+   table linked into a binary by `sinter build`.  With no compile function
+   the reference interpreter runs every region. */
+typedef struct {
+	void *ctx;
+	/* Native code for r (after the pipeline), traced as `text`; NULL when
+	   there is none (the interpreter then runs r); dies on internal failure. */
+	CgRegion *(*compile)(void *ctx, const Region *r, const char *text);
+	void (*release)(void *ctx); /* frees ctx and every CgRegion it returned */
+} Backend;
+
 typedef struct Host {
 	PipeOpts pipe;      /* passes, --after, --time-passes */
-	CgModule *jit;      /* compiles regions to native code; NULL: interpreter */
-	double codegen_ms;  /* time spent in LLVM, all regions */
+	Backend backend;    /* native code for regions; none: the interpreter */
+	double codegen_ms;  /* time spent compiling native code, all regions */
 	FILE *ir_out;       /* sinter ir: print each new region here (NULL: don't) */
 	const char *log_path; /* JSON-lines run log, or NULL */
 	RtLog *log;

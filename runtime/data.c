@@ -9,6 +9,7 @@
 
 #include "ir/arena.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -265,6 +266,87 @@ static RtDataset *seq_new(DsKind kind, RtBuf *buf, int64_t count, int64_t contex
 	return ds;
 }
 
+static bool text_member(const char *dir, const char *name)
+{
+	size_t n = strlen(name);
+	if (name[0] == '.')
+		return false; /* ., .. and hidden files */
+	if ((n > 4 && !strcmp(name + n - 4, ".dat")) || (n > 3 && !strcmp(name + n - 3, ".u8")))
+		return false; /* fortune's index files and its UTF-8 symlinks */
+	char *full = xmalloc(strlen(dir) + n + 2);
+	sprintf(full, "%s/%s", dir, name);
+	struct stat st;
+	bool ok = stat(full, &st) == 0 && S_ISREG(st.st_mode);
+	free(full);
+	return ok;
+}
+
+static void *grow(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory of text files as one text: its regular files except the
+   .dat/.u8 index files of a fortune directory (and hidden files), in
+   strcmp order of their names so the result does not depend on the locale
+   or on the order readdir happens to return. */
+static unsigned char *read_dir(const char *path, size_t *size, char *err, size_t errlen)
+{
+	DIR *d = opendir(path);
+	if (!d) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!text_member(path, e->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			names = grow(names, cap * sizeof *names);
+		}
+		names[n] = xmalloc(strlen(e->d_name) + 1);
+		strcpy(names[n++], e->d_name);
+	}
+	closedir(d);
+	unsigned char *all = NULL;
+	size_t len = 0;
+	if (n == 0)
+		snprintf(err, errlen, "'%s' is a directory without text files", path);
+	else
+		qsort(names, n, sizeof *names, by_name);
+	for (size_t i = 0; i < n; i++) {
+		char *full = xmalloc(strlen(path) + strlen(names[i]) + 2);
+		sprintf(full, "%s/%s", path, names[i]);
+		size_t fsize;
+		unsigned char *b = read_whole(full, &fsize, err, errlen);
+		free(full);
+		if (!b) {
+			free(all);
+			all = NULL;
+			break;
+		}
+		all = grow(all, len + fsize + 1);
+		memcpy(all + len, b, fsize);
+		len += fsize;
+		free(b);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	*size = len;
+	return all;
+}
+
 RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t errlen)
 {
 	if (context <= 0) {
@@ -272,7 +354,9 @@ RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t err
 		return NULL;
 	}
 	size_t size;
-	unsigned char *b = read_whole(path, &size, err, errlen);
+	struct stat st;
+	unsigned char *b = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? read_dir(path, &size, err, errlen)
+	                                                               : read_whole(path, &size, err, errlen);
 	if (!b)
 		return NULL;
 	if ((int64_t)size < context + 1) {

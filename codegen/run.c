@@ -1,0 +1,77 @@
+/*
+ * run.c — calling compiled regions, with no LLVM: cg_run runs a region's
+ * native code the way interp_run runs the region, whether the code came
+ * from the JIT or was linked ahead of time into a `sinter build` binary.
+ */
+#include "codegen/codegen.h"
+#include "ir/arena.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Called by generated code on a row index outside its table (take, scatter_rows). */
+void cg_index_error(int32_t k, int64_t nrows, int32_t what)
+{
+	die("%s: index %d out of range for a table of %lld rows", what ? "scatter_rows" : "take", k,
+		(long long)nrows);
+}
+
+int cg_slot_nodes(const Region *r, int *nodes)
+{
+	int n = 0;
+	for (int v = 0; v < r->nnode; v++)
+		if (r->node[v].op == OP_PARAM || r->node[v].op == OP_STATE) {
+			if (nodes)
+				nodes[n] = v;
+			n++;
+		}
+	return n;
+}
+
+/* Dies, like interp.c, when a tensor's type differs from the node's; `what` names the tensor. */
+static void check_type(const Type *have, const Type *want, const char *what)
+{
+	if (!type_eq(have, want)) {
+		char a[64], b[64];
+		die("codegen: %s has type %s, the region expects %s", what, type_str(have, a, sizeof a),
+			type_str(want, b, sizeof b));
+	}
+}
+
+void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
+{
+	const Region *r = cr->r;
+	void **in = xcalloc((size_t)r->ninput + 1, sizeof *in);
+	void **slots = xcalloc((size_t)cr->nslot + 1, sizeof *slots);
+	void **outs = xcalloc((size_t)r->nout + 1, sizeof *outs);
+	for (int v = 0; v < r->nnode; v++)
+		if (r->node[v].op == OP_INPUT) {
+			int64_t k = r->node[v].ia[0];
+			if (!inputs || !inputs[k])
+				die("codegen: input %lld not supplied", (long long)k);
+			char what[32];
+			snprintf(what, sizeof what, "input %lld", (long long)k);
+			check_type(&inputs[k]->type, &r->node[v].type, what);
+			in[k] = inputs[k]->data;
+		}
+	for (int k = 0; k < cr->nslot; k++) {
+		const Node *nd = &r->node[cr->slot[k]];
+		const char *state = nd->op == OP_STATE ? nd->sname : NULL;
+		Tensor *t = s ? s->lookup(s, nd->name, state) : NULL;
+		if (!t)
+			die("codegen: no storage for %s%s%s", nd->name, state ? "." : "", state ? state : "");
+		check_type(&t->type, &nd->type, nd->name);
+		slots[k] = t->data;
+	}
+	for (int k = 0; k < r->nout; k++) {
+		Type t = r->node[r->out[k]].type;
+		outputs[k].type = t;
+		outputs[k].data = outs[k] = xmalloc((size_t)type_numel(&t) * dtype_size(t.dt) + 1);
+	}
+	if (cr->scratch && !cr->buf && !(cr->buf = aligned_alloc(64, cr->scratch)))
+		die("codegen: out of memory (%zu bytes of scratch)", cr->scratch);
+	cr->fn(in, slots, outs, cr->buf, s ? s->seed : 0, s ? s->step : 0);
+	free(outs);
+	free(slots);
+	free(in);
+}

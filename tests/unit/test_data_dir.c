@@ -1,0 +1,174 @@
+/*
+ * test_data_dir.c — text(path) on a directory: the concatenation, in byte
+ * order of the names, of its regular files, leaving out fortune's .dat/.u8
+ * index files, hidden files and subdirectories; gzipped members are
+ * inflated.  Also the held-out split arithmetic that split() relies on: two
+ * slices of a text set, T examples apart, share no byte.  Files live in a
+ * mkdtemp directory removed at the end.
+ */
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static int n_fail;
+static char tmpdir[64];
+
+static bool check(const char *name, bool ok, const char *fmt, ...)
+{
+	if (ok) {
+		printf("PASS %s\n", name);
+		return true;
+	}
+	va_list ap;
+	printf("FAIL %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	n_fail++;
+	return false;
+}
+
+static const char *tpath(const char *name)
+{
+	static char ring[8][384];
+	static int k;
+	char *p = ring[k++ % 8];
+	snprintf(p, sizeof ring[0], "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void write_file(const char *path, const char *s, bool gz)
+{
+	if (gz) {
+		gzFile f = gzopen(path, "wb");
+		gzwrite(f, s, (unsigned)strlen(s));
+		gzclose(f);
+	} else {
+		FILE *f = fopen(path, "wb");
+		fputs(s, f);
+		fclose(f);
+	}
+}
+
+/* All bytes of a text set, rebuilt from its examples: x of example 0, then
+   the last byte of y of every example. */
+static char *text_of(RtDataset *ds, int64_t T)
+{
+	int64_t n = rt_dataset_len(ds);
+	char *s = calloc((size_t)(n + T + 1), 1);
+	int32_t *x = malloc((size_t)T * sizeof *x), *y = malloc((size_t)T * sizeof *y);
+	for (int64_t i = 0; i < n; i++) {
+		rt_dataset_fill(ds, &i, 1, x, y);
+		if (i == 0)
+			for (int64_t j = 0; j < T; j++)
+				s[j] = (char)x[j];
+		s[i + T] = (char)y[T - 1];
+	}
+	free(x);
+	free(y);
+	return s;
+}
+
+static void test_directory(void)
+{
+	/* Members, deliberately created out of order; "Zeta" sorts before
+	   "alpha" in byte order, whatever the locale says. */
+	const char *alpha = "alpha: the first fortune\n%\n";
+	const char *beta = "beta, gzipped on disk\n%\n";
+	const char *zeta = "Zeta comes first in byte order\n%\n";
+	write_file(tpath("beta.gz"), beta, true);
+	write_file(tpath("alpha"), alpha, false);
+	write_file(tpath("Zeta"), zeta, false);
+	write_file(tpath("alpha.dat"), "\x01\x02index", false);
+	write_file(tpath(".hidden"), "not text\n", false);
+	if (symlink("alpha", tpath("alpha.u8")) != 0)
+		check("dir_symlink", false, "%s", strerror(errno));
+	mkdir(tpath("sub"), 0700);
+	write_file(tpath("sub/inner"), "inside a subdirectory\n", false);
+
+	char want[256];
+	snprintf(want, sizeof want, "%s%s%s", zeta, alpha, beta);
+	int64_t T = 8, n = (int64_t)strlen(want);
+	char err[512] = "";
+	RtDataset *ds = rt_text_open(tmpdir, T, err, sizeof err);
+	if (!check("dir_open", ds != NULL, "%s", err))
+		return;
+	check("dir_len", rt_dataset_len(ds) == n - T, "len %lld, expected %lld",
+	      (long long)rt_dataset_len(ds), (long long)(n - T));
+	char *got = text_of(ds, T);
+	check("dir_concatenation", !strcmp(got, want), "got '%s'", got);
+	free(got);
+
+	/* The split() layout: the first k examples, a gap of T, the rest. */
+	int64_t k = (n - T) * 6 / 10;
+	RtDataset *train = rt_dataset_slice(ds, 0, k), *val = rt_dataset_slice(ds, k + T, rt_dataset_len(ds));
+	rt_dataset_free(ds);
+	int64_t last = k - 1, first = 0;
+	int32_t tx[8], ty[8], vx[8], vy[8];
+	rt_dataset_fill(train, &last, 1, tx, ty);
+	rt_dataset_fill(val, &first, 1, vx, vy);
+	/* byte offsets: training ends at byte k - 1 + T, validation starts at k + T */
+	check("dir_split_disjoint",
+	      ty[T - 1] == (unsigned char)want[k - 1 + T] && vx[0] == (unsigned char)want[k + T] &&
+	      rt_dataset_len(train) + rt_dataset_len(val) + T == n - T,
+	      "train ends '%c', val starts '%c'", ty[T - 1], vx[0]);
+	rt_dataset_free(train);
+	rt_dataset_free(val);
+}
+
+static void test_directory_errors(void)
+{
+	char err[512] = "";
+	mkdir(tpath("empty"), 0700);
+	write_file(tpath("empty/only.dat"), "index", false);
+	RtDataset *ds = rt_text_open(tpath("empty"), 4, err, sizeof err);
+	check("dir_error_no_text", !ds && strstr(err, tpath("empty")) && strstr(err, "without text files"),
+	      "got '%s'", err);
+	mkdir(tpath("short"), 0700);
+	write_file(tpath("short/a"), "ab", false);
+	write_file(tpath("short/b"), "c", false);
+	ds = rt_text_open(tpath("short"), 3, err, sizeof err);
+	check("dir_error_short", !ds && strstr(err, tpath("short")) && strstr(err, "3 bytes") &&
+	      strstr(err, "at least 4"), "got '%s'", err);
+	mkdir(tpath("bad"), 0700);
+	/* a gzipped member whose CRC is wrong: zlib reports it at the end */
+	write_file(tpath("bad/a.gz"), "some text that inflates fine but fails its check\n", true);
+	FILE *f = fopen(tpath("bad/a.gz"), "r+b");
+	fseek(f, -8, SEEK_END);
+	int c = fgetc(f);
+	fseek(f, -8, SEEK_END);
+	fputc(c ^ 0xff, f);
+	fclose(f);
+	ds = rt_text_open(tpath("bad"), 3, err, sizeof err);
+	check("dir_error_member_named", !ds && strstr(err, tpath("bad/a.gz")), "got '%s'", err);
+	rt_dataset_free(ds);
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/sinter_dir_XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		printf("FAIL data_dir_tmpdir: %s\n", strerror(errno));
+		return 1;
+	}
+	test_directory();
+	test_directory_errors();
+	remove_tree(tmpdir);
+	return n_fail ? 1 : 0;
+}
