@@ -104,6 +104,15 @@ static PList *push(ParseCtx *ctx, PList *l, void *p)
 	return l;
 }
 
+/* The list p, l[0], l[1], ... */
+static PList *prepend(ParseCtx *ctx, void *p, PList *l)
+{
+	PList *out = push(ctx, NULL, p);
+	for (int i = 0; i < l->n; i++)
+		plist_push(ctx->arena, out, l->v[i]);
+	return out;
+}
+
 static Decl *decl(ParseCtx *ctx, DeclKind kind, Loc loc, const char *name)
 {
 	Decl *d = arena_alloc(ctx->arena, sizeof *d);
@@ -460,6 +469,10 @@ stmt
 	| if_stmt
 	| RETURN { $$ = stmt(ctx, S_RETURN, L(@1), NULL); }
 	| RETURN expr { $$ = stmt(ctx, S_RETURN, L(@1), $2); }
+	| RETURN expr ',' expr_list {
+		/* return a, b: a tuple, which is a list */
+		$$ = stmt(ctx, S_RETURN, L(@1), ast_list(ARENA, E_LIST, L(@2), NULL, prepend(ctx, $2, $4)));
+	}
 	;
 
 /* if_stmt: if expr block [ else ( block | if_stmt ) ] */
@@ -605,6 +618,10 @@ primary
 		$$->str = $1;
 	}
 	| '(' expr ')' { $$ = $2; }
+	/* (a,) and (a, b, ...): tuples, which are lists */
+	| '(' expr ',' ')' { $$ = ast_list(ARENA, E_LIST, L(@1), NULL, push(ctx, NULL, $2)); }
+	| '(' expr ',' expr_list ')' { $$ = ast_list(ARENA, E_LIST, L(@1), NULL, prepend(ctx, $2, $4)); }
+	| '(' expr ',' expr_list ',' ')' { $$ = ast_list(ARENA, E_LIST, L(@1), NULL, prepend(ctx, $2, $4)); }
 	| '[' ']' { $$ = ast_list(ARENA, E_LIST, L(@1), NULL, NULL); }
 	| '[' expr_list ']' { $$ = ast_list(ARENA, E_LIST, L(@1), NULL, $2); }
 	| '[' expr_list ',' ']' { $$ = ast_list(ARENA, E_LIST, L(@1), NULL, $2); }
