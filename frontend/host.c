@@ -63,25 +63,22 @@ static Tensor *store_lookup(Store *s, const char *name, const char *state)
 	return &slot->t;
 }
 
-/* Compiles (or finds compiled) the traced region; takes ownership of its
-   arena.  Native code when a JIT or an ahead-of-time table is present. */
+/* Compiles (or finds compiled) the traced region, found by structure
+   (ir_hash, ir_equal); takes ownership of its arena on a miss.  Native code when a JIT or an ahead-of-time table is present. */
 static CacheEntry *compile(Ev *ev)
 {
 	Host *h = ev->host;
 	Trace *tr = ev->tr;
+	uint64_t hash = ir_hash(tr->r);
+	for (int i = 0; i < h->ncache; i++)
+		if (h->cache[i].hash == hash && ir_equal(h->cache[i].traced, tr->r))
+			return &h->cache[i];
+	/* a new specialization: its text keys the regions of built binaries */
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	ir_print(f, tr->r);
 	fclose(f);
-	uint64_t hash = 1469598103934665603ull;
-	for (size_t i = 0; i < len; i++)
-		hash = (hash ^ (unsigned char)text[i]) * 1099511628211ull;
-	for (int i = 0; i < h->ncache; i++)
-		if (h->cache[i].hash == hash && !strcmp(h->cache[i].text, text)) {
-			free(text);
-			return &h->cache[i];
-		}
 	if (h->ncache == h->capcache) {
 		h->capcache = h->capcache ? 2 * h->capcache : 16;
 		h->cache = realloc(h->cache, h->capcache * sizeof *h->cache);
@@ -89,7 +86,7 @@ static CacheEntry *compile(Ev *ev)
 	Region *r = tr->r;
 	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
 	CacheEntry *c = &h->cache[h->ncache++];
-	*c = (CacheEntry){ hash, text, r, tr->a, NULL };
+	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r) };
 	tr->a = NULL; /* the cache owns the arena now */
 	char err[256];
 	PipeOpts o = h->pipe;

@@ -11,14 +11,15 @@
 #include "frontend/eval.h"
 #include "passes/pipeline.h"
 
-/* One compiled specialization: the traced text it came from and the
+/* One compiled specialization: the traced region it came from and the
    region after the pipeline. */
 typedef struct {
-	uint64_t hash;   /* of text */
+	uint64_t hash;   /* ir_hash of traced */
 	char *text;      /* the traced region, printed (malloc) */
 	Region *exec;    /* after the pipeline */
 	Arena *arena;    /* owns exec */
 	CgRegion *cg;    /* native code of exec, or NULL: the interpreter runs it */
+	Region *traced;  /* a copy of the region as traced (in arena) */
 } CacheEntry;
 
 /* Where native code for a region comes from: the JIT (sinter run) or the

@@ -155,6 +155,13 @@ int ir_sum_to(Region *r, int g, Type t);
 void ir_output(Region *r, int v);
 char *ir_strdup(Region *r, const char *s);
 
+/* ---- structural identity (ir/compare.c): what the region cache keys on ---- */
+uint64_t ir_hash(const Region *r);
+/* Same ops, types, attributes, operands, names and outputs. */
+bool ir_equal(const Region *a, const Region *b);
+/* A deep copy into arena a. */
+Region *ir_copy(Arena *a, const Region *r);
+
 /* ---- shape rules (ir/shape.c): set n->type from operand types ---- */
 typedef bool ShapeFn(const Region *r, Node *n, const int *args, char *err, size_t errlen);
 
@@ -196,6 +203,8 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 void ad_run(Region *r);
 /* simplify: folding, identities, CSE and dead-code elimination (passes/simplify.c). */
 void simplify_run(Region *r);
+/* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, passes/fusion.h). */
+void fusion_run(Region *r);
 /* schedule: reorders nodes to keep the live set small (passes/schedule.c). */
 void schedule_run(Region *r);
 /* memplan: places every activation at an offset of one arena (passes/memplan.c). */
