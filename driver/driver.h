@@ -34,6 +34,7 @@ int cmd_opt(const Options *o);
 int cmd_gradcheck(const Options *o);
 int cmd_build(const Options *o);
 int cmd_llvm(const Options *o);
+int cmd_dot(const Options *o, const char *region);
 int cmd_plan(const Options *o);
 
 /* Parses the option at argv[*i] (and its value) into o; false when it is

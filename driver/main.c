@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	        "  ir FILE.sn         print the IR of every region (--after PASS|all)\n"
 	        "  opt FILE.ir        parse text IR, run --passes=a,b, print the result\n"
 	        "  build FILE.sn -o BIN  write a standalone training executable (no LLVM needed to run it)\n"
+	        "  dot FILE.sn        Graphviz picture of every region (--after PASS, --region NAME)\n"
 	        "  llvm FILE.sn       print the optimized LLVM IR of every region\n"
 	        "  gradcheck FILE.sn  compare gradients of every Check* model with finite differences\n"
 	        "  plan FILE.sn       memory plan of every region: offsets, lifetimes, arena size\n"
@@ -47,10 +48,13 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	Options o = { .cmd = argv[1] };
+	const char *region = NULL;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		if (driver_option(argc, argv, &i, &o))
 			continue;
+		else if (!strcmp(a, "--region"))
+			region = i + 1 < argc ? argv[++i] : (fatal("--region needs a name"), "");
 		else if (!strcmp(a, "-o"))
 			o.output = i + 1 < argc ? argv[++i] : (fatal("-o needs a path"), "");
 		else if (a[0] == '-' && a[1])
@@ -70,6 +74,8 @@ int main(int argc, char **argv)
 		return cmd_program(&o);
 	if (!strcmp(o.cmd, "build"))
 		return cmd_build(&o);
+	if (!strcmp(o.cmd, "dot"))
+		return cmd_dot(&o, region);
 	if (!strcmp(o.cmd, "llvm"))
 		return cmd_llvm(&o);
 	if (!strcmp(o.cmd, "gradcheck"))

@@ -18,10 +18,18 @@ typedef struct {
 static const Pass passes[] = {
 	{ "autodiff", ad_run },
 	{ "simplify", simplify_run },
+	{ "fusion", fusion_run },
 	{ "schedule", schedule_run },
 	{ "memplan", memplan_run },
 };
 enum { NPASSES = sizeof passes / sizeof passes[0] };
+
+int pipeline_passes(const char **names, int max)
+{
+	for (int i = 0; i < NPASSES && i < max; i++)
+		names[i] = passes[i].name;
+	return NPASSES;
+}
 
 bool pipeline_has(const char *name)
 {

@@ -20,6 +20,8 @@ typedef struct {
 /* Runs the pipeline on r in place.  Returns false (message in err) when a
    pass name in opts is unknown. */
 bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen);
+/* The pipeline's pass names in order into names[0..max); returns their number. */
+int pipeline_passes(const char **names, int max);
 /* True when name is a pass of the pipeline. */
 bool pipeline_has(const char *name);
 

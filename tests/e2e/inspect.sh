@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The inspection commands: sinter dot draws regions with fused kernels as
+# clusters, sinter plan reports the arena against its bounds, and both
+# refuse what they cannot do with an error.
+set -u
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+check() {
+	local name=$1
+	shift
+	if "$@"; then echo "PASS inspect: $name"; else echo "FAIL inspect: $name"; fi
+}
+./sinter dot examples/mlp.sn >"$dir/all.dot" 2>&1
+check "dot draws every region" test "$(grep -c '^digraph' "$dir/all.dot")" -eq "$(./sinter ir examples/mlp.sn --after memplan | grep -c '^region')"
+check "dot draws fused kernels as clusters" grep -q 'subgraph cluster_k' "$dir/all.dot"
+check "dot draws writes into parameters" grep -q 'style=dashed' "$dir/all.dot"
+./sinter dot examples/mlp.sn --after autodiff --region step0 >"$dir/ad.dot" 2>&1
+check "dot --after autodiff has no kernels yet" bash -c "! grep -q cluster '$dir/ad.dot' && grep -q '^digraph \"step0\"' '$dir/ad.dot'"
+./sinter dot examples/mlp.sn --region nosuch >/dev/null 2>"$dir/err"
+check "dot --region of an unknown region fails" grep -q "no region named 'nosuch'" "$dir/err"
+./sinter dot examples/mlp.sn --after nosuch >/dev/null 2>"$dir/err"
+check "dot --after an unknown pass fails" grep -q "unknown pass 'nosuch'" "$dir/err"
+./sinter plan examples/mlp.sn >"$dir/plan" 2>&1
+check "plan reports the arena against the lower bound and the naive sum" grep -qi 'lower bound' "$dir/plan"
+# issue 4: the MLP's activation arena is within 1.1x the lower bound and at
+# most half the naive sum, in every region
+ok=$(awk '/arena\/naive sum/ { if ($3 > 0.5) bad = 1; n++ } /arena\/lower bound/ { if ($3 > 1.1) bad = 1 }
+	END { print (n > 0 && !bad) ? "yes" : "no" }' "$dir/plan")
+check "mlp arena <= 1.1 x lower bound and <= 0.5 x naive sum" test "$ok" = yes
