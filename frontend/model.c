@@ -99,6 +99,9 @@ static void check_type(Ev *ev, Env *env, const Param *p, Value v, Loc loc, const
 	const TypeExpr *te = p->type;
 	Type t;
 	if (is_number(&v)) {
+		DType want = eval_dtype(ev, te);
+		if ((want == DT_I32 && v.kind != V_INT) || (want == DT_BOOL && v.kind != V_BOOL))
+			ev_error(ev, loc, "%s of %s must be %s, got a %s", p->name, what, te->dtype, value_kind_name(&v));
 		if (te->ndims)
 			ev_error(ev, loc, "%s of %s must be a tensor %s, got a %s", p->name, what, te->dtype, value_kind_name(&v));
 		return;
@@ -258,7 +261,7 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		if (args[i].kind == V_TENSOR)
 			ev_error(ev, loc, "argument %d of %s is a tensor computed in this statement; to run a model on x, "
 			         "create it first (let m = %s(...)), then call m(x)", i + 1, what, md->name);
-	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, false);
+	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, true);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
 		ev_error(ev, loc, "models nested too deeply (does a model contain itself?)");
 	ev->stack[ev->depth++] = (Frame){ loc, what };
@@ -333,7 +336,7 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	drop_states(ev, o->name);
 	o->hyper = env_new(ev, decl_scope(ev, d));
 	const char *what = arena_printf(ev->arena, "optimizer '%s'", d->name);
-	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, false);
+	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, true);
 	for (int i = 0; i < o->hyper->n; i++) {
 		Value *h = &o->hyper->b[i].v;
 		if (h->kind == V_TENSOR || h->kind == V_HOST || h->kind == V_PARAM)
