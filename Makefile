@@ -5,7 +5,9 @@
 #   make test     build and run every test; ends with "N passed, N failed"
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
+#   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
 #   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
+#   make bench-compile / bench-step   JIT compile time of examples/mlp.sn / its step time, JIT vs --interp
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -32,14 +34,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 # Packages `make deps` installs; the markers below are what each provides.
 DEPS := llvm-19-dev llvm-19-tools libopenblas-dev flex bison zlib1g-dev \
-        dataset-fashion-mnist python3-numpy
+        dataset-fashion-mnist python3-numpy fortunes
 DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/include/x86_64-linux-gnu/cblas.h /usr/bin/llvm-config-19 \
         /usr/lib/llvm-19/bin/FileCheck \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-        /usr/lib/python3/dist-packages/numpy
+        /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
 
-.PHONY: all deps bench-deps test run check-train bench clean
+.PHONY: all deps bench-deps test run check-train check-gpt bench bench-compile bench-step clean
 all: sinter
 
 deps:
@@ -94,8 +96,18 @@ bench-deps: deps
 bench: sinter bench-deps
 	bench/run.sh $(BENCH_FLAGS)
 
+# JIT compile time of examples/mlp.sn, and its step time JIT vs interpreter
+bench-compile: sinter
+	bench/compile_time.sh $(BENCH_FLAGS)
+
+bench-step: sinter
+	bench/step_time.sh $(BENCH_FLAGS)
+
 check-train: sinter
 	@tests/train_mlp.sh
+
+check-gpt: sinter
+	@tests/train_gpt.sh
 
 clean:
 	rm -rf $(B) sinter

@@ -38,7 +38,9 @@
  *               output k's type (r->node[r->out[k]].type); filled before any
  *               WRITE happens, so an output that reads a slot sees the old value.
  *               Output buffers must not overlap each other, the inputs, the
- *               slots or scratch (inputs and slots may overlap each other).
+ *               slots or scratch; inputs may overlap only slots the region
+ *               does not write (a fused kernel may compute a written value
+ *               straight into its slot, passes/fusion.h, fusion_through).
  *   scratch     64-byte aligned block of CgRegion.scratch bytes (NULL if 0);
  *               its contents need not survive between calls
  *   seed, step  as Store.seed and Store.step: RAND/RANDN/DROPOUT streams

@@ -13,9 +13,11 @@
  * arena is the front of scratch), else at its own bump-allocated offset.
  * RESHAPE, STOP_GRADIENT and same-type CAST share their operand's buffer
  * (under a plan only where the plan shares it).  Temporaries of kernels and
- * WRITE snapshots follow.
+ * WRITE snapshots follow.  A fused kernel (Node.group, fused.c) is one call
+ * at its last member; values that live only inside it have no buffer.
  */
 #include "codegen/emit.h"
+#include "passes/fusion.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,12 +313,12 @@ static LLVMValueRef arg_ptr(Cg *g, LLVMValueRef arr, int k)
 }
 
 /* Has memplan placed every value?  Then *end is the arena size the plan uses. */
-static bool planned(const Region *r, int64_t *end)
+static bool planned(const Region *r, const bool *internal, const bool *through, int64_t *end)
 {
 	*end = 0;
 	for (int v = 0; v < r->nnode; v++) {
 		const Node *nd = &r->node[v];
-		if (borrowed(nd))
+		if (borrowed(nd) || internal[v] || through[v])
 			continue;
 		if (nd->offset < 0)
 			return false;
@@ -337,7 +339,9 @@ static void plan(Cg *g, int *out_of)
 {
 	const Region *r = g->r;
 	int64_t end;
-	bool plan = planned(r, &end);
+	bool *through = xmalloc(((size_t)r->nnode + 1) * sizeof *through);
+	fusion_through(r, through);
+	bool plan = planned(r, g->internal, through, &end);
 	if (plan)
 		g->used = (end + 63) & ~(int64_t)63;
 	int nslot = 0;
@@ -362,14 +366,16 @@ static void plan(Cg *g, int *out_of)
 			g->ptr[v] = arg_ptr(g, g->slots, nslot++);
 			continue;
 		}
-		if (nd->op == OP_WRITE)
+		if (nd->op == OP_WRITE || g->internal[v])
 			continue;
 		int o = nd->narg ? ir_operand(r, v, 0) : -1;
-		if (is_alias(r, v) && (!plan || (!borrowed(&r->node[o]) && r->node[o].offset == nd->offset))) {
+		if (is_alias(r, v) && nd->group < 0 && (!plan || (!borrowed(&r->node[o]) && r->node[o].offset == nd->offset))) {
 			g->shared[v] = true;
 			g->ptr[v] = g->ptr[o];
 			g->home[v] = g->home[o];
 			out_of[v] = -1;
+		} else if (through[v]) {
+			continue; /* below */
 		} else if (out_of[v] >= 0) {
 			g->ptr[v] = arg_ptr(g, g->outputs, out_of[v]);
 		} else if (plan) {
@@ -381,6 +387,13 @@ static void plan(Cg *g, int *out_of)
 			g->ptr[v] = cg_scratch(g, cg_bytes(&nd->type));
 		}
 	}
+	/* into the slot its WRITE names, whose old value nothing reads any more */
+	for (int w = 0; w < r->nnode; w++) {
+		int v = r->node[w].op == OP_WRITE ? ir_operand(r, w, 1) : -1;
+		if (v >= 0 && through[v] && !g->ptr[v])
+			g->ptr[v] = g->ptr[ir_operand(r, w, 0)];
+	}
+	free(through);
 }
 
 /* Outputs first (they must see slots before the writes), then the writes;
@@ -586,14 +599,29 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.ptr = xcalloc((size_t)r->nnode + 1, sizeof *g.ptr);
 	g.home = xcalloc((size_t)r->nnode + 1, sizeof *g.home);
 	g.shared = xcalloc((size_t)r->nnode + 1, sizeof *g.shared);
+	g.internal = xcalloc((size_t)r->nnode + 1, sizeof *g.internal);
+	fusion_internal(r, g.internal);
 	int *out_of = xcalloc((size_t)r->nnode + 1, sizeof *out_of);
 	plan(&g, out_of);
 	g.kind_scope = LLVMGetMDKindIDInContext(ctx, "alias.scope", 11);
 	g.kind_noalias = LLVMGetMDKindIDInContext(ctx, "noalias", 7);
 	g.domain = LLVMMDNodeInContext2(ctx, (LLVMMetadataRef[]){ LLVMMDStringInContext2(ctx, fname, strlen(fname)) }, 1);
+	/* one call per fused kernel, at its last member */
+	int ngroup = 0;
 	for (int v = 0; v < r->nnode; v++)
-		if (!borrowed(&r->node[v]) && !g.shared[v])
+		ngroup = r->node[v].group >= ngroup ? r->node[v].group + 1 : ngroup;
+	int *last = xmalloc(((size_t)ngroup + 1) * sizeof *last);
+	for (int v = 0; v < r->nnode; v++)
+		if (r->node[v].group >= 0)
+			last[r->node[v].group] = v;
+	for (int v = 0; v < r->nnode; v++) {
+		int k = r->node[v].group;
+		if (k >= 0 && last[k] == v)
+			cg_fused(&g, k, v);
+		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v])
 			kernel(&g, v);
+	}
+	free(last);
 	g.scope = NULL;
 	g.nown = 0;
 	finish(&g, out_of);
@@ -604,6 +632,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	free(g.kern);
 	free(out_of);
 	free(g.shared);
+	free(g.internal);
 	free(g.home);
 	free(g.ptr);
 	LLVMDisposeBuilder(g.b);

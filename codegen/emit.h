@@ -39,6 +39,7 @@ typedef struct {
 	int nkern, capkern;
 	int64_t *home;          /* [nnode] scratch offset of each value's buffer, -1 = elsewhere */
 	bool *shared;           /* [nnode] value is its operand's buffer (alias ops) */
+	bool *internal;         /* [nnode] value lives only inside its fused kernel: no buffer */
 	LLVMTypeRef f32, f64, i1, i8, i32, i64, ptrty, voidty;
 } Cg;
 
@@ -123,6 +124,22 @@ void cg_node(Cg *g, int v);
 void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
 void cg_matmul(Cg *g, int v);
+
+/* The accumulator of a SUM, MAX or MIN (reduce.c), for fused kernels too. */
+typedef struct {
+	OpKind op;
+	DType in, out;   /* element types of operand and result */
+	LLVMTypeRef acc; /* accumulator type: f64 / i64 for SUM, else the operand's */
+} CgRed;
+CgRed cg_red(Cg *g, OpKind op, DType in, DType out);
+LLVMValueRef cg_red_init(Cg *g, const CgRed *R);
+LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef x);
+LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc);
+
+/* ---- fused.c ---- */
+/* Emits fused kernel `group` (passes/fusion.h) as one function and its call;
+   last is its last member in node order, where the call goes. */
+void cg_fused(Cg *g, int group, int last);
 
 
 #endif

@@ -15,11 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct {
-	OpKind op;
-	DType in, out;   /* element types of operand and result */
-	LLVMTypeRef acc; /* accumulator type: f64 / i64 for SUM, else the operand's */
-} Red;
+typedef CgRed Red;
 
 static LLVMValueRef red_init(Cg *g, const Red *R)
 {
@@ -292,4 +288,28 @@ void cg_matmul(Cg *g, int v)
 		op[2].st[k] *= m.M * m.N;
 	}
 	cg_map(g, &bo, op, 3, gemm_body, &m);
+}
+
+/* ---- accumulators for fused kernels (fused.c) ---- */
+
+CgRed cg_red(Cg *g, OpKind op, DType in, DType out)
+{
+	CgRed R = { op, in, out, NULL };
+	R.acc = op == OP_SUM ? (in == DT_F32 ? g->f64 : g->i64) : cg_elem_type(g, in);
+	return R;
+}
+
+LLVMValueRef cg_red_init(Cg *g, const CgRed *R)
+{
+	return red_init(g, R);
+}
+
+LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef x)
+{
+	return red_combine(g, R, acc, x);
+}
+
+LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc)
+{
+	return red_final(g, R, acc);
 }

@@ -23,6 +23,7 @@ typedef struct {
 	const char *disable;  /* --no-PASS, comma separated */
 	const char *log;      /* --log PATH */
 	bool time_passes;
+	bool stats;           /* --stats: ops, kernels, bytes per run of each region (fusion_stats) */
 	bool interp;
 	bool verbose;
 	const char *output;   /* -o PATH (build) */
@@ -47,5 +48,14 @@ Ev *driver_setup(const Options *o, Arena *a);
    command makes a dry run that traces and compiles every region.  The
    caller frees with host_free(ev) and arena_free(ev->arena). */
 void driver_run(Ev *ev, const Options *o, Backend be);
+
+/* driver/blas.c.  Puts OpenBLAS on the fastest kernels this CPU runs
+   correctly, re-executing the process when the choice must change (so call
+   it first thing in main(), before any output); --verbose in argv reports
+   which kernels run and why.  Also makes OpenBLAS's idle threads sleep. */
+void blas_setup(int argc, char **argv);
+/* cblas_sgemm on odd shapes and transposes against a naive product; false
+   and the first wrong element in msg when the kernels compute wrong results. */
+bool blas_selfcheck(char *msg, size_t len);
 
 #endif

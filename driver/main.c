@@ -31,18 +31,20 @@ static void usage(FILE *f)
 	        "options:\n"
 	        "  --seed N           program seed (initializers, shuffling, dropout); default 0\n"
 	        "  -D NAME=VALUE      override a const\n"
-	        "  --threads N        threads for the BLAS (default: all cores)\n"
+	        "  --threads N        threads for parallel loops and the BLAS (default: all cores)\n"
 	        "  --after PASS       with ir: print after this pass (trace, autodiff, all)\n"
 	        "  --passes=a,b       with opt: the passes to run, in pipeline order\n"
 	        "  --no-PASS          switch a pass off\n"
 	        "  --log PATH         JSON-lines run log (default: none)\n"
 	        "  --time-passes      report the time of every pass\n"
+	        "  --stats            ops, kernels and bytes moved per run of each region, before and after fusion\n"
 	        "  --interp           execute with the reference interpreter instead of native code\n"
 	        "  --verbose          say which BLAS kernels and code paths are used\n");
 }
 
 int main(int argc, char **argv)
 {
+	blas_setup(argc, argv);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
@@ -66,8 +68,11 @@ int main(int argc, char **argv)
 	}
 	if (!o.file)
 		fatal("%s: no input file", o.cmd);
-	if (o.threads > 0)
+	if (o.threads > 0) {
+		/* both at once: they take turns, never run together (runtime/pool.c) */
 		openblas_set_num_threads(o.threads);
+		rt_pool_init(o.threads);
+	}
 	if (!strcmp(o.cmd, "opt"))
 		return cmd_opt(&o);
 	if (!strcmp(o.cmd, "run") || !strcmp(o.cmd, "check") || !strcmp(o.cmd, "ir"))

@@ -18,6 +18,7 @@
 #include "frontend/diag.h"
 #include "frontend/frontend.h"
 #include "frontend/host.h"
+#include "passes/fusion.h"
 
 enum { CHART_WIDTH = 160 }; /* longest chart row; longer regions fold positions */
 
@@ -109,11 +110,22 @@ static void report(const Region *r)
 	int n = r->nnode, m = 0, other = 0;
 	Life *life = xmalloc(((size_t)n + 1) * sizeof *life), *tmp = xmalloc(((size_t)n + 1) * sizeof *tmp);
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
+	/* a fused kernel runs as one unit: its values are defined at its first
+	   member, what it reads is used until its last member; values that live
+	   only inside it have no bytes */
+	int *first = xmalloc(((size_t)n + 1) * sizeof *first), *at = xmalloc(((size_t)n + 1) * sizeof *at);
+	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal), *through = xmalloc(((size_t)n + 1) * sizeof *through);
+	fusion_internal(r, internal);
+	fusion_through(r, through);
+	for (int v = 0; v < n; v++)
+		first[v] = v > 0 && r->node[v].group >= 0 && r->node[v - 1].group == r->node[v].group ? first[v - 1] : v;
+	for (int v = n - 1; v >= 0; v--)
+		at[v] = v < n - 1 && r->node[v].group >= 0 && r->node[v + 1].group == r->node[v].group ? at[v + 1] : v;
 	for (int v = 0; v < n; v++) {
-		last[v] = v;
+		last[v] = at[v];
 		for (int k = 0; k < r->node[v].narg; k++) {
 			int o = ir_operand(r, v, k);
-			last[o] = r->node[v].op == OP_WRITE ? n : v > last[o] ? v : last[o];
+			last[o] = r->node[v].op == OP_WRITE ? n : at[v] > last[o] ? at[v] : last[o];
 		}
 	}
 	for (int i = 0; i < r->nout; i++)
@@ -122,17 +134,24 @@ static void report(const Region *r)
 	int64_t naive = 0, arena = r->arena_bytes;
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (!in_arena(nd)) {
+		if (!in_arena(nd) || internal[v] || through[v]) {
+			/* a fused value would have had a buffer of its own, too */
+			naive += in_arena(nd) ? type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt) : 0;
 			other++;
 			continue;
 		}
 		int64_t bytes = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 		planned &= nd->offset >= 0;
 		naive += bytes;
-		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, v, last[v] };
+		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, first[v], last[v] };
 		arena = nd->offset + bytes > arena ? nd->offset + bytes : arena;
 	}
-	printf("region %s: %d nodes, %d values in the arena, %d in their own storage (input, param, state) or writes\n",
+	free(first);
+	free(at);
+	free(internal);
+	free(through);
+	printf("region %s: %d nodes, %d values in the arena, %d in their own storage (input, param, state), "
+	       "writes, only inside fused kernels or computed into their slot\n",
 	       r->name, n, m, other);
 	if (!planned) {
 		printf("  not planned (the memplan pass is off)\n\n");

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "passes/fusion.h"
 #include "frontend/diag.h"
 #include "frontend/frontend.h"
 #include "frontend/host.h"
@@ -59,6 +61,8 @@ bool driver_option(int argc, char **argv, int *i, Options *o)
 		o->log = opt_value(argc, argv, i, "--log");
 	else if (!strcmp(a, "--time-passes"))
 		o->time_passes = true;
+	else if (!strcmp(a, "--stats"))
+		o->stats = true;
 	else if (!strcmp(a, "--interp"))
 		o->interp = true;
 	else if (!strncmp(a, "--no-", 5) && a[5]) {
@@ -87,8 +91,17 @@ static Value parse_define(const char *s)
 	return v_str(s);
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 Ev *driver_setup(const Options *o, Arena *a)
 {
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	Ev *ev = arena_alloc(a, sizeof *ev);
 	ev->arena = a;
 	ev->seed = o->seed;
@@ -139,6 +152,9 @@ Ev *driver_setup(const Options *o, Arena *a)
 		if (!used[k])
 			fatal("-D %s: the program has no const named '%.*s'", o->defines[k],
 			      (int)strcspn(o->defines[k], "="), o->defines[k]);
+	if (o->time_passes)
+		fprintf(stderr, "frontend %-8s %8.3f ms  (%s and the standard library: parse, bind globals)\n", "parse",
+		        ms_since(&t0), o->prog ? "embedded program" : o->file);
 	return ev;
 }
 
@@ -181,6 +197,12 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 		}
 	if (!ntrain && run)
 		fatal("%s: no train block to run", o->file);
+	if (o->stats && (run || !strcmp(o->cmd, "check")))
+		for (int i = 0; i < h->ncache; i++)
+			fusion_stats(stderr, h->cache[i].exec, i == 0);
+	if (o->time_passes)
+		fprintf(stderr, "frontend %-8s %8.3f ms  (first trace of each of the %d regions)\n", "trace",
+		        h->trace_ms, h->ncache);
 	if (h->log)
 		rt_log_close(h->log);
 	h->log = NULL;

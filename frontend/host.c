@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frontend/diag.h"
@@ -38,8 +39,12 @@ void ht_release(HostTensor *h)
 
 /* ---- tracing and running regions ---- */
 
+/* When the current trace began, for Host.trace_ms (--time-passes). */
+static struct timespec trace_t0;
+
 static void trace_begin(Ev *ev, bool training)
 {
+	clock_gettime(CLOCK_MONOTONIC, &trace_t0);
 	Arena *a = arena_new();
 	Trace *tr = arena_alloc(a, sizeof *tr);
 	tr->a = a;
@@ -73,6 +78,9 @@ static CacheEntry *compile(Ev *ev)
 	for (int i = 0; i < h->ncache; i++)
 		if (h->cache[i].hash == hash && ir_equal(h->cache[i].traced, tr->r))
 			return &h->cache[i];
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	h->trace_ms += (t1.tv_sec - trace_t0.tv_sec) * 1e3 + (t1.tv_nsec - trace_t0.tv_nsec) / 1e6;
 	/* a new specialization: its text keys the regions of built binaries */
 	char *text = NULL;
 	size_t len = 0;

@@ -37,6 +37,7 @@ typedef struct Host {
 	PipeOpts pipe;      /* passes, --after, --time-passes */
 	Backend backend;    /* native code for regions; none: the interpreter */
 	double codegen_ms;  /* time spent compiling native code, all regions */
+	double trace_ms;    /* time spent tracing the regions compiled (each one's first trace) */
 	FILE *ir_out;       /* sinter ir: print each new region here (NULL: don't) */
 	const char *log_path; /* JSON-lines run log, or NULL */
 	RtLog *log;

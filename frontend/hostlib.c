@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "frontend/diag.h"
+#include "frontend/generate.h"
 
 /* ---- printing ---- */
 
@@ -243,6 +244,31 @@ static RtDataset *open_data(Ev *ev, const char *name, Loc loc, Value *args, cons
 	return ds;
 }
 
+/* split(data, frac): [first frac of the examples, the rest].  Examples of a
+   text or token set overlap their neighbours (example i holds bytes i ..
+   i+T), so T examples are left out between the parts: no byte of the
+   second part, input or target, is in the first. */
+static Value split(Ev *ev, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, "split", "data, frac", args, names, n, v);
+	if (v[0].kind != V_DATASET)
+		ev_error(ev, loc, "split needs a data set, got a %s", value_kind_name(&v[0]));
+	if (!is_number(&v[1]) || v[1].kind == V_BOOL || !(num(&v[1]) > 0 && num(&v[1]) < 1))
+		ev_error(ev, loc, "split: frac must be a number between 0 and 1 (exclusive)");
+	int64_t len = rt_dataset_len(v[0].ds);
+	RtShape ys = rt_dataset_yshape(v[0].ds);
+	int64_t gap = ys.rank == 1 ? ys.dim[0] : 0; /* sequences: y is i32[T]; IDX: a scalar label */
+	int64_t k = (int64_t)floor(num(&v[1]) * (double)len);
+	if (k < 1 || len - k - gap < 1)
+		ev_error(ev, loc, "split: %lld examples are too few to split at %g%s", (long long)len, num(&v[1]),
+		         gap ? arena_printf(ev->arena, " with a gap of %lld (the context)", (long long)gap) : "");
+	Value *items = arena_alloc(ev->arena, 2 * sizeof *items);
+	items[0] = (Value){ .kind = V_DATASET, .ds = rt_dataset_slice(v[0].ds, 0, k) };
+	items[1] = (Value){ .kind = V_DATASET, .ds = rt_dataset_slice(v[0].ds, k + gap, len) };
+	return (Value){ .kind = V_LIST, .items = items, .n = 2 };
+}
+
 bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int n, Value *out)
 {
 	Value v[4];
@@ -298,6 +324,10 @@ bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **n
 			ev_error(ev, loc, "len of a %s", value_kind_name(&v[0]));
 	} else if (!strcmp(name, "idx") || !strcmp(name, "text") || !strcmp(name, "tokens")) {
 		*out = (Value){ .kind = V_DATASET, .ds = open_data(ev, name, loc, args, names, n) };
+	} else if (!strcmp(name, "split")) {
+		*out = split(ev, loc, args, names, n);
+	} else if (!strcmp(name, "generate")) {
+		*out = host_generate(ev, loc, args, names, n);
 	} else if (!strcmp(name, "batches")) {
 		Value all[5];
 		get_args(ev, loc, name, "data, size, shuffle=, drop_last=, seed=", args, names, n, all);

@@ -506,6 +506,7 @@ static const struct {
 static const char *const host_names[] = {
 	"print", "log", "save", "load", "len", "minimize", "idx", "text", "tokens", "batches",
 	"int", "float", "str", "checkpoint", "resume", "xavier_uniform", "he_normal",
+	"split", "generate",
 };
 
 bool is_builtin(const char *name)

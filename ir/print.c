@@ -19,7 +19,8 @@
  * Operands follow the op name; positional attributes (input index, constant,
  * slot names) come next, then named attributes in braces, then the result
  * type.  `#kG` and `@OFF` show the fused kernel (group) and arena offset
- * once passes set them.  `;` starts a comment anywhere; `#` starts one only
+ * once passes set them; comment lines before the region describe its
+ * kernels (print_kernel).  `;` starts a comment anywhere; `#` starts one only
  * as the first non-blank character of a line.  Named attributes per op:
  *   tril {k}   rand/randn {stream}   dropout {p, stream}   matmul {ta, tb}
  *   sum/max/min/argmax {axes, keep}  transpose {perm}  concat {axis}
@@ -30,6 +31,7 @@
  * Floats print in the shortest form that reads back as the same double.
  */
 #include "ir/ir.h"
+#include "passes/fusion.h" /* to describe fused kernels */
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -150,9 +152,57 @@ static void print_attrs(FILE *f, const Node *n)
 	}
 }
 
+/*
+ * A comment line describing fused kernel `group`: its size, index space,
+ * reduced axes and the values it stores, e.g.
+ *   ; kernel k1: 18 ops over [128, 10], reducing axis [1] row by row, after the GEMM %41; stores %50 %58
+ */
+static void print_kernel(FILE *f, const Region *r, int group, const bool *internal)
+{
+	int *mem = xmalloc(((size_t)r->nnode + 1) * sizeof *mem), n = fusion_members(r, group, mem);
+	FzSpace s;
+	fprintf(f, "; kernel k%d: %d op%s", group, n, n == 1 ? "" : "s");
+	if (fusion_space(r, mem, n, &s, NULL)) {
+		fputs(" over ", f);
+		print_list(f, s.x.dim, s.x.rank);
+		if (s.red) {
+			int64_t ax[MAX_RANK];
+			int na = 0;
+			for (int a = 0; a < s.x.rank; a++)
+				if (s.red >> a & 1)
+					ax[na++] = a;
+			fprintf(f, ", reducing ax%s ", na == 1 ? "is" : "es");
+			print_list(f, ax, na);
+			fputs(s.rows ? " row by row" : " in one walk", f);
+		}
+		if (s.head >= 0)
+			fprintf(f, ", after the GEMM %%%d", s.head);
+	} else {
+		fputs(" (not one loop nest)", f);
+	}
+	const char *sep = "; stores";
+	for (int i = 0; i < n; i++)
+		if (!internal[mem[i]] && r->node[mem[i]].op != OP_MATMUL) {
+			fprintf(f, "%s %%%d", sep, mem[i]);
+			sep = "";
+		}
+	fputc('\n', f);
+	free(mem);
+}
+
 void ir_print(FILE *f, const Region *r)
 {
 	char tb[160];
+	/* the kernels first, as comments, so that the lines of nodes stay one each */
+	bool *internal = xmalloc(((size_t)r->nnode + 1) * sizeof *internal);
+	fusion_internal(r, internal);
+	for (int v = 0; v < r->nnode; v++) {
+		int k = r->node[v].group, u = v - 1;
+		while (k >= 0 && u >= 0 && r->node[u].group != k)
+			u--;
+		if (k >= 0 && u < 0) /* k's first member */
+			print_kernel(f, r, k, internal);
+	}
 	fputs("region ", f);
 	print_name(f, r->name ? r->name : "");
 	fprintf(f, "(%d) {\n", r->ninput);
@@ -174,6 +224,7 @@ void ir_print(FILE *f, const Region *r)
 			fprintf(f, " @%lld", (long long)n->offset);
 		fputc('\n', f);
 	}
+	free(internal);
 	fputs("  return", f);
 	for (int i = 0; i < r->nout; i++)
 		fprintf(f, "%s%%%d", i ? ", " : " ", r->out[i]);

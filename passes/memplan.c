@@ -19,7 +19,14 @@
  * smallest arena is kept.
  *
  * Parameters, optimizer state and inputs alias their storage and take no
- * arena memory (offset -1); so do WRITE nodes, which define nothing.
+ * arena memory (offset -1); so do WRITE nodes, which define nothing, and
+ * values that live only inside a fused kernel (fusion_internal) or that a
+ * kernel computes straight into their slot (fusion_through).  A kernel
+ * runs as one unit: the values it materializes are live from its first
+ * member on, the values it reads until its last member, and a result is
+ * computed in place only in a kernel without reductions (one pass, each
+ * element's reads before its writes), over any buffer of its shape that the
+ * kernel reads and that dies there.
  *
  * Contract: requires a verified region in the order it will run (the
  * scheduled order for the pipeline).  Guarantees: every other node gets an
@@ -28,6 +35,7 @@
  * the other or writes over it in place as described above.
  */
 #include "ir/ops.h"
+#include "passes/fusion.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +45,7 @@ enum { ALIGN = 64 };
 typedef struct {
 	int64_t size;   /* bytes (every occupant has this size) */
 	int start, end; /* positions: first definition .. last use, inclusive (n = region end) */
+	int read;       /* the last node reading an occupant (end counts whole kernels) */
 	int64_t offset; /* bytes, -1 until placed */
 } Buf;
 
@@ -98,11 +107,38 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 {
 	int n = r->nnode, nb = 0;
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
+	/* a node's position as a kernel sees it: first[v] .. at[v] (v itself outside kernels) */
+	int *first = xmalloc(((size_t)n + 1) * sizeof *first), *at = xmalloc(((size_t)n + 1) * sizeof *at);
+	int ngroup = 0;
+	for (int v = 0; v < n; v++)
+		ngroup = r->node[v].group >= ngroup ? r->node[v].group + 1 : ngroup;
+	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal), *reduces = xcalloc((size_t)ngroup + 1, sizeof *reduces);
+	bool *through = xmalloc(((size_t)n + 1) * sizeof *through);
+	fusion_internal(r, internal);
+	fusion_through(r, through); /* computed into their slots */
+	for (int v = 0, s = 0; v < n; v++) {
+		int g = r->node[v].group;
+		if (g < 0 || v == 0 || r->node[v - 1].group != g)
+			s = v;
+		first[v] = s;
+	}
+	for (int v = n - 1, e = n - 1; v >= 0; v--) {
+		int g = r->node[v].group;
+		if (g < 0 || v == n - 1 || r->node[v + 1].group != g)
+			e = v;
+		at[v] = e;
+		OpKind op = r->node[v].op;
+		if (g >= 0 && (op == OP_SUM || op == OP_MAX || op == OP_MIN))
+			reduces[g] = true;
+	}
+	int *read = xmalloc(((size_t)n + 1) * sizeof *read);
 	for (int v = 0; v < n; v++) {
-		last[v] = v;
+		last[v] = at[v];
+		read[v] = v;
 		for (int k = 0; k < r->node[v].narg; k++) {
 			int o = ir_operand(r, v, k);
-			last[o] = r->node[v].op == OP_WRITE ? n : v > last[o] ? v : last[o];
+			last[o] = r->node[v].op == OP_WRITE ? n : at[v] > last[o] ? at[v] : last[o];
+			read[o] = r->node[v].op == OP_WRITE ? n : v > read[o] ? v : read[o];
 		}
 	}
 	for (int i = 0; i < r->nout; i++)
@@ -110,29 +146,49 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		buf[v] = -1;
-		if (!takes_memory(nd->op))
+		if (!takes_memory(nd->op) || internal[v] || through[v])
 			continue;
 		int64_t size = value_bytes(nd);
 		int b = -1;
-		if (nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT) {
+		if ((nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT) && nd->group < 0) {
 			int u = ir_operand(r, v, 0);
 			if (buf[u] >= 0 && bufs[buf[u]].size == size)
 				b = buf[u];
 		}
-		for (int k = 0; b < 0 && k < nd->narg; k++) {
+		for (int k = 0; b < 0 && k < nd->narg && nd->group < 0; k++) {
 			int u = ir_operand(r, v, k);
 			/* the buffer dies here: no occupant is used later or pinned */
 			if (buf[u] >= 0 && bufs[buf[u]].end == v && bufs[buf[u]].size == size && inplace_ok(r, buf, v, k))
 				b = buf[u];
 		}
+		/* a kernel without reductions reads every buffer of its results'
+		   shape at the very point it writes: one that dies there will do,
+		   if no later member reads it (the interpreter runs node by node) */
+		bool loop = nd->group >= 0 && !reduces[nd->group] && nd->op != OP_MATMUL; /* not a GEMM's output */
+		for (int w = first[v]; b < 0 && loop && w <= at[v]; w++)
+			for (int k = 0; b < 0 && k < r->node[w].narg; k++) {
+				int u = ir_operand(r, w, k);
+				if (r->node[u].group == nd->group && r->node[u].op != OP_MATMUL)
+					continue;
+				if (buf[u] >= 0 && bufs[buf[u]].end == at[v] && bufs[buf[u]].read <= v &&
+				    bufs[buf[u]].size == size && same_dims(&r->node[u].type, &nd->type))
+					b = buf[u];
+			}
 		if (b < 0) {
 			b = nb++;
-			bufs[b] = (Buf){ size, v, v, -1 };
+			bufs[b] = (Buf){ size, first[v], first[v], v, -1 };
 		}
 		buf[v] = b;
 		bufs[b].end = last[v] > bufs[b].end ? last[v] : bufs[b].end;
+		bufs[b].read = read[v] > bufs[b].read ? read[v] : bufs[b].read;
 	}
 	free(last);
+	free(read);
+	free(first);
+	free(at);
+	free(internal);
+	free(through);
+	free(reduces);
 	return nb;
 }
 

@@ -21,9 +21,11 @@
  * Contract: requires a verified region.  Guarantees a topological order with
  * the same nodes, operands and outputs (values are renumbered), so results
  * are unchanged: WRITEs still apply at region end.  Offsets of an earlier
- * memory plan are cleared; groups are kept.
+ * memory plan are cleared; groups are kept, and each kernel's members stay
+ * contiguous (fusion_contract), with the kernel where its last member was.
  */
 #include "ir/ops.h"
+#include "passes/fusion.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +85,12 @@ static void graph_init(Graph *g, const Region *r)
 	g->pos = xmalloc(((size_t)n + 1) * sizeof *g->pos);
 	g->last = xmalloc(((size_t)n + 1) * sizeof *g->last);
 	g->delta = xmalloc(((size_t)n + 2) * sizeof *g->delta);
+	/* values that live only inside a fused kernel take no memory */
+	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal);
+	fusion_internal(r, internal);
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (takes_memory(nd->op))
+		if (takes_memory(nd->op) && !internal[v])
 			g->mem[v] = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 		g->source[v] = nd->narg == 0;
 		g->fit[v] = takes_memory(nd->op) ? inplace_fit(r, v) : 0;
@@ -96,6 +101,7 @@ static void graph_init(Graph *g, const Region *r)
 				g->pinned[o] = true;
 		}
 	}
+	free(internal);
 	for (int i = 0; i < r->nout; i++)
 		g->pinned[r->out[i]] = true;
 	for (int v = 0; v < n; v++)
@@ -384,7 +390,8 @@ static void improve(const Graph *g, int *order, int64_t budget)
 	for (bool again = true; again && budget > 0;) {
 		again = false;
 		for (int v = 0; v < n && budget > 0; v++) {
-			if (r->node[v].op == OP_WRITE)
+			/* a kernel's members go where fusion_contract puts the kernel */
+			if (r->node[v].op == OP_WRITE || r->node[v].group >= 0)
 				continue;
 			int lo = 0, hi = n - 1;
 			for (int k = 0; k < r->node[v].narg; k++)
@@ -471,6 +478,7 @@ void schedule_run(Region *r)
 	for (int c = 0; c < NCAND; c++) {
 		improve(&g, cand[c], budget);
 		place_writes(&g, cand[c]);
+		fusion_contract(r, cand[c]); /* the members of a kernel run together */
 		int64_t area, peak = peak_of(&g, cand[c], &area);
 		if (c == 0 || peak < best_peak || (peak == best_peak && area < best_area)) {
 			best = c;

@@ -94,4 +94,20 @@ void rt_log_record(RtLog *l, int64_t step, int n, const char *const *names, cons
 void rt_log_clear_line(RtLog *l);
 void rt_log_close(RtLog *l);
 
+/* ---- thread pool (runtime/pool.c) ---- */
+/* Starts nthreads - 1 worker threads (nthreads <= 0: one per online core);
+   calling it again resizes the pool.  rt_parallel_for starts the default
+   pool itself if nobody called this first. */
+void rt_pool_init(int nthreads);
+/* Threads that run a job, the caller included (1 before rt_pool_init). */
+int rt_pool_threads(void);
+/* Online cores (sysconf), at least 1. */
+int rt_pool_cores(void);
+/* Runs fn(ctx, lo, hi) on disjoint ranges covering [0, n), on the pool's
+   threads and the caller's; returns when all are done.  Calls from inside
+   fn, or while another thread's job runs, run serially on the caller. */
+void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx);
+/* Stops the workers (rt_pool_init or rt_parallel_for start them again). */
+void rt_pool_shutdown(void);
+
 #endif

@@ -39,6 +39,8 @@ trap 'rm -rf "$tmp"' EXIT
 # the files a program wants (as tests/e2e/spec.sh does).
 declare -A ARGS=(
 	[examples/mlp.sn]="-D EPOCHS=1"
+	[examples/gpt_char.sn]="-D STEPS=2 -D EVAL_BATCHES=1 -D FINAL_EVAL_BATCHES=1 -D SAMPLE=8"
+	[tests/e2e/gpt_tokens.sn]="-D TOKENS=$tmp/tokens.bin -D STEPS=20"
 	[tests/spec/datasets.sn]="-D TOKENS=$tmp/tokens.bin"
 )
 # a token file: the 256-int32 header (magic, version 1, count), then uint16s

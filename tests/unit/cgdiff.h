@@ -2,7 +2,8 @@
  * cgdiff.h — the differential-testing kit shared by test_codegen.c and
  * test_codegen_train.c: random tensors, a store of named slots, and
  * diff_run, which runs a region through the reference interpreter and the
- * JIT and compares outputs and slots.  Included by exactly those two tests.
+ * JIT and compares outputs and slots.  Included by those two tests and by
+ * test_fusion.c.
  */
 #ifndef SINTER_TESTS_CGDIFF_H
 #define SINTER_TESTS_CGDIFF_H

@@ -7,14 +7,32 @@
  * the memory planner places them (mlp_step_planned.ir: values at arena
  * offsets, computed in place), the GPT step of tests/spec/gpt.sn
  * (gpt_step_planned.ir: attention, layer norm, embeddings, AdamW) and the
- * 41 regions of tests/spec/tensors.sn (tensors_planned.ir).  Also: compile
+ * 41 regions of tests/spec/tensors.sn (tensors_planned.ir).  Every region
+ * runs a second time fused (fusion, schedule, memplan), so that the code of
+ * fused kernels is compared with the interpreter too.  Also: compile
  * times, the LLVM text of the step, and that a GRAD node reaching codegen
  * is an internal error.
  */
 #include "tests/unit/cgdiff.h"
+#include "passes/fusion.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* Fuses r as the pipeline does after simplify; returns its number of kernels. */
+static int fuse(Region *r)
+{
+	fusion_run(r);
+	schedule_run(r);
+	memplan_run(r);
+	char err[256];
+	if (!ir_verify(r, err, sizeof err))
+		die("test: fused region %s does not verify: %s", r->name, err);
+	int nk = 0;
+	for (int v = 0; v < r->nnode; v++)
+		nk = r->node[v].group + 1 > nk ? r->node[v].group + 1 : nk;
+	return nk;
+}
 
 /* ---- gradients through autodiff ---- */
 
@@ -97,6 +115,13 @@ static void test_gradients(void)
 		mem_fill(mem, r);
 		Tensor in = trand(r->node[x].type, -1, 1);
 		diff_run(cases[c].name, r, &in, 1, mem, 1e-5);
+		char name[96];
+		snprintf(name, sizeof name, "%s_fused", cases[c].name);
+		int nk = fuse(r);
+		if (nk > 0)
+			diff_run(name, r, &in, 1, mem, 1e-5);
+		else
+			check(false, name, "fusion made no kernel");
 		free(in.data);
 		free(mem);
 	}
@@ -155,6 +180,24 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 			snprintf(name, sizeof name, "%s_llvm_text_is_vectorized_ir", tag);
 			check(ll && strstr(ll, "define") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
 				"%s", ll ? "no vector code or no sgemm call" : err);
+			free(ll);
+		}
+		/* the same region with fused kernels */
+		Region *fr = ir_copy(a, r);
+		int nk = fuse(fr);
+		snprintf(name, sizeof name, "%s_fused_region_%s", tag, r->name);
+		cr = diff_run(name, fr, in, r->ninput, mem, 1e-5);
+		if (cr && k == 0) {
+			printf("# %s %s fused: %d kernels, cg_compile %.1f ms, scratch %zu bytes\n", tag, r->name, nk, cr->ms,
+				cr->scratch);
+			snprintf(name, sizeof name, "%s_%s_fused_has_kernels", tag, r->name);
+			check(nk > 0, name, "no kernel");
+		}
+		if (k == 0 && llvm_text) {
+			char *ll = cg_llvm_text(fr, err, sizeof err);
+			snprintf(name, sizeof name, "%s_fused_llvm_text_is_vectorized_ir", tag);
+			check(ll && strstr(ll, "_fused") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
+				"%s", ll ? "no fused kernel, vector code or sgemm call" : err);
 			free(ll);
 		}
 		for (int i = 0; i < r->ninput; i++)

@@ -1,0 +1,700 @@
+/*
+ * fused.c — the code of a fused kernel (passes/fusion.h): one LLVM
+ * function per kernel, holding one loop nest over the kernel's index space
+ * X.  Every member is computed in registers; only the values other code
+ * reads (materialized, fusion_internal) are stored.
+ *
+ * Kernels whose reductions (if any) run over the trailing axes walk the
+ * kept axes outside and, for each such point (a row), make as many passes
+ * over the row as the reductions need: a softmax is a pass for the max, a
+ * pass for the sum of exponentials, a pass for the results.  Values at the
+ * row's points (SMALL members: the reductions and what follows from them)
+ * are computed between the passes; an internal value a later pass reads
+ * again is kept in a row buffer, which stays in the L1 cache.  Kernels
+ * reducing other axes (a column sum) walk X once in memory order,
+ * accumulating into arrays, then compute their SMALL members in a second
+ * loop over the kept axes.  A GEMM member runs first, as a cblas_sgemm
+ * call, and the loops read its output.
+ *
+ * Each element does its loads first and its stores last, so a result may
+ * overwrite an operand in place where memplan planned it (kernels without
+ * reductions only).  Pointers the kernel writes are `noalias` parameters
+ * when no other parameter's bytes overlap them, which is what lets LLVM
+ * vectorize without run-time checks.  Kernels with the same code (the
+ * optimizer update of parameters of one shape) share one function.
+ */
+#include "codegen/emit.h"
+#include "passes/fusion.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	int64_t st[MAX_RANK]; /* strides over X, 0 on unit axes */
+} Access;
+
+/* A pointer parameter of the kernel function: one buffer. */
+typedef struct {
+	LLVMValueRef outer; /* its value in the region function */
+	int64_t lo, hi;     /* bytes of scratch it covers; lo = -1: the caller's storage */
+	bool written, alone; /* alone: written, and no other parameter's bytes overlap it */
+} Param;
+
+typedef struct {
+	int u, a, depth; /* value, access, scope depth of the load */
+	LLVMValueRef x;
+} Cached;
+
+typedef struct {
+	Cg *g;
+	const Region *r;
+	Arena *a;           /* everything below, for the time of one kernel */
+	int *mem, n;        /* members, node order */
+	int *mi;            /* [nnode] member index of a node, -1 */
+	FzSpace s;
+	int *level, *pass, *redpass; /* pass: BIG: the pass computing it; SMALL: passes before it */
+	bool *mat, *rowbuf; /* stored to its buffer; kept in a row buffer for later passes */
+	int npass;
+	bool rows;          /* row walk with passes (else: one walk plus a loop over kept points) */
+	Param *par;
+	int npar;
+	int *param;         /* [nnode] parameter of a value's buffer, -1 */
+	Access *acc;
+	int nacc, capacc;
+	int *opstart, *opacc; /* access of operand k of member i: opacc[opstart[i] + k], -1 */
+	int *nat;           /* [n] natural access of a member */
+	int rowacc;         /* access of row buffers */
+	LLVMValueRef *idx;  /* [nacc] current element index of each access */
+	LLVMValueRef *val, *accum, *rbuf, *dkey; /* [n] */
+	Cached *cache;
+	int ncache, capcache, depth, curpass;
+	char *key;
+	size_t klen, kcap;
+} Fk;
+
+static bool is_red(const Node *nd)
+{
+	return nd->op == OP_SUM || nd->op == OP_MAX || nd->op == OP_MIN;
+}
+
+static __attribute__((format(printf, 2, 3))) void key_add(Fk *f, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int k = vsnprintf(f->key + f->klen, f->kcap - f->klen, fmt, ap);
+		va_end(ap);
+		if (k >= 0 && f->klen + (size_t)k < f->kcap) {
+			f->klen += (size_t)k;
+			return;
+		}
+		f->key = arena_grow(f->a, f->key, f->kcap, 2 * f->kcap + (size_t)k + 64);
+		f->kcap = 2 * f->kcap + (size_t)k + 64;
+	}
+}
+
+static int access_of(Fk *f, const int64_t *st)
+{
+	Access a;
+	memset(&a, 0, sizeof a);
+	for (int i = 0; i < f->s.x.rank; i++)
+		a.st[i] = f->s.x.dim[i] > 1 ? st[i] : 0;
+	for (int i = 0; i < f->nacc; i++)
+		if (!memcmp(&f->acc[i], &a, sizeof a))
+			return i;
+	if (f->nacc == f->capacc) {
+		f->acc = arena_grow(f->a, f->acc, (size_t)f->capacc * sizeof *f->acc, (size_t)(2 * f->capacc + 16) * sizeof *f->acc);
+		f->capacc = 2 * f->capacc + 16;
+	}
+	f->acc[f->nacc] = a;
+	return f->nacc++;
+}
+
+/* The parameter holding value u's buffer; buffers at the same bytes are one parameter. */
+static int param_of(Fk *f, int u, bool written)
+{
+	Cg *g = f->g;
+	if (f->param[u] < 0) {
+		int64_t lo = g->home[u], hi = lo >= 0 ? lo + cg_bytes(&f->r->node[u].type) : -1;
+		int p = 0;
+		while (p < f->npar && !(lo >= 0 ? f->par[p].lo == lo && f->par[p].hi == hi : f->par[p].outer == g->ptr[u]))
+			p++;
+		if (p == f->npar)
+			f->par[f->npar++] = (Param){ g->ptr[u], lo, hi, false, false };
+		f->param[u] = p;
+	}
+	f->par[f->param[u]].written |= written;
+	return f->param[u];
+}
+
+/* ---- planning: passes, buffers, accesses, the key ---- */
+
+static void plan_passes(Fk *f)
+{
+	const Region *r = f->r;
+	f->npass = 1;
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &r->node[v];
+		f->pass[i] = f->redpass[i] = 0;
+		if (nd->op == OP_CONST || v == f->s.head || !f->rows)
+			continue;
+		int p = 0;
+		for (int k = 0; k < nd->narg; k++) {
+			int u = ir_operand(r, v, k), j = f->mi[u];
+			if (j >= 0 && u != f->s.head && r->node[u].op != OP_CONST)
+				p = f->pass[j] > p ? f->pass[j] : p;
+		}
+		/* a reduction accumulates in its operand's pass; its result is there after it */
+		f->redpass[i] = p;
+		f->pass[i] = is_red(nd) ? p + 1 : p;
+		if (f->level[i] == FZ_BIG || is_red(nd))
+			f->npass = p + 1 > f->npass ? p + 1 : f->npass;
+	}
+	/* internal values a later pass reads again */
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &r->node[v];
+		if (nd->op == OP_CONST || v == f->s.head || f->level[i] != FZ_BIG)
+			continue;
+		for (int k = 0; k < nd->narg; k++) {
+			int u = ir_operand(r, v, k), j = f->mi[u];
+			if (j >= 0 && u != f->s.head && f->level[j] == FZ_BIG && f->pass[j] < f->pass[i] && !f->mat[j])
+				f->rowbuf[j] = true;
+		}
+	}
+}
+
+static void plan(Fk *f)
+{
+	Cg *g = f->g;
+	const Region *r = f->r;
+	int64_t st[MAX_RANK];
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		f->mat[i] = !g->internal[v] && v != f->s.head && r->node[v].op != OP_CONST;
+	}
+	plan_passes(f);
+	/* row buffers are indexed by the position in the row */
+	int64_t m = 1;
+	for (int a = f->s.x.rank - 1; a >= 0; a--) {
+		st[a] = (f->s.red >> a & 1) ? m : 0;
+		m *= (f->s.red >> a & 1) ? f->s.x.dim[a] : 1;
+	}
+	f->rowacc = access_of(f, st);
+	if (f->s.head >= 0) {
+		param_of(f, f->s.head, true);
+		for (int k = 0; k < 2; k++)
+			param_of(f, ir_operand(r, f->s.head, k), false);
+	}
+	int nop = 0;
+	for (int i = 0; i < f->n; i++) {
+		f->opstart[i] = nop;
+		nop += r->node[f->mem[i]].narg;
+	}
+	f->opacc = arena_alloc(f->a, ((size_t)nop + 1) * sizeof *f->opacc);
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &r->node[v];
+		fusion_natural(&f->s, &nd->type, f->level[i], st);
+		f->nat[i] = access_of(f, st);
+		if (f->mat[i])
+			param_of(f, v, true);
+		for (int k = 0; k < nd->narg; k++) {
+			int u = ir_operand(r, v, k), j = f->mi[u];
+			f->opacc[f->opstart[i] + k] = -1;
+			if (nd->op == OP_CONST || v == f->s.head || r->node[u].op == OP_CONST || (j >= 0 && u != f->s.head))
+				continue;
+			fusion_read_map(&f->s, r, v, k, f->level[i], st);
+			f->opacc[f->opstart[i] + k] = access_of(f, st);
+			param_of(f, u, false);
+		}
+	}
+	/* everything the code depends on */
+	char tb[160];
+	key_add(f, "fused %d %d %u %d:", f->rows, f->npass, f->s.red, f->npar);
+	for (int a = 0; a < f->s.x.rank; a++)
+		key_add(f, "%lld,", (long long)f->s.x.dim[a]);
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &r->node[v];
+		key_add(f, "|%d %s %a %d %d %d %d %d %d %d:", (int)nd->op, type_str(&nd->type, tb, sizeof tb), nd->f,
+			nd->keep, f->level[i], f->pass[i], f->redpass[i], f->mat[i], f->rowbuf[i], f->nat[i]);
+		for (int k = 0; k < nd->nia; k++)
+			key_add(f, "%lld,", (long long)nd->ia[k]);
+		if (f->mat[i])
+			key_add(f, "p%d", f->param[v]);
+		for (int k = 0; k < nd->narg; k++) {
+			int u = ir_operand(r, v, k);
+			const Node *un = &r->node[u];
+			if (un->op == OP_CONST)
+				key_add(f, " c%d:%a", (int)un->type.dt, un->f);
+			else if (f->opacc[f->opstart[i] + k] < 0 && v != f->s.head)
+				key_add(f, " m%d", f->mi[u]);
+			else
+				key_add(f, " p%d:%d:%s", f->param[u], f->opacc[f->opstart[i] + k],
+					type_str(&un->type, tb, sizeof tb));
+		}
+	}
+	/* written buffers no other parameter overlaps alias nothing */
+	for (int p = 0; p < f->npar; p++) {
+		bool alone = f->par[p].written;
+		for (int q = 0; alone && q < f->npar; q++)
+			alone = q == p || f->par[p].lo < 0 || f->par[q].lo < 0 || f->par[q].hi <= f->par[p].lo
+				|| f->par[p].hi <= f->par[q].lo;
+		f->par[p].alone = alone;
+		key_add(f, "|%d%d%d", f->par[p].written, f->par[p].lo < 0, alone);
+	}
+	for (int a = 0; a < f->nacc; a++) {
+		key_add(f, "|");
+		for (int d = 0; d < f->s.x.rank; d++)
+			key_add(f, "%lld,", (long long)f->acc[a].st[d]);
+	}
+}
+
+/* ---- loads, values, stores ---- */
+
+static LLVMValueRef load_at(Fk *f, int u, int a, LLVMValueRef ptr, DType dt)
+{
+	for (int i = f->ncache - 1; i >= 0; i--)
+		if (f->cache[i].u == u && f->cache[i].a == a)
+			return f->cache[i].x;
+	LLVMValueRef x = cg_load(f->g, dt, ptr, f->idx[a]);
+	if (f->ncache == f->capcache) {
+		size_t old = (size_t)f->capcache * sizeof *f->cache;
+		f->capcache = 2 * f->capcache + 32;
+		f->cache = arena_grow(f->a, f->cache, old, (size_t)f->capcache * sizeof *f->cache);
+	}
+	f->cache[f->ncache++] = (Cached){ u, a, f->depth, x };
+	return x;
+}
+
+/* Loads cached in a scope (a loop body) are forgotten when it closes. */
+static void scope_in(Fk *f)
+{
+	f->depth++;
+}
+
+static void scope_out(Fk *f)
+{
+	while (f->ncache > 0 && f->cache[f->ncache - 1].depth >= f->depth)
+		f->ncache--;
+	f->depth--;
+}
+
+/* Operand k of member i, as member i reads it. */
+static LLVMValueRef operand(Fk *f, int i, int k)
+{
+	Cg *g = f->g;
+	int v = f->mem[i], u = ir_operand(f->r, v, k), j = f->mi[u];
+	const Node *un = &f->r->node[u];
+	if (un->op == OP_CONST)
+		return cg_const_of(g, un->type.dt, un->f);
+	if (j >= 0 && u != f->s.head) {
+		if (f->level[j] == FZ_SMALL || f->pass[j] == f->curpass)
+			return f->val[j];
+		if (f->rowbuf[j])
+			return load_at(f, u, f->rowacc, f->rbuf[j], un->type.dt);
+		return load_at(f, u, f->nat[j], g->ptr[u], un->type.dt);
+	}
+	return load_at(f, u, f->opacc[f->opstart[i] + k], g->ptr[u], un->type.dt);
+}
+
+static LLVMValueRef compute(Fk *f, int i)
+{
+	Cg *g = f->g;
+	LLVMBuilderRef b = g->b;
+	const Region *r = f->r;
+	int v = f->mem[i];
+	const Node *nd = &r->node[v];
+	DType odt = nd->type.dt, idt = nd->narg ? r->node[ir_operand(r, v, nd->narg == 3 ? 1 : 0)].type.dt : odt;
+	switch (nd->op) {
+	case OP_BROADCAST:
+	case OP_RESHAPE:
+	case OP_STOP_GRADIENT:
+		return operand(f, i, 0);
+	case OP_CAST:
+		return cg_convert(g, idt, odt, operand(f, i, 0));
+	case OP_WHERE: {
+		LLVMValueRef c = LLVMBuildICmp(b, LLVMIntNE, operand(f, i, 0), LLVMConstInt(g->i8, 0, 0), "");
+		LLVMValueRef x = operand(f, i, 1), y = operand(f, i, 2);
+		return LLVMBuildSelect(b, c, x, y, "");
+	}
+	case OP_DROPOUT: {
+		LLVMValueRef x = operand(f, i, 0);
+		float p = (float)nd->f;
+		if (p <= 0)
+			return x;
+		float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+		LLVMValueRef keep = LLVMBuildFCmp(b, LLVMRealOGE, cg_uniform(g, f->dkey[i], f->idx[f->nat[i]]), cg_f32(g, p), "");
+		return LLVMBuildSelect(b, keep, LLVMBuildFMul(b, x, cg_f32(g, scale), ""), cg_f32(g, 0), "");
+	}
+	default:
+		if (op_info[nd->op].flags & F_UNARY)
+			return cg_unary(g, nd->op, idt, operand(f, i, 0));
+		if (op_info[nd->op].flags & F_BINARY) {
+			LLVMValueRef x = operand(f, i, 0), y = operand(f, i, 1);
+			return cg_binary(g, nd->op, idt, x, y);
+		}
+		break;
+	}
+	die("codegen: %s (%%%d) in a fused kernel", op_info[nd->op].name, v);
+}
+
+static CgRed red_of(Fk *f, int i)
+{
+	const Node *nd = &f->r->node[f->mem[i]];
+	return cg_red(f->g, nd->op, f->r->node[ir_operand(f->r, f->mem[i], 0)].type.dt, nd->type.dt);
+}
+
+/* Stores the values of level lev (BIG: of pass p) that leave the kernel or a pass. */
+static void store_members(Fk *f, int lev, int p)
+{
+	Cg *g = f->g;
+	for (int i = 0; i < f->n; i++) {
+		if (f->level[i] != lev || (lev == FZ_BIG && f->pass[i] != p))
+			continue;
+		int v = f->mem[i];
+		DType dt = f->r->node[v].type.dt;
+		if (f->mat[i])
+			cg_store(g, dt, g->ptr[v], f->idx[f->nat[i]], f->val[i]);
+		if (f->rowbuf[i])
+			cg_store(g, dt, f->rbuf[i], f->idx[f->rowacc], f->val[i]);
+	}
+}
+
+/* ---- loop nests ---- */
+
+typedef void Body(Fk *f, const void *ctx);
+
+typedef struct {
+	int axis;    /* innermost axis of the (merged) loop */
+	int64_t dim;
+} LoopAx;
+
+static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const void *ctx)
+{
+	if (l == nl) {
+		body(f, ctx);
+		return;
+	}
+	Cg *g = f->g;
+	Loop lp;
+	LLVMValueRef i = cg_loop_begin(g, &lp, L[l].dim);
+	LLVMValueRef *save = arena_alloc(f->a, ((size_t)f->nacc + 1) * sizeof *save);
+	memcpy(save, f->idx, (size_t)f->nacc * sizeof *save);
+	for (int a = 0; a < f->nacc; a++) {
+		int64_t s = f->acc[a].st[L[l].axis];
+		if (s)
+			f->idx[a] = LLVMBuildAdd(g->b, f->idx[a], s == 1 ? i : LLVMBuildMul(g->b, i, cg_i64(g, s), ""), "");
+	}
+	nest_rec(f, L, nl, l + 1, body, ctx);
+	memcpy(f->idx, save, (size_t)f->nacc * sizeof *save);
+	cg_loop_end(g, &lp);
+}
+
+/* Loops over the axes in mask (outer to inner), merging neighbours that
+   every access steps through as one; body runs at each point. */
+static void nest(Fk *f, unsigned mask, Body *body, const void *ctx)
+{
+	LoopAx L[MAX_RANK];
+	int nl = 0;
+	for (int a = 0; a < f->s.x.rank; a++) {
+		int64_t d = f->s.x.dim[a];
+		if (!(mask >> a & 1) || d == 1)
+			continue;
+		bool merge = nl > 0;
+		for (int k = 0; merge && k < f->nacc; k++)
+			merge = f->acc[k].st[L[nl - 1].axis] == f->acc[k].st[a] * d;
+		if (merge) {
+			L[nl - 1].dim *= d;
+			L[nl - 1].axis = a;
+		} else {
+			L[nl++] = (LoopAx){ a, d };
+		}
+	}
+	nest_rec(f, L, nl, 0, body, ctx);
+}
+
+/* ---- row walks ---- */
+
+static void row_inner(Fk *f, const void *ctx)
+{
+	Cg *g = f->g;
+	int p = *(const int *)ctx;
+	scope_in(f);
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &f->r->node[v];
+		if (nd->op == OP_CONST || v == f->s.head)
+			continue;
+		if (f->level[i] == FZ_BIG && f->pass[i] == p) {
+			f->val[i] = compute(f, i);
+		} else if (is_red(nd) && f->redpass[i] == p) {
+			CgRed R = red_of(f, i);
+			LLVMValueRef a = LLVMBuildLoad2(g->b, R.acc, f->accum[i], "");
+			LLVMBuildStore(g->b, cg_red_combine(g, &R, a, operand(f, i, 0)), f->accum[i]);
+		}
+	}
+	store_members(f, FZ_BIG, p);
+	scope_out(f);
+}
+
+static void small_members(Fk *f, int p)
+{
+	for (int i = 0; i < f->n; i++) {
+		const Node *nd = &f->r->node[f->mem[i]];
+		if (f->level[i] == FZ_SMALL && !is_red(nd) && f->pass[i] == p)
+			f->val[i] = compute(f, i);
+	}
+}
+
+static void row_outer(Fk *f, const void *ctx)
+{
+	Cg *g = f->g;
+	(void)ctx;
+	scope_in(f);
+	for (int p = 0;; p++) {
+		small_members(f, p);
+		if (p == f->npass)
+			break;
+		for (int i = 0; i < f->n; i++)
+			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p) {
+				CgRed R = red_of(f, i);
+				LLVMBuildStore(g->b, cg_red_init(g, &R), f->accum[i]);
+			}
+		f->curpass = p;
+		nest(f, f->s.red, row_inner, &p);
+		for (int i = 0; i < f->n; i++)
+			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p) {
+				CgRed R = red_of(f, i);
+				f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, f->accum[i], ""));
+			}
+	}
+	store_members(f, FZ_SMALL, 0);
+	scope_out(f);
+}
+
+/* ---- column walks ---- */
+
+static void col_walk(Fk *f, const void *ctx)
+{
+	Cg *g = f->g;
+	(void)ctx;
+	scope_in(f);
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &f->r->node[v];
+		if (nd->op == OP_CONST || v == f->s.head)
+			continue;
+		if (f->level[i] == FZ_BIG) {
+			f->val[i] = compute(f, i);
+		} else if (is_red(nd)) {
+			CgRed R = red_of(f, i);
+			LLVMValueRef at = f->idx[f->nat[i]];
+			LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &at, 1, "");
+			LLVMBuildStore(g->b, cg_red_combine(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""), operand(f, i, 0)), p);
+		}
+	}
+	store_members(f, FZ_BIG, 0);
+	scope_out(f);
+}
+
+static void col_final(Fk *f, const void *ctx)
+{
+	Cg *g = f->g;
+	(void)ctx;
+	scope_in(f);
+	for (int i = 0; i < f->n; i++)
+		if (is_red(&f->r->node[f->mem[i]])) {
+			CgRed R = red_of(f, i);
+			LLVMValueRef at = f->idx[f->nat[i]];
+			LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &at, 1, "");
+			f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""));
+		}
+	small_members(f, 0);
+	store_members(f, FZ_SMALL, 0);
+	scope_out(f);
+}
+
+/* ---- the kernel function ---- */
+
+static int64_t numel_of(const Type *x, unsigned mask)
+{
+	int64_t m = 1;
+	for (int a = 0; a < x->rank; a++)
+		if (mask >> a & 1)
+			m *= x->dim[a];
+	return m;
+}
+
+/* The body: GEMM, per-call values, then the walks. */
+static void body(Fk *f)
+{
+	Cg *g = f->g;
+	const Region *r = f->r;
+	unsigned all = (1u << f->s.x.rank) - 1;
+	if (f->s.head >= 0)
+		cg_matmul(g, f->s.head);
+	for (int a = 0; a < f->nacc; a++)
+		f->idx[a] = cg_i64(g, 0);
+	bool loops = false;
+	for (int i = 0; i < f->n; i++) {
+		int v = f->mem[i];
+		const Node *nd = &r->node[v];
+		if (nd->op == OP_CONST || v == f->s.head)
+			continue;
+		loops = true;
+		/* loads that are the same at every point: once per call */
+		for (int k = 0; k < nd->narg; k++) {
+			int a = f->opacc[f->opstart[i] + k];
+			Access zero;
+			memset(&zero, 0, sizeof zero);
+			if (a >= 0 && !memcmp(&f->acc[a], &zero, sizeof zero))
+				operand(f, i, k);
+		}
+		if (nd->op == OP_DROPOUT && nd->f > 0)
+			f->dkey[i] = cg_stream_key(g, nd->ia[0]);
+		if (f->rowbuf[i])
+			f->rbuf[i] = cg_scratch(g, numel_of(&f->s.x, f->s.red) * (int64_t)dtype_size(nd->type.dt));
+		if (is_red(nd)) {
+			CgRed R = red_of(f, i);
+			if (f->rows) {
+				f->accum[i] = LLVMBuildAlloca(g->b, R.acc, "acc");
+			} else {
+				int64_t no = numel_of(&f->s.x, all & ~f->s.red);
+				f->accum[i] = cg_scratch(g, no * (R.acc == g->f64 || R.acc == g->i64 ? 8 : 4));
+				Loop L;
+				LLVMValueRef j = cg_loop_begin(g, &L, no);
+				LLVMBuildStore(g->b, cg_red_init(g, &R), LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &j, 1, ""));
+				cg_loop_end(g, &L);
+			}
+		}
+	}
+	if (!loops)
+		return;
+	if (f->rows) {
+		nest(f, all & ~f->s.red, row_outer, NULL);
+	} else {
+		f->curpass = 0;
+		nest(f, all, col_walk, NULL);
+		nest(f, all & ~f->s.red, col_final, NULL);
+	}
+}
+
+void cg_fused(Cg *g, int group, int last)
+{
+	const Region *r = g->r;
+	int nn = r->nnode;
+	Fk f;
+	memset(&f, 0, sizeof f);
+	f.g = g;
+	f.r = r;
+	Arena *a = f.a = arena_new();
+	size_t n1 = (size_t)nn + 1;
+	f.mem = arena_alloc(a, n1 * sizeof *f.mem);
+	f.n = fusion_members(r, group, f.mem);
+	f.mi = arena_alloc(a, n1 * sizeof *f.mi);
+	f.param = arena_alloc(a, n1 * sizeof *f.param);
+	for (int v = 0; v < nn; v++)
+		f.mi[v] = f.param[v] = -1;
+	for (int i = 0; i < f.n; i++)
+		f.mi[f.mem[i]] = i;
+	n1 = (size_t)f.n + 1;
+	f.level = arena_alloc(a, n1 * sizeof *f.level);
+	if (!fusion_space(r, f.mem, f.n, &f.s, f.level))
+		die("codegen: kernel k%d of region %s is not one loop nest", group, r->name);
+	f.rows = f.s.rows;
+	/* a member read outside the kernel before the kernel runs */
+	for (int w = 0; w <= last; w++)
+		for (int k = 0; r->node[w].group != group && k < r->node[w].narg; k++)
+			if (r->node[ir_operand(r, w, k)].group == group)
+				die("codegen: %%%d reads kernel k%d before its last member %%%d", w, group, last);
+	f.pass = arena_alloc(a, n1 * sizeof *f.pass);
+	f.redpass = arena_alloc(a, n1 * sizeof *f.redpass);
+	f.mat = arena_alloc(a, n1 * sizeof *f.mat);
+	f.rowbuf = arena_alloc(a, n1 * sizeof *f.rowbuf);
+	f.par = arena_alloc(a, (4 * n1 + 4) * sizeof *f.par);
+	f.kcap = 256;
+	f.key = arena_alloc(a, f.kcap);
+	f.opstart = arena_alloc(a, n1 * sizeof *f.opstart);
+	f.nat = arena_alloc(a, n1 * sizeof *f.nat);
+	f.val = arena_alloc(a, n1 * sizeof *f.val);
+	f.accum = arena_alloc(a, n1 * sizeof *f.accum);
+	f.rbuf = arena_alloc(a, n1 * sizeof *f.rbuf);
+	f.dkey = arena_alloc(a, n1 * sizeof *f.dkey);
+	plan(&f);
+	f.idx = arena_alloc(a, ((size_t)f.nacc + 1) * sizeof *f.idx);
+
+	int np = f.npar + 3;
+	LLVMTypeRef *pt = arena_alloc(a, (size_t)np * sizeof *pt);
+	LLVMValueRef *args = arena_alloc(a, (size_t)np * sizeof *args);
+	for (int p = 0; p < f.npar; p++) {
+		pt[p] = g->ptrty;
+		args[p] = f.par[p].outer;
+	}
+	pt[f.npar] = g->ptrty;
+	pt[f.npar + 1] = pt[f.npar + 2] = g->i64;
+	args[f.npar] = g->scratch;
+	args[f.npar + 1] = g->seed;
+	args[f.npar + 2] = g->step;
+	LLVMTypeRef ft = LLVMFunctionType(g->voidty, pt, (unsigned)np, 0);
+	int c = 0;
+	while (c < g->nkern && strcmp(g->kern[c].key, f.key))
+		c++;
+	if (c < g->nkern) {
+		LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+		goto out;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "k%d_fused%d", last, group);
+	LLVMValueRef fn = LLVMAddFunction(g->mod, name, ft);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	static const char *const attrs[] = { "noinline", "nounwind" };
+	for (int i = 0; i < 2; i++) {
+		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
+	}
+	/* and scratch: only its temporaries past the buffers are reached through it */
+	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+	for (int p = 0; p <= f.npar; p++)
+		if (p == f.npar || f.par[p].alone)
+			LLVMAddAttributeAtIndex(fn, (unsigned)p + 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
+	LLVMBuildCall2(g->b, ft, fn, args, (unsigned)np, "");
+	if (g->nkern == g->capkern) {
+		g->capkern = g->capkern ? 2 * g->capkern : 64;
+		g->kern = realloc(g->kern, (size_t)g->capkern * sizeof *g->kern);
+		if (!g->kern)
+			die("out of memory");
+	}
+	g->kern[g->nkern].key = strcpy(xmalloc(f.klen + 1), f.key);
+	g->kern[g->nkern++].fn = fn;
+
+	/* the body, with every buffer a parameter */
+	LLVMBasicBlockRef back = LLVMGetInsertBlock(g->b);
+	LLVMValueRef outer_fn = g->fn;
+	LLVMValueRef *saved = arena_alloc(a, ((size_t)nn + 1) * sizeof *saved);
+	memcpy(saved, g->ptr, (size_t)nn * sizeof *saved);
+	g->fn = fn;
+	for (int v = 0; v < nn; v++)
+		if (f.param[v] >= 0)
+			g->ptr[v] = LLVMGetParam(fn, (unsigned)f.param[v]);
+	g->scratch = LLVMGetParam(fn, (unsigned)f.npar);
+	g->seed = LLVMGetParam(fn, (unsigned)f.npar + 1);
+	g->step = LLVMGetParam(fn, (unsigned)f.npar + 2);
+	LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+	g->scope = NULL;
+	g->nown = 0;
+	body(&f);
+	LLVMBuildRetVoid(g->b);
+	g->fn = outer_fn;
+	memcpy(g->ptr, saved, (size_t)nn * sizeof *saved);
+	g->scratch = args[f.npar];
+	g->seed = args[f.npar + 1];
+	g->step = args[f.npar + 2];
+	LLVMPositionBuilderAtEnd(g->b, back);
+out:
+	arena_free(a);
+}

@@ -1,0 +1,384 @@
+/*
+ * kernel.c — what the passes after fusion and the code generator need to
+ * know about fused kernels (passes/fusion.h): their members, which values
+ * live only inside them, which are computed straight into the slot a WRITE
+ * names, an order that keeps each kernel's members together, and the
+ * memory traffic of a region with and without them (--stats).  fusion.c
+ * decides the kernels; this file only reads Node.group.
+ */
+#include "passes/fusion.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/ops.h"
+
+static bool is_reduce(OpKind op)
+{
+	return op == OP_SUM || op == OP_MAX || op == OP_MIN;
+}
+
+/* ---- contiguous kernels ---- */
+
+/* A binary min-heap of units keyed by prio (ties: smaller unit). */
+typedef struct {
+	int *h, n;
+	const int *prio;
+} Heap;
+
+static bool heap_less(const Heap *q, int a, int b)
+{
+	return q->prio[a] != q->prio[b] ? q->prio[a] < q->prio[b] : a < b;
+}
+
+static void heap_push(Heap *q, int u)
+{
+	int i = q->n++;
+	q->h[i] = u;
+	while (i > 0 && heap_less(q, q->h[i], q->h[(i - 1) / 2])) {
+		int p = (i - 1) / 2, t = q->h[p];
+		q->h[p] = q->h[i];
+		q->h[i] = t;
+		i = p;
+	}
+}
+
+static int heap_pop(Heap *q)
+{
+	int top = q->h[0], i = 0;
+	q->h[0] = q->h[--q->n];
+	for (;;) {
+		int l = 2 * i + 1, m = i;
+		if (l < q->n && heap_less(q, q->h[l], q->h[m]))
+			m = l;
+		if (l + 1 < q->n && heap_less(q, q->h[l + 1], q->h[m]))
+			m = l + 1;
+		if (m == i)
+			break;
+		int t = q->h[m];
+		q->h[m] = q->h[i];
+		q->h[i] = t;
+		i = m;
+	}
+	return top;
+}
+
+bool fusion_contract(const Region *r, int *order)
+{
+	int n = r->nnode, ng = 0;
+	for (int v = 0; v < n; v++)
+		ng = r->node[v].group + 1 > ng ? r->node[v].group + 1 : ng;
+	if (ng == 0)
+		return true;
+	int *given = xmalloc(((size_t)n + 1) * sizeof *given);
+	memcpy(given, order, (size_t)n * sizeof *given);
+	/* units: kernel g is unit g, a node v outside every kernel is unit ng + v */
+	int nu = ng + n;
+	int *unit = xmalloc(((size_t)n + 1) * sizeof *unit), *pos = xmalloc(((size_t)n + 1) * sizeof *pos);
+	int *prio = xmalloc(((size_t)nu + 1) * sizeof *prio), *wait = xcalloc((size_t)nu + 1, sizeof *wait);
+	int *start = xcalloc((size_t)nu + 2, sizeof *start), *list = xmalloc(((size_t)n + 1) * sizeof *list);
+	for (int i = 0; i < n; i++)
+		pos[order[i]] = i;
+	for (int u = 0; u < nu; u++)
+		prio[u] = -1;
+	for (int v = 0; v < n; v++) {
+		unit[v] = r->node[v].group >= 0 ? r->node[v].group : ng + v;
+		prio[unit[v]] = pos[v] > prio[unit[v]] ? pos[v] : prio[unit[v]];
+		start[unit[v] + 1]++;
+	}
+	for (int u = 0; u < nu; u++)
+		start[u + 1] += start[u];
+	int *fill = xmalloc(((size_t)nu + 1) * sizeof *fill);
+	memcpy(fill, start, (size_t)nu * sizeof *fill);
+	for (int i = 0; i < n; i++)
+		list[fill[unit[order[i]]]++] = order[i];
+	/* edges between units, one per operand edge crossing units */
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++)
+			if (unit[ir_operand(r, v, k)] != unit[v])
+				wait[unit[v]]++;
+	/* users by unit: every edge into a unit, found from its members' operands */
+	int *ustart = xcalloc((size_t)nu + 2, sizeof *ustart);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			if (unit[o] != unit[v])
+				ustart[unit[o] + 1]++;
+		}
+	for (int u = 0; u < nu; u++)
+		ustart[u + 1] += ustart[u];
+	int *uusers = xmalloc(((size_t)ustart[nu] + 1) * sizeof *uusers);
+	memcpy(fill, ustart, (size_t)nu * sizeof *fill);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			if (unit[o] != unit[v])
+				uusers[fill[unit[o]]++] = unit[v];
+		}
+	Heap q = { xmalloc(((size_t)nu + 1) * sizeof *q.h), 0, prio };
+	for (int u = 0; u < nu; u++)
+		if (start[u + 1] > start[u] && wait[u] == 0)
+			heap_push(&q, u);
+	int no = 0;
+	while (q.n > 0) {
+		int u = heap_pop(&q);
+		for (int i = start[u]; i < start[u + 1]; i++)
+			order[no++] = list[i];
+		for (int e = ustart[u]; e < ustart[u + 1]; e++)
+			if (--wait[uusers[e]] == 0)
+				heap_push(&q, uusers[e]);
+	}
+	/* kernels that depend on each other in a cycle (only IR written by hand) */
+	if (no != n)
+		memcpy(order, given, (size_t)n * sizeof *order);
+	free(given);
+	free(q.h);
+	free(uusers);
+	free(ustart);
+	free(fill);
+	free(list);
+	free(start);
+	free(wait);
+	free(prio);
+	free(pos);
+	free(unit);
+	return no == n;
+}
+
+/* ---- facts for the passes after fusion ---- */
+
+int fusion_members(const Region *r, int group, int *mem)
+{
+	int n = 0;
+	for (int v = 0; v < r->nnode; v++)
+		if (r->node[v].group == group) {
+			if (mem)
+				mem[n] = v;
+			n++;
+		}
+	return n;
+}
+
+void fusion_internal(const Region *r, bool *internal)
+{
+	int n = r->nnode;
+	bool *used = xcalloc((size_t)n + 1, sizeof *used);
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		internal[v] = (nd->group >= 0 && nd->op != OP_MATMUL) || (nd->op == OP_CONST);
+	}
+	for (int i = 0; i < r->nout; i++)
+		internal[r->out[i]] = false;
+	for (int w = 0; w < n; w++) {
+		const Node *wn = &r->node[w];
+		for (int k = 0; k < wn->narg; k++) {
+			int o = ir_operand(r, w, k);
+			const Node *on = &r->node[o];
+			used[o] = true;
+			if (!internal[o])
+				continue;
+			if (wn->op == OP_MATMUL || wn->group < 0)
+				internal[o] = false; /* read from memory */
+			else if (on->op != OP_CONST && wn->group != on->group)
+				internal[o] = false;
+		}
+	}
+	/* an unused constant outside every kernel is still computed */
+	for (int v = 0; v < n; v++)
+		if (r->node[v].op == OP_CONST && r->node[v].group < 0 && !used[v])
+			internal[v] = false;
+	free(used);
+}
+
+static bool same_slot(const Node *a, const Node *b)
+{
+	return a->op == b->op && a->name && b->name && !strcmp(a->name, b->name) &&
+		(a->op == OP_PARAM || (a->sname && b->sname && !strcmp(a->sname, b->sname)));
+}
+
+static bool is_alias_op(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	return nd->group < 0 && (nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT ||
+		(nd->op == OP_CAST && nd->type.dt == r->node[ir_operand(r, v, 0)].type.dt));
+}
+
+/* Users of every node in CSR form, one entry per operand edge. */
+typedef struct {
+	int n;
+	int *ustart, *users;
+} Users;
+
+static void users_init(Users *f, const Region *r)
+{
+	int n = r->nnode;
+	f->n = n;
+	f->ustart = xcalloc((size_t)n + 2, sizeof *f->ustart);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++)
+			f->ustart[ir_operand(r, v, k) + 1]++;
+	for (int v = 0; v < n; v++)
+		f->ustart[v + 1] += f->ustart[v];
+	f->users = xmalloc(((size_t)f->ustart[n] + 1) * sizeof *f->users);
+	int *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
+	memcpy(fill, f->ustart, (size_t)n * sizeof *fill);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++)
+			f->users[fill[ir_operand(r, v, k)]++] = v;
+	free(fill);
+}
+
+/* May WRITE w compute its value straight into its slot?  (fusion_through) */
+static bool through_ok(const Region *r, const Users *f, int w, const int *first, const int *last, const bool *reduces,
+	const bool *out, int *stack)
+{
+	int s = ir_operand(r, w, 0), x = ir_operand(r, w, 1), g = r->node[x].group;
+	if (g < 0 || reduces[g] || r->node[x].op == OP_MATMUL || out[x] || r->node[x].op == OP_CONST)
+		return false;
+	for (int e = f->ustart[x]; e < f->ustart[x + 1]; e++)
+		if (f->users[e] != w && r->node[f->users[e]].group != g)
+			return false;
+	for (int v = 0; v < f->n; v++)
+		if (v != s && same_slot(&r->node[v], &r->node[s]))
+			return false;
+	/* every reader of the slot's bytes, aliases followed */
+	int sp = 0;
+	stack[sp++] = s;
+	while (sp > 0) {
+		int a = stack[--sp];
+		if (out[a])
+			return false;
+		for (int e = f->ustart[a]; e < f->ustart[a + 1]; e++) {
+			int u = f->users[e];
+			const Node *un = &r->node[u];
+			if (un->op == OP_WRITE) {
+				if (ir_operand(r, u, 1) == a)
+					return false;
+				continue;
+			}
+			if (un->group == g)
+				continue;
+			if ((un->group >= 0 ? last[un->group] : u) >= first[g])
+				return false;
+			if (is_alias_op(r, u))
+				stack[sp++] = u;
+		}
+	}
+	return true;
+}
+
+void fusion_through(const Region *r, bool *through)
+{
+	int n = r->nnode;
+	for (int v = 0; v < n; v++)
+		through[v] = false;
+	Users f;
+	users_init(&f, r);
+	int *stack = xmalloc(((size_t)n + 1) * sizeof *stack);
+	int *first = xmalloc(((size_t)n + 1) * sizeof *first), *last = xmalloc(((size_t)n + 1) * sizeof *last);
+	bool *reduces = xcalloc((size_t)n + 1, sizeof *reduces), *out = xcalloc((size_t)n + 1, sizeof *out);
+	for (int v = 0; v < n; v++)
+		first[v] = -1;
+	for (int v = 0; v < n; v++) {
+		int g = r->node[v].group;
+		if (g < 0 || g >= n)
+			continue;
+		if (first[g] < 0)
+			first[g] = v;
+		last[g] = v;
+		reduces[g] |= is_reduce(r->node[v].op);
+	}
+	for (int i = 0; i < r->nout; i++)
+		out[r->out[i]] = true;
+	for (int w = 0; w < n; w++)
+		if (r->node[w].op == OP_WRITE && !through[ir_operand(r, w, 1)] &&
+		    r->node[ir_operand(r, w, 1)].group < n && through_ok(r, &f, w, first, last, reduces, out, stack))
+			through[ir_operand(r, w, 1)] = true;
+	free(first);
+	free(last);
+	free(reduces);
+	free(out);
+	free(stack);
+	free(f.ustart);
+	free(f.users);
+}
+
+static int64_t bytes_of(const Node *nd)
+{
+	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+}
+
+void fusion_traffic(const Region *r, bool fused, FzTraffic *t)
+{
+	int n = r->nnode;
+	memset(t, 0, sizeof *t);
+	bool *internal = xcalloc((size_t)n + 1, sizeof *internal), *through = xcalloc((size_t)n + 1, sizeof *through);
+	if (fused) {
+		fusion_internal(r, internal);
+		fusion_through(r, through);
+	}
+	/* stamp[o] = 1 + the unit that last counted o as read */
+	int *stamp = xcalloc((size_t)n + 1, sizeof *stamp);
+	int ng = 0;
+	for (int v = 0; v < n; v++)
+		ng = fused && r->node[v].group + 1 > ng ? r->node[v].group + 1 : ng;
+	bool *seen = xcalloc((size_t)ng + 1, sizeof *seen);
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		if (nd->op == OP_INPUT || nd->op == OP_PARAM || nd->op == OP_STATE)
+			continue;
+		t->ops++;
+		int g = fused ? nd->group : -1, unit = g >= 0 ? g : ng + v;
+		if (nd->op == OP_WRITE && through[ir_operand(r, v, 1)])
+			continue; /* its kernel stored the value in the slot: nothing to copy */
+		if (g >= 0 && !seen[g]) {
+			seen[g] = true;
+			t->kernels++;
+		} else if (g < 0 && !internal[v]) {
+			t->kernels++;
+		}
+		if (nd->op == OP_WRITE) {
+			int val = ir_operand(r, v, 1);
+			t->read += bytes_of(&r->node[val]);
+			t->written += bytes_of(&r->node[val]);
+			continue;
+		}
+		if (!internal[v])
+			t->written += bytes_of(nd);
+		for (int k = 0; k < nd->narg; k++) {
+			int o = ir_operand(r, v, k);
+			bool inside = g >= 0 && r->node[o].group == g && r->node[o].op != OP_MATMUL;
+			if (internal[o] || inside || stamp[o] == unit + 1)
+				continue;
+			stamp[o] = unit + 1;
+			t->read += bytes_of(&r->node[o]);
+		}
+	}
+	free(seen);
+	free(stamp);
+	free(internal);
+	free(through);
+}
+
+static void stats_row(FILE *f, const char *name, const char *what, const FzTraffic *t, const char *extra)
+{
+	fprintf(f, "  %-10s %-14s %7lld %8lld %11.3f MB %11.3f MB%s\n", name, what, (long long)t->ops,
+		(long long)t->kernels, t->read / 1e6, t->written / 1e6, extra);
+}
+
+void fusion_stats(FILE *f, const Region *r, bool heading)
+{
+	FzTraffic before, after;
+	fusion_traffic(r, false, &before);
+	fusion_traffic(r, true, &after);
+	char extra[96] = "";
+	if (r->arena_bytes > 0)
+		snprintf(extra, sizeof extra, "  (arena %.3f MB)", r->arena_bytes / 1e6);
+	if (heading) {
+		fprintf(f, "stats: work of one run of each region (before fusion: every node its own kernel)\n");
+		fprintf(f, "  %-10s %-14s %7s %8s %14s %14s\n", "region", "", "ops", "kernels", "bytes read", "written");
+	}
+	stats_row(f, r->name ? r->name : "", "before fusion", &before, "");
+	stats_row(f, "", "after fusion", &after, extra);
+}

@@ -1,0 +1,236 @@
+/*
+ * pool.c — the runtime's thread pool: rt_parallel_for splits an index range
+ * [0, n) into pieces that a few worker threads and the calling thread take
+ * from a shared counter until none is left.
+ *
+ * Workers block on a condition variable between jobs, so an idle pool costs
+ * no CPU; only the caller, waiting for the last piece of a job, polls for a
+ * few microseconds before it blocks too (a job is short, a sleep and wake-up
+ * costs about as much as a small job).
+ *
+ * Oversubscription.  sinter programs use two sets of threads: this pool for
+ * elementwise loops and OpenBLAS's own threads inside cblas_sgemm.  Both are
+ * sized by --threads (default: every online core), and they never run at the
+ * same time: generated code calls rt_parallel_for and cblas_sgemm from the
+ * main thread only, one after the other, and each returns after its threads
+ * are done.  What remains is the time between: OpenBLAS's threads spin
+ * (sched_yield) for 2^28 TSC ticks (~0.1 s) after every GEMM before they
+ * sleep, i.e. all the time in a training loop, and they then compete with
+ * the pool's workers for the cores.  driver/blas.c therefore shortens that
+ * timeout (OPENBLAS_THREAD_TIMEOUT) unless the user chose one.
+ *
+ * Nested calls (fn calling rt_parallel_for) and calls from a second thread
+ * while a job runs execute serially on the calling thread: never a deadlock,
+ * never more threads than configured.
+ */
+#include "runtime/runtime.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+enum {
+	MAX_THREADS = 256,
+	PIECES_PER_THREAD = 4, /* pieces of a job per thread: balances uneven cores */
+	CALLER_POLLS = 4000,   /* ~ 10-20 us of pause before the caller sleeps */
+};
+
+typedef void RangeFn(void *ctx, int64_t lo, int64_t hi);
+
+/* A job as the threads see it. */
+typedef struct {
+	RangeFn *fn;
+	void *ctx;
+	int64_t n;         /* items [0, n) */
+	int64_t piece;     /* items per piece */
+	uint64_t tag;      /* job number mod 2^16, the top bits of P.next */
+} Job;
+
+enum { TAG_SHIFT = 48 };
+#define INDEX_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
+
+/*
+ * The one pool of the process.  P.next packs the job's tag with the first
+ * item not yet handed out, so a worker that wakes late, after its job has
+ * ended and the next one begun, fails to claim anything (the tag differs)
+ * instead of running pieces of a job it has not seen: the caller need not
+ * wait for workers that never got to its job, only for the job's items
+ * (and, before the next job, for late workers to let go of the old one).
+ */
+static struct {
+	pthread_mutex_t mu;        /* guards gen, job and stop; done's wake-up */
+	pthread_cond_t wake;       /* workers: a new job (gen changed) or stop */
+	pthread_cond_t finished;   /* caller: done reached the job's n */
+	pthread_mutex_t call;      /* held by the caller of the job in flight */
+	pthread_t tid[MAX_THREADS];
+	int nworker;               /* threads besides the caller */
+	int nthreads;              /* nworker + 1; 0 until rt_pool_init */
+	uint64_t gen;              /* number of the current job */
+	bool stop;
+	Job job;
+	_Atomic uint64_t next;     /* tag << TAG_SHIFT | first unclaimed item */
+	atomic_llong done;         /* items of the current job finished */
+	atomic_int active;         /* workers holding a copy of some job */
+} P = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.finished = PTHREAD_COND_INITIALIZER,
+	.call = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* Set while this thread runs pieces of a job: nested calls go serial. */
+static _Thread_local bool in_job;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Claims and runs pieces of job j until none is left (or j has ended);
+   true when this thread finished the job's last item. */
+static bool run_pieces(const Job *j)
+{
+	bool last = false;
+	in_job = true;
+	uint64_t v = atomic_load_explicit(&P.next, memory_order_relaxed);
+	for (;;) {
+		int64_t lo = (int64_t)(v & INDEX_MASK);
+		if (v >> TAG_SHIFT != j->tag || lo >= j->n)
+			break;
+		int64_t hi = lo + j->piece < j->n ? lo + j->piece : j->n;
+		if (!atomic_compare_exchange_weak(&P.next, &v, (j->tag << TAG_SHIFT) | (uint64_t)hi))
+			continue;
+		j->fn(j->ctx, lo, hi);
+		if (atomic_fetch_add(&P.done, hi - lo) + (hi - lo) == j->n) {
+			last = true;
+			break;
+		}
+		v = atomic_load_explicit(&P.next, memory_order_relaxed);
+	}
+	in_job = false;
+	return last;
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	uint64_t seen = 0;
+	pthread_mutex_lock(&P.mu);
+	for (;;) {
+		while (!P.stop && P.gen == seen)
+			pthread_cond_wait(&P.wake, &P.mu);
+		if (P.stop)
+			break;
+		seen = P.gen;
+		Job j = P.job;
+		atomic_fetch_add(&P.active, 1);
+		pthread_mutex_unlock(&P.mu);
+		bool last = run_pieces(&j);
+		atomic_fetch_sub(&P.active, 1);
+		pthread_mutex_lock(&P.mu);
+		/* under mu: the caller checks done and sleeps under mu */
+		if (last)
+			pthread_cond_signal(&P.finished);
+	}
+	pthread_mutex_unlock(&P.mu);
+	return NULL;
+}
+
+void rt_pool_shutdown(void)
+{
+	pthread_mutex_lock(&P.call);
+	pthread_mutex_lock(&P.mu);
+	P.stop = true;
+	pthread_cond_broadcast(&P.wake);
+	pthread_mutex_unlock(&P.mu);
+	for (int i = 0; i < P.nworker; i++)
+		pthread_join(P.tid[i], NULL);
+	P.stop = false;
+	P.nworker = 0;
+	P.nthreads = 0;
+	pthread_mutex_unlock(&P.call);
+}
+
+int rt_pool_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+void rt_pool_init(int nthreads)
+{
+	if (nthreads <= 0)
+		nthreads = rt_pool_cores();
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	if (P.nthreads == nthreads)
+		return;
+	rt_pool_shutdown();
+	pthread_mutex_lock(&P.call);
+	int made = 0;
+	for (; made < nthreads - 1; made++) {
+		/* small stacks: workers only run generated loops */
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, 1 << 20);
+		int e = pthread_create(&P.tid[made], &at, worker, NULL);
+		pthread_attr_destroy(&at);
+		if (e) {
+			/* fewer threads is slower, not wrong */
+			fprintf(stderr, "sinter: warning: could only start %d of %d pool threads\n", made + 1, nthreads);
+			break;
+		}
+	}
+	P.nworker = made;
+	P.nthreads = made + 1;
+	pthread_mutex_unlock(&P.call);
+}
+
+int rt_pool_threads(void)
+{
+	return P.nthreads ? P.nthreads : 1;
+}
+
+void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx)
+{
+	if (n <= 0)
+		return;
+	if (!P.nthreads)
+		rt_pool_init(0);
+	if (P.nworker == 0 || n == 1 || in_job || n > (int64_t)INDEX_MASK || pthread_mutex_trylock(&P.call)) {
+		fn(ctx, 0, n);
+		return;
+	}
+	int64_t pieces = (int64_t)P.nthreads * PIECES_PER_THREAD;
+	/* a worker still holding the previous job (woken late, about to find
+	   it over) must let go before the tags could wrap around to its job */
+	for (int i = 0; atomic_load(&P.active); i++)
+		if (i < CALLER_POLLS)
+			cpu_relax();
+		else
+			sched_yield();
+	pthread_mutex_lock(&P.mu);
+	P.gen++;
+	P.job = (Job){ .fn = fn, .ctx = ctx, .n = n, .piece = (n + pieces - 1) / pieces,
+		.tag = P.gen & ((UINT64_C(1) << (64 - TAG_SHIFT)) - 1) };
+	atomic_store(&P.done, 0);
+	atomic_store(&P.next, P.job.tag << TAG_SHIFT);
+	Job j = P.job;
+	pthread_cond_broadcast(&P.wake);
+	pthread_mutex_unlock(&P.mu);
+	run_pieces(&j);
+	for (int i = 0; i < CALLER_POLLS && atomic_load(&P.done) != n; i++)
+		cpu_relax();
+	if (atomic_load(&P.done) != n) {
+		pthread_mutex_lock(&P.mu);
+		while (atomic_load(&P.done) != n)
+			pthread_cond_wait(&P.finished, &P.mu);
+		pthread_mutex_unlock(&P.mu);
+	}
+	pthread_mutex_unlock(&P.call);
+}

@@ -1,0 +1,193 @@
+"""torch_gpt.py — the GPT of tests/e2e/torch_gpt.sn, written again in PyTorch.
+
+Starts from the weights sinter saved (init.safetensors), trains the same ten
+steps on the same batches and compares every loss with the one sinter printed
+(within 1e-4 relative), then the final weights (final.safetensors).  Nothing
+here comes from sinter's standard library: the layers are PyTorch's own
+functions (F.layer_norm, F.gelu(approximate="tanh"), softmax with a -inf
+causal mask, F.cross_entropy) and torch.optim.AdamW, and the data loader
+reimplements text(directory) from its documentation.
+
+Usage: torch_gpt.py DIR SINTER_OUTPUT DATA_DIR [LABEL [STD PROJ_STD]]
+  DIR holds init.safetensors and final.safetensors; SINTER_OUTPUT is what
+  `sinter run torch_gpt.sn` printed ("loss STEP VALUE" lines).  With STD and
+  PROJ_STD, the initial weights of the blocks' Linears must have those
+  standard deviations (the std options of the stdlib layers).
+Prints "PASS name" / "FAIL name: reason" lines.
+"""
+import gzip
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# Must match tests/e2e/torch_gpt.sn.
+V, T, C, L, H = 256, 32, 64, 2, 4
+BATCH, STEPS, WARMUP, PEAK_LR = 4, 10, 3, 3e-3
+SPLIT = 0.9
+# torch.optim.AdamW defaults, as sinter's adamw.
+BETAS, EPS, WEIGHT_DECAY = (0.9, 0.999), 1e-8, 0.01
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    body = raw[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", (name, info["dtype"])
+        a, b = info["data_offsets"]
+        out[name] = np.frombuffer(body[a:b], dtype="<f4").reshape(info["shape"]).copy()
+    return out
+
+
+def read_text_dir(path):
+    """text(directory): its regular files except .dat/.u8 and hidden ones,
+    in byte order of their names, concatenated (gzipped files inflated)."""
+    names = sorted(
+        n for n in os.listdir(path)
+        if not n.startswith(".") and not n.endswith((".dat", ".u8"))
+        and os.path.isfile(os.path.join(path, n)))
+    parts = []
+    for n in names:
+        with open(os.path.join(path, n), "rb") as f:
+            b = f.read()
+        parts.append(gzip.decompress(b) if b[:2] == b"\x1f\x8b" else b)
+    return b"".join(parts)
+
+
+def cosine(step, total, peak, warmup):
+    """The documented schedule: linear warm-up peak*(step+1)/warmup, then
+    half a cosine from peak to 0 at step total."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return 0.5 * peak * (1 + math.cos(math.pi * progress))
+
+
+class Gpt(torch.nn.Module):
+    def __init__(self, weights):
+        super().__init__()
+        self.p = torch.nn.ParameterDict(
+            {k.replace(".", "_"): torch.nn.Parameter(torch.from_numpy(v)) for k, v in weights.items()})
+        self.names = {k: k.replace(".", "_") for k in weights}
+
+    def w(self, name):
+        return self.p[self.names[name]]
+
+    def linear(self, x, prefix):
+        # sinter stores Linear weights [in, out]: x @ W + b
+        return x @ self.w(prefix + ".weight") + self.w(prefix + ".bias")
+
+    def ln(self, x, prefix):
+        return F.layer_norm(x, (C,), self.w(prefix + ".weight"), self.w(prefix + ".bias"), eps=1e-5)
+
+    def attn(self, x, prefix):
+        B, T_, _ = x.shape
+        D = C // H
+        q, k, v = self.linear(x, prefix + ".qkv").split(C, dim=-1)
+        q, k, v = (t.view(B, T_, H, D).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(D)
+        mask = torch.tril(torch.ones(T_, T_, dtype=torch.bool))
+        att = torch.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T_, C)
+        return self.linear(y, prefix + ".proj")
+
+    def forward(self, idx):
+        x = self.w("wte.weight")[idx] + self.w("wpe.weight")[torch.arange(T)]
+        for i in range(L):
+            b = "blocks.%d" % i
+            x = x + self.attn(self.ln(x, b + ".ln_1"), b + ".attn")
+            h = F.gelu(self.linear(self.ln(x, b + ".ln_2"), b + ".mlp.fc"), approximate="tanh")
+            x = x + self.linear(h, b + ".mlp.proj")
+        return self.ln(x, "ln_f") @ self.w("wte.weight").T  # tied head
+
+
+def report(name, ok, why=""):
+    print("PASS %s" % name if ok else "FAIL %s: %s" % (name, why))
+    return ok
+
+
+def main():
+    out_dir, sinter_out, data_dir = sys.argv[1:4]
+    label = sys.argv[4] if len(sys.argv) > 4 else "jit"
+    torch.manual_seed(0)
+    init = read_safetensors(os.path.join(out_dir, "init.safetensors"))
+    final = read_safetensors(os.path.join(out_dir, "final.safetensors"))
+    sinter_losses = {}
+    for line in open(sinter_out):
+        f = line.split()
+        if len(f) == 3 and f[0] == "loss":
+            sinter_losses[int(f[1])] = float(f[2])
+    want_params = 4 + 12 * L  # wte, wpe, ln_f's two; per block 2 norms and 4 Linears, 2 each
+    report("torch_gpt %s parameter count" % label, len(init) == want_params,
+           "init.safetensors has %d tensors, expected %d" % (len(init), want_params))
+
+    if len(sys.argv) > 6:
+        want = {"attn.qkv": float(sys.argv[5]), "mlp.fc": float(sys.argv[5]),
+                "attn.proj": float(sys.argv[6]), "mlp.proj": float(sys.argv[6])}
+        bad = []
+        for i in range(L):
+            for layer, std in want.items():
+                name = "blocks.%d.%s.weight" % (i, layer)
+                got = float(init[name].std())
+                if abs(got - std) > 0.05 * std:
+                    bad.append("%s has std %.4f, expected %.4f" % (name, got, std))
+        report("torch_gpt %s initial weight std" % label, not bad, "; ".join(bad))
+
+    text = np.frombuffer(read_text_dir(data_dir), dtype=np.uint8).astype(np.int64)
+    n_train = int(math.floor(SPLIT * (len(text) - T)))  # examples in the training part
+    model = Gpt(init)
+    # sinter's adamw decays every parameter it updates (here all, as all get
+    # gradients): one group, weight_decay for every parameter
+    opt = torch.optim.AdamW(model.parameters(), lr=PEAK_LR, betas=BETAS, eps=EPS, weight_decay=WEIGHT_DECAY)
+    worst = 0.0
+    ok = True
+    for step in range(STEPS):
+        starts = np.arange(step * BATCH, (step + 1) * BATCH)
+        assert starts[-1] < n_train
+        x = torch.from_numpy(np.stack([text[i:i + T] for i in starts]))
+        y = torch.from_numpy(np.stack([text[i + 1:i + T + 1] for i in starts]))
+        for g in opt.param_groups:
+            g["lr"] = cosine(step, STEPS, PEAK_LR, WARMUP)
+        loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        got = sinter_losses.get(step)
+        if got is None:
+            ok = report("torch_gpt %s loss %d" % (label, step), False, "sinter printed no loss for this step")
+            continue
+        rel = abs(got - loss.item()) / abs(loss.item())
+        worst = max(worst, rel)
+        if rel > 1e-4:
+            ok = report("torch_gpt %s loss %d" % (label, step), False,
+                        "sinter %.8f, PyTorch %.8f (relative difference %.2e)" % (got, loss.item(), rel))
+    if ok:
+        report("torch_gpt %s losses of %d steps within 1e-4 relative (worst %.1e)" % (label, STEPS, worst), True)
+    print("torch_gpt %s losses: first %.6f last %.6f" % (label, sinter_losses.get(0, float("nan")),
+                                                        sinter_losses.get(STEPS - 1, float("nan"))))
+
+    # Final weights.  The losses alone miss some mistakes: with GPT-2's
+    # small initial weights, leaving out the weight decay or using the exact
+    # GELU changes the tenth loss by less than 1e-4 relative, but moves 1% of
+    # the weights by more than 1e-6 (the correct formulas: 1e-7).  Adam's
+    # normalized steps amplify rounding where a gradient is near 0, so a few
+    # weights may differ by a fraction of one step (the learning rate).
+    diff = np.concatenate([np.abs(model.w(k).detach().numpy() - v).ravel() for k, v in final.items()])
+    p99, worst_w = float(np.quantile(diff, 0.99)), float(diff.max())
+    report("torch_gpt %s final weights (99%% within %.1e, all within %.1e)" % (label, p99, worst_w),
+           p99 < 1e-6 and worst_w < PEAK_LR,
+           "99th percentile |difference| %.3e (limit 1e-6), max %.3e (limit %.1e)" % (p99, worst_w, PEAK_LR))
+
+if __name__ == "__main__":
+    main()
