@@ -7,6 +7,7 @@
 #include "ir/ops.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 Region *ir_region_new(Arena *a, const char *name)
@@ -259,4 +260,33 @@ void ir_output(Region *r, int v)
 		die("ir_output: value %%%d not in region %s", v, r->name);
 	r->out = grow(r->arena, r->out, &r->capout, r->nout + 1, sizeof *r->out);
 	r->out[r->nout++] = v;
+}
+
+void ir_reorder(Region *r, const int *order)
+{
+	int n = r->nnode;
+	int *map = xmalloc(((size_t)n + 1) * sizeof *map);
+	for (int i = 0; i < n; i++)
+		map[order[i]] = i;
+	Node *node = arena_alloc(r->arena, (size_t)(n ? n : 1) * sizeof *node);
+	int *arg = arena_alloc(r->arena, (size_t)(r->narg ? r->narg : 1) * sizeof *arg);
+	int narg = 0;
+	for (int i = 0; i < n; i++) {
+		const Node *old = &r->node[order[i]];
+		node[i] = *old;
+		node[i].arg = narg;
+		for (int k = 0; k < old->narg; k++) {
+			int o = map[r->arg[old->arg + k]];
+			if (o >= i)
+				die("ir_reorder: %%%d would use %%%d before it is defined", i, o);
+			arg[narg++] = o;
+		}
+	}
+	for (int i = 0; i < r->nout; i++)
+		r->out[i] = map[r->out[i]];
+	r->node = node;
+	r->capnode = n;
+	r->arg = arg;
+	r->narg = r->caparg = narg;
+	free(map);
 }

@@ -153,6 +153,9 @@ int ir_matmul(Region *r, int a, int b, bool ta, bool tb);
 /* Sum g (shape of a broadcast result) back down to shape t (grad of broadcasting). */
 int ir_sum_to(Region *r, int g, Type t);
 void ir_output(Region *r, int v);
+/* Puts node order[i] at position i, renumbering operands and outputs;
+   order must be topological (dies otherwise). */
+void ir_reorder(Region *r, const int *order);
 char *ir_strdup(Region *r, const char *s);
 
 /* ---- structural identity (ir/compare.c): what the region cache keys on ---- */

@@ -504,32 +504,6 @@ static void group_nodes(Fz *f)
 	free(out);
 }
 
-/* Rewrites r in the given order: nodes, operand pool and outputs renumbered. */
-static void apply_order(Region *r, const int *order)
-{
-	int n = r->nnode;
-	int *map = xmalloc(((size_t)n + 1) * sizeof *map);
-	for (int i = 0; i < n; i++)
-		map[order[i]] = i;
-	Node *node = arena_alloc(r->arena, (size_t)(n ? n : 1) * sizeof *node);
-	int *arg = arena_alloc(r->arena, (size_t)(r->narg ? r->narg : 1) * sizeof *arg);
-	int narg = 0;
-	for (int i = 0; i < n; i++) {
-		const Node *old = &r->node[order[i]];
-		node[i] = *old;
-		node[i].arg = narg;
-		for (int k = 0; k < old->narg; k++)
-			arg[narg++] = map[r->arg[old->arg + k]];
-	}
-	for (int i = 0; i < r->nout; i++)
-		r->out[i] = map[r->out[i]];
-	r->node = node;
-	r->capnode = n;
-	r->arg = arg;
-	r->narg = r->caparg = narg;
-	free(map);
-}
-
 void fusion_run(Region *r)
 {
 	int n = r->nnode;
@@ -564,7 +538,7 @@ void fusion_run(Region *r)
 	for (int v = 0; v < n; v++)
 		moved |= order[v] != v;
 	if (moved)
-		apply_order(r, order);
+		ir_reorder(r, order);
 	free(order);
 	/* renumbering may have changed which kernel comes first */
 	int *first = xmalloc(((size_t)n + 1) * sizeof *first);

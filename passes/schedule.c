@@ -423,36 +423,13 @@ static void improve(const Graph *g, int *order, int64_t budget)
 	free(at);
 }
 
-/* Rewrites r in the given order: nodes, operand pool and outputs renumbered. */
-static void apply_order(Region *r, const int *order)
+/* The order, with the memory plan dropped: offsets belong to the old order. */
+static void schedule_apply(Region *r, const int *order)
 {
-	int n = r->nnode;
-	int *map = xmalloc(((size_t)n + 1) * sizeof *map);
-	for (int i = 0; i < n; i++)
-		map[order[i]] = i;
-	Node *node = arena_alloc(r->arena, (size_t)(n ? n : 1) * sizeof *node);
-	int *arg = arena_alloc(r->arena, (size_t)(r->narg ? r->narg : 1) * sizeof *arg);
-	int narg = 0;
-	for (int i = 0; i < n; i++) {
-		const Node *old = &r->node[order[i]];
-		node[i] = *old;
-		node[i].arg = narg;
-		node[i].offset = -1;
-		for (int k = 0; k < old->narg; k++) {
-			int o = map[r->arg[old->arg + k]];
-			if (o >= i)
-				die("schedule: %%%d would use %%%d before it is defined", i, o);
-			arg[narg++] = o;
-		}
-	}
-	for (int i = 0; i < r->nout; i++)
-		r->out[i] = map[r->out[i]];
-	r->node = node;
-	r->capnode = n;
-	r->arg = arg;
-	r->narg = r->caparg = narg;
+	ir_reorder(r, order);
+	for (int v = 0; v < r->nnode; v++)
+		r->node[v].offset = -1;
 	r->arena_bytes = 0;
-	free(map);
 }
 
 void schedule_run(Region *r)
@@ -486,7 +463,7 @@ void schedule_run(Region *r)
 			best_area = area;
 		}
 	}
-	apply_order(r, cand[best]);
+	schedule_apply(r, cand[best]);
 	for (int c = 0; c < NCAND; c++)
 		free(cand[c]);
 	graph_free(&g);
