@@ -28,7 +28,7 @@ DRV_OBJ := $(DRV_SRC:%.c=$(B)/%.o)
 # What binaries of `sinter build` link: everything but LLVM (codegen/run.c
 # calls compiled regions) and sinter's own commands; aotmain.c is their main().
 RT_OBJ  := $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/codegen/run.o \
-           $(B)/driver/program.o $(B)/driver/aotmain.o
+           $(B)/driver/program.o $(B)/driver/blas.o $(B)/driver/aotmain.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 

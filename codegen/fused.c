@@ -24,6 +24,7 @@
  * optimizer update of parameters of one shape) share one function.
  */
 #include "codegen/emit.h"
+#include "codegen/parallel.h"
 #include "passes/fusion.h"
 
 #include <stdarg.h>
@@ -70,6 +71,7 @@ typedef struct {
 	LLVMValueRef *val, *accum, *rbuf, *dkey; /* [n] */
 	Cached *cache;
 	int ncache, capcache, depth, curpass;
+	bool parallel;      /* the outermost loop runs on the thread pool (rows only) */
 	char *key;
 	size_t klen, kcap;
 } Fk;
@@ -374,6 +376,40 @@ typedef struct {
 	int64_t dim;
 } LoopAx;
 
+static int64_t numel_of(const Type *x, unsigned mask)
+{
+	int64_t m = 1;
+	for (int a = 0; a < x->rank; a++)
+		if (mask >> a & 1)
+			m *= x->dim[a];
+	return m;
+}
+
+/*
+ * A row walk's state: reduction accumulators and row buffers.  Serial
+ * (at = NULL): made here, the row buffers in scratch.  Parallel: each
+ * thread needs its own, so they are allocas in the entry block `at` of the
+ * loop's function (at most PAR_ROWBUF_MAX bytes), and the builder goes on
+ * at the end of `then`.
+ */
+static void row_state(Fk *f, LLVMBasicBlockRef at, LLVMBasicBlockRef then)
+{
+	Cg *g = f->g;
+	if (at)
+		LLVMPositionBuilderAtEnd(g->b, at);
+	for (int i = 0; i < f->n; i++) {
+		const Node *nd = &f->r->node[f->mem[i]];
+		int64_t row = numel_of(&f->s.x, f->s.red);
+		if (f->rowbuf[i])
+			f->rbuf[i] = at ? LLVMBuildArrayAlloca(g->b, cg_elem_type(g, nd->type.dt), cg_i64(g, row), "row")
+				: cg_scratch(g, row * (int64_t)dtype_size(nd->type.dt));
+		if (is_red(nd))
+			f->accum[i] = LLVMBuildAlloca(g->b, red_of(f, i).acc, "acc");
+	}
+	if (then)
+		LLVMPositionBuilderAtEnd(g->b, then);
+}
+
 static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const void *ctx)
 {
 	if (l == nl) {
@@ -382,7 +418,13 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 	}
 	Cg *g = f->g;
 	Loop lp;
-	LLVMValueRef i = cg_loop_begin(g, &lp, L[l].dim);
+	ParLoop P;
+	bool par = l == 0 && f->parallel;
+	LLVMValueRef i = par ? cg_par_begin(g, &P, L[l].dim) : cg_loop_begin(g, &lp, L[l].dim);
+	if (par) {
+		row_state(f, P.entry, P.body);
+		f->parallel = false; /* the walks over each row stay serial */
+	}
 	LLVMValueRef *save = arena_alloc(f->a, ((size_t)f->nacc + 1) * sizeof *save);
 	memcpy(save, f->idx, (size_t)f->nacc * sizeof *save);
 	for (int a = 0; a < f->nacc; a++) {
@@ -392,7 +434,11 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 	}
 	nest_rec(f, L, nl, l + 1, body, ctx);
 	memcpy(f->idx, save, (size_t)f->nacc * sizeof *save);
-	cg_loop_end(g, &lp);
+	if (par) {
+		cg_par_end(g, &P);
+		f->parallel = true;
+	} else
+		cg_loop_end(g, &lp);
 }
 
 /* Loops over the axes in mask (outer to inner), merging neighbours that
@@ -521,13 +567,26 @@ static void col_final(Fk *f, const void *ctx)
 
 /* ---- the kernel function ---- */
 
-static int64_t numel_of(const Type *x, unsigned mask)
+/* Row buffers a parallel walk keeps on each thread's stack (1 MiB, runtime/pool.c). */
+enum { PAR_ROWBUF_MAX = 64 << 10 };
+
+static int64_t rowbuf_bytes(Fk *f)
 {
-	int64_t m = 1;
-	for (int a = 0; a < x->rank; a++)
-		if (mask >> a & 1)
-			m *= x->dim[a];
-	return m;
+	int64_t b = 0;
+	for (int i = 0; i < f->n; i++)
+		if (f->rowbuf[i])
+			b += numel_of(&f->s.x, f->s.red) * (int64_t)dtype_size(f->r->node[f->mem[i]].type.dt);
+	return b;
+}
+
+/* Iterations of the outermost loop of the row walk (nest: axes not reduced,
+   unit axes skipped, merged where every access allows). */
+static int64_t outer_dim(Fk *f)
+{
+	for (int a = 0; a < f->s.x.rank; a++)
+		if (!(f->s.red >> a & 1) && f->s.x.dim[a] > 1)
+			return f->s.x.dim[a];
+	return 1;
 }
 
 /* The body: GEMM, per-call values, then the walks. */
@@ -541,6 +600,8 @@ static void body(Fk *f)
 	for (int a = 0; a < f->nacc; a++)
 		f->idx[a] = cg_i64(g, 0);
 	bool loops = false;
+	f->parallel = f->rows && numel_of(&f->s.x, all) >= cg_par_min() && outer_dim(f) > 1
+		&& rowbuf_bytes(f) <= PAR_ROWBUF_MAX;
 	for (int i = 0; i < f->n; i++) {
 		int v = f->mem[i];
 		const Node *nd = &r->node[v];
@@ -557,25 +618,22 @@ static void body(Fk *f)
 		}
 		if (nd->op == OP_DROPOUT && nd->f > 0)
 			f->dkey[i] = cg_stream_key(g, nd->ia[0]);
-		if (f->rowbuf[i])
-			f->rbuf[i] = cg_scratch(g, numel_of(&f->s.x, f->s.red) * (int64_t)dtype_size(nd->type.dt));
-		if (is_red(nd)) {
+		if (is_red(nd) && !f->rows) {
 			CgRed R = red_of(f, i);
-			if (f->rows) {
-				f->accum[i] = LLVMBuildAlloca(g->b, R.acc, "acc");
-			} else {
-				int64_t no = numel_of(&f->s.x, all & ~f->s.red);
-				f->accum[i] = cg_scratch(g, no * (R.acc == g->f64 || R.acc == g->i64 ? 8 : 4));
-				Loop L;
-				LLVMValueRef j = cg_loop_begin(g, &L, no);
-				LLVMBuildStore(g->b, cg_red_init(g, &R), LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &j, 1, ""));
-				cg_loop_end(g, &L);
-			}
+			int64_t no = numel_of(&f->s.x, all & ~f->s.red);
+			f->accum[i] = cg_scratch(g, no * (R.acc == g->f64 || R.acc == g->i64 ? 8 : 4));
+			Loop L;
+			LLVMValueRef j = cg_loop_begin(g, &L, no);
+			LLVMBuildStore(g->b, cg_red_init(g, &R), LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &j, 1, ""));
+			cg_loop_end(g, &L);
 		}
 	}
 	if (!loops)
 		return;
 	if (f->rows) {
+		/* serial: the state is made once, here; parallel: in each thread */
+		if (!f->parallel)
+			row_state(f, NULL, NULL);
 		nest(f, all & ~f->s.red, row_outer, NULL);
 	} else {
 		f->curpass = 0;

@@ -4,9 +4,10 @@
  * machine code, and cg_run, which calls a compiled region the way
  * interp_run runs one (codegen/run.c), and the object files of `sinter build`.
  *
- * Generated code calls libm, OpenBLAS, rt_normal and cg_index_error.  The
- * last two live in the sinter executable, whose symbols the dynamic loader
- * does not export (no -rdynamic), so every function the emitter names is
+ * Generated code calls libm, OpenBLAS, rt_normal, rt_parallel_for and
+ * cg_index_error.  The last three live in the sinter executable, whose
+ * symbols the dynamic loader does not export (no -rdynamic), so every
+ * function the emitter names is
  * registered with the JIT by address; a process-symbol generator resolves
  * anything LLVM's own lowering adds (memcpy, memset, sincosf, ...).
  */
@@ -117,7 +118,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },
 		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },
 		{ "memcpy", (uintptr_t)&memcpy }, { "memmove", (uintptr_t)&memmove },
-		{ "memset", (uintptr_t)&memset },
+		{ "memset", (uintptr_t)&memset }, { "rt_parallel_for", (uintptr_t)&rt_parallel_for },
 	};
 	enum { NSYM = sizeof syms / sizeof syms[0] };
 	LLVMOrcCSymbolMapPair pairs[NSYM];

@@ -6,6 +6,7 @@
  * writes its node's buffer g->ptr[v], planned by emit.c.
  */
 #include "codegen/emit.h"
+#include "codegen/parallel.h"
 
 #include <string.h>
 
@@ -115,7 +116,7 @@ static void elementwise(Cg *g, int v)
 		e.key = cg_stream_key(g, nd->ia[0]);
 		e.scale = e.p < 1 ? 1.0f / (1.0f - e.p) : 0.0f;
 	}
-	cg_map(g, &nd->type, op, nd->narg + 1, ew_body, &e);
+	cg_map_par(g, &nd->type, op, nd->narg + 1, ew_body, &e);
 }
 
 static void tril(Cg *g, int v)
@@ -144,7 +145,7 @@ static void transpose(Cg *g, int v)
 	for (int k = 0; k < nd->type.rank; k++)
 		op[1].st[k] = st[nd->ia[k]];
 	Ew e = { .op = nd->op };
-	cg_map(g, &nd->type, op, 2, ew_body, &e);
+	cg_map_par(g, &nd->type, op, 2, ew_body, &e);
 }
 
 /* SLICE copies a strided view of the operand; UNSLICE zero-fills and writes that view. */
@@ -167,7 +168,7 @@ static void slice(Cg *g, int v)
 	if (un)
 		cg_memset0(g, op[0].ptr, cg_bytes(full));
 	Ew e = { .op = nd->op };
-	cg_map(g, sp, op, 2, ew_body, &e);
+	cg_map_par(g, sp, op, 2, ew_body, &e);
 }
 
 static LLVMValueRef byte_ptr(Cg *g, LLVMValueRef base, LLVMValueRef off)

@@ -14,6 +14,7 @@
 #include "driver/driver.h"
 #include "frontend/diag.h"
 #include "frontend/frontend.h"
+#include "runtime/runtime.h"
 
 typedef struct {
 	bool verbose;
@@ -59,6 +60,8 @@ static void aot_release(void *ctx)
 
 int main(int argc, char **argv)
 {
+	/* the fastest correct OpenBLAS kernels, as `sinter run` (driver/blas.c) */
+	blas_setup(argc, argv);
 	Options o = { .cmd = "run", .file = aot_name };
 	for (int i = 0; i < aot_ndefines && i < MAX_DEFINES; i++)
 		o.defines[o.ndefines++] = aot_defines[i];
@@ -71,8 +74,10 @@ int main(int argc, char **argv)
 		if (!driver_option(argc, argv, &i, &o) || o.after || o.passes || o.disable)
 			fatal("option '%s' is not supported by this program (see %s --help)", argv[i], argv[0]);
 	}
-	if (o.threads > 0)
+	if (o.threads > 0) {
 		openblas_set_num_threads(o.threads);
+		rt_pool_init(o.threads);
+	}
 	Arena *a = arena_new();
 	Program *prog = arena_alloc(a, sizeof *prog);
 	for (int i = 0; i < aot_nsources; i++)
