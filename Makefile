@@ -41,7 +41,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
 
-.PHONY: all deps bench-deps test run check-train check-gpt bench bench-compile bench-step clean
+.PHONY: all deps bench-deps test run check-train check-gpt bench bench-gpt bench-compile bench-step clean
 all: sinter
 
 deps:
@@ -95,6 +95,10 @@ bench-deps: deps
 
 bench: sinter bench-deps
 	bench/run.sh $(BENCH_FLAGS)
+
+# the GPT of examples/gpt_char.sn: step time and memory against PyTorch
+bench-gpt: sinter bench-deps
+	bench/gpt_step.sh $(BENCH_FLAGS)
 
 # JIT compile time of examples/mlp.sn, and its step time JIT vs interpreter
 bench-compile: sinter

@@ -19,28 +19,16 @@ the repeats, each number in the tables is the median of the runs' numbers.
 Usage: report.py DIR CFG=STEPS...   (e.g. report.py /tmp/b s=400 l=60)
 """
 import glob
-import json
 import os
 import re
 import statistics
 import sys
 
+from benchlib import step_time, warmup
+
 NAMES = {"s": "mlp_s 784-128-10 b32", "l": "mlp_l 784-1024-1024-10 b256"}
 
 
-def warmup(steps):
-    return max(5, steps // 10)
-
-
-def step_time(path, steps):
-    """Median seconds per step of one run log, after the warm-up."""
-    with open(path) as f:
-        recs = [json.loads(line) for line in f if line.strip()]
-    if len(recs) != steps:
-        sys.exit(f"report.py: {path} has {len(recs)} steps, expected {steps}")
-    t = [r["time"] for r in recs]
-    d = [b - a for a, b in zip(t, t[1:])]  # d[i] is the duration of step i + 2
-    return statistics.median(d[warmup(steps) - 1:]), recs[-1]["loss"]
 
 
 def runs(d, cfg, threads, impl):

@@ -26,6 +26,8 @@ import argparse
 import os
 import sys
 
+from benchlib import thread_env, use_threads
+
 CONFIGS = {  # name: (layer widths, batch size), as in bench/mlp_{s,l}.sn
     "s": ([784, 128, 10], 32),
     "l": ([784, 1024, 1024, 10], 256),
@@ -45,17 +47,8 @@ def parse_args():
 
 
 args = parse_args()
-# Before torch (and with it OpenBLAS and OpenMP) is loaded: both read these
-# once, when their thread pools start.
-os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-os.environ["OMP_NUM_THREADS"] = str(args.threads)
-# libgomp's workers spin after a parallel region by default and then take
-# the cores from OpenBLAS's own threads: on 2 cores that doubled the
-# 2-thread mlp_l step.  Passive waiting is PyTorch at its best here; set
-# OMP_WAIT_POLICY=ACTIVE to see the default.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+thread_env(args.threads)  # before torch loads (benchlib.py)
 
-import ctypes  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
@@ -66,15 +59,6 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 
-def openblas():
-    """The OpenBLAS torch loaded (dlopen of a loaded soname returns it)."""
-    try:
-        lib = ctypes.CDLL("libopenblas.so.0")
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        return lib
-    except OSError:
-        return None
-
 
 def read_idx(name, header):
     """The bytes of an IDX file after its header, as a uint8 array."""
@@ -84,10 +68,7 @@ def read_idx(name, header):
 
 def main():
     t0 = time.monotonic()
-    torch.set_num_threads(args.threads)
-    blas = openblas()
-    if blas is not None:
-        blas.openblas_set_num_threads(args.threads)
+    blas = use_threads(torch, args.threads)
     torch.manual_seed(args.seed)
 
     widths, batch = CONFIGS[args.config]

@@ -278,13 +278,13 @@ static bool is_alias(const Region *r, int v)
 
 static bool is_slot(const Node *nd)
 {
-	return nd->op == OP_PARAM || nd->op == OP_STATE;
+	return ir_is_slot(nd->op);
 }
 
 /* Values that take no activation memory: storage of the caller or the store. */
 static bool borrowed(const Node *nd)
 {
-	return nd->op == OP_INPUT || is_slot(nd) || nd->op == OP_WRITE;
+	return !ir_takes_memory(nd->op);
 }
 
 /* The value whose buffer v reads (v itself unless v shares its operand's). */
@@ -295,13 +295,6 @@ static int root_of(const Cg *g, int v)
 	return v;
 }
 
-/* Do slot nodes a and b name the same storage? */
-static bool same_slot(const Region *r, int a, int b)
-{
-	const Node *x = &r->node[a], *y = &r->node[b];
-	return x->op == y->op && !strcmp(x->name, y->name)
-		&& (x->op == OP_PARAM || !strcmp(x->sname, y->sname));
-}
 
 /* Element k of one of the argument arrays (inputs, slots, outputs). */
 static LLVMValueRef arg_ptr(Cg *g, LLVMValueRef arr, int k)
@@ -414,7 +407,7 @@ static void finish(Cg *g, const int *out_of)
 		src[v] = g->ptr[val];
 		bool changed = false;
 		for (int w = 0; is_slot(&r->node[root]) && w < r->nnode; w++)
-			changed |= r->node[w].op == OP_WRITE && same_slot(r, ir_operand(r, w, 0), root);
+			changed |= r->node[w].op == OP_WRITE && ir_slots_overlap(&r->node[ir_operand(r, w, 0)], &r->node[root]);
 		if (changed) {
 			int64_t n = cg_bytes(&r->node[val].type);
 			src[v] = cg_scratch(g, n);

@@ -176,6 +176,23 @@ static LLVMValueRef byte_ptr(Cg *g, LLVMValueRef base, LLVMValueRef off)
 	return LLVMBuildInBoundsGEP2(g->b, g->i8, base, &off, 1, "");
 }
 
+/* PACK: each operand at its 64-byte-aligned place, the gaps zero; nothing
+   to copy for an operand memplan computed in place (same scratch offset). */
+static void pack(Cg *g, int v)
+{
+	const Region *r = g->r;
+	int64_t end = 0;
+	for (int k = 0; k < r->node[v].narg; k++) {
+		int o = ir_operand(r, v, k);
+		int64_t at = ir_pack_start(r, v, k), n = cg_bytes(&r->node[o].type);
+		if (at > end)
+			cg_memset0(g, byte_ptr(g, g->ptr[v], cg_i64(g, end)), at - end);
+		if (g->home[v] < 0 || g->home[o] != g->home[v] + at)
+			cg_memcpy(g, byte_ptr(g, g->ptr[v], cg_i64(g, at)), g->ptr[o], n);
+		end = at + n;
+	}
+}
+
 static void concat(Cg *g, int v)
 {
 	const Region *r = g->r;
@@ -303,6 +320,7 @@ void cg_node(Cg *g, int v)
 	case OP_SLICE:
 	case OP_UNSLICE: slice(g, v); return;
 	case OP_CONCAT: concat(g, v); return;
+	case OP_PACK: pack(g, v); return;
 	case OP_TAKE: take(g, v); return;
 	case OP_SCATTER_ROWS: scatter_rows(g, v); return;
 	case OP_ONE_HOT: one_hot(g, v); return;
@@ -315,7 +333,7 @@ void cg_node(Cg *g, int v)
 	case OP_DROPOUT: case OP_WHERE: case OP_CAST: case OP_BROADCAST:
 		elementwise(g, v);
 		return;
-	case OP_INPUT: case OP_PARAM: case OP_STATE: case OP_WRITE: case OP_GRAD: case OP_COUNT:
+	case OP_INPUT: case OP_PARAM: case OP_STATE: case OP_PACKED: case OP_WRITE: case OP_GRAD: case OP_COUNT:
 		break;
 	default:
 		if (op_info[nd->op].flags & (F_UNARY | F_BINARY)) {

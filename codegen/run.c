@@ -20,7 +20,7 @@ int cg_slot_nodes(const Region *r, int *nodes)
 {
 	int n = 0;
 	for (int v = 0; v < r->nnode; v++)
-		if (r->node[v].op == OP_PARAM || r->node[v].op == OP_STATE) {
+		if (ir_is_slot(r->node[v].op)) {
 			if (nodes)
 				nodes[n] = v;
 			n++;
@@ -55,13 +55,11 @@ void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
 			in[k] = inputs[k]->data;
 		}
 	for (int k = 0; k < cr->nslot; k++) {
-		const Node *nd = &r->node[cr->slot[k]];
-		const char *state = nd->op == OP_STATE ? nd->sname : NULL;
-		Tensor *t = s ? s->lookup(s, nd->name, state) : NULL;
-		if (!t)
-			die("codegen: no storage for %s%s%s", nd->name, state ? "." : "", state ? state : "");
-		check_type(&t->type, &nd->type, nd->name);
-		slots[k] = t->data;
+		char err[256];
+		Tensor t;
+		if (!ir_store_slot(s, &r->node[cr->slot[k]], &t, err, sizeof err))
+			die("codegen: %%%d: %s", cr->slot[k], err);
+		slots[k] = t.data;
 	}
 	for (int k = 0; k < r->nout; k++) {
 		Type t = r->node[r->out[k]].type;

@@ -38,14 +38,6 @@ static float loss_of(const Region *r, Store *s, Tensor **in)
 	return l;
 }
 
-static Tensor *store_lookup(Store *s, const char *name, const char *state)
-{
-	Slot *slot = slot_find(s->ctx, name, state);
-	if (!slot)
-		die("gradcheck: no slot %s", name);
-	return &slot->t;
-}
-
 /* Checks one Check* model; returns true when every gradient agrees. */
 static bool check_model(Ev *ev, const Decl *d)
 {
@@ -112,7 +104,7 @@ static bool check_model(Ev *ev, const Decl *d)
 	PipeOpts po = { 0 };
 	if (!pipeline_run(r, &po, err, sizeof err))
 		die("%s", err);
-	Store s = { .ctx = ev, .lookup = store_lookup, .seed = ev->seed };
+	Store s = ev_store(ev);
 	Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
 	for (int i = 0; i < tr->ninputs; i++)
 		in[i] = &tr->inputs[i];

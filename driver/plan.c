@@ -8,7 +8,8 @@
  * Everything here is recomputed from the planned region (node offsets and
  * operands), not taken from the planner, so the report also checks the
  * plan: two values live at once whose bytes overlap, other than a value and
- * the one written over it in place, are an internal error.
+ * the one written over it in place or a PACK and an operand it holds in
+ * place, are an internal error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +28,8 @@ typedef struct {
 	int v;           /* value */
 	int64_t lo, hi;  /* bytes [lo, hi) of the arena */
 	int def, last;   /* positions; last = n: live to the end (output or written) */
+	bool grad;       /* in the gradient arena: a PACK, or an operand it holds in place */
 } Life;
-
-static bool in_arena(const Node *nd)
-{
-	return nd->op != OP_PARAM && nd->op != OP_STATE && nd->op != OP_INPUT && nd->op != OP_WRITE;
-}
 
 static int life_cmp(const void *a, const void *b)
 {
@@ -48,6 +45,17 @@ static int span_cmp(const void *a, const void *b)
 	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi > y->hi) - (x->hi < y->hi);
 }
 
+/* Is p a PACK that holds x in place, at x's place in it? */
+static bool holds(const Region *r, const Life *p, const Life *x)
+{
+	if (r->node[p->v].op != OP_PACK)
+		return false;
+	for (int k = 0; k < r->node[p->v].narg; k++)
+		if (ir_operand(r, p->v, k) == x->v && x->lo == p->lo + ir_pack_start(r, p->v, k))
+			return true;
+	return false;
+}
+
 /*
  * Bytes of the arena in use at position t: the union of the ranges of the
  * values live there (a value and the one computed over it in place share a
@@ -57,7 +65,7 @@ static int64_t in_use(const Region *r, const Life *life, int m, int t, Life *tmp
 {
 	int k = 0;
 	for (int i = 0; i < m; i++)
-		if (life[i].def <= t && t <= life[i].last && life[i].hi > life[i].lo) {
+		if (life[i].def <= t && t <= life[i].last && life[i].hi > life[i].lo && !life[i].grad) {
 			tmp[k] = life[i];
 			if (aligned)
 				tmp[k].hi = (tmp[k].hi + 63) / 64 * 64;
@@ -66,9 +74,11 @@ static int64_t in_use(const Region *r, const Life *life, int m, int t, Life *tmp
 	qsort(tmp, (size_t)k, sizeof *tmp, span_cmp);
 	int64_t used = 0, end = 0;
 	for (int i = 0; i < k; i++) {
-		if (i > 0 && tmp[i].lo < end && !(tmp[i].lo == tmp[i - 1].lo && tmp[i].hi == tmp[i - 1].hi))
-			die("plan of %s: %%%d and %%%d are both live at %d and overlap", r->name, tmp[i - 1].v,
-			    tmp[i].v, t);
+		for (int j = 0; j < i && tmp[i].lo < end; j++)
+			if (tmp[j].hi > tmp[i].lo && !(tmp[i].lo == tmp[j].lo && tmp[i].hi == tmp[j].hi) &&
+			    !holds(r, &tmp[j], &tmp[i]) && !holds(r, &tmp[i], &tmp[j]))
+				die("plan of %s: %%%d and %%%d are both live at %d and overlap", r->name, tmp[j].v,
+				    tmp[i].v, t);
 		if (tmp[i].hi > end) {
 			used += tmp[i].hi - (tmp[i].lo > end ? tmp[i].lo : end);
 			end = tmp[i].hi;
@@ -131,21 +141,35 @@ static void report(const Region *r)
 	for (int i = 0; i < r->nout; i++)
 		last[r->out[i]] = n;
 	bool planned = true;
-	int64_t naive = 0, arena = r->arena_bytes;
+	int64_t naive = 0, arena = r->arena_bytes, grads = 0, ngrads = 0;
+	/* the gradient arena (memplan.c): PACKs and the operands they hold */
+	bool *grad = xcalloc((size_t)n + 1, sizeof *grad);
+	for (int p = 0; p < n; p++)
+		if (r->node[p].op == OP_PACK && r->node[p].offset >= 0) {
+			grad[p] = true;
+			grads += (type_numel(&r->node[p].type) * 4 + 63) / 64 * 64;
+			for (int k = 0; k < r->node[p].narg; k++) {
+				int u = ir_operand(r, p, k);
+				grad[u] |= r->node[u].offset == r->node[p].offset + ir_pack_start(r, p, k);
+			}
+		}
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (!in_arena(nd) || internal[v] || through[v]) {
+		if (!ir_takes_memory(nd->op) || internal[v] || through[v]) {
 			/* a fused value would have had a buffer of its own, too */
-			naive += in_arena(nd) ? type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt) : 0;
+			naive += ir_takes_memory(nd->op) ? type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt) : 0;
 			other++;
 			continue;
 		}
 		int64_t bytes = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 		planned &= nd->offset >= 0;
-		naive += bytes;
-		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, first[v], last[v] };
+		naive += grad[v] ? 0 : bytes;
+		ngrads += grad[v] && nd->op != OP_PACK;
+		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, first[v], last[v], grad[v] };
 		arena = nd->offset + bytes > arena ? nd->offset + bytes : arena;
 	}
+	arena -= grads; /* the activation arena follows the gradient arena */
+	free(grad);
 	free(first);
 	free(at);
 	free(internal);
@@ -179,7 +203,11 @@ static void report(const Region *r)
 		else
 			printf("%d]\n", life[i].last);
 	}
-	printf("\n  arena          %12lld bytes\n", (long long)arena);
+	printf("\n");
+	if (grads)
+		printf("  gradient arena %12lld bytes  (the packed gradients; %lld computed in place)\n", (long long)grads,
+		       (long long)ngrads);
+	printf("  arena          %12lld bytes%s\n", (long long)arena, grads ? "  (the activations, after the gradients)" : "");
 	printf("  naive sum      %12lld bytes  (every value in its own buffer)\n", (long long)naive);
 	printf("  lower bound    %12lld bytes  (the most bytes live at one position)\n", (long long)lower);
 	printf("  aligned bound  %12lld bytes  (the same, each buffer rounded up to 64 bytes)\n", (long long)lower64);

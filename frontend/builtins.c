@@ -155,8 +155,10 @@ int ev_node(Ev *ev, Value v, Loc loc, DType want)
 		for (int i = 0; i < r->nnode && x < 0; i++)
 			if (r->node[i].op == OP_PARAM && strcmp(r->node[i].name, v.slot->name) == 0)
 				x = i;
-		if (x < 0)
+		if (x < 0) {
 			x = ir_param(r, v.slot->name, v.slot->t.type);
+			r->node[x].at = v.slot->off;
+		}
 		break;
 	case V_HOST:
 		x = add_input(ev, v.ht->t.type, v.ht, v.ht->t.data);
@@ -235,6 +237,37 @@ static int emit(Ev *ev, Loc loc, const Node *p, const int *args, int n, const Lo
 
 /* ---- host arithmetic (Python semantics) ---- */
 
+/*
+ * A dyn number computed on the host from others (1 - beta1 ** t) gets an
+ * origin of its own: one per operation and operands (their origins, or the
+ * values of constant ones), so that the same computation over the same
+ * variables becomes one region input, as a variable read twice does.  The
+ * update of every parameter then reads the same inputs (passes/pack.c).
+ */
+typedef struct Derived {
+	int op;
+	const void *oa, *ob;  /* the operands' origins */
+	double ka, kb;        /* constant operands: their values */
+	struct Derived *next;
+} Derived;
+
+static const void *derived_origin(Ev *ev, int op, const Value *a, const Value *b)
+{
+	Trace *tr = ev->tr;
+	if (!tr || (a->dyn && !a->origin) || (b->dyn && !b->origin))
+		return NULL;
+	const void *oa = a->dyn ? a->origin : NULL, *ob = b->dyn ? b->origin : NULL;
+	double ka = a->dyn ? 0 : num(a), kb = b->dyn ? 0 : num(b);
+	for (Derived *d = tr->derived; d; d = d->next)
+		if (d->op == op && d->oa == oa && d->ob == ob && !memcmp(&d->ka, &ka, sizeof ka) &&
+		    !memcmp(&d->kb, &kb, sizeof kb))
+			return d;
+	Derived *d = arena_alloc(tr->a, sizeof *d);
+	*d = (Derived){ op, oa, ob, ka, kb, tr->derived };
+	tr->derived = d;
+	return d;
+}
+
 static Value host_binary(Ev *ev, int op, Value a, Value b, Loc loc)
 {
 	bool fl = a.kind == V_FLOAT || b.kind == V_FLOAT;
@@ -274,6 +307,8 @@ static Value host_binary(Ev *ev, int op, Value a, Value b, Loc loc)
 	default: ev_error(ev, loc, "'@' needs tensors");
 	}
 	r.dyn = a.dyn || b.dyn;
+	if (r.dyn)
+		r.origin = derived_origin(ev, op, &a, &b);
 	return r;
 }
 

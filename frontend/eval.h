@@ -73,9 +73,19 @@ struct HostTensor {
 struct Slot {
 	const char *name;   /* "net.l1.weight"; for state "net.l1.weight" */
 	const char *sname;  /* NULL for a parameter, else "opt.m" */
-	Tensor t;
+	Tensor t;           /* t.data: in its family's block, or its own allocation */
+	int64_t off;        /* byte offset in its family's block (Node.at), -1: alone */
 	Slot *next;         /* hash chain */
 };
+
+/* A packed arena: one block for the f32 slots of one family (the parameters,
+   or every state of one name), each at its 64-byte-aligned offset; a state
+   sits at its parameter's offset, so every block has the same layout. */
+typedef struct Family {
+	const char *sname;  /* NULL: the parameters */
+	Tensor t;           /* the block: f32[capacity / 4], 64-byte aligned, zeroed */
+	struct Family *next;
+} Family;
 
 typedef struct Binding {
 	const char *name;
@@ -111,6 +121,7 @@ typedef struct {
 	Tensor *inputs;     /* value of each INPUT slot */
 	HostTensor **keep;  /* host tensors referenced (kept alive) */
 	const void **origin;/* what each input came from (dedupe) */
+	struct Derived *derived; /* origins of host arithmetic on dyn numbers */
 	int ninputs, cap;
 	bool training;      /* inside minimize: dropout active */
 } Trace;
@@ -135,9 +146,11 @@ struct Ev {
 	int64_t region_runs;   /* random streams differ per region execution */
 	bool dry;            /* check/ir: trace and compile, execute nothing */
 	bool interp_only;
-	/* store: slots by name */
+	/* store: slots by name, f32 ones in packed family blocks */
 	Slot **slots;
 	int nslots_cap;
+	Family *families;
+	int64_t param_end;   /* bytes of the parameters' layout */
 	/* services of the host (frontend/host.c) */
 	struct Host *host;
 };
@@ -183,6 +196,8 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
 Slot *slot_find(Ev *ev, const char *name, const char *sname);
 Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
+/* The store regions read and write slots through (interp_run, cg_run). */
+Store ev_store(Ev *ev);
 /* Binds arguments to declared parameters (defaults, keywords, checks). */
 void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
                  Value *args, const char **names, int nargs, bool typed);

@@ -60,14 +60,6 @@ static void trace_discard(Ev *ev)
 	ev->tr = NULL;
 }
 
-static Tensor *store_lookup(Store *s, const char *name, const char *state)
-{
-	Slot *slot = slot_find(s->ctx, name, state);
-	if (!slot)
-		die("no storage for %s %s", name, state ? state : "");
-	return &slot->t;
-}
-
 /* Compiles (or finds compiled) the traced region, found by structure
    (ir_hash, ir_equal); takes ownership of its arena on a miss.  Native code when a JIT or an ahead-of-time table is present. */
 static CacheEntry *compile(Ev *ev)
@@ -152,7 +144,8 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 			outs[i] = (Tensor){ t, xcalloc((size_t)type_numel(&t), dtype_size(t.dt)) };
 		}
 	} else {
-		Store s = { .ctx = ev, .lookup = store_lookup, .seed = ev->seed, .step = (uint64_t)ev->region_runs++ };
+		Store s = ev_store(ev);
+		s.step = (uint64_t)ev->region_runs++;
 		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
 		for (int i = 0; i < tr->ninputs; i++)
 			in[i] = &inputs[i];

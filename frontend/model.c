@@ -44,6 +44,65 @@ Slot *slot_find(Ev *ev, const char *name, const char *sname)
 	return NULL;
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static Family *family_of(Ev *ev, const char *sname)
+{
+	for (Family *f = ev->families; f; f = f->next)
+		if (str_same(f->sname, sname))
+			return f;
+	Family *f = arena_alloc(ev->arena, sizeof *f);
+	f->sname = sname ? arena_strdup(ev->arena, sname) : NULL;
+	f->t.type = type_make(DT_F32, 1, (int64_t[]){ 0 });
+	f->next = ev->families;
+	ev->families = f;
+	return f;
+}
+
+/* Makes f's block at least `bytes` long; a moved block moves its slots. */
+static void family_reserve(Ev *ev, Family *f, int64_t bytes)
+{
+	int64_t cap = type_numel(&f->t.type) * 4;
+	if (bytes <= cap)
+		return;
+	int64_t ncap = cap * 2 > bytes ? cap * 2 : ir_pack_align(bytes);
+	char *block = aligned_alloc(IR_PACK_ALIGN, (size_t)ncap);
+	if (!block)
+		die("out of memory (a block of %lld bytes of parameters or state)", (long long)ncap);
+	if (cap)
+		memcpy(block, f->t.data, (size_t)cap);
+	memset(block + cap, 0, (size_t)(ncap - cap));
+	for (int b = 0; b < SLOT_BUCKETS; b++)
+		for (Slot *s = ev->slots[b]; s; s = s->next)
+			if (s->off >= 0 && str_same(s->sname, f->sname))
+				s->t.data = block + s->off;
+	free(f->t.data);
+	f->t.data = block;
+	f->t.type.dim[0] = ncap / 4;
+}
+
+/* Where a new f32 slot goes in its family's block: a parameter at the end
+   of the layout (or where it was, when re-created with the same size), a
+   state at its parameter's offset; -1 when it cannot be packed. */
+static int64_t place(Ev *ev, Slot *s, const char *name, const char *sname, Type t)
+{
+	int64_t bytes = type_numel(&t) * 4;
+	if (t.dt != DT_F32 || bytes == 0)
+		return -1;
+	if (s->off >= 0 && type_numel(&s->t.type) * 4 == bytes)
+		return s->off;
+	if (sname) {
+		Slot *p = slot_find(ev, name, NULL);
+		return p && p->off >= 0 && type_numel(&p->t.type) * 4 == bytes ? p->off : -1;
+	}
+	int64_t off = ir_pack_align(ev->param_end);
+	ev->param_end = off + bytes;
+	return off;
+}
+
 Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
 {
 	if (!ev->slots)
@@ -53,14 +112,44 @@ Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
 		s = arena_alloc(ev->arena, sizeof *s);
 		s->name = arena_strdup(ev->arena, name);
 		s->sname = sname ? arena_strdup(ev->arena, sname) : NULL;
+		s->off = -1;
 		unsigned h = slot_hash(name, sname);
 		s->next = ev->slots[h];
 		ev->slots[h] = s;
-	} else
+	} else if (s->off < 0)
 		free(s->t.data);
+	int64_t off = place(ev, s, name, sname, t);
+	s->off = -1; /* not moved by family_reserve until placed */
 	s->t.type = t;
-	s->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
+	if (off < 0) {
+		s->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
+		return s;
+	}
+	Family *f = family_of(ev, sname);
+	family_reserve(ev, f, sname ? ev->param_end : off + type_numel(&t) * 4);
+	s->off = off;
+	s->t.data = (char *)f->t.data + off;
+	memset(s->t.data, 0, (size_t)type_numel(&t) * 4);
 	return s;
+}
+
+static Tensor *store_lookup(Store *s, const char *name, const char *state)
+{
+	Slot *slot = slot_find(s->ctx, name, state);
+	return slot ? &slot->t : NULL;
+}
+
+static Tensor *store_family(Store *s, const char *state)
+{
+	for (Family *f = ((Ev *)s->ctx)->families; f; f = f->next)
+		if (str_same(f->sname, state))
+			return &f->t;
+	return NULL;
+}
+
+Store ev_store(Ev *ev)
+{
+	return (Store){ .ctx = ev, .lookup = store_lookup, .family = store_family, .seed = ev->seed };
 }
 
 /* ---- arguments ---- */
@@ -321,7 +410,8 @@ static void drop_states(Ev *ev, const char *oname)
 			Slot *s = *sp;
 			if (s->sname && !strncmp(s->sname, oname, n) && s->sname[n] == '.') {
 				*sp = s->next;
-				free(s->t.data);
+				if (s->off < 0)
+					free(s->t.data);
 			} else
 				sp = &s->next;
 		}
@@ -388,6 +478,7 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 				init_param(ev, slot, ev_expr(ev, o->hyper, od->state_inits[s]), od->state_locs[s]);
 			}
 			snodes[s] = ir_state(r, pname, sname, pt);
+			r->node[snodes[s]].at = slot_find(ev, pname, sname)->off;
 			env_set(ev, env, od->states[s], v_tensor(snodes[s]), false);
 		}
 		Value ret;

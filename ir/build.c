@@ -43,6 +43,7 @@ Node ir_proto(OpKind op)
 	n.op = op;
 	n.group = -1;
 	n.offset = -1;
+	n.at = -1;
 	return n;
 }
 
@@ -264,8 +265,14 @@ void ir_output(Region *r, int v)
 
 void ir_reorder(Region *r, const int *order)
 {
-	int n = r->nnode;
-	int *map = xmalloc(((size_t)n + 1) * sizeof *map);
+	ir_select(r, order, r->nnode);
+}
+
+void ir_select(Region *r, const int *order, int n)
+{
+	int *map = xmalloc(((size_t)r->nnode + 1) * sizeof *map);
+	for (int v = 0; v < r->nnode; v++)
+		map[v] = -1;
 	for (int i = 0; i < n; i++)
 		map[order[i]] = i;
 	Node *node = arena_alloc(r->arena, (size_t)(n ? n : 1) * sizeof *node);
@@ -277,16 +284,98 @@ void ir_reorder(Region *r, const int *order)
 		node[i].arg = narg;
 		for (int k = 0; k < old->narg; k++) {
 			int o = map[r->arg[old->arg + k]];
-			if (o >= i)
-				die("ir_reorder: %%%d would use %%%d before it is defined", i, o);
+			if (o >= i || o < 0)
+				die("ir_select: %%%d would use %%%d, %s", i, r->arg[old->arg + k],
+					o < 0 ? "which is dropped" : "before it is defined");
 			arg[narg++] = o;
 		}
 	}
 	for (int i = 0; i < r->nout; i++)
-		r->out[i] = map[r->out[i]];
+		if ((r->out[i] = map[r->out[i]]) < 0)
+			die("ir_select: output %d is dropped", i);
 	r->node = node;
-	r->capnode = n;
+	r->nnode = r->capnode = n;
 	r->arg = arg;
 	r->narg = r->caparg = narg;
 	free(map);
+}
+
+/* ---- slots and packed arenas ---- */
+
+bool ir_is_slot(OpKind op)
+{
+	return op == OP_PARAM || op == OP_STATE || op == OP_PACKED;
+}
+
+bool ir_takes_memory(OpKind op)
+{
+	return !ir_is_slot(op) && op != OP_INPUT && op != OP_WRITE;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool ir_slots_overlap(const Node *a, const Node *b)
+{
+	if (!ir_is_slot(a->op) || !ir_is_slot(b->op))
+		return false;
+	/* the family: NULL for the parameters (a STATE always has a name) */
+	if (!str_same(a->op == OP_PARAM ? NULL : a->sname, b->op == OP_PARAM ? NULL : b->sname))
+		return false;
+	if (a->at < 0 || b->at < 0)
+		return a->op != OP_PACKED && b->op != OP_PACKED && str_same(a->name, b->name);
+	int64_t ea = a->at + (int64_t)type_numel(&a->type) * (int64_t)dtype_size(a->type.dt);
+	int64_t eb = b->at + (int64_t)type_numel(&b->type) * (int64_t)dtype_size(b->type.dt);
+	return a->at < eb && b->at < ea;
+}
+
+int64_t ir_pack_start(const Region *r, int v, int k)
+{
+	int64_t at = 0;
+	for (int j = 0; j < k; j++) {
+		const Type *t = &r->node[ir_operand(r, v, j)].type;
+		at += ir_pack_align(type_numel(t) * (int64_t)dtype_size(t->dt));
+	}
+	return at;
+}
+
+bool ir_store_slot(Store *s, const Node *nd, Tensor *t, char *err, size_t errlen)
+{
+	const char *state = nd->op == OP_PARAM ? NULL : nd->sname;
+	Tensor *block = s && s->family && nd->at >= 0 ? s->family(s, state) : NULL;
+	int64_t bytes = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+	char a[64], b[64];
+	if (nd->op == OP_PACKED) {
+		if (!block || nd->at + bytes > type_numel(&block->type) * 4) {
+			snprintf(err, errlen, "no packed block %s of %lld bytes at %lld", state ? state : "of parameters",
+				(long long)bytes, (long long)nd->at);
+			return false;
+		}
+		*t = (Tensor){ nd->type, (char *)block->data + nd->at };
+		return true;
+	}
+	if (!ir_is_slot(nd->op)) {
+		snprintf(err, errlen, "a %s is not a slot", op_info[nd->op].name);
+		return false;
+	}
+	Tensor *x = s ? s->lookup(s, nd->name, state) : NULL;
+	if (!x) {
+		snprintf(err, errlen, "no storage for %s%s%s", nd->name, state ? " " : "", state ? state : "");
+		return false;
+	}
+	if (!type_eq(&x->type, &nd->type)) {
+		snprintf(err, errlen, "storage for %s is %s, the region expects %s", nd->name, type_str(&x->type, a, sizeof a),
+			type_str(&nd->type, b, sizeof b));
+		return false;
+	}
+	/* the region was compiled for this layout: packed updates rely on it */
+	if (nd->at >= 0 && (!block || (char *)x->data != (char *)block->data + nd->at)) {
+		snprintf(err, errlen, "%s%s%s is not at byte %lld of its packed block", nd->name, state ? " " : "",
+			state ? state : "", (long long)nd->at);
+		return false;
+	}
+	*t = *x;
+	return true;
 }

@@ -42,7 +42,7 @@ uint64_t ir_hash(const Region *r)
 		for (int k = 0; k < n->nia; k++)
 			h = mix(h, (uint64_t)n->ia[k]);
 		h = mix(mix_double(h, n->f), (uint64_t)n->keep);
-		h = mix_str(mix_str(h, n->name), n->sname);
+		h = mix_str(mix_str(mix(h, (uint64_t)n->at), n->name), n->sname);
 	}
 	for (int k = 0; k < r->nout; k++)
 		h = mix(h, (uint64_t)r->out[k]);
@@ -62,7 +62,7 @@ bool ir_equal(const Region *a, const Region *b)
 		const Node *x = &a->node[v], *y = &b->node[v];
 		if (x->op != y->op || !type_eq(&x->type, &y->type) || x->narg != y->narg || x->nia != y->nia ||
 		    memcmp(&x->f, &y->f, sizeof x->f) || x->keep != y->keep || x->group != y->group ||
-		    x->offset != y->offset || !str_eq(x->name, y->name) || !str_eq(x->sname, y->sname))
+		    x->offset != y->offset || x->at != y->at || !str_eq(x->name, y->name) || !str_eq(x->sname, y->sname))
 			return false;
 		if (memcmp(x->ia, y->ia, (size_t)x->nia * sizeof *x->ia))
 			return false;

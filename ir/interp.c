@@ -710,33 +710,41 @@ KERNEL(ik_input)
 	memcpy(out->data, input_tensor(r, v, in)->data, tbytes(&out->type));
 }
 
-/* The store's tensor for a PARAM or STATE node, type-checked. */
-static Tensor *slot(const Region *r, int v, Store *s)
+/* The store's tensor for a PARAM, STATE or PACKED node (store_slot, ir/build.c). */
+static Tensor slot(const Region *r, int v, Store *s)
 {
-	const Node *nd = &r->node[v];
-	if (nd->op != OP_PARAM && nd->op != OP_STATE)
-		die("interp: %%%d is not a param or state slot", v);
-	Tensor *t = s ? s->lookup(s, nd->name, nd->op == OP_STATE ? nd->sname : NULL) : NULL;
-	if (!t)
-		die("interp: no storage for %s%s%s", nd->name, nd->sname ? "." : "", nd->sname ? nd->sname : "");
-	if (!type_eq(&t->type, &nd->type)) {
-		char a[64], b[64];
-		die("interp: storage for %s is %s, the region expects %s", nd->name,
-			type_str(&t->type, a, sizeof a), type_str(&nd->type, b, sizeof b));
-	}
+	char err[256];
+	Tensor t;
+	if (!ir_store_slot(s, &r->node[v], &t, err, sizeof err))
+		die("interp: %%%d: %s", v, err);
 	return t;
 }
 
-KERNEL(ik_param) { out->data = slot(r, v, s)->data; }
-KERNEL(ik_state) { out->data = slot(r, v, s)->data; }
+KERNEL(ik_param) { out->data = slot(r, v, s).data; }
+KERNEL(ik_state) { out->data = slot(r, v, s).data; }
+KERNEL(ik_packed) { out->data = slot(r, v, s).data; }
 
 KERNEL(ik_write)
 {
-	Tensor *t = slot(r, ir_operand(r, v, 0), s);
-	if (!type_eq(&t->type, &in[1]->type))
+	Tensor t = slot(r, ir_operand(r, v, 0), s);
+	if (!type_eq(&t.type, &in[1]->type))
 		die("interp: write of %%%d: value type differs from the slot", v);
-	if (t->data != in[1]->data)
-		memcpy(t->data, in[1]->data, tbytes(&t->type));
+	if (t.data != in[1]->data)
+		memcpy(t.data, in[1]->data, tbytes(&t.type));
+}
+
+/* Operands at their 64-byte-aligned places, the gaps zero; an operand the
+   memory plan placed there already stays (memmove onto itself). */
+KERNEL(ik_pack)
+{
+	char *d = out->data;
+	int64_t end = 0;
+	for (int k = 0; k < r->node[v].narg; k++) {
+		int64_t at = ir_pack_start(r, v, k), b = (int64_t)tbytes(&in[k]->type);
+		memset(d + end, 0, (size_t)(at - end));
+		memmove(d + at, in[k]->data, (size_t)b);
+		end = at + b;
+	}
 }
 
 KERNEL(ik_grad)
@@ -758,7 +766,7 @@ static void *buf_alloc(size_t bytes)
 /* Storage the region does not own: the store's slots and the caller's inputs. */
 static bool borrowed(OpKind op)
 {
-	return op == OP_PARAM || op == OP_STATE || op == OP_INPUT;
+	return ir_is_slot(op) || op == OP_INPUT;
 }
 
 /*
@@ -826,7 +834,7 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 		}
 		if (plan && !borrowed(nd->op)) {
 			val[v].data = arena + nd->offset;
-		} else if (!plan && nd->op != OP_PARAM && nd->op != OP_STATE) {
+		} else if (!plan && !ir_is_slot(nd->op)) {
 			val[v].data = buf_alloc(tbytes(&nd->type)); /* inputs are copied */
 			own[v] = true;
 		}

@@ -8,7 +8,11 @@
  *
  * References to state that outlives a region (parameters, optimizer state)
  * are ordinary nodes (OP_PARAM, OP_STATE) naming the slot; OP_WRITE stores a
- * new value into such a slot when the region finishes.  OP_GRAD is the
+ * new value into such a slot when the region finishes.  The host keeps the
+ * slots of one family (all parameters; all states of one name, "opt.m") in
+ * one block, a packed arena, each slot at a 64-byte-aligned byte offset
+ * (`at`), the states at their parameter's offset; OP_PACKED is a span of
+ * such a block, which the pack pass uses to update many slots at once.  OP_GRAD is the
  * placeholder the frontend emits for "d loss / d param"; the autodiff pass
  * replaces every OP_GRAD by ordinary IR.
  *
@@ -58,7 +62,10 @@ enum {
  *   INPUT        ia[0] = input index
  *   CONST        f = value, filled over `type`
  *   PARAM/STATE  name = slot name ("net.l1.weight"); STATE: sname = state
- *                slot ("m")
+ *                slot ("m"); at = byte offset in the family block, -1 = alone
+ *   PACKED       sname = state name, NULL for the parameters' block; at =
+ *                byte offset of the span; the result type (f32[n]) its size
+ *   PACK         none: operand k starts at ir_pack_start(r, v, k)
  *   ARANGE       result type gives n; values 0..n-1
  *   TRIL         ia[0] = diagonal offset k; ones where j <= i + k
  *   RAND/RANDN   ia[0] = stream (program seed mixed in at run time)
@@ -84,6 +91,7 @@ typedef struct {
 	bool keep;         /* reductions: keepdims */
 	const char *name;  /* PARAM/STATE slot; arena-owned */
 	const char *sname; /* STATE: which optimizer state */
+	int64_t at;        /* PARAM/STATE/PACKED: byte offset in the family block, -1 = none */
 	int group;         /* fused kernel id, -1 = none (set by fusion) */
 	int64_t offset;    /* byte offset in the activation arena, -1 = unplanned */
 } Node;
@@ -156,7 +164,33 @@ void ir_output(Region *r, int v);
 /* Puts node order[i] at position i, renumbering operands and outputs;
    order must be topological (dies otherwise). */
 void ir_reorder(Region *r, const int *order);
+/* The same for the n nodes order[0..n): the others are dropped (nothing
+   kept may use them, no output may be one). */
+void ir_select(Region *r, const int *order, int n);
 char *ir_strdup(Region *r, const char *s);
+
+/* ---- slots and packed arenas (ir/build.c) ---- */
+enum { IR_PACK_ALIGN = 64 }; /* bytes: slots and PACK operands start at multiples */
+static inline int64_t ir_pack_align(int64_t bytes)
+{
+	return (bytes + IR_PACK_ALIGN - 1) / IR_PACK_ALIGN * IR_PACK_ALIGN;
+}
+/* PARAM, STATE, PACKED: storage of the host that outlives the region. */
+bool ir_is_slot(OpKind op);
+/* Does a value of this op need activation memory?  Not slots and inputs
+   (the host's and the caller's storage), nor writes (they define nothing). */
+bool ir_takes_memory(OpKind op);
+/* May slot nodes a and b share bytes?  Slots of one family (the parameters,
+   or the states of one name) overlap where their byte ranges do; slots
+   without an offset are the same storage when their names are. */
+bool ir_slots_overlap(const Node *a, const Node *b);
+/* Byte offset of operand k of PACK node v in its result. */
+int64_t ir_pack_start(const Region *r, int v, int k);
+typedef struct Store Store;
+typedef struct Tensor Tensor;
+/* The storage of slot node nd in store s (a PACKED node: a span of a
+   family block), type- and layout-checked; false with a message if none. */
+bool ir_store_slot(Store *s, const Node *nd, Tensor *t, char *err, size_t errlen);
 
 /* ---- structural identity (ir/compare.c): what the region cache keys on ---- */
 uint64_t ir_hash(const Region *r);
@@ -179,19 +213,22 @@ int ir_parse(Arena *a, const char *text, const char *filename, Region ***out, ch
 bool ir_verify(const Region *r, char *err, size_t errlen);
 
 /* ---- reference interpreter (ir/interp.c) ---- */
-typedef struct {
+struct Tensor {
 	Type type;
 	void *data; /* row-major, contiguous, type_numel * dtype_size bytes */
-} Tensor;
+};
 
 /* Where PARAM and STATE nodes find their storage (provided by the host). */
-typedef struct Store Store;
 struct Store {
 	void *ctx;
 	/* Returns the tensor for param `name` (state == NULL) or its optimizer state. */
 	Tensor *(*lookup)(Store *s, const char *name, const char *state);
 	uint64_t seed; /* program seed for RAND/RANDN/DROPOUT */
 	uint64_t step; /* counter mixed into random streams */
+	/* Returns the whole block of a family (state == NULL: the parameters) as
+	   f32[n], for PACKED nodes and the layout check of slots with an `at`;
+	   NULL when the store keeps no such block (or has no blocks at all). */
+	Tensor *(*family)(Store *s, const char *state);
 };
 
 /*
@@ -206,6 +243,8 @@ void interp_run(const Region *r, Store *s, Tensor *const *inputs, Tensor *output
 void ad_run(Region *r);
 /* simplify: folding, identities, CSE and dead-code elimination (passes/simplify.c). */
 void simplify_run(Region *r);
+/* pack: the updates of many parameters become one over packed arenas (passes/pack.c). */
+void pack_run(Region *r);
 /* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, passes/fusion.h). */
 void fusion_run(Region *r);
 /* schedule: reorders nodes to keep the live set small (passes/schedule.c). */

@@ -355,6 +355,8 @@ static void parse_attrs(Parser *P, Node *n)
 		need = "ranges";
 	else if (n->op == OP_DROPOUT)
 		need = "p";
+	else if (n->op == OP_PACKED)
+		need = "at";
 	bool got_need = false;
 	unsigned seen = 0;
 	skip_ws(P);
@@ -386,6 +388,8 @@ static void parse_attrs(Parser *P, Node *n)
 				bit = 8, n->ia[0] = parse_flag(P);
 			else if (!strcmp(key, "tb") && op == OP_MATMUL)
 				bit = 9, n->ia[1] = parse_flag(P);
+			else if (!strcmp(key, "at") && ir_is_slot(op))
+				bit = 10, n->at = parse_int(P);
 			else
 				perr(P, k, "%s has no attribute '%s'", op_info[op].name, key);
 			if (seen & 1u << bit)
@@ -413,11 +417,16 @@ static void parse_op_attrs(Parser *P, Node *n)
 		return;
 	case OP_PARAM:
 		n->name = parse_string(P);
-		return;
+		break;
 	case OP_STATE:
 		n->name = parse_string(P);
 		n->sname = parse_string(P);
-		return;
+		break;
+	case OP_PACKED:
+		skip_ws(P);
+		if (*P->p == '"')
+			n->sname = parse_string(P);
+		break;
 	case OP_TRIL:
 	case OP_RAND:
 	case OP_RANDN:

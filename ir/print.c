@@ -101,12 +101,23 @@ static void print_attrs(FILE *f, const Node *n)
 	case OP_PARAM:
 		fputc(' ', f);
 		print_string(f, n->name ? n->name : "");
+		if (n->at >= 0)
+			fprintf(f, " {at=%lld}", (long long)n->at);
 		break;
 	case OP_STATE:
 		fputc(' ', f);
 		print_string(f, n->name ? n->name : "");
 		fputc(' ', f);
 		print_string(f, n->sname ? n->sname : "");
+		if (n->at >= 0)
+			fprintf(f, " {at=%lld}", (long long)n->at);
+		break;
+	case OP_PACKED:
+		if (n->sname) {
+			fputc(' ', f);
+			print_string(f, n->sname);
+		}
+		fprintf(f, " {at=%lld}", (long long)n->at);
 		break;
 	case OP_TRIL:
 		fprintf(f, " {k=%lld}", (long long)n->ia[0]);

@@ -287,12 +287,26 @@ bool sh_grad(const Region *r, Node *n, const int *args, char *err, size_t errlen
 	return true;
 }
 
+/* pack: f32 operands, each at the next 64-byte boundary */
+bool sh_pack(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	int64_t bytes = 0;
+	for (int k = 0; k < n->narg; k++) {
+		const Type *a = ty(r, args[k]);
+		if (a->dt != DT_F32)
+			return fail(err, errlen, "pack: operand %d is %s, not f32", k, ts(a, 0));
+		bytes = ir_pack_align(bytes) + type_numel(a) * 4;
+	}
+	n->type = type_make(DT_F32, 1, (int64_t[]){ bytes / 4 });
+	return true;
+}
+
 bool sh_write(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	const Node *slot = &r->node[args[0]];
 	const Type *v = ty(r, args[1]);
-	if (slot->op != OP_PARAM && slot->op != OP_STATE)
-		return fail(err, errlen, "write: target %%%d is a %s, not a param or state", args[0], op_info[slot->op].name);
+	if (!ir_is_slot(slot->op))
+		return fail(err, errlen, "write: target %%%d is a %s, not a param, state or packed", args[0], op_info[slot->op].name);
 	if (!type_eq(&slot->type, v))
 		return fail(err, errlen, "write: value %s does not match slot %s", ts(v, 0), ts(&slot->type, 1));
 	n->type = slot->type;
@@ -400,6 +414,11 @@ bool sh_given(const Region *r, Node *n, const int *args, char *err, size_t errle
 	case OP_STATE:
 		if (!n->name || !n->sname)
 			return fail(err, errlen, "state: missing param or state name");
+		return true;
+	case OP_PACKED:
+		if (t->dt != DT_F32 || t->rank != 1 || n->at < 0 || n->at % IR_PACK_ALIGN)
+			return fail(err, errlen, "packed: needs f32[n] and an offset 'at' that is a multiple of %d, got %s at %lld",
+				IR_PACK_ALIGN, ts(t, 0), (long long)n->at);
 		return true;
 	case OP_ARANGE:
 		if (t->rank != 1 || t->dt == DT_BOOL)

@@ -92,16 +92,16 @@ bool ir_verify(const Region *r, char *err, size_t errlen)
 		if (n->op == OP_PARAM || n->op == OP_STATE) {
 			/* two nodes naming one slot must agree on what it holds */
 			for (int w = 0; w < v; w++)
-				if (same_slot(&r->node[w], n) && !type_eq(&r->node[w].type, &n->type))
-					return bad(r, err, errlen, "%%%d and %%%d name the same slot with different types", w, v);
+				if (same_slot(&r->node[w], n) && (!type_eq(&r->node[w].type, &n->type) || r->node[w].at != n->at))
+					return bad(r, err, errlen, "%%%d and %%%d name the same slot with different types or offsets", w, v);
 		}
 		if (n->op == OP_WRITE) {
 			const Node *slot = &r->node[ir_operand(r, v, 0)];
 			for (int w = 0; w < v; w++)
-				if (r->node[w].op == OP_WRITE && same_slot(&r->node[ir_operand(r, w, 0)], slot))
-					return bad(r, err, errlen, "%%%d and %%%d both write slot \"%s\"%s%s", w, v,
-						slot->name ? slot->name : "", slot->op == OP_STATE ? " state " : "",
-						slot->op == OP_STATE && slot->sname ? slot->sname : "");
+				if (r->node[w].op == OP_WRITE && ir_slots_overlap(&r->node[ir_operand(r, w, 0)], slot))
+					return bad(r, err, errlen, "%%%d and %%%d both write the bytes of slot \"%s\"%s%s", w, v,
+						slot->name ? slot->name : "", slot->op == OP_PARAM ? "" : " state ",
+						slot->op == OP_PARAM || !slot->sname ? "" : slot->sname);
 		}
 	}
 	for (int i = 0; i < r->nout; i++)

@@ -290,6 +290,23 @@ void gr_concat(AdCtx *ad, int v, int g)
 	}
 }
 
+/* pack: operand k's part of the gradient, sliced out and reshaped */
+void gr_pack(AdCtx *ad, int v, int g)
+{
+	Region *r = ad_region(ad);
+	for (int k = 0; k < r->node[v].narg; k++) {
+		int x = arg(ad, v, k);
+		Type t = ty(ad, x);
+		int64_t at = ir_pack_start(r, v, k) / 4;
+		Node p = ir_proto(OP_SLICE);
+		p.ia[0] = at;
+		p.ia[1] = at + type_numel(&t);
+		p.ia[2] = 1;
+		p.nia = 3;
+		ad_accum(ad, x, ir_reshape(r, emit1(ad, &p, g), t));
+	}
+}
+
 void gr_slice(AdCtx *ad, int v, int g)
 {
 	int x = arg(ad, v, 0);

@@ -191,12 +191,6 @@ void fusion_internal(const Region *r, bool *internal)
 	free(used);
 }
 
-static bool same_slot(const Node *a, const Node *b)
-{
-	return a->op == b->op && a->name && b->name && !strcmp(a->name, b->name) &&
-		(a->op == OP_PARAM || (a->sname && b->sname && !strcmp(a->sname, b->sname)));
-}
-
 static bool is_alias_op(const Region *r, int v)
 {
 	const Node *nd = &r->node[v];
@@ -239,12 +233,12 @@ static bool through_ok(const Region *r, const Users *f, int w, const int *first,
 	for (int e = f->ustart[x]; e < f->ustart[x + 1]; e++)
 		if (f->users[e] != w && r->node[f->users[e]].group != g)
 			return false;
-	for (int v = 0; v < f->n; v++)
-		if (v != s && same_slot(&r->node[v], &r->node[s]))
-			return false;
-	/* every reader of the slot's bytes, aliases followed */
+	/* every reader of the slot's bytes, through any slot node that shares
+	   them (a parameter inside a packed span), aliases followed */
 	int sp = 0;
-	stack[sp++] = s;
+	for (int v = 0; v < f->n; v++)
+		if (v == s || ir_slots_overlap(&r->node[v], &r->node[s]))
+			stack[sp++] = v;
 	while (sp > 0) {
 		int a = stack[--sp];
 		if (out[a])
@@ -326,8 +320,10 @@ void fusion_traffic(const Region *r, bool fused, FzTraffic *t)
 	bool *seen = xcalloc((size_t)ng + 1, sizeof *seen);
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (nd->op == OP_INPUT || nd->op == OP_PARAM || nd->op == OP_STATE)
+		if (nd->op == OP_INPUT || ir_is_slot(nd->op))
 			continue;
+		if (fused && nd->op == OP_PACK)
+			continue; /* its operands are computed in place (memplan.c): no copy */
 		t->ops++;
 		int g = fused ? nd->group : -1, unit = g >= 0 ? g : ng + v;
 		if (nd->op == OP_WRITE && through[ir_operand(r, v, 1)])

@@ -12,7 +12,13 @@
  *             element size writes over that operand when the operand's
  *             buffer dies at this op: each element is read before the same
  *             element is written, and no other live value sees the buffer
- * Buffers are then packed into the arena (64-byte aligned offsets): each is
+ *   packed    an operand of PACK (a gradient) is computed straight into its
+ *             place in the PACK's buffer, which it shares from its own
+ *             definition on; the PACK then copies nothing (passes/pack.c)
+ * The PACK buffers form the gradient arena at the front of the arena, one
+ * after the other: they hold the packed gradients, as large as the packed
+ * parameters, from the first gradient to the optimizer update.  The other
+ * buffers, the activation arena, follow (64-byte aligned offsets): each is
  * put at the lowest offset that does not collide, in address, with a buffer
  * already placed whose live range intersects its own.  Several orders of
  * placement are tried (largest first, longest-lived first, ...) and the
@@ -43,7 +49,8 @@
 enum { ALIGN = 64 };
 
 typedef struct {
-	int64_t size;   /* bytes (every occupant has this size) */
+	int64_t size;   /* bytes (every occupant has this size, except in a PACK's buffer) */
+	bool pack;      /* a PACK's buffer: never reused in place */
 	int start, end; /* positions: first definition .. last use, inclusive (n = region end) */
 	int read;       /* the last node reading an occupant (end counts whole kernels) */
 	int64_t offset; /* bytes, -1 until placed */
@@ -52,11 +59,6 @@ typedef struct {
 static int64_t round_up(int64_t x)
 {
 	return (x + ALIGN - 1) / ALIGN * ALIGN;
-}
-
-static bool takes_memory(OpKind op)
-{
-	return op != OP_PARAM && op != OP_STATE && op != OP_INPUT && op != OP_WRITE;
 }
 
 static int64_t value_bytes(const Node *nd)
@@ -102,8 +104,35 @@ static bool inplace_ok(const Region *r, const int *buf, int v, int k)
 	return true;
 }
 
-/* Assigns every arena value a buffer: buf[v] (-1 for none); returns the buffer count. */
-static int make_buffers(const Region *r, int *buf, Buf *bufs)
+/*
+ * The operands PACK nodes take in place: into[u] = the PACK, sub[u] = u's
+ * byte offset in it; -1 / 0 elsewhere.  Each value goes into one PACK at
+ * most, and only one that gets its own buffer otherwise (not an alias).
+ */
+static void pack_operands(const Region *r, const bool *internal, const bool *through, int *into, int64_t *sub)
+{
+	for (int v = 0; v < r->nnode; v++) {
+		into[v] = -1;
+		sub[v] = 0;
+	}
+	for (int p = 0; p < r->nnode; p++) {
+		if (r->node[p].op != OP_PACK || r->node[p].group >= 0)
+			continue;
+		for (int k = 0; k < r->node[p].narg; k++) {
+			int u = ir_operand(r, p, k);
+			OpKind op = r->node[u].op;
+			if (into[u] >= 0 || !ir_takes_memory(op) || internal[u] || through[u] || op == OP_RESHAPE ||
+			    op == OP_STOP_GRADIENT || op == OP_PACK)
+				continue;
+			into[u] = p;
+			sub[u] = ir_pack_start(r, p, k);
+		}
+	}
+}
+
+/* Assigns every arena value a buffer: buf[v] (-1 for none) at byte sub[v]
+   of it; returns the buffer count. */
+static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
 {
 	int n = r->nnode, nb = 0;
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
@@ -116,6 +145,10 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 	bool *through = xmalloc(((size_t)n + 1) * sizeof *through);
 	fusion_internal(r, internal);
 	fusion_through(r, through); /* computed into their slots */
+	int *into = xmalloc(((size_t)n + 1) * sizeof *into), *pbuf = xmalloc(((size_t)n + 1) * sizeof *pbuf);
+	pack_operands(r, internal, through, into, sub);
+	for (int v = 0; v < n; v++)
+		pbuf[v] = -1; /* a PACK's buffer, once its first operand made it */
 	for (int v = 0, s = 0; v < n; v++) {
 		int g = r->node[v].group;
 		if (g < 0 || v == 0 || r->node[v - 1].group != g)
@@ -146,11 +179,19 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		buf[v] = -1;
-		if (!takes_memory(nd->op) || internal[v] || through[v])
+		if (!ir_takes_memory(nd->op) || internal[v] || through[v])
 			continue;
 		int64_t size = value_bytes(nd);
 		int b = -1;
-		if ((nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT) && nd->group < 0) {
+		int p = nd->op == OP_PACK ? v : into[v];
+		if (p >= 0) {
+			if (pbuf[p] < 0) {
+				pbuf[p] = nb++;
+				bufs[pbuf[p]] = (Buf){ value_bytes(&r->node[p]), true, first[v], first[v], v, -1 };
+			}
+			b = pbuf[p];
+		}
+		if (b < 0 && (nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT) && nd->group < 0) {
 			int u = ir_operand(r, v, 0);
 			if (buf[u] >= 0 && bufs[buf[u]].size == size)
 				b = buf[u];
@@ -158,7 +199,8 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 		for (int k = 0; b < 0 && k < nd->narg && nd->group < 0; k++) {
 			int u = ir_operand(r, v, k);
 			/* the buffer dies here: no occupant is used later or pinned */
-			if (buf[u] >= 0 && bufs[buf[u]].end == v && bufs[buf[u]].size == size && inplace_ok(r, buf, v, k))
+			if (buf[u] >= 0 && bufs[buf[u]].end == v && bufs[buf[u]].size == size && !bufs[buf[u]].pack &&
+			    inplace_ok(r, buf, v, k))
 				b = buf[u];
 		}
 		/* a kernel without reductions reads every buffer of its results'
@@ -170,13 +212,13 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 				int u = ir_operand(r, w, k);
 				if (r->node[u].group == nd->group && r->node[u].op != OP_MATMUL)
 					continue;
-				if (buf[u] >= 0 && bufs[buf[u]].end == at[v] && bufs[buf[u]].read <= v &&
+				if (buf[u] >= 0 && bufs[buf[u]].end == at[v] && bufs[buf[u]].read <= v && !bufs[buf[u]].pack &&
 				    bufs[buf[u]].size == size && same_dims(&r->node[u].type, &nd->type))
 					b = buf[u];
 			}
 		if (b < 0) {
 			b = nb++;
-			bufs[b] = (Buf){ size, first[v], first[v], v, -1 };
+			bufs[b] = (Buf){ size, false, first[v], first[v], v, -1 };
 		}
 		buf[v] = b;
 		bufs[b].end = last[v] > bufs[b].end ? last[v] : bufs[b].end;
@@ -189,6 +231,8 @@ static int make_buffers(const Region *r, int *buf, Buf *bufs)
 	free(internal);
 	free(through);
 	free(reduces);
+	free(into);
+	free(pbuf);
 	return nb;
 }
 
@@ -246,13 +290,13 @@ static int span_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Places bufs in the order idx by first fit; returns the arena size. */
+/* Places the nb buffers idx[0..nb) in that order by first fit; returns the arena size. */
 static int64_t place(Buf *bufs, int nb, const int *idx)
 {
 	Span *hit = xmalloc(((size_t)nb + 1) * sizeof *hit);
 	int64_t arena = 0;
-	for (int b = 0; b < nb; b++)
-		bufs[b].offset = -1;
+	for (int i = 0; i < nb; i++)
+		bufs[idx[i]].offset = -1;
 	for (int i = 0; i < nb; i++) {
 		Buf *x = &bufs[idx[i]];
 		if (x->size == 0) {
@@ -281,26 +325,37 @@ void memplan_run(Region *r)
 {
 	int n = r->nnode;
 	int *buf = xmalloc(((size_t)n + 1) * sizeof *buf);
+	int64_t *sub = xmalloc(((size_t)n + 1) * sizeof *sub);
 	Buf *bufs = xmalloc(((size_t)n + 1) * sizeof *bufs);
-	int nb = make_buffers(r, buf, bufs);
+	int nb = make_buffers(r, buf, sub, bufs);
 	int *idx = xmalloc(((size_t)nb + 1) * sizeof *idx), *tmp = xmalloc(((size_t)nb + 1) * sizeof *tmp);
 	int64_t *best = xmalloc(((size_t)nb + 1) * sizeof *best), best_arena = -1;
+	/* the gradient arena: the PACK buffers, one after the other at the front */
+	int64_t grads = 0;
+	for (int b = 0; b < nb; b++)
+		if (bufs[b].pack) {
+			best[b] = grads;
+			grads += round_up(bufs[b].size);
+		}
 	Before *orders[] = { by_size, by_area, by_length, by_start };
 	for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+		int m = 0;
 		for (int b = 0; b < nb; b++)
-			idx[b] = b;
-		sort_idx(idx, tmp, nb, bufs, orders[o]);
-		int64_t arena = place(bufs, nb, idx);
+			if (!bufs[b].pack)
+				idx[m++] = b;
+		sort_idx(idx, tmp, m, bufs, orders[o]);
+		int64_t arena = place(bufs, m, idx);
 		if (best_arena < 0 || arena < best_arena) {
 			best_arena = arena;
-			for (int b = 0; b < nb; b++)
-				best[b] = bufs[b].offset;
+			for (int i = 0; i < m; i++)
+				best[idx[i]] = grads + bufs[idx[i]].offset;
 		}
 	}
 	for (int v = 0; v < n; v++)
-		r->node[v].offset = buf[v] >= 0 ? best[buf[v]] : -1;
-	r->arena_bytes = best_arena > 0 ? best_arena : 0;
+		r->node[v].offset = buf[v] >= 0 ? best[buf[v]] + sub[v] : -1;
+	r->arena_bytes = grads + (best_arena > 0 ? best_arena : 0);
 	free(buf);
+	free(sub);
 	free(bufs);
 	free(idx);
 	free(tmp);

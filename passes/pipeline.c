@@ -18,6 +18,7 @@ typedef struct {
 static const Pass passes[] = {
 	{ "autodiff", ad_run },
 	{ "simplify", simplify_run },
+	{ "pack", pack_run },
 	{ "fusion", fusion_run },
 	{ "schedule", schedule_run },
 	{ "memplan", memplan_run },

@@ -42,11 +42,6 @@ typedef struct {
 	int64_t *delta;      /* [n+1] scratch of peak_of: change of live bytes per position */
 } Graph;
 
-static bool takes_memory(OpKind op)
-{
-	return op != OP_PARAM && op != OP_STATE && op != OP_INPUT && op != OP_WRITE;
-}
-
 static bool same_dims(const Type *a, const Type *b)
 {
 	if (a->rank != b->rank)
@@ -90,10 +85,10 @@ static void graph_init(Graph *g, const Region *r)
 	fusion_internal(r, internal);
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (takes_memory(nd->op) && !internal[v])
+		if (ir_takes_memory(nd->op) && !internal[v])
 			g->mem[v] = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 		g->source[v] = nd->narg == 0;
-		g->fit[v] = takes_memory(nd->op) ? inplace_fit(r, v) : 0;
+		g->fit[v] = ir_takes_memory(nd->op) ? inplace_fit(r, v) : 0;
 		for (int k = 0; k < nd->narg; k++) {
 			int o = ir_operand(r, v, k);
 			g->ustart[o + 1]++;

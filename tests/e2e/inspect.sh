@@ -31,3 +31,36 @@ check "plan reports the arena against the lower bound and the naive sum" grep -q
 ok=$(awk '/arena\/naive sum/ { if ($3 > 0.5) bad = 1; n++ } /arena\/lower bound/ { if ($3 > 1.1) bad = 1 }
 	END { print (n > 0 && !bad) ? "yes" : "no" }' "$dir/plan")
 check "mlp arena <= 1.1 x lower bound and <= 0.5 x naive sum" test "$ok" = yes
+# issue 4: after fusion the optimizer update of every example is one kernel
+# over the packed arenas: every write of a step region stores a value of
+# the same kernel into a `packed` span; --stats shows the kernel counts
+for prog in examples/*.sn; do
+	./sinter ir "$prog" --after fusion >"$dir/fused" 2>&1
+	verdict=$(/usr/bin/python3 - "$dir/fused" <<'PY'
+import re, sys
+regions, cur = [], None
+for line in open(sys.argv[1]):
+    if line.startswith("region "):
+        cur = {"name": line.split()[1], "group": {}, "packed": set(), "writes": []}
+        regions.append(cur)
+    elif cur is not None:
+        m = re.match(r"\s+%(\d+) = (\w+).*?(?:#k(\d+))?(?: @\d+)?$", line.rstrip())
+        if m:
+            cur["group"][m.group(1)] = m.group(3)
+            if m.group(2) == "packed":
+                cur["packed"].add(m.group(1))
+        w = re.match(r"\s+write %(\d+), %(\d+)", line)
+        if w:
+            cur["writes"].append((w.group(1), w.group(2)))
+steps = [r for r in regions if r["writes"]]
+bad = [r["name"] for r in steps
+       if len({r["group"].get(v) for _, v in r["writes"]}) != 1 or None in {r["group"].get(v) for _, v in r["writes"]}
+       or any(s not in r["packed"] for s, _ in r["writes"])]
+print("ok %d" % len(steps) if steps and not bad else "bad %s" % (",".join(bad) or "no step region"))
+PY
+)
+	check "$prog: the optimizer update is one kernel over packed arenas ($verdict)" test "${verdict%% *}" = ok
+done
+./sinter check examples/mlp.sn --stats >"$dir/stats" 2>&1
+check "--stats shows the kernels before and after fusion" \
+	bash -c "grep -q 'before fusion' '$dir/stats' && grep -q 'after fusion' '$dir/stats'"

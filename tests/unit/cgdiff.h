@@ -98,7 +98,7 @@ static Tensor *lookup(Store *s, const char *name, const char *state)
 /* Gives every PARAM/STATE node of r a random slot (one per distinct name). */
 static void mem_fill(Mem *m, const Region *r)
 {
-	Store s = { m, lookup, 0, 0 };
+	Store s = { .ctx = m, .lookup = lookup };
 	for (int v = 0; v < r->nnode; v++) {
 		const Node *nd = &r->node[v];
 		const char *state = nd->op == OP_STATE ? nd->sname : NULL;
@@ -161,7 +161,7 @@ static int64_t differ(const Tensor *a, const Tensor *b, double tol, double *ga, 
 
 static Store store_of(Mem *m, uint64_t seed, uint64_t step)
 {
-	return (Store){ m, lookup, seed, step };
+	return (Store){ .ctx = m, .lookup = lookup, .seed = seed, .step = step };
 }
 
 /*

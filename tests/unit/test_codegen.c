@@ -328,6 +328,10 @@ static void test_shape_ops(void)
 	one_op("scatter_rows_repeated_indices", given(OP_SCATTER_ROWS, tp(DT_F32, "10,7")), sc, 2, 1e-6);
 	Tensor sc1[2] = { trand(tp(DT_I32, "4,3"), 0, 4), trand(tp(DT_F32, "4,3"), -2, 2) };
 	one_op("scatter_rows_rank1_table", given(OP_SCATTER_ROWS, tp(DT_F32, "5")), sc1, 2, 1e-6);
+	/* pack: odd sizes, so every operand but the last is followed by padding */
+	Tensor pk[4] = { trand(tp(DT_F32, "1"), -9, 9), trand(tp(DT_F32, "7,33"), -9, 9), trand(tp(DT_F32, ""), -9, 9),
+		trand(tp(DT_F32, "1000"), -9, 9) };
+	one_op("pack_1_7x33_scalar_1000", ir_proto(OP_PACK), pk, 4, 0);
 }
 
 static void test_matmul(void)

@@ -41,7 +41,7 @@ static double urand(void)
 	return (double)(rng >> 11) / 9007199254740992.0;
 }
 
-static Store store = { NULL, NULL, 11, 2 };
+static Store store = { .seed = 11, .step = 2 };
 
 /* ---- cases ---- */
 
@@ -191,6 +191,7 @@ static const Case cases[] = {
 	CASE("broadcast_3x1_to_2x3x4", b_broadcast, OP_BROADCAST, 1, .in = { F(2, 3, 1) }, .mode = { M_ANY }, .out = F(3, 2, 3, 4)),
 	CASE("transpose_201", b_transpose, OP_TRANSPOSE, 1, .in = { F(3, 2, 3, 4) }, .mode = { M_ANY }, .p = { 2, 0, 1 }, .np = 3),
 	CASE("concat_three", b_nary, OP_CONCAT, 3, .in = { F(2, 2, 1), F(2, 2, 3), F(2, 2, 2) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 1 }, .np = 1),
+	CASE("pack_padded", b_nary, OP_PACK, 3, .in = { F(2, 3, 5), F(1, 7), F(0, 0) }, .mode = { M_ANY, M_ANY, M_ANY }),
 	CASE("slice_steps", b_nary, OP_SLICE, 1, .in = { F(2, 7, 6) }, .mode = { M_ANY }, .p = { 1, 7, 2, 0, 6, 3 }, .np = 6),
 	CASE("unslice_steps", b_nary, OP_UNSLICE, 1, .in = { F(2, 3, 2) }, .mode = { M_ANY }, .p = { 1, 7, 2, 0, 6, 3 }, .np = 6, .out = F(2, 7, 6)),
 	CASE("take_repeated", b_nary, OP_TAKE, 2, .in = { F(2, 5, 3), I(2, 2, 4) }, .mode = { M_ANY, M_IDX }),

@@ -131,7 +131,7 @@ static Tensor *lookup(Store *s, const char *name, const char *state)
 }
 
 static Slots slots;
-static Store store = { &slots, lookup, 7, 0 };
+static Store store = { .ctx = &slots, .lookup = lookup, .seed = 7 };
 
 static void run(Region *r, Tensor *in, int nin, Tensor *outs)
 {

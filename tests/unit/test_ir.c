@@ -285,7 +285,7 @@ static void test_shapes(void)
 	expect_error(emit(r, ir_proto(OP_GRAD), (int[]){ y10, w }, 2, err), err, "f32 scalar", "err_grad");
 	int w2 = ir_op1(r, OP_NEG, w);
 	expect_type(r, ir_op2(r, OP_WRITE, w, w2), "f32[100,128]", "write", err);
-	expect_error(emit(r, ir_proto(OP_WRITE), (int[]){ w2, w2 }, 2, err), err, "not a param or state", "err_write_target");
+	expect_error(emit(r, ir_proto(OP_WRITE), (int[]){ w2, w2 }, 2, err), err, "not a param, state or packed", "err_write_target");
 	expect_error(emit(r, ir_proto(OP_WRITE), (int[]){ w, x }, 2, err), err, "does not match", "err_write_type");
 	Node ar = ir_proto(OP_ARANGE);
 	ar.type = T(DT_I32, 2, 2, 2);
@@ -352,7 +352,14 @@ static Region *every_op_region(Arena *a, bool *covered)
 	covered[OP_PARAM] = true;
 	int m = ir_state(r, "net.l1.weight", "m \"odd\"\n", T(DT_F32, 2, 6, 3));
 	covered[OP_STATE] = true;
-	Node p = ir_proto(OP_ARANGE);
+	r->node[w].at = r->node[m].at = 128;
+	Node p = ir_proto(OP_PACKED);
+	p.type = T(DT_F32, 1, 50);
+	p.at = 64;
+	int pk = E0(p);
+	p.sname = "m \"odd\"\n";
+	E0(p);
+	p = ir_proto(OP_ARANGE);
 	p.type = T(DT_I32, 1, 4);
 	E0(p);
 	p = ir_proto(OP_TRIL);
@@ -418,6 +425,7 @@ static Region *every_op_region(Arena *a, bool *covered)
 	p.op = OP_UNSLICE;
 	p.type = r->node[cat].type;
 	E(p, sl);
+	E(ir_proto(OP_PACK), wh, x, pk);
 	int tk = E(ir_proto(OP_TAKE), w, ids);
 	p = ir_proto(OP_SCATTER_ROWS);
 	p.type = r->node[w].type;
@@ -629,10 +637,10 @@ static void test_verifier(void)
 		{ "verify_forward_ref", "not an earlier value", 0 },
 		{ "verify_wrong_type", "has type f32[32,129] but its operands give f32[32,128]", 1 },
 		{ "verify_bad_arity", "has 1 operands, expected 2", 2 },
-		{ "verify_write_target", "not a param or state", 3 },
+		{ "verify_write_target", "not a param, state or packed", 3 },
 		{ "verify_output_range", "not in the region", 4 },
 		{ "verify_input_index", "the region has 1 inputs", 5 },
-		{ "verify_double_write", "both write slot", 6 },
+		{ "verify_double_write", "both write the bytes of slot", 6 },
 		{ "verify_given_type", "cannot reshape", 7 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

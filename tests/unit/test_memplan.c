@@ -257,7 +257,7 @@ static void run(const Region *r, Tensor *in, int nin, const Slots *init, Result 
 	for (int k = 0; k < 4; k++)
 		res->slots.t[k] = tensor_copy(&init->t[k]);
 	cur_slots = &res->slots;
-	Store s = { NULL, lookup, 99, 3 };
+	Store s = { .lookup = lookup, .seed = 99, .step = 3 };
 	res->nout = r->nout;
 	interp_run(r, &s, ptr, res->out);
 }

@@ -1,0 +1,458 @@
+/*
+ * pack.c — the packing pass: the optimizer updates of many parameters
+ * become one update over their packed arenas.
+ *
+ * The host keeps every f32 parameter in one block, each at a 64-byte-aligned
+ * offset (a PARAM node's `at`), and every optimizer state of one name in a
+ * block of the same layout (frontend/model.c).  After autodiff a training
+ * region updates each parameter p with its own elementwise chain over p's
+ * shape.  Its leaves are p, p's states, scalars (learning rate, step,
+ * constants) and one more value of p's shape, the gradient g; its roots are
+ * the writes of p and of p's states.  Parameters whose chains are the same
+ * up to shape (the same ops, attributes, scalars and writes) and which lie
+ * next to each other in the blocks form a run.  The pass replaces the
+ * chains of a run by one chain over the run's span:
+ *
+ *     %P = packed {at=A} : f32[N]           the parameters of the run
+ *     %M = packed "opt.m" {at=A} : f32[N]   each state, same layout
+ *     %G = pack %g1, %g2, ... : f32[N]      the gradients, same layout
+ *     ... the chain, over f32[N] ...
+ *     write %P, ...   write %M, ...
+ *
+ * Fusion then makes that chain one kernel, and memplan computes each g_i in
+ * place in %G's buffer: the gradients are written straight into their
+ * places in the packed gradient, not copied there.
+ *
+ * Contract.  Requires a verified region without GRAD nodes (it runs after
+ * simplify).  Parameters without `at` (text IR that gives none) and chains
+ * that other values use are left alone.  Guarantees a verified region with
+ * the same inputs and outputs and the same results bit for bit: every
+ * element goes through the same operations on the same operands.  The
+ * padding between parameters (less than 64 bytes each) is updated too, from
+ * zero gradients; nothing reads it.
+ */
+#include "ir/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The update chain of one parameter. */
+typedef struct {
+	const char *name;  /* the parameter */
+	int param;         /* its PARAM node, -1 until a write of it is seen */
+	Type t;
+	int64_t at, bytes; /* place in the blocks */
+	int grad;          /* the one leaf of p's shape that is not a slot, -1 = none */
+	int stop;          /* a member taken as the gradient leaf instead, -1 = none */
+	bool many;         /* more than one such leaf was found */
+	bool ok;
+	int *mem, nmem;    /* members, in node order */
+	int *wr, nwr;      /* its writes */
+	char *key;         /* the chain up to shape: equal keys, same update */
+	size_t klen, kcap;
+} Upd;
+
+typedef struct {
+	Region *r;
+	Arena *a;
+	Upd *u;
+	int nu;
+	int *owner;        /* [nnode] update a member or write belongs to, -1 */
+	int *dep;          /* [nnode] depends(): 2 * (update + 1) + answer, 0 = not asked */
+} Pack;
+
+static bool member_op(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	unsigned fl = op_info[nd->op].flags;
+	if (nd->op == OP_BROADCAST)
+		return r->node[ir_operand(r, v, 0)].type.rank == 0;
+	return (fl & (F_UNARY | F_BINARY)) || nd->op == OP_WHERE || nd->op == OP_CONST;
+}
+
+/* Does v read one of u's slots through elementwise ops of u's shape? */
+static bool depends(Pack *P, int iu, int v)
+{
+	const Region *r = P->r;
+	const Node *nd = &r->node[v];
+	const Upd *u = &P->u[iu];
+	if (P->dep[v] >> 1 == iu + 1)
+		return P->dep[v] & 1;
+	bool d = false;
+	if (nd->op == OP_PARAM || nd->op == OP_STATE)
+		d = !strcmp(nd->name, u->name);
+	else if (type_eq(&nd->type, &u->t) && member_op(r, v))
+		for (int k = 0; !d && k < nd->narg; k++)
+			d = depends(P, iu, ir_operand(r, v, k));
+	P->dep[v] = 2 * (iu + 1) + d;
+	return d;
+}
+
+/* Adds v and its operands to u's chain (depth first); false when v cannot be part of it. */
+static bool visit(Pack *P, int iu, int v)
+{
+	Region *r = P->r;
+	Upd *u = &P->u[iu];
+	const Node *nd = &r->node[v];
+	if (P->owner[v] == iu)
+		return true;
+	if (nd->op == OP_PARAM || nd->op == OP_STATE)
+		return !strcmp(nd->name, u->name) && type_eq(&nd->type, &u->t) && nd->at == u->at;
+	if (ir_is_slot(nd->op))
+		return false;
+	if (nd->type.rank == 0)
+		return true;
+	if (!type_eq(&nd->type, &u->t))
+		return false;
+	if (!member_op(r, v) || v == u->stop) {
+		u->many |= u->grad >= 0 && u->grad != v;
+		u->grad = v;
+		return true;
+	}
+	if (P->owner[v] >= 0)
+		return false; /* claimed by another chain */
+	P->owner[v] = iu;
+	for (int k = 0; k < nd->narg; k++)
+		if (!visit(P, iu, ir_operand(r, v, k)))
+			return false;
+	return true;
+}
+
+/* Do the writes of u reach a leaf other than a slot or a scalar without passing v? */
+static bool reaches_leaf(Pack *P, int iu, int x, int v, bool *seen)
+{
+	const Region *r = P->r;
+	if (x == v || seen[x])
+		return false;
+	seen[x] = true;
+	const Node *nd = &r->node[x];
+	if (ir_is_slot(nd->op) || nd->type.rank == 0)
+		return false;
+	if (P->owner[x] != iu)
+		return true;
+	for (int k = 0; k < nd->narg; k++)
+		if (reaches_leaf(P, iu, ir_operand(r, x, k), v, seen))
+			return true;
+	return false;
+}
+
+/*
+ * u's chain from its writes down to its leaves: false when it cannot be
+ * packed.  A chain whose gradient was summed from several values (a tied
+ * embedding's: an add of two) has several leaves of its shape; its
+ * gradient is then the first member that reads none of u's slots and that
+ * every path from the writes to those leaves passes.
+ */
+static bool chain(Pack *P, int iu)
+{
+	const Region *r = P->r;
+	Upd *u = &P->u[iu];
+	for (int pass = 0; pass < 2; pass++) {
+		for (int k = 0; k < u->nwr; k++) {
+			P->owner[u->wr[k]] = iu;
+			if (!visit(P, iu, ir_operand(r, u->wr[k], 0)) || !visit(P, iu, ir_operand(r, u->wr[k], 1)))
+				return false;
+		}
+		if (!u->many)
+			return true;
+		if (pass)
+			return false;
+		bool *seen = xcalloc((size_t)r->nnode + 1, sizeof *seen);
+		for (int v = 0; v < r->nnode && u->stop < 0; v++) {
+			if (P->owner[v] != iu || r->node[v].op == OP_WRITE || depends(P, iu, v))
+				continue;
+			memset(seen, 0, (size_t)r->nnode * sizeof *seen);
+			bool leaks = false;
+			for (int k = 0; k < u->nwr && !leaks; k++)
+				leaks = reaches_leaf(P, iu, ir_operand(r, u->wr[k], 1), v, seen);
+			if (!leaks)
+				u->stop = v;
+		}
+		free(seen);
+		if (u->stop < 0)
+			return false;
+		for (int v = 0; v < r->nnode; v++)
+			if (P->owner[v] == iu)
+				P->owner[v] = -1;
+		u->grad = -1;
+		u->many = false;
+	}
+	return false;
+}
+
+static void key_add(Pack *P, Upd *u, const char *fmt, long long x)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof buf, fmt, x);
+	if (u->klen + (size_t)n + 1 > u->kcap) {
+		size_t cap = u->kcap ? 2 * u->kcap : 256;
+		while (cap < u->klen + (size_t)n + 1)
+			cap *= 2;
+		u->key = arena_grow(P->a, u->key, u->kcap, cap);
+		u->kcap = cap;
+	}
+	memcpy(u->key + u->klen, buf, (size_t)n + 1);
+	u->klen += (size_t)n;
+}
+
+/* Operand x of u's chain as the key and emit() name it. */
+static void key_operand(Pack *P, Upd *u, int x)
+{
+	const Node *nd = &P->r->node[x];
+	if (P->owner[x] == u - P->u && nd->op != OP_WRITE) {
+		for (int i = 0; i < u->nmem; i++)
+			if (u->mem[i] == x)
+				key_add(P, u, " m%lld", i);
+	} else if (nd->op == OP_PARAM) {
+		key_add(P, u, " P", 0);
+	} else if (nd->op == OP_STATE) {
+		key_add(P, u, " S%lld:", (long long)strlen(nd->sname));
+		for (const char *c = nd->sname; *c; c++)
+			key_add(P, u, "%02llx", (unsigned char)*c);
+	} else if (x == u->grad) {
+		key_add(P, u, " G", 0);
+	} else {
+		key_add(P, u, " s%lld", x);
+	}
+}
+
+static void make_key(Pack *P, Upd *u)
+{
+	const Region *r = P->r;
+	for (int i = 0; i < u->nmem; i++) {
+		const Node *nd = &r->node[u->mem[i]];
+		long long fbits;
+		memcpy(&fbits, &nd->f, sizeof fbits);
+		key_add(P, u, "|%lld", nd->op);
+		key_add(P, u, ".%lld", nd->type.dt);
+		key_add(P, u, ".%llx", fbits);
+		key_add(P, u, ".%lld", nd->keep);
+		for (int k = 0; k < nd->nia; k++)
+			key_add(P, u, ",%lld", nd->ia[k]);
+		for (int k = 0; k < nd->narg; k++)
+			key_operand(P, u, ir_operand(r, u->mem[i], k));
+	}
+	for (int i = 0; i < u->nwr; i++) {
+		key_add(P, u, "|w", 0);
+		key_operand(P, u, ir_operand(r, u->wr[i], 0));
+		key_operand(P, u, ir_operand(r, u->wr[i], 1));
+	}
+}
+
+static Upd *upd_of(Pack *P, const char *name)
+{
+	for (int i = 0; i < P->nu; i++)
+		if (!strcmp(P->u[i].name, name))
+			return &P->u[i];
+	Upd *u = &P->u[P->nu++];
+	memset(u, 0, sizeof *u);
+	u->name = name;
+	u->param = u->grad = u->stop = -1;
+	u->ok = true;
+	return u;
+}
+
+/* Finds every parameter's chain; marks the ones that cannot be packed. */
+static void find_chains(Pack *P)
+{
+	Region *r = P->r;
+	int n = r->nnode;
+	for (int w = 0; w < n; w++) {
+		if (r->node[w].op != OP_WRITE)
+			continue;
+		const Node *s = &r->node[ir_operand(r, w, 0)];
+		if ((s->op != OP_PARAM && s->op != OP_STATE) || s->at < 0 || s->type.dt != DT_F32)
+			continue;
+		Upd *u = upd_of(P, s->name);
+		if (!u->wr)
+			u->wr = arena_alloc(P->a, ((size_t)n + 1) * sizeof *u->wr);
+		u->wr[u->nwr++] = w;
+		if (s->op == OP_PARAM) {
+			u->param = ir_operand(r, w, 0);
+			u->t = s->type;
+			u->at = s->at;
+			u->bytes = type_numel(&s->type) * 4;
+		}
+	}
+	for (int i = 0; i < P->nu; i++)
+		P->u[i].ok = P->u[i].param >= 0 && chain(P, i);
+	/* a member some other value reads, or an output, is not the chain's alone */
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k), iu = P->owner[o];
+			if (iu >= 0 && r->node[o].op != OP_WRITE && P->owner[v] != iu)
+				P->u[iu].ok = false;
+		}
+	for (int i = 0; i < r->nout; i++)
+		if (P->owner[r->out[i]] >= 0)
+			P->u[P->owner[r->out[i]]].ok = false;
+	for (int i = 0; i < P->nu; i++) {
+		Upd *u = &P->u[i];
+		if (!u->ok)
+			continue;
+		u->mem = arena_alloc(P->a, ((size_t)n + 1) * sizeof *u->mem);
+		for (int v = 0; v < n; v++)
+			if (P->owner[v] == i && r->node[v].op != OP_WRITE)
+				u->mem[u->nmem++] = v;
+		make_key(P, u);
+	}
+}
+
+/* The node that stands for operand x of u's chain in the packed chain. */
+static int packed_operand(Pack *P, const Upd *u, int x, const int *newmem, int pnode, int gnode, int *snode,
+	const char **sname, int *ns)
+{
+	Region *r = P->r;
+	const Node *nd = &r->node[x];
+	for (int i = 0; i < u->nmem; i++)
+		if (u->mem[i] == x)
+			return newmem[i];
+	if (nd->op == OP_PARAM)
+		return pnode;
+	if (x == u->grad)
+		return gnode;
+	if (nd->op != OP_STATE)
+		return x; /* a scalar, shared */
+	for (int i = 0; i < *ns; i++)
+		if (!strcmp(sname[i], nd->sname))
+			return snode[i];
+	Node p = ir_proto(OP_PACKED);
+	p.sname = ir_strdup(r, nd->sname);
+	p.at = u->at;
+	p.type = r->node[pnode].type;
+	sname[*ns] = nd->sname;
+	char err[256];
+	int s = ir_emit(r, &p, NULL, 0, err, sizeof err);
+	if (s < 0)
+		die("pack: %s", err);
+	return snode[(*ns)++] = s;
+}
+
+static int emit_or_die(Region *r, Node *p, const int *args, int n)
+{
+	char err[400];
+	int v = ir_emit(r, p, args, n, err, sizeof err);
+	if (v < 0)
+		die("pack: %s", err);
+	return v;
+}
+
+/* Replaces the chains of run[0..k) (same key, adjacent, in order of `at`) by one. */
+static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
+{
+	Region *r = P->r;
+	const Upd *u = run[0];
+	int64_t n = (run[k - 1]->at + run[k - 1]->bytes - u->at) / 4;
+	Type flat = type_make(DT_F32, 1, &n);
+	Node p = ir_proto(OP_PACKED);
+	p.at = u->at;
+	p.type = flat;
+	int pnode = emit_or_die(r, &p, NULL, 0), gnode = -1;
+	if (u->grad >= 0) {
+		int *g = arena_alloc(P->a, (size_t)k * sizeof *g);
+		for (int i = 0; i < k; i++)
+			g[i] = run[i]->grad;
+		Node q = ir_proto(OP_PACK);
+		gnode = emit_or_die(r, &q, g, k);
+	}
+	int *newmem = arena_alloc(P->a, ((size_t)u->nmem + 1) * sizeof *newmem);
+	int snode[8 * MAX_RANK], ns = 0, args[8];
+	const char *sname[8 * MAX_RANK];
+	for (int i = 0; i < u->nmem; i++) {
+		int v = u->mem[i];
+		Node q = r->node[v];
+		if (q.narg > 8)
+			die("pack: a chain member with %d operands", q.narg);
+		for (int j = 0; j < q.narg; j++)
+			args[j] = packed_operand(P, u, ir_operand(r, v, j), newmem, pnode, gnode, snode, sname, &ns);
+		q.type = type_make(q.type.dt, 1, &n);
+		newmem[i] = emit_or_die(r, &q, args, q.narg);
+		if (!type_eq(&r->node[newmem[i]].type, &q.type))
+			die("pack: %%%d does not keep the packed shape", v);
+	}
+	for (int i = 0; i < u->nwr; i++) {
+		int w = u->wr[i];
+		args[0] = packed_operand(P, u, ir_operand(r, w, 0), newmem, pnode, gnode, snode, sname, &ns);
+		args[1] = packed_operand(P, u, ir_operand(r, w, 1), newmem, pnode, gnode, snode, sname, &ns);
+		Node q = ir_proto(OP_WRITE);
+		emit_or_die(r, &q, args, 2);
+	}
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < run[i]->nwr; j++)
+			dead[run[i]->wr[j]] = true;
+}
+
+static int by_at(const void *a, const void *b)
+{
+	const Upd *x = *(Upd *const *)a, *y = *(Upd *const *)b;
+	return (x->at > y->at) - (x->at < y->at);
+}
+
+/* Drops the dead writes (dead[0..nold): the nodes before packing) and
+   whatever only they needed; inputs stay. */
+static void sweep(Region *r, const bool *dead, int nold)
+{
+	int n = r->nnode, m = 0;
+	bool *live = xcalloc((size_t)n + 1, sizeof *live);
+	int *order = xmalloc(((size_t)n + 1) * sizeof *order);
+	for (int i = 0; i < r->nout; i++)
+		live[r->out[i]] = true;
+	for (int v = n - 1; v >= 0; v--) {
+		const Node *nd = &r->node[v];
+		live[v] |= (nd->op == OP_WRITE && !(v < nold && dead[v])) || nd->op == OP_INPUT;
+		for (int k = 0; live[v] && k < nd->narg; k++)
+			live[ir_operand(r, v, k)] = true;
+	}
+	for (int v = 0; v < n; v++)
+		if (live[v])
+			order[m++] = v;
+	ir_select(r, order, m);
+	free(order);
+	free(live);
+}
+
+void pack_run(Region *r)
+{
+	int n = r->nnode;
+	for (int v = 0; v < n; v++)
+		if (r->node[v].op == OP_GRAD)
+			return;
+	Pack P = { .r = r, .a = arena_new() };
+	P.u = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.u);
+	P.owner = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.owner);
+	P.dep = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.dep); /* zeroed: not asked */
+	for (int v = 0; v < n; v++)
+		P.owner[v] = -1;
+	find_chains(&P);
+	Upd **list = arena_alloc(P.a, ((size_t)P.nu + 1) * sizeof *list);
+	bool *done = arena_alloc(P.a, ((size_t)P.nu + 1) * sizeof *done);
+	memset(done, 0, ((size_t)P.nu + 1) * sizeof *done);
+	bool *dead = arena_alloc(P.a, ((size_t)n + 1) * sizeof *dead);
+	memset(dead, 0, ((size_t)n + 1) * sizeof *dead);
+	bool changed = false;
+	for (int i = 0; i < P.nu; i++) {
+		if (!P.u[i].ok || done[i])
+			continue;
+		/* the chains equal to this one, by place in the blocks */
+		int k = 0;
+		for (int j = i; j < P.nu; j++)
+			if (P.u[j].ok && !done[j] && P.u[j].klen == P.u[i].klen && !memcmp(P.u[j].key, P.u[i].key, P.u[i].klen)) {
+				list[k++] = &P.u[j];
+				done[j] = true;
+			}
+		qsort(list, (size_t)k, sizeof *list, by_at);
+		/* runs of neighbours: each starts where the previous one's padding ends */
+		for (int a = 0, b; a < k; a = b) {
+			for (b = a + 1; b < k && list[b]->at == ir_pack_align(list[b - 1]->at + list[b - 1]->bytes); b++)
+				;
+			if (b - a >= 2) {
+				pack_run_of(&P, list + a, b - a, dead);
+				changed = true;
+			}
+		}
+	}
+	if (changed)
+		sweep(r, dead, n);
+	arena_free(P.a);
+}
