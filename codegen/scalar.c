@@ -4,10 +4,13 @@
  * ir/interp.c operation for operation (same comparisons, same NaN rules,
  * same wrapping and saturation), and no fast-math flag is set, so results
  * are bit-identical except where a libm call could be evaluated in another
- * order (none today).  Transcendentals go through LLVM intrinsics, which
- * lower to the same libm calls the interpreter makes.
+ * order (none today).  exp and tanh are sinter's own (runtime/mathf.c),
+ * emitted inline as plain float operations so that loops vectorize; the
+ * other transcendentals go through LLVM intrinsics or libm calls, the same
+ * libm functions the interpreter calls.
  */
 #include "codegen/emit.h"
+#include "runtime/runtime.h"
 
 #include <math.h>
 #include <string.h>
@@ -28,19 +31,79 @@ static LLVMValueRef intr1(Cg *g, const char *name, LLVMValueRef x)
 	return cg_intrinsic(g, name, LLVMTypeOf(x), &x, 1);
 }
 
+static LLVMValueRef intr2(Cg *g, const char *name, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMValueRef a[2] = { x, y };
+	return cg_intrinsic(g, name, LLVMTypeOf(x), a, 2);
+}
+
+static LLVMValueRef cmp_const(Cg *g, LLVMRealPredicate p, LLVMValueRef x, float c)
+{
+	return LLVMBuildFCmp(g->b, p, x, cg_f32(g, c), "");
+}
+
+/* p * r + c for each c, Horner's order */
+static LLVMValueRef horner(Cg *g, const float *c, int n, LLVMValueRef r)
+{
+	LLVMValueRef p = cg_f32(g, c[0]);
+	for (int i = 1; i < n; i++)
+		p = LLVMBuildFAdd(g->b, LLVMBuildFMul(g->b, p, r, ""), cg_f32(g, c[i]), "");
+	return p;
+}
+
+/* 2^k for an i32 k in [-126, 127]: the exponent bits */
+static LLVMValueRef pow2i(Cg *g, LLVMValueRef k)
+{
+	LLVMValueRef e = LLVMBuildShl(g->b, LLVMBuildAdd(g->b, k, cg_i32(g, 127), ""), cg_i32(g, 23), "");
+	return LLVMBuildBitCast(g->b, e, g->f32, "");
+}
+
+/* rt_expf (runtime/mathf.c), its branches as selects: no call, so it vectorizes */
+static LLVMValueRef expf_inline(Cg *g, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef hi = cmp_const(g, LLVMRealOGT, x, RT_EXP_HI), lo = cmp_const(g, LLVMRealOLT, x, RT_EXP_LO);
+	/* in range for the integer steps; the selects below discard the rest */
+	LLVMValueRef xc = LLVMBuildSelect(b, hi, cg_f32(g, RT_EXP_HI), LLVMBuildSelect(b, lo, cg_f32(g, RT_EXP_LO), x, ""), "");
+	xc = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), cg_f32(g, 0), xc, "");
+	LLVMValueRef k = intr1(g, "llvm.rint", LLVMBuildFMul(b, xc, cg_f32(g, RT_LOG2E), ""));
+	LLVMValueRef r = LLVMBuildFSub(b, xc, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_HI), ""), "");
+	r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_LO), ""), "");
+	LLVMValueRef p = horner(g, RT_EXP_C, RT_EXP_N, r);
+	LLVMValueRef ki = LLVMBuildFPToSI(b, k, g->i32, ""), h = LLVMBuildAShr(b, ki, cg_i32(g, 1), "");
+	LLVMValueRef y = LLVMBuildFMul(b, LLVMBuildFMul(b, p, pow2i(g, h), ""), pow2i(g, LLVMBuildSub(b, ki, h, "")), "");
+	y = LLVMBuildSelect(b, lo, cg_f32(g, 0), y, "");
+	y = LLVMBuildSelect(b, hi, cg_f32(g, INFINITY), y, "");
+	return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
+}
+
+/* rt_tanhf (runtime/mathf.c), branch-free */
+static LLVMValueRef tanhf_inline(Cg *g, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef a = intr1(g, "llvm.fabs", x), one = cg_f32(g, 1);
+	LLVMValueRef z = LLVMBuildFMul(b, x, x, "");
+	LLVMValueRef q = horner(g, RT_TANH_C, RT_TANH_N, z);
+	LLVMValueRef small = LLVMBuildFAdd(b, x, LLVMBuildFMul(b, LLVMBuildFMul(b, x, z, ""), q, ""), "");
+	LLVMValueRef t = expf_inline(g, LLVMBuildFAdd(b, a, a, ""));
+	LLVMValueRef mid = LLVMBuildFSub(b, one, LLVMBuildFDiv(b, cg_f32(g, 2), LLVMBuildFAdd(b, t, one, ""), ""), "");
+	LLVMValueRef big = LLVMBuildSelect(b, cmp_const(g, LLVMRealOGT, a, RT_TANH_ONE), one, mid, "");
+	return intr2(g, "llvm.copysign", LLVMBuildSelect(b, cmp_const(g, LLVMRealOLT, a, RT_TANH_SMALL), small, big, ""), x);
+}
+
 static LLVMValueRef f_unary(Cg *g, OpKind op, LLVMValueRef x)
 {
 	LLVMBuilderRef b = g->b;
 	LLVMValueRef one = cg_f32(g, 1), zero = cg_f32(g, 0);
 	switch (op) {
 	case OP_NEG: return LLVMBuildFNeg(b, x, "");
-	case OP_EXP: return intr1(g, "llvm.exp", x);
+	case OP_EXP: return expf_inline(g, x);
 	case OP_LOG: return intr1(g, "llvm.log", x);
 	case OP_SQRT: return intr1(g, "llvm.sqrt", x);
 	case OP_RSQRT: return LLVMBuildFDiv(b, one, intr1(g, "llvm.sqrt", x), "");
-	case OP_TANH: return libm1(g, "tanhf", x);
+	case OP_TANH: return tanhf_inline(g, x);
 	case OP_SIGMOID:
-		return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, intr1(g, "llvm.exp", LLVMBuildFNeg(b, x, "")), ""), "");
+		return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, expf_inline(g, LLVMBuildFNeg(b, x, "")), ""), "");
 	case OP_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), zero, x, "");
 	case OP_ABS: return intr1(g, "llvm.fabs", x);
 	case OP_SIGN: {

@@ -274,12 +274,12 @@ static void unary(OpKind op, Tensor *out, Tensor *const *in)
 	if (dt == DT_F32) {
 		switch (op) {
 		case OP_NEG: LOOP1(float, -x); return;
-		case OP_EXP: LOOP1(float, expf(x)); return;
+		case OP_EXP: LOOP1(float, rt_expf(x)); return;
 		case OP_LOG: LOOP1(float, logf(x)); return;
 		case OP_SQRT: LOOP1(float, sqrtf(x)); return;
 		case OP_RSQRT: LOOP1(float, 1.0f / sqrtf(x)); return;
-		case OP_TANH: LOOP1(float, tanhf(x)); return;
-		case OP_SIGMOID: LOOP1(float, 1.0f / (1.0f + expf(-x))); return;
+		case OP_TANH: LOOP1(float, rt_tanhf(x)); return;
+		case OP_SIGMOID: LOOP1(float, 1.0f / (1.0f + rt_expf(-x))); return;
 		case OP_RELU: LOOP1(float, x < 0 ? 0.0f : x); return;
 		case OP_ABS: LOOP1(float, fabsf(x)); return;
 		case OP_SIGN: LOOP1(float, x > 0 ? 1.0f : x < 0 ? -1.0f : x); return;

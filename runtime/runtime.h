@@ -23,6 +23,20 @@ void rt_fill_normal(float *p, int64_t n, float mean, float std, uint64_t key);
 /* Uniform random permutation of 0..n-1 (Fisher–Yates driven by key). */
 void rt_permutation(int64_t *out, int64_t n, uint64_t key);
 
+/* ---- exp and tanh (runtime/mathf.c): the interpreter's and generated
+   code's, operation for operation (codegen/scalar.c emits them inline) ---- */
+float rt_expf(float x);
+float rt_tanhf(float x);
+#define RT_EXP_HI 88.72283935546875f   /* above: inf */
+#define RT_EXP_LO -87.33654022216797f  /* below: 0 (no subnormal results) */
+#define RT_LOG2E 1.44269502162933349609375f
+#define RT_LN2_HI 0.693145751953125f     /* ln 2 = HI + LO; k * HI is exact */
+#define RT_LN2_LO 1.428606765330187e-06f
+#define RT_TANH_SMALL 0.625f           /* below: the odd polynomial */
+#define RT_TANH_ONE 9.0f               /* above: +-1 */
+enum { RT_EXP_N = 8, RT_TANH_N = 5 };
+extern const float RT_EXP_C[RT_EXP_N], RT_TANH_C[RT_TANH_N];
+
 /* ---- data sets (runtime/data.c) ---- */
 typedef enum { RT_F32, RT_I32 } RtDType;
 

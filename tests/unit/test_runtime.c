@@ -757,6 +757,40 @@ static void remove_tmpdir(void)
 	rmdir(tmpdir);
 }
 
+/* Error of f against the double-precision value t, in units of the last place of t as a float. */
+static double ulps(float f, double t)
+{
+	float tf = (float)t;
+	double sp = fabs((double)nextafterf(tf, INFINITY) - tf);
+	return fabs((double)f - t) / sp;
+}
+
+/* rt_expf and rt_tanhf: accuracy over a sweep of every 97th float, and the
+   special cases (runtime/mathf.c promises at most 1.2 and 1.4 ulp). */
+static void test_mathf(void)
+{
+	double we = 0, wt = 0;
+	float xe = 0, xt = 0;
+	for (uint32_t bits = 0; bits < 0x7f800000u; bits += 97)
+		for (int s = 0; s < 2; s++) {
+			float x;
+			memcpy(&x, &bits, sizeof x);
+			x = s ? -x : x;
+			if (x > RT_EXP_LO && x < RT_EXP_HI && ulps(rt_expf(x), exp(x)) > we)
+				we = ulps(rt_expf(x), exp(x)), xe = x;
+			if (fabsf(x) < 20 && x != 0 && ulps(rt_tanhf(x), tanh(x)) > wt)
+				wt = ulps(rt_tanhf(x), tanh(x)), xt = x;
+		}
+	check("mathf_exp_accuracy", we <= 1.5, "rt_expf is %.2f ulp off at %g", we, xe);
+	check("mathf_tanh_accuracy", wt <= 1.5, "rt_tanhf is %.2f ulp off at %g", wt, xt);
+	check("mathf_exp_limits", rt_expf(89) == INFINITY && rt_expf(-88) == 0 && rt_expf(0) == 1 &&
+		isnan(rt_expf(NAN)) && rt_expf(INFINITY) == INFINITY && rt_expf(-INFINITY) == 0,
+		"exp(89) %g, exp(-88) %g, exp(0) %g", rt_expf(89), rt_expf(-88), rt_expf(0));
+	check("mathf_tanh_limits", rt_tanhf(30) == 1 && rt_tanhf(-30) == -1 && rt_tanhf(INFINITY) == 1 &&
+		isnan(rt_tanhf(NAN)) && signbit(rt_tanhf(-0.0f)) && rt_tanhf(1e-30f) == 1e-30f,
+		"tanh(30) %g, tanh(-30) %g, tanh(-0) %g", rt_tanhf(30), rt_tanhf(-30), rt_tanhf(-0.0f));
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/sinter_rt_XXXXXX");
@@ -765,6 +799,7 @@ int main(void)
 		return 1;
 	}
 	test_rng();
+	test_mathf();
 	test_idx();
 	test_idx_real();
 	test_text();
