@@ -9,6 +9,7 @@
 #
 #   PASSES="simplify fusion" tests/e2e/passes_diff.sh    # default: see below
 #   PROGRAMS="examples/mlp.sn" tests/e2e/passes_diff.sh  # default: all below
+#   FLAGS=--interp tests/e2e/passes_diff.sh              # flags for every run
 #
 # Each run gets a working directory of its own, holding links to the
 # folders beside the program (data/, lib/), so files the program writes
@@ -98,9 +99,9 @@ done
 n=0
 for prog in "${list[@]}"; do
 	n=$((n + 1))
-	echo "$tmp/p$n $prog ${ARGS[$prog]:-}"
+	echo "$tmp/p$n $prog ${ARGS[$prog]:-} ${FLAGS:-}"
 	for pass in $passes; do
-		echo "$tmp/p$n-$pass $prog ${ARGS[$prog]:-} --no-$pass"
+		echo "$tmp/p$n-$pass $prog ${ARGS[$prog]:-} ${FLAGS:-} --no-$pass"
 	done
 done | xargs -d '\n' -n 1 -P "$jobs" bash -c 'run $1' run # $1: split into words
 
