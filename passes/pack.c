@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { MAX_STATES = 16 }; /* optimizer states of one update (Adam has 2) */
+
 /* The update chain of one parameter. */
 typedef struct {
 	const char *name;  /* the parameter */
@@ -317,6 +319,8 @@ static int packed_operand(Pack *P, const Upd *u, int x, const int *newmem, int p
 	for (int i = 0; i < *ns; i++)
 		if (!strcmp(sname[i], nd->sname))
 			return snode[i];
+	if (*ns == MAX_STATES)
+		die("pack: an update with more than %d optimizer states", MAX_STATES);
 	Node p = ir_proto(OP_PACKED);
 	p.sname = ir_strdup(r, nd->sname);
 	p.at = u->at;
@@ -357,8 +361,8 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 		gnode = emit_or_die(r, &q, g, k);
 	}
 	int *newmem = arena_alloc(P->a, ((size_t)u->nmem + 1) * sizeof *newmem);
-	int snode[8 * MAX_RANK], ns = 0, args[8];
-	const char *sname[8 * MAX_RANK];
+	int snode[MAX_STATES], ns = 0, args[8];
+	const char *sname[MAX_STATES];
 	for (int i = 0; i < u->nmem; i++) {
 		int v = u->mem[i];
 		Node q = r->node[v];

@@ -12,8 +12,8 @@
 # A program run with --log @LOG@ has its JSON-lines log (every logged loss)
 # compared the same way, without the "time" fields.  At the end the unit
 # differential tests of every primitive run again with SINTER_PAR_MIN=1.
-# Prints "PASS name" / "FAIL name: reason".  Left out: examples/gpt_char.sn
-# (about 40 s on the interpreter even with -D STEPS=20).
+# Prints "PASS name" / "FAIL name: reason".  examples/gpt_char.sn runs two
+# steps only (one takes about 2 s on the interpreter).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -120,6 +120,9 @@ check stdlib_optim "$root" tests/e2e/stdlib_optim.sn
 check stdlib_shadow "$root" tests/e2e/stdlib_shadow.sn
 check stdlib_values "$root" tests/e2e/stdlib_values.sn
 check torch_gpt "$root" tests/e2e/torch_gpt.sn -D OUT=@OUT@
+# the full-size GPT example, two steps with an evaluation after each and a short sample
+check gpt_char "$root" examples/gpt_char.sn -D STEPS=2 -D EVAL_EVERY=1 -D EVAL_BATCHES=1 \
+	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=8 --log @LOG@
 check gpt_tokens "$root" tests/e2e/gpt_tokens.sn -D TOKENS="$tmp/tokens.bin"
 spec=$root/tests/spec
 check spec_lexical "$spec" lexical.sn
