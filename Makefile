@@ -78,9 +78,10 @@ $(B)/%.o: %.c | $(B)/.deps $(B)/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# -MMD: a test is rebuilt when a header it includes (check.h, cgdiff.h) changes
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 test: sinter $(UNIT_BIN)
 	@tests/run.sh

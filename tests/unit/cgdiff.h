@@ -1,8 +1,9 @@
 /*
  * cgdiff.h — the differential-testing kit shared by test_codegen.c and
- * test_codegen_train.c: random tensors, a store of named slots, and
- * diff_run, which runs a region through the reference interpreter and the
- * JIT and compares outputs and slots.  Included by those two tests and by
+ * test_codegen_train.c: tensor types from strings, a store of named slots
+ * filled with random tensors (trand of check.h, seeded 2024), and diff_run,
+ * which runs a region through the reference interpreter and the JIT and
+ * compares outputs and slots.  Included by those two tests and by
  * test_fusion.c.
  */
 #ifndef SINTER_TESTS_CGDIFF_H
@@ -10,6 +11,8 @@
 
 #include "codegen/codegen.h"
 #include "ir/ops.h"
+#define RNG_SEED 2024
+#include "tests/unit/check.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -17,23 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int nfail;
 static CgModule *jit;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	nfail++;
-}
 
 /* ---- tensors ---- */
 
@@ -48,30 +35,6 @@ static Type tp(DType dt, const char *dims)
 			break;
 	}
 	return type_make(dt, n, d);
-}
-
-static uint64_t rng = 2024;
-
-static double urand(void)
-{
-	rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-	return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-/* f32 in [lo, hi), i32 in [lo, hi], bool 0/1 */
-static Tensor trand(Type t, double lo, double hi)
-{
-	Tensor x = { t, xcalloc((size_t)type_numel(&t) + 1, dtype_size(t.dt)) };
-	for (int64_t i = 0; i < type_numel(&t); i++) {
-		double u = urand();
-		if (t.dt == DT_F32)
-			((float *)x.data)[i] = (float)(lo + (hi - lo) * u);
-		else if (t.dt == DT_I32)
-			((int32_t *)x.data)[i] = (int32_t)floor(lo + (hi - lo + 1) * u);
-		else
-			((uint8_t *)x.data)[i] = u < 0.5;
-	}
-	return x;
 }
 
 /* ---- a store of named slots ---- */

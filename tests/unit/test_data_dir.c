@@ -7,9 +7,9 @@
  * mkdtemp directory removed at the end.
  */
 #include "runtime/runtime.h"
+#include "tests/unit/check.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,24 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static int n_fail;
 static char tmpdir[64];
-
-static bool check(const char *name, bool ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return true;
-	}
-	va_list ap;
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	n_fail++;
-	return false;
-}
 
 static const char *tpath(const char *name)
 {
@@ -90,7 +73,7 @@ static void test_directory(void)
 	write_file(tpath("alpha.dat"), "\x01\x02index", false);
 	write_file(tpath(".hidden"), "not text\n", false);
 	if (symlink("alpha", tpath("alpha.u8")) != 0)
-		check("dir_symlink", false, "%s", strerror(errno));
+		check(false, "dir_symlink", "%s", strerror(errno));
 	mkdir(tpath("sub"), 0700);
 	write_file(tpath("sub/inner"), "inside a subdirectory\n", false);
 
@@ -99,12 +82,12 @@ static void test_directory(void)
 	int64_t T = 8, n = (int64_t)strlen(want);
 	char err[512] = "";
 	RtDataset *ds = rt_text_open(tmpdir, T, err, sizeof err);
-	if (!check("dir_open", ds != NULL, "%s", err))
+	if (!check(ds != NULL, "dir_open", "%s", err))
 		return;
-	check("dir_len", rt_dataset_len(ds) == n - T, "len %lld, expected %lld",
+	check(rt_dataset_len(ds) == n - T, "dir_len", "len %lld, expected %lld",
 	      (long long)rt_dataset_len(ds), (long long)(n - T));
 	char *got = text_of(ds, T);
-	check("dir_concatenation", !strcmp(got, want), "got '%s'", got);
+	check(!strcmp(got, want), "dir_concatenation", "got '%s'", got);
 	free(got);
 
 	/* The split() layout: the first k examples, a gap of T, the rest. */
@@ -116,10 +99,9 @@ static void test_directory(void)
 	rt_dataset_fill(train, &last, 1, tx, ty);
 	rt_dataset_fill(val, &first, 1, vx, vy);
 	/* byte offsets: training ends at byte k - 1 + T, validation starts at k + T */
-	check("dir_split_disjoint",
-	      ty[T - 1] == (unsigned char)want[k - 1 + T] && vx[0] == (unsigned char)want[k + T] &&
+	check(ty[T - 1] == (unsigned char)want[k - 1 + T] && vx[0] == (unsigned char)want[k + T] &&
 	      rt_dataset_len(train) + rt_dataset_len(val) + T == n - T,
-	      "train ends '%c', val starts '%c'", ty[T - 1], vx[0]);
+	      "dir_split_disjoint", "train ends '%c', val starts '%c'", ty[T - 1], vx[0]);
 	rt_dataset_free(train);
 	rt_dataset_free(val);
 }
@@ -130,14 +112,15 @@ static void test_directory_errors(void)
 	mkdir(tpath("empty"), 0700);
 	write_file(tpath("empty/only.dat"), "index", false);
 	RtDataset *ds = rt_text_open(tpath("empty"), 4, err, sizeof err);
-	check("dir_error_no_text", !ds && strstr(err, tpath("empty")) && strstr(err, "without text files"),
+	check(!ds && strstr(err, tpath("empty")) && strstr(err, "without text files"), "dir_error_no_text",
 	      "got '%s'", err);
 	mkdir(tpath("short"), 0700);
 	write_file(tpath("short/a"), "ab", false);
 	write_file(tpath("short/b"), "c", false);
 	ds = rt_text_open(tpath("short"), 3, err, sizeof err);
-	check("dir_error_short", !ds && strstr(err, tpath("short")) && strstr(err, "3 bytes") &&
-	      strstr(err, "at least 4"), "got '%s'", err);
+	check(!ds && strstr(err, tpath("short")) && strstr(err, "3 bytes") &&
+	      strstr(err, "at least 4"),
+	      "dir_error_short", "got '%s'", err);
 	mkdir(tpath("bad"), 0700);
 	/* a gzipped member whose CRC is wrong: zlib reports it at the end */
 	write_file(tpath("bad/a.gz"), "some text that inflates fine but fails its check\n", true);
@@ -148,7 +131,7 @@ static void test_directory_errors(void)
 	fputc(c ^ 0xff, f);
 	fclose(f);
 	ds = rt_text_open(tpath("bad"), 3, err, sizeof err);
-	check("dir_error_member_named", !ds && strstr(err, tpath("bad/a.gz")), "got '%s'", err);
+	check(!ds && strstr(err, tpath("bad/a.gz")), "dir_error_member_named", "got '%s'", err);
 	rt_dataset_free(ds);
 }
 
@@ -170,5 +153,5 @@ int main(void)
 	test_directory();
 	test_directory_errors();
 	remove_tree(tmpdir);
-	return n_fail ? 1 : 0;
+	return nfail ? 1 : 0;
 }

@@ -9,37 +9,13 @@
  * positive).  A last check makes sure no rule in ops.def went untested.
  */
 #include "ir/ops.h"
+#define RNG_SEED 99
+#include "tests/unit/check.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int nfail;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	nfail++;
-}
-
-static uint64_t rng = 99;
-
-static double urand(void)
-{
-	rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-	return (double)(rng >> 11) / 9007199254740992.0;
-}
 
 static Store store = { .seed = 11, .step = 2 };
 

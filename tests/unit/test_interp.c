@@ -6,6 +6,8 @@
  * ops, matmul, the random ops and the deferred semantics of WRITE.
  */
 #include "ir/ops.h"
+#define RNG_SEED 12345
+#include "tests/unit/check.h"
 
 #include <math.h>
 #include <signal.h>
@@ -15,23 +17,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int nfail;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	nfail++;
-}
 
 /* ---- tensors and regions ---- */
 
@@ -49,30 +34,6 @@ static Type ty(DType dt, int rank, ...)
 static Tensor tnew(Type t)
 {
 	return (Tensor){ t, xcalloc((size_t)type_numel(&t) + 1, dtype_size(t.dt)) };
-}
-
-static uint64_t rng = 12345;
-
-static double urand(void)
-{
-	rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-	return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-/* Random contents: f32 in [lo, hi), i32 in [lo, hi], bool 0/1. */
-static Tensor trand(Type t, double lo, double hi)
-{
-	Tensor x = tnew(t);
-	for (int64_t i = 0; i < type_numel(&t); i++) {
-		double u = urand();
-		if (t.dt == DT_F32)
-			((float *)x.data)[i] = (float)(lo + (hi - lo) * u);
-		else if (t.dt == DT_I32)
-			((int32_t *)x.data)[i] = (int32_t)floor(lo + (hi - lo + 1) * u);
-		else
-			((uint8_t *)x.data)[i] = u < 0.5;
-	}
-	return x;
 }
 
 static double get(const Tensor *t, int64_t i)

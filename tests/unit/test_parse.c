@@ -7,6 +7,7 @@
  */
 #include "frontend/diag.h"
 #include "frontend/frontend.h"
+#include "tests/unit/check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,23 +16,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	failures++;
-	printf("FAIL %s: ", name);
-	va_list ap;
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* ---- S-expression printer: one string per node, for shape checks ---- */
 
@@ -684,5 +668,5 @@ int main(int argc, char **argv)
 	test_errors();
 	test_load();
 	arena_free(arena);
-	return failures != 0;
+	return nfail != 0;
 }

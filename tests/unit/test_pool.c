@@ -6,33 +6,16 @@
  * really spreads over threads, and idle workers sleep instead of spinning.
  */
 #include "runtime/runtime.h"
+#include "tests/unit/check.h"
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static int n_fail;
-
-static void check(const char *name, bool ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	va_list ap;
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	n_fail++;
-}
 
 /* ---- coverage: each index visited once ---- */
 
@@ -77,7 +60,7 @@ static void test_cover(int64_t n)
 	}
 	char name[64];
 	snprintf(name, sizeof name, "pool_cover_n%lld_t%d", (long long)n, rt_pool_threads());
-	check(name, wrong < 0 && mism < 0 && !c.bad_range && atomic_load(&c.calls) >= 1,
+	check(wrong < 0 && mism < 0 && !c.bad_range && atomic_load(&c.calls) >= 1, name,
 	      "index %lld visited %d times, value mismatch at %lld, bad range %d", (long long)wrong,
 	      wrong >= 0 ? atomic_load(&c.hits[wrong]) : 1, (long long)mism, c.bad_range);
 	free(c.hits);
@@ -165,7 +148,7 @@ int main(void)
 		for (int k = 0; k < (int)(sizeof sizes / sizeof sizes[0]); k++)
 			test_cover(sizes[k]);
 	}
-	check("pool_default_is_cores", rt_pool_threads() == rt_pool_cores(), "%d threads, %d cores",
+	check(rt_pool_threads() == rt_pool_cores(), "pool_default_is_cores", "%d threads, %d cores",
 	      rt_pool_threads(), rt_pool_cores());
 
 	/* many tiny jobs back to back: the hand-over between jobs is where races live */
@@ -181,11 +164,11 @@ int main(void)
 			if (atomic_load(&hits[i]) != 1)
 				bad = r;
 	}
-	check("pool_many_small_jobs", bad < 0, "job %lld lost or repeated an index", (long long)bad);
+	check(bad < 0, "pool_many_small_jobs", "job %lld lost or repeated an index", (long long)bad);
 
 	Nest ns = { .inner = 1000 };
 	rt_parallel_for(50, outer_fn, &ns);
-	check("pool_nested", atomic_load(&ns.total) == 50 * 1000, "inner items %lld, want %d",
+	check(atomic_load(&ns.total) == 50 * 1000, "pool_nested", "inner items %lld, want %d",
 	      (long long)atomic_load(&ns.total), 50 * 1000);
 
 	int64_t na = 5000, nb = 777;
@@ -194,13 +177,13 @@ int main(void)
 	pthread_create(&tb, NULL, caller_thread, &nb);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
-	check("pool_concurrent_callers", na == 5000 && nb == 777, "a caller lost work (%lld, %lld)",
+	check(na == 5000 && nb == 777, "pool_concurrent_callers", "a caller lost work (%lld, %lld)",
 	      (long long)na, (long long)nb);
 
 	rt_pool_init(2);
 	Spread sp = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	rt_parallel_for(16, spread_fn, &sp);
-	check("pool_uses_workers", sp.nseen == 2, "%d distinct threads ran pieces with a pool of 2",
+	check(sp.nseen == 2, "pool_uses_workers", "%d distinct threads ran pieces with a pool of 2",
 	      (int)sp.nseen);
 
 	/* idle workers must block, not spin: no CPU time while the caller sleeps */
@@ -210,12 +193,12 @@ int main(void)
 	struct timespec ts = { 0, 300000000 };
 	nanosleep(&ts, NULL);
 	double idle = cpu_seconds() - c0;
-	check("pool_idle_workers_sleep", idle < 0.03, "%.3f s of CPU in 0.3 s of idling with %d threads", idle,
+	check(idle < 0.03, "pool_idle_workers_sleep", "%.3f s of CPU in 0.3 s of idling with %d threads", idle,
 	      rt_pool_threads());
 
 	rt_pool_shutdown();
-	check("pool_shutdown", rt_pool_threads() == 1, "%d threads after shutdown", rt_pool_threads());
+	check(rt_pool_threads() == 1, "pool_shutdown", "%d threads after shutdown", rt_pool_threads());
 	test_cover(1000); /* restarts the default pool */
 	rt_pool_shutdown();
-	return n_fail ? 1 : 0;
+	return nfail ? 1 : 0;
 }

@@ -6,11 +6,11 @@
  * Every file it makes lives in a mkdtemp directory removed at the end.
  */
 #include "runtime/runtime.h"
+#include "tests/unit/check.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,24 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static int n_fail;
 static char tmpdir[64];
-
-static bool check(const char *name, bool ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("PASS %s\n", name);
-		return true;
-	}
-	va_list ap;
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	n_fail++;
-	return false;
-}
 
 /* A path inside the temporary directory (static ring, enough for a test). */
 static const char *tpath(const char *name)
@@ -93,11 +76,11 @@ static void write_idx(const char *path, bool gz, uint32_t magic, const uint32_t 
 static void test_rng(void)
 {
 	uint64_t k1 = rt_key(42, "l1.weight"), k2 = rt_key(42, "l1.bias"), k3 = rt_key(43, "l1.weight");
-	check("rng_key_deterministic", rt_key(42, "l1.weight") == k1 && k1 != k2 && k1 != k3 && k2 != k3,
+	check(rt_key(42, "l1.weight") == k1 && k1 != k2 && k1 != k3 && k2 != k3, "rng_key_deterministic",
 	      "keys %llx %llx %llx", (unsigned long long)k1, (unsigned long long)k2, (unsigned long long)k3);
-	check("rng_draw_deterministic", rt_uniform(k1, 12345) == rt_uniform(k1, 12345) &&
+	check(rt_uniform(k1, 12345) == rt_uniform(k1, 12345) &&
 	      rt_normal(k1, 7) == rt_normal(k1, 7) && rt_uniform(k1, 1) != rt_uniform(k2, 1),
-	      "draws differ between calls or agree across keys");
+	      "rng_draw_deterministic", "draws differ between calls or agree across keys");
 
 	enum { N = 100000 };
 	float *u = malloc(N * sizeof *u), *v = malloc(N * sizeof *v);
@@ -112,10 +95,10 @@ static void test_rng(void)
 		cross += (u[i] - 0.5) * (v[i] - 0.5);
 	}
 	double mean = s / N, var = s2 / N - mean * mean;
-	check("rng_uniform_range", in_range, "a draw outside [0, 1)");
-	check("rng_uniform_moments", fabs(mean - 0.5) < 0.005 && fabs(var - 1.0 / 12) < 0.002,
+	check(in_range, "rng_uniform_range", "a draw outside [0, 1)");
+	check(fabs(mean - 0.5) < 0.005 && fabs(var - 1.0 / 12) < 0.002, "rng_uniform_moments",
 	      "mean %g var %g", mean, var);
-	check("rng_streams_uncorrelated", fabs(cross / N * 12) < 0.02, "correlation %g", cross / N * 12);
+	check(fabs(cross / N * 12) < 0.02, "rng_streams_uncorrelated", "correlation %g", cross / N * 12);
 
 	rt_fill_normal(u, N, 0, 1, k3);
 	s = s2 = 0;
@@ -129,9 +112,9 @@ static void test_rng(void)
 	}
 	mean = s / N;
 	double sd = sqrt(s2 / N - mean * mean);
-	check("rng_normal_moments", fabs(mean) < 0.015 && fabs(sd - 1) < 0.015, "mean %g std %g", mean, sd);
-	check("rng_normal_tails", fabs(tail / (double)N - 0.05) < 0.004, "P(|z| > 1.96) = %g", tail / (double)N);
-	check("rng_fill_normal_is_stream", same, "rt_fill_normal disagrees with rt_normal");
+	check(fabs(mean) < 0.015 && fabs(sd - 1) < 0.015, "rng_normal_moments", "mean %g std %g", mean, sd);
+	check(fabs(tail / (double)N - 0.05) < 0.004, "rng_normal_tails", "P(|z| > 1.96) = %g", tail / (double)N);
+	check(same, "rng_fill_normal_is_stream", "rt_fill_normal disagrees with rt_normal");
 
 	rt_fill_normal(u, N, 3, 0.5f, k3);
 	rt_fill_uniform(v, N, -2, 5, k2);
@@ -143,7 +126,7 @@ static void test_rng(void)
 		lo = fmin(lo, v[i]);
 		hi = fmax(hi, v[i]);
 	}
-	check("rng_fill_affine", fabs(s / N - 3) < 0.01 && lo >= -2 && hi < 5 && fabs(sv / N - 1.5) < 0.05,
+	check(fabs(s / N - 3) < 0.01 && lo >= -2 && hi < 5 && fabs(sv / N - 1.5) < 0.05, "rng_fill_affine",
 	      "normal mean %g, uniform [%g, %g] mean %g", s / N, lo, hi, sv / N);
 	free(u);
 	free(v);
@@ -161,13 +144,13 @@ static void test_rng(void)
 		fixed += p[i] == i;
 		differ += p[i] != q[i];
 	}
-	check("rng_permutation_valid", perm, "not a permutation of 0..%d", P - 1);
-	check("rng_permutation_shuffled", fixed < 10 && differ > P / 2 && !memcmp(p, r, P * sizeof *p),
+	check(perm, "rng_permutation_valid", "not a permutation of 0..%d", P - 1);
+	check(fixed < 10 && differ > P / 2 && !memcmp(p, r, P * sizeof *p), "rng_permutation_shuffled",
 	      "%d fixed points, %d positions differ across keys", fixed, differ);
 	int64_t one = -1;
 	rt_permutation(&one, 1, k1);
 	rt_permutation(NULL, 0, k1);
-	check("rng_permutation_tiny", one == 0, "permutation of 1 gave %lld", (long long)one);
+	check(one == 0, "rng_permutation_tiny", "permutation of 1 gave %lld", (long long)one);
 	free(p);
 	free(q);
 	free(r);
@@ -195,12 +178,11 @@ static void test_idx(void)
 	char err[512] = "";
 	for (int v = 0; v < 2; v++) {
 		RtDataset *ds = rt_idx_open(tpath(v ? "img" : "img.gz"), tpath(v ? "lbl.gz" : "lbl"), true, err, sizeof err);
-		if (!check(v ? "idx_plain_open" : "idx_gzip_open", ds != NULL, "%s", err))
+		if (!check(ds != NULL, v ? "idx_plain_open" : "idx_gzip_open", "%s", err))
 			continue;
 		RtShape xs = rt_dataset_xshape(ds), ys = rt_dataset_yshape(ds);
-		check(v ? "idx_plain_shapes" : "idx_gzip_shapes",
-		      rt_dataset_len(ds) == IN && xs.dt == RT_F32 && xs.rank == 1 && xs.dim[0] == IH * IW &&
-		      ys.dt == RT_I32 && ys.rank == 0,
+		check(rt_dataset_len(ds) == IN && xs.dt == RT_F32 && xs.rank == 1 && xs.dim[0] == IH * IW &&
+		      ys.dt == RT_I32 && ys.rank == 0, v ? "idx_plain_shapes" : "idx_gzip_shapes",
 		      "len %lld, x rank %d dim %lld", (long long)rt_dataset_len(ds), xs.rank, (long long)xs.dim[0]);
 		int64_t idx[3] = { 4, 0, 2 };
 		float x[3 * IH * IW];
@@ -212,13 +194,13 @@ static void test_idx(void)
 			for (int j = 0; j < IH * IW; j++)
 				ok &= x[k * IH * IW + j] == px[idx[k] * IH * IW + j] / 255.0f;
 		}
-		check(v ? "idx_plain_values" : "idx_gzip_values", ok, "batch differs from the file's bytes");
+		check(ok, v ? "idx_plain_values" : "idx_gzip_values", "batch differs from the file's bytes");
 		rt_dataset_free(ds);
 	}
 	RtDataset *ds = rt_idx_open(tpath("img"), tpath("lbl"), false, err, sizeof err);
-	if (check("idx_unflattened_open", ds != NULL, "%s", err)) {
+	if (check(ds != NULL, "idx_unflattened_open", "%s", err)) {
 		RtShape xs = rt_dataset_xshape(ds);
-		check("idx_unflattened_shape", xs.rank == 3 && xs.dim[0] == 1 && xs.dim[1] == IH && xs.dim[2] == IW,
+		check(xs.rank == 3 && xs.dim[0] == 1 && xs.dim[1] == IH && xs.dim[2] == IW, "idx_unflattened_shape",
 		      "rank %d [%lld, %lld, %lld]", xs.rank, (long long)xs.dim[0], (long long)xs.dim[1],
 		      (long long)xs.dim[2]);
 		rt_dataset_free(ds);
@@ -230,25 +212,26 @@ static void test_idx(void)
 	snprintf(want, sizeof want, "cannot open '%s': %s", missing, strerror(ENOENT));
 	err[0] = 0;
 	ds = rt_idx_open(missing, tpath("lbl"), true, err, sizeof err);
-	check("idx_error_missing", !ds && !strcmp(err, want), "got '%s'", err);
+	check(!ds && !strcmp(err, want), "idx_error_missing", "got '%s'", err);
 
 	snprintf(want, sizeof want, "'%s' is not an IDX image file (magic 0x00000801, expected 0x00000803)",
 		 tpath("lbl"));
 	ds = rt_idx_open(tpath("lbl"), tpath("lbl"), true, err, sizeof err);
-	check("idx_error_magic", !ds && !strcmp(err, want), "got '%s'", err);
+	check(!ds && !strcmp(err, want), "idx_error_magic", "got '%s'", err);
 
 	snprintf(want, sizeof want, "'%s' is truncated: expected %d bytes of pixel data, found %d",
 		 tpath("img_cut"), IN * IH * IW, IN * IH * IW - 5);
 	ds = rt_idx_open(tpath("img_cut"), tpath("lbl"), true, err, sizeof err);
-	check("idx_error_truncated", !ds && !strcmp(err, want), "got '%s'", err);
+	check(!ds && !strcmp(err, want), "idx_error_truncated", "got '%s'", err);
 
 	ds = rt_idx_open(tpath("img"), tpath("lbl4"), true, err, sizeof err);
-	check("idx_error_count_mismatch", !ds && strstr(err, "5 images") && strstr(err, "4 labels") &&
-	      strstr(err, tpath("lbl4")), "got '%s'", err);
+	check(!ds && strstr(err, "5 images") && strstr(err, "4 labels") &&
+	      strstr(err, tpath("lbl4")),
+	      "idx_error_count_mismatch", "got '%s'", err);
 
 	write_bytes(tpath("empty"), "", 0, false);
 	ds = rt_idx_open(tpath("empty"), tpath("lbl"), true, err, sizeof err);
-	check("idx_error_empty", !ds && strstr(err, "truncated") && strstr(err, tpath("empty")), "got '%s'", err);
+	check(!ds && strstr(err, "truncated") && strstr(err, tpath("empty")), "idx_error_empty", "got '%s'", err);
 }
 
 static double seconds(void)
@@ -268,11 +251,11 @@ static void test_idx_real(void)
 	double t = seconds();
 	RtDataset *ds = rt_idx_open(img, lbl, true, err, sizeof err);
 	t = seconds() - t;
-	if (!check("idx_fashion_open", ds != NULL, "%s", err))
+	if (!check(ds != NULL, "idx_fashion_open", "%s", err))
 		return;
-	check("idx_fashion_fast", t < 1.0, "loading took %.2f s", t);
+	check(t < 1.0, "idx_fashion_fast", "loading took %.2f s", t);
 	RtShape xs = rt_dataset_xshape(ds);
-	check("idx_fashion_shape", rt_dataset_len(ds) == 60000 && xs.rank == 1 && xs.dim[0] == 784,
+	check(rt_dataset_len(ds) == 60000 && xs.rank == 1 && xs.dim[0] == 784, "idx_fashion_shape",
 	      "len %lld, x dim %lld", (long long)rt_dataset_len(ds), (long long)xs.dim[0]);
 	enum { B = 1000 };
 	float *x = malloc(B * 784 * sizeof *x);
@@ -294,10 +277,10 @@ static void test_idx_real(void)
 	}
 	for (int c = 0; c < 10; c++)
 		classes += count[c] > 0;
-	check("idx_fashion_labels", labels_ok && classes == 10, "labels outside 0..9 or a class missing");
+	check(labels_ok && classes == 10, "idx_fashion_labels", "labels outside 0..9 or a class missing");
 	/* Real images: values span [0, 1] and are neither all dark nor all light. */
 	ink /= 60000.0 * 784;
-	check("idx_fashion_pixels", px_ok && ink > 0.05 && ink < 0.95, "range or mean (%g) wrong", ink);
+	check(px_ok && ink > 0.05 && ink < 0.95, "idx_fashion_pixels", "range or mean (%g) wrong", ink);
 	free(x);
 	rt_dataset_free(ds);
 }
@@ -311,10 +294,11 @@ static void test_text(void)
 	write_bytes(tpath("text.txt"), s, (size_t)n, false);
 	char err[512] = "";
 	RtDataset *ds = rt_text_open(tpath("text.txt"), T, err, sizeof err);
-	if (check("text_open", ds != NULL, "%s", err)) {
+	if (check(ds != NULL, "text_open", "%s", err)) {
 		RtShape xs = rt_dataset_xshape(ds), ys = rt_dataset_yshape(ds);
-		check("text_shape", rt_dataset_len(ds) == n - T && xs.dt == RT_I32 && xs.rank == 1 && xs.dim[0] == T &&
-		      ys.dt == RT_I32 && ys.rank == 1 && ys.dim[0] == T, "len %lld", (long long)rt_dataset_len(ds));
+		check(rt_dataset_len(ds) == n - T && xs.dt == RT_I32 && xs.rank == 1 && xs.dim[0] == T &&
+		      ys.dt == RT_I32 && ys.rank == 1 && ys.dim[0] == T,
+		      "text_shape", "len %lld", (long long)rt_dataset_len(ds));
 		int64_t idx[2] = { n - T - 1, 0 };
 		int32_t x[8], y[8];
 		rt_dataset_fill(ds, idx, 2, x, y);
@@ -323,27 +307,29 @@ static void test_text(void)
 			for (int j = 0; j < T; j++)
 				ok &= x[k * T + j] == (unsigned char)s[idx[k] + j] &&
 				      y[k * T + j] == (unsigned char)s[idx[k] + j + 1];
-		check("text_values", ok, "x/y differ from the text");
+		check(ok, "text_values", "x/y differ from the text");
 
 		RtDataset *v = rt_dataset_slice(ds, 3, 6);
 		RtDataset *w = rt_dataset_slice(v, 1, -1);
 		rt_dataset_free(ds); /* views outlive their parent */
 		int64_t z = 0;
 		rt_dataset_fill(w, &z, 1, x, y);
-		check("text_slice", rt_dataset_len(v) == 3 && rt_dataset_len(w) == 1 && x[0] == s[4] && y[T - 1] == s[4 + T],
+		check(rt_dataset_len(v) == 3 && rt_dataset_len(w) == 1 && x[0] == s[4] && y[T - 1] == s[4 + T],
+		      "text_slice",
 		      "len %lld/%lld, x[0] '%c'", (long long)rt_dataset_len(v), (long long)rt_dataset_len(w), x[0]);
 		RtDataset *e = rt_dataset_slice(v, 5, 100);
-		check("text_slice_clamped", rt_dataset_len(e) == 0, "len %lld", (long long)rt_dataset_len(e));
+		check(rt_dataset_len(e) == 0, "text_slice_clamped", "len %lld", (long long)rt_dataset_len(e));
 		rt_dataset_free(e);
 		rt_dataset_free(v);
 		rt_dataset_free(w);
 	}
 	write_bytes(tpath("short.txt"), "abc", 3, false);
 	ds = rt_text_open(tpath("short.txt"), 3, err, sizeof err);
-	check("text_error_short", !ds && strstr(err, tpath("short.txt")) && strstr(err, "3 bytes") &&
-	      strstr(err, "at least 4"), "got '%s'", err);
+	check(!ds && strstr(err, tpath("short.txt")) && strstr(err, "3 bytes") &&
+	      strstr(err, "at least 4"),
+	      "text_error_short", "got '%s'", err);
 	ds = rt_text_open(tpath("none.txt"), 3, err, sizeof err);
-	check("text_error_missing", !ds && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "got '%s'", err);
+	check(!ds && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "text_error_missing", "got '%s'", err);
 }
 
 /* A token file: header (magic, version, count) and tokens; `have` tokens
@@ -369,8 +355,8 @@ static void test_tokens(void)
 	write_tokens(tpath("tok.bin"), 20240520, C, tok, C);
 	char err[512] = "";
 	RtDataset *ds = rt_tokens_open(tpath("tok.bin"), T, 0, err, sizeof err);
-	if (check("tokens_open", ds != NULL, "%s", err)) {
-		check("tokens_len", rt_dataset_len(ds) == C - T, "len %lld", (long long)rt_dataset_len(ds));
+	if (check(ds != NULL, "tokens_open", "%s", err)) {
+		check(rt_dataset_len(ds) == C - T, "tokens_len", "len %lld", (long long)rt_dataset_len(ds));
 		RtDataset *v = rt_dataset_slice(ds, 10, 20);
 		int64_t idx[2] = { C - T - 1, 3 };
 		int32_t x[2 * T], y[2 * T], vx[T], vy[T];
@@ -380,11 +366,11 @@ static void test_tokens(void)
 		for (int k = 0; k < 2; k++)
 			for (int j = 0; j < T; j++)
 				ok &= x[k * T + j] == tok[idx[k] + j] && y[k * T + j] == tok[idx[k] + j + 1];
-		check("tokens_values", ok, "x/y differ from the tokens");
+		check(ok, "tokens_values", "x/y differ from the tokens");
 		ok = rt_dataset_len(v) == 10;
 		for (int j = 0; j < T; j++)
 			ok &= vx[j] == tok[13 + j] && vy[j] == tok[14 + j];
-		check("tokens_slice", ok, "slice example 3 is not example 13");
+		check(ok, "tokens_slice", "slice example 3 is not example 13");
 		rt_dataset_free(v);
 		rt_dataset_free(ds);
 	}
@@ -398,42 +384,42 @@ static void test_tokens(void)
 	snprintf(want, sizeof want, "'%s': token 500 at position 7 is outside the vocabulary (V = 300)",
 		 tpath("tok_vocab.bin"));
 	ds = rt_tokens_open(tpath("tok_vocab.bin"), T, 300, err, sizeof err);
-	check("tokens_error_vocab", !ds && !strcmp(err, want), "got '%s'", err);
+	check(!ds && !strcmp(err, want), "tokens_error_vocab", "got '%s'", err);
 	ds = rt_tokens_open(tpath("tok_vocab.bin"), T, 501, err, sizeof err);
-	check("tokens_vocab_ok", ds != NULL, "%s", err);
+	check(ds != NULL, "tokens_vocab_ok", "%s", err);
 	rt_dataset_free(ds);
 
 	write_tokens(tpath("tok_magic.bin"), 20240521, C, tok, C);
 	ds = rt_tokens_open(tpath("tok_magic.bin"), T, 0, err, sizeof err);
-	check("tokens_error_magic", !ds && strstr(err, "20240521") && strstr(err, "20240520"), "got '%s'", err);
+	check(!ds && strstr(err, "20240521") && strstr(err, "20240520"), "tokens_error_magic", "got '%s'", err);
 
 	write_tokens(tpath("tok_cut.bin"), 20240520, C, tok, C - 3);
 	snprintf(want, sizeof want, "'%s' is truncated: expected %d bytes of token data, found %d",
 		 tpath("tok_cut.bin"), 2 * C, 2 * (C - 3));
 	ds = rt_tokens_open(tpath("tok_cut.bin"), T, 0, err, sizeof err);
-	check("tokens_error_truncated", !ds && !strcmp(err, want), "got '%s'", err);
+	check(!ds && !strcmp(err, want), "tokens_error_truncated", "got '%s'", err);
 
 	write_tokens(tpath("tok_short.bin"), 20240520, T, tok, T);
 	ds = rt_tokens_open(tpath("tok_short.bin"), T, 0, err, sizeof err);
-	check("tokens_error_short", !ds && strstr(err, "6 tokens") && strstr(err, "at least 7"), "got '%s'", err);
+	check(!ds && strstr(err, "6 tokens") && strstr(err, "at least 7"), "tokens_error_short", "got '%s'", err);
 
 	write_bytes(tpath("tok_tiny.bin"), "abc", 3, false);
 	ds = rt_tokens_open(tpath("tok_tiny.bin"), T, 0, err, sizeof err);
-	check("tokens_error_no_header", !ds && strstr(err, "truncated") && strstr(err, "header"), "got '%s'", err);
+	check(!ds && strstr(err, "truncated") && strstr(err, "header"), "tokens_error_no_header", "got '%s'", err);
 }
 
 static void test_batches(void)
 {
-	check("batch_count", rt_batch_count(10, 3, true) == 3 && rt_batch_count(10, 3, false) == 4 &&
+	check(rt_batch_count(10, 3, true) == 3 && rt_batch_count(10, 3, false) == 4 &&
 	      rt_batch_count(9, 3, false) == 3 && rt_batch_count(2, 3, true) == 0 && rt_batch_count(0, 3, false) == 0,
-	      "wrong counts");
+	      "batch_count", "wrong counts");
 	int64_t *a = rt_batch_order(100, false, 1), *b = rt_batch_order(100, true, 77);
 	int64_t ref[100];
 	rt_permutation(ref, 100, 77);
 	bool ident = true;
 	for (int i = 0; i < 100; i++)
 		ident &= a[i] == i;
-	check("batch_order", ident && !memcmp(b, ref, sizeof ref), "order is not identity / permutation");
+	check(ident && !memcmp(b, ref, sizeof ref), "batch_order", "order is not identity / permutation");
 	free(a);
 	free(b);
 }
@@ -486,7 +472,7 @@ static void python_check(const char *st, const char *expected)
 			snprintf(first_fail, sizeof first_fail, "%s", line);
 	}
 	int rc = pclose(p);
-	check("safetensors_numpy_reader", rc == 0 && lines > 0 && !first_fail[0], "rc %d: %s", rc, first_fail);
+	check(rc == 0 && lines > 0 && !first_fail[0], "safetensors_numpy_reader", "rc %d: %s", rc, first_fail);
 }
 
 static bool tensors_equal(const RtTensor *a, const RtTensor *b)
@@ -538,9 +524,9 @@ static void test_safetensors(void)
 	char err[512] = "";
 	const char *path = tpath("model.safetensors");
 	bool ok = rt_safetensors_save(path, t, n, err, sizeof err);
-	check("safetensors_save", ok, "%s", err);
+	check(ok, "safetensors_save", "%s", err);
 	ok = rt_safetensors_save(path, t, n, err, sizeof err); /* overwrite in place */
-	check("safetensors_overwrite", ok, "%s", err);
+	check(ok, "safetensors_overwrite", "%s", err);
 
 	/* Nothing but the file itself may remain (no .tmp.XXXXXX). */
 	DIR *d = opendir(tmpdir);
@@ -548,7 +534,7 @@ static void test_safetensors(void)
 	for (struct dirent *e; (e = readdir(d));)
 		stray += strstr(e->d_name, ".tmp.") != NULL;
 	closedir(d);
-	check("safetensors_no_temp_left", stray == 0, "%d temporary files left", stray);
+	check(stray == 0, "safetensors_no_temp_left", "%d temporary files left", stray);
 
 	/* The header lists the names sorted. */
 	size_t len;
@@ -563,19 +549,19 @@ static void test_safetensors(void)
 		in_order = hit != NULL;
 		at = hit ? hit + 1 : at;
 	}
-	check("safetensors_header_sorted", in_order && (raw[0] | raw[1] << 8) % 8 == 0, "names not in order");
+	check(in_order && (raw[0] | raw[1] << 8) % 8 == 0, "safetensors_header_sorted", "names not in order");
 
 	RtTensor *back = NULL;
 	int m = 0;
 	ok = rt_safetensors_load(path, &back, &m, err, sizeof err);
-	if (check("safetensors_load", ok, "%s", err)) {
+	if (check(ok, "safetensors_load", "%s", err)) {
 		RtTensor s[6];
 		memcpy(s, t, sizeof s);
 		qsort(s, 6, sizeof s[0], by_name); /* the loader's promised order */
 		bool same = m == n;
 		for (int i = 0; same && i < n; i++)
 			same = tensors_equal(&s[i], &back[i]);
-		check("safetensors_round_trip", same, "loaded tensors differ (%d of %d)", m, n);
+		check(same, "safetensors_round_trip", "loaded tensors differ (%d of %d)", m, n);
 		rt_tensors_free(back, m);
 	}
 	write_expected(tpath("expected.json"), t, n);
@@ -584,11 +570,11 @@ static void test_safetensors(void)
 	char want[512];
 	snprintf(want, sizeof want, "cannot write '%s/no/dir/x.safetensors': %s", tmpdir, strerror(ENOENT));
 	ok = rt_safetensors_save(tpath("no/dir/x.safetensors"), t, n, err, sizeof err);
-	check("safetensors_save_error", !ok && !strcmp(err, want), "got '%s'", err);
+	check(!ok && !strcmp(err, want), "safetensors_save_error", "got '%s'", err);
 	RtTensor dup[2] = { t[0], t[0] };
 	ok = rt_safetensors_save(tpath("dup.safetensors"), dup, 2, err, sizeof err);
-	check("safetensors_save_duplicate", !ok && strstr(err, "twice") && access(tpath("dup.safetensors"), F_OK) != 0,
-	      "got '%s'", err);
+	check(!ok && strstr(err, "twice") && access(tpath("dup.safetensors"), F_OK) != 0,
+	      "safetensors_save_duplicate", "got '%s'", err);
 
 	/* Corrupt files: each is refused with a message naming the problem. */
 	struct {
@@ -615,7 +601,7 @@ static void test_safetensors(void)
 		back = NULL;
 		ok = rt_safetensors_load(tpath(file), &back, &m, err, sizeof err);
 		snprintf(want, sizeof want, "'%s' is not a safetensors file: ", tpath(file));
-		check(name, !ok && !strncmp(err, want, strlen(want)) && strstr(err, bad[i].expect), "got '%s'", err);
+		check(!ok && !strncmp(err, want, strlen(want)) && strstr(err, bad[i].expect), name, "got '%s'", err);
 	}
 
 	/* Random damage to the header and every truncation: never a crash,
@@ -643,7 +629,7 @@ static void test_safetensors(void)
 		else
 			sane = err[0] != 0;
 	}
-	check("safetensors_damage_handled", sane, "a damaged file failed without a message");
+	check(sane, "safetensors_damage_handled", "a damaged file failed without a message");
 	free(raw);
 
 	/* Written by hand: metadata, escapes, extra keys, spaces; then a dtype
@@ -653,19 +639,19 @@ static void test_safetensors(void)
 		 " \"w\\u00e9.\\ud83d\\ude00\": {\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [0, 8],"
 		 " \"note\": {}}}   ", two);
 	ok = rt_safetensors_load(tpath("hand.safetensors"), &back, &m, err, sizeof err);
-	check("safetensors_foreign_header", ok && m == 1 && !strcmp(back[0].name, "w\xc3\xa9.\xf0\x9f\x98\x80") &&
+	check(ok && m == 1 && !strcmp(back[0].name, "w\xc3\xa9.\xf0\x9f\x98\x80") &&
 	      back[0].dt == RT_I32 && back[0].rank == 1 && ((int32_t *)back[0].data)[1] == -9,
-	      "%s", ok ? "wrong tensor" : err);
+	      "safetensors_foreign_header", "%s", ok ? "wrong tensor" : err);
 	if (ok)
 		rt_tensors_free(back, m);
 
 	write_st("bf16.safetensors", "{\"h\": {\"dtype\": \"BF16\", \"shape\": [4], \"data_offsets\": [0, 8]}}", two);
 	ok = rt_safetensors_load(tpath("bf16.safetensors"), &back, &m, err, sizeof err);
-	check("safetensors_error_dtype", !ok && strstr(err, "BF16") && strstr(err, "'h'"), "got '%s'", err);
+	check(!ok && strstr(err, "BF16") && strstr(err, "'h'"), "safetensors_error_dtype", "got '%s'", err);
 
 	ok = rt_safetensors_load(tpath("absent.safetensors"), &back, &m, err, sizeof err);
-	check("safetensors_error_missing", !ok && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)),
-	      "got '%s'", err);
+	check(!ok && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)),
+	      "safetensors_error_missing", "got '%s'", err);
 }
 
 /* ---- run log ---- */
@@ -675,7 +661,7 @@ static void test_log(void)
 	char err[512] = "";
 	const char *path = tpath("run.jsonl");
 	RtLog *l = rt_log_open(path, false, err, sizeof err);
-	if (!check("log_open", l != NULL, "%s", err))
+	if (!check(l != NULL, "log_open", "%s", err))
 		return;
 	const char *names[2] = { "loss", "acc \"top1\"" };
 	double v1[2] = { 0.4321, 0.1 }, v2[2] = { NAN, 1e-300 }, v3[1] = { 123456789.123 };
@@ -706,7 +692,7 @@ static void test_log(void)
 			ok = fabs(strtod(line + used, NULL) - v3[0]) < 1;
 		}
 	}
-	check("log_json_lines", ok && lines == 3, "line %d of the log is wrong", lines + 1);
+	check(ok && lines == 3, "log_json_lines", "line %d of the log is wrong", lines + 1);
 	free(text);
 
 	/* The same file read by Python's json, when it is there. */
@@ -714,7 +700,7 @@ static void test_log(void)
 		char cmd[512];
 		snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import json,sys; r=[json.loads(x) for x in open(sys.argv[1])];"
 			 " sys.exit(0 if [x[\"step\"] for x in r]==[1,2,3] and r[1][\"loss\"] is None else 1)' %s", path);
-		check("log_json_python", system(cmd) == 0, "python's json rejects the log");
+		check(system(cmd) == 0, "log_json_python", "python's json rejects the log");
 	}
 
 	/* Progress line: capture stderr in a file while drawing. */
@@ -736,13 +722,13 @@ static void test_log(void)
 	close(saved);
 	fclose(cap);
 	text = (char *)slurp(tpath("stderr.txt"), &n);
-	check("log_progress_line", text && strstr(text, "\rstep 1/10  loss 1\033[K") && strstr(text, "\r\033[K") &&
+	check(text && strstr(text, "\rstep 1/10  loss 1\033[K") && strstr(text, "\r\033[K") &&
 	      strstr(text, "\rstep 10/10  loss 0.1") && n > 0 && text[n - 1] == '\n' && !strchr(text, '\n')[1],
-	      "display was '%s'", text ? text : "(none)");
+	      "log_progress_line", "display was '%s'", text ? text : "(none)");
 	free(text);
 
 	l = rt_log_open(tpath("no/dir/run.jsonl"), false, err, sizeof err);
-	check("log_open_error", !l && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "got '%s'", err);
+	check(!l && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "log_open_error", "got '%s'", err);
 }
 
 /* The tests make plain files only, all directly in tmpdir. */
@@ -781,13 +767,13 @@ static void test_mathf(void)
 			if (fabsf(x) < 20 && x != 0 && ulps(rt_tanhf(x), tanh(x)) > wt)
 				wt = ulps(rt_tanhf(x), tanh(x)), xt = x;
 		}
-	check("mathf_exp_accuracy", we <= 1.5, "rt_expf is %.2f ulp off at %g", we, xe);
-	check("mathf_tanh_accuracy", wt <= 1.5, "rt_tanhf is %.2f ulp off at %g", wt, xt);
-	check("mathf_exp_limits", rt_expf(89) == INFINITY && rt_expf(-88) == 0 && rt_expf(0) == 1 &&
+	check(we <= 1.5, "mathf_exp_accuracy", "rt_expf is %.2f ulp off at %g", we, xe);
+	check(wt <= 1.5, "mathf_tanh_accuracy", "rt_tanhf is %.2f ulp off at %g", wt, xt);
+	check(rt_expf(89) == INFINITY && rt_expf(-88) == 0 && rt_expf(0) == 1 &&
 		isnan(rt_expf(NAN)) && rt_expf(INFINITY) == INFINITY && rt_expf(-INFINITY) == 0,
-		"exp(89) %g, exp(-88) %g, exp(0) %g", rt_expf(89), rt_expf(-88), rt_expf(0));
-	check("mathf_tanh_limits", rt_tanhf(30) == 1 && rt_tanhf(-30) == -1 && rt_tanhf(INFINITY) == 1 &&
-		isnan(rt_tanhf(NAN)) && signbit(rt_tanhf(-0.0f)) && rt_tanhf(1e-30f) == 1e-30f,
+		"mathf_exp_limits", "exp(89) %g, exp(-88) %g, exp(0) %g", rt_expf(89), rt_expf(-88), rt_expf(0));
+	check(rt_tanhf(30) == 1 && rt_tanhf(-30) == -1 && rt_tanhf(INFINITY) == 1 &&
+		isnan(rt_tanhf(NAN)) && signbit(rt_tanhf(-0.0f)) && rt_tanhf(1e-30f) == 1e-30f, "mathf_tanh_limits",
 		"tanh(30) %g, tanh(-30) %g, tanh(-0) %g", rt_tanhf(30), rt_tanhf(-30), rt_tanhf(-0.0f));
 }
 
@@ -808,5 +794,5 @@ int main(void)
 	test_safetensors();
 	test_log();
 	remove_tmpdir();
-	return n_fail ? 1 : 0;
+	return nfail ? 1 : 0;
 }
