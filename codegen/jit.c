@@ -113,6 +113,8 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		uintptr_t addr;
 	} syms[] = {
 		{ "cblas_sgemm", (uintptr_t)&cblas_sgemm }, { "rt_normal", (uintptr_t)&rt_normal },
+		{ "rt_gemm_serial_begin", (uintptr_t)&rt_gemm_serial_begin },
+		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
 		{ "cg_index_error", (uintptr_t)&cg_index_error },
 		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
 		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },

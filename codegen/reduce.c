@@ -11,6 +11,7 @@
  * MATMUL calls cblas_sgemm with the interpreter's exact batching.
  */
 #include "codegen/emit.h"
+#include "runtime/runtime.h"
 
 #include <math.h>
 #include <string.h>
@@ -250,6 +251,22 @@ static void gemm_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef
 		cg_elem_ptr(g, DT_F32, op[2].ptr, idx[2]));
 }
 
+/* One GEMM per batch index; strides count elements of whole matrices. */
+static void batched(Cg *g, const Gemm *m, const Type *ba, const Type *bbt, const Type *bo, int v, int a, int bb)
+{
+	Opnd op[3] = { { .ptr = g->ptr[a], .dt = DT_F32 }, { .ptr = g->ptr[bb], .dt = DT_F32 },
+		{ .ptr = g->ptr[v], .dt = DT_F32 } };
+	cg_bstrides(ba, bo, op[0].st);
+	cg_bstrides(bbt, bo, op[1].st);
+	cg_cstrides(bo, op[2].st);
+	for (int k = 0; k < bo->rank; k++) {
+		op[0].st[k] *= m->M * m->K;
+		op[1].st[k] *= m->K * m->N;
+		op[2].st[k] *= m->M * m->N;
+	}
+	cg_map(g, bo, op, 3, gemm_body, m);
+}
+
 void cg_matmul(Cg *g, int v)
 {
 	const Region *r = g->r;
@@ -271,23 +288,18 @@ void cg_matmul(Cg *g, int v)
 		cg_memset0(g, g->ptr[v], cg_bytes(ot));
 		return;
 	}
-	if (type_numel(&bbt) == 1 && type_numel(&ba) == nb && !m.ta) {
+	bool fold = type_numel(&bbt) == 1 && type_numel(&ba) == nb && !m.ta;
+	/* small GEMMs on one OpenBLAS thread, as the interpreter (runtime.h) */
+	bool serial = (fold ? nb : 1) * m.M * m.N * m.K < RT_GEMM_SERIAL_MAX;
+	LLVMValueRef threads = serial ? cg_call(g, "rt_gemm_serial_begin", g->i32, NULL, NULL, 0) : NULL;
+	if (fold) {
 		/* one shared b: the batch folds into the rows of a single GEMM */
 		sgemm(g, &m, m.M * nb, g->ptr[a], g->ptr[bb], g->ptr[v]);
-		return;
+	} else {
+		batched(g, &m, &ba, &bbt, &bo, v, a, bb);
 	}
-	/* one GEMM per batch index; strides count elements of whole matrices */
-	Opnd op[3] = { { .ptr = g->ptr[a], .dt = DT_F32 }, { .ptr = g->ptr[bb], .dt = DT_F32 },
-		{ .ptr = g->ptr[v], .dt = DT_F32 } };
-	cg_bstrides(&ba, &bo, op[0].st);
-	cg_bstrides(&bbt, &bo, op[1].st);
-	cg_cstrides(&bo, op[2].st);
-	for (int k = 0; k < bo.rank; k++) {
-		op[0].st[k] *= m.M * m.K;
-		op[1].st[k] *= m.K * m.N;
-		op[2].st[k] *= m.M * m.N;
-	}
-	cg_map(g, &bo, op, 3, gemm_body, &m);
+	if (serial)
+		cg_call(g, "rt_gemm_serial_end", g->voidty, &g->i32, &threads, 1);
 }
 
 /* ---- accumulators for fused kernels (fused.c) ---- */

@@ -670,10 +670,15 @@ KERNEL(ik_matmul)
 	}
 	CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
 	int lda = (int)(ta ? M : K), ldb = (int)(tb ? K : N);
-	if (type_numel(&bb) == 1 && type_numel(&ba) == nb && !ta) {
+	bool fold = type_numel(&bb) == 1 && type_numel(&ba) == nb && !ta;
+	/* small GEMMs on one OpenBLAS thread, as generated code runs them (its
+	   thread count can change the bits of the result) */
+	int threads = (fold ? nb : 1) * M * N * K < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
+	if (fold) {
 		/* one shared b: the batch folds into the rows of a single GEMM */
 		cblas_sgemm(CblasRowMajor, opa, opb, (int)(M * nb), (int)N, (int)K, 1.0f, A, lda, B, ldb,
 			0.0f, C, (int)N);
+		rt_gemm_serial_end(threads);
 		return;
 	}
 	Walk w;
@@ -686,6 +691,7 @@ KERNEL(ik_matmul)
 			cblas_sgemm(CblasRowMajor, opa, opb, (int)M, (int)N, (int)K, 1.0f,
 				A + (w.off[0] + j * la) * sa, lda, B + (w.off[1] + j * lb) * sb, ldb,
 				0.0f, C + i * sc, (int)N);
+	rt_gemm_serial_end(threads);
 }
 
 /* ---- sources, effects ---- */

@@ -25,6 +25,7 @@
  */
 #include "runtime/runtime.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -233,4 +234,18 @@ void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), v
 		pthread_mutex_unlock(&P.mu);
 	}
 	pthread_mutex_unlock(&P.call);
+}
+
+int rt_gemm_serial_begin(void)
+{
+	int n = openblas_get_num_threads();
+	if (n > 1)
+		openblas_set_num_threads(1);
+	return n;
+}
+
+void rt_gemm_serial_end(int threads)
+{
+	if (threads > 1)
+		openblas_set_num_threads(threads);
 }

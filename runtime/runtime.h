@@ -123,5 +123,14 @@ int rt_pool_cores(void);
 void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx);
 /* Stops the workers (rt_pool_init or rt_parallel_for start them again). */
 void rt_pool_shutdown(void);
+/* Small GEMMs on one OpenBLAS thread: waking its sleeping threads (see
+   pool.c) costs more than they save below about 2^22 multiply-adds.
+   rt_gemm_serial_begin returns the thread count to hand back to
+   rt_gemm_serial_end.  OpenBLAS's thread count can change the last bits
+   of a product, so the interpreter and generated code both follow this
+   rule: they stay bit for bit the same. */
+enum { RT_GEMM_SERIAL_MAX = 1 << 22 };
+int rt_gemm_serial_begin(void);
+void rt_gemm_serial_end(int threads);
 
 #endif
