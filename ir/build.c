@@ -300,6 +300,25 @@ void ir_select(Region *r, const int *order, int n)
 	free(map);
 }
 
+void ir_users(const Region *r, int **ustart, int **users)
+{
+	int n = r->nnode;
+	int *start = xcalloc((size_t)n + 2, sizeof *start);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++)
+			start[ir_operand(r, v, k) + 1]++;
+	for (int v = 0; v < n; v++)
+		start[v + 1] += start[v];
+	int *u = xmalloc(((size_t)start[n] + 1) * sizeof *u), *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
+	memcpy(fill, start, (size_t)n * sizeof *fill);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < r->node[v].narg; k++)
+			u[fill[ir_operand(r, v, k)]++] = v;
+	free(fill);
+	*ustart = start;
+	*users = u;
+}
+
 /* ---- slots and packed arenas ---- */
 
 bool ir_is_slot(OpKind op)

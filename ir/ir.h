@@ -123,6 +123,8 @@ int64_t type_numel(const Type *t);
 size_t dtype_size(DType dt);
 const char *dtype_name(DType dt);
 bool type_eq(const Type *a, const Type *b);
+/* Same rank and dimensions (the element types may differ). */
+bool type_same_dims(const Type *a, const Type *b);
 Type type_make(DType dt, int rank, const int64_t *dim);
 Type type_scalar(DType dt);
 /* "f32[2,3]" into buf; returns buf */
@@ -158,6 +160,10 @@ int ir_broadcast(Region *r, int a, Type t);
 int ir_transpose(Region *r, int a, const int *perm);
 int ir_cast(Region *r, int a, DType dt);
 int ir_matmul(Region *r, int a, int b, bool ta, bool tb);
+/* The users of every node in CSR form, one entry per operand edge: the users
+   of v are (*users)[(*ustart)[v] .. (*ustart)[v + 1]); both arrays are the
+   caller's to free(). */
+void ir_users(const Region *r, int **ustart, int **users);
 /* Sum g (shape of a broadcast result) back down to shape t (grad of broadcasting). */
 int ir_sum_to(Region *r, int g, Type t);
 void ir_output(Region *r, int v);

@@ -116,3 +116,13 @@ bool type_broadcast(const Type *a, const Type *b, Type *out)
 	*out = t;
 	return true;
 }
+
+bool type_same_dims(const Type *a, const Type *b)
+{
+	if (a->rank != b->rank)
+		return false;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return false;
+	return true;
+}

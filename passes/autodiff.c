@@ -158,65 +158,29 @@ static void rebuild(Region *r, const int *repl, int nfwd)
 			mark(alive, stack, &sp, ir_operand(r, v, k));
 	}
 
-	/* users in CSR form, then Kahn's algorithm over the live nodes */
-	int *deg = xcalloc((size_t)n, sizeof *deg), *ustart = xcalloc((size_t)n + 1, sizeof *ustart);
+	/* Kahn's algorithm over the live nodes, then the region in that order */
+	int *deg = xcalloc((size_t)n + 1, sizeof *deg), *ustart, *users;
 	for (int v = 0; v < n; v++)
-		for (int k = 0; alive[v] && k < r->node[v].narg; k++) {
-			ustart[ir_operand(r, v, k) + 1]++;
-			deg[v]++;
-		}
+		deg[v] = alive[v] ? r->node[v].narg : 0;
+	ir_users(r, &ustart, &users);
+	int *heap = stack, nh = 0, *order = xmalloc(((size_t)n + 1) * sizeof *order), no = 0;
 	for (int v = 0; v < n; v++)
-		ustart[v + 1] += ustart[v];
-	int *users = xmalloc(((size_t)ustart[n] + 1) * sizeof *users), *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
-	memcpy(fill, ustart, (size_t)n * sizeof *fill);
-	for (int v = 0; v < n; v++)
-		for (int k = 0; alive[v] && k < r->node[v].narg; k++)
-			users[fill[ir_operand(r, v, k)]++] = v;
-	int *heap = stack, nh = 0, *order = fill, no = 0, *map = xmalloc((size_t)n * sizeof *map);
-	for (int v = 0; v < n; v++) {
-		map[v] = -1;
 		if (alive[v] && deg[v] == 0)
 			heap_push(heap, &nh, v);
-	}
 	while (nh > 0) {
 		int v = heap_pop(heap, &nh);
-		map[v] = no;
 		order[no++] = v;
 		for (int i = ustart[v]; i < ustart[v + 1]; i++)
-			if (--deg[users[i]] == 0)
+			if (alive[users[i]] && --deg[users[i]] == 0)
 				heap_push(heap, &nh, users[i]);
 	}
-
-	Node *node = arena_alloc(r->arena, (size_t)(no ? no : 1) * sizeof *node);
-	int narg = 0;
-	for (int i = 0; i < no; i++)
-		narg += r->node[order[i]].narg;
-	int *arg = arena_alloc(r->arena, (size_t)(narg ? narg : 1) * sizeof *arg);
-	narg = 0;
-	for (int i = 0; i < no; i++) {
-		const Node *old = &r->node[order[i]];
-		node[i] = *old;
-		node[i].arg = narg;
-		for (int k = 0; k < old->narg; k++) {
-			int o = map[r->arg[old->arg + k]];
-			if (o < 0 || o >= i)
-				die("autodiff: rebuilt region is not in dependency order");
-			arg[narg++] = o;
-		}
-	}
-	for (int i = 0; i < r->nout; i++)
-		r->out[i] = map[r->out[i]];
-	r->node = node;
-	r->nnode = r->capnode = no;
-	r->arg = arg;
-	r->narg = r->caparg = narg;
+	ir_select(r, order, no);
 	free(alive);
 	free(stack);
 	free(deg);
 	free(ustart);
 	free(users);
-	free(fill);
-	free(map);
+	free(order);
 }
 
 void ad_run(Region *r)

@@ -34,16 +34,6 @@
 
 enum { K_NONE, K_ELEM, K_REDUCE, K_GEMM };
 
-static bool dims_eq(const Type *a, const Type *b)
-{
-	if (a->rank != b->rank)
-		return false;
-	for (int i = 0; i < a->rank; i++)
-		if (a->dim[i] != b->dim[i])
-			return false;
-	return true;
-}
-
 static bool is_reduce(OpKind op)
 {
 	return op == OP_SUM || op == OP_MAX || op == OP_MIN;
@@ -127,11 +117,11 @@ static Type drop_type(const FzSpace *s)
 
 static int level_of(const FzSpace *s, const Type *t)
 {
-	if (dims_eq(t, &s->x))
+	if (type_same_dims(t, &s->x))
 		return FZ_BIG;
 	if (s->red) {
 		Type k = keep_type(s), d = drop_type(s);
-		if (dims_eq(t, &k) || dims_eq(t, &d))
+		if (type_same_dims(t, &k) || type_same_dims(t, &d))
 			return FZ_SMALL;
 	}
 	return FZ_NONE;
@@ -236,7 +226,7 @@ bool fusion_space(const Region *r, const int *mem, int n, FzSpace *s, int *level
 				s->x = *ot;
 				s->red = mask;
 				have_red = true;
-			} else if (!dims_eq(ot, &s->x) || mask != s->red) {
+			} else if (!type_same_dims(ot, &s->x) || mask != s->red) {
 				return false;
 			}
 		}
@@ -322,19 +312,7 @@ static void fz_init(Fz *f, const Region *r)
 	memset(f, 0, sizeof *f);
 	f->r = r;
 	f->n = n;
-	f->ustart = xcalloc((size_t)n + 2, sizeof *f->ustart);
-	for (int v = 0; v < n; v++)
-		for (int k = 0; k < r->node[v].narg; k++)
-			f->ustart[ir_operand(r, v, k) + 1]++;
-	for (int v = 0; v < n; v++)
-		f->ustart[v + 1] += f->ustart[v];
-	f->users = xmalloc(((size_t)f->ustart[n] + 1) * sizeof *f->users);
-	int *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
-	memcpy(fill, f->ustart, (size_t)n * sizeof *fill);
-	for (int v = 0; v < n; v++)
-		for (int k = 0; k < r->node[v].narg; k++)
-			f->users[fill[ir_operand(r, v, k)]++] = v;
-	free(fill);
+	ir_users(r, &f->ustart, &f->users);
 	f->group = xmalloc(((size_t)n + 1) * sizeof *f->group);
 	for (int v = 0; v < n; v++)
 		f->group[v] = -1;

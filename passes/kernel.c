@@ -206,21 +206,8 @@ typedef struct {
 
 static void users_init(Users *f, const Region *r)
 {
-	int n = r->nnode;
-	f->n = n;
-	f->ustart = xcalloc((size_t)n + 2, sizeof *f->ustart);
-	for (int v = 0; v < n; v++)
-		for (int k = 0; k < r->node[v].narg; k++)
-			f->ustart[ir_operand(r, v, k) + 1]++;
-	for (int v = 0; v < n; v++)
-		f->ustart[v + 1] += f->ustart[v];
-	f->users = xmalloc(((size_t)f->ustart[n] + 1) * sizeof *f->users);
-	int *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
-	memcpy(fill, f->ustart, (size_t)n * sizeof *fill);
-	for (int v = 0; v < n; v++)
-		for (int k = 0; k < r->node[v].narg; k++)
-			f->users[fill[ir_operand(r, v, k)]++] = v;
-	free(fill);
+	f->n = r->nnode;
+	ir_users(r, &f->ustart, &f->users);
 }
 
 /* May WRITE w compute its value straight into its slot?  (fusion_through) */

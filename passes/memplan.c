@@ -66,16 +66,6 @@ static int64_t value_bytes(const Node *nd)
 	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 }
 
-static bool same_dims(const Type *a, const Type *b)
-{
-	if (a->rank != b->rank)
-		return false;
-	for (int i = 0; i < a->rank; i++)
-		if (a->dim[i] != b->dim[i])
-			return false;
-	return true;
-}
-
 /* Kernels that read element i of every full-shape operand before writing element i. */
 static bool elementwise(OpKind op)
 {
@@ -92,13 +82,13 @@ static bool inplace_ok(const Region *r, const int *buf, int v, int k)
 {
 	const Node *nd = &r->node[v];
 	const Node *x = &r->node[ir_operand(r, v, k)];
-	if (!elementwise(nd->op) || !same_dims(&x->type, &nd->type) ||
+	if (!elementwise(nd->op) || !type_same_dims(&x->type, &nd->type) ||
 	    dtype_size(x->type.dt) != dtype_size(nd->type.dt))
 		return false;
 	int b = buf[ir_operand(r, v, k)];
 	for (int j = 0; j < nd->narg; j++) {
 		int o = ir_operand(r, v, j);
-		if (buf[o] == b && !same_dims(&r->node[o].type, &nd->type))
+		if (buf[o] == b && !type_same_dims(&r->node[o].type, &nd->type))
 			return false;
 	}
 	return true;
@@ -213,7 +203,7 @@ static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
 				if (r->node[u].group == nd->group && r->node[u].op != OP_MATMUL)
 					continue;
 				if (buf[u] >= 0 && bufs[buf[u]].end == at[v] && bufs[buf[u]].read <= v && !bufs[buf[u]].pack &&
-				    bufs[buf[u]].size == size && same_dims(&r->node[u].type, &nd->type))
+				    bufs[buf[u]].size == size && type_same_dims(&r->node[u].type, &nd->type))
 					b = buf[u];
 			}
 		if (b < 0) {

@@ -42,16 +42,6 @@ typedef struct {
 	int64_t *delta;      /* [n+1] scratch of peak_of: change of live bytes per position */
 } Graph;
 
-static bool same_dims(const Type *a, const Type *b)
-{
-	if (a->rank != b->rank)
-		return false;
-	for (int i = 0; i < a->rank; i++)
-		if (a->dim[i] != b->dim[i])
-			return false;
-	return true;
-}
-
 /* Operands memplan may write v's result over (its rule, memplan.c, decides; this only estimates). */
 static unsigned inplace_fit(const Region *r, int v)
 {
@@ -61,7 +51,7 @@ static unsigned inplace_fit(const Region *r, int v)
 		return 0;
 	for (int k = 0; k < nd->narg && k < 32; k++) {
 		const Type *t = &r->node[ir_operand(r, v, k)].type;
-		if (same_dims(t, &nd->type) && dtype_size(t->dt) == dtype_size(nd->type.dt))
+		if (type_same_dims(t, &nd->type) && dtype_size(t->dt) == dtype_size(nd->type.dt))
 			bits |= 1u << k;
 	}
 	return bits;
@@ -75,7 +65,6 @@ static void graph_init(Graph *g, const Region *r)
 	g->mem = xcalloc((size_t)n + 1, sizeof *g->mem);
 	g->pinned = xcalloc((size_t)n + 1, sizeof *g->pinned);
 	g->source = xcalloc((size_t)n + 1, sizeof *g->source);
-	g->ustart = xcalloc((size_t)n + 2, sizeof *g->ustart);
 	g->fit = xcalloc((size_t)n + 1, sizeof *g->fit);
 	g->pos = xmalloc(((size_t)n + 1) * sizeof *g->pos);
 	g->last = xmalloc(((size_t)n + 1) * sizeof *g->last);
@@ -90,24 +79,14 @@ static void graph_init(Graph *g, const Region *r)
 		g->source[v] = nd->narg == 0;
 		g->fit[v] = ir_takes_memory(nd->op) ? inplace_fit(r, v) : 0;
 		for (int k = 0; k < nd->narg; k++) {
-			int o = ir_operand(r, v, k);
-			g->ustart[o + 1]++;
 			if (nd->op == OP_WRITE)
-				g->pinned[o] = true;
+				g->pinned[ir_operand(r, v, k)] = true;
 		}
 	}
 	free(internal);
 	for (int i = 0; i < r->nout; i++)
 		g->pinned[r->out[i]] = true;
-	for (int v = 0; v < n; v++)
-		g->ustart[v + 1] += g->ustart[v];
-	g->users = xmalloc(((size_t)g->ustart[n] + 1) * sizeof *g->users);
-	int *fill = xmalloc(((size_t)n + 1) * sizeof *fill);
-	memcpy(fill, g->ustart, (size_t)n * sizeof *fill);
-	for (int v = 0; v < n; v++)
-		for (int k = 0; k < r->node[v].narg; k++)
-			g->users[fill[ir_operand(r, v, k)]++] = v;
-	free(fill);
+	ir_users(r, &g->ustart, &g->users);
 }
 
 static void graph_free(Graph *g)
