@@ -371,6 +371,20 @@ void gr_matmul(AdCtx *ad, int v, int g)
 	bool ta = r->node[v].ia[0], tb = r->node[v].ia[1];
 	int da = ta ? ir_matmul(r, b, g, tb, true) : ir_matmul(r, g, b, false, !tb);
 	give(ad, a, da);
+	const Type *at = &r->node[a].type, *gt = &r->node[g].type;
+	if (r->node[b].type.rank == 2 && at->rank > 2 && !ta) {
+		/*
+		 * A weight shared by a batch (x[..., M, K] @ w[K, N]): its gradient
+		 * sums x_i^T g_i over the batch, which is one GEMM over the batch's
+		 * rows, x and g seen as [P*M, K] and [P*M, N]: no batch of small
+		 * products and no sum over their results.
+		 */
+		int64_t rows = type_numel(at) / at->dim[at->rank - 1];
+		int64_t da2[2] = { rows, at->dim[at->rank - 1] }, dg2[2] = { rows, gt->dim[gt->rank - 1] };
+		int a2 = ir_reshape(r, a, type_make(at->dt, 2, da2)), g2 = ir_reshape(r, g, type_make(gt->dt, 2, dg2));
+		give(ad, b, tb ? ir_matmul(r, g2, a2, true, false) : ir_matmul(r, a2, g2, true, false));
+		return;
+	}
 	int db = tb ? ir_matmul(r, g, a, true, ta) : ir_matmul(r, a, g, !ta, false);
 	give(ad, b, db);
 }
