@@ -72,6 +72,7 @@ typedef struct {
 	Cached *cache;
 	int ncache, capcache, depth, curpass;
 	bool parallel;      /* the outermost loop runs on the thread pool (rows only) */
+	int colsplit;       /* a column walk's blocks of kept points run on the pool: how many, 0 = serial */
 	char *key;
 	size_t klen, kcap;
 } Fk;
@@ -442,10 +443,10 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 }
 
 /* Loops over the axes in mask (outer to inner), merging neighbours that
-   every access steps through as one; body runs at each point. */
-static void nest(Fk *f, unsigned mask, Body *body, const void *ctx)
+   every access steps through as one.  A merged loop never mixes reduced and
+   kept axes: an accumulator steps through the kept ones only. */
+static int loops_of(Fk *f, unsigned mask, LoopAx *L)
 {
-	LoopAx L[MAX_RANK];
 	int nl = 0;
 	for (int a = 0; a < f->s.x.rank; a++) {
 		int64_t d = f->s.x.dim[a];
@@ -461,7 +462,68 @@ static void nest(Fk *f, unsigned mask, Body *body, const void *ctx)
 			L[nl++] = (LoopAx){ a, d };
 		}
 	}
-	nest_rec(f, L, nl, 0, body, ctx);
+	return nl;
+}
+
+/* body runs at each point of the axes in mask. */
+static void nest(Fk *f, unsigned mask, Body *body, const void *ctx)
+{
+	LoopAx L[MAX_RANK];
+	nest_rec(f, L, loops_of(f, mask, L), 0, body, ctx);
+}
+
+/* The innermost loop over kept axes of a column walk, or -1. */
+static int kept_loop(Fk *f, const LoopAx *L, int nl)
+{
+	for (int l = nl - 1; l >= 0; l--)
+		if (!(f->s.red >> L[l].axis & 1))
+			return l;
+	return -1;
+}
+
+/* Blocks a column walk's kept points split into (each at least 64 points
+   wide, so its inner loop stays a long vector loop); 0: none. */
+static int col_blocks(Fk *f)
+{
+	LoopAx L[MAX_RANK];
+	unsigned all = (1u << f->s.x.rank) - 1;
+	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
+	for (int nb = 8; l >= 0 && nb >= 2; nb /= 2)
+		if (L[l].dim % nb == 0 && L[l].dim / nb >= 64)
+			return nb;
+	return 0;
+}
+
+/*
+ * A column walk over all of X.  With f->colsplit blocks, the innermost kept
+ * loop is cut into that many blocks, which run on the pool: every point of
+ * one block accumulates into its own entries, in the order a serial walk
+ * takes, so the results are the same bit for bit.
+ */
+static void nest_cols(Fk *f, Body *body)
+{
+	Cg *g = f->g;
+	LoopAx L[MAX_RANK];
+	unsigned all = (1u << f->s.x.rank) - 1;
+	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
+	if (!f->colsplit || l < 0) {
+		nest_rec(f, L, nl, 0, body, NULL);
+		return;
+	}
+	int64_t bs = L[l].dim / f->colsplit;
+	ParLoop P;
+	LLVMValueRef b = cg_par_begin(g, &P, f->colsplit);
+	LLVMValueRef *save = arena_alloc(f->a, ((size_t)f->nacc + 1) * sizeof *save);
+	memcpy(save, f->idx, (size_t)f->nacc * sizeof *save);
+	for (int a = 0; a < f->nacc; a++) {
+		int64_t st = f->acc[a].st[L[l].axis];
+		if (st)
+			f->idx[a] = LLVMBuildAdd(g->b, f->idx[a], LLVMBuildMul(g->b, b, cg_i64(g, st * bs), ""), "");
+	}
+	L[l].dim = bs;
+	nest_rec(f, L, nl, 0, body, NULL);
+	memcpy(f->idx, save, (size_t)f->nacc * sizeof *save);
+	cg_par_end(g, &P);
 }
 
 /* ---- row walks ---- */
@@ -637,7 +699,8 @@ static void body(Fk *f)
 		nest(f, all & ~f->s.red, row_outer, NULL);
 	} else {
 		f->curpass = 0;
-		nest(f, all, col_walk, NULL);
+		f->colsplit = numel_of(&f->s.x, all) >= cg_par_min() ? col_blocks(f) : 0;
+		nest_cols(f, col_walk);
 		nest(f, all & ~f->s.red, col_final, NULL);
 	}
 }
