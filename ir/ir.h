@@ -253,6 +253,8 @@ void simplify_run(Region *r);
 void pack_run(Region *r);
 /* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, passes/fusion.h). */
 void fusion_run(Region *r);
+/* remat: the backward part recomputes cheap forward values instead of keeping them (passes/remat.c). */
+void remat_run(Region *r);
 /* schedule: reorders nodes to keep the live set small (passes/schedule.c). */
 void schedule_run(Region *r);
 /* memplan: places every activation at an offset of one arena (passes/memplan.c). */

@@ -519,10 +519,18 @@ void fusion_run(Region *r)
 		ir_reorder(r, order);
 	free(order);
 	/* renumbering may have changed which kernel comes first */
-	int *first = xmalloc(((size_t)n + 1) * sizeof *first);
-	for (int g = 0; g < n; g++)
+	fusion_renumber(r);
+}
+
+void fusion_renumber(Region *r)
+{
+	int n = r->nnode, ng = 0, next = 0;
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= ng)
+			ng = r->node[v].group + 1;
+	int *first = xmalloc(((size_t)ng + 1) * sizeof *first);
+	for (int g = 0; g < ng; g++)
 		first[g] = -1;
-	next = 0;
 	for (int v = 0; v < n; v++) {
 		int g = r->node[v].group;
 		if (g >= 0 && first[g] < 0)

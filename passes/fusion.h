@@ -48,6 +48,8 @@ void fusion_read_map(const FzSpace *s, const Region *r, int v, int k, int level,
 /* Do two stride vectors over s->x address the same elements (unit axes aside)? */
 bool fusion_same_map(const FzSpace *s, const int64_t *a, const int64_t *b);
 
+/* Renumbers the kernels densely from 0 in order of their first member. */
+void fusion_renumber(Region *r);
 /* Members of kernel `group`, in node order, into mem (if not NULL); returns their number. */
 int fusion_members(const Region *r, int group, int *mem);
 /*

@@ -20,6 +20,7 @@ static const Pass passes[] = {
 	{ "simplify", simplify_run },
 	{ "pack", pack_run },
 	{ "fusion", fusion_run },
+	{ "remat", remat_run },
 	{ "schedule", schedule_run },
 	{ "memplan", memplan_run },
 };

@@ -8,7 +8,7 @@
  * offsets, computed in place), the GPT step of tests/spec/gpt.sn
  * (gpt_step_planned.ir: attention, layer norm, embeddings, AdamW) and the
  * 41 regions of tests/spec/tensors.sn (tensors_planned.ir).  Every region
- * runs a second time fused (fusion, schedule, memplan), so that the code of
+ * runs a second time fused (fusion, remat, schedule, memplan), so that the code of
  * fused kernels is compared with the interpreter too.  Also: compile
  * times, the LLVM text of the step, and that a GRAD node reaching codegen
  * is an internal error.
@@ -19,10 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Fuses r as the pipeline does after simplify; returns its number of kernels. */
+/* Fuses r as the pipeline does after simplify (recomputing what the
+   backward part reads where that is cheaper); returns its number of kernels. */
 static int fuse(Region *r)
 {
 	fusion_run(r);
+	remat_run(r);
 	schedule_run(r);
 	memplan_run(r);
 	char err[256];

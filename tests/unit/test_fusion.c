@@ -179,6 +179,19 @@ static const char *const NOFUSE =
 
 /* Code generator corners, one region each. */
 static const char *const CORNERS =
+	/* a column walk large enough for the pool (2^17 points): blocks of its
+	   256 kept columns run in parallel, with a bias gradient, a max and
+	   an elementwise result stored on the way */
+	"region columns(2) {\n"
+	"  %0 = input 0 : f32[4,128,256]\n"
+	"  %1 = input 1 : f32[4,128,256]\n"
+	"  %2 = tanh %0 : f32[4,128,256]\n"
+	"  %3 = mul %2, %1 : f32[4,128,256]\n"
+	"  %4 = sum %3 {axes=[0, 1], keep=0} : f32[256]\n"
+	"  %5 = max %1 {axes=[0, 1], keep=0} : f32[256]\n"
+	"  %6 = add %4, %5 : f32[256]\n"
+	"  return %6, %3\n"
+	"}\n"
 	/* integer and bool members, a column walk with MIN and integer SUM */
 	"region ints(2) {\n"
 	"  %0 = input 0 : i32[6,7]\n"
@@ -416,16 +429,25 @@ static void test_structure(void)
 	arena_free(a);
 }
 
-/* The MLP step of examples/mlp.sn (a fixture of test_codegen_train). */
-static void test_mlp_step(void)
+/* The text of a fixture of test_codegen_train (static storage), NULL if it cannot be read. */
+static const char *fixture(const char *name, const char *path)
 {
-	FILE *f = fopen("tests/unit/mlp_step.ir", "rb");
-	check(f != NULL, "mlp_fixture_opens", "tests/unit/mlp_step.ir");
+	static char text[1 << 18];
+	FILE *f = fopen(path, "rb");
+	check(f != NULL, name, "%s", path);
 	if (!f)
-		return;
-	static char text[1 << 17];
+		return NULL;
 	text[fread(text, 1, sizeof text - 1, f)] = 0;
 	fclose(f);
+	return text;
+}
+
+/* The MLP step of examples/mlp.sn. */
+static void test_mlp_step(void)
+{
+	const char *text = fixture("mlp_fixture_opens", "tests/unit/mlp_step.ir");
+	if (!text)
+		return;
 	Arena *a = arena_new();
 	int n;
 	Region *r = parse_all(a, text, &n)[0];
@@ -450,6 +472,34 @@ static void test_mlp_step(void)
 	arena_free(a);
 }
 
+/*
+ * remat on the GPT step of tests/spec/gpt.sn (a fixture of
+ * test_codegen_train, which also runs it through the JIT and the
+ * interpreter): the activation arena shrinks, the kernels stay legal and
+ * contiguous, and the recomputed chains are inside the backward kernels,
+ * so only a few kernels are added.
+ */
+static void test_remat(void)
+{
+	const char *text = fixture("gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
+	if (!text)
+		return;
+	Arena *a = arena_new();
+	int n;
+	Region *keep = parse_all(a, text, &n)[0], *re = parse_all(a, text, &n)[0];
+	run_passes(keep, "fusion,schedule,memplan");
+	run_passes(re, "fusion,remat,schedule,memplan");
+	check_kernels("remat_gpt_step_kernels_legal_contiguous_planned", re, true);
+	int nclone = re->nnode - keep->nnode, nk0 = kernels(keep), nk1 = kernels(re);
+	check(re->arena_bytes * 10 < keep->arena_bytes * 7, "remat_gpt_step_arena_shrinks_by_30pct",
+		"%lld bytes with remat, %lld without", (long long)re->arena_bytes, (long long)keep->arena_bytes);
+	check(nclone > 0 && nk1 - nk0 < nk0 / 4, "remat_gpt_step_recomputes_inside_kernels",
+		"%d more nodes, %d -> %d kernels", nclone, nk0, nk1);
+	printf("# gpt step: activation arena %lld -> %lld bytes with remat; %d more nodes; kernels %d -> %d\n",
+		(long long)keep->arena_bytes, (long long)re->arena_bytes, nclone, nk0, nk1);
+	arena_free(a);
+}
+
 /* ---- results ---- */
 
 static void diff_text(const char *tag, const char *text)
@@ -460,7 +510,7 @@ static void diff_text(const char *tag, const char *text)
 	char name[128];
 	for (int k = 0; k < n; k++) {
 		Region *r = rs[k];
-		run_passes(r, "fusion,schedule,memplan");
+		run_passes(r, "fusion,remat,schedule,memplan");
 		snprintf(name, sizeof name, "%s_%s_kernels_legal_contiguous_planned", tag, r->name);
 		check_kernels(name, r, true);
 		Tensor *in = xcalloc((size_t)r->ninput + 1, sizeof *in);
@@ -635,6 +685,7 @@ int main(void)
 		return 1;
 	test_structure();
 	test_mlp_step();
+	test_remat();
 	diff_text("softmax", SOFTMAX);
 	diff_text("xent", XENT);
 	diff_text("layernorm", LAYERNORM);
