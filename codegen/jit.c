@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <time.h>
 
 struct CgModule {
@@ -239,6 +242,10 @@ CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 			die("out of memory");
 	}
 	m->reg[m->nreg++] = cr;
+#ifdef __GLIBC__
+	/* LLVM freed its working memory: hand it back before training allocates */
+	malloc_trim(0);
+#endif
 	cr->ms = now_ms() - t0;
 	return cr;
 }
