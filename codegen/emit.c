@@ -17,6 +17,8 @@
  * at its last member; values that live only inside it have no buffer.
  */
 #include "codegen/emit.h"
+
+#include <llvm-c/DebugInfo.h>
 #include "passes/fusion.h"
 
 #include <stdio.h>
@@ -106,6 +108,7 @@ LLVMValueRef cg_loop_begin(Cg *g, Loop *L, int64_t n)
 	if (n < 1)
 		die("codegen: loop of %lld iterations", (long long)n);
 	L->n = n;
+	L->width = 0;
 	L->pre = LLVMGetInsertBlock(g->b);
 	L->body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
 	LLVMBuildBr(g->b, L->body);
@@ -137,7 +140,17 @@ void cg_loop_end(Cg *g, Loop *L)
 	LLVMSetNSW(next, 1);
 	LLVMAddIncoming(L->i, &next, &latch, 1);
 	LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
-	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, cg_i64(g, L->n), ""), L->body, exit);
+	LLVMValueRef br = LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, cg_i64(g, L->n), ""), L->body, exit);
+	if (L->width > 0) {
+		/* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 width}} */
+		LLVMMetadataRef self = LLVMTemporaryMDNode(g->ctx, NULL, 0);
+		LLVMMetadataRef w[2] = { LLVMMDStringInContext2(g->ctx, "llvm.loop.vectorize.width", 25),
+			LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(g->ctx), (unsigned)L->width, 0)) };
+		LLVMMetadataRef ops[2] = { self, LLVMMDNodeInContext2(g->ctx, w, 2) };
+		LLVMMetadataRef id = LLVMMDNodeInContext2(g->ctx, ops, 2);
+		LLVMMetadataReplaceAllUsesWith(self, id);
+		LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "llvm.loop", 9), LLVMMetadataAsValue(g->ctx, id));
+	}
 	LLVMPositionBuilderAtEnd(g->b, exit);
 }
 

@@ -59,6 +59,7 @@ typedef struct {
 	LLVMBasicBlockRef pre, body;
 	LLVMValueRef i;
 	int64_t n;
+	int width; /* vector lanes asked of LLVM's vectorizer, 0 = its own choice (set after cg_loop_begin) */
 } Loop;
 
 /* ---- emit.c ---- */

@@ -26,6 +26,7 @@
 #include "codegen/emit.h"
 #include "codegen/parallel.h"
 #include "passes/fusion.h"
+#include "runtime/runtime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -422,6 +423,10 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 	ParLoop P;
 	bool par = l == 0 && f->parallel;
 	LLVMValueRef i = par ? cg_par_begin(g, &P, L[l].dim) : cg_loop_begin(g, &lp, L[l].dim);
+	/* a column walk accumulates f32 values in f64: LLVM would take 4 lanes
+	   (the f64 width); 8 keep the float work at the full vector width */
+	if (!par && !f->rows && l == nl - 1)
+		lp.width = 8;
 	if (par) {
 		row_state(f, P.entry, P.body);
 		f->parallel = false; /* the walks over each row stay serial */
@@ -481,14 +486,21 @@ static int kept_loop(Fk *f, const LoopAx *L, int nl)
 	return -1;
 }
 
-/* Blocks a column walk's kept points split into (each at least 64 points
-   wide, so its inner loop stays a long vector loop); 0: none. */
+/* Blocks a column walk's kept points split into: one per thread of the
+   pool (at most 8), each at least 64 points wide so that its inner loop
+   stays a long vector loop; 0: a serial walk (one thread, or too narrow).
+   Fewer, wider blocks are better: a block reads a short piece of every row,
+   and the hardware prefetcher does not follow such a walk across pages. */
 static int col_blocks(Fk *f)
 {
 	LoopAx L[MAX_RANK];
 	unsigned all = (1u << f->s.x.rank) - 1;
 	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
-	for (int nb = 8; l >= 0 && nb >= 2; nb /= 2)
+	int threads = rt_pool_expected();
+	int nb = 2;
+	while (nb * 2 <= threads && nb < 8)
+		nb *= 2;
+	for (; l >= 0 && threads > 1 && nb >= 2; nb /= 2)
 		if (L[l].dim % nb == 0 && L[l].dim / nb >= 64)
 			return nb;
 	return 0;

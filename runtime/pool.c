@@ -197,6 +197,11 @@ int rt_pool_threads(void)
 	return P.nthreads ? P.nthreads : 1;
 }
 
+int rt_pool_expected(void)
+{
+	return P.nthreads ? P.nthreads : rt_pool_cores();
+}
+
 void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx)
 {
 	if (n <= 0)

@@ -115,6 +115,9 @@ void rt_log_close(RtLog *l);
 void rt_pool_init(int nthreads);
 /* Threads that run a job, the caller included (1 before rt_pool_init). */
 int rt_pool_threads(void);
+/* Threads the next job will run on: the pool's, or before rt_pool_init the
+   default pool's (one per core); code generation sizes its blocks by it. */
+int rt_pool_expected(void);
 /* Online cores (sysconf), at least 1. */
 int rt_pool_cores(void);
 /* Runs fn(ctx, lo, hi) on disjoint ranges covering [0, n), on the pool's
