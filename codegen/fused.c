@@ -21,242 +21,17 @@
  * reductions only).  Pointers the kernel writes are `noalias` parameters
  * when no other parameter's bytes overlap them, which is what lets LLVM
  * vectorize without run-time checks.  Kernels with the same code (the
- * optimizer update of parameters of one shape) share one function.
+ * optimizer update of parameters of one shape) share one function.  What
+ * is decided before any code is emitted (passes, buffers, accesses, that
+ * key) is in fused_plan.c.
  */
-#include "codegen/emit.h"
+#include "codegen/fused.h"
 #include "codegen/parallel.h"
-#include "passes/fusion.h"
 #include "runtime/runtime.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-	int64_t st[MAX_RANK]; /* strides over X, 0 on unit axes */
-} Access;
-
-/* A pointer parameter of the kernel function: one buffer. */
-typedef struct {
-	LLVMValueRef outer; /* its value in the region function */
-	int64_t lo, hi;     /* bytes of scratch it covers; lo = -1: the caller's storage */
-	bool written, alone; /* alone: written, and no other parameter's bytes overlap it */
-} Param;
-
-typedef struct {
-	int u, a, depth; /* value, access, scope depth of the load */
-	LLVMValueRef x;
-} Cached;
-
-typedef struct {
-	Cg *g;
-	const Region *r;
-	Arena *a;           /* everything below, for the time of one kernel */
-	int *mem, n;        /* members, node order */
-	int *mi;            /* [nnode] member index of a node, -1 */
-	FzSpace s;
-	int *level, *pass, *redpass; /* pass: BIG: the pass computing it; SMALL: passes before it */
-	bool *mat, *rowbuf; /* stored to its buffer; kept in a row buffer for later passes */
-	int npass;
-	bool rows;          /* row walk with passes (else: one walk plus a loop over kept points) */
-	Param *par;
-	int npar;
-	int *param;         /* [nnode] parameter of a value's buffer, -1 */
-	Access *acc;
-	int nacc, capacc;
-	int *opstart, *opacc; /* access of operand k of member i: opacc[opstart[i] + k], -1 */
-	int *nat;           /* [n] natural access of a member */
-	int rowacc;         /* access of row buffers */
-	LLVMValueRef *idx;  /* [nacc] current element index of each access */
-	LLVMValueRef *val, *accum, *rbuf, *dkey; /* [n] */
-	Cached *cache;
-	int ncache, capcache, depth, curpass;
-	bool parallel;      /* the outermost loop runs on the thread pool (rows only) */
-	int colsplit;       /* a column walk's blocks of kept points run on the pool: how many, 0 = serial */
-	char *key;
-	size_t klen, kcap;
-} Fk;
-
-static bool is_red(const Node *nd)
-{
-	return nd->op == OP_SUM || nd->op == OP_MAX || nd->op == OP_MIN;
-}
-
-static __attribute__((format(printf, 2, 3))) void key_add(Fk *f, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int k = vsnprintf(f->key + f->klen, f->kcap - f->klen, fmt, ap);
-		va_end(ap);
-		if (k >= 0 && f->klen + (size_t)k < f->kcap) {
-			f->klen += (size_t)k;
-			return;
-		}
-		f->key = arena_grow(f->a, f->key, f->kcap, 2 * f->kcap + (size_t)k + 64);
-		f->kcap = 2 * f->kcap + (size_t)k + 64;
-	}
-}
-
-static int access_of(Fk *f, const int64_t *st)
-{
-	Access a;
-	memset(&a, 0, sizeof a);
-	for (int i = 0; i < f->s.x.rank; i++)
-		a.st[i] = f->s.x.dim[i] > 1 ? st[i] : 0;
-	for (int i = 0; i < f->nacc; i++)
-		if (!memcmp(&f->acc[i], &a, sizeof a))
-			return i;
-	if (f->nacc == f->capacc) {
-		f->acc = arena_grow(f->a, f->acc, (size_t)f->capacc * sizeof *f->acc, (size_t)(2 * f->capacc + 16) * sizeof *f->acc);
-		f->capacc = 2 * f->capacc + 16;
-	}
-	f->acc[f->nacc] = a;
-	return f->nacc++;
-}
-
-/* The parameter holding value u's buffer; buffers at the same bytes are one parameter. */
-static int param_of(Fk *f, int u, bool written)
-{
-	Cg *g = f->g;
-	if (f->param[u] < 0) {
-		int64_t lo = g->home[u], hi = lo >= 0 ? lo + cg_bytes(&f->r->node[u].type) : -1;
-		int p = 0;
-		while (p < f->npar && !(lo >= 0 ? f->par[p].lo == lo && f->par[p].hi == hi : f->par[p].outer == g->ptr[u]))
-			p++;
-		if (p == f->npar)
-			f->par[f->npar++] = (Param){ g->ptr[u], lo, hi, false, false };
-		f->param[u] = p;
-	}
-	f->par[f->param[u]].written |= written;
-	return f->param[u];
-}
-
-/* ---- planning: passes, buffers, accesses, the key ---- */
-
-static void plan_passes(Fk *f)
-{
-	const Region *r = f->r;
-	f->npass = 1;
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		const Node *nd = &r->node[v];
-		f->pass[i] = f->redpass[i] = 0;
-		if (nd->op == OP_CONST || v == f->s.head || !f->rows)
-			continue;
-		int p = 0;
-		for (int k = 0; k < nd->narg; k++) {
-			int u = ir_operand(r, v, k), j = f->mi[u];
-			if (j >= 0 && u != f->s.head && r->node[u].op != OP_CONST)
-				p = f->pass[j] > p ? f->pass[j] : p;
-		}
-		/* a reduction accumulates in its operand's pass; its result is there after it */
-		f->redpass[i] = p;
-		f->pass[i] = is_red(nd) ? p + 1 : p;
-		if (f->level[i] == FZ_BIG || is_red(nd))
-			f->npass = p + 1 > f->npass ? p + 1 : f->npass;
-	}
-	/* internal values a later pass reads again */
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		const Node *nd = &r->node[v];
-		if (nd->op == OP_CONST || v == f->s.head || f->level[i] != FZ_BIG)
-			continue;
-		for (int k = 0; k < nd->narg; k++) {
-			int u = ir_operand(r, v, k), j = f->mi[u];
-			if (j >= 0 && u != f->s.head && f->level[j] == FZ_BIG && f->pass[j] < f->pass[i] && !f->mat[j])
-				f->rowbuf[j] = true;
-		}
-	}
-}
-
-static void plan(Fk *f)
-{
-	Cg *g = f->g;
-	const Region *r = f->r;
-	int64_t st[MAX_RANK];
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		f->mat[i] = !g->internal[v] && v != f->s.head && r->node[v].op != OP_CONST;
-	}
-	plan_passes(f);
-	/* row buffers are indexed by the position in the row */
-	int64_t m = 1;
-	for (int a = f->s.x.rank - 1; a >= 0; a--) {
-		st[a] = (f->s.red >> a & 1) ? m : 0;
-		m *= (f->s.red >> a & 1) ? f->s.x.dim[a] : 1;
-	}
-	f->rowacc = access_of(f, st);
-	if (f->s.head >= 0) {
-		param_of(f, f->s.head, true);
-		for (int k = 0; k < 2; k++)
-			param_of(f, ir_operand(r, f->s.head, k), false);
-	}
-	int nop = 0;
-	for (int i = 0; i < f->n; i++) {
-		f->opstart[i] = nop;
-		nop += r->node[f->mem[i]].narg;
-	}
-	f->opacc = arena_alloc(f->a, ((size_t)nop + 1) * sizeof *f->opacc);
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		const Node *nd = &r->node[v];
-		fusion_natural(&f->s, &nd->type, f->level[i], st);
-		f->nat[i] = access_of(f, st);
-		if (f->mat[i])
-			param_of(f, v, true);
-		for (int k = 0; k < nd->narg; k++) {
-			int u = ir_operand(r, v, k), j = f->mi[u];
-			f->opacc[f->opstart[i] + k] = -1;
-			if (nd->op == OP_CONST || v == f->s.head || r->node[u].op == OP_CONST || (j >= 0 && u != f->s.head))
-				continue;
-			fusion_read_map(&f->s, r, v, k, f->level[i], st);
-			f->opacc[f->opstart[i] + k] = access_of(f, st);
-			param_of(f, u, false);
-		}
-	}
-	/* everything the code depends on */
-	char tb[160];
-	key_add(f, "fused %d %d %u %d:", f->rows, f->npass, f->s.red, f->npar);
-	for (int a = 0; a < f->s.x.rank; a++)
-		key_add(f, "%lld,", (long long)f->s.x.dim[a]);
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		const Node *nd = &r->node[v];
-		key_add(f, "|%d %s %a %d %d %d %d %d %d %d:", (int)nd->op, type_str(&nd->type, tb, sizeof tb), nd->f,
-			nd->keep, f->level[i], f->pass[i], f->redpass[i], f->mat[i], f->rowbuf[i], f->nat[i]);
-		for (int k = 0; k < nd->nia; k++)
-			key_add(f, "%lld,", (long long)nd->ia[k]);
-		if (f->mat[i])
-			key_add(f, "p%d", f->param[v]);
-		for (int k = 0; k < nd->narg; k++) {
-			int u = ir_operand(r, v, k);
-			const Node *un = &r->node[u];
-			if (un->op == OP_CONST)
-				key_add(f, " c%d:%a", (int)un->type.dt, un->f);
-			else if (f->opacc[f->opstart[i] + k] < 0 && v != f->s.head)
-				key_add(f, " m%d", f->mi[u]);
-			else
-				key_add(f, " p%d:%d:%s", f->param[u], f->opacc[f->opstart[i] + k],
-					type_str(&un->type, tb, sizeof tb));
-		}
-	}
-	/* written buffers no other parameter overlaps alias nothing */
-	for (int p = 0; p < f->npar; p++) {
-		bool alone = f->par[p].written;
-		for (int q = 0; alone && q < f->npar; q++)
-			alone = q == p || f->par[p].lo < 0 || f->par[q].lo < 0 || f->par[q].hi <= f->par[p].lo
-				|| f->par[p].hi <= f->par[q].lo;
-		f->par[p].alone = alone;
-		key_add(f, "|%d%d%d", f->par[p].written, f->par[p].lo < 0, alone);
-	}
-	for (int a = 0; a < f->nacc; a++) {
-		key_add(f, "|");
-		for (int d = 0; d < f->s.x.rank; d++)
-			key_add(f, "%lld,", (long long)f->acc[a].st[d]);
-	}
-}
 
 /* ---- loads, values, stores ---- */
 
@@ -758,7 +533,7 @@ void cg_fused(Cg *g, int group, int last)
 	f.accum = arena_alloc(a, n1 * sizeof *f.accum);
 	f.rbuf = arena_alloc(a, n1 * sizeof *f.rbuf);
 	f.dkey = arena_alloc(a, n1 * sizeof *f.dkey);
-	plan(&f);
+	cg_fused_plan(&f);
 	f.idx = arena_alloc(a, ((size_t)f.nacc + 1) * sizeof *f.idx);
 
 	int np = f.npar + 3;
