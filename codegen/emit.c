@@ -577,10 +577,28 @@ out:
 	free(val);
 }
 
+/*
+ * LLVM's diagnostics while it optimizes a region: its remarks and notes
+ * (a loop it did not vectorize as the loop's hint asked) are for compiler
+ * developers, not for users training a model, so only warnings and errors
+ * reach stderr.
+ */
+static void diagnose(LLVMDiagnosticInfoRef di, void *ctx)
+{
+	(void)ctx;
+	LLVMDiagnosticSeverity sev = LLVMGetDiagInfoSeverity(di);
+	if (sev == LLVMDSRemark || sev == LLVMDSNote)
+		return;
+	char *msg = LLVMGetDiagInfoDescription(di);
+	fprintf(stderr, "sinter: LLVM %s: %s\n", sev == LLVMDSError ? "error" : "warning", msg);
+	LLVMDisposeMessage(msg);
+}
+
 LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch)
 {
 	Cg g;
 	memset(&g, 0, sizeof g);
+	LLVMContextSetDiagnosticHandler(ctx, diagnose, NULL);
 	g.ctx = ctx;
 	g.r = r;
 	g.f32 = LLVMFloatTypeInContext(ctx);

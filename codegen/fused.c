@@ -200,7 +200,7 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 	LLVMValueRef i = par ? cg_par_begin(g, &P, L[l].dim) : cg_loop_begin(g, &lp, L[l].dim);
 	/* a column walk accumulates f32 values in f64: LLVM would take 4 lanes
 	   (the f64 width); 8 keep the float work at the full vector width */
-	if (!par && !f->rows && l == nl - 1)
+	if (!par && !f->rows && l == nl - 1 && L[l].dim >= 64)
 		lp.width = 8;
 	if (par) {
 		row_state(f, P.entry, P.body);
