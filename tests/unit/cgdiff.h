@@ -127,6 +127,27 @@ static Store store_of(Mem *m, uint64_t seed, uint64_t step)
 	return (Store){ .ctx = m, .lookup = lookup, .seed = seed, .step = step };
 }
 
+/* Random tensors for the INPUT nodes of r (indexed by input number):
+   floats in [0.5, 1.5) (positive for logs, divisors and square roots),
+   ints in [0, imax). */
+static inline Tensor *region_inputs(const Region *r, double imax)
+{
+	Tensor *in = xcalloc((size_t)r->ninput + 1, sizeof *in);
+	for (int v = 0; v < r->nnode; v++) {
+		const Node *nd = &r->node[v];
+		if (nd->op == OP_INPUT)
+			in[nd->ia[0]] = trand(nd->type, nd->type.dt == DT_I32 ? 0 : 0.5, nd->type.dt == DT_I32 ? imax : 1.5);
+	}
+	return in;
+}
+
+static inline void inputs_free(Tensor *in, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(in[i].data);
+	free(in);
+}
+
 /*
  * Runs r through the interpreter and the JIT (inputs in[0..nin), slots from
  * mem, which is left unchanged) and compares outputs and slots afterwards.

@@ -150,7 +150,7 @@ static char *slurp(const char *path)
  * (after memplan the values carry arena offsets).  Inputs: floats in
  * [0.5, 1.5) (positive for logs, divisors and Adam's square roots), ints in
  * [0, 2] (valid token ids and labels).  The compile time of the first
- * region is checked against a generous bound (wall time on a shared machine).
+ * region is printed, not checked: tests hold no wall-clock limits.
  */
 static void test_fixture(const char *path, const char *tag, int nregions, bool llvm_text)
 {
@@ -162,21 +162,13 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 	check(n == nregions, name, "%s", text ? (n < 0 ? err : "wrong region count") : "cannot read the fixture");
 	for (int k = 0; k < n; k++) {
 		const Region *r = rs[k];
-		Tensor *in = xcalloc((size_t)r->ninput + 1, sizeof *in);
-		for (int v = 0; v < r->nnode; v++) {
-			const Node *nd = &r->node[v];
-			if (nd->op == OP_INPUT)
-				in[nd->ia[0]] = trand(nd->type, nd->type.dt == DT_I32 ? 0 : 0.5, nd->type.dt == DT_I32 ? 2 : 1.5);
-		}
+		Tensor *in = region_inputs(r, 2);
 		Mem *mem = xcalloc(1, sizeof *mem);
 		mem_fill(mem, r);
 		snprintf(name, sizeof name, "%s_region_%s", tag, r->name);
 		CgRegion *cr = diff_run(name, r, in, r->ninput, mem, 1e-5);
-		if (cr && k == 0) {
+		if (cr && k == 0)
 			printf("# %s %s: cg_compile %.1f ms, scratch %zu bytes\n", tag, r->name, cr->ms, cr->scratch);
-			snprintf(name, sizeof name, "%s_%s_compiles_in_under_10s", tag, r->name);
-			check(cr->ms < 10000, name, "took %.0f ms", cr->ms);
-		}
 		if (k == 0 && llvm_text) {
 			char *ll = cg_llvm_text(r, err, sizeof err);
 			snprintf(name, sizeof name, "%s_llvm_text_is_vectorized_ir", tag);
@@ -202,9 +194,7 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 				"%s", ll ? "no fused kernel, vector code or sgemm call" : err);
 			free(ll);
 		}
-		for (int i = 0; i < r->ninput; i++)
-			free(in[i].data);
-		free(in);
+		inputs_free(in, r->ninput);
 		free(mem);
 	}
 	free(text);

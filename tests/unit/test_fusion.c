@@ -513,19 +513,12 @@ static void diff_text(const char *tag, const char *text)
 		run_passes(r, "fusion,remat,schedule,memplan");
 		snprintf(name, sizeof name, "%s_%s_kernels_legal_contiguous_planned", tag, r->name);
 		check_kernels(name, r, true);
-		Tensor *in = xcalloc((size_t)r->ninput + 1, sizeof *in);
-		for (int v = 0; v < r->nnode; v++) {
-			const Node *nd = &r->node[v];
-			if (nd->op == OP_INPUT)
-				in[nd->ia[0]] = trand(nd->type, nd->type.dt == DT_I32 ? 0 : 0.5, nd->type.dt == DT_I32 ? 9 : 1.5);
-		}
+		Tensor *in = region_inputs(r, 9);
 		Mem *mem = xcalloc(1, sizeof *mem);
 		mem_fill(mem, r);
 		snprintf(name, sizeof name, "%s_%s_fused_matches_interp", tag, r->name);
 		diff_run(name, r, in, r->ninput, mem, 1e-5);
-		for (int i = 0; i < r->ninput; i++)
-			free(in[i].data);
-		free(in);
+		inputs_free(in, r->ninput);
 		for (int i = 0; i < mem->n; i++)
 			free(mem->s[i].t.data);
 		free(mem);
@@ -658,7 +651,7 @@ static void test_random(int count)
 		Tensor in[3] = { trand(r->node[0].type, -1, 1), trand(r->node[1].type, -1, 1), trand(r->node[2].type, -1, 1) };
 		Mem *mem = xcalloc(1, sizeof *mem);
 		mem_fill(mem, r);
-		run_passes(r, "simplify,fusion,schedule,memplan");
+		run_passes(r, "simplify,fusion,remat,schedule,memplan");
 		for (int v = 0; v < r->nnode; v++)
 			grouped += r->node[v].group >= 0;
 		snprintf(name, sizeof name, "random_region_%d_fused_matches_interp", c);
