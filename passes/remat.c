@@ -33,7 +33,9 @@
  * where it stays legal (fusion_space): they are computed in registers, at
  * the points where they are read.  Where not (a GEMM's operand, a reader
  * outside every kernel, a kernel that would be illegal), the reader's
- * clones form a kernel of their own just before it, or stay single nodes.
+ * clones join another backward kernel that recomputes the same values in
+ * registers (which then stores them for the reader, and runs first), else
+ * form a kernel of their own just before the reader, or stay single nodes.
  * Forward nodes nothing uses any more are removed.
  *
  * Contract.  Requires a verified region in topological order whose kernels
@@ -184,9 +186,10 @@ typedef struct {
 	/* cloning */
 	int *memo[2], *stamp[2], epoch; /* [n] per mode: this reader's clone of v */
 	int *cl, ncl, capcl;            /* clones, in order of creation; of each: */
-	int *cl_unit, *cl_at;           /* the first node of its reader's kernel, the reader */
+	int *cl_unit, *cl_at, *cl_orig; /* the first node of its reader's kernel, the reader, what it copies */
 	bool *cl_in;                    /* and whether it joins the reader's kernel */
 	int unit, at;                   /* the reader being redirected and its first node */
+	int hosted;                     /* clone kernels moved into another kernel (rehost) */
 } Remat;
 
 /* The forward part: what the outputs need, and the kernels holding any of it. */
@@ -316,13 +319,15 @@ static int clone(Remat *m, int v, bool in)
 		m->cl = realloc(m->cl, (size_t)m->capcl * sizeof *m->cl);
 		m->cl_unit = realloc(m->cl_unit, (size_t)m->capcl * sizeof *m->cl_unit);
 		m->cl_at = realloc(m->cl_at, (size_t)m->capcl * sizeof *m->cl_at);
+		m->cl_orig = realloc(m->cl_orig, (size_t)m->capcl * sizeof *m->cl_orig);
 		m->cl_in = realloc(m->cl_in, (size_t)m->capcl * sizeof *m->cl_in);
-		if (!m->cl || !m->cl_unit || !m->cl_at || !m->cl_in)
+		if (!m->cl || !m->cl_unit || !m->cl_at || !m->cl_orig || !m->cl_in)
 			die("out of memory");
 	}
 	m->cl[m->ncl] = c;
 	m->cl_unit[m->ncl] = m->unit;
 	m->cl_at[m->ncl] = m->at;
+	m->cl_orig[m->ncl] = v;
 	m->cl_in[m->ncl++] = in;
 	m->stamp[in][v] = m->epoch;
 	m->memo[in][v] = c;
@@ -377,13 +382,14 @@ static bool alias_only(const Region *r, const int *mem, int nm)
  * else into a kernel of their own (if legal and not mere aliases), else
  * none.  Clones are recorded reader by reader.
  */
-static void group_clones(Remat *m)
+static int group_clones(Remat *m)
 {
 	Region *r = m->r;
 	int ng = 0;
 	for (int v = 0; v < r->nnode; v++)
 		if (r->node[v].group >= ng)
 			ng = r->node[v].group + 1;
+	int first_new = ng;
 	int *mem = xmalloc(((size_t)r->nnode + 1) * sizeof *mem);
 	FzSpace sp;
 	for (int i = 0; i < m->ncl;) {
@@ -415,11 +421,101 @@ static void group_clones(Remat *m)
 		i = j;
 	}
 	free(mem);
+	return first_new;
+}
+
+/* Does any path from the nodes marked in `from` reach a member of kernel g? */
+static bool reaches(const Region *r, const int *ustart, const int *users, const bool *from, int g, int *stack,
+	bool *seen)
+{
+	int n = r->nnode, sp = 0;
+	memset(seen, 0, (size_t)n * sizeof *seen);
+	for (int v = 0; v < n; v++)
+		if (from[v]) {
+			seen[v] = true;
+			stack[sp++] = v;
+		}
+	while (sp > 0) {
+		int v = stack[--sp];
+		if (r->node[v].group == g)
+			return true;
+		for (int e = ustart[v]; e < ustart[v + 1]; e++)
+			if (!seen[users[e]]) {
+				seen[users[e]] = true;
+				stack[sp++] = users[e];
+			}
+	}
+	return false;
+}
+
+/*
+ * A kernel of clones made for a GEMM's operand (the GELU output a weight
+ * gradient reads) often recomputes what another backward kernel already
+ * recomputes in registers (the GELU derivative after the next GEMM).  It
+ * then moves into that kernel, where LLVM computes the shared chain once
+ * and the value is stored for the GEMM, which then runs after that kernel:
+ * one pass over memory less.  Only where the enlarged kernel is legal and
+ * the GEMM's kernel does not lead to the host (that would be a cycle).
+ */
+static void rehost(Remat *m, int first_new)
+{
+	Region *r = m->r;
+	int n = r->nnode, *ustart, *users;
+	ir_users(r, &ustart, &users);
+	int *mem = xmalloc(((size_t)n + 1) * sizeof *mem), *stack = xmalloc(((size_t)n + 1) * sizeof *stack);
+	bool *from = xcalloc((size_t)n + 1, sizeof *from), *seen = xcalloc((size_t)n + 1, sizeof *seen);
+	FzSpace sp;
+	for (int i = 0; i < m->ncl;) {
+		int j = i, g = -1;
+		while (j < m->ncl && m->cl_unit[j] == m->cl_unit[i])
+			j++;
+		/* the reader's kernel of clones, if group_clones made one */
+		for (int x = i; x < j && g < 0; x++)
+			if (!m->cl_in[x])
+				g = r->node[m->cl[x]].group;
+		for (int x = i; g >= first_new && x < j; x++) {
+			/* a candidate host: a kernel holding an in-kernel copy of the same value */
+			int host = -1;
+			for (int y = 0; y < m->ncl && host < 0; y++)
+				if (m->cl_in[y] && m->cl_orig[y] == m->cl_orig[x] && m->cl_unit[y] != m->cl_unit[x])
+					host = r->node[m->cl[y]].group;
+			if (host < 0)
+				continue;
+			int nk = fusion_members(r, host, mem), nm = nk;
+			for (int y = i; y < j; y++)
+				if (!m->cl_in[y])
+					mem[nm++] = m->cl[y];
+			/* the readers of the clones must not lead to the host */
+			memset(from, 0, (size_t)n * sizeof *from);
+			for (int y = nk; y < nm; y++)
+				for (int e = ustart[mem[y]]; e < ustart[mem[y] + 1]; e++)
+					from[users[e]] |= r->node[users[e]].group != g;
+			if (!fusion_space(r, mem, nm, &sp, NULL) || reaches(r, ustart, users, from, host, stack, seen))
+				continue;
+			int at = mem[0];
+			for (int y = i; y < j; y++)
+				if (!m->cl_in[y]) {
+					r->node[m->cl[y]].group = host;
+					m->cl_in[y] = true;
+					m->cl_at[y] = at;
+				}
+			m->hosted++;
+			break;
+		}
+		i = j;
+	}
+	free(ustart);
+	free(users);
+	free(mem);
+	free(stack);
+	free(from);
+	free(seen);
 }
 
 /* Where a clone goes: right before its reader when it joined the reader's
-   kernel (after the kernel's GEMM, if the reader follows it), else right
-   before the reader's kernel. */
+   kernel (after the kernel's GEMM, if the reader follows it), right before
+   its host when rehost moved it (cl_at is then the host's first node),
+   else right before the reader's kernel. */
 static int clone_place(const Remat *m, int x)
 {
 	return m->cl_in[x] ? m->cl_at[x] : m->cl_unit[x];
@@ -447,6 +543,9 @@ static void place_clones(Remat *m)
 	}
 	if (no != total)
 		die("remat: %d of %d nodes placed", no, total);
+	/* a GEMM reading a value its host kernel stores runs after that kernel */
+	if (m->hosted > 0 && !fusion_contract(r, order))
+		die("remat: kernels of region %s in a cycle", r->name);
 	ir_reorder(r, order);
 	free(order);
 	free(start);
@@ -510,7 +609,7 @@ void remat_run(Region *r)
 	}
 	redirect(&m);
 	if (m.ncl > 0) {
-		group_clones(&m);
+		rehost(&m, group_clones(&m));
 		place_clones(&m);
 		tidy(r);
 		fusion_renumber(r);
@@ -524,5 +623,6 @@ void remat_run(Region *r)
 	free(m.cl);
 	free(m.cl_unit);
 	free(m.cl_at);
+	free(m.cl_orig);
 	free(m.cl_in);
 }
