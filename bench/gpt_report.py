@@ -53,7 +53,7 @@ import statistics
 import sys
 import time
 
-from benchlib import step_time, warmup
+from benchlib import summarize, warmup
 
 B, T, C, L, H = 8, 128, 256, 4, 4  # as in bench/gpt_step.sn
 N, D = B * T, C // H
@@ -172,21 +172,8 @@ def sgemm_command(argv):
 
 
 
-def summarize(d, v, t, impl, steps):
-    """Medians over the repeats: ms/step, peak MB, last loss; the repeats;
-    the fastest and the slowest run's ms/step."""
-    logs = sorted(glob.glob(os.path.join(d, f"v{v}_t{t}_{impl}_r*.jsonl")))
-    if not logs:
-        return None
-    ms, mb, loss = [], [], []
-    for log in logs:
-        s, last = step_time(log, steps)
-        ms.append(s * 1e3)
-        loss.append(last)
-        with open(log[:-len(".jsonl")] + ".rss") as f:
-            mb.append(int(f.read().split()[-1]) / 1024)
-    return {"ms": statistics.median(ms), "mb": statistics.median(mb), "loss": statistics.median(loss),
-            "n": len(logs), "min": min(ms), "max": max(ms)}
+def runs(d, v, t, impl):
+    return sorted(glob.glob(os.path.join(d, f"v{v}_t{t}_{impl}_r*.jsonl")))
 
 
 def floors(d):
@@ -210,7 +197,7 @@ def report_command(argv):
     rows = {}
     for v in vocabs:
         for t in threads:
-            s, p = summarize(d, v, t, "sinter", steps), summarize(d, v, t, "torch", steps)
+            s, p = summarize(runs(d, v, t, "sinter"), steps), summarize(runs(d, v, t, "torch"), steps)
             if s and p:
                 rows[v, t] = s, p
 

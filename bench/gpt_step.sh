@@ -45,6 +45,7 @@ SGEMM_REPS=${SGEMM_REPS:-10}
 SINTER=${SINTER:-./sinter}
 PY=/usr/bin/python3
 TIME=/usr/bin/time
+. bench/benchlib.sh
 BATCH=8 CONTEXT=128      # as in bench/gpt_step.sn
 start=$(date +%s)
 
@@ -140,19 +141,11 @@ done
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# What torch costs before it trains: the interpreter and its libraries.
-"$TIME" -f %M -o "$work/torch_import.rss" "$PY" -c 'import torch'
-torch_base=$(($(tail -1 "$work/torch_import.rss") / 1024))
-torch_version=$("$PY" -c 'import torch; print(torch.__version__)')
+# What torch costs before it trains (the interpreter and its libraries), the CPU, the checkout.
+bench_facts "$work"
 
 tables=$("$PY" bench/gpt_report.py report "$work" "$STEPS")
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-fam=$(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)
-model=$(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)
-simd=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|fma)$' | paste -sd' ')
 torch_blas=$(cat "$work"/v*_t*_torch_r1.out | grep -o 'threads torch=.*' | sort -u | paste -sd';' | sed 's/;/; /g')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit+=" + uncommitted changes"
 mode=${SINTER_FLAGS[*]:-}
 
 {
@@ -163,7 +156,7 @@ mode=${SINTER_FLAGS[*]:-}
 	echo "- sinter: $SINTER built $sinter_built; the checkout: commit $commit; \`sinter run\` flags: ${mode:-none (the default backend)}"
 	echo "- sinter's BLAS (\`sinter check --verbose\`, default threads; every run sets \`--threads\`): ${blas:-?}"
 	echo "- torch: $torch_version (Debian), $PY; $torch_blas"
-	echo "- CPU: $cpu (family $fam, model $model; $simd), $(nproc) cores"
+	echo "- CPU: $cpu_line"
 	echo "- environment: $envline"
 	echo "- load average (1, 5, 15 min) before the runs: $load_start; after them (the benchmark adds up to 2): $load_end"
 	if awk -v a="${load_start%% *}" 'BEGIN { exit !(a > 0.5) }'; then

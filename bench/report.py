@@ -24,7 +24,7 @@ import re
 import statistics
 import sys
 
-from benchlib import step_time, warmup
+from benchlib import summarize, warmup
 
 NAMES = {"s": "mlp_s 784-128-10 b32", "l": "mlp_l 784-1024-1024-10 b256"}
 
@@ -33,22 +33,6 @@ NAMES = {"s": "mlp_s 784-128-10 b32", "l": "mlp_l 784-1024-1024-10 b256"}
 
 def runs(d, cfg, threads, impl):
     return sorted(glob.glob(os.path.join(d, f"{cfg}_t{threads}_{impl}_r*.jsonl")))
-
-
-def summarize(d, cfg, threads, impl, steps):
-    """(median ms/step, median peak MB, median final loss, repeats, min ms, max ms)
-    over the repeats."""
-    logs = runs(d, cfg, threads, impl)
-    if not logs:
-        return None
-    ms, mb, loss = [], [], []
-    for log in logs:
-        s, last = step_time(log, steps)
-        ms.append(s * 1e3)
-        loss.append(last)
-        with open(log[:-len(".jsonl")] + ".rss") as f:
-            mb.append(int(f.read().split()[-1]) / 1024)
-    return statistics.median(ms), statistics.median(mb), statistics.median(loss), len(logs), min(ms), max(ms)
 
 
 def sgemm(d):
@@ -75,19 +59,19 @@ def main():
     rows = {}
     for cfg in steps:
         for t in threads:
-            s = summarize(d, cfg, t, "sinter", steps[cfg])
-            p = summarize(d, cfg, t, "torch", steps[cfg])
+            s = summarize(runs(d, cfg, t, "sinter"), steps[cfg])
+            p = summarize(runs(d, cfg, t, "torch"), steps[cfg])
             if not s or not p:
                 continue
             rows[cfg, t] = (s, p)
-            print(f"| {NAMES.get(cfg, cfg)} | {t} | {s[0]:.2f} | {p[0]:.2f} | {s[0] / p[0]:.2f} "
-                  f"| {s[1]:.0f} | {p[1]:.0f} | {s[1] / p[1]:.2f} |")
+            print(f"| {NAMES.get(cfg, cfg)} | {t} | {s['ms']:.2f} | {p['ms']:.2f} | {s['ms'] / p['ms']:.2f} "
+                  f"| {s['mb']:.0f} | {p['mb']:.0f} | {s['mb'] / p['mb']:.2f} |")
     print()
     print("Medians over the repeats ({}); per run, median step time after the warm-up "
           "({}). Final loss (median): {}.".format(
-              ", ".join(f"{NAMES.get(c, c).split()[0]}: {r[0][3]}" for (c, t), r in rows.items() if t == threads[0]),
+              ", ".join(f"{NAMES.get(c, c).split()[0]}: {r[0]['n']}" for (c, t), r in rows.items() if t == threads[0]),
               ", ".join(f"{NAMES.get(c, c).split()[0]}: {warmup(n)} of {n} steps" for c, n in steps.items()),
-              ", ".join(f"{NAMES.get(c, c).split()[0]} t{t} sinter {s[2]:.3f} / torch {p[2]:.3f}"
+              ", ".join(f"{NAMES.get(c, c).split()[0]} t{t} sinter {s['loss']:.3f} / torch {p['loss']:.3f}"
                         for (c, t), (s, p) in rows.items())))
 
     print()
@@ -96,7 +80,7 @@ def main():
     print("| config | threads | sinter min | sinter max | torch min | torch max |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for (c, t), (s, p) in rows.items():
-        print(f"| {NAMES.get(c, c).split()[0]} | {t} | {s[4]:.2f} | {s[5]:.2f} | {p[4]:.2f} | {p[5]:.2f} |")
+        print(f"| {NAMES.get(c, c).split()[0]} | {t} | {s['min']:.2f} | {s['max']:.2f} | {p['min']:.2f} | {p['max']:.2f} |")
 
     g = sgemm(d)
     if "l" in steps and g:
@@ -111,7 +95,7 @@ def main():
             if ("l", t) not in rows or t not in g:
                 continue
             (s, p), (gms, gflop) = rows["l", t], g[t]
-            peak, sg, pg = gflop / gms * 1e3, gflop / s[0] * 1e3, gflop / p[0] * 1e3
+            peak, sg, pg = gflop / gms * 1e3, gflop / s['ms'] * 1e3, gflop / p['ms'] * 1e3
             print(f"| {t} | {gflop:.3f} | {gms:.2f} | {peak:.1f} | {sg:.1f} | {pg:.1f} "
                   f"| {100 * sg / peak:.0f}% | {100 * pg / peak:.0f}% |")
 

@@ -33,6 +33,7 @@ STEPS_L=${STEPS_L:-60}    # of 234 batches in one epoch at batch 256
 THREADS=${THREADS:-1 2}
 PY=/usr/bin/python3
 TIME=/usr/bin/time
+. bench/benchlib.sh
 start=$(date +%s)
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
@@ -113,20 +114,12 @@ done
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# What torch costs before it trains: the interpreter and its libraries.
-"$TIME" -f %M -o "$work/torch_import.rss" "$PY" -c 'import torch'
-torch_base=$(($(tail -1 "$work/torch_import.rss") / 1024))
-torch_version=$("$PY" -c 'import torch; print(torch.__version__)')
+# What torch costs before it trains (the interpreter and its libraries), the CPU, the checkout.
+bench_facts "$work"
 
 tables=$("$PY" bench/report.py "$work" s="$STEPS_S" l="$STEPS_L")
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-fam=$(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)
-model=$(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)
-simd=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|fma)$' | paste -sd' ')
 blas=$(sed -n 's/^openblas: //p' "$work/sgemm_r1.txt")
 torch_blas=$(cat "$work"/l_t*_torch_r1.out | grep -o 'threads torch=.*' | paste -sd';' | sed 's/;/; /g')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit+=" + uncommitted changes"
 mode=${SINTER_FLAGS[*]:-}
 
 {
@@ -136,7 +129,7 @@ mode=${SINTER_FLAGS[*]:-}
 	echo "- command: \`REPEATS=$REPEATS STEPS_S=$STEPS_S STEPS_L=$STEPS_L THREADS=\"$THREADS\" bench/run.sh${mode:+ $mode}\`"
 	echo "- sinter: commit $commit, binary built $sinter_built; \`sinter run\` flags: ${mode:-none (the default backend)}"
 	echo "- torch: $torch_version (Debian), $PY; $torch_blas"
-	echo "- CPU: $cpu (family $fam, model $model; $simd), $(nproc) cores"
+	echo "- CPU: $cpu_line"
 	echo "- OpenBLAS: $blas"
 	echo "- environment: $envline"
 	echo "- load average (1, 5, 15 min) before the runs: $load_start; after them (the benchmark adds up to 2): $load_end"

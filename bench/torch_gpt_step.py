@@ -29,9 +29,8 @@ Run with Debian's python (torch 1.13):
   /usr/bin/python3 bench/torch_gpt_step.py --vocab 65 --steps 20 --threads 2 --log /tmp/t.jsonl
 """
 import argparse
-import os
 
-from benchlib import thread_env, use_threads
+from benchlib import thread_env, threads_line, train, use_threads
 
 T, C, L, H, BATCH = 128, 256, 4, 4, 8  # as in bench/gpt_step.sn
 LR, WEIGHT_DECAY = 1e-3, 0.01
@@ -50,7 +49,6 @@ def parse_args():
 args = parse_args()
 thread_env(args.threads)  # before torch loads (benchlib.py)
 
-import json  # noqa: E402
 import math  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -135,31 +133,18 @@ def main():
     net = Gpt(args.vocab)
     opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 
-    log = open(args.log, "w") if args.log else None
-    times = []
-    for step in range(1, args.steps + 1):
+    def batch_loss(step):
         starts = order[(step - 1) * BATCH:step * BATCH]
         window = starts[:, None] + offsets
         x, y = data[window], data[window + 1]
-        loss = F.cross_entropy(net(x).reshape(-1, args.vocab), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        value = loss.item()
-        times.append(time.monotonic() - t0)
-        if log:
-            log.write(json.dumps({"step": step, "time": times[-1], "loss": value}) + "\n")
-    if log:
-        log.close()
+        return F.cross_entropy(net(x).reshape(-1, args.vocab), y.reshape(-1))
+
+    times, value = train(args.steps, opt, batch_loss, args.log, t0)
 
     per_step = [b - a for a, b in zip(times, times[1:])]
-    core = blas.openblas_get_corename().decode() if blas is not None else "?"
-    blas_threads = blas.openblas_get_num_threads() if blas is not None else "?"
     params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__} V={args.vocab}: {params} parameters, {args.steps} steps, "
           f"median {statistics.median(per_step or [times[0]]) * 1e3:.1f} ms/step, final loss {value:.4f}; "
-          f"threads torch={torch.get_num_threads()} openblas={blas_threads} core={core} "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
-
+          + threads_line(torch, blas))
 
 main()

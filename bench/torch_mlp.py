@@ -26,7 +26,7 @@ import argparse
 import os
 import sys
 
-from benchlib import thread_env, use_threads
+from benchlib import thread_env, threads_line, train, use_threads
 
 CONFIGS = {  # name: (layer widths, batch size), as in bench/mlp_{s,l}.sn
     "s": ([784, 128, 10], 32),
@@ -50,7 +50,6 @@ args = parse_args()
 thread_env(args.threads)  # before torch loads (benchlib.py)
 
 import gzip  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -86,30 +85,17 @@ def main():
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
     order = torch.randperm(len(images))
 
-    log = open(args.log, "w") if args.log else None
-    times = []
-    for step in range(1, args.steps + 1):
+    def batch_loss(step):
         idx = order[(step - 1) * batch:step * batch]
         x = images[idx].float().div_(255)
         y = labels[idx].long()
-        loss = F.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        value = loss.item()
-        times.append(time.monotonic() - t0)
-        if log:
-            log.write(json.dumps({"step": step, "time": times[-1], "loss": value}) + "\n")
-    if log:
-        log.close()
+        return F.cross_entropy(net(x), y)
+
+    times, value = train(args.steps, opt, batch_loss, args.log, t0)
 
     per_step = [b - a for a, b in zip(times, times[1:])][max(args.warmup - 1, 0):]
-    core = blas.openblas_get_corename().decode() if blas is not None else "?"
-    blas_threads = blas.openblas_get_num_threads() if blas is not None else "?"
     print(f"torch {torch.__version__} config {args.config}: {args.steps} steps, "
           f"median {statistics.median(per_step) * 1e3:.2f} ms/step after {args.warmup} warm-up steps, "
-          f"final loss {value:.4f}; threads torch={torch.get_num_threads()} openblas={blas_threads} core={core} "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
-
+          f"final loss {value:.4f}; " + threads_line(torch, blas))
 
 main()
