@@ -227,6 +227,13 @@ int cmd_opt(const Options *o)
 	char err[512];
 	int n = ir_parse(a, text, o->file, &rs, err, sizeof err);
 	if (n < 0) {
+		/* ir_parse says "FILE:L:C: error: ..."; quote the line with a caret */
+		size_t fl = strlen(o->file);
+		int line, col, k = 0;
+		if (!strncmp(err, o->file, fl) && sscanf(err + fl, ":%d:%d: error: %n", &line, &col, &k) == 2 && k > 0) {
+			diag_add_source(o->file, text);
+			diag_error((Loc){ o->file, line, col }, "%s", err + fl + k);
+		}
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -537,10 +537,16 @@ static Region *parse_region(Parser *P)
 	skip_ws(P);
 	char buf[256];
 	const char *name = buf;
+	const char *name_at = P->p;
 	if (*P->p == '"')
 		name = parse_string(P);
 	else
 		ident(P, buf, sizeof buf, "a region name");
+	/* passes and the driver find regions by name, so a second one of the
+	   same name would silently shadow the first */
+	for (int i = 0; i < P->nlist; i++)
+		if (!strcmp(P->list[i]->name, name))
+			perr(P, name_at, "region %s is defined twice", name);
 	Region *r = ir_region_new(P->arena, name);
 	expect(P, '(');
 	skip_ws(P);
