@@ -36,6 +36,7 @@ static void usage(FILE *f)
 	        "  --passes=a,b       with opt: the passes to run, in pipeline order\n"
 	        "  --no-PASS          switch a pass off\n"
 	        "  --log PATH         JSON-lines run log (default: none)\n"
+	        "  --max-memory SIZE  memory limit, like 512M or 8G (default: the available physical memory)\n"
 	        "  --time-passes      report the time of every pass\n"
 	        "  --stats            ops, kernels and bytes moved per run of each region, before and after fusion\n"
 	        "  --interp           execute with the reference interpreter instead of native code\n"

@@ -59,7 +59,13 @@ bool driver_option(int argc, char **argv, int *i, Options *o)
 		o->passes = opt_value(argc, argv, i, "--passes");
 	else if (!strcmp(a, "--log") || !strncmp(a, "--log=", 6))
 		o->log = opt_value(argc, argv, i, "--log");
-	else if (!strcmp(a, "--time-passes"))
+	else if (!strcmp(a, "--max-memory") || !strncmp(a, "--max-memory=", 13)) {
+		const char *v = opt_value(argc, argv, i, "--max-memory");
+		int64_t bytes;
+		if (!rt_parse_bytes(v, &bytes))
+			fatal("--max-memory expects a size like 512M, 8G or 1073741824, got '%s'", v);
+		rt_mem_set_limit(bytes);
+	} else if (!strcmp(a, "--time-passes"))
 		o->time_passes = true;
 	else if (!strcmp(a, "--stats"))
 		o->stats = true;

@@ -26,12 +26,14 @@ HostTensor *ht_new(Type t)
 	h->t.type = t;
 	h->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
 	h->refs = 1;
+	rt_mem_hold(type_numel(&t) * (int64_t)dtype_size(t.dt));
 	return h;
 }
 
 void ht_release(HostTensor *h)
 {
 	if (h && --h->refs == 0) {
+		rt_mem_hold(-type_numel(&h->t.type) * (int64_t)dtype_size(h->t.type.dt));
 		free(h->t.data);
 		free(h);
 	}
@@ -86,7 +88,7 @@ static CacheEntry *compile(Ev *ev)
 	Region *r = tr->r;
 	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
 	CacheEntry *c = &h->cache[h->ncache++];
-	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r) };
+	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r), false };
 	tr->a = NULL; /* the cache owns the arena now */
 	char err[256];
 	PipeOpts o = h->pipe;
@@ -121,8 +123,35 @@ static Value output_value(Ev *ev, Tensor *t)
 	HostTensor *h = xcalloc(1, sizeof *h);
 	h->t = *t;
 	h->refs = 1;
+	rt_mem_hold(type_numel(&t->type) * (int64_t)dtype_size(t->type.dt));
 	(void)ev;
 	return (Value){ .kind = V_HOST, .ht = h };
+}
+
+/*
+ * Before a region runs (and under `check`, where it does not): its arena
+ * and its results must fit in the memory limit next to what the program
+ * holds.  Native code keeps its arena from one run to the next, so after
+ * the first run that arena counts as held.
+ */
+static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
+{
+	const Region *r = c->exec;
+	int64_t outs = 0;
+	for (int i = 0; i < r->nout; i++) {
+		const Type *t = &r->node[r->out[i]].type;
+		outs += type_numel(t) * (int64_t)dtype_size(t->dt);
+	}
+	int64_t need = outs + (c->arena_held ? 0 : r->arena_bytes);
+	char what[160], ob[32], ab[32], err[512];
+	snprintf(what, sizeof what, "the tensor work here (%s of results, %s of intermediates)",
+		rt_format_bytes(outs, ob, sizeof ob), rt_format_bytes(r->arena_bytes, ab, sizeof ab));
+	if (!rt_mem_check(need, what, err, sizeof err))
+		ev_error(ev, loc, "%s", err);
+	if (c->cg && !c->arena_held) {
+		rt_mem_hold(r->arena_bytes);
+		c->arena_held = true;
+	}
 }
 
 /* Runs the traced region with the tensors in vals[] as outputs; replaces
@@ -136,6 +165,7 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 	Tensor *inputs = tr->inputs;
 	CacheEntry *c = compile(ev);
 	Region *r = c->exec;
+	check_memory(ev, c, loc);
 	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
 	Tensor *outs = xcalloc(n + 1, sizeof *outs);
 	if (ev->dry) {

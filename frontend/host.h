@@ -20,6 +20,7 @@ typedef struct {
 	Arena *arena;    /* owns exec */
 	CgRegion *cg;    /* native code of exec, or NULL: the interpreter runs it */
 	Region *traced;  /* a copy of the region as traced (in arena) */
+	bool arena_held; /* cg keeps its arena: counted against the memory limit */
 } CacheEntry;
 
 /* Where native code for a region comes from: the JIT (sinter run) or the

@@ -62,16 +62,44 @@ static Family *family_of(Ev *ev, const char *sname)
 	return f;
 }
 
+/* What the next slot_new allocates for, and where the user asked for it:
+   set by the callers that know (a param declaration, minimize), so that
+   the memory check below can point at them. */
+static struct {
+	Loc loc;
+	const char *what;
+} pending;
+
+/* Checks `bytes` more against the memory limit; a located error when a
+   caller said where the slot comes from, else a plain one. */
+static bool store_fits(int64_t bytes, bool report)
+{
+	char err[512];
+	if (rt_mem_check(bytes, pending.what ? pending.what : "the parameter store", err, sizeof err))
+		return true;
+	if (!report)
+		return false;
+	if (pending.loc.file)
+		diag_error(pending.loc, "%s", err);
+	fatal("%s", err);
+}
+
 /* Makes f's block at least `bytes` long; a moved block moves its slots. */
 static void family_reserve(Ev *ev, Family *f, int64_t bytes)
 {
 	int64_t cap = type_numel(&f->t.type) * 4;
 	if (bytes <= cap)
 		return;
-	int64_t ncap = cap * 2 > bytes ? cap * 2 : ir_pack_align(bytes);
+	/* doubling keeps growth amortized, but only while the limit allows it;
+	   the old block is still held while the new one is filled */
+	int64_t ncap = ir_pack_align(bytes);
+	if (cap * 2 > ncap && store_fits(cap * 2, false))
+		ncap = cap * 2;
+	store_fits(ncap, true);
 	char *block = aligned_alloc(IR_PACK_ALIGN, (size_t)ncap);
 	if (!block)
-		die("out of memory (a block of %lld bytes of parameters or state)", (long long)ncap);
+		fatal("out of memory: a block of %lld bytes of parameters or state", (long long)ncap);
+	rt_mem_hold(ncap - cap);
 	if (cap)
 		memcpy(block, f->t.data, (size_t)cap);
 	memset(block + cap, 0, (size_t)(ncap - cap));
@@ -116,12 +144,17 @@ Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
 		unsigned h = slot_hash(name, sname);
 		s->next = ev->slots[h];
 		ev->slots[h] = s;
-	} else if (s->off < 0)
+	} else if (s->off < 0) {
+		rt_mem_hold(-type_numel(&s->t.type) * (int64_t)dtype_size(s->t.type.dt));
 		free(s->t.data);
+	}
 	int64_t off = place(ev, s, name, sname, t);
 	s->off = -1; /* not moved by family_reserve until placed */
 	s->t.type = t;
 	if (off < 0) {
+		int64_t bytes = type_numel(&t) * (int64_t)dtype_size(t.dt);
+		store_fits(bytes, true);
+		rt_mem_hold(bytes);
 		s->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
 		return s;
 	}
@@ -179,6 +212,8 @@ static Type eval_type(Ev *ev, Env *env, const TypeExpr *te)
 		ev_error(ev, te->loc, "at most %d axes are supported", MAX_RANK);
 	for (int i = 0; i < te->ndims; i++)
 		t.dim[i] = eval_dim(ev, env, te->dims[i]);
+	if (!type_bytes_ok(&t, NULL))
+		ev_error(ev, te->loc, "%s is too large: a tensor holds at most 2^48 bytes", TS(&t));
 	return t;
 }
 
@@ -368,7 +403,11 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		case MI_PARAM: {
 			Type t = eval_type(ev, inst->fields, it->type);
 			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
+			pending.loc = it->loc;
+			pending.what = arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));
 			Slot *s = slot_new(ev, full, NULL, t);
+			pending.what = NULL;
+			pending.loc = (Loc){ 0 };
 			init_param(ev, s, init, it->value ? it->value->loc : it->loc);
 			v = (Value){ .kind = V_PARAM, .slot = s };
 			break;
@@ -474,7 +513,11 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 		for (int s = 0; s < od->nstates; s++) {
 			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, od->states[s]);
 			if (!slot_find(ev, pname, sname)) {
+				pending.loc = loc;
+				pending.what = arena_printf(ev->arena, "the block of optimizer state %s (for %s: %s)", sname, pname, TS(&pt));
 				Slot *slot = slot_new(ev, pname, sname, pt);
+				pending.what = NULL;
+				pending.loc = (Loc){ 0 };
 				init_param(ev, slot, ev_expr(ev, o->hyper, od->state_inits[s]), od->state_locs[s]);
 			}
 			snodes[s] = ir_state(r, pname, sname, pt);

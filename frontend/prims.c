@@ -26,6 +26,13 @@ static int64_t want_int(Ev *ev, Value v, Loc loc, const char *what)
 	return v.i;
 }
 
+/* Sizes come from user code here, so their overflow is the user's error. */
+static void check_size(Ev *ev, const Type *t, Loc loc)
+{
+	if (!type_bytes_ok(t, NULL))
+		ev_error(ev, loc, "%s is too large: a tensor holds at most 2^48 bytes", TS(t));
+}
+
 /* A shape argument: a list of ints (or one int); infer allows -1 (reshape). */
 static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what, bool infer)
 {
@@ -42,6 +49,13 @@ static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what, boo
 		if (t.dim[i] < (infer ? -1 : 0))
 			ev_error(ev, loc, "%s has a negative size", what);
 	}
+	/* reshape's -1 stands for a size the known ones divide, so the known
+	   ones alone must fit */
+	Type known = t;
+	for (int i = 0; i < known.rank; i++)
+		if (known.dim[i] < 0)
+			known.dim[i] = 1;
+	check_size(ev, &known, loc);
 	return t;
 }
 
@@ -370,6 +384,7 @@ static Value p_one_hot(Ev *ev, const char *name, Loc loc, Value *a, const char *
 	t.dim[t.rank++] = want_int(ev, v[1], loc, "n");
 	if (t.dim[t.rank - 1] < 1)
 		ev_error(ev, loc, "one_hot needs at least one class, got n = %lld", (long long)t.dim[t.rank - 1]);
+	check_size(ev, &t, loc);
 	check_known_indices(ev, i, t.dim[t.rank - 1], loc, "one_hot: index %d is out of range for %lld classes");
 	Node p = ir_proto(OP_ONE_HOT);
 	p.type = t;
@@ -400,12 +415,16 @@ static Value p_arange(Ev *ev, const char *name, Loc loc, Value *a, const char **
 		lo = hi;
 		hi = want_int(ev, v[1], loc, "stop");
 	}
+	int64_t len;
 	if (hi < lo)
 		ev_error(ev, loc, "arange: empty range %lld..%lld", (long long)lo, (long long)hi);
+	if (__builtin_sub_overflow(hi, lo, &len))
+		len = INT64_MAX;
+	check_size(ev, &(Type){ .dt = DT_I32, .rank = 1, .dim = { len } }, loc);
 	if (!ev->tr)
 		ev_error(ev, loc, "arange is only allowed in functions, models and train blocks");
 	Node p = ir_proto(OP_ARANGE);
-	p.type = type_make(DT_I32, 1, (int64_t[]){ hi - lo });
+	p.type = type_make(DT_I32, 1, (int64_t[]){ len });
 	int x = ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0);
 	if (lo)
 		x = ir_op2(ev->tr->r, OP_ADD, x, ir_const(ev->tr->r, type_scalar(DT_I32), (double)lo));
@@ -424,6 +443,7 @@ static Value p_tril(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	p.nia = 1;
 	if (rows < 0 || cols < 0)
 		ev_error(ev, loc, "tril needs non-negative sizes, got %lld x %lld", (long long)rows, (long long)cols);
+	check_size(ev, &p.type, loc);
 	if (!ev->tr)
 		ev_error(ev, loc, "tril is only allowed in functions, models and train blocks");
 	return v_tensor(ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0));

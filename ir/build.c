@@ -85,8 +85,21 @@ int ir_emit(Region *r, const Node *proto, const int *args, int nargs, char *err,
 	n.narg = nargs;
 	n.group = -1;
 	n.offset = -1;
+	/* a result type given by the caller (reshape, constants, ...) is checked
+	   before the shape rule computes with it, the inferred one after */
+	char tb[96];
+	if (!type_bytes_ok(&n.type, NULL)) {
+		snprintf(err, errlen, "%s: %s is too large (a tensor holds at most 2^48 bytes)", info->name,
+			type_str(&n.type, tb, sizeof tb));
+		return -1;
+	}
 	if (!op_shape[n.op](r, &n, r->arg + first, err, errlen))
 		return -1; /* the pool slots stay unused; narg is not advanced */
+	if (!type_bytes_ok(&n.type, NULL)) {
+		snprintf(err, errlen, "%s: the result %s is too large (a tensor holds at most 2^48 bytes)",
+			info->name, type_str(&n.type, tb, sizeof tb));
+		return -1;
+	}
 	r->narg += nargs;
 	if (n.op == OP_INPUT && n.ia[0] + 1 > r->ninput)
 		r->ninput = (int)n.ia[0] + 1;

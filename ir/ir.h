@@ -119,7 +119,15 @@ typedef struct {
 extern const OpInfo op_info[OP_COUNT];
 
 /* ---- types (ir/type.c) ---- */
+/* Elements of t; t must have passed type_bytes_ok (dies otherwise). */
 int64_t type_numel(const Type *t);
+/* The largest tensor, in bytes (256 TiB): far above any memory, and small
+   enough that sums of many tensors' sizes (an arena) stay far from
+   overflowing int64. */
+#define TYPE_MAX_BYTES ((int64_t)1 << 48)
+/* Whether t is a valid size: no negative dimension and at most
+   TYPE_MAX_BYTES bytes; stores the byte count in *bytes (may be NULL). */
+bool type_bytes_ok(const Type *t, int64_t *bytes);
 size_t dtype_size(DType dt);
 const char *dtype_name(DType dt);
 bool type_eq(const Type *a, const Type *b);

@@ -20,12 +20,37 @@ static const size_t dtype_sizes[DT_COUNT] = {
 	[DT_BOOL] = 1,
 };
 
+/*
+ * Every type that enters a region passes type_bytes_ok (ir_emit checks
+ * operands' results, the frontend checks shapes where the user writes
+ * them), so the arithmetic below cannot overflow; the checked multiply
+ * turns a missed check into an internal error instead of a wrong size.
+ */
 int64_t type_numel(const Type *t)
 {
 	int64_t n = 1;
 	for (int i = 0; i < t->rank; i++)
-		n *= t->dim[i];
+		if (t->dim[i] < 0 || __builtin_mul_overflow(n, t->dim[i], &n))
+			die("type_numel: unchecked size of a rank-%d type", t->rank);
 	return n;
+}
+
+bool type_bytes_ok(const Type *t, int64_t *bytes)
+{
+	if (t->rank < 0 || t->rank > MAX_RANK || (unsigned)t->dt >= DT_COUNT)
+		return false;
+	int64_t n = (int64_t)dtype_sizes[t->dt];
+	for (int i = 0; i < t->rank; i++)
+		if (t->dim[i] < 0 || __builtin_mul_overflow(n, t->dim[i], &n) || n > TYPE_MAX_BYTES)
+			return false;
+	/* a zero dimension makes the product 0 whatever follows, but a later
+	   dimension may still be absurd on its own */
+	for (int i = 0; i < t->rank; i++)
+		if (t->dim[i] > TYPE_MAX_BYTES)
+			return false;
+	if (bytes)
+		*bytes = n;
+	return true;
 }
 
 size_t dtype_size(DType dt)

@@ -41,8 +41,18 @@ struct RtDataset {
 	RtShape xs, ys;
 };
 
+/* Every buffer is checked against the memory limit before it is allocated
+   (or grown) and counted as held while a data set uses it. */
+static bool mem_ok(const char *path, size_t bytes, char *err, size_t errlen)
+{
+	char what[320];
+	snprintf(what, sizeof what, "data file '%s'", path);
+	return rt_mem_check(bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes, what, err, errlen);
+}
+
 static RtBuf *buf_new(unsigned char *bytes, size_t size)
 {
+	rt_mem_hold((int64_t)size);
 	RtBuf *b = xmalloc(sizeof *b);
 	b->refs = 1;
 	b->bytes = bytes;
@@ -53,13 +63,17 @@ static RtBuf *buf_new(unsigned char *bytes, size_t size)
 static void buf_release(RtBuf *b)
 {
 	if (b && --b->refs == 0) {
+		rt_mem_hold(-(int64_t)b->size);
 		free(b->bytes);
 		free(b);
 	}
 }
 
 /* gzopen on a directory succeeds and only fails at the first read, with a
-   confusing message; stat first so that the user sees the real cause. */
+   confusing message; stat first so that the user sees the real cause.
+   Only regular files: a FIFO blocks in open until someone writes, and a
+   device (/dev/zero) or a socket may never end, so reading one would hang
+   even under `sinter check`. */
 static gzFile open_input(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
@@ -69,6 +83,12 @@ static gzFile open_input(const char *path, char *err, size_t errlen)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(EISDIR));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot read '%s': not a regular file (%s)", path,
+			S_ISFIFO(st.st_mode) ? "a pipe" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+			: S_ISSOCK(st.st_mode) ? "a socket" : "not a file");
 		return NULL;
 	}
 	gzFile f = gzopen(path, "rb");
@@ -107,8 +127,10 @@ static int64_t read_full(gzFile f, const char *path, void *dst, size_t n, char *
 }
 
 /* Whole file into a malloc'ed buffer; gzipped files are inflated, which
-   lets text and token sets be stored compressed too. */
-static unsigned char *read_whole(const char *path, size_t *size, char *err, size_t errlen)
+   lets text and token sets be stored compressed too.  `pending` bytes read
+   by the caller so far count against the memory limit too; a file that
+   inflates or grows while it is read stops at the limit. */
+static unsigned char *read_whole(const char *path, size_t pending, size_t *size, char *err, size_t errlen)
 {
 	gzFile f = open_input(path, err, errlen);
 	if (!f)
@@ -116,6 +138,10 @@ static unsigned char *read_whole(const char *path, size_t *size, char *err, size
 	struct stat st;
 	size_t cap = stat(path, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	size_t len = 0;
+	if (!mem_ok(path, pending + cap, err, errlen)) {
+		gzclose(f);
+		return NULL;
+	}
 	unsigned char *b = malloc(cap);
 	for (;;) {
 		if (!b) {
@@ -133,6 +159,11 @@ static unsigned char *read_whole(const char *path, size_t *size, char *err, size
 		if (len < cap)
 			break;
 		/* A gzipped file inflates past its on-disk size. */
+		if (!mem_ok(path, pending + cap * 2, err, errlen)) {
+			free(b);
+			gzclose(f);
+			return NULL;
+		}
 		unsigned char *nb = realloc(b, cap * 2);
 		if (!nb)
 			free(b);
@@ -193,6 +224,8 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 			goto fail;
 		}
 	}
+	if (!mem_ok(path, total, err, errlen))
+		goto fail;
 	unsigned char *data = malloc(total ? total : 1);
 	if (!data) {
 		snprintf(err, errlen, "'%s': cannot allocate %" PRIu64 " bytes", path, total);
@@ -328,7 +361,8 @@ static unsigned char *read_dir(const char *path, size_t *size, char *err, size_t
 		char *full = xmalloc(strlen(path) + strlen(names[i]) + 2);
 		sprintf(full, "%s/%s", path, names[i]);
 		size_t fsize;
-		unsigned char *b = read_whole(full, &fsize, err, errlen);
+		/* the text so far and its copy while it grows */
+		unsigned char *b = read_whole(full, 2 * len, &fsize, err, errlen);
 		free(full);
 		if (!b) {
 			free(all);
@@ -356,7 +390,7 @@ RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t err
 	size_t size;
 	struct stat st;
 	unsigned char *b = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? read_dir(path, &size, err, errlen)
-	                                                               : read_whole(path, &size, err, errlen);
+	                                                               : read_whole(path, 0, &size, err, errlen);
 	if (!b)
 		return NULL;
 	if ((int64_t)size < context + 1) {
@@ -385,7 +419,7 @@ RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char
 		return NULL;
 	}
 	size_t size;
-	unsigned char *b = read_whole(path, &size, err, errlen);
+	unsigned char *b = read_whole(path, 0, &size, err, errlen);
 	if (!b)
 		return NULL;
 	if (size < TOKENS_HEADER) {

@@ -37,6 +37,24 @@ float rt_tanhf(float x);
 enum { RT_EXP_N = 8, RT_TANH_N = 5 };
 extern const float RT_EXP_C[RT_EXP_N], RT_TANH_C[RT_TANH_N];
 
+/* ---- the memory limit (runtime/memlimit.c) ---- */
+/* "512M", "8G", "1.5GiB", "4096": bytes (units are powers of 1024); false
+   for anything else, zero or 2^62 and more. */
+bool rt_parse_bytes(const char *s, int64_t *out);
+/* "37.3 GiB" (bytes below 1 KiB as "N bytes"). */
+char *rt_format_bytes(int64_t bytes, char *buf, size_t n);
+/* Physical memory available now (MemAvailable, else free pages). */
+int64_t rt_mem_available(void);
+/* The limit: set by --max-memory, else the memory available when first asked. */
+void rt_mem_set_limit(int64_t bytes);
+int64_t rt_mem_limit(void);
+/* Large blocks that outlive a statement count as held (negative: freed). */
+void rt_mem_hold(int64_t bytes);
+int64_t rt_mem_held(void);
+/* Whether `bytes` more fit in the limit next to what is held; if not, err
+   says "<what> needs N bytes ...; the memory limit is ...". */
+bool rt_mem_check(int64_t bytes, const char *what, char *err, size_t errlen);
+
 /* ---- data sets (runtime/data.c) ---- */
 typedef enum { RT_F32, RT_I32 } RtDType;
 
