@@ -29,12 +29,14 @@ bool rt_parse_bytes(const char *s, int64_t *out)
 		return false;
 	while (isspace((unsigned char)*s))
 		s++;
-	/* a digit first: strtod would accept "inf", "nan", hex and signs */
+	/* a digit first: no sign, no "inf" */
 	if (!isdigit((unsigned char)*s) && !(*s == '.' && isdigit((unsigned char)s[1])))
 		return false;
+	/* strtod alone would take hex, exponents, "inf": only digits and a point */
+	size_t span = strspn(s, "0123456789.");
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v < 0)
+	if (end != s + span || !isfinite(v) || v < 0)
 		return false;
 	double mul = 1;
 	switch (toupper((unsigned char)*end)) {
