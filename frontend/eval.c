@@ -370,7 +370,7 @@ static Value eval_index(Ev *ev, Env *env, const Expr *e)
 		if (start != 0 || stop != t.dim[k] || step != 1)
 			sliced = true;
 		if (keep)
-			after.dim[after.rank++] = (stop - start + step - 1) / step;
+			after.dim[after.rank++] = stop > start ? (stop - start - 1) / step + 1 : 0; /* no overflow for a huge step */
 	}
 	p.nia = 3 * t.rank;
 	int x = ev_node(ev, b, e->loc, t.dt);

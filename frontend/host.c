@@ -310,6 +310,20 @@ static void bind_loop(Ev *ev, Env *env, const Stmt *s, Value *vals, int n)
 		env_set(ev, env, s->names[i], vals[i], true);
 }
 
+/* A batch of a text set is batch size x context examples, so a large
+   batch of a large set can overflow or outgrow the memory limit. */
+static void check_batch(Ev *ev, const Type *tx, const Type *ty, Loc loc)
+{
+	int64_t bx, by;
+	char err[512], sx[96], sy[96];
+	type_str(tx, sx, sizeof sx);
+	type_str(ty, sy, sizeof sy);
+	if (!type_bytes_ok(tx, &bx) || !type_bytes_ok(ty, &by))
+		ev_error(ev, loc, "a batch of %s is too large: a tensor holds at most 2^48 bytes", sx);
+	if (!rt_mem_check(bx + by, arena_printf(ev->arena, "a batch (%s and %s)", sx, sy), err, sizeof err))
+		ev_error(ev, loc, "%s", err);
+}
+
 static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 {
 	Host *h = ev->host;
@@ -336,6 +350,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		Type ty = { .dt = ys.dt == RT_F32 ? DT_F32 : DT_I32, .rank = ys.rank + 1, .dim = { n } };
 		memcpy(tx.dim + 1, xs.dim, xs.rank * sizeof *xs.dim);
 		memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
+		check_batch(ev, &tx, &ty, s->loc);
 		HostTensor *x = ht_new(tx), *y = ht_new(ty);
 		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y->t.data);
 		Env *inner = env_new(ev, env);

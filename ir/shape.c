@@ -203,7 +203,8 @@ bool sh_concat(const Region *r, Node *n, const int *args, char *err, size_t errl
 		if (!ok)
 			return fail(err, errlen, "concat: cannot join %s and %s along axis %lld",
 				ts(a, 0), ts(b, 1), (long long)ax);
-		t.dim[ax] += b->dim[ax];
+		if (__builtin_add_overflow(t.dim[ax], b->dim[ax], &t.dim[ax]))
+			return fail(err, errlen, "concat: the joined axis %lld is too long", (long long)ax);
 	}
 	n->type = t;
 	return true;
@@ -221,7 +222,8 @@ static bool slice_ranges(const Node *n, const Type *full, Type *out, char *err, 
 		if (start < 0 || start > d || stop < 0 || stop > d || step < 1)
 			return fail(err, errlen, "%s: range %lld:%lld:%lld out of bounds for axis %d of %s", opname(n),
 				(long long)start, (long long)stop, (long long)step, k, ts(full, 0));
-		out->dim[k] = stop > start ? (stop - start + step - 1) / step : 0;
+		/* rounds up without forming stop - start + step, which a huge step overflows */
+		out->dim[k] = stop > start ? (stop - start - 1) / step + 1 : 0;
 	}
 	return true;
 }
@@ -296,6 +298,8 @@ bool sh_pack(const Region *r, Node *n, const int *args, char *err, size_t errlen
 		if (a->dt != DT_F32)
 			return fail(err, errlen, "pack: operand %d is %s, not f32", k, ts(a, 0));
 		bytes = ir_pack_align(bytes) + type_numel(a) * 4;
+		if (bytes > TYPE_MAX_BYTES)
+			return fail(err, errlen, "pack: the operands hold more than 2^48 bytes");
 	}
 	n->type = type_make(DT_F32, 1, (int64_t[]){ bytes / 4 });
 	return true;
