@@ -96,16 +96,23 @@ Binding *env_find(Env *env, const char *name)
 	return NULL;
 }
 
+/* A host variable holds a reference to its host tensor (frontend/host.c,
+   ht_bind); other bindings (function arguments, model fields) borrow. */
 void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 {
 	for (int i = 0; i < env->n; i++)
 		if (strcmp(env->b[i].name, name) == 0) {
-			if (env->b[i].v.kind == V_HOST && env->b[i].v.ht != v.ht)
-				ht_release(env->b[i].v.ht);
-			env->b[i].v = v;
-			env->b[i].host = host;
+			Binding *b = &env->b[i];
+			if (host)
+				ht_bind(v);
+			if (b->host)
+				ht_unbind(b->v);
+			b->v = v;
+			b->host = host;
 			return;
 		}
+	if (host)
+		ht_bind(v);
 	if (env->n == env->cap) {
 		int cap = env->cap ? 2 * env->cap : 8;
 		env->b = arena_grow(ev->arena, env->b, env->n * sizeof *env->b, cap * sizeof *env->b);

@@ -63,7 +63,9 @@ struct Value {
 	int n;
 };
 
-/* A concrete tensor owned by the host (batches, results kept in variables). */
+/* A concrete tensor owned by the host (batches, results kept in variables).
+   refs counts the host variables holding it; one that none holds is freed
+   by its creator's ht_release (or kept for the program's life). */
 struct HostTensor {
 	Tensor t;
 	int refs;
@@ -208,5 +210,10 @@ Value host_value(Ev *ev, Env *env, const Expr *e);
 void host_run_train(Ev *ev, const Decl *train);
 HostTensor *ht_new(Type t);
 void ht_release(HostTensor *h);
+/* A host variable starts or stops holding v (a no-op unless v is V_HOST). */
+void ht_bind(Value v);
+void ht_unbind(Value v);
+/* Drops what the host variables of a finished scope hold. */
+void env_release(Env *env);
 
 #endif

@@ -25,18 +25,41 @@ HostTensor *ht_new(Type t)
 	HostTensor *h = xcalloc(1, sizeof *h);
 	h->t.type = t;
 	h->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
-	h->refs = 1;
+	h->refs = 0;
 	rt_mem_hold(type_numel(&t) * (int64_t)dtype_size(t.dt));
 	return h;
 }
 
+/* Frees h when no host variable holds it (any more). */
 void ht_release(HostTensor *h)
 {
-	if (h && --h->refs == 0) {
+	if (h && --h->refs <= 0) {
 		rt_mem_hold(-type_numel(&h->t.type) * (int64_t)dtype_size(h->t.type.dt));
 		free(h->t.data);
 		free(h);
 	}
+}
+
+void ht_bind(Value v)
+{
+	if (v.kind == V_HOST)
+		v.ht->refs++;
+}
+
+void ht_unbind(Value v)
+{
+	if (v.kind == V_HOST)
+		ht_release(v.ht);
+}
+
+void env_release(Env *env)
+{
+	for (int i = 0; i < env->n; i++)
+		if (env->b[i].host) {
+			ht_unbind(env->b[i].v);
+			env->b[i].host = false;
+			env->b[i].v = (Value){ .kind = V_NONE };
+		}
 }
 
 /* ---- tracing and running regions ---- */
@@ -122,7 +145,7 @@ static Value output_value(Ev *ev, Tensor *t)
 	}
 	HostTensor *h = xcalloc(1, sizeof *h);
 	h->t = *t;
-	h->refs = 1;
+	h->refs = 0;
 	rt_mem_hold(type_numel(&t->type) * (int64_t)dtype_size(t->type.dt));
 	(void)ev;
 	return (Value){ .kind = V_HOST, .ht = h };
@@ -356,9 +379,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		Env *inner = env_new(ev, env);
 		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, 2);
 		host_block(ev, inner, s->body, s->nbody);
-		for (int i = 0; i < inner->n; i++)
-			if (inner->b[i].v.kind == V_HOST)
-				ht_release(inner->b[i].v.ht);
+		env_release(inner);
 	}
 	free(order);
 }
@@ -388,6 +409,7 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 		else
 			bind_loop(ev, inner, s, &v, 1);
 		host_block(ev, inner, s->body, s->nbody);
+		env_release(inner);
 	}
 	h->loop_depth--;
 }
@@ -417,9 +439,19 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)", t->str);
 	Value v = host_value(ev, env, s->value);
 	v.origin = NULL;
-	if (b->v.kind == V_HOST && b->v.ht != v.ht)
-		ht_release(b->v.ht);
+	if (b->host) { /* bind first: v may be the value b holds */
+		ht_bind(v);
+		ht_unbind(b->v);
+	}
 	b->v = v;
+}
+
+/* A block in a scope of its own, whose host tensors go with it. */
+static void host_scope(Ev *ev, Env *env, Stmt *const *ss, int n)
+{
+	Env *inner = env_new(ev, env);
+	host_block(ev, inner, ss, n);
+	env_release(inner);
 }
 
 void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
@@ -457,12 +489,12 @@ void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
 			if (!is_number(&c))
 				ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
 			if (ev->dry) { /* both branches are checked */
-				host_block(ev, env_new(ev, env), s->body, s->nbody);
-				host_block(ev, env_new(ev, env), s->els, s->nels);
+				host_scope(ev, env, s->body, s->nbody);
+				host_scope(ev, env, s->els, s->nels);
 			} else if (num(&c) != 0)
-				host_block(ev, env_new(ev, env), s->body, s->nbody);
+				host_scope(ev, env, s->body, s->nbody);
 			else
-				host_block(ev, env_new(ev, env), s->els, s->nels);
+				host_scope(ev, env, s->els, s->nels);
 			break;
 		}
 		case S_RETURN:
