@@ -67,7 +67,7 @@ void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
 		outputs[k].data = outs[k] = xmalloc((size_t)type_numel(&t) * dtype_size(t.dt) + 1);
 	}
 	if (cr->scratch && !cr->buf && !(cr->buf = aligned_alloc(64, cr->scratch)))
-		die("codegen: out of memory (%zu bytes of scratch)", cr->scratch);
+		die_out_of_memory(cr->scratch);
 	cr->fn(in, slots, outs, cr->buf, s ? s->seed : 0, s ? s->step : 0);
 	free(outs);
 	free(slots);

@@ -5,6 +5,7 @@
 #include "ir/arena.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +91,23 @@ _Noreturn void die(const char *fmt, ...)
 	abort();
 }
 
+/* Large allocations are checked against the memory limit first, so this
+   is the system refusing memory the limit allowed (a limit set above what
+   the machine has, or other processes using it): the user's problem, not
+   sinter's, so no abort. */
+_Noreturn void die_out_of_memory(size_t bytes)
+{
+	fflush(stdout);
+	fprintf(stderr, "sinter: error: out of memory: the system refused %zu bytes "
+		"(is --max-memory above the memory available?)\n", bytes);
+	exit(1);
+}
+
 void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
-		die("out of memory (%zu bytes)", n);
+		die_out_of_memory(n);
 	return p;
 }
 
@@ -102,6 +115,6 @@ void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
-		die("out of memory (%zu x %zu bytes)", n, size);
+		die_out_of_memory(n > SIZE_MAX / (size ? size : 1) ? SIZE_MAX : n * size);
 	return p;
 }

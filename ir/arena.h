@@ -23,6 +23,8 @@ char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf,
 
 /* Fatal internal error: prints "sinter: internal error: ..." and aborts. */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "sinter: error: out of memory ..." and exit 1: the system refused memory. */
+_Noreturn void die_out_of_memory(size_t bytes);
 /* malloc that dies on failure (for runtime buffers outside arenas). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -445,7 +445,7 @@ static void *buf_alloc(size_t bytes)
 	size_t n = (bytes + 63) & ~(size_t)63;
 	void *p = aligned_alloc(64, n ? n : 64);
 	if (!p)
-		die("interp: out of memory (%zu bytes)", n);
+		die_out_of_memory(n);
 	return p;
 }
 

@@ -252,7 +252,11 @@ RtDataset *rt_idx_open(const char *images, const char *labels, bool flatten, cha
 	unsigned char *px = idx_read(images, IDX_IMAGES, idim, err, errlen);
 	if (!px)
 		return NULL;
+	/* the pixels count against the limit while the labels are checked */
+	int64_t npx = idim[0] * idim[1] * idim[2];
+	rt_mem_hold(npx);
 	unsigned char *lb = idx_read(labels, IDX_LABELS, ldim, err, errlen);
+	rt_mem_hold(-npx);
 	if (!lb) {
 		free(px);
 		return NULL;
@@ -318,7 +322,7 @@ static void *grow(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
-		die("out of memory (%zu bytes)", n);
+		die_out_of_memory(n);
 	return p;
 }
 

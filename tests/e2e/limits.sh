@@ -6,7 +6,9 @@
 #     what the program holds stays flat (it grew by 64 KiB a step before);
 #   - a batch assigned to a variable outside its batches loop outlives the
 #     loop (it was freed at the end of the iteration: a segfault);
-#   - a built binary takes --max-memory and reports the same located error.
+#   - a built binary takes --max-memory and reports the same located error;
+#   - memory the limit allows but the system refuses (a limit above the
+#     machine, here an address-space ulimit) is an error, exit 1, no abort.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -81,4 +83,19 @@ if [ $? -eq 0 ] && [ "$out" = "true" ]; then
 	echo "PASS limits: a built binary under a limit it fits"
 else
 	echo "FAIL limits: a built binary under a limit it fits: $(head -2 <<<"$out")"
+fi
+
+cat >"$tmp/oom.sn" <<'SN'
+train {
+  let x = ones([30000, 30000])
+  print(sum(x))
+}
+SN
+out=$(ulimit -v 2000000; "$S" check "$tmp/oom.sn" --max-memory 1T 2>&1)
+rc=$?
+want="sinter: error: out of memory: the system refused 3600000000 bytes (is --max-memory above the memory available?)"
+if [ $rc -eq 1 ] && [ "$(head -1 <<<"$out")" = "$want" ]; then
+	echo "PASS limits: memory the system refuses is an error, not an abort"
+else
+	echo "FAIL limits: memory the system refuses: exit $rc, $(head -1 <<<"$out")"
 fi

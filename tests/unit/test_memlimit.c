@@ -153,6 +153,34 @@ static void test_readers(void)
 		ds ? "opened" : err);
 	ds = rt_tokens_open(big, 8, 0, err, sizeof err);
 	check(!ds && strstr(err, "the memory limit"), "tokens over the limit", "%s", ds ? "opened" : err);
+	/* IDX: 1000 bytes of pixels fit in 1005, not with 10 bytes of labels */
+	const char *im = tpath("im"), *lb = tpath("lb");
+	FILE *f = fopen(im, "wb"), *g2 = fopen(lb, "wb");
+	if (f && g2) {
+		static const unsigned char ih[16] = { 0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0, 10 };
+		static const unsigned char lh[8] = { 0, 0, 8, 1, 0, 0, 0, 10 };
+		fwrite(ih, 1, sizeof ih, f);
+		for (int i = 0; i < 1000; i++)
+			fputc(i % 256, f);
+		fwrite(lh, 1, sizeof lh, g2);
+		for (int i = 0; i < 10; i++)
+			fputc(i, g2);
+	}
+	if (f)
+		fclose(f);
+	if (g2)
+		fclose(g2);
+	rt_mem_set_limit(1010);
+	ds = rt_idx_open(im, lb, true, err, sizeof err);
+	check(ds != NULL, "idx within the limit", "%s", err);
+	rt_dataset_free(ds);
+	rt_mem_set_limit(1005);
+	ds = rt_idx_open(im, lb, true, err, sizeof err);
+	check(!ds && strstr(err, "data file '") && strstr(err, "/lb' needs 10 bytes"), "idx labels after the pixels",
+		"%s", ds ? "opened" : err);
+	check(rt_mem_held() == 0, "nothing held after a failed open", "%lld", (long long)rt_mem_held());
+	unlink(im);
+	unlink(lb);
 	unlink(fifo);
 	unlink(small);
 	unlink(big);
