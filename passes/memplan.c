@@ -108,14 +108,18 @@ static void pack_operands(const Region *r, const bool *internal, const bool *thr
 	for (int p = 0; p < r->nnode; p++) {
 		if (r->node[p].op != OP_PACK || r->node[p].group >= 0)
 			continue;
+		/* operand k's place: ir_pack_start(r, p, k), summed as k goes */
+		int64_t start = 0;
 		for (int k = 0; k < r->node[p].narg; k++) {
 			int u = ir_operand(r, p, k);
 			OpKind op = r->node[u].op;
+			int64_t at = start;
+			start += ir_pack_align(type_numel(&r->node[u].type) * (int64_t)dtype_size(r->node[u].type.dt));
 			if (into[u] >= 0 || !ir_takes_memory(op) || internal[u] || through[u] || op == OP_RESHAPE ||
 			    op == OP_STOP_GRADIENT || op == OP_PACK)
 				continue;
 			into[u] = p;
-			sub[u] = ir_pack_start(r, p, k);
+			sub[u] = at;
 		}
 	}
 }
