@@ -181,10 +181,11 @@ static LLVMValueRef byte_ptr(Cg *g, LLVMValueRef base, LLVMValueRef off)
 static void pack(Cg *g, int v)
 {
 	const Region *r = g->r;
-	int64_t end = 0;
+	int64_t end = 0, start = 0; /* start: ir_pack_start(r, v, k), summed as k goes */
 	for (int k = 0; k < r->node[v].narg; k++) {
 		int o = ir_operand(r, v, k);
-		int64_t at = ir_pack_start(r, v, k), n = cg_bytes(&r->node[o].type);
+		int64_t at = start, n = cg_bytes(&r->node[o].type);
+		start += ir_pack_align(type_numel(&r->node[o].type) * (int64_t)dtype_size(r->node[o].type.dt));
 		if (at > end)
 			cg_memset0(g, byte_ptr(g, g->ptr[v], cg_i64(g, end)), at - end);
 		if (g->home[v] < 0 || g->home[o] != g->home[v] + at)

@@ -73,13 +73,12 @@ static int add_input(Ev *ev, Type t, const void *origin, const void *data)
 	if (origin)
 		for (int i = 0; i < tr->ninputs; i++)
 			if (tr->origin[i] == origin && type_eq(&tr->inputs[i].type, &t))
-				for (int v = 0; v < tr->r->nnode; v++)
-					if (tr->r->node[v].op == OP_INPUT && tr->r->node[v].ia[0] == i)
-						return v;
+				return tr->innode[i]; /* nothing renumbers nodes while tracing */
 	if (tr->ninputs == tr->cap) {
 		int cap = tr->cap ? 2 * tr->cap : 8;
 		tr->inputs = arena_grow(tr->a, tr->inputs, tr->ninputs * sizeof *tr->inputs, cap * sizeof *tr->inputs);
 		tr->origin = arena_grow(tr->a, tr->origin, tr->ninputs * sizeof *tr->origin, cap * sizeof *tr->origin);
+		tr->innode = arena_grow(tr->a, tr->innode, tr->ninputs * sizeof *tr->innode, cap * sizeof *tr->innode);
 		tr->cap = cap;
 	}
 	size_t bytes = type_numel(&t) * dtype_size(t.dt);
@@ -87,7 +86,8 @@ static int add_input(Ev *ev, Type t, const void *origin, const void *data)
 	memcpy(copy, data, bytes);
 	tr->inputs[tr->ninputs] = (Tensor){ t, copy };
 	tr->origin[tr->ninputs] = origin;
-	return ir_input(tr->r, tr->ninputs++, t);
+	tr->innode[tr->ninputs] = ir_input(tr->r, tr->ninputs, t);
+	return tr->innode[tr->ninputs++];
 }
 
 static void store_scalar(DType dt, double x, void *out)

@@ -123,6 +123,7 @@ typedef struct {
 	Tensor *inputs;     /* value of each INPUT slot */
 	HostTensor **keep;  /* host tensors referenced (kept alive) */
 	const void **origin;/* what each input came from (dedupe) */
+	int *innode;        /* the INPUT node of each input */
 	struct Derived *derived; /* origins of host arithmetic on dyn numbers */
 	int ninputs, cap;
 	bool training;      /* inside minimize: dropout active */

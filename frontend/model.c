@@ -359,17 +359,35 @@ static void init_param(Ev *ev, Slot *s, Value init, Loc loc)
 
 /* ---- models ---- */
 
-static void collect_params(Ev *ev, Instance *inst, Value v)
+static int count_params(Value v)
+{
+	int n = 0;
+	if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			n += count_params(v.items[i]);
+	return n + (v.kind == V_PARAM ? 1 : v.kind == V_MODEL ? v.inst->nparams : 0);
+}
+
+static void append_params(Instance *inst, Value v)
 {
 	if (v.kind == V_LIST)
 		for (int i = 0; i < v.n; i++)
-			collect_params(ev, inst, v.items[i]);
-	if (v.kind != V_MODEL && v.kind != V_PARAM)
+			append_params(inst, v.items[i]);
+	if (v.kind == V_PARAM)
+		inst->params[inst->nparams++] = v.slot;
+	for (int i = 0; v.kind == V_MODEL && i < v.inst->nparams; i++)
+		inst->params[inst->nparams++] = v.inst->params[i];
+}
+
+/* Appends the parameters of field value v to inst's; the array grows once
+   per field, so a list of n layers costs O(n), not O(n^2). */
+static void collect_params(Ev *ev, Instance *inst, Value v)
+{
+	int add = count_params(v);
+	if (add == 0)
 		return;
-	int add = v.kind == V_PARAM ? 1 : v.inst->nparams;
 	inst->params = arena_grow(ev->arena, inst->params, inst->nparams * sizeof(Slot *), (inst->nparams + add) * sizeof(Slot *));
-	for (int i = 0; i < add; i++)
-		inst->params[inst->nparams++] = v.kind == V_PARAM ? v.slot : v.inst->params[i];
+	append_params(inst, v);
 }
 
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs)

@@ -424,9 +424,11 @@ KERNEL(ik_write)
 KERNEL(ik_pack)
 {
 	char *d = out->data;
-	int64_t end = 0;
+	int64_t end = 0, start = 0; /* start: ir_pack_start(r, v, k), summed as k goes */
 	for (int k = 0; k < r->node[v].narg; k++) {
-		int64_t at = ir_pack_start(r, v, k), b = (int64_t)tbytes(&in[k]->type);
+		int64_t at = start, b = (int64_t)tbytes(&in[k]->type);
+		const Type *t = &r->node[ir_operand(r, v, k)].type;
+		start += ir_pack_align(type_numel(t) * (int64_t)dtype_size(t->dt));
 		memset(d + end, 0, (size_t)(at - end));
 		memmove(d + at, in[k]->data, (size_t)b);
 		end = at + b;

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool bad(const Region *r, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -71,6 +72,122 @@ static bool check_node(const Region *r, int v, char *err, size_t errlen)
 	return true;
 }
 
+/* NULL sorts first. */
+static int cmp_str(const char *a, const char *b)
+{
+	return a && b ? strcmp(a, b) : (a != NULL) - (b != NULL);
+}
+
+/* Orders nodes by the slot they name (op, name, state), so equal slots are neighbours. */
+static int by_slot(const void *pa, const void *pb, void *ctx)
+{
+	const Region *r = ctx;
+	const Node *a = &r->node[*(const int *)pa], *b = &r->node[*(const int *)pb];
+	if (a->op != b->op)
+		return (a->op > b->op) - (a->op < b->op);
+	int c = cmp_str(a->name, b->name);
+	return c || a->op == OP_PARAM ? c : cmp_str(a->sname, b->sname);
+}
+
+/* The family of a written slot (ir_slots_overlap): NULL for the parameters. */
+static const char *family(const Node *s)
+{
+	return s->op == OP_PARAM ? NULL : s->sname;
+}
+
+/* Orders written slots by family, then place (at), then name. */
+static int by_place(const void *pa, const void *pb, void *ctx)
+{
+	const Region *r = ctx;
+	const Node *a = &r->node[*(const int *)pa], *b = &r->node[*(const int *)pb];
+	int c = cmp_str(family(a), family(b));
+	if (c)
+		return c;
+	if (a->at != b->at)
+		return (a->at > b->at) - (a->at < b->at);
+	return cmp_str(a->name, b->name);
+}
+
+/* Orders written slots by family, then name. */
+static int by_name(const void *pa, const void *pb, void *ctx)
+{
+	const Region *r = ctx;
+	const Node *a = &r->node[*(const int *)pa], *b = &r->node[*(const int *)pb];
+	int c = cmp_str(family(a), family(b));
+	return c ? c : cmp_str(a->name, b->name);
+}
+
+static int64_t slot_end(const Node *s)
+{
+	return s->at + (int64_t)type_numel(&s->type) * (int64_t)dtype_size(s->type.dt);
+}
+
+/*
+ * Might two nodes break a rule of ir_verify's pairwise checks (an input
+ * index defined twice, one slot with two types or offsets, two writes into
+ * the same bytes)?  Sorting finds that in n log n; it may answer yes
+ * without a fault (say, at an empty slot), never no with one.  Only a yes
+ * pays for the pairwise checks, which find the first fault and name it.
+ */
+static bool maybe_pair_fault(const Region *r)
+{
+	int n = r->nnode, ns = 0, nw = 0;
+	bool maybe = false;
+	bool *input = calloc((size_t)r->ninput + 1, sizeof *input);
+	int *slot = malloc(((size_t)n + 1) * sizeof *slot), *wr = malloc(((size_t)n + 1) * sizeof *wr);
+	if (!input || !slot || !wr) {
+		free(input);
+		free(slot);
+		free(wr);
+		return true; /* the slow way needs no memory */
+	}
+	for (int v = 0; v < n && !maybe; v++) {
+		const Node *nd = &r->node[v];
+		if (nd->op == OP_INPUT) {
+			maybe = nd->ia[0] < 0 || nd->ia[0] >= r->ninput || input[nd->ia[0]];
+			if (!maybe)
+				input[nd->ia[0]] = true;
+		} else if (nd->op == OP_PARAM || nd->op == OP_STATE) {
+			slot[ns++] = v;
+		} else if (nd->op == OP_WRITE && ir_is_slot(r->node[ir_operand(r, v, 0)].op)) {
+			wr[nw++] = ir_operand(r, v, 0);
+		}
+	}
+	/* the nodes of one slot agree on its type and offset */
+	qsort_r(slot, (size_t)ns, sizeof *slot, by_slot, (void *)r);
+	for (int i = 1; i < ns && !maybe; i++) {
+		const Node *a = &r->node[slot[i - 1]], *b = &r->node[slot[i]];
+		maybe = !by_slot(&slot[i - 1], &slot[i], (void *)r) && (!type_eq(&a->type, &b->type) || a->at != b->at);
+	}
+	/* placed writes of one family: each starts after every earlier one ends */
+	qsort_r(wr, (size_t)nw, sizeof *wr, by_place, (void *)r);
+	int64_t end = 0;
+	for (int i = 0; i < nw && !maybe; i++) {
+		const Node *b = &r->node[wr[i]];
+		if (b->at < 0)
+			continue;
+		bool first = i == 0 || cmp_str(family(&r->node[wr[i - 1]]), family(b)) || r->node[wr[i - 1]].at < 0;
+		maybe = !first && b->at < end;
+		end = first || slot_end(b) > end ? slot_end(b) : end;
+	}
+	/* an unplaced write clashes with any write of its name (but a packed block's) */
+	qsort_r(wr, (size_t)nw, sizeof *wr, by_name, (void *)r);
+	for (int i = 0, j; i < nw && !maybe; i = j) {
+		bool unplaced = false;
+		int k = 0;
+		for (j = i; j < nw && !by_name(&wr[i], &wr[j], (void *)r); j++)
+			if (r->node[wr[j]].op != OP_PACKED) {
+				k++;
+				unplaced |= r->node[wr[j]].at < 0;
+			}
+		maybe = unplaced && k >= 2;
+	}
+	free(input);
+	free(slot);
+	free(wr);
+	return maybe;
+}
+
 bool ir_verify(const Region *r, char *err, size_t errlen)
 {
 	if (r->nnode < 0 || r->narg < 0 || r->nout < 0 || r->ninput < 0)
@@ -78,7 +195,8 @@ bool ir_verify(const Region *r, char *err, size_t errlen)
 	for (int v = 0; v < r->nnode; v++)
 		if (!check_node(r, v, err, errlen))
 			return false;
-	for (int v = 0; v < r->nnode; v++) {
+	bool pairs = maybe_pair_fault(r);
+	for (int v = 0; pairs && v < r->nnode; v++) {
 		const Node *n = &r->node[v];
 		if (n->op == OP_INPUT) {
 			if (n->ia[0] < 0 || n->ia[0] >= r->ninput)

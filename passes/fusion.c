@@ -304,6 +304,7 @@ typedef struct {
 	int *mark, epoch;    /* mark[v] == epoch: v is in the candidate set */
 	int *seen, sepoch;
 	int *stack, *cand;
+	int limit;           /* the node being grouped: later nodes belong to no kernel yet */
 } Fz;
 
 static void fz_init(Fz *f, const Region *r)
@@ -371,7 +372,11 @@ static int new_kernel(Fz *f, int v)
  * Is the candidate set cand[0..n) (marked in f->mark) free of paths that
  * leave it and come back?  Such a path would need the kernel to run both
  * before and after the nodes on it.  Other kernels run as units, so
- * reaching one member of a kernel reaches all of them.
+ * reaching one member of a kernel reaches all of them.  Nodes after
+ * f->limit are not followed: every path from one runs to later nodes only,
+ * none of them in a kernel or the candidate set (all candidates and kernel
+ * members come up to f->limit), so the search stays near the candidates
+ * instead of walking the rest of the region.
  */
 static bool acyclic(Fz *f, int n)
 {
@@ -397,7 +402,7 @@ static bool acyclic(Fz *f, int n)
 					return false;
 				continue;
 			}
-			if (f->seen[x] != f->sepoch) {
+			if (x <= f->limit && f->seen[x] != f->sepoch) {
 				f->seen[x] = f->sepoch;
 				f->stack[sp++] = x;
 			}
@@ -443,6 +448,7 @@ static void group_nodes(Fz *f)
 		}
 		const Node *nd = &r->node[v];
 		int joined = -1;
+		f->limit = v;
 		for (int i = 0; i < nd->narg && joined < 0; i++) {
 			int g = f->group[ir_operand(r, v, i)];
 			if (g >= 0 && legal(f, g, -1, v)) {

@@ -108,14 +108,18 @@ static void pack_operands(const Region *r, const bool *internal, const bool *thr
 	for (int p = 0; p < r->nnode; p++) {
 		if (r->node[p].op != OP_PACK || r->node[p].group >= 0)
 			continue;
+		/* operand k's place: ir_pack_start(r, p, k), summed as k goes */
+		int64_t start = 0;
 		for (int k = 0; k < r->node[p].narg; k++) {
 			int u = ir_operand(r, p, k);
 			OpKind op = r->node[u].op;
+			int64_t at = start;
+			start += ir_pack_align(type_numel(&r->node[u].type) * (int64_t)dtype_size(r->node[u].type.dt));
 			if (into[u] >= 0 || !ir_takes_memory(op) || internal[u] || through[u] || op == OP_RESHAPE ||
 			    op == OP_STOP_GRADIENT || op == OP_PACK)
 				continue;
 			into[u] = p;
-			sub[u] = ir_pack_start(r, p, k);
+			sub[u] = at;
 		}
 	}
 }
@@ -269,21 +273,18 @@ static void sort_idx(int *idx, int *tmp, int m, const Buf *bufs, Before *before)
 	memcpy(idx, tmp, (size_t)m * sizeof *idx);
 }
 
-/* An occupied address range [lo, hi). */
-typedef struct {
-	int64_t lo, hi;
-} Span;
-
-static int span_cmp(const void *a, const void *b)
-{
-	const Span *x = a, *y = b;
-	return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-/* Places the nb buffers idx[0..nb) in that order by first fit; returns the arena size. */
+/*
+ * Places the nb buffers idx[0..nb) in that order by first fit: each at the
+ * lowest offset where it collides, in address, with no placed buffer whose
+ * live range meets its own; returns the arena size.  The placed buffers are
+ * kept sorted by offset (byaddr), so finding that offset is one scan from
+ * address 0 up, which stops at the first buffer above the candidate range:
+ * no sorting per buffer, although a buffer alive together with m placed
+ * ones may still look at all m.
+ */
 static int64_t place(Buf *bufs, int nb, const int *idx)
 {
-	Span *hit = xmalloc(((size_t)nb + 1) * sizeof *hit);
+	int *byaddr = xmalloc(((size_t)nb + 1) * sizeof *byaddr), np = 0;
 	int64_t arena = 0;
 	for (int i = 0; i < nb; i++)
 		bufs[idx[i]].offset = -1;
@@ -293,21 +294,31 @@ static int64_t place(Buf *bufs, int nb, const int *idx)
 			x->offset = 0;
 			continue;
 		}
-		/* address ranges of placed buffers whose lifetime meets x's, lowest first */
-		int m = 0;
-		for (int j = 0; j < i; j++) {
-			const Buf *y = &bufs[idx[j]];
-			if (y->size > 0 && y->start <= x->end && x->start <= y->end)
-				hit[m++] = (Span){ y->offset, round_up(y->offset + y->size) };
-		}
-		qsort(hit, (size_t)m, sizeof *hit, span_cmp);
+		/* above every placed buffer whose lifetime meets x's and that starts below x's end */
 		int64_t at = 0;
-		for (int j = 0; j < m && at + x->size > hit[j].lo; j++)
-			at = hit[j].hi > at ? hit[j].hi : at;
+		for (int j = 0; j < np; j++) {
+			const Buf *y = &bufs[byaddr[j]];
+			if (at + x->size <= y->offset)
+				break; /* x fits below y, and below everything after y */
+			if (y->start <= x->end && x->start <= y->end && round_up(y->offset + y->size) > at)
+				at = round_up(y->offset + y->size);
+		}
 		x->offset = at;
 		arena = round_up(at + x->size) > arena ? round_up(at + x->size) : arena;
+		/* insert after the buffers at or below x's offset */
+		int lo = 0, hi = np;
+		while (lo < hi) {
+			int mid = lo + (hi - lo) / 2;
+			if (bufs[byaddr[mid]].offset <= at)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		memmove(byaddr + lo + 1, byaddr + lo, (size_t)(np - lo) * sizeof *byaddr);
+		byaddr[lo] = idx[i];
+		np++;
 	}
-	free(hit);
+	free(byaddr);
 	return arena;
 }
 

@@ -50,7 +50,8 @@ typedef struct {
 	bool many;         /* more than one such leaf was found */
 	bool ok;
 	int *mem, nmem;    /* members, in node order */
-	int *wr, nwr;      /* its writes */
+	int *wr, nwr, wcap; /* its writes */
+	int *own, nown, ocap; /* the nodes whose owner is this update (members and writes), any order */
 	char *key;         /* the chain up to shape: equal keys, same update */
 	size_t klen, kcap;
 } Upd;
@@ -61,8 +62,30 @@ typedef struct {
 	Upd *u;
 	int nu;
 	int *owner;        /* [nnode] update a member or write belongs to, -1 */
+	int *memidx;       /* [nnode] index of a member in its update's mem[] */
 	int *dep;          /* [nnode] depends(): 2 * (update + 1) + answer, 0 = not asked */
+	int *seen, stamp;  /* [nnode] reaches_leaf(): seen[x] == stamp, one stamp per question */
+	int *slot, nslot;  /* hash table of the updates by parameter name: index + 1, 0 = empty */
 } Pack;
+
+/* Appends x to an arena array *p of *n elements and *cap capacity (doubling). */
+static void list_add(Arena *a, int **p, int *n, int *cap, int x)
+{
+	if (*n == *cap) {
+		int ncap = *cap ? 2 * *cap : 8;
+		*p = arena_grow(a, *p, (size_t)*cap * sizeof **p, (size_t)ncap * sizeof **p);
+		*cap = ncap;
+	}
+	(*p)[(*n)++] = x;
+}
+
+/* Makes v a node of update iu (a member or a write): its owner, and listed. */
+static void own(Pack *P, int iu, int v)
+{
+	Upd *u = &P->u[iu];
+	P->owner[v] = iu;
+	list_add(P->a, &u->own, &u->nown, &u->ocap, v);
+}
 
 static bool member_op(const Region *r, int v)
 {
@@ -114,7 +137,7 @@ static bool visit(Pack *P, int iu, int v)
 	}
 	if (P->owner[v] >= 0)
 		return false; /* claimed by another chain */
-	P->owner[v] = iu;
+	own(P, iu, v);
 	for (int k = 0; k < nd->narg; k++)
 		if (!visit(P, iu, ir_operand(r, v, k)))
 			return false;
@@ -122,19 +145,19 @@ static bool visit(Pack *P, int iu, int v)
 }
 
 /* Do the writes of u reach a leaf other than a slot or a scalar without passing v? */
-static bool reaches_leaf(Pack *P, int iu, int x, int v, bool *seen)
+static bool reaches_leaf(Pack *P, int iu, int x, int v)
 {
 	const Region *r = P->r;
-	if (x == v || seen[x])
+	if (x == v || P->seen[x] == P->stamp)
 		return false;
-	seen[x] = true;
+	P->seen[x] = P->stamp;
 	const Node *nd = &r->node[x];
 	if (ir_is_slot(nd->op) || nd->type.rank == 0)
 		return false;
 	if (P->owner[x] != iu)
 		return true;
 	for (int k = 0; k < nd->narg; k++)
-		if (reaches_leaf(P, iu, ir_operand(r, x, k), v, seen))
+		if (reaches_leaf(P, iu, ir_operand(r, x, k), v))
 			return true;
 	return false;
 }
@@ -146,13 +169,19 @@ static bool reaches_leaf(Pack *P, int iu, int x, int v, bool *seen)
  * gradient is then the first member that reads none of u's slots and that
  * every path from the writes to those leaves passes.
  */
+static int by_node(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
 static bool chain(Pack *P, int iu)
 {
 	const Region *r = P->r;
 	Upd *u = &P->u[iu];
 	for (int pass = 0; pass < 2; pass++) {
 		for (int k = 0; k < u->nwr; k++) {
-			P->owner[u->wr[k]] = iu;
+			own(P, iu, u->wr[k]);
 			if (!visit(P, iu, ir_operand(r, u->wr[k], 0)) || !visit(P, iu, ir_operand(r, u->wr[k], 1)))
 				return false;
 		}
@@ -160,23 +189,24 @@ static bool chain(Pack *P, int iu)
 			return true;
 		if (pass)
 			return false;
-		bool *seen = xcalloc((size_t)r->nnode + 1, sizeof *seen);
-		for (int v = 0; v < r->nnode && u->stop < 0; v++) {
-			if (P->owner[v] != iu || r->node[v].op == OP_WRITE || depends(P, iu, v))
+		/* the candidates in node order: the chain's nodes, sorted */
+		qsort(u->own, (size_t)u->nown, sizeof *u->own, by_node);
+		for (int i = 0; i < u->nown && u->stop < 0; i++) {
+			int v = u->own[i];
+			if (r->node[v].op == OP_WRITE || depends(P, iu, v))
 				continue;
-			memset(seen, 0, (size_t)r->nnode * sizeof *seen);
+			P->stamp++;
 			bool leaks = false;
 			for (int k = 0; k < u->nwr && !leaks; k++)
-				leaks = reaches_leaf(P, iu, ir_operand(r, u->wr[k], 1), v, seen);
+				leaks = reaches_leaf(P, iu, ir_operand(r, u->wr[k], 1), v);
 			if (!leaks)
 				u->stop = v;
 		}
-		free(seen);
 		if (u->stop < 0)
 			return false;
-		for (int v = 0; v < r->nnode; v++)
-			if (P->owner[v] == iu)
-				P->owner[v] = -1;
+		for (int i = 0; i < u->nown; i++)
+			P->owner[u->own[i]] = -1;
+		u->nown = 0;
 		u->grad = -1;
 		u->many = false;
 	}
@@ -203,9 +233,7 @@ static void key_operand(Pack *P, Upd *u, int x)
 {
 	const Node *nd = &P->r->node[x];
 	if (P->owner[x] == u - P->u && nd->op != OP_WRITE) {
-		for (int i = 0; i < u->nmem; i++)
-			if (u->mem[i] == x)
-				key_add(P, u, " m%lld", i);
+		key_add(P, u, " m%lld", P->memidx[x]);
 	} else if (nd->op == OP_PARAM) {
 		key_add(P, u, " P", 0);
 	} else if (nd->op == OP_STATE) {
@@ -242,11 +270,23 @@ static void make_key(Pack *P, Upd *u)
 	}
 }
 
+/* FNV-1a */
+static unsigned hash_name(const char *s)
+{
+	unsigned h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The update of parameter `name`, a new one the first time. */
 static Upd *upd_of(Pack *P, const char *name)
 {
-	for (int i = 0; i < P->nu; i++)
-		if (!strcmp(P->u[i].name, name))
-			return &P->u[i];
+	unsigned m = (unsigned)P->nslot - 1, h = hash_name(name) & m;
+	for (; P->slot[h]; h = (h + 1) & m)
+		if (!strcmp(P->u[P->slot[h] - 1].name, name))
+			return &P->u[P->slot[h] - 1];
+	P->slot[h] = P->nu + 1;
 	Upd *u = &P->u[P->nu++];
 	memset(u, 0, sizeof *u);
 	u->name = name;
@@ -267,9 +307,7 @@ static void find_chains(Pack *P)
 		if ((s->op != OP_PARAM && s->op != OP_STATE) || s->at < 0 || s->type.dt != DT_F32)
 			continue;
 		Upd *u = upd_of(P, s->name);
-		if (!u->wr)
-			u->wr = arena_alloc(P->a, ((size_t)n + 1) * sizeof *u->wr);
-		u->wr[u->nwr++] = w;
+		list_add(P->a, &u->wr, &u->nwr, &u->wcap, w);
 		if (s->op == OP_PARAM) {
 			u->param = ir_operand(r, w, 0);
 			u->t = s->type;
@@ -293,10 +331,14 @@ static void find_chains(Pack *P)
 		Upd *u = &P->u[i];
 		if (!u->ok)
 			continue;
-		u->mem = arena_alloc(P->a, ((size_t)n + 1) * sizeof *u->mem);
-		for (int v = 0; v < n; v++)
-			if (P->owner[v] == i && r->node[v].op != OP_WRITE)
-				u->mem[u->nmem++] = v;
+		/* the members in node order */
+		qsort(u->own, (size_t)u->nown, sizeof *u->own, by_node);
+		u->mem = arena_alloc(P->a, ((size_t)u->nown + 1) * sizeof *u->mem);
+		for (int j = 0; j < u->nown; j++)
+			if (r->node[u->own[j]].op != OP_WRITE) {
+				P->memidx[u->own[j]] = u->nmem;
+				u->mem[u->nmem++] = u->own[j];
+			}
 		make_key(P, u);
 	}
 }
@@ -307,9 +349,8 @@ static int packed_operand(Pack *P, const Upd *u, int x, const int *newmem, int p
 {
 	Region *r = P->r;
 	const Node *nd = &r->node[x];
-	for (int i = 0; i < u->nmem; i++)
-		if (u->mem[i] == x)
-			return newmem[i];
+	if (P->owner[x] == u - P->u && nd->op != OP_WRITE)
+		return newmem[P->memidx[x]];
 	if (nd->op == OP_PARAM)
 		return pnode;
 	if (x == u->grad)
@@ -387,6 +428,35 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 			dead[run[i]->wr[j]] = true;
 }
 
+static bool same_key(const Upd *x, const Upd *y)
+{
+	return x->klen == y->klen && !memcmp(x->key, y->key, x->klen);
+}
+
+/* By key (length, then bytes), then by update order: equal keys end up together. */
+static int by_key(const void *a, const void *b)
+{
+	const Upd *x = *(Upd *const *)a, *y = *(Upd *const *)b;
+	if (x->klen != y->klen)
+		return (x->klen > y->klen) - (x->klen < y->klen);
+	int c = memcmp(x->key, y->key, x->klen);
+	if (c)
+		return c;
+	return (x > y) - (x < y);
+}
+
+/* The updates ok[start..end) of one key; first is the earliest of them. */
+typedef struct {
+	const Upd *first;
+	int start, end;
+} Group;
+
+static int by_first(const void *a, const void *b)
+{
+	const Group *x = a, *y = b;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
 static int by_at(const void *a, const void *b)
 {
 	const Upd *x = *(Upd *const *)a, *y = *(Upd *const *)b;
@@ -426,25 +496,39 @@ void pack_run(Region *r)
 	P.u = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.u);
 	P.owner = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.owner);
 	P.dep = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.dep); /* zeroed: not asked */
+	P.memidx = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.memidx);
+	P.seen = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.seen); /* zeroed: stamps start at 1 */
+	for (P.nslot = 16; P.nslot < 2 * n; P.nslot *= 2)
+		;
+	P.slot = arena_alloc(P.a, (size_t)P.nslot * sizeof *P.slot);
 	for (int v = 0; v < n; v++)
 		P.owner[v] = -1;
 	find_chains(&P);
-	Upd **list = arena_alloc(P.a, ((size_t)P.nu + 1) * sizeof *list);
-	bool *done = arena_alloc(P.a, ((size_t)P.nu + 1) * sizeof *done);
-	memset(done, 0, ((size_t)P.nu + 1) * sizeof *done);
+	/* the packable updates grouped by key, each group in update order */
+	Upd **ok = arena_alloc(P.a, ((size_t)P.nu + 1) * sizeof *ok);
+	int nok = 0;
+	for (int i = 0; i < P.nu; i++)
+		if (P.u[i].ok)
+			ok[nok++] = &P.u[i];
+	qsort(ok, (size_t)nok, sizeof *ok, by_key);
+	/* the groups in the order of their first update, as they are packed */
+	Group *group = arena_alloc(P.a, ((size_t)nok + 1) * sizeof *group);
+	int ng = 0;
+	for (int i = 0; i < nok; i++) {
+		if (i == 0 || !same_key(ok[i - 1], ok[i]))
+			group[ng++] = (Group){ ok[i], i, i };
+		group[ng - 1].end++;
+	}
+	qsort(group, (size_t)ng, sizeof *group, by_first);
+	Upd **list = arena_alloc(P.a, ((size_t)nok + 1) * sizeof *list);
 	bool *dead = arena_alloc(P.a, ((size_t)n + 1) * sizeof *dead);
 	memset(dead, 0, ((size_t)n + 1) * sizeof *dead);
 	bool changed = false;
-	for (int i = 0; i < P.nu; i++) {
-		if (!P.u[i].ok || done[i])
-			continue;
-		/* the chains equal to this one, by place in the blocks */
+	for (int g = 0; g < ng; g++) {
+		/* the chains of one key, by place in the blocks */
 		int k = 0;
-		for (int j = i; j < P.nu; j++)
-			if (P.u[j].ok && !done[j] && P.u[j].klen == P.u[i].klen && !memcmp(P.u[j].key, P.u[i].key, P.u[i].klen)) {
-				list[k++] = &P.u[j];
-				done[j] = true;
-			}
+		for (int j = group[g].start; j < group[g].end; j++)
+			list[k++] = ok[j];
 		qsort(list, (size_t)k, sizeof *list, by_at);
 		/* runs of neighbours: each starts where the previous one's padding ends */
 		for (int a = 0, b; a < k; a = b) {

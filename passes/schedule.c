@@ -119,14 +119,98 @@ static int edges(const Region *r, int v, int o)
 	return c;
 }
 
-static void ready_add(int *ready, int *nready, int v)
+/*
+ * The ready nodes of a list scheduler by score, best first: the schedulers
+ * choose the best score, the lower (forward) or higher (backward) node on
+ * a tie, as a scan of the ready list would.  A node's entry is pushed again
+ * whenever its score changes; stale entries (an older version, or a node no
+ * longer ready) are dropped when they surface.  So each step costs log n,
+ * not the length of the ready list.
+ */
+typedef struct {
+	int64_t score; /* lower first */
+	int tie;       /* lower first on equal score */
+	int v, ver;
+} Entry;
+
+typedef struct {
+	Entry *e;
+	int n, cap;
+	int *ver;      /* [n] current version of each node's entry */
+	bool *ready;   /* [n] */
+} Heap;
+
+static bool entry_before(const Entry *a, const Entry *b)
 {
-	ready[(*nready)++] = v;
+	return a->score != b->score ? a->score < b->score : a->tie < b->tie;
 }
 
-static void ready_take(int *ready, int *nready, int i)
+static void heap_init(Heap *h, int n)
 {
-	ready[i] = ready[--*nready];
+	h->n = 0;
+	h->cap = n + 16;
+	h->e = xmalloc((size_t)h->cap * sizeof *h->e);
+	h->ver = xcalloc((size_t)n + 1, sizeof *h->ver);
+	h->ready = xcalloc((size_t)n + 1, sizeof *h->ready);
+}
+
+static void heap_free(Heap *h)
+{
+	free(h->e);
+	free(h->ver);
+	free(h->ready);
+}
+
+/* Enters v with this score, or updates it (the old entry goes stale). */
+static void heap_put(Heap *h, int v, int64_t score, int tie)
+{
+	if (h->n == h->cap) {
+		h->cap *= 2;
+		h->e = realloc(h->e, (size_t)h->cap * sizeof *h->e);
+		if (!h->e)
+			die("out of memory");
+	}
+	h->ready[v] = true;
+	Entry x = { score, tie, v, ++h->ver[v] };
+	int i = h->n++;
+	while (i > 0 && entry_before(&x, &h->e[(i - 1) / 2])) {
+		h->e[i] = h->e[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->e[i] = x;
+}
+
+static void heap_drop_top(Heap *h)
+{
+	Entry x = h->e[--h->n];
+	int i = 0;
+	for (;;) {
+		int c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && entry_before(&h->e[c + 1], &h->e[c]))
+			c++;
+		if (!entry_before(&h->e[c], &x))
+			break;
+		h->e[i] = h->e[c];
+		i = c;
+	}
+	if (h->n > 0)
+		h->e[i] = x;
+}
+
+/* The best ready node, taken out of the ready set; -1 when none is left. */
+static int heap_take(Heap *h)
+{
+	while (h->n > 0) {
+		Entry top = h->e[0];
+		heap_drop_top(h);
+		if (h->ready[top.v] && top.ver == h->ver[top.v]) {
+			h->ready[top.v] = false;
+			return top.v;
+		}
+	}
+	return -1;
 }
 
 /* Net bytes freed by computing v now (forward); left[o] = unscheduled user edges. */
@@ -152,43 +236,57 @@ static void emit(int *order, int *no, bool *done, int v)
 	done[v] = true;
 }
 
+/* Enters (or re-scores) the ready users of o; forward gains are maximized, lower node first. */
+static void forward_rescore(const Graph *g, Heap *h, const bool *done, const int *left, int o)
+{
+	for (int i = g->ustart[o]; i < g->ustart[o + 1]; i++) {
+		int u = g->users[i];
+		if (h->ready[u])
+			heap_put(h, u, -forward_gain(g, done, left, u), u);
+	}
+}
+
 static void schedule_forward(const Graph *g, int *order)
 {
 	const Region *r = g->r;
-	int n = g->n, no = 0, nready = 0;
+	int n = g->n, no = 0;
 	bool *done = xcalloc((size_t)n + 1, sizeof *done);
 	int *left = xmalloc(((size_t)n + 1) * sizeof *left);   /* unscheduled user edges */
 	int *wait = xcalloc((size_t)n + 1, sizeof *wait);       /* operand edges not yet computed (sources excluded) */
-	int *ready = xmalloc(((size_t)n + 1) * sizeof *ready);
+	int *emax = xcalloc((size_t)n + 1, sizeof *emax);       /* most edges from one user */
+	Heap h;
+	heap_init(&h, n);
 	for (int v = 0; v < n; v++) {
 		left[v] = g->ustart[v + 1] - g->ustart[v];
-		for (int k = 0; k < r->node[v].narg; k++)
-			wait[v] += !g->source[ir_operand(r, v, k)];
-		if (!g->source[v] && wait[v] == 0)
-			ready_add(ready, &nready, v);
-	}
-	while (nready > 0) {
-		int bi = 0;
-		int64_t best = forward_gain(g, done, left, ready[0]);
-		for (int i = 1; i < nready; i++) {
-			int64_t s = forward_gain(g, done, left, ready[i]);
-			if (s > best || (s == best && ready[i] < ready[bi])) {
-				best = s;
-				bi = i;
-			}
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k), e = edges(r, v, o);
+			wait[v] += !g->source[o];
+			emax[o] = e > emax[o] ? e : emax[o];
 		}
-		int v = ready[bi];
-		ready_take(ready, &nready, bi);
+	}
+	for (int v = 0; v < n; v++)
+		if (!g->source[v] && wait[v] == 0)
+			heap_put(&h, v, -forward_gain(g, done, left, v), v);
+	for (int v; (v = heap_take(&h)) >= 0;) {
 		for (int k = 0; k < r->node[v].narg; k++) {
 			int o = ir_operand(r, v, k);
-			if (!done[o])
+			if (!done[o]) {
 				emit(order, &no, done, o);
+				forward_rescore(g, &h, done, left, o); /* o is no longer a source to emit */
+			}
 			left[o]--;
+		}
+		/* a user u's gain changes with left[o] only where left[o] meets
+		   edges(u, o) <= emax[o] */
+		for (int k = 0; k < r->node[v].narg; k++) {
+			int o = ir_operand(r, v, k);
+			if (!repeated(r, v, k) && left[o] <= emax[o])
+				forward_rescore(g, &h, done, left, o);
 		}
 		emit(order, &no, done, v);
 		for (int i = g->ustart[v]; i < g->ustart[v + 1]; i++)
 			if (--wait[g->users[i]] == 0)
-				ready_add(ready, &nready, g->users[i]);
+				heap_put(&h, g->users[i], -forward_gain(g, done, left, g->users[i]), g->users[i]);
 	}
 	/* sources nothing uses: as late as possible, since outputs live to the end */
 	for (int v = 0; v < n; v++)
@@ -199,7 +297,8 @@ static void schedule_forward(const Graph *g, int *order)
 	free(done);
 	free(left);
 	free(wait);
-	free(ready);
+	free(emax);
+	heap_free(&h);
 }
 
 /* Change of the live set when v is placed before everything placed so far. */
@@ -218,42 +317,42 @@ static int64_t backward_cost(const Graph *g, const bool *live, int v)
 static void schedule_backward(const Graph *g, int *order)
 {
 	const Region *r = g->r;
-	int n = g->n, no = n, nready = 0;
+	int n = g->n, no = n;
 	bool *live = xcalloc((size_t)n + 1, sizeof *live);
 	int *pending = xmalloc(((size_t)n + 1) * sizeof *pending); /* unplaced user edges */
-	int *ready = xmalloc(((size_t)n + 1) * sizeof *ready);
+	Heap h;
+	heap_init(&h, n);
 	for (int v = 0; v < n; v++) {
 		live[v] = g->pinned[v];
 		pending[v] = g->ustart[v + 1] - g->ustart[v];
-		if (pending[v] == 0)
-			ready_add(ready, &nready, v);
 	}
-	while (nready > 0) {
-		int bi = 0;
-		int64_t best = backward_cost(g, live, ready[0]);
-		for (int i = 1; i < nready; i++) {
-			int64_t c = backward_cost(g, live, ready[i]);
-			if (c < best || (c == best && ready[i] > ready[bi])) {
-				best = c;
-				bi = i;
-			}
-		}
-		int v = ready[bi];
-		ready_take(ready, &nready, bi);
+	/* costs minimized, higher node first */
+	for (int v = 0; v < n; v++)
+		if (pending[v] == 0)
+			heap_put(&h, v, backward_cost(g, live, v), -v);
+	for (int v; (v = heap_take(&h)) >= 0;) {
 		order[--no] = v;
-		live[v] = false;
+		live[v] = false; /* no ready node reads v: its users are all placed */
 		for (int k = 0; k < r->node[v].narg; k++) {
 			int o = ir_operand(r, v, k);
-			live[o] = true;
+			if (!live[o]) {
+				live[o] = true;
+				/* the ready readers of o now find it live */
+				for (int i = g->ustart[o]; i < g->ustart[o + 1]; i++) {
+					int u = g->users[i];
+					if (h.ready[u])
+						heap_put(&h, u, backward_cost(g, live, u), -u);
+				}
+			}
 			if (--pending[o] == 0)
-				ready_add(ready, &nready, o);
+				heap_put(&h, o, backward_cost(g, live, o), -o);
 		}
 	}
 	if (no != 0)
 		die("schedule: backward order misses %d nodes", no);
 	free(live);
 	free(pending);
-	free(ready);
+	heap_free(&h);
 }
 
 /* Moves every WRITE right after the later of its operands; keeps the rest in order. */
