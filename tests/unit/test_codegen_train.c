@@ -126,6 +126,7 @@ static void test_gradients(void)
 			check(false, name, "fusion made no kernel");
 		free(in.data);
 		mem_free(mem);
+		arena_free(r->arena);
 	}
 }
 
@@ -237,6 +238,7 @@ static void test_planned(void)
 		"scratch %zu bytes for an 800-byte plan", cr ? cr->scratch : 0);
 	free(in.data);
 	mem_free(mem);
+	arena_free(r->arena);
 }
 
 /* grad must never reach codegen: an internal error, in a child process */
