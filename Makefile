@@ -3,6 +3,8 @@
 #   make          build ./sinter
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make test     build and run every test; ends with "N passed, N failed"
+#   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
+#   make fuzz SECONDS=N   each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
