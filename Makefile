@@ -3,6 +3,8 @@
 #   make          build ./sinter
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make test     build and run every test; ends with "N passed, N failed"
+#   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
+#   make fuzz SECONDS=N   each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
@@ -11,13 +13,17 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -I. -Ibuild
-LDLIBS  += -lopenblas -lz -lm -lpthread -lLLVM-19
+# What the build needs whatever the user passes: `make CFLAGS=-fsanitize=...`
+# on the command line replaces CFLAGS, and `override` appends to it anyway.
+override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -I. -I$(B)
+override LDLIBS += -lopenblas -lz -lm -lpthread -lLLVM-19
 
 # Only codegen/ is compiled against LLVM's headers (the runtime stays LLVM-free).
 LLVM_CFLAGS = $(shell llvm-config-19 --cflags)
 
-B := build
+B ?= build
+# The compiler binary; `make sanitize` builds its own in $(SAN_B).
+BIN ?= sinter
 
 # Every .c in a stage folder belongs to the compiler; the driver holds main().
 LIB_SRC := $(wildcard ir/*.c frontend/*.c passes/*.c codegen/*.c runtime/*.c)
@@ -41,8 +47,8 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
 
-.PHONY: all deps bench-deps test run check-train check-gpt bench bench-gpt bench-compile bench-step clean
-all: sinter
+.PHONY: all deps bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
+all: $(BIN)
 
 deps:
 	@missing=""; for f in $(DEP_MARKERS); do [ -e $$f ] || missing=1; done; \
@@ -55,8 +61,8 @@ $(B)/.deps:
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(B) && touch $@
 
-sinter: $(B)/.deps $(LIB_OBJ) $(DRV_OBJ) $(B)/libsinter_rt.a
-	$(CC) $(CFLAGS) -o $@ $(LIB_OBJ) $(DRV_OBJ) $(LDLIBS)
+$(BIN): $(B)/.deps $(LIB_OBJ) $(DRV_OBJ) $(B)/libsinter_rt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(DRV_OBJ) $(LDLIBS)
 
 $(B)/libsinter_rt.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $(RT_OBJ)
@@ -72,7 +78,7 @@ $(B)/lexer.c: frontend/lexer.l $(B)/parser.h | $(B)/.deps
 $(B)/parser.o $(B)/lexer.o: %.o: %.c
 	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
 
-$(B)/codegen/%.o: CFLAGS += $(LLVM_CFLAGS)
+$(B)/codegen/%.o: override CFLAGS += $(LLVM_CFLAGS)
 
 $(B)/%.o: %.c | $(B)/.deps $(B)/parser.h
 	@mkdir -p $(dir $@)
@@ -81,13 +87,22 @@ $(B)/%.o: %.c | $(B)/.deps $(B)/parser.h
 # -MMD: a test is rebuilt when a header it includes (check.h, cgdiff.h) changes
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 test: sinter $(UNIT_BIN)
 	@tests/run.sh
 
 run: sinter
 	./sinter run examples/mlp.sn
+
+# ASan+UBSan (gcc's) sinter and unit tests in their own folder, then the unit,
+# error, gradcheck and spec suites with them; any sanitizer report fails.
+SAN_B     := build-san
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+sanitize:
+	@$(MAKE) --no-print-directory B=$(SAN_B) BIN=$(SAN_B)/sinter CFLAGS="$(SAN_FLAGS)" \
+		LDFLAGS="$(SAN_FLAGS)" $(SAN_B)/sinter $(UNIT_SRC:tests/unit/%.c=$(SAN_B)/tests/%)
+	@tests/sanitize.sh $(SAN_B)
 
 # Benchmarks need PyTorch and GNU time besides the build's packages.
 bench-deps: deps
@@ -107,6 +122,32 @@ bench-compile: sinter
 
 bench-step: sinter
 	bench/step_time.sh $(BENCH_FLAGS)
+
+# libFuzzer targets (tests/fuzz/targets.c) built with clang into build-fuzz/,
+# each run for SECONDS seconds (tests/fuzz/run.sh); no LLVM is linked.
+FUZZ_B       := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := check ir safetensors idx tokens
+FUZZ_OBJ      = $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/codegen/run.o $(B)/driver/program.o
+SECONDS      ?= 60
+FUZZ_DEPS    := clang libclang-rt-14-dev
+
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null && echo 'int LLVMFuzzerTestOneInput(void){return 0;}' | \
+		$(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || { \
+		echo "installing: $(FUZZ_DEPS)"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FUZZ_DEPS) >/dev/null; }
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS)" \
+		$(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz/fuzz_%)
+	@tests/fuzz/run.sh $(FUZZ_B) $(SECONDS)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/targets.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -DFUZZ_$(shell echo $* | tr a-z A-Z) -o $@ $< $(FUZZ_OBJ) \
+		-lopenblas -lz -lm -lpthread
 
 check-train: sinter
 	@tests/train_mlp.sh

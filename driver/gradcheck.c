@@ -158,6 +158,10 @@ static bool check_model(Ev *ev, const Decl *d)
 		free(outs[i].data);
 	free(outs);
 	free(in);
+	/* the host tensors made here are ours: the trace copied what it needed */
+	for (int i = 0; i < call->nparams; i++)
+		ht_release(args[i].ht);
+	ht_release(w);
 	ev->tr = NULL;
 	arena_free(a);
 	return ok;
@@ -177,6 +181,7 @@ int cmd_gradcheck(const Options *o)
 	}
 	if (!count)
 		fatal("%s: no Check* models to check", o->file);
+	host_free(ev);
 	arena_free(a);
 	return fails ? 1 : 0;
 }

@@ -122,8 +122,26 @@ _Noreturn void fatal(const char *fmt, ...)
 	diag_exit();
 }
 
+static void (*exit_hook)(void);
+
+void diag_set_exit_hook(void (*hook)(void))
+{
+	exit_hook = hook;
+}
+
+void diag_forget_sources(void)
+{
+	for (int i = 0; i < nsources; i++) {
+		free(sources[i].file);
+		free(sources[i].text);
+	}
+	nsources = 0;
+}
+
 _Noreturn void diag_exit(void)
 {
 	fflush(stderr);
+	if (exit_hook)
+		exit_hook();
 	exit(1);
 }

@@ -20,4 +20,13 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 void diag_begin_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void diag_exit(void);
 
+/*
+ * For in-process fuzzing only (tests/fuzz): with a hook set, diag_exit calls
+ * it instead of exit(1); the hook must not return (it longjmps back to the
+ * harness).  diag_forget_sources drops every registered text so a harness
+ * running many inputs does not keep them all.
+ */
+void diag_set_exit_hook(void (*hook)(void));
+void diag_forget_sources(void);
+
 #endif

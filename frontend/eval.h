@@ -199,6 +199,8 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
 Slot *slot_find(Ev *ev, const char *name, const char *sname);
 Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
+/* Frees the data of every slot and family block (the Ev's arena holds the rest). */
+void slots_free(Ev *ev);
 /* The store regions read and write slots through (interp_run, cg_run). */
 Store ev_store(Ev *ev);
 /* Binds arguments to declared parameters (defaults, keywords, checks). */

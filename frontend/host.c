@@ -522,4 +522,5 @@ void host_free(Ev *ev)
 	free(h->cache);
 	h->cache = NULL;
 	h->ncache = 0;
+	slots_free(ev);
 }

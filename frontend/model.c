@@ -112,6 +112,21 @@ static void family_reserve(Ev *ev, Family *f, int64_t bytes)
 	f->t.type.dim[0] = ncap / 4;
 }
 
+void slots_free(Ev *ev)
+{
+	for (int b = 0; ev->slots && b < SLOT_BUCKETS; b++)
+		for (Slot *s = ev->slots[b]; s; s = s->next) {
+			if (s->off < 0)
+				free(s->t.data);
+			s->t.data = NULL;
+		}
+	for (Family *f = ev->families; f; f = f->next) {
+		free(f->t.data);
+		f->t.data = NULL;
+		f->t.type.dim[0] = 0;
+	}
+}
+
 /* Where a new f32 slot goes in its family's block: a parameter at the end
    of the layout (or where it was, when re-created with the same size), a
    state at its parameter's offset; -1 when it cannot be packed. */

@@ -23,10 +23,12 @@ char *ir_strdup(Region *r, const char *s)
 	return arena_strdup(r->arena, s ? s : "");
 }
 
-/* Grows an arena-owned array to hold at least need elements (doubling). */
+/* Grows an arena-owned array to hold at least need elements (doubling).
+   A pool always exists after the first call, even for need 0: r->arg +
+   first must never be arithmetic on a NULL pointer (undefined behaviour). */
 static void *grow(Arena *a, void *p, int *cap, int need, size_t elem)
 {
-	if (need <= *cap)
+	if (need <= *cap && p)
 		return p;
 	int ncap = *cap ? *cap : 16;
 	while (ncap < need)

@@ -555,7 +555,8 @@ static bool same_node(const Region *r, const Node *p, const int *a, int n, int v
 	const Node *q = &r->node[v];
 	if (q->op != p->op || q->narg != n || q->nia != p->nia || q->keep != p->keep || !type_eq(&q->type, &p->type))
 		return false;
-	if (memcmp(a, r->arg + q->arg, (size_t)n * sizeof *a))
+	/* a is NULL for an op without operands, and memcmp(NULL, .., 0) is undefined */
+	if (n && memcmp(a, r->arg + q->arg, (size_t)n * sizeof *a))
 		return false;
 	if (memcmp(q->ia, p->ia, (size_t)nia_cmp(p) * sizeof *p->ia))
 		return false;

@@ -226,12 +226,32 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 	}
 	if (!mem_ok(path, total, err, errlen))
 		goto fail;
-	unsigned char *data = malloc(total ? total : 1);
+	/* The header's claim is not trusted with memory: the buffer grows with
+	   the data actually read (doubling from 1 MiB), so a short file that
+	   claims gigabytes fails as truncated without allocating them. */
+	size_t cap = total < (1u << 20) ? (size_t)total : (1u << 20);
+	unsigned char *data = malloc(cap ? cap : 1);
+	got = 0;
+	while (data) {
+		int64_t r = read_full(f, path, data + got, cap - (size_t)got, err, errlen);
+		if (r < 0) {
+			got = -1;
+			break;
+		}
+		got += r;
+		if ((size_t)got < cap || cap == total)
+			break;
+		size_t ncap = 2 * cap < total ? 2 * cap : (size_t)total;
+		unsigned char *nd = realloc(data, ncap);
+		if (!nd)
+			free(data);
+		data = nd;
+		cap = ncap;
+	}
 	if (!data) {
 		snprintf(err, errlen, "'%s': cannot allocate %" PRIu64 " bytes", path, total);
 		goto fail;
 	}
-	got = read_full(f, path, data, total, err, errlen);
 	if (got >= 0 && (uint64_t)got < total)
 		snprintf(err, errlen, "'%s' is truncated: expected %" PRIu64 " bytes of %s data, found %" PRId64,
 			 path, total, expect == IDX_IMAGES ? "pixel" : "label", got);

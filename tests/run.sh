@@ -9,9 +9,13 @@
 #   e2e       tests/e2e/*.sh (scripts printing PASS/FAIL lines)
 #
 # Run from the repository root (make test does).  TESTS=unit,errors limits
-# the suites.
+# the suites.  SINTER=path and UNIT_DIR=folder test another build (make
+# sanitize tests its ASan+UBSan build this way).
 set -u
 cd "$(dirname "$0")/.."
+SINTER=$(realpath "${SINTER:-./sinter}")
+UNIT_DIR=${UNIT_DIR:-build/tests}
+export SINTER
 pass=0
 fail=0
 only=${TESTS:-unit,errors,gradcheck,roundtrip,lit,e2e}
@@ -42,7 +46,7 @@ count() {
 }
 
 if want unit; then
-	for t in build/tests/test_*; do
+	for t in "$UNIT_DIR"/test_*; do
 		[ -x "$t" ] && count "unit/$(basename "$t")" "$t"
 	done
 fi
@@ -55,7 +59,7 @@ if want errors; then
 		args=$(sed -n 's/^# ARGS: //p' "$t" | head -1)
 		want_err=$(sed -n 's/^# ERROR: //p' "$t" | head -1)
 		want_exit=$(sed -n 's/^# EXIT: //p' "$t" | head -1)
-		err=$(cd tests/errors && ../../sinter ${cmd:-check} "$name" $args 2>&1 >/dev/null)
+		err=$(cd tests/errors && "$SINTER" ${cmd:-check} "$name" $args 2>&1 >/dev/null)
 		rc=$?
 		first=$(head -1 <<<"$err")
 		third=$(sed -n 3p <<<"$err")
@@ -83,7 +87,7 @@ fi
 
 if want gradcheck; then
 	for t in tests/grad/*.sn; do
-		count "gradcheck/$(basename "$t")" ./sinter gradcheck "$t"
+		count "gradcheck/$(basename "$t")" "$SINTER" gradcheck "$t"
 	done
 fi
 
@@ -92,8 +96,8 @@ if want roundtrip; then
 	tmp=$(mktemp -d)
 	for ex in examples/*.sn; do
 		for after in trace autodiff; do
-			./sinter ir "$ex" --after $after >"$tmp/a.ir" 2>"$tmp/err" &&
-				./sinter opt "$tmp/a.ir" --passes= >"$tmp/b.ir" 2>>"$tmp/err"
+			"$SINTER" ir "$ex" --after $after >"$tmp/a.ir" 2>"$tmp/err" &&
+				"$SINTER" opt "$tmp/a.ir" --passes= >"$tmp/b.ir" 2>>"$tmp/err"
 			if [ $? -eq 0 ] && [ -s "$tmp/a.ir" ] && cmp -s "$tmp/a.ir" "$tmp/b.ir"; then
 				p=$((p + 1))
 			else

@@ -6,7 +6,7 @@
 # expected values in plain Python.  Prints "PASS name" / "FAIL name: reason".
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-sinter=$root/sinter
+sinter=${SINTER:-$root/sinter}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$root/tests/spec" || exit 1

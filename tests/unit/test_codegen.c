@@ -381,7 +381,8 @@ static void test_writes(void)
 	Tensor in = trand(t, -1, 1);
 	diff_run("writes_swap_and_outputs_see_old_values", r, &in, 1, mem, 0);
 	free(in.data);
-	free(mem);
+	mem_free(mem);
+	arena_free(r->arena);
 }
 
 int main(void)

@@ -125,7 +125,8 @@ static void test_gradients(void)
 		else
 			check(false, name, "fusion made no kernel");
 		free(in.data);
-		free(mem);
+		mem_free(mem);
+		arena_free(r->arena);
 	}
 }
 
@@ -195,7 +196,7 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 			free(ll);
 		}
 		inputs_free(in, r->ninput);
-		free(mem);
+		mem_free(mem);
 	}
 	free(text);
 	arena_free(a);
@@ -236,7 +237,8 @@ static void test_planned(void)
 	check(cr && cr->scratch >= 800 && cr->scratch < 1024, "planned_scratch_is_the_arena",
 		"scratch %zu bytes for an 800-byte plan", cr ? cr->scratch : 0);
 	free(in.data);
-	free(mem);
+	mem_free(mem);
+	arena_free(r->arena);
 }
 
 /* grad must never reach codegen: an internal error, in a child process */

@@ -232,6 +232,13 @@ static void test_idx(void)
 	write_bytes(tpath("empty"), "", 0, false);
 	ds = rt_idx_open(tpath("empty"), tpath("lbl"), true, err, sizeof err);
 	check(!ds && strstr(err, "truncated") && strstr(err, tpath("empty")), "idx_error_empty", "got '%s'", err);
+
+	/* found by fuzzing: a few bytes claiming a terabyte of pixels (below the
+	   2^40 cap) are a truncated file, not an allocation of what they claim */
+	const uint32_t huge[3] = { 65535, 65535, 255 };
+	write_idx(tpath("img_huge"), false, 0x803, huge, 3, px, 16, 0);
+	ds = rt_idx_open(tpath("img_huge"), tpath("lbl"), true, err, sizeof err);
+	check(!ds && strstr(err, "truncated") && strstr(err, "found 16"), "idx_error_claims_terabyte", "got '%s'", err);
 }
 
 static double seconds(void)
