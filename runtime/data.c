@@ -224,11 +224,10 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 			goto fail;
 		}
 	}
-	if (!mem_ok(path, total, err, errlen))
-		goto fail;
 	/* The header's claim is not trusted with memory: the buffer grows with
 	   the data actually read (doubling from 1 MiB), so a short file that
-	   claims gigabytes fails as truncated without allocating them. */
+	   claims gigabytes fails as truncated without allocating them; the
+	   claim meets the memory limit once the file holds what was read so far. */
 	size_t cap = total < (1u << 20) ? (size_t)total : (1u << 20);
 	unsigned char *data = malloc(cap ? cap : 1);
 	got = 0;
@@ -239,6 +238,10 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 			break;
 		}
 		got += r;
+		if ((size_t)got == cap && !mem_ok(path, total, err, errlen)) {
+			free(data);
+			goto fail;
+		}
 		if ((size_t)got < cap || cap == total)
 			break;
 		size_t ncap = 2 * cap < total ? 2 * cap : (size_t)total;
