@@ -401,7 +401,9 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 			return ev_unary_op(ev, OP_NOT, a, e->loc);
 		}
 		if (a.kind == V_INT || a.kind == V_FLOAT) {
-			a.i = -a.i;
+			if (a.kind == V_INT && a.i == INT64_MIN)
+				ev_error(ev, e->loc, "integer overflow: -(%lld) does not fit in a 64-bit int", (long long)a.i);
+			a.i = a.kind == V_INT ? -a.i : 0;
 			a.f = -a.f;
 			a.origin = NULL;
 			return a;

@@ -188,6 +188,8 @@ bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **n
    with '=' are optional); out[i] is V_NONE for an absent optional one. */
 void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args, const char **names, int nargs, Value *out);
 Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc);
+/* int(x) of a host float, truncating; a located error outside int64 or NaN. */
+int64_t ev_float_to_int(Ev *ev, Loc loc, double x);
 
 /* ---- model.c ---- */
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);

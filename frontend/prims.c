@@ -117,8 +117,12 @@ static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 	get_args(ev, loc, name, "x", a, names, n, &x);
 	if (is_number(&x)) {
 		Value r = v_float(host_unary(name, num(&x)));
-		if ((x.kind == V_INT || x.kind == V_BOOL) && (!strcmp(name, "abs") || !strcmp(name, "sign") || !strcmp(name, "relu")))
-			r = v_int((int64_t)r.f);
+		if ((x.kind == V_INT || x.kind == V_BOOL) && (!strcmp(name, "abs") || !strcmp(name, "sign") || !strcmp(name, "relu"))) {
+			/* exactly, in int64: through a double, abs(2**62 + 1) would round */
+			if (x.i == INT64_MIN && name[0] == 'a')
+				ev_error(ev, loc, "integer overflow: abs(%lld) does not fit in a 64-bit int", (long long)x.i);
+			r = v_int(name[0] == 'a' ? (x.i < 0 ? -x.i : x.i) : name[0] == 's' ? (x.i > 0) - (x.i < 0) : x.i > 0 ? x.i : 0);
+		}
 		r.dyn = x.dyn;
 		return r;
 	}
@@ -178,7 +182,7 @@ static Value p_cast(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	get_args(ev, loc, name, "x", a, names, n, &x);
 	bool tof = name[0] == 'f';
 	if (is_number(&x)) {
-		Value r = tof ? v_float(num(&x)) : v_int((int64_t)num(&x));
+		Value r = tof ? v_float(num(&x)) : v_int(x.kind == V_FLOAT ? ev_float_to_int(ev, loc, x.f) : x.i);
 		r.dyn = x.dyn;
 		return r;
 	}
