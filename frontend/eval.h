@@ -49,7 +49,7 @@ struct Value {
 	bool dyn;          /* host number that comes from a host variable */
 	const void *origin;/* for dyn numbers read from a variable: the binding, so one
 	                      variable becomes one region input */
-	int64_t i, j;
+	int64_t i, j;      /* V_RANGE: i..j; V_LIST: nesting depth (0: unknown, flat) */
 	double f;
 	const char *s;
 	int node;          /* V_TENSOR */
@@ -153,6 +153,10 @@ struct Ev {
 	int64_t param_end;   /* bytes of the parameters' layout */
 	/* services of the host (frontend/host.c) */
 	struct Host *host;
+	/* where the first ev_expr ran and how far below it evaluation may
+	   recurse (eval.c, check_stack) */
+	uintptr_t stack_base;
+	size_t stack_budget;
 };
 
 /* ---- eval.c ---- */
