@@ -482,8 +482,10 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 		const char *hint = ev->name_hint;
 		ev->name_hint = NULL;
 		Value n = ev_expr(ev, env, e->b);
-		if (n.kind != V_INT || n.i < 0)
+		if (n.kind != V_INT)
 			ev_error(ev, e->b->loc, "repeat count must be a non-negative int, got a %s", value_kind_name(&n));
+		if (n.i < 0 || n.i > INT32_MAX) /* a list's length is an int */
+			ev_error(ev, e->b->loc, "repeat count must be an int from 0 to %d, got %lld", INT32_MAX, (long long)n.i);
 		Value l = { .kind = V_LIST, .n = (int)n.i };
 		l.items = arena_alloc(ev->arena, (n.i + 1) * sizeof *l.items);
 		for (int i = 0; i < n.i; i++) {
