@@ -102,7 +102,7 @@ static void store_scalar(DType dt, double x, void *out)
 
 /* A host number becoming an i32 element must fit (PyTorch raises too
    rather than wrap: torch.tensor([2**40], dtype=torch.int32)). */
-static void check_i32(Ev *ev, Loc loc, const Value *v)
+void ev_check_i32(Ev *ev, Loc loc, const Value *v)
 {
 	if (v->kind == V_INT && (v->i < INT32_MIN || v->i > INT32_MAX))
 		ev_error(ev, loc, "integer %lld does not fit in i32", (long long)v->i);
@@ -142,7 +142,7 @@ static int list_node(Ev *ev, Value v, Loc loc, DType want)
 			ev_error(ev, loc, "a tensor literal holds numbers, found a %s", value_kind_name(&x));
 		isfloat |= x.kind == V_FLOAT;
 		if (t.dt == DT_I32)
-			check_i32(ev, loc, &x);
+			ev_check_i32(ev, loc, &x);
 		vals[k++] = num(&x);
 	}
 	if (want == DT_COUNT && isfloat)
@@ -179,7 +179,7 @@ int ev_node(Ev *ev, Value v, Loc loc, DType want)
 		DType dt = want != DT_COUNT ? want : v.kind == V_FLOAT ? DT_F32 : v.kind == V_INT ? DT_I32 : DT_BOOL;
 		Type t = type_scalar(dt);
 		if (dt == DT_I32)
-			check_i32(ev, loc, &v);
+			ev_check_i32(ev, loc, &v);
 		if (!v.dyn)
 			return ir_const(r, t, num(&v));
 		char data[8];
@@ -312,6 +312,8 @@ static bool int_pow(int64_t i, int64_t j, int64_t *out)
 int64_t ev_float_to_int(Ev *ev, Loc loc, double x)
 {
 	/* -2^63 and 2^63 are exact doubles; NaN fails both tests */
+	if (isnan(x))
+		ev_error(ev, loc, "cannot convert nan to int");
 	if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0))
 		ev_error(ev, loc, "cannot convert %g to int: it does not fit in a 64-bit int", x);
 	return (int64_t)x;

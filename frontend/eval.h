@@ -194,6 +194,8 @@ void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args,
 Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc);
 /* int(x) of a host float, truncating; a located error outside int64 or NaN. */
 int64_t ev_float_to_int(Ev *ev, Loc loc, double x);
+/* A located error when the host number v cannot be an i32 element. */
+void ev_check_i32(Ev *ev, Loc loc, const Value *v);
 
 /* ---- model.c ---- */
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);

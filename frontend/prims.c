@@ -387,6 +387,8 @@ static Value p_fill(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	get_args(ev, loc, name, full ? "shape, value" : "shape", a, names, n, v);
 	double x = full ? (is_number(&v[1]) ? num(&v[1]) : (ev_error(ev, loc, "full needs a number"), 0)) : name[0] == 'o';
 	DType dt = full && v[1].kind == V_INT ? DT_I32 : DT_F32;
+	if (dt == DT_I32)
+		ev_check_i32(ev, loc, &v[1]);
 	Type t = want_shape(ev, v[0], loc, dt, "shape", false);
 	if (!ev->tr)
 		ev_error(ev, loc, "tensor constructors are only allowed in functions, models and train blocks");
@@ -406,6 +408,9 @@ static Value p_arange(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	}
 	if (hi < lo)
 		ev_error(ev, loc, "arange: empty range %lld..%lld", (long long)lo, (long long)hi);
+	/* the elements are i32: lo .. hi - 1 must fit (hi itself may be 2^31) */
+	if (lo < INT32_MIN || hi - 1 > INT32_MAX)
+		ev_error(ev, loc, "arange: the range %lld..%lld does not fit in i32", (long long)lo, (long long)hi);
 	if (!ev->tr)
 		ev_error(ev, loc, "arange is only allowed in functions, models and train blocks");
 	Node p = ir_proto(OP_ARANGE);
