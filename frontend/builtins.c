@@ -367,12 +367,13 @@ static Value host_binary(Ev *ev, int op, Value a, Value b, Loc loc)
 		else
 			r = v_int(k);
 		break;
-	case BIN_EQ: r = v_bool(x == y); break;
-	case BIN_NE: r = v_bool(x != y); break;
-	case BIN_LT: r = v_bool(x < y); break;
-	case BIN_LE: r = v_bool(x <= y); break;
-	case BIN_GT: r = v_bool(x > y); break;
-	case BIN_GE: r = v_bool(x >= y); break;
+	/* ints compare exactly: as doubles, 2^63 - 1 == 2^63 - 2 */
+	case BIN_EQ: r = v_bool(fl ? x == y : i == j); break;
+	case BIN_NE: r = v_bool(fl ? x != y : i != j); break;
+	case BIN_LT: r = v_bool(fl ? x < y : i < j); break;
+	case BIN_LE: r = v_bool(fl ? x <= y : i <= j); break;
+	case BIN_GT: r = v_bool(fl ? x > y : i > j); break;
+	case BIN_GE: r = v_bool(fl ? x >= y : i >= j); break;
 	case BIN_AND: r = v_bool(x != 0 && y != 0); break;
 	case BIN_OR: r = v_bool(x != 0 || y != 0); break;
 	default: ev_error(ev, loc, "'@' needs tensors");

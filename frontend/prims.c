@@ -132,13 +132,21 @@ static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 	die("unary %s", name);
 }
 
+/* Orders two host numbers; ints exactly (as doubles, 2^63 - 1 == 2^63 - 2). */
+static int host_cmp(const Value *a, const Value *b)
+{
+	if (a->kind == V_FLOAT || b->kind == V_FLOAT)
+		return (num(a) > num(b)) - (num(a) < num(b));
+	return (a->i > b->i) - (a->i < b->i);
+}
+
 static Value p_maxmin2(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
 	get_args(ev, loc, name, "a, b", a, names, n, v);
 	bool mx = name[1] == 'a';
 	if (is_number(&v[0]) && is_number(&v[1])) {
-		Value r = (num(&v[0]) >= num(&v[1])) == mx ? v[0] : v[1];
+		Value r = (host_cmp(&v[0], &v[1]) >= 0) == mx ? v[0] : v[1];
 		r.dyn = v[0].dyn || v[1].dyn;
 		r.origin = NULL;
 		return r;
@@ -198,7 +206,7 @@ static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **
 		/* max(a, b, ...) of host numbers, as in Python */
 		Value best = a[0];
 		for (int i = 1; i < n; i++)
-			if ((num(&a[i]) > num(&best)) == (name[1] == 'a') && num(&a[i]) != num(&best))
+			if ((host_cmp(&a[i], &best) > 0) == (name[1] == 'a') && host_cmp(&a[i], &best) != 0)
 				best = a[i];
 		return best;
 	}
