@@ -251,8 +251,11 @@ void blas_setup(int argc, char **argv)
 		verbose |= !strcmp(argv[i], "--verbose");
 		const char *t = !strncmp(argv[i], "--threads=", 10) ? argv[i] + 10
 			: !strcmp(argv[i], "--threads") && i + 1 < argc ? argv[i + 1] : NULL;
-		if (t && atoi(t) > 0)
-			nthreads = atoi(t);
+		/* a valid value only: driver_option rejects the others later */
+		char *end;
+		long v = t ? strtol(t, &end, 10) : 0;
+		if (t && *t && !*end && v > 0 && v <= RT_MAX_THREADS)
+			nthreads = (int)v;
 	}
 	const char *user = env("OPENBLAS_CORETYPE"), *ours = env("SINTER_BLAS_CORE");
 	bool by_user = user && !(ours && !strcasecmp(user, ours));

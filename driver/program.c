@@ -4,6 +4,8 @@
  * train blocks; and `sinter opt` on text IR.  No LLVM here (commands.c and
  * build.c hold what needs it).
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +28,17 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 	return argv[++*i];
 }
 
-static int64_t parse_count(const char *s, const char *what)
+/* A decimal integer in [0, max] (strtoll alone would saturate 10^20 to
+   2^63 - 1 and read "12abc" or " 5" partly). */
+static int64_t parse_count(const char *s, const char *what, int64_t max, const char *hint)
 {
 	char *end;
+	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || v < 0)
-		fatal("%s must be a non-negative integer, got '%s'", what, s);
+	if (!*s || *end || !(*s >= '0' && *s <= '9') || errno == ERANGE || v < 0 || v > max)
+		fatal("%s must be an integer from 0 to %lld%s, got '%s'", what, (long long)max, hint, s);
 	return v;
 }
-
 
 /* Parses the option at argv[*i] (and its value) into o; false when argv[*i]
    is not one of the options shared by sinter and built binaries. */
@@ -43,9 +47,10 @@ bool driver_option(int argc, char **argv, int *i, Options *o)
 	static char disable_buf[512];
 	const char *a = argv[*i];
 	if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7))
-		o->seed = (uint64_t)parse_count(opt_value(argc, argv, i, "--seed"), "--seed");
+		o->seed = (uint64_t)parse_count(opt_value(argc, argv, i, "--seed"), "--seed", INT64_MAX, "");
 	else if (!strcmp(a, "--threads") || !strncmp(a, "--threads=", 10))
-		o->threads = (int)parse_count(opt_value(argc, argv, i, "--threads"), "--threads");
+		o->threads = (int)parse_count(opt_value(argc, argv, i, "--threads"), "--threads", RT_MAX_THREADS,
+		                              " (0: all cores)");
 	else if (!strcmp(a, "-D") || (!strncmp(a, "-D", 2) && a[2])) {
 		const char *d = a[2] ? a + 2 : (*i + 1 < argc ? argv[++*i] : (fatal("-D needs NAME=VALUE"), ""));
 		if (!strchr(d, '=') || d[0] == '=')
@@ -82,16 +87,41 @@ bool driver_option(int argc, char **argv, int *i, Options *o)
 	return true;
 }
 
-/* A -D value: int, float, bool, or else a string. */
-static Value parse_define(const char *s)
+/* True when s is a number as the lexer writes one (an optional sign, then
+   digits with at most one '.' and an exponent): strtod alone would also
+   take "nan", "inf" and hex floats, which no source literal can be. */
+static bool looks_numeric(const char *s)
+{
+	s += *s == '-' || *s == '+';
+	if (!(*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!strchr("0123456789.eE+-", *s))
+			return false;
+	return true;
+}
+
+/* A -D value: int, float, bool, or else a string.  d is the whole option,
+   for messages.  Numbers are range-checked as literals in source are. */
+static Value parse_define(const char *d, const char *s)
 {
 	char *end;
-	long long i = strtoll(s, &end, 10);
-	if (*s && !*end)
-		return v_int(i);
-	double f = strtod(s, &end);
-	if (*s && !*end)
-		return v_float(f);
+	if (looks_numeric(s)) {
+		errno = 0;
+		long long i = strtoll(s, &end, 10);
+		if (!*end) {
+			if (errno == ERANGE)
+				fatal("-D %s: integer '%s' is out of range (the limit is 2^63 - 1)", d, s);
+			return v_int(i);
+		}
+		errno = 0;
+		double f = strtod(s, &end);
+		if (!*end) {
+			if (errno == ERANGE && (f > 1 || f < -1))
+				fatal("-D %s: number '%s' is too large", d, s);
+			return v_float(f);
+		}
+	}
 	if (!strcmp(s, "true") || !strcmp(s, "false"))
 		return v_bool(s[0] == 't');
 	return v_str(s);
@@ -141,7 +171,7 @@ Ev *driver_setup(const Options *o, Arena *a)
 			for (int k = 0; k < o->ndefines; k++) {
 				size_t n = strcspn(o->defines[k], "=");
 				if (strlen(d->name) == n && !strncmp(o->defines[k], d->name, n)) {
-					Value nv = parse_define(o->defines[k] + n + 1);
+					Value nv = parse_define(o->defines[k], o->defines[k] + n + 1);
 					if (is_number(&v) && nv.kind == V_STR)
 						fatal("-D %s: %s is %s %s, but '%s' is not a number", o->defines[k], d->name,
 						      v.kind == V_INT ? "an" : "a", value_kind_name(&v), nv.s);

@@ -88,7 +88,38 @@ Expr *ast_expr(Arena *a, ExprKind kind, Loc loc)
 	Expr *e = arena_alloc(a, sizeof *e);
 	e->kind = kind;
 	e->loc = loc;
+	e->depth = 1;
 	return e;
+}
+
+static int deeper(int d, const Expr *c)
+{
+	return c && c->depth + 1 > d ? c->depth + 1 : d;
+}
+
+Expr *ast_seal(Expr *e)
+{
+	int d = deeper(deeper(deeper(1, e->a), e->b), e->c);
+	for (int i = 0; i < e->nitems; i++)
+		d = deeper(d, e->items[i]);
+	e->depth = d;
+	if (d > AST_MAX_DEPTH)
+		diag_error(e->loc, "expression nested too deeply (more than %d levels; split it with let)", AST_MAX_DEPTH);
+	return e;
+}
+
+void ast_seal_stmt(Stmt *s)
+{
+	int d = s->value ? s->value->depth : 1;
+	if (s->target && s->target->depth > d)
+		d = s->target->depth;
+	for (int i = 0; i < s->nbody; i++)
+		d = s->body[i]->depth + 1 > d ? s->body[i]->depth + 1 : d;
+	for (int i = 0; i < s->nels; i++)
+		d = s->els[i]->depth + 1 > d ? s->els[i]->depth + 1 : d;
+	s->depth = d;
+	if (d > AST_MAX_DEPTH)
+		diag_error(s->loc, "statement nested too deeply (more than %d levels)", AST_MAX_DEPTH);
 }
 
 Expr *ast_binary(Arena *a, BinOp op, Loc loc, Expr *l, Expr *r)
@@ -97,7 +128,7 @@ Expr *ast_binary(Arena *a, BinOp op, Loc loc, Expr *l, Expr *r)
 	e->op = (int)op;
 	e->a = l;
 	e->b = r;
-	return e;
+	return ast_seal(e);
 }
 
 Expr *ast_unary(Arena *a, UnOp op, Loc loc, Expr *x)
@@ -105,7 +136,7 @@ Expr *ast_unary(Arena *a, UnOp op, Loc loc, Expr *x)
 	Expr *e = ast_expr(a, E_UNARY, loc);
 	e->op = (int)op;
 	e->a = x;
-	return e;
+	return ast_seal(e);
 }
 
 /* args holds Arg pointers; argnames[i] stays NULL for positional ones. */
@@ -115,7 +146,7 @@ Expr *ast_call(Arena *a, Loc loc, Expr *callee, const PList *args)
 	e->a = callee;
 	e->nitems = count(args);
 	if (!e->nitems)
-		return e;
+		return ast_seal(e);
 	e->items = arena_alloc(a, (size_t)e->nitems * sizeof *e->items);
 	e->argnames = arena_alloc(a, (size_t)e->nitems * sizeof *e->argnames);
 	for (int i = 0; i < e->nitems; i++) {
@@ -123,7 +154,7 @@ Expr *ast_call(Arena *a, Loc loc, Expr *callee, const PList *args)
 		e->items[i] = arg->value;
 		e->argnames[i] = arg->name;
 	}
-	return e;
+	return ast_seal(e);
 }
 
 /* E_LIST and E_INDEX: base is the indexed expression (NULL for a list). */
@@ -132,7 +163,7 @@ Expr *ast_list(Arena *a, ExprKind kind, Loc loc, Expr *base, const PList *items)
 	Expr *e = ast_expr(a, kind, loc);
 	e->a = base;
 	e->items = plist_exprs(a, items, &e->nitems);
-	return e;
+	return ast_seal(e);
 }
 
 Stmt *ast_stmt(Arena *a, StmtKind kind, Loc loc)

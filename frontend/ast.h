@@ -56,7 +56,14 @@ struct Expr {
 	Expr **items;
 	const char **argnames; /* E_CALL only, parallel to items */
 	int nitems;
+	int depth;        /* 1 + the deepest child's depth (ast_seal) */
 };
+
+/* The deepest expression or block nesting the parser accepts.  Every walker
+   of the tree (evaluation, tracing, printing) recurses along it, so a bound
+   here keeps them all far from the end of the stack; Python has a similar
+   limit ("too many nested parentheses", RecursionError while compiling). */
+#define AST_MAX_DEPTH 1000
 
 /* f32, f32[N, 4*C]: dtype name and dimension expressions. */
 struct TypeExpr {
@@ -78,6 +85,7 @@ typedef enum {
 struct Stmt {
 	StmtKind kind;
 	Loc loc;
+	int depth;        /* blocks nest: 1 + the deepest statement of body/els */
 	const char **names;
 	int nnames;
 	Expr *target;

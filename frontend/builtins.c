@@ -100,6 +100,16 @@ static void store_scalar(DType dt, double x, void *out)
 		*(uint8_t *)out = x != 0;
 }
 
+/* A host number becoming an i32 element must fit (PyTorch raises too
+   rather than wrap: torch.tensor([2**40], dtype=torch.int32)). */
+void ev_check_i32(Ev *ev, Loc loc, const Value *v)
+{
+	if (v->kind == V_INT && (v->i < INT32_MIN || v->i > INT32_MAX))
+		ev_error(ev, loc, "integer %lld does not fit in i32", (long long)v->i);
+	if (v->kind == V_FLOAT && !(v->f > (double)INT32_MIN - 1 && v->f < (double)INT32_MAX + 1))
+		ev_error(ev, loc, "%g does not fit in i32", v->f);
+}
+
 /* A nested list of numbers as a constant tensor (NumPy's array()). */
 static int list_node(Ev *ev, Value v, Loc loc, DType want)
 {
@@ -131,6 +141,8 @@ static int list_node(Ev *ev, Value v, Loc loc, DType want)
 		if (!is_number(&x))
 			ev_error(ev, loc, "a tensor literal holds numbers, found a %s", value_kind_name(&x));
 		isfloat |= x.kind == V_FLOAT;
+		if (t.dt == DT_I32)
+			ev_check_i32(ev, loc, &x);
 		vals[k++] = num(&x);
 	}
 	if (want == DT_COUNT && isfloat)
@@ -166,6 +178,8 @@ int ev_node(Ev *ev, Value v, Loc loc, DType want)
 	case V_INT: case V_FLOAT: case V_BOOL: {
 		DType dt = want != DT_COUNT ? want : v.kind == V_FLOAT ? DT_F32 : v.kind == V_INT ? DT_I32 : DT_BOOL;
 		Type t = type_scalar(dt);
+		if (dt == DT_I32)
+			ev_check_i32(ev, loc, &v);
 		if (!v.dyn)
 			return ir_const(r, t, num(&v));
 		char data[8];
@@ -268,16 +282,61 @@ static const void *derived_origin(Ev *ev, int op, const Value *a, const Value *b
 	return d;
 }
 
+static const char *const bin_spelling[] = {
+	[BIN_ADD] = "+", [BIN_SUB] = "-", [BIN_MUL] = "*", [BIN_FLOORDIV] = "//", [BIN_MOD] = "%",
+	[BIN_POW] = "**",
+};
+
+static _Noreturn void int_overflow(Ev *ev, Loc loc, int op, int64_t i, int64_t j)
+{
+	/* operands as Python would need them written: (-2) ** 64 */
+	ev_error(ev, loc, "integer overflow: %s%lld%s %s %s%lld%s does not fit in a 64-bit int", i < 0 ? "(" : "",
+	         (long long)i, i < 0 ? ")" : "", bin_spelling[op], j < 0 ? "(" : "", (long long)j, j < 0 ? ")" : "");
+}
+
+/* i ** j for j >= 0 by repeated squaring; false when it leaves int64. */
+static bool int_pow(int64_t i, int64_t j, int64_t *out)
+{
+	int64_t r = 1, b = i;
+	while (j > 0) {
+		if ((j & 1) && __builtin_mul_overflow(r, b, &r))
+			return false;
+		j >>= 1;
+		if (j > 0 && __builtin_mul_overflow(b, b, &b))
+			return false;
+	}
+	*out = r;
+	return true;
+}
+
+int64_t ev_float_to_int(Ev *ev, Loc loc, double x)
+{
+	/* -2^63 and 2^63 are exact doubles; NaN fails both tests */
+	if (isnan(x))
+		ev_error(ev, loc, "cannot convert nan to int");
+	if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0))
+		ev_error(ev, loc, "cannot convert %g to int: it does not fit in a 64-bit int", x);
+	return (int64_t)x;
+}
+
 static Value host_binary(Ev *ev, int op, Value a, Value b, Loc loc)
 {
 	bool fl = a.kind == V_FLOAT || b.kind == V_FLOAT;
 	double x = num(&a), y = num(&b);
-	int64_t i = a.i, j = b.i;
+	int64_t i = a.i, j = b.i, k;
 	Value r;
 	switch (op) {
-	case BIN_ADD: r = fl ? v_float(x + y) : v_int(i + j); break;
-	case BIN_SUB: r = fl ? v_float(x - y) : v_int(i - j); break;
-	case BIN_MUL: r = fl ? v_float(x * y) : v_int(i * j); break;
+	case BIN_ADD:
+	case BIN_SUB:
+	case BIN_MUL:
+		if (fl)
+			r = v_float(op == BIN_ADD ? x + y : op == BIN_SUB ? x - y : x * y);
+		else if (op == BIN_ADD ? __builtin_add_overflow(i, j, &k)
+		         : op == BIN_SUB ? __builtin_sub_overflow(i, j, &k) : __builtin_mul_overflow(i, j, &k))
+			int_overflow(ev, loc, op, i, j);
+		else
+			r = v_int(k);
+		break;
 	case BIN_DIV:
 		if (y == 0)
 			ev_error(ev, loc, "division by zero");
@@ -290,18 +349,31 @@ static Value host_binary(Ev *ev, int op, Value a, Value b, Loc loc)
 		if (fl) {
 			double q = floor(x / y);
 			r = v_float(op == BIN_FLOORDIV ? q : x - q * y);
+		} else if (j == -1) {
+			/* INT64_MIN / -1 traps in C; Python's answer is -i and 0 */
+			if (op == BIN_FLOORDIV && i == INT64_MIN)
+				int_overflow(ev, loc, op, i, j);
+			r = v_int(op == BIN_FLOORDIV ? -i : 0);
 		} else {
 			int64_t q = i / j - ((i % j != 0) && ((i < 0) != (j < 0)));
 			r = v_int(op == BIN_FLOORDIV ? q : i - q * j);
 		}
 		break;
-	case BIN_POW: r = (!fl && j >= 0) ? v_int((int64_t)llround(pow(x, y))) : v_float(pow(x, y)); break;
-	case BIN_EQ: r = v_bool(x == y); break;
-	case BIN_NE: r = v_bool(x != y); break;
-	case BIN_LT: r = v_bool(x < y); break;
-	case BIN_LE: r = v_bool(x <= y); break;
-	case BIN_GT: r = v_bool(x > y); break;
-	case BIN_GE: r = v_bool(x >= y); break;
+	case BIN_POW:
+		if (fl || j < 0)
+			r = v_float(pow(x, y));
+		else if (!int_pow(i, j, &k))
+			int_overflow(ev, loc, op, i, j);
+		else
+			r = v_int(k);
+		break;
+	/* ints compare exactly: as doubles, 2^63 - 1 == 2^63 - 2 */
+	case BIN_EQ: r = v_bool(fl ? x == y : i == j); break;
+	case BIN_NE: r = v_bool(fl ? x != y : i != j); break;
+	case BIN_LT: r = v_bool(fl ? x < y : i < j); break;
+	case BIN_LE: r = v_bool(fl ? x <= y : i <= j); break;
+	case BIN_GT: r = v_bool(fl ? x > y : i > j); break;
+	case BIN_GE: r = v_bool(fl ? x >= y : i >= j); break;
 	case BIN_AND: r = v_bool(x != 0 && y != 0); break;
 	case BIN_OR: r = v_bool(x != 0 || y != 0); break;
 	default: ev_error(ev, loc, "'@' needs tensors");

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "frontend/diag.h"
 
@@ -390,8 +391,48 @@ static Value eval_index(Ev *ev, Env *env, const Expr *e)
 
 /* ---- expressions ---- */
 
+/* A list built of v nests one level deeper than v.  Code can nest lists
+   without a deep AST (x = [x] in a loop), and printing, comparing and
+   converting lists recurse, so list values obey the parser's bound too. */
+static void nest_list(Ev *ev, Loc loc, Value *l, const Value *item)
+{
+	int64_t d = item->kind == V_LIST ? (item->j > 1 ? item->j : 1) + 1 : 1;
+	if (d > l->j)
+		l->j = d;
+	if (l->j > AST_MAX_DEPTH)
+		ev_error(ev, loc, "list nested too deeply (more than %d levels)", AST_MAX_DEPTH);
+}
+
+/*
+ * The parser bounds the nesting of one expression (AST_MAX_DEPTH), but
+ * calls inline function bodies, so evaluation recurses through the
+ * expressions of every function on the call stack at once.  Rather than a
+ * fixed product of limits, evaluation measures the stack it has used and
+ * stops with a located error well before the system limit.
+ */
+static void check_stack(Ev *ev, Loc loc)
+{
+	char here;
+	uintptr_t at = (uintptr_t)&here;
+	if (!ev->stack_base) {
+		struct rlimit rl;
+		size_t lim = 8u << 20;
+		if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			lim = rl.rlim_cur;
+		if (lim > (1u << 30))
+			lim = 1u << 30;
+		ev->stack_base = at;
+		ev->stack_budget = lim / 2;
+		return;
+	}
+	size_t used = at < ev->stack_base ? ev->stack_base - at : at - ev->stack_base;
+	if (used > ev->stack_budget)
+		ev_error(ev, loc, "expressions and calls nested too deeply (the stack would overflow)");
+}
+
 Value ev_expr(Ev *ev, Env *env, const Expr *e)
 {
+	check_stack(ev, e->loc);
 	switch (e->kind) {
 	case E_INT: return v_int(e->ival);
 	case E_FLOAT: return v_float(e->fval);
@@ -408,7 +449,9 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 			return ev_unary_op(ev, OP_NOT, a, e->loc);
 		}
 		if (a.kind == V_INT || a.kind == V_FLOAT) {
-			a.i = -a.i;
+			if (a.kind == V_INT && a.i == INT64_MIN)
+				ev_error(ev, e->loc, "integer overflow: -(%lld) does not fit in a 64-bit int", (long long)a.i);
+			a.i = a.kind == V_INT ? -a.i : 0;
 			a.f = -a.f;
 			a.origin = NULL;
 			return a;
@@ -437,6 +480,7 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 			/* [A(), B()] names its models like [A(); 2] does: hint.0, hint.1 */
 			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->items[i]);
+			nest_list(ev, e->loc, &l, &l.items[i]);
 		}
 		ev->name_hint = NULL;
 		return l;
@@ -445,13 +489,16 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 		const char *hint = ev->name_hint;
 		ev->name_hint = NULL;
 		Value n = ev_expr(ev, env, e->b);
-		if (n.kind != V_INT || n.i < 0)
+		if (n.kind != V_INT)
 			ev_error(ev, e->b->loc, "repeat count must be a non-negative int, got a %s", value_kind_name(&n));
+		if (n.i < 0 || n.i > INT32_MAX) /* a list's length is an int */
+			ev_error(ev, e->b->loc, "repeat count must be an int from 0 to %d, got %lld", INT32_MAX, (long long)n.i);
 		Value l = { .kind = V_LIST, .n = (int)n.i };
 		l.items = arena_alloc(ev->arena, (n.i + 1) * sizeof *l.items);
 		for (int i = 0; i < n.i; i++) {
 			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->a);
+			nest_list(ev, e->loc, &l, &l.items[i]);
 		}
 		ev->name_hint = NULL;
 		return l;

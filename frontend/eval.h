@@ -49,7 +49,7 @@ struct Value {
 	bool dyn;          /* host number that comes from a host variable */
 	const void *origin;/* for dyn numbers read from a variable: the binding, so one
 	                      variable becomes one region input */
-	int64_t i, j;
+	int64_t i, j;      /* V_RANGE: i..j; V_LIST: nesting depth (0: unknown, flat) */
 	double f;
 	const char *s;
 	int node;          /* V_TENSOR */
@@ -156,6 +156,10 @@ struct Ev {
 	int64_t param_end;   /* bytes of the parameters' layout */
 	/* services of the host (frontend/host.c) */
 	struct Host *host;
+	/* where the first ev_expr ran and how far below it evaluation may
+	   recurse (eval.c, check_stack) */
+	uintptr_t stack_base;
+	size_t stack_budget;
 };
 
 /* ---- eval.c ---- */
@@ -191,6 +195,10 @@ bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **n
    with '=' are optional); out[i] is V_NONE for an absent optional one. */
 void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args, const char **names, int nargs, Value *out);
 Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc);
+/* int(x) of a host float, truncating; a located error outside int64 or NaN. */
+int64_t ev_float_to_int(Ev *ev, Loc loc, double x);
+/* A located error when the host number v cannot be an i32 element. */
+void ev_check_i32(Ev *ev, Loc loc, const Value *v);
 
 /* ---- model.c ---- */
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);

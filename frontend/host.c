@@ -327,8 +327,8 @@ static bool body_calls(Stmt *const *ss, int n, const char *fname)
 static void bind_loop(Ev *ev, Env *env, const Stmt *s, Value *vals, int n)
 {
 	if (s->nnames != n)
-		ev_error(ev, s->loc, "this loop yields %d value%s, but %d name%s given", n, n == 1 ? "" : "s",
-		         s->nnames, s->nnames == 1 ? " is" : "s are");
+		ev_error(ev, s->loc, "this %s %d value%s, but %d name%s given", s->kind == S_LET ? "list has" : "loop yields",
+		         n, n == 1 ? "" : "s", s->nnames, s->nnames == 1 ? " is" : "s are");
 	for (int i = 0; i < n; i++)
 		env_set(ev, env, s->names[i], vals[i], true);
 }
@@ -435,7 +435,10 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 	if (t->kind != E_NAME)
 		ev_error(ev, t->loc, "cannot assign to this expression");
 	Binding *b = env_find(env, t->str);
-	if (!b || env_find(ev->globals, t->str) == b)
+	if (b && env_find(ev->globals, t->str) == b)
+		ev_error(ev, t->loc, "cannot assign to global '%s' (a const, function, model or optimizer; "
+		         "declare a variable with let)", t->str);
+	if (!b)
 		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)", t->str);
 	Value v = host_value(ev, env, s->value);
 	v.origin = NULL;

@@ -369,7 +369,8 @@ bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **n
 		get_args(ev, loc, name, "x", args, names, n, v);
 		if (!is_number(&v[0]))
 			ev_error(ev, loc, "%s of a %s", name, value_kind_name(&v[0]));
-		*out = name[0] == 'i' ? v_int((int64_t)num(&v[0])) : v_float(num(&v[0]));
+		*out = name[0] == 'i' ? v_int(v[0].kind == V_FLOAT ? ev_float_to_int(ev, loc, v[0].f) : v[0].i)
+		                      : v_float(num(&v[0]));
 		out->dyn = v[0].dyn;
 	} else if (!strcmp(name, "str")) {
 		get_args(ev, loc, name, "x", args, names, n, v);

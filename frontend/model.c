@@ -334,7 +334,9 @@ static void init_param(Ev *ev, Slot *s, Value init, Loc loc)
 	Type *t = &s->t.type;
 	float *p = s->t.data;
 	int64_t n = type_numel(t);
-	int64_t fan_out = t->rank ? t->dim[t->rank - 1] : 1, fan_in = t->rank > 1 ? n / fan_out : n;
+	/* fans of an empty tensor are 0, not a division by zero (no parameter
+	   is empty, model_instantiate says so, but optimizer states share this) */
+	int64_t fan_out = t->rank ? t->dim[t->rank - 1] : 1, fan_in = t->rank > 1 && fan_out ? n / fan_out : n;
 	const char *kind = init.kind == V_INIT || init.kind == V_CALLABLE ? init.s : NULL;
 	if (init.kind == V_CALLABLE && kind && (!strcmp(kind, "normal") || !strcmp(kind, "uniform"))) {
 		/* a bare `normal` or `uniform`: their defaults, N(0, 1) and U(0, 1) */
@@ -435,6 +437,18 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		switch (it->kind) {
 		case MI_PARAM: {
 			Type t = eval_type(ev, inst->fields, it->type);
+			/* A zero-size parameter has nothing to train and no fan for the
+			   initializers; PyTorch accepts one with a warning, sinter says
+			   so at once (LANGUAGE.md, Models). */
+			for (int k = 0; k < t.rank; k++)
+				if (t.dim[k] == 0) {
+					/* a standard layer's declaration is not the user's
+					   mistake: point at the call that sized it */
+					Loc at = d->from_stdlib ? loc : it->type->dims[k]->loc;
+					ev->depth -= d->from_stdlib;
+					ev_error(ev, at, "parameter '%s' of %s has size 0 along axis %d (%s); "
+					         "a parameter needs at least one element", it->name, what, k, TS(&t));
+				}
 			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
 			pending.loc = it->loc;
 			pending.what = arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));

@@ -76,6 +76,10 @@ Expr *ast_binary(Arena *a, BinOp op, Loc loc, Expr *l, Expr *r);
 Expr *ast_unary(Arena *a, UnOp op, Loc loc, Expr *x);
 Expr *ast_call(Arena *a, Loc loc, Expr *callee, const PList *args);
 Expr *ast_list(Arena *a, ExprKind kind, Loc loc, Expr *base, const PList *items);
+/* Sets e->depth (and s->depth) from the children; a located error past
+   AST_MAX_DEPTH.  The constructors above seal what they build. */
+Expr *ast_seal(Expr *e);
+void ast_seal_stmt(Stmt *s);
 Stmt *ast_stmt(Arena *a, StmtKind kind, Loc loc);
 OptDecl *ast_optimizer(Arena *a, const char *name, Loc loc, const PList *params,
 		       const PList *items);
@@ -442,8 +446,8 @@ stmts
 
 /* stmt_list: stmt { seps stmt } */
 stmt_list
-	: stmt { $$ = push(ctx, NULL, $1); }
-	| stmt_list seps stmt { $$ = push(ctx, $1, $3); }
+	: stmt { ast_seal_stmt($1); $$ = push(ctx, NULL, $1); }
+	| stmt_list seps stmt { ast_seal_stmt($3); $$ = push(ctx, $1, $3); }
 	;
 
 /* stmt: let names = expr | expr = expr | expr
@@ -489,6 +493,7 @@ if_stmt
 	| IF expr block ELSE if_stmt {
 		$$ = stmt(ctx, S_IF, L(@1), $2);
 		set_body(ctx, $$, $3);
+		ast_seal_stmt($5);
 		$$->els = arena_alloc(ARENA, sizeof *$$->els);
 		$$->els[0] = $5;
 		$$->nels = 1;
@@ -508,6 +513,7 @@ expr
 		$$ = ast_expr(ARENA, E_RANGE, L(@1));
 		$$->a = $1;
 		$$->b = $3;
+		ast_seal($$);
 	}
 	;
 
@@ -588,6 +594,7 @@ postfix
 		$$ = ast_expr(ARENA, E_MEMBER, L(@1));
 		$$->a = $1;
 		$$->str = $3;
+		ast_seal($$);
 	}
 	| postfix '[' index_list ']' { $$ = ast_list(ARENA, E_INDEX, L(@1), $1, $3); }
 	| postfix '[' index_list ',' ']' { $$ = ast_list(ARENA, E_INDEX, L(@1), $1, $3); }
@@ -629,6 +636,7 @@ primary
 		$$ = ast_expr(ARENA, E_REPEAT, L(@1));
 		$$->a = $2;
 		$$->b = $4;
+		ast_seal($$);
 	}
 	;
 
@@ -677,12 +685,14 @@ index_item
 		$$ = ast_expr(ARENA, E_SLICE, $1 ? L(@1) : L(@2));
 		$$->a = $1;
 		$$->b = $3;
+		ast_seal($$);
 	}
 	| expr_opt ':' expr_opt ':' expr_opt {
 		$$ = ast_expr(ARENA, E_SLICE, $1 ? L(@1) : L(@2));
 		$$->a = $1;
 		$$->b = $3;
 		$$->c = $5;
+		ast_seal($$);
 	}
 	;
 

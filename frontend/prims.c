@@ -131,8 +131,12 @@ static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 	get_args(ev, loc, name, "x", a, names, n, &x);
 	if (is_number(&x)) {
 		Value r = v_float(host_unary(name, num(&x)));
-		if ((x.kind == V_INT || x.kind == V_BOOL) && (!strcmp(name, "abs") || !strcmp(name, "sign") || !strcmp(name, "relu")))
-			r = v_int((int64_t)r.f);
+		if ((x.kind == V_INT || x.kind == V_BOOL) && (!strcmp(name, "abs") || !strcmp(name, "sign") || !strcmp(name, "relu"))) {
+			/* exactly, in int64: through a double, abs(2**62 + 1) would round */
+			if (x.i == INT64_MIN && name[0] == 'a')
+				ev_error(ev, loc, "integer overflow: abs(%lld) does not fit in a 64-bit int", (long long)x.i);
+			r = v_int(name[0] == 'a' ? (x.i < 0 ? -x.i : x.i) : name[0] == 's' ? (x.i > 0) - (x.i < 0) : x.i > 0 ? x.i : 0);
+		}
 		r.dyn = x.dyn;
 		return r;
 	}
@@ -142,13 +146,21 @@ static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 	die("unary %s", name);
 }
 
+/* Orders two host numbers; ints exactly (as doubles, 2^63 - 1 == 2^63 - 2). */
+static int host_cmp(const Value *a, const Value *b)
+{
+	if (a->kind == V_FLOAT || b->kind == V_FLOAT)
+		return (num(a) > num(b)) - (num(a) < num(b));
+	return (a->i > b->i) - (a->i < b->i);
+}
+
 static Value p_maxmin2(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
 	get_args(ev, loc, name, "a, b", a, names, n, v);
 	bool mx = name[1] == 'a';
 	if (is_number(&v[0]) && is_number(&v[1])) {
-		Value r = (num(&v[0]) >= num(&v[1])) == mx ? v[0] : v[1];
+		Value r = (host_cmp(&v[0], &v[1]) >= 0) == mx ? v[0] : v[1];
 		r.dyn = v[0].dyn || v[1].dyn;
 		r.origin = NULL;
 		return r;
@@ -192,7 +204,7 @@ static Value p_cast(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	get_args(ev, loc, name, "x", a, names, n, &x);
 	bool tof = name[0] == 'f';
 	if (is_number(&x)) {
-		Value r = tof ? v_float(num(&x)) : v_int((int64_t)num(&x));
+		Value r = tof ? v_float(num(&x)) : v_int(x.kind == V_FLOAT ? ev_float_to_int(ev, loc, x.f) : x.i);
 		r.dyn = x.dyn;
 		return r;
 	}
@@ -208,7 +220,7 @@ static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **
 		/* max(a, b, ...) of host numbers, as in Python */
 		Value best = a[0];
 		for (int i = 1; i < n; i++)
-			if ((num(&a[i]) > num(&best)) == (name[1] == 'a') && num(&a[i]) != num(&best))
+			if ((host_cmp(&a[i], &best) > 0) == (name[1] == 'a') && host_cmp(&a[i], &best) != 0)
 				best = a[i];
 		return best;
 	}
@@ -398,6 +410,8 @@ static Value p_fill(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	get_args(ev, loc, name, full ? "shape, value" : "shape", a, names, n, v);
 	double x = full ? (is_number(&v[1]) ? num(&v[1]) : (ev_error(ev, loc, "full needs a number"), 0)) : name[0] == 'o';
 	DType dt = full && v[1].kind == V_INT ? DT_I32 : DT_F32;
+	if (dt == DT_I32)
+		ev_check_i32(ev, loc, &v[1]);
 	Type t = want_shape(ev, v[0], loc, dt, "shape", false);
 	if (!ev->tr)
 		ev_error(ev, loc, "tensor constructors are only allowed in functions, models and train blocks");
@@ -418,6 +432,9 @@ static Value p_arange(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	int64_t len;
 	if (hi < lo)
 		ev_error(ev, loc, "arange: empty range %lld..%lld", (long long)lo, (long long)hi);
+	/* the elements are i32: lo .. hi - 1 must fit (hi itself may be 2^31) */
+	if (lo < INT32_MIN || hi - 1 > INT32_MAX)
+		ev_error(ev, loc, "arange: the range %lld..%lld does not fit in i32", (long long)lo, (long long)hi);
 	if (__builtin_sub_overflow(hi, lo, &len))
 		len = INT64_MAX;
 	check_size(ev, &(Type){ .dt = DT_I32, .rank = 1, .dim = { len } }, loc);

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 enum {
-	MAX_THREADS = 256,
+	MAX_THREADS = RT_MAX_THREADS,
 	PIECES_PER_THREAD = 4, /* pieces of a job per thread: balances uneven cores */
 	CALLER_POLLS = 4000,   /* ~ 10-20 us of pause before the caller sleeps */
 };

@@ -129,7 +129,8 @@ void rt_log_close(RtLog *l);
 /* ---- thread pool (runtime/pool.c) ---- */
 /* Starts nthreads - 1 worker threads (nthreads <= 0: one per online core);
    calling it again resizes the pool.  rt_parallel_for starts the default
-   pool itself if nobody called this first. */
+   pool itself if nobody called this first.  At most RT_MAX_THREADS. */
+#define RT_MAX_THREADS 256
 void rt_pool_init(int nthreads);
 /* Threads that run a job, the caller included (1 before rt_pool_init). */
 int rt_pool_threads(void);

@@ -213,6 +213,10 @@ if r.ok():
     x = x * 2 + 1
     check_text(r, "vars", [x, x / 2, x // 2, x % 4])
     check_text(r, "list", [[1, 2.5, "s", True], 3])
+    check_text(r, "int64", [(-2 ** 63) % -1, (2 ** 63 - 1) // -1, (-2) ** 63, 3 ** 39, (-1) ** 1000001,
+                            abs(-(2 ** 63 - 1)), 2 ** 63 - 1, int(-9.2e18)])
+    big = 2 ** 63 - 1
+    check_text(r, "int64cmp", [big == big - 1, big - 1 < big, max(big - 1, big), min(big, big - 1), max(big - 1, big)])
 
 # ---- tensors.sn: x[i][j][k] = 12 i + 4 j + k ----
 

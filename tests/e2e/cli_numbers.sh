@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# tests/e2e/cli_numbers.sh — numeric command-line values (--seed, --threads,
+# -D) are range-checked in sinter and in the binaries `sinter build` writes:
+# a bad value exits 1 with one "error:" line naming it, never a saturated or
+# wrapped value; the extreme valid values are accepted and reach the
+# program.  (tests/errors holds the same bad values for sinter with the
+# exact message.)  Prints PASS/FAIL lines.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sinter=$root/sinter
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/p.sn" <<'SN'
+const STEPS = 2
+const LR = 0.5
+
+train {
+  print(STEPS, LR)
+}
+SN
+if ! "$sinter" build "$tmp/p.sn" -o "$tmp/p" 2>"$tmp/err"; then
+	echo "FAIL cli: the test program does not build: $(head -1 "$tmp/err")"
+	exit 1
+fi
+
+# bad NAME WANT ARGS...: both sinter run and the binary exit 1 with WANT in
+# their first stderr line
+bad() {
+	local name=$1 want=$2 rc first
+	shift 2
+	for prog in "$sinter run $tmp/p.sn" "$tmp/p"; do
+		$prog "$@" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		first=$(head -1 "$tmp/err")
+		local who=binary
+		[[ "$prog" == "$sinter "* ]] && who=sinter
+		if [ "$rc" -eq 1 ] && [[ "$first" == *"error: $want"* ]] && [ ! -s "$tmp/out" ]; then
+			echo "PASS cli $who: $name"
+		else
+			echo "FAIL cli $who: $name: exit $rc, stderr '$first', stdout '$(head -c 100 "$tmp/out")'"
+		fi
+	done
+}
+bad "seed past 2^63-1" "--seed must be an integer from 0 to 9223372036854775807, got '9223372036854775808'" --seed 9223372036854775808
+bad "seed of 23 digits" "--seed must be an integer from 0 to 9223372036854775807" --seed=99999999999999999999999
+bad "negative seed" "--seed must be an integer" --seed -5
+bad "seed with trailing text" "--seed must be an integer" --seed 7x
+bad "seed written as a float" "--seed must be an integer" --seed 1e3
+bad "threads past the pool" "--threads must be an integer from 0 to 256 (0: all cores), got '257'" --threads 257
+bad "threads past 2^32" "--threads must be an integer from 0 to 256" --threads 4294967297
+bad "-D int past 2^63-1" "-D STEPS=9223372036854775808: integer '9223372036854775808' is out of range" -D STEPS=9223372036854775808
+bad "-D float overflow" "-D LR=1e400: number '1e400' is too large" -D LR=1e400
+bad "-D nan is not a number" "-D LR=nan: LR is a float, but 'nan' is not a number" -D LR=nan
+
+# good NAME WANT ARGS...: both print WANT
+good() {
+	local name=$1 want=$2
+	shift 2
+	for prog in "$sinter run $tmp/p.sn" "$tmp/p"; do
+		local got who=binary
+		[[ "$prog" == "$sinter "* ]] && who=sinter
+		got=$($prog "$@" 2>"$tmp/err")
+		if [ $? -eq 0 ] && [ "$got" = "$want" ]; then
+			echo "PASS cli $who: $name"
+		else
+			echo "FAIL cli $who: $name: got '$got', want '$want': $(head -1 "$tmp/err")"
+		fi
+	done
+}
+good "largest seed" "2 0.5" --seed 9223372036854775807
+good "256 threads" "2 0.5" --threads 256
+good "-D smallest int" "-9223372036854775808 0.5" -D STEPS=-9223372036854775808
+good "-D largest int, tiny float" "9223372036854775807 1e-300" -D STEPS=9223372036854775807 -D LR=1e-300
