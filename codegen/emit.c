@@ -485,6 +485,36 @@ static const char *kernel_key(const Cg *g, int v, const int *val, int n, const b
 	return at < len ? buf : NULL;
 }
 
+/* Ops whose kernels check indices against a table: they return the flag. */
+static bool range_checked(OpKind op)
+{
+	return op == OP_TAKE || op == OP_SCATTER_ROWS || op == OP_ONE_HOT;
+}
+
+/*
+ * After the call of range-checked node v's kernel (its result rc): when it
+ * saw a bad index, record which (cg_index_record) and return 1 from the
+ * region function, before any output or WRITE is stored.
+ */
+static void index_exit(Cg *g, int v, LLVMValueRef rc)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int idx = ir_operand(r, v, nd->op == OP_TAKE ? 1 : 0);
+	int64_t n = nd->op == OP_TAKE ? r->node[ir_operand(r, v, 0)].type.dim[0]
+		: nd->op == OP_ONE_HOT ? nd->type.dim[nd->type.rank - 1] : nd->type.dim[0];
+	LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexfail");
+	LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexok");
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, rc, cg_i32(g, 0), ""), fail, go);
+	LLVMPositionBuilderAtEnd(g->b, fail);
+	LLVMTypeRef pt[5] = { g->ptrty, g->i64, g->i64, g->i32, g->i32 };
+	LLVMValueRef a[5] = { g->ptr[idx], cg_i64(g, type_numel(&r->node[idx].type)), cg_i64(g, n),
+		cg_i32(g, nd->loc), cg_i32(g, (int32_t)nd->op) };
+	cg_call(g, "cg_index_record", g->voidty, pt, a, 5);
+	LLVMBuildRet(g->b, cg_i32(g, 1));
+	LLVMPositionBuilderAtEnd(g->b, go);
+}
+
 /*
  * Emits node v as a call of a kernel function k<v>_<op>(value, operands...,
  * scratch, seed, step).  Small functions keep LLVM's work per function
@@ -511,14 +541,16 @@ static void kernel(Cg *g, int v)
 	args[n] = g->scratch;
 	args[n + 1] = g->seed;
 	args[n + 2] = g->step;
-	LLVMTypeRef ft = LLVMFunctionType(g->voidty, pt, (unsigned)np, 0);
+	bool checked = range_checked(nd->op);
+	LLVMTypeRef ft = LLVMFunctionType(checked ? g->i32 : g->voidty, pt, (unsigned)np, 0);
+	LLVMValueRef rc;
 	char kb[1024];
 	const char *key = kernel_key(g, v, val, n, own, kb, sizeof kb);
 	int c = 0;
 	while (key && c < g->nkern && strcmp(g->kern[c].key, key))
 		c++;
 	if (key && c < g->nkern) {
-		LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+		rc = LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
 		goto out;
 	}
 	char name[64];
@@ -530,7 +562,7 @@ static void kernel(Cg *g, int v)
 		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
 		LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
 	}
-	LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
+	rc = LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
 	if (key) {
 		if (g->nkern == g->capkern) {
 			g->capkern = g->capkern ? 2 * g->capkern : 64;
@@ -559,8 +591,13 @@ static void kernel(Cg *g, int v)
 	for (int i = 0; i < n && g->nown < CG_MAXOWN - 1; i++)
 		if (own[i])
 			g->own[g->nown++] = g->ptr[val[i]];
+	g->bad = NULL;
 	cg_node(g, v);
-	LLVMBuildRetVoid(g->b);
+	if (checked)
+		LLVMBuildRet(g->b, g->bad ? LLVMBuildZExt(g->b, g->bad, g->i32, "") : cg_i32(g, 0));
+	else
+		LLVMBuildRetVoid(g->b);
+	g->bad = NULL;
 	g->scope = NULL;
 	g->nown = 0;
 	g->fn = fn;
@@ -571,6 +608,8 @@ static void kernel(Cg *g, int v)
 	g->step = args[n + 2];
 	LLVMPositionBuilderAtEnd(g->b, back);
 out:
+	if (checked)
+		index_exit(g, v, rc);
 	free(args);
 	free(pt);
 	free(own);
@@ -611,7 +650,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.voidty = LLVMVoidTypeInContext(ctx);
 	g.mod = LLVMModuleCreateWithNameInContext(fname, ctx);
 	LLVMTypeRef pt[6] = { g.ptrty, g.ptrty, g.ptrty, g.ptrty, g.i64, g.i64 };
-	g.fn = LLVMAddFunction(g.mod, fname, LLVMFunctionType(g.voidty, pt, 6, 0));
+	g.fn = LLVMAddFunction(g.mod, fname, LLVMFunctionType(g.i32, pt, 6, 0));
 	unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
 	LLVMAddAttributeAtIndex(g.fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, nounwind, 0));
 	LLVMValueRef *arg[6] = { &g.inputs, &g.slots, &g.outputs, &g.scratch, &g.seed, &g.step };
@@ -649,7 +688,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.scope = NULL;
 	g.nown = 0;
 	finish(&g, out_of);
-	LLVMBuildRetVoid(g.b);
+	LLVMBuildRet(g.b, cg_i32(&g, 0));
 
 	for (int i = 0; i < g.nkern; i++)
 		free(g.kern[i].key);

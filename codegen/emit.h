@@ -40,6 +40,8 @@ typedef struct {
 	int64_t *home;          /* [nnode] scratch offset of each value's buffer, -1 = elsewhere */
 	bool *shared;           /* [nnode] value is its operand's buffer (alias ops) */
 	bool *internal;         /* [nnode] value lives only inside its fused kernel: no buffer */
+	LLVMValueRef bad;       /* i1 a range-checked kernel (take, scatter_rows, one_hot) returns:
+	                           some index was outside its table; NULL = none can be */
 	LLVMTypeRef f32, f64, i1, i8, i32, i64, ptrty, voidty;
 } Cg;
 
