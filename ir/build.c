@@ -57,7 +57,7 @@ const IrLoc *ir_node_loc(const Region *r, int v)
 char *ir_index_message(OpKind op, int64_t index, int64_t n, char *buf, size_t len)
 {
 	if (op == OP_ONE_HOT)
-		snprintf(buf, len, "index %lld out of range for one_hot of %lld classes", (long long)index, (long long)n);
+		snprintf(buf, len, "class index %lld out of range for %lld classes", (long long)index, (long long)n);
 	else
 		snprintf(buf, len, "index %lld out of range for %s %s a table of %lld rows", (long long)index,
 			op_info[op].name, op == OP_TAKE ? "from" : "into", (long long)n);
