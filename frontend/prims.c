@@ -348,10 +348,16 @@ static void check_known_indices(Ev *ev, int node, int64_t n, Loc loc, const char
 static int index_loc(Ev *ev, Loc loc)
 {
 	for (int i = ev->depth;; i--) {
+		/* a file is the standard library's when its declarations are (a
+		   built binary knows its files only through them) */
 		bool std = false;
-		for (int k = 0; loc.file && k < ev->prog->nsrc; k++)
-			if (!strcmp(ev->prog->src[k].path, loc.file))
-				std = ev->prog->src[k].from_stdlib;
+		for (int k = 0; loc.file && k < ev->prog->ndecls; k++) {
+			const Decl *d = ev->prog->decls[k];
+			if (d->loc.file && (d->loc.file == loc.file || !strcmp(d->loc.file, loc.file))) {
+				std = d->from_stdlib;
+				break;
+			}
+		}
 		if (!std || i == 0)
 			return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
 		loc = ev->stack[i - 1].loc;
