@@ -5,6 +5,10 @@
 # binary's interpreter: the same first line (the source location of the
 # user's call and the step), the source line and a caret, exit status 1,
 # and the log holds every step before the bad one, the same on every path.
+# The program (written below, not a tests/e2e/*.sn: those must succeed)
+# feeds an embedding of 100 rows byte ids from a sliced batch of a text
+# data set (bytes 97..99, one 122 at offset 200), which reaches the table
+# at step 50.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d)
@@ -16,8 +20,26 @@ check() { # name, condition command...
 	if "$@"; then echo "PASS index_build: $name"; else echo "FAIL index_build: $name"; fi
 }
 /usr/bin/python3 -c 'import sys; open(sys.argv[1], "wb").write(b"abc" * 66 + b"ab" + b"z" + b"abc" * 20)' "$dir/corpus.txt"
-prog=tests/e2e/index_build.sn
-want="$prog:9:24: error: index 122 out of range for take from a table of 100 rows (step 50)"
+prog=$dir/index_build.sn
+cat >"$prog" <<'SN'
+const DATA = "corpus.txt"
+const T = 8
+model Net() {
+  emb = Embedding(100, 16)
+  head = Linear(16, 100)
+  fn call(x) = head(emb(x))
+}
+train {
+  let data = text(DATA, context = T)
+  let net = Net()
+  let opt = adam(lr = 0.01)
+  for x, y in batches(data, 4, shuffle = false) {
+    let loss = minimize(opt, cross_entropy(net(x[:, 0:4]), y[:, 0:4] % 100))
+    log(loss = loss)
+  }
+}
+SN
+want="$prog:6:24: error: index 122 out of range for take from a table of 100 rows (step 50)"
 # the steps and losses of a log, without the times
 steps() { sed 's/"time": [^,]*, //' "$1"; }
 # name, command...: runs it with --log and checks its error and its log
