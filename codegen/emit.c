@@ -485,36 +485,6 @@ static const char *kernel_key(const Cg *g, int v, const int *val, int n, const b
 	return at < len ? buf : NULL;
 }
 
-/* Ops whose kernels check indices against a table: they return the flag. */
-static bool range_checked(OpKind op)
-{
-	return op == OP_TAKE || op == OP_SCATTER_ROWS || op == OP_ONE_HOT;
-}
-
-/*
- * After the call of range-checked node v's kernel (its result rc): when it
- * saw a bad index, record which (cg_index_record) and return 1 from the
- * region function, before any output or WRITE is stored.
- */
-static void index_exit(Cg *g, int v, LLVMValueRef rc)
-{
-	const Region *r = g->r;
-	const Node *nd = &r->node[v];
-	int idx = ir_operand(r, v, nd->op == OP_TAKE ? 1 : 0);
-	int64_t n = nd->op == OP_TAKE ? r->node[ir_operand(r, v, 0)].type.dim[0]
-		: nd->op == OP_ONE_HOT ? nd->type.dim[nd->type.rank - 1] : nd->type.dim[0];
-	LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexfail");
-	LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexok");
-	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, rc, cg_i32(g, 0), ""), fail, go);
-	LLVMPositionBuilderAtEnd(g->b, fail);
-	LLVMTypeRef pt[5] = { g->ptrty, g->i64, g->i64, g->i32, g->i32 };
-	LLVMValueRef a[5] = { g->ptr[idx], cg_i64(g, type_numel(&r->node[idx].type)), cg_i64(g, n),
-		cg_i32(g, nd->loc), cg_i32(g, (int32_t)nd->op) };
-	cg_call(g, "cg_index_record", g->voidty, pt, a, 5);
-	LLVMBuildRet(g->b, cg_i32(g, 1));
-	LLVMPositionBuilderAtEnd(g->b, go);
-}
-
 /*
  * Emits node v as a call of a kernel function k<v>_<op>(value, operands...,
  * scratch, seed, step).  Small functions keep LLVM's work per function
@@ -541,7 +511,7 @@ static void kernel(Cg *g, int v)
 	args[n] = g->scratch;
 	args[n + 1] = g->seed;
 	args[n + 2] = g->step;
-	bool checked = range_checked(nd->op);
+	bool checked = cg_range_checked(nd->op);
 	LLVMTypeRef ft = LLVMFunctionType(checked ? g->i32 : g->voidty, pt, (unsigned)np, 0);
 	LLVMValueRef rc;
 	char kb[1024];
@@ -609,7 +579,7 @@ static void kernel(Cg *g, int v)
 	LLVMPositionBuilderAtEnd(g->b, back);
 out:
 	if (checked)
-		index_exit(g, v, rc);
+		cg_index_exit(g, v, rc);
 	free(args);
 	free(pt);
 	free(own);

@@ -317,6 +317,36 @@ static void one_hot(Cg *g, int v)
 	g->bad = bad;
 }
 
+/* Ops whose kernels check indices against a table: they return the flag. */
+bool cg_range_checked(OpKind op)
+{
+	return op == OP_TAKE || op == OP_SCATTER_ROWS || op == OP_ONE_HOT;
+}
+
+/*
+ * After the call of range-checked node v's kernel (its result rc): when it
+ * saw a bad index, record which (cg_index_record) and return 1 from the
+ * region function, before any output or WRITE is stored.
+ */
+void cg_index_exit(Cg *g, int v, LLVMValueRef rc)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int idx = ir_operand(r, v, nd->op == OP_TAKE ? 1 : 0);
+	int64_t n = nd->op == OP_TAKE ? r->node[ir_operand(r, v, 0)].type.dim[0]
+		: nd->op == OP_ONE_HOT ? nd->type.dim[nd->type.rank - 1] : nd->type.dim[0];
+	LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexfail");
+	LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexok");
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, rc, cg_i32(g, 0), ""), fail, go);
+	LLVMPositionBuilderAtEnd(g->b, fail);
+	LLVMTypeRef pt[5] = { g->ptrty, g->i64, g->i64, g->i32, g->i32 };
+	LLVMValueRef a[5] = { g->ptr[idx], cg_i64(g, type_numel(&r->node[idx].type)), cg_i64(g, n),
+		cg_i32(g, nd->loc), cg_i32(g, (int32_t)nd->op) };
+	cg_call(g, "cg_index_record", g->voidty, pt, a, 5);
+	LLVMBuildRet(g->b, cg_i32(g, 1));
+	LLVMPositionBuilderAtEnd(g->b, go);
+}
+
 void cg_node(Cg *g, int v)
 {
 	const Node *nd = &g->r->node[v];
