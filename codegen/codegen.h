@@ -44,10 +44,14 @@
  *   scratch     64-byte aligned block of CgRegion.scratch bytes (NULL if 0);
  *               its contents need not survive between calls
  *   seed, step  as Store.seed and Store.step: RAND/RANDN/DROPOUT streams
+ * Returns 0, or 1 when an index reaching take, scatter_rows or one_hot was
+ * outside its table: the region then stopped before its outputs and WRITEs,
+ * having recorded the first bad index through cg_index_record (loads and
+ * stores use a clamped index, so nothing is read or written out of bounds).
  * A call is not reentrant only through its scratch block: concurrent calls
  * need one scratch block each.
  */
-typedef void CgRegionFn(void *const *inputs, void *const *slots, void *const *outputs, void *scratch,
+typedef int32_t CgRegionFn(void *const *inputs, void *const *slots, void *const *outputs, void *scratch,
 	uint64_t seed, uint64_t step);
 
 /* An LLJIT instance and every region compiled into it. */
@@ -78,11 +82,14 @@ void cg_jit_free(CgModule *m);
  * Runs cr like interp_run runs its region: slots are looked up in s (types
  * checked), outputs[k] receive freshly allocated tensors (caller frees data
  * with free()), scratch is cr->buf.  Not for concurrent calls on one cr.
+ * An index outside its table ends in ir_index_fail, as in the interpreter.
  */
 void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs);
 
-/* Called by generated code when a take/scatter_rows index is out of range. */
-void cg_index_error(int32_t k, int64_t nrows, int32_t what);
+/* Called by generated code after a range-checked kernel saw a bad index:
+   records the first index of idx[0..ni) outside [0, n) with the op and its
+   Node.loc, which cg_run reports when the region function returns 1. */
+void cg_index_record(const int32_t *idx, int64_t ni, int64_t n, int32_t loc, int32_t op);
 
 /* Node indices of r's PARAM/STATE nodes in node order into nodes (if not
    NULL); returns their number. */

@@ -511,14 +511,16 @@ static void kernel(Cg *g, int v)
 	args[n] = g->scratch;
 	args[n + 1] = g->seed;
 	args[n + 2] = g->step;
-	LLVMTypeRef ft = LLVMFunctionType(g->voidty, pt, (unsigned)np, 0);
+	bool checked = cg_range_checked(nd->op);
+	LLVMTypeRef ft = LLVMFunctionType(checked ? g->i32 : g->voidty, pt, (unsigned)np, 0);
+	LLVMValueRef rc;
 	char kb[1024];
 	const char *key = kernel_key(g, v, val, n, own, kb, sizeof kb);
 	int c = 0;
 	while (key && c < g->nkern && strcmp(g->kern[c].key, key))
 		c++;
 	if (key && c < g->nkern) {
-		LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+		rc = LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
 		goto out;
 	}
 	char name[64];
@@ -530,7 +532,7 @@ static void kernel(Cg *g, int v)
 		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
 		LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
 	}
-	LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
+	rc = LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
 	if (key) {
 		if (g->nkern == g->capkern) {
 			g->capkern = g->capkern ? 2 * g->capkern : 64;
@@ -559,8 +561,13 @@ static void kernel(Cg *g, int v)
 	for (int i = 0; i < n && g->nown < CG_MAXOWN - 1; i++)
 		if (own[i])
 			g->own[g->nown++] = g->ptr[val[i]];
+	g->bad = NULL;
 	cg_node(g, v);
-	LLVMBuildRetVoid(g->b);
+	if (checked)
+		LLVMBuildRet(g->b, g->bad ? LLVMBuildZExt(g->b, g->bad, g->i32, "") : cg_i32(g, 0));
+	else
+		LLVMBuildRetVoid(g->b);
+	g->bad = NULL;
 	g->scope = NULL;
 	g->nown = 0;
 	g->fn = fn;
@@ -571,6 +578,8 @@ static void kernel(Cg *g, int v)
 	g->step = args[n + 2];
 	LLVMPositionBuilderAtEnd(g->b, back);
 out:
+	if (checked)
+		cg_index_exit(g, v, rc);
 	free(args);
 	free(pt);
 	free(own);
@@ -611,7 +620,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.voidty = LLVMVoidTypeInContext(ctx);
 	g.mod = LLVMModuleCreateWithNameInContext(fname, ctx);
 	LLVMTypeRef pt[6] = { g.ptrty, g.ptrty, g.ptrty, g.ptrty, g.i64, g.i64 };
-	g.fn = LLVMAddFunction(g.mod, fname, LLVMFunctionType(g.voidty, pt, 6, 0));
+	g.fn = LLVMAddFunction(g.mod, fname, LLVMFunctionType(g.i32, pt, 6, 0));
 	unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
 	LLVMAddAttributeAtIndex(g.fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, nounwind, 0));
 	LLVMValueRef *arg[6] = { &g.inputs, &g.slots, &g.outputs, &g.scratch, &g.seed, &g.step };
@@ -649,7 +658,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.scope = NULL;
 	g.nown = 0;
 	finish(&g, out_of);
-	LLVMBuildRetVoid(g.b);
+	LLVMBuildRet(g.b, cg_i32(&g, 0));
 
 	for (int i = 0; i < g.nkern; i++)
 		free(g.kern[i].key);

@@ -40,6 +40,8 @@ typedef struct {
 	int64_t *home;          /* [nnode] scratch offset of each value's buffer, -1 = elsewhere */
 	bool *shared;           /* [nnode] value is its operand's buffer (alias ops) */
 	bool *internal;         /* [nnode] value lives only inside its fused kernel: no buffer */
+	LLVMValueRef bad;       /* i1 a range-checked kernel (take, scatter_rows, one_hot) returns:
+	                           some index was outside its table; NULL = none can be */
 	LLVMTypeRef f32, f64, i1, i8, i32, i64, ptrty, voidty;
 } Cg;
 
@@ -122,6 +124,12 @@ LLVMValueRef cg_uniform(Cg *g, LLVMValueRef key, LLVMValueRef i);
 /* ---- kernels.c, reduce.c ---- */
 /* Emits node v (not a source slot, WRITE or alias: emit.c handles those). */
 void cg_node(Cg *g, int v);
+/* Ops whose kernels check indices against a table (take, scatter_rows,
+   one_hot, kernels.c): their kernel functions return the flag g->bad. */
+bool cg_range_checked(OpKind op);
+/* In the region function after the call of such a kernel (result rc):
+   when it saw a bad index, records it and returns 1. */
+void cg_index_exit(Cg *g, int v, LLVMValueRef rc);
 void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
 void cg_matmul(Cg *g, int v);

@@ -5,7 +5,7 @@
  * interp_run runs one (codegen/run.c), and the object files of `sinter build`.
  *
  * Generated code calls libm, OpenBLAS, rt_normal, rt_parallel_for and
- * cg_index_error.  The last three live in the sinter executable, whose
+ * cg_index_record.  The last three live in the sinter executable, whose
  * symbols the dynamic loader does not export (no -rdynamic), so every
  * function the emitter names is
  * registered with the JIT by address; a process-symbol generator resolves
@@ -118,7 +118,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "cblas_sgemm", (uintptr_t)&cblas_sgemm }, { "rt_normal", (uintptr_t)&rt_normal },
 		{ "rt_gemm_serial_begin", (uintptr_t)&rt_gemm_serial_begin },
 		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
-		{ "cg_index_error", (uintptr_t)&cg_index_error },
+		{ "cg_index_record", (uintptr_t)&cg_index_record },
 		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
 		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },
 		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },

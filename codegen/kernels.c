@@ -223,22 +223,28 @@ static void concat(Cg *g, int v)
 		cg_loop_end(g, &L);
 }
 
-/* Row k (i32) of a table of nrows, as i64; calls the runtime's error on a bad index. */
-static LLVMValueRef checked_row(Cg *g, LLVMValueRef k32, int64_t nrows, int what)
+/*
+ * Row k (i32) of a table of nrows as i64, clamped to row 0 when it is
+ * outside the table (a negative index is huge unsigned), so that no access
+ * leaves the table; *bad becomes acc | (k outside).  The kernel returns the
+ * accumulated flag after its loop and the region function stops (emit.c):
+ * one compare, one select and one or per index.
+ */
+static LLVMValueRef checked_row(Cg *g, LLVMValueRef k32, int64_t nrows, LLVMValueRef acc, LLVMValueRef *bad,
+	LLVMValueRef *outside)
 {
 	LLVMBuilderRef b = g->b;
 	LLVMValueRef k = LLVMBuildSExt(b, k32, g->i64, "");
-	LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "badindex");
-	LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row");
-	/* unsigned: a negative index is huge */
-	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntUGE, k, cg_i64(g, nrows), ""), bad, ok);
-	LLVMPositionBuilderAtEnd(b, bad);
-	LLVMTypeRef pt[3] = { g->i32, g->i64, g->i32 };
-	LLVMValueRef a[3] = { k32, cg_i64(g, nrows), cg_i32(g, what) };
-	cg_call(g, "cg_index_error", g->voidty, pt, a, 3);
-	LLVMBuildUnreachable(b);
-	LLVMPositionBuilderAtEnd(b, ok);
-	return k;
+	LLVMValueRef out = LLVMBuildICmp(b, LLVMIntUGE, k, cg_i64(g, nrows), "");
+	*bad = LLVMBuildOr(b, acc, out, "");
+	if (outside)
+		*outside = out;
+	return LLVMBuildSelect(b, out, cg_i64(g, 0), k, "");
+}
+
+static LLVMValueRef no_bad(Cg *g)
+{
+	return LLVMConstInt(g->i1, 0, 0);
 }
 
 static void take(Cg *g, int v)
@@ -251,12 +257,14 @@ static void take(Cg *g, int v)
 	if (ni == 0)
 		return;
 	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni);
-	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, 0);
+	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
+	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, acc, &bad, NULL);
 	LLVMValueRef rb = cg_i64(g, row);
 	cg_memcpy(g, byte_ptr(g, g->ptr[v], LLVMBuildMul(g->b, i, rb, "")),
 		byte_ptr(g, g->ptr[tab], LLVMBuildMul(g->b, k, rb, "")), row);
+	cg_loop_carry(g, acc, bad);
 	cg_loop_end(g, &L);
+	g->bad = bad;
 }
 
 static void scatter_rows(Cg *g, int v)
@@ -272,8 +280,8 @@ static void scatter_rows(Cg *g, int v)
 	if (ni == 0)
 		return;
 	Loop L, Lj;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni);
-	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, 1);
+	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
+	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, acc, &bad, NULL);
 	if (row > 0) {
 		LLVMValueRef rb = cg_i64(g, row);
 		LLVMValueRef d0 = LLVMBuildMul(g->b, k, rb, ""), s0 = LLVMBuildMul(g->b, i, rb, "");
@@ -284,7 +292,9 @@ static void scatter_rows(Cg *g, int v)
 		cg_store(g, DT_F32, g->ptr[v], d, sum);
 		cg_loop_end(g, &Lj);
 	}
+	cg_loop_carry(g, acc, bad);
 	cg_loop_end(g, &L);
+	g->bad = bad;
 }
 
 static void one_hot(Cg *g, int v)
@@ -297,14 +307,45 @@ static void one_hot(Cg *g, int v)
 	if (ni == 0 || n == 0)
 		return;
 	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni);
-	LLVMValueRef x = LLVMBuildSExt(g->b, cg_load(g, DT_I32, g->ptr[idx], i), g->i64, "");
-	/* out-of-range indices give an all-zero row */
-	LLVMBasicBlockRef join = cg_if_begin(g, LLVMBuildICmp(g->b, LLVMIntULT, x, cg_i64(g, n), ""));
+	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
+	LLVMValueRef out, x = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), n, acc, &bad, &out);
+	/* a bad index stores 0 at its row's first class (the run stops anyway) */
+	LLVMValueRef one = LLVMBuildSelect(g->b, out, cg_const_of(g, ot->dt, 0), cg_const_of(g, ot->dt, 1), "");
 	LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i, cg_i64(g, n), ""), x, "");
-	cg_store(g, ot->dt, g->ptr[v], at, cg_const_of(g, ot->dt, 1));
-	cg_if_end(g, join);
+	cg_store(g, ot->dt, g->ptr[v], at, one);
+	cg_loop_carry(g, acc, bad);
 	cg_loop_end(g, &L);
+	g->bad = bad;
+}
+
+/* Ops whose kernels check indices against a table: they return the flag. */
+bool cg_range_checked(OpKind op)
+{
+	return op == OP_TAKE || op == OP_SCATTER_ROWS || op == OP_ONE_HOT;
+}
+
+/*
+ * After the call of range-checked node v's kernel (its result rc): when it
+ * saw a bad index, record which (cg_index_record) and return 1 from the
+ * region function, before any output or WRITE is stored.
+ */
+void cg_index_exit(Cg *g, int v, LLVMValueRef rc)
+{
+	const Region *r = g->r;
+	const Node *nd = &r->node[v];
+	int idx = ir_operand(r, v, nd->op == OP_TAKE ? 1 : 0);
+	int64_t n = nd->op == OP_TAKE ? r->node[ir_operand(r, v, 0)].type.dim[0]
+		: nd->op == OP_ONE_HOT ? nd->type.dim[nd->type.rank - 1] : nd->type.dim[0];
+	LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexfail");
+	LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "indexok");
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, rc, cg_i32(g, 0), ""), fail, go);
+	LLVMPositionBuilderAtEnd(g->b, fail);
+	LLVMTypeRef pt[5] = { g->ptrty, g->i64, g->i64, g->i32, g->i32 };
+	LLVMValueRef a[5] = { g->ptr[idx], cg_i64(g, type_numel(&r->node[idx].type)), cg_i64(g, n),
+		cg_i32(g, nd->loc), cg_i32(g, (int32_t)nd->op) };
+	cg_call(g, "cg_index_record", g->voidty, pt, a, 5);
+	LLVMBuildRet(g->b, cg_i32(g, 1));
+	LLVMPositionBuilderAtEnd(g->b, go);
 }
 
 void cg_node(Cg *g, int v)

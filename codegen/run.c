@@ -9,11 +9,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Called by generated code on a row index outside its table (take, scatter_rows). */
-void cg_index_error(int32_t k, int64_t nrows, int32_t what)
+/* The first bad index the last region met; regions run one at a time. */
+static struct {
+	int32_t op, loc;
+	int64_t index, n;
+} index_err;
+
+void cg_index_record(const int32_t *idx, int64_t ni, int64_t n, int32_t loc, int32_t op)
 {
-	die("%s: index %d out of range for a table of %lld rows", what ? "scatter_rows" : "take", k,
-		(long long)nrows);
+	/* the kernel only knows that one was bad: find it (a cold path) */
+	for (int64_t i = 0; i < ni; i++)
+		if (idx[i] < 0 || idx[i] >= n) {
+			index_err.op = op;
+			index_err.loc = loc;
+			index_err.index = idx[i];
+			index_err.n = n;
+			return;
+		}
 }
 
 int cg_slot_nodes(const Region *r, int *nodes)
@@ -68,8 +80,10 @@ void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
 	}
 	if (cr->scratch && !cr->buf && !(cr->buf = aligned_alloc(64, cr->scratch)))
 		die_out_of_memory(cr->scratch);
-	cr->fn(in, slots, outs, cr->buf, s ? s->seed : 0, s ? s->step : 0);
+	int32_t status = cr->fn(in, slots, outs, cr->buf, s ? s->seed : 0, s ? s->step : 0);
 	free(outs);
 	free(slots);
 	free(in);
+	if (status)
+		ir_index_fail(r, (OpKind)index_err.op, index_err.loc, index_err.index, index_err.n);
 }

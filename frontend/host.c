@@ -177,6 +177,34 @@ static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
 	}
 }
 
+/* The evaluator whose region is running, and whether it is minimize's
+   (a training step), for index_error (one program per process). */
+static Ev *running_ev;
+static bool minimizing;
+
+/*
+ * The hook of ir_index_fail: an index outside its table stopped the
+ * region (interpreter or native code), which wrote nothing.  Reported at
+ * the op's source location with the step: the optimizer step being taken,
+ * or the last one taken for work outside minimize.
+ */
+static void index_error(const Region *r, OpKind op, int loc, int64_t index, int64_t n)
+{
+	Host *h = running_ev->host;
+	char msg[160];
+	ir_index_message(op, index, n, msg, sizeof msg);
+	const IrLoc *l = loc >= 1 && loc <= r->nloc ? &r->loc[loc - 1] : NULL;
+	rt_log_clear_line(h->log);
+	Loc at = l ? (Loc){ l->file, l->line, l->col } : (Loc){ 0 };
+	if (minimizing)
+		diag_begin_error(at, "%s (step %lld)", msg, (long long)h->log_step + 1);
+	else if (h->log_step > 0)
+		diag_begin_error(at, "%s (after step %lld)", msg, (long long)h->log_step);
+	else
+		diag_begin_error(at, "%s (before the first step)", msg);
+	diag_exit();
+}
+
 /* Runs the traced region with the tensors in vals[] as outputs; replaces
    them by host values and starts a new empty trace. */
 static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
@@ -199,6 +227,8 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 	} else {
 		Store s = ev_store(ev);
 		s.step = (uint64_t)ev->region_runs++;
+		running_ev = ev;
+		ir_set_index_hook(index_error);
 		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
 		for (int i = 0; i < tr->ninputs; i++)
 			in[i] = &inputs[i];
@@ -288,7 +318,9 @@ Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
 		ev_error(ev, loc, "minimize needs a scalar f32 loss, got %s", type_str(&lt, (char[96]){ 0 }, 96));
 	r->name = "step";
 	opt_trace_update(ev, opt.opt, loss.node, loc);
+	minimizing = true;
 	trace_run(ev, &loss, 1, loc);
+	minimizing = false;
 	opt.opt->t++;
 	ev->host->log_step = opt.opt->t;
 	if (!ev->dry && !isfinite(loss.f))

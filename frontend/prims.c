@@ -365,6 +365,31 @@ static void check_known_indices(Ev *ev, int node, int64_t n, Loc loc, const char
 	}
 }
 
+/*
+ * The location a range-checked op reports at run time: its own when the
+ * user wrote it, else the innermost call in the user's files (the
+ * `self.emb(x)` or `cross_entropy(logits, y)` that reached the stdlib's
+ * take or one_hot), as a Node.loc of the traced region.
+ */
+static int index_loc(Ev *ev, Loc loc)
+{
+	for (int i = ev->depth;; i--) {
+		/* a file is the standard library's when its declarations are (a
+		   built binary knows its files only through them) */
+		bool std = false;
+		for (int k = 0; loc.file && k < ev->prog->ndecls; k++) {
+			const Decl *d = ev->prog->decls[k];
+			if (d->loc.file && (d->loc.file == loc.file || !strcmp(d->loc.file, loc.file))) {
+				std = d->from_stdlib;
+				break;
+			}
+		}
+		if (!std || i == 0)
+			return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
+		loc = ev->stack[i - 1].loc;
+	}
+}
+
 static Value p_take(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
@@ -377,6 +402,7 @@ static Value p_take(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	if (r->node[t].type.rank > 0)
 		check_known_indices(ev, i, r->node[t].type.dim[0], loc, "take: index %d is out of range for a table of %lld rows");
 	Node p = ir_proto(OP_TAKE);
+	p.loc = index_loc(ev, loc);
 	char err[256];
 	int out = ir_emit(ev->tr->r, &p, (int[]){ t, i }, 2, err, sizeof err);
 	if (out < 0)
@@ -400,6 +426,7 @@ static Value p_one_hot(Ev *ev, const char *name, Loc loc, Value *a, const char *
 	check_known_indices(ev, i, t.dim[t.rank - 1], loc, "one_hot: index %d is out of range for %lld classes");
 	Node p = ir_proto(OP_ONE_HOT);
 	p.type = t;
+	p.loc = index_loc(ev, loc);
 	return v_tensor(ir_emit(ev->tr->r, &p, &i, 1, NULL, 0));
 }
 

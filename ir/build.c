@@ -38,6 +38,57 @@ static void *grow(Arena *a, void *p, int *cap, int need, size_t elem)
 	return p;
 }
 
+int ir_add_loc(Region *r, const char *file, int line, int col)
+{
+	if (!file)
+		return 0;
+	for (int k = 0; k < r->nloc; k++)
+		if (r->loc[k].line == line && r->loc[k].col == col && !strcmp(r->loc[k].file, file))
+			return k + 1;
+	r->loc = grow(r->arena, r->loc, &r->caploc, r->nloc + 1, sizeof *r->loc);
+	r->loc[r->nloc] = (IrLoc){ arena_strdup(r->arena, file), line, col };
+	return ++r->nloc;
+}
+
+const IrLoc *ir_node_loc(const Region *r, int v)
+{
+	int k = r->node[v].loc;
+	return k >= 1 && k <= r->nloc ? &r->loc[k - 1] : NULL;
+}
+
+char *ir_index_message(OpKind op, int64_t index, int64_t n, char *buf, size_t len)
+{
+	if (op == OP_ONE_HOT)
+		snprintf(buf, len, "class index %lld out of range for %lld classes", (long long)index, (long long)n);
+	else
+		snprintf(buf, len, "index %lld out of range for %s %s a table of %lld rows", (long long)index,
+			op_info[op].name, op == OP_TAKE ? "from" : "into", (long long)n);
+	return buf;
+}
+
+static IrIndexHook *index_hook;
+
+void ir_set_index_hook(IrIndexHook *hook)
+{
+	index_hook = hook;
+}
+
+_Noreturn void ir_index_fail(const Region *r, OpKind op, int loc, int64_t index, int64_t n)
+{
+	if (index_hook)
+		index_hook(r, op, loc, index, n);
+	/* no host to quote the source: the location alone */
+	char msg[160];
+	ir_index_message(op, index, n, msg, sizeof msg);
+	const IrLoc *l = loc >= 1 && loc <= r->nloc ? &r->loc[loc - 1] : NULL;
+	fflush(stdout);
+	if (l)
+		fprintf(stderr, "%s:%d:%d: error: %s\n", l->file, l->line, l->col, msg);
+	else
+		fprintf(stderr, "sinter: error: %s\n", msg);
+	exit(1);
+}
+
 Node ir_proto(OpKind op)
 {
 	Node n;

@@ -43,7 +43,10 @@ uint64_t ir_hash(const Region *r)
 			h = mix(h, (uint64_t)n->ia[k]);
 		h = mix(mix_double(h, n->f), (uint64_t)n->keep);
 		h = mix_str(mix_str(mix(h, (uint64_t)n->at), n->name), n->sname);
+		h = mix(h, (uint64_t)n->loc);
 	}
+	for (int k = 0; k < r->nloc; k++)
+		h = mix(mix(mix_str(h, r->loc[k].file), (uint64_t)r->loc[k].line), (uint64_t)r->loc[k].col);
 	for (int k = 0; k < r->nout; k++)
 		h = mix(h, (uint64_t)r->out[k]);
 	return h;
@@ -56,13 +59,17 @@ static bool str_eq(const char *a, const char *b)
 
 bool ir_equal(const Region *a, const Region *b)
 {
-	if (a->nnode != b->nnode || a->ninput != b->ninput || a->nout != b->nout)
+	if (a->nnode != b->nnode || a->ninput != b->ninput || a->nout != b->nout || a->nloc != b->nloc)
 		return false;
+	/* the locations are part of the identity: an index error names its statement */
+	for (int k = 0; k < a->nloc; k++)
+		if (a->loc[k].line != b->loc[k].line || a->loc[k].col != b->loc[k].col || !str_eq(a->loc[k].file, b->loc[k].file))
+			return false;
 	for (int v = 0; v < a->nnode; v++) {
 		const Node *x = &a->node[v], *y = &b->node[v];
 		if (x->op != y->op || !type_eq(&x->type, &y->type) || x->narg != y->narg || x->nia != y->nia ||
 		    memcmp(&x->f, &y->f, sizeof x->f) || x->keep != y->keep || x->group != y->group ||
-		    x->offset != y->offset || x->at != y->at || !str_eq(x->name, y->name) || !str_eq(x->sname, y->sname))
+		    x->offset != y->offset || x->at != y->at || x->loc != y->loc || !str_eq(x->name, y->name) || !str_eq(x->sname, y->sname))
 			return false;
 		if (memcmp(x->ia, y->ia, (size_t)x->nia * sizeof *x->ia))
 			return false;
@@ -76,6 +83,10 @@ bool ir_equal(const Region *a, const Region *b)
 Region *ir_copy(Arena *arena, const Region *r)
 {
 	Region *c = ir_region_new(arena, r->name);
+	c->loc = arena_alloc(arena, ((size_t)r->nloc + 1) * sizeof *c->loc);
+	c->nloc = c->caploc = r->nloc;
+	for (int k = 0; k < r->nloc; k++)
+		c->loc[k] = (IrLoc){ arena_strdup(arena, r->loc[k].file), r->loc[k].line, r->loc[k].col };
 	for (int v = 0; v < r->nnode; v++) {
 		Node p = r->node[v];
 		int args[64], *ap = args;

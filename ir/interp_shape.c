@@ -85,11 +85,12 @@ KERNEL(ik_unslice)
 
 /* ---- data ---- */
 
-static int64_t row_index(const Tensor *idx, int64_t i, int64_t nrows, const char *what)
+/* Index i of idx, checked against a table of nrows: a bad one stops the run (ir_index_fail). */
+static int64_t row_index(const Region *r, int v, const Tensor *idx, int64_t i, int64_t nrows)
 {
 	int32_t k = ((const int32_t *)idx->data)[i];
 	if (k < 0 || k >= nrows)
-		die("interp: %s: index %d out of range for a table of %lld rows", what, k, (long long)nrows);
+		ir_index_fail(r, r->node[v].op, r->node[v].loc, k, nrows);
 	return k;
 }
 
@@ -102,7 +103,7 @@ KERNEL(ik_take)
 	size_t row = nrows ? tbytes(&tab->type) / (size_t)nrows : 0;
 	for (int64_t i = 0; i < ni; i++)
 		memcpy((char *)out->data + i * row,
-			(const char *)tab->data + row_index(idx, i, nrows, "take") * row, row);
+			(const char *)tab->data + row_index(r, v, idx, i, nrows) * row, row);
 }
 
 KERNEL(ik_scatter_rows)
@@ -117,7 +118,7 @@ KERNEL(ik_scatter_rows)
 	const float *p = g->data;
 	memset(o, 0, tbytes(ot));
 	for (int64_t i = 0; i < ni; i++) {
-		float *d = o + row_index(idx, i, nrows, "scatter_rows") * row;
+		float *d = o + row_index(r, v, idx, i, nrows) * row;
 		for (int64_t j = 0; j < row; j++)
 			d[j] += p[i * row + j];
 	}
@@ -129,9 +130,11 @@ KERNEL(ik_one_hot)
 	int64_t n = ot->dim[ot->rank - 1], ni = type_numel(&in[0]->type);
 	const int32_t *idx = in[0]->data;
 	memset(out->data, 0, tbytes(ot));
-	for (int64_t i = 0; i < ni; i++)
-		if (idx[i] >= 0 && idx[i] < n)
-			store_val(ot->dt, out->data, i * n + idx[i], 1.0);
+	for (int64_t i = 0; i < ni; i++) {
+		if (idx[i] < 0 || idx[i] >= n)
+			ir_index_fail(r, OP_ONE_HOT, r->node[v].loc, idx[i], n);
+		store_val(ot->dt, out->data, i * n + idx[i], 1.0);
+	}
 }
 
 KERNEL(ik_arange)

@@ -80,6 +80,8 @@ enum {
  *   ONE_HOT      result type gives n (last axis)
  *   SCATTER_ROWS result type gives the table shape
  *   MATMUL       ia[0] = transpose a, ia[1] = transpose b (last two axes)
+ * TAKE, SCATTER_ROWS and ONE_HOT carry `loc`, where their indices came from
+ * in the source, for the range check at run time.
  */
 typedef struct {
 	OpKind op;
@@ -94,7 +96,15 @@ typedef struct {
 	int64_t at;        /* PARAM/STATE/PACKED: byte offset in the family block, -1 = none */
 	int group;         /* fused kernel id, -1 = none (set by fusion) */
 	int64_t offset;    /* byte offset in the activation arena, -1 = unplanned */
+	int loc;           /* source location: entry loc-1 of Region.loc, 0 = none */
 } Node;
+
+/* A source location of the program a region was traced from; ops that can
+   fail at run time (an index outside its table) name theirs in errors. */
+typedef struct {
+	const char *file;  /* arena-owned */
+	int line, col;     /* 1-based */
+} IrLoc;
 
 typedef struct {
 	const char *name;
@@ -107,6 +117,8 @@ typedef struct {
 	int nout, capout;
 	int ninput;        /* number of OP_INPUT slots (max index + 1) */
 	int64_t arena_bytes; /* activation arena size set by memplan (bytes, 64-aligned); 0 = unplanned */
+	IrLoc *loc;        /* the locations nodes refer to (Node.loc = k: loc[k-1]) */
+	int nloc, caploc;
 } Region;
 
 /* Static facts about one op, from ops.def. */
@@ -182,6 +194,23 @@ void ir_reorder(Region *r, const int *order);
    kept may use them, no output may be one). */
 void ir_select(Region *r, const int *order, int n);
 char *ir_strdup(Region *r, const char *s);
+/* The Node.loc value of file:line:col in r's table, added when new. */
+int ir_add_loc(Region *r, const char *file, int line, int col);
+/* Node v's location, NULL when it has none. */
+const IrLoc *ir_node_loc(const Region *r, int v);
+
+/*
+ * Index errors at run time: an index outside its table reached take,
+ * scatter_rows or one_hot (n rows or classes).  The interpreter and the
+ * code generator's runner call ir_index_fail, which calls the hook the
+ * host installed (it reports with the source line and exits) or, with no
+ * hook, prints the location and message and exits 1.  Never returns.
+ */
+typedef void IrIndexHook(const Region *r, OpKind op, int loc, int64_t index, int64_t n);
+void ir_set_index_hook(IrIndexHook *hook);
+_Noreturn void ir_index_fail(const Region *r, OpKind op, int loc, int64_t index, int64_t n);
+/* "index 255 out of range for take from a table of 100 rows" into buf. */
+char *ir_index_message(OpKind op, int64_t index, int64_t n, char *buf, size_t len);
 
 /* ---- slots and packed arenas (ir/build.c) ---- */
 enum { IR_PACK_ALIGN = 64 }; /* bytes: slots and PACK operands start at multiples */

@@ -508,6 +508,15 @@ static void parse_node(Parser *P, Region *r, int def, const char *def_at, const 
 		if (offset < 0)
 			perr(P, P->p, "negative offset");
 	}
+	int loc = 0;
+	skip_ws(P);
+	const char *loc_at = P->p;
+	if (accept(P, '!')) {
+		int64_t k = parse_int(P);
+		if (k < 1 || k > r->nloc)
+			perr(P, loc_at, "undefined location !%lld (the region declares %d)", (long long)k, r->nloc);
+		loc = (int)k;
+	}
 	if (op == OP_INPUT) {
 		for (int v = 0; v < r->nnode; v++)
 			if (r->node[v].op == OP_INPUT && r->node[v].ia[0] == n.ia[0])
@@ -524,8 +533,32 @@ static void parse_node(Parser *P, Region *r, int def, const char *def_at, const 
 	}
 	r->node[v].group = group;
 	r->node[v].offset = offset;
+	r->node[v].loc = loc;
 	if (def >= 0)
 		define_value(P, def, v, def_at);
+}
+
+/* `loc K "file" LINE:COL`: entry K of the location table, numbered densely from 1. */
+static void parse_loc(Parser *P, Region *r, const char *at)
+{
+	skip_ws(P);
+	const char *k_at = P->p;
+	int64_t k = parse_int(P);
+	if (k != r->nloc + 1)
+		perr(P, k_at, "expected location %d here, got %lld", r->nloc + 1, (long long)k);
+	skip_ws(P);
+	if (*P->p != '"')
+		perr(P, P->p, "expected a file name in quotes");
+	const char *file = parse_string(P);
+	skip_ws(P);
+	const char *l_at = P->p;
+	int64_t line = parse_int(P);
+	expect(P, ':');
+	int64_t col = parse_int(P);
+	if (line < 1 || col < 1 || line > 1 << 30 || col > 1 << 30)
+		perr(P, l_at, "bad source position %lld:%lld", (long long)line, (long long)col);
+	if (ir_add_loc(r, file, (int)line, (int)col) != k)
+		perr(P, at, "location %lld repeats an earlier one", (long long)k);
 }
 
 static Region *parse_region(Parser *P)
@@ -575,6 +608,8 @@ static Region *parse_region(Parser *P)
 		const char *kw_at = ident(P, kw, sizeof kw, "a statement");
 		if (!strcmp(kw, "write")) {
 			parse_node(P, r, -1, NULL, kw, kw_at);
+		} else if (!strcmp(kw, "loc")) {
+			parse_loc(P, r, kw_at);
 		} else if (!strcmp(kw, "return")) {
 			skip_ws(P);
 			if (*P->p == '%') {
@@ -585,7 +620,7 @@ static Region *parse_region(Parser *P)
 			expect(P, '}');
 			break;
 		} else {
-			perr(P, kw_at, "expected a statement ('%%N = ...', 'write' or 'return'), got '%s'", kw);
+			perr(P, kw_at, "expected a statement ('%%N = ...', 'loc', 'write' or 'return'), got '%s'", kw);
 		}
 	}
 	if (r->ninput > ninput)

@@ -3,6 +3,7 @@
  * back so that print(parse(print(r))) == print(r) byte for byte.
  *
  *   region step(3) {                        ; name(ninput)
+ *     loc 1 "mlp.sn" 12:9                   ; source locations, numbered from 1
  *     %0 = input 0 : f32[32,784]
  *     %1 = param "l1.weight" : f32[784,128]
  *     %2 = matmul %0, %1 {ta=0, tb=0} : f32[32,128]
@@ -19,7 +20,8 @@
  * Operands follow the op name; positional attributes (input index, constant,
  * slot names) come next, then named attributes in braces, then the result
  * type.  `#kG` and `@OFF` show the fused kernel (group) and arena offset
- * once passes set them; comment lines before the region describe its
+ * once passes set them, `!L` the node's source location (`loc L` above: the
+ * range-checked ops take, scatter_rows and one_hot carry one); comment lines before the region describe its
  * kernels (print_kernel).  `;` starts a comment anywhere; `#` starts one only
  * as the first non-blank character of a line.  Named attributes per op:
  *   tril {k}   rand/randn {stream}   dropout {p, stream}   matmul {ta, tb}
@@ -217,6 +219,11 @@ void ir_print(FILE *f, const Region *r)
 	fputs("region ", f);
 	print_name(f, r->name ? r->name : "");
 	fprintf(f, "(%d) {\n", r->ninput);
+	for (int k = 0; k < r->nloc; k++) {
+		fprintf(f, "  loc %d ", k + 1);
+		print_string(f, r->loc[k].file ? r->loc[k].file : "");
+		fprintf(f, " %d:%d\n", r->loc[k].line, r->loc[k].col);
+	}
 	for (int v = 0; v < r->nnode; v++) {
 		const Node *n = &r->node[v];
 		bool effect = n->op == OP_WRITE;
@@ -233,6 +240,8 @@ void ir_print(FILE *f, const Region *r)
 			fprintf(f, " #k%d", n->group);
 		if (n->offset >= 0)
 			fprintf(f, " @%lld", (long long)n->offset);
+		if (n->loc > 0)
+			fprintf(f, " !%d", n->loc);
 		fputc('\n', f);
 	}
 	free(internal);

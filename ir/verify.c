@@ -54,6 +54,8 @@ static bool check_node(const Region *r, int v, char *err, size_t errlen)
 			n->arg, n->arg + n->narg, r->narg);
 	if (n->nia < 0 || n->nia > 3 * MAX_RANK)
 		return bad(r, err, errlen, "%%%d = %s: %d integer attributes", v, info->name, n->nia);
+	if (n->loc < 0 || n->loc > r->nloc)
+		return bad(r, err, errlen, "%%%d = %s: location %d outside the table of %d", v, info->name, n->loc, r->nloc);
 	for (int k = 0; k < n->narg; k++) {
 		int a = r->arg[n->arg + k];
 		if (a < 0 || a >= v)

@@ -333,6 +333,7 @@ void gr_take(AdCtx *ad, int v, int g)
 	int tab = arg(ad, v, 0), idx = arg(ad, v, 1);
 	Node p = ir_proto(OP_SCATTER_ROWS);
 	p.type = ty(ad, tab);
+	p.loc = ad_region(ad)->node[v].loc; /* the same indices, the same statement */
 	int args[2] = { idx, g };
 	char err[400];
 	int s = ir_emit(ad_region(ad), &p, args, 2, err, sizeof err);
@@ -343,7 +344,9 @@ void gr_take(AdCtx *ad, int v, int g)
 
 void gr_scatter_rows(AdCtx *ad, int v, int g)
 {
-	ad_accum(ad, arg(ad, v, 1), op2(ad, OP_TAKE, g, arg(ad, v, 0)));
+	int t = op2(ad, OP_TAKE, g, arg(ad, v, 0));
+	ad_region(ad)->node[t].loc = ad_region(ad)->node[v].loc;
+	ad_accum(ad, arg(ad, v, 1), t);
 }
 
 void gr_dropout(AdCtx *ad, int v, int g)

@@ -318,7 +318,8 @@ static void test_shape_ops(void)
 		un.type = tp(d, "7,33");
 		CASE("unslice_steps", un, trand(tp(d, "3,7"), -9, 9));
 		Node oh = given(OP_ONE_HOT, tp(d, "33,10"));
-		CASE("one_hot_with_out_of_range", oh, trand(tp(DT_I32, "33"), -2, 11));
+		/* indices outside the classes stop the run: test_index.c */
+		CASE("one_hot", oh, trand(tp(DT_I32, "33"), 0, 9));
 		Node oh2 = given(OP_ONE_HOT, tp(d, "4,5,7"));
 		CASE("one_hot_rank2", oh2, trand(tp(DT_I32, "4,5"), 0, 6));
 		CASE("take_rows", ir_proto(OP_TAKE), trand(tp(d, "10,7"), -9, 9), trand(tp(DT_I32, "4,3"), 0, 9));
