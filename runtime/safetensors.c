@@ -3,19 +3,29 @@
  * an 8-byte little-endian header length N, N bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}},
  * padded with spaces, then the raw little-endian data.  Saving goes
- * through a temporary file renamed into place; loading validates every
- * offset against the file before reading, so a corrupt file gives a
- * message, never a crash.  The JSON parser is a small one of our own.
+ * through a temporary file PATH.tmp.PID.XXXXXX, locked while it is written
+ * and renamed into place; a successful save then removes the temporary
+ * files of PATH that killed processes left (their PID is dead and nobody
+ * holds their lock), never those of a live writer.  Loading validates the
+ * whole header against the file before reading (dtypes, shapes against
+ * byte counts, offsets in order, back to back and covering the data
+ * exactly, no duplicate names), so a corrupt file gives a message naming
+ * the file and the tensor, never a crash or a silent misread.  The JSON
+ * parser is a small one of our own.
  */
 #include "runtime/runtime.h"
 
 #include "ir/arena.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +112,47 @@ static int cmp_by_name(const void *a, const void *b)
 
 /* ---- save ---- */
 
+/* Removes the temporary files PATH.tmp.PID.XXXXXX of path whose writer is
+   gone: PID is not a live process and the file's lock is free (the lock
+   covers a PID reused by another process, or one in another PID namespace).
+   Called after a successful save, so at most one leftover set survives. */
+static void remove_stale_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("./");
+	const char *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base);
+	DIR *d = opendir(dir);
+	if (!d) {
+		free(dir);
+		return;
+	}
+	for (struct dirent *de; (de = readdir(d));) {
+		const char *nm = de->d_name;
+		if (strncmp(nm, base, blen) || strncmp(nm + blen, ".tmp.", 5))
+			continue;
+		char *end;
+		long pid = strtol(nm + blen + 5, &end, 10);
+		if (end == nm + blen + 5 || *end != '.' || strlen(end + 1) != 6 || pid <= 0)
+			continue; /* not one of ours */
+		if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* its writer may still be at work */
+		size_t dlen = strlen(dir);
+		char *full = xmalloc(dlen + strlen(nm) + 1);
+		memcpy(full, dir, dlen);
+		strcpy(full + dlen, nm);
+		int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+				unlink(full);
+			close(fd);
+		}
+		free(full);
+	}
+	closedir(d);
+	free(dir);
+}
+
 bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
 {
 	RtTensor *s = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *s);
@@ -143,15 +194,17 @@ bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, 
 		buf_str(&h, " ");
 
 	size_t plen = strlen(path);
-	char *tmp = xmalloc(plen + 16);
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+	char *tmp = xmalloc(plen + 48);
+	snprintf(tmp, plen + 48, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 		free(tmp);
 		goto fail;
 	}
+	/* held until the rename: others' cleanup leaves a locked file alone */
+	flock(fd, LOCK_EX);
+	rt_tmp_register(tmp);
 	/* mkstemp makes the file private; give it the mode a plain create would. */
 	mode_t mask = umask(0);
 	umask(mask);
@@ -183,6 +236,8 @@ bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, 
 		goto write_failed;
 	if (rename(tmp, path) != 0)
 		goto write_failed;
+	rt_tmp_register(NULL);
+	remove_stale_temps(path);
 	free(tmp);
 	free(h.p);
 	free(s);
@@ -190,6 +245,7 @@ bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, 
 write_failed:
 	snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 	unlink(tmp);
+	rt_tmp_register(NULL);
 	free(tmp);
 fail:
 	free(h.p);
@@ -486,6 +542,54 @@ check:
 	return true;
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const Entry *)a)->t.name, ((const Entry *)b)->t.name);
+}
+
+static int cmp_offsets(const void *a, const void *b)
+{
+	const Entry *x = *(const Entry *const *)a, *y = *(const Entry *const *)b;
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* The data of the tensors, in offset order, must lie back to back from 0 to
+   datasize, as the format prescribes: an overlap would alias two tensors and
+   a gap hides bytes nobody reads (both signs of a damaged file). */
+static bool check_layout(Json *j, Entry *e, int n, int64_t datasize)
+{
+	Entry **by = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *by);
+	for (int i = 0; i < n; i++)
+		by[i] = &e[i];
+	qsort(by, (size_t)n, sizeof *by, cmp_offsets);
+	int64_t at = 0;
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		if (by[i]->begin < at) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: the data of tensor '%s' "
+				 "[%" PRId64 ", %" PRId64 "] overlaps that of tensor '%s' [%" PRId64 ", %" PRId64 "]",
+				 j->path, by[i]->t.name, by[i]->begin, by[i]->end, by[i - 1]->t.name,
+				 by[i - 1]->begin, by[i - 1]->end);
+			ok = false;
+		} else if (by[i]->begin > at) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: bytes [%" PRId64 ", %" PRId64
+				 ") of the data, before tensor '%s', belong to no tensor",
+				 j->path, at, by[i]->begin, by[i]->t.name);
+			ok = false;
+		}
+		at = by[i]->end;
+	}
+	if (ok && at != datasize) {
+		snprintf(j->err, j->errlen, "'%s' is not a safetensors file: the last %" PRId64
+			 " bytes of the data belong to no tensor", j->path, datasize - at);
+		ok = false;
+	}
+	free(by);
+	return ok;
+}
+
 static void entries_free(Entry *e, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -550,7 +654,13 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 			goto fail;
 		}
 		int64_t numel = tensor_numel(x->t.rank, x->t.dim);
-		if (x->begin > x->end || x->end > datasize) {
+		if (x->begin > x->end) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' has data_offsets "
+				 "[%" PRId64 ", %" PRId64 "] that end before they begin",
+				 j->path, x->t.name, x->begin, x->end);
+			goto fail;
+		}
+		if (x->end > datasize) {
 			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' has data_offsets "
 				 "[%" PRId64 ", %" PRId64 "] outside the %" PRId64 " bytes of data",
 				 j->path, x->t.name, x->begin, x->end, datasize);
@@ -563,17 +673,21 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 			goto fail;
 		}
 	}
+	qsort(e, (size_t)n, sizeof *e, cmp_entry);
+	for (int i = 1; i < n; i++)
+		if (!strcmp(e[i].t.name, e[i - 1].t.name)) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' appears twice",
+				 j->path, e[i].t.name);
+			goto fail;
+		}
+	if (!check_layout(j, e, n, datasize))
+		goto fail;
 	*count = n;
 	return e;
 fail:
 	j->failed = true;
 	entries_free(e, n);
 	return NULL;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp(((const Entry *)a)->t.name, ((const Entry *)b)->t.name);
 }
 
 bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, size_t errlen)
@@ -618,12 +732,7 @@ bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, si
 	e = parse_header(&j, size - 8 - (int64_t)hlen, &count);
 	if (!e)
 		goto fail;
-	qsort(e, (size_t)count, sizeof *e, cmp_entry);
 	for (int i = 0; i < count; i++) {
-		if (i > 0 && !strcmp(e[i].t.name, e[i - 1].t.name)) {
-			snprintf(err, errlen, "'%s' is not a safetensors file: tensor '%s' appears twice", path, e[i].t.name);
-			goto fail;
-		}
 		size_t bytes = (size_t)(e[i].end - e[i].begin);
 		e[i].t.data = malloc(bytes ? bytes : 1);
 		if (!e[i].t.data) {
