@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,17 +70,17 @@ RtLog *rt_log_open(const char *path, bool progress, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot open '%s' for writing: %s", path, strerror(errno));
 			return NULL;
 		}
-		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-			int e = errno;
+		/* Only a regular file is a run's own: many runs may log to a pipe
+		   or /dev/null, which cannot be (and need not be) emptied. */
+		struct stat st;
+		bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		if (regular && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
 			close(fd);
-			if (e == EWOULDBLOCK)
-				snprintf(err, errlen, "'%s' is the log of another run that is still going; "
-					 "give this run another --log path", path);
-			else
-				snprintf(err, errlen, "cannot lock '%s': %s", path, strerror(e));
+			snprintf(err, errlen, "'%s' is the log of another run that is still going; "
+				 "give this run another --log path", path);
 			return NULL;
-		}
-		if (ftruncate(fd, 0) != 0) {
+		} /* a file system without locks: lines stay whole all the same */
+		if (regular && ftruncate(fd, 0) != 0) {
 			snprintf(err, errlen, "cannot truncate '%s': %s", path, strerror(errno));
 			close(fd);
 			return NULL;
@@ -269,8 +270,15 @@ void rt_signals_install(void)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART; /* reads of data files and writes go on */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* A signal ignored when we started (nohup, `cmd &` in a script) stays
+	   ignored, as the shell meant it to be. */
+	int sigs[2] = { SIGINT, SIGTERM };
+	for (int i = 0; i < 2; i++) {
+		struct sigaction old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 int rt_signal_pending(void)

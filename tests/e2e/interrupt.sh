@@ -7,6 +7,9 @@
 # writers left of its path, and only those.
 # Prints "PASS name" / "FAIL name: reason".
 set -u
+# job control: background runs get SIGINT as a terminal's would (without it
+# the shell starts them with SIGINT ignored, which sinter respects)
+set -m
 root=$(cd "$(dirname "$0")/../.." && pwd)
 sinter=$root/sinter
 mlp=$root/examples/mlp.sn
