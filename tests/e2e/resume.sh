@@ -92,3 +92,29 @@ for seed in 1 2 3; do
 	[ "$left" -eq 0 ] && echo "PASS resume seed $seed: no temporary checkpoint file left" ||
 		echo "FAIL resume seed $seed: $left temporary checkpoint files left: $(ls "$d")"
 done
+
+# with dropout, and checkpoints inside an epoch, at its end, in a later one:
+# the resumed run logs the losses the first run logged after the checkpoint
+# and prints the same accuracies for the epochs it runs
+for stop in 7 10 23; do
+	d=dropout$stop
+	mkdir "$d"
+	"$sinter" run "$root/tests/e2e/resume_dropout.sn" -D STOP=$stop -D CKPT="$d/c.ckpt" \
+		--log "$d/full.jsonl" >"$d/full.out" 2>"$d/full.err" &&
+		"$sinter" run "$root/tests/e2e/resume_dropout.sn" -D STOP=$stop -D CKPT="$d/c.ckpt" -D RESUME=true \
+			--log "$d/rest.jsonl" >"$d/rest.out" 2>"$d/rest.err"
+	rc=$?
+	losses "$d/full.jsonl" | awk -v s=$stop '$1 == "BAD" || $1 > s' >"$d/full.loss"
+	losses "$d/rest.jsonl" >"$d/rest.loss"
+	nl=$(wc -l <"$d/rest.out")
+	if [ "$rc" -ne 0 ]; then
+		echo "FAIL resume dropout stop $stop: exit $rc: $(head -2 "$d/full.err" "$d/rest.err")"
+	elif [ "$(wc -l <"$d/full.loss")" -ne $((30 - stop)) ] || ! cmp -s "$d/full.loss" "$d/rest.loss"; then
+		echo "FAIL resume dropout stop $stop: the losses after step $stop differ:"
+		diff "$d/full.loss" "$d/rest.loss" | head -4
+	elif [ "$nl" -lt 1 ] || [ "$(tail -n "$nl" "$d/full.out")" != "$(cat "$d/rest.out")" ]; then
+		echo "FAIL resume dropout stop $stop: prints '$(cat "$d/rest.out")', expected the end of '$(cat "$d/full.out")'"
+	else
+		echo "PASS resume dropout stop $stop: $((30 - stop)) losses after the checkpoint bit-identical, $nl accuracies equal"
+	fi
+done
