@@ -88,6 +88,8 @@ typedef struct {
 	void *data;         /* row-major */
 } RtTensor;
 
+/* Elements of a shape, or -1 if a dim is negative or 4 bytes each overflow. */
+int64_t rt_tensor_numel(int rank, const int64_t *dim);
 /* Writes tensors (sorted by name in the header) to path through a temporary
    file renamed into place, so a failed write never leaves a partial file. */
 bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen);

@@ -1,31 +1,23 @@
 /*
- * safetensors.c — save and load named tensors in the safetensors format:
- * an 8-byte little-endian header length N, N bytes of JSON
- * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}},
- * padded with spaces, then the raw little-endian data.  Saving goes
- * through a temporary file PATH.tmp.PID.XXXXXX, locked while it is written
- * and renamed into place; a successful save then removes the temporary
- * files of PATH that killed processes left (their PID is dead and nobody
- * holds their lock), never those of a live writer.  Loading validates the
- * whole header against the file before reading (dtypes, shapes against
- * byte counts, offsets in order, back to back and covering the data
- * exactly, no duplicate names), so a corrupt file gives a message naming
- * the file and the tensor, never a crash or a silent misread.  The JSON
- * parser is a small one of our own.
+ * safetensors.c — load named tensors from a safetensors file (saving is
+ * runtime/stsave.c): an 8-byte little-endian header length N, N bytes of
+ * JSON {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin,
+ * end]}}, padded with spaces, then the raw little-endian data.  Loading
+ * validates the whole header against the file before reading (header
+ * length, dtypes, shapes against byte counts, offsets in order, back to
+ * back and covering the data exactly, no duplicate names), so a damaged
+ * file gives a message naming the file and the tensor, never a crash or a
+ * silent misread.  The JSON parser is a small one of our own.
  */
 #include "runtime/runtime.h"
 
 #include "ir/arena.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,38 +53,8 @@ static void buf_put(Buf *b, const char *s, size_t n)
 	b->p[b->len] = 0;
 }
 
-static void buf_str(Buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
-/* A JSON string literal; names are ours to escape, whatever they hold. */
-static void buf_json_string(Buf *b, const char *s)
-{
-	buf_put(b, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		char esc[8];
-		if (*c == '"' || *c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*c;
-			buf_put(b, esc, 2);
-		} else if (*c < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", *c);
-			buf_put(b, esc, 6);
-		} else {
-			buf_put(b, (const char *)c, 1);
-		}
-	}
-	buf_put(b, "\"", 1);
-}
-
-static const char *dtype_name(RtDType dt)
-{
-	return dt == RT_F32 ? "F32" : "I32";
-}
-
 /* Element count, or -1 if a dim is negative or the bytes overflow. */
-static int64_t tensor_numel(int rank, const int64_t *dim)
+int64_t rt_tensor_numel(int rank, const int64_t *dim)
 {
 	int64_t n = 1;
 	for (int d = 0; d < rank; d++) {
@@ -103,154 +65,6 @@ static int64_t tensor_numel(int rank, const int64_t *dim)
 		n *= dim[d];
 	}
 	return n;
-}
-
-static int cmp_by_name(const void *a, const void *b)
-{
-	return strcmp(((const RtTensor *)a)->name, ((const RtTensor *)b)->name);
-}
-
-/* ---- save ---- */
-
-/* Removes the temporary files PATH.tmp.PID.XXXXXX of path whose writer is
-   gone: PID is not a live process and the file's lock is free (the lock
-   covers a PID reused by another process, or one in another PID namespace).
-   Called after a successful save, so at most one leftover set survives. */
-static void remove_stale_temps(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("./");
-	const char *base = slash ? slash + 1 : path;
-	size_t blen = strlen(base);
-	DIR *d = opendir(dir);
-	if (!d) {
-		free(dir);
-		return;
-	}
-	for (struct dirent *de; (de = readdir(d));) {
-		const char *nm = de->d_name;
-		if (strncmp(nm, base, blen) || strncmp(nm + blen, ".tmp.", 5))
-			continue;
-		char *end;
-		long pid = strtol(nm + blen + 5, &end, 10);
-		if (end == nm + blen + 5 || *end != '.' || strlen(end + 1) != 6 || pid <= 0)
-			continue; /* not one of ours */
-		if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue; /* its writer may still be at work */
-		size_t dlen = strlen(dir);
-		char *full = xmalloc(dlen + strlen(nm) + 1);
-		memcpy(full, dir, dlen);
-		strcpy(full + dlen, nm);
-		int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0) {
-			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-				unlink(full);
-			close(fd);
-		}
-		free(full);
-	}
-	closedir(d);
-	free(dir);
-}
-
-bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
-{
-	RtTensor *s = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *s);
-	if (n > 0)
-		memcpy(s, t, (size_t)n * sizeof *s);
-	qsort(s, (size_t)(n > 0 ? n : 0), sizeof *s, cmp_by_name);
-
-	Buf h = { 0 };
-	buf_str(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
-	int64_t off = 0;
-	for (int i = 0; i < n; i++) {
-		int64_t numel = s[i].rank >= 0 && s[i].rank <= MAX_RANK ? tensor_numel(s[i].rank, s[i].dim) : -1;
-		if (numel < 0 || (s[i].dt != RT_F32 && s[i].dt != RT_I32)) {
-			snprintf(err, errlen, "cannot save '%s': tensor '%s' has an invalid shape or type", path, s[i].name);
-			goto fail;
-		}
-		if (!strcmp(s[i].name, "__metadata__") || (i > 0 && !strcmp(s[i].name, s[i - 1].name))) {
-			snprintf(err, errlen, "cannot save '%s': tensor name '%s' is %s", path, s[i].name,
-				 i > 0 && !strcmp(s[i].name, s[i - 1].name) ? "used twice" : "reserved");
-			goto fail;
-		}
-		char num[64];
-		buf_str(&h, ",");
-		buf_json_string(&h, s[i].name);
-		buf_str(&h, ":{\"dtype\":\"");
-		buf_str(&h, dtype_name(s[i].dt));
-		buf_str(&h, "\",\"shape\":[");
-		for (int d = 0; d < s[i].rank; d++) {
-			snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", s[i].dim[d]);
-			buf_str(&h, num);
-		}
-		snprintf(num, sizeof num, "],\"data_offsets\":[%" PRId64 ",%" PRId64 "]}", off, off + 4 * numel);
-		buf_str(&h, num);
-		off += 4 * numel;
-	}
-	buf_str(&h, "}");
-	/* Padding keeps the data 8-byte aligned for readers that map the file. */
-	while (h.len % 8)
-		buf_str(&h, " ");
-
-	size_t plen = strlen(path);
-	char *tmp = xmalloc(plen + 48);
-	snprintf(tmp, plen + 48, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-		free(tmp);
-		goto fail;
-	}
-	/* held until the rename: others' cleanup leaves a locked file alone */
-	flock(fd, LOCK_EX);
-	rt_tmp_register(tmp);
-	/* mkstemp makes the file private; give it the mode a plain create would. */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	FILE *f = fdopen(fd, "wb");
-	if (!f) {
-		close(fd);
-		goto write_failed;
-	}
-	unsigned char len8[8];
-	for (int k = 0; k < 8; k++)
-		len8[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
-	bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
-	for (int i = 0; ok && i < n; i++) {
-		size_t bytes = 4 * (size_t)tensor_numel(s[i].rank, s[i].dim);
-		if (bytes && !s[i].data)
-			die("rt_safetensors_save: tensor '%s' has no data", s[i].name);
-		ok = fwrite(s[i].data, 1, bytes, f) == bytes;
-	}
-	/* fsync before rename: a crash must leave the old file or the new one. */
-	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-	int saved = errno;
-	if (fclose(f) != 0 && ok) {
-		ok = false;
-		saved = errno;
-	}
-	errno = saved;
-	if (!ok)
-		goto write_failed;
-	if (rename(tmp, path) != 0)
-		goto write_failed;
-	rt_tmp_register(NULL);
-	remove_stale_temps(path);
-	free(tmp);
-	free(h.p);
-	free(s);
-	return true;
-write_failed:
-	snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-	unlink(tmp);
-	rt_tmp_register(NULL);
-	free(tmp);
-fail:
-	free(h.p);
-	free(s);
-	return false;
 }
 
 /* ---- a small JSON reader for the header ---- */
@@ -653,7 +467,7 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 				 j->path, x->t.name, x->dtype);
 			goto fail;
 		}
-		int64_t numel = tensor_numel(x->t.rank, x->t.dim);
+		int64_t numel = rt_tensor_numel(x->t.rank, x->t.dim);
 		if (x->begin > x->end) {
 			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' has data_offsets "
 				 "[%" PRId64 ", %" PRId64 "] that end before they begin",
