@@ -134,4 +134,5 @@ wantls="c.ckpt c.ckpt.tmp.$$.CCCCCC c.ckpt.tmp.$dead.DDDDDD c.ckpt.tmp.notours d
 [ "$rc" -eq 0 ] && [ "$got" = "$wantls" ] &&
 	echo "PASS temp files: the stale ones of the path are removed, the live, locked and foreign ones kept" ||
 	echo "FAIL temp files: exit $rc, files: $got (expected $wantls) $(head -1 ck.err)"
+disown "$holder" 2>/dev/null # no job-control notice when it ends
 kill "$holder" 2>/dev/null
