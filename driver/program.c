@@ -225,6 +225,8 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 	} else if (run && isatty(2))
 		h->log = rt_log_open(NULL, true, NULL, 0);
 	h->backend = be;
+	if (run) /* SIGINT/SIGTERM: finish the step, close the log, exit 130/143 */
+		rt_signals_install();
 	int ntrain = 0;
 	for (int i = 0; i < ev->prog->ndecls; i++)
 		if (ev->prog->decls[i]->kind == D_TRAIN && !ev->prog->decls[i]->from_stdlib) {
@@ -233,6 +235,7 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 		}
 	if (!ntrain && run)
 		fatal("%s: no train block to run", o->file);
+	host_poll_interrupt(ev); /* a signal after the last loop still ends in 130/143 */
 	if (o->stats && (run || !strcmp(o->cmd, "check")))
 		for (int i = 0; i < h->ncache; i++)
 			fusion_stats(stderr, h->cache[i].exec, i == 0);

@@ -12,6 +12,7 @@
 #include "frontend/host.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,56 @@ static void check_batch(Ev *ev, const Type *tx, const Type *ty, Loc loc)
 		ev_error(ev, loc, "%s", err);
 }
 
+void host_poll_interrupt(Ev *ev)
+{
+	int sig = rt_signal_pending();
+	if (!sig || ev->dry)
+		return;
+	Host *h = ev->host;
+	if (h->log)
+		rt_log_close(h->log); /* every record is already written */
+	h->log = NULL;
+	fflush(stdout);
+	fprintf(stderr, "sinter: interrupted by %s after step %lld; stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	        (long long)h->log_step);
+	exit(128 + sig);
+}
+
+/* Enters a loop at s: pushes it on the stack of running loops and returns
+   the iteration to start at.  After resume, the loops that were running
+   when the checkpoint was taken continue where they were, matched by their
+   `for` statement and nesting: the innermost one at the iteration after the
+   checkpoint's, the outer ones at the same iteration (their part before
+   the inner loop runs again).  *call receives the recorded batches() count
+   of a continued batches loop, else -1. */
+static int64_t loop_enter(Ev *ev, const Stmt *s, int64_t *call)
+{
+	Host *h = ev->host;
+	int64_t start = 0;
+	*call = -1;
+	if (h->nmatched < h->npending && h->nmatched == h->nloops) {
+		LoopPos *p = &h->pending[h->nmatched];
+		if (p->line == s->loc.line && p->col == s->loc.col) {
+			start = p->iter + (h->nmatched == h->npending - 1);
+			*call = p->call;
+			h->nmatched++;
+		}
+	}
+	if (h->nloops < HOST_MAX_LOOPS)
+		h->loops[h->nloops] = (LoopPos){ s->loc.line, s->loc.col, start, -1 };
+	h->nloops++;
+	return start;
+}
+
+static void loop_at(Ev *ev, int64_t iter, int64_t call)
+{
+	Host *h = ev->host;
+	if (h->nloops <= HOST_MAX_LOOPS) {
+		h->loops[h->nloops - 1].iter = iter;
+		h->loops[h->nloops - 1].call = call;
+	}
+}
+
 static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 {
 	Host *h = ev->host;
@@ -386,18 +437,23 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 	bool shuffle = b.items[1].i, drop_last = b.items[2].i;
 	uint64_t seed = b.items[3].kind == V_INT ? (uint64_t)b.items[3].i : ev->seed;
 	int64_t nb = rt_batch_count(len, bs, drop_last);
-	int64_t *order = rt_batch_order(len, shuffle, rt_mix64(seed ^ rt_mix64((uint64_t)ev->batches_calls++)));
+	int64_t call;
+	int64_t start = loop_enter(ev, s, &call);
+	if (call < 0)
+		call = ev->batches_calls++; /* a continued loop was counted before the checkpoint */
+	int64_t *order = rt_batch_order(len, shuffle, rt_mix64(seed ^ rt_mix64((uint64_t)call)));
 	bool training = body_calls(s->body, s->nbody, "minimize");
 	if (training && h->log && !ev->dry) {
-		int64_t total = nb;
+		int64_t total = nb - (start < nb ? start : nb);
 		for (int i = 0; i < h->loop_depth; i++)
 			total *= h->loop_left[i];
 		rt_log_set_total(h->log, h->log_step + total);
 	}
 	RtShape xs = rt_dataset_xshape(b.ds), ys = rt_dataset_yshape(b.ds);
-	for (int64_t k = 0; k < nb; k++) {
+	for (int64_t k = start; k < nb; k++) {
 		if (ev->dry && k != 0 && k != nb - 1)
 			continue;
+		loop_at(ev, k, call);
 		int64_t n = len - k * bs < bs ? len - k * bs : bs;
 		if (ev->dry && k == nb - 1 && k != 0 && n == bs)
 			continue; /* same shapes as the first batch */
@@ -412,8 +468,10 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, 2);
 		host_block(ev, inner, s->body, s->nbody);
 		env_release(inner);
+		host_poll_interrupt(ev);
 	}
 	free(order);
+	h->nloops--;
 }
 
 static void run_for(Ev *ev, Env *env, const Stmt *s)
@@ -430,9 +488,11 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 		         it.kind == V_DATASET ? " (use batches(data, size))" : "");
 	int d = h->loop_depth < 16 ? h->loop_depth : 15;
 	h->loop_depth++;
-	for (int64_t i = 0; i < count; i++) {
+	int64_t unused;
+	for (int64_t i = loop_enter(ev, s, &unused); i < count; i++) {
 		if (ev->dry && i > 0)
 			break;
+		loop_at(ev, i, -1);
 		h->loop_left[d] = count - i;
 		Env *inner = env_new(ev, env);
 		Value v = it.kind == V_RANGE ? v_int(it.i + i) : it.items[i];
@@ -442,8 +502,10 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 			bind_loop(ev, inner, s, &v, 1);
 		host_block(ev, inner, s->body, s->nbody);
 		env_release(inner);
+		host_poll_interrupt(ev);
 	}
 	h->loop_depth--;
+	h->nloops--;
 }
 
 static void assign(Ev *ev, Env *env, const Stmt *s)

@@ -34,6 +34,15 @@ typedef struct {
 	void (*release)(void *ctx); /* frees ctx and every CgRegion it returned */
 } Backend;
 
+/* A host loop around the current statement, for checkpoints: the loop's
+   `for` (line, col), the iteration running, and for a batches loop the
+   batches() call count it drew its order from (-1 for other loops). */
+enum { HOST_MAX_LOOPS = 16 };
+typedef struct {
+	int32_t line, col;
+	int64_t iter, call;
+} LoopPos;
+
 typedef struct Host {
 	PipeOpts pipe;      /* passes, --after, --time-passes */
 	Backend backend;    /* native code for regions; none: the interpreter */
@@ -47,6 +56,10 @@ typedef struct Host {
 	int ncache, capcache;
 	int loop_depth;     /* nesting of host range loops, for the ETA */
 	int64_t loop_left[16];
+	LoopPos loops[HOST_MAX_LOOPS]; /* loops running now, outermost first */
+	int nloops;         /* may exceed HOST_MAX_LOOPS: then only the first are kept */
+	LoopPos pending[HOST_MAX_LOOPS]; /* after resume: where the checkpoint's loops were */
+	int npending, nmatched; /* loops recorded / already continued */
 } Host;
 
 /* Runs the traced work v depends on; returns it as a host value. */
@@ -57,5 +70,8 @@ void host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
 /* Text of a value as print shows it (arena string). */
 const char *host_format(Ev *ev, Value v);
 void host_free(Ev *ev);
+/* After SIGINT/SIGTERM (polled between loop iterations, so the step that
+   was running is finished): closes the log and exits 130/143. */
+void host_poll_interrupt(Ev *ev);
 
 #endif

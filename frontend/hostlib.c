@@ -6,6 +6,7 @@
 #include "frontend/host.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,9 +175,59 @@ static const char *want_str(Ev *ev, Value v, Loc loc, const char *what)
 	return v.s;
 }
 
+/* The tensor called name in ts, or NULL. */
+static const RtTensor *find_tensor(const RtTensor *ts, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(ts[i].name, name))
+			return &ts[i];
+	return NULL;
+}
+
+/* Reads and checks meta.step and meta.loops of a checkpoint into meta[3]
+   and the pending loop positions of the host; nothing is changed before
+   all of it has been found valid. */
+static void read_meta(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf, int32_t meta[3])
+{
+	static const char *const what[3] = { "opt.t", "the number of batches loops started", "the number of regions run" };
+	const RtTensor *m = find_tensor(f, nf, "meta.step");
+	if (!m)
+		ev_error(ev, loc, "'%s' has no tensor 'meta.step'; is it a checkpoint?", path);
+	if (m->dt != RT_I32 || m->rank != 1 || m->dim[0] != 3)
+		ev_error(ev, loc, "'%s': tensor 'meta.step' must be i32[3] (opt.t, batches loops started, regions run)", path);
+	const int32_t *v = m->data;
+	for (int i = 0; i < 3; i++)
+		if (v[i] < 0)
+			ev_error(ev, loc, "'%s': meta.step[%d] (%s) is %d; it must be a non-negative count", path, i, what[i], v[i]);
+	const RtTensor *l = find_tensor(f, nf, "meta.loops");
+	int nl = 0;
+	if (l) { /* absent in checkpoints taken before it existed: no loop to continue */
+		if (l->dt != RT_I32 || l->rank != 2 || l->dim[1] != 4 || l->dim[0] > HOST_MAX_LOOPS)
+			ev_error(ev, loc, "'%s': tensor 'meta.loops' must be i32[n, 4] with n <= %d", path, HOST_MAX_LOOPS);
+		nl = (int)l->dim[0];
+		const int32_t *p = l->data;
+		for (int i = 0; i < nl; i++, p += 4)
+			if (p[0] < 1 || p[1] < 1 || p[2] < 0 || p[3] < -1 || p[3] >= v[1])
+				ev_error(ev, loc, "'%s': meta.loops row %d (%d, %d, %d, %d) is not a loop position "
+				         "(line >= 1, column >= 1, iteration >= 0, batches call -1 or below meta.step[1] = %d)",
+				         path, i, p[0], p[1], p[2], p[3], v[1]);
+	}
+	memcpy(meta, v, 3 * sizeof *meta);
+	Host *h = ev->host;
+	h->npending = nl;
+	h->nmatched = 0;
+	for (int i = 0; i < nl; i++) {
+		const int32_t *p = (const int32_t *)l->data + 4 * i;
+		h->pending[i] = (LoopPos){ p[0], p[1], p[2], p[3] };
+	}
+}
+
 /* checkpoint/resume: parameters under "model.", optimizer state under
-   "opt.<state>.", and under "meta.step" the step count, the batches() call count and the
-   region execution count (the random streams). */
+   "opt.<state>.", under "meta.step" i32[3] the step count, the batches()
+   call count and the region execution count (the random streams), and
+   under "meta.loops" i32[n, 4] the host loops running at the checkpoint
+   (line, column, iteration, batches call or -1), outermost first, so that
+   resume continues them (frontend/host.c, loop_enter). */
 static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 {
 	const char *path = want_str(ev, v[0], loc, "the checkpoint path");
@@ -184,10 +235,25 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	if (v[2].kind != V_OPT)
 		ev_error(ev, loc, "%s needs an optimizer as its third argument", save ? "checkpoint" : "resume");
 	OptInst *o = v[2].opt;
+	Host *h = ev->host;
 	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2, n = 0;
 	RtTensor *ts = xcalloc(cap, sizeof *ts);
 	Tensor *slots = xcalloc(cap, sizeof *slots);
+	if (save && (h->nloops > HOST_MAX_LOOPS || o->t > INT32_MAX || ev->batches_calls > INT32_MAX ||
+	             ev->region_runs > INT32_MAX))
+		ev_error(ev, loc, "checkpoint: %s", h->nloops > HOST_MAX_LOOPS
+		         ? arena_printf(ev->arena, "cannot record a position inside more than %d nested loops", HOST_MAX_LOOPS)
+		         : "the step or random-stream counters are too large to record (above 2^31 - 1)");
 	int32_t meta[3] = { (int32_t)o->t, (int32_t)ev->batches_calls, (int32_t)ev->region_runs };
+	int32_t loops[HOST_MAX_LOOPS][4];
+	for (int i = 0; i < h->nloops && i < HOST_MAX_LOOPS; i++) {
+		if (h->loops[i].iter > INT32_MAX)
+			ev_error(ev, loc, "checkpoint: loop iteration %lld is too large to record", (long long)h->loops[i].iter);
+		loops[i][0] = h->loops[i].line;
+		loops[i][1] = h->loops[i].col;
+		loops[i][2] = (int32_t)h->loops[i].iter;
+		loops[i][3] = (int32_t)h->loops[i].call;
+	}
 	for (int i = 0; i < inst->nparams; i++) {
 		Slot *p = inst->params[i];
 		slots[n] = p->t;
@@ -202,21 +268,23 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 			ts[n++] = rt_tensor(arena_printf(ev->arena, "opt.%s.%s", o->decl->opt->states[s], short_name(inst, p)), &st->t);
 		}
 	}
-	Tensor mt = { .type = type_make(DT_I32, 1, (int64_t[]){ 3 }), .data = meta };
-	ts[n] = rt_tensor("meta.step", &mt);
-	slots[n++] = mt;
-	if (save)
+	if (save) {
+		Tensor mt = { .type = type_make(DT_I32, 1, (int64_t[]){ 3 }), .data = meta };
+		Tensor lt = { .type = type_make(DT_I32, 2, (int64_t[]){ h->nloops, 4 }), .data = loops };
+		ts[n++] = rt_tensor("meta.step", &mt);
+		ts[n++] = rt_tensor("meta.loops", &lt);
 		save_tensors(ev, loc, path, ts, n);
-	else if (!ev->dry) {
+	} else if (!ev->dry) {
 		int nf;
 		RtTensor *f = read_tensors(ev, loc, path, &nf);
+		read_meta(ev, loc, path, f, nf, meta);
 		for (int i = 0; i < n; i++)
 			load_into(ev, loc, path, f, nf, ts[i].name, &slots[i]);
 		rt_tensors_free(f, nf);
 		o->t = meta[0];
 		ev->batches_calls = meta[1];
 		ev->region_runs = meta[2];
-		ev->host->log_step = o->t;
+		h->log_step = o->t;
 	}
 	free(ts);
 	free(slots);

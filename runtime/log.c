@@ -4,29 +4,45 @@
  * and, on a terminal, refreshes a single status line on stderr
  * (`step 1200/4685  loss 0.4312  412.3 steps/s  ETA 0:08`) at most ten
  * times a second, so that logging every step costs next to nothing.
+ *
+ * A log file belongs to one run: it is locked (flock) while the run lives,
+ * so a second run given the same --log path is refused instead of
+ * interleaving its lines with the first one's.  Each record goes out in one
+ * write(), so a run killed at any moment leaves only whole lines.
+ *
+ * Also here: SIGINT/SIGTERM.  The first one only sets a flag that the host
+ * program polls between steps (it then finishes the step, closes the log
+ * and exits 130/143); a second one exits at once, removing the temporary
+ * file of a checkpoint being written, so nothing partial is left.
  */
 #include "runtime/runtime.h"
 
 #include "ir/arena.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { WINDOW = 32 };   /* draws remembered for the rate: ~3 s at 10 Hz */
 #define REDRAW 0.1      /* seconds between redraws of the progress line */
-#define FLUSH 1.0       /* seconds between flushes of the log file */
 
 struct RtLog {
-	FILE *f;            /* JSON-lines file, or NULL */
+	int fd;             /* JSON-lines file (locked), or -1 */
+	bool failed;        /* a write failed; reported once at close */
+	int werr;           /* its errno */
+	char *path;
 	bool progress;      /* draw the status line on stderr */
 	double t0;          /* open time, seconds (CLOCK_MONOTONIC) */
 	double last_draw;   /* seconds since t0 of the last draw */
-	double last_flush;  /* seconds since t0 of the last flush of f */
 	int64_t total;      /* expected steps, 0 = unknown */
 	bool shown;         /* the status line is on the terminal now */
 	bool stale;         /* a record arrived since the last draw */
@@ -46,16 +62,33 @@ static double now(void)
 
 RtLog *rt_log_open(const char *path, bool progress, char *err, size_t errlen)
 {
-	FILE *f = NULL;
+	int fd = -1;
 	if (path) {
-		f = fopen(path, "w");
-		if (!f) {
+		/* not O_TRUNC: the file may be another live run's log */
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+		if (fd < 0) {
 			snprintf(err, errlen, "cannot open '%s' for writing: %s", path, strerror(errno));
+			return NULL;
+		}
+		/* Only a regular file is a run's own: many runs may log to a pipe
+		   or /dev/null, which cannot be (and need not be) emptied. */
+		struct stat st;
+		bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		if (regular && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+			close(fd);
+			snprintf(err, errlen, "'%s' is the log of another run that is still going; "
+				 "give this run another --log path", path);
+			return NULL;
+		} /* a file system without locks: lines stay whole all the same */
+		if (regular && ftruncate(fd, 0) != 0) {
+			snprintf(err, errlen, "cannot truncate '%s': %s", path, strerror(errno));
+			close(fd);
 			return NULL;
 		}
 	}
 	RtLog *l = xcalloc(1, sizeof *l);
-	l->f = f;
+	l->fd = fd;
+	l->path = path ? strcpy(xmalloc(strlen(path) + 1), path) : NULL;
 	l->progress = progress;
 	l->t0 = now();
 	l->last_draw = -1;
@@ -141,21 +174,34 @@ void rt_log_record(RtLog *l, int64_t step, int n, const char *const *names, cons
 	if (!l)
 		return;
 	double t = now() - l->t0;
-	if (l->f) {
-		fprintf(l->f, "{\"step\": %" PRId64 ", \"time\": ", step);
-		put_number(l->f, t);
+	if (l->fd >= 0 && !l->failed) {
+		char *line = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&line, &len);
+		fprintf(f, "{\"step\": %" PRId64 ", \"time\": ", step);
+		put_number(f, t);
 		for (int i = 0; i < n; i++) {
-			fputs(", ", l->f);
-			put_string(l->f, names[i]);
-			fputs(": ", l->f);
-			put_number(l->f, values[i]);
+			fputs(", ", f);
+			put_string(f, names[i]);
+			fputs(": ", f);
+			put_number(f, values[i]);
 		}
-		fputs("}\n", l->f);
-		/* A killed run should still leave a log of nearly every step. */
-		if (t - l->last_flush >= FLUSH) {
-			fflush(l->f);
-			l->last_flush = t;
+		fputs("}\n", f);
+		fclose(f);
+		/* One write per line: nothing to flush, and a killed run leaves
+		   every record before the kill, whole. */
+		for (size_t done = 0; done < len;) {
+			ssize_t w = write(l->fd, line + done, len - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				l->failed = true;
+				l->werr = w < 0 ? errno : ENOSPC;
+				break;
+			}
+			done += (size_t)w;
 		}
+		free(line);
 	}
 	if (!l->progress)
 		return;
@@ -188,7 +234,63 @@ void rt_log_close(RtLog *l)
 		draw(l, now() - l->t0);
 	if (l->shown)
 		fputc('\n', stderr);
-	if (l->f)
-		fclose(l->f);
+	if (l->failed)
+		fprintf(stderr, "sinter: warning: the log '%s' is incomplete: %s\n", l->path, strerror(l->werr));
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->path);
 	free(l);
+}
+
+/* ---- interruption ---- */
+
+static volatile sig_atomic_t got_signal;   /* first SIGINT/SIGTERM, or 0 */
+static char tmp_path[4096];                /* temporary file being written */
+static volatile sig_atomic_t tmp_live;     /* tmp_path names a file to remove */
+
+static void on_signal(int sig)
+{
+	if (!got_signal) {
+		got_signal = sig;
+		return;
+	}
+	/* the second one: only async-signal-safe calls from here */
+	if (tmp_live)
+		unlink(tmp_path);
+	static const char msg[] = "\nsinter: interrupted again; exiting at once\n";
+	ssize_t w = write(2, msg, sizeof msg - 1);
+	(void)w;
+	_exit(128 + sig);
+}
+
+void rt_signals_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART; /* reads of data files and writes go on */
+	/* A signal ignored when we started (nohup, `cmd &` in a script) stays
+	   ignored, as the shell meant it to be. */
+	int sigs[2] = { SIGINT, SIGTERM };
+	for (int i = 0; i < 2; i++) {
+		struct sigaction old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+int rt_signal_pending(void)
+{
+	return got_signal;
+}
+
+void rt_tmp_register(const char *path)
+{
+	tmp_live = 0;
+	if (path && strlen(path) < sizeof tmp_path) {
+		memcpy(tmp_path, path, strlen(path) + 1);
+		tmp_live = 1;
+	}
 }

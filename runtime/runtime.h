@@ -106,6 +106,8 @@ typedef struct {
 	void *data;         /* row-major */
 } RtTensor;
 
+/* Elements of a shape, or -1 if a dim is negative or 4 bytes each overflow. */
+int64_t rt_tensor_numel(int rank, const int64_t *dim);
 /* Writes tensors (sorted by name in the header) to path through a temporary
    file renamed into place, so a failed write never leaves a partial file. */
 bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen);
@@ -116,7 +118,8 @@ void rt_tensors_free(RtTensor *t, int n);
 /* ---- run log and progress (runtime/log.c) ---- */
 typedef struct RtLog RtLog;
 /* path NULL: no JSON-lines file.  progress: draw the one-line display on
-   stderr (the caller passes isatty(2)). */
+   stderr (the caller passes isatty(2)).  The file is truncated and locked
+   for the life of the log; a path another live run logs to is an error. */
 RtLog *rt_log_open(const char *path, bool progress, char *err, size_t errlen);
 /* Total steps expected, for the ETA (0 = unknown). */
 void rt_log_set_total(RtLog *l, int64_t total);
@@ -125,6 +128,15 @@ void rt_log_record(RtLog *l, int64_t step, int n, const char *const *names, cons
 /* Clears the progress line (before other output to the terminal). */
 void rt_log_clear_line(RtLog *l);
 void rt_log_close(RtLog *l);
+
+/* ---- interruption (runtime/log.c) ---- */
+/* SIGINT/SIGTERM handlers: the first signal is only remembered (polled with
+   rt_signal_pending, which returns its number, else 0); a second one removes
+   the registered temporary file and exits at once with 128 + its number. */
+void rt_signals_install(void);
+int rt_signal_pending(void);
+/* The temporary file a second signal removes (NULL: none). */
+void rt_tmp_register(const char *path);
 
 /* ---- thread pool (runtime/pool.c) ---- */
 /* Starts nthreads - 1 worker threads (nthreads <= 0: one per online core);

@@ -1,11 +1,13 @@
 /*
- * safetensors.c — save and load named tensors in the safetensors format:
- * an 8-byte little-endian header length N, N bytes of JSON
- * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}},
- * padded with spaces, then the raw little-endian data.  Saving goes
- * through a temporary file renamed into place; loading validates every
- * offset against the file before reading, so a corrupt file gives a
- * message, never a crash.  The JSON parser is a small one of our own.
+ * safetensors.c — load named tensors from a safetensors file (saving is
+ * runtime/stsave.c): an 8-byte little-endian header length N, N bytes of
+ * JSON {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin,
+ * end]}}, padded with spaces, then the raw little-endian data.  Loading
+ * validates the whole header against the file before reading (header
+ * length, dtypes, shapes against byte counts, offsets in order, back to
+ * back and covering the data exactly, no duplicate names), so a damaged
+ * file gives a message naming the file and the tensor, never a crash or a
+ * silent misread.  The JSON parser is a small one of our own.
  */
 #include "runtime/runtime.h"
 
@@ -51,38 +53,8 @@ static void buf_put(Buf *b, const char *s, size_t n)
 	b->p[b->len] = 0;
 }
 
-static void buf_str(Buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
-/* A JSON string literal; names are ours to escape, whatever they hold. */
-static void buf_json_string(Buf *b, const char *s)
-{
-	buf_put(b, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		char esc[8];
-		if (*c == '"' || *c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*c;
-			buf_put(b, esc, 2);
-		} else if (*c < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", *c);
-			buf_put(b, esc, 6);
-		} else {
-			buf_put(b, (const char *)c, 1);
-		}
-	}
-	buf_put(b, "\"", 1);
-}
-
-static const char *dtype_name(RtDType dt)
-{
-	return dt == RT_F32 ? "F32" : "I32";
-}
-
 /* Element count, or -1 if a dim is negative or the bytes overflow. */
-static int64_t tensor_numel(int rank, const int64_t *dim)
+int64_t rt_tensor_numel(int rank, const int64_t *dim)
 {
 	int64_t n = 1;
 	for (int d = 0; d < rank; d++) {
@@ -93,108 +65,6 @@ static int64_t tensor_numel(int rank, const int64_t *dim)
 		n *= dim[d];
 	}
 	return n;
-}
-
-static int cmp_by_name(const void *a, const void *b)
-{
-	return strcmp(((const RtTensor *)a)->name, ((const RtTensor *)b)->name);
-}
-
-/* ---- save ---- */
-
-bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
-{
-	RtTensor *s = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *s);
-	if (n > 0)
-		memcpy(s, t, (size_t)n * sizeof *s);
-	qsort(s, (size_t)(n > 0 ? n : 0), sizeof *s, cmp_by_name);
-
-	Buf h = { 0 };
-	buf_str(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
-	int64_t off = 0;
-	for (int i = 0; i < n; i++) {
-		int64_t numel = s[i].rank >= 0 && s[i].rank <= MAX_RANK ? tensor_numel(s[i].rank, s[i].dim) : -1;
-		if (numel < 0 || (s[i].dt != RT_F32 && s[i].dt != RT_I32)) {
-			snprintf(err, errlen, "cannot save '%s': tensor '%s' has an invalid shape or type", path, s[i].name);
-			goto fail;
-		}
-		if (!strcmp(s[i].name, "__metadata__") || (i > 0 && !strcmp(s[i].name, s[i - 1].name))) {
-			snprintf(err, errlen, "cannot save '%s': tensor name '%s' is %s", path, s[i].name,
-				 i > 0 && !strcmp(s[i].name, s[i - 1].name) ? "used twice" : "reserved");
-			goto fail;
-		}
-		char num[64];
-		buf_str(&h, ",");
-		buf_json_string(&h, s[i].name);
-		buf_str(&h, ":{\"dtype\":\"");
-		buf_str(&h, dtype_name(s[i].dt));
-		buf_str(&h, "\",\"shape\":[");
-		for (int d = 0; d < s[i].rank; d++) {
-			snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", s[i].dim[d]);
-			buf_str(&h, num);
-		}
-		snprintf(num, sizeof num, "],\"data_offsets\":[%" PRId64 ",%" PRId64 "]}", off, off + 4 * numel);
-		buf_str(&h, num);
-		off += 4 * numel;
-	}
-	buf_str(&h, "}");
-	/* Padding keeps the data 8-byte aligned for readers that map the file. */
-	while (h.len % 8)
-		buf_str(&h, " ");
-
-	size_t plen = strlen(path);
-	char *tmp = xmalloc(plen + 16);
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-		free(tmp);
-		goto fail;
-	}
-	/* mkstemp makes the file private; give it the mode a plain create would. */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	FILE *f = fdopen(fd, "wb");
-	if (!f) {
-		close(fd);
-		goto write_failed;
-	}
-	unsigned char len8[8];
-	for (int k = 0; k < 8; k++)
-		len8[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
-	bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
-	for (int i = 0; ok && i < n; i++) {
-		size_t bytes = 4 * (size_t)tensor_numel(s[i].rank, s[i].dim);
-		if (bytes && !s[i].data)
-			die("rt_safetensors_save: tensor '%s' has no data", s[i].name);
-		ok = fwrite(s[i].data, 1, bytes, f) == bytes;
-	}
-	/* fsync before rename: a crash must leave the old file or the new one. */
-	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-	int saved = errno;
-	if (fclose(f) != 0 && ok) {
-		ok = false;
-		saved = errno;
-	}
-	errno = saved;
-	if (!ok)
-		goto write_failed;
-	if (rename(tmp, path) != 0)
-		goto write_failed;
-	free(tmp);
-	free(h.p);
-	free(s);
-	return true;
-write_failed:
-	snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-	unlink(tmp);
-	free(tmp);
-fail:
-	free(h.p);
-	free(s);
-	return false;
 }
 
 /* ---- a small JSON reader for the header ---- */
@@ -486,6 +356,54 @@ check:
 	return true;
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const Entry *)a)->t.name, ((const Entry *)b)->t.name);
+}
+
+static int cmp_offsets(const void *a, const void *b)
+{
+	const Entry *x = *(const Entry *const *)a, *y = *(const Entry *const *)b;
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* The data of the tensors, in offset order, must lie back to back from 0 to
+   datasize, as the format prescribes: an overlap would alias two tensors and
+   a gap hides bytes nobody reads (both signs of a damaged file). */
+static bool check_layout(Json *j, Entry *e, int n, int64_t datasize)
+{
+	Entry **by = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *by);
+	for (int i = 0; i < n; i++)
+		by[i] = &e[i];
+	qsort(by, (size_t)n, sizeof *by, cmp_offsets);
+	int64_t at = 0;
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		if (by[i]->begin < at) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: the data of tensor '%s' "
+				 "[%" PRId64 ", %" PRId64 "] overlaps that of tensor '%s' [%" PRId64 ", %" PRId64 "]",
+				 j->path, by[i]->t.name, by[i]->begin, by[i]->end, by[i - 1]->t.name,
+				 by[i - 1]->begin, by[i - 1]->end);
+			ok = false;
+		} else if (by[i]->begin > at) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: bytes [%" PRId64 ", %" PRId64
+				 ") of the data, before tensor '%s', belong to no tensor",
+				 j->path, at, by[i]->begin, by[i]->t.name);
+			ok = false;
+		}
+		at = by[i]->end;
+	}
+	if (ok && at != datasize) {
+		snprintf(j->err, j->errlen, "'%s' is not a safetensors file: the last %" PRId64
+			 " bytes of the data belong to no tensor", j->path, datasize - at);
+		ok = false;
+	}
+	free(by);
+	return ok;
+}
+
 static void entries_free(Entry *e, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -549,8 +467,14 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 				 j->path, x->t.name, x->dtype);
 			goto fail;
 		}
-		int64_t numel = tensor_numel(x->t.rank, x->t.dim);
-		if (x->begin > x->end || x->end > datasize) {
+		int64_t numel = rt_tensor_numel(x->t.rank, x->t.dim);
+		if (x->begin > x->end) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' has data_offsets "
+				 "[%" PRId64 ", %" PRId64 "] that end before they begin",
+				 j->path, x->t.name, x->begin, x->end);
+			goto fail;
+		}
+		if (x->end > datasize) {
 			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' has data_offsets "
 				 "[%" PRId64 ", %" PRId64 "] outside the %" PRId64 " bytes of data",
 				 j->path, x->t.name, x->begin, x->end, datasize);
@@ -563,17 +487,21 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 			goto fail;
 		}
 	}
+	qsort(e, (size_t)n, sizeof *e, cmp_entry);
+	for (int i = 1; i < n; i++)
+		if (!strcmp(e[i].t.name, e[i - 1].t.name)) {
+			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' appears twice",
+				 j->path, e[i].t.name);
+			goto fail;
+		}
+	if (!check_layout(j, e, n, datasize))
+		goto fail;
 	*count = n;
 	return e;
 fail:
 	j->failed = true;
 	entries_free(e, n);
 	return NULL;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp(((const Entry *)a)->t.name, ((const Entry *)b)->t.name);
 }
 
 bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, size_t errlen)
@@ -618,12 +546,7 @@ bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, si
 	e = parse_header(&j, size - 8 - (int64_t)hlen, &count);
 	if (!e)
 		goto fail;
-	qsort(e, (size_t)count, sizeof *e, cmp_entry);
 	for (int i = 0; i < count; i++) {
-		if (i > 0 && !strcmp(e[i].t.name, e[i - 1].t.name)) {
-			snprintf(err, errlen, "'%s' is not a safetensors file: tensor '%s' appears twice", path, e[i].t.name);
-			goto fail;
-		}
 		size_t bytes = (size_t)(e[i].end - e[i].begin);
 		e[i].t.data = malloc(bytes ? bytes : 1);
 		if (!e[i].t.data) {
