@@ -434,7 +434,7 @@ static int next_stream(Ev *ev)
 	int s = 0;
 	for (int i = 0; i < ev->tr->r->nnode; i++) {
 		OpKind op = ev->tr->r->node[i].op;
-		s += op == OP_RAND || op == OP_RANDN || op == OP_DROPOUT;
+		s += op_has(op, F_RANDOM);
 	}
 	return s;
 }
