@@ -161,71 +161,23 @@ static inline int32_t sem_i32_pow(int32_t x, int32_t y)
 /* ---- the lists as functions ---- */
 
 #define SEM_CASE(OPK, EXACT, EXPR) case OP_##OPK: *o = (EXPR); return (EXACT) ? SEM_EXACT : SEM_LIBM;
+/* NAME(op, x[, y], &result): the list's expression for op, SEM_NONE if op is not in it */
+#define SEM_FN1(NAME, T, OT, CASES) \
+	static inline SemKind NAME(OpKind op, T x, OT *o) { switch (op) { CASES default: return SEM_NONE; } }
+#define SEM_FN2(NAME, T, OT, CASES) \
+	static inline SemKind NAME(OpKind op, T x, T y, OT *o) { switch (op) { CASES default: return SEM_NONE; } }
 
-static inline SemKind sem_f32_unary(OpKind op, float x, float *o)
-{
-	switch (op) {
-	SEM_FLOAT_UNARY(SEM_CASE, F32, float)
-	default: return SEM_NONE;
-	}
-}
+SEM_FN1(sem_f32_unary, float, float, SEM_FLOAT_UNARY(SEM_CASE, F32, float))
+SEM_FN1(sem_f64_unary, double, double, SEM_FLOAT_UNARY(SEM_CASE, F64, double))
+SEM_FN2(sem_f32_binary, float, float, SEM_FLOAT_BINARY(SEM_CASE, F32, float))
+SEM_FN1(sem_i32_unary, int32_t, int32_t, SEM_I32_UNARY(SEM_CASE))
+SEM_FN2(sem_i32_binary, int32_t, int32_t, SEM_I32_BINARY(SEM_CASE))
+SEM_FN1(sem_bool_unary, uint8_t, uint8_t, SEM_BOOL_UNARY(SEM_CASE))
+SEM_FN2(sem_bool_binary, uint8_t, uint8_t, SEM_BOOL_BINARY(SEM_CASE))
+SEM_FN2(sem_compare, double, uint8_t, SEM_COMPARE(SEM_CASE))
 
-static inline SemKind sem_f64_unary(OpKind op, double x, double *o)
-{
-	switch (op) {
-	SEM_FLOAT_UNARY(SEM_CASE, F64, double)
-	default: return SEM_NONE;
-	}
-}
-
-static inline SemKind sem_f32_binary(OpKind op, float x, float y, float *o)
-{
-	switch (op) {
-	SEM_FLOAT_BINARY(SEM_CASE, F32, float)
-	default: return SEM_NONE;
-	}
-}
-
-static inline SemKind sem_i32_unary(OpKind op, int32_t x, int32_t *o)
-{
-	switch (op) {
-	SEM_I32_UNARY(SEM_CASE)
-	default: return SEM_NONE;
-	}
-}
-
-static inline SemKind sem_i32_binary(OpKind op, int32_t x, int32_t y, int32_t *o)
-{
-	switch (op) {
-	SEM_I32_BINARY(SEM_CASE)
-	default: return SEM_NONE;
-	}
-}
-
-static inline SemKind sem_bool_unary(OpKind op, uint8_t x, uint8_t *o)
-{
-	switch (op) {
-	SEM_BOOL_UNARY(SEM_CASE)
-	default: return SEM_NONE;
-	}
-}
-
-static inline SemKind sem_bool_binary(OpKind op, uint8_t x, uint8_t y, uint8_t *o)
-{
-	switch (op) {
-	SEM_BOOL_BINARY(SEM_CASE)
-	default: return SEM_NONE;
-	}
-}
-
-static inline SemKind sem_compare(OpKind op, double x, double y, uint8_t *o)
-{
-	switch (op) {
-	SEM_COMPARE(SEM_CASE)
-	default: return SEM_NONE;
-	}
-}
-
+#undef SEM_FN1
+#undef SEM_FN2
 #undef SEM_CASE
 
 /*
@@ -246,49 +198,36 @@ static inline double sem_convert(DType dt, double x)
 	}
 }
 
-/* The element functions on values of type dt held as doubles (already
-   sem_convert-ed); the result converted back to double. */
-static inline SemKind sem_unary(OpKind op, DType dt, double x, double *res)
+/*
+ * The element function of op with n (1 or 2) operands of element type dt,
+ * on values held as doubles (already sem_convert-ed to dt); the result,
+ * widened back to double, into *res.  What constant folding calls.
+ */
+static inline SemKind sem_eval(OpKind op, DType dt, int n, double x, double y, double *res)
 {
-	SemKind k = SEM_NONE;
-	if (dt == DT_F32) {
-		float o = 0;
-		k = sem_f32_unary(op, (float)x, &o);
-		*res = o;
-	} else if (dt == DT_I32) {
-		int32_t o = 0;
-		k = sem_i32_unary(op, (int32_t)x, &o);
-		*res = o;
-	} else {
-		uint8_t o = 0;
-		k = sem_bool_unary(op, x != 0, &o);
-		*res = o;
-	}
-	return k;
-}
-
-static inline SemKind sem_binary(OpKind op, DType dt, double x, double y, double *res)
-{
+	float f = 0;
+	int32_t i = 0;
 	uint8_t c = 0;
-	SemKind k = sem_compare(op, x, y, &c); /* float -> double is exact: comparing doubles compares the floats */
-	if (k != SEM_NONE) {
+	SemKind k = SEM_NONE;
+	/* float -> double is exact: comparing the doubles compares the elements */
+	if (n == 2 && (k = sem_compare(op, x, y, &c)) != SEM_NONE) {
 		*res = c;
 		return k;
 	}
-	if (dt == DT_F32) {
-		float o = 0;
-		k = sem_f32_binary(op, (float)x, (float)y, &o);
-		*res = o;
-	} else if (dt == DT_I32) {
-		int32_t o = 0;
-		k = sem_i32_binary(op, (int32_t)x, (int32_t)y, &o);
-		*res = o;
-	} else {
-		uint8_t o = 0;
-		k = sem_bool_binary(op, x != 0, y != 0, &o);
-		*res = o;
+	switch (dt) {
+	case DT_F32:
+		k = n == 1 ? sem_f32_unary(op, (float)x, &f) : sem_f32_binary(op, (float)x, (float)y, &f);
+		*res = f;
+		return k;
+	case DT_I32:
+		k = n == 1 ? sem_i32_unary(op, (int32_t)x, &i) : sem_i32_binary(op, (int32_t)x, (int32_t)y, &i);
+		*res = i;
+		return k;
+	default:
+		k = n == 1 ? sem_bool_unary(op, x != 0, &c) : sem_bool_binary(op, x != 0, y != 0, &c);
+		*res = c;
+		return k;
 	}
-	return k;
 }
 
 #endif

@@ -96,12 +96,12 @@ static int fit(Simp *s, int x, const Type *t)
    among them the math library's functions (pow), not ours to fold. */
 static bool fold_binary(OpKind op, DType dt, double x, double y, double *res)
 {
-	return sem_binary(op, dt, x, y, res) == SEM_EXACT;
+	return sem_eval(op, dt, 2, x, y, res) == SEM_EXACT;
 }
 
 static bool fold_unary(OpKind op, DType dt, double x, double *res)
 {
-	return sem_unary(op, dt, x, res) == SEM_EXACT;
+	return sem_eval(op, dt, 1, x, 0, res) == SEM_EXACT;
 }
 
 /*
