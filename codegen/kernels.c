@@ -25,7 +25,7 @@ static void ew_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *
 	LLVMBuilderRef b = g->b;
 	DType odt = op[0].dt;
 	LLVMValueRef x = NULL, r;
-	if (e->op != OP_CONST && e->op != OP_ARANGE && e->op != OP_RAND && e->op != OP_RANDN)
+	if (!op_has(e->op, F_SOURCE)) /* sources have no operand to load */
 		x = cg_load(g, op[1].dt, op[1].ptr, idx[1]);
 	switch (e->op) {
 	case OP_CONST:

@@ -111,7 +111,8 @@ static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 		if (op != OP_STOP_GRADIENT && sem_f64_unary(op, num(&x), &y) == SEM_NONE)
 			die("unary %s on a number", name);
 		Value r = v_float(y);
-		if ((x.kind == V_INT || x.kind == V_BOOL) && (op == OP_ABS || op == OP_SIGN || op == OP_RELU))
+		int32_t o;
+		if ((x.kind == V_INT || x.kind == V_BOOL) && sem_i32_unary(op, 0, &o))
 			r = v_int((int64_t)r.f);
 		r.dyn = x.dyn;
 		return r;
