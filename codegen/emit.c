@@ -281,14 +281,6 @@ LLVMValueRef cg_intrinsic(Cg *g, const char *name, LLVMTypeRef t, LLVMValueRef *
 
 /* ---- the region function ---- */
 
-/* Ops whose value is their operand's bytes unchanged: they may share its buffer. */
-static bool is_alias(const Region *r, int v)
-{
-	const Node *nd = &r->node[v];
-	return nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT
-		|| (nd->op == OP_CAST && nd->type.dt == r->node[ir_operand(r, v, 0)].type.dt);
-}
-
 static bool is_slot(const Node *nd)
 {
 	return ir_is_slot(nd->op);
@@ -375,7 +367,7 @@ static void plan(Cg *g, int *out_of)
 		if (nd->op == OP_WRITE || g->internal[v])
 			continue;
 		int o = nd->narg ? ir_operand(r, v, 0) : -1;
-		if (is_alias(r, v) && nd->group < 0 && (!plan || (!borrowed(&r->node[o]) && r->node[o].offset == nd->offset))) {
+		if (ir_is_alias(r, v) && nd->group < 0 && (!plan || (!borrowed(&r->node[o]) && r->node[o].offset == nd->offset))) {
 			g->shared[v] = true;
 			g->ptr[v] = g->ptr[o];
 			g->home[v] = g->home[o];

@@ -25,7 +25,7 @@ static void ew_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *
 	LLVMBuilderRef b = g->b;
 	DType odt = op[0].dt;
 	LLVMValueRef x = NULL, r;
-	if (e->op != OP_CONST && e->op != OP_ARANGE && e->op != OP_RAND && e->op != OP_RANDN)
+	if (!op_has(e->op, F_SOURCE)) /* sources have no operand to load */
 		x = cg_load(g, op[1].dt, op[1].ptr, idx[1]);
 	switch (e->op) {
 	case OP_CONST:
@@ -372,13 +372,11 @@ void cg_node(Cg *g, int v)
 		cg_memcpy(g, g->ptr[v], g->ptr[ir_operand(g->r, v, 0)], cg_bytes(&nd->type));
 		return;
 	case OP_CONST: case OP_ARANGE: case OP_RAND: case OP_RANDN:
-	case OP_DROPOUT: case OP_WHERE: case OP_CAST: case OP_BROADCAST:
 		elementwise(g, v);
 		return;
-	case OP_INPUT: case OP_PARAM: case OP_STATE: case OP_PACKED: case OP_WRITE: case OP_GRAD: case OP_COUNT:
-		break;
 	default:
-		if (op_info[nd->op].flags & (F_UNARY | F_BINARY)) {
+		/* every other loop op (the maps and broadcast; reshape is above) */
+		if (op_has(nd->op, F_LOOP)) {
 			elementwise(g, v);
 			return;
 		}

@@ -1,7 +1,8 @@
 /*
  * scalar.c — the math of one element: unary and binary ops, conversions,
  * constants and the counter-based random draw.  Every formula mirrors
- * ir/interp.c operation for operation (same comparisons, same NaN rules,
+ * ir/opsem.h (the element functions the interpreter and constant folding
+ * use) operation for operation (same comparisons, same NaN rules,
  * same wrapping and saturation), and no fast-math flag is set, so results
  * are bit-identical except where a libm call could be evaluated in another
  * order (none today).  exp and tanh are sinter's own (runtime/mathf.c),
@@ -10,6 +11,7 @@
  * libm functions the interpreter calls.
  */
 #include "codegen/emit.h"
+#include "ir/opsem.h"
 #include "runtime/runtime.h"
 
 #include <math.h>
@@ -224,13 +226,19 @@ static const LLVMRealPredicate fcmp[6] = {
 static const LLVMIntPredicate scmp[6] = { LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE };
 static const LLVMIntPredicate ucmp[6] = { LLVMIntEQ, LLVMIntNE, LLVMIntULT, LLVMIntULE, LLVMIntUGT, LLVMIntUGE };
 
+/* add, sub, mul: one LLVM instruction, of the float or the integer family */
+static LLVMValueRef ring_op(Cg *g, OpKind op, bool fl, LLVMValueRef x, LLVMValueRef y)
+{
+	static const LLVMOpcode fo[3] = { LLVMFAdd, LLVMFSub, LLVMFMul }, io[3] = { LLVMAdd, LLVMSub, LLVMMul };
+	int k = op == OP_ADD ? 0 : op == OP_SUB ? 1 : 2;
+	return LLVMBuildBinOp(g->b, fl ? fo[k] : io[k], x, y, "");
+}
+
 static LLVMValueRef f_binary(Cg *g, OpKind op, LLVMValueRef x, LLVMValueRef y)
 {
 	LLVMBuilderRef b = g->b;
 	switch (op) {
-	case OP_ADD: return LLVMBuildFAdd(b, x, y, "");
-	case OP_SUB: return LLVMBuildFSub(b, x, y, "");
-	case OP_MUL: return LLVMBuildFMul(b, x, y, "");
+	case OP_ADD: case OP_SUB: case OP_MUL: return ring_op(g, op, true, x, y);
 	case OP_DIV: return LLVMBuildFDiv(b, x, y, "");
 	case OP_POW: {
 		LLVMValueRef a[2] = { x, y };
@@ -256,9 +264,7 @@ static LLVMValueRef i_binary(Cg *g, OpKind op, LLVMValueRef x, LLVMValueRef y)
 {
 	LLVMBuilderRef b = g->b;
 	switch (op) {
-	case OP_ADD: return LLVMBuildAdd(b, x, y, "");
-	case OP_SUB: return LLVMBuildSub(b, x, y, "");
-	case OP_MUL: return LLVMBuildMul(b, x, y, "");
+	case OP_ADD: case OP_SUB: case OP_MUL: return ring_op(g, op, false, x, y);
 	case OP_DIV:
 	case OP_FLOORDIV:
 	case OP_MOD: return i_divide(g, op, x, y);
@@ -322,7 +328,7 @@ LLVMValueRef cg_const_of(Cg *g, DType to, double v)
 	case DT_F32:
 		return cg_f32(g, (float)v);
 	case DT_I32:
-		return cg_i32(g, v != v ? 0 : v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v);
+		return cg_i32(g, (int32_t)sem_convert(DT_I32, v));
 	default:
 		return LLVMConstInt(g->i8, v != 0, 0);
 	}

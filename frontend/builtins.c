@@ -8,6 +8,7 @@
  * f32, bool operands of arithmetic become i32.
  */
 #include "frontend/eval.h"
+#include "ir/opsem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -462,9 +463,9 @@ Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc)
 {
 	need_trace(ev, loc);
 	DType dt = op == OP_NOT ? DT_BOOL : value_dtype(ev, &a);
-	if (op != OP_NOT && op != OP_NEG && op != OP_ABS && op != OP_SIGN && op != OP_RELU &&
-	    op != OP_STOP_GRADIENT)
-		dt = DT_F32; /* transcendental functions compute in f32 */
+	int32_t o;
+	if (op != OP_NOT && op != OP_STOP_GRADIENT && !sem_i32_unary(op, 0, &o))
+		dt = DT_F32; /* ops without an integer element function (ir/opsem.h) compute in f32 */
 	if (dt == DT_BOOL && op != OP_NOT)
 		dt = DT_I32;
 	int x = ev_node(ev, a, loc, dt);

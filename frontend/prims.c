@@ -4,6 +4,7 @@
  * host numbers and then compute on the host in double precision.
  */
 #include "frontend/eval.h"
+#include "ir/opsem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -101,23 +102,6 @@ static bool want_flag(Ev *ev, Value v, Loc loc, const char *what)
 	return v.i != 0;
 }
 
-static double host_unary(const char *f, double x)
-{
-	if (!strcmp(f, "exp")) return exp(x);
-	if (!strcmp(f, "log")) return log(x);
-	if (!strcmp(f, "sqrt")) return sqrt(x);
-	if (!strcmp(f, "rsqrt")) return 1 / sqrt(x);
-	if (!strcmp(f, "tanh")) return tanh(x);
-	if (!strcmp(f, "sigmoid")) return 1 / (1 + exp(-x));
-	if (!strcmp(f, "relu")) return x > 0 ? x : 0;
-	if (!strcmp(f, "abs")) return fabs(x);
-	if (!strcmp(f, "sign")) return (x > 0) - (x < 0);
-	if (!strcmp(f, "sin")) return sin(x);
-	if (!strcmp(f, "cos")) return cos(x);
-	if (!strcmp(f, "erf")) return erf(x);
-	return x; /* stop_gradient */
-}
-
 static const struct { const char *name; OpKind op; } unary_ops[] = {
 	{ "exp", OP_EXP }, { "log", OP_LOG }, { "sqrt", OP_SQRT }, { "rsqrt", OP_RSQRT },
 	{ "tanh", OP_TANH }, { "sigmoid", OP_SIGMOID }, { "relu", OP_RELU }, { "abs", OP_ABS },
@@ -129,21 +113,32 @@ static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 {
 	Value x;
 	get_args(ev, loc, name, "x", a, names, n, &x);
+	OpKind op = OP_COUNT;
+	for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++)
+		if (!strcmp(unary_ops[i].name, name))
+			op = unary_ops[i].op;
+	if (op == OP_COUNT)
+		die("unary %s", name);
 	if (is_number(&x)) {
-		Value r = v_float(host_unary(name, num(&x)));
-		if ((x.kind == V_INT || x.kind == V_BOOL) && (!strcmp(name, "abs") || !strcmp(name, "sign") || !strcmp(name, "relu"))) {
+		/* a host number is a Python float: the op's element function in double (ir/opsem.h) */
+		double y = num(&x);
+		if (op != OP_STOP_GRADIENT && sem_f64_unary(op, num(&x), &y) == SEM_NONE)
+			die("unary %s on a number", name);
+		Value r = v_float(y);
+		int32_t o;
+		if ((x.kind == V_INT || x.kind == V_BOOL) && sem_i32_unary(op, 0, &o)) {
 			/* exactly, in int64: through a double, abs(2**62 + 1) would round */
-			if (x.i == INT64_MIN && name[0] == 'a')
+			if (op == OP_ABS && x.i == INT64_MIN)
 				ev_error(ev, loc, "integer overflow: abs(%lld) does not fit in a 64-bit int", (long long)x.i);
-			r = v_int(name[0] == 'a' ? (x.i < 0 ? -x.i : x.i) : name[0] == 's' ? (x.i > 0) - (x.i < 0) : x.i > 0 ? x.i : 0);
+			r = v_int(op == OP_ABS ? (x.i < 0 ? -x.i : x.i)
+				  : op == OP_SIGN ? (x.i > 0) - (x.i < 0)
+				  : op == OP_RELU ? (x.i > 0 ? x.i : 0)
+				  : (int64_t)r.f);
 		}
 		r.dyn = x.dyn;
 		return r;
 	}
-	for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++)
-		if (!strcmp(unary_ops[i].name, name))
-			return ev_unary_op(ev, unary_ops[i].op, x, loc);
-	die("unary %s", name);
+	return ev_unary_op(ev, op, x, loc);
 }
 
 /* Orders two host numbers; ints exactly (as doubles, 2^63 - 1 == 2^63 - 2). */
@@ -498,7 +493,7 @@ static int next_stream(Ev *ev)
 	int s = 0;
 	for (int i = 0; i < ev->tr->r->nnode; i++) {
 		OpKind op = ev->tr->r->node[i].op;
-		s += op == OP_RAND || op == OP_RANDN || op == OP_DROPOUT;
+		s += op_has(op, F_RANDOM);
 	}
 	return s;
 }

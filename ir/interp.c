@@ -14,6 +14,7 @@
  * reshape/stop_gradient find their operand's bytes already in place.
  */
 #include "ir/interp.h"
+#include "ir/opsem.h"
 #include "runtime/runtime.h"
 
 #include <cblas.h>
@@ -28,41 +29,7 @@ static bool same_shape(const Type *a, const Type *b)
 	return type_eq(&t, b);
 }
 
-/* ---- elementwise ---- */
-
-static int32_t i_floordiv(int32_t x, int32_t y)
-{
-	if (y == 0)
-		return 0; /* defined as 0 so bad user data never traps */
-	int64_t q = (int64_t)x / y;
-	if ((int64_t)x % y != 0 && ((x < 0) != (y < 0)))
-		q--;
-	return (int32_t)q;
-}
-
-static int32_t i_mod(int32_t x, int32_t y)
-{
-	if (y == 0)
-		return 0;
-	int64_t m = (int64_t)x % y;
-	if (m != 0 && ((m < 0) != (y < 0)))
-		m += y; /* Python: the result takes the divisor's sign */
-	return (int32_t)m;
-}
-
-static int32_t i_pow(int32_t x, int32_t y)
-{
-	if (y < 0)
-		return x == 1 ? 1 : x == -1 ? (y % 2 ? -1 : 1) : 0;
-	uint32_t acc = 1, b = (uint32_t)x;
-	for (; y; y >>= 1, b *= b)
-		if (y & 1)
-			acc *= b;
-	return (int32_t)acc;
-}
-
-/* Wrapping i32 arithmetic (two's complement, as the generated code does). */
-#define IWRAP(x, y, OPR) ((int32_t)((uint32_t)(x) OPR (uint32_t)(y)))
+/* ---- elementwise: the loops over ir/opsem.h's element functions ---- */
 
 /* o[i] = EXPR(x = a[i*sa], y = b[i*sb]), with a unit-stride loop the compiler can vectorize. */
 #define LOOP2(OT, IT, EXPR) do { \
@@ -73,50 +40,31 @@ static int32_t i_pow(int32_t x, int32_t y)
 			for (int64_t i = 0; i < n; i++) { IT x = a_[i * sa], y = b_[i * sb]; o_[i] = (EXPR); } \
 	} while (0)
 
-#define COMPARES(IT) \
-	case OP_EQ: LOOP2(uint8_t, IT, x == y); return; \
-	case OP_NE: LOOP2(uint8_t, IT, x != y); return; \
-	case OP_LT: LOOP2(uint8_t, IT, x < y); return; \
-	case OP_LE: LOOP2(uint8_t, IT, x <= y); return; \
-	case OP_GT: LOOP2(uint8_t, IT, x > y); return; \
-	case OP_GE: LOOP2(uint8_t, IT, x >= y); return;
+/* One case of bin_row per entry of an opsem.h list, elements of type IT. */
+#define BIN_F32(OPK, EXACT, EXPR) case OP_##OPK: LOOP2(float, float, EXPR); return;
+#define BIN_I32(OPK, EXACT, EXPR) case OP_##OPK: LOOP2(int32_t, int32_t, EXPR); return;
+#define BIN_BOOL(OPK, EXACT, EXPR) case OP_##OPK: LOOP2(uint8_t, uint8_t, EXPR); return;
+#define CMP_F32(OPK, EXACT, EXPR) case OP_##OPK: LOOP2(uint8_t, float, EXPR); return;
+#define CMP_I32(OPK, EXACT, EXPR) case OP_##OPK: LOOP2(uint8_t, int32_t, EXPR); return;
 
 static void bin_row(OpKind op, DType dt, void *o, const void *a, int64_t sa, const void *b, int64_t sb, int64_t n)
 {
 	if (dt == DT_F32) {
 		switch (op) {
-		case OP_ADD: LOOP2(float, float, x + y); return;
-		case OP_SUB: LOOP2(float, float, x - y); return;
-		case OP_MUL: LOOP2(float, float, x * y); return;
-		case OP_DIV: LOOP2(float, float, x / y); return;
-		case OP_POW: LOOP2(float, float, powf(x, y)); return;
-		/* NaN in either operand propagates, as in NumPy */
-		case OP_MAXIMUM: LOOP2(float, float, (x >= y || x != x) ? x : y); return;
-		case OP_MINIMUM: LOOP2(float, float, (x <= y || x != x) ? x : y); return;
-		case OP_FLOORDIV: LOOP2(float, float, floorf(x / y)); return;
-		case OP_MOD: LOOP2(float, float, x - floorf(x / y) * y); return;
-		COMPARES(float)
+		SEM_FLOAT_BINARY(BIN_F32, F32, float)
+		SEM_COMPARE(CMP_F32)
 		default: break;
 		}
 	} else if (dt == DT_I32) {
 		switch (op) {
-		case OP_ADD: LOOP2(int32_t, int32_t, IWRAP(x, y, +)); return;
-		case OP_SUB: LOOP2(int32_t, int32_t, IWRAP(x, y, -)); return;
-		case OP_MUL: LOOP2(int32_t, int32_t, IWRAP(x, y, *)); return;
-		case OP_DIV: LOOP2(int32_t, int32_t, y ? (int32_t)((int64_t)x / y) : 0); return;
-		case OP_POW: LOOP2(int32_t, int32_t, i_pow(x, y)); return;
-		case OP_MAXIMUM: LOOP2(int32_t, int32_t, x > y ? x : y); return;
-		case OP_MINIMUM: LOOP2(int32_t, int32_t, x < y ? x : y); return;
-		case OP_FLOORDIV: LOOP2(int32_t, int32_t, i_floordiv(x, y)); return;
-		case OP_MOD: LOOP2(int32_t, int32_t, i_mod(x, y)); return;
-		COMPARES(int32_t)
+		SEM_I32_BINARY(BIN_I32)
+		SEM_COMPARE(CMP_I32)
 		default: break;
 		}
 	} else if (dt == DT_BOOL) {
 		switch (op) {
-		case OP_AND: case OP_MINIMUM: LOOP2(uint8_t, uint8_t, x & y); return;
-		case OP_OR: case OP_MAXIMUM: LOOP2(uint8_t, uint8_t, x | y); return;
-		COMPARES(uint8_t)
+		SEM_BOOL_BINARY(BIN_BOOL)
+		SEM_COMPARE(BIN_BOOL)
 		default: break;
 		}
 	}
@@ -165,38 +113,29 @@ BINARY_KERNEL(ik_or)
 		for (int64_t i = 0; i < n; i++) { T x = a_[i]; o_[i] = (EXPR); } \
 	} while (0)
 
+#define UN_F32(OPK, EXACT, EXPR) case OP_##OPK: LOOP1(float, EXPR); return;
+#define UN_I32(OPK, EXACT, EXPR) case OP_##OPK: LOOP1(int32_t, EXPR); return;
+#define UN_BOOL(OPK, EXACT, EXPR) case OP_##OPK: LOOP1(uint8_t, EXPR); return;
+
 static void unary(OpKind op, Tensor *out, Tensor *const *in)
 {
 	DType dt = in[0]->type.dt;
 	int64_t n = type_numel(&out->type);
 	if (dt == DT_F32) {
 		switch (op) {
-		case OP_NEG: LOOP1(float, -x); return;
-		case OP_EXP: LOOP1(float, rt_expf(x)); return;
-		case OP_LOG: LOOP1(float, logf(x)); return;
-		case OP_SQRT: LOOP1(float, sqrtf(x)); return;
-		case OP_RSQRT: LOOP1(float, 1.0f / sqrtf(x)); return;
-		case OP_TANH: LOOP1(float, rt_tanhf(x)); return;
-		case OP_SIGMOID: LOOP1(float, 1.0f / (1.0f + rt_expf(-x))); return;
-		case OP_RELU: LOOP1(float, x < 0 ? 0.0f : x); return;
-		case OP_ABS: LOOP1(float, fabsf(x)); return;
-		case OP_SIGN: LOOP1(float, x > 0 ? 1.0f : x < 0 ? -1.0f : x); return;
-		case OP_SIN: LOOP1(float, sinf(x)); return;
-		case OP_COS: LOOP1(float, cosf(x)); return;
-		case OP_ERF: LOOP1(float, erff(x)); return;
+		SEM_FLOAT_UNARY(UN_F32, F32, float)
 		default: break;
 		}
 	} else if (dt == DT_I32) {
 		switch (op) {
-		case OP_NEG: LOOP1(int32_t, IWRAP(0, x, -)); return;
-		case OP_RELU: LOOP1(int32_t, x < 0 ? 0 : x); return;
-		case OP_ABS: LOOP1(int32_t, x < 0 ? IWRAP(0, x, -) : x); return;
-		case OP_SIGN: LOOP1(int32_t, (x > 0) - (x < 0)); return;
+		SEM_I32_UNARY(UN_I32)
 		default: break;
 		}
-	} else if (dt == DT_BOOL && op == OP_NOT) {
-		LOOP1(uint8_t, !x);
-		return;
+	} else if (dt == DT_BOOL) {
+		switch (op) {
+		SEM_BOOL_UNARY(UN_BOOL)
+		default: break;
+		}
 	}
 	die("interp: %s on a %s operand", op_info[op].name, dtype_name(dt));
 }

@@ -8,6 +8,7 @@
 #define SINTER_IR_INTERP_H
 
 #include "ir/ops.h"
+#include "ir/opsem.h"
 
 #include <string.h>
 
@@ -131,9 +132,7 @@ static inline void store_val(DType dt, void *p, int64_t i, double x)
 		((float *)p)[i] = (float)x;
 		break;
 	case DT_I32:
-		/* truncation toward zero; NaN and out-of-range values saturate instead of trapping */
-		((int32_t *)p)[i] = x != x ? 0 : x >= 2147483647.0 ? INT32_MAX
-			: x <= -2147483648.0 ? INT32_MIN : (int32_t)x;
+		((int32_t *)p)[i] = (int32_t)sem_convert(DT_I32, x);
 		break;
 	default:
 		((uint8_t *)p)[i] = x != 0;

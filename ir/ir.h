@@ -55,6 +55,29 @@ enum {
 	F_EFFECT = 1 << 3,  /* has a side effect, kept even when unused */
 	F_NOGRAD = 1 << 4,  /* output carries no gradient (comparisons, ints) */
 	F_SOURCE = 1 << 5,  /* no operands: input, param, constant, ... */
+	/* Elementwise map: element i of the result is computed from element i
+	   of each operand broadcast to the result's shape, every operand read
+	   before the result is written, so the result may be computed over an
+	   operand of its shape in place (memplan, schedule).  Every F_UNARY and
+	   F_BINARY op, where, dropout. */
+	F_MAP = 1 << 6,
+	/* Computed element by element over the result's index space, each
+	   operand read at an index derived from the result's: the maps plus
+	   broadcast and reshape.  Fusion puts these in one loop nest; remat
+	   recomputes the ones without F_RANDOM. */
+	F_LOOP = 1 << 7,
+	/* The value is its operand's bytes unchanged when the element types
+	   agree (reshape, stop_gradient, a cast to the same type): it may share
+	   the operand's buffer.  ir_is_alias applies the type condition. */
+	F_ALIAS = 1 << 8,
+	/* A reduction a kernel computes with a running accumulator, element by
+	   element (sum, max, min); argmax keeps a position and is only F_REDUCE. */
+	F_ACCUM = 1 << 9,
+	/* Draws from a random stream, ia[0] = stream: recomputing it elsewhere
+	   is not free, and each one takes the next stream number. */
+	F_RANDOM = 1 << 10,
+	/* op(a, b) == op(b, a) for all operands (binary ops). */
+	F_COMMUTE = 1 << 11,
 };
 
 /*
@@ -129,6 +152,10 @@ typedef struct {
 } OpInfo;
 
 extern const OpInfo op_info[OP_COUNT];
+
+static inline bool op_has(OpKind op, unsigned flags) { return (op_info[op].flags & flags) != 0; }
+/* Is node v an alias of its operand (F_ALIAS, element types equal)? (ir/ops.c) */
+bool ir_is_alias(const Region *r, int v);
 
 /* ---- types (ir/type.c) ---- */
 /* Elements of t; t must have passed type_bytes_ok (dies otherwise). */

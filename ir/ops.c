@@ -27,3 +27,9 @@ InterpFn *const op_interp[OP_COUNT] = {
 #include "ir/ops.def"
 #undef OP
 };
+
+bool ir_is_alias(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	return op_has(nd->op, F_ALIAS) && nd->narg == 1 && nd->type.dt == r->node[ir_operand(r, v, 0)].type.dt;
+}

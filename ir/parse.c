@@ -336,16 +336,11 @@ static int parse_ranges(Parser *P, int64_t *ia)
 	return n;
 }
 
-static bool is_reduce(OpKind op)
-{
-	return op == OP_SUM || op == OP_MAX || op == OP_MIN || op == OP_ARGMAX;
-}
-
 /* Attributes in braces; `need` says which key the op cannot do without. */
 static void parse_attrs(Parser *P, Node *n)
 {
 	const char *need = NULL;
-	if (is_reduce(n->op))
+	if (op_has(n->op, F_REDUCE))
 		need = "axes";
 	else if (n->op == OP_TRANSPOSE)
 		need = "perm";
@@ -370,13 +365,13 @@ static void parse_attrs(Parser *P, Node *n)
 			int bit;
 			if (!strcmp(key, "k") && op == OP_TRIL)
 				bit = 0, n->ia[0] = parse_int(P);
-			else if (!strcmp(key, "stream") && (op == OP_RAND || op == OP_RANDN || op == OP_DROPOUT))
+			else if (!strcmp(key, "stream") && op_has(op, F_RANDOM))
 				bit = 1, n->ia[0] = parse_int(P);
 			else if (!strcmp(key, "p") && op == OP_DROPOUT)
 				bit = 2, n->f = parse_double(P);
-			else if (!strcmp(key, "axes") && is_reduce(op))
+			else if (!strcmp(key, "axes") && op_has(op, F_REDUCE))
 				bit = 3, n->nia = parse_int_list(P, n->ia, MAX_RANK);
-			else if (!strcmp(key, "keep") && is_reduce(op))
+			else if (!strcmp(key, "keep") && op_has(op, F_REDUCE))
 				bit = 4, n->keep = parse_flag(P);
 			else if (!strcmp(key, "perm") && op == OP_TRANSPOSE)
 				bit = 5, n->nia = parse_int_list(P, n->ia, MAX_RANK);

@@ -34,11 +34,6 @@
 
 enum { K_NONE, K_ELEM, K_REDUCE, K_GEMM };
 
-static bool is_reduce(OpKind op)
-{
-	return op == OP_SUM || op == OP_MAX || op == OP_MIN;
-}
-
 /* What role node v can play in a kernel. */
 static int kind(const Region *r, int v)
 {
@@ -48,12 +43,9 @@ static int kind(const Region *r, int v)
 	for (int k = 0; k < n->narg; k++)
 		if (type_numel(&r->node[ir_operand(r, v, k)].type) == 0)
 			return K_NONE;
-	switch (n->op) {
-	case OP_MATMUL:
+	if (n->op == OP_MATMUL)
 		return n->type.dt == DT_F32 ? K_GEMM : K_NONE;
-	case OP_SUM:
-	case OP_MAX:
-	case OP_MIN: {
+	if (op_has(n->op, F_ACCUM)) {
 		const Type *t = &r->node[ir_operand(r, v, 0)].type;
 		if (n->op != OP_SUM && t->dt == DT_BOOL)
 			return K_NONE;
@@ -63,14 +55,7 @@ static int kind(const Region *r, int v)
 			real |= t->dim[n->ia[i]] > 1;
 		return real ? K_REDUCE : K_NONE;
 	}
-	case OP_WHERE:
-	case OP_BROADCAST:
-	case OP_RESHAPE:
-	case OP_DROPOUT:
-		return K_ELEM;
-	default:
-		return op_info[n->op].flags & (F_UNARY | F_BINARY) ? K_ELEM : K_NONE;
-	}
+	return op_has(n->op, F_LOOP) ? K_ELEM : K_NONE;
 }
 
 /* ---- index spaces and maps ---- */
@@ -151,7 +136,7 @@ void fusion_read_map(const FzSpace *s, const Region *r, int v, int k, int level,
 		fusion_natural(s, tv, level, st);
 		return;
 	}
-	if (is_reduce(nd->op)) {
+	if (op_has(nd->op, F_REDUCE)) {
 		cstrides(&s->x, st);
 		return;
 	}
@@ -254,7 +239,7 @@ bool fusion_space(const Region *r, const int *mem, int n, FzSpace *s, int *level
 	for (int i = 0; i < n; i++) {
 		const Node *nd = &r->node[sorted[i]];
 		lev[i] = nd->op == OP_CONST ? FZ_NONE : level_of(s, &nd->type);
-		if (nd->op != OP_CONST && (lev[i] == FZ_NONE || (is_reduce(nd->op) && lev[i] != FZ_SMALL) ||
+		if (nd->op != OP_CONST && (lev[i] == FZ_NONE || (op_has(nd->op, F_REDUCE) && lev[i] != FZ_SMALL) ||
 		    (sorted[i] == s->head && lev[i] != FZ_BIG)))
 			ok = false;
 	}
@@ -457,9 +442,7 @@ static void group_nodes(Fz *f)
 			}
 		}
 		/* alone, a reshape would copy what codegen otherwise shares */
-		bool alias = nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT ||
-			(nd->op == OP_CAST && nd->type.dt == r->node[ir_operand(r, v, 0)].type.dt);
-		if (joined < 0 && alias)
+		if (joined < 0 && ir_is_alias(r, v))
 			continue;
 		if (joined < 0)
 			joined = new_kernel(f, v);

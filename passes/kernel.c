@@ -14,11 +14,6 @@
 
 #include "ir/ops.h"
 
-static bool is_reduce(OpKind op)
-{
-	return op == OP_SUM || op == OP_MAX || op == OP_MIN;
-}
-
 /* ---- contiguous kernels ---- */
 
 /* A binary min-heap of units keyed by prio (ties: smaller unit). */
@@ -191,13 +186,6 @@ void fusion_internal(const Region *r, bool *internal)
 	free(used);
 }
 
-static bool is_alias_op(const Region *r, int v)
-{
-	const Node *nd = &r->node[v];
-	return nd->group < 0 && (nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT ||
-		(nd->op == OP_CAST && nd->type.dt == r->node[ir_operand(r, v, 0)].type.dt));
-}
-
 /* Users of every node in CSR form, one entry per operand edge. */
 typedef struct {
 	int n;
@@ -242,7 +230,7 @@ static bool through_ok(const Region *r, const Users *f, int w, const int *first,
 				continue;
 			if ((un->group >= 0 ? last[un->group] : u) >= first[g])
 				return false;
-			if (is_alias_op(r, u))
+			if (r->node[u].group < 0 && ir_is_alias(r, u))
 				stack[sp++] = u;
 		}
 	}
@@ -268,7 +256,7 @@ void fusion_through(const Region *r, bool *through)
 		if (first[g] < 0)
 			first[g] = v;
 		last[g] = v;
-		reduces[g] |= is_reduce(r->node[v].op);
+		reduces[g] |= op_has(r->node[v].op, F_REDUCE);
 	}
 	for (int i = 0; i < r->nout; i++)
 		out[r->out[i]] = true;

@@ -66,13 +66,6 @@ static int64_t value_bytes(const Node *nd)
 	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 }
 
-/* Kernels that read element i of every full-shape operand before writing element i. */
-static bool elementwise(OpKind op)
-{
-	unsigned f = op_info[op].flags;
-	return (f & (F_UNARY | F_BINARY)) || op == OP_WHERE || op == OP_DROPOUT;
-}
-
 /*
  * May v's result be written over operand k, whose buffer is b?  Every other
  * operand in the same buffer must be read at the same element positions as
@@ -82,7 +75,7 @@ static bool inplace_ok(const Region *r, const int *buf, int v, int k)
 {
 	const Node *nd = &r->node[v];
 	const Node *x = &r->node[ir_operand(r, v, k)];
-	if (!elementwise(nd->op) || !type_same_dims(&x->type, &nd->type) ||
+	if (!op_has(nd->op, F_MAP) || !type_same_dims(&x->type, &nd->type) ||
 	    dtype_size(x->type.dt) != dtype_size(nd->type.dt))
 		return false;
 	int b = buf[ir_operand(r, v, k)];
@@ -115,8 +108,8 @@ static void pack_operands(const Region *r, const bool *internal, const bool *thr
 			OpKind op = r->node[u].op;
 			int64_t at = start;
 			start += ir_pack_align(type_numel(&r->node[u].type) * (int64_t)dtype_size(r->node[u].type.dt));
-			if (into[u] >= 0 || !ir_takes_memory(op) || internal[u] || through[u] || op == OP_RESHAPE ||
-			    op == OP_STOP_GRADIENT || op == OP_PACK)
+			if (into[u] >= 0 || !ir_takes_memory(op) || internal[u] || through[u] || ir_is_alias(r, u) ||
+			    op == OP_PACK)
 				continue;
 			into[u] = p;
 			sub[u] = at;
@@ -185,7 +178,7 @@ static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
 			}
 			b = pbuf[p];
 		}
-		if (b < 0 && (nd->op == OP_RESHAPE || nd->op == OP_STOP_GRADIENT) && nd->group < 0) {
+		if (b < 0 && ir_is_alias(r, v) && nd->group < 0) {
 			int u = ir_operand(r, v, 0);
 			if (buf[u] >= 0 && bufs[buf[u]].size == size)
 				b = buf[u];

@@ -90,10 +90,9 @@ static void own(Pack *P, int iu, int v)
 static bool member_op(const Region *r, int v)
 {
 	const Node *nd = &r->node[v];
-	unsigned fl = op_info[nd->op].flags;
 	if (nd->op == OP_BROADCAST)
 		return r->node[ir_operand(r, v, 0)].type.rank == 0;
-	return (fl & (F_UNARY | F_BINARY)) || nd->op == OP_WHERE || nd->op == OP_CONST;
+	return (op_has(nd->op, F_MAP) && !op_has(nd->op, F_RANDOM)) || nd->op == OP_CONST;
 }
 
 /* Does v read one of u's slots through elementwise ops of u's shape? */

@@ -215,13 +215,6 @@ static void split(Remat *m)
 	free(kf);
 }
 
-static bool elementwise(const Node *nd)
-{
-	if (nd->op == OP_WHERE || nd->op == OP_BROADCAST || nd->op == OP_RESHAPE)
-		return true;
-	return (op_info[nd->op].flags & (F_UNARY | F_BINARY)) != 0;
-}
-
 /* Bytes kept alive by keeping v from the forward to the backward part. */
 static int64_t keep_cost(const Region *r, int v, const bool *pinned)
 {
@@ -245,7 +238,7 @@ static void choose(Remat *m)
 	/* recomputable: elementwise on forward values, within MAX_DEPTH of kept ones */
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (!m->fwd[v] || !elementwise(nd) || type_numel(&nd->type) == 0)
+		if (!m->fwd[v] || !op_has(nd->op, F_LOOP) || op_has(nd->op, F_RANDOM) || type_numel(&nd->type) == 0)
 			continue;
 		int d = 0;
 		bool ok = true;
@@ -369,9 +362,7 @@ static void redirect(Remat *m)
 static bool alias_only(const Region *r, const int *mem, int nm)
 {
 	for (int i = 0; i < nm; i++) {
-		const Node *nd = &r->node[mem[i]];
-		if (nd->op != OP_RESHAPE && nd->op != OP_STOP_GRADIENT &&
-		    !(nd->op == OP_CAST && nd->type.dt == r->node[ir_operand(r, mem[i], 0)].type.dt))
+		if (!ir_is_alias(r, mem[i]))
 			return false;
 	}
 	return true;

@@ -46,8 +46,8 @@ typedef struct {
 static unsigned inplace_fit(const Region *r, int v)
 {
 	const Node *nd = &r->node[v];
-	unsigned f = op_info[nd->op].flags, bits = 0;
-	if (!(f & (F_UNARY | F_BINARY)) && nd->op != OP_WHERE && nd->op != OP_DROPOUT)
+	unsigned bits = 0;
+	if (!op_has(nd->op, F_MAP))
 		return 0;
 	for (int k = 0; k < nd->narg && k < 32; k++) {
 		const Type *t = &r->node[ir_operand(r, v, k)].type;

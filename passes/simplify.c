@@ -30,6 +30,7 @@
  * and memory planning.
  */
 #include "ir/ops.h"
+#include "ir/opsem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,20 +48,6 @@ static int put(Simp *s, Node p, const int *a, int n);
 static int find(const Simp *s, const Node *p, const int *a, int n);
 
 /* ---- constants ---- */
-
-/* What the interpreter stores for value x in an element of type dt, widened back to double. */
-static double canon(DType dt, double x)
-{
-	switch (dt) {
-	case DT_F32:
-		return (float)x;
-	case DT_I32:
-		return x != x ? 0 : x >= 2147483647.0 ? 2147483647.0 : x <= -2147483648.0 ? -2147483648.0
-			: (double)(int32_t)x;
-	default:
-		return x != 0;
-	}
-}
 
 static const Node *nd(const Simp *s, int v)
 {
@@ -80,7 +67,7 @@ static bool is_const(const Simp *s, int v)
 /* The value every element of CONST v holds. */
 static double cval(const Simp *s, int v)
 {
-	return canon(nd(s, v)->type.dt, nd(s, v)->f);
+	return sem_convert(nd(s, v)->type.dt, nd(s, v)->f);
 }
 
 static int mk_const(Simp *s, Type t, double x)
@@ -103,122 +90,18 @@ static int fit(Simp *s, int x, const Type *t)
 	return put(s, p, &x, 1);
 }
 
-/* ---- constant folding: the interpreter's arithmetic, element type by element type ---- */
+/* ---- constant folding: the interpreter's arithmetic (ir/opsem.h) ---- */
 
-static int32_t i_wrap(int64_t x)
-{
-	return (int32_t)(uint32_t)(uint64_t)x;
-}
-
-/* Python's floor division and modulo on i32; 0 for a zero divisor, as in the interpreter. */
-static int32_t i_floordiv(int32_t x, int32_t y)
-{
-	if (y == 0)
-		return 0;
-	int64_t q = (int64_t)x / y;
-	return (int32_t)(q - ((int64_t)x % y != 0 && (x < 0) != (y < 0)));
-}
-
-static int32_t i_mod(int32_t x, int32_t y)
-{
-	if (y == 0)
-		return 0;
-	int64_t m = (int64_t)x % y;
-	return (int32_t)(m != 0 && (m < 0) != (y < 0) ? m + y : m);
-}
-
-static int32_t i_pow(int32_t x, int32_t y)
-{
-	if (y < 0)
-		return x == 1 ? 1 : x == -1 ? (y % 2 ? -1 : 1) : 0;
-	uint32_t acc = 1, b = (uint32_t)x;
-	for (; y; y >>= 1, b *= b)
-		if (y & 1)
-			acc *= b;
-	return (int32_t)acc;
-}
-
-/* op(x, y) on operands of type dt (canonical values); false: not folded. */
+/* op(x, y) on operands of type dt (canonical values); false: not folded,
+   among them the math library's functions (pow), not ours to fold. */
 static bool fold_binary(OpKind op, DType dt, double x, double y, double *res)
 {
-	/* float -> double is exact, so comparing the doubles compares the floats */
-	switch (op) {
-	case OP_EQ: *res = x == y; return true;
-	case OP_NE: *res = x != y; return true;
-	case OP_LT: *res = x < y; return true;
-	case OP_LE: *res = x <= y; return true;
-	case OP_GT: *res = x > y; return true;
-	case OP_GE: *res = x >= y; return true;
-	default: break;
-	}
-	if (dt == DT_F32) {
-		float a = (float)x, b = (float)y, o;
-		switch (op) {
-		case OP_ADD: o = a + b; break;
-		case OP_SUB: o = a - b; break;
-		case OP_MUL: o = a * b; break;
-		case OP_DIV: o = a / b; break;
-		case OP_MAXIMUM: o = (a >= b || a != a) ? a : b; break;
-		case OP_MINIMUM: o = (a <= b || a != a) ? a : b; break;
-		case OP_FLOORDIV: o = floorf(a / b); break;
-		case OP_MOD: o = a - floorf(a / b) * b; break;
-		default: return false; /* pow: the math library's, not ours to fold */
-		}
-		*res = o;
-		return true;
-	}
-	if (dt == DT_I32) {
-		int32_t a = (int32_t)x, b = (int32_t)y, o;
-		switch (op) {
-		case OP_ADD: o = i_wrap((int64_t)a + b); break;
-		case OP_SUB: o = i_wrap((int64_t)a - b); break;
-		case OP_MUL: o = i_wrap((int64_t)a * b); break;
-		case OP_DIV: o = b ? i_wrap((int64_t)a / b) : 0; break;
-		case OP_POW: o = i_pow(a, b); break;
-		case OP_MAXIMUM: o = a > b ? a : b; break;
-		case OP_MINIMUM: o = a < b ? a : b; break;
-		case OP_FLOORDIV: o = i_floordiv(a, b); break;
-		case OP_MOD: o = i_mod(a, b); break;
-		default: return false;
-		}
-		*res = o;
-		return true;
-	}
-	switch (op) {
-	case OP_AND: case OP_MINIMUM: *res = x && y; return true;
-	case OP_OR: case OP_MAXIMUM: *res = x || y; return true;
-	default: return false; /* arithmetic on bool: leave it to fail where it always did */
-	}
+	return sem_eval(op, dt, 2, x, y, res) == SEM_EXACT;
 }
 
 static bool fold_unary(OpKind op, DType dt, double x, double *res)
 {
-	if (dt == DT_F32) {
-		float a = (float)x, o;
-		switch (op) {
-		case OP_NEG: o = -a; break;
-		case OP_ABS: o = fabsf(a); break;
-		case OP_RELU: o = a < 0 ? 0.0f : a; break;
-		case OP_SIGN: o = a > 0 ? 1.0f : a < 0 ? -1.0f : a; break;
-		case OP_SQRT: o = sqrtf(a); break;
-		case OP_RSQRT: o = 1.0f / sqrtf(a); break;
-		default: return false;
-		}
-		*res = o;
-		return true;
-	}
-	if (dt == DT_I32) {
-		int32_t a = (int32_t)x;
-		switch (op) {
-		case OP_NEG: *res = i_wrap(-(int64_t)a); return true;
-		case OP_RELU: *res = a < 0 ? 0 : a; return true;
-		case OP_ABS: *res = i_wrap(a < 0 ? -(int64_t)a : a); return true;
-		case OP_SIGN: *res = (a > 0) - (a < 0); return true;
-		default: return false;
-		}
-	}
-	*res = !x;
-	return op == OP_NOT;
+	return sem_eval(op, dt, 1, x, 0, res) == SEM_EXACT;
 }
 
 /*
@@ -247,7 +130,7 @@ static bool fold_reduce(const Simp *s, const Node *p, int x, double *res)
 		}
 		if (count >= (xt->dt == DT_F32 ? (int64_t)1 << 29 : (int64_t)1 << 22))
 			return false;
-		*res = canon(p->type.dt, (double)count * c);
+		*res = sem_convert(p->type.dt, (double)count * c);
 		return true;
 	default:
 		return false;
@@ -346,7 +229,7 @@ static int rw_unary(Simp *s, const Node *p, const int *a)
 		if (x->type.dt == p->type.dt)
 			return a[0];
 		if (x->op == OP_CONST)
-			return mk_const(s, p->type, canon(p->type.dt, cval(s, a[0])));
+			return mk_const(s, p->type, sem_convert(p->type.dt, cval(s, a[0])));
 		return -1;
 	case OP_NEG:
 		if (x->op == OP_NEG)
@@ -520,7 +403,7 @@ static uint64_t hash_str(uint64_t h, const char *p)
 /* The float attribute as compared: a constant by the value it fills in. */
 static double fattr(const Node *p)
 {
-	return p->op == OP_CONST ? canon(p->type.dt, p->f) : p->f;
+	return p->op == OP_CONST ? sem_convert(p->type.dt, p->f) : p->f;
 }
 
 static int nia_cmp(const Node *p)
