@@ -2,9 +2,13 @@
 #
 #   make          build ./sinter
 #   make deps     install the Debian packages the project needs (idempotent)
-#   make test     build and run every test; ends with "N passed, N failed"
+#   make test     install test-deps, build and run every test; ends with
+#                 "N passed, N failed" (", N skipped" when a test skipped)
 #   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
 #   make fuzz SECONDS=N   each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
+#   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time)
+#   make mutation-check  apply each recorded mutation (tests/mutations/*.patch)
+#                 to a copy of the tree and fail if the tests miss any (slow)
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
@@ -47,7 +51,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
 
-.PHONY: all deps bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
+.PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
 all: $(BIN)
 
 deps:
@@ -89,8 +93,24 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-test: sinter $(UNIT_BIN)
+# The tests compare with PyTorch (tests/e2e/torch_gpt.sh): a missing torch
+# is a failure there, so the test command installs it.
+TEST_DEPS := python3-torch time
+TEST_DEP_MARKERS := /usr/lib/python3/dist-packages/torch /usr/bin/time
+
+test-deps: deps
+	@missing=""; for f in $(TEST_DEP_MARKERS); do [ -e $$f ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $(TEST_DEPS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEPS) >/dev/null; \
+	fi
+
+test: test-deps sinter $(UNIT_BIN)
 	@tests/run.sh
+
+# Not part of `make test`: each mutation rebuilds a copy of the tree.
+mutation-check: sinter
+	@tests/mutations/run.sh
 
 run: sinter
 	./sinter run examples/mlp.sn

@@ -11,6 +11,11 @@
 # Run from the repository root (make test does).  TESTS=unit,errors limits
 # the suites.  SINTER=path and UNIT_DIR=folder test another build (make
 # sanitize tests its ASan+UBSan build this way).
+#
+# A SKIP line is counted and shown, never silently dropped: the closing line
+# then reads "N passed, N failed, N skipped".  Each suite states in
+# tests/plan how many checks it runs at least; a suite that ran fewer
+# (PASS + FAIL + SKIP lines), or that has no entry there, fails.
 set -u
 cd "$(dirname "$0")/.."
 SINTER=$(realpath "${SINTER:-./sinter}")
@@ -18,31 +23,49 @@ UNIT_DIR=${UNIT_DIR:-build/tests}
 export SINTER
 pass=0
 fail=0
+skip=0
 only=${TESTS:-unit,errors,gradcheck,roundtrip,lit,e2e}
 want() { [[ ",$only," == *",$1,"* ]]; }
+
+# planned NAME RAN: one failure unless tests/plan promises at most RAN checks
+# for NAME (lines "NAME MINIMUM"; # comments)
+planned() {
+	local name=$1 ran=$2 want
+	want=$(awk -v n="$name" '$1 == n { print $2 }' tests/plan)
+	if [ -z "$want" ]; then
+		echo "  [$name] FAIL: no entry in tests/plan stating how many checks it runs ($ran ran)"
+		fail=$((fail + 1))
+	elif [ "$ran" -lt "$want" ]; then
+		echo "  [$name] FAIL: ran $ran checks, tests/plan expects at least $want"
+		fail=$((fail + 1))
+	fi
+}
 
 # count PASS/FAIL lines of a command's output; a non-zero exit without a
 # FAIL line counts as one failure
 count() {
-	local name=$1 out rc p f
+	local name=$1 out rc p f s
 	shift
 	out=$("$@" 2>&1)
 	rc=$?
 	p=$(grep -c '^PASS' <<<"$out")
 	f=$(grep -c '^FAIL' <<<"$out")
-	grep '^FAIL' <<<"$out" | sed "s|^|  [$name] |"
+	s=$(grep -c '^SKIP' <<<"$out")
+	grep -E '^(FAIL|SKIP)' <<<"$out" | sed "s|^|  [$name] |"
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "  [$name] FAIL: exit $rc with no FAIL line; last output:"
 		tail -5 <<<"$out" | sed 's/^/    /'
 		f=1
 	fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+	if [ $((p + f + s)) -eq 0 ]; then
 		echo "  [$name] FAIL: ran no checks"
 		f=1
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))
-	echo "$name: $p passed, $f failed"
+	skip=$((skip + s))
+	echo "$name: $p passed, $f failed$([ "$s" -gt 0 ] && echo ", $s skipped")"
+	planned "$name" $((p + f + s))
 }
 
 if want unit; then
@@ -83,6 +106,7 @@ if want errors; then
 	pass=$((pass + p))
 	fail=$((fail + f))
 	echo "errors: $p passed, $f failed"
+	planned errors $((p + f))
 fi
 
 if want gradcheck; then
@@ -111,6 +135,7 @@ if want roundtrip; then
 	pass=$((pass + p))
 	fail=$((fail + f))
 	echo "roundtrip: $p passed, $f failed"
+	planned roundtrip $((p + f))
 fi
 
 if want lit; then
@@ -118,11 +143,14 @@ if want lit; then
 	out=$(/usr/bin/python3 "$lit" -v tests/lit 2>&1)
 	p=$(grep -c '^PASS:' <<<"$out")
 	f=$(grep -cE '^(FAIL|UNRESOLVED|XPASS):' <<<"$out")
-	grep -E '^(FAIL|UNRESOLVED|XPASS):' <<<"$out" | sed 's/^/  [lit] /'
+	s=$(grep -c '^UNSUPPORTED:' <<<"$out")
+	grep -E '^(FAIL|UNRESOLVED|XPASS|UNSUPPORTED):' <<<"$out" | sed 's/^/  [lit] /'
 	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && { echo "  [lit] FAIL: no lit test ran"; f=1; }
 	pass=$((pass + p))
 	fail=$((fail + f))
-	echo "lit: $p passed, $f failed"
+	skip=$((skip + s))
+	echo "lit: $p passed, $f failed$([ "$s" -gt 0 ] && echo ", $s skipped")"
+	planned lit $((p + f + s))
 fi
 
 if want e2e; then
@@ -131,5 +159,5 @@ if want e2e; then
 	done
 fi
 
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed$([ "$skip" -gt 0 ] && echo ", $skip skipped")"
 [ "$fail" -eq 0 ]

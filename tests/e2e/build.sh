@@ -18,7 +18,9 @@ for prog in tests/e2e/determinism.sn examples/linreg.sn; do
 	fi
 	check "$name has no libLLVM" bash -c "! ldd '$dir/$name' | grep -qi llvm"
 	./sinter run "$prog" --seed 3 >"$dir/jit.out" 2>&1
+	check "sinter run $name exits 0" test $? -eq 0
 	"$dir/$name" --seed 3 >"$dir/bin.out" 2>&1
+	check "the binary of $name exits 0" test $? -eq 0
 	check "$name prints what sinter run prints, bit for bit" cmp -s "$dir/jit.out" "$dir/bin.out"
 	check "$name output is not empty" test -s "$dir/bin.out"
 done
@@ -38,22 +40,27 @@ for prog in examples/*.sn tests/spec/*.sn; do
 	defs=()
 	[ "$name" = datasets ] && defs=(-D TOKENS="$dir/tokens.bin")
 	(cd "$(dirname "$prog")" && "$root/sinter" build "$name.sn" "${defs[@]}" -o "$dir/all_$name" 2>"$dir/err")
-	check "sinter build $prog works$( [ -s "$dir/err" ] && echo ": $(head -1 "$dir/err")")" test -x "$dir/all_$name"
+	rc=$?
+	check "sinter build $prog works$( [ -s "$dir/err" ] && echo ": $(head -1 "$dir/err")")" \
+		bash -c "[ $rc -eq 0 ] && test -x '$dir/all_$name'"
 done
 for name in lexical host_arith tensors functions train_block optimizers schedules adamw_stdlib adamw_verbatim; do
+	rm -f "$dir/jit.out" "$dir/bin.out"
 	(cd tests/spec && "$root/sinter" run "$name.sn" >"$dir/jit.out" 2>&1 && "$dir/all_$name" >"$dir/bin.out" 2>&1)
-	check "the binary of tests/spec/$name.sn prints what sinter run prints" \
-		bash -c "test -s '$dir/jit.out' && cmp -s '$dir/jit.out' '$dir/bin.out'"
+	rc=$?
+	check "the binary of tests/spec/$name.sn prints what sinter run prints (exit $rc)" \
+		bash -c "[ $rc -eq 0 ] && test -s '$dir/jit.out' && cmp -s '$dir/jit.out' '$dir/bin.out'"
 done
-./sinter build tests/e2e/determinism.sn -o "$dir/det" 2>/dev/null
-"$dir/det" --seed 1 >"$dir/a" 2>&1
-"$dir/det" --seed 2 >"$dir/b" 2>&1
-check "--seed reaches the built program" bash -c "! cmp -s '$dir/a' '$dir/b'"
+./sinter build tests/e2e/determinism.sn -o "$dir/det" 2>/dev/null &&
+	"$dir/det" --seed 1 >"$dir/a" 2>&1 && "$dir/det" --seed 2 >"$dir/b" 2>&1
+rc=$?
+check "--seed reaches the built program (exit $rc)" bash -c "[ $rc -eq 0 ] && grep -q '^loss' '$dir/a' && ! cmp -s '$dir/a' '$dir/b'"
 ./sinter build examples/linreg.sn -o /nonexistent/dir/linreg 2>"$dir/err"
 rc=$?
 check "unwritable output fails with exit 1" test "$rc" -eq 1
 check "unwritable output says why" grep -q "cannot write '/nonexistent/dir/linreg'" "$dir/err"
 check "no partial file is left" bash -c "! ls /nonexistent/dir/linreg* 2>/dev/null"
 ./sinter llvm examples/mlp.sn >"$dir/ll" 2>&1
+check "sinter llvm exits 0" test $? -eq 0
 check "sinter llvm shows vector instructions" grep -qE '<(4|8|16) x float>' "$dir/ll"
 check "sinter llvm shows the cblas_sgemm call" grep -q 'call void @cblas_sgemm' "$dir/ll"

@@ -2,8 +2,14 @@
 # Same seed, same losses, bit for bit; another seed, other losses; and the
 # losses go down (the run trains).
 set -u
-run() { ./sinter run tests/e2e/determinism.sn --seed "$1" 2>&1; }
+run() { ./sinter run tests/e2e/determinism.sn --seed "$1" 2>&1 || echo "EXIT $?"; }
 a=$(run 1) b=$(run 1) c=$(run 2)
+for out in "$a" "$b" "$c"; do
+	if grep -q '^EXIT' <<<"$out"; then
+		echo "FAIL determinism: sinter failed ($(grep '^EXIT' <<<"$out")): $(head -3 <<<"$out")"
+		exit 1
+	fi
+done
 n=$(grep -c '^loss' <<<"$a")
 if [ "$n" -ne 50 ]; then
 	echo "FAIL determinism: expected 50 losses, got $n: $(head -3 <<<"$a")"

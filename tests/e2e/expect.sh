@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Programs in tests/expect/ print exactly their "# OUT: " lines, through the
-# JIT and through the interpreter.
+# JIT and through the interpreter, and exit 0.
 set -u
 for f in tests/expect/*.sn; do
 	want=$(sed -n 's/^# OUT: //p' "$f")
 	for mode in jit interp; do
 		flag=$([ $mode = interp ] && echo --interp)
 		got=$(./sinter run "$f" $flag 2>&1)
-		if [ "$got" = "$want" ]; then
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			echo "FAIL expect $(basename "$f") ($mode): exit $rc: $(head -3 <<<"$got")"
+		elif [ "$got" = "$want" ]; then
 			echo "PASS expect $(basename "$f") ($mode)"
 		else
 			echo "FAIL expect $(basename "$f") ($mode): got:"

@@ -29,6 +29,7 @@ write_tokens "$tmp/tok.bin" 2000 -1
 "$sinter" run "$root/tests/e2e/gpt_tokens.sn" -D TOKENS="$tmp/tok.bin" >"$tmp/a.out" 2>"$tmp/a.err"
 echo $? >"$tmp/a.rc"
 "$sinter" run "$root/tests/e2e/gpt_tokens.sn" -D TOKENS="$tmp/tok.bin" >"$tmp/b.out" 2>&1
+echo $? >"$tmp/b.rc"
 write_tokens "$tmp/bad.bin" 2000 1234
 "$sinter" run "$root/tests/e2e/gpt_tokens.sn" -D TOKENS="$tmp/bad.bin" >/dev/null 2>"$tmp/bad.err"
 echo $? >"$tmp/bad.rc"
@@ -68,6 +69,7 @@ train {
 SN
 # only the first validation batch matters: keep the output short
 "$sinter" run "$tmp/text.sn" -D DIR="$tmp/dir" 2>"$tmp/text.err" | awk '!/^val0/ || !seen++' >"$tmp/text.out"
+echo "${PIPESTATUS[0]}" >"$tmp/text.rc"
 
 /usr/bin/python3 - "$tmp" <<'PY'
 import math, os, sys
@@ -112,8 +114,10 @@ report("gpt_tokens sample: prompt, then 24 ids in the vocabulary",
        len(sample) == 27 and sample[:3] == cycle[:3] and all(0 <= t < V for t in sample), "got %s" % sample)
 longer = ints(out["long"][0])
 report("gpt_tokens prompt longer than T", longer == cycle + cycle[:4], "got %s" % longer)
+b_rc = open(os.path.join(tmp, "b.rc")).read().strip()
 report("gpt_tokens same seed, same output (samples included)",
-       open(os.path.join(tmp, "a.out")).read() == open(os.path.join(tmp, "b.out")).read(), "outputs differ")
+       b_rc == "0" and open(os.path.join(tmp, "a.out")).read() == open(os.path.join(tmp, "b.out")).read(),
+       "second run exit %s, or outputs differ" % b_rc)
 
 bad_rc = open(os.path.join(tmp, "bad.rc")).read().strip()
 bad_err = open(os.path.join(tmp, "bad.err")).read()
@@ -126,8 +130,9 @@ d = os.path.join(tmp, "dir")
 body = open(os.path.join(d, "Zeta"), "rb").read() + open(os.path.join(d, "alpha"), "rb").read()
 tout = lines(os.path.join(tmp, "text.out"))
 terr = open(os.path.join(tmp, "text.err")).read().strip()
-if "lens" not in tout:
-    report("text directory runs", False, terr[-300:])
+text_rc = open(os.path.join(tmp, "text.rc")).read().strip()
+if "lens" not in tout or text_rc != "0":
+    report("text directory runs", False, "exit %s: %s" % (text_rc, terr[-300:]))
     sys.exit(0)
 t = 8
 n = len(body) - t

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The inspection commands: sinter dot draws regions with fused kernels as
 # clusters, sinter plan reports the arena against its bounds, and both
-# refuse what they cannot do with an error.
+# refuse what they cannot do with an error.  Exit codes are checked: a
+# count of 0 from a command that failed must not match another 0.
 set -u
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -11,7 +12,11 @@ check() {
 	if "$@"; then echo "PASS inspect: $name"; else echo "FAIL inspect: $name"; fi
 }
 ./sinter dot examples/mlp.sn >"$dir/all.dot" 2>&1
-check "dot draws every region" test "$(grep -c '^digraph' "$dir/all.dot")" -eq "$(./sinter ir examples/mlp.sn --after memplan | grep -c '^region')"
+check "sinter dot exits 0" test $? -eq 0
+./sinter ir examples/mlp.sn --after memplan >"$dir/all.ir" 2>&1
+check "sinter ir --after memplan exits 0" test $? -eq 0
+nregion=$(grep -c '^region' "$dir/all.ir")
+check "dot draws every region ($nregion)" test "$(grep -c '^digraph' "$dir/all.dot")" -eq "$nregion" -a "$nregion" -gt 0
 if ./sinter ir examples/mlp.sn --after fusion >/dev/null 2>&1; then
 	check "dot draws fused kernels as clusters" grep -q 'subgraph cluster_k' "$dir/all.dot"
 else
@@ -19,12 +24,16 @@ else
 fi
 check "dot draws writes into parameters" grep -q 'style=dashed' "$dir/all.dot"
 ./sinter dot examples/mlp.sn --after autodiff --region step0 >"$dir/ad.dot" 2>&1
+check "sinter dot --after autodiff --region step0 exits 0" test $? -eq 0
 check "dot --after autodiff has no kernels yet" bash -c "! grep -q cluster '$dir/ad.dot' && grep -q '^digraph \"step0\"' '$dir/ad.dot'"
 ./sinter dot examples/mlp.sn --region nosuch >/dev/null 2>"$dir/err"
-check "dot --region of an unknown region fails" grep -q "no region named 'nosuch'" "$dir/err"
+check "dot --region of an unknown region fails (exit 1)" test $? -eq 1
+check "dot --region of an unknown region says why" grep -q "no region named 'nosuch'" "$dir/err"
 ./sinter dot examples/mlp.sn --after nosuch >/dev/null 2>"$dir/err"
-check "dot --after an unknown pass fails" grep -q "unknown pass 'nosuch'" "$dir/err"
+check "dot --after an unknown pass fails (exit 1)" test $? -eq 1
+check "dot --after an unknown pass says why" grep -q "unknown pass 'nosuch'" "$dir/err"
 ./sinter plan examples/mlp.sn >"$dir/plan" 2>&1
+check "sinter plan exits 0" test $? -eq 0
 check "plan reports the arena against the lower bound and the naive sum" grep -qi 'lower bound' "$dir/plan"
 # issue 4: the MLP's activation arena is within 1.1x the lower bound and at
 # most half the naive sum, in every region
@@ -36,6 +45,7 @@ check "mlp arena <= 1.1 x lower bound and <= 0.5 x naive sum" test "$ok" = yes
 # the same kernel into a `packed` span; --stats shows the kernel counts
 for prog in examples/*.sn; do
 	./sinter ir "$prog" --after fusion >"$dir/fused" 2>&1
+	check "sinter ir $prog --after fusion exits 0" test $? -eq 0
 	verdict=$(/usr/bin/python3 - "$dir/fused" <<'PY'
 import re, sys
 regions, cur = [], None
@@ -62,5 +72,6 @@ PY
 	check "$prog: the optimizer update is one kernel over packed arenas ($verdict)" test "${verdict%% *}" = ok
 done
 ./sinter check examples/mlp.sn --stats >"$dir/stats" 2>&1
+check "sinter check --stats exits 0" test $? -eq 0
 check "--stats shows the kernels before and after fusion" \
 	bash -c "grep -q 'before fusion' '$dir/stats' && grep -q 'after fusion' '$dir/stats'"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The MLP's first ten losses agree with a NumPy implementation (numpy_mlp.py)
-# started from the weights sinter saved.  Debian's /usr/bin/python3 has numpy.
+# started from the weights sinter saved, and so do the final weights.  Debian's /usr/bin/python3 has numpy.
 set -u
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -8,4 +8,4 @@ if ! ./sinter run tests/e2e/numpy_mlp.sn -D OUT="$dir" >"$dir/out" 2>"$dir/err";
 	echo "FAIL numpy_mlp: sinter failed: $(head -3 "$dir/err")"
 	exit 1
 fi
-/usr/bin/python3 tests/e2e/numpy_mlp.py "$dir/init.safetensors" "$dir/out"
+/usr/bin/python3 tests/e2e/numpy_mlp.py "$dir/init.safetensors" "$dir/out" "$dir/final.safetensors"

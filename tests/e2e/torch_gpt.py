@@ -2,7 +2,7 @@
 
 Starts from the weights sinter saved (init.safetensors), trains the same ten
 steps on the same batches and compares every loss with the one sinter printed
-(within 1e-4 relative), then the final weights (final.safetensors).  Nothing
+(within 1e-6 relative), then the final weights (final.safetensors).  Nothing
 here comes from sinter's standard library: the layers are PyTorch's own
 functions (F.layer_norm, F.gelu(approximate="tanh"), softmax with a -inf
 causal mask, F.cross_entropy) and torch.optim.AdamW, and the data loader
@@ -169,25 +169,46 @@ def main():
             continue
         rel = abs(got - loss.item()) / abs(loss.item())
         worst = max(worst, rel)
-        if rel > 1e-4:
+        if rel > 1e-6:
             ok = report("torch_gpt %s loss %d" % (label, step), False,
                         "sinter %.8f, PyTorch %.8f (relative difference %.2e)" % (got, loss.item(), rel))
     if ok:
-        report("torch_gpt %s losses of %d steps within 1e-4 relative (worst %.1e)" % (label, STEPS, worst), True)
+        report("torch_gpt %s losses of %d steps within 1e-6 relative (worst %.1e)" % (label, STEPS, worst), True)
     print("torch_gpt %s losses: first %.6f last %.6f" % (label, sinter_losses.get(0, float("nan")),
                                                         sinter_losses.get(STEPS - 1, float("nan"))))
 
     # Final weights.  The losses alone miss some mistakes: with GPT-2's
     # small initial weights, leaving out the weight decay or using the exact
-    # GELU changes the tenth loss by less than 1e-4 relative, but moves 1% of
-    # the weights by more than 1e-6 (the correct formulas: 1e-7).  Adam's
-    # normalized steps amplify rounding where a gradient is near 0, so a few
-    # weights may differ by a fraction of one step (the learning rate).
-    diff = np.concatenate([np.abs(model.w(k).detach().numpy() - v).ravel() for k, v in final.items()])
-    p99, worst_w = float(np.quantile(diff, 0.99)), float(diff.max())
-    report("torch_gpt %s final weights (99%% within %.1e, all within %.1e)" % (label, p99, worst_w),
-           p99 < 1e-6 and worst_w < PEAK_LR,
-           "99th percentile |difference| %.3e (limit 1e-6), max %.3e (limit %.1e)" % (p99, worst_w, PEAK_LR))
+    # GELU changes the tenth loss by little, but moves weights by far more
+    # than 1e-6.  Differences are taken relative to the largest weight of
+    # the tensor (a weight near 0 has no meaningful relative difference of
+    # its own).  PyTorch and sinter both compute in f32, and where a
+    # gradient is near 0 Adam's normalized step m / sqrt(v) turns rounding
+    # into a visible fraction of a step: 112 of 118528 weights differ by
+    # more than 1e-6 (worst 4.3e-5).  So: at most 0.5% beyond 1e-6, none
+    # beyond 1e-4 (a missing weight decay moves every weight by ~3e-4).
+    # One exception: the key part of attn.qkv.bias (columns C..2C) adds the
+    # same q.b to every logit of a row, which softmax ignores; its exact
+    # gradient is 0, so both sides update it by Adam-normalized rounding
+    # noise.  It is left out here (and must stay within the steps taken).
+    worst_w, where, over, total = 0.0, "", 0, 0
+    for k, v in final.items():
+        mine = model.w(k).detach().numpy()
+        d = np.abs(mine - v)
+        if k.endswith("attn.qkv.bias"):
+            noise = d[C:2 * C].copy()
+            d[C:2 * C] = 0
+            if noise.max() > 2 * PEAK_LR * STEPS:
+                worst_w, where = 1.0, "%s key bias moved by %.3g" % (k, noise.max())
+        rel = d / max(float(np.abs(mine).max()), 1e-30)
+        over += int((rel > 1e-6).sum())
+        total += rel.size
+        i = int(np.argmax(rel))
+        if rel.flat[i] > worst_w:
+            worst_w, where = float(rel.flat[i]), "%s[%d]: sinter %.9g PyTorch %.9g" % (k, i, v.flat[i], mine.flat[i])
+    report("torch_gpt %s final weights: %d of %d beyond 1e-6 relative (at most 0.5%%), worst %.1e (at most 1e-4)"
+           % (label, over, total, worst_w), over <= 0.005 * total and worst_w <= 1e-4,
+           "worst relative difference %.2e at %s" % (worst_w, where))
 
 if __name__ == "__main__":
     main()
