@@ -84,6 +84,13 @@ void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
 	free(outs);
 	free(slots);
 	free(in);
-	if (status)
+	if (status) {
+		/* the region stopped on a bad index and its results mean nothing;
+		   the hook may return to the caller (tests), so they are freed */
+		for (int k = 0; k < r->nout; k++) {
+			free(outputs[k].data);
+			outputs[k].data = NULL;
+		}
 		ir_index_fail(r, (OpKind)index_err.op, index_err.loc, index_err.index, index_err.n);
+	}
 }

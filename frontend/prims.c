@@ -270,10 +270,13 @@ static Value p_reshape(Ev *ev, const char *name, Loc loc, Value *a, const char *
 		} else
 			known *= to.dim[i];
 	}
-	if (infer >= 0 && known > 0 && type_numel(&t) % known == 0)
-		to.dim[infer] = type_numel(&t) / known;
-	if (type_numel(&to) != type_numel(&t) || (infer >= 0 && known == 0))
-		ev_error(ev, loc, "cannot reshape %s (%lld elements) to %s", TS(&t), (long long)type_numel(&t), TS(&to));
+	/* a -1 the known sizes do not divide stays -1: no type to measure */
+	int64_t numel = type_numel(&t);
+	bool fits = infer < 0 || (known > 0 && numel % known == 0);
+	if (fits && infer >= 0)
+		to.dim[infer] = numel / known;
+	if (!fits || type_numel(&to) != numel)
+		ev_error(ev, loc, "cannot reshape %s (%lld elements) to %s", TS(&t), (long long)numel, TS(&to));
 	return v_tensor(ir_reshape(ev->tr->r, x, to));
 }
 
