@@ -22,7 +22,9 @@ class_of_prefix() {
 	depth) echo nesting ;;
 	model | param) echo models ;;
 	optimizer | minimize | loss) echo training ;;
-	data | tokens | split | load | save) echo files ;;
+	data | tokens | split | load | save | resume) echo files ;;
+	memory) echo memory ;;
+	ir) echo ir-text ;;
 	index | take | one) echo indices ;;
 	command | define | seed | threads | option | input) echo command-line ;;
 	*) echo unclassified ;;
@@ -40,8 +42,10 @@ describe() {
 	nesting) echo "expressions, statements and list values nested past the bound" ;;
 	models) echo "model misuse: members, parameters (zero-size, non-f32), initializers, constructors" ;;
 	training) echo "optimizer and minimize misuse, non-finite losses" ;;
-	files) echo "missing, corrupt or truncated data and weight files, unwritable outputs, bad splits" ;;
-	indices) echo "indices and token ids out of range on the host" ;;
+	files) echo "missing, corrupt or truncated data, weight and checkpoint files (safetensors layout, meta fields), unwritable outputs, bad splits" ;;
+	indices) echo "indices and token ids out of range, on the host and inside compiled steps (JIT, interpreter)" ;;
+	memory) echo "parameters, optimizer state, host tensors, arenas, data sets and batches past the memory limit; bad --max-memory" ;;
+	ir-text) echo "text IR given to sinter opt: malformed or duplicate regions" ;;
 	command-line) echo "unknown commands and options, bad -D/--seed/--threads values, input files" ;;
 	*) echo "no class yet: give the test a '# CLASS:' header or a known prefix" ;;
 	esac
