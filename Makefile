@@ -124,10 +124,8 @@ sanitize:
 		LDFLAGS="$(SAN_FLAGS)" $(SAN_B)/sinter $(UNIT_SRC:tests/unit/%.c=$(SAN_B)/tests/%)
 	@tests/sanitize.sh $(SAN_B)
 
-# Benchmarks need PyTorch and GNU time besides the build's packages.
-bench-deps: deps
-	@[ -e /usr/bin/time ] && [ -e /usr/lib/python3/dist-packages/torch ] || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time python3-torch >/dev/null; }
+# Benchmarks need what the tests need: PyTorch and GNU time.
+bench-deps: test-deps
 
 bench: sinter bench-deps
 	bench/run.sh $(BENCH_FLAGS)

@@ -214,12 +214,14 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 		goto fail;
 	}
 	/* Each dim is below 2^32 and there are at most three, but their product
-	   may not fit: cap the payload at 2^40 bytes, far beyond any memory. */
-	uint64_t total = 1;
+	   may not fit: cap it at 2^40 bytes, far beyond any memory (zero dims
+	   left out, so that a row of an empty set cannot overflow either). */
+	uint64_t total = 1, nonzero = 1; /* with a zero dim, the others still size a row */
 	for (int d = 0; d < ndim; d++) {
 		dims[d] = be32(h + 4 + 4 * d);
 		total *= (uint64_t)dims[d];
-		if (total > (1ull << 40)) {
+		nonzero *= dims[d] ? (uint64_t)dims[d] : 1;
+		if (nonzero > (1ull << 40)) {
 			snprintf(err, errlen, "'%s': IDX dimensions are implausibly large", path);
 			goto fail;
 		}

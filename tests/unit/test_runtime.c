@@ -239,6 +239,13 @@ static void test_idx(void)
 	write_idx(tpath("img_huge"), false, 0x803, huge, 3, px, 16, 0);
 	ds = rt_idx_open(tpath("img_huge"), tpath("lbl"), true, err, sizeof err);
 	check(!ds && strstr(err, "truncated") && strstr(err, "found 16"), "idx_error_claims_terabyte", "got '%s'", err);
+
+	/* found by fuzzing: no images, but rows of 2^32 x 2^32 pixels (the row
+	   size overflowed a signed multiply when the set was built) */
+	const uint32_t wide[3] = { 0, 4277927933u, 4294967293u };
+	write_idx(tpath("img_wide"), false, 0x803, wide, 3, px, 0, 0);
+	ds = rt_idx_open(tpath("img_wide"), tpath("lbl"), true, err, sizeof err);
+	check(!ds && strstr(err, "implausibly large"), "idx_error_empty_wide_rows", "got '%s'", err);
 }
 
 static double seconds(void)
