@@ -10,17 +10,7 @@ set -u
 # job control: background runs get SIGINT as a terminal's would (without it
 # the shell starts them with SIGINT ignored, which sinter respects)
 set -m
-root=$(cd "$(dirname "$0")/../.." && pwd)
-sinter=$root/sinter
-mlp=$root/examples/mlp.sn
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp" || exit 1
+. "$(dirname "$0")/lib/scratch.sh"
 
 wait_lines() { # file, lines, pid: until the file has that many lines or pid ended
 	while kill -0 "$3" 2>/dev/null; do
@@ -129,8 +119,10 @@ pids+=("$holder")
 while flock -n "c.ckpt.tmp.$dead.DDDDDD" true; do sleep 0.02; done # until the holder has it
 (cd "$root/tests/spec" && "$sinter" run checkpoint.sn -D PHASE=1 -D CKPT="$tmp/c.ckpt" >/dev/null 2>"$tmp/ck.err")
 rc=$?
-got=$(ls | grep '^[cd]\.ckpt' | tr '\n' ' ')
-wantls="c.ckpt c.ckpt.tmp.$$.CCCCCC c.ckpt.tmp.$dead.DDDDDD c.ckpt.tmp.notours d.ckpt.tmp.$dead.EEEEEE "
+# both lists sorted the same way: the order of the pids is the machine's
+got=$(ls | grep '^[cd]\.ckpt' | LC_ALL=C sort | tr '\n' ' ')
+wantls=$(printf '%s\n' c.ckpt "c.ckpt.tmp.$$.CCCCCC" "c.ckpt.tmp.$dead.DDDDDD" c.ckpt.tmp.notours \
+	"d.ckpt.tmp.$dead.EEEEEE" | LC_ALL=C sort | tr '\n' ' ')
 [ "$rc" -eq 0 ] && [ "$got" = "$wantls" ] &&
 	echo "PASS temp files: the stale ones of the path are removed, the live, locked and foreign ones kept" ||
 	echo "FAIL temp files: exit $rc, files: $got (expected $wantls) $(head -1 ck.err)"

@@ -9,17 +9,7 @@
 # remove the temporary files the kill may have left.
 # Prints "PASS name" / "FAIL name: reason".
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-sinter=$root/sinter
-mlp=$root/examples/mlp.sn
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp" || exit 1
+. "$(dirname "$0")/lib/scratch.sh"
 
 # step and loss of every line of a JSON-lines log; "BAD" for a line that
 # does not parse (so a torn or interleaved line fails the comparison)
