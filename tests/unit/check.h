@@ -74,6 +74,17 @@ static inline Tensor trand(Type t, double lo, double hi)
 	}
 	return x;
 }
+
+/* The printed form of r as a malloc'd string. */
+static inline char *print_str(const Region *r)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+	ir_print(f, r);
+	fclose(f);
+	return s;
+}
 #endif
 
 #endif

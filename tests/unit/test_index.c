@@ -38,16 +38,6 @@ static const char *text_locs =
 	"  return %2, %4, %5\n"
 	"}\n";
 
-static char *print_str(const Region *r)
-{
-	char *s = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&s, &n);
-	ir_print(f, r);
-	fclose(f);
-	return s;
-}
-
 static Region *parse_one(Arena *a, const char *text, char *err, size_t errlen)
 {
 	Region **rs;

@@ -31,17 +31,6 @@ static const char *tstr(Type t)
 	return type_str(&t, buf[k++ & 7], 160);
 }
 
-/* The printed form of r as a malloc'd string. */
-static char *print_str(const Region *r)
-{
-	char *s = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&s, &n);
-	ir_print(f, r);
-	fclose(f);
-	return s;
-}
-
 static void test_types(void)
 {
 	char buf[160];
