@@ -5,7 +5,7 @@
 #   make test     install test-deps, build and run every test; ends with
 #                 "N passed, N failed" (", N skipped" when a test skipped)
 #   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
-#   make fuzz SECONDS=N   each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
+#   make fuzz SECONDS=N [SEED=S]  each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
 #   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time)
 #   make mutation-check  apply each recorded mutation (tests/mutations/*.patch)
 #                 to a copy of the tree and fail if the tests miss any (slow)
@@ -143,12 +143,14 @@ bench-step: sinter
 
 # libFuzzer targets (tests/fuzz/targets.c) built with clang into build-fuzz/,
 # each run for SECONDS seconds (tests/fuzz/run.sh); no LLVM is linked.
+# SEED=N fixes libFuzzer's random seed (CI does: see tests/fuzz/run.sh).
 FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := check ir safetensors idx tokens
 FUZZ_OBJ      = $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/codegen/run.o $(B)/driver/program.o
 SECONDS      ?= 60
+SEED         ?=
 FUZZ_DEPS    := clang libclang-rt-14-dev
 
 fuzz-deps:
@@ -160,7 +162,7 @@ fuzz-deps:
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS)" \
 		$(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz/fuzz_%)
-	@tests/fuzz/run.sh $(FUZZ_B) $(SECONDS)
+	@FUZZ_SEED=$(SEED) tests/fuzz/run.sh $(FUZZ_B) $(SECONDS)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/targets.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)

@@ -220,11 +220,12 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 	for (int d = 0; d < ndim; d++) {
 		dims[d] = be32(h + 4 + 4 * d);
 		total *= (uint64_t)dims[d];
-		nonzero *= dims[d] ? (uint64_t)dims[d] : 1;
-		if (nonzero > (1ull << 40)) {
+		/* tested before the product, which could wrap past 2^64 */
+		if (dims[d] && nonzero > (1ull << 40) / (uint64_t)dims[d]) {
 			snprintf(err, errlen, "'%s': IDX dimensions are implausibly large", path);
 			goto fail;
 		}
+		nonzero *= dims[d] ? (uint64_t)dims[d] : 1;
 	}
 	/* The header's claim is not trusted with memory: the buffer grows with
 	   the data actually read (doubling from 1 MiB), so a short file that

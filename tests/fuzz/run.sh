@@ -6,6 +6,13 @@
 # size) and FAIL with the saved input for every crash, leak, timeout or
 # out-of-memory; exits 1 if there was any.  A finding is kept in
 # BUILD/findings/<target>/; turn it into a regression test.
+#
+# FUZZ_SEED=N fixes libFuzzer's seed.  CI sets it: from a fresh corpus, a
+# fixed seed makes a run the same sequence of inputs on any machine, cut
+# where its time runs out, so CI replays a prefix of what a longer local run
+# with the same seed has already executed, and whether work lands does not
+# hang on the luck of a random seed.  Exploration with fresh seeds is what
+# `make fuzz` does without it (run it for an hour after touching a reader).
 set -u
 cd "$(dirname "$0")/../.."
 b=$1
@@ -32,7 +39,9 @@ for t in $targets; do
 	# would drown libFuzzer's report
 	leaks=1
 	[ "$t" = check ] && leaks=0
-	(cd "$b/work" && ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=$leaks "$OLDPWD/$bin" -detect_leaks=$leaks -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
+	seed=()
+	[ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
+	(cd "$b/work" && ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=$leaks "$OLDPWD/$bin" -detect_leaks=$leaks -max_total_time="$secs" "${seed[@]}" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
 		-close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$OLDPWD/$b/findings/$t/" \
 		"$OLDPWD/$b/corpus/$t" "$OLDPWD/$b/seeds/$t") >"$log" 2>&1
 	rc=$?

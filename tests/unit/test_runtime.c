@@ -246,6 +246,13 @@ static void test_idx(void)
 	write_idx(tpath("img_wide"), false, 0x803, wide, 3, px, 0, 0);
 	ds = rt_idx_open(tpath("img_wide"), tpath("lbl"), true, err, sizeof err);
 	check(!ds && strstr(err, "implausibly large"), "idx_error_empty_wide_rows", "got '%s'", err);
+
+	/* found by fuzzing in CI: 2^20 x 2^20 x 2^25 wraps a 64-bit product to a
+	   small number, so the cap must be tested before each multiply */
+	const uint32_t wrap[3] = { 1u << 20, 1u << 20, 1u << 25 };
+	write_idx(tpath("img_wrap"), false, 0x803, wrap, 3, px, 16, 0);
+	ds = rt_idx_open(tpath("img_wrap"), tpath("lbl"), true, err, sizeof err);
+	check(!ds && strstr(err, "implausibly large"), "idx_error_product_wraps", "got '%s'", err);
 }
 
 static double seconds(void)
