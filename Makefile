@@ -30,7 +30,7 @@ B ?= build
 BIN ?= sinter
 
 # Every .c in a stage folder belongs to the compiler; the driver holds main().
-LIB_SRC := $(wildcard ir/*.c frontend/*.c passes/*.c codegen/*.c runtime/*.c)
+LIB_SRC := $(wildcard base/*.c ir/*.c lang/*.c host/*.c passes/*.c codegen/*.c runtime/*.c)
 DRV_SRC := $(filter-out driver/aotmain.c,$(wildcard driver/*.c))
 GEN_SRC := $(B)/parser.c $(B)/lexer.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:.c=.o)
@@ -71,11 +71,11 @@ $(BIN): $(B)/.deps $(LIB_OBJ) $(DRV_OBJ) $(B)/libsinter_rt.a
 $(B)/libsinter_rt.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $(RT_OBJ)
 
-$(B)/parser.c $(B)/parser.h: frontend/parser.y | $(B)/.deps
+$(B)/parser.c $(B)/parser.h: lang/parser.y | $(B)/.deps
 	@mkdir -p $(B)
 	bison -Wall -d -o $(B)/parser.c $<
 
-$(B)/lexer.c: frontend/lexer.l $(B)/parser.h | $(B)/.deps
+$(B)/lexer.c: lang/lexer.l $(B)/parser.h | $(B)/.deps
 	flex -o $@ $<
 
 # Generated code is not ours to keep warning-free.

@@ -4,7 +4,7 @@
  * from the JIT or was linked ahead of time into a `sinter build` binary.
  */
 #include "codegen/codegen.h"
-#include "ir/arena.h"
+#include "base/arena.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 
 #include "driver/aot.h"
 #include "driver/driver.h"
-#include "frontend/diag.h"
-#include "frontend/frontend.h"
+#include "lang/diag.h"
+#include "lang/lang.h"
 #include "runtime/runtime.h"
 
 typedef struct {
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 	Arena *a = arena_new();
 	Program *prog = arena_alloc(a, sizeof *prog);
 	for (int i = 0; i < aot_nsources; i++)
-		fe_parse_text(a, prog, aot_sources[i].path, aot_sources[i].text, aot_sources[i].from_stdlib);
+		lang_parse_text(a, prog, aot_sources[i].path, aot_sources[i].text, aot_sources[i].from_stdlib);
 	o.prog = prog;
 	Ev *ev = driver_setup(&o, a);
 	AotTable table = { .verbose = o.verbose };

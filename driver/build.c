@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 /* Writes s as a C string literal, split at newlines. */
 static void c_string(FILE *f, const char *s)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 /* ---- the JIT backend ---- */
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 static void node_label(FILE *f, const Region *r, int v)
 {

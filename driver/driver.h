@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "frontend/host.h"
+#include "host/host.h"
 
 enum { MAX_DEFINES = 64 };
 

@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
-#include "frontend/host.h"
+#include "lang/diag.h"
+#include "host/host.h"
 
 enum { MAX_TARGETS = 64, MAX_ALL = 512, H_INV = 16, LEVELS = 3 };
 #define TOL_ABS 2e-4

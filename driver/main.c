@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
-#include "frontend/frontend.h"
+#include "lang/diag.h"
+#include "lang/lang.h"
 
 static void usage(FILE *f)
 {

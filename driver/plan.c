@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
-#include "frontend/frontend.h"
-#include "frontend/host.h"
+#include "lang/diag.h"
+#include "lang/lang.h"
+#include "host/host.h"
 #include "passes/fusion.h"
 
 enum { CHART_WIDTH = 160 }; /* longest chart row; longer regions fold positions */

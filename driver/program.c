@@ -14,9 +14,9 @@
 
 #include "driver/driver.h"
 #include "passes/fusion.h"
-#include "frontend/diag.h"
-#include "frontend/frontend.h"
-#include "frontend/host.h"
+#include "lang/diag.h"
+#include "lang/lang.h"
+#include "host/host.h"
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
 {
@@ -141,7 +141,7 @@ Ev *driver_setup(const Options *o, Arena *a)
 	Ev *ev = arena_alloc(a, sizeof *ev);
 	ev->arena = a;
 	ev->seed = o->seed;
-	ev->prog = o->prog ? o->prog : fe_load(a, o->file);
+	ev->prog = o->prog ? o->prog : lang_load(a, o->file);
 	ev->globals = env_new(ev, NULL);
 	ev->stdlib_globals = env_new(ev, NULL);
 	ev->host = arena_alloc(a, sizeof(Host));

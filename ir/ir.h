@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ir/arena.h"
+#include "base/arena.h"
 
 enum { MAX_RANK = 6 };
 

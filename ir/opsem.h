@@ -11,7 +11,7 @@
  *
  * The reference interpreter (ir/interp.c) expands the lists into its
  * loops, one loop per op so the compiler vectorizes them; constant folding
- * (passes/simplify.c) and the host's numbers (frontend/prims.c) call the
+ * (passes/simplify.c) and the host's numbers (host/prims.c) call the
  * sem_* functions made from the same lists.  codegen/scalar.c is the one
  * other implementation (it emits LLVM IR), held to this one by the
  * differential tests (tests/unit/test_codegen.c, tests/e2e/jit_diff.sh).

@@ -4,7 +4,7 @@
  *
  * The host keeps every f32 parameter in one block, each at a 64-byte-aligned
  * offset (a PARAM node's `at`), and every optimizer state of one name in a
- * block of the same layout (frontend/model.c).  After autodiff a training
+ * block of the same layout (host/model.c).  After autodiff a training
  * region updates each parameter p with its own elementwise chain over p's
  * shape.  Its leaves are p, p's states, scalars (learning rate, step,
  * constants) and one more value of p's shape, the gradient g; its roots are

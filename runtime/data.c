@@ -7,7 +7,7 @@
  */
 #include "runtime/runtime.h"
 
-#include "ir/arena.h"
+#include "base/arena.h"
 
 #include <dirent.h>
 #include <errno.h>

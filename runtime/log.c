@@ -17,7 +17,7 @@
  */
 #include "runtime/runtime.h"
 
-#include "ir/arena.h"
+#include "base/arena.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
  */
 #include "runtime/runtime.h"
 
-#include "ir/arena.h"
+#include "base/arena.h"
 
 #include <errno.h>
 #include <inttypes.h>

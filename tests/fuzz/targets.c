@@ -29,8 +29,8 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "frontend/diag.h"
-#include "frontend/frontend.h"
+#include "lang/diag.h"
+#include "lang/lang.h"
 #include "ir/ir.h"
 #include "runtime/runtime.h"
 

@@ -5,8 +5,8 @@
  * fe_load orders stdlib and imported files.  With a file argument it only
  * prints the file's AST as S-expressions (a debugging aid).
  */
-#include "frontend/diag.h"
-#include "frontend/frontend.h"
+#include "lang/diag.h"
+#include "lang/lang.h"
 #include "tests/unit/check.h"
 
 #include <stdarg.h>
@@ -274,7 +274,7 @@ static Arena *arena;
 static Program *parse(const char *text)
 {
 	Program *p = arena_alloc(arena, sizeof *p);
-	fe_parse_text(arena, p, "test.sn", text, false);
+	lang_parse_text(arena, p, "test.sn", text, false);
 	return p;
 }
 
@@ -625,7 +625,7 @@ static void test_load(void)
 	write_file(sub, "b.sn", "import \"../c.sn\"\nimport \"../main.sn\"\nfn b() = 2\n");
 	write_file(dir, "c.sn", "fn c() = 3\n");
 	setenv("SINTER_STDLIB", lib, 1);
-	Program *p = fe_load(arena, arena_printf(arena, "%s/main.sn", dir));
+	Program *p = lang_load(arena, arena_printf(arena, "%s/main.sn", dir));
 	unsetenv("SINTER_STDLIB");
 	Buf b = {0};
 	for (int i = 0; i < p->ndecls; i++)
@@ -653,7 +653,7 @@ int main(int argc, char **argv)
 {
 	arena = arena_new();
 	if (argc > 1) {
-		Program *p = fe_load(arena, argv[1]);
+		Program *p = lang_load(arena, argv[1]);
 		for (int i = 0; i < p->ndecls; i++)
 			printf("%s%s\n", p->decls[i]->from_stdlib ? "[stdlib] " : "", decl_str(p->decls[i]));
 		return 0;

@@ -10,15 +10,15 @@
  * like any other host statement: the region is specialized to batch 1,
  * compiled once and reused for every token.
  */
-#include "frontend/generate.h"
+#include "host/generate.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/diag.h"
-#include "frontend/host.h"
+#include "lang/diag.h"
+#include "host/host.h"
 
 /* Candidate next tokens, best first. */
 typedef struct {

@@ -1,11 +1,11 @@
 /*
- * frontend.h — entry points of the frontend: loading and parsing programs.
+ * lang.h — entry points of the language layer: loading and parsing programs.
  */
 #ifndef SINTER_FRONTEND_H
 #define SINTER_FRONTEND_H
 
-#include "frontend/ast.h"
-#include "ir/arena.h"
+#include "lang/ast.h"
+#include "base/arena.h"
 
 /*
  * Parses the standard library (every .sn file of stdlib/, in name order), then the
@@ -14,9 +14,9 @@
  * through diag_error.  The stdlib folder is $SINTER_STDLIB if set, else
  * "stdlib" beside the sinter executable, else "../stdlib" from it.
  */
-Program *fe_load(Arena *a, const char *path);
+Program *lang_load(Arena *a, const char *path);
 
 /* Parses one file's text (for tests); appends its decls to prog. */
-void fe_parse_text(Arena *a, Program *prog, const char *file, const char *text, bool from_stdlib);
+void lang_parse_text(Arena *a, Program *prog, const char *file, const char *text, bool from_stdlib);
 
 #endif

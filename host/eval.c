@@ -7,7 +7,7 @@
  * their bodies with the caller's values, so every call is inlined into the
  * region at the shapes it meets; compile-time `for` and `if` run here too.
  */
-#include "frontend/eval.h"
+#include "host/eval.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 Value v_int(int64_t i) { return (Value){ .kind = V_INT, .i = i }; }
 Value v_float(double f) { return (Value){ .kind = V_FLOAT, .f = f }; }
@@ -97,7 +97,7 @@ Binding *env_find(Env *env, const char *name)
 	return NULL;
 }
 
-/* A host variable holds a reference to its host tensor (frontend/host.c,
+/* A host variable holds a reference to its host tensor (host/host.c,
    ht_bind); other bindings (function arguments, model fields) borrow. */
 void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 {

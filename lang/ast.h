@@ -3,7 +3,7 @@
  *
  * Every node carries a Loc for diagnostics.  Lists are (pointer, count)
  * pairs allocated in the compilation arena.  The tree is close to the
- * surface syntax of LANGUAGE.md; meaning is given by frontend/eval.c.
+ * surface syntax of LANGUAGE.md; meaning is given by host/eval.c.
  */
 #ifndef SINTER_AST_H
 #define SINTER_AST_H

@@ -1,11 +1,11 @@
 /*
  * generate.h — sampling text from a trained language model (the host
- * builtin generate, frontend/generate.c).
+ * builtin generate, host/generate.c).
  */
 #ifndef SINTER_GENERATE_H
 #define SINTER_GENERATE_H
 
-#include "frontend/eval.h"
+#include "host/eval.h"
 
 /* generate(net, prompt, n, temperature = 1.0, top_k = 0, context = T): the
    prompt followed by n sampled tokens; a string for a string prompt, a list

@@ -9,7 +9,7 @@
  * loop runs once per distinct batch shape and nothing is executed: all
  * regions are traced, shape-checked and compiled, none run.
  */
-#include "frontend/host.h"
+#include "host/host.h"
 
 #include <math.h>
 #include <signal.h>
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 HostTensor *ht_new(Type t)
 {

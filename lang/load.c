@@ -5,8 +5,8 @@
  * their real path, so "a.sn" and "./a.sn" are the same file and an import
  * cycle simply stops at a file that is already loaded.
  */
-#include "frontend/frontend.h"
-#include "frontend/diag.h"
+#include "lang/lang.h"
+#include "lang/diag.h"
 #include "parser.h"
 
 #include <dirent.h>
@@ -38,7 +38,7 @@ static void append_decls(Arena *a, Program *prog, Decl **decls, int n)
 	prog->ndecls += n;
 }
 
-void fe_parse_text(Arena *a, Program *prog, const char *file, const char *text, bool from_stdlib)
+void lang_parse_text(Arena *a, Program *prog, const char *file, const char *text, bool from_stdlib)
 {
 	const char *f = arena_strdup(a, file);
 	diag_add_source(f, text);
@@ -159,7 +159,7 @@ static void load_file(Loader *ld, const char *path, const Decl *import, bool fro
 	}
 
 	Program own = {0};
-	fe_parse_text(ld->arena, &own, path, text, from_stdlib);
+	lang_parse_text(ld->arena, &own, path, text, from_stdlib);
 	for (int i = 0; i < own.ndecls; i++) {
 		const Decl *d = own.decls[i];
 		if (d->kind != D_IMPORT)
@@ -233,7 +233,7 @@ static void load_stdlib(Loader *ld)
 		load_file(ld, arena_printf(ld->arena, "%s/%s", dir, names[i]), NULL, true);
 }
 
-Program *fe_load(Arena *a, const char *path)
+Program *lang_load(Arena *a, const char *path)
 {
 	/* A missing user file is the likelier mistake than a broken stdlib. */
 	if (access(path, R_OK) != 0)

@@ -1,10 +1,10 @@
 /*
  * ast.c — node constructors and the list helpers the parser uses to
  * collect children before they become the (pointer, count) arrays of
- * frontend/ast.h.  Everything is allocated in the compilation arena.
+ * lang/ast.h.  Everything is allocated in the compilation arena.
  */
 #include "parser.h"
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 #include <string.h>
 

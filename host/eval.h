@@ -13,7 +13,7 @@
 #ifndef SINTER_EVAL_H
 #define SINTER_EVAL_H
 
-#include "frontend/ast.h"
+#include "lang/ast.h"
 #include "ir/ir.h"
 #include "runtime/runtime.h"
 
@@ -154,7 +154,7 @@ struct Ev {
 	int nslots_cap;
 	Family *families;
 	int64_t param_end;   /* bytes of the parameters' layout */
-	/* services of the host (frontend/host.c) */
+	/* services of the host (host/host.c) */
 	struct Host *host;
 	/* where the first ev_expr ran and how far below it evaluation may
 	   recurse (eval.c, check_stack) */
@@ -189,7 +189,7 @@ bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **nam
 bool is_builtin(const char *name);
 /* operand_locs: where each operand came from (for shape errors), or NULL */
 Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *operand_locs);
-/* Host builtins (print, minimize, data sets, ...), frontend/host.c. */
+/* Host builtins (print, minimize, data sets, ...), host/host.c. */
 bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out);
 /* Matches call arguments against a spec like "x, axis=, keepdims=" (names
    with '=' are optional); out[i] is V_NONE for an absent optional one. */

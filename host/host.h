@@ -1,6 +1,6 @@
 /*
- * host.h — state of the host program while it runs (frontend/host.c,
- * frontend/hostlib.c): compiled-region cache, run log, options.
+ * host.h — state of the host program while it runs (host/host.c,
+ * host/hostlib.c): compiled-region cache, run log, options.
  */
 #ifndef SINTER_HOST_H
 #define SINTER_HOST_H
@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "codegen/codegen.h"
-#include "frontend/eval.h"
+#include "host/eval.h"
 #include "passes/pipeline.h"
 
 /* One compiled specialization: the traced region it came from and the

@@ -3,7 +3,7 @@
  * "Primitives"), each mapped onto IR ops.  Elementwise functions also accept
  * host numbers and then compute on the host in double precision.
  */
-#include "frontend/eval.h"
+#include "host/eval.h"
 #include "ir/opsem.h"
 
 #include <math.h>

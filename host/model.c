@@ -9,14 +9,14 @@
  * state lives in Slots too.  opt_trace_update appends, for every parameter
  * the loss depends on, the update rule of the optimizer to the region.
  */
-#include "frontend/eval.h"
+#include "host/eval.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 #define TS(t) type_str((t), (char[96]){ 0 }, 96)
 

@@ -3,7 +3,7 @@
  * batches, minimize, save/load, checkpoint/resume, conversions.  They take
  * host values; tensor arguments were already computed by the caller.
  */
-#include "frontend/host.h"
+#include "host/host.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/diag.h"
-#include "frontend/generate.h"
+#include "lang/diag.h"
+#include "host/generate.h"
 
 /* ---- printing ---- */
 
@@ -227,7 +227,7 @@ static void read_meta(Ev *ev, Loc loc, const char *path, const RtTensor *f, int 
    call count and the region execution count (the random streams), and
    under "meta.loops" i32[n, 4] the host loops running at the checkpoint
    (line, column, iteration, batches call or -1), outermost first, so that
-   resume continues them (frontend/host.c, loop_enter). */
+   resume continues them (host/host.c, loop_enter). */
 static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 {
 	const char *path = want_str(ev, v[0], loc, "the checkpoint path");

@@ -5,7 +5,7 @@
 #ifndef SINTER_DIAG_H
 #define SINTER_DIAG_H
 
-#include "frontend/ast.h"
+#include "lang/ast.h"
 
 /* Remember a file's text so diagnostics can quote its lines. */
 void diag_add_source(const char *file, const char *text);

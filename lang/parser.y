@@ -1,5 +1,5 @@
 /*
- * parser.y — the grammar of LANGUAGE.md: builds the AST of frontend/ast.h
+ * parser.y — the grammar of LANGUAGE.md: builds the AST of lang/ast.h
  * for one file.  The lexer (lexer.l) has already decided which newlines end
  * statements, so the grammar sees NEWLINE only as a separator.  Syntax
  * errors are reported here with the expected tokens worked out by LAC, so
@@ -15,8 +15,8 @@
 %param {ParseCtx *ctx}
 
 %code requires {
-#include "frontend/ast.h"
-#include "ir/arena.h"
+#include "lang/ast.h"
+#include "base/arena.h"
 
 typedef struct Lexer Lexer;
 
@@ -88,7 +88,7 @@ int sn_parse(ParseCtx *ctx);
 }
 
 %code {
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 #include <stdio.h>
 #include <string.h>

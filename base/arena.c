@@ -2,7 +2,7 @@
  * arena.c — chunked bump allocator and the two fatal-error helpers every
  * subsystem shares.
  */
-#include "ir/arena.h"
+#include "base/arena.h"
 
 #include <stdarg.h>
 #include <stdint.h>

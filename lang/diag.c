@@ -3,8 +3,8 @@
  * quoted source line and a caret under the column.  Every file that was
  * parsed registers its text here so that any later stage can point into it.
  */
-#include "frontend/diag.h"
-#include "ir/arena.h"
+#include "lang/diag.h"
+#include "base/arena.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -7,14 +7,14 @@
  * a host number adapts to the tensor's element type, `/` and `mean` give
  * f32, bool operands of arithmetic become i32.
  */
-#include "frontend/eval.h"
+#include "host/eval.h"
 #include "ir/opsem.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "frontend/diag.h"
+#include "lang/diag.h"
 
 #define TS(t) type_str((t), (char[96]){ 0 }, 96)
 
