@@ -30,7 +30,7 @@ B ?= build
 BIN ?= sinter
 
 # Every .c in a stage folder belongs to the compiler; the driver holds main().
-LIB_SRC := $(wildcard base/*.c ir/*.c lang/*.c host/*.c passes/*.c codegen/*.c runtime/*.c)
+LIB_SRC := $(wildcard base/*.c ir/*.c kernel/*.c lang/*.c host/*.c passes/*.c codegen/*.c runtime/*.c)
 DRV_SRC := $(filter-out driver/aotmain.c,$(wildcard driver/*.c))
 GEN_SRC := $(B)/parser.c $(B)/lexer.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:.c=.o)

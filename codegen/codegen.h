@@ -40,7 +40,7 @@
  *               Output buffers must not overlap each other, the inputs, the
  *               slots or scratch; inputs may overlap only slots the region
  *               does not write (a fused kernel may compute a written value
- *               straight into its slot, passes/fusion.h, fusion_through).
+ *               straight into its slot, kernel/kernel.h, kernel_through).
  *   scratch     64-byte aligned block of CgRegion.scratch bytes (NULL if 0);
  *               its contents need not survive between calls
  *   seed, step  as Store.seed and Store.step: RAND/RANDN/DROPOUT streams

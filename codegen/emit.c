@@ -19,7 +19,7 @@
 #include "codegen/emit.h"
 
 #include <llvm-c/DebugInfo.h>
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,7 +338,7 @@ static void plan(Cg *g, int *out_of)
 	const Region *r = g->r;
 	int64_t end;
 	bool *through = xmalloc(((size_t)r->nnode + 1) * sizeof *through);
-	fusion_through(r, through);
+	kernel_through(r, through);
 	bool plan = planned(r, g->internal, through, &end);
 	if (plan)
 		g->used = (end + 63) & ~(int64_t)63;
@@ -625,7 +625,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.home = xcalloc((size_t)r->nnode + 1, sizeof *g.home);
 	g.shared = xcalloc((size_t)r->nnode + 1, sizeof *g.shared);
 	g.internal = xcalloc((size_t)r->nnode + 1, sizeof *g.internal);
-	fusion_internal(r, g.internal);
+	kernel_internal(r, g.internal);
 	int *out_of = xcalloc((size_t)r->nnode + 1, sizeof *out_of);
 	plan(&g, out_of);
 	g.kind_scope = LLVMGetMDKindIDInContext(ctx, "alias.scope", 11);

@@ -146,7 +146,7 @@ LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRe
 LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc);
 
 /* ---- fused.c ---- */
-/* Emits fused kernel `group` (passes/fusion.h) as one function and its call;
+/* Emits fused kernel `group` (kernel/kernel.h) as one function and its call;
    last is its last member in node order, where the call goes. */
 void cg_fused(Cg *g, int group, int last);
 

@@ -1,8 +1,8 @@
 /*
- * fused.c — the code of a fused kernel (passes/fusion.h): one LLVM
+ * fused.c — the code of a fused kernel (kernel/kernel.h): one LLVM
  * function per kernel, holding one loop nest over the kernel's index space
  * X.  Every member is computed in registers; only the values other code
- * reads (materialized, fusion_internal) are stored.
+ * reads (materialized, kernel_internal) are stored.
  *
  * Kernels whose reductions (if any) run over the trailing axes walk the
  * kept axes outside and, for each such point (a row), make as many passes
@@ -72,7 +72,7 @@ static LLVMValueRef operand(Fk *f, int i, int k)
 	if (un->op == OP_CONST)
 		return cg_const_of(g, un->type.dt, un->f);
 	if (j >= 0 && u != f->s.head) {
-		if (f->level[j] == FZ_SMALL || f->pass[j] == f->curpass)
+		if (f->level[j] == KL_SMALL || f->pass[j] == f->curpass)
 			return f->val[j];
 		if (f->rowbuf[j])
 			return load_at(f, u, f->rowacc, f->rbuf[j], un->type.dt);
@@ -133,7 +133,7 @@ static void store_members(Fk *f, int lev, int p)
 {
 	Cg *g = f->g;
 	for (int i = 0; i < f->n; i++) {
-		if (f->level[i] != lev || (lev == FZ_BIG && f->pass[i] != p))
+		if (f->level[i] != lev || (lev == KL_BIG && f->pass[i] != p))
 			continue;
 		int v = f->mem[i];
 		DType dt = f->r->node[v].type.dt;
@@ -325,7 +325,7 @@ static void row_inner(Fk *f, const void *ctx)
 		const Node *nd = &f->r->node[v];
 		if (nd->op == OP_CONST || v == f->s.head)
 			continue;
-		if (f->level[i] == FZ_BIG && f->pass[i] == p) {
+		if (f->level[i] == KL_BIG && f->pass[i] == p) {
 			f->val[i] = compute(f, i);
 		} else if (is_red(nd) && f->redpass[i] == p) {
 			CgRed R = red_of(f, i);
@@ -333,7 +333,7 @@ static void row_inner(Fk *f, const void *ctx)
 			LLVMBuildStore(g->b, cg_red_combine(g, &R, a, operand(f, i, 0)), f->accum[i]);
 		}
 	}
-	store_members(f, FZ_BIG, p);
+	store_members(f, KL_BIG, p);
 	scope_out(f);
 }
 
@@ -341,7 +341,7 @@ static void small_members(Fk *f, int p)
 {
 	for (int i = 0; i < f->n; i++) {
 		const Node *nd = &f->r->node[f->mem[i]];
-		if (f->level[i] == FZ_SMALL && !is_red(nd) && f->pass[i] == p)
+		if (f->level[i] == KL_SMALL && !is_red(nd) && f->pass[i] == p)
 			f->val[i] = compute(f, i);
 	}
 }
@@ -368,7 +368,7 @@ static void row_outer(Fk *f, const void *ctx)
 				f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, f->accum[i], ""));
 			}
 	}
-	store_members(f, FZ_SMALL, 0);
+	store_members(f, KL_SMALL, 0);
 	scope_out(f);
 }
 
@@ -384,7 +384,7 @@ static void col_walk(Fk *f, const void *ctx)
 		const Node *nd = &f->r->node[v];
 		if (nd->op == OP_CONST || v == f->s.head)
 			continue;
-		if (f->level[i] == FZ_BIG) {
+		if (f->level[i] == KL_BIG) {
 			f->val[i] = compute(f, i);
 		} else if (is_red(nd)) {
 			CgRed R = red_of(f, i);
@@ -393,7 +393,7 @@ static void col_walk(Fk *f, const void *ctx)
 			LLVMBuildStore(g->b, cg_red_combine(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""), operand(f, i, 0)), p);
 		}
 	}
-	store_members(f, FZ_BIG, 0);
+	store_members(f, KL_BIG, 0);
 	scope_out(f);
 }
 
@@ -410,7 +410,7 @@ static void col_final(Fk *f, const void *ctx)
 			f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""));
 		}
 	small_members(f, 0);
-	store_members(f, FZ_SMALL, 0);
+	store_members(f, KL_SMALL, 0);
 	scope_out(f);
 }
 
@@ -503,7 +503,7 @@ void cg_fused(Cg *g, int group, int last)
 	Arena *a = f.a = arena_new();
 	size_t n1 = (size_t)nn + 1;
 	f.mem = arena_alloc(a, n1 * sizeof *f.mem);
-	f.n = fusion_members(r, group, f.mem);
+	f.n = kernel_members(r, group, f.mem);
 	f.mi = arena_alloc(a, n1 * sizeof *f.mi);
 	f.param = arena_alloc(a, n1 * sizeof *f.param);
 	for (int v = 0; v < nn; v++)
@@ -512,7 +512,7 @@ void cg_fused(Cg *g, int group, int last)
 		f.mi[f.mem[i]] = i;
 	n1 = (size_t)f.n + 1;
 	f.level = arena_alloc(a, n1 * sizeof *f.level);
-	if (!fusion_space(r, f.mem, f.n, &f.s, f.level))
+	if (!kernel_space(r, f.mem, f.n, &f.s, f.level))
 		die("codegen: kernel k%d of region %s is not one loop nest", group, r->name);
 	f.rows = f.s.rows;
 	/* a member read outside the kernel before the kernel runs */

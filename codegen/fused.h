@@ -7,7 +7,7 @@
 #define SINTER_CODEGEN_FUSED_H
 
 #include "codegen/emit.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 typedef struct {
 	int64_t st[MAX_RANK]; /* strides over X, 0 on unit axes */
@@ -31,7 +31,7 @@ typedef struct {
 	Arena *a;           /* everything below, for the time of one kernel */
 	int *mem, n;        /* members, node order */
 	int *mi;            /* [nnode] member index of a node, -1 */
-	FzSpace s;
+	KernelSpace s;
 	int *level, *pass, *redpass; /* pass: BIG: the pass computing it; SMALL: passes before it */
 	bool *mat, *rowbuf; /* stored to its buffer; kept in a row buffer for later passes */
 	int npass;

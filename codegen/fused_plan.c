@@ -83,18 +83,18 @@ static void plan_passes(Fk *f)
 		/* a reduction accumulates in its operand's pass; its result is there after it */
 		f->redpass[i] = p;
 		f->pass[i] = is_red(nd) ? p + 1 : p;
-		if (f->level[i] == FZ_BIG || is_red(nd))
+		if (f->level[i] == KL_BIG || is_red(nd))
 			f->npass = p + 1 > f->npass ? p + 1 : f->npass;
 	}
 	/* internal values a later pass reads again */
 	for (int i = 0; i < f->n; i++) {
 		int v = f->mem[i];
 		const Node *nd = &r->node[v];
-		if (nd->op == OP_CONST || v == f->s.head || f->level[i] != FZ_BIG)
+		if (nd->op == OP_CONST || v == f->s.head || f->level[i] != KL_BIG)
 			continue;
 		for (int k = 0; k < nd->narg; k++) {
 			int u = ir_operand(r, v, k), j = f->mi[u];
-			if (j >= 0 && u != f->s.head && f->level[j] == FZ_BIG && f->pass[j] < f->pass[i] && !f->mat[j])
+			if (j >= 0 && u != f->s.head && f->level[j] == KL_BIG && f->pass[j] < f->pass[i] && !f->mat[j])
 				f->rowbuf[j] = true;
 		}
 	}
@@ -131,7 +131,7 @@ void cg_fused_plan(Fk *f)
 	for (int i = 0; i < f->n; i++) {
 		int v = f->mem[i];
 		const Node *nd = &r->node[v];
-		fusion_natural(&f->s, &nd->type, f->level[i], st);
+		kernel_natural(&f->s, &nd->type, f->level[i], st);
 		f->nat[i] = access_of(f, st);
 		if (f->mat[i])
 			param_of(f, v, true);
@@ -140,7 +140,7 @@ void cg_fused_plan(Fk *f)
 			f->opacc[f->opstart[i] + k] = -1;
 			if (nd->op == OP_CONST || v == f->s.head || r->node[u].op == OP_CONST || (j >= 0 && u != f->s.head))
 				continue;
-			fusion_read_map(&f->s, r, v, k, f->level[i], st);
+			kernel_read_map(&f->s, r, v, k, f->level[i], st);
 			f->opacc[f->opstart[i] + k] = access_of(f, st);
 			param_of(f, u, false);
 		}

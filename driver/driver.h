@@ -23,7 +23,7 @@ typedef struct {
 	const char *disable;  /* --no-PASS, comma separated */
 	const char *log;      /* --log PATH */
 	bool time_passes;
-	bool stats;           /* --stats: ops, kernels, bytes per run of each region (fusion_stats) */
+	bool stats;           /* --stats: ops, kernels, bytes per run of each region (kernel_stats) */
 	bool interp;
 	bool verbose;
 	const char *output;   /* -o PATH (build) */

@@ -19,7 +19,7 @@
 #include "lang/diag.h"
 #include "lang/lang.h"
 #include "host/host.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 enum { CHART_WIDTH = 160 }; /* longest chart row; longer regions fold positions */
 
@@ -125,8 +125,8 @@ static void report(const Region *r)
 	   only inside it have no bytes */
 	int *first = xmalloc(((size_t)n + 1) * sizeof *first), *at = xmalloc(((size_t)n + 1) * sizeof *at);
 	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal), *through = xmalloc(((size_t)n + 1) * sizeof *through);
-	fusion_internal(r, internal);
-	fusion_through(r, through);
+	kernel_internal(r, internal);
+	kernel_through(r, through);
 	for (int v = 0; v < n; v++)
 		first[v] = v > 0 && r->node[v].group >= 0 && r->node[v - 1].group == r->node[v].group ? first[v - 1] : v;
 	for (int v = n - 1; v >= 0; v--)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 #include "lang/diag.h"
 #include "lang/lang.h"
 #include "host/host.h"
@@ -238,7 +238,7 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 	host_poll_interrupt(ev); /* a signal after the last loop still ends in 130/143 */
 	if (o->stats && (run || !strcmp(o->cmd, "check")))
 		for (int i = 0; i < h->ncache; i++)
-			fusion_stats(stderr, h->cache[i].exec, i == 0);
+			kernel_stats(stderr, h->cache[i].exec, i == 0);
 	if (o->time_passes)
 		fprintf(stderr, "frontend %-8s %8.3f ms  (first trace of each of the %d regions)\n", "trace",
 		        h->trace_ms, h->ncache);
@@ -285,7 +285,7 @@ int cmd_opt(const Options *o)
 		}
 		if (!pipeline_run(rs[i], &po, err, sizeof err))
 			fatal("%s", err);
-		ir_print(stdout, rs[i]);
+		ir_print_with(stdout, rs[i], kernel_print_comments);
 	}
 	free(text);
 	arena_free(a);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel/kernel.h"
 #include "lang/diag.h"
 
 HostTensor *ht_new(Type t)
@@ -103,7 +104,7 @@ static CacheEntry *compile(Ev *ev)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	ir_print(f, tr->r);
+	ir_print_with(f, tr->r, kernel_print_comments);
 	fclose(f);
 	if (h->ncache == h->capcache) {
 		h->capcache = h->capcache ? 2 * h->capcache : 16;
@@ -119,7 +120,7 @@ static CacheEntry *compile(Ev *ev)
 	if (!pipeline_run(r, &o, err, sizeof err))
 		fatal("%s", err);
 	if (h->ir_out && !o.after)
-		ir_print(h->ir_out, r);
+		ir_print_with(h->ir_out, r, kernel_print_comments);
 	if (h->backend.compile && !ev->dry) {
 		c->cg = h->backend.compile(h->backend.ctx, r, text);
 		if (!c->cg)

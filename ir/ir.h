@@ -275,6 +275,13 @@ typedef bool ShapeFn(const Region *r, Node *n, const int *args, char *err, size_
 /* ---- text form (ir/print.c, ir/parse.c) ---- */
 #include <stdio.h>
 void ir_print(FILE *f, const Region *r);
+/* Writes lines before a region's text, each a comment (starting with ';'). */
+typedef void IrPrintHook(FILE *f, const Region *r);
+/* ir_print with before(f, r) first (NULL: none): how the kernel comments
+   (kernel_print_comments) get in without ir/ reading kernels. */
+void ir_print_with(FILE *f, const Region *r, IrPrintHook *before);
+/* v[0..n) as "[a, b, c]". */
+void ir_print_ints(FILE *f, const int64_t *v, int n);
 /* Parses every region in text; returns count, regions into *out (arena). */
 int ir_parse(Arena *a, const char *text, const char *filename, Region ***out, char *err, size_t errlen);
 
@@ -315,7 +322,7 @@ void ad_run(Region *r);
 void simplify_run(Region *r);
 /* pack: the updates of many parameters become one over packed arenas (passes/pack.c). */
 void pack_run(Region *r);
-/* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, passes/fusion.h). */
+/* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, kernel/kernel.h). */
 void fusion_run(Region *r);
 /* remat: the backward part recomputes cheap forward values instead of keeping them (passes/remat.c). */
 void remat_run(Region *r);

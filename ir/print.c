@@ -22,7 +22,9 @@
  * type.  `#kG` and `@OFF` show the fused kernel (group) and arena offset
  * once passes set them, `!L` the node's source location (`loc L` above: the
  * range-checked ops take, scatter_rows and one_hot carry one); comment lines before the region describe its
- * kernels (print_kernel).  `;` starts a comment anywhere; `#` starts one only
+ * kernels when the caller passes a hook that writes them (ir_print_with
+ * with kernel_print_comments, kernel/kernel.h: ir/ knows nothing of
+ * kernels).  `;` starts a comment anywhere; `#` starts one only
  * as the first non-blank character of a line.  Named attributes per op:
  *   tril {k}   rand/randn {stream}   dropout {p, stream}   matmul {ta, tb}
  *   sum/max/min/argmax {axes, keep}  transpose {perm}  concat {axis}
@@ -33,7 +35,6 @@
  * Floats print in the shortest form that reads back as the same double.
  */
 #include "ir/ir.h"
-#include "passes/fusion.h" /* to describe fused kernels */
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -82,7 +83,7 @@ static void print_name(FILE *f, const char *s)
 		print_string(f, s);
 }
 
-static void print_list(FILE *f, const int64_t *v, int n)
+void ir_print_ints(FILE *f, const int64_t *v, int n)
 {
 	fputc('[', f);
 	for (int i = 0; i < n; i++)
@@ -138,12 +139,12 @@ static void print_attrs(FILE *f, const Node *n)
 	case OP_MIN:
 	case OP_ARGMAX:
 		fputs(" {axes=", f);
-		print_list(f, n->ia, n->nia);
+		ir_print_ints(f, n->ia, n->nia);
 		fprintf(f, ", keep=%d}", n->keep ? 1 : 0);
 		break;
 	case OP_TRANSPOSE:
 		fputs(" {perm=", f);
-		print_list(f, n->ia, n->nia);
+		ir_print_ints(f, n->ia, n->nia);
 		fputc('}', f);
 		break;
 	case OP_CONCAT:
@@ -165,57 +166,18 @@ static void print_attrs(FILE *f, const Node *n)
 	}
 }
 
-/*
- * A comment line describing fused kernel `group`: its size, index space,
- * reduced axes and the values it stores, e.g.
- *   ; kernel k1: 18 ops over [128, 10], reducing axis [1] row by row, after the GEMM %41; stores %50 %58
- */
-static void print_kernel(FILE *f, const Region *r, int group, const bool *internal)
-{
-	int *mem = xmalloc(((size_t)r->nnode + 1) * sizeof *mem), n = fusion_members(r, group, mem);
-	FzSpace s;
-	fprintf(f, "; kernel k%d: %d op%s", group, n, n == 1 ? "" : "s");
-	if (fusion_space(r, mem, n, &s, NULL)) {
-		fputs(" over ", f);
-		print_list(f, s.x.dim, s.x.rank);
-		if (s.red) {
-			int64_t ax[MAX_RANK];
-			int na = 0;
-			for (int a = 0; a < s.x.rank; a++)
-				if (s.red >> a & 1)
-					ax[na++] = a;
-			fprintf(f, ", reducing ax%s ", na == 1 ? "is" : "es");
-			print_list(f, ax, na);
-			fputs(s.rows ? " row by row" : " in one walk", f);
-		}
-		if (s.head >= 0)
-			fprintf(f, ", after the GEMM %%%d", s.head);
-	} else {
-		fputs(" (not one loop nest)", f);
-	}
-	const char *sep = "; stores";
-	for (int i = 0; i < n; i++)
-		if (!internal[mem[i]] && r->node[mem[i]].op != OP_MATMUL) {
-			fprintf(f, "%s %%%d", sep, mem[i]);
-			sep = "";
-		}
-	fputc('\n', f);
-	free(mem);
-}
-
 void ir_print(FILE *f, const Region *r)
 {
+	ir_print_with(f, r, NULL);
+}
+
+void ir_print_with(FILE *f, const Region *r, IrPrintHook *before)
+{
 	char tb[160];
-	/* the kernels first, as comments, so that the lines of nodes stay one each */
-	bool *internal = xmalloc(((size_t)r->nnode + 1) * sizeof *internal);
-	fusion_internal(r, internal);
-	for (int v = 0; v < r->nnode; v++) {
-		int k = r->node[v].group, u = v - 1;
-		while (k >= 0 && u >= 0 && r->node[u].group != k)
-			u--;
-		if (k >= 0 && u < 0) /* k's first member */
-			print_kernel(f, r, k, internal);
-	}
+	/* what the caller knows beyond the IR (kernels) goes first, as comment
+	   lines, so that the lines of nodes stay one each */
+	if (before)
+		before(f, r);
 	fputs("region ", f);
 	print_name(f, r->name ? r->name : "");
 	fprintf(f, "(%d) {\n", r->ninput);
@@ -244,7 +206,6 @@ void ir_print(FILE *f, const Region *r)
 			fprintf(f, " !%d", n->loc);
 		fputc('\n', f);
 	}
-	free(internal);
 	fputs("  return", f);
 	for (int i = 0; i < r->nout; i++)
 		fprintf(f, "%s%%%d", i ? ", " : " ", r->out[i]);

@@ -1,7 +1,7 @@
 /*
  * fusion.c — groups a region's nodes into fused kernels (Node.group), so
  * that code generation emits one loop nest per kernel and keeps every value
- * used only inside it in registers (passes/fusion.h says what a kernel is).
+ * used only inside it in registers (kernel/kernel.h says what a kernel is).
  *
  * Greedy, in node order: an elementwise op (unary, binary, where, cast,
  * broadcast, reshape, dropout) or a reduction (sum, max, min) joins the
@@ -11,7 +11,7 @@
  * members after it form its epilogue (bias, activation, even a softmax over
  * its rows).  So a softmax with its cross-entropy, a layer norm, their
  * backward chains and each parameter's optimizer update come out as a few
- * kernels.  Legal means (fusion_space): one index space for all members,
+ * kernels.  Legal means (kernel_space): one index space for all members,
  * every operand computed inside the kernel read at exactly the points
  * where it is computed, at most one GEMM, and no path from the kernel back
  * into it through other nodes (which would make it impossible to run the
@@ -22,260 +22,15 @@
  * the same nodes, operands and outputs, reordered (values renumbered) only
  * as far as needed to make each kernel's members contiguous; every node's
  * group is -1 or a kernel id, ids dense from 0 in order of first member;
- * every kernel satisfies fusion_space; memory offsets are cleared.  Results
+ * every kernel satisfies kernel_space; memory offsets are cleared.  Results
  * are unchanged: fusion only says which nodes run together.
  */
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "ir/ops.h"
-
-enum { K_NONE, K_ELEM, K_REDUCE, K_GEMM };
-
-/* What role node v can play in a kernel. */
-static int kind(const Region *r, int v)
-{
-	const Node *n = &r->node[v];
-	if (type_numel(&n->type) == 0)
-		return K_NONE;
-	for (int k = 0; k < n->narg; k++)
-		if (type_numel(&r->node[ir_operand(r, v, k)].type) == 0)
-			return K_NONE;
-	if (n->op == OP_MATMUL)
-		return n->type.dt == DT_F32 ? K_GEMM : K_NONE;
-	if (op_has(n->op, F_ACCUM)) {
-		const Type *t = &r->node[ir_operand(r, v, 0)].type;
-		if (n->op != OP_SUM && t->dt == DT_BOOL)
-			return K_NONE;
-		/* reducing only unit axes is a reshape: no index space to reduce over */
-		bool real = false;
-		for (int i = 0; i < n->nia; i++)
-			real |= t->dim[n->ia[i]] > 1;
-		return real ? K_REDUCE : K_NONE;
-	}
-	return op_has(n->op, F_LOOP) ? K_ELEM : K_NONE;
-}
-
-/* ---- index spaces and maps ---- */
-
-static void cstrides(const Type *t, int64_t *st)
-{
-	int64_t m = 1;
-	for (int a = t->rank - 1; a >= 0; a--) {
-		st[a] = m;
-		m *= t->dim[a];
-	}
-}
-
-/* Strides of t read at the points of sp (NumPy right alignment; 0 where t broadcasts). */
-static void bstrides(const Type *t, const Type *sp, int64_t *st)
-{
-	int64_t m = 1;
-	for (int a = sp->rank - 1, b = t->rank - 1; a >= 0; a--, b--) {
-		st[a] = (b < 0 || t->dim[b] == 1) ? 0 : m;
-		if (b >= 0)
-			m *= t->dim[b];
-	}
-}
-
-/* X with the reduced axes kept as 1. */
-static Type keep_type(const FzSpace *s)
-{
-	Type t = s->x;
-	for (int a = 0; a < t.rank; a++)
-		if (s->red >> a & 1)
-			t.dim[a] = 1;
-	return t;
-}
-
-static Type drop_type(const FzSpace *s)
-{
-	Type t = s->x;
-	t.rank = 0;
-	for (int a = 0; a < s->x.rank; a++)
-		if (!(s->red >> a & 1))
-			t.dim[t.rank++] = s->x.dim[a];
-	return t;
-}
-
-static int level_of(const FzSpace *s, const Type *t)
-{
-	if (type_same_dims(t, &s->x))
-		return FZ_BIG;
-	if (s->red) {
-		Type k = keep_type(s), d = drop_type(s);
-		if (type_same_dims(t, &k) || type_same_dims(t, &d))
-			return FZ_SMALL;
-	}
-	return FZ_NONE;
-}
-
-void fusion_natural(const FzSpace *s, const Type *t, int level, int64_t *st)
-{
-	(void)t; /* a member's type is fixed by its level */
-	if (level == FZ_BIG) {
-		cstrides(&s->x, st);
-		return;
-	}
-	Type k = keep_type(s);
-	cstrides(&k, st);
-	for (int a = 0; a < s->x.rank; a++)
-		if (s->red >> a & 1)
-			st[a] = 0;
-}
-
-void fusion_read_map(const FzSpace *s, const Region *r, int v, int k, int level, int64_t *st)
-{
-	const Node *nd = &r->node[v];
-	const Type *tu = &r->node[ir_operand(r, v, k)].type, *tv = &nd->type;
-	memset(st, 0, MAX_RANK * sizeof *st);
-	if (nd->op == OP_RESHAPE) {
-		/* element i of the result is element i of the operand */
-		fusion_natural(s, tv, level, st);
-		return;
-	}
-	if (op_has(nd->op, F_REDUCE)) {
-		cstrides(&s->x, st);
-		return;
-	}
-	int64_t b[MAX_RANK];
-	bstrides(tu, tv, b);
-	if (tv->rank == s->x.rank) {
-		for (int a = 0; a < s->x.rank; a++)
-			st[a] = level == FZ_SMALL && (s->red >> a & 1) ? 0 : b[a];
-		return;
-	}
-	/* a SMALL value without the reduced axes */
-	for (int a = 0, j = 0; a < s->x.rank; a++)
-		st[a] = s->red >> a & 1 ? 0 : b[j++];
-}
-
-bool fusion_same_map(const FzSpace *s, const int64_t *a, const int64_t *b)
-{
-	for (int i = 0; i < s->x.rank; i++)
-		if (s->x.dim[i] > 1 && a[i] != b[i])
-			return false;
-	return true;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-	return (x > y) - (x < y);
-}
-
-/* Index of v in sorted[0..n), or -1. */
-static int find(const int *sorted, int n, int v)
-{
-	int lo = 0, hi = n - 1;
-	while (lo <= hi) {
-		int m = (lo + hi) / 2;
-		if (sorted[m] == v)
-			return m;
-		if (sorted[m] < v)
-			lo = m + 1;
-		else
-			hi = m - 1;
-	}
-	return -1;
-}
-
-bool fusion_space(const Region *r, const int *mem, int n, FzSpace *s, int *level)
-{
-	memset(s, 0, sizeof *s);
-	s->head = -1;
-	s->rows = true;
-	bool have_red = false;
-	int big = -1;
-	for (int i = 0; i < n; i++) {
-		int v = mem[i];
-		const Node *nd = &r->node[v];
-		if (nd->op == OP_CONST)
-			continue;
-		int k = kind(r, v);
-		if (k == K_NONE)
-			return false;
-		if (k == K_GEMM) {
-			if (s->head >= 0)
-				return false;
-			s->head = v;
-		}
-		if (k == K_REDUCE) {
-			const Type *ot = &r->node[ir_operand(r, v, 0)].type;
-			unsigned mask = 0;
-			for (int j = 0; j < nd->nia; j++)
-				mask |= 1u << nd->ia[j];
-			if (!have_red) {
-				s->x = *ot;
-				s->red = mask;
-				have_red = true;
-			} else if (!type_same_dims(ot, &s->x) || mask != s->red) {
-				return false;
-			}
-		}
-		if (big < 0 || type_numel(&nd->type) > type_numel(&r->node[big].type))
-			big = v;
-	}
-	if (big < 0)
-		return false;
-	if (!have_red)
-		s->x = r->node[big].type;
-	s->x.dt = DT_F32;
-	bool seen = false;
-	for (int a = 0; a < s->x.rank; a++) {
-		if (s->x.dim[a] == 1)
-			continue;
-		if (s->red >> a & 1)
-			seen = true;
-		else if (seen)
-			s->rows = false;
-	}
-	int *sorted = xmalloc(((size_t)n + 1) * sizeof *sorted), *lev = xmalloc(((size_t)n + 1) * sizeof *lev);
-	memcpy(sorted, mem, (size_t)n * sizeof *sorted);
-	qsort(sorted, (size_t)n, sizeof *sorted, cmp_int);
-	bool ok = true;
-	for (int i = 0; i < n; i++) {
-		const Node *nd = &r->node[sorted[i]];
-		lev[i] = nd->op == OP_CONST ? FZ_NONE : level_of(s, &nd->type);
-		if (nd->op != OP_CONST && (lev[i] == FZ_NONE || (op_has(nd->op, F_REDUCE) && lev[i] != FZ_SMALL) ||
-		    (sorted[i] == s->head && lev[i] != FZ_BIG)))
-			ok = false;
-	}
-	for (int i = 0; ok && i < n; i++) {
-		int v = sorted[i];
-		const Node *nd = &r->node[v];
-		if (nd->op == OP_CONST)
-			continue;
-		for (int k = 0; ok && k < nd->narg; k++) {
-			int u = ir_operand(r, v, k), j = find(sorted, n, u);
-			if (j < 0)
-				continue;
-			if (v == s->head) {
-				ok = false; /* the GEMM runs before everything else */
-				break;
-			}
-			if (r->node[u].op == OP_CONST || u == s->head)
-				continue; /* an immediate, or read from the GEMM's buffer */
-			int64_t rm[MAX_RANK], nm[MAX_RANK];
-			fusion_read_map(s, r, v, k, lev[i], rm);
-			fusion_natural(s, &r->node[u].type, lev[j], nm);
-			if (!fusion_same_map(s, rm, nm))
-				ok = false;
-			/* reducing other than trailing axes walks all of X once: nothing
-			   at X's points can wait for a reduction to finish */
-			if (!s->rows && lev[i] == FZ_BIG && lev[j] == FZ_SMALL)
-				ok = false;
-		}
-	}
-	if (ok && level)
-		for (int i = 0; i < n; i++)
-			level[i] = lev[find(sorted, n, mem[i])];
-	free(sorted);
-	free(lev);
-	return ok;
-}
 
 /* ---- the greedy grouping ---- */
 
@@ -409,8 +164,8 @@ static bool legal(Fz *f, int a, int b, int v)
 		f->cand[n++] = v;
 	for (int i = 0; i < n; i++)
 		f->mark[f->cand[i]] = f->epoch;
-	FzSpace s;
-	return fusion_space(f->r, f->cand, n, &s, NULL) && acyclic(f, n);
+	KernelSpace s;
+	return kernel_space(f->r, f->cand, n, &s, NULL) && acyclic(f, n);
 }
 
 static void merge(Fz *f, int a, int b)
@@ -424,10 +179,10 @@ static void group_nodes(Fz *f)
 {
 	const Region *r = f->r;
 	for (int v = 0; v < f->n; v++) {
-		int k = kind(r, v);
-		if (k == K_NONE)
+		int k = kernel_role(r, v);
+		if (k == KR_NONE)
 			continue;
-		if (k == K_GEMM) {
+		if (k == KR_GEMM) {
 			new_kernel(f, v);
 			continue;
 		}
@@ -499,7 +254,7 @@ void fusion_run(Region *r)
 	int *order = xmalloc(((size_t)n + 1) * sizeof *order);
 	for (int v = 0; v < n; v++)
 		order[v] = v;
-	if (!fusion_contract(r, order))
+	if (!kernel_contract(r, order))
 		die("fusion: the kernels of region %s depend on each other in a cycle", r->name);
 	bool moved = false;
 	for (int v = 0; v < n; v++)
@@ -508,24 +263,5 @@ void fusion_run(Region *r)
 		ir_reorder(r, order);
 	free(order);
 	/* renumbering may have changed which kernel comes first */
-	fusion_renumber(r);
-}
-
-void fusion_renumber(Region *r)
-{
-	int n = r->nnode, ng = 0, next = 0;
-	for (int v = 0; v < n; v++)
-		if (r->node[v].group >= ng)
-			ng = r->node[v].group + 1;
-	int *first = xmalloc(((size_t)ng + 1) * sizeof *first);
-	for (int g = 0; g < ng; g++)
-		first[g] = -1;
-	for (int v = 0; v < n; v++) {
-		int g = r->node[v].group;
-		if (g >= 0 && first[g] < 0)
-			first[g] = next++;
-		if (g >= 0)
-			r->node[v].group = first[g];
-	}
-	free(first);
+	kernel_renumber(r);
 }

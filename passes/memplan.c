@@ -26,8 +26,8 @@
  *
  * Parameters, optimizer state and inputs alias their storage and take no
  * arena memory (offset -1); so do WRITE nodes, which define nothing, and
- * values that live only inside a fused kernel (fusion_internal) or that a
- * kernel computes straight into their slot (fusion_through).  A kernel
+ * values that live only inside a fused kernel (kernel_internal) or that a
+ * kernel computes straight into their slot (kernel_through).  A kernel
  * runs as one unit: the values it materializes are live from its first
  * member on, the values it reads until its last member, and a result is
  * computed in place only in a kernel without reductions (one pass, each
@@ -41,7 +41,7 @@
  * the other or writes over it in place as described above.
  */
 #include "ir/ops.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +130,8 @@ static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
 		ngroup = r->node[v].group >= ngroup ? r->node[v].group + 1 : ngroup;
 	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal), *reduces = xcalloc((size_t)ngroup + 1, sizeof *reduces);
 	bool *through = xmalloc(((size_t)n + 1) * sizeof *through);
-	fusion_internal(r, internal);
-	fusion_through(r, through); /* computed into their slots */
+	kernel_internal(r, internal);
+	kernel_through(r, through); /* computed into their slots */
 	int *into = xmalloc(((size_t)n + 1) * sizeof *into), *pbuf = xmalloc(((size_t)n + 1) * sizeof *pbuf);
 	pack_operands(r, internal, through, into, sub);
 	for (int v = 0; v < n; v++)

@@ -4,6 +4,7 @@
  * the offending IR) and the IR printed after any pass on request.
  */
 #include "passes/pipeline.h"
+#include "kernel/kernel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,7 @@ static void verify_or_die(const Region *r, const char *after)
 	char err[512];
 	if (ir_verify(r, err, sizeof err))
 		return;
-	ir_print(stderr, r);
+	ir_print_with(stderr, r, kernel_print_comments);
 	die("IR does not verify after %s: %s", after, err);
 }
 
@@ -90,7 +91,7 @@ bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 	}
 	verify_or_die(r, "tracing");
 	if (o->after && !strcmp(o->after, "trace"))
-		ir_print(o->out, r);
+		ir_print_with(o->out, r, kernel_print_comments);
 	for (int i = 0; i < NPASSES; i++) {
 		const Pass *p = &passes[i];
 		if ((o->only && !in_list(o->only, p->name)) || in_list(o->disable, p->name))
@@ -106,7 +107,7 @@ bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 		if (o->after && (!strcmp(o->after, "all") || !strcmp(o->after, p->name))) {
 			if (!strcmp(o->after, "all"))
 				fprintf(o->out, "; after %s\n", p->name);
-			ir_print(o->out, r);
+			ir_print_with(o->out, r, kernel_print_comments);
 		}
 	}
 	return true;

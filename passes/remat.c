@@ -30,7 +30,7 @@
  *
  * Each backward kernel then gets its own copies (clones) of the chains it
  * reads, built on the kept values.  Clones join the kernel that reads them
- * where it stays legal (fusion_space): they are computed in registers, at
+ * where it stays legal (kernel_space): they are computed in registers, at
  * the points where they are read.  Where not (a GEMM's operand, a reader
  * outside every kernel, a kernel that would be illegal), the reader's
  * clones join another backward kernel that recomputes the same values in
@@ -42,10 +42,10 @@
  * are contiguous (fusion ran, or no node has a group).  Guarantees a
  * verified region with the same inputs, outputs and writes, computing the
  * same values bit for bit (a clone applies the same op to the same
- * operands); every kernel satisfies fusion_space, kernels are contiguous,
+ * operands); every kernel satisfies kernel_space, kernels are contiguous,
  * ids dense in order of first member; memory offsets are cleared.
  */
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -382,17 +382,17 @@ static int group_clones(Remat *m)
 			ng = r->node[v].group + 1;
 	int first_new = ng;
 	int *mem = xmalloc(((size_t)r->nnode + 1) * sizeof *mem);
-	FzSpace sp;
+	KernelSpace sp;
 	for (int i = 0; i < m->ncl;) {
 		int unit = m->cl_unit[i], j = i, g = r->node[unit].group;
 		while (j < m->ncl && m->cl_unit[j] == unit)
 			j++;
 		/* inside the reader's kernel */
-		int nm = g >= 0 ? fusion_members(r, g, mem) : 0, nk = nm;
+		int nm = g >= 0 ? kernel_members(r, g, mem) : 0, nk = nm;
 		for (int x = i; x < j; x++)
 			if (m->cl_in[x])
 				mem[nm++] = m->cl[x];
-		bool fits = nm > nk && fusion_space(r, mem, nm, &sp, NULL);
+		bool fits = nm > nk && kernel_space(r, mem, nm, &sp, NULL);
 		for (int x = i; x < j; x++) {
 			if (m->cl_in[x] && fits)
 				r->node[m->cl[x]].group = g;
@@ -404,7 +404,7 @@ static int group_clones(Remat *m)
 		for (int x = i; x < j; x++)
 			if (!m->cl_in[x])
 				mem[nm++] = m->cl[x];
-		if (nm > 0 && !alias_only(r, mem, nm) && fusion_space(r, mem, nm, &sp, NULL)) {
+		if (nm > 0 && !alias_only(r, mem, nm) && kernel_space(r, mem, nm, &sp, NULL)) {
 			for (int x = 0; x < nm; x++)
 				r->node[mem[x]].group = ng;
 			ng++;
@@ -455,7 +455,7 @@ static void rehost(Remat *m, int first_new)
 	ir_users(r, &ustart, &users);
 	int *mem = xmalloc(((size_t)n + 1) * sizeof *mem), *stack = xmalloc(((size_t)n + 1) * sizeof *stack);
 	bool *from = xcalloc((size_t)n + 1, sizeof *from), *seen = xcalloc((size_t)n + 1, sizeof *seen);
-	FzSpace sp;
+	KernelSpace sp;
 	for (int i = 0; i < m->ncl;) {
 		int j = i, g = -1;
 		while (j < m->ncl && m->cl_unit[j] == m->cl_unit[i])
@@ -472,7 +472,7 @@ static void rehost(Remat *m, int first_new)
 					host = r->node[m->cl[y]].group;
 			if (host < 0)
 				continue;
-			int nk = fusion_members(r, host, mem), nm = nk;
+			int nk = kernel_members(r, host, mem), nm = nk;
 			for (int y = i; y < j; y++)
 				if (!m->cl_in[y])
 					mem[nm++] = m->cl[y];
@@ -481,7 +481,7 @@ static void rehost(Remat *m, int first_new)
 			for (int y = nk; y < nm; y++)
 				for (int e = ustart[mem[y]]; e < ustart[mem[y] + 1]; e++)
 					from[users[e]] |= r->node[users[e]].group != g;
-			if (!fusion_space(r, mem, nm, &sp, NULL) || reaches(r, ustart, users, from, host, stack, seen))
+			if (!kernel_space(r, mem, nm, &sp, NULL) || reaches(r, ustart, users, from, host, stack, seen))
 				continue;
 			int at = mem[0];
 			for (int y = i; y < j; y++)
@@ -535,7 +535,7 @@ static void place_clones(Remat *m)
 	if (no != total)
 		die("remat: %d of %d nodes placed", no, total);
 	/* a GEMM reading a value its host kernel stores runs after that kernel */
-	if (m->hosted > 0 && !fusion_contract(r, order))
+	if (m->hosted > 0 && !kernel_contract(r, order))
 		die("remat: kernels of region %s in a cycle", r->name);
 	ir_reorder(r, order);
 	free(order);
@@ -603,7 +603,7 @@ void remat_run(Region *r)
 		rehost(&m, group_clones(&m));
 		place_clones(&m);
 		tidy(r);
-		fusion_renumber(r);
+		kernel_renumber(r);
 	}
 	free(m.fwd);
 	free(m.recompute);

@@ -22,10 +22,10 @@
  * the same nodes, operands and outputs (values are renumbered), so results
  * are unchanged: WRITEs still apply at region end.  Offsets of an earlier
  * memory plan are cleared; groups are kept, and each kernel's members stay
- * contiguous (fusion_contract), with the kernel where its last member was.
+ * contiguous (kernel_contract), with the kernel where its last member was.
  */
 #include "ir/ops.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +71,7 @@ static void graph_init(Graph *g, const Region *r)
 	g->delta = xmalloc(((size_t)n + 2) * sizeof *g->delta);
 	/* values that live only inside a fused kernel take no memory */
 	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal);
-	fusion_internal(r, internal);
+	kernel_internal(r, internal);
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		if (ir_takes_memory(nd->op) && !internal[v])
@@ -463,7 +463,7 @@ static void improve(const Graph *g, int *order, int64_t budget)
 	for (bool again = true; again && budget > 0;) {
 		again = false;
 		for (int v = 0; v < n && budget > 0; v++) {
-			/* a kernel's members go where fusion_contract puts the kernel */
+			/* a kernel's members go where kernel_contract puts the kernel */
 			if (r->node[v].op == OP_WRITE || r->node[v].group >= 0)
 				continue;
 			int lo = 0, hi = n - 1;
@@ -528,7 +528,7 @@ void schedule_run(Region *r)
 	for (int c = 0; c < NCAND; c++) {
 		improve(&g, cand[c], budget);
 		place_writes(&g, cand[c]);
-		fusion_contract(r, cand[c]); /* the members of a kernel run together */
+		kernel_contract(r, cand[c]); /* the members of a kernel run together */
 		int64_t area, peak = peak_of(&g, cand[c], &area);
 		if (c == 0 || peak < best_peak || (peak == best_peak && area < best_area)) {
 			best = c;

@@ -32,6 +32,7 @@
 #include "lang/diag.h"
 #include "lang/lang.h"
 #include "ir/ir.h"
+#include "kernel/kernel.h"
 #include "runtime/runtime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -124,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *sink = fopen("/dev/null", "w");
 	for (int i = 0; i < n; i++)
 		if (ir_verify(rs[i], err, sizeof err))
-			ir_print(sink, rs[i]);
+			ir_print_with(sink, rs[i], kernel_print_comments);
 	fclose(sink);
 	arena_free(a);
 	free(text);

@@ -59,6 +59,8 @@ static inline double urand(void)
 }
 
 #ifdef SINTER_IR_H
+#include "kernel/kernel.h" /* print_str prints kernel comments, as sinter does */
+
 /* A new tensor of type t: f32 in [lo, hi), i32 in [lo, hi], bool 0/1. */
 static inline Tensor trand(Type t, double lo, double hi)
 {
@@ -75,13 +77,13 @@ static inline Tensor trand(Type t, double lo, double hi)
 	return x;
 }
 
-/* The printed form of r as a malloc'd string. */
+/* The printed form of r (with its kernel comments) as a malloc'd string. */
 static inline char *print_str(const Region *r)
 {
 	char *s = NULL;
 	size_t n = 0;
 	FILE *f = open_memstream(&s, &n);
-	ir_print(f, r);
+	ir_print_with(f, r, kernel_print_comments);
 	fclose(f);
 	return s;
 }

@@ -14,7 +14,7 @@
  * is an internal error.
  */
 #include "tests/unit/cgdiff.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

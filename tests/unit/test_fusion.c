@@ -4,9 +4,9 @@
  * Structure: on small regions (softmax, cross-entropy, layer norm forward
  * and backward, an Adam update, GEMM epilogues, cases that must not fuse)
  * and on the MLP training step, how many kernels fusion makes, that every
- * kernel is one loop nest (fusion_space), contiguous after schedule, that
+ * kernel is one loop nest (kernel_space), contiguous after schedule, that
  * values used only inside a kernel get no arena bytes, and that fusion cuts
- * the bytes a step moves (fusion_traffic).  Kernel counts are the design's
+ * the bytes a step moves (kernel_traffic).  Kernel counts are the design's
  * targets ("a few kernels each, not one per op"), not recorded outputs.
  *
  * Results: every region, and special cases of the code generator (row and
@@ -20,7 +20,7 @@
 /* the kit's helpers for building regions by hand go unused here */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "tests/unit/cgdiff.h"
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 #include "passes/pipeline.h"
 
 static const char *const SOFTMAX =
@@ -328,15 +328,15 @@ static void check_kernels(const char *name, const Region *r, bool planned)
 	int nk = kernels(r);
 	bool *internal = xmalloc(((size_t)r->nnode + 1) * sizeof *internal);
 	bool *through = xmalloc(((size_t)r->nnode + 1) * sizeof *through);
-	fusion_internal(r, internal);
-	fusion_through(r, through);
+	kernel_internal(r, internal);
+	kernel_through(r, through);
 	int *mem = xmalloc(((size_t)r->nnode + 1) * sizeof *mem);
 	for (int k = 0; k < nk && !*what; k++) {
-		int n = fusion_members(r, k, mem);
-		FzSpace s;
+		int n = kernel_members(r, k, mem);
+		KernelSpace s;
 		if (n == 0)
 			snprintf(what, sizeof what, "kernel k%d is empty", k);
-		else if (!fusion_space(r, mem, n, &s, NULL))
+		else if (!kernel_space(r, mem, n, &s, NULL))
 			snprintf(what, sizeof what, "kernel k%d is not one loop nest", k);
 		else if (mem[n - 1] - mem[0] != n - 1)
 			snprintf(what, sizeof what, "kernel k%d is not contiguous", k);
@@ -417,7 +417,7 @@ static void test_structure(void)
 	r = parse_all(a, ADAM, &n)[0];
 	run_passes(r, "fusion,schedule,memplan");
 	bool *through = xmalloc(((size_t)r->nnode + 1) * sizeof *through);
-	fusion_through(r, through);
+	kernel_through(r, through);
 	int nw = 0, nt = 0;
 	for (int v = 0; v < r->nnode; v++)
 		if (r->node[v].op == OP_WRITE) {
@@ -452,10 +452,10 @@ static void test_mlp_step(void)
 	int n;
 	Region *r = parse_all(a, text, &n)[0];
 	run_passes(r, "simplify");
-	FzTraffic before, after;
-	fusion_traffic(r, false, &before);
+	KernelTraffic before, after;
+	kernel_traffic(r, false, &before);
 	run_passes(r, "fusion,schedule,memplan");
-	fusion_traffic(r, true, &after);
+	kernel_traffic(r, true, &after);
 	check_kernels("mlp_step_kernels_legal_contiguous_planned", r, true);
 	int nk = kernels(r);
 	/* forward + loss, loss sum, and one update per parameter (4) */
@@ -658,7 +658,7 @@ static void test_random(int count)
 		int before = nfail;
 		diff_run(name, r, in, 3, mem, 1e-5);
 		if (nfail != before)
-			ir_print(stdout, r);
+			ir_print_with(stdout, r, kernel_print_comments);
 		for (int i = 0; i < 3; i++)
 			free(in[i].data);
 		for (int i = 0; i < mem->n; i++)

@@ -1,29 +1,38 @@
 /*
- * fusion.h — what the fusion pass (passes/fusion.c) decides, in the form
- * the passes after it and the code generator read it: the index space of a
- * kernel and how each member maps onto it (fusion.c), which values live
- * only inside their kernel or go straight into a slot, an order keeping
- * kernels together, and the memory traffic of a region with and without
- * its kernels, for --stats (kernel.c).
+ * kernel.h — what a fused kernel is, read by everything after the fusion
+ * pass (passes/fusion.c decides Node.group; this folder only reads it): the
+ * IR printer's kernel comments, the passes after fusion and the code
+ * generator.  space.c: the index space of a kernel and how each member maps
+ * onto it; kernel.c: members, which values live only inside their kernel or
+ * go straight into a slot, an order keeping kernels together, the memory
+ * traffic of a region with and without its kernels (--stats), and the
+ * comment lines describing each kernel above a printed region.  This folder
+ * sits above ir/ and below passes/ and codegen/ (docs/ARCHITECTURE.md,
+ * "Layers"), so that all three can read one definition.
  *
  * A kernel is the set of nodes sharing one Node.group.  It iterates one
- * index space X (an FzSpace): each member is computed either at every
- * point of X (level FZ_BIG: its shape is X) or, when the kernel reduces,
- * at every point of X with the reduced axes dropped (FZ_SMALL: the
+ * index space X (a KernelSpace): each member is computed either at every
+ * point of X (level KL_BIG: its shape is X) or, when the kernel reduces,
+ * at every point of X with the reduced axes dropped (KL_SMALL: the
  * reductions' results and what is computed from them, keepdims or not).
  * Operands from outside the kernel are read from memory through
  * broadcasting strides over X; a value computed inside is read in the
  * register that holds it.  A MATMUL member (the head) runs first, as a
  * call of cblas_sgemm into its own buffer, which the rest then reads.
  */
-#ifndef SINTER_FUSION_H
-#define SINTER_FUSION_H
+#ifndef SINTER_KERNEL_H
+#define SINTER_KERNEL_H
 
 #include <stdio.h>
 
 #include "ir/ir.h"
 
-enum { FZ_NONE, FZ_BIG, FZ_SMALL }; /* level of a member in its kernel */
+enum { KL_NONE, KL_BIG, KL_SMALL }; /* level of a member in its kernel */
+
+/* The role node v can play in a kernel: none (it runs on its own), an
+   elementwise member, a reduction, or the GEMM head. */
+enum { KR_NONE, KR_ELEM, KR_REDUCE, KR_GEMM };
+int kernel_role(const Region *r, int v);
 
 typedef struct {
 	Type x;        /* the index space (dims only; x.dt is meaningless) */
@@ -31,7 +40,7 @@ typedef struct {
 	bool rows;     /* no reduction, or only trailing non-unit axes reduced: the kernel
 	                  walks one row at a time, in as many passes as reductions need */
 	int head;      /* the MATMUL member, or -1 */
-} FzSpace;
+} KernelSpace;
 
 /*
  * The space of the kernel formed by nodes mem[0..n) and each member's level
@@ -39,26 +48,26 @@ typedef struct {
  * (shapes that do not map onto one index space, an operand read at other
  * points than where it is computed, a second GEMM, ...).
  */
-bool fusion_space(const Region *r, const int *mem, int n, FzSpace *s, int *level);
+bool kernel_space(const Region *r, const int *mem, int n, KernelSpace *s, int *level);
 /* Strides over s->x (elements) of a value of type t computed at `level`:
    its element at point c of X is element sum_a c[a]*st[a] of its buffer. */
-void fusion_natural(const FzSpace *s, const Type *t, int level, int64_t *st);
+void kernel_natural(const KernelSpace *s, const Type *t, int level, int64_t *st);
 /* Strides over s->x with which member v (at `level`) reads its operand k. */
-void fusion_read_map(const FzSpace *s, const Region *r, int v, int k, int level, int64_t *st);
+void kernel_read_map(const KernelSpace *s, const Region *r, int v, int k, int level, int64_t *st);
 /* Do two stride vectors over s->x address the same elements (unit axes aside)? */
-bool fusion_same_map(const FzSpace *s, const int64_t *a, const int64_t *b);
+bool kernel_same_map(const KernelSpace *s, const int64_t *a, const int64_t *b);
 
 /* Renumbers the kernels densely from 0 in order of their first member. */
-void fusion_renumber(Region *r);
+void kernel_renumber(Region *r);
 /* Members of kernel `group`, in node order, into mem (if not NULL); returns their number. */
-int fusion_members(const Region *r, int group, int *mem);
+int kernel_members(const Region *r, int group, int *mem);
 /*
  * internal[v] (r->nnode entries): v needs no buffer.  A kernel member is
  * internal when only members of its own kernel read it (no other kernel,
  * node, WRITE or output); a constant when every reader is a kernel member
  * that takes it as an immediate.  A MATMUL head always has a buffer.
  */
-void fusion_internal(const Region *r, bool *internal);
+void kernel_internal(const Region *r, bool *internal);
 /*
  * through[v] (r->nnode entries): v is computed straight into the parameter
  * or state slot a WRITE stores it in, instead of a buffer copied at the end
@@ -68,25 +77,30 @@ void fusion_internal(const Region *r, bool *internal);
  * too) runs before the kernel; the slot is no output and no WRITE's value.
  * Depends on the order: call it on the order that runs.
  */
-void fusion_through(const Region *r, bool *through);
+void kernel_through(const Region *r, bool *through);
 /* Rearranges order[0..nnode), a topological order of r's nodes, into one
    where each kernel's members are contiguous, moving as little as it can;
    false (order unchanged) when kernels depend on each other in a cycle,
    which fusion never makes. */
-bool fusion_contract(const Region *r, int *order);
+bool kernel_contract(const Region *r, int *order);
 
 /* Work of one execution of a region: nodes that compute something (not
    input, param, state), the kernels that run them (a node outside every
    kernel is one), and bytes read and written: every kernel reads each
    buffer it takes from outside once and writes each value it materializes,
-   a WRITE copies its value into the slot (none: fusion_through).  fused = false counts as if
+   a WRITE copies its value into the slot (none: kernel_through).  fused = false counts as if
    every node were its own kernel (the region before fusion). */
 typedef struct {
 	int64_t ops, kernels, read, written;
-} FzTraffic;
-void fusion_traffic(const Region *r, bool fused, FzTraffic *t);
+} KernelTraffic;
+void kernel_traffic(const Region *r, bool fused, KernelTraffic *t);
 /* `--stats`: r's traffic before and after fusion as two rows of a table
    (with the table's heading first when heading is set). */
-void fusion_stats(FILE *f, const Region *r, bool heading);
+void kernel_stats(FILE *f, const Region *r, bool heading);
+
+/* One comment line per kernel of r (size, index space, reduced axes, the
+   values it stores), in the order of their first members: the hook
+   ir_print_with takes, so that the IR printer needs nothing above ir/. */
+void kernel_print_comments(FILE *f, const Region *r);
 
 #endif

@@ -1,12 +1,14 @@
 /*
- * kernel.c — what the passes after fusion and the code generator need to
- * know about fused kernels (passes/fusion.h): their members, which values
- * live only inside them, which are computed straight into the slot a WRITE
- * names, an order that keeps each kernel's members together, and the
- * memory traffic of a region with and without them (--stats).  fusion.c
- * decides the kernels; this file only reads Node.group.
+ * kernel.c — what the passes after fusion, the code generator and the IR
+ * printer need to know about fused kernels (kernel/kernel.h): their members
+ * and dense numbering, which values live only inside them, which are
+ * computed straight into the slot a WRITE names, an order that keeps each
+ * kernel's members together, the memory traffic of a region with and
+ * without them (--stats), and the comment lines that describe them above a
+ * printed region.  passes/fusion.c decides the kernels; this file only
+ * reads Node.group (kernel_renumber only renames the groups).
  */
-#include "passes/fusion.h"
+#include "kernel/kernel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +61,7 @@ static int heap_pop(Heap *q)
 	return top;
 }
 
-bool fusion_contract(const Region *r, int *order)
+bool kernel_contract(const Region *r, int *order)
 {
 	int n = r->nnode, ng = 0;
 	for (int v = 0; v < n; v++)
@@ -143,7 +145,26 @@ bool fusion_contract(const Region *r, int *order)
 
 /* ---- facts for the passes after fusion ---- */
 
-int fusion_members(const Region *r, int group, int *mem)
+void kernel_renumber(Region *r)
+{
+	int n = r->nnode, ng = 0, next = 0;
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= ng)
+			ng = r->node[v].group + 1;
+	int *first = xmalloc(((size_t)ng + 1) * sizeof *first);
+	for (int g = 0; g < ng; g++)
+		first[g] = -1;
+	for (int v = 0; v < n; v++) {
+		int g = r->node[v].group;
+		if (g >= 0 && first[g] < 0)
+			first[g] = next++;
+		if (g >= 0)
+			r->node[v].group = first[g];
+	}
+	free(first);
+}
+
+int kernel_members(const Region *r, int group, int *mem)
 {
 	int n = 0;
 	for (int v = 0; v < r->nnode; v++)
@@ -155,7 +176,7 @@ int fusion_members(const Region *r, int group, int *mem)
 	return n;
 }
 
-void fusion_internal(const Region *r, bool *internal)
+void kernel_internal(const Region *r, bool *internal)
 {
 	int n = r->nnode;
 	bool *used = xcalloc((size_t)n + 1, sizeof *used);
@@ -198,7 +219,7 @@ static void users_init(Users *f, const Region *r)
 	ir_users(r, &f->ustart, &f->users);
 }
 
-/* May WRITE w compute its value straight into its slot?  (fusion_through) */
+/* May WRITE w compute its value straight into its slot?  (kernel_through) */
 static bool through_ok(const Region *r, const Users *f, int w, const int *first, const int *last, const bool *reduces,
 	const bool *out, int *stack)
 {
@@ -237,7 +258,7 @@ static bool through_ok(const Region *r, const Users *f, int w, const int *first,
 	return true;
 }
 
-void fusion_through(const Region *r, bool *through)
+void kernel_through(const Region *r, bool *through)
 {
 	int n = r->nnode;
 	for (int v = 0; v < n; v++)
@@ -278,14 +299,14 @@ static int64_t bytes_of(const Node *nd)
 	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
 }
 
-void fusion_traffic(const Region *r, bool fused, FzTraffic *t)
+void kernel_traffic(const Region *r, bool fused, KernelTraffic *t)
 {
 	int n = r->nnode;
 	memset(t, 0, sizeof *t);
 	bool *internal = xcalloc((size_t)n + 1, sizeof *internal), *through = xcalloc((size_t)n + 1, sizeof *through);
 	if (fused) {
-		fusion_internal(r, internal);
-		fusion_through(r, through);
+		kernel_internal(r, internal);
+		kernel_through(r, through);
 	}
 	/* stamp[o] = 1 + the unit that last counted o as read */
 	int *stamp = xcalloc((size_t)n + 1, sizeof *stamp);
@@ -332,17 +353,17 @@ void fusion_traffic(const Region *r, bool fused, FzTraffic *t)
 	free(through);
 }
 
-static void stats_row(FILE *f, const char *name, const char *what, const FzTraffic *t, const char *extra)
+static void stats_row(FILE *f, const char *name, const char *what, const KernelTraffic *t, const char *extra)
 {
 	fprintf(f, "  %-10s %-14s %7lld %8lld %11.3f MB %11.3f MB%s\n", name, what, (long long)t->ops,
 		(long long)t->kernels, t->read / 1e6, t->written / 1e6, extra);
 }
 
-void fusion_stats(FILE *f, const Region *r, bool heading)
+void kernel_stats(FILE *f, const Region *r, bool heading)
 {
-	FzTraffic before, after;
-	fusion_traffic(r, false, &before);
-	fusion_traffic(r, true, &after);
+	KernelTraffic before, after;
+	kernel_traffic(r, false, &before);
+	kernel_traffic(r, true, &after);
 	char extra[96] = "";
 	if (r->arena_bytes > 0)
 		snprintf(extra, sizeof extra, "  (arena %.3f MB)", r->arena_bytes / 1e6);
@@ -352,4 +373,58 @@ void fusion_stats(FILE *f, const Region *r, bool heading)
 	}
 	stats_row(f, r->name ? r->name : "", "before fusion", &before, "");
 	stats_row(f, "", "after fusion", &after, extra);
+}
+
+/* ---- comments for the IR printer ---- */
+
+/*
+ * A comment line describing fused kernel `group`: its size, index space,
+ * reduced axes and the values it stores, e.g.
+ *   ; kernel k1: 18 ops over [128, 10], reducing axis [1] row by row, after the GEMM %41; stores %50 %58
+ */
+static void print_kernel(FILE *f, const Region *r, int group, const bool *internal)
+{
+	int *mem = xmalloc(((size_t)r->nnode + 1) * sizeof *mem), n = kernel_members(r, group, mem);
+	KernelSpace s;
+	fprintf(f, "; kernel k%d: %d op%s", group, n, n == 1 ? "" : "s");
+	if (kernel_space(r, mem, n, &s, NULL)) {
+		fputs(" over ", f);
+		ir_print_ints(f, s.x.dim, s.x.rank);
+		if (s.red) {
+			int64_t ax[MAX_RANK];
+			int na = 0;
+			for (int a = 0; a < s.x.rank; a++)
+				if (s.red >> a & 1)
+					ax[na++] = a;
+			fprintf(f, ", reducing ax%s ", na == 1 ? "is" : "es");
+			ir_print_ints(f, ax, na);
+			fputs(s.rows ? " row by row" : " in one walk", f);
+		}
+		if (s.head >= 0)
+			fprintf(f, ", after the GEMM %%%d", s.head);
+	} else {
+		fputs(" (not one loop nest)", f);
+	}
+	const char *sep = "; stores";
+	for (int i = 0; i < n; i++)
+		if (!internal[mem[i]] && r->node[mem[i]].op != OP_MATMUL) {
+			fprintf(f, "%s %%%d", sep, mem[i]);
+			sep = "";
+		}
+	fputc('\n', f);
+	free(mem);
+}
+
+void kernel_print_comments(FILE *f, const Region *r)
+{
+	bool *internal = xmalloc(((size_t)r->nnode + 1) * sizeof *internal);
+	kernel_internal(r, internal);
+	for (int v = 0; v < r->nnode; v++) {
+		int k = r->node[v].group, u = v - 1;
+		while (k >= 0 && u >= 0 && r->node[u].group != k)
+			u--;
+		if (k >= 0 && u < 0) /* k's first member */
+			print_kernel(f, r, k, internal);
+	}
+	free(internal);
 }
