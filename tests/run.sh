@@ -7,6 +7,7 @@
 #   roundtrip every example's regions: print, parse back, print identically
 #   lit       IR golden tests (lit + FileCheck) in tests/lit
 #   e2e       tests/e2e/*.sh (scripts printing PASS/FAIL lines)
+#   layers    tests/layers.sh: includes follow the layer rule (and its self-test)
 #
 # Run from the repository root (make test does).  TESTS=unit,errors limits
 # the suites.  SINTER=path and UNIT_DIR=folder test another build (make
@@ -24,7 +25,7 @@ export SINTER
 pass=0
 fail=0
 skip=0
-only=${TESTS:-unit,errors,gradcheck,roundtrip,lit,e2e}
+only=${TESTS:-unit,errors,gradcheck,roundtrip,lit,e2e,layers}
 want() { [[ ",$only," == *",$1,"* ]]; }
 
 # planned NAME RAN: one failure unless tests/plan promises at most RAN checks
@@ -157,6 +158,10 @@ if want e2e; then
 	for t in tests/e2e/*.sh; do
 		[ -f "$t" ] && count "e2e/$(basename "$t")" bash "$t"
 	done
+fi
+
+if want layers; then
+	count layers bash tests/layers.sh --suite
 fi
 
 echo "$pass passed, $fail failed$([ "$skip" -gt 0 ] && echo ", $skip skipped")"
