@@ -35,10 +35,15 @@ DRV_SRC := $(filter-out driver/aotmain.c,$(wildcard driver/*.c))
 GEN_SRC := $(B)/parser.c $(B)/lexer.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:.c=.o)
 DRV_OBJ := $(DRV_SRC:%.c=$(B)/%.o)
-# What binaries of `sinter build` link: everything but LLVM (codegen/run.c
-# calls compiled regions) and sinter's own commands; aotmain.c is their main().
-RT_OBJ  := $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/codegen/run.o \
-           $(B)/driver/program.o $(B)/driver/blas.o $(B)/driver/aotmain.o
+# The two libraries binaries of `sinter build` link (driver/build.c), no LLVM
+# in either.  libsinter_rt.a: the runtime proper, base/ and runtime/, which
+# depend on nothing of the compiler.  libsinter_host.a: the program host
+# above it: the language, IR, kernel analysis, passes, the host (host/run.c
+# calls compiled regions) and the driver's program runner; aotmain.c is the
+# binaries' main().  Everything but codegen/ and sinter's own commands.
+RT_OBJ   := $(patsubst %.c,$(B)/%.o,$(wildcard base/*.c runtime/*.c))
+HOST_OBJ := $(filter-out $(B)/codegen/% $(RT_OBJ),$(LIB_OBJ)) \
+            $(B)/driver/program.o $(B)/driver/blas.o $(B)/driver/aotmain.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -65,11 +70,14 @@ $(B)/.deps:
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(B) && touch $@
 
-$(BIN): $(B)/.deps $(LIB_OBJ) $(DRV_OBJ) $(B)/libsinter_rt.a
+$(BIN): $(B)/.deps $(LIB_OBJ) $(DRV_OBJ) $(B)/libsinter_host.a $(B)/libsinter_rt.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(DRV_OBJ) $(LDLIBS)
 
 $(B)/libsinter_rt.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $(RT_OBJ)
+
+$(B)/libsinter_host.a: $(HOST_OBJ)
+	rm -f $@ && ar rcs $@ $(HOST_OBJ)
 
 $(B)/parser.c $(B)/parser.h: lang/parser.y | $(B)/.deps
 	@mkdir -p $(B)
@@ -148,7 +156,7 @@ FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := check ir safetensors idx tokens
-FUZZ_OBJ      = $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/codegen/run.o $(B)/driver/program.o
+FUZZ_OBJ      = $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/driver/program.o
 SECONDS      ?= 60
 SEED         ?=
 FUZZ_DEPS    := clang libclang-rt-14-dev

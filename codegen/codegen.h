@@ -11,11 +11,13 @@
  * been planned (every value has offset >= 0; the arena is then the front of
  * scratch), otherwise one fresh offset per value.
  *
- * Typical use (what host.c does instead of interp_run):
+ * Typical use (what host.c does instead of interp_run; the runner is the
+ * host's, host/run.c, so that binaries of `sinter build` run regions
+ * without LLVM):
  *
  *     CgModule *m = cg_jit_new(err, sizeof err);        // once per process
  *     CgRegion *cr = cg_compile(m, r, err, sizeof err); // once per region
- *     cg_run(cr, &store, inputs, outputs);              // every step
+ *     host_run_compiled(cr, &store, inputs, outputs);   // every step
  *     cg_jit_free(m);                                   // frees every CgRegion
  *
  * This header needs no LLVM headers; only codegen/ is compiled against them.
@@ -32,7 +34,7 @@
  * The generated entry point.
  *   inputs[k]   data of OP_INPUT k (read only), of exactly the node's type
  *   slots[k]    data of the k-th PARAM/STATE node in node order (see
- *               cg_slot_nodes); read during the region, overwritten at its
+ *               ir_slot_nodes); read during the region, overwritten at its
  *               end by the region's WRITEs
  *   outputs[k]  caller-allocated buffers of type_numel * dtype_size bytes of
  *               output k's type (r->node[r->out[k]].type); filled before any
@@ -46,7 +48,7 @@
  *   seed, step  as Store.seed and Store.step: RAND/RANDN/DROPOUT streams
  * Returns 0, or 1 when an index reaching take, scatter_rows or one_hot was
  * outside its table: the region then stopped before its outputs and WRITEs,
- * having recorded the first bad index through cg_index_record (loads and
+ * having recorded the first bad index through rt_index_record (loads and
  * stores use a clamped index, so nothing is read or written out of bounds).
  * A call is not reentrant only through its scratch block: concurrent calls
  * need one scratch block each.
@@ -63,8 +65,8 @@ typedef struct {
 	size_t scratch;     /* bytes of scratch fn needs (a multiple of 64) */
 	int nslot;          /* number of PARAM/STATE nodes */
 	int *slot;          /* [nslot] their node indices: slots[k] is node slot[k] */
-	const Region *r;    /* the region compiled; must outlive the CgRegion (cg_run reads it) */
-	void *buf;          /* cg_run's scratch block, allocated on first use */
+	const Region *r;    /* the region compiled; must outlive the CgRegion (host_run_compiled reads it) */
+	void *buf;          /* host_run_compiled's scratch block, allocated on first use */
 	double ms;          /* wall time cg_compile took (build, O3, machine code) */
 } CgRegion;
 
@@ -77,23 +79,6 @@ CgModule *cg_jit_new(char *err, size_t errlen);
 CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen);
 /* Frees the JIT, its code and every CgRegion compiled into it. */
 void cg_jit_free(CgModule *m);
-
-/*
- * Runs cr like interp_run runs its region: slots are looked up in s (types
- * checked), outputs[k] receive freshly allocated tensors (caller frees data
- * with free()), scratch is cr->buf.  Not for concurrent calls on one cr.
- * An index outside its table ends in ir_index_fail, as in the interpreter.
- */
-void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs);
-
-/* Called by generated code after a range-checked kernel saw a bad index:
-   records the first index of idx[0..ni) outside [0, n) with the op and its
-   Node.loc, which cg_run reports when the region function returns 1. */
-void cg_index_record(const int32_t *idx, int64_t ni, int64_t n, int32_t loc, int32_t op);
-
-/* Node indices of r's PARAM/STATE nodes in node order into nodes (if not
-   NULL); returns their number. */
-int cg_slot_nodes(const Region *r, int *nodes);
 
 /*
  * Writes the regions rs[0..n) as one object file for the host CPU (position

@@ -1,11 +1,11 @@
 /*
  * jit.c — the LLVM side of codegen: a target machine for the host CPU, the
  * `default<O3>` pipeline, the ORC LLJIT that turns each region's module into
- * machine code, and cg_run, which calls a compiled region the way
- * interp_run runs one (codegen/run.c), and the object files of `sinter build`.
+ * machine code (host/run.c calls a compiled region the way interp_run runs
+ * one), and the object files of `sinter build`.
  *
  * Generated code calls libm, OpenBLAS, rt_normal, rt_parallel_for and
- * cg_index_record.  The last three live in the sinter executable, whose
+ * rt_index_record.  The last three live in the sinter executable, whose
  * symbols the dynamic loader does not export (no -rdynamic), so every
  * function the emitter names is
  * registered with the JIT by address; a process-symbol generator resolves
@@ -118,7 +118,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "cblas_sgemm", (uintptr_t)&cblas_sgemm }, { "rt_normal", (uintptr_t)&rt_normal },
 		{ "rt_gemm_serial_begin", (uintptr_t)&rt_gemm_serial_begin },
 		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
-		{ "cg_index_record", (uintptr_t)&cg_index_record },
+		{ "rt_index_record", (uintptr_t)&rt_index_record },
 		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
 		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },
 		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },
@@ -232,9 +232,9 @@ CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 	cr->fn = (CgRegionFn *)(uintptr_t)addr;
 	cr->scratch = (size_t)scratch;
 	cr->r = r;
-	cr->nslot = cg_slot_nodes(r, NULL);
+	cr->nslot = ir_slot_nodes(r, NULL);
 	cr->slot = xmalloc(((size_t)cr->nslot + 1) * sizeof *cr->slot);
-	cg_slot_nodes(r, cr->slot);
+	ir_slot_nodes(r, cr->slot);
 	if (m->nreg == m->capreg) {
 		m->capreg = m->capreg ? 2 * m->capreg : 16;
 		m->reg = realloc(m->reg, (size_t)m->capreg * sizeof *m->reg);

@@ -326,7 +326,7 @@ bool cg_range_checked(OpKind op)
 
 /*
  * After the call of range-checked node v's kernel (its result rc): when it
- * saw a bad index, record which (cg_index_record) and return 1 from the
+ * saw a bad index, record which (rt_index_record) and return 1 from the
  * region function, before any output or WRITE is stored.
  */
 void cg_index_exit(Cg *g, int v, LLVMValueRef rc)
@@ -343,7 +343,7 @@ void cg_index_exit(Cg *g, int v, LLVMValueRef rc)
 	LLVMTypeRef pt[5] = { g->ptrty, g->i64, g->i64, g->i32, g->i32 };
 	LLVMValueRef a[5] = { g->ptr[idx], cg_i64(g, type_numel(&r->node[idx].type)), cg_i64(g, n),
 		cg_i32(g, nd->loc), cg_i32(g, (int32_t)nd->op) };
-	cg_call(g, "cg_index_record", g->voidty, pt, a, 5);
+	cg_call(g, "rt_index_record", g->voidty, pt, a, 5);
 	LLVMBuildRet(g->b, cg_i32(g, 1));
 	LLVMPositionBuilderAtEnd(g->b, go);
 }

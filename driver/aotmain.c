@@ -32,9 +32,9 @@ static CgRegion *aot_compile(void *ctx, const Region *r, const char *text)
 		cr->fn = aot_regions[i].fn;
 		cr->scratch = (size_t)aot_regions[i].scratch;
 		cr->r = r;
-		cr->nslot = cg_slot_nodes(r, NULL);
+		cr->nslot = ir_slot_nodes(r, NULL);
 		cr->slot = xmalloc(((size_t)cr->nslot + 1) * sizeof *cr->slot);
-		cg_slot_nodes(r, cr->slot);
+		ir_slot_nodes(r, cr->slot);
 		t->made = realloc(t->made, (t->nmade + 1) * sizeof *t->made);
 		t->made[t->nmade++] = cr;
 		return cr;

@@ -5,8 +5,8 @@
  * check` does); their native code goes into one object file, and a
  * generated C file holds the tables of driver/aot.h: the program's sources
  * and the regions keyed by their traced text.  The C compiler links both
- * with libsinter_rt.a (frontend, IR, passes, runtime and aotmain.c: no
- * LLVM) and OpenBLAS.  The executable is written beside BIN and renamed
+ * with libsinter_host.a (the language, IR, passes, the host and aotmain.c),
+ * libsinter_rt.a (the runtime) and OpenBLAS: no LLVM.  The executable is written beside BIN and renamed
  * into place, so a failed build leaves no partial file.
  */
 #include <errno.h>
@@ -37,7 +37,7 @@ static void c_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* The folder of the running executable (where build/libsinter_rt.a lives). */
+/* The folder of the running executable (where build/libsinter_host.a lives). */
 static const char *exe_dir(Arena *a)
 {
 	char buf[4096];
@@ -50,19 +50,30 @@ static const char *exe_dir(Arena *a)
 	return arena_strdup(a, buf);
 }
 
-static const char *find_runtime_lib(Arena *a)
+/* libsinter_host.a: $SINTER_LIB, else beside the executable. */
+static const char *find_host_lib(Arena *a)
 {
 	const char *env = getenv("SINTER_LIB");
 	if (env && env[0])
 		return env;
 	const char *dir = exe_dir(a);
-	const char *cands[] = { "build/libsinter_rt.a", "../build/libsinter_rt.a", "libsinter_rt.a" };
+	const char *cands[] = { "build/libsinter_host.a", "../build/libsinter_host.a", "libsinter_host.a" };
 	for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
 		const char *p = arena_printf(a, "%s/%s", dir, cands[i]);
 		if (access(p, R_OK) == 0)
 			return p;
 	}
-	fatal("cannot find libsinter_rt.a beside %s (build it with make, or set SINTER_LIB)", dir);
+	fatal("cannot find libsinter_host.a beside %s (build it with make, or set SINTER_LIB)", dir);
+}
+
+/* libsinter_rt.a, which make writes beside libsinter_host.a. */
+static const char *find_runtime_lib(Arena *a, const char *host)
+{
+	const char *slash = strrchr(host, '/');
+	const char *p = slash ? arena_printf(a, "%.*s/libsinter_rt.a", (int)(slash - host), host) : "libsinter_rt.a";
+	if (access(p, R_OK) != 0)
+		fatal("cannot find %s beside %s (build it with make)", p, host);
+	return p;
 }
 
 static void write_tables(const char *path, Ev *ev, const Options *o, const int64_t *scratch)
@@ -142,7 +153,7 @@ int cmd_build(const Options *o)
 	dry.cmd = "check";
 	driver_run(ev, &dry, (Backend){ 0 });
 	Host *h = ev->host;
-	const char *lib = find_runtime_lib(a);
+	const char *lib = find_host_lib(a), *rtlib = find_runtime_lib(a, lib);
 
 	char dir[] = "/tmp/sinter-build-XXXXXX";
 	if (!mkdtemp(dir))
@@ -167,18 +178,18 @@ int cmd_build(const Options *o)
 
 	/* the include path for driver/aot.h: the sources beside the library */
 	const char *root = arena_strdup(a, lib);
-	char *cut = strstr(root, "/build/libsinter_rt.a");
+	char *cut = strstr(root, "/build/libsinter_host.a");
 	if (cut)
 		*cut = 0;
 	const char *inc = arena_printf(a, "-I%s", cut ? root : ".");
 	const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
 	char *argv[] = { (char *)cc, "-O2", (char *)inc, "-o", (char *)tmpbin, (char *)tab, (char *)obj,
-		(char *)lib, "-lopenblas", "-lz", "-lm", "-lpthread", NULL };
+		(char *)lib, (char *)rtlib, "-lopenblas", "-lz", "-lm", "-lpthread", NULL };
 	bool ok = run_cmd(argv, o->verbose);
 	remove_dir(dir, files, 2);
 	if (!ok) {
 		unlink(tmpbin);
-		fatal("build: linking %s failed (command: %s ... %s)", o->output, cc, lib);
+		fatal("build: linking %s failed (command: %s ... %s %s)", o->output, cc, lib, rtlib);
 	}
 	if (rename(tmpbin, o->output)) {
 		int e = errno;

@@ -209,7 +209,7 @@ Slot *slot_find(Ev *ev, const char *name, const char *sname);
 Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
 /* Frees the data of every slot and family block (the Ev's arena holds the rest). */
 void slots_free(Ev *ev);
-/* The store regions read and write slots through (interp_run, cg_run). */
+/* The store regions read and write slots through (interp_run, host_run_compiled). */
 Store ev_store(Ev *ev);
 /* Binds arguments to declared parameters (defaults, keywords, checks). */
 void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,

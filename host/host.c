@@ -10,6 +10,7 @@
  * regions are traced, shape-checked and compiled, none run.
  */
 #include "host/host.h"
+#include "host/run.h"
 
 #include <math.h>
 #include <signal.h>
@@ -235,7 +236,7 @@ static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
 		for (int i = 0; i < tr->ninputs; i++)
 			in[i] = &inputs[i];
 		if (c->cg)
-			cg_run(c->cg, &s, in, outs);
+			host_run_compiled(c->cg, &s, in, outs);
 		else
 			interp_run(r, &s, in, outs);
 		free(in);

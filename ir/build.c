@@ -392,6 +392,18 @@ bool ir_is_slot(OpKind op)
 	return op == OP_PARAM || op == OP_STATE || op == OP_PACKED;
 }
 
+int ir_slot_nodes(const Region *r, int *nodes)
+{
+	int n = 0;
+	for (int v = 0; v < r->nnode; v++)
+		if (ir_is_slot(r->node[v].op)) {
+			if (nodes)
+				nodes[n] = v;
+			n++;
+		}
+	return n;
+}
+
 bool ir_takes_memory(OpKind op)
 {
 	return !ir_is_slot(op) && op != OP_INPUT && op != OP_WRITE;

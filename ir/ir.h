@@ -229,7 +229,7 @@ const IrLoc *ir_node_loc(const Region *r, int v);
 /*
  * Index errors at run time: an index outside its table reached take,
  * scatter_rows or one_hot (n rows or classes).  The interpreter and the
- * code generator's runner call ir_index_fail, which calls the hook the
+ * host's runner of compiled regions call ir_index_fail, which calls the hook the
  * host installed (it reports with the source line and exits) or, with no
  * hook, prints the location and message and exits 1.  Never returns.
  */
@@ -247,6 +247,9 @@ static inline int64_t ir_pack_align(int64_t bytes)
 }
 /* PARAM, STATE, PACKED: storage of the host that outlives the region. */
 bool ir_is_slot(OpKind op);
+/* Node indices of r's slot nodes in node order into nodes (if not NULL);
+   returns their number.  Compiled regions take their slots in this order. */
+int ir_slot_nodes(const Region *r, int *nodes);
 /* Does a value of this op need activation memory?  Not slots and inputs
    (the host's and the caller's storage), nor writes (they define nothing). */
 bool ir_takes_memory(OpKind op);

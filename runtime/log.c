@@ -14,6 +14,11 @@
  * program polls between steps (it then finishes the step, closes the log
  * and exits 130/143); a second one exits at once, removing the temporary
  * file of a checkpoint being written, so nothing partial is left.
+ *
+ * And the bad index generated code met: a range-checked kernel that saw an
+ * index outside its table calls rt_index_record and makes its region
+ * return 1; whoever called the region takes the record (rt_index_take) to
+ * report it with the op and source location.
  */
 #include "runtime/runtime.h"
 
@@ -293,4 +298,33 @@ void rt_tmp_register(const char *path)
 		memcpy(tmp_path, path, strlen(path) + 1);
 		tmp_live = 1;
 	}
+}
+
+/* ---- a bad index in generated code ---- */
+
+/* The first bad index the last region met; regions run one at a time. */
+static struct {
+	int32_t op, loc;
+	int64_t index, n;
+} index_err;
+
+void rt_index_record(const int32_t *idx, int64_t ni, int64_t n, int32_t loc, int32_t op)
+{
+	/* the kernel only knows that one was bad: find it (a cold path) */
+	for (int64_t i = 0; i < ni; i++)
+		if (idx[i] < 0 || idx[i] >= n) {
+			index_err.op = op;
+			index_err.loc = loc;
+			index_err.index = idx[i];
+			index_err.n = n;
+			return;
+		}
+}
+
+void rt_index_take(int32_t *op, int32_t *loc, int64_t *index, int64_t *n)
+{
+	*op = index_err.op;
+	*loc = index_err.loc;
+	*index = index_err.index;
+	*n = index_err.n;
 }

@@ -138,6 +138,14 @@ int rt_signal_pending(void);
 /* The temporary file a second signal removes (NULL: none). */
 void rt_tmp_register(const char *path);
 
+/* ---- a bad index in generated code (runtime/log.c) ---- */
+/* Called by generated code after a range-checked kernel saw a bad index:
+   records the first index of idx[0..ni) outside [0, n) with the op (an
+   OpKind) and its Node.loc; the region function then returns 1. */
+void rt_index_record(const int32_t *idx, int64_t ni, int64_t n, int32_t loc, int32_t op);
+/* What the last rt_index_record recorded. */
+void rt_index_take(int32_t *op, int32_t *loc, int64_t *index, int64_t *n);
+
 /* ---- thread pool (runtime/pool.c) ---- */
 /* Starts nthreads - 1 worker threads (nthreads <= 0: one per online core);
    calling it again resizes the pool.  rt_parallel_for starts the default

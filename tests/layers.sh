@@ -8,7 +8,8 @@
 # layers, with every violation of that kind listed below it.
 #
 #   tests/layers.sh [ROOT]     check the tree at ROOT (default: this checkout)
-#   tests/layers.sh --suite    check this checkout, then --self-test (tests/run.sh)
+#   tests/layers.sh --suite    check this checkout, its runtime library and
+#                              --self-test (tests/run.sh)
 #   tests/layers.sh --self-test  plant one bad include of each kind in a
 #                              scratch tree and require each to be caught
 #
@@ -105,6 +106,27 @@ check() {
 	}' $files)
 }
 
+# runtime_alone: build/libsinter_rt.a, every object of it, links into a
+# program with nothing but the C library, zlib and OpenBLAS: the runtime
+# depends on nothing of the compiler at link time either
+runtime_alone() {
+	local root=$1 lib=$1/build/libsinter_rt.a tmp out
+	if [ ! -f "$lib" ]; then
+		echo "FAIL layers runtime library: no $lib (run make first)"
+		return
+	fi
+	tmp=$(mktemp -d)
+	echo 'int main(void) { return 0; }' >"$tmp/main.c"
+	if out=$(${CC:-cc} -o "$tmp/a.out" "$tmp/main.c" -Wl,--whole-archive "$lib" -Wl,--no-whole-archive \
+		-lopenblas -lz -lm -lpthread 2>&1); then
+		echo "PASS layers runtime library: libsinter_rt.a links alone (nothing of the compiler)"
+	else
+		echo "FAIL layers runtime library: libsinter_rt.a needs more than the runtime:"
+		grep -i 'undefined' <<<"$out" | sort -u | head -10 | sed 's/^/    /'
+	fi
+	rm -rf "$tmp"
+}
+
 # self_test: a scratch tree holding one clean file per layer and then one
 # bad include of each kind; each must be caught by its own FAIL line
 self_test() {
@@ -152,7 +174,7 @@ case "${1:-}" in
 --suite)
 	check "$(dirname "$0")/.."
 	rc=$?
-	out=$(self_test)
+	out=$(runtime_alone "$(dirname "$0")/.."; self_test)
 	echo "$out"
 	grep -q '^FAIL' <<<"$out" && rc=1
 	exit $rc

@@ -10,6 +10,7 @@
 #define SINTER_TESTS_CGDIFF_H
 
 #include "codegen/codegen.h"
+#include "host/run.h"
 #include "ir/ops.h"
 #define RNG_SEED 2024
 #include "tests/unit/check.h"
@@ -172,7 +173,7 @@ static CgRegion *diff_run(const char *name, const Region *r, Tensor *in, int nin
 		return NULL;
 	}
 	interp_run(r, &s1, ptr, o1);
-	cg_run(cr, &s2, ptr, o2);
+	host_run_compiled(cr, &s2, ptr, o2);
 	char msg[300] = "";
 	double x = 0, y = 0;
 	for (int k = 0; k < r->nout && !*msg; k++) {

@@ -49,7 +49,7 @@ static void flush(void)
 	CgRegion *cr = cg_compile(jit, r, err, sizeof err);
 	if (cr) {
 		interp_run(r, &s1, ptr, o1);
-		cg_run(cr, &s2, ptr, o2);
+		host_run_compiled(cr, &s2, ptr, o2);
 	}
 	for (int c = 0; c < ncase; c++) {
 		double x = 0, y = 0;

@@ -163,7 +163,7 @@ static bool run_stops(const Region *r, Tensor *in, int nin, Mem *m, bool use_jit
 		if (!cr)
 			ABANDON_END();
 	} else if (cr)
-		cg_run(cr, &s, ptr, out);
+		host_run_compiled(cr, &s, ptr, out);
 	else {
 		ABANDON_BEGIN();
 		interp_run(r, &s, ptr, out);

@@ -20,6 +20,7 @@
  *     memplan's in-place reuse assumes).
  */
 #include "codegen/codegen.h"
+#include "host/run.h"
 #include "ir/ops.h"
 #include "ir/opsem.h"
 #include "tests/unit/check.h"
@@ -248,7 +249,7 @@ static void test_kernels(CgModule *jit)
 	CgRegion *cr = cg_compile(jit, r, err, sizeof err);
 	if (!check(cr != NULL, "kernels_compile", "%s", err))
 		return;
-	cg_run(cr, &s, ptr, o2);
+	host_run_compiled(cr, &s, ptr, o2);
 	for (int k = 0; k < nout; k++) {
 		int op = oop[k], arity = has(op, F_UNARY) ? 1 : 2;
 		double res = 0;

@@ -1,44 +1,17 @@
 /*
- * run.c — calling compiled regions, with no LLVM: cg_run runs a region's
- * native code the way interp_run runs the region, whether the code came
- * from the JIT or was linked ahead of time into a `sinter build` binary.
+ * run.c — calling compiled regions, with no LLVM: host_run_compiled runs a
+ * region's native code (codegen/codegen.h's CgRegionFn) the way interp_run
+ * runs the region, whether the code came from the JIT or was linked ahead
+ * of time into a `sinter build` binary.  It lives in the host, not in
+ * codegen/, because built binaries link the host without LLVM.
  */
-#include "codegen/codegen.h"
+#include "host/run.h"
+
 #include "base/arena.h"
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-/* The first bad index the last region met; regions run one at a time. */
-static struct {
-	int32_t op, loc;
-	int64_t index, n;
-} index_err;
-
-void cg_index_record(const int32_t *idx, int64_t ni, int64_t n, int32_t loc, int32_t op)
-{
-	/* the kernel only knows that one was bad: find it (a cold path) */
-	for (int64_t i = 0; i < ni; i++)
-		if (idx[i] < 0 || idx[i] >= n) {
-			index_err.op = op;
-			index_err.loc = loc;
-			index_err.index = idx[i];
-			index_err.n = n;
-			return;
-		}
-}
-
-int cg_slot_nodes(const Region *r, int *nodes)
-{
-	int n = 0;
-	for (int v = 0; v < r->nnode; v++)
-		if (ir_is_slot(r->node[v].op)) {
-			if (nodes)
-				nodes[n] = v;
-			n++;
-		}
-	return n;
-}
 
 /* Dies, like interp.c, when a tensor's type differs from the node's; `what` names the tensor. */
 static void check_type(const Type *have, const Type *want, const char *what)
@@ -50,7 +23,7 @@ static void check_type(const Type *have, const Type *want, const char *what)
 	}
 }
 
-void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
+void host_run_compiled(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
 {
 	const Region *r = cr->r;
 	void **in = xcalloc((size_t)r->ninput + 1, sizeof *in);
@@ -91,6 +64,9 @@ void cg_run(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *outputs)
 			free(outputs[k].data);
 			outputs[k].data = NULL;
 		}
-		ir_index_fail(r, (OpKind)index_err.op, index_err.loc, index_err.index, index_err.n);
+		int32_t op, loc;
+		int64_t index, n;
+		rt_index_take(&op, &loc, &index, &n);
+		ir_index_fail(r, (OpKind)op, loc, index, n);
 	}
 }
