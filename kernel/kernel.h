@@ -1,8 +1,8 @@
 /*
  * kernel.h — what a fused kernel is, read by everything after the fusion
- * pass (passes/fusion.c decides Node.group; this folder only reads it): the
- * IR printer's kernel comments, the passes after fusion and the code
- * generator.  space.c: the index space of a kernel and how each member maps
+ * pass (passes/fusion.c decides Node.group; this folder reads it, and
+ * kernel_renumber only renames the groups): the IR printer's kernel
+ * comments, the passes after fusion and the code generator.  space.c: the index space of a kernel and how each member maps
  * onto it; kernel.c: members, which values live only inside their kernel or
  * go straight into a slot, an order keeping kernels together, the memory
  * traffic of a region with and without its kernels (--stats), and the
