@@ -26,7 +26,10 @@
  * key) is in fused_plan.c.
  */
 #include "codegen/fused.h"
+#include "codegen/fused_plan.h"
 #include "codegen/parallel.h"
+#include "codegen/reduce.h"
+#include "codegen/scalar.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -536,73 +539,43 @@ void cg_fused(Cg *g, int group, int last)
 	cg_fused_plan(&f);
 	f.idx = arena_alloc(a, ((size_t)f.nacc + 1) * sizeof *f.idx);
 
-	int np = f.npar + 3;
-	LLVMTypeRef *pt = arena_alloc(a, (size_t)np * sizeof *pt);
-	LLVMValueRef *args = arena_alloc(a, (size_t)np * sizeof *args);
+	LLVMTypeRef *pt = arena_alloc(a, ((size_t)f.npar + 3) * sizeof *pt);
+	LLVMValueRef *args = arena_alloc(a, ((size_t)f.npar + 3) * sizeof *args);
 	for (int p = 0; p < f.npar; p++) {
 		pt[p] = g->ptrty;
 		args[p] = f.par[p].outer;
 	}
-	pt[f.npar] = g->ptrty;
-	pt[f.npar + 1] = pt[f.npar + 2] = g->i64;
-	args[f.npar] = g->scratch;
-	args[f.npar + 1] = g->seed;
-	args[f.npar + 2] = g->step;
+	int np = cg_fn_tail(g, pt, args, f.npar);
 	LLVMTypeRef ft = LLVMFunctionType(g->voidty, pt, (unsigned)np, 0);
-	int c = 0;
-	while (c < g->nkern && strcmp(g->kern[c].key, f.key))
-		c++;
-	if (c < g->nkern) {
-		LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+	LLVMValueRef fn = cg_fn_find(g, f.key);
+	if (fn) {
+		LLVMBuildCall2(g->b, ft, fn, args, (unsigned)np, "");
 		goto out;
 	}
 	char name[64];
 	snprintf(name, sizeof name, "k%d_fused%d", last, group);
-	LLVMValueRef fn = LLVMAddFunction(g->mod, name, ft);
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	static const char *const attrs[] = { "noinline", "nounwind" };
-	for (int i = 0; i < 2; i++) {
-		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
-		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
-	}
+	fn = cg_fn_new(g, name, ft, f.key);
 	/* and scratch: only its temporaries past the buffers are reached through it */
 	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
 	for (int p = 0; p <= f.npar; p++)
 		if (p == f.npar || f.par[p].alone)
 			LLVMAddAttributeAtIndex(fn, (unsigned)p + 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
 	LLVMBuildCall2(g->b, ft, fn, args, (unsigned)np, "");
-	if (g->nkern == g->capkern) {
-		g->capkern = g->capkern ? 2 * g->capkern : 64;
-		g->kern = realloc(g->kern, (size_t)g->capkern * sizeof *g->kern);
-		if (!g->kern)
-			die("out of memory");
-	}
-	g->kern[g->nkern].key = strcpy(xmalloc(f.klen + 1), f.key);
-	g->kern[g->nkern++].fn = fn;
 
 	/* the body, with every buffer a parameter */
-	LLVMBasicBlockRef back = LLVMGetInsertBlock(g->b);
-	LLVMValueRef outer_fn = g->fn;
 	LLVMValueRef *saved = arena_alloc(a, ((size_t)nn + 1) * sizeof *saved);
 	memcpy(saved, g->ptr, (size_t)nn * sizeof *saved);
-	g->fn = fn;
+	CgOuter outer;
+	cg_fn_enter(g, fn, (unsigned)f.npar, &outer);
 	for (int v = 0; v < nn; v++)
 		if (f.param[v] >= 0)
 			g->ptr[v] = LLVMGetParam(fn, (unsigned)f.param[v]);
-	g->scratch = LLVMGetParam(fn, (unsigned)f.npar);
-	g->seed = LLVMGetParam(fn, (unsigned)f.npar + 1);
-	g->step = LLVMGetParam(fn, (unsigned)f.npar + 2);
-	LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
 	g->scope = NULL;
 	g->nown = 0;
 	body(&f);
 	LLVMBuildRetVoid(g->b);
-	g->fn = outer_fn;
 	memcpy(g->ptr, saved, (size_t)nn * sizeof *saved);
-	g->scratch = args[f.npar];
-	g->seed = args[f.npar + 1];
-	g->step = args[f.npar + 2];
-	LLVMPositionBuilderAtEnd(g->b, back);
+	cg_fn_leave(g, &outer);
 out:
 	arena_free(a);
 }

@@ -6,7 +6,7 @@
  * the strided accesses through them, and the key: a text naming all of it,
  * under which kernels with the same code share one function.
  */
-#include "codegen/fused.h"
+#include "codegen/fused_plan.h"
 
 #include <stdarg.h>
 #include <stdio.h>

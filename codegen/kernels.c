@@ -3,10 +3,11 @@
  * (reduce.c): elementwise ops and sources as one strided walk each
  * (cg_map merges axes, so the common same-shape case is one flat loop),
  * shape ops as strided copies, and the row-indexed data ops.  Each kernel
- * writes its node's buffer g->ptr[v], planned by emit.c.
+ * writes its node's buffer g->ptr[v], planned by region.c.
  */
-#include "codegen/emit.h"
+#include "codegen/kernels.h"
 #include "codegen/parallel.h"
+#include "codegen/scalar.h"
 
 #include <string.h>
 
@@ -227,7 +228,7 @@ static void concat(Cg *g, int v)
  * Row k (i32) of a table of nrows as i64, clamped to row 0 when it is
  * outside the table (a negative index is huge unsigned), so that no access
  * leaves the table; *bad becomes acc | (k outside).  The kernel returns the
- * accumulated flag after its loop and the region function stops (emit.c):
+ * accumulated flag after its loop and the region function stops (region.c):
  * one compare, one select and one or per index.
  */
 static LLVMValueRef checked_row(Cg *g, LLVMValueRef k32, int64_t nrows, LLVMValueRef acc, LLVMValueRef *bad,
@@ -348,15 +349,10 @@ void cg_index_exit(Cg *g, int v, LLVMValueRef rc)
 	LLVMPositionBuilderAtEnd(g->b, go);
 }
 
-void cg_node(Cg *g, int v)
+void cg_kernel(Cg *g, int v)
 {
 	const Node *nd = &g->r->node[v];
 	switch (nd->op) {
-	case OP_SUM:
-	case OP_MAX:
-	case OP_MIN: cg_reduce(g, v); return;
-	case OP_ARGMAX: cg_argmax(g, v); return;
-	case OP_MATMUL: cg_matmul(g, v); return;
 	case OP_TRIL: tril(g, v); return;
 	case OP_TRANSPOSE: transpose(g, v); return;
 	case OP_SLICE:

@@ -10,7 +10,7 @@
  * float rounding of the result; MAX and MIN propagate NaN like it does.
  * MATMUL calls cblas_sgemm with the interpreter's exact batching.
  */
-#include "codegen/emit.h"
+#include "codegen/reduce.h"
 #include "runtime/runtime.h"
 
 #include <math.h>
