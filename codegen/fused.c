@@ -290,14 +290,14 @@ static int col_blocks(Fk *f)
  * one block accumulates into its own entries, in the order a serial walk
  * takes, so the results are the same bit for bit.
  */
-static void nest_cols(Fk *f, Body *body)
+static void nest_cols(Fk *f, Body *body, const void *ctx)
 {
 	Cg *g = f->g;
 	LoopAx L[MAX_RANK];
 	unsigned all = (1u << f->s.x.rank) - 1;
 	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
 	if (!f->colsplit || l < 0) {
-		nest_rec(f, L, nl, 0, body, NULL);
+		nest_rec(f, L, nl, 0, body, ctx);
 		return;
 	}
 	int64_t bs = L[l].dim / f->colsplit;
@@ -311,16 +311,52 @@ static void nest_cols(Fk *f, Body *body)
 			f->idx[a] = LLVMBuildAdd(g->b, f->idx[a], LLVMBuildMul(g->b, b, cg_i64(g, st * bs), ""), "");
 	}
 	L[l].dim = bs;
-	nest_rec(f, L, nl, 0, body, NULL);
+	nest_rec(f, L, nl, 0, body, ctx);
 	memcpy(f->idx, save, (size_t)f->nacc * sizeof *save);
 	cg_par_end(g, &P);
 }
 
-/* ---- row walks ---- */
+/* ---- the points of the walks ---- */
 
-static void row_inner(Fk *f, const void *ctx)
+/* Where reduction member i accumulates at the current point: one
+   accumulator per row in a row walk, an array over the kept points in a
+   column walk. */
+static LLVMValueRef accum_at(Fk *f, int i, const CgRed *R)
+{
+	if (f->rows)
+		return f->accum[i];
+	LLVMValueRef at = f->idx[f->nat[i]];
+	return LLVMBuildInBoundsGEP2(f->g->b, R->acc, f->accum[i], &at, 1, "");
+}
+
+/* Reduction member i's result, read from its accumulator. */
+static LLVMValueRef red_result(Fk *f, int i)
 {
 	Cg *g = f->g;
+	CgRed R = red_of(f, i);
+	return cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, accum_at(f, i, &R), ""));
+}
+
+/* Combines reduction member i's operand at this point into its accumulator.
+   A row walk loads the accumulator before the operand, a column walk after
+   it: the orders the two walks have always emitted (fixed here, no longer
+   left to the C compiler's order of evaluating arguments), which LLVM keeps
+   in the vectorized loops it makes. */
+static void accumulate(Fk *f, int i)
+{
+	Cg *g = f->g;
+	CgRed R = red_of(f, i);
+	LLVMValueRef at = accum_at(f, i, &R);
+	LLVMValueRef a = f->rows ? LLVMBuildLoad2(g->b, R.acc, at, "") : NULL, x = operand(f, i, 0);
+	if (!a)
+		a = LLVMBuildLoad2(g->b, R.acc, at, "");
+	LLVMBuildStore(g->b, cg_red_combine(g, &R, a, x), at);
+}
+
+/* A point of X in pass *ctx (a column walk makes one pass, 0): the BIG
+   members that pass computes, and the reductions accumulating in it. */
+static void point(Fk *f, const void *ctx)
+{
 	int p = *(const int *)ctx;
 	scope_in(f);
 	for (int i = 0; i < f->n; i++) {
@@ -328,13 +364,10 @@ static void row_inner(Fk *f, const void *ctx)
 		const Node *nd = &f->r->node[v];
 		if (nd->op == OP_CONST || v == f->s.head)
 			continue;
-		if (f->level[i] == FZ_BIG && f->pass[i] == p) {
+		if (f->level[i] == FZ_BIG && f->pass[i] == p)
 			f->val[i] = compute(f, i);
-		} else if (is_red(nd) && f->redpass[i] == p) {
-			CgRed R = red_of(f, i);
-			LLVMValueRef a = LLVMBuildLoad2(g->b, R.acc, f->accum[i], "");
-			LLVMBuildStore(g->b, cg_red_combine(g, &R, a, operand(f, i, 0)), f->accum[i]);
-		}
+		else if (is_red(nd) && f->redpass[i] == p)
+			accumulate(f, i);
 	}
 	store_members(f, FZ_BIG, p);
 	scope_out(f);
@@ -349,6 +382,8 @@ static void small_members(Fk *f, int p)
 	}
 }
 
+/* A row: its passes, each a walk over the row, with its SMALL members
+   computed between them. */
 static void row_outer(Fk *f, const void *ctx)
 {
 	Cg *g = f->g;
@@ -364,54 +399,24 @@ static void row_outer(Fk *f, const void *ctx)
 				LLVMBuildStore(g->b, cg_red_init(g, &R), f->accum[i]);
 			}
 		f->curpass = p;
-		nest(f, f->s.red, row_inner, &p);
+		nest(f, f->s.red, point, &p);
 		for (int i = 0; i < f->n; i++)
-			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p) {
-				CgRed R = red_of(f, i);
-				f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, f->accum[i], ""));
-			}
+			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p)
+				f->val[i] = red_result(f, i);
 	}
 	store_members(f, FZ_SMALL, 0);
 	scope_out(f);
 }
 
-/* ---- column walks ---- */
-
-static void col_walk(Fk *f, const void *ctx)
-{
-	Cg *g = f->g;
-	(void)ctx;
-	scope_in(f);
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		const Node *nd = &f->r->node[v];
-		if (nd->op == OP_CONST || v == f->s.head)
-			continue;
-		if (f->level[i] == FZ_BIG) {
-			f->val[i] = compute(f, i);
-		} else if (is_red(nd)) {
-			CgRed R = red_of(f, i);
-			LLVMValueRef at = f->idx[f->nat[i]];
-			LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &at, 1, "");
-			LLVMBuildStore(g->b, cg_red_combine(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""), operand(f, i, 0)), p);
-		}
-	}
-	store_members(f, FZ_BIG, 0);
-	scope_out(f);
-}
-
+/* A kept point after a column walk: the reductions' results and the SMALL
+   members computed from them. */
 static void col_final(Fk *f, const void *ctx)
 {
-	Cg *g = f->g;
 	(void)ctx;
 	scope_in(f);
 	for (int i = 0; i < f->n; i++)
-		if (is_red(&f->r->node[f->mem[i]])) {
-			CgRed R = red_of(f, i);
-			LLVMValueRef at = f->idx[f->nat[i]];
-			LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &at, 1, "");
-			f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""));
-		}
+		if (is_red(&f->r->node[f->mem[i]]))
+			f->val[i] = red_result(f, i);
 	small_members(f, 0);
 	store_members(f, FZ_SMALL, 0);
 	scope_out(f);
@@ -490,7 +495,7 @@ static void body(Fk *f)
 	} else {
 		f->curpass = 0;
 		f->colsplit = numel_of(&f->s.x, all) >= cg_par_min() ? col_blocks(f) : 0;
-		nest_cols(f, col_walk);
+		nest_cols(f, point, &f->curpass);
 		nest(f, all & ~f->s.red, col_final, NULL);
 	}
 }

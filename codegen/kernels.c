@@ -225,27 +225,36 @@ static void concat(Cg *g, int v)
 }
 
 /*
- * Row k (i32) of a table of nrows as i64, clamped to row 0 when it is
- * outside the table (a negative index is huge unsigned), so that no access
- * leaves the table; *bad becomes acc | (k outside).  The kernel returns the
- * accumulated flag after its loop and the region function stops (region.c):
- * one compare, one select and one or per index.
+ * A loop over the ni indices of a range-checked op, each read as the row
+ * of a table of nrows: row is the index as i64, clamped to row 0 when it is
+ * outside the table (a negative index is huge unsigned, and then outside
+ * is true), so that no access leaves the table.  The loop carries the or of
+ * every outside flag; the kernel returns it after the loop (g->bad) and the
+ * region function stops (region.c): one compare, one select and one or per
+ * index.
  */
-static LLVMValueRef checked_row(Cg *g, LLVMValueRef k32, int64_t nrows, LLVMValueRef acc, LLVMValueRef *bad,
-	LLVMValueRef *outside)
+typedef struct {
+	Loop L;
+	LLVMValueRef i, row, outside;
+	LLVMValueRef acc, bad; /* some index before this one was outside; so far, this one included */
+} RowLoop;
+
+static void rows_begin(Cg *g, RowLoop *q, int idx, int64_t ni, int64_t nrows)
 {
 	LLVMBuilderRef b = g->b;
-	LLVMValueRef k = LLVMBuildSExt(b, k32, g->i64, "");
-	LLVMValueRef out = LLVMBuildICmp(b, LLVMIntUGE, k, cg_i64(g, nrows), "");
-	*bad = LLVMBuildOr(b, acc, out, "");
-	if (outside)
-		*outside = out;
-	return LLVMBuildSelect(b, out, cg_i64(g, 0), k, "");
+	q->i = cg_loop_begin(g, &q->L, ni);
+	q->acc = cg_loop_phi(g, &q->L, g->i1, LLVMConstInt(g->i1, 0, 0));
+	LLVMValueRef k = LLVMBuildSExt(b, cg_load(g, DT_I32, g->ptr[idx], q->i), g->i64, "");
+	q->outside = LLVMBuildICmp(b, LLVMIntUGE, k, cg_i64(g, nrows), "");
+	q->bad = LLVMBuildOr(b, q->acc, q->outside, "");
+	q->row = LLVMBuildSelect(b, q->outside, cg_i64(g, 0), k, "");
 }
 
-static LLVMValueRef no_bad(Cg *g)
+static void rows_end(Cg *g, RowLoop *q)
 {
-	return LLVMConstInt(g->i1, 0, 0);
+	cg_loop_carry(g, q->acc, q->bad);
+	cg_loop_end(g, &q->L);
+	g->bad = q->bad;
 }
 
 static void take(Cg *g, int v)
@@ -257,15 +266,12 @@ static void take(Cg *g, int v)
 	int64_t row = nrows ? cg_bytes(tt) / nrows : 0;
 	if (ni == 0)
 		return;
-	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
-	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, acc, &bad, NULL);
+	RowLoop q;
+	rows_begin(g, &q, idx, ni, nrows);
 	LLVMValueRef rb = cg_i64(g, row);
-	cg_memcpy(g, byte_ptr(g, g->ptr[v], LLVMBuildMul(g->b, i, rb, "")),
-		byte_ptr(g, g->ptr[tab], LLVMBuildMul(g->b, k, rb, "")), row);
-	cg_loop_carry(g, acc, bad);
-	cg_loop_end(g, &L);
-	g->bad = bad;
+	cg_memcpy(g, byte_ptr(g, g->ptr[v], LLVMBuildMul(g->b, q.i, rb, "")),
+		byte_ptr(g, g->ptr[tab], LLVMBuildMul(g->b, q.row, rb, "")), row);
+	rows_end(g, &q);
 }
 
 static void scatter_rows(Cg *g, int v)
@@ -280,12 +286,12 @@ static void scatter_rows(Cg *g, int v)
 	cg_memset0(g, g->ptr[v], cg_bytes(ot));
 	if (ni == 0)
 		return;
-	Loop L, Lj;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
-	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, acc, &bad, NULL);
+	RowLoop q;
+	rows_begin(g, &q, idx, ni, nrows);
 	if (row > 0) {
+		Loop Lj;
 		LLVMValueRef rb = cg_i64(g, row);
-		LLVMValueRef d0 = LLVMBuildMul(g->b, k, rb, ""), s0 = LLVMBuildMul(g->b, i, rb, "");
+		LLVMValueRef d0 = LLVMBuildMul(g->b, q.row, rb, ""), s0 = LLVMBuildMul(g->b, q.i, rb, "");
 		LLVMValueRef j = cg_loop_begin(g, &Lj, row);
 		LLVMValueRef d = LLVMBuildAdd(g->b, d0, j, "");
 		LLVMValueRef sum = LLVMBuildFAdd(g->b, cg_load(g, DT_F32, g->ptr[v], d),
@@ -293,9 +299,7 @@ static void scatter_rows(Cg *g, int v)
 		cg_store(g, DT_F32, g->ptr[v], d, sum);
 		cg_loop_end(g, &Lj);
 	}
-	cg_loop_carry(g, acc, bad);
-	cg_loop_end(g, &L);
-	g->bad = bad;
+	rows_end(g, &q);
 }
 
 static void one_hot(Cg *g, int v)
@@ -307,16 +311,13 @@ static void one_hot(Cg *g, int v)
 	cg_memset0(g, g->ptr[v], cg_bytes(ot));
 	if (ni == 0 || n == 0)
 		return;
-	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
-	LLVMValueRef out, x = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), n, acc, &bad, &out);
+	RowLoop q;
+	rows_begin(g, &q, idx, ni, n);
 	/* a bad index stores 0 at its row's first class (the run stops anyway) */
-	LLVMValueRef one = LLVMBuildSelect(g->b, out, cg_const_of(g, ot->dt, 0), cg_const_of(g, ot->dt, 1), "");
-	LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i, cg_i64(g, n), ""), x, "");
+	LLVMValueRef one = LLVMBuildSelect(g->b, q.outside, cg_const_of(g, ot->dt, 0), cg_const_of(g, ot->dt, 1), "");
+	LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, q.i, cg_i64(g, n), ""), q.row, "");
 	cg_store(g, ot->dt, g->ptr[v], at, one);
-	cg_loop_carry(g, acc, bad);
-	cg_loop_end(g, &L);
-	g->bad = bad;
+	rows_end(g, &q);
 }
 
 /* Ops whose kernels check indices against a table: they return the flag. */
