@@ -36,11 +36,6 @@ LLVMValueRef cg_f32(Cg *g, float v)
 	return LLVMConstReal(g->f32, v);
 }
 
-int64_t cg_bytes(const Type *t)
-{
-	return type_numel(t) * (int64_t)dtype_size(t->dt);
-}
-
 LLVMValueRef cg_elem_ptr(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx)
 {
 	return LLVMBuildInBoundsGEP2(g->b, cg_elem_type(g, dt), ptr, &idx, 1, "");
@@ -73,7 +68,7 @@ void cg_store(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef 
 LLVMValueRef cg_scratch(Cg *g, int64_t bytes)
 {
 	LLVMValueRef off = cg_i64(g, g->used);
-	g->used += (bytes + 63) & ~(int64_t)63;
+	g->used += align_up(bytes, 64);
 	return LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
 }
 

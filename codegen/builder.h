@@ -97,7 +97,6 @@ void cg_map(Cg *g, const Type *space, Opnd *op, int nop, ElemFn *fn, const void 
 void cg_bstrides(const Type *t, const Type *sp, int64_t *st);
 /* Row-major strides of t. */
 void cg_cstrides(const Type *t, int64_t *st);
-int64_t cg_bytes(const Type *t);
 
 /* Calls an external C function (declared on first use); ret may be g->voidty. */
 LLVMValueRef cg_call(Cg *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt, LLVMValueRef *args, int n);

@@ -50,7 +50,7 @@ static int param_of(Fk *f, int u, bool written)
 {
 	Cg *g = f->g;
 	if (f->param[u] < 0) {
-		int64_t lo = g->home[u], hi = lo >= 0 ? lo + cg_bytes(&f->r->node[u].type) : -1;
+		int64_t lo = g->home[u], hi = lo >= 0 ? lo + type_bytes(&f->r->node[u].type) : -1;
 		int p = 0;
 		while (p < f->npar && !(lo >= 0 ? f->par[p].lo == lo && f->par[p].hi == hi : f->par[p].outer == g->ptr[u]))
 			p++;

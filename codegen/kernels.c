@@ -111,7 +111,7 @@ static void elementwise(Cg *g, int v)
 			for (int k = 1; k < g->nown; k++)
 				in_place |= g->own[k] == op[1].ptr;
 			if (!in_place)
-				cg_memcpy(g, op[0].ptr, op[1].ptr, cg_bytes(&nd->type));
+				cg_memcpy(g, op[0].ptr, op[1].ptr, type_bytes(&nd->type));
 			return;
 		}
 		e.key = cg_stream_key(g, nd->ia[0]);
@@ -167,7 +167,7 @@ static void slice(Cg *g, int v)
 		f->st[k] = nd->ia[3 * k + 2] * st[k];
 	}
 	if (un)
-		cg_memset0(g, op[0].ptr, cg_bytes(full));
+		cg_memset0(g, op[0].ptr, type_bytes(full));
 	Ew e = { .op = nd->op };
 	cg_map_par(g, sp, op, 2, ew_body, &e);
 }
@@ -185,8 +185,8 @@ static void pack(Cg *g, int v)
 	int64_t end = 0, start = 0; /* start: ir_pack_start(r, v, k), summed as k goes */
 	for (int k = 0; k < r->node[v].narg; k++) {
 		int o = ir_operand(r, v, k);
-		int64_t at = start, n = cg_bytes(&r->node[o].type);
-		start += ir_pack_align(type_numel(&r->node[o].type) * (int64_t)dtype_size(r->node[o].type.dt));
+		int64_t at = start, n = type_bytes(&r->node[o].type);
+		start += ir_pack_align(n);
 		if (at > end)
 			cg_memset0(g, byte_ptr(g, g->ptr[v], cg_i64(g, end)), at - end);
 		if (g->home[v] < 0 || g->home[o] != g->home[v] + at)
@@ -263,7 +263,7 @@ static void take(Cg *g, int v)
 	int tab = ir_operand(r, v, 0), idx = ir_operand(r, v, 1);
 	const Type *tt = &r->node[tab].type;
 	int64_t nrows = tt->dim[0], ni = type_numel(&r->node[idx].type);
-	int64_t row = nrows ? cg_bytes(tt) / nrows : 0;
+	int64_t row = nrows ? type_bytes(tt) / nrows : 0;
 	if (ni == 0)
 		return;
 	RowLoop q;
@@ -283,7 +283,7 @@ static void scatter_rows(Cg *g, int v)
 	int64_t row = nrows ? type_numel(ot) / nrows : 0;
 	if (ot->dt != DT_F32)
 		die("codegen: scatter_rows needs f32 rows");
-	cg_memset0(g, g->ptr[v], cg_bytes(ot));
+	cg_memset0(g, g->ptr[v], type_bytes(ot));
 	if (ni == 0)
 		return;
 	RowLoop q;
@@ -308,7 +308,7 @@ static void one_hot(Cg *g, int v)
 	const Type *ot = &r->node[v].type;
 	int idx = ir_operand(r, v, 0);
 	int64_t n = ot->dim[ot->rank - 1], ni = type_numel(&r->node[idx].type);
-	cg_memset0(g, g->ptr[v], cg_bytes(ot));
+	cg_memset0(g, g->ptr[v], type_bytes(ot));
 	if (ni == 0 || n == 0)
 		return;
 	RowLoop q;
@@ -366,7 +366,7 @@ void cg_kernel(Cg *g, int v)
 	case OP_RESHAPE:
 	case OP_STOP_GRADIENT:
 		/* a copy only where a memory plan gave the value its own buffer */
-		cg_memcpy(g, g->ptr[v], g->ptr[ir_operand(g->r, v, 0)], cg_bytes(&nd->type));
+		cg_memcpy(g, g->ptr[v], g->ptr[ir_operand(g->r, v, 0)], type_bytes(&nd->type));
 		return;
 	case OP_CONST: case OP_ARANGE: case OP_RAND: case OP_RANDN:
 		elementwise(g, v);

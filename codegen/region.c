@@ -67,7 +67,7 @@ static bool planned(const Region *r, const bool *internal, const bool *through, 
 			continue;
 		if (nd->offset < 0)
 			return false;
-		int64_t e = nd->offset + cg_bytes(&nd->type);
+		int64_t e = nd->offset + type_bytes(&nd->type);
 		*end = e > *end ? e : *end;
 	}
 	return true;
@@ -88,7 +88,7 @@ static void plan(Cg *g, int *out_of)
 	fusion_through(r, through);
 	bool plan = planned(r, g->internal, through, &end);
 	if (plan)
-		g->used = (end + 63) & ~(int64_t)63;
+		g->used = align_up(end, 64);
 	int nslot = 0;
 	for (int v = 0; v < r->nnode; v++)
 		out_of[v] = -1;
@@ -129,7 +129,7 @@ static void plan(Cg *g, int *out_of)
 			g->home[v] = nd->offset;
 		} else {
 			g->home[v] = g->used;
-			g->ptr[v] = cg_scratch(g, cg_bytes(&nd->type));
+			g->ptr[v] = cg_scratch(g, type_bytes(&nd->type));
 		}
 	}
 	/* into the slot its WRITE names, whose old value nothing reads any more */
@@ -149,7 +149,7 @@ static void finish(Cg *g, const int *out_of)
 	for (int k = 0; k < r->nout; k++) {
 		int o = r->out[k];
 		if (out_of[o] != k)
-			cg_memcpy(g, arg_ptr(g, g->outputs, k), g->ptr[o], cg_bytes(&r->node[o].type));
+			cg_memcpy(g, arg_ptr(g, g->outputs, k), g->ptr[o], type_bytes(&r->node[o].type));
 	}
 	LLVMValueRef *src = xcalloc((size_t)r->nnode + 1, sizeof *src);
 	for (int v = 0; v < r->nnode; v++) {
@@ -161,7 +161,7 @@ static void finish(Cg *g, const int *out_of)
 		for (int w = 0; is_slot(&r->node[root]) && w < r->nnode; w++)
 			changed |= r->node[w].op == OP_WRITE && ir_slots_overlap(&r->node[ir_operand(r, w, 0)], &r->node[root]);
 		if (changed) {
-			int64_t n = cg_bytes(&r->node[val].type);
+			int64_t n = type_bytes(&r->node[val].type);
 			src[v] = cg_scratch(g, n);
 			cg_memcpy(g, src[v], g->ptr[val], n);
 		}
@@ -170,7 +170,7 @@ static void finish(Cg *g, const int *out_of)
 		if (r->node[v].op != OP_WRITE)
 			continue;
 		int slot = ir_operand(r, v, 0);
-		int64_t n = cg_bytes(&r->node[slot].type);
+		int64_t n = type_bytes(&r->node[slot].type);
 		if (src[v] != g->ptr[slot] && n > 0)
 			LLVMBuildMemMove(g->b, g->ptr[slot], 4, src[v], 4, cg_i64(g, n));
 	}
@@ -189,14 +189,14 @@ static int kernel_values(const Cg *g, int v, int *val, bool *own)
 	int n = 0;
 	val[n] = v;
 	own[n++] = true;
-	int64_t a0 = g->home[v], a1 = a0 + cg_bytes(&nd->type);
+	int64_t a0 = g->home[v], a1 = a0 + type_bytes(&nd->type);
 	for (int k = 0; k < nd->narg; k++) {
 		int o = ir_operand(r, v, k), j = 0;
 		while (j < n && val[j] != o)
 			j++;
 		if (j < n)
 			continue;
-		int64_t b0 = g->home[o], b1 = b0 + cg_bytes(&r->node[o].type);
+		int64_t b0 = g->home[o], b1 = b0 + type_bytes(&r->node[o].type);
 		val[n] = o;
 		own[n++] = a0 >= 0 && b0 >= 0 && b0 < a1 && a0 < b1;
 	}

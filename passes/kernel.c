@@ -275,7 +275,7 @@ void fusion_through(const Region *r, bool *through)
 
 static int64_t bytes_of(const Node *nd)
 {
-	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+	return type_bytes(&nd->type);
 }
 
 void fusion_traffic(const Region *r, bool fused, FzTraffic *t)
