@@ -6,6 +6,7 @@
 #define SINTER_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ArenaChunk ArenaChunk;
 typedef struct {
@@ -28,5 +29,12 @@ _Noreturn void die_out_of_memory(size_t bytes);
 /* malloc that dies on failure (for runtime buffers outside arenas). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+
+/* n rounded up to a multiple of a (n >= 0, a > 0): the sizes and offsets of
+   blocks that start on cache lines (a = 64). */
+static inline int64_t align_up(int64_t n, int64_t a)
+{
+	return (n + a - 1) / a * a;
+}
 
 #endif

@@ -21,6 +21,28 @@
  *     cg_jit_free(m);                                   // frees every CgRegion
  *
  * This header needs no LLVM headers; only codegen/ is compiled against them.
+ *
+ * Inside codegen/, files include only downward (an arrow: "calls into"):
+ *
+ *   jit.c                     optimize, JIT or write an object file
+ *     |
+ *   region.c   region.h       a region's module: where values live, one
+ *     |                       call of a kernel function per node or fused
+ *     |                       kernel, outputs, WRITEs
+ *     +-----------+------------+
+ *     |           |            |
+ *   kernels.c  reduce.c <-- fused.c      the kernel emitters: a kernel
+ *   kernels.h  reduce.h     fused.h      function's body (fused.c runs a
+ *     |           |         fused_plan.c GEMM first and accumulates with
+ *     |           |            |         reduce.c's accumulators)
+ *     +-----------+------------+
+ *     |                        |
+ *   scalar.c  scalar.h    parallel.c  parallel.h   element math; walks on
+ *     |                        |                   the thread pool
+ *     +------------------------+
+ *     |
+ *   builder.c  builder.h      the emission context Cg and the IR-builder
+ *                             helpers: constants, loads, loops, walks, calls
  */
 #ifndef SINTER_CODEGEN_H
 #define SINTER_CODEGEN_H

@@ -26,7 +26,10 @@
  * key) is in fused_plan.c.
  */
 #include "codegen/fused.h"
+#include "codegen/fused_plan.h"
 #include "codegen/parallel.h"
+#include "codegen/reduce.h"
+#include "codegen/scalar.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -287,14 +290,14 @@ static int col_blocks(Fk *f)
  * one block accumulates into its own entries, in the order a serial walk
  * takes, so the results are the same bit for bit.
  */
-static void nest_cols(Fk *f, Body *body)
+static void nest_cols(Fk *f, Body *body, const void *ctx)
 {
 	Cg *g = f->g;
 	LoopAx L[MAX_RANK];
 	unsigned all = (1u << f->s.x.rank) - 1;
 	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
 	if (!f->colsplit || l < 0) {
-		nest_rec(f, L, nl, 0, body, NULL);
+		nest_rec(f, L, nl, 0, body, ctx);
 		return;
 	}
 	int64_t bs = L[l].dim / f->colsplit;
@@ -308,16 +311,52 @@ static void nest_cols(Fk *f, Body *body)
 			f->idx[a] = LLVMBuildAdd(g->b, f->idx[a], LLVMBuildMul(g->b, b, cg_i64(g, st * bs), ""), "");
 	}
 	L[l].dim = bs;
-	nest_rec(f, L, nl, 0, body, NULL);
+	nest_rec(f, L, nl, 0, body, ctx);
 	memcpy(f->idx, save, (size_t)f->nacc * sizeof *save);
 	cg_par_end(g, &P);
 }
 
-/* ---- row walks ---- */
+/* ---- the points of the walks ---- */
 
-static void row_inner(Fk *f, const void *ctx)
+/* Where reduction member i accumulates at the current point: one
+   accumulator per row in a row walk, an array over the kept points in a
+   column walk. */
+static LLVMValueRef accum_at(Fk *f, int i, const CgRed *R)
+{
+	if (f->rows)
+		return f->accum[i];
+	LLVMValueRef at = f->idx[f->nat[i]];
+	return LLVMBuildInBoundsGEP2(f->g->b, R->acc, f->accum[i], &at, 1, "");
+}
+
+/* Reduction member i's result, read from its accumulator. */
+static LLVMValueRef red_result(Fk *f, int i)
 {
 	Cg *g = f->g;
+	CgRed R = red_of(f, i);
+	return cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, accum_at(f, i, &R), ""));
+}
+
+/* Combines reduction member i's operand at this point into its accumulator.
+   A row walk loads the accumulator before the operand, a column walk after
+   it: the orders the two walks have always emitted (fixed here, no longer
+   left to the C compiler's order of evaluating arguments), which LLVM keeps
+   in the vectorized loops it makes. */
+static void accumulate(Fk *f, int i)
+{
+	Cg *g = f->g;
+	CgRed R = red_of(f, i);
+	LLVMValueRef at = accum_at(f, i, &R);
+	LLVMValueRef a = f->rows ? LLVMBuildLoad2(g->b, R.acc, at, "") : NULL, x = operand(f, i, 0);
+	if (!a)
+		a = LLVMBuildLoad2(g->b, R.acc, at, "");
+	LLVMBuildStore(g->b, cg_red_combine(g, &R, a, x), at);
+}
+
+/* A point of X in pass *ctx (a column walk makes one pass, 0): the BIG
+   members that pass computes, and the reductions accumulating in it. */
+static void point(Fk *f, const void *ctx)
+{
 	int p = *(const int *)ctx;
 	scope_in(f);
 	for (int i = 0; i < f->n; i++) {
@@ -325,13 +364,10 @@ static void row_inner(Fk *f, const void *ctx)
 		const Node *nd = &f->r->node[v];
 		if (nd->op == OP_CONST || v == f->s.head)
 			continue;
-		if (f->level[i] == KL_BIG && f->pass[i] == p) {
+		if (f->level[i] == KL_BIG && f->pass[i] == p)
 			f->val[i] = compute(f, i);
-		} else if (is_red(nd) && f->redpass[i] == p) {
-			CgRed R = red_of(f, i);
-			LLVMValueRef a = LLVMBuildLoad2(g->b, R.acc, f->accum[i], "");
-			LLVMBuildStore(g->b, cg_red_combine(g, &R, a, operand(f, i, 0)), f->accum[i]);
-		}
+		else if (is_red(nd) && f->redpass[i] == p)
+			accumulate(f, i);
 	}
 	store_members(f, KL_BIG, p);
 	scope_out(f);
@@ -346,6 +382,8 @@ static void small_members(Fk *f, int p)
 	}
 }
 
+/* A row: its passes, each a walk over the row, with its SMALL members
+   computed between them. */
 static void row_outer(Fk *f, const void *ctx)
 {
 	Cg *g = f->g;
@@ -361,54 +399,24 @@ static void row_outer(Fk *f, const void *ctx)
 				LLVMBuildStore(g->b, cg_red_init(g, &R), f->accum[i]);
 			}
 		f->curpass = p;
-		nest(f, f->s.red, row_inner, &p);
+		nest(f, f->s.red, point, &p);
 		for (int i = 0; i < f->n; i++)
-			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p) {
-				CgRed R = red_of(f, i);
-				f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, f->accum[i], ""));
-			}
+			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p)
+				f->val[i] = red_result(f, i);
 	}
 	store_members(f, KL_SMALL, 0);
 	scope_out(f);
 }
 
-/* ---- column walks ---- */
-
-static void col_walk(Fk *f, const void *ctx)
-{
-	Cg *g = f->g;
-	(void)ctx;
-	scope_in(f);
-	for (int i = 0; i < f->n; i++) {
-		int v = f->mem[i];
-		const Node *nd = &f->r->node[v];
-		if (nd->op == OP_CONST || v == f->s.head)
-			continue;
-		if (f->level[i] == KL_BIG) {
-			f->val[i] = compute(f, i);
-		} else if (is_red(nd)) {
-			CgRed R = red_of(f, i);
-			LLVMValueRef at = f->idx[f->nat[i]];
-			LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &at, 1, "");
-			LLVMBuildStore(g->b, cg_red_combine(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""), operand(f, i, 0)), p);
-		}
-	}
-	store_members(f, KL_BIG, 0);
-	scope_out(f);
-}
-
+/* A kept point after a column walk: the reductions' results and the SMALL
+   members computed from them. */
 static void col_final(Fk *f, const void *ctx)
 {
-	Cg *g = f->g;
 	(void)ctx;
 	scope_in(f);
 	for (int i = 0; i < f->n; i++)
-		if (is_red(&f->r->node[f->mem[i]])) {
-			CgRed R = red_of(f, i);
-			LLVMValueRef at = f->idx[f->nat[i]];
-			LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &at, 1, "");
-			f->val[i] = cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, p, ""));
-		}
+		if (is_red(&f->r->node[f->mem[i]]))
+			f->val[i] = red_result(f, i);
 	small_members(f, 0);
 	store_members(f, KL_SMALL, 0);
 	scope_out(f);
@@ -487,7 +495,7 @@ static void body(Fk *f)
 	} else {
 		f->curpass = 0;
 		f->colsplit = numel_of(&f->s.x, all) >= cg_par_min() ? col_blocks(f) : 0;
-		nest_cols(f, col_walk);
+		nest_cols(f, point, &f->curpass);
 		nest(f, all & ~f->s.red, col_final, NULL);
 	}
 }
@@ -536,73 +544,43 @@ void cg_fused(Cg *g, int group, int last)
 	cg_fused_plan(&f);
 	f.idx = arena_alloc(a, ((size_t)f.nacc + 1) * sizeof *f.idx);
 
-	int np = f.npar + 3;
-	LLVMTypeRef *pt = arena_alloc(a, (size_t)np * sizeof *pt);
-	LLVMValueRef *args = arena_alloc(a, (size_t)np * sizeof *args);
+	LLVMTypeRef *pt = arena_alloc(a, ((size_t)f.npar + 3) * sizeof *pt);
+	LLVMValueRef *args = arena_alloc(a, ((size_t)f.npar + 3) * sizeof *args);
 	for (int p = 0; p < f.npar; p++) {
 		pt[p] = g->ptrty;
 		args[p] = f.par[p].outer;
 	}
-	pt[f.npar] = g->ptrty;
-	pt[f.npar + 1] = pt[f.npar + 2] = g->i64;
-	args[f.npar] = g->scratch;
-	args[f.npar + 1] = g->seed;
-	args[f.npar + 2] = g->step;
+	int np = cg_fn_tail(g, pt, args, f.npar);
 	LLVMTypeRef ft = LLVMFunctionType(g->voidty, pt, (unsigned)np, 0);
-	int c = 0;
-	while (c < g->nkern && strcmp(g->kern[c].key, f.key))
-		c++;
-	if (c < g->nkern) {
-		LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+	LLVMValueRef fn = cg_fn_find(g, f.key);
+	if (fn) {
+		LLVMBuildCall2(g->b, ft, fn, args, (unsigned)np, "");
 		goto out;
 	}
 	char name[64];
 	snprintf(name, sizeof name, "k%d_fused%d", last, group);
-	LLVMValueRef fn = LLVMAddFunction(g->mod, name, ft);
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	static const char *const attrs[] = { "noinline", "nounwind" };
-	for (int i = 0; i < 2; i++) {
-		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
-		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
-	}
+	fn = cg_fn_new(g, name, ft, f.key);
 	/* and scratch: only its temporaries past the buffers are reached through it */
 	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
 	for (int p = 0; p <= f.npar; p++)
 		if (p == f.npar || f.par[p].alone)
 			LLVMAddAttributeAtIndex(fn, (unsigned)p + 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
 	LLVMBuildCall2(g->b, ft, fn, args, (unsigned)np, "");
-	if (g->nkern == g->capkern) {
-		g->capkern = g->capkern ? 2 * g->capkern : 64;
-		g->kern = realloc(g->kern, (size_t)g->capkern * sizeof *g->kern);
-		if (!g->kern)
-			die("out of memory");
-	}
-	g->kern[g->nkern].key = strcpy(xmalloc(f.klen + 1), f.key);
-	g->kern[g->nkern++].fn = fn;
 
 	/* the body, with every buffer a parameter */
-	LLVMBasicBlockRef back = LLVMGetInsertBlock(g->b);
-	LLVMValueRef outer_fn = g->fn;
 	LLVMValueRef *saved = arena_alloc(a, ((size_t)nn + 1) * sizeof *saved);
 	memcpy(saved, g->ptr, (size_t)nn * sizeof *saved);
-	g->fn = fn;
+	CgOuter outer;
+	cg_fn_enter(g, fn, (unsigned)f.npar, &outer);
 	for (int v = 0; v < nn; v++)
 		if (f.param[v] >= 0)
 			g->ptr[v] = LLVMGetParam(fn, (unsigned)f.param[v]);
-	g->scratch = LLVMGetParam(fn, (unsigned)f.npar);
-	g->seed = LLVMGetParam(fn, (unsigned)f.npar + 1);
-	g->step = LLVMGetParam(fn, (unsigned)f.npar + 2);
-	LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
 	g->scope = NULL;
 	g->nown = 0;
 	body(&f);
 	LLVMBuildRetVoid(g->b);
-	g->fn = outer_fn;
 	memcpy(g->ptr, saved, (size_t)nn * sizeof *saved);
-	g->scratch = args[f.npar];
-	g->seed = args[f.npar + 1];
-	g->step = args[f.npar + 2];
-	LLVMPositionBuilderAtEnd(g->b, back);
+	cg_fn_leave(g, &outer);
 out:
 	arena_free(a);
 }

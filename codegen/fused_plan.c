@@ -6,7 +6,7 @@
  * the strided accesses through them, and the key: a text naming all of it,
  * under which kernels with the same code share one function.
  */
-#include "codegen/fused.h"
+#include "codegen/fused_plan.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +50,7 @@ static int param_of(Fk *f, int u, bool written)
 {
 	Cg *g = f->g;
 	if (f->param[u] < 0) {
-		int64_t lo = g->home[u], hi = lo >= 0 ? lo + cg_bytes(&f->r->node[u].type) : -1;
+		int64_t lo = g->home[u], hi = lo >= 0 ? lo + type_bytes(&f->r->node[u].type) : -1;
 		int p = 0;
 		while (p < f->npar && !(lo >= 0 ? f->par[p].lo == lo && f->par[p].hi == hi : f->par[p].outer == g->ptr[u]))
 			p++;

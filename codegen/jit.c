@@ -12,7 +12,7 @@
  * anything LLVM's own lowering adds (memcpy, memset, sincosf, ...).
  */
 #include "codegen/codegen.h"
-#include "codegen/emit.h"
+#include "codegen/region.h"
 #include "runtime/runtime.h"
 
 #include <cblas.h>

@@ -3,10 +3,11 @@
  * (reduce.c): elementwise ops and sources as one strided walk each
  * (cg_map merges axes, so the common same-shape case is one flat loop),
  * shape ops as strided copies, and the row-indexed data ops.  Each kernel
- * writes its node's buffer g->ptr[v], planned by emit.c.
+ * writes its node's buffer g->ptr[v], planned by region.c.
  */
-#include "codegen/emit.h"
+#include "codegen/kernels.h"
 #include "codegen/parallel.h"
+#include "codegen/scalar.h"
 
 #include <string.h>
 
@@ -110,7 +111,7 @@ static void elementwise(Cg *g, int v)
 			for (int k = 1; k < g->nown; k++)
 				in_place |= g->own[k] == op[1].ptr;
 			if (!in_place)
-				cg_memcpy(g, op[0].ptr, op[1].ptr, cg_bytes(&nd->type));
+				cg_memcpy(g, op[0].ptr, op[1].ptr, type_bytes(&nd->type));
 			return;
 		}
 		e.key = cg_stream_key(g, nd->ia[0]);
@@ -166,7 +167,7 @@ static void slice(Cg *g, int v)
 		f->st[k] = nd->ia[3 * k + 2] * st[k];
 	}
 	if (un)
-		cg_memset0(g, op[0].ptr, cg_bytes(full));
+		cg_memset0(g, op[0].ptr, type_bytes(full));
 	Ew e = { .op = nd->op };
 	cg_map_par(g, sp, op, 2, ew_body, &e);
 }
@@ -184,8 +185,8 @@ static void pack(Cg *g, int v)
 	int64_t end = 0, start = 0; /* start: ir_pack_start(r, v, k), summed as k goes */
 	for (int k = 0; k < r->node[v].narg; k++) {
 		int o = ir_operand(r, v, k);
-		int64_t at = start, n = cg_bytes(&r->node[o].type);
-		start += ir_pack_align(type_numel(&r->node[o].type) * (int64_t)dtype_size(r->node[o].type.dt));
+		int64_t at = start, n = type_bytes(&r->node[o].type);
+		start += ir_pack_align(n);
 		if (at > end)
 			cg_memset0(g, byte_ptr(g, g->ptr[v], cg_i64(g, end)), at - end);
 		if (g->home[v] < 0 || g->home[o] != g->home[v] + at)
@@ -224,27 +225,36 @@ static void concat(Cg *g, int v)
 }
 
 /*
- * Row k (i32) of a table of nrows as i64, clamped to row 0 when it is
- * outside the table (a negative index is huge unsigned), so that no access
- * leaves the table; *bad becomes acc | (k outside).  The kernel returns the
- * accumulated flag after its loop and the region function stops (emit.c):
- * one compare, one select and one or per index.
+ * A loop over the ni indices of a range-checked op, each read as the row
+ * of a table of nrows: row is the index as i64, clamped to row 0 when it is
+ * outside the table (a negative index is huge unsigned, and then outside
+ * is true), so that no access leaves the table.  The loop carries the or of
+ * every outside flag; the kernel returns it after the loop (g->bad) and the
+ * region function stops (region.c): one compare, one select and one or per
+ * index.
  */
-static LLVMValueRef checked_row(Cg *g, LLVMValueRef k32, int64_t nrows, LLVMValueRef acc, LLVMValueRef *bad,
-	LLVMValueRef *outside)
+typedef struct {
+	Loop L;
+	LLVMValueRef i, row, outside;
+	LLVMValueRef acc, bad; /* some index before this one was outside; so far, this one included */
+} RowLoop;
+
+static void rows_begin(Cg *g, RowLoop *q, int idx, int64_t ni, int64_t nrows)
 {
 	LLVMBuilderRef b = g->b;
-	LLVMValueRef k = LLVMBuildSExt(b, k32, g->i64, "");
-	LLVMValueRef out = LLVMBuildICmp(b, LLVMIntUGE, k, cg_i64(g, nrows), "");
-	*bad = LLVMBuildOr(b, acc, out, "");
-	if (outside)
-		*outside = out;
-	return LLVMBuildSelect(b, out, cg_i64(g, 0), k, "");
+	q->i = cg_loop_begin(g, &q->L, ni);
+	q->acc = cg_loop_phi(g, &q->L, g->i1, LLVMConstInt(g->i1, 0, 0));
+	LLVMValueRef k = LLVMBuildSExt(b, cg_load(g, DT_I32, g->ptr[idx], q->i), g->i64, "");
+	q->outside = LLVMBuildICmp(b, LLVMIntUGE, k, cg_i64(g, nrows), "");
+	q->bad = LLVMBuildOr(b, q->acc, q->outside, "");
+	q->row = LLVMBuildSelect(b, q->outside, cg_i64(g, 0), k, "");
 }
 
-static LLVMValueRef no_bad(Cg *g)
+static void rows_end(Cg *g, RowLoop *q)
 {
-	return LLVMConstInt(g->i1, 0, 0);
+	cg_loop_carry(g, q->acc, q->bad);
+	cg_loop_end(g, &q->L);
+	g->bad = q->bad;
 }
 
 static void take(Cg *g, int v)
@@ -253,18 +263,15 @@ static void take(Cg *g, int v)
 	int tab = ir_operand(r, v, 0), idx = ir_operand(r, v, 1);
 	const Type *tt = &r->node[tab].type;
 	int64_t nrows = tt->dim[0], ni = type_numel(&r->node[idx].type);
-	int64_t row = nrows ? cg_bytes(tt) / nrows : 0;
+	int64_t row = nrows ? type_bytes(tt) / nrows : 0;
 	if (ni == 0)
 		return;
-	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
-	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, acc, &bad, NULL);
+	RowLoop q;
+	rows_begin(g, &q, idx, ni, nrows);
 	LLVMValueRef rb = cg_i64(g, row);
-	cg_memcpy(g, byte_ptr(g, g->ptr[v], LLVMBuildMul(g->b, i, rb, "")),
-		byte_ptr(g, g->ptr[tab], LLVMBuildMul(g->b, k, rb, "")), row);
-	cg_loop_carry(g, acc, bad);
-	cg_loop_end(g, &L);
-	g->bad = bad;
+	cg_memcpy(g, byte_ptr(g, g->ptr[v], LLVMBuildMul(g->b, q.i, rb, "")),
+		byte_ptr(g, g->ptr[tab], LLVMBuildMul(g->b, q.row, rb, "")), row);
+	rows_end(g, &q);
 }
 
 static void scatter_rows(Cg *g, int v)
@@ -276,15 +283,15 @@ static void scatter_rows(Cg *g, int v)
 	int64_t row = nrows ? type_numel(ot) / nrows : 0;
 	if (ot->dt != DT_F32)
 		die("codegen: scatter_rows needs f32 rows");
-	cg_memset0(g, g->ptr[v], cg_bytes(ot));
+	cg_memset0(g, g->ptr[v], type_bytes(ot));
 	if (ni == 0)
 		return;
-	Loop L, Lj;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
-	LLVMValueRef k = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), nrows, acc, &bad, NULL);
+	RowLoop q;
+	rows_begin(g, &q, idx, ni, nrows);
 	if (row > 0) {
+		Loop Lj;
 		LLVMValueRef rb = cg_i64(g, row);
-		LLVMValueRef d0 = LLVMBuildMul(g->b, k, rb, ""), s0 = LLVMBuildMul(g->b, i, rb, "");
+		LLVMValueRef d0 = LLVMBuildMul(g->b, q.row, rb, ""), s0 = LLVMBuildMul(g->b, q.i, rb, "");
 		LLVMValueRef j = cg_loop_begin(g, &Lj, row);
 		LLVMValueRef d = LLVMBuildAdd(g->b, d0, j, "");
 		LLVMValueRef sum = LLVMBuildFAdd(g->b, cg_load(g, DT_F32, g->ptr[v], d),
@@ -292,9 +299,7 @@ static void scatter_rows(Cg *g, int v)
 		cg_store(g, DT_F32, g->ptr[v], d, sum);
 		cg_loop_end(g, &Lj);
 	}
-	cg_loop_carry(g, acc, bad);
-	cg_loop_end(g, &L);
-	g->bad = bad;
+	rows_end(g, &q);
 }
 
 static void one_hot(Cg *g, int v)
@@ -303,19 +308,16 @@ static void one_hot(Cg *g, int v)
 	const Type *ot = &r->node[v].type;
 	int idx = ir_operand(r, v, 0);
 	int64_t n = ot->dim[ot->rank - 1], ni = type_numel(&r->node[idx].type);
-	cg_memset0(g, g->ptr[v], cg_bytes(ot));
+	cg_memset0(g, g->ptr[v], type_bytes(ot));
 	if (ni == 0 || n == 0)
 		return;
-	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, ni), acc = cg_loop_phi(g, &L, g->i1, no_bad(g)), bad;
-	LLVMValueRef out, x = checked_row(g, cg_load(g, DT_I32, g->ptr[idx], i), n, acc, &bad, &out);
+	RowLoop q;
+	rows_begin(g, &q, idx, ni, n);
 	/* a bad index stores 0 at its row's first class (the run stops anyway) */
-	LLVMValueRef one = LLVMBuildSelect(g->b, out, cg_const_of(g, ot->dt, 0), cg_const_of(g, ot->dt, 1), "");
-	LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i, cg_i64(g, n), ""), x, "");
+	LLVMValueRef one = LLVMBuildSelect(g->b, q.outside, cg_const_of(g, ot->dt, 0), cg_const_of(g, ot->dt, 1), "");
+	LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, q.i, cg_i64(g, n), ""), q.row, "");
 	cg_store(g, ot->dt, g->ptr[v], at, one);
-	cg_loop_carry(g, acc, bad);
-	cg_loop_end(g, &L);
-	g->bad = bad;
+	rows_end(g, &q);
 }
 
 /* Ops whose kernels check indices against a table: they return the flag. */
@@ -348,15 +350,10 @@ void cg_index_exit(Cg *g, int v, LLVMValueRef rc)
 	LLVMPositionBuilderAtEnd(g->b, go);
 }
 
-void cg_node(Cg *g, int v)
+void cg_kernel(Cg *g, int v)
 {
 	const Node *nd = &g->r->node[v];
 	switch (nd->op) {
-	case OP_SUM:
-	case OP_MAX:
-	case OP_MIN: cg_reduce(g, v); return;
-	case OP_ARGMAX: cg_argmax(g, v); return;
-	case OP_MATMUL: cg_matmul(g, v); return;
 	case OP_TRIL: tril(g, v); return;
 	case OP_TRANSPOSE: transpose(g, v); return;
 	case OP_SLICE:
@@ -369,7 +366,7 @@ void cg_node(Cg *g, int v)
 	case OP_RESHAPE:
 	case OP_STOP_GRADIENT:
 		/* a copy only where a memory plan gave the value its own buffer */
-		cg_memcpy(g, g->ptr[v], g->ptr[ir_operand(g->r, v, 0)], cg_bytes(&nd->type));
+		cg_memcpy(g, g->ptr[v], g->ptr[ir_operand(g->r, v, 0)], type_bytes(&nd->type));
 		return;
 	case OP_CONST: case OP_ARANGE: case OP_RAND: case OP_RANDN:
 		elementwise(g, v);

@@ -78,12 +78,7 @@ static int capture_index(Captures *c, LLVMValueRef v)
 	for (int i = 0; i < c->n; i++)
 		if (c->v[i] == v)
 			return i;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 16;
-		c->v = realloc(c->v, (size_t)c->cap * sizeof *c->v);
-		if (!c->v)
-			die("out of memory");
-	}
+	c->v = cg_grow(c->v, c->n, &c->cap, sizeof *c->v);
 	c->v[c->n] = v;
 	return c->n++;
 }
@@ -147,8 +142,7 @@ LLVMValueRef cg_par_begin(Cg *g, ParLoop *P, int64_t n)
 	LLVMTypeRef pt[3] = { g->ptrty, g->i64, g->i64 };
 	P->fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(g->voidty, pt, 3, 0));
 	LLVMSetLinkage(P->fn, LLVMInternalLinkage);
-	unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-	LLVMAddAttributeAtIndex(P->fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, nounwind, 0));
+	cg_fn_attr(g, P->fn, "nounwind");
 	P->entry = LLVMAppendBasicBlockInContext(g->ctx, P->fn, "entry");
 	P->body = LLVMAppendBasicBlockInContext(g->ctx, P->fn, "iter");
 	g->fn = P->fn;

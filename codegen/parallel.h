@@ -6,7 +6,7 @@
 #ifndef SINTER_CODEGEN_PARALLEL_H
 #define SINTER_CODEGEN_PARALLEL_H
 
-#include "codegen/emit.h"
+#include "codegen/builder.h"
 
 enum {
 	/* walks of fewer elements run serially: waking a worker costs ~5-50 us,

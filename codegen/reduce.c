@@ -10,7 +10,7 @@
  * float rounding of the result; MAX and MIN propagate NaN like it does.
  * MATMUL calls cblas_sgemm with the interpreter's exact batching.
  */
-#include "codegen/emit.h"
+#include "codegen/reduce.h"
 #include "runtime/runtime.h"
 
 #include <math.h>
@@ -285,7 +285,7 @@ void cg_matmul(Cg *g, int v)
 	if (m.M * m.N == 0 || nb == 0)
 		return;
 	if (m.K == 0) {
-		cg_memset0(g, g->ptr[v], cg_bytes(ot));
+		cg_memset0(g, g->ptr[v], type_bytes(ot));
 		return;
 	}
 	bool fold = type_numel(&bbt) == 1 && type_numel(&ba) == nb && !m.ta;

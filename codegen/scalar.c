@@ -10,7 +10,7 @@
  * other transcendentals go through LLVM intrinsics or libm calls, the same
  * libm functions the interpreter calls.
  */
-#include "codegen/emit.h"
+#include "codegen/scalar.h"
 #include "ir/opsem.h"
 #include "runtime/runtime.h"
 

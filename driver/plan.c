@@ -68,7 +68,7 @@ static int64_t in_use(const Region *r, const Life *life, int m, int t, Life *tmp
 		if (life[i].def <= t && t <= life[i].last && life[i].hi > life[i].lo && !life[i].grad) {
 			tmp[k] = life[i];
 			if (aligned)
-				tmp[k].hi = (tmp[k].hi + 63) / 64 * 64;
+				tmp[k].hi = align_up(tmp[k].hi, 64);
 			k++;
 		}
 	qsort(tmp, (size_t)k, sizeof *tmp, span_cmp);
@@ -147,7 +147,7 @@ static void report(const Region *r)
 	for (int p = 0; p < n; p++)
 		if (r->node[p].op == OP_PACK && r->node[p].offset >= 0) {
 			grad[p] = true;
-			grads += (type_numel(&r->node[p].type) * 4 + 63) / 64 * 64;
+			grads += align_up(type_bytes(&r->node[p].type), 64);
 			for (int k = 0; k < r->node[p].narg; k++) {
 				int u = ir_operand(r, p, k);
 				grad[u] |= r->node[u].offset == r->node[p].offset + ir_pack_start(r, p, k);
@@ -157,11 +157,11 @@ static void report(const Region *r)
 		const Node *nd = &r->node[v];
 		if (!ir_takes_memory(nd->op) || internal[v] || through[v]) {
 			/* a fused value would have had a buffer of its own, too */
-			naive += ir_takes_memory(nd->op) ? type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt) : 0;
+			naive += ir_takes_memory(nd->op) ? type_bytes(&nd->type) : 0;
 			other++;
 			continue;
 		}
-		int64_t bytes = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+		int64_t bytes = type_bytes(&nd->type);
 		planned &= nd->offset >= 0;
 		naive += grad[v] ? 0 : bytes;
 		ngrads += grad[v] && nd->op != OP_PACK;

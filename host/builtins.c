@@ -82,7 +82,7 @@ static int add_input(Ev *ev, Type t, const void *origin, const void *data)
 		tr->innode = arena_grow(tr->a, tr->innode, tr->ninputs * sizeof *tr->innode, cap * sizeof *tr->innode);
 		tr->cap = cap;
 	}
-	size_t bytes = type_numel(&t) * dtype_size(t.dt);
+	size_t bytes = (size_t)type_bytes(&t);
 	void *copy = arena_alloc(tr->a, bytes);
 	memcpy(copy, data, bytes);
 	tr->inputs[tr->ninputs] = (Tensor){ t, copy };

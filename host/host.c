@@ -29,7 +29,7 @@ HostTensor *ht_new(Type t)
 	h->t.type = t;
 	h->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
 	h->refs = 0;
-	rt_mem_hold(type_numel(&t) * (int64_t)dtype_size(t.dt));
+	rt_mem_hold(type_bytes(&t));
 	return h;
 }
 
@@ -37,7 +37,7 @@ HostTensor *ht_new(Type t)
 void ht_release(HostTensor *h)
 {
 	if (h && --h->refs <= 0) {
-		rt_mem_hold(-type_numel(&h->t.type) * (int64_t)dtype_size(h->t.type.dt));
+		rt_mem_hold(-type_bytes(&h->t.type));
 		free(h->t.data);
 		free(h);
 	}
@@ -149,7 +149,7 @@ static Value output_value(Ev *ev, Tensor *t)
 	HostTensor *h = xcalloc(1, sizeof *h);
 	h->t = *t;
 	h->refs = 0;
-	rt_mem_hold(type_numel(&t->type) * (int64_t)dtype_size(t->type.dt));
+	rt_mem_hold(type_bytes(&t->type));
 	(void)ev;
 	return (Value){ .kind = V_HOST, .ht = h };
 }
@@ -166,7 +166,7 @@ static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
 	int64_t outs = 0;
 	for (int i = 0; i < r->nout; i++) {
 		const Type *t = &r->node[r->out[i]].type;
-		outs += type_numel(t) * (int64_t)dtype_size(t->dt);
+		outs += type_bytes(t);
 	}
 	int64_t need = outs + (c->arena_held ? 0 : r->arena_bytes);
 	char what[160], ob[32], ab[32], err[512];

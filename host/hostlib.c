@@ -146,7 +146,7 @@ static void load_into(Ev *ev, Loc loc, const char *path, RtTensor *ts, int n, co
 			ev_error(ev, loc, "'%s': tensor '%s' is %s, but the model has %s", path, name,
 			         type_str(&got, (char[96]){ 0 }, 96), type_str(&t->type, (char[96]){ 0 }, 96));
 		}
-		memcpy(t->data, ts[i].data, (size_t)type_numel(&t->type) * dtype_size(t->type.dt));
+		memcpy(t->data, ts[i].data, (size_t)type_bytes(&t->type));
 		return;
 	}
 	ev_error(ev, loc, "'%s' has no tensor '%s'", path, name);

@@ -87,7 +87,7 @@ static bool store_fits(int64_t bytes, bool report)
 /* Makes f's block at least `bytes` long; a moved block moves its slots. */
 static void family_reserve(Ev *ev, Family *f, int64_t bytes)
 {
-	int64_t cap = type_numel(&f->t.type) * 4;
+	int64_t cap = type_bytes(&f->t.type);
 	if (bytes <= cap)
 		return;
 	/* doubling keeps growth amortized, but only while the limit allows it;
@@ -132,14 +132,14 @@ void slots_free(Ev *ev)
    state at its parameter's offset; -1 when it cannot be packed. */
 static int64_t place(Ev *ev, Slot *s, const char *name, const char *sname, Type t)
 {
-	int64_t bytes = type_numel(&t) * 4;
+	int64_t bytes = type_bytes(&t);
 	if (t.dt != DT_F32 || bytes == 0)
 		return -1;
-	if (s->off >= 0 && type_numel(&s->t.type) * 4 == bytes)
+	if (s->off >= 0 && type_bytes(&s->t.type) == bytes)
 		return s->off;
 	if (sname) {
 		Slot *p = slot_find(ev, name, NULL);
-		return p && p->off >= 0 && type_numel(&p->t.type) * 4 == bytes ? p->off : -1;
+		return p && p->off >= 0 && type_bytes(&p->t.type) == bytes ? p->off : -1;
 	}
 	int64_t off = ir_pack_align(ev->param_end);
 	ev->param_end = off + bytes;
@@ -160,24 +160,24 @@ Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
 		s->next = ev->slots[h];
 		ev->slots[h] = s;
 	} else if (s->off < 0) {
-		rt_mem_hold(-type_numel(&s->t.type) * (int64_t)dtype_size(s->t.type.dt));
+		rt_mem_hold(-type_bytes(&s->t.type));
 		free(s->t.data);
 	}
 	int64_t off = place(ev, s, name, sname, t);
 	s->off = -1; /* not moved by family_reserve until placed */
 	s->t.type = t;
 	if (off < 0) {
-		int64_t bytes = type_numel(&t) * (int64_t)dtype_size(t.dt);
+		int64_t bytes = type_bytes(&t);
 		store_fits(bytes, true);
 		rt_mem_hold(bytes);
 		s->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
 		return s;
 	}
 	Family *f = family_of(ev, sname);
-	family_reserve(ev, f, sname ? ev->param_end : off + type_numel(&t) * 4);
+	family_reserve(ev, f, sname ? ev->param_end : off + type_bytes(&t));
 	s->off = off;
 	s->t.data = (char *)f->t.data + off;
-	memset(s->t.data, 0, (size_t)type_numel(&t) * 4);
+	memset(s->t.data, 0, (size_t)type_bytes(&t));
 	return s;
 }
 

@@ -49,7 +49,7 @@ void host_run_compiled(CgRegion *cr, Store *s, Tensor *const *inputs, Tensor *ou
 	for (int k = 0; k < r->nout; k++) {
 		Type t = r->node[r->out[k]].type;
 		outputs[k].type = t;
-		outputs[k].data = outs[k] = xmalloc((size_t)type_numel(&t) * dtype_size(t.dt) + 1);
+		outputs[k].data = outs[k] = xmalloc((size_t)type_bytes(&t) + 1);
 	}
 	if (cr->scratch && !cr->buf && !(cr->buf = aligned_alloc(64, cr->scratch)))
 		die_out_of_memory(cr->scratch);

@@ -423,8 +423,8 @@ bool ir_slots_overlap(const Node *a, const Node *b)
 		return false;
 	if (a->at < 0 || b->at < 0)
 		return a->op != OP_PACKED && b->op != OP_PACKED && str_same(a->name, b->name);
-	int64_t ea = a->at + (int64_t)type_numel(&a->type) * (int64_t)dtype_size(a->type.dt);
-	int64_t eb = b->at + (int64_t)type_numel(&b->type) * (int64_t)dtype_size(b->type.dt);
+	int64_t ea = a->at + type_bytes(&a->type);
+	int64_t eb = b->at + type_bytes(&b->type);
 	return a->at < eb && b->at < ea;
 }
 
@@ -433,7 +433,7 @@ int64_t ir_pack_start(const Region *r, int v, int k)
 	int64_t at = 0;
 	for (int j = 0; j < k; j++) {
 		const Type *t = &r->node[ir_operand(r, v, j)].type;
-		at += ir_pack_align(type_numel(t) * (int64_t)dtype_size(t->dt));
+		at += ir_pack_align(type_bytes(t));
 	}
 	return at;
 }
@@ -442,10 +442,10 @@ bool ir_store_slot(Store *s, const Node *nd, Tensor *t, char *err, size_t errlen
 {
 	const char *state = nd->op == OP_PARAM ? NULL : nd->sname;
 	Tensor *block = s && s->family && nd->at >= 0 ? s->family(s, state) : NULL;
-	int64_t bytes = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+	int64_t bytes = type_bytes(&nd->type);
 	char a[64], b[64];
 	if (nd->op == OP_PACKED) {
-		if (!block || nd->at + bytes > type_numel(&block->type) * 4) {
+		if (!block || nd->at + bytes > type_bytes(&block->type)) {
 			snprintf(err, errlen, "no packed block %s of %lld bytes at %lld", state ? state : "of parameters",
 				(long long)bytes, (long long)nd->at);
 			return false;

@@ -367,7 +367,7 @@ KERNEL(ik_pack)
 	for (int k = 0; k < r->node[v].narg; k++) {
 		int64_t at = start, b = (int64_t)tbytes(&in[k]->type);
 		const Type *t = &r->node[ir_operand(r, v, k)].type;
-		start += ir_pack_align(type_numel(t) * (int64_t)dtype_size(t->dt));
+		start += ir_pack_align(type_bytes(t));
 		memset(d + end, 0, (size_t)(at - end));
 		memmove(d + at, in[k]->data, (size_t)b);
 		end = at + b;
@@ -383,7 +383,7 @@ KERNEL(ik_grad)
 
 static void *buf_alloc(size_t bytes)
 {
-	size_t n = (bytes + 63) & ~(size_t)63;
+	size_t n = (size_t)align_up((int64_t)bytes, 64);
 	void *p = aligned_alloc(64, n ? n : 64);
 	if (!p)
 		die_out_of_memory(n);

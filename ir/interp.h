@@ -94,7 +94,7 @@ static inline void cstrides(const Type *t, int64_t *st)
 
 static inline size_t tbytes(const Type *t)
 {
-	return (size_t)type_numel(t) * dtype_size(t->dt);
+	return (size_t)type_bytes(t);
 }
 
 /* Row loop of an element copy: o[i*s0] = a[i*s1], for 4- or 1-byte elements. */

@@ -167,6 +167,8 @@ int64_t type_numel(const Type *t);
 /* Whether t is a valid size: no negative dimension and at most
    TYPE_MAX_BYTES bytes; stores the byte count in *bytes (may be NULL). */
 bool type_bytes_ok(const Type *t, int64_t *bytes);
+/* Bytes of a tensor of type t (row-major, contiguous); t as for type_numel. */
+int64_t type_bytes(const Type *t);
 size_t dtype_size(DType dt);
 const char *dtype_name(DType dt);
 bool type_eq(const Type *a, const Type *b);
@@ -243,7 +245,7 @@ char *ir_index_message(OpKind op, int64_t index, int64_t n, char *buf, size_t le
 enum { IR_PACK_ALIGN = 64 }; /* bytes: slots and PACK operands start at multiples */
 static inline int64_t ir_pack_align(int64_t bytes)
 {
-	return (bytes + IR_PACK_ALIGN - 1) / IR_PACK_ALIGN * IR_PACK_ALIGN;
+	return align_up(bytes, IR_PACK_ALIGN);
 }
 /* PARAM, STATE, PACKED: storage of the host that outlives the region. */
 bool ir_is_slot(OpKind op);

@@ -297,7 +297,7 @@ bool sh_pack(const Region *r, Node *n, const int *args, char *err, size_t errlen
 		const Type *a = ty(r, args[k]);
 		if (a->dt != DT_F32)
 			return fail(err, errlen, "pack: operand %d is %s, not f32", k, ts(a, 0));
-		bytes = ir_pack_align(bytes) + type_numel(a) * 4;
+		bytes = ir_pack_align(bytes) + type_bytes(a);
 		if (bytes > TYPE_MAX_BYTES)
 			return fail(err, errlen, "pack: the operands hold more than 2^48 bytes");
 	}

@@ -53,6 +53,11 @@ bool type_bytes_ok(const Type *t, int64_t *bytes)
 	return true;
 }
 
+int64_t type_bytes(const Type *t)
+{
+	return type_numel(t) * (int64_t)dtype_size(t->dt);
+}
+
 size_t dtype_size(DType dt)
 {
 	if ((unsigned)dt >= DT_COUNT)

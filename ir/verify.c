@@ -121,7 +121,7 @@ static int by_name(const void *pa, const void *pb, void *ctx)
 
 static int64_t slot_end(const Node *s)
 {
-	return s->at + (int64_t)type_numel(&s->type) * (int64_t)dtype_size(s->type.dt);
+	return s->at + type_bytes(&s->type);
 }
 
 /*

@@ -296,7 +296,7 @@ void kernel_through(const Region *r, bool *through)
 
 static int64_t bytes_of(const Node *nd)
 {
-	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+	return type_bytes(&nd->type);
 }
 
 void kernel_traffic(const Region *r, bool fused, KernelTraffic *t)

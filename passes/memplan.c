@@ -46,8 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ALIGN = 64 };
-
 typedef struct {
 	int64_t size;   /* bytes (every occupant has this size, except in a PACK's buffer) */
 	bool pack;      /* a PACK's buffer: never reused in place */
@@ -56,14 +54,9 @@ typedef struct {
 	int64_t offset; /* bytes, -1 until placed */
 } Buf;
 
-static int64_t round_up(int64_t x)
-{
-	return (x + ALIGN - 1) / ALIGN * ALIGN;
-}
-
 static int64_t value_bytes(const Node *nd)
 {
-	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+	return type_bytes(&nd->type);
 }
 
 /*
@@ -107,7 +100,7 @@ static void pack_operands(const Region *r, const bool *internal, const bool *thr
 			int u = ir_operand(r, p, k);
 			OpKind op = r->node[u].op;
 			int64_t at = start;
-			start += ir_pack_align(type_numel(&r->node[u].type) * (int64_t)dtype_size(r->node[u].type.dt));
+			start += ir_pack_align(type_bytes(&r->node[u].type));
 			if (into[u] >= 0 || !ir_takes_memory(op) || internal[u] || through[u] || ir_is_alias(r, u) ||
 			    op == OP_PACK)
 				continue;
@@ -293,11 +286,11 @@ static int64_t place(Buf *bufs, int nb, const int *idx)
 			const Buf *y = &bufs[byaddr[j]];
 			if (at + x->size <= y->offset)
 				break; /* x fits below y, and below everything after y */
-			if (y->start <= x->end && x->start <= y->end && round_up(y->offset + y->size) > at)
-				at = round_up(y->offset + y->size);
+			if (y->start <= x->end && x->start <= y->end && align_up(y->offset + y->size, 64) > at)
+				at = align_up(y->offset + y->size, 64);
 		}
 		x->offset = at;
-		arena = round_up(at + x->size) > arena ? round_up(at + x->size) : arena;
+		arena = align_up(at + x->size, 64) > arena ? align_up(at + x->size, 64) : arena;
 		/* insert after the buffers at or below x's offset */
 		int lo = 0, hi = np;
 		while (lo < hi) {
@@ -329,7 +322,7 @@ void memplan_run(Region *r)
 	for (int b = 0; b < nb; b++)
 		if (bufs[b].pack) {
 			best[b] = grads;
-			grads += round_up(bufs[b].size);
+			grads += align_up(bufs[b].size, 64);
 		}
 	Before *orders[] = { by_size, by_area, by_length, by_start };
 	for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {

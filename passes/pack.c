@@ -311,7 +311,7 @@ static void find_chains(Pack *P)
 			u->param = ir_operand(r, w, 0);
 			u->t = s->type;
 			u->at = s->at;
-			u->bytes = type_numel(&s->type) * 4;
+			u->bytes = type_bytes(&s->type);
 		}
 	}
 	for (int i = 0; i < P->nu; i++)

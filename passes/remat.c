@@ -221,7 +221,7 @@ static int64_t keep_cost(const Region *r, int v, const bool *pinned)
 	const Node *nd = &r->node[v];
 	if (pinned[v] || nd->op == OP_CONST || !ir_takes_memory(nd->op))
 		return 0;
-	return type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+	return type_bytes(&nd->type);
 }
 
 static void choose(Remat *m)

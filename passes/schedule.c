@@ -75,7 +75,7 @@ static void graph_init(Graph *g, const Region *r)
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		if (ir_takes_memory(nd->op) && !internal[v])
-			g->mem[v] = type_numel(&nd->type) * (int64_t)dtype_size(nd->type.dt);
+			g->mem[v] = type_bytes(&nd->type);
 		g->source[v] = nd->narg == 0;
 		g->fit[v] = ir_takes_memory(nd->op) ? inplace_fit(r, v) : 0;
 		for (int k = 0; k < nd->narg; k++) {

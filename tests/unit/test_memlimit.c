@@ -202,6 +202,20 @@ static void test_sizes(void)
 	check(type_bytes_ok(&edge, NULL), "exactly the largest tensor", "rejected");
 	edge.dim[0]++;
 	check(!type_bytes_ok(&edge, NULL), "one byte over the largest tensor", "accepted");
+	/* type_bytes: what type_bytes_ok counts, for every element size */
+	Type i32 = type_make(DT_I32, 3, (int64_t[]){ 3, 5, 7 }), flags = type_make(DT_BOOL, 1, (int64_t[]){ 9 });
+	Type scalar = type_make(DT_F32, 0, NULL), empty = type_make(DT_F32, 2, (int64_t[]){ 4, 0 });
+	check(type_bytes(&ok) == 4ll << 30, "type_bytes of f32[2^20,2^10]", "%lld", (long long)type_bytes(&ok));
+	check(type_bytes(&i32) == 420, "type_bytes of i32[3,5,7]", "%lld", (long long)type_bytes(&i32));
+	check(type_bytes(&flags) == 9, "type_bytes of bool[9]", "%lld", (long long)type_bytes(&flags));
+	check(type_bytes(&scalar) == 4 && type_bytes(&empty) == 0, "type_bytes of f32[] and f32[4,0]", "%lld %lld",
+		(long long)type_bytes(&scalar), (long long)type_bytes(&empty));
+	/* align_up: offsets of blocks that start on cache lines */
+	static const int64_t up[][3] = { { 0, 64, 0 }, { 1, 64, 64 }, { 63, 64, 64 }, { 64, 64, 64 }, { 65, 64, 128 },
+		{ 17, 16, 32 }, { TYPE_MAX_BYTES + 1, 64, TYPE_MAX_BYTES + 64 } };
+	for (size_t i = 0; i < sizeof up / sizeof up[0]; i++)
+		check(align_up(up[i][0], up[i][1]) == up[i][2], "align_up", "align_up(%lld, %lld) = %lld, want %lld",
+			(long long)up[i][0], (long long)up[i][1], (long long)align_up(up[i][0], up[i][1]), (long long)up[i][2]);
 
 	/* two valid operands whose broadcast is not: ir_emit says so */
 	Arena *a = arena_new();

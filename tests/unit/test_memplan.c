@@ -469,7 +469,7 @@ static void test_random(int seeds)
 		}
 		for (int v = 0; v < r->nnode; v++)
 			if (in_arena(r->node[v].op)) {
-				naive += (nbytes(&r->node[v]) + 63) / 64 * 64;
+				naive += align_up(nbytes(&r->node[v]), 64);
 				for (int w = 0; w < v; w++)
 					shared += in_arena(r->node[w].op) && r->node[w].offset == r->node[v].offset;
 			}
@@ -536,7 +536,7 @@ static void test_checker_catches(void)
 			int64_t was = r->node[v].offset;
 			r->node[v].offset = r->node[u].offset;
 			r->arena_bytes += nbytes(nd) + 64; /* keep the broken value inside the arena */
-			r->arena_bytes = (r->arena_bytes + 63) / 64 * 64;
+			r->arena_bytes = align_up(r->arena_bytes, 64);
 			tried++;
 			caught += !plan_ok(r, err, sizeof err, &lower);
 			r->node[v].offset = was;

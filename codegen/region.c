@@ -1,10 +1,9 @@
 /*
- * emit.c — builds a region's LLVM module: plans where every value lives,
- * emits each node as a call of a kernel function (kernels.c, reduce.c
- * write their bodies; identical kernels are emitted once), copies the
- * outputs and performs the deferred WRITEs.  Also the small builders
- * everything else uses: constants, element loads and stores, counted
- * loops, strided walks with merged axes, scratch, memcpy and calls.
+ * region.c — the top of the code generator: builds a region's LLVM module.
+ * Plans where every value lives, emits each node as a call of a kernel
+ * function whose body the kernel emitter of its op writes (kernels.c,
+ * reduce.c; a fused kernel is fused.c's), copies the outputs and performs
+ * the deferred WRITEs.  jit.c is its only caller (region.h).
  *
  * Where values live: INPUT nodes read the caller's input pointer, PARAM and
  * STATE the slot pointer, the first output of a computed node is computed
@@ -16,268 +15,16 @@
  * WRITE snapshots follow.  A fused kernel (Node.group, fused.c) is one call
  * at its last member; values that live only inside it have no buffer.
  */
-#include "codegen/emit.h"
+#include "codegen/region.h"
+#include "codegen/fused.h"
+#include "codegen/kernels.h"
+#include "codegen/reduce.h"
 
-#include <llvm-c/DebugInfo.h>
 #include "kernel/kernel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- constants, elements, memory ---- */
-
-LLVMTypeRef cg_elem_type(Cg *g, DType dt)
-{
-	return dt == DT_F32 ? g->f32 : dt == DT_I32 ? g->i32 : g->i8;
-}
-
-LLVMValueRef cg_i64(Cg *g, int64_t v)
-{
-	return LLVMConstInt(g->i64, (unsigned long long)v, 1);
-}
-
-LLVMValueRef cg_i32(Cg *g, int32_t v)
-{
-	return LLVMConstInt(g->i32, (unsigned long long)(int64_t)v, 1);
-}
-
-LLVMValueRef cg_f32(Cg *g, float v)
-{
-	return LLVMConstReal(g->f32, v);
-}
-
-int64_t cg_bytes(const Type *t)
-{
-	return type_numel(t) * (int64_t)dtype_size(t->dt);
-}
-
-LLVMValueRef cg_elem_ptr(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx)
-{
-	return LLVMBuildInBoundsGEP2(g->b, cg_elem_type(g, dt), ptr, &idx, 1, "");
-}
-
-void cg_mark(Cg *g, LLVMValueRef inst, bool own)
-{
-	if (g->scope)
-		LLVMSetMetadata(inst, own ? g->kind_scope : g->kind_noalias, g->scope);
-}
-
-LLVMValueRef cg_load(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx)
-{
-	LLVMValueRef x = LLVMBuildLoad2(g->b, cg_elem_type(g, dt), cg_elem_ptr(g, dt, ptr, idx), "");
-	LLVMSetAlignment(x, (unsigned)dtype_size(dt));
-	bool own = false;
-	for (int k = 0; k < g->nown; k++)
-		own |= ptr == g->own[k];
-	cg_mark(g, x, own);
-	return x;
-}
-
-void cg_store(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef val)
-{
-	LLVMValueRef s = LLVMBuildStore(g->b, val, cg_elem_ptr(g, dt, ptr, idx));
-	LLVMSetAlignment(s, (unsigned)dtype_size(dt));
-	cg_mark(g, s, true);
-}
-
-LLVMValueRef cg_scratch(Cg *g, int64_t bytes)
-{
-	LLVMValueRef off = cg_i64(g, g->used);
-	g->used += (bytes + 63) & ~(int64_t)63;
-	return LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
-}
-
-void cg_memcpy(Cg *g, LLVMValueRef dst, LLVMValueRef src, int64_t bytes)
-{
-	/* the same pointer: a copy the memory plan made in place (dropout with p = 0) */
-	if (bytes > 0 && dst != src)
-		LLVMBuildMemCpy(g->b, dst, 4, src, 4, cg_i64(g, bytes));
-}
-
-void cg_memset0(Cg *g, LLVMValueRef dst, int64_t bytes)
-{
-	if (bytes > 0)
-		LLVMBuildMemSet(g->b, dst, LLVMConstInt(g->i8, 0, 0), cg_i64(g, bytes), 4);
-}
-
-/* ---- control flow ---- */
-
-LLVMValueRef cg_loop_begin(Cg *g, Loop *L, int64_t n)
-{
-	if (n < 1)
-		die("codegen: loop of %lld iterations", (long long)n);
-	L->n = n;
-	L->width = 0;
-	L->pre = LLVMGetInsertBlock(g->b);
-	L->body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
-	LLVMBuildBr(g->b, L->body);
-	LLVMPositionBuilderAtEnd(g->b, L->body);
-	L->i = LLVMBuildPhi(g->b, g->i64, "i");
-	LLVMValueRef zero = cg_i64(g, 0);
-	LLVMAddIncoming(L->i, &zero, &L->pre, 1);
-	return L->i;
-}
-
-LLVMValueRef cg_loop_phi(Cg *g, Loop *L, LLVMTypeRef t, LLVMValueRef init)
-{
-	LLVMValueRef p = LLVMBuildPhi(g->b, t, "acc");
-	LLVMAddIncoming(p, &init, &L->pre, 1);
-	return p;
-}
-
-void cg_loop_carry(Cg *g, LLVMValueRef phi, LLVMValueRef next)
-{
-	LLVMBasicBlockRef bb = LLVMGetInsertBlock(g->b);
-	LLVMAddIncoming(phi, &next, &bb, 1);
-}
-
-void cg_loop_end(Cg *g, Loop *L)
-{
-	LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
-	LLVMValueRef next = LLVMBuildAdd(g->b, L->i, cg_i64(g, 1), "");
-	LLVMSetNUW(next, 1);
-	LLVMSetNSW(next, 1);
-	LLVMAddIncoming(L->i, &next, &latch, 1);
-	LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
-	LLVMValueRef br = LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, cg_i64(g, L->n), ""), L->body, exit);
-	if (L->width > 0) {
-		/* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 width}} */
-		LLVMMetadataRef self = LLVMTemporaryMDNode(g->ctx, NULL, 0);
-		LLVMMetadataRef w[2] = { LLVMMDStringInContext2(g->ctx, "llvm.loop.vectorize.width", 25),
-			LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(g->ctx), (unsigned)L->width, 0)) };
-		LLVMMetadataRef ops[2] = { self, LLVMMDNodeInContext2(g->ctx, w, 2) };
-		LLVMMetadataRef id = LLVMMDNodeInContext2(g->ctx, ops, 2);
-		LLVMMetadataReplaceAllUsesWith(self, id);
-		LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "llvm.loop", 9), LLVMMetadataAsValue(g->ctx, id));
-	}
-	LLVMPositionBuilderAtEnd(g->b, exit);
-}
-
-LLVMBasicBlockRef cg_if_begin(Cg *g, LLVMValueRef cond)
-{
-	LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "then");
-	LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "join");
-	LLVMBuildCondBr(g->b, cond, then, join);
-	LLVMPositionBuilderAtEnd(g->b, then);
-	return join;
-}
-
-void cg_if_end(Cg *g, LLVMBasicBlockRef join)
-{
-	LLVMBuildBr(g->b, join);
-	LLVMPositionBuilderAtEnd(g->b, join);
-}
-
-/* ---- strided walks ---- */
-
-void cg_cstrides(const Type *t, int64_t *st)
-{
-	int64_t m = 1;
-	for (int a = t->rank - 1; a >= 0; a--) {
-		st[a] = m;
-		m *= t->dim[a];
-	}
-}
-
-void cg_bstrides(const Type *t, const Type *sp, int64_t *st)
-{
-	int64_t m = 1;
-	for (int a = sp->rank - 1, b = t->rank - 1; a >= 0; a--, b--) {
-		st[a] = (b < 0 || t->dim[b] == 1) ? 0 : m;
-		if (b >= 0)
-			m *= t->dim[b];
-	}
-}
-
-typedef struct {
-	int rank, nop;
-	int64_t dim[MAX_RANK];
-	int64_t st[4][MAX_RANK];
-	ElemFn *fn;
-	const void *ctx;
-	const Opnd *op;
-} Nest;
-
-static void nest(Cg *g, const Nest *w, int a, LLVMValueRef *idx)
-{
-	if (a == w->rank) {
-		w->fn(g, w->ctx, w->op, idx);
-		return;
-	}
-	Loop L;
-	LLVMValueRef i = cg_loop_begin(g, &L, w->dim[a]), sub[4];
-	for (int k = 0; k < w->nop; k++) {
-		int64_t s = w->st[k][a];
-		sub[k] = s == 0 ? idx[k] : LLVMBuildAdd(g->b, idx[k],
-			s == 1 ? i : LLVMBuildMul(g->b, i, cg_i64(g, s), ""), "");
-	}
-	nest(g, w, a + 1, sub);
-	cg_loop_end(g, &L);
-}
-
-void cg_map(Cg *g, const Type *space, Opnd *op, int nop, ElemFn *fn, const void *ctx)
-{
-	Nest w = { .nop = nop, .fn = fn, .ctx = ctx, .op = op };
-	if (nop > 4)
-		die("codegen: walk of %d operands", nop);
-	/* drop unit axes; merge an axis into the previous one when every
-	   operand steps through both as through one (the contiguous case
-	   becomes a single flat loop, which LLVM vectorizes) */
-	for (int a = 0; a < space->rank; a++) {
-		int64_t d = space->dim[a];
-		if (d == 0)
-			return;
-		if (d == 1)
-			continue;
-		bool merge = w.rank > 0;
-		for (int k = 0; merge && k < nop; k++)
-			merge = w.st[k][w.rank - 1] == op[k].st[a] * d;
-		if (merge) {
-			w.dim[w.rank - 1] *= d;
-			for (int k = 0; k < nop; k++)
-				w.st[k][w.rank - 1] = op[k].st[a];
-		} else {
-			w.dim[w.rank] = d;
-			for (int k = 0; k < nop; k++)
-				w.st[k][w.rank] = op[k].st[a];
-			w.rank++;
-		}
-	}
-	LLVMValueRef idx[4];
-	for (int k = 0; k < nop; k++)
-		idx[k] = cg_i64(g, op[k].off);
-	nest(g, &w, 0, idx);
-}
-
-/* ---- calls ---- */
-
-LLVMValueRef cg_call(Cg *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt, LLVMValueRef *args, int n)
-{
-	LLVMTypeRef ft = LLVMFunctionType(ret, pt, (unsigned)n, 0);
-	LLVMValueRef f = LLVMGetNamedFunction(g->mod, name);
-	if (!f) {
-		f = LLVMAddFunction(g->mod, name, ft);
-		unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
-		LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
-	}
-	return LLVMBuildCall2(g->b, ft, f, args, (unsigned)n, "");
-}
-
-LLVMValueRef cg_intrinsic_n(Cg *g, const char *name, LLVMTypeRef *tys, int ntys, LLVMValueRef *args, int n)
-{
-	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-	if (!id)
-		die("codegen: no intrinsic %s", name);
-	LLVMValueRef f = LLVMGetIntrinsicDeclaration(g->mod, id, tys, (size_t)ntys);
-	LLVMTypeRef ft = LLVMIntrinsicGetType(g->ctx, id, tys, (size_t)ntys);
-	return LLVMBuildCall2(g->b, ft, f, args, (unsigned)n, "");
-}
-
-LLVMValueRef cg_intrinsic(Cg *g, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n)
-{
-	return cg_intrinsic_n(g, name, &t, 1, args, n);
-}
 
 /* ---- the region function ---- */
 
@@ -320,7 +67,7 @@ static bool planned(const Region *r, const bool *internal, const bool *through, 
 			continue;
 		if (nd->offset < 0)
 			return false;
-		int64_t e = nd->offset + cg_bytes(&nd->type);
+		int64_t e = nd->offset + type_bytes(&nd->type);
 		*end = e > *end ? e : *end;
 	}
 	return true;
@@ -341,7 +88,7 @@ static void plan(Cg *g, int *out_of)
 	kernel_through(r, through);
 	bool plan = planned(r, g->internal, through, &end);
 	if (plan)
-		g->used = (end + 63) & ~(int64_t)63;
+		g->used = align_up(end, 64);
 	int nslot = 0;
 	for (int v = 0; v < r->nnode; v++)
 		out_of[v] = -1;
@@ -382,7 +129,7 @@ static void plan(Cg *g, int *out_of)
 			g->home[v] = nd->offset;
 		} else {
 			g->home[v] = g->used;
-			g->ptr[v] = cg_scratch(g, cg_bytes(&nd->type));
+			g->ptr[v] = cg_scratch(g, type_bytes(&nd->type));
 		}
 	}
 	/* into the slot its WRITE names, whose old value nothing reads any more */
@@ -402,7 +149,7 @@ static void finish(Cg *g, const int *out_of)
 	for (int k = 0; k < r->nout; k++) {
 		int o = r->out[k];
 		if (out_of[o] != k)
-			cg_memcpy(g, arg_ptr(g, g->outputs, k), g->ptr[o], cg_bytes(&r->node[o].type));
+			cg_memcpy(g, arg_ptr(g, g->outputs, k), g->ptr[o], type_bytes(&r->node[o].type));
 	}
 	LLVMValueRef *src = xcalloc((size_t)r->nnode + 1, sizeof *src);
 	for (int v = 0; v < r->nnode; v++) {
@@ -414,7 +161,7 @@ static void finish(Cg *g, const int *out_of)
 		for (int w = 0; is_slot(&r->node[root]) && w < r->nnode; w++)
 			changed |= r->node[w].op == OP_WRITE && ir_slots_overlap(&r->node[ir_operand(r, w, 0)], &r->node[root]);
 		if (changed) {
-			int64_t n = cg_bytes(&r->node[val].type);
+			int64_t n = type_bytes(&r->node[val].type);
 			src[v] = cg_scratch(g, n);
 			cg_memcpy(g, src[v], g->ptr[val], n);
 		}
@@ -423,7 +170,7 @@ static void finish(Cg *g, const int *out_of)
 		if (r->node[v].op != OP_WRITE)
 			continue;
 		int slot = ir_operand(r, v, 0);
-		int64_t n = cg_bytes(&r->node[slot].type);
+		int64_t n = type_bytes(&r->node[slot].type);
 		if (src[v] != g->ptr[slot] && n > 0)
 			LLVMBuildMemMove(g->b, g->ptr[slot], 4, src[v], 4, cg_i64(g, n));
 	}
@@ -442,14 +189,14 @@ static int kernel_values(const Cg *g, int v, int *val, bool *own)
 	int n = 0;
 	val[n] = v;
 	own[n++] = true;
-	int64_t a0 = g->home[v], a1 = a0 + cg_bytes(&nd->type);
+	int64_t a0 = g->home[v], a1 = a0 + type_bytes(&nd->type);
 	for (int k = 0; k < nd->narg; k++) {
 		int o = ir_operand(r, v, k), j = 0;
 		while (j < n && val[j] != o)
 			j++;
 		if (j < n)
 			continue;
-		int64_t b0 = g->home[o], b1 = b0 + cg_bytes(&r->node[o].type);
+		int64_t b0 = g->home[o], b1 = b0 + type_bytes(&r->node[o].type);
 		val[n] = o;
 		own[n++] = a0 >= 0 && b0 >= 0 && b0 < a1 && a0 < b1;
 	}
@@ -477,6 +224,19 @@ static const char *kernel_key(const Cg *g, int v, const int *val, int n, const b
 	return at < len ? buf : NULL;
 }
 
+/* The body of node v's kernel function, by the emitter of its op. */
+static void node(Cg *g, int v)
+{
+	switch (g->r->node[v].op) {
+	case OP_SUM:
+	case OP_MAX:
+	case OP_MIN: cg_reduce(g, v); return;
+	case OP_ARGMAX: cg_argmax(g, v); return;
+	case OP_MATMUL: cg_matmul(g, v); return;
+	default: cg_kernel(g, v); return;
+	}
+}
+
 /*
  * Emits node v as a call of a kernel function k<v>_<op>(value, operands...,
  * scratch, seed, step).  Small functions keep LLVM's work per function
@@ -491,61 +251,33 @@ static void kernel(Cg *g, int v)
 	const Node *nd = &r->node[v];
 	int *val = xmalloc(((size_t)nd->narg + 1) * sizeof *val);
 	bool *own = xmalloc(((size_t)nd->narg + 1) * sizeof *own);
-	int n = kernel_values(g, v, val, own), np = n + 3;
-	LLVMTypeRef *pt = xmalloc((size_t)np * sizeof *pt);
-	LLVMValueRef *args = xmalloc((size_t)np * sizeof *args);
+	int n = kernel_values(g, v, val, own);
+	LLVMTypeRef *pt = xmalloc(((size_t)n + 3) * sizeof *pt);
+	LLVMValueRef *args = xmalloc(((size_t)n + 3) * sizeof *args);
 	for (int i = 0; i < n; i++) {
 		pt[i] = g->ptrty;
 		args[i] = g->ptr[val[i]];
 	}
-	pt[n] = g->ptrty;
-	pt[n + 1] = pt[n + 2] = g->i64;
-	args[n] = g->scratch;
-	args[n + 1] = g->seed;
-	args[n + 2] = g->step;
+	int np = cg_fn_tail(g, pt, args, n);
 	bool checked = cg_range_checked(nd->op);
 	LLVMTypeRef ft = LLVMFunctionType(checked ? g->i32 : g->voidty, pt, (unsigned)np, 0);
-	LLVMValueRef rc;
 	char kb[1024];
 	const char *key = kernel_key(g, v, val, n, own, kb, sizeof kb);
-	int c = 0;
-	while (key && c < g->nkern && strcmp(g->kern[c].key, key))
-		c++;
-	if (key && c < g->nkern) {
-		rc = LLVMBuildCall2(g->b, ft, g->kern[c].fn, args, (unsigned)np, "");
+	LLVMValueRef f = cg_fn_find(g, key), rc;
+	if (f) {
+		rc = LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
 		goto out;
 	}
 	char name[64];
 	snprintf(name, sizeof name, "k%d_%s", v, op_info[nd->op].name);
-	LLVMValueRef f = LLVMAddFunction(g->mod, name, ft);
-	LLVMSetLinkage(f, LLVMInternalLinkage);
-	static const char *const attrs[] = { "noinline", "nounwind" };
-	for (int i = 0; i < 2; i++) {
-		unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
-		LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, k, 0));
-	}
+	f = cg_fn_new(g, name, ft, key);
 	rc = LLVMBuildCall2(g->b, ft, f, args, (unsigned)np, "");
-	if (key) {
-		if (g->nkern == g->capkern) {
-			g->capkern = g->capkern ? 2 * g->capkern : 64;
-			g->kern = realloc(g->kern, (size_t)g->capkern * sizeof *g->kern);
-			if (!g->kern)
-				die("out of memory");
-		}
-		g->kern[g->nkern].key = strcpy(xmalloc(strlen(key) + 1), key);
-		g->kern[g->nkern++].fn = f;
-	}
 
 	/* the body: every pointer the kernel code uses becomes a parameter */
-	LLVMBasicBlockRef back = LLVMGetInsertBlock(g->b);
-	LLVMValueRef fn = g->fn;
-	g->fn = f;
+	CgOuter outer;
+	cg_fn_enter(g, f, (unsigned)n, &outer);
 	for (int i = 0; i < n; i++)
 		g->ptr[val[i]] = LLVMGetParam(f, (unsigned)i);
-	g->scratch = LLVMGetParam(f, (unsigned)n);
-	g->seed = LLVMGetParam(f, (unsigned)n + 1);
-	g->step = LLVMGetParam(f, (unsigned)n + 2);
-	LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, f, "entry"));
 	LLVMMetadataRef sc[2] = { LLVMMDStringInContext2(g->ctx, name, strlen(name)), g->domain };
 	LLVMMetadataRef scope = LLVMMDNodeInContext2(g->ctx, sc, 2);
 	g->scope = LLVMMetadataAsValue(g->ctx, LLVMMDNodeInContext2(g->ctx, &scope, 1));
@@ -554,7 +286,7 @@ static void kernel(Cg *g, int v)
 		if (own[i])
 			g->own[g->nown++] = g->ptr[val[i]];
 	g->bad = NULL;
-	cg_node(g, v);
+	node(g, v);
 	if (checked)
 		LLVMBuildRet(g->b, g->bad ? LLVMBuildZExt(g->b, g->bad, g->i32, "") : cg_i32(g, 0));
 	else
@@ -562,13 +294,9 @@ static void kernel(Cg *g, int v)
 	g->bad = NULL;
 	g->scope = NULL;
 	g->nown = 0;
-	g->fn = fn;
 	for (int i = 0; i < n; i++)
 		g->ptr[val[i]] = args[i];
-	g->scratch = args[n];
-	g->seed = args[n + 1];
-	g->step = args[n + 2];
-	LLVMPositionBuilderAtEnd(g->b, back);
+	cg_fn_leave(g, &outer);
 out:
 	if (checked)
 		cg_index_exit(g, v, rc);
@@ -613,8 +341,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.mod = LLVMModuleCreateWithNameInContext(fname, ctx);
 	LLVMTypeRef pt[6] = { g.ptrty, g.ptrty, g.ptrty, g.ptrty, g.i64, g.i64 };
 	g.fn = LLVMAddFunction(g.mod, fname, LLVMFunctionType(g.i32, pt, 6, 0));
-	unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-	LLVMAddAttributeAtIndex(g.fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, nounwind, 0));
+	cg_fn_attr(&g, g.fn, "nounwind");
 	LLVMValueRef *arg[6] = { &g.inputs, &g.slots, &g.outputs, &g.scratch, &g.seed, &g.step };
 	for (int k = 0; k < 6; k++)
 		*arg[k] = LLVMGetParam(g.fn, (unsigned)k);

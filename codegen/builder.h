@@ -1,11 +1,15 @@
 /*
- * emit.h — internals shared by the code generator's files: the emission
- * context and the loop, memory and call helpers (emit.c), element math
- * (scalar.c), the per-op kernels (kernels.c, reduce.c) and the JIT (jit.c).
- * Only codegen/ includes this header (it pulls in LLVM's C API).
+ * builder.h — the bottom of the code generator: the emission context Cg
+ * that every codegen file passes around, and the LLVM IR-builder helpers
+ * (builder.c) the kernels are made of: constants, element loads and stores
+ * tagged with the current kernel's alias scope, counted loops, strided
+ * walks with merged axes, scratch, memory copies, calls of C functions and
+ * intrinsics, and the kernel functions a region emits and shares by key.
+ * It includes nothing else of codegen/; only codegen/ includes it (it pulls
+ * in LLVM's C API).
  */
-#ifndef SINTER_CODEGEN_EMIT_H
-#define SINTER_CODEGEN_EMIT_H
+#ifndef SINTER_CODEGEN_BUILDER_H
+#define SINTER_CODEGEN_BUILDER_H
 
 #include <llvm-c/Core.h>
 
@@ -33,7 +37,7 @@ typedef struct {
 	unsigned kind_scope, kind_noalias;
 	LLVMMetadataRef domain; /* alias domain of the region */
 	struct {
-		char *key;          /* what the kernel's code depends on (emit.c) */
+		char *key;          /* what the kernel's code depends on (cg_fn_find) */
 		LLVMValueRef fn;
 	} *kern;                /* kernel functions emitted so far */
 	int nkern, capkern;
@@ -64,10 +68,6 @@ typedef struct {
 	int width; /* vector lanes asked of LLVM's vectorizer, 0 = its own choice (set after cg_loop_begin) */
 } Loop;
 
-/* ---- emit.c ---- */
-/* Builds r's function `fname` into a new module of ctx; *scratch receives the bytes it needs. */
-LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch);
-
 LLVMTypeRef cg_elem_type(Cg *g, DType dt);
 LLVMValueRef cg_i64(Cg *g, int64_t v);
 LLVMValueRef cg_i32(Cg *g, int32_t v);
@@ -90,9 +90,6 @@ LLVMValueRef cg_loop_phi(Cg *g, Loop *L, LLVMTypeRef t, LLVMValueRef init);
 /* Its value for the next iteration; call right before cg_loop_end. */
 void cg_loop_carry(Cg *g, LLVMValueRef phi, LLVMValueRef next);
 void cg_loop_end(Cg *g, Loop *L);
-/* Runs the rest of the current block's code only when cond holds; returns the join block. */
-LLVMBasicBlockRef cg_if_begin(Cg *g, LLVMValueRef cond);
-void cg_if_end(Cg *g, LLVMBasicBlockRef join);
 
 /* Walks index space `space` with operands op[0..nop) (nop <= 4), merging axes where possible. */
 void cg_map(Cg *g, const Type *space, Opnd *op, int nop, ElemFn *fn, const void *ctx);
@@ -100,7 +97,6 @@ void cg_map(Cg *g, const Type *space, Opnd *op, int nop, ElemFn *fn, const void 
 void cg_bstrides(const Type *t, const Type *sp, int64_t *st);
 /* Row-major strides of t. */
 void cg_cstrides(const Type *t, int64_t *st);
-int64_t cg_bytes(const Type *t);
 
 /* Calls an external C function (declared on first use); ret may be g->voidty. */
 LLVMValueRef cg_call(Cg *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt, LLVMValueRef *args, int n);
@@ -108,47 +104,36 @@ LLVMValueRef cg_call(Cg *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt, 
 LLVMValueRef cg_intrinsic(Cg *g, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);
 /* The same with several overload types (e.g. llvm.fptosi.sat: result, operand). */
 LLVMValueRef cg_intrinsic_n(Cg *g, const char *name, LLVMTypeRef *tys, int ntys, LLVMValueRef *args, int n);
+/* Gives function f the enum attribute `name` ("nounwind"). */
+void cg_fn_attr(Cg *g, LLVMValueRef f, const char *name);
 
-/* ---- scalar.c: element math, exactly as ir/interp.c computes it ---- */
-LLVMValueRef cg_unary(Cg *g, OpKind op, DType dt, LLVMValueRef x);
-/* Result is bool (i8) for comparisons, dt otherwise. */
-LLVMValueRef cg_binary(Cg *g, OpKind op, DType dt, LLVMValueRef x, LLVMValueRef y);
-LLVMValueRef cg_convert(Cg *g, DType from, DType to, LLVMValueRef x);
-/* The same value as interp.c's store_val(to, ., ., v) stores, as a constant. */
-LLVMValueRef cg_const_of(Cg *g, DType to, double v);
-/* Key of random stream `stream` for this call's seed and step (runtime value). */
-LLVMValueRef cg_stream_key(Cg *g, int64_t stream);
-/* rt_uniform(key, i), inline. */
-LLVMValueRef cg_uniform(Cg *g, LLVMValueRef key, LLVMValueRef i);
+/* Array p of *cap elements of elem bytes, n of them used, with room for
+   one more (doubled when full; p may be NULL with *cap 0). */
+void *cg_grow(void *p, int n, int *cap, size_t elem);
 
-/* ---- kernels.c, reduce.c ---- */
-/* Emits node v (not a source slot, WRITE or alias: emit.c handles those). */
-void cg_node(Cg *g, int v);
-/* Ops whose kernels check indices against a table (take, scatter_rows,
-   one_hot, kernels.c): their kernel functions return the flag g->bad. */
-bool cg_range_checked(OpKind op);
-/* In the region function after the call of such a kernel (result rc):
-   when it saw a bad index, records it and returns 1. */
-void cg_index_exit(Cg *g, int v, LLVMValueRef rc);
-void cg_reduce(Cg *g, int v);
-void cg_argmax(Cg *g, int v);
-void cg_matmul(Cg *g, int v);
+/*
+ * Kernel functions: internal, noinline, called from the region function
+ * with the pointers they use, then scratch, seed and step.  Kernels whose
+ * code would be identical share one function, found by a key naming
+ * everything the code depends on.
+ */
+/* The kernel function emitted before under key, or NULL. */
+LLVMValueRef cg_fn_find(Cg *g, const char *key);
+/* Adds kernel function `name` of type ft, remembered under key (if not NULL). */
+LLVMValueRef cg_fn_new(Cg *g, const char *name, LLVMTypeRef ft, const char *key);
+/* Fills the trailing scratch, seed and step of a kernel's parameter types
+   pt and call arguments args after their n pointers; returns n + 3. */
+int cg_fn_tail(Cg *g, LLVMTypeRef *pt, LLVMValueRef *args, int n);
 
-/* The accumulator of a SUM, MAX or MIN (reduce.c), for fused kernels too. */
+/* Where the region function's emission stands while a kernel's body is emitted. */
 typedef struct {
-	OpKind op;
-	DType in, out;   /* element types of operand and result */
-	LLVMTypeRef acc; /* accumulator type: f64 / i64 for SUM, else the operand's */
-} CgRed;
-CgRed cg_red(Cg *g, OpKind op, DType in, DType out);
-LLVMValueRef cg_red_init(Cg *g, const CgRed *R);
-LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef x);
-LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc);
-
-/* ---- fused.c ---- */
-/* Emits fused kernel `group` (kernel/kernel.h) as one function and its call;
-   last is its last member in node order, where the call goes. */
-void cg_fused(Cg *g, int group, int last);
-
+	LLVMBasicBlockRef back;
+	LLVMValueRef fn, scratch, seed, step;
+} CgOuter;
+/* Continues in a new entry block of kernel function f, whose parameters
+   from `first` on are scratch, seed and step (the caller maps the
+   pointers before first); *o keeps what cg_fn_leave restores. */
+void cg_fn_enter(Cg *g, LLVMValueRef f, unsigned first, CgOuter *o);
+void cg_fn_leave(Cg *g, const CgOuter *o);
 
 #endif

@@ -1,0 +1,70 @@
+/*
+ * fused_plan.h — what the two files of a fused kernel's code share
+ * (codegen/fused_plan.c plans it, codegen/fused.c emits it): the state of
+ * one kernel's generation.  Private to codegen/fused*.c.
+ */
+#ifndef SINTER_CODEGEN_FUSED_PLAN_H
+#define SINTER_CODEGEN_FUSED_PLAN_H
+
+#include "codegen/builder.h"
+#include "kernel/kernel.h"
+
+typedef struct {
+	int64_t st[MAX_RANK]; /* strides over X, 0 on unit axes */
+} Access;
+
+/* A pointer parameter of the kernel function: one buffer. */
+typedef struct {
+	LLVMValueRef outer; /* its value in the region function */
+	int64_t lo, hi;     /* bytes of scratch it covers; lo = -1: the caller's storage */
+	bool written, alone; /* alone: written, and no other parameter's bytes overlap it */
+} Param;
+
+typedef struct {
+	int u, a, depth; /* value, access, scope depth of the load */
+	LLVMValueRef x;
+} Cached;
+
+typedef struct {
+	Cg *g;
+	const Region *r;
+	Arena *a;           /* everything below, for the time of one kernel */
+	int *mem, n;        /* members, node order */
+	int *mi;            /* [nnode] member index of a node, -1 */
+	KernelSpace s;
+	int *level, *pass, *redpass; /* pass: BIG: the pass computing it; SMALL: passes before it */
+	bool *mat, *rowbuf; /* stored to its buffer; kept in a row buffer for later passes */
+	int npass;
+	bool rows;          /* row walk with passes (else: one walk plus a loop over kept points) */
+	Param *par;
+	int npar;
+	int *param;         /* [nnode] parameter of a value's buffer, -1 */
+	Access *acc;
+	int nacc, capacc;
+	int *opstart, *opacc; /* access of operand k of member i: opacc[opstart[i] + k], -1 */
+	int *nat;           /* [n] natural access of a member */
+	int rowacc;         /* access of row buffers */
+	LLVMValueRef *idx;  /* [nacc] current element index of each access */
+	LLVMValueRef *val, *accum, *rbuf, *dkey; /* [n] */
+	Cached *cache;
+	int ncache, capcache, depth, curpass;
+	bool parallel;      /* the outermost loop runs on the thread pool (rows only) */
+	int colsplit;       /* a column walk's blocks of kept points run on the pool: how many, 0 = serial */
+	char *key;
+	size_t klen, kcap;
+} Fk;
+
+static inline bool is_red(const Node *nd)
+{
+	return nd->op == OP_SUM || nd->op == OP_MAX || nd->op == OP_MIN;
+}
+
+/*
+ * Plans kernel f (members, space and levels filled in): the pass that
+ * computes each member, which members are stored and which kept in row
+ * buffers, the function's pointer parameters and the accesses through
+ * them, and f->key, the text that kernels with the same code share.
+ */
+void cg_fused_plan(Fk *f);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * reduce.h — the kernels of SUM, MAX, MIN, ARGMAX and MATMUL (reduce.c),
+ * and the reduction accumulators and the GEMM call that fused kernels
+ * (fused.c) are built with as well.
+ */
+#ifndef SINTER_CODEGEN_REDUCE_H
+#define SINTER_CODEGEN_REDUCE_H
+
+#include "codegen/builder.h"
+
+void cg_reduce(Cg *g, int v);
+void cg_argmax(Cg *g, int v);
+void cg_matmul(Cg *g, int v);
+
+/* The accumulator of a SUM, MAX or MIN. */
+typedef struct {
+	OpKind op;
+	DType in, out;   /* element types of operand and result */
+	LLVMTypeRef acc; /* accumulator type: f64 / i64 for SUM, else the operand's */
+} CgRed;
+CgRed cg_red(Cg *g, OpKind op, DType in, DType out);
+LLVMValueRef cg_red_init(Cg *g, const CgRed *R);
+LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef x);
+LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc);
+
+#endif
