@@ -78,6 +78,10 @@ enum {
 	F_RANDOM = 1 << 10,
 	/* op(a, b) == op(b, a) for all operands (binary ops). */
 	F_COMMUTE = 1 << 11,
+	/* The builder supplies the result type (a source's, reshape's target,
+	   cast's element type, ...); the shape rule checks it instead of
+	   computing it. */
+	F_GIVEN = 1 << 12,
 };
 
 /*
