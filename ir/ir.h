@@ -85,7 +85,8 @@ enum {
 };
 
 /*
- * Attributes, by op:
+ * Attributes, by op (how the text form writes them: the op's attrs column
+ * in ops.def, below):
  *   INPUT        ia[0] = input index
  *   CONST        f = value, filled over `type`
  *   PARAM/STATE  name = slot name ("net.l1.weight"); STATE: sname = state

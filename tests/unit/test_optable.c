@@ -18,6 +18,8 @@
  *   - an F_ALIAS op leaves its operand's bytes unchanged, and an F_MAP op
  *     computed over its operand's buffer gives the same result (what
  *     memplan's in-place reuse assumes).
+ * The attribute schema (attrs) and F_GIVEN are checked on a sample of every
+ * op in test_opattrs.c.
  */
 #include "codegen/codegen.h"
 #include "ir/ops.h"
