@@ -360,16 +360,14 @@ static bool same_dtype(const Node *n, const Type *a, char *err, size_t errlen)
 
 /*
  * The F_GIVEN rules: the builder supplies the result type, the rule checks
- * it is a sane type and fits the operands and attributes.
+ * it is a sane type (first: the messages print it) and fits the operands
+ * and attributes.  `ok || fail(...)` reads as "ok, else this error".
  */
 bool sh_input(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (n->nia > 1 || n->ia[0] < 0 || n->ia[0] > 1 << 20)
-		return fail(err, errlen, "input: bad input index");
-	return true;
+	return check_type(n, err, errlen) &&
+		((n->nia <= 1 && n->ia[0] >= 0 && n->ia[0] <= 1 << 20) || fail(err, errlen, "input: bad input index"));
 }
 
 bool sh_const(const Region *r, Node *n, const int *args, char *err, size_t errlen)
@@ -381,64 +379,46 @@ bool sh_const(const Region *r, Node *n, const int *args, char *err, size_t errle
 bool sh_param(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (!n->name)
-		return fail(err, errlen, "param: missing slot name");
-	return true;
+	return check_type(n, err, errlen) && (n->name || fail(err, errlen, "param: missing slot name"));
 }
 
 bool sh_state(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (!n->name || !n->sname)
-		return fail(err, errlen, "state: missing param or state name");
-	return true;
+	return check_type(n, err, errlen) &&
+		((n->name && n->sname) || fail(err, errlen, "state: missing param or state name"));
 }
 
 bool sh_packed(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
 	const Type *t = &n->type;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (t->dt != DT_F32 || t->rank != 1 || n->at < 0 || n->at % IR_PACK_ALIGN)
-		return fail(err, errlen, "packed: needs f32[n] and an offset 'at' that is a multiple of %d, got %s at %lld",
-			IR_PACK_ALIGN, ts(t, 0), (long long)n->at);
-	return true;
+	return check_type(n, err, errlen) &&
+		((t->dt == DT_F32 && t->rank == 1 && n->at >= 0 && n->at % IR_PACK_ALIGN == 0) ||
+			fail(err, errlen, "packed: needs f32[n] and an offset 'at' that is a multiple of %d, got %s at %lld",
+				IR_PACK_ALIGN, ts(t, 0), (long long)n->at));
 }
 
 bool sh_arange(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
 	const Type *t = &n->type;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (t->rank != 1 || t->dt == DT_BOOL)
-		return fail(err, errlen, "arange: result must be a numeric vector, got %s", ts(t, 0));
-	return true;
+	return check_type(n, err, errlen) && ((t->rank == 1 && t->dt != DT_BOOL) ||
+		fail(err, errlen, "arange: result must be a numeric vector, got %s", ts(t, 0)));
 }
 
 bool sh_tril(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (n->type.rank != 2)
-		return fail(err, errlen, "tril: result must be a matrix, got %s", ts(&n->type, 0));
-	return true;
+	return check_type(n, err, errlen) &&
+		(n->type.rank == 2 || fail(err, errlen, "tril: result must be a matrix, got %s", ts(&n->type, 0)));
 }
 
 bool sh_rand(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
 	(void)r, (void)args;
-	if (!check_type(n, err, errlen))
-		return false;
-	if (n->type.dt != DT_F32)
-		return fail(err, errlen, "%s: result must be f32, got %s", opname(n), ts(&n->type, 0));
-	return true;
+	return check_type(n, err, errlen) && (n->type.dt == DT_F32 ||
+		fail(err, errlen, "%s: result must be f32, got %s", opname(n), ts(&n->type, 0)));
 }
 
 bool sh_cast(const Region *r, Node *n, const int *args, char *err, size_t errlen)
