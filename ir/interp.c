@@ -194,9 +194,10 @@ KERNEL(ik_where)
 /*
  * Walks the operand's index space; operand 0 reads x, operand 1 addresses
  * the output with stride 0 along reduced axes (the keepdims layout is the
- * same memory layout as the squeezed one).
+ * same memory layout as the squeezed one).  sign: 0 sums, 1 keeps the
+ * largest, -1 the smallest; each kernel says which it is.
  */
-static void reduce(const Node *nd, Tensor *out, const Tensor *x)
+static void reduce(const Node *nd, Tensor *out, const Tensor *x, int sign)
 {
 	const Type *xt = &x->type;
 	Type kt = *xt;
@@ -211,7 +212,6 @@ static void reduce(const Node *nd, Tensor *out, const Tensor *x)
 	int64_t no = type_numel(&out->type), s1 = w.st[1][w.rank - 1];
 	/* a double accumulator holds every i32 exactly and makes f32 sums more
 	   accurate than what the oracle checks */
-	int sign = nd->op == OP_SUM ? 0 : nd->op == OP_MAX ? 1 : -1;
 	double *acc = xmalloc((size_t)(no ? no : 1) * sizeof *acc);
 	for (int64_t i = 0; i < no; i++)
 		acc[i] = sign ? -sign * INFINITY : 0.0;
@@ -230,9 +230,9 @@ static void reduce(const Node *nd, Tensor *out, const Tensor *x)
 	free(acc);
 }
 
-KERNEL(ik_sum) { reduce(&r->node[v], out, in[0]); }
-KERNEL(ik_max) { reduce(&r->node[v], out, in[0]); }
-KERNEL(ik_min) { reduce(&r->node[v], out, in[0]); }
+KERNEL(ik_sum) { reduce(&r->node[v], out, in[0], 0); }
+KERNEL(ik_max) { reduce(&r->node[v], out, in[0], 1); }
+KERNEL(ik_min) { reduce(&r->node[v], out, in[0], -1); }
 
 KERNEL(ik_argmax)
 {

@@ -41,7 +41,7 @@ typedef struct {
 } Type;
 
 typedef enum {
-#define OP(id, name, arity, flags, shape, grad, interp) OP_##id,
+#define OP(id, name, arity, flags, attrs, shape, grad, interp) OP_##id,
 #include "ir/ops.def"
 #undef OP
 	OP_COUNT
@@ -78,10 +78,15 @@ enum {
 	F_RANDOM = 1 << 10,
 	/* op(a, b) == op(b, a) for all operands (binary ops). */
 	F_COMMUTE = 1 << 11,
+	/* The builder supplies the result type (a source's, reshape's target,
+	   cast's element type, ...); the shape rule checks it instead of
+	   computing it. */
+	F_GIVEN = 1 << 12,
 };
 
 /*
- * Attributes, by op:
+ * Attributes, by op (how the text form writes them: the op's attrs column
+ * in ops.def, below):
  *   INPUT        ia[0] = input index
  *   CONST        f = value, filled over `type`
  *   PARAM/STATE  name = slot name ("net.l1.weight"); STATE: sname = state
@@ -144,11 +149,82 @@ typedef struct {
 	int nloc, caploc;
 } Region;
 
+/*
+ * The attribute schema (column `attrs` of ops.def): which of a Node's
+ * attribute fields an op uses and how the text form writes them, so that
+ * the printer and the parser read one description instead of each keeping
+ * a case per op.  One bit per attribute; attr_def[b] describes bit b.
+ * Positional attributes follow the operands, in bit order; named ones go
+ * in one pair of braces after them, `{key=value, ...}`, printed in bit
+ * order and read in any.
+ */
+enum {
+	A_INDEX = 1 << 0,      /* input's index: ia[0] */
+	A_VALUE = 1 << 1,      /* const's value: f */
+	A_NAME = 1 << 2,       /* slot name: name */
+	A_SNAME = 1 << 3,      /* state name: sname */
+	A_SNAME_SET = 1 << 4,  /* state name when there is one (packed) */
+	A_AT_SET = 1 << 5,     /* {at}: byte offset in the family block, when placed */
+	A_AT = 1 << 6,         /* {at}: the same, always (packed) */
+	A_K = 1 << 7,          /* {k}: tril's diagonal, ia[0] */
+	A_P = 1 << 8,          /* {p}: dropout's probability, f */
+	A_STREAM = 1 << 9,     /* {stream}: random stream, ia[0] */
+	A_AXES = 1 << 10,      /* {axes}: reduced axes, ia[0..nia) */
+	A_KEEP = 1 << 11,      /* {keep}: keepdims */
+	A_PERM = 1 << 12,      /* {perm}: permutation, ia[0..nia) */
+	A_AXIS = 1 << 13,      /* {axis}: concat's axis, ia[0] */
+	A_RANGES = 1 << 14,    /* {ranges}: start:stop:step per axis, ia[0..nia) */
+	A_TA = 1 << 15,        /* {ta}: transpose a, ia[0] */
+	A_TB = 1 << 16,        /* {tb}: transpose b, ia[1] */
+	ATTR_BITS = 17
+};
+
+/* How an attribute's value is written. */
+typedef enum {
+	AK_INT,     /* 12 */
+	AK_FLAG,    /* 0 or 1 */
+	AK_FLOAT,   /* shortest form that reads back as the same double */
+	AK_STRING,  /* "quoted", escaped */
+	AK_LIST,    /* [0, 2]: every ia[0..nia) */
+	AK_RANGES,  /* [0:32:1, 0:64:2]: ia[0..nia) in threes */
+} AttrKind;
+
+/* Which Node field holds it. */
+typedef enum { AS_IA0, AS_IA1, AS_IA, AS_F, AS_KEEP, AS_NAME, AS_SNAME, AS_AT } AttrSlot;
+
+/* Where it is written and whether the text may leave it out. */
+typedef enum {
+	AU_POSITIONAL,     /* after the operands, always */
+	AU_POSITIONAL_SET, /* after the operands when set; left out, it is unset */
+	AU_NEEDED,         /* in braces, always; the parser requires it */
+	AU_ZERO,           /* in braces, always; left out, it reads 0 */
+	AU_SET,            /* in braces when set; left out, it is unset */
+} AttrUse;
+
+typedef struct {
+	const char *key; /* the name in braces (positional: what it is, for messages) */
+	AttrKind kind;
+	AttrSlot slot;
+	AttrUse use;
+} AttrDef;
+
+extern const AttrDef attr_def[ATTR_BITS];
+static inline bool attr_positional(const AttrDef *d)
+{
+	return d->use == AU_POSITIONAL || d->use == AU_POSITIONAL_SET;
+}
+/* The integer in slot AS_IA0, AS_IA1, AS_KEEP or AS_AT of n, and storing one. */
+int64_t attr_int(const Node *n, AttrSlot slot);
+void attr_set_int(Node *n, AttrSlot slot, int64_t v);
+/* Does n hold a value in d's slot other than ir_proto's (unset) one? */
+bool attr_is_set(const Node *n, const AttrDef *d);
+
 /* Static facts about one op, from ops.def. */
 typedef struct {
 	const char *name; /* text name, as in the IR text form */
 	int arity;        /* -1: variadic */
 	unsigned flags;
+	unsigned attrs;   /* A_* bits: its attribute schema */
 } OpInfo;
 
 extern const OpInfo op_info[OP_COUNT];

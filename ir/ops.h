@@ -13,7 +13,7 @@ typedef void GradFn(AdCtx *ad, int v, int g);
 /* Reference kernel: computes node v into out (allocated by the caller). */
 typedef void InterpFn(const Region *r, int v, Tensor *out, Tensor *const *in, Store *s);
 
-#define OP(id, name, arity, flags, shape, grad, interp) \
+#define OP(id, name, arity, flags, attrs, shape, grad, interp) \
 	ShapeFn shape; GradFn grad; InterpFn interp;
 #include "ir/ops.def"
 #undef OP

@@ -132,35 +132,42 @@ static void number_end(Parser *P, const char *s, const char *end)
 		perr(P, s, "malformed number '%.*s'", (int)(end - s) + 1, s);
 }
 
-static int64_t parse_int(Parser *P)
+/* The number at the cursor: an integer into *iv when iv is given, else a
+   double into *dv; both end where a word would not go on. */
+static void parse_number(Parser *P, int64_t *iv, double *dv)
 {
 	skip_ws(P);
 	const char *s = P->p;
-	const char *q = s + (*s == '-');
-	if (!isdigit((unsigned char)*q))
-		perr(P, s, "expected an integer");
-	errno = 0;
 	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (errno == ERANGE)
-		perr(P, s, "integer out of range");
+	if (iv) {
+		if (!isdigit((unsigned char)s[*s == '-']))
+			perr(P, s, "expected an integer");
+		errno = 0;
+		*iv = strtoll(s, &end, 10);
+		if (errno == ERANGE)
+			perr(P, s, "integer out of range");
+	} else {
+		if (*s != '-' && *s != '+' && *s != '.' && !isalnum((unsigned char)*s))
+			perr(P, s, "expected a number");
+		*dv = strtod(s, &end);
+		if (end == s)
+			perr(P, s, "malformed number");
+	}
 	number_end(P, s, end);
 	P->p = end;
+}
+
+static int64_t parse_int(Parser *P)
+{
+	int64_t v;
+	parse_number(P, &v, NULL);
 	return v;
 }
 
 static double parse_double(Parser *P)
 {
-	skip_ws(P);
-	const char *s = P->p;
-	if (*s != '-' && *s != '+' && *s != '.' && !isalnum((unsigned char)*s))
-		perr(P, s, "expected a number");
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s)
-		perr(P, s, "malformed number");
-	number_end(P, s, end);
-	P->p = end;
+	double v;
+	parse_number(P, NULL, &v);
 	return v;
 }
 
@@ -299,8 +306,9 @@ static Type parse_type(Parser *P)
 	return t;
 }
 
-/* [i, j, ...] into ia; at most max entries. */
-static int parse_int_list(Parser *P, int64_t *ia, int max)
+/* [i, j, ...] into ia, or with group 3 [a:b:c, ...] (slice ranges); at most
+   MAX_RANK groups.  Returns the number of integers read. */
+static int parse_ints(Parser *P, int64_t *ia, int group)
 {
 	int n = 0;
 	expect(P, '[');
@@ -308,52 +316,46 @@ static int parse_int_list(Parser *P, int64_t *ia, int max)
 		return 0;
 	do {
 		skip_ws(P);
-		if (n == max)
-			perr(P, P->p, "more than %d entries", max);
-		ia[n++] = parse_int(P);
+		if (n == group * MAX_RANK)
+			perr(P, P->p, "more than %d %s", MAX_RANK, group == 1 ? "entries" : "ranges");
+		for (int j = 0; j < group; j++) {
+			if (j)
+				expect(P, ':');
+			ia[n++] = parse_int(P);
+		}
 	} while (accept(P, ','));
 	expect(P, ']');
 	return n;
 }
 
-static int parse_ranges(Parser *P, int64_t *ia)
+/* One attribute's value, written as its kind says, into its slot. */
+static void parse_attr(Parser *P, Node *n, const AttrDef *d)
 {
-	int n = 0;
-	expect(P, '[');
-	if (accept(P, ']'))
-		return 0;
-	do {
-		skip_ws(P);
-		if (n == 3 * MAX_RANK)
-			perr(P, P->p, "more than %d ranges", MAX_RANK);
-		ia[n++] = parse_int(P);
-		expect(P, ':');
-		ia[n++] = parse_int(P);
-		expect(P, ':');
-		ia[n++] = parse_int(P);
-	} while (accept(P, ','));
-	expect(P, ']');
-	return n;
+	switch (d->kind) {
+	case AK_INT:
+		attr_set_int(n, d->slot, parse_int(P));
+		break;
+	case AK_FLAG:
+		attr_set_int(n, d->slot, parse_flag(P));
+		break;
+	case AK_FLOAT:
+		n->f = parse_double(P);
+		break;
+	case AK_STRING:
+		*(d->slot == AS_NAME ? &n->name : &n->sname) = parse_string(P);
+		break;
+	case AK_LIST:
+	case AK_RANGES:
+		n->nia = parse_ints(P, n->ia, d->kind == AK_RANGES ? 3 : 1);
+		break;
+	}
 }
 
-/* Attributes in braces; `need` says which key the op cannot do without. */
+/* The named attributes in braces, in any order; then the ones left out:
+   an error if the op needs them, else their unset value. */
 static void parse_attrs(Parser *P, Node *n)
 {
-	const char *need = NULL;
-	if (op_has(n->op, F_REDUCE))
-		need = "axes";
-	else if (n->op == OP_TRANSPOSE)
-		need = "perm";
-	else if (n->op == OP_CONCAT)
-		need = "axis";
-	else if (n->op == OP_SLICE || n->op == OP_UNSLICE)
-		need = "ranges";
-	else if (n->op == OP_DROPOUT)
-		need = "p";
-	else if (n->op == OP_PACKED)
-		need = "at";
-	bool got_need = false;
-	unsigned seen = 0;
+	unsigned attrs = op_info[n->op].attrs, seen = 0;
 	skip_ws(P);
 	const char *open = P->p;
 	if (accept(P, '{') && !accept(P, '}')) {
@@ -361,81 +363,52 @@ static void parse_attrs(Parser *P, Node *n)
 			char key[16];
 			const char *k = ident(P, key, sizeof key, "an attribute name");
 			expect(P, '=');
-			OpKind op = n->op;
-			int bit;
-			if (!strcmp(key, "k") && op == OP_TRIL)
-				bit = 0, n->ia[0] = parse_int(P);
-			else if (!strcmp(key, "stream") && op_has(op, F_RANDOM))
-				bit = 1, n->ia[0] = parse_int(P);
-			else if (!strcmp(key, "p") && op == OP_DROPOUT)
-				bit = 2, n->f = parse_double(P);
-			else if (!strcmp(key, "axes") && op_has(op, F_REDUCE))
-				bit = 3, n->nia = parse_int_list(P, n->ia, MAX_RANK);
-			else if (!strcmp(key, "keep") && op_has(op, F_REDUCE))
-				bit = 4, n->keep = parse_flag(P);
-			else if (!strcmp(key, "perm") && op == OP_TRANSPOSE)
-				bit = 5, n->nia = parse_int_list(P, n->ia, MAX_RANK);
-			else if (!strcmp(key, "axis") && op == OP_CONCAT)
-				bit = 6, n->ia[0] = parse_int(P);
-			else if (!strcmp(key, "ranges") && (op == OP_SLICE || op == OP_UNSLICE))
-				bit = 7, n->nia = parse_ranges(P, n->ia);
-			else if (!strcmp(key, "ta") && op == OP_MATMUL)
-				bit = 8, n->ia[0] = parse_flag(P);
-			else if (!strcmp(key, "tb") && op == OP_MATMUL)
-				bit = 9, n->ia[1] = parse_flag(P);
-			else if (!strcmp(key, "at") && ir_is_slot(op))
-				bit = 10, n->at = parse_int(P);
-			else
-				perr(P, k, "%s has no attribute '%s'", op_info[op].name, key);
-			if (seen & 1u << bit)
+			int b = 0;
+			while (b < ATTR_BITS && (!(attrs >> b & 1) || attr_positional(&attr_def[b]) || strcmp(key, attr_def[b].key)))
+				b++;
+			if (b == ATTR_BITS)
+				perr(P, k, "%s has no attribute '%s'", op_info[n->op].name, key);
+			parse_attr(P, n, &attr_def[b]);
+			if (seen & 1u << b)
 				perr(P, k, "attribute '%s' given twice", key);
-			seen |= 1u << bit;
-			if (need && !strcmp(key, need))
-				got_need = true;
+			seen |= 1u << b;
 		} while (accept(P, ','));
 		expect(P, '}');
 	}
-	if (need && !got_need)
-		perr(P, open, "%s needs attribute '%s'", op_info[n->op].name, need);
+	for (int b = 0; b < ATTR_BITS; b++) {
+		const AttrDef *d = &attr_def[b];
+		if (!(attrs >> b & 1) || attr_positional(d) || seen >> b & 1)
+			continue;
+		if (d->use == AU_NEEDED)
+			perr(P, open, "%s needs attribute '%s'", op_info[n->op].name, d->key);
+		if (d->use == AU_ZERO)
+			attr_set_int(n, d->slot, 0);
+	}
 }
 
-/* Defaults for attributes the text may leave out, then the ones it gives. */
+/* The op's attributes as its schema (ops.def, attr_def) says: positional
+   ones, then braces, which an op whose every attribute is positional
+   (input, const) does not take. */
 static void parse_op_attrs(Parser *P, Node *n)
 {
-	switch (n->op) {
-	case OP_INPUT:
-		n->ia[0] = parse_int(P);
-		n->nia = 1;
-		return;
-	case OP_CONST:
-		n->f = parse_double(P);
-		return;
-	case OP_PARAM:
-		n->name = parse_string(P);
-		break;
-	case OP_STATE:
-		n->name = parse_string(P);
-		n->sname = parse_string(P);
-		break;
-	case OP_PACKED:
+	unsigned attrs = op_info[n->op].attrs;
+	bool named = false, positional = false;
+	for (int b = 0; b < ATTR_BITS; b++) {
+		const AttrDef *d = &attr_def[b];
+		if (!(attrs >> b & 1))
+			continue;
+		if (!attr_positional(d)) {
+			named = true;
+			continue;
+		}
+		positional = true;
 		skip_ws(P);
-		if (*P->p == '"')
-			n->sname = parse_string(P);
-		break;
-	case OP_TRIL:
-	case OP_RAND:
-	case OP_RANDN:
-	case OP_DROPOUT:
-	case OP_CONCAT:
-		n->nia = 1;
-		break;
-	case OP_MATMUL:
-		n->nia = 2;
-		break;
-	default:
-		break;
+		/* one that may be missing is a string: there when a quote follows */
+		if (d->use == AU_POSITIONAL || *P->p == '"')
+			parse_attr(P, n, d);
 	}
-	parse_attrs(P, n);
+	if (named || !positional)
+		parse_attrs(P, n);
 }
 
 static void add_arg(Parser *P, int nargs, int v)

@@ -25,7 +25,9 @@
  * kernels when the caller passes a hook that writes them (ir_print_with
  * with kernel_print_comments, kernel/kernel.h: ir/ knows nothing of
  * kernels).  `;` starts a comment anywhere; `#` starts one only
- * as the first non-blank character of a line.  Named attributes per op:
+ * as the first non-blank character of a line.  Which attributes an op has,
+ * positional or named, and how each is written, is the op's `attrs` column
+ * in ir/ops.def (attr_def in ir/ops.c), which the parser reads too:
  *   tril {k}   rand/randn {stream}   dropout {p, stream}   matmul {ta, tb}
  *   sum/max/min/argmax {axes, keep}  transpose {perm}  concat {axis}
  *   slice/unslice {ranges=[start:stop:step, ...]}
@@ -83,87 +85,70 @@ static void print_name(FILE *f, const char *s)
 		print_string(f, s);
 }
 
-void ir_print_ints(FILE *f, const int64_t *v, int n)
+/* [a, b, ...], or with group 3 [a:b:c, ...] (slice ranges). */
+static void print_ints(FILE *f, const int64_t *v, int n, int group)
 {
 	fputc('[', f);
-	for (int i = 0; i < n; i++)
-		fprintf(f, i ? ", %lld" : "%lld", (long long)v[i]);
+	for (int i = 0; i + group <= n; i += group)
+		for (int j = 0; j < group; j++)
+			fprintf(f, "%s%lld", j ? ":" : i ? ", " : "", (long long)v[i + j]);
 	fputc(']', f);
 }
 
-static void print_attrs(FILE *f, const Node *n)
+void ir_print_ints(FILE *f, const int64_t *v, int n)
 {
-	switch (n->op) {
-	case OP_INPUT:
-		fprintf(f, " %lld", (long long)n->ia[0]);
+	print_ints(f, v, n, 1);
+}
+
+static void print_attr(FILE *f, const Node *n, const AttrDef *d)
+{
+	switch (d->kind) {
+	case AK_INT:
+	case AK_FLAG:
+		fprintf(f, "%lld", (long long)attr_int(n, d->slot));
 		break;
-	case OP_CONST:
-		fputc(' ', f);
+	case AK_FLOAT:
 		print_double(f, n->f);
 		break;
-	case OP_PARAM:
-		fputc(' ', f);
-		print_string(f, n->name ? n->name : "");
-		if (n->at >= 0)
-			fprintf(f, " {at=%lld}", (long long)n->at);
-		break;
-	case OP_STATE:
-		fputc(' ', f);
-		print_string(f, n->name ? n->name : "");
-		fputc(' ', f);
-		print_string(f, n->sname ? n->sname : "");
-		if (n->at >= 0)
-			fprintf(f, " {at=%lld}", (long long)n->at);
-		break;
-	case OP_PACKED:
-		if (n->sname) {
-			fputc(' ', f);
-			print_string(f, n->sname);
-		}
-		fprintf(f, " {at=%lld}", (long long)n->at);
-		break;
-	case OP_TRIL:
-		fprintf(f, " {k=%lld}", (long long)n->ia[0]);
-		break;
-	case OP_RAND:
-	case OP_RANDN:
-		fprintf(f, " {stream=%lld}", (long long)n->ia[0]);
-		break;
-	case OP_DROPOUT:
-		fputs(" {p=", f);
-		print_double(f, n->f);
-		fprintf(f, ", stream=%lld}", (long long)n->ia[0]);
-		break;
-	case OP_SUM:
-	case OP_MAX:
-	case OP_MIN:
-	case OP_ARGMAX:
-		fputs(" {axes=", f);
-		ir_print_ints(f, n->ia, n->nia);
-		fprintf(f, ", keep=%d}", n->keep ? 1 : 0);
-		break;
-	case OP_TRANSPOSE:
-		fputs(" {perm=", f);
-		ir_print_ints(f, n->ia, n->nia);
-		fputc('}', f);
-		break;
-	case OP_CONCAT:
-		fprintf(f, " {axis=%lld}", (long long)n->ia[0]);
-		break;
-	case OP_SLICE:
-	case OP_UNSLICE:
-		fputs(" {ranges=[", f);
-		for (int k = 0; k + 2 < n->nia; k += 3)
-			fprintf(f, "%s%lld:%lld:%lld", k ? ", " : "", (long long)n->ia[k],
-				(long long)n->ia[k + 1], (long long)n->ia[k + 2]);
-		fputs("]}", f);
-		break;
-	case OP_MATMUL:
-		fprintf(f, " {ta=%lld, tb=%lld}", (long long)n->ia[0], (long long)n->ia[1]);
-		break;
-	default:
+	case AK_STRING: {
+		const char *s = d->slot == AS_NAME ? n->name : n->sname;
+		print_string(f, s ? s : "");
 		break;
 	}
+	case AK_LIST:
+	case AK_RANGES:
+		print_ints(f, n->ia, n->nia, d->kind == AK_RANGES ? 3 : 1);
+		break;
+	}
+}
+
+/* The op's attributes as its schema (ops.def, attr_def) says: positional
+   ones first, then the named ones in one pair of braces. */
+static void print_attrs(FILE *f, const Node *n)
+{
+	unsigned attrs = op_info[n->op].attrs;
+	for (int b = 0; b < ATTR_BITS; b++) {
+		const AttrDef *d = &attr_def[b];
+		if (!(attrs >> b & 1) || !attr_positional(d))
+			continue;
+		if (d->use == AU_POSITIONAL || attr_is_set(n, d)) {
+			fputc(' ', f);
+			print_attr(f, n, d);
+		}
+	}
+	const char *sep = " {";
+	for (int b = 0; b < ATTR_BITS; b++) {
+		const AttrDef *d = &attr_def[b];
+		if (!(attrs >> b & 1) || attr_positional(d))
+			continue;
+		if (d->use == AU_SET && !attr_is_set(n, d))
+			continue;
+		fprintf(f, "%s%s=", sep, d->key);
+		print_attr(f, n, d);
+		sep = ", ";
+	}
+	if (*sep == ',')
+		fputc('}', f);
 }
 
 void ir_print(FILE *f, const Region *r)

@@ -1,7 +1,8 @@
 /*
- * shape.c — the shape rules named in ops.def.  Each computes a node's result
- * type from its operands' types and its attributes, or, for sh_given ops
- * whose type the builder supplies, checks that type against the operands.
+ * shape.c — the shape rules named in ops.def, one per kind of result.  Each
+ * computes a node's result type from its operands' types and its
+ * attributes, or, for F_GIVEN ops whose type the builder supplies, checks
+ * that type against the operands.
  * Errors name the shapes involved; the frontend prefixes a source location.
  */
 #include "ir/ops.h"
@@ -44,15 +45,27 @@ static const char *opname(const Node *n)
 
 bool sh_unary(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
+	(void)err, (void)errlen;
+	n->type = *ty(r, args[0]);
+	return true;
+}
+
+bool sh_not(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
 	const Type *a = ty(r, args[0]);
-	if (n->op == OP_NOT && a->dt != DT_BOOL)
+	if (a->dt != DT_BOOL)
 		return fail(err, errlen, "not: operand must be bool, got %s", ts(a, 0));
-	if (n->op == OP_DROPOUT) {
-		if (a->dt != DT_F32)
-			return fail(err, errlen, "dropout: operand must be f32, got %s", ts(a, 0));
-		if (!(n->f >= 0 && n->f < 1))
-			return fail(err, errlen, "dropout: probability %g is not in [0, 1)", n->f);
-	}
+	n->type = *a;
+	return true;
+}
+
+bool sh_dropout(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]);
+	if (a->dt != DT_F32)
+		return fail(err, errlen, "dropout: operand must be f32, got %s", ts(a, 0));
+	if (!(n->f >= 0 && n->f < 1))
+		return fail(err, errlen, "dropout: probability %g is not in [0, 1)", n->f);
 	n->type = *a;
 	return true;
 }
@@ -147,8 +160,15 @@ bool sh_reduce(const Region *r, Node *n, const int *args, char *err, size_t errl
 	if (!check_axes(n, a, which, err, errlen))
 		return false;
 	n->type = reduced(a, which, n->keep);
-	/* summing a bool tensor counts its true elements */
-	if (n->op == OP_SUM && a->dt == DT_BOOL)
+	return true;
+}
+
+/* Summing a bool tensor counts its true elements. */
+bool sh_sum(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	if (!sh_reduce(r, n, args, err, errlen))
+		return false;
+	if (ty(r, args[0])->dt == DT_BOOL)
 		n->type.dt = DT_I32;
 	return true;
 }
@@ -338,106 +358,152 @@ static bool same_dtype(const Node *n, const Type *a, char *err, size_t errlen)
 	return true;
 }
 
-static bool given_with_operands(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+/*
+ * The F_GIVEN rules: the builder supplies the result type, the rule checks
+ * it is a sane type (first: the messages print it) and fits the operands
+ * and attributes.  `ok || fail(...)` reads as "ok, else this error".
+ */
+bool sh_input(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
-	const Type *a = ty(r, args[0]), *t = &n->type;
-	Type u;
-	switch (n->op) {
-	case OP_CAST:
-		u = *a;
-		u.dt = t->dt;
-		if (!type_eq(&u, t))
-			return fail(err, errlen, "cast: %s to %s changes the shape", ts(a, 0), ts(t, 1));
-		return true;
-	case OP_RESHAPE:
-		if (type_numel(a) != type_numel(t))
-			return fail(err, errlen, "cannot reshape %s (%lld elements) to %s (%lld elements)", ts(a, 0),
-				(long long)type_numel(a), ts(t, 1), (long long)type_numel(t));
-		return same_dtype(n, a, err, errlen);
-	case OP_BROADCAST:
-		if (a->rank > t->rank || !type_broadcast(a, t, &u) || !type_eq(&u, t))
-			return fail(err, errlen, "cannot broadcast %s to %s", ts(a, 0), ts(t, 1));
-		return same_dtype(n, a, err, errlen);
-	case OP_UNSLICE:
-		if (a->rank != t->rank)
-			return fail(err, errlen, "unslice: %s cannot come from slicing %s", ts(a, 0), ts(t, 1));
-		if (!slice_ranges(n, t, &u, err, errlen))
-			return false;
-		u.dt = a->dt;
-		if (!type_eq(&u, a))
-			return fail(err, errlen, "unslice: slicing %s by these ranges gives %s, not %s",
-				ts(t, 0), ts(&u, 1), ts(a, 2));
-		return same_dtype(n, a, err, errlen);
-	case OP_ONE_HOT:
-		if (a->dt != DT_I32)
-			return fail(err, errlen, "one_hot: indices must be i32, got %s", ts(a, 0));
-		if (t->rank != a->rank + 1)
-			return fail(err, errlen, "one_hot: %s is not %s with one more axis", ts(t, 0), ts(a, 1));
-		u = *a;
-		u.dt = t->dt;
-		u.dim[u.rank++] = t->dim[a->rank];
-		if (!type_eq(&u, t))
-			return fail(err, errlen, "one_hot: %s is not %s with one more axis", ts(t, 0), ts(a, 1));
-		return true;
-	case OP_SCATTER_ROWS: {
-		const Type *g = ty(r, args[1]);
-		if (a->dt != DT_I32)
-			return fail(err, errlen, "scatter_rows: indices must be i32, got %s", ts(a, 0));
-		if (t->rank < 1 || a->rank + t->rank - 1 > MAX_RANK)
-			return fail(err, errlen, "scatter_rows: bad table type %s", ts(t, 0));
-		u = *a;
-		u.dt = t->dt;
-		for (int i = 1; i < t->rank; i++)
-			u.dim[u.rank++] = t->dim[i];
-		if (!type_eq(&u, g))
-			return fail(err, errlen, "scatter_rows: rows %s do not fit indices %s into table %s (want %s)",
-				ts(g, 0), ts(a, 1), ts(t, 2), ts(&u, 3));
-		return true;
-	}
-	default:
-		return fail(err, errlen, "%s: no given-type rule", opname(n));
-	}
+	(void)r, (void)args;
+	return check_type(n, err, errlen) &&
+		((n->nia <= 1 && n->ia[0] >= 0 && n->ia[0] <= 1 << 20) || fail(err, errlen, "input: bad input index"));
 }
 
-bool sh_given(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+bool sh_const(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
+	(void)r, (void)args;
+	return check_type(n, err, errlen);
+}
+
+bool sh_param(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	(void)r, (void)args;
+	return check_type(n, err, errlen) && (n->name || fail(err, errlen, "param: missing slot name"));
+}
+
+bool sh_state(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	(void)r, (void)args;
+	return check_type(n, err, errlen) &&
+		((n->name && n->sname) || fail(err, errlen, "state: missing param or state name"));
+}
+
+bool sh_packed(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	(void)r, (void)args;
+	const Type *t = &n->type;
+	return check_type(n, err, errlen) &&
+		((t->dt == DT_F32 && t->rank == 1 && n->at >= 0 && n->at % IR_PACK_ALIGN == 0) ||
+			fail(err, errlen, "packed: needs f32[n] and an offset 'at' that is a multiple of %d, got %s at %lld",
+				IR_PACK_ALIGN, ts(t, 0), (long long)n->at));
+}
+
+bool sh_arange(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	(void)r, (void)args;
+	const Type *t = &n->type;
+	return check_type(n, err, errlen) && ((t->rank == 1 && t->dt != DT_BOOL) ||
+		fail(err, errlen, "arange: result must be a numeric vector, got %s", ts(t, 0)));
+}
+
+bool sh_tril(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	(void)r, (void)args;
+	return check_type(n, err, errlen) &&
+		(n->type.rank == 2 || fail(err, errlen, "tril: result must be a matrix, got %s", ts(&n->type, 0)));
+}
+
+bool sh_rand(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	(void)r, (void)args;
+	return check_type(n, err, errlen) && (n->type.dt == DT_F32 ||
+		fail(err, errlen, "%s: result must be f32, got %s", opname(n), ts(&n->type, 0)));
+}
+
+bool sh_cast(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]), *t = &n->type;
 	if (!check_type(n, err, errlen))
 		return false;
-	const Type *t = &n->type;
-	switch (n->op) {
-	case OP_INPUT:
-		if (n->nia > 1 || n->ia[0] < 0 || n->ia[0] > 1 << 20)
-			return fail(err, errlen, "input: bad input index");
-		return true;
-	case OP_CONST:
-		return true;
-	case OP_PARAM:
-		if (!n->name)
-			return fail(err, errlen, "param: missing slot name");
-		return true;
-	case OP_STATE:
-		if (!n->name || !n->sname)
-			return fail(err, errlen, "state: missing param or state name");
-		return true;
-	case OP_PACKED:
-		if (t->dt != DT_F32 || t->rank != 1 || n->at < 0 || n->at % IR_PACK_ALIGN)
-			return fail(err, errlen, "packed: needs f32[n] and an offset 'at' that is a multiple of %d, got %s at %lld",
-				IR_PACK_ALIGN, ts(t, 0), (long long)n->at);
-		return true;
-	case OP_ARANGE:
-		if (t->rank != 1 || t->dt == DT_BOOL)
-			return fail(err, errlen, "arange: result must be a numeric vector, got %s", ts(t, 0));
-		return true;
-	case OP_TRIL:
-		if (t->rank != 2)
-			return fail(err, errlen, "tril: result must be a matrix, got %s", ts(t, 0));
-		return true;
-	case OP_RAND:
-	case OP_RANDN:
-		if (t->dt != DT_F32)
-			return fail(err, errlen, "%s: result must be f32, got %s", opname(n), ts(t, 0));
-		return true;
-	default:
-		return given_with_operands(r, n, args, err, errlen);
-	}
+	Type u = *a;
+	u.dt = t->dt;
+	if (!type_eq(&u, t))
+		return fail(err, errlen, "cast: %s to %s changes the shape", ts(a, 0), ts(t, 1));
+	return true;
+}
+
+bool sh_reshape(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]), *t = &n->type;
+	if (!check_type(n, err, errlen))
+		return false;
+	if (type_numel(a) != type_numel(t))
+		return fail(err, errlen, "cannot reshape %s (%lld elements) to %s (%lld elements)", ts(a, 0),
+			(long long)type_numel(a), ts(t, 1), (long long)type_numel(t));
+	return same_dtype(n, a, err, errlen);
+}
+
+bool sh_broadcast(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]), *t = &n->type;
+	if (!check_type(n, err, errlen))
+		return false;
+	Type u;
+	if (a->rank > t->rank || !type_broadcast(a, t, &u) || !type_eq(&u, t))
+		return fail(err, errlen, "cannot broadcast %s to %s", ts(a, 0), ts(t, 1));
+	return same_dtype(n, a, err, errlen);
+}
+
+bool sh_unslice(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]), *t = &n->type;
+	if (!check_type(n, err, errlen))
+		return false;
+	Type u;
+	if (a->rank != t->rank)
+		return fail(err, errlen, "unslice: %s cannot come from slicing %s", ts(a, 0), ts(t, 1));
+	if (!slice_ranges(n, t, &u, err, errlen))
+		return false;
+	u.dt = a->dt;
+	if (!type_eq(&u, a))
+		return fail(err, errlen, "unslice: slicing %s by these ranges gives %s, not %s", ts(t, 0), ts(&u, 1),
+			ts(a, 2));
+	return same_dtype(n, a, err, errlen);
+}
+
+bool sh_one_hot(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]), *t = &n->type;
+	if (!check_type(n, err, errlen))
+		return false;
+	if (a->dt != DT_I32)
+		return fail(err, errlen, "one_hot: indices must be i32, got %s", ts(a, 0));
+	if (t->rank != a->rank + 1)
+		return fail(err, errlen, "one_hot: %s is not %s with one more axis", ts(t, 0), ts(a, 1));
+	Type u = *a;
+	u.dt = t->dt;
+	u.dim[u.rank++] = t->dim[a->rank];
+	if (!type_eq(&u, t))
+		return fail(err, errlen, "one_hot: %s is not %s with one more axis", ts(t, 0), ts(a, 1));
+	return true;
+}
+
+bool sh_scatter_rows(const Region *r, Node *n, const int *args, char *err, size_t errlen)
+{
+	const Type *a = ty(r, args[0]), *g = ty(r, args[1]), *t = &n->type;
+	if (!check_type(n, err, errlen))
+		return false;
+	if (a->dt != DT_I32)
+		return fail(err, errlen, "scatter_rows: indices must be i32, got %s", ts(a, 0));
+	if (t->rank < 1 || a->rank + t->rank - 1 > MAX_RANK)
+		return fail(err, errlen, "scatter_rows: bad table type %s", ts(t, 0));
+	Type u = *a;
+	u.dt = t->dt;
+	for (int i = 1; i < t->rank; i++)
+		u.dim[u.rank++] = t->dim[i];
+	if (!type_eq(&u, g))
+		return fail(err, errlen, "scatter_rows: rows %s do not fit indices %s into table %s (want %s)", ts(g, 0),
+			ts(a, 1), ts(t, 2), ts(&u, 3));
+	return true;
 }

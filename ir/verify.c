@@ -61,7 +61,7 @@ static bool check_node(const Region *r, int v, char *err, size_t errlen)
 		if (a < 0 || a >= v)
 			return bad(r, err, errlen, "%%%d = %s: operand %d is %%%d, not an earlier value", v, info->name, k, a);
 	}
-	/* re-derive the type; sh_given rules validate the stored type instead */
+	/* re-derive the type; the rules of F_GIVEN ops validate the stored type instead */
 	Node copy = *n;
 	char msg[400];
 	if (!op_shape[n->op](r, &copy, r->arg + n->arg, msg, sizeof msg))

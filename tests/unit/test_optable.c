@@ -18,6 +18,8 @@
  *   - an F_ALIAS op leaves its operand's bytes unchanged, and an F_MAP op
  *     computed over its operand's buffer gives the same result (what
  *     memplan's in-place reuse assumes).
+ * The attribute schema (attrs) and F_GIVEN are checked on a sample of every
+ * op in test_opattrs.c.
  */
 #include "codegen/codegen.h"
 #include "host/run.h"
@@ -33,7 +35,7 @@
 enum { N = 64 }; /* elements per test vector */
 
 static const unsigned KNOWN = F_UNARY | F_BINARY | F_REDUCE | F_EFFECT | F_NOGRAD | F_SOURCE | F_MAP | F_LOOP |
-	F_ALIAS | F_ACCUM | F_RANDOM | F_COMMUTE;
+	F_ALIAS | F_ACCUM | F_RANDOM | F_COMMUTE | F_GIVEN;
 
 static bool has(int op, unsigned f)
 {
@@ -75,7 +77,7 @@ static void test_rows(void)
 			bad = "an F_UNARY or F_BINARY op is elementwise: F_MAP";
 		else if (has(op, F_MAP) && !has(op, F_LOOP))
 			bad = "an F_MAP op is computed in a loop nest: F_LOOP";
-		else if (has(op, F_LOOP) && !has(op, F_MAP) && op_shape[op] != sh_given)
+		else if (has(op, F_LOOP) && !has(op, F_MAP) && !has(op, F_GIVEN))
 			bad = "an F_LOOP op that is no F_MAP only moves data (broadcast, reshape): it is F_MAP";
 		else if (has(op, F_LOOP) && has(op, F_SOURCE | F_REDUCE | F_EFFECT))
 			bad = "F_LOOP with F_SOURCE, F_REDUCE or F_EFFECT";
