@@ -147,18 +147,6 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 
 /* ---- calls ---- */
 
-/* The function (and, for a method, the instance) of each frame call_fn
-   pushed.  Model constructors and optimizer updates push frames too and
-   leave these entries stale, so an entry counts only while its `what` is the
-   very string on the stack. */
-typedef struct {
-	const FnDecl *fn;
-	const Instance *self;
-	const char *what;
-} FnFrame;
-
-static FnFrame fn_frames[sizeof ((Ev *)0)->stack / sizeof(Frame)];
-
 static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args, const char **names, int nargs)
 {
 	const FnDecl *fn = d ? d->fn : NULL;
@@ -167,14 +155,13 @@ static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args
 	/* the same method of another instance (a model wrapping one of its
 	   own kind) is not recursion */
 	for (int i = 0; i < ev->depth; i++)
-		if (fn_frames[i].what == ev->stack[i].what && fn_frames[i].fn == fn && fn_frames[i].self == self)
+		if (ev->stack[i].fn == fn && ev->stack[i].self == self)
 			ev_error(ev, loc, "recursive call of %s (functions are inlined; recursion is not supported)", what);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
 		ev_error(ev, loc, "calls nested too deeply");
 	Env *env = env_new(ev, self ? self->fields : decl_scope(ev, d));
 	bind_params(ev, env, fn->params, fn->nparams, loc, what, args, names, nargs, true);
-	fn_frames[ev->depth] = (FnFrame){ fn, self, what };
-	ev->stack[ev->depth++] = (Frame){ loc, what };
+	ev->stack[ev->depth++] = (Frame){ loc, what, fn, self };
 	Value ret = { .kind = V_NONE };
 	if (fn->expr_body)
 		ret = ev_expr(ev, env, fn->expr_body);

@@ -129,9 +129,14 @@ typedef struct {
 	bool training;      /* inside minimize: dropout active */
 } Trace;
 
+/* A call in progress.  fn and self are set by function calls (NULL for
+   model constructors and optimizer updates), so that call_fn can tell
+   recursion (eval.c) from the same method of another instance. */
 typedef struct {
 	Loc loc;
 	const char *what;
+	const FnDecl *fn;
+	const Instance *self;
 } Frame;
 
 struct Ev {
