@@ -140,7 +140,7 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 		}
 		return v;
 	}
-	if (is_builtin(e->str))
+	if (builtin_find(e->str))
 		return (Value){ .kind = V_CALLABLE, .s = e->str };
 	ev_error(ev, e->loc, "unknown name '%s'", e->str);
 }
@@ -214,7 +214,7 @@ Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char *
 static Value eval_call(Ev *ev, Env *env, const Expr *e)
 {
 	Value callee;
-	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && is_builtin(e->a->str))
+	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && builtin_find(e->a->str))
 		callee = (Value){ .kind = V_CALLABLE, .s = e->a->str };
 	else if (e->a->kind == E_NAME && !env_find(env, e->a->str))
 		ev_error(ev, e->a->loc, "unknown function '%s'", e->a->str);
