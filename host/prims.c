@@ -59,6 +59,17 @@ static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what, boo
 	return t;
 }
 
+/* The op p on operands ins, traced; what the IR rejects (shapes, types)
+   is the user's error at loc. */
+static Value trace_op(Ev *ev, Loc loc, const Node *p, const int *ins, int n)
+{
+	char err[256];
+	int out = ir_emit(ev->tr->r, p, ins, n, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(out);
+}
+
 static int want_axis(Ev *ev, int64_t a, int rank, Loc loc)
 {
 	if (a < -rank || a >= rank)
@@ -152,12 +163,8 @@ static Value p_maxmin2(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 	DType dt = r->node[x].type.dt == DT_F32 || r->node[y].type.dt == DT_F32 || v[0].kind == V_FLOAT || v[1].kind == V_FLOAT ? DT_F32 : DT_I32;
 	x = ev_node(ev, v[0], loc, dt);
 	y = ev_node(ev, v[1], loc, dt);
-	char err[256];
 	Node p = ir_proto(b->op);
-	int out = ir_emit(r, &p, (int[]){ x, y }, 2, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, (int[]){ x, y }, 2);
 }
 
 static Value p_where(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
@@ -172,12 +179,8 @@ static Value p_where(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **n
 	DType dt = r->node[x].type.dt == DT_F32 || r->node[y].type.dt == DT_F32 ? DT_F32 : r->node[x].type.dt;
 	x = ev_node(ev, v[1], loc, dt);
 	y = ev_node(ev, v[2], loc, dt);
-	char err[256];
 	Node p = ir_proto(OP_WHERE);
-	int out = ir_emit(r, &p, (int[]){ c, x, y }, 3, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, (int[]){ c, x, y }, 3);
 }
 
 static Value p_cast(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
@@ -326,11 +329,7 @@ static Value p_concat(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **
 	Type t0 = ev->tr->r->node[xs[0]].type;
 	p.ia[0] = want_axis(ev, v[1].kind == V_NONE ? 0 : want_int(ev, v[1], loc, "axis"), t0.rank, loc);
 	p.nia = 1;
-	char err[256];
-	int out = ir_emit(ev->tr->r, &p, xs, v[0].n, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, xs, v[0].n);
 }
 
 /* Indices the host holds (a batch, a literal) are checked when traced,
@@ -387,11 +386,7 @@ static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **na
 		check_known_indices(ev, i, r->node[t].type.dim[0], loc, "take: index %d is out of range for a table of %lld rows");
 	Node p = ir_proto(OP_TAKE);
 	p.loc = index_loc(ev, loc);
-	char err[256];
-	int out = ir_emit(ev->tr->r, &p, (int[]){ t, i }, 2, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, (int[]){ t, i }, 2);
 }
 
 static Value p_one_hot(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
