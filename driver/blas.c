@@ -1,6 +1,7 @@
 /*
  * blas.c — puts OpenBLAS on the fastest kernels this CPU runs correctly,
- * first thing in main().
+ * in main() right after the options are parsed, and gives it and the
+ * pool the --threads count.
  *
  * Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels when it loads,
  * from the CPU's model numbers; a CPU newer than the library falls back to
