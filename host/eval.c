@@ -222,9 +222,11 @@ static Value eval_call(Ev *ev, Env *env, const Expr *e)
 		callee = ev_expr(ev, env, e->a);
 	const char *hint = ev->name_hint;
 	ev->name_hint = NULL;
-	/* the loss of minimize is traced in training mode (dropout on) */
+	/* the loss of a training step (minimize) is traced in training mode
+	   (dropout on) */
 	bool training = ev->tr && ev->tr->training;
-	if (ev->tr && callee.kind == V_CALLABLE && !callee.inst && !callee.decl && !strcmp(callee.s, "minimize"))
+	const Builtin *b = callee.kind == V_CALLABLE && !callee.inst && !callee.decl ? builtin_find(callee.s) : NULL;
+	if (ev->tr && b && b->kind == BUILTIN_STEP)
 		ev->tr->training = true;
 	Value *args = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *args);
 	for (int i = 0; i < e->nitems; i++)
