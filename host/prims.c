@@ -19,6 +19,14 @@ static Type type_of(Ev *ev, Value v, Loc loc, int *node)
 	return ev->tr->r->node[*node].type;
 }
 
+/* The arguments into v (get_args, by the row's spec), and the first one
+   as a traced tensor: its node into *x, its type returned. */
+static Type tensor_args(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n, Value *v, int *x)
+{
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	return type_of(ev, v[0], loc, x);
+}
+
 static int64_t want_int(Ev *ev, Value v, Loc loc, const char *what)
 {
 	if (v.kind != V_INT)
@@ -210,9 +218,8 @@ static Value p_reduce(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **
 		return best;
 	}
 	Value v[3];
-	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	Region *r = ev->tr->r;
 	int ax[MAX_RANK];
 	int nax = want_axes(ev, v[1], t.rank, loc, ax);
@@ -245,9 +252,8 @@ static Value p_reduce(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **
 static Value p_reshape(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	Type to = want_shape(ev, v[1], loc, t.dt, "shape", true);
 	int infer = -1;
 	int64_t known = 1;
@@ -272,9 +278,8 @@ static Value p_reshape(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 static Value p_transpose(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	int perm[MAX_RANK];
 	bool seen[MAX_RANK] = { 0 };
 	if (v[1].kind == V_NONE) {
@@ -296,9 +301,8 @@ static Value p_transpose(Ev *ev, const Builtin *b, Loc loc, Value *a, const char
 static Value p_broadcast(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	Type to = want_shape(ev, v[1], loc, t.dt, "shape", false);
 	Node p = ir_proto(OP_BROADCAST);
 	p.type = to;
