@@ -74,7 +74,7 @@ CacheEntry *host_compile(Host *h, Trace *tr, bool dry);
 void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step);
 void host_cache_free(Host *h);
 /* host/hostlib.c: the handlers of host builtins (rows of the builtin
-   table, host/prims.c); they get host values. */
+   table, host/prims.c); all but minimize get host values. */
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
 	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
 /* Runs the traced work v depends on; returns it as a host value. */

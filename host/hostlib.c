@@ -1,7 +1,8 @@
 /*
  * hostlib.c — builtins of the host program: print, log, data sets and
- * batches, minimize, save/load, checkpoint/resume, conversions.  They take
- * host values; tensor arguments were already computed by the caller.
+ * batches, minimize, save/load, checkpoint/resume, conversions, as handlers
+ * of rows of the builtin table (host/prims.c).  All but minimize take host
+ * values: ev_builtin ran the traced work of their arguments first.
  */
 #include "host/host.h"
 

@@ -1,7 +1,10 @@
 /*
  * prims.c — the primitive functions callable from sinter code (LANGUAGE.md,
- * "Primitives"), each mapped onto IR ops.  Elementwise functions also accept
- * host numbers and then compute on the host in double precision.
+ * "Primitives"), each mapped onto IR ops, and the builtin table that lists
+ * them with the host builtins (host/hostlib.c): the one place that says
+ * which names are builtins and how each is called.  Elementwise functions
+ * also accept host numbers and then compute on the host in double
+ * precision.
  */
 #include "host/generate.h"
 #include "host/host.h"
