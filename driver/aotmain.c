@@ -5,7 +5,6 @@
  * the build's dry run did not meet (its shape depended on data, say) runs
  * on the reference interpreter, which --verbose reports.
  */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +59,6 @@ static void aot_release(void *ctx)
 
 int main(int argc, char **argv)
 {
-	/* the fastest correct OpenBLAS kernels, as `sinter run` (driver/blas.c) */
-	blas_setup(argc, argv);
 	Options o = { .cmd = "run", .file = aot_name };
 	for (int i = 0; i < aot_ndefines && i < MAX_DEFINES; i++)
 		o.defines[o.ndefines++] = aot_defines[i];
@@ -74,10 +71,8 @@ int main(int argc, char **argv)
 		if (!driver_option(argc, argv, &i, &o) || o.after || o.passes || o.disable)
 			fatal("option '%s' is not supported by this program (see %s --help)", argv[i], argv[0]);
 	}
-	if (o.threads > 0) {
-		openblas_set_num_threads(o.threads);
-		rt_pool_init(o.threads);
-	}
+	/* the fastest correct OpenBLAS kernels and --threads, as `sinter run` (driver/blas.c) */
+	blas_setup(argv, &o);
 	Arena *a = arena_new();
 	Program *prog = arena_alloc(a, sizeof *prog);
 	for (int i = 0; i < aot_nsources; i++)

@@ -1,6 +1,7 @@
 /*
  * blas.c — puts OpenBLAS on the fastest kernels this CPU runs correctly,
- * first thing in main().
+ * in main() right after the options are parsed, and gives it and the
+ * pool the --threads count.
  *
  * Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels when it loads,
  * from the CPU's model numbers; a CPU newer than the library falls back to
@@ -243,20 +244,10 @@ static const char *quiet_threads(void)
 		: "the thread timeout did not take; idle threads spin";
 }
 
-void blas_setup(int argc, char **argv)
+void blas_setup(char **argv, const Options *o)
 {
-	/* for the report: main() applies --threads to OpenBLAS and the pool */
-	int nthreads = rt_pool_cores();
-	for (int i = 1; i < argc; i++) {
-		verbose |= !strcmp(argv[i], "--verbose");
-		const char *t = !strncmp(argv[i], "--threads=", 10) ? argv[i] + 10
-			: !strcmp(argv[i], "--threads") && i + 1 < argc ? argv[i + 1] : NULL;
-		/* a valid value only: driver_option rejects the others later */
-		char *end;
-		long v = t ? strtol(t, &end, 10) : 0;
-		if (t && *t && !*end && v > 0 && v <= RT_MAX_THREADS)
-			nthreads = (int)v;
-	}
+	verbose = o->verbose;
+	int nthreads = o->threads > 0 ? o->threads : rt_pool_cores();
 	const char *user = env("OPENBLAS_CORETYPE"), *ours = env("SINTER_BLAS_CORE");
 	bool by_user = user && !(ours && !strcasecmp(user, ours));
 	const char *cur = openblas_get_corename(), *from = env("SINTER_BLAS_FROM"), *bad = env("SINTER_BLAS_BAD");
@@ -318,5 +309,10 @@ void blas_setup(int argc, char **argv)
 		fprintf(stderr, "sinter: blas: %.*s, %s kernels (%s); sgemm self-check %s; %d thread%s for OpenBLAS "
 			"and the pool, %s\n", n, cfg, cur, why, strstr(why, "FAILED") ? "failed" : "passed", nthreads,
 			nthreads == 1 ? "" : "s", threads);
+	}
+	if (o->threads > 0) {
+		/* both at once: they take turns, never run together (runtime/pool.c) */
+		openblas_set_num_threads(o->threads);
+		rt_pool_init(o->threads);
 	}
 }

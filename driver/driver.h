@@ -50,10 +50,12 @@ Ev *driver_setup(const Options *o, Arena *a);
 void driver_run(Ev *ev, const Options *o, Backend be);
 
 /* driver/blas.c.  Puts OpenBLAS on the fastest kernels this CPU runs
-   correctly, re-executing the process when the choice must change (so call
-   it first thing in main(), before any output); --verbose in argv reports
-   which kernels run and why.  Also makes OpenBLAS's idle threads sleep. */
-void blas_setup(int argc, char **argv);
+   correctly, re-executing the process (argv again) when the choice must
+   change, so call it in main() right after the options are parsed, before
+   any output; o->verbose reports which kernels run and why.  Also makes
+   OpenBLAS's idle threads sleep, then gives OpenBLAS and the pool
+   o->threads threads (0: the library defaults). */
+void blas_setup(char **argv, const Options *o);
 /* cblas_sgemm on odd shapes and transposes against a naive product; false
    and the first wrong element in msg when the kernels compute wrong results. */
 bool blas_selfcheck(char *msg, size_t len);

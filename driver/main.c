@@ -2,7 +2,6 @@
  * main.c — the sinter command line: parses options and dispatches to the
  * commands (run, check, ir, opt, gradcheck, plan).
  */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +44,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	blas_setup(argc, argv);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
@@ -69,11 +67,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.file)
 		fatal("%s: no input file", o.cmd);
-	if (o.threads > 0) {
-		/* both at once: they take turns, never run together (runtime/pool.c) */
-		openblas_set_num_threads(o.threads);
-		rt_pool_init(o.threads);
-	}
+	blas_setup(argv, &o);
 	if (!strcmp(o.cmd, "opt"))
 		return cmd_opt(&o);
 	if (!strcmp(o.cmd, "run") || !strcmp(o.cmd, "check") || !strcmp(o.cmd, "ir"))

@@ -140,24 +140,12 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 		}
 		return v;
 	}
-	if (is_builtin(e->str))
+	if (builtin_find(e->str))
 		return (Value){ .kind = V_CALLABLE, .s = e->str };
 	ev_error(ev, e->loc, "unknown name '%s'", e->str);
 }
 
 /* ---- calls ---- */
-
-/* The function (and, for a method, the instance) of each frame call_fn
-   pushed.  Model constructors and optimizer updates push frames too and
-   leave these entries stale, so an entry counts only while its `what` is the
-   very string on the stack. */
-typedef struct {
-	const FnDecl *fn;
-	const Instance *self;
-	const char *what;
-} FnFrame;
-
-static FnFrame fn_frames[sizeof ((Ev *)0)->stack / sizeof(Frame)];
 
 static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args, const char **names, int nargs)
 {
@@ -167,14 +155,13 @@ static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args
 	/* the same method of another instance (a model wrapping one of its
 	   own kind) is not recursion */
 	for (int i = 0; i < ev->depth; i++)
-		if (fn_frames[i].what == ev->stack[i].what && fn_frames[i].fn == fn && fn_frames[i].self == self)
+		if (ev->stack[i].fn == fn && ev->stack[i].self == self)
 			ev_error(ev, loc, "recursive call of %s (functions are inlined; recursion is not supported)", what);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
 		ev_error(ev, loc, "calls nested too deeply");
 	Env *env = env_new(ev, self ? self->fields : decl_scope(ev, d));
 	bind_params(ev, env, fn->params, fn->nparams, loc, what, args, names, nargs, true);
-	fn_frames[ev->depth] = (FnFrame){ fn, self, what };
-	ev->stack[ev->depth++] = (Frame){ loc, what };
+	ev->stack[ev->depth++] = (Frame){ loc, what, fn, self };
 	Value ret = { .kind = V_NONE };
 	if (fn->expr_body)
 		ret = ev_expr(ev, env, fn->expr_body);
@@ -227,7 +214,7 @@ Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char *
 static Value eval_call(Ev *ev, Env *env, const Expr *e)
 {
 	Value callee;
-	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && is_builtin(e->a->str))
+	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && builtin_find(e->a->str))
 		callee = (Value){ .kind = V_CALLABLE, .s = e->a->str };
 	else if (e->a->kind == E_NAME && !env_find(env, e->a->str))
 		ev_error(ev, e->a->loc, "unknown function '%s'", e->a->str);
@@ -235,9 +222,11 @@ static Value eval_call(Ev *ev, Env *env, const Expr *e)
 		callee = ev_expr(ev, env, e->a);
 	const char *hint = ev->name_hint;
 	ev->name_hint = NULL;
-	/* the loss of minimize is traced in training mode (dropout on) */
+	/* the loss of a training step (minimize) is traced in training mode
+	   (dropout on) */
 	bool training = ev->tr && ev->tr->training;
-	if (ev->tr && callee.kind == V_CALLABLE && !callee.inst && !callee.decl && !strcmp(callee.s, "minimize"))
+	const Builtin *b = callee.kind == V_CALLABLE && !callee.inst && !callee.decl ? builtin_find(callee.s) : NULL;
+	if (ev->tr && b && b->kind == BUILTIN_STEP)
 		ev->tr->training = true;
 	Value *args = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *args);
 	for (int i = 0; i < e->nitems; i++)

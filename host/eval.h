@@ -129,9 +129,14 @@ typedef struct {
 	bool training;      /* inside minimize: dropout active */
 } Trace;
 
+/* A call in progress.  fn and self are set by function calls (NULL for
+   model constructors and optimizer updates), so that call_fn can tell
+   recursion (eval.c) from the same method of another instance. */
 typedef struct {
 	Loc loc;
 	const char *what;
+	const FnDecl *fn;
+	const Instance *self;
 } Frame;
 
 struct Ev {
@@ -183,14 +188,42 @@ Value v_tensor(int node);
 /* The global scope code of d sees (the stdlib's own for stdlib code). */
 Env *decl_scope(Ev *ev, const Decl *d);
 
-/* ---- builtins.c ---- */
-/* Calls builtin `name`; false when no builtin of that name exists. */
+/* ---- the builtin table (prims.c) ---- */
+/* What a builtin is, which decides how it is called: tensor primitives,
+   initializers and minimize take their arguments as traced; host, data set
+   and io builtins take host values (the traced work runs first). */
+typedef enum {
+	BUILTIN_TENSOR, /* emits IR into the trace (host numbers: computed on the host) */
+	BUILTIN_INIT,   /* an initializer of parameters */
+	BUILTIN_STEP,   /* minimize: the loss, traced, becomes a training step */
+	BUILTIN_HOST,   /* computes on host values */
+	BUILTIN_DATA,   /* opens, splits or batches a data set */
+	BUILTIN_IO,     /* prints, logs, saves or loads */
+} BuiltinKind;
+
+typedef struct Builtin Builtin;
+typedef Value BuiltinFn(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int nargs);
+struct Builtin {
+	const char *name;
+	BuiltinKind kind;
+	const char *spec; /* the arguments, for get_args; NULL: the handler reads them */
+	BuiltinFn *fn;    /* NULL: a name, not callable */
+	OpKind op;        /* the op of a tensor primitive, or OP_COUNT */
+};
+
+/* Every function the language predefines, one row each (rows of one name
+   are adjacent and tried in order). */
+extern const Builtin builtin_table[];
+extern const int builtin_count;
+/* The first row of the table called name, or NULL: every "is this a
+   builtin" question asks here. */
+const Builtin *builtin_find(const char *name);
+/* Calls builtin `name`; false when no callable builtin of that name exists. */
 bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out);
-bool is_builtin(const char *name);
+
+/* ---- builtins.c ---- */
 /* operand_locs: where each operand came from (for shape errors), or NULL */
 Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *operand_locs);
-/* Host builtins (print, minimize, data sets, ...), host/host.c. */
-bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out);
 /* Matches call arguments against a spec like "x, axis=, keepdims=" (names
    with '=' are optional); out[i] is V_NONE for an absent optional one. */
 void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args, const char **names, int nargs, Value *out);

@@ -109,10 +109,10 @@ static HostTensor *run_window(Ev *ev, Loc loc, Value net, HostTensor *x)
 	return out.ht;
 }
 
-Value host_generate(Ev *ev, Loc loc, Value *args, const char **names, int nargs)
+Value host_generate(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int nargs)
 {
 	Value v[6];
-	get_args(ev, loc, "generate", "net, prompt, n, temperature=, top_k=, context=", args, names, nargs, v);
+	get_args(ev, loc, b->name, b->spec, args, names, nargs, v);
 	if (v[0].kind != V_MODEL)
 		ev_error(ev, loc, "generate needs a model, got a %s", value_kind_name(&v[0]));
 	bool text = v[1].kind == V_STR;

@@ -10,6 +10,6 @@
 /* generate(net, prompt, n, temperature = 1.0, top_k = 0, context = T): the
    prompt followed by n sampled tokens; a string for a string prompt, a list
    of ints for a list of token ids.  Draws come from the program seed. */
-Value host_generate(Ev *ev, Loc loc, Value *args, const char **names, int nargs);
+BuiltinFn host_generate;
 
 #endif

@@ -1,26 +1,21 @@
 /*
  * host.c — the host program: runs `train` blocks statement by statement.
  *
- * Tensor work inside a host statement is traced into a region; the region
- * is compiled once per distinct trace (the cache is keyed by the region's
- * text form, so shapes or structure that change give a new specialization,
- * and host numbers that change do not: they are inputs) and executed by the
- * reference interpreter.  In dry mode (`sinter check`, `sinter ir`) every
- * loop runs once per distinct batch shape and nothing is executed: all
- * regions are traced, shape-checked and compiled, none run.
+ * Tensor work inside a host statement is traced into a region, which
+ * host/compile.c compiles (once per distinct structure) and runs when the
+ * statement needs its values.  In dry mode (`sinter check`, `sinter ir`)
+ * every loop runs once per distinct batch shape and nothing is executed:
+ * all regions are traced, shape-checked and compiled, none run.
  */
 #include "host/host.h"
-#include "host/run.h"
 
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "kernel/kernel.h"
 #include "lang/diag.h"
 
 HostTensor *ht_new(Type t)
@@ -65,245 +60,6 @@ void env_release(Env *env)
 		}
 }
 
-/* ---- tracing and running regions ---- */
-
-/* When the current trace began, for Host.trace_ms (--time-passes). */
-static struct timespec trace_t0;
-
-static void trace_begin(Ev *ev, bool training)
-{
-	clock_gettime(CLOCK_MONOTONIC, &trace_t0);
-	Arena *a = arena_new();
-	Trace *tr = arena_alloc(a, sizeof *tr);
-	tr->a = a;
-	tr->r = ir_region_new(a, training ? "step" : "eval");
-	tr->training = training;
-	ev->tr = tr;
-}
-
-static void trace_discard(Ev *ev)
-{
-	if (ev->tr)
-		arena_free(ev->tr->a);
-	ev->tr = NULL;
-}
-
-/* Compiles (or finds compiled) the traced region, found by structure
-   (ir_hash, ir_equal); takes ownership of its arena on a miss.  Native code when a JIT or an ahead-of-time table is present. */
-static CacheEntry *compile(Ev *ev)
-{
-	Host *h = ev->host;
-	Trace *tr = ev->tr;
-	uint64_t hash = ir_hash(tr->r);
-	for (int i = 0; i < h->ncache; i++)
-		if (h->cache[i].hash == hash && ir_equal(h->cache[i].traced, tr->r))
-			return &h->cache[i];
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	h->trace_ms += (t1.tv_sec - trace_t0.tv_sec) * 1e3 + (t1.tv_nsec - trace_t0.tv_nsec) / 1e6;
-	/* a new specialization: its text keys the regions of built binaries */
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	ir_print_with(f, tr->r, kernel_print_comments);
-	fclose(f);
-	if (h->ncache == h->capcache) {
-		h->capcache = h->capcache ? 2 * h->capcache : 16;
-		h->cache = realloc(h->cache, h->capcache * sizeof *h->cache);
-	}
-	Region *r = tr->r;
-	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
-	CacheEntry *c = &h->cache[h->ncache++];
-	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r), false };
-	tr->a = NULL; /* the cache owns the arena now */
-	char err[256];
-	PipeOpts o = h->pipe;
-	if (!pipeline_run(r, &o, err, sizeof err))
-		fatal("%s", err);
-	if (h->ir_out && !o.after)
-		ir_print_with(h->ir_out, r, kernel_print_comments);
-	if (h->backend.compile && !ev->dry) {
-		c->cg = h->backend.compile(h->backend.ctx, r, text);
-		if (!c->cg)
-			return c;
-		h->codegen_ms += c->cg->ms;
-		if (o.time_passes)
-			fprintf(stderr, "codegen %-9s %8.3f ms  (%s: LLVM IR, O3, machine code)\n", "", c->cg->ms, r->name);
-	}
-	return c;
-}
-
-static Value output_value(Ev *ev, Tensor *t)
-{
-	if (t->type.rank == 0) {
-		Value v;
-		switch (t->type.dt) {
-		case DT_F32: v = v_float(*(float *)t->data); break;
-		case DT_I32: v = v_int(*(int32_t *)t->data); break;
-		default: v = v_bool(*(uint8_t *)t->data != 0); break;
-		}
-		free(t->data);
-		v.dyn = true;
-		return v;
-	}
-	HostTensor *h = xcalloc(1, sizeof *h);
-	h->t = *t;
-	h->refs = 0;
-	rt_mem_hold(type_bytes(&t->type));
-	(void)ev;
-	return (Value){ .kind = V_HOST, .ht = h };
-}
-
-/*
- * Before a region runs (and under `check`, where it does not): its arena
- * and its results must fit in the memory limit next to what the program
- * holds.  Native code keeps its arena from one run to the next, so after
- * the first run that arena counts as held.
- */
-static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
-{
-	const Region *r = c->exec;
-	int64_t outs = 0;
-	for (int i = 0; i < r->nout; i++) {
-		const Type *t = &r->node[r->out[i]].type;
-		outs += type_bytes(t);
-	}
-	int64_t need = outs + (c->arena_held ? 0 : r->arena_bytes);
-	char what[160], ob[32], ab[32], err[512];
-	snprintf(what, sizeof what, "the tensor work here (%s of results, %s of intermediates)",
-		rt_format_bytes(outs, ob, sizeof ob), rt_format_bytes(r->arena_bytes, ab, sizeof ab));
-	if (!rt_mem_check(need, what, err, sizeof err))
-		ev_error(ev, loc, "%s", err);
-	if (c->cg && !c->arena_held) {
-		rt_mem_hold(r->arena_bytes);
-		c->arena_held = true;
-	}
-}
-
-/* The evaluator whose region is running, and whether it is minimize's
-   (a training step), for index_error (one program per process). */
-static Ev *running_ev;
-static bool minimizing;
-
-/*
- * The hook of ir_index_fail: an index outside its table stopped the
- * region (interpreter or native code), which wrote nothing.  Reported at
- * the op's source location with the step: the optimizer step being taken,
- * or the last one taken for work outside minimize.
- */
-static void index_error(const Region *r, OpKind op, int loc, int64_t index, int64_t n)
-{
-	Host *h = running_ev->host;
-	char msg[160];
-	ir_index_message(op, index, n, msg, sizeof msg);
-	const IrLoc *l = loc >= 1 && loc <= r->nloc ? &r->loc[loc - 1] : NULL;
-	rt_log_clear_line(h->log);
-	Loc at = l ? (Loc){ l->file, l->line, l->col } : (Loc){ 0 };
-	if (minimizing)
-		diag_begin_error(at, "%s (step %lld)", msg, (long long)h->log_step + 1);
-	else if (h->log_step > 0)
-		diag_begin_error(at, "%s (after step %lld)", msg, (long long)h->log_step);
-	else
-		diag_begin_error(at, "%s (before the first step)", msg);
-	diag_exit();
-}
-
-/* Runs the traced region with the tensors in vals[] as outputs; replaces
-   them by host values and starts a new empty trace. */
-static void trace_run(Ev *ev, Value *vals, int n, Loc loc)
-{
-	Trace *tr = ev->tr;
-	bool training = tr->training;
-	for (int i = 0; i < n; i++)
-		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
-	Tensor *inputs = tr->inputs;
-	CacheEntry *c = compile(ev);
-	Region *r = c->exec;
-	check_memory(ev, c, loc);
-	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
-	Tensor *outs = xcalloc(n + 1, sizeof *outs);
-	if (ev->dry) {
-		for (int i = 0; i < n; i++) {
-			Type t = r->node[r->out[i]].type;
-			outs[i] = (Tensor){ t, xcalloc((size_t)type_numel(&t), dtype_size(t.dt)) };
-		}
-	} else {
-		Store s = ev_store(ev);
-		s.step = (uint64_t)ev->region_runs++;
-		running_ev = ev;
-		ir_set_index_hook(index_error);
-		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
-		for (int i = 0; i < tr->ninputs; i++)
-			in[i] = &inputs[i];
-		if (c->cg)
-			host_run_compiled(c->cg, &s, in, outs);
-		else
-			interp_run(r, &s, in, outs);
-		free(in);
-	}
-	for (int i = 0; i < n; i++)
-		vals[i] = output_value(ev, &outs[i]);
-	free(outs);
-	if (keep)
-		arena_free(keep);
-	ev->tr = NULL;
-	trace_begin(ev, training);
-}
-
-/* Counts the traced tensors in v (lists nest), storing them in ts if given. */
-static int collect_traced(Value v, Value *ts, int k)
-{
-	if (v.kind == V_TENSOR) {
-		if (ts)
-			ts[k] = v;
-		return k + 1;
-	}
-	if (v.kind == V_LIST)
-		for (int i = 0; i < v.n; i++)
-			k = collect_traced(v.items[i], ts, k);
-	return k;
-}
-
-/* v with its traced tensors replaced, in order, by the values in ts (lists
-   are copied: the originals may be shared). */
-static Value replace_traced(Ev *ev, Value v, const Value *ts, int *k)
-{
-	if (v.kind == V_TENSOR)
-		return ts[(*k)++];
-	if (v.kind != V_LIST)
-		return v;
-	Value *items = arena_alloc(ev->arena, (v.n + 1) * sizeof *items);
-	for (int i = 0; i < v.n; i++)
-		items[i] = replace_traced(ev, v.items[i], ts, k);
-	v.items = items;
-	return v;
-}
-
-/* Makes v a host value: runs the traced work it depends on (all of it in
-   one region, however deeply lists nest). */
-Value host_force(Ev *ev, Value v, Loc loc)
-{
-	int n = collect_traced(v, NULL, 0);
-	if (!n)
-		return v;
-	Value *ts = arena_alloc(ev->arena, n * sizeof *ts);
-	collect_traced(v, ts, 0);
-	trace_run(ev, ts, n, loc);
-	int k = 0;
-	return replace_traced(ev, v, ts, &k);
-}
-
-Value host_value(Ev *ev, Env *env, const Expr *e)
-{
-	bool outer = ev->tr == NULL;
-	if (outer)
-		trace_begin(ev, false);
-	Value v = host_force(ev, ev_expr(ev, env, e), e->loc);
-	if (outer)
-		trace_discard(ev);
-	return v;
-}
-
 /* ---- minimize ---- */
 
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
@@ -321,9 +77,7 @@ Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
 		ev_error(ev, loc, "minimize needs a scalar f32 loss, got %s", type_str(&lt, (char[96]){ 0 }, 96));
 	r->name = "step";
 	opt_trace_update(ev, opt.opt, loss.node, loc);
-	minimizing = true;
-	trace_run(ev, &loss, 1, loc);
-	minimizing = false;
+	host_run_trace(ev, &loss, 1, loc, true);
 	opt.opt->t++;
 	ev->host->log_step = opt.opt->t;
 	if (!ev->dry && !isfinite(loss.f))
@@ -614,12 +368,6 @@ void host_free(Ev *ev)
 	if (h->backend.release)
 		h->backend.release(h->backend.ctx); /* before the regions its code refers to */
 	h->backend = (Backend){ 0 };
-	for (int i = 0; i < h->ncache; i++) {
-		free(h->cache[i].text);
-		arena_free(h->cache[i].arena);
-	}
-	free(h->cache);
-	h->cache = NULL;
-	h->ncache = 0;
+	host_cache_free(h);
 	slots_free(ev);
 }

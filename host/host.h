@@ -1,11 +1,12 @@
 /*
  * host.h — state of the host program while it runs (host/host.c,
- * host/hostlib.c): compiled-region cache, run log, options.
+ * host/compile.c, host/hostlib.c): compiled-region cache, run log, options.
  */
 #ifndef SINTER_HOST_H
 #define SINTER_HOST_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "codegen/codegen.h"
 #include "host/eval.h"
@@ -48,6 +49,7 @@ typedef struct Host {
 	Backend backend;    /* native code for regions; none: the interpreter */
 	double codegen_ms;  /* time spent compiling native code, all regions */
 	double trace_ms;    /* time spent tracing the regions compiled (each one's first trace) */
+	struct timespec trace_t0; /* when the current trace began, for trace_ms */
 	FILE *ir_out;       /* sinter ir: print each new region here (NULL: don't) */
 	const char *log_path; /* JSON-lines run log, or NULL */
 	RtLog *log;
@@ -62,6 +64,19 @@ typedef struct Host {
 	int npending, nmatched; /* loops recorded / already continued */
 } Host;
 
+/* host/compile.c.  The compile path: the cache entry that runs the traced
+   region tr (found by structure, or made: pipeline, then native code
+   unless dry); takes tr's arena when the entry is new. */
+CacheEntry *host_compile(Host *h, Trace *tr, bool dry);
+/* Runs the traced region with the tensors in vals[] as outputs, replaces
+   them by host values and starts a new empty trace; step: minimize's
+   region (a training step), for index errors. */
+void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step);
+void host_cache_free(Host *h);
+/* host/hostlib.c: the handlers of host builtins (rows of the builtin
+   table, host/prims.c); all but minimize get host values. */
+BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
+	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);

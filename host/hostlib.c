@@ -1,7 +1,8 @@
 /*
  * hostlib.c — builtins of the host program: print, log, data sets and
- * batches, minimize, save/load, checkpoint/resume, conversions.  They take
- * host values; tensor arguments were already computed by the caller.
+ * batches, minimize, save/load, checkpoint/resume, conversions, as handlers
+ * of rows of the builtin table (host/prims.c).  All but minimize take host
+ * values: ev_builtin ran the traced work of their arguments first.
  */
 #include "host/host.h"
 
@@ -12,7 +13,6 @@
 #include <string.h>
 
 #include "lang/diag.h"
-#include "host/generate.h"
 
 /* ---- printing ---- */
 
@@ -290,36 +290,36 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	free(slots);
 }
 
-static RtDataset *open_data(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int n)
+/* idx(images, labels), text(path, context), tokens(path, context): a data set. */
+Value hostlib_data(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
 	Value v[3];
 	char err[512];
 	RtDataset *ds = NULL;
-	if (!strcmp(name, "idx")) {
-		get_args(ev, loc, name, "images, labels, flatten=", args, names, n, v);
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	if (!strcmp(b->name, "idx"))
 		ds = rt_idx_open(want_str(ev, v[0], loc, "the images path"), want_str(ev, v[1], loc, "the labels path"),
 		                 v[2].kind == V_NONE || v[2].i, err, sizeof err);
-	} else {
-		get_args(ev, loc, name, !strcmp(name, "text") ? "path, context" : "path, context, vocab=", args, names, n, v);
+	else {
 		if (v[1].kind != V_INT || v[1].i < 1)
 			ev_error(ev, loc, "context must be a positive int");
 		const char *path = want_str(ev, v[0], loc, "the path");
-		ds = !strcmp(name, "text") ? rt_text_open(path, v[1].i, err, sizeof err)
-		                           : rt_tokens_open(path, v[1].i, v[2].kind == V_INT ? v[2].i : 0, err, sizeof err);
+		ds = !strcmp(b->name, "text") ? rt_text_open(path, v[1].i, err, sizeof err)
+		                              : rt_tokens_open(path, v[1].i, v[2].kind == V_INT ? v[2].i : 0, err, sizeof err);
 	}
 	if (!ds)
 		ev_error(ev, loc, "%s", err);
-	return ds;
+	return (Value){ .kind = V_DATASET, .ds = ds };
 }
 
 /* split(data, frac): [first frac of the examples, the rest].  Examples of a
    text or token set overlap their neighbours (example i holds bytes i ..
    i+T), so T examples are left out between the parts: no byte of the
    second part, input or target, is in the first. */
-static Value split(Ev *ev, Loc loc, Value *args, const char **names, int n)
+Value hostlib_split(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, "split", "data, frac", args, names, n, v);
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
 	if (v[0].kind != V_DATASET)
 		ev_error(ev, loc, "split needs a data set, got a %s", value_kind_name(&v[0]));
 	if (!is_number(&v[1]) || v[1].kind == V_BOOL || !(num(&v[1]) > 0 && num(&v[1]) < 1))
@@ -337,113 +337,132 @@ static Value split(Ev *ev, Loc loc, Value *args, const char **names, int n)
 	return (Value){ .kind = V_LIST, .items = items, .n = 2 };
 }
 
-bool host_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int n, Value *out)
+Value hostlib_print(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
-	Value v[4];
-	*out = (Value){ .kind = V_NONE };
-	if (strcmp(name, "minimize") != 0 && n > 0) {
-		/* all tensor arguments come from one trace: run it once for all */
-		Value all = host_force(ev, (Value){ .kind = V_LIST, .items = args, .n = n }, loc);
-		for (int i = 0; i < n; i++)
-			args[i] = all.items[i];
-	}
-	if (!strcmp(name, "print")) {
-		Host *h = ev->host;
-		if (h->log)
-			rt_log_clear_line(h->log);
-		for (int i = 0; i < n; i++) {
-			if (names && names[i])
-				ev_error(ev, loc, "print takes no keyword arguments");
-			if (!ev->dry)
-				printf("%s%s", i ? " " : "", host_format(ev, args[i]));
-		}
+	(void)b;
+	Host *h = ev->host;
+	if (h->log)
+		rt_log_clear_line(h->log);
+	for (int i = 0; i < n; i++) {
+		if (names && names[i])
+			ev_error(ev, loc, "print takes no keyword arguments");
 		if (!ev->dry)
-			printf("\n");
-		fflush(stdout);
-	} else if (!strcmp(name, "log")) {
-		const char **keys = arena_alloc(ev->arena, (n + 1) * sizeof *keys);
-		double *vals = arena_alloc(ev->arena, (n + 1) * sizeof *vals);
-		for (int i = 0; i < n; i++) {
-			if (!names || !names[i])
-				ev_error(ev, loc, "log takes named values: log(loss = loss)");
-			if (!is_number(&args[i]))
-				ev_error(ev, loc, "log: '%s' must be a number, got a %s", names[i], value_kind_name(&args[i]));
-			keys[i] = names[i];
-			vals[i] = num(&args[i]);
-		}
-		if (ev->host->log && !ev->dry)
-			rt_log_record(ev->host->log, ev->host->log_step, n, keys, vals);
-	} else if (!strcmp(name, "minimize")) {
-		get_args(ev, loc, name, "opt, loss", args, names, n, v);
-		*out = host_minimize(ev, v[0], v[1], loc);
-	} else if (!strcmp(name, "len")) {
-		get_args(ev, loc, name, "x", args, names, n, v);
-		if (v[0].kind == V_DATASET)
-			*out = v_int(rt_dataset_len(v[0].ds));
-		else if (v[0].kind == V_LIST)
-			*out = v_int(v[0].n);
-		else if (v[0].kind == V_STR)
-			*out = v_int((int64_t)strlen(v[0].s));
-		else if (v[0].kind == V_HOST && v[0].ht->t.type.rank)
-			*out = v_int(v[0].ht->t.type.dim[0]);
-		else if (v[0].kind == V_TENSOR && ev->tr->r->node[v[0].node].type.rank)
-			*out = v_int(ev->tr->r->node[v[0].node].type.dim[0]);
-		else
-			ev_error(ev, loc, "len of a %s", value_kind_name(&v[0]));
-	} else if (!strcmp(name, "idx") || !strcmp(name, "text") || !strcmp(name, "tokens")) {
-		*out = (Value){ .kind = V_DATASET, .ds = open_data(ev, name, loc, args, names, n) };
-	} else if (!strcmp(name, "split")) {
-		*out = split(ev, loc, args, names, n);
-	} else if (!strcmp(name, "generate")) {
-		*out = host_generate(ev, loc, args, names, n);
-	} else if (!strcmp(name, "batches")) {
-		Value all[5];
-		get_args(ev, loc, name, "data, size, shuffle=, drop_last=, seed=", args, names, n, all);
-		Value seed = all[4];
-		if (all[0].kind != V_DATASET)
-			ev_error(ev, loc, "batches needs a data set, got a %s", value_kind_name(&all[0]));
-		if (all[1].kind != V_INT || all[1].i < 1)
-			ev_error(ev, loc, "batch size must be a positive int");
-		if (all[1].i > rt_dataset_len(all[0].ds))
-			ev_error(ev, loc, "batch size %lld is larger than the data set (%lld examples)",
-			         (long long)all[1].i, (long long)rt_dataset_len(all[0].ds));
-		Value *items = arena_alloc(ev->arena, 4 * sizeof *items);
-		items[0] = all[1];
-		items[1] = v_bool(all[2].kind != V_NONE && all[2].i);
-		items[2] = v_bool(all[3].kind == V_NONE || all[3].i);
-		items[3] = seed;
-		*out = (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 4 };
-	} else if (!strcmp(name, "save") || !strcmp(name, "load")) {
-		get_args(ev, loc, name, "model, path", args, names, n, v);
-		Instance *inst = want_model(ev, v[0], loc, name);
-		const char *path = want_str(ev, v[1], loc, "the path");
-		RtTensor *ts = xcalloc(inst->nparams + 1, sizeof *ts);
+			printf("%s%s", i ? " " : "", host_format(ev, args[i]));
+	}
+	if (!ev->dry)
+		printf("\n");
+	fflush(stdout);
+	return (Value){ .kind = V_NONE };
+}
+
+Value hostlib_log(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	(void)b;
+	const char **keys = arena_alloc(ev->arena, (n + 1) * sizeof *keys);
+	double *vals = arena_alloc(ev->arena, (n + 1) * sizeof *vals);
+	for (int i = 0; i < n; i++) {
+		if (!names || !names[i])
+			ev_error(ev, loc, "log takes named values: log(loss = loss)");
+		if (!is_number(&args[i]))
+			ev_error(ev, loc, "log: '%s' must be a number, got a %s", names[i], value_kind_name(&args[i]));
+		keys[i] = names[i];
+		vals[i] = num(&args[i]);
+	}
+	if (ev->host->log && !ev->dry)
+		rt_log_record(ev->host->log, ev->host->log_step, n, keys, vals);
+	return (Value){ .kind = V_NONE };
+}
+
+Value hostlib_minimize(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	return host_minimize(ev, v[0], v[1], loc);
+}
+
+Value hostlib_len(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value x;
+	get_args(ev, loc, b->name, b->spec, args, names, n, &x);
+	if (x.kind == V_DATASET)
+		return v_int(rt_dataset_len(x.ds));
+	if (x.kind == V_LIST)
+		return v_int(x.n);
+	if (x.kind == V_STR)
+		return v_int((int64_t)strlen(x.s));
+	if (x.kind == V_HOST && x.ht->t.type.rank)
+		return v_int(x.ht->t.type.dim[0]);
+	if (x.kind == V_TENSOR && ev->tr->r->node[x.node].type.rank)
+		return v_int(ev->tr->r->node[x.node].type.dim[0]);
+	ev_error(ev, loc, "len of a %s", value_kind_name(&x));
+}
+
+Value hostlib_batches(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value all[5];
+	get_args(ev, loc, b->name, b->spec, args, names, n, all);
+	Value seed = all[4];
+	if (all[0].kind != V_DATASET)
+		ev_error(ev, loc, "batches needs a data set, got a %s", value_kind_name(&all[0]));
+	if (all[1].kind != V_INT || all[1].i < 1)
+		ev_error(ev, loc, "batch size must be a positive int");
+	if (all[1].i > rt_dataset_len(all[0].ds))
+		ev_error(ev, loc, "batch size %lld is larger than the data set (%lld examples)",
+		         (long long)all[1].i, (long long)rt_dataset_len(all[0].ds));
+	Value *items = arena_alloc(ev->arena, 4 * sizeof *items);
+	items[0] = all[1];
+	items[1] = v_bool(all[2].kind != V_NONE && all[2].i);
+	items[2] = v_bool(all[3].kind == V_NONE || all[3].i);
+	items[3] = seed;
+	return (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 4 };
+}
+
+/* save(model, path) and load(model, path): the parameters alone. */
+Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	Instance *inst = want_model(ev, v[0], loc, b->name);
+	const char *path = want_str(ev, v[1], loc, "the path");
+	RtTensor *ts = xcalloc(inst->nparams + 1, sizeof *ts);
+	for (int i = 0; i < inst->nparams; i++)
+		ts[i] = rt_tensor(short_name(inst, inst->params[i]), &inst->params[i]->t);
+	if (b->name[0] == 's')
+		save_tensors(ev, loc, path, ts, inst->nparams);
+	else if (!ev->dry) {
+		int nf;
+		RtTensor *f = read_tensors(ev, loc, path, &nf);
 		for (int i = 0; i < inst->nparams; i++)
-			ts[i] = rt_tensor(short_name(inst, inst->params[i]), &inst->params[i]->t);
-		if (name[0] == 's')
-			save_tensors(ev, loc, path, ts, inst->nparams);
-		else if (!ev->dry) {
-			int nf;
-			RtTensor *f = read_tensors(ev, loc, path, &nf);
-			for (int i = 0; i < inst->nparams; i++)
-				load_into(ev, loc, path, f, nf, ts[i].name, &inst->params[i]->t);
-			rt_tensors_free(f, nf);
-		}
-		free(ts);
-	} else if (!strcmp(name, "checkpoint") || !strcmp(name, "resume")) {
-		get_args(ev, loc, name, "path, model, opt", args, names, n, v);
-		checkpoint(ev, loc, v, name[0] == 'c');
-	} else if (!strcmp(name, "int") || !strcmp(name, "float")) {
-		get_args(ev, loc, name, "x", args, names, n, v);
-		if (!is_number(&v[0]))
-			ev_error(ev, loc, "%s of a %s", name, value_kind_name(&v[0]));
-		*out = name[0] == 'i' ? v_int(v[0].kind == V_FLOAT ? ev_float_to_int(ev, loc, v[0].f) : v[0].i)
-		                      : v_float(num(&v[0]));
-		out->dyn = v[0].dyn;
-	} else if (!strcmp(name, "str")) {
-		get_args(ev, loc, name, "x", args, names, n, v);
-		*out = v_str(host_format(ev, v[0]));
-	} else
-		return false;
-	return true;
+			load_into(ev, loc, path, f, nf, ts[i].name, &inst->params[i]->t);
+		rt_tensors_free(f, nf);
+	}
+	free(ts);
+	return (Value){ .kind = V_NONE };
+}
+
+Value hostlib_checkpoint(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[3];
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	checkpoint(ev, loc, v, b->name[0] == 'c');
+	return (Value){ .kind = V_NONE };
+}
+
+/* int(x) and float(x) of a host number. */
+Value hostlib_convert(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value x;
+	get_args(ev, loc, b->name, b->spec, args, names, n, &x);
+	if (!is_number(&x))
+		ev_error(ev, loc, "%s of a %s", b->name, value_kind_name(&x));
+	Value r = b->name[0] == 'i' ? v_int(x.kind == V_FLOAT ? ev_float_to_int(ev, loc, x.f) : x.i) : v_float(num(&x));
+	r.dyn = x.dyn;
+	return r;
+}
+
+Value hostlib_str(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value x;
+	get_args(ev, loc, b->name, b->spec, args, names, n, &x);
+	return v_str(host_format(ev, x));
 }

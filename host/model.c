@@ -423,7 +423,7 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 	bind_params(ev, inst->fields, md->params, md->nparams, loc, what, args, names, nargs, true);
 	if (ev->depth == (int)(sizeof ev->stack / sizeof ev->stack[0]))
 		ev_error(ev, loc, "models nested too deeply (does a model contain itself?)");
-	ev->stack[ev->depth++] = (Frame){ loc, what };
+	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what };
 	for (int i = 0; i < md->nitems; i++) {
 		const ModelItem *it = &md->items[i];
 		for (int j = 0; j < i; j++)
@@ -546,7 +546,7 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 	Env *tenv = env_new(ev, o->hyper);
 	env_set(ev, tenv, "t", v_int(o->t + 1), true);
 	const char *what = arena_printf(ev->arena, "the update of optimizer '%s'", od->name);
-	ev->stack[ev->depth++] = (Frame){ loc, what };
+	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what };
 	for (int k = 0; k < nparams; k++) {
 		int pn = pnodes[k];
 		const char *pname = r->node[pn].name;

@@ -1,9 +1,13 @@
 /*
  * prims.c — the primitive functions callable from sinter code (LANGUAGE.md,
- * "Primitives"), each mapped onto IR ops.  Elementwise functions also accept
- * host numbers and then compute on the host in double precision.
+ * "Primitives"), each mapped onto IR ops, and the builtin table that lists
+ * them with the host builtins (host/hostlib.c): the one place that says
+ * which names are builtins and how each is called.  Elementwise functions
+ * also accept host numbers and then compute on the host in double
+ * precision.
  */
-#include "host/eval.h"
+#include "host/generate.h"
+#include "host/host.h"
 #include "ir/opsem.h"
 
 #include <math.h>
@@ -12,12 +16,18 @@
 
 #define TS(t) type_str((t), (char[96]){ 0 }, 96)
 
-typedef Value PrimFn(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n);
-
 static Type type_of(Ev *ev, Value v, Loc loc, int *node)
 {
 	*node = ev_node(ev, v, loc, DT_COUNT);
 	return ev->tr->r->node[*node].type;
+}
+
+/* The arguments into v (get_args, by the row's spec), and the first one
+   as a traced tensor: its node into *x, its type returned. */
+static Type tensor_args(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n, Value *v, int *x)
+{
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	return type_of(ev, v[0], loc, x);
 }
 
 static int64_t want_int(Ev *ev, Value v, Loc loc, const char *what)
@@ -58,6 +68,17 @@ static Type want_shape(Ev *ev, Value v, Loc loc, DType dt, const char *what, boo
 			known.dim[i] = 1;
 	check_size(ev, &known, loc);
 	return t;
+}
+
+/* The op p on operands ins, traced; what the IR rejects (shapes, types)
+   is the user's error at loc. */
+static Value trace_op(Ev *ev, Loc loc, const Node *p, const int *ins, int n)
+{
+	char err[256];
+	int out = ir_emit(ev->tr->r, p, ins, n, err, sizeof err);
+	if (out < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(out);
 }
 
 static int want_axis(Ev *ev, int64_t a, int rank, Loc loc)
@@ -102,28 +123,16 @@ static bool want_flag(Ev *ev, Value v, Loc loc, const char *what)
 	return v.i != 0;
 }
 
-static const struct { const char *name; OpKind op; } unary_ops[] = {
-	{ "exp", OP_EXP }, { "log", OP_LOG }, { "sqrt", OP_SQRT }, { "rsqrt", OP_RSQRT },
-	{ "tanh", OP_TANH }, { "sigmoid", OP_SIGMOID }, { "relu", OP_RELU }, { "abs", OP_ABS },
-	{ "sign", OP_SIGN }, { "sin", OP_SIN }, { "cos", OP_COS }, { "erf", OP_ERF },
-	{ "stop_gradient", OP_STOP_GRADIENT },
-};
-
-static Value p_unary(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_unary(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value x;
-	get_args(ev, loc, name, "x", a, names, n, &x);
-	OpKind op = OP_COUNT;
-	for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++)
-		if (!strcmp(unary_ops[i].name, name))
-			op = unary_ops[i].op;
-	if (op == OP_COUNT)
-		die("unary %s", name);
+	get_args(ev, loc, b->name, b->spec, a, names, n, &x);
+	OpKind op = b->op;
 	if (is_number(&x)) {
 		/* a host number is a Python float: the op's element function in double (ir/opsem.h) */
 		double y = num(&x);
 		if (op != OP_STOP_GRADIENT && sem_f64_unary(op, num(&x), &y) == SEM_NONE)
-			die("unary %s on a number", name);
+			die("unary %s on a number", b->name);
 		Value r = v_float(y);
 		int32_t o;
 		if ((x.kind == V_INT || x.kind == V_BOOL) && sem_i32_unary(op, 0, &o)) {
@@ -149,11 +158,11 @@ static int host_cmp(const Value *a, const Value *b)
 	return (a->i > b->i) - (a->i < b->i);
 }
 
-static Value p_maxmin2(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_maxmin2(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "a, b", a, names, n, v);
-	bool mx = name[1] == 'a';
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	bool mx = b->op == OP_MAXIMUM;
 	if (is_number(&v[0]) && is_number(&v[1])) {
 		Value r = (host_cmp(&v[0], &v[1]) >= 0) == mx ? v[0] : v[1];
 		r.dyn = v[0].dyn || v[1].dyn;
@@ -165,18 +174,14 @@ static Value p_maxmin2(Ev *ev, const char *name, Loc loc, Value *a, const char *
 	DType dt = r->node[x].type.dt == DT_F32 || r->node[y].type.dt == DT_F32 || v[0].kind == V_FLOAT || v[1].kind == V_FLOAT ? DT_F32 : DT_I32;
 	x = ev_node(ev, v[0], loc, dt);
 	y = ev_node(ev, v[1], loc, dt);
-	char err[256];
-	Node p = ir_proto(mx ? OP_MAXIMUM : OP_MINIMUM);
-	int out = ir_emit(r, &p, (int[]){ x, y }, 2, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	Node p = ir_proto(b->op);
+	return trace_op(ev, loc, &p, (int[]){ x, y }, 2);
 }
 
-static Value p_where(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_where(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[3];
-	get_args(ev, loc, name, "cond, a, b", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	if (is_number(&v[0]) && is_number(&v[1]) && is_number(&v[2]))
 		return v[0].i || (v[0].kind == V_FLOAT && v[0].f != 0) ? v[1] : v[2];
 	int c = ev_node(ev, v[0], loc, DT_BOOL);
@@ -185,19 +190,15 @@ static Value p_where(Ev *ev, const char *name, Loc loc, Value *a, const char **n
 	DType dt = r->node[x].type.dt == DT_F32 || r->node[y].type.dt == DT_F32 ? DT_F32 : r->node[x].type.dt;
 	x = ev_node(ev, v[1], loc, dt);
 	y = ev_node(ev, v[2], loc, dt);
-	char err[256];
 	Node p = ir_proto(OP_WHERE);
-	int out = ir_emit(r, &p, (int[]){ c, x, y }, 3, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, (int[]){ c, x, y }, 3);
 }
 
-static Value p_cast(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_cast(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value x;
-	get_args(ev, loc, name, "x", a, names, n, &x);
-	bool tof = name[0] == 'f';
+	get_args(ev, loc, b->name, b->spec, a, names, n, &x);
+	bool tof = b->name[0] == 'f';
 	if (is_number(&x)) {
 		Value r = tof ? v_float(num(&x)) : v_int(x.kind == V_FLOAT ? ev_float_to_int(ev, loc, x.f) : x.i);
 		r.dyn = x.dyn;
@@ -206,28 +207,27 @@ static Value p_cast(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	return v_tensor(ev_node(ev, x, loc, tof ? DT_F32 : DT_I32));
 }
 
-static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_reduce(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	bool plain = n >= 2;
 	for (int i = 0; i < n; i++)
 		plain &= !(names && names[i]) && is_number(&a[i]);
-	if (plain && (!strcmp(name, "max") || !strcmp(name, "min"))) {
+	if (plain && (b->op == OP_MAX || b->op == OP_MIN)) {
 		/* max(a, b, ...) of host numbers, as in Python */
 		Value best = a[0];
 		for (int i = 1; i < n; i++)
-			if ((host_cmp(&a[i], &best) > 0) == (name[1] == 'a') && host_cmp(&a[i], &best) != 0)
+			if ((host_cmp(&a[i], &best) > 0) == (b->op == OP_MAX) && host_cmp(&a[i], &best) != 0)
 				best = a[i];
 		return best;
 	}
 	Value v[3];
-	get_args(ev, loc, name, "x, axis=, keepdims=", a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	Region *r = ev->tr->r;
 	int ax[MAX_RANK];
 	int nax = want_axes(ev, v[1], t.rank, loc, ax);
 	bool keep = want_flag(ev, v[2], loc, "keepdims");
-	if (!strcmp(name, "argmax")) {
+	if (b->op == OP_ARGMAX) {
 		if (v[1].kind == V_NONE) {
 			x = ir_reshape(r, x, type_make(t.dt, 1, (int64_t[]){ type_numel(&t) }));
 			ax[0] = 0;
@@ -240,7 +240,7 @@ static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	}
 	if (t.dt == DT_BOOL)
 		x = ir_cast(r, x, DT_I32); /* sum of bools counts the true elements */
-	if (!strcmp(name, "mean")) {
+	if (!strcmp(b->name, "mean")) {
 		int64_t cnt = 1;
 		for (int i = 0; i < nax; i++)
 			cnt *= t.dim[ax[i]];
@@ -249,16 +249,14 @@ static Value p_reduce(Ev *ev, const char *name, Loc loc, Value *a, const char **
 		int s = ir_reduce(r, OP_SUM, x, ax, nax, keep);
 		return v_tensor(ir_op2(r, OP_MUL, s, ir_const(r, type_scalar(DT_F32), 1.0 / (double)cnt)));
 	}
-	OpKind op = !strcmp(name, "sum") ? OP_SUM : !strcmp(name, "max") ? OP_MAX : OP_MIN;
-	return v_tensor(ir_reduce(r, op, x, ax, nax, keep));
+	return v_tensor(ir_reduce(r, b->op, x, ax, nax, keep));
 }
 
-static Value p_reshape(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_reshape(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "x, shape", a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	Type to = want_shape(ev, v[1], loc, t.dt, "shape", true);
 	int infer = -1;
 	int64_t known = 1;
@@ -280,12 +278,11 @@ static Value p_reshape(Ev *ev, const char *name, Loc loc, Value *a, const char *
 	return v_tensor(ir_reshape(ev->tr->r, x, to));
 }
 
-static Value p_transpose(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_transpose(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "x, perm=", a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	int perm[MAX_RANK];
 	bool seen[MAX_RANK] = { 0 };
 	if (v[1].kind == V_NONE) {
@@ -304,12 +301,11 @@ static Value p_transpose(Ev *ev, const char *name, Loc loc, Value *a, const char
 	return v_tensor(ir_transpose(ev->tr->r, x, perm));
 }
 
-static Value p_broadcast(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_broadcast(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "x, shape", a, names, n, v);
 	int x;
-	Type t = type_of(ev, v[0], loc, &x);
+	Type t = tensor_args(ev, b, loc, a, names, n, v, &x);
 	Type to = want_shape(ev, v[1], loc, t.dt, "shape", false);
 	Node p = ir_proto(OP_BROADCAST);
 	p.type = to;
@@ -320,10 +316,10 @@ static Value p_broadcast(Ev *ev, const char *name, Loc loc, Value *a, const char
 	return v_tensor(out);
 }
 
-static Value p_concat(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_concat(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "xs, axis=", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	if (v[0].kind != V_LIST || v[0].n == 0)
 		ev_error(ev, loc, "concat takes a non-empty list of tensors");
 	int *xs = arena_alloc(ev->arena, v[0].n * sizeof *xs);
@@ -340,11 +336,7 @@ static Value p_concat(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	Type t0 = ev->tr->r->node[xs[0]].type;
 	p.ia[0] = want_axis(ev, v[1].kind == V_NONE ? 0 : want_int(ev, v[1], loc, "axis"), t0.rank, loc);
 	p.nia = 1;
-	char err[256];
-	int out = ir_emit(ev->tr->r, &p, xs, v[0].n, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, xs, v[0].n);
 }
 
 /* Indices the host holds (a batch, a literal) are checked when traced,
@@ -388,10 +380,10 @@ static int index_loc(Ev *ev, Loc loc)
 	}
 }
 
-static Value p_take(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "table, idx", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int t = ev_node(ev, v[0], loc, DT_COUNT);
 	int i = ev_node(ev, v[1], loc, DT_COUNT);
 	Region *r = ev->tr->r;
@@ -401,17 +393,13 @@ static Value p_take(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 		check_known_indices(ev, i, r->node[t].type.dim[0], loc, "take: index %d is out of range for a table of %lld rows");
 	Node p = ir_proto(OP_TAKE);
 	p.loc = index_loc(ev, loc);
-	char err[256];
-	int out = ir_emit(ev->tr->r, &p, (int[]){ t, i }, 2, err, sizeof err);
-	if (out < 0)
-		ev_error(ev, loc, "%s", err);
-	return v_tensor(out);
+	return trace_op(ev, loc, &p, (int[]){ t, i }, 2);
 }
 
-static Value p_one_hot(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_one_hot(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "idx, n", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int i = ev_node(ev, v[0], loc, DT_I32);
 	Type t = ev->tr->r->node[i].type;
 	if (t.rank == MAX_RANK)
@@ -428,12 +416,12 @@ static Value p_one_hot(Ev *ev, const char *name, Loc loc, Value *a, const char *
 	return v_tensor(ir_emit(ev->tr->r, &p, &i, 1, NULL, 0));
 }
 
-static Value p_fill(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_fill(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	bool full = !strcmp(name, "full");
-	get_args(ev, loc, name, full ? "shape, value" : "shape", a, names, n, v);
-	double x = full ? (is_number(&v[1]) ? num(&v[1]) : (ev_error(ev, loc, "full needs a number"), 0)) : name[0] == 'o';
+	bool full = !strcmp(b->name, "full");
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	double x = full ? (is_number(&v[1]) ? num(&v[1]) : (ev_error(ev, loc, "full needs a number"), 0)) : b->name[0] == 'o';
 	DType dt = full && v[1].kind == V_INT ? DT_I32 : DT_F32;
 	if (dt == DT_I32)
 		ev_check_i32(ev, loc, &v[1]);
@@ -445,10 +433,10 @@ static Value p_fill(Ev *ev, const char *name, Loc loc, Value *a, const char **na
 	return v_tensor(ir_const(ev->tr->r, t, x));
 }
 
-static Value p_arange(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_arange(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "n, stop=", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int64_t lo = 0, hi = want_int(ev, v[0], loc, "n");
 	if (v[1].kind != V_NONE) {
 		lo = hi;
@@ -473,10 +461,10 @@ static Value p_arange(Ev *ev, const char *name, Loc loc, Value *a, const char **
 	return v_tensor(x);
 }
 
-static Value p_tril(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_tril(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[3];
-	get_args(ev, loc, name, "n, m=, k=", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int64_t rows = want_int(ev, v[0], loc, "n");
 	int64_t cols = v[1].kind == V_NONE ? rows : want_int(ev, v[1], loc, "m");
 	Node p = ir_proto(OP_TRIL);
@@ -501,23 +489,23 @@ static int next_stream(Ev *ev)
 	return s;
 }
 
-static Value p_rand(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_rand(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v;
-	get_args(ev, loc, name, "shape", a, names, n, &v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, &v);
 	if (!ev->tr)
-		ev_error(ev, loc, "%s is only allowed in functions, models and train blocks", name);
-	Node p = ir_proto(!strcmp(name, "rand") ? OP_RAND : OP_RANDN);
+		ev_error(ev, loc, "%s is only allowed in functions, models and train blocks", b->name);
+	Node p = ir_proto(b->op);
 	p.type = want_shape(ev, v, loc, DT_F32, "shape", false);
 	p.ia[0] = next_stream(ev);
 	p.nia = 1;
 	return v_tensor(ir_emit(ev->tr->r, &p, NULL, 0, NULL, 0));
 }
 
-static Value p_dropout(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_dropout(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2];
-	get_args(ev, loc, name, "x, p", a, names, n, v);
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	if (!is_number(&v[1]) || num(&v[1]) < 0 || num(&v[1]) >= 1)
 		ev_error(ev, loc, "dropout probability must be a number in [0, 1)");
 	int x = ev_node(ev, v[0], loc, DT_F32);
@@ -531,66 +519,104 @@ static Value p_dropout(Ev *ev, const char *name, Loc loc, Value *a, const char *
 }
 
 /* Initializers are values until a parameter is created from them. */
-static Value p_init(Ev *ev, const char *name, Loc loc, Value *a, const char **names, int n)
+static Value p_init(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[2] = { 0 };
-	const char *spec = !strcmp(name, "normal") ? "std=, mean=" : !strcmp(name, "uniform") ? "lo=, hi=" : "value";
-	get_args(ev, loc, name, spec, a, names, n, v);
-	Value init = { .kind = V_INIT, .s = name, .n = 2 };
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	Value init = { .kind = V_INIT, .s = b->name, .n = 2 };
 	init.items = arena_alloc(ev->arena, 2 * sizeof *init.items);
-	double def[2] = { !strcmp(name, "normal") ? 1 : !strcmp(name, "uniform") ? 0 : 0, !strcmp(name, "uniform") ? 1 : 0 };
+	double def[2] = { !strcmp(b->name, "normal") ? 1 : !strcmp(b->name, "uniform") ? 0 : 0, !strcmp(b->name, "uniform") ? 1 : 0 };
 	for (int i = 0; i < 2; i++) {
 		if (v[i].kind != V_NONE && !is_number(&v[i]))
-			ev_error(ev, loc, "%s takes numbers", name);
+			ev_error(ev, loc, "%s takes numbers", b->name);
 		init.items[i] = v_float(v[i].kind == V_NONE ? def[i] : num(&v[i]));
 	}
 	return init;
 }
 
-static const struct {
-	const char *name;
-	PrimFn *fn;
-} prims[] = {
-	{ "exp", p_unary }, { "log", p_unary }, { "sqrt", p_unary }, { "rsqrt", p_unary },
-	{ "tanh", p_unary }, { "sigmoid", p_unary }, { "relu", p_unary }, { "abs", p_unary },
-	{ "sign", p_unary }, { "sin", p_unary }, { "cos", p_unary }, { "erf", p_unary },
-	{ "stop_gradient", p_unary }, { "maximum", p_maxmin2 }, { "minimum", p_maxmin2 },
-	{ "where", p_where }, { "f32", p_cast }, { "i32", p_cast },
-	{ "sum", p_reduce }, { "mean", p_reduce }, { "max", p_reduce }, { "min", p_reduce },
-	{ "argmax", p_reduce }, { "reshape", p_reshape }, { "transpose", p_transpose },
-	{ "broadcast", p_broadcast }, { "concat", p_concat }, { "take", p_take },
-	{ "one_hot", p_one_hot }, { "zeros", p_fill }, { "ones", p_fill }, { "full", p_fill },
-	{ "arange", p_arange }, { "tril", p_tril }, { "rand", p_rand }, { "randn", p_rand },
-	{ "dropout", p_dropout }, { "normal", p_init }, { "uniform", p_init },
-	{ "constant", p_init },
-};
+/* ---- the builtin table ---- */
 
-static const char *const host_names[] = {
-	"print", "log", "save", "load", "len", "minimize", "idx", "text", "tokens", "batches",
-	"int", "float", "str", "checkpoint", "resume", "xavier_uniform", "he_normal",
-	"split", "generate",
-};
+#define TENSOR(name, spec, fn, op) { name, BUILTIN_TENSOR, spec, fn, op }
+#define HOST(kind, name, spec, fn) { name, BUILTIN_##kind, spec, fn, OP_COUNT }
 
-bool is_builtin(const char *name)
+/* Every function the language predefines.  Rows of one name are tried in
+   order (log: the logarithm, then the run log). */
+const Builtin builtin_table[] = {
+	TENSOR("exp", "x", p_unary, OP_EXP), TENSOR("log", "x", p_unary, OP_LOG),
+	HOST(IO, "log", NULL, hostlib_log),
+	TENSOR("sqrt", "x", p_unary, OP_SQRT), TENSOR("rsqrt", "x", p_unary, OP_RSQRT),
+	TENSOR("tanh", "x", p_unary, OP_TANH), TENSOR("sigmoid", "x", p_unary, OP_SIGMOID),
+	TENSOR("relu", "x", p_unary, OP_RELU), TENSOR("abs", "x", p_unary, OP_ABS),
+	TENSOR("sign", "x", p_unary, OP_SIGN), TENSOR("sin", "x", p_unary, OP_SIN),
+	TENSOR("cos", "x", p_unary, OP_COS), TENSOR("erf", "x", p_unary, OP_ERF),
+	TENSOR("stop_gradient", "x", p_unary, OP_STOP_GRADIENT),
+	TENSOR("maximum", "a, b", p_maxmin2, OP_MAXIMUM), TENSOR("minimum", "a, b", p_maxmin2, OP_MINIMUM),
+	TENSOR("where", "cond, a, b", p_where, OP_WHERE),
+	TENSOR("f32", "x", p_cast, OP_CAST), TENSOR("i32", "x", p_cast, OP_CAST),
+	TENSOR("sum", "x, axis=, keepdims=", p_reduce, OP_SUM),
+	TENSOR("mean", "x, axis=, keepdims=", p_reduce, OP_SUM),
+	TENSOR("max", "x, axis=, keepdims=", p_reduce, OP_MAX),
+	TENSOR("min", "x, axis=, keepdims=", p_reduce, OP_MIN),
+	TENSOR("argmax", "x, axis=, keepdims=", p_reduce, OP_ARGMAX),
+	TENSOR("reshape", "x, shape", p_reshape, OP_RESHAPE),
+	TENSOR("transpose", "x, perm=", p_transpose, OP_TRANSPOSE),
+	TENSOR("broadcast", "x, shape", p_broadcast, OP_BROADCAST),
+	TENSOR("concat", "xs, axis=", p_concat, OP_CONCAT),
+	TENSOR("take", "table, idx", p_take, OP_TAKE),
+	TENSOR("one_hot", "idx, n", p_one_hot, OP_ONE_HOT),
+	TENSOR("zeros", "shape", p_fill, OP_CONST), TENSOR("ones", "shape", p_fill, OP_CONST),
+	TENSOR("full", "shape, value", p_fill, OP_CONST),
+	TENSOR("arange", "n, stop=", p_arange, OP_ARANGE),
+	TENSOR("tril", "n, m=, k=", p_tril, OP_TRIL),
+	TENSOR("rand", "shape", p_rand, OP_RAND), TENSOR("randn", "shape", p_rand, OP_RANDN),
+	TENSOR("dropout", "x, p", p_dropout, OP_DROPOUT),
+	HOST(INIT, "normal", "std=, mean=", p_init), HOST(INIT, "uniform", "lo=, hi=", p_init),
+	HOST(INIT, "constant", "value", p_init),
+	/* named in parameter declarations only: not callable */
+	HOST(INIT, "xavier_uniform", NULL, NULL), HOST(INIT, "he_normal", NULL, NULL),
+	HOST(STEP, "minimize", "opt, loss", hostlib_minimize),
+	HOST(IO, "print", NULL, hostlib_print),
+	HOST(IO, "save", "model, path", hostlib_params), HOST(IO, "load", "model, path", hostlib_params),
+	HOST(IO, "checkpoint", "path, model, opt", hostlib_checkpoint),
+	HOST(IO, "resume", "path, model, opt", hostlib_checkpoint),
+	HOST(DATA, "idx", "images, labels, flatten=", hostlib_data),
+	HOST(DATA, "text", "path, context", hostlib_data),
+	HOST(DATA, "tokens", "path, context, vocab=", hostlib_data),
+	HOST(DATA, "split", "data, frac", hostlib_split),
+	HOST(DATA, "batches", "data, size, shuffle=, drop_last=, seed=", hostlib_batches),
+	HOST(HOST, "len", "x", hostlib_len),
+	HOST(HOST, "int", "x", hostlib_convert), HOST(HOST, "float", "x", hostlib_convert),
+	HOST(HOST, "str", "x", hostlib_str),
+	HOST(HOST, "generate", "net, prompt, n, temperature=, top_k=, context=", host_generate),
+};
+const int builtin_count = sizeof builtin_table / sizeof builtin_table[0];
+
+const Builtin *builtin_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
-		if (!strcmp(prims[i].name, name))
-			return true;
-	for (size_t i = 0; i < sizeof host_names / sizeof host_names[0]; i++)
-		if (!strcmp(host_names[i], name))
-			return true;
-	return false;
+	for (int i = 0; i < builtin_count; i++)
+		if (!strcmp(builtin_table[i].name, name))
+			return &builtin_table[i];
+	return NULL;
 }
 
 bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out)
 {
+	const Builtin *b = builtin_find(name);
+	if (!b)
+		return false;
 	/* log(x) is the logarithm; log(name = value, ...) writes the run log */
-	if (!strcmp(name, "log") && nargs > 0 && names && names[0] && strcmp(names[0], "x"))
-		return host_builtin(ev, name, loc, args, names, nargs, out);
-	for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
-		if (!strcmp(prims[i].name, name)) {
-			*out = prims[i].fn(ev, name, loc, args, names, nargs);
-			return true;
-		}
-	return host_builtin(ev, name, loc, args, names, nargs, out);
+	if (b + 1 < builtin_table + builtin_count && !strcmp(b[1].name, name) && nargs > 0 &&
+	    names && names[0] && strcmp(names[0], "x"))
+		b++;
+	if ((b->kind == BUILTIN_HOST || b->kind == BUILTIN_DATA || b->kind == BUILTIN_IO) && nargs > 0) {
+		/* host builtins take host values: the tensor arguments come from
+		   one trace, run once for all */
+		Value all = host_force(ev, (Value){ .kind = V_LIST, .items = args, .n = nargs }, loc);
+		for (int i = 0; i < nargs; i++)
+			args[i] = all.items[i];
+	}
+	if (!b->fn)
+		return false;
+	*out = b->fn(ev, b, loc, args, names, nargs);
+	return true;
 }

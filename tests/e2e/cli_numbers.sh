@@ -71,3 +71,20 @@ good "largest seed" "2 0.5" --seed 9223372036854775807
 good "256 threads" "2 0.5" --threads 256
 good "-D smallest int" "-9223372036854775808 0.5" -D STEPS=-9223372036854775808
 good "-D largest int, tiny float" "9223372036854775807 1e-300" -D STEPS=9223372036854775807 -D LR=1e-300
+
+# --threads is parsed once, in the options, and that one value sizes
+# OpenBLAS and the pool: the --verbose report says how many threads both
+# got, in either spelling of the option and wherever it stands
+for spelling in "--threads 3 --verbose" "--verbose --threads=3"; do
+	for prog in "$sinter run $tmp/p.sn" "$tmp/p"; do
+		who=binary
+		[[ "$prog" == "$sinter "* ]] && who=sinter
+		# shellcheck disable=SC2086
+		line=$($prog $spelling 2>&1 >/dev/null | grep '^sinter: blas:')
+		if [[ "$line" == *"; 3 threads for OpenBLAS and the pool"* ]]; then
+			echo "PASS cli $who: $spelling reaches OpenBLAS and the pool"
+		else
+			echo "FAIL cli $who: $spelling: the blas report says '$line'"
+		fi
+	done
+done

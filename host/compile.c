@@ -1,0 +1,301 @@
+/*
+ * compile.c — from traced tensor work to host values: the region cache,
+ * the compile path and running a region.
+ *
+ * Contract of host_compile: a traced region in, the cache entry that runs
+ * it out.  A region is compiled once per distinct structure (ir_hash, then
+ * ir_equal), so shapes or structure that change give a new specialization
+ * and host numbers that change do not: they are inputs.  A new region is
+ * printed (that text keys the regions of built binaries), run through the
+ * pass pipeline, and handed to the backend (JIT, or the table of a built
+ * binary); without native code the reference interpreter runs it.  In dry
+ * mode (`sinter check`, `sinter ir`) nothing is compiled to native code and
+ * nothing runs: results get their types and zeroed data.
+ */
+#include "host/host.h"
+#include "host/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernel/kernel.h"
+#include "lang/diag.h"
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void trace_begin(Ev *ev, bool training)
+{
+	clock_gettime(CLOCK_MONOTONIC, &ev->host->trace_t0);
+	Arena *a = arena_new();
+	Trace *tr = arena_alloc(a, sizeof *tr);
+	tr->a = a;
+	tr->r = ir_region_new(a, training ? "step" : "eval");
+	tr->training = training;
+	ev->tr = tr;
+}
+
+static void trace_discard(Ev *ev)
+{
+	if (ev->tr)
+		arena_free(ev->tr->a);
+	ev->tr = NULL;
+}
+
+/* ---- the compile path ---- */
+
+static CacheEntry *cache_find(Host *h, const Region *r, uint64_t hash)
+{
+	for (int i = 0; i < h->ncache; i++)
+		if (h->cache[i].hash == hash && ir_equal(h->cache[i].traced, r))
+			return &h->cache[i];
+	return NULL;
+}
+
+/* A new entry for the traced region, which it takes with its arena; the
+   region is named after its place in the cache ("step3"). */
+static CacheEntry *cache_add(Host *h, Trace *tr, uint64_t hash)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ir_print_with(f, tr->r, kernel_print_comments);
+	fclose(f);
+	if (h->ncache == h->capcache) {
+		h->capcache = h->capcache ? 2 * h->capcache : 16;
+		h->cache = realloc(h->cache, h->capcache * sizeof *h->cache);
+	}
+	Region *r = tr->r;
+	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
+	CacheEntry *c = &h->cache[h->ncache++];
+	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r), false };
+	tr->a = NULL;
+	return c;
+}
+
+/* The pass pipeline on the entry's region; `sinter ir` prints the result
+   (with --after the pipeline prints instead). */
+static void optimize(Host *h, CacheEntry *c)
+{
+	char err[256];
+	if (!pipeline_run(c->exec, &h->pipe, err, sizeof err))
+		fatal("%s", err);
+	if (h->ir_out && !h->pipe.after)
+		ir_print_with(h->ir_out, c->exec, kernel_print_comments);
+}
+
+/* Native code from the backend, when it has some for the region. */
+static void native_code(Host *h, CacheEntry *c)
+{
+	c->cg = h->backend.compile(h->backend.ctx, c->exec, c->text);
+	if (!c->cg)
+		return;
+	h->codegen_ms += c->cg->ms;
+	if (h->pipe.time_passes)
+		fprintf(stderr, "codegen %-9s %8.3f ms  (%s: LLVM IR, O3, machine code)\n", "", c->cg->ms, c->exec->name);
+}
+
+CacheEntry *host_compile(Host *h, Trace *tr, bool dry)
+{
+	uint64_t hash = ir_hash(tr->r);
+	CacheEntry *c = cache_find(h, tr->r, hash);
+	if (c)
+		return c;
+	h->trace_ms += ms_since(&h->trace_t0);
+	c = cache_add(h, tr, hash);
+	optimize(h, c);
+	if (h->backend.compile && !dry)
+		native_code(h, c);
+	return c;
+}
+
+void host_cache_free(Host *h)
+{
+	for (int i = 0; i < h->ncache; i++) {
+		free(h->cache[i].text);
+		arena_free(h->cache[i].arena);
+	}
+	free(h->cache);
+	h->cache = NULL;
+	h->ncache = 0;
+}
+
+/* ---- running a region ---- */
+
+static Value output_value(Ev *ev, Tensor *t)
+{
+	if (t->type.rank == 0) {
+		Value v;
+		switch (t->type.dt) {
+		case DT_F32: v = v_float(*(float *)t->data); break;
+		case DT_I32: v = v_int(*(int32_t *)t->data); break;
+		default: v = v_bool(*(uint8_t *)t->data != 0); break;
+		}
+		free(t->data);
+		v.dyn = true;
+		return v;
+	}
+	HostTensor *h = xcalloc(1, sizeof *h);
+	h->t = *t;
+	h->refs = 0;
+	rt_mem_hold(type_bytes(&t->type));
+	(void)ev;
+	return (Value){ .kind = V_HOST, .ht = h };
+}
+
+/*
+ * Before a region runs (and under `check`, where it does not): its arena
+ * and its results must fit in the memory limit next to what the program
+ * holds.  Native code keeps its arena from one run to the next, so after
+ * the first run that arena counts as held.
+ */
+static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
+{
+	const Region *r = c->exec;
+	int64_t outs = 0;
+	for (int i = 0; i < r->nout; i++) {
+		const Type *t = &r->node[r->out[i]].type;
+		outs += type_bytes(t);
+	}
+	int64_t need = outs + (c->arena_held ? 0 : r->arena_bytes);
+	char what[160], ob[32], ab[32], err[512];
+	snprintf(what, sizeof what, "the tensor work here (%s of results, %s of intermediates)",
+		rt_format_bytes(outs, ob, sizeof ob), rt_format_bytes(r->arena_bytes, ab, sizeof ab));
+	if (!rt_mem_check(need, what, err, sizeof err))
+		ev_error(ev, loc, "%s", err);
+	if (c->cg && !c->arena_held) {
+		rt_mem_hold(r->arena_bytes);
+		c->arena_held = true;
+	}
+}
+
+/* The evaluator whose region is running, and whether it is minimize's
+   (a training step), for index_error (one program per process). */
+static Ev *running_ev;
+static bool minimizing;
+
+/*
+ * The hook of ir_index_fail: an index outside its table stopped the
+ * region (interpreter or native code), which wrote nothing.  Reported at
+ * the op's source location with the step: the optimizer step being taken,
+ * or the last one taken for work outside minimize.
+ */
+static void index_error(const Region *r, OpKind op, int loc, int64_t index, int64_t n)
+{
+	Host *h = running_ev->host;
+	char msg[160];
+	ir_index_message(op, index, n, msg, sizeof msg);
+	const IrLoc *l = loc >= 1 && loc <= r->nloc ? &r->loc[loc - 1] : NULL;
+	rt_log_clear_line(h->log);
+	Loc at = l ? (Loc){ l->file, l->line, l->col } : (Loc){ 0 };
+	if (minimizing)
+		diag_begin_error(at, "%s (step %lld)", msg, (long long)h->log_step + 1);
+	else if (h->log_step > 0)
+		diag_begin_error(at, "%s (after step %lld)", msg, (long long)h->log_step);
+	else
+		diag_begin_error(at, "%s (before the first step)", msg);
+	diag_exit();
+}
+
+void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
+{
+	Trace *tr = ev->tr;
+	bool training = tr->training;
+	for (int i = 0; i < n; i++)
+		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
+	Tensor *inputs = tr->inputs;
+	CacheEntry *c = host_compile(ev->host, tr, ev->dry);
+	Region *r = c->exec;
+	check_memory(ev, c, loc);
+	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
+	Tensor *outs = xcalloc(n + 1, sizeof *outs);
+	if (ev->dry) {
+		for (int i = 0; i < n; i++) {
+			Type t = r->node[r->out[i]].type;
+			outs[i] = (Tensor){ t, xcalloc((size_t)type_numel(&t), dtype_size(t.dt)) };
+		}
+	} else {
+		Store s = ev_store(ev);
+		s.step = (uint64_t)ev->region_runs++;
+		running_ev = ev;
+		minimizing = step;
+		ir_set_index_hook(index_error);
+		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
+		for (int i = 0; i < tr->ninputs; i++)
+			in[i] = &inputs[i];
+		if (c->cg)
+			host_run_compiled(c->cg, &s, in, outs);
+		else
+			interp_run(r, &s, in, outs);
+		minimizing = false;
+		free(in);
+	}
+	for (int i = 0; i < n; i++)
+		vals[i] = output_value(ev, &outs[i]);
+	free(outs);
+	if (keep)
+		arena_free(keep);
+	ev->tr = NULL;
+	trace_begin(ev, training);
+}
+
+/* Counts the traced tensors in v (lists nest), storing them in ts if given. */
+static int collect_traced(Value v, Value *ts, int k)
+{
+	if (v.kind == V_TENSOR) {
+		if (ts)
+			ts[k] = v;
+		return k + 1;
+	}
+	if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			k = collect_traced(v.items[i], ts, k);
+	return k;
+}
+
+/* v with its traced tensors replaced, in order, by the values in ts (lists
+   are copied: the originals may be shared). */
+static Value replace_traced(Ev *ev, Value v, const Value *ts, int *k)
+{
+	if (v.kind == V_TENSOR)
+		return ts[(*k)++];
+	if (v.kind != V_LIST)
+		return v;
+	Value *items = arena_alloc(ev->arena, (v.n + 1) * sizeof *items);
+	for (int i = 0; i < v.n; i++)
+		items[i] = replace_traced(ev, v.items[i], ts, k);
+	v.items = items;
+	return v;
+}
+
+/* Makes v a host value: runs the traced work it depends on (all of it in
+   one region, however deeply lists nest). */
+Value host_force(Ev *ev, Value v, Loc loc)
+{
+	int n = collect_traced(v, NULL, 0);
+	if (!n)
+		return v;
+	Value *ts = arena_alloc(ev->arena, n * sizeof *ts);
+	collect_traced(v, ts, 0);
+	host_run_trace(ev, ts, n, loc, false);
+	int k = 0;
+	return replace_traced(ev, v, ts, &k);
+}
+
+Value host_value(Ev *ev, Env *env, const Expr *e)
+{
+	bool outer = ev->tr == NULL;
+	if (outer)
+		trace_begin(ev, false);
+	Value v = host_force(ev, ev_expr(ev, env, e), e->loc);
+	if (outer)
+		trace_discard(ev);
+	return v;
+}
+
