@@ -640,8 +640,10 @@ static Region *random_region(int nops)
 	return r;
 }
 
-static void test_random(int count)
+/* 200 random regions through fusion, the JIT and the interpreter */
+static void test_random(void)
 {
+	const int count = 200;
 	int grouped = 0;
 	for (int c = 0; c < count; c++) {
 		Region *r = random_region(12 + c % 40);
@@ -669,16 +671,8 @@ static void test_random(int count)
 	check(grouped > count, "random_regions_have_kernels", "%d nodes in kernels", grouped);
 }
 
-int main(void)
+static void test_texts(void)
 {
-	char err[512];
-	jit = cg_jit_new(err, sizeof err);
-	check(jit != NULL, "jit_new", "%s", err);
-	if (!jit)
-		return 1;
-	test_structure();
-	test_mlp_step();
-	test_remat();
 	diff_text("softmax", SOFTMAX);
 	diff_text("xent", XENT);
 	diff_text("layernorm", LAYERNORM);
@@ -686,7 +680,9 @@ int main(void)
 	diff_text("dense", DENSE);
 	diff_text("nofuse", NOFUSE);
 	diff_text("corner", CORNERS);
-	test_random(200);
-	cg_jit_free(jit);
-	return nfail != 0;
+}
+
+int main(void)
+{
+	return jit_run((const CheckTest[]){ test_structure, test_mlp_step, test_remat, test_texts, test_random, NULL });
 }
