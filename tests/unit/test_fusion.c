@@ -429,28 +429,26 @@ static void test_structure(void)
 	arena_free(a);
 }
 
-/* The text of a fixture of test_codegen_train (static storage), NULL if it cannot be read. */
-static const char *fixture(const char *name, const char *path)
+/* The first region of a fixture of test_codegen_train, parsed into a;
+   NULL, after a FAIL line for name, if the file cannot be read. */
+static Region *fixture(Arena *a, const char *name, const char *path)
 {
-	static char text[1 << 18];
-	FILE *f = fopen(path, "rb");
-	check(f != NULL, name, "%s", path);
-	if (!f)
-		return NULL;
-	text[fread(text, 1, sizeof text - 1, f)] = 0;
-	fclose(f);
-	return text;
+	char *text = slurp(path, NULL);
+	int n;
+	Region *r = check(text != NULL, name, "%s", path) ? parse_all(a, text, &n)[0] : NULL;
+	free(text);
+	return r;
 }
 
 /* The MLP step of examples/mlp.sn. */
 static void test_mlp_step(void)
 {
-	const char *text = fixture("mlp_fixture_opens", "tests/unit/mlp_step.ir");
-	if (!text)
-		return;
 	Arena *a = arena_new();
-	int n;
-	Region *r = parse_all(a, text, &n)[0];
+	Region *r = fixture(a, "mlp_fixture_opens", "tests/unit/mlp_step.ir");
+	if (!r) {
+		arena_free(a);
+		return;
+	}
 	run_passes(r, "simplify");
 	FzTraffic before, after;
 	fusion_traffic(r, false, &before);
@@ -481,12 +479,13 @@ static void test_mlp_step(void)
  */
 static void test_remat(void)
 {
-	const char *text = fixture("gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
-	if (!text)
-		return;
 	Arena *a = arena_new();
-	int n;
-	Region *keep = parse_all(a, text, &n)[0], *re = parse_all(a, text, &n)[0];
+	Region *keep = fixture(a, "gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
+	if (!keep) {
+		arena_free(a);
+		return;
+	}
+	Region *re = ir_copy(a, keep);
 	run_passes(keep, "fusion,schedule,memplan");
 	run_passes(re, "fusion,remat,schedule,memplan");
 	check_kernels("remat_gpt_step_kernels_legal_contiguous_planned", re, true);
