@@ -132,6 +132,17 @@ static void test_gradients(void)
 
 /* ---- the MLP training step and evaluation of examples/mlp.sn ---- */
 
+/* The LLVM text of r defines want (a function name or part of one), calls
+   cblas_sgemm and has vector code. */
+static void check_llvm_text(const Region *r, const char *name, const char *want)
+{
+	char err[512];
+	char *ll = cg_llvm_text(r, err, sizeof err);
+	check(ll && strstr(ll, want) && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name, "%s",
+		ll ? "no vector code, no sgemm call, or no function of that name" : err);
+	free(ll);
+}
+
 /*
  * Every region of a fixture written by `sinter ir FILE.sn --after PASS`
  * (after memplan the values carry arena offsets).  Inputs: floats in
@@ -157,11 +168,8 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 		if (cr && k == 0)
 			printf("# %s %s: cg_compile %.1f ms, scratch %zu bytes\n", tag, r->name, cr->ms, cr->scratch);
 		if (k == 0 && llvm_text) {
-			char *ll = cg_llvm_text(r, err, sizeof err);
 			snprintf(name, sizeof name, "%s_llvm_text_is_vectorized_ir", tag);
-			check(ll && strstr(ll, "define") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
-				"%s", ll ? "no vector code or no sgemm call" : err);
-			free(ll);
+			check_llvm_text(r, name, "define");
 		}
 		/* the same region with fused kernels */
 		Region *fr = ir_copy(a, r);
@@ -175,11 +183,8 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 			check(nk > 0, name, "no kernel");
 		}
 		if (k == 0 && llvm_text) {
-			char *ll = cg_llvm_text(fr, err, sizeof err);
 			snprintf(name, sizeof name, "%s_fused_llvm_text_is_vectorized_ir", tag);
-			check(ll && strstr(ll, "_fused") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
-				"%s", ll ? "no fused kernel, vector code or sgemm call" : err);
-			free(ll);
+			check_llvm_text(fr, name, "_fused");
 		}
 		inputs_free(in, r->ninput);
 		mem_free(mem);
