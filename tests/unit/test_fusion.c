@@ -429,13 +429,16 @@ static void test_structure(void)
 	arena_free(a);
 }
 
-/* The first region of a fixture of test_codegen_train, parsed into a;
-   NULL, after a FAIL line for name, if the file cannot be read. */
-static Region *fixture(Arena *a, const char *name, const char *path)
+/* The first region of a fixture of test_codegen_train, in an arena of its
+   own (r->arena); NULL, after a FAIL line for name, if the file cannot be
+   read. */
+static Region *fixture(const char *name, const char *path)
 {
 	char *text = slurp(path, NULL);
+	if (!check(text != NULL, name, "%s", path))
+		return NULL;
 	int n;
-	Region *r = check(text != NULL, name, "%s", path) ? parse_all(a, text, &n)[0] : NULL;
+	Region *r = parse_all(arena_new(), text, &n)[0];
 	free(text);
 	return r;
 }
@@ -443,12 +446,10 @@ static Region *fixture(Arena *a, const char *name, const char *path)
 /* The MLP step of examples/mlp.sn. */
 static void test_mlp_step(void)
 {
-	Arena *a = arena_new();
-	Region *r = fixture(a, "mlp_fixture_opens", "tests/unit/mlp_step.ir");
-	if (!r) {
-		arena_free(a);
+	Region *r = fixture("mlp_fixture_opens", "tests/unit/mlp_step.ir");
+	if (!r)
 		return;
-	}
+	Arena *a = r->arena;
 	run_passes(r, "simplify");
 	FzTraffic before, after;
 	fusion_traffic(r, false, &before);
@@ -479,12 +480,10 @@ static void test_mlp_step(void)
  */
 static void test_remat(void)
 {
-	Arena *a = arena_new();
-	Region *keep = fixture(a, "gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
-	if (!keep) {
-		arena_free(a);
+	Region *keep = fixture("gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
+	if (!keep)
 		return;
-	}
+	Arena *a = keep->arena;
 	Region *re = ir_copy(a, keep);
 	run_passes(keep, "fusion,schedule,memplan");
 	run_passes(re, "fusion,remat,schedule,memplan");
