@@ -23,19 +23,13 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checks  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RTOL, ATOL = 2e-4, 2e-5   # results are f32; references float64
 
-failures = 0
-
-
-def report(name, ok, why=""):
-    global failures
-    if ok:
-        print(f"PASS {name}")
-    else:
-        failures += 1
-        print(f"FAIL {name}: {why}")
+report = Checks()
 
 
 # ---- running sinter and reading its output ----
@@ -384,8 +378,8 @@ def main():
     check_values(sinter)
     check_shadow(sinter)
     check_linreg(sinter)
-    print(f"{failures} failed" if failures else "all passed")
-    return 1 if failures else 0
+    print(f"{report.failures} failed" if report.failures else "all passed")
+    return report.status()
 
 
 if __name__ == "__main__":
