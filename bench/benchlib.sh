@@ -1,5 +1,47 @@
-# benchlib.sh — what bench/run.sh and bench/gpt_step.sh share; they source
-# it after setting PY and TIME.  (The Python side shares bench/benchlib.py.)
+# benchlib.sh — what the bench scripts share; bench/run.sh and
+# bench/gpt_step.sh source it after setting PY and TIME (which bench_facts
+# and bench_need_time use).  It sources tests/lib/common.sh (scratch,
+# snapshot), which every e2e test and bench script shares.  (The Python
+# side shares bench/benchlib.py.)
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/common.sh"
+
+# die MESSAGE: the script's name and MESSAGE on stderr, exit 1
+die() { echo "bench/$(basename "$0"): $*" >&2; exit 1; }
+
+# bench_snapshot [SINTER]: a copy of SINTER (default ./sinter) that every
+# run measures, in the scratch folder $work (others may rebuild ./sinter
+# meanwhile; KEEP=1 keeps the folder and the raw logs); sets sinter_built
+# (when SINTER was built) and load_start (the load average before the runs)
+bench_snapshot() {
+	local from=${1:-./sinter}
+	[ -x "$from" ] || die "$from is missing; build it first (make)"
+	sinter_built=$(date -r "$from" '+%Y-%m-%d %H:%M')
+	snapshot "$from"
+	work=$tmp
+	load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
+# bench_need_time: GNU time at $TIME, installed through apt-get when missing
+# and run as root
+bench_need_time() {
+	[ -x "$TIME" ] && return
+	[ "$(id -u)" -eq 0 ] || die "$TIME is missing (Debian package time)"
+	echo "installing the Debian package time (for $TIME)" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+}
+
+# bench_env VAR...: envline, "VAR=value " for each (<unset> when unset),
+# also shown on stderr.  OpenBLAS picks its kernels from the CPU unless
+# these say otherwise; they are reported, never changed, so that a
+# surprising number can be explained.
+bench_env() {
+	local v
+	envline=""
+	for v in "$@"; do
+		envline+="$v=${!v-<unset>} "
+	done
+	echo "environment: $envline" >&2
+}
 
 # bench_facts WORK: the facts a result file states about the machine and
 # the checkout, measured or read after the runs.  Sets

@@ -17,22 +17,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-[ -x ./sinter ] || { echo "bench/compile_time.sh: ./sinter is missing; build it first (make)" >&2; exit 1; }
-work=$(mktemp -d /tmp/sinter-compile.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# a snapshot: others may rebuild ./sinter while this runs; it finds the
-# standard library through SINTER_STDLIB instead of beside itself
-cp ./sinter "$work/sinter"
-export SINTER_STDLIB=${SINTER_STDLIB:-$PWD/stdlib}
-root=$PWD
-
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+. bench/benchlib.sh
+bench_snapshot
 for r in $(seq "$RUNS"); do
 	(cd "$work" && ./sinter run "$root/examples/mlp.sn" -D EPOCHS=1 --time-passes "$@") \
 		>/dev/null 2>"$work/run$r.txt"
 done
 
-/usr/bin/python3 - "$work" "$RUNS" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
+"$PY" - "$work" "$RUNS" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
 import re, statistics, sys
 work, runs, load0, load1 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 # "pass simplify        0.176 ms  (step0)", "codegen   108.2 ms  (step0: ...)",

@@ -49,38 +49,14 @@ TIME=/usr/bin/time
 BATCH=8 CONTEXT=128      # as in bench/gpt_step.sn
 start=$(date +%s)
 
-die() { echo "bench/gpt_step.sh: $*" >&2; exit 1; }
-
 [ -x "$SINTER" ] || die "$SINTER is missing; build it first (make)"
 [ "$STEPS" -ge 7 ] || die "STEPS=$STEPS: need at least 7 (5 warm-up steps and 2 timed ones)"
 "$PY" -c 'import torch' 2>/dev/null || die "$PY cannot import torch (Debian package python3-torch)"
-if [ ! -x "$TIME" ]; then
-	[ "$(id -u)" -eq 0 ] || die "$TIME is missing (Debian package time)"
-	echo "installing the Debian package time (for $TIME)" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-fi
+bench_need_time
 
-work=$(mktemp -d /tmp/sinter-gpt.XXXXXX)
-if [ -z "${KEEP:-}" ]; then
-	trap 'rm -rf "$work"' EXIT
-else
-	echo "raw logs kept in $work" >&2
-fi
-
-# A snapshot of the binary: others may rebuild ./sinter while this runs,
-# and every round must measure the same program.  It finds the standard
-# library through SINTER_STDLIB instead of beside itself.
-sinter_built=$(date -r "$SINTER" '+%Y-%m-%d %H:%M')
-cp "$SINTER" "$work/sinter"
-export SINTER_STDLIB=${SINTER_STDLIB:-$PWD/stdlib}
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-
-envline=""
-for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OPENBLAS_THREAD_TIMEOUT OPENBLAS_VERBOSE \
-	GOTO_NUM_THREADS OMP_NUM_THREADS OMP_WAIT_POLICY; do
-	envline+="$v=${!v-<unset>} "
-done
-echo "environment: $envline" >&2
+bench_snapshot "$SINTER"
+bench_env OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OPENBLAS_THREAD_TIMEOUT OPENBLAS_VERBOSE \
+	GOTO_NUM_THREADS OMP_NUM_THREADS OMP_WAIT_POLICY
 
 # One token file per V, the format tokens() reads (docs/LANGUAGE.md §13.3):
 # 256 int32 (magic 20240520, version 1, token count, zeros), then uint16

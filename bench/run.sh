@@ -36,44 +36,18 @@ TIME=/usr/bin/time
 . bench/benchlib.sh
 start=$(date +%s)
 
-die() { echo "bench/run.sh: $*" >&2; exit 1; }
-
 [ -x ./sinter ] || die "./sinter is missing; build it first (make)"
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
 	die "Fashion-MNIST is missing (Debian package dataset-fashion-mnist; make deps)"
 "$PY" -c 'import torch, numpy' 2>/dev/null ||
 	die "$PY cannot import torch and numpy (Debian packages python3-torch python3-numpy)"
-if [ ! -x "$TIME" ]; then
-	[ "$(id -u)" -eq 0 ] || die "$TIME is missing (Debian package time)"
-	echo "installing the Debian package time (for $TIME)" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-fi
+bench_need_time
 
 cc -std=c11 -Wall -Wextra -D_GNU_SOURCE -O2 -o bench/sgemm bench/sgemm.c -lopenblas
 
-work=$(mktemp -d /tmp/sinter-bench.XXXXXX)
-if [ -z "${KEEP:-}" ]; then
-	trap 'rm -rf "$work"' EXIT
-else
-	echo "raw logs kept in $work" >&2
-fi
-
-# A snapshot of the binary: others may rebuild ./sinter while this runs,
-# and every round must measure the same program.  It finds the standard
-# library through SINTER_STDLIB instead of beside itself.
-sinter_built=$(date -r ./sinter '+%Y-%m-%d %H:%M')
-cp ./sinter "$work/sinter"
-export SINTER_STDLIB=${SINTER_STDLIB:-$PWD/stdlib}
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-
-# OpenBLAS picks its kernels from the CPU unless these say otherwise; they
-# are reported, never changed, so that a surprising number can be explained.
-envline=""
-for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OPENBLAS_VERBOSE GOTO_NUM_THREADS \
-	OMP_NUM_THREADS OMP_WAIT_POLICY; do
-	envline+="$v=${!v-<unset>} "
-done
-echo "environment: $envline" >&2
+bench_snapshot
+bench_env OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OPENBLAS_VERBOSE GOTO_NUM_THREADS \
+	OMP_NUM_THREADS OMP_WAIT_POLICY
 
 # run_one IMPL CFG THREADS REP: one training run, its log and peak RSS into
 # $work/CFG_tTHREADS_IMPL_rREP.{jsonl,rss,out}.

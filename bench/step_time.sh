@@ -16,16 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-[ -x ./sinter ] || { echo "bench/step_time.sh: ./sinter is missing; build it first (make)" >&2; exit 1; }
-work=$(mktemp -d /tmp/sinter-step.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# a snapshot: others may rebuild ./sinter while this runs; it finds the
-# standard library through SINTER_STDLIB instead of beside itself
-cp ./sinter "$work/sinter"
-export SINTER_STDLIB=${SINTER_STDLIB:-$PWD/stdlib}
-root=$PWD
-
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+. bench/benchlib.sh
+bench_snapshot
 blas=$("$work/sinter" check examples/linreg.sn --verbose "$@" 2>&1 >/dev/null | sed -n 's/^sinter: blas: //p' | head -1)
 for r in $(seq "$RUNS"); do
 	order="jit interp"
@@ -38,7 +30,7 @@ for r in $(seq "$RUNS"); do
 	done
 done
 
-/usr/bin/python3 - "$work" "$RUNS" "$blas" "$*" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
+"$PY" - "$work" "$RUNS" "$blas" "$*" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
 import json, statistics, sys
 work, runs, blas, flags, load0, load1 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 med = {}

@@ -9,10 +9,9 @@
 # cblas_sgemm is a naive triple loop (naive_sgemm.c, preloaded).
 # Prints "PASS name" / "FAIL name: reason".
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib/common.sh"
 sinter=$root/sinter
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 cd "$root" || exit 1
 
 # sinter with none of the BLAS settings of this shell: what a user gets
@@ -57,25 +56,25 @@ if grep -q -m1 AuthenticAMD /proc/cpuinfo; then best2=Zen; else best2=Haswell; f
 line=$(blas_line clean)
 core=$(core_of "$line")
 if [ -z "$core" ]; then
-	echo "FAIL blas default: no 'sinter: blas:' line with --verbose: $(head -2 <<<"$line")"
+	fail "blas default: no 'sinter: blas:' line with --verbose: $(head -2 <<<"$line")"
 elif [[ "$line" != *"self-check passed"* ]]; then
-	echo "FAIL blas default: $line"
+	fail "blas default: $line"
 elif [ "$(rank_of "$core")" -ge $want ] || [[ "$line" == *"failed the sgemm self-check"* ]]; then
-	echo "PASS blas default: $core kernels (CPU class $want): ${line#sinter: blas: }"
+	pass "blas default: $core kernels (CPU class $want): ${line#sinter: blas: }"
 else
-	echo "FAIL blas default: $core kernels, but this CPU runs class $want kernels: $line"
+	fail "blas default: $core kernels, but this CPU runs class $want kernels: $line"
 fi
-[[ "$line" == *"idle threads sleep"* ]] && echo "PASS blas idle threads sleep" ||
-	echo "FAIL blas idle threads: OpenBLAS's threads were not told to sleep: $line"
+[[ "$line" == *"idle threads sleep"* ]] && pass "blas idle threads sleep" ||
+	fail "blas idle threads: OpenBLAS's threads were not told to sleep: $line"
 
 # 2. a core the environment chose is kept
 keep=Prescott
 [ $want -ge 1 ] && keep=Sandybridge
 line=$(blas_line clean OPENBLAS_CORETYPE=$keep)
 if [ "$(core_of "$line")" = $keep ] && [[ "$line" == *"kept"* ]]; then
-	echo "PASS blas keeps OPENBLAS_CORETYPE=$keep"
+	pass "blas keeps OPENBLAS_CORETYPE=$keep"
 else
-	echo "FAIL blas keeps OPENBLAS_CORETYPE=$keep: $line"
+	fail "blas keeps OPENBLAS_CORETYPE=$keep: $line"
 fi
 
 # 3. OpenBLAS on the generic kernels (as a CPU newer than the library gets;
@@ -84,12 +83,12 @@ fi
 line=$(blas_line clean OPENBLAS_CORETYPE=Prescott SINTER_BLAS_CORE=Prescott)
 core=$(core_of "$line")
 if [ $want -eq 0 ]; then
-	[ "$core" = Prescott ] && echo "PASS blas upgrade: nothing faster than Prescott here" ||
-		echo "FAIL blas upgrade: left Prescott on a CPU without AVX: $line"
+	[ "$core" = Prescott ] && pass "blas upgrade: nothing faster than Prescott here" ||
+		fail "blas upgrade: left Prescott on a CPU without AVX: $line"
 elif [ "$(rank_of "$core")" -eq $want ] && [[ "$line" == *"had chosen Prescott"* ]]; then
-	echo "PASS blas upgrade: Prescott -> $core"
+	pass "blas upgrade: Prescott -> $core"
 else
-	echo "FAIL blas upgrade: expected class $want kernels after a restart: $line"
+	fail "blas upgrade: expected class $want kernels after a restart: $line"
 fi
 
 # 4. kernels that fail the self-check are abandoned for the previous ones
@@ -101,27 +100,27 @@ if [ $want -ge 2 ]; then
 	line=$(grep '^sinter: blas: OpenBLAS' <<<"$out")
 	if [ $rc -eq 0 ] && [[ "$out" == *"warning: OpenBLAS's $fail kernels compute wrong results"* ]] &&
 		[ "$(core_of "$line")" = Prescott ] && [[ "$line" == *"self-check passed"* ]]; then
-		echo "PASS blas fallback: $fail failed the self-check, back to Prescott"
+		pass "blas fallback: $fail failed the self-check, back to Prescott"
 	else
-		echo "FAIL blas fallback (exit $rc): $out"
+		fail "blas fallback (exit $rc): $out"
 	fi
 	line=$(blas_line clean SINTER_BLAS_FAIL=$fail)
 	core=$(core_of "$line")
 	if [ -n "$core" ] && [ "$core" != "$fail" ] && [[ "$line" == *"self-check passed"* ]]; then
-		echo "PASS blas fallback from OpenBLAS's own choice: $fail -> $core"
+		pass "blas fallback from OpenBLAS's own choice: $fail -> $core"
 	else
-		echo "FAIL blas fallback from OpenBLAS's own choice $fail: $line"
+		fail "blas fallback from OpenBLAS's own choice $fail: $line"
 	fi
 else
 	# ISA-specific: nothing faster than the fallback kernels to fail here
-	echo "SKIP blas fallback: this CPU lacks AVX2/FMA (class $want kernels)"
-	echo "SKIP blas fallback from OpenBLAS's own choice: this CPU lacks AVX2/FMA"
+	skip "blas fallback: this CPU lacks AVX2/FMA (class $want kernels)"
+	skip "blas fallback from OpenBLAS's own choice: this CPU lacks AVX2/FMA"
 fi
 
 # 5. the chosen kernels compute right: MLP losses, JIT and interpreter on
 #    them, against the interpreter on a naive sgemm
 if ! cc -std=c11 -Wall -Wextra -O2 -shared -fPIC -o "$tmp/naive.so" tests/e2e/naive_sgemm.c 2>"$tmp/cc.err"; then
-	echo "FAIL blas losses: cannot build naive_sgemm.c: $(head -2 "$tmp/cc.err")"
+	fail "blas losses: cannot build naive_sgemm.c: $(head -2 "$tmp/cc.err")"
 	exit 0
 fi
 for mode in jit interp naive; do
@@ -129,22 +128,20 @@ for mode in jit interp naive; do
 	[ $mode != jit ] && flags=(--interp)
 	[ $mode = naive ] && pre=(LD_PRELOAD="$tmp/naive.so" NAIVE_SGEMM_COUNT="$tmp/calls")
 	clean "${pre[@]}" "$sinter" run tests/e2e/numpy_mlp.sn "${flags[@]}" -D OUT="$tmp" >"$tmp/$mode.out" 2>"$tmp/$mode.err" ||
-		echo "FAIL blas losses: the $mode run failed: $(head -2 "$tmp/$mode.err")"
+		fail "blas losses: the $mode run failed: $(head -2 "$tmp/$mode.err")"
 done
 calls=$(cat "$tmp/calls" 2>/dev/null || echo 0)
-/usr/bin/python3 - "$tmp" "$calls" "$(core_of "$(blas_line clean)")" <<'EOF'
-import sys
-tmp, calls, core = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-loss = {m: [float(l.split()[1]) for l in open(f"{tmp}/{m}.out") if l.startswith("loss ")]
-        for m in ("jit", "interp", "naive")}
-if calls < 50:
-    print(f"FAIL blas losses: the naive sgemm was called {calls} times; the preload did not take")
-elif any(len(v) != 10 for v in loss.values()):
-    print(f"FAIL blas losses: expected 10 losses per run, got {[len(v) for v in loss.values()]}")
-else:
-    for a, b in (("jit", "interp"), ("jit", "naive"), ("interp", "naive")):
-        err = max(abs(x - y) / abs(y) for x, y in zip(loss[a], loss[b]))
-        ok = err <= 1e-4
-        print(f"{'PASS' if ok else 'FAIL'} blas losses {a} vs {b} on {core} kernels: "
-              f"largest relative difference {err:.1e} over 10 steps{'' if ok else ' (limit 1e-4)'}")
-EOF
+core=$(core_of "$(blas_line clean)")
+if [ "$calls" -lt 50 ]; then
+	fail "blas losses: the naive sgemm was called $calls times; the preload did not take"
+	exit 0
+fi
+for pair in "jit interp" "jit naive" "interp naive"; do
+	read -r a b <<<"$pair"
+	# the ten losses, within 1e-4 relative
+	if msg=$(numdiff "$tmp/$a.out" "$tmp/$b.out" --lines '^loss ' --count 10 --rtol 1e-4 --atol 0 --names "$a" "$b"); then
+		pass "blas losses $a vs $b on $core kernels: $msg"
+	else
+		fail "blas losses $a vs $b on $core kernels: $msg (limit 1e-4)"
+	fi
+done

@@ -3,17 +3,15 @@
 # prints (same seed, same losses, bit for bit), every example and program of
 # the specification builds, and a failed build leaves no file behind.  Also: sinter llvm shows vectorized loops for the host CPU.
 set -u
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-check() { # name, condition command...
-	local name=$1
-	shift
-	if "$@"; then echo "PASS build: $name"; else echo "FAIL build: $name"; fi
-}
+. "$(dirname "$0")/../lib/common.sh"
+cd "$root" || exit 1
+scratch
+dir=$tmp
+CHECK_PREFIX="build: "
 for prog in tests/e2e/determinism.sn examples/linreg.sn; do
 	name=$(basename "$prog" .sn)
 	if ! ./sinter build "$prog" -o "$dir/$name" 2>"$dir/err"; then
-		echo "FAIL build: $name does not build: $(head -3 "$dir/err")"
+		fail "build: $name does not build: $(head -3 "$dir/err")"
 		continue
 	fi
 	check "$name has no libLLVM" bash -c "! ldd '$dir/$name' | grep -qi llvm"
@@ -27,14 +25,8 @@ done
 # every example and every program of the specification builds (from inside
 # tests/spec, where their data paths are relative to); the programs that
 # need no -D and write no files print what `sinter run` prints
-root=$PWD
-# the token file datasets.sn reads (-D TOKENS): the 256-int32 header (magic,
-# version 1, count), then uint16 tokens
-/usr/bin/python3 -c '
-import struct, sys
-toks = [(i * 7) % 1000 for i in range(300)]
-head = [20240520, 1, len(toks)] + [0] * 253
-open(sys.argv[1], "wb").write(struct.pack("<256i", *head) + struct.pack("<%dH" % len(toks), *toks))' "$dir/tokens.bin"
+# the token file datasets.sn reads (-D TOKENS)
+token_file "$dir/tokens.bin" 300
 for prog in examples/*.sn tests/spec/*.sn; do
 	name=$(basename "$prog" .sn)
 	defs=()

@@ -6,10 +6,9 @@
 # program.  (tests/errors holds the same bad values for sinter with the
 # exact message.)  Prints PASS/FAIL lines.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib/common.sh"
 sinter=$root/sinter
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 cat >"$tmp/p.sn" <<'SN'
 const STEPS = 2
 const LR = 0.5
@@ -19,7 +18,7 @@ train {
 }
 SN
 if ! "$sinter" build "$tmp/p.sn" -o "$tmp/p" 2>"$tmp/err"; then
-	echo "FAIL cli: the test program does not build: $(head -1 "$tmp/err")"
+	fail "cli: the test program does not build: $(head -1 "$tmp/err")"
 	exit 1
 fi
 
@@ -35,9 +34,9 @@ bad() {
 		local who=binary
 		[[ "$prog" == "$sinter "* ]] && who=sinter
 		if [ "$rc" -eq 1 ] && [[ "$first" == *"error: $want"* ]] && [ ! -s "$tmp/out" ]; then
-			echo "PASS cli $who: $name"
+			pass "cli $who: $name"
 		else
-			echo "FAIL cli $who: $name: exit $rc, stderr '$first', stdout '$(head -c 100 "$tmp/out")'"
+			fail "cli $who: $name: exit $rc, stderr '$first', stdout '$(head -c 100 "$tmp/out")'"
 		fi
 	done
 }
@@ -61,9 +60,9 @@ good() {
 		[[ "$prog" == "$sinter "* ]] && who=sinter
 		got=$($prog "$@" 2>"$tmp/err")
 		if [ $? -eq 0 ] && [ "$got" = "$want" ]; then
-			echo "PASS cli $who: $name"
+			pass "cli $who: $name"
 		else
-			echo "FAIL cli $who: $name: got '$got', want '$want': $(head -1 "$tmp/err")"
+			fail "cli $who: $name: got '$got', want '$want': $(head -1 "$tmp/err")"
 		fi
 	done
 }

@@ -16,11 +16,11 @@
 # time ratio over the bound is measured again once and the smaller ratio
 # of the two counts.  Prints PASS/FAIL lines.
 set -u
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/../lib/common.sh"
+cd "$root" || exit 1
 sinter=${SINTER:-./sinter}
 read -r small large <<<"${SIZES:-1000 4000}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 
 # chain.sn for n layers
 gen() {
@@ -48,7 +48,7 @@ EOF
 
 # "cpu_seconds max_rss_kb exit_code" of one `sinter check`
 measure() {
-	python3 - "$sinter" check "$1" <<'EOF'
+	"$PY" - "$sinter" check "$1" <<'EOF'
 import os, sys
 pid = os.fork()
 if pid == 0:
@@ -64,16 +64,16 @@ EOF
 gen "$small" >"$tmp/small.sn"
 gen "$large" >"$tmp/large.sn"
 ok=1
-ratio_ok() { python3 -c "import sys; sys.exit(0 if $1 / $2 < $3 else 1)"; }
+ratio_ok() { "$PY" -c "import sys; sys.exit(0 if $1 / $2 < $3 else 1)"; }
 best=""
 for attempt in 1 2; do
 	read -r ts ms rs <<<"$(measure "$tmp/small.sn")"
 	read -r tl ml rl <<<"$(measure "$tmp/large.sn")"
 	if [ "$rs" != 0 ] || [ "$rl" != 0 ]; then
-		echo "FAIL compile_scaling: sinter check exited $rs (N=$small) and $rl (N=$large)"
+		fail "compile_scaling: sinter check exited $rs (N=$small) and $rl (N=$large)"
 		exit 1
 	fi
-	r=$(python3 -c "print('%.2f' % ($tl / $ts))")
+	r=$("$PY" -c "print('%.2f' % ($tl / $ts))")
 	echo "N=$small: ${ts}s CPU, $((ms / 1024)) MB; N=$large: ${tl}s CPU, $((ml / 1024)) MB; time ratio $r"
 	if [ -z "$best" ] || ratio_ok "$r" "$best" 1; then
 		best=$r
@@ -82,16 +82,16 @@ for attempt in 1 2; do
 	ratio_ok "$best" 1 5 && break
 done
 if ratio_ok "$best" 1 5; then
-	echo "PASS compile_scaling_time: CPU time ratio N=$large / N=$small is $best < 5"
+	pass "compile_scaling_time: CPU time ratio N=$large / N=$small is $best < 5"
 else
-	echo "FAIL compile_scaling_time: CPU time ratio N=$large / N=$small is $best (want < 5)"
+	fail "compile_scaling_time: CPU time ratio N=$large / N=$small is $best (want < 5)"
 	ok=0
 fi
-m=$(python3 -c "print('%.2f' % ($mem_large / $mem_small))")
+m=$("$PY" -c "print('%.2f' % ($mem_large / $mem_small))")
 if ratio_ok "$m" 1 4.5; then
-	echo "PASS compile_scaling_memory: max RSS ratio N=$large / N=$small is $m < 4.5"
+	pass "compile_scaling_memory: max RSS ratio N=$large / N=$small is $m < 4.5"
 else
-	echo "FAIL compile_scaling_memory: max RSS ratio N=$large / N=$small is $m (want < 4.5)"
+	fail "compile_scaling_memory: max RSS ratio N=$large / N=$small is $m (want < 4.5)"
 	ok=0
 fi
 [ "$ok" = 1 ]

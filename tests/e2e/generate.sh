@@ -5,14 +5,14 @@
 # to the top_k, computed here.  The draws are seeded, so the test is
 # deterministic; the bounds are 5 standard deviations of a frequency.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+. "$(dirname "$0")/../lib/common.sh"
+scratch
+out=$tmp/out
 if ! "$root/sinter" run "$root/tests/e2e/generate.sn" >"$out" 2>&1; then
-	echo "FAIL generate: sinter failed: $(head -3 "$out")"
+	fail "generate: sinter failed: $(head -3 "$out")"
 	exit 1
 fi
-/usr/bin/python3 - "$out" <<'PY'
+"$PY" - "$out" <<'PY'
 import math, sys
 P = [0.1, 0.2, 0.3, 0.4]
 got = {}

@@ -6,15 +6,14 @@
 # position), and text() of a directory, split and generate on strings with a
 # small program written here.  Prints "PASS name" / "FAIL name: reason".
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib/common.sh"
 sinter=$root/sinter
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 
 # tok.bin: the 20-token cycle 37k + 11 (k = 0..19) repeated, N tokens, with
 # token 1000 (outside V) at position BAD if BAD >= 0
 write_tokens() {
-	/usr/bin/python3 - "$@" <<'PY'
+	"$PY" - "$@" <<'PY'
 import struct, sys
 path, n, bad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 toks = [37 * (i % 20) + 11 for i in range(n)]
@@ -71,14 +70,15 @@ SN
 "$sinter" run "$tmp/text.sn" -D DIR="$tmp/dir" 2>"$tmp/text.err" | awk '!/^val0/ || !seen++' >"$tmp/text.out"
 echo "${PIPESTATUS[0]}" >"$tmp/text.rc"
 
-/usr/bin/python3 - "$tmp" <<'PY'
+"$PY" - "$tmp" "$root/tests/lib" <<'PY'
 import math, os, sys
 tmp = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from checks import Checks
 V, T, N = 1000, 16, 2000
 cycle = [37 * k + 11 for k in range(20)]
 
-def report(name, ok, why=""):
-    print("PASS %s" % name if ok else "FAIL %s: %s" % (name, why))
+report = Checks()
 
 def lines(path):
     out = {}

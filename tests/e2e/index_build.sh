@@ -10,16 +10,12 @@
 # data set (bytes 97..99, one 122 at offset 200), which reaches the table
 # at step 50.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-cd "$root"
-check() { # name, condition command...
-	local name=$1
-	shift
-	if "$@"; then echo "PASS index_build: $name"; else echo "FAIL index_build: $name"; fi
-}
-/usr/bin/python3 -c 'import sys; open(sys.argv[1], "wb").write(b"abc" * 66 + b"ab" + b"z" + b"abc" * 20)' "$dir/corpus.txt"
+. "$(dirname "$0")/../lib/common.sh"
+scratch
+dir=$tmp
+cd "$root" || exit 1
+CHECK_PREFIX="index_build: "
+"$PY" -c 'import sys; open(sys.argv[1], "wb").write(b"abc" * 66 + b"ab" + b"z" + b"abc" * 20)' "$dir/corpus.txt"
 prog=$dir/index_build.sn
 cat >"$prog" <<'SN'
 const DATA = "corpus.txt"
@@ -65,11 +61,12 @@ if ./sinter build "$prog" -D DATA="$dir/corpus.txt" -o "$dir/bin" 2>"$dir/build.
 	stops binary_interp "$dir/bin" --interp
 	check "the binary logs what sinter run logs" cmp -s <(steps "$dir/jit.jsonl") <(steps "$dir/binary.jsonl")
 else
-	echo "FAIL index_build: sinter build failed: $(head -3 "$dir/build.err")"
+	fail "index_build: sinter build failed: $(head -3 "$dir/build.err")"
 fi
-check "the interpreter logs what the JIT logs, to 1e-5" /usr/bin/python3 - "$dir/jit.jsonl" "$dir/interp.jsonl" <<'PY'
-import json, sys
-a = [json.loads(l) for l in open(sys.argv[1])]
-b = [json.loads(l) for l in open(sys.argv[2])]
-sys.exit(not (len(a) == len(b) == 49 and all(x["step"] == y["step"] and abs(x["loss"] - y["loss"]) <= 1e-5 * abs(y["loss"]) for x, y in zip(a, b))))
-PY
+# steps equal, losses within 1e-5 relative, 49 lines each
+if msg=$(numdiff "$dir/jit.jsonl" "$dir/interp.jsonl" --drop '"time": [^,]*, ' --count 49 --rtol 1e-5 --atol 0 \
+	--names jit interp); then
+	pass "index_build: the interpreter logs what the JIT logs, to 1e-5 ($msg)"
+else
+	fail "index_build: the interpreter logs what the JIT logs, to 1e-5: $msg"
+fi

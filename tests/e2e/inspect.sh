@@ -4,13 +4,11 @@
 # refuse what they cannot do with an error.  Exit codes are checked: a
 # count of 0 from a command that failed must not match another 0.
 set -u
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-check() {
-	local name=$1
-	shift
-	if "$@"; then echo "PASS inspect: $name"; else echo "FAIL inspect: $name"; fi
-}
+. "$(dirname "$0")/../lib/common.sh"
+cd "$root" || exit 1
+scratch
+dir=$tmp
+CHECK_PREFIX="inspect: "
 ./sinter dot examples/mlp.sn >"$dir/all.dot" 2>&1
 check "sinter dot exits 0" test $? -eq 0
 ./sinter ir examples/mlp.sn --after memplan >"$dir/all.ir" 2>&1
@@ -46,7 +44,7 @@ check "mlp arena <= 1.1 x lower bound and <= 0.5 x naive sum" test "$ok" = yes
 for prog in examples/*.sn; do
 	./sinter ir "$prog" --after fusion >"$dir/fused" 2>&1
 	check "sinter ir $prog --after fusion exits 0" test $? -eq 0
-	verdict=$(/usr/bin/python3 - "$dir/fused" <<'PY'
+	verdict=$("$PY" - "$dir/fused" <<'PY'
 import re, sys
 regions, cur = [], None
 for line in open(sys.argv[1]):

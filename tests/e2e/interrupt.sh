@@ -10,32 +10,18 @@ set -u
 # job control: background runs get SIGINT as a terminal's would (without it
 # the shell starts them with SIGINT ignored, which sinter respects)
 set -m
-. "$(dirname "$0")/lib/scratch.sh"
-
-wait_lines() { # file, lines, pid: until the file has that many lines or pid ended
-	while kill -0 "$3" 2>/dev/null; do
-		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-		sleep 0.02
-	done
-	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
-}
+. "$(dirname "$0")/../lib/common.sh"
+sinter=$root/sinter
+mlp=$root/examples/mlp.sn
+scratch --cd
 
 # prints the last step of a log whose lines are all JSON with steps 1, 2, ...
-# in order; else an explanation starting with "bad"
+# in order and a float loss (its repr has a point, an exponent, inf or nan);
+# else an explanation starting with "bad"
 log_last() {
-	python3 - "$1" <<'EOF'
-import json, sys
-want = 1
-for i, line in enumerate(open(sys.argv[1])):
-    try:
-        r = json.loads(line)
-    except ValueError:
-        sys.exit(print("bad line %d: %r" % (i + 1, line[:60])))
-    if r.get("step") != want or not isinstance(r.get("loss"), float):
-        sys.exit(print("bad line %d: step %r, expected %d" % (i + 1, r.get("step"), want)))
-    want += 1
-print(want - 1)
-EOF
+	log_losses "$1" | awk '
+		$1 != NR || $2 !~ /[.ein]/ { print "bad line " NR ": " substr($0, 1, 60); bad = 1; exit }
+		END { if (!bad) print NR }'
 }
 
 # interrupt NAME SIGNALS EXIT CMD...: starts CMD (logging to NAME.jsonl,
@@ -49,7 +35,7 @@ interrupt() {
 	local pid=$! rc last
 	pids+=("$pid")
 	if ! wait_lines "$name.jsonl" 30 "$pid"; then
-		echo "FAIL $name: the run ended before step 30: $(head -2 "$name.err")"
+		fail "$name: the run ended before step 30: $(head -2 "$name.err")"
 		return
 	fi
 	for s in $sigs; do kill -s "$s" "$pid"; done
@@ -57,16 +43,16 @@ interrupt() {
 	rc=$?
 	last=$(log_last "$name.jsonl")
 	if [ "$rc" -ne "$want" ]; then
-		echo "FAIL $name: exit $rc, expected $want: $(tail -1 "$name.err")"
+		fail "$name: exit $rc, expected $want: $(tail -1 "$name.err")"
 	elif [[ "$last" == bad* ]]; then
-		echo "FAIL $name: the log is not whole: $last"
+		fail "$name: the log is not whole: $last"
 	elif [ "$sigs" = "${sigs%% *}" ] &&
 		! grep -q "^sinter: interrupted by SIG${sigs} after step $last; stopping$" "$name.err"; then
-		echo "FAIL $name: no 'interrupted by SIG$sigs after step $last' message: $(tail -1 "$name.err")"
+		fail "$name: no 'interrupted by SIG$sigs after step $last' message: $(tail -1 "$name.err")"
 	elif ls | grep -q "^$name\.ckpt\.tmp\."; then
-		echo "FAIL $name: temporary files left: $(ls | grep "^$name\.ckpt\.tmp\.")"
+		fail "$name: temporary files left: $(ls | grep "^$name\.ckpt\.tmp\.")"
 	else
-		echo "PASS $name: exit $want, log whole up to step $last, nothing partial"
+		pass "$name: exit $want, log whole up to step $last, nothing partial"
 	fi
 }
 
@@ -77,7 +63,7 @@ if "$sinter" build "$mlp" -o mlp_bin >build.out 2>&1; then
 	interrupt built_sigterm TERM 143 ./mlp_bin
 	interrupt built_sigint INT 130 ./mlp_bin
 else
-	echo "FAIL built: sinter build: $(head -2 build.out)"
+	fail "built: sinter build: $(head -2 build.out)"
 fi
 
 # two runs, one log: the second is refused, the first's log stays whole
@@ -89,18 +75,18 @@ if wait_lines shared.jsonl 5 "$pid"; then
 	rc=$?
 	want="sinter: error: 'shared.jsonl' is the log of another run that is still going; give this run another --log path"
 	[ "$rc" -eq 1 ] && [ "$(head -1 second.err)" = "$want" ] &&
-		echo "PASS log shared: a second run on a live run's log is refused" ||
-		echo "FAIL log shared: exit $rc, $(head -1 second.err)"
+		pass "log shared: a second run on a live run's log is refused" ||
+		fail "log shared: exit $rc, $(head -1 second.err)"
 	wait "$pid"
 	last=$(log_last shared.jsonl)
-	[ "$last" = 468 ] && echo "PASS log shared: the first run's log is whole (468 steps)" ||
-		echo "FAIL log shared: the first run's log: $last"
+	[ "$last" = 468 ] && pass "log shared: the first run's log is whole (468 steps)" ||
+		fail "log shared: the first run's log: $last"
 	"$sinter" run "$mlp" -D EPOCHS=1 --log shared.jsonl >third.out 2>third.err &&
 		[ "$(log_last shared.jsonl)" = 468 ] &&
-		echo "PASS log shared: the path is free again once the run ended" ||
-		echo "FAIL log shared: a run after the first one ended: $(head -1 third.err)"
+		pass "log shared: the path is free again once the run ended" ||
+		fail "log shared: a run after the first one ended: $(head -1 third.err)"
 else
-	echo "FAIL log shared: the first run ended early: $(head -2 first.err)"
+	fail "log shared: the first run ended early: $(head -2 first.err)"
 fi
 
 # stale temporary files: removed when their writer is dead and their lock
@@ -124,7 +110,7 @@ got=$(ls | grep '^[cd]\.ckpt' | LC_ALL=C sort | tr '\n' ' ')
 wantls=$(printf '%s\n' c.ckpt "c.ckpt.tmp.$$.CCCCCC" "c.ckpt.tmp.$dead.DDDDDD" c.ckpt.tmp.notours \
 	"d.ckpt.tmp.$dead.EEEEEE" | LC_ALL=C sort | tr '\n' ' ')
 [ "$rc" -eq 0 ] && [ "$got" = "$wantls" ] &&
-	echo "PASS temp files: the stale ones of the path are removed, the live, locked and foreign ones kept" ||
-	echo "FAIL temp files: exit $rc, files: $got (expected $wantls) $(head -1 ck.err)"
+	pass "temp files: the stale ones of the path are removed, the live, locked and foreign ones kept" ||
+	fail "temp files: exit $rc, files: $got (expected $wantls) $(head -1 ck.err)"
 disown "$holder" 2>/dev/null # no job-control notice when it ends
 kill "$holder" 2>/dev/null

@@ -9,11 +9,10 @@
 # Prints "PASS mutate FILE.kind" / "FAIL mutate FILE.kind: reason" and keeps
 # failing inputs in $MUTATE_KEEP (default /tmp/sinter-mutants) to reproduce.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib/common.sh"
 sinter=${SINTER:-$root/sinter}
 keep=${MUTATE_KEEP:-/tmp/sinter-mutants}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 
 # the mutants sit beside links to their folder's other files (data, lib), so
 # the relative paths of the originals resolve as before
@@ -23,7 +22,7 @@ for d in errors spec; do
 		[[ "$f" == *.sn ]] || ln -s "$f" "$tmp/$d/"
 	done
 done
-python3 - "$root" "$tmp" <<'PY'
+"$PY" - "$root" "$tmp" <<'PY'
 import random, sys, zlib, glob, os
 root, tmp = sys.argv[1], sys.argv[2]
 for d in ("errors", "spec"):
@@ -51,13 +50,13 @@ for m in "$tmp"/errors/*.*.sn "$tmp"/spec/*.*.sn; do
 	(cd "$(dirname "$m")" && timeout -s KILL 60 "$sinter" check "$(basename "$m")" >/dev/null 2>"$tmp/err")
 	rc=$?
 	if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
-		echo "PASS mutate $name"
+		pass "mutate $name"
 		continue
 	fi
 	mkdir -p "$keep" && cp "$m" "$keep/$(tr / _ <<<"$name").sn"
 	if [ "$rc" -eq 137 ]; then
-		echo "FAIL mutate $name: no exit within 60 s (hang), kept in $keep"
+		fail "mutate $name: no exit within 60 s (hang), kept in $keep"
 	else
-		echo "FAIL mutate $name: exit $rc ($( ((rc > 128)) && echo "signal $((rc - 128))" || echo "not 0 or 1")), kept in $keep: $(head -1 "$tmp/err")"
+		fail "mutate $name: exit $rc ($( ((rc > 128)) && echo "signal $((rc - 128))" || echo "not 0 or 1")), kept in $keep: $(head -1 "$tmp/err")"
 	fi
 done

@@ -20,20 +20,20 @@
 # tests/spec program may also fail, identically in both runs.  All runs use one BLAS
 # thread and run JOBS at a time (default: one per core).
 set -u
-cd "$(dirname "$0")/../.."
-repo=$PWD
+. "$(dirname "$0")/../lib/common.sh"
+cd "$root" || exit 1
+repo=$root
 # Default: every pass of the pipeline table in passes/pipeline.c but
 # autodiff, which no program can run without.
 passes=${PASSES:-$(sed -n 's/^\t{ "\([a-z_0-9]*\)", [a-z_0-9]* },.*/\1/p' passes/pipeline.c | grep -vx autodiff)}
 if [ -z "$passes" ]; then
-	echo "FAIL passes_diff: no passes found in passes/pipeline.c"
+	fail "passes_diff: no passes found in passes/pipeline.c"
 	exit 1
 fi
 jobs=${JOBS:-$(nproc)}
 programs=${PROGRAMS:-$(ls examples/*.sn tests/e2e/*.sn tests/spec/*.sn 2>/dev/null)}
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 
 # Extra arguments per program: keep every run to a few seconds, supply
 # the files a program wants (as tests/e2e/spec.sh does).
@@ -43,24 +43,11 @@ declare -A ARGS=(
 	[tests/e2e/gpt_tokens.sn]="-D TOKENS=$tmp/tokens.bin -D STEPS=20"
 	[tests/spec/datasets.sn]="-D TOKENS=$tmp/tokens.bin"
 )
-# a token file: the 256-int32 header (magic, version 1, count), then uint16s
-python3 - "$tmp/tokens.bin" <<'EOF'
-import struct, sys
-toks = [(i * 7) % 1000 for i in range(300)]
-head = [20240520, 1, len(toks)] + [0] * 253
-open(sys.argv[1], "wb").write(struct.pack("<256i", *head) + struct.pack("<%dH" % len(toks), *toks))
-EOF
-# One copy of the driver for every run, even if it is rebuilt meanwhile;
-# the copy finds the standard library through $SINTER_STDLIB.
-if ! cp "${SINTER:-$repo/sinter}" "$tmp/sinter"; then
-	echo "FAIL passes_diff: no driver at ${SINTER:-$repo/sinter}"
-	exit 1
-fi
-export SINTER_STDLIB=${SINTER_STDLIB:-$repo/stdlib}
-if ! "$tmp/sinter" --help >/dev/null 2>&1; then
-	echo "FAIL passes_diff: the driver does not run"
-	exit 1
-fi
+token_file "$tmp/tokens.bin" 300
+# One copy of the driver for every run, even if it is rebuilt meanwhile
+# ($tmp/sinter, which run below names: it is exported to xargs' shells).
+snapshot "${SINTER:-$repo/sinter}"
+need "the driver does not run" "$tmp/sinter" --help
 
 # run DIR FILE ARGS...: runs FILE in DIR/work and leaves in DIR/all a
 # summary of everything it produced.
@@ -110,7 +97,7 @@ for prog in "${list[@]}"; do
 	base=$tmp/p$n
 	rc=$(cat "$base/rc")
 	if [ "$rc" -gt 128 ] || { [ "$rc" != 0 ] && [[ $prog != tests/spec/* ]]; }; then
-		echo "FAIL $prog: fails with the full pipeline (exit $rc): $(head -1 "$base/stderr")"
+		fail "$prog: fails with the full pipeline (exit $rc): $(head -1 "$base/stderr")"
 		continue
 	fi
 	for pass in $passes; do
@@ -118,9 +105,9 @@ for prog in "${list[@]}"; do
 		note=""
 		[ "$rc" != 0 ] && note=" (both runs exit $rc)"
 		if cmp -s "$base/all" "$off/all"; then
-			echo "PASS $pass $prog: identical with and without the pass$note"
+			pass "$pass $prog: identical with and without the pass$note"
 		else
-			echo "FAIL $pass $prog: output differs with --no-$pass (< with the pass, > without):"
+			fail "$pass $prog: output differs with --no-$pass (< with the pass, > without):"
 			diff "$base/all" "$off/all" | head -8 | sed 's/^/    /'
 		fi
 	done

@@ -9,43 +9,23 @@
 # remove the temporary files the kill may have left.
 # Prints "PASS name" / "FAIL name: reason".
 set -u
-. "$(dirname "$0")/lib/scratch.sh"
-
-# step and loss of every line of a JSON-lines log; "BAD" for a line that
-# does not parse (so a torn or interleaved line fails the comparison)
-losses() {
-	python3 - "$1" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    try:
-        r = json.loads(line)
-        print(r["step"], repr(r["loss"]))
-    except Exception:
-        print("BAD", line.rstrip())
-EOF
-}
-
-# waits until file $1 has at least $2 lines or process $3 has ended
-wait_lines() {
-	while kill -0 "$3" 2>/dev/null; do
-		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-		sleep 0.02
-	done
-	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
-}
+. "$(dirname "$0")/../lib/common.sh"
+sinter=$root/sinter
+mlp=$root/examples/mlp.sn
+scratch --cd
 
 "$sinter" run "$mlp" -D EPOCHS=1 --log full.jsonl >full.out 2>full.err
 rc=$?
-losses full.jsonl >full.loss
+log_losses full.jsonl >full.loss
 n=$(wc -l <full.loss)
 if [ "$rc" -ne 0 ] || [ "$n" -ne 468 ] || grep -q BAD full.loss; then
-	echo "FAIL resume: the uninterrupted run (exit $rc) logged $n valid steps, expected 468: $(head -2 full.err)"
+	fail "resume: the uninterrupted run (exit $rc) logged $n valid steps, expected 468: $(head -2 full.err)"
 	exit 1
 fi
 
 for seed in 1 2 3; do
 	# a step between the first checkpoint (50) and the last one (450)
-	k=$(python3 -c "import random; print(random.Random($seed).randint(51, 455))")
+	k=$("$PY" -c "import random; print(random.Random($seed).randint(51, 455))")
 	d=run$seed
 	mkdir "$d"
 	"$sinter" run "$mlp" -D EPOCHS=1 -D CKPT="$d/mlp.ckpt" -D CKPT_EVERY=50 --log "$d/part.jsonl" \
@@ -53,7 +33,7 @@ for seed in 1 2 3; do
 	pid=$!
 	pids+=("$pid")
 	if ! wait_lines "$d/part.jsonl" "$k" "$pid"; then
-		echo "FAIL resume seed $seed: the run ended before step $k: $(head -2 "$d/part.err")"
+		fail "resume seed $seed: the run ended before step $k: $(head -2 "$d/part.err")"
 		continue
 	fi
 	kill -9 "$pid"
@@ -62,25 +42,25 @@ for seed in 1 2 3; do
 		--log "$d/rest.jsonl" >"$d/rest.out" 2>"$d/rest.err"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
-		echo "FAIL resume seed $seed: the resumed run exits $rc: $(head -3 "$d/rest.err")"
+		fail "resume seed $seed: the resumed run exits $rc: $(head -3 "$d/rest.err")"
 		continue
 	fi
-	losses "$d/part.jsonl" >"$d/part.loss"
-	losses "$d/rest.jsonl" >"$d/rest.loss"
+	log_losses "$d/part.jsonl" >"$d/part.loss"
+	log_losses "$d/rest.jsonl" >"$d/rest.loss"
 	first=$(head -1 "$d/rest.loss" | cut -d' ' -f1)
 	# the killed run's steps before the resumed run's first, then the resumed run's
 	{ awk -v f="$first" '$1 != "BAD" && $1 < f' "$d/part.loss"; cat "$d/rest.loss"; } >"$d/merged.loss"
 	if ! cmp -s full.loss "$d/merged.loss"; then
-		echo "FAIL resume seed $seed (killed at step $k, resumed at step $first): losses differ:"
+		fail "resume seed $seed (killed at step $k, resumed at step $first): losses differ:"
 		diff full.loss "$d/merged.loss" | head -4
 	elif ! cmp -s full.out "$d/rest.out"; then
-		echo "FAIL resume seed $seed: the resumed run prints '$(cat "$d/rest.out")', not '$(cat full.out)'"
+		fail "resume seed $seed: the resumed run prints '$(cat "$d/rest.out")', not '$(cat full.out)'"
 	else
-		echo "PASS resume seed $seed: killed after step $(grep -vc BAD "$d/part.loss"), resumed at step $first, 468 losses bit-identical"
+		pass "resume seed $seed: killed after step $(grep -vc BAD "$d/part.loss"), resumed at step $first, 468 losses bit-identical"
 	fi
 	left=$(ls "$d" | grep -c '\.tmp\.')
-	[ "$left" -eq 0 ] && echo "PASS resume seed $seed: no temporary checkpoint file left" ||
-		echo "FAIL resume seed $seed: $left temporary checkpoint files left: $(ls "$d")"
+	[ "$left" -eq 0 ] && pass "resume seed $seed: no temporary checkpoint file left" ||
+		fail "resume seed $seed: $left temporary checkpoint files left: $(ls "$d")"
 done
 
 # with dropout, and checkpoints inside an epoch, at its end, in a later one:
@@ -94,17 +74,17 @@ for stop in 7 10 23; do
 		"$sinter" run "$root/tests/e2e/resume_dropout.sn" -D STOP=$stop -D CKPT="$d/c.ckpt" -D RESUME=true \
 			--log "$d/rest.jsonl" >"$d/rest.out" 2>"$d/rest.err"
 	rc=$?
-	losses "$d/full.jsonl" | awk -v s=$stop '$1 == "BAD" || $1 > s' >"$d/full.loss"
-	losses "$d/rest.jsonl" >"$d/rest.loss"
+	log_losses "$d/full.jsonl" | awk -v s=$stop '$1 == "BAD" || $1 > s' >"$d/full.loss"
+	log_losses "$d/rest.jsonl" >"$d/rest.loss"
 	nl=$(wc -l <"$d/rest.out")
 	if [ "$rc" -ne 0 ]; then
-		echo "FAIL resume dropout stop $stop: exit $rc: $(head -2 "$d/full.err" "$d/rest.err")"
+		fail "resume dropout stop $stop: exit $rc: $(head -2 "$d/full.err" "$d/rest.err")"
 	elif [ "$(wc -l <"$d/full.loss")" -ne $((30 - stop)) ] || ! cmp -s "$d/full.loss" "$d/rest.loss"; then
-		echo "FAIL resume dropout stop $stop: the losses after step $stop differ:"
+		fail "resume dropout stop $stop: the losses after step $stop differ:"
 		diff "$d/full.loss" "$d/rest.loss" | head -4
 	elif [ "$nl" -lt 1 ] || [ "$(tail -n "$nl" "$d/full.out")" != "$(cat "$d/rest.out")" ]; then
-		echo "FAIL resume dropout stop $stop: prints '$(cat "$d/rest.out")', expected the end of '$(cat "$d/full.out")'"
+		fail "resume dropout stop $stop: prints '$(cat "$d/rest.out")', expected the end of '$(cat "$d/full.out")'"
 	else
-		echo "PASS resume dropout stop $stop: $((30 - stop)) losses after the checkpoint bit-identical, $nl accuracies equal"
+		pass "resume dropout stop $stop: $((30 - stop)) losses after the checkpoint bit-identical, $nl accuracies equal"
 	fi
 done

@@ -5,10 +5,9 @@
 # checks what they print with tests/e2e/spec_check.py, which recomputes the
 # expected values in plain Python.  Prints "PASS name" / "FAIL name: reason".
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib/common.sh"
 sinter=${SINTER:-$root/sinter}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 cd "$root/tests/spec" || exit 1
 
 # run NAME FILE ARGS...: output in $tmp/NAME.out, .err, .rc
@@ -19,13 +18,7 @@ run() {
 	echo $? >"$tmp/$name.rc"
 }
 
-# a token file: the 256-int32 header (magic, version 1, count), then uint16s
-python3 - "$tmp/tokens.bin" <<'EOF'
-import struct, sys
-toks = [(i * 7) % 1000 for i in range(300)]
-head = [20240520, 1, len(toks)] + [0] * 253
-open(sys.argv[1], "wb").write(struct.pack("<256i", *head) + struct.pack("<%dH" % len(toks), *toks))
-EOF
+token_file "$tmp/tokens.bin" 300
 
 run lexical lexical.sn
 run host_arith host_arith.sn
@@ -54,10 +47,10 @@ for f in *.sn; do
 	args=()
 	[ "$f" = datasets.sn ] && args=(-D TOKENS="$tmp/tokens.bin")
 	if err=$("$sinter" check "$f" "${args[@]}" 2>&1 >/dev/null); then
-		echo "PASS spec check $f"
+		pass "spec check $f"
 	else
-		echo "FAIL spec check $f: $(head -1 <<<"$err")"
+		fail "spec check $f: $(head -1 <<<"$err")"
 	fi
 done
 
-python3 "$root/tests/e2e/spec_check.py" "$tmp"
+"$PY" "$root/tests/e2e/spec_check.py" "$tmp"

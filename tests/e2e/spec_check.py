@@ -17,18 +17,12 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checks  # noqa: E402
+
 OUT = sys.argv[1]
 SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "spec")
-failures = 0
-
-
-def report(name, ok, why=""):
-    global failures
-    if ok:
-        print(f"PASS spec {name}")
-    else:
-        failures += 1
-        print(f"FAIL spec {name}: {why}")
+report = Checks("spec ")
 
 
 # ---- reading outputs ----
@@ -518,4 +512,4 @@ if r.ok():
     want = [[[50, 8], [50, 8], 0, max(toks[50 * k:50 * k + 57]), toks[50 * k:50 * k + 3]] for k in range(292 // 50)]
     report("datasets tokens: header, uint16 tokens, y shifted", kb == want, f"got {kb[:2]}, expected {want[:2]}")
 
-sys.exit(1 if failures else 0)
+sys.exit(report.status())

@@ -3,4 +3,5 @@
 # layers and losses against references computed in Python (stdlib_check.py),
 # and examples/linreg.sn recovering its weights.
 set -u
-exec /usr/bin/python3 tests/e2e/stdlib_check.py --sinter ./sinter
+. "$(dirname "$0")/../lib/common.sh"
+exec "$PY" "$root/tests/e2e/stdlib_check.py" --sinter "$root/sinter"

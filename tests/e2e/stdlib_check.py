@@ -23,19 +23,13 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checks  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RTOL, ATOL = 2e-4, 2e-5   # results are f32; references float64
 
-failures = 0
-
-
-def report(name, ok, why=""):
-    global failures
-    if ok:
-        print(f"PASS {name}")
-    else:
-        failures += 1
-        print(f"FAIL {name}: {why}")
+report = Checks()
 
 
 # ---- running sinter and reading its output ----
@@ -60,6 +54,15 @@ def run(sinter, path):
         tail = (p.stderr.strip().splitlines() or ["(no message)"])[-3:]
         return p.stdout, f"exit status {p.returncode}: " + " | ".join(tail)
     return p.stdout, None
+
+
+def run_checked(sinter, path, name):
+    """The output of one file; None, after a FAIL line for name, when it does not run."""
+    out, err = run(sinter, path)
+    if err:
+        report(name, False, err)
+        return None
+    return out
 
 
 def records(out):
@@ -201,9 +204,8 @@ SCHEDULES = {
 
 
 def check_optim(sinter):
-    out, err = run(sinter, "tests/e2e/stdlib_optim.sn")
-    if err:
-        report("e2e stdlib_optim.sn runs", False, err)
+    out = run_checked(sinter, "tests/e2e/stdlib_optim.sn", "e2e stdlib_optim.sn runs")
+    if out is None:
         return
     recs = records(out)
     steps = 8
@@ -306,9 +308,8 @@ def bce_ref(x, t):
 
 
 def check_values(sinter):
-    out, err = run(sinter, "tests/e2e/stdlib_values.sn")
-    if err:
-        report("e2e stdlib_values.sn runs", False, err)
+    out = run_checked(sinter, "tests/e2e/stdlib_values.sn", "e2e stdlib_values.sn runs")
+    if out is None:
         return
     recs = records(out)
     x = flat(X)
@@ -346,9 +347,8 @@ def check_values(sinter):
 
 
 def check_linreg(sinter):
-    out, err = run(sinter, "examples/linreg.sn")
-    if err:
-        report("e2e examples/linreg.sn runs", False, err)
+    out = run_checked(sinter, "examples/linreg.sn", "e2e examples/linreg.sn runs")
+    if out is None:
         return
     line = next((l for l in out.splitlines() if "max abs error" in l), None)
     if line is None:
@@ -362,9 +362,8 @@ def check_linreg(sinter):
 def check_shadow(sinter):
     # A user model named like a stdlib model must not replace the one the
     # stdlib uses internally (Block builds the stdlib's Mlp).
-    out, err = run(sinter, "tests/e2e/stdlib_shadow.sn")
-    if err:
-        report("e2e user Mlp leaves stdlib Block intact", False, err)
+    out = run_checked(sinter, "tests/e2e/stdlib_shadow.sn", "e2e user Mlp leaves stdlib Block intact")
+    if out is None:
         return
     recs = records(out)
     got = recs.get(("zero", "block_with_user_mlp"))
@@ -384,8 +383,8 @@ def main():
     check_values(sinter)
     check_shadow(sinter)
     check_linreg(sinter)
-    print(f"{failures} failed" if failures else "all passed")
-    return 1 if failures else 0
+    print(f"{report.failures} failed" if report.failures else "all passed")
+    return report.status()
 
 
 if __name__ == "__main__":

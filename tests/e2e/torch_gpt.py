@@ -26,6 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checks  # noqa: E402
+
 # Must match tests/e2e/torch_gpt.sn.
 V, T, C, L, H = 256, 32, 64, 2, 4
 BATCH, STEPS, WARMUP, PEAK_LR = 4, 10, 3, 3e-3
@@ -112,9 +115,7 @@ class Gpt(torch.nn.Module):
         return self.ln(x, "ln_f") @ self.w("wte.weight").T  # tied head
 
 
-def report(name, ok, why=""):
-    print("PASS %s" % name if ok else "FAIL %s: %s" % (name, why))
-    return ok
+report = Checks()
 
 
 def main():

@@ -6,13 +6,11 @@
 # where it cannot import torch the test fails: a missing dependency is never
 # a pass.
 set -u
+. "$(dirname "$0")/../lib/common.sh"
 data=/usr/share/games/fortunes
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-	echo "FAIL torch_gpt: /usr/bin/python3 cannot import torch (python3-torch is not installed; make test-deps installs it)"
-	exit 1
-fi
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+need "$PY cannot import torch (python3-torch is not installed; make test-deps installs it)" "$PY" -c "import torch"
+scratch
+dir=$tmp
 status=0
 # name, then sinter's flags: native code and the interpreter, and GPT-2's
 # initialization (std 0.02, projections 0.02 / sqrt(2L) = 0.01 for L = 2)
@@ -22,12 +20,12 @@ for i in "${!runs[@]}"; do
 	read -r name flags <<<"${runs[$i]}"
 	mkdir -p "$dir/$name"
 	# shellcheck disable=SC2086 # flags are words
-	if ! ./sinter run tests/e2e/torch_gpt.sn $flags -D OUT="$dir/$name" -D DATA="$data" \
+	if ! "$root/sinter" run "$root/tests/e2e/torch_gpt.sn" $flags -D OUT="$dir/$name" -D DATA="$data" \
 		>"$dir/$name/out" 2>"$dir/$name/err"; then
-		echo "FAIL torch_gpt $name: sinter failed: $(head -3 "$dir/$name/err")"
+		fail "torch_gpt $name: sinter failed: $(head -3 "$dir/$name/err")"
 		status=1
 		continue
 	fi
-	/usr/bin/python3 tests/e2e/torch_gpt.py "$dir/$name" "$dir/$name/out" "$data" "$name" ${stds[$i]} || status=1
+	"$PY" "$root/tests/e2e/torch_gpt.py" "$dir/$name" "$dir/$name/out" "$data" "$name" ${stds[$i]} || status=1
 done
 exit $status

@@ -3,8 +3,8 @@
  * test_codegen_train.c: tensor types from strings, a store of named slots
  * filled with random tensors (trand of check.h, seeded 2024), and diff_run,
  * which runs a region through the reference interpreter and the JIT and
- * compares outputs and slots.  Included by those two tests and by
- * test_fusion.c.
+ * compares outputs and slots; jit_run, the main of a test that needs the
+ * JIT.  Included by those two tests and by test_fusion.c and test_index.c.
  */
 #ifndef SINTER_TESTS_CGDIFF_H
 #define SINTER_TESTS_CGDIFF_H
@@ -22,6 +22,26 @@
 #include <string.h>
 
 static CgModule *jit;
+
+/* Makes jit, with a check line saying whether LLVM could; a test's main
+   returns 1 when it could not (nothing of it can run). */
+static bool jit_start(void)
+{
+	char err[512];
+	jit = cg_jit_new(err, sizeof err);
+	return check(jit != NULL, "jit_new", "%s", err);
+}
+
+/* Runs tests with jit made before them: a main's exit status. */
+static inline int jit_run(const CheckTest *tests)
+{
+	if (!jit_start())
+		return 1;
+	for (; *tests; tests++)
+		(*tests)();
+	cg_jit_free(jit);
+	return nfail != 0;
+}
 
 /* ---- tensors ---- */
 
@@ -201,21 +221,6 @@ static CgRegion *diff_run(const char *name, const Region *r, Tensor *in, int nin
 	free(o2);
 	return cr;
 }
-
-static Region *region(void)
-{
-	return ir_region_new(arena_new(), "t");
-}
-
-static int emit(Region *r, Node p, const int *args, int nargs)
-{
-	char err[300];
-	int v = ir_emit(r, &p, args, nargs, err, sizeof err);
-	if (v < 0)
-		die("test: %s", err);
-	return v;
-}
-
 
 static Node attrs(OpKind op, int n, ...)
 {

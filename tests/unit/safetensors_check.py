@@ -10,24 +10,18 @@ tensors with exactly those values.  Prints PASS/FAIL lines; exits 1 if any
 check failed.
 """
 import json
+import os
 import struct
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checks  # noqa: E402
+
 DTYPES = {"F32": np.dtype("<f4"), "I32": np.dtype("<i4"), "F16": np.dtype("<f2"),
           "F64": np.dtype("<f8"), "I64": np.dtype("<i8"), "U8": np.dtype("u1")}
-failed = 0
-
-
-def check(name, ok, why=""):
-    global failed
-    if ok:
-        print(f"PASS safetensors_py_{name}")
-    else:
-        failed += 1
-        print(f"FAIL safetensors_py_{name}: {why}")
-    return ok
+check = Checks("safetensors_py_")
 
 
 def main():
@@ -89,4 +83,4 @@ def main():
 
 if __name__ == "__main__":
     main()
-    sys.exit(1 if failed else 0)
+    sys.exit(check.status())

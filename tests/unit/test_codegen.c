@@ -388,19 +388,6 @@ static void test_writes(void)
 
 int main(void)
 {
-	char err[512];
-	jit = cg_jit_new(err, sizeof err);
-	check(jit != NULL, "jit_new", "%s", err);
-	if (!jit)
-		return 1;
-	test_unary();
-	test_binary();
-	test_sources();
-	test_reductions();
-	test_shape_ops();
-	test_matmul();
-	flush();
-	test_writes();
-	cg_jit_free(jit);
-	return nfail != 0;
+	return jit_run((const CheckTest[]){ test_unary, test_binary, test_sources, test_reductions, test_shape_ops,
+		test_matmul, flush, test_writes, NULL });
 }

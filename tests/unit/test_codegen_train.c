@@ -132,18 +132,15 @@ static void test_gradients(void)
 
 /* ---- the MLP training step and evaluation of examples/mlp.sn ---- */
 
-static char *slurp(const char *path)
+/* The LLVM text of r defines want (a function name or part of one), calls
+   cblas_sgemm and has vector code. */
+static void check_llvm_text(const Region *r, const char *name, const char *want)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = xmalloc((size_t)n + 1);
-	s[fread(s, 1, (size_t)n, f)] = 0;
-	fclose(f);
-	return s;
+	char err[512];
+	char *ll = cg_llvm_text(r, err, sizeof err);
+	check(ll && strstr(ll, want) && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name, "%s",
+		ll ? "no vector code, no sgemm call, or no function of that name" : err);
+	free(ll);
 }
 
 /*
@@ -155,7 +152,7 @@ static char *slurp(const char *path)
  */
 static void test_fixture(const char *path, const char *tag, int nregions, bool llvm_text)
 {
-	char *text = slurp(path), err[512], name[96];
+	char *text = slurp(path, NULL), err[512], name[96];
 	Region **rs;
 	Arena *a = arena_new();
 	int n = text ? ir_parse(a, text, path, &rs, err, sizeof err) : -1;
@@ -171,11 +168,8 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 		if (cr && k == 0)
 			printf("# %s %s: cg_compile %.1f ms, scratch %zu bytes\n", tag, r->name, cr->ms, cr->scratch);
 		if (k == 0 && llvm_text) {
-			char *ll = cg_llvm_text(r, err, sizeof err);
 			snprintf(name, sizeof name, "%s_llvm_text_is_vectorized_ir", tag);
-			check(ll && strstr(ll, "define") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
-				"%s", ll ? "no vector code or no sgemm call" : err);
-			free(ll);
+			check_llvm_text(r, name, "define");
 		}
 		/* the same region with fused kernels */
 		Region *fr = ir_copy(a, r);
@@ -189,11 +183,8 @@ static void test_fixture(const char *path, const char *tag, int nregions, bool l
 			check(nk > 0, name, "no kernel");
 		}
 		if (k == 0 && llvm_text) {
-			char *ll = cg_llvm_text(fr, err, sizeof err);
 			snprintf(name, sizeof name, "%s_fused_llvm_text_is_vectorized_ir", tag);
-			check(ll && strstr(ll, "_fused") && strstr(ll, "cblas_sgemm") && strstr(ll, "x float>"), name,
-				"%s", ll ? "no fused kernel, vector code or sgemm call" : err);
-			free(ll);
+			check_llvm_text(fr, name, "_fused");
 		}
 		inputs_free(in, r->ninput);
 		mem_free(mem);
@@ -241,40 +232,35 @@ static void test_planned(void)
 	arena_free(r->arena);
 }
 
+/* Compiles a region holding a grad node (in the child of stderr_of). */
+static void compile_grad(const void *unused)
+{
+	(void)unused;
+	Region *r = region();
+	int w = ir_param(r, "w", tp(DT_F32, "3"));
+	int l = ir_reduce(r, OP_SUM, w, (int[]){ 0 }, 1, false);
+	ir_output(r, ir_op2(r, OP_GRAD, l, w));
+	char err[256];
+	cg_compile(jit, r, err, sizeof err);
+}
+
 /* grad must never reach codegen: an internal error, in a child process */
 static void test_grad_dies(void)
 {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		freopen("/dev/null", "w", stderr);
-		Region *r = region();
-		int w = ir_param(r, "w", tp(DT_F32, "3"));
-		int l = ir_reduce(r, OP_SUM, w, (int[]){ 0 }, 1, false);
-		ir_output(r, ir_op2(r, OP_GRAD, l, w));
-		char err[256];
-		cg_compile(jit, r, err, sizeof err);
-		_exit(0);
-	}
-	int st = 0;
-	waitpid(pid, &st, 0);
+	int st;
+	stderr_of(compile_grad, NULL, &st);
 	check(!(WIFEXITED(st) && WEXITSTATUS(st) == 0), "grad_node_is_an_internal_error", "cg_compile accepted a grad node");
 }
 
-int main(void)
+static void test_fixtures(void)
 {
-	char err[512];
-	jit = cg_jit_new(err, sizeof err);
-	check(jit != NULL, "jit_new", "%s", err);
-	if (!jit)
-		return 1;
-	test_gradients();
 	test_fixture("tests/unit/mlp_step.ir", "mlp", 2, false);
 	test_fixture("tests/unit/mlp_step_planned.ir", "mlp_planned", 2, true);
 	test_fixture("tests/unit/gpt_step_planned.ir", "gpt_planned", 1, false);
 	test_fixture("tests/unit/tensors_planned.ir", "spec_tensors", 41, false);
-	test_planned();
-	test_grad_dies();
-	cg_jit_free(jit);
-	return nfail != 0;
+}
+
+int main(void)
+{
+	return jit_run((const CheckTest[]){ test_gradients, test_fixtures, test_planned, test_grad_dies, NULL });
 }

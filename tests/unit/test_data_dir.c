@@ -17,17 +17,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[64];
-
-static const char *tpath(const char *name)
-{
-	static char ring[8][384];
-	static int k;
-	char *p = ring[k++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", tmpdir, name);
-	return p;
-}
-
 static void write_file(const char *path, const char *s, bool gz)
 {
 	if (gz) {
@@ -135,23 +124,7 @@ static void test_directory_errors(void)
 	rt_dataset_free(ds);
 }
 
-static void remove_tree(const char *dir)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int main(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/sinter_dir_XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		printf("FAIL data_dir_tmpdir: %s\n", strerror(errno));
-		return 1;
-	}
-	test_directory();
-	test_directory_errors();
-	remove_tree(tmpdir);
-	return nfail ? 1 : 0;
+	return tmpdir_run("data_dir", (const CheckTest[]){ test_directory, test_directory_errors, NULL });
 }

@@ -429,28 +429,27 @@ static void test_structure(void)
 	arena_free(a);
 }
 
-/* The text of a fixture of test_codegen_train (static storage), NULL if it cannot be read. */
-static const char *fixture(const char *name, const char *path)
+/* The first region of a fixture of test_codegen_train, in an arena of its
+   own (r->arena); NULL, after a FAIL line for name, if the file cannot be
+   read. */
+static Region *fixture(const char *name, const char *path)
 {
-	static char text[1 << 18];
-	FILE *f = fopen(path, "rb");
-	check(f != NULL, name, "%s", path);
-	if (!f)
+	char *text = slurp(path, NULL);
+	if (!check(text != NULL, name, "%s", path))
 		return NULL;
-	text[fread(text, 1, sizeof text - 1, f)] = 0;
-	fclose(f);
-	return text;
+	int n;
+	Region *r = parse_all(arena_new(), text, &n)[0];
+	free(text);
+	return r;
 }
 
 /* The MLP step of examples/mlp.sn. */
 static void test_mlp_step(void)
 {
-	const char *text = fixture("mlp_fixture_opens", "tests/unit/mlp_step.ir");
-	if (!text)
+	Region *r = fixture("mlp_fixture_opens", "tests/unit/mlp_step.ir");
+	if (!r)
 		return;
-	Arena *a = arena_new();
-	int n;
-	Region *r = parse_all(a, text, &n)[0];
+	Arena *a = r->arena;
 	run_passes(r, "simplify");
 	KernelTraffic before, after;
 	kernel_traffic(r, false, &before);
@@ -481,12 +480,11 @@ static void test_mlp_step(void)
  */
 static void test_remat(void)
 {
-	const char *text = fixture("gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
-	if (!text)
+	Region *keep = fixture("gpt_fixture_opens", "tests/unit/gpt_step_planned.ir");
+	if (!keep)
 		return;
-	Arena *a = arena_new();
-	int n;
-	Region *keep = parse_all(a, text, &n)[0], *re = parse_all(a, text, &n)[0];
+	Arena *a = keep->arena;
+	Region *re = ir_copy(a, keep);
 	run_passes(keep, "fusion,schedule,memplan");
 	run_passes(re, "fusion,remat,schedule,memplan");
 	check_kernels("remat_gpt_step_kernels_legal_contiguous_planned", re, true);
@@ -640,8 +638,10 @@ static Region *random_region(int nops)
 	return r;
 }
 
-static void test_random(int count)
+/* 200 random regions through fusion, the JIT and the interpreter */
+static void test_random(void)
 {
+	const int count = 200;
 	int grouped = 0;
 	for (int c = 0; c < count; c++) {
 		Region *r = random_region(12 + c % 40);
@@ -669,16 +669,8 @@ static void test_random(int count)
 	check(grouped > count, "random_regions_have_kernels", "%d nodes in kernels", grouped);
 }
 
-int main(void)
+static void test_texts(void)
 {
-	char err[512];
-	jit = cg_jit_new(err, sizeof err);
-	check(jit != NULL, "jit_new", "%s", err);
-	if (!jit)
-		return 1;
-	test_structure();
-	test_mlp_step();
-	test_remat();
 	diff_text("softmax", SOFTMAX);
 	diff_text("xent", XENT);
 	diff_text("layernorm", LAYERNORM);
@@ -686,7 +678,9 @@ int main(void)
 	diff_text("dense", DENSE);
 	diff_text("nofuse", NOFUSE);
 	diff_text("corner", CORNERS);
-	test_random(200);
-	cg_jit_free(jit);
-	return nfail != 0;
+}
+
+int main(void)
+{
+	return jit_run((const CheckTest[]){ test_structure, test_mlp_step, test_remat, test_texts, test_random, NULL });
 }

@@ -53,15 +53,6 @@ struct Case {
 #define F(r, ...) SH(DT_F32, r, __VA_ARGS__)
 #define I(r, ...) SH(DT_I32, r, __VA_ARGS__)
 
-static int emit(Region *r, Node p, const int *args, int nargs)
-{
-	char err[300];
-	int v = ir_emit(r, &p, args, nargs, err, sizeof err);
-	if (v < 0)
-		die("test: %s", err);
-	return v;
-}
-
 /* A prototype of c->op carrying the case's integer attributes and type. */
 static Node proto(const Case *c, OpKind op)
 {

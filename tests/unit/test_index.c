@@ -294,12 +294,9 @@ static void test_runtime(void)
 
 int main(void)
 {
-	char err[512];
 	test_text();
 	test_text_errors();
-	jit = cg_jit_new(err, sizeof err);
-	check(jit != NULL, "jit_new", "%s", err);
-	if (!jit)
+	if (!jit_start())
 		return 1;
 	test_runtime();
 	cg_jit_free(jit);

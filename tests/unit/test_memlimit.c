@@ -19,56 +19,33 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[64];
-
-static const char *tpath(const char *name)
-{
-	static char ring[4][384];
-	static int k;
-	char *p = ring[k++ % 4];
-	snprintf(p, sizeof ring[0], "%s/%s", tmpdir, name);
-	return p;
-}
-
-static void parse_case(const char *s, bool ok, int64_t want)
-{
-	int64_t got = -1;
-	bool r = rt_parse_bytes(s, &got);
-	char name[96];
-	snprintf(name, sizeof name, "parse_bytes '%s'", s);
-	if (ok)
-		check(r && got == want, name, "got %s %lld, want %lld", r ? "ok" : "rejected", (long long)got,
-			(long long)want);
-	else
-		check(!r, name, "accepted as %lld, want rejected", (long long)got);
-}
-
 static void test_parse(void)
 {
-	parse_case("4096", true, 4096);
-	parse_case("1", true, 1);
-	parse_case("512M", true, 512ll << 20);
-	parse_case("512m", true, 512ll << 20);
-	parse_case("8G", true, 8ll << 30);
-	parse_case("8GB", true, 8ll << 30);
-	parse_case("8GiB", true, 8ll << 30);
-	parse_case("64K", true, 64ll << 10);
-	parse_case("2T", true, 2ll << 40);
-	parse_case("1.5G", true, 3ll << 29);
-	parse_case("100B", true, 100);
-	parse_case("", false, 0);
-	parse_case("G", false, 0);
-	parse_case("0", false, 0);
-	parse_case("-1G", false, 0);
-	parse_case("12Q", false, 0);
-	parse_case("8G ", false, 0);
-	parse_case("8 G", false, 0);
-	parse_case("8iB", false, 0);
-	parse_case("inf", false, 0);
-	parse_case("nan", false, 0);
-	parse_case("0x10", false, 0);
-	parse_case("1e30", false, 0);
-	parse_case("4194304T", false, 0); /* 2^62 */
+	static const struct {
+		const char *s;
+		bool ok;
+		int64_t want;
+	} cases[] = {
+		{ "4096", true, 4096 }, { "1", true, 1 }, { "512M", true, 512ll << 20 }, { "512m", true, 512ll << 20 },
+		{ "8G", true, 8ll << 30 }, { "8GB", true, 8ll << 30 }, { "8GiB", true, 8ll << 30 }, { "64K", true, 64ll << 10 },
+		{ "2T", true, 2ll << 40 }, { "1.5G", true, 3ll << 29 }, { "100B", true, 100 },
+		/* refused: empty, no digits, zero, signs, unknown or spaced units, */
+		{ "", false, 0 }, { "G", false, 0 }, { "0", false, 0 }, { "-1G", false, 0 }, { "12Q", false, 0 },
+		{ "8G ", false, 0 }, { "8 G", false, 0 }, { "8iB", false, 0 },
+		/* what strtod reads but a size is not, and 2^62 bytes */
+		{ "inf", false, 0 }, { "nan", false, 0 }, { "0x10", false, 0 }, { "1e30", false, 0 }, { "4194304T", false, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int64_t got = -1;
+		bool r = rt_parse_bytes(cases[i].s, &got);
+		char name[96];
+		snprintf(name, sizeof name, "parse_bytes '%s'", cases[i].s);
+		if (cases[i].ok)
+			check(r && got == cases[i].want, name, "got %s %lld, want %lld", r ? "ok" : "rejected",
+				(long long)got, (long long)cases[i].want);
+		else
+			check(!r, name, "accepted as %lld, want rejected", (long long)got);
+	}
 	check(!rt_parse_bytes(NULL, &(int64_t){ 0 }), "parse_bytes NULL", "accepted");
 }
 
@@ -236,15 +213,5 @@ static void test_sizes(void)
 
 int main(void)
 {
-	strcpy(tmpdir, "/tmp/sinter-memlimit-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		printf("FAIL mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
-	test_parse();
-	test_check();
-	test_readers();
-	test_sizes();
-	rmdir(tmpdir);
-	return nfail != 0;
+	return tmpdir_run("memlimit", (const CheckTest[]){ test_parse, test_check, test_readers, test_sizes, NULL });
 }

@@ -278,22 +278,27 @@ static Program *parse(const char *text)
 	return p;
 }
 
+/* The text of b, moved into the arena (b is emptied). */
+static const char *buf_take(Buf *b)
+{
+	char *s = arena_strdup(arena, b->s);
+	free(b->s);
+	*b = (Buf){ 0 };
+	return s;
+}
+
 static const char *decl_str(const Decl *d)
 {
 	Buf b = {0};
 	put_decl(&b, d);
-	char *s = arena_strdup(arena, b.s);
-	free(b.s);
-	return s;
+	return buf_take(&b);
 }
 
 static const char *expr_str(const Expr *e)
 {
 	Buf b = {0};
 	put_expr(&b, e);
-	char *s = arena_strdup(arena, b.s);
-	free(b.s);
-	return s;
+	return buf_take(&b);
 }
 
 /* The expression of "train { let _ = <src> }". */
@@ -555,37 +560,24 @@ static void test_locations(void)
 	      "fn at %d:%d", f->loc.line, f->loc.col);
 }
 
-/* Runs a parse in a child process and returns its stderr. */
-static char *parse_error_of(const char *text)
+static void parse_text(const void *text)
 {
-	int fd[2];
-	if (pipe(fd) != 0)
-		return NULL;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		parse(text);
-		_exit(0);
-	}
-	close(fd[1]);
-	static char buf[4096];
-	size_t n = 0;
-	ssize_t k;
-	while (n < sizeof buf - 1 && (k = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0)
-		n += (size_t)k;
-	buf[n] = '\0';
-	close(fd[0]);
-	int status = 0;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 1 ? buf : NULL;
+	parse(text);
+}
+
+/* Runs a parse in a child process and returns its stderr, or NULL when it
+   did not exit 1 (the status of an error in the source). */
+static const char *parse_error_of(const char *text)
+{
+	int status;
+	const char *err = stderr_of(parse_text, text, &status);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 1 ? err : NULL;
 }
 
 static void test_errors(void)
 {
 	const char *l2 = "  let x = f(1, 2";
-	char *err = parse_error_of(arena_printf(arena, "train {\n%s\n  let y = 3\n}\n", l2));
+	const char *err = parse_error_of(arena_printf(arena, "train {\n%s\n  let y = 3\n}\n", l2));
 	char *want = arena_printf(arena, "test.sn:2:%d: error: expected ')' but found newline\n%s\n",
 				  (int)strlen(l2) + 1, l2);
 	check(err && strncmp(err, want, strlen(want)) == 0 && strchr(err + strlen(want), '^'),

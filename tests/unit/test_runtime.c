@@ -18,18 +18,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[64];
-
-/* A path inside the temporary directory (static ring, enough for a test). */
-static const char *tpath(const char *name)
-{
-	static char ring[8][384];
-	static int k;
-	char *p = ring[k++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", tmpdir, name);
-	return p;
-}
-
 static void write_bytes(const char *path, const void *p, size_t n, bool gz)
 {
 	if (gz) {
@@ -43,20 +31,6 @@ static void write_bytes(const char *path, const void *p, size_t n, bool gz)
 	}
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *b = malloc((size_t)len + 1);
-	*n = fread(b, 1, (size_t)len, f);
-	b[*n] = 0;
-	fclose(f);
-	return b;
-}
 
 /* An IDX file: magic, dims (big-endian), then payload minus `cut` bytes. */
 static void write_idx(const char *path, bool gz, uint32_t magic, const uint32_t *dims, int nd,
@@ -559,7 +533,7 @@ static void test_safetensors(void)
 
 	/* The header lists the names sorted. */
 	size_t len;
-	unsigned char *raw = slurp(path, &len);
+	unsigned char *raw = (unsigned char *)slurp(path, &len);
 	const char *sorted[] = { "blocks.10.idx", "blocks.2.scale", "empty", "l1.bias", "l2.weight", "odd " };
 	const char *at = (const char *)raw + 8;
 	bool in_order = raw && len > 8;
@@ -692,7 +666,7 @@ static void test_log(void)
 	rt_log_close(l);
 
 	size_t n;
-	char *text = (char *)slurp(path, &n);
+	char *text = slurp(path, &n);
 	int lines = 0;
 	bool ok = text != NULL;
 	for (char *line = text, *nl; ok && (nl = strchr(line, '\n')); line = nl + 1, lines++) {
@@ -742,7 +716,7 @@ static void test_log(void)
 	dup2(saved, 2);
 	close(saved);
 	fclose(cap);
-	text = (char *)slurp(tpath("stderr.txt"), &n);
+	text = slurp(tpath("stderr.txt"), &n);
 	check(text && strstr(text, "\rstep 1/10  loss 1\033[K") && strstr(text, "\r\033[K") &&
 	      strstr(text, "\rstep 10/10  loss 0.1") && n > 0 && text[n - 1] == '\n' && !strchr(text, '\n')[1],
 	      "log_progress_line", "display was '%s'", text ? text : "(none)");
@@ -750,18 +724,6 @@ static void test_log(void)
 
 	l = rt_log_open(tpath("no/dir/run.jsonl"), false, err, sizeof err);
 	check(!l && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)), "log_open_error", "got '%s'", err);
-}
-
-/* The tests make plain files only, all directly in tmpdir. */
-static void remove_tmpdir(void)
-{
-	DIR *d = opendir(tmpdir);
-	for (struct dirent *e; d && (e = readdir(d));)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlink(tpath(e->d_name));
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
 }
 
 /* Error of f against the double-precision value t, in units of the last place of t as a float. */
@@ -800,20 +762,6 @@ static void test_mathf(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/sinter_rt_XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		printf("FAIL runtime_tmpdir: %s\n", strerror(errno));
-		return 1;
-	}
-	test_rng();
-	test_mathf();
-	test_idx();
-	test_idx_real();
-	test_text();
-	test_tokens();
-	test_batches();
-	test_safetensors();
-	test_log();
-	remove_tmpdir();
-	return nfail ? 1 : 0;
+	return tmpdir_run("runtime", (const CheckTest[]){ test_rng, test_mathf, test_idx, test_idx_real, test_text,
+		test_tokens, test_batches, test_safetensors, test_log, NULL });
 }

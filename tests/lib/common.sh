@@ -1,0 +1,134 @@
+# tests/lib/common.sh — what the e2e tests (tests/e2e/*.sh) and the bench
+# scripts (bench/*.sh, through bench/benchlib.sh) share.  An e2e test
+# sources it first thing:
+#
+#   . "$(dirname "$0")/../lib/common.sh"
+#
+# It sets root (the repository's top folder, absolute) and PY (Debian's
+# /usr/bin/python3, which has numpy and torch), and defines:
+#   pass / fail / skip MESSAGE   one "PASS ..." / "FAIL ..." / "SKIP ..." line
+#                                (tests/run.sh counts these lines)
+#   check NAME CMD...            PASS NAME when CMD exits 0, else FAIL NAME
+#                                (NAME after $CHECK_PREFIX, if the script
+#                                sets one)
+#   expect NAME WANT CMD...      PASS NAME when CMD prints exactly WANT on
+#                                stdout and exits 0
+#   scratch [--cd]               makes the folder $tmp (and enters it with
+#                                --cd), removed on exit together with every
+#                                pid pushed on pids[] (KEEP=1 in the
+#                                environment keeps it)
+#   wait_lines FILE N PID        waits until FILE has N lines (status 0) or
+#                                PID has ended without them (status 1)
+#   log_losses FILE              "STEP LOSS" for every line of a JSON-lines
+#                                log (LOSS as Python's repr), "BAD line"
+#                                for a line that does not parse: a torn or
+#                                interleaved line fails a comparison
+#   snapshot [SINTER]            copies SINTER (default $root/sinter) into
+#                                $tmp and points $sinter at the copy: a run
+#                                of minutes measures one binary while others
+#                                rebuild ./sinter; it finds the standard
+#                                library through SINTER_STDLIB
+#   need WHAT CMD...             a FAIL line and exit 1 unless CMD succeeds:
+#                                a missing dependency is never a pass
+#   token_file PATH COUNT        a token file (the 256-int32 header: magic,
+#                                version 1, count; then uint16 tokens
+#                                (7 i) mod 1000), as tokens() reads
+#   numdiff A B [OPTIONS]        tests/lib/numdiff.py: the numbers of two
+#                                outputs agree within a tolerance
+# Not a test: tests/run.sh runs only tests/e2e/*.sh.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PY=/usr/bin/python3
+
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; }
+skip() { echo "SKIP $*"; }
+
+# check NAME CMD...: the line for NAME by CMD's exit status
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "${CHECK_PREFIX:-}$name"; else fail "${CHECK_PREFIX:-}$name"; fi
+}
+
+expect() {
+	local name=$1 want=$2 got rc
+	shift 2
+	got=$("$@" 2>"$tmp/expect.err")
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then
+		pass "$name"
+	else
+		fail "$name: exit $rc, output '$(head -c 200 <<<"$got")', stderr: $(head -1 "$tmp/expect.err" | cut -c1-200)"
+	fi
+}
+
+pids=()
+scratch_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -n "${tmp:-}" ] && rm -rf "$tmp"
+}
+scratch() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/sinter-test.XXXXXX") || exit 1
+	if [ -n "${KEEP:-}" ]; then
+		echo "$(basename "$0"): files kept in $tmp" >&2
+		trap 'tmp= scratch_cleanup' EXIT
+	else
+		trap scratch_cleanup EXIT
+	fi
+	if [ "${1:-}" = --cd ]; then
+		cd "$tmp" || exit 1
+	fi
+}
+
+wait_lines() {
+	while kill -0 "$3" 2>/dev/null; do
+		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.02
+	done
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+snapshot() {
+	local from=${1:-$root/sinter}
+	[ -n "${tmp:-}" ] || scratch
+	if ! cp "$from" "$tmp/sinter" 2>/dev/null; then
+		fail "$(basename "$0" .sh): no sinter at $from (make builds it)"
+		exit 1
+	fi
+	sinter=$tmp/sinter
+	export SINTER_STDLIB=${SINTER_STDLIB:-$root/stdlib}
+}
+
+need() {
+	local what=$1
+	shift
+	if ! "$@" >/dev/null 2>&1; then
+		fail "$(basename "$0" .sh): $what"
+		exit 1
+	fi
+}
+
+log_losses() {
+	"$PY" - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+        print(r["step"], repr(r["loss"]))
+    except Exception:
+        print("BAD", line.rstrip())
+PY
+}
+
+token_file() {
+	"$PY" - "$1" "$2" <<'PY'
+import struct, sys
+path, n = sys.argv[1], int(sys.argv[2])
+toks = [(i * 7) % 1000 for i in range(n)]
+head = [20240520, 1, n] + [0] * 253
+open(path, "wb").write(struct.pack("<256i", *head) + struct.pack("<%dH" % n, *toks))
+PY
+}
+
+numdiff() { "$PY" "$root/tests/lib/numdiff.py" "$@"; }
