@@ -79,7 +79,9 @@ $(B)/libsinter_rt.a: $(RT_OBJ)
 $(B)/libsinter_host.a: $(HOST_OBJ)
 	rm -f $@ && ar rcs $@ $(HOST_OBJ)
 
-$(B)/parser.c $(B)/parser.h: lang/parser.y | $(B)/.deps
+# One bison run makes both files (a grouped target: with two plain targets
+# make -j ran bison twice, racing on the files).
+$(B)/parser.c $(B)/parser.h &: lang/parser.y | $(B)/.deps
 	@mkdir -p $(B)
 	bison -Wall -d -o $(B)/parser.c $<
 
