@@ -54,9 +54,10 @@ typedef struct {
 	size_t klen, kcap;
 } Fk;
 
+/* A member that reduces by an accumulator (F_ACCUM: sum, max, min). */
 static inline bool is_red(const Node *nd)
 {
-	return nd->op == OP_SUM || nd->op == OP_MAX || nd->op == OP_MIN;
+	return op_has(nd->op, F_ACCUM);
 }
 
 /*

@@ -140,8 +140,7 @@ static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
 		if (g < 0 || v == n - 1 || r->node[v + 1].group != g)
 			e = v;
 		at[v] = e;
-		OpKind op = r->node[v].op;
-		if (g >= 0 && (op == OP_SUM || op == OP_MAX || op == OP_MIN))
+		if (g >= 0 && op_has(r->node[v].op, F_ACCUM))
 			reduces[g] = true;
 	}
 	int *read = xmalloc(((size_t)n + 1) * sizeof *read);
