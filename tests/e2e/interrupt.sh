@@ -99,7 +99,10 @@ mk "c.ckpt.tmp.$$.CCCCCC"
 mk "c.ckpt.tmp.$dead.DDDDDD"
 mk "c.ckpt.tmp.notours"
 mk "d.ckpt.tmp.$dead.EEEEEE"
-flock "c.ckpt.tmp.$dead.DDDDDD" sleep 600 &
+# the holder is one process (a subshell that becomes sleep), so that killing
+# it ends the lock; flock(1) would leave its sleep behind, holding this
+# script's stdout open for ten minutes after the script ends
+(exec 9<"c.ckpt.tmp.$dead.DDDDDD" && flock 9 && exec sleep 600) >/dev/null 2>&1 &
 holder=$!
 pids+=("$holder")
 while flock -n "c.ckpt.tmp.$dead.DDDDDD" true; do sleep 0.02; done # until the holder has it
