@@ -237,8 +237,10 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	OptInst *o = v[2].opt;
 	Host *h = ev->host;
 	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2, n = 0;
-	RtTensor *ts = xcalloc(cap, sizeof *ts);
-	Tensor *slots = xcalloc(cap, sizeof *slots);
+	/* in the arena: an error below ends the process, and what it holds
+	   must stay reachable (LeakSanitizer, make sanitize) */
+	RtTensor *ts = arena_alloc(ev->arena, cap * sizeof *ts);
+	Tensor *slots = arena_alloc(ev->arena, cap * sizeof *slots);
 	if (save && (h->nloops > HOST_MAX_LOOPS || o->t > INT32_MAX || ev->batches_calls > INT32_MAX ||
 	             ev->region_runs > INT32_MAX))
 		ev_error(ev, loc, "checkpoint: %s", h->nloops > HOST_MAX_LOOPS
@@ -286,8 +288,6 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		ev->region_runs = meta[2];
 		h->log_step = o->t;
 	}
-	free(ts);
-	free(slots);
 }
 
 /* idx(images, labels), text(path, context), tokens(path, context): a data set. */
@@ -424,7 +424,7 @@ Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char 
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
 	Instance *inst = want_model(ev, v[0], loc, b->name);
 	const char *path = want_str(ev, v[1], loc, "the path");
-	RtTensor *ts = xcalloc(inst->nparams + 1, sizeof *ts);
+	RtTensor *ts = arena_alloc(ev->arena, (inst->nparams + 1) * sizeof *ts); /* as in checkpoint */
 	for (int i = 0; i < inst->nparams; i++)
 		ts[i] = rt_tensor(short_name(inst, inst->params[i]), &inst->params[i]->t);
 	if (b->name[0] == 's')
@@ -436,7 +436,6 @@ Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char 
 			load_into(ev, loc, path, f, nf, ts[i].name, &inst->params[i]->t);
 		rt_tensors_free(f, nf);
 	}
-	free(ts);
 	return (Value){ .kind = V_NONE };
 }
 
