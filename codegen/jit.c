@@ -30,7 +30,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <time.h>
 
 struct CgModule {
 	LLVMOrcLLJITRef jit;
@@ -192,16 +191,10 @@ void cg_jit_free(CgModule *m)
 	free(m);
 }
 
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 {
-	double t0 = now_ms();
+	double t0 = rt_now_ms();
 	char fname[96];
 	/* symbol names must be unique in the JITDylib; the region name helps profilers */
 	snprintf(fname, sizeof fname, "sinter_%d_%.60s", m->nmod++, r->name);
@@ -246,7 +239,7 @@ CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 	/* LLVM freed its working memory: hand it back before training allocates */
 	malloc_trim(0);
 #endif
-	cr->ms = now_ms() - t0;
+	cr->ms = rt_now_ms() - t0;
 	return cr;
 }
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "driver/driver.h"
@@ -127,17 +126,10 @@ static Value parse_define(const char *d, const char *s)
 	return v_str(s);
 }
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 Ev *driver_setup(const Options *o, Arena *a)
 {
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = rt_now_ms();
 	Ev *ev = arena_alloc(a, sizeof *ev);
 	ev->arena = a;
 	ev->seed = o->seed;
@@ -190,7 +182,7 @@ Ev *driver_setup(const Options *o, Arena *a)
 			      (int)strcspn(o->defines[k], "="), o->defines[k]);
 	if (o->time_passes)
 		fprintf(stderr, "frontend %-8s %8.3f ms  (%s and the standard library: parse, bind globals)\n", "parse",
-		        ms_since(&t0), o->prog ? "embedded program" : o->file);
+		        rt_now_ms() - t0, o->prog ? "embedded program" : o->file);
 	return ev;
 }
 

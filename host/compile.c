@@ -18,21 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kernel/kernel.h"
 #include "lang/diag.h"
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 static void trace_begin(Ev *ev, bool training)
 {
-	clock_gettime(CLOCK_MONOTONIC, &ev->host->trace_t0);
+	ev->host->trace_t0 = rt_now_ms();
 	Arena *a = arena_new();
 	Trace *tr = arena_alloc(a, sizeof *tr);
 	tr->a = a;
@@ -107,7 +100,7 @@ CacheEntry *host_compile(Host *h, Trace *tr, bool dry)
 	CacheEntry *c = cache_find(h, tr->r, hash);
 	if (c)
 		return c;
-	h->trace_ms += ms_since(&h->trace_t0);
+	h->trace_ms += rt_now_ms() - h->trace_t0;
 	c = cache_add(h, tr, hash);
 	optimize(h, c);
 	if (h->backend.compile && !dry)

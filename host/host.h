@@ -49,7 +49,7 @@ typedef struct Host {
 	Backend backend;    /* native code for regions; none: the interpreter */
 	double codegen_ms;  /* time spent compiling native code, all regions */
 	double trace_ms;    /* time spent tracing the regions compiled (each one's first trace) */
-	struct timespec trace_t0; /* when the current trace began, for trace_ms */
+	double trace_t0;         /* when the current trace began (rt_now_ms), for trace_ms */
 	FILE *ir_out;       /* sinter ir: print each new region here (NULL: don't) */
 	const char *log_path; /* JSON-lines run log, or NULL */
 	RtLog *log;

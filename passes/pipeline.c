@@ -5,10 +5,10 @@
  */
 #include "passes/pipeline.h"
 #include "kernel/kernel.h"
+#include "runtime/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
 	const char *name;
@@ -96,13 +96,10 @@ bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 		const Pass *p = &passes[i];
 		if ((o->only && !in_list(o->only, p->name)) || in_list(o->disable, p->name))
 			continue;
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		double t0 = rt_now_ms();
 		p->run(r);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (o->time_passes)
-			fprintf(stderr, "pass %-12s %8.3f ms  (%s)\n", p->name,
-			        (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, r->name);
+			fprintf(stderr, "pass %-12s %8.3f ms  (%s)\n", p->name, rt_now_ms() - t0, r->name);
 		verify_or_die(r, p->name);
 		if (o->after && (!strcmp(o->after, "all") || !strcmp(o->after, p->name))) {
 			if (!strcmp(o->after, "all"))

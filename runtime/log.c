@@ -58,11 +58,16 @@ struct RtLog {
 	int nw, hw;         /* samples in the ring / index of the oldest */
 };
 
-static double now(void)
+double rt_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now(void)
+{
+	return rt_now_ms() / 1e3;
 }
 
 RtLog *rt_log_open(const char *path, bool progress, char *err, size_t errlen)

@@ -116,6 +116,10 @@ bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, si
 void rt_tensors_free(RtTensor *t, int n);
 
 /* ---- run log and progress (runtime/log.c) ---- */
+/* Milliseconds on the monotonic clock: the run log's step times and every
+   --time-passes figure (differences only; the origin means nothing). */
+double rt_now_ms(void);
+
 typedef struct RtLog RtLog;
 /* path NULL: no JSON-lines file.  progress: draw the one-line display on
    stderr (the caller passes isatty(2)).  The file is truncated and locked
