@@ -39,6 +39,28 @@ def net(p):
     return F.conv2d(h, p["w4"])
 
 
+def layer_check(report, path, out, x):
+    """The stdlib's Conv2d(4, 6, [3, 2], stride = 2, padding = [1, 0],
+    groups = 2) against torch.nn.Conv2d with its saved weights, and its
+    initialization within PyTorch's bound 1/sqrt(fan_in), fan_in = 12."""
+    w = load_safetensors(path)
+    bound = [float(v) for line in open(out) if line.startswith("bound ") for v in line.split()[1:]]
+    report("layer_init_bound", len(bound) == 2 and 0.8 < bound[0] <= 1 + 1e-6 and 0 < bound[1] <= 1 + 1e-6,
+           f"max |weight|, |bias| times sqrt(fan_in): {bound}")
+    conv = torch.nn.Conv2d(4, 6, (3, 2), stride=2, padding=(1, 0), groups=2).double()
+    with torch.no_grad():
+        conv.weight.copy_(w["weight"])
+        conv.bias.copy_(w["bias"])
+        y = conv(x)
+    want = f"layer {list(y.shape)}"
+    got = [line.split() for line in open(out) if line.startswith("layer ")]
+    shape_ok = len(got) == 1 and " ".join(got[0][:-2]) == want
+    report("layer_shape", shape_ok, f"sinter {got}, torch {want}")
+    if shape_ok:
+        for name, have, ref in (("sum", float(got[0][-2]), y.sum().item()), ("sum_sq", float(got[0][-1]), (y ** 2).sum().item())):
+            report(f"layer_{name}", abs(have - ref) <= 1e-5 * max(abs(ref), 1), f"sinter {have}, torch {ref}")
+
+
 def main():
     report = Checks("torch_conv ")
     p = {k: v.requires_grad_() for k, v in load_safetensors(sys.argv[1]).items()}
@@ -57,6 +79,8 @@ def main():
                 t -= 0.01 * t.grad
                 t.grad = None
     final = load_safetensors(sys.argv[3])
+    layer_check(report, os.path.join(os.path.dirname(sys.argv[3]), "layer.safetensors"), sys.argv[2],
+                load_safetensors(sys.argv[1])["x"])
     for k in sorted(p):
         d = (final[k] - p[k].detach()).abs().max().item()
         scale = p[k].detach().abs().max().item()
