@@ -97,7 +97,9 @@ bool ir_conv_geom(const Type *x, const Type *w, const Node *n, RtConv *g, char *
 	g->ow = (wp - ew) / g->sw + 1;
 	Type y = type_make(DT_F32, 4, (int64_t[]){ g->n, g->o, g->oh, g->ow });
 	int64_t k = g->c / G * g->kh * g->kw;
-	if (!type_bytes_ok(&y, NULL) || k > INT32_MAX / 2 || g->oh * g->ow > INT32_MAX / 2 || k * g->oh * g->ow > INT32_MAX)
+	/* each factor first, so that the products cannot overflow */
+	if (!type_bytes_ok(&y, NULL) || k > INT32_MAX / 2 || g->oh > INT32_MAX / 2 || g->ow > INT32_MAX / 2 ||
+		g->oh * g->ow > INT32_MAX / 2 || k * g->oh * g->ow > INT32_MAX)
 		return refuse(err, errlen, x, w, "the result or its GEMMs are too large");
 	return true;
 }
