@@ -10,7 +10,8 @@
  * padding reads x itself as col: no copy, no scratch.
  *
  * The reference these are compared against is the interpreter's direct
- * loops (ir/conv.c); the results differ only by the order of the sums.
+ * loops (ir/conv.c), which sum in double: the two differ by float rounding
+ * only.
  */
 #include "runtime/runtime.h"
 
