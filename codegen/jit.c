@@ -118,6 +118,8 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "rt_gemm_serial_begin", (uintptr_t)&rt_gemm_serial_begin },
 		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
 		{ "rt_index_record", (uintptr_t)&rt_index_record },
+		{ "rt_conv2d", (uintptr_t)&rt_conv2d }, { "rt_conv2d_dx", (uintptr_t)&rt_conv2d_dx },
+		{ "rt_conv2d_dw", (uintptr_t)&rt_conv2d_dw },
 		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
 		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },
 		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },

@@ -9,8 +9,11 @@
  * double (i64 for integers), as the interpreter does, so both agree to the
  * float rounding of the result; MAX and MIN propagate NaN like it does.
  * MATMUL calls cblas_sgemm with the interpreter's exact batching.
+ * CONV2D and its gradients call the runtime's GEMM-based kernels
+ * (runtime/conv.c), their im2col buffer in the region's scratch block.
  */
 #include "codegen/reduce.h"
+#include "ir/conv.h"
 #include "runtime/runtime.h"
 
 #include <math.h>
@@ -300,6 +303,30 @@ void cg_matmul(Cg *g, int v)
 	}
 	if (serial)
 		cg_call(g, "rt_gemm_serial_end", g->voidty, &g->i32, &threads, 1);
+}
+
+/* ---- convolution ---- */
+
+void cg_conv(Cg *g, int v)
+{
+	const Region *r = g->r;
+	RtConv cv = ir_conv_of(r, v);
+	const int64_t *f = (const int64_t *)&cv;
+	LLVMValueRef num[RT_CONV_FIELDS];
+	for (int k = 0; k < RT_CONV_FIELDS; k++)
+		num[k] = cg_i64(g, f[k]);
+	/* the geometry as a constant the runtime reads as its RtConv */
+	LLVMValueRef geom = LLVMAddGlobal(g->mod, LLVMArrayType2(g->i64, RT_CONV_FIELDS), "conv");
+	LLVMSetInitializer(geom, LLVMConstArray2(g->i64, num, RT_CONV_FIELDS));
+	LLVMSetGlobalConstant(geom, 1);
+	LLVMSetLinkage(geom, LLVMPrivateLinkage);
+	int64_t col = rt_conv2d_scratch(&cv);
+	LLVMValueRef colp = col ? cg_scratch(g, col * (int64_t)sizeof(float)) : LLVMConstNull(g->ptrty);
+	const Node *nd = &r->node[v];
+	const char *fn = nd->op == OP_CONV2D ? "rt_conv2d" : nd->op == OP_CONV2D_DX ? "rt_conv2d_dx" : "rt_conv2d_dw";
+	LLVMTypeRef pt[5] = { g->ptrty, g->ptrty, g->ptrty, g->ptrty, g->ptrty };
+	LLVMValueRef a[5] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v], colp };
+	cg_call(g, fn, g->voidty, pt, a, 5);
 }
 
 /* ---- accumulators for fused kernels (fused.c) ---- */

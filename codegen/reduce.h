@@ -1,5 +1,5 @@
 /*
- * reduce.h — the kernels of SUM, MAX, MIN, ARGMAX and MATMUL (reduce.c),
+ * reduce.h — the kernels of SUM, MAX, MIN, ARGMAX, MATMUL and CONV2D (reduce.c),
  * and the reduction accumulators and the GEMM call that fused kernels
  * (fused.c) are built with as well.
  */
@@ -11,6 +11,8 @@
 void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
 void cg_matmul(Cg *g, int v);
+/* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel. */
+void cg_conv(Cg *g, int v);
 
 /* The accumulator of a SUM, MAX or MIN. */
 typedef struct {

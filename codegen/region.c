@@ -233,6 +233,9 @@ static void node(Cg *g, int v)
 	case OP_MIN: cg_reduce(g, v); return;
 	case OP_ARGMAX: cg_argmax(g, v); return;
 	case OP_MATMUL: cg_matmul(g, v); return;
+	case OP_CONV2D:
+	case OP_CONV2D_DX:
+	case OP_CONV2D_DW: cg_conv(g, v); return;
 	default: cg_kernel(g, v); return;
 	}
 }

@@ -108,6 +108,9 @@ enum {
  *   ONE_HOT      result type gives n (last axis)
  *   SCATTER_ROWS result type gives the table shape
  *   MATMUL       ia[0] = transpose a, ia[1] = transpose b (last two axes)
+ *   CONV2D, CONV2D_DX, CONV2D_DW  ia[0..7) = stride h, w, padding h, w,
+ *                dilation h, w, groups (nia = 7); DX/DW: the result type is
+ *                x's or w's
  * TAKE, SCATTER_ROWS and ONE_HOT carry `loc`, where their indices came from
  * in the source, for the range check at run time.
  */
@@ -176,7 +179,8 @@ enum {
 	A_RANGES = 1 << 14,    /* {ranges}: start:stop:step per axis, ia[0..nia) */
 	A_TA = 1 << 15,        /* {ta}: transpose a, ia[0] */
 	A_TB = 1 << 16,        /* {tb}: transpose b, ia[1] */
-	ATTR_BITS = 17
+	A_CONV = 1 << 17,      /* {conv}: stride, padding, dilation (h, w each) and groups, ia[0..7) */
+	ATTR_BITS = 18
 };
 
 /* How an attribute's value is written. */

@@ -316,8 +316,10 @@ static int parse_ints(Parser *P, int64_t *ia, int group)
 		return 0;
 	do {
 		skip_ws(P);
-		if (n == group * MAX_RANK)
-			perr(P, P->p, "more than %d %s", MAX_RANK, group == 1 ? "entries" : "ranges");
+		/* a list fills Node.ia (conv2d's has 7 numbers); ranges are 3 per axis */
+		int most = group == 1 ? (int)(sizeof ((Node *)0)->ia / sizeof *ia) : MAX_RANK;
+		if (n == group * most)
+			perr(P, P->p, "more than %d %s", most, group == 1 ? "entries" : "ranges");
 		for (int j = 0; j < group; j++) {
 			if (j)
 				expect(P, ':');

@@ -9,6 +9,7 @@
  * rules stay simple.  Rules never hold a Node pointer across an emit: the
  * node array may move.
  */
+#include "ir/conv.h"
 #include "ir/ops.h"
 
 #include <string.h>
@@ -390,4 +391,33 @@ void gr_matmul(AdCtx *ad, int v, int g)
 	}
 	int db = tb ? ir_matmul(r, g, a, true, ta) : ir_matmul(r, a, g, !ta, false);
 	give(ad, b, db);
+}
+
+/* ---- convolution ----
+ * All three ops are bilinear sums over the same (output, tap) pairs,
+ * sum x[t.x] * w[t.w] * dy[t.y]: each one's gradient with respect to an
+ * operand is another of the three, with the same attribute. */
+
+void gr_conv2d(AdCtx *ad, int v, int g)
+{
+	Region *r = ad_region(ad);
+	int x = arg(ad, v, 0), w = arg(ad, v, 1);
+	ad_accum(ad, x, ir_conv(r, OP_CONV2D_DX, g, w, &r->node[v], ty(ad, x)));
+	ad_accum(ad, w, ir_conv(r, OP_CONV2D_DW, x, g, &r->node[v], ty(ad, w)));
+}
+
+void gr_conv2d_dx(AdCtx *ad, int v, int g)
+{
+	Region *r = ad_region(ad);
+	int dy = arg(ad, v, 0), w = arg(ad, v, 1);
+	ad_accum(ad, dy, ir_conv(r, OP_CONV2D, g, w, &r->node[v], ty(ad, dy)));
+	ad_accum(ad, w, ir_conv(r, OP_CONV2D_DW, g, dy, &r->node[v], ty(ad, w)));
+}
+
+void gr_conv2d_dw(AdCtx *ad, int v, int g)
+{
+	Region *r = ad_region(ad);
+	int x = arg(ad, v, 0), dy = arg(ad, v, 1);
+	ad_accum(ad, x, ir_conv(r, OP_CONV2D_DX, dy, g, &r->node[v], ty(ad, x)));
+	ad_accum(ad, dy, ir_conv(r, OP_CONV2D, x, g, &r->node[v], ty(ad, dy)));
 }

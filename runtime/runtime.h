@@ -179,4 +179,19 @@ enum { RT_GEMM_SERIAL_MAX = 1 << 22 };
 int rt_gemm_serial_begin(void);
 void rt_gemm_serial_end(int threads);
 
+/* ---- 2-D convolution, NCHW (runtime/conv.c) ---- */
+/* The geometry of one convolution: x f32[n, c, h, w], w f32[o, c / groups,
+   kh, kw], y f32[n, o, oh, ow]; stride, padding, dilation per axis.
+   Generated code passes it as a constant array of RT_CONV_FIELDS int64s. */
+typedef struct {
+	int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups;
+} RtConv;
+enum { RT_CONV_FIELDS = 16 };
+/* Floats of the scratch buffer `col` the three functions need (0: none). */
+int64_t rt_conv2d_scratch(const RtConv *g);
+/* y = conv(x, w); dx = the data gradient of dy; dw = the weight gradient. */
+void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *col);
+void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *col);
+void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *col);
+
 #endif

@@ -50,13 +50,13 @@ static void test_rows(void)
 	for (int op = 0; op < OP_COUNT; op++) {
 		const OpInfo *o = &op_info[op];
 		const char *nm = o->name ? o->name : "";
-		bool ok = *nm != 0;
+		bool ok = islower((unsigned char)*nm); /* digits after the first letter: conv2d */
 		for (const char *p = nm; *p; p++)
-			ok &= islower((unsigned char)*p) || *p == '_';
+			ok &= islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_';
 		for (int q = 0; q < op; q++)
 			ok &= strcmp(op_info[q].name, nm) != 0;
 		snprintf(name, sizeof name, "row_%d_name_%s", op, nm);
-		check(ok, name, "empty, not a lower-case word, or used twice");
+		check(ok, name, "empty, not a lower-case word (digits after its first letter), or used twice");
 
 		snprintf(name, sizeof name, "row_%s_hooks", nm);
 		check(op_shape[op] && op_grad[op] && op_interp[op], name, "a hook is missing");
