@@ -18,6 +18,7 @@
 #include "codegen/region.h"
 #include "codegen/fused.h"
 #include "codegen/kernels.h"
+#include "codegen/pool.h"
 #include "codegen/reduce.h"
 
 #include "kernel/kernel.h"
@@ -233,6 +234,10 @@ static void node(Cg *g, int v)
 	case OP_MIN: cg_reduce(g, v); return;
 	case OP_ARGMAX: cg_argmax(g, v); return;
 	case OP_MATMUL: cg_matmul(g, v); return;
+	case OP_MAX_POOL:
+	case OP_MAX_POOL_GRAD:
+	case OP_AVG_POOL:
+	case OP_AVG_POOL_GRAD: cg_pool(g, v); return;
 	default: cg_kernel(g, v); return;
 	}
 }

@@ -108,6 +108,9 @@ enum {
  *   ONE_HOT      result type gives n (last axis)
  *   SCATTER_ROWS result type gives the table shape
  *   MATMUL       ia[0] = transpose a, ia[1] = transpose b (last two axes)
+ *   MAX_POOL, AVG_POOL and their _GRAD ops: ia[0..6) = kernel height
+ *                and width, stride height and width, padding height and
+ *                width (ir/pool.h); AVG_POOL_GRAD's result type is x's
  * TAKE, SCATTER_ROWS and ONE_HOT carry `loc`, where their indices came from
  * in the source, for the range check at run time.
  */
@@ -176,7 +179,8 @@ enum {
 	A_RANGES = 1 << 14,    /* {ranges}: start:stop:step per axis, ia[0..nia) */
 	A_TA = 1 << 15,        /* {ta}: transpose a, ia[0] */
 	A_TB = 1 << 16,        /* {tb}: transpose b, ia[1] */
-	ATTR_BITS = 17
+	A_WINDOW = 1 << 17,    /* {window}: pooling's kh, kw, sh, sw, ph, pw, ia[0..6) */
+	ATTR_BITS = 18
 };
 
 /* How an attribute's value is written. */

@@ -55,6 +55,7 @@ const AttrDef attr_def[ATTR_BITS] = {
 	{ "ranges", AK_RANGES, AS_IA, AU_NEEDED },
 	{ "ta", AK_FLAG, AS_IA0, AU_ZERO },
 	{ "tb", AK_FLAG, AS_IA1, AU_ZERO },
+	{ "window", AK_LIST, AS_IA, AU_NEEDED },
 };
 
 int64_t attr_int(const Node *n, AttrSlot slot)
