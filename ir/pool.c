@@ -29,21 +29,21 @@ bool ir_pool_geom(const char *op, const Type *x, const int64_t *ia, int nia, Poo
 	*g = (PoolGeom){ .n = x->dim[0], .c = x->dim[1], .h = x->dim[2], .w = x->dim[3],
 		.kh = ia[0], .kw = ia[1], .sh = ia[2], .sw = ia[3], .ph = ia[4], .pw = ia[5] };
 	if (g->kh < 1 || g->kw < 1)
-		POOL_FAIL("%s: kernel [%lld, %lld] must be at least 1", op, (long long)g->kh,
+		POOL_FAIL("%s of %s: kernel [%lld, %lld] must be at least 1", op, tx, (long long)g->kh,
 			(long long)g->kw);
 	if (g->sh < 1 || g->sw < 1)
-		POOL_FAIL("%s: stride [%lld, %lld] must be at least 1", op, (long long)g->sh,
+		POOL_FAIL("%s of %s: stride [%lld, %lld] must be at least 1", op, tx, (long long)g->sh,
 			(long long)g->sw);
 	if (g->ph < 0 || g->pw < 0)
-		POOL_FAIL("%s: padding [%lld, %lld] must not be negative", op, (long long)g->ph,
+		POOL_FAIL("%s of %s: padding [%lld, %lld] must not be negative", op, tx, (long long)g->ph,
 			(long long)g->pw);
 	if (g->ph > g->kh / 2 || g->pw > g->kw / 2)
-		POOL_FAIL("%s: padding [%lld, %lld] must be at most half the kernel [%lld, %lld]", op,
+		POOL_FAIL("%s of %s: padding [%lld, %lld] must be at most half the kernel [%lld, %lld]", op, tx,
 			(long long)g->ph, (long long)g->pw, (long long)g->kh, (long long)g->kw);
 	/* 2*ph <= kh here, so neither side overflows */
 	if (g->kh - 2 * g->ph > g->h || g->kw - 2 * g->pw > g->w)
-		POOL_FAIL("%s: kernel [%lld, %lld] is larger than the input %s padded by [%lld, %lld]",
-			op, (long long)g->kh, (long long)g->kw, tx, (long long)g->ph, (long long)g->pw);
+		POOL_FAIL("%s of %s: kernel [%lld, %lld] is larger than the input's %lld x %lld padded by [%lld, %lld]", op, tx,
+			(long long)g->kh, (long long)g->kw, (long long)g->h, (long long)g->w, (long long)g->ph, (long long)g->pw);
 	g->oh = (g->h - (g->kh - 2 * g->ph)) / g->sh + 1;
 	g->ow = (g->w - (g->kw - 2 * g->pw)) / g->sw + 1;
 	return true;
