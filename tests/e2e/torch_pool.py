@@ -27,3 +27,7 @@ case((2, 3), 1, (1, 1), True)
 # pad: sinter's pairs run in axis order over the last axes; F.pad's from the last axis back
 print(F.pad(x0, (2, 1, 1, 0)).tolist())
 print(F.pad(x0, (3, 0, 0, 0, 1, 2, 0, 0), value=-2.5).tolist())
+print(torch.nn.MaxPool2d(3, stride=2, padding=1)(x0).tolist())
+print(torch.nn.AvgPool2d((2, 3), stride=1, padding=(1, 1))(x0).tolist())
+print(torch.nn.AdaptiveAvgPool2d(1)(x0).flatten(1).tolist())
+print(torch.flatten(x0, 2)[:, :, 3:9].tolist(), list(torch.flatten(x0, 2).shape))
