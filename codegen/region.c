@@ -18,6 +18,7 @@
 #include "codegen/region.h"
 #include "codegen/fused.h"
 #include "codegen/kernels.h"
+#include "codegen/pool.h"
 #include "codegen/reduce.h"
 
 #include "kernel/kernel.h"
@@ -236,6 +237,10 @@ static void node(Cg *g, int v)
 	case OP_CONV2D:
 	case OP_CONV2D_DX:
 	case OP_CONV2D_DW: cg_conv(g, v); return;
+	case OP_MAX_POOL:
+	case OP_MAX_POOL_GRAD:
+	case OP_AVG_POOL:
+	case OP_AVG_POOL_GRAD: cg_pool(g, v); return;
 	default: cg_kernel(g, v); return;
 	}
 }

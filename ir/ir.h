@@ -111,6 +111,9 @@ enum {
  *   CONV2D, CONV2D_DX, CONV2D_DW  ia[0..7) = stride h, w, padding h, w,
  *                dilation h, w, groups (nia = 7); DX/DW: the result type is
  *                x's or w's
+ *   MAX_POOL, AVG_POOL and their _GRAD ops: ia[0..6) = kernel height
+ *                and width, stride height and width, padding height and
+ *                width (ir/pool.h); AVG_POOL_GRAD's result type is x's
  * TAKE, SCATTER_ROWS and ONE_HOT carry `loc`, where their indices came from
  * in the source, for the range check at run time.
  */
@@ -180,7 +183,8 @@ enum {
 	A_TA = 1 << 15,        /* {ta}: transpose a, ia[0] */
 	A_TB = 1 << 16,        /* {tb}: transpose b, ia[1] */
 	A_CONV = 1 << 17,      /* {conv}: stride, padding, dilation (h, w each) and groups, ia[0..7) */
-	ATTR_BITS = 18
+	A_WINDOW = 1 << 18,    /* {window}: pooling's kh, kw, sh, sw, ph, pw, ia[0..6) */
+	ATTR_BITS = 19
 };
 
 /* How an attribute's value is written. */

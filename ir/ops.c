@@ -56,6 +56,7 @@ const AttrDef attr_def[ATTR_BITS] = {
 	{ "ta", AK_FLAG, AS_IA0, AU_ZERO },
 	{ "tb", AK_FLAG, AS_IA1, AU_ZERO },
 	{ "conv", AK_LIST, AS_IA, AU_NEEDED },
+	{ "window", AK_LIST, AS_IA, AU_NEEDED },
 };
 
 int64_t attr_int(const Node *n, AttrSlot slot)

@@ -31,6 +31,7 @@
  *   tril {k}   rand/randn {stream}   dropout {p, stream}   matmul {ta, tb}
  *   sum/max/min/argmax {axes, keep}  transpose {perm}  concat {axis}
  *   slice/unslice {ranges=[start:stop:step, ...]}
+ *   max_pool/avg_pool and their _grad ops {window=[kh, kw, sh, sw, ph, pw]}
  * The parser also accepts looser input, which prints canonically: any
  * distinct %N names (renumbered densely), k/stream/ta/tb/keep left out (0),
  * `f32[]` for `f32`, `%N = write ...` and a type after write.

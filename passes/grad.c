@@ -363,6 +363,34 @@ void gr_dropout(AdCtx *ad, int v, int g)
 
 /* ---- linear algebra ---- */
 
+/* ---- pooling: the backward ops carry the window ---- */
+
+/* The backward op `op` of pooling node v, on operands args[0..n). */
+static int pool_grad(AdCtx *ad, int v, OpKind op, const int *args, int n)
+{
+	Region *r = ad_region(ad);
+	Node p = ir_proto(op);
+	memcpy(p.ia, r->node[v].ia, sizeof p.ia);
+	p.nia = r->node[v].nia;
+	p.type = ty(ad, arg(ad, v, 0)); /* avg_pool_grad's given type */
+	char err[400];
+	int s = ir_emit(r, &p, args, n, err, sizeof err);
+	if (s < 0)
+		die("autodiff: %s", err);
+	return s;
+}
+
+void gr_max_pool(AdCtx *ad, int v, int g)
+{
+	int x = arg(ad, v, 0);
+	ad_accum(ad, x, pool_grad(ad, v, OP_MAX_POOL_GRAD, (int[]){ x, g }, 2));
+}
+
+void gr_avg_pool(AdCtx *ad, int v, int g)
+{
+	ad_accum(ad, arg(ad, v, 0), pool_grad(ad, v, OP_AVG_POOL_GRAD, &g, 1));
+}
+
 void gr_matmul(AdCtx *ad, int v, int g)
 {
 	/*

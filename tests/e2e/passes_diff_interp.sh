@@ -4,5 +4,5 @@
 # switched off as with the whole pipeline (passes_diff.sh checks the same
 # on native code for every program).
 cd "$(dirname "$0")/../.." || exit 1
-FLAGS=--interp PROGRAMS="examples/linreg.sn tests/e2e/determinism.sn tests/e2e/numpy_mlp.sn tests/e2e/torch_gpt.sn
+FLAGS=--interp PROGRAMS="examples/linreg.sn tests/e2e/determinism.sn tests/e2e/numpy_mlp.sn tests/e2e/torch_gpt.sn tests/e2e/torch_pool.sn
 	tests/spec/optimizers.sn tests/spec/train_block.sn tests/spec/adamw_stdlib.sn" exec tests/e2e/passes_diff.sh

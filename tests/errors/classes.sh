@@ -16,7 +16,7 @@ class_of_prefix() {
 	syntax) echo syntax ;;
 	name | assign | redefine | import) echo names ;;
 	args | fn) echo calls ;;
-	type | if | keepdims | iterate | generate) echo types ;;
+	type | types | if | keepdims | iterate | generate) echo types ;;
 	shape | axis) echo shapes ;;
 	int) echo integers ;;
 	depth) echo nesting ;;

@@ -386,8 +386,70 @@ static void test_writes(void)
 	arena_free(r->arena);
 }
 
+/* ---- pooling ---- */
+
+static int64_t irand(int64_t lo, int64_t hi) /* lo .. hi */
+{
+	return lo + (int64_t)(urand() * (double)(hi - lo + 1));
+}
+
+/*
+ * 120 random windows over random NCHW shapes (odd sizes, strides above
+ * and below the kernel, padding up to half the kernel), each through all
+ * four pooling ops, bit for bit: both paths visit windows and their
+ * elements in the same order.  Inputs are small integers, so windows hold
+ * ties (the first maximum must win on both paths), and every third case
+ * holds a NaN.
+ */
+static void test_pool(void)
+{
+	char name[96];
+	for (int c = 0; c < 120; c++) {
+		int64_t n = irand(1, 3), ch = irand(1, 4), h = irand(1, 13), w = irand(1, 13), win[6];
+		win[0] = irand(1, 5), win[1] = irand(1, 5);
+		win[4] = irand(0, win[0] / 2), win[5] = irand(0, win[1] / 2);
+		win[0] = win[0] - 2 * win[4] > h ? h + 2 * win[4] : win[0];
+		win[1] = win[1] - 2 * win[5] > w ? w + 2 * win[5] : win[1];
+		win[2] = irand(1, 3), win[3] = irand(1, 3);
+		Node p = ir_proto(OP_MAX_POOL);
+		memcpy(p.ia, win, sizeof win);
+		p.nia = 6;
+		Type xt = type_make(DT_F32, 4, (int64_t[]){ n, ch, h, w });
+		Region *r = region();
+		int o = emit(r, p, (int[]){ ir_input(r, 0, xt) }, 1);
+		Type yt = r->node[o].type;
+		arena_free(r->arena);
+		Tensor x[4], gy[2];
+		for (int k = 0; k < 4; k++) {
+			x[k] = trand(xt, -4, 4);
+			for (int64_t i = 0; i < type_numel(&xt); i++)
+				((float *)x[k].data)[i] = floorf(((float *)x[k].data)[i]);
+			if (c % 3 == 0)
+				((float *)x[k].data)[irand(0, type_numel(&xt) - 1)] = NAN;
+		}
+		gy[0] = trand(yt, -1, 1);
+		gy[1] = trand(yt, -1, 1);
+		const char *shape = type_str(&xt, (char[96]){ 0 }, 96);
+		snprintf(name, sizeof name, "max_pool_%d_%s_w%lld,%lld,%lld,%lld,%lld,%lld", c, shape, (long long)win[0],
+			(long long)win[1], (long long)win[2], (long long)win[3], (long long)win[4], (long long)win[5]);
+		one_op(name, p, &x[0], 1, 0);
+		p.op = OP_AVG_POOL;
+		name[0] = 'a', name[1] = 'v', name[2] = 'g';
+		one_op(name, p, &x[1], 1, 0);
+		p.op = OP_MAX_POOL_GRAD;
+		snprintf(name, sizeof name, "max_pool_grad_%d_%s", c, shape);
+		one_op(name, p, (Tensor[]){ x[2], gy[0] }, 2, 0);
+		p.op = OP_AVG_POOL_GRAD;
+		p.type = xt;
+		snprintf(name, sizeof name, "avg_pool_grad_%d_%s", c, shape);
+		one_op(name, p, &gy[1], 1, 0);
+		free(x[3].data);
+	}
+	flush();
+}
+
 int main(void)
 {
 	return jit_run((const CheckTest[]){ test_unary, test_binary, test_sources, test_reductions, test_shape_ops,
-		test_matmul, flush, test_writes, NULL });
+		test_matmul, flush, test_pool, test_writes, NULL });
 }

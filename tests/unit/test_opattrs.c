@@ -94,7 +94,7 @@ static void test_attr_defs(void)
  * the shape rule accepts one; an op none fits fails `sample_OP` and wants
  * a pool value or given type of its kind here.
  */
-enum { NPOOL = 6, NGIVEN = 7, NVARIANT = 3, XIN = 2 /* first pool input */ };
+enum { NPOOL = 7, NGIVEN = 8, NVARIANT = 4, XIN = 2 /* first pool input */ };
 
 typedef struct {
 	int op, narg, pick[3], given, variant;
@@ -104,9 +104,10 @@ typedef enum { TW_NONE, TW_JUNK, TW_ZERO, TW_UNSET } Tweak;
 
 static Type pool_type(int k)
 {
-	int64_t d3[3] = { 4, 4, 4 }, d1 = 4, d4[4] = { 2, 2, 3, 3 };
+	int64_t d3[3] = { 4, 4, 4 }, d1 = 4, d4[4] = { 2, 2, 3, 3 }, p4[4] = { 1, 2, 4, 4 };
 	switch (k) {
 	case 5: return type_make(DT_F32, 4, d4); /* conv2d's x, w and y, at padding 1 */
+	case 6: return type_make(DT_F32, 4, p4); /* NCHW: pooling */
 	case 1: return type_make(DT_I32, 1, &d1);
 	case 2: return type_make(DT_BOOL, 3, d3);
 	case 3: return type_scalar(DT_F32);
@@ -117,8 +118,8 @@ static Type pool_type(int k)
 static Type given_type(int k)
 {
 	static const int64_t dims[NGIVEN][4] = { { 4, 4 }, { 256 }, { 8, 6, 4 }, { 4, 4, 4 }, { 4, 4, 4 }, { 4 },
-		{ 2, 2, 3, 3 } };
-	static const int rank[NGIVEN] = { 2, 1, 3, 3, 3, 1, 4 };
+		{ 2, 2, 3, 3 }, { 1, 2, 4, 4 } };
+	static const int rank[NGIVEN] = { 2, 1, 3, 3, 3, 1, 4, 4 };
 	return type_make(k == 4 || k == 5 ? DT_I32 : DT_F32, rank[k], dims[k]);
 }
 
@@ -133,11 +134,12 @@ static int pool_value(Region *r, int *pv, int k)
 /* Every schema attribute of p set to a sample value of variant k. */
 static void sample_attrs(Node *p, int k)
 {
-	/* the third list: conv2d's stride, padding, dilation and groups */
-	static const int64_t lists[NVARIANT][7] = { { 1 }, { 2, 0, 1 }, { 1, 1, 1, 1, 1, 1, 1 } };
-	static const int nlist[NVARIANT] = { 1, 3, 7 };
+	/* the third list: conv2d's stride, padding, dilation and groups; the
+	   fourth a pooling window that keeps [1, 2, 4, 4]: kernel 3, stride 1, padding 1 */
+	static const int64_t lists[NVARIANT][7] = { { 1 }, { 2, 0, 1 }, { 1, 1, 1, 1, 1, 1, 1 }, { 3, 3, 1, 1, 1, 1 } };
+	static const int nlist[NVARIANT] = { 1, 3, 7, 6 };
 	static const int64_t ranges[NVARIANT][9] = { { 0, 4, 2, 1, 3, 1, 0, 4, 1 }, { 0, 8, 2, 1, 5, 1, 0, 4, 1 },
-		{ 0, 4, 2, 1, 3, 1, 0, 4, 1 } };
+		{ 0, 4, 2, 1, 3, 1, 0, 4, 1 }, { 0, 8, 2, 1, 5, 1, 0, 4, 1 } };
 	for (int b = 0; b < ATTR_BITS; b++) {
 		const AttrDef *d = &attr_def[b];
 		if (!(op_info[p->op].attrs >> b & 1))
@@ -192,7 +194,7 @@ static void junk_attrs(Node *p)
    effect) output; -1 when the shape rule refuses. */
 static int sample_emit(Region *r, const Recipe *c, Tweak tw, int bit)
 {
-	int pv[NPOOL] = { -1, -1, -1, -1, -1, -1 }, args[3];
+	int pv[NPOOL] = { -1, -1, -1, -1, -1, -1, -1 }, args[3];
 	for (int k = 0; k < c->narg; k++)
 		args[k] = pool_value(r, pv, c->pick[k]);
 	Node p = ir_proto((OpKind)c->op);
@@ -348,12 +350,13 @@ static void test_attr_samples(void)
 {
 	char name[96], err[512];
 	Tensor x = trand(pool_type(0), -2, 2), ids = trand(pool_type(1), 0, 1), b = trand(pool_type(2), 0, 1),
-	       sc = trand(pool_type(3), -2, 2), x4 = trand(pool_type(5), -2, 2);
+	       sc = trand(pool_type(3), -2, 2), x4 = trand(pool_type(5), -2, 2),
+	       p4 = trand(pool_type(6), -2, 2);
 	for (int i = 0; i < 4; i++)
 		((int32_t *)ids.data)[i] = 3 - i;
 	for (int i = 0; i < 64; i++)
 		((uint8_t *)b.data)[i] = i % 3 == 0;
-	Tensor *inputs[XIN + NPOOL] = { &x, &x, &x, &ids, &b, &sc, NULL, &x4 };
+	Tensor *inputs[XIN + NPOOL] = { &x, &x, &x, &ids, &b, &sc, NULL, &x4, &p4 };
 	for (int op = 0; op < OP_COUNT; op++) {
 		const char *nm = op_info[op].name;
 		Recipe c;
@@ -400,6 +403,7 @@ static void test_attr_samples(void)
 	free(b.data);
 	free(sc.data);
 	free(x4.data);
+	free(p4.data);
 }
 
 int main(void)

@@ -1,0 +1,112 @@
+/*
+ * prims_pool.c — the primitives of convolutional networks that move or
+ * summarize windows of NCHW tensors without weights: max_pool2d and
+ * avg_pool2d (the pooling ops of ir/pool.h) and pad (constant padding,
+ * traced as unslice, whose gradient is the slice back).  Their rows are in
+ * the builtin table, host/prims.c; LANGUAGE.md §12 describes them.
+ */
+#include "host/host.h"
+#include "ir/pool.h"
+
+#include <math.h>
+#include <string.h>
+
+#define TS(t) type_str((t), (char[96]){ 0 }, 96)
+
+/* An int, or a list of two ints (height, width), into out[0..2). */
+static void want_pair(Ev *ev, Value v, Loc loc, const char *fname, const char *what, int64_t *out)
+{
+	if (v.kind == V_INT) {
+		out[0] = out[1] = v.i;
+		return;
+	}
+	if (v.kind != V_LIST || v.n != 2 || v.items[0].kind != V_INT || v.items[1].kind != V_INT)
+		ev_error(ev, loc, "%s: %s must be an int or a pair of ints [height, width], got a %s", fname, what,
+			value_kind_name(&v));
+	out[0] = v.items[0].i;
+	out[1] = v.items[1].i;
+}
+
+/* max_pool2d(x, kernel, stride = kernel, padding = 0) and avg_pool2d(...):
+   the window is judged by the shape rule's own check (ir/pool.c), under
+   the name the user wrote. */
+Value prim_pool(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[4];
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	Node p = ir_proto(b->op);
+	want_pair(ev, v[1], loc, b->name, "kernel", &p.ia[0]);
+	if (v[2].kind == V_NONE)
+		p.ia[2] = p.ia[0], p.ia[3] = p.ia[1];
+	else
+		want_pair(ev, v[2], loc, b->name, "stride", &p.ia[2]);
+	if (v[3].kind != V_NONE)
+		want_pair(ev, v[3], loc, b->name, "padding", &p.ia[4]);
+	p.nia = 6;
+	int x = ev_node(ev, v[0], loc, DT_COUNT);
+	PoolGeom g;
+	char err[400];
+	if (!ir_pool_geom(b->name, &ev->tr->r->node[x].type, p.ia, p.nia, &g, err, sizeof err))
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(ir_emit(ev->tr->r, &p, &x, 1, NULL, 0));
+}
+
+/*
+ * pad(x, widths, value = 0): widths is a list of [before, after] pairs for
+ * the last len(widths) axes, in axis order (one pair alone may be written
+ * [before, after]).  The padded tensor is unslice(x) into the larger
+ * shape; a value other than 0 fills the border through where() on the
+ * unsliced mask of x, so that x's elements stay bit for bit.
+ */
+Value prim_pad(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[3];
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	int x = ev_node(ev, v[0], loc, DT_COUNT);
+	Region *r = ev->tr->r;
+	Type t = r->node[x].type;
+	Value w = v[1], one = v[1];
+	if (w.kind == V_LIST && w.n == 2 && w.items[0].kind == V_INT && w.items[1].kind == V_INT)
+		w = (Value){ .kind = V_LIST, .n = 1, .items = &one };
+	if (w.kind != V_LIST)
+		ev_error(ev, loc, "pad: widths must be a list of [before, after] pairs, got a %s", value_kind_name(&w));
+	if (w.n > t.rank)
+		ev_error(ev, loc, "pad: %d pairs of widths for %s, which has %d axes", w.n, TS(&t), t.rank);
+	Node p = ir_proto(OP_UNSLICE);
+	Type to = t;
+	for (int k = 0; k < t.rank; k++) {
+		int64_t lo = 0, hi = 0;
+		int i = k - (t.rank - w.n);
+		if (i >= 0) {
+			Value q = w.items[i];
+			if (q.kind != V_LIST || q.n != 2 || q.items[0].kind != V_INT || q.items[1].kind != V_INT)
+				ev_error(ev, loc, "pad: widths must be a list of [before, after] pairs of ints; item %d is not", i);
+			lo = q.items[0].i;
+			hi = q.items[1].i;
+			if (lo < 0 || hi < 0)
+				ev_error(ev, loc, "pad: widths must not be negative, got [%lld, %lld] for axis %d of %s", (long long)lo,
+					(long long)hi, k, TS(&t));
+			if (lo > TYPE_MAX_BYTES || hi > TYPE_MAX_BYTES - lo - t.dim[k])
+				ev_error(ev, loc, "pad: padding %s by [%lld, %lld] on axis %d is too large", TS(&t), (long long)lo,
+					(long long)hi, k);
+		}
+		to.dim[k] = lo + t.dim[k] + hi;
+		p.ia[3 * k] = lo;
+		p.ia[3 * k + 1] = lo + t.dim[k];
+		p.ia[3 * k + 2] = 1;
+	}
+	if (!type_bytes_ok(&to, NULL))
+		ev_error(ev, loc, "pad: the result %s is too large: a tensor holds at most 2^48 bytes", TS(&to));
+	if (type_eq(&to, &t))
+		return v_tensor(x);
+	p.nia = 3 * t.rank;
+	p.type = to;
+	int val = v[2].kind == V_NONE ? -1 : ev_node(ev, v[2], loc, t.dt);
+	int px = ir_emit(r, &p, &x, 1, NULL, 0);
+	if (val < 0 || (r->node[val].op == OP_CONST && r->node[val].f == 0 && !signbit(r->node[val].f)))
+		return v_tensor(px);
+	p.type.dt = DT_BOOL;
+	int inside = ir_const(r, type_make(DT_BOOL, t.rank, t.dim), 1);
+	int mask = ir_emit(r, &p, &inside, 1, NULL, 0);
+	return v_tensor(ir_op3(r, OP_WHERE, mask, px, val));
+}
