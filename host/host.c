@@ -38,16 +38,24 @@ void ht_release(HostTensor *h)
 	}
 }
 
+/* A list holds its tensors too: a batch appended to a list outlives the
+   loop iteration that made it.  Lists nest at most AST_MAX_DEPTH deep. */
 void ht_bind(Value v)
 {
 	if (v.kind == V_HOST)
 		v.ht->refs++;
+	else if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			ht_bind(v.items[i]);
 }
 
 void ht_unbind(Value v)
 {
 	if (v.kind == V_HOST)
 		ht_release(v.ht);
+	else if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			ht_unbind(v.items[i]);
 }
 
 void env_release(Env *env)
@@ -186,6 +194,16 @@ static void loop_at(Ev *ev, int64_t iter, int64_t call)
 	}
 }
 
+/* Runs a loop's body in inner, its iteration's scope, then drops the scope
+   and stops here after a SIGINT; false when a break ends the loop. */
+static bool host_iteration(Ev *ev, Env *inner, const Stmt *s)
+{
+	Flow f = host_block(ev, inner, s->body, s->nbody);
+	env_release(inner);
+	host_poll_interrupt(ev);
+	return f != FLOW_BREAK;
+}
+
 static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 {
 	Host *h = ev->host;
@@ -222,9 +240,8 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y->t.data);
 		Env *inner = env_new(ev, env);
 		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, 2);
-		host_block(ev, inner, s->body, s->nbody);
-		env_release(inner);
-		host_poll_interrupt(ev);
+		if (!host_iteration(ev, inner, s))
+			break;
 	}
 	free(order);
 	h->nloops--;
@@ -256,11 +273,43 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 			bind_loop(ev, inner, s, v.items, v.n);
 		else
 			bind_loop(ev, inner, s, &v, 1);
-		host_block(ev, inner, s->body, s->nbody);
-		env_release(inner);
-		host_poll_interrupt(ev);
+		if (!host_iteration(ev, inner, s))
+			break;
 	}
 	h->loop_depth--;
+	h->nloops--;
+}
+
+/* The condition of an if or while: a host bool or number (a scalar tensor
+   has been computed by host_value). */
+static bool host_condition(Ev *ev, Env *env, const Stmt *s)
+{
+	Value c = host_value(ev, env, s->value);
+	if (c.kind == V_HOST)
+		ev_error(ev, s->value->loc, "condition must be one bool, got a tensor %s (reduce it to one value first, e.g. with sum)",
+		         type_str(&c.ht->t.type, (char[96]){ 0 }, 96));
+	if (!is_number(&c))
+		ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
+	return num(&c) != 0;
+}
+
+/* while: a loop of the checkpoint's loop stack like a for, counting its
+   iterations; resume does not skip any of them, it evaluates the condition
+   again with the restored state (opt.t, host variables).  In dry mode the
+   body runs once whatever the condition, so that all of it is checked. */
+static void run_while(Ev *ev, Env *env, const Stmt *s)
+{
+	Host *h = ev->host;
+	int64_t unused;
+	for (int64_t i = loop_enter(ev, s, &unused);; i++) {
+		bool go = host_condition(ev, env, s);
+		if (ev->dry ? i > 0 : !go)
+			break;
+		loop_at(ev, i, -1);
+		Env *inner = env_new(ev, env);
+		if (!host_iteration(ev, inner, s))
+			break;
+	}
 	h->nloops--;
 }
 
@@ -274,7 +323,8 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 			         value_kind_name(&base));
 		Binding *b = env_find(base.opt->hyper, t->str);
 		if (!b || b->v.kind == V_CALLABLE)
-			ev_error(ev, t->loc, "optimizer '%s' has no hyperparameter '%s'", base.opt->decl->name, t->str);
+			ev_error(ev, t->loc, "optimizer '%s' has no hyperparameter '%s'%s", base.opt->decl->name, t->str,
+			         ev_suggest_hyper(ev, base.opt, t->str));
 		Value v = host_value(ev, env, s->value);
 		if (!is_number(&v))
 			ev_error(ev, s->value->loc, "a hyperparameter must be a number, got a %s", value_kind_name(&v));
@@ -289,7 +339,8 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 		ev_error(ev, t->loc, "cannot assign to global '%s' (a const, function, model or optimizer; "
 		         "declare a variable with let)", t->str);
 	if (!b)
-		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)", t->str);
+		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)%s", t->str,
+		         ev_suggest_name(ev, env, t->str));
 	Value v = host_value(ev, env, s->value);
 	v.origin = NULL;
 	if (b->host) { /* bind first: v may be the value b holds */
@@ -300,14 +351,15 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 }
 
 /* A block in a scope of its own, whose host tensors go with it. */
-static void host_scope(Ev *ev, Env *env, Stmt *const *ss, int n)
+static Flow host_scope(Ev *ev, Env *env, Stmt *const *ss, int n)
 {
 	Env *inner = env_new(ev, env);
-	host_block(ev, inner, ss, n);
+	Flow f = host_block(ev, inner, ss, n);
 	env_release(inner);
+	return f;
 }
 
-void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
+Flow host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
 {
 	for (int k = 0; k < n; k++) {
 		const Stmt *s = ss[k];
@@ -335,25 +387,31 @@ void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
 			run_for(ev, env, s);
 			break;
 		case S_IF: {
-			Value c = host_value(ev, env, s->value);
-			if (c.kind == V_HOST)
-				ev_error(ev, s->value->loc, "condition must be one bool, got a tensor %s (reduce it to one value first, e.g. with sum)",
-				         type_str(&c.ht->t.type, (char[96]){ 0 }, 96));
-			if (!is_number(&c))
-				ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
+			bool c = host_condition(ev, env, s);
+			Flow f = FLOW_NEXT;
 			if (ev->dry) { /* both branches are checked */
 				host_scope(ev, env, s->body, s->nbody);
 				host_scope(ev, env, s->els, s->nels);
-			} else if (num(&c) != 0)
-				host_scope(ev, env, s->body, s->nbody);
-			else
-				host_scope(ev, env, s->els, s->nels);
+			} else
+				f = c ? host_scope(ev, env, s->body, s->nbody) : host_scope(ev, env, s->els, s->nels);
+			if (f != FLOW_NEXT)
+				return f;
 			break;
 		}
+		case S_WHILE:
+			run_while(ev, env, s);
+			break;
+		case S_BREAK:
+		case S_CONTINUE:
+			/* a dry run goes on past them, so that what follows is checked */
+			if (!ev->dry)
+				return s->kind == S_BREAK ? FLOW_BREAK : FLOW_CONTINUE;
+			break;
 		case S_RETURN:
 			ev_error(ev, s->loc, "return outside of a function");
 		}
 	}
+	return FLOW_NEXT;
 }
 
 void host_run_train(Ev *ev, const Decl *train)

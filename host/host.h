@@ -80,8 +80,8 @@ BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_dat
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);
-/* Runs statements of a train block. */
-void host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
+/* Runs statements of a train block; a break or continue ends them early. */
+Flow host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
 /* Text of a value as print shows it (arena string). */
 const char *host_format(Ev *ev, Value v);
 void host_free(Ev *ev);
