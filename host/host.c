@@ -265,7 +265,7 @@ void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf
 			ok = d[3 * r] >= VAR_INT && d[3 * r] <= VAR_BOOL;
 		if (!ok)
 			ev_error(ev, loc, "'%s': tensor '%s' is not a recorded host variable "
-			         "(meta.var.LEVEL.HOPS.NAME, i32[rows, 3], LEVEL below the %d loops of meta.loops)",
+			         "(meta.var.LEVEL.HOPS.NAME: i32[rows, 3] of numbers or a list, LEVEL below %d, the rows of meta.loops)",
 			         path, t->name, nloops);
 		Value v;
 		if (d[0] == VAR_LIST) {

@@ -11,6 +11,7 @@ Prints "PASS name" or "FAIL name: reason" per check; exits 1 if any failed.
 Output protocol of the programs: each line is "key value value ...", values
 printed as sinter's print does (lists and tensors as [a, b], true/false).
 """
+import gzip
 import json
 import math
 import os
@@ -583,6 +584,11 @@ if a.ok():
         check_text(a, key, want)
     steps = 13
     check_vals(a, "steps", [steps, -(-steps // 10)])
+    labels = gzip.open("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").read()[8:]
+    want = []
+    for k in range(4):
+        want += [sum(labels[2500 * k:2500 * (k + 1)]), 2500]
+    check_vals(a, "grown", [want])
     with open(os.path.join(OUT, "control_flow.jsonl")) as f:
         logged = [json.loads(line)["step"] for line in f]
     report("control_flow stop after N steps logs steps 1..N", logged == list(range(1, steps + 1)), str(logged))
