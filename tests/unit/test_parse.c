@@ -565,6 +565,21 @@ static void test_loops(void)
 	      "loc_while_break", "while at %d, break at %d", w->loc.col, w->body[0]->loc.col);
 }
 
+/* diag_closest: the "did you mean" rule of LANGUAGE.md §15. */
+static void test_suggest(void)
+{
+	const char *names[] = { "learning_rate", "relu", "_cos_anneal", "lr", "weight_decay", "net", "nets" };
+	int n = sizeof names / sizeof names[0];
+	check(diag_closest("lerning_rate", names, n) == 0, "suggest_deletion", "lerning_rate");
+	check(diag_closest("reul", names, n) == 1, "suggest_swap", "two swapped letters are one edit");
+	check(diag_closest("weight_decy", names, n) == 4, "suggest_long", "weight_decy");
+	check(diag_closest("cos_anneal", names, n) == -1, "suggest_hidden", "a name starting with _ is not offered");
+	check(diag_closest("lt", names, n) == -1, "suggest_short", "two characters get no hint");
+	check(diag_closest("relu", names, n) == -1, "suggest_exact", "an exact name is not a suggestion");
+	check(diag_closest("nett", names, n) == 5, "suggest_first_tie", "the first of equally close names wins");
+	check(diag_closest("offset", names, n) == -1, "suggest_none", "nothing close, no hint");
+}
+
 static void test_locations(void)
 {
 	const char *line = "train { let y = foo(a) + b.c * 2 }";
@@ -681,6 +696,7 @@ int main(int argc, char **argv)
 	test_precedence();
 	test_newlines();
 	test_loops();
+	test_suggest();
 	test_locations();
 	test_errors();
 	test_load();
