@@ -241,8 +241,9 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	Tensor *vts = NULL;
 	int nvars = save && !ev->dry ? host_vars_save(ev, &vnames, &vts) : 0;
 	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2 + nvars, n = 0;
-	RtTensor *ts = xcalloc(cap, sizeof *ts);
-	Tensor *slots = xcalloc(cap, sizeof *slots);
+	/* in the arena: a located error below exits with them still held */
+	RtTensor *ts = arena_alloc(ev->arena, (size_t)cap * sizeof *ts);
+	Tensor *slots = arena_alloc(ev->arena, (size_t)cap * sizeof *slots);
 	if (save && (h->nloops > HOST_MAX_LOOPS || o->t > INT32_MAX || ev->batches_calls > INT32_MAX ||
 	             ev->region_runs > INT32_MAX))
 		ev_error(ev, loc, "checkpoint: %s", h->nloops > HOST_MAX_LOOPS
@@ -292,8 +293,6 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		ev->region_runs = meta[2];
 		h->log_step = o->t;
 	}
-	free(ts);
-	free(slots);
 }
 
 /* idx(images, labels), text(path, context), tokens(path, context): a data set. */
