@@ -69,6 +69,12 @@ Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list)
 	Binding *b = env_find(env, recv->str);
 	if (b == env_find(ev->globals, recv->str) || b == env_find(ev->stdlib_globals, recv->str))
 		ev_error(ev, recv->loc, "cannot append to global '%s' (declare a variable with let)", recv->str);
+	/* a method's values are nodes of the region being traced: kept in the
+	   model they would outlive it */
+	const Instance *self = ev->depth > 0 ? ev->stack[ev->depth - 1].self : NULL;
+	if (self && b == env_find(self->fields, recv->str))
+		ev_error(ev, recv->loc, "cannot append to member '%s' of model '%s' in its method (members are fixed "
+		         "when the model is made; use a local list: let xs = [])", recv->str, self->decl->name);
 	Value v = ev_expr(ev, env, call->items[0]);
 	if (b->host) /* a train block's list keeps values, not nodes of this statement's region */
 		v = host_force(ev, v, call->items[0]->loc);
