@@ -44,7 +44,7 @@ void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args,
 				if (strcmp(pn[j], names[i]) == 0)
 					k = j;
 			if (k < 0)
-				ev_error(ev, loc, "'%s' has no parameter '%s'", fname, names[i]);
+				ev_error(ev, loc, "'%s' has no parameter '%s'%s", fname, names[i], ev_suggest(ev, names[i], pn, np));
 		} else {
 			k = pos++;
 			if (k >= np)

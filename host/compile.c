@@ -264,6 +264,7 @@ static Value replace_traced(Ev *ev, Value v, const Value *ts, int *k)
 	for (int i = 0; i < v.n; i++)
 		items[i] = replace_traced(ev, v.items[i], ts, k);
 	v.items = items;
+	v.cap = 0; /* the copy has no room after its items (eval.h, Value.cap) */
 	return v;
 }
 

@@ -124,6 +124,38 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 
 /* ---- names ---- */
 
+const char *ev_suggest(Ev *ev, const char *name, const char *const *cands, int n)
+{
+	int k = diag_closest(name, cands, n);
+	return k < 0 ? "" : arena_printf(ev->arena, "; did you mean '%s'?", cands[k]);
+}
+
+const char *ev_suggest_hyper(Ev *ev, const OptInst *o, const char *name)
+{
+	const Env *h = o->hyper;
+	const char **cands = arena_alloc(ev->arena, (size_t)(h->n + 2) * sizeof *cands);
+	for (int i = 0; i < h->n; i++)
+		cands[i] = h->b[i].name;
+	cands[h->n] = "t";
+	return ev_suggest(ev, name, cands, h->n + 1);
+}
+
+const char *ev_suggest_name(Ev *ev, Env *env, const char *name)
+{
+	int n = builtin_count, cap = n;
+	for (Env *e = env; e; e = e->parent)
+		cap += e->n;
+	const char **cands = arena_alloc(ev->arena, (size_t)(cap + 1) * sizeof *cands);
+	n = 0;
+	/* innermost scope first: of equally close names the nearest wins */
+	for (Env *e = env; e; e = e->parent)
+		for (int i = e->n - 1; i >= 0; i--)
+			cands[n++] = e->b[i].name;
+	for (int i = 0; i < builtin_count; i++)
+		cands[n++] = builtin_table[i].name;
+	return ev_suggest(ev, name, cands, n);
+}
+
 Env *decl_scope(Ev *ev, const Decl *d)
 {
 	return d->from_stdlib ? ev->stdlib_globals : ev->globals;
@@ -142,10 +174,26 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 	}
 	if (builtin_find(e->str))
 		return (Value){ .kind = V_CALLABLE, .s = e->str };
-	ev_error(ev, e->loc, "unknown name '%s'", e->str);
+	ev_error(ev, e->loc, "unknown name '%s'%s", e->str, ev_suggest_name(ev, env, e->str));
 }
 
 /* ---- calls ---- */
+
+static Value member_of(Ev *ev, Value b, const Expr *e);
+
+/* A function given a tensor or a model (parameters) is traced into the
+   region; one given host numbers, strings and lists of them runs on the
+   host (a schedule). */
+static bool traces(const Value *v)
+{
+	if (v->kind == V_TENSOR || v->kind == V_HOST || v->kind == V_PARAM || v->kind == V_MODEL)
+		return true;
+	if (v->kind == V_LIST)
+		for (int i = 0; i < v->n; i++)
+			if (traces(&v->items[i]))
+				return true;
+	return false;
+}
 
 static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args, const char **names, int nargs)
 {
@@ -161,7 +209,10 @@ static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args
 		ev_error(ev, loc, "calls nested too deeply");
 	Env *env = env_new(ev, self ? self->fields : decl_scope(ev, d));
 	bind_params(ev, env, fn->params, fn->nparams, loc, what, args, names, nargs, true);
-	ev->stack[ev->depth++] = (Frame){ loc, what, fn, self };
+	bool traced = self != NULL;
+	for (int i = 0; i < nargs; i++)
+		traced = traced || traces(&args[i]);
+	ev->stack[ev->depth++] = (Frame){ loc, what, fn, self, traced };
 	Value ret = { .kind = V_NONE };
 	if (fn->expr_body)
 		ret = ev_expr(ev, env, fn->expr_body);
@@ -214,10 +265,15 @@ Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char *
 static Value eval_call(Ev *ev, Env *env, const Expr *e)
 {
 	Value callee;
-	if (e->a->kind == E_NAME && !env_find(env, e->a->str) && builtin_find(e->a->str))
+	if (e->a->kind == E_MEMBER) {
+		Value base = ev_expr(ev, env, e->a->a);
+		if (!strcmp(e->a->str, "append") && base.kind != V_MODEL)
+			return ev_list_append(ev, env, e, base);
+		callee = member_of(ev, base, e->a);
+	} else if (e->a->kind == E_NAME && !env_find(env, e->a->str) && builtin_find(e->a->str))
 		callee = (Value){ .kind = V_CALLABLE, .s = e->a->str };
 	else if (e->a->kind == E_NAME && !env_find(env, e->a->str))
-		ev_error(ev, e->a->loc, "unknown function '%s'", e->a->str);
+		ev_error(ev, e->a->loc, "unknown function '%s'%s", e->a->str, ev_suggest_name(ev, env, e->a->str));
 	else
 		callee = ev_expr(ev, env, e->a);
 	const char *hint = ev->name_hint;
@@ -265,17 +321,23 @@ static bool tensor_type(Ev *ev, const Value *v, Type *t)
 	}
 }
 
-static Value eval_member(Ev *ev, Env *env, const Expr *e)
+/* Member e->str of the value b of e->a. */
+static Value member_of(Ev *ev, Value b, const Expr *e)
 {
-	Value b = ev_expr(ev, env, e->a);
 	Type t;
 	if (b.kind == V_MODEL) {
 		Binding *f = NULL;
-		for (int i = 0; i < b.inst->fields->n; i++)
-			if (strcmp(b.inst->fields->b[i].name, e->str) == 0)
-				f = &b.inst->fields->b[i];
-		if (!f)
-			ev_error(ev, e->loc, "model '%s' has no member '%s'", b.inst->decl->name, e->str);
+		const Env *fs = b.inst->fields;
+		for (int i = 0; i < fs->n; i++)
+			if (strcmp(fs->b[i].name, e->str) == 0)
+				f = &fs->b[i];
+		if (!f) {
+			const char **names = arena_alloc(ev->arena, (size_t)(fs->n + 1) * sizeof *names);
+			for (int i = 0; i < fs->n; i++)
+				names[i] = fs->b[i].name;
+			ev_error(ev, e->loc, "model '%s' has no member '%s'%s", b.inst->decl->name, e->str,
+			         ev_suggest(ev, e->str, names, fs->n));
+		}
 		return f->v;
 	}
 	if (b.kind == V_OPT) {
@@ -283,7 +345,8 @@ static Value eval_member(Ev *ev, Env *env, const Expr *e)
 			return (Value){ .kind = V_INT, .i = b.opt->t, .dyn = true };
 		Binding *h = env_find(b.opt->hyper, e->str);
 		if (!h)
-			ev_error(ev, e->loc, "optimizer '%s' has no hyperparameter '%s'", b.opt->decl->name, e->str);
+			ev_error(ev, e->loc, "optimizer '%s' has no hyperparameter '%s'%s", b.opt->decl->name, e->str,
+			         ev_suggest_hyper(ev, b.opt, e->str));
 		Value v = h->v;
 		v.dyn = true;
 		v.origin = h;
@@ -305,7 +368,15 @@ static Value eval_member(Ev *ev, Env *env, const Expr *e)
 		if (strcmp(e->str, "ndim") == 0)
 			return v_int(t.rank);
 	}
-	ev_error(ev, e->loc, "a %s has no member '%s'", value_kind_name(&b), e->str);
+	static const char *const tensor_members[] = { "T", "shape", "ndim" }, *const list_members[] = { "append" };
+	ev_error(ev, e->loc, "a %s has no member '%s'%s", value_kind_name(&b), e->str,
+	         tensor_type(ev, &b, &t) ? ev_suggest(ev, e->str, tensor_members, 3)
+	         : b.kind == V_LIST ? ev_suggest(ev, e->str, list_members, 1) : "");
+}
+
+static Value eval_member(Ev *ev, Env *env, const Expr *e)
+{
+	return member_of(ev, ev_expr(ev, env, e->a), e);
 }
 
 static int64_t index_int(Ev *ev, Env *env, const Expr *e, int64_t n, bool clamp)
@@ -383,7 +454,7 @@ static Value eval_index(Ev *ev, Env *env, const Expr *e)
 /* A list built of v nests one level deeper than v.  Code can nest lists
    without a deep AST (x = [x] in a loop), and printing, comparing and
    converting lists recurse, so list values obey the parser's bound too. */
-static void nest_list(Ev *ev, Loc loc, Value *l, const Value *item)
+void ev_nest_list(Ev *ev, Loc loc, Value *l, const Value *item)
 {
 	int64_t d = item->kind == V_LIST ? (item->j > 1 ? item->j : 1) + 1 : 1;
 	if (d > l->j)
@@ -454,6 +525,8 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 				return a; /* short circuit on host booleans */
 		}
 		Value b = ev_expr(ev, env, e->b);
+		if (e->op == BIN_ADD && a.kind == V_LIST && b.kind == V_LIST)
+			return ev_list_join(ev, e->loc, a, b.items, b.n); /* concatenation, as in Python */
 		Loc locs[2] = { e->a->loc, e->b->loc };
 		return ev_binary(ev, e->op, a, b, e->loc, locs);
 	}
@@ -469,7 +542,7 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 			/* [A(), B()] names its models like [A(); 2] does: hint.0, hint.1 */
 			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->items[i]);
-			nest_list(ev, e->loc, &l, &l.items[i]);
+			ev_nest_list(ev, e->loc, &l, &l.items[i]);
 		}
 		ev->name_hint = NULL;
 		return l;
@@ -487,7 +560,7 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 		for (int i = 0; i < n.i; i++) {
 			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->a);
-			nest_list(ev, e->loc, &l, &l.items[i]);
+			ev_nest_list(ev, e->loc, &l, &l.items[i]);
 		}
 		ev->name_hint = NULL;
 		return l;
@@ -500,75 +573,4 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 	}
 	}
 	die("bad expression kind %d", e->kind);
-}
-
-/* ---- statements (inside functions, methods and optimizer updates) ---- */
-
-static void assign_names(Ev *ev, Env *env, const Stmt *s, Value v, bool host)
-{
-	if (s->nnames == 1) {
-		env_set(ev, env, s->names[0], v, host);
-		return;
-	}
-	if (v.kind != V_LIST || v.n != s->nnames)
-		ev_error(ev, s->loc, "cannot unpack a %s into %d names", value_kind_name(&v), s->nnames);
-	for (int i = 0; i < s->nnames; i++)
-		env_set(ev, env, s->names[i], v.items[i], host);
-}
-
-bool ev_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
-{
-	for (int k = 0; k < n; k++) {
-		const Stmt *s = ss[k];
-		switch (s->kind) {
-		case S_LET:
-			ev->name_hint = s->nnames == 1 ? s->names[0] : NULL;
-			assign_names(ev, env, s, ev_expr(ev, env, s->value), false);
-			break;
-		case S_ASSIGN: {
-			if (s->target->kind != E_NAME)
-				ev_error(ev, s->target->loc, "only names can be assigned here");
-			Binding *b = env_find(env, s->target->str);
-			if (!b)
-				ev_error(ev, s->target->loc, "assignment to undeclared name '%s' (use let)", s->target->str);
-			if (env_find(ev->globals, s->target->str) == b || env_find(ev->stdlib_globals, s->target->str) == b)
-				ev_error(ev, s->target->loc, "cannot assign to global '%s'", s->target->str);
-			b->v = ev_expr(ev, env, s->value);
-			break;
-		}
-		case S_EXPR:
-			ev_expr(ev, env, s->value);
-			break;
-		case S_RETURN:
-			*ret = s->value ? ev_expr(ev, env, s->value) : (Value){ .kind = V_NONE };
-			return true;
-		case S_IF: {
-			Value c = ev_expr(ev, env, s->value);
-			if (c.kind != V_BOOL && c.kind != V_INT)
-				ev_error(ev, s->value->loc, "condition must be a host bool known at compile time, got a %s "
-				         "(where(c, a, b) chooses per element)", value_kind_name(&c));
-			Env *inner = env_new(ev, env);
-			bool done = c.i ? ev_block(ev, inner, s->body, s->nbody, ret)
-			                : ev_block(ev, inner, s->els, s->nels, ret);
-			if (done)
-				return true;
-			break;
-		}
-		case S_FOR: {
-			Value it = ev_expr(ev, env, s->value);
-			int64_t count = it.kind == V_RANGE ? (it.j > it.i ? it.j - it.i : 0) : it.kind == V_LIST ? it.n : -1;
-			if (count < 0)
-				ev_error(ev, s->value->loc, "cannot iterate over a %s here", value_kind_name(&it));
-			for (int64_t i = 0; i < count; i++) {
-				Env *inner = env_new(ev, env);
-				Value v = it.kind == V_RANGE ? v_int(it.i + i) : it.items[i];
-				assign_names(ev, inner, s, v, false);
-				if (ev_block(ev, inner, s->body, s->nbody, ret))
-					return true;
-			}
-			break;
-		}
-		}
-	}
-	return false;
 }

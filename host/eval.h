@@ -61,6 +61,7 @@ struct Value {
 	RtDataset *ds;     /* V_DATASET, V_BATCHES */
 	Value *items;      /* V_LIST, V_BATCHES, V_INIT */
 	int n;
+	int cap;           /* V_LIST built by append or +: room in items (eval.c, list_join) */
 };
 
 /* A concrete tensor owned by the host (batches, results kept in variables).
@@ -137,7 +138,13 @@ typedef struct {
 	const char *what;
 	const FnDecl *fn;
 	const Instance *self;
+	bool traced;        /* its body is traced into a region: a method, an
+	                       optimizer update, a fn given a tensor or a model */
 } Frame;
+
+/* How a block of statements ended: the next statement runs, or a break,
+   continue or return leaves it. */
+typedef enum { FLOW_NEXT, FLOW_BREAK, FLOW_CONTINUE, FLOW_RETURN } Flow;
 
 struct Ev {
 	Arena *arena;        /* long-lived host data */
@@ -169,7 +176,8 @@ struct Ev {
 
 /* ---- eval.c ---- */
 Value ev_expr(Ev *ev, Env *env, const Expr *e);
-/* Runs statements; returns true when a `return` produced *ret. */
+/* Runs the statements of a function body (stmt.c); returns true when a
+   `return` produced *ret. */
 bool ev_block(Ev *ev, Env *env, Stmt *const *s, int n, Value *ret);
 _Noreturn void ev_error(Ev *ev, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 Env *env_new(Ev *ev, Env *parent);
@@ -185,8 +193,26 @@ Value v_float(double f);
 Value v_bool(bool b);
 Value v_str(const char *s);
 Value v_tensor(int node);
+/* "; did you mean 'x'?" naming the candidate closest to name, or "" when
+   none is close (lang/diag.c, diag_closest); an arena string. */
+const char *ev_suggest(Ev *ev, const char *name, const char *const *cands, int n);
+/* The same over every name visible in env and the builtins. */
+const char *ev_suggest_name(Ev *ev, Env *env, const char *name);
+/* The same over the hyperparameters of o and its step count t. */
+const char *ev_suggest_hyper(Ev *ev, const OptInst *o, const char *name);
 /* The global scope code of d sees (the stdlib's own for stdlib code). */
 Env *decl_scope(Ev *ev, const Decl *d);
+
+/* A located error when l, getting item, would nest past AST_MAX_DEPTH;
+   keeps l's nesting depth (Value.j). */
+void ev_nest_list(Ev *ev, Loc loc, Value *l, const Value *item);
+
+/* ---- stmt.c ---- */
+/* The list a followed by add[0..nadd) (a's block is extended in place when
+   no other list value uses its room). */
+Value ev_list_join(Ev *ev, Loc loc, Value a, const Value *add, int nadd);
+/* call is `recv.append(v)` and list the value of recv. */
+Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list);
 
 /* ---- the builtin table (prims.c) ---- */
 /* What a builtin is, which decides how it is called: tensor primitives,

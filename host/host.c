@@ -38,16 +38,24 @@ void ht_release(HostTensor *h)
 	}
 }
 
+/* A list holds its tensors too: a batch appended to a list outlives the
+   loop iteration that made it.  Lists nest at most AST_MAX_DEPTH deep. */
 void ht_bind(Value v)
 {
 	if (v.kind == V_HOST)
 		v.ht->refs++;
+	else if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			ht_bind(v.items[i]);
 }
 
 void ht_unbind(Value v)
 {
 	if (v.kind == V_HOST)
 		ht_release(v.ht);
+	else if (v.kind == V_LIST)
+		for (int i = 0; i < v.n; i++)
+			ht_unbind(v.items[i]);
 }
 
 void env_release(Env *env)
@@ -151,6 +159,148 @@ void host_poll_interrupt(Ev *ev)
 	exit(128 + sig);
 }
 
+/* ---- host variables in checkpoints ----
+ *
+ * A checkpoint records the host variables that hold numbers or lists of
+ * numbers in the scopes around the running loops, so that a resumed run
+ * continues with the values an early-stopping counter, a best loss or an
+ * epoch counter had.  A variable is found again by its loop: LEVEL is the
+ * loop of meta.loops whose scope (or a scope HOPS levels above it, up to
+ * the next outer loop) declares it, and it is restored when that loop is
+ * entered again, after its `let` has run.  Variables of the innermost
+ * loop's iteration are not recorded: resume starts a new iteration.
+ */
+
+struct HostVar {
+	int level, hops;
+	const char *name;
+	Value v;
+};
+
+enum { VAR_INT, VAR_FLOAT, VAR_BOOL, VAR_LIST };
+
+static bool var_storable(const Value *v)
+{
+	if (is_number(v))
+		return true;
+	if (v->kind != V_LIST)
+		return false;
+	for (int i = 0; i < v->n; i++)
+		if (!is_number(&v->items[i]))
+			return false;
+	return true;
+}
+
+/* One row: kind, then the 64 bits of the int or the double, low half first. */
+static void var_row(int32_t *row, const Value *v)
+{
+	uint64_t bits = (uint64_t)v->i;
+	if (v->kind == V_FLOAT)
+		memcpy(&bits, &v->f, sizeof bits);
+	row[0] = v->kind == V_INT ? VAR_INT : v->kind == V_FLOAT ? VAR_FLOAT : VAR_BOOL;
+	row[1] = (int32_t)(uint32_t)bits;
+	row[2] = (int32_t)(uint32_t)(bits >> 32);
+}
+
+static Value var_value(const int32_t *row)
+{
+	uint64_t bits = (uint64_t)(uint32_t)row[1] | (uint64_t)(uint32_t)row[2] << 32;
+	double f;
+	memcpy(&f, &bits, sizeof f);
+	return row[0] == VAR_INT ? v_int((int64_t)bits) : row[0] == VAR_FLOAT ? v_float(f) : v_bool(bits != 0);
+}
+
+int host_vars_save(Ev *ev, const char ***names, Tensor **ts)
+{
+	Host *h = ev->host;
+	int loops = h->nloops < HOST_MAX_LOOPS ? h->nloops : HOST_MAX_LOOPS, level = loops, hops = 0, n = 0, cap = 0;
+	for (Env *e = h->env; e && e != ev->globals; e = e->parent)
+		cap += e->n;
+	*names = arena_alloc(ev->arena, (size_t)(cap + 1) * sizeof **names);
+	*ts = arena_alloc(ev->arena, (size_t)(cap + 1) * sizeof **ts);
+	for (Env *e = h->env; e && e != ev->globals; e = e->parent, hops++) {
+		if (level > 0 && e == h->loop_env[level - 1]) {
+			level--;
+			hops = 0;
+		}
+		if (level == loops)
+			continue;
+		for (int i = 0; i < e->n; i++) {
+			const Binding *b = &e->b[i];
+			if (!b->host || !var_storable(&b->v))
+				continue;
+			bool list = b->v.kind == V_LIST;
+			int rows = list ? b->v.n + 1 : 1;
+			int32_t *d = arena_alloc(ev->arena, (size_t)rows * 3 * sizeof *d);
+			if (list) {
+				d[0] = VAR_LIST;
+				d[1] = b->v.n;
+				for (int k = 0; k < b->v.n; k++)
+					var_row(d + 3 * (k + 1), &b->v.items[k]);
+			} else
+				var_row(d, &b->v);
+			(*names)[n] = arena_printf(ev->arena, "meta.var.%d.%d.%s", level, hops, b->name);
+			(*ts)[n++] = (Tensor){ .type = type_make(DT_I32, 2, (int64_t[]){ rows, 3 }), .data = d };
+		}
+	}
+	return n;
+}
+
+void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf, int nloops)
+{
+	Host *h = ev->host;
+	h->pending_vars = arena_alloc(ev->arena, (size_t)(nf + 1) * sizeof *h->pending_vars);
+	h->npending_vars = 0;
+	for (int i = 0; i < nf; i++) {
+		const RtTensor *t = &f[i];
+		if (strncmp(t->name, "meta.var.", 9) != 0)
+			continue;
+		int level, hops, used = 0;
+		const int32_t *d = t->data;
+		bool ok = sscanf(t->name + 9, "%d.%d.%n", &level, &hops, &used) == 2 && used > 0 &&
+		          t->name[9 + used] && level >= 0 && level < nloops && hops >= 0 && t->dt == RT_I32 &&
+		          t->rank == 2 && t->dim[1] == 3 && t->dim[0] >= 1 &&
+		          (d[0] == VAR_LIST ? d[1] == t->dim[0] - 1 : d[0] >= VAR_INT && d[0] <= VAR_BOOL && t->dim[0] == 1);
+		for (int64_t r = 1; ok && r < t->dim[0]; r++)
+			ok = d[3 * r] >= VAR_INT && d[3 * r] <= VAR_BOOL;
+		if (!ok)
+			ev_error(ev, loc, "'%s': tensor '%s' is not a recorded host variable "
+			         "(meta.var.LEVEL.HOPS.NAME: i32[rows, 3] of numbers or a list, LEVEL below %d, the rows of meta.loops)",
+			         path, t->name, nloops);
+		Value v;
+		if (d[0] == VAR_LIST) {
+			v = (Value){ .kind = V_LIST, .n = d[1] };
+			v.items = arena_alloc(ev->arena, (size_t)(v.n + 1) * sizeof *v.items);
+			for (int k = 0; k < v.n; k++)
+				v.items[k] = var_value(d + 3 * (k + 1));
+		} else
+			v = var_value(d);
+		h->pending_vars[h->npending_vars++] = (struct HostVar){ level, hops,
+			arena_strdup(ev->arena, t->name + 9 + used), v };
+	}
+}
+
+/* Loop `level` of the checkpoint is entered again in env: its variables
+   get their recorded values (a variable the program no longer has, or
+   that holds something else now, is left alone). */
+static void vars_restore(Ev *ev, Env *env, int level)
+{
+	Host *h = ev->host;
+	for (int i = 0; i < h->npending_vars; i++) {
+		const struct HostVar *p = &h->pending_vars[i];
+		if (p->level != level)
+			continue;
+		Env *e = env;
+		for (int k = 0; k < p->hops && e && e != ev->globals; k++)
+			e = e->parent;
+		if (!e || e == ev->globals)
+			continue;
+		for (int k = 0; k < e->n; k++)
+			if (!strcmp(e->b[k].name, p->name) && e->b[k].host && var_storable(&e->b[k].v))
+				e->b[k].v = p->v;
+	}
+}
+
 /* Enters a loop at s: pushes it on the stack of running loops and returns
    the iteration to start at.  After resume, the loops that were running
    when the checkpoint was taken continue where they were, matched by their
@@ -158,7 +308,7 @@ void host_poll_interrupt(Ev *ev)
    checkpoint's, the outer ones at the same iteration (their part before
    the inner loop runs again).  *call receives the recorded batches() count
    of a continued batches loop, else -1. */
-static int64_t loop_enter(Ev *ev, const Stmt *s, int64_t *call)
+static int64_t loop_enter(Ev *ev, Env *env, const Stmt *s, int64_t *call)
 {
 	Host *h = ev->host;
 	int64_t start = 0;
@@ -168,11 +318,14 @@ static int64_t loop_enter(Ev *ev, const Stmt *s, int64_t *call)
 		if (p->line == s->loc.line && p->col == s->loc.col) {
 			start = p->iter + (h->nmatched == h->npending - 1);
 			*call = p->call;
+			vars_restore(ev, env, h->nmatched);
 			h->nmatched++;
 		}
 	}
-	if (h->nloops < HOST_MAX_LOOPS)
+	if (h->nloops < HOST_MAX_LOOPS) {
 		h->loops[h->nloops] = (LoopPos){ s->loc.line, s->loc.col, start, -1 };
+		h->loop_env[h->nloops] = env;
+	}
 	h->nloops++;
 	return start;
 }
@@ -186,6 +339,16 @@ static void loop_at(Ev *ev, int64_t iter, int64_t call)
 	}
 }
 
+/* Runs a loop's body in inner, its iteration's scope, then drops the scope
+   and stops here after a SIGINT; false when a break ends the loop. */
+static bool host_iteration(Ev *ev, Env *inner, const Stmt *s)
+{
+	Flow f = host_block(ev, inner, s->body, s->nbody);
+	env_release(inner);
+	host_poll_interrupt(ev);
+	return f != FLOW_BREAK;
+}
+
 static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 {
 	Host *h = ev->host;
@@ -194,7 +357,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 	uint64_t seed = b.items[3].kind == V_INT ? (uint64_t)b.items[3].i : ev->seed;
 	int64_t nb = rt_batch_count(len, bs, drop_last);
 	int64_t call;
-	int64_t start = loop_enter(ev, s, &call);
+	int64_t start = loop_enter(ev, env, s, &call);
 	if (call < 0)
 		call = ev->batches_calls++; /* a continued loop was counted before the checkpoint */
 	int64_t *order = rt_batch_order(len, shuffle, rt_mix64(seed ^ rt_mix64((uint64_t)call)));
@@ -222,9 +385,8 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y->t.data);
 		Env *inner = env_new(ev, env);
 		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, 2);
-		host_block(ev, inner, s->body, s->nbody);
-		env_release(inner);
-		host_poll_interrupt(ev);
+		if (!host_iteration(ev, inner, s))
+			break;
 	}
 	free(order);
 	h->nloops--;
@@ -245,7 +407,7 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 	int d = h->loop_depth < 16 ? h->loop_depth : 15;
 	h->loop_depth++;
 	int64_t unused;
-	for (int64_t i = loop_enter(ev, s, &unused); i < count; i++) {
+	for (int64_t i = loop_enter(ev, env, s, &unused); i < count; i++) {
 		if (ev->dry && i > 0)
 			break;
 		loop_at(ev, i, -1);
@@ -256,11 +418,46 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 			bind_loop(ev, inner, s, v.items, v.n);
 		else
 			bind_loop(ev, inner, s, &v, 1);
-		host_block(ev, inner, s->body, s->nbody);
-		env_release(inner);
-		host_poll_interrupt(ev);
+		if (!host_iteration(ev, inner, s))
+			break;
 	}
 	h->loop_depth--;
+	h->nloops--;
+}
+
+/* The condition of an if or while: a host bool or number (a scalar tensor
+   has been computed by host_value).  *known: it holds in a dry run too,
+   being computed from constants alone (no variable, no region result). */
+static bool host_condition(Ev *ev, Env *env, const Stmt *s, bool *known)
+{
+	Value c = host_value(ev, env, s->value);
+	*known = !c.dyn;
+	if (c.kind == V_HOST)
+		ev_error(ev, s->value->loc, "condition must be one bool, got a tensor %s (reduce it to one value first, e.g. with sum)",
+		         type_str(&c.ht->t.type, (char[96]){ 0 }, 96));
+	if (!is_number(&c))
+		ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
+	return num(&c) != 0;
+}
+
+/* while: a loop of the checkpoint's loop stack like a for, counting its
+   iterations; resume does not skip any of them, it evaluates the condition
+   again with the restored state (opt.t, host variables).  In dry mode the
+   body runs once unless the condition is false by constants alone, so that
+   all of it is checked. */
+static void run_while(Ev *ev, Env *env, const Stmt *s)
+{
+	Host *h = ev->host;
+	int64_t unused;
+	for (int64_t i = loop_enter(ev, env, s, &unused);; i++) {
+		bool known, go = host_condition(ev, env, s, &known);
+		if (ev->dry ? i > 0 || (known && !go) : !go)
+			break;
+		loop_at(ev, i, -1);
+		Env *inner = env_new(ev, env);
+		if (!host_iteration(ev, inner, s))
+			break;
+	}
 	h->nloops--;
 }
 
@@ -274,7 +471,8 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 			         value_kind_name(&base));
 		Binding *b = env_find(base.opt->hyper, t->str);
 		if (!b || b->v.kind == V_CALLABLE)
-			ev_error(ev, t->loc, "optimizer '%s' has no hyperparameter '%s'", base.opt->decl->name, t->str);
+			ev_error(ev, t->loc, "optimizer '%s' has no hyperparameter '%s'%s", base.opt->decl->name, t->str,
+			         ev_suggest_hyper(ev, base.opt, t->str));
 		Value v = host_value(ev, env, s->value);
 		if (!is_number(&v))
 			ev_error(ev, s->value->loc, "a hyperparameter must be a number, got a %s", value_kind_name(&v));
@@ -289,7 +487,8 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 		ev_error(ev, t->loc, "cannot assign to global '%s' (a const, function, model or optimizer; "
 		         "declare a variable with let)", t->str);
 	if (!b)
-		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)", t->str);
+		ev_error(ev, t->loc, "assignment to undeclared variable '%s' (declare it with let)%s", t->str,
+		         ev_suggest_name(ev, env, t->str));
 	Value v = host_value(ev, env, s->value);
 	v.origin = NULL;
 	if (b->host) { /* bind first: v may be the value b holds */
@@ -300,17 +499,19 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 }
 
 /* A block in a scope of its own, whose host tensors go with it. */
-static void host_scope(Ev *ev, Env *env, Stmt *const *ss, int n)
+static Flow host_scope(Ev *ev, Env *env, Stmt *const *ss, int n)
 {
 	Env *inner = env_new(ev, env);
-	host_block(ev, inner, ss, n);
+	Flow f = host_block(ev, inner, ss, n);
 	env_release(inner);
+	return f;
 }
 
-void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
+Flow host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
 {
 	for (int k = 0; k < n; k++) {
 		const Stmt *s = ss[k];
+		ev->host->env = env;
 		switch (s->kind) {
 		case S_LET: {
 			ev->name_hint = s->nnames == 1 ? s->names[0] : NULL;
@@ -335,25 +536,31 @@ void host_block(Ev *ev, Env *env, Stmt *const *ss, int n)
 			run_for(ev, env, s);
 			break;
 		case S_IF: {
-			Value c = host_value(ev, env, s->value);
-			if (c.kind == V_HOST)
-				ev_error(ev, s->value->loc, "condition must be one bool, got a tensor %s (reduce it to one value first, e.g. with sum)",
-				         type_str(&c.ht->t.type, (char[96]){ 0 }, 96));
-			if (!is_number(&c))
-				ev_error(ev, s->value->loc, "condition must be a bool, got a %s", value_kind_name(&c));
-			if (ev->dry) { /* both branches are checked */
+			bool known, c = host_condition(ev, env, s, &known);
+			Flow f = FLOW_NEXT;
+			if (ev->dry && !known) { /* both branches are checked */
 				host_scope(ev, env, s->body, s->nbody);
 				host_scope(ev, env, s->els, s->nels);
-			} else if (num(&c) != 0)
-				host_scope(ev, env, s->body, s->nbody);
-			else
-				host_scope(ev, env, s->els, s->nels);
+			} else /* a dry run takes the branch a condition on constants (-D USE=0.1) chooses */
+				f = c ? host_scope(ev, env, s->body, s->nbody) : host_scope(ev, env, s->els, s->nels);
+			if (f != FLOW_NEXT)
+				return f;
 			break;
 		}
+		case S_WHILE:
+			run_while(ev, env, s);
+			break;
+		case S_BREAK:
+		case S_CONTINUE:
+			/* a dry run goes on past them, so that what follows is checked */
+			if (!ev->dry)
+				return s->kind == S_BREAK ? FLOW_BREAK : FLOW_CONTINUE;
+			break;
 		case S_RETURN:
 			ev_error(ev, s->loc, "return outside of a function");
 		}
 	}
+	return FLOW_NEXT;
 }
 
 void host_run_train(Ev *ev, const Decl *train)

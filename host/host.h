@@ -62,6 +62,13 @@ typedef struct Host {
 	int nloops;         /* may exceed HOST_MAX_LOOPS: then only the first are kept */
 	LoopPos pending[HOST_MAX_LOOPS]; /* after resume: where the checkpoint's loops were */
 	int npending, nmatched; /* loops recorded / already continued */
+	/* host variables in checkpoints (host.c): the scope of the statement
+	   running, the scope each running loop runs in, and after resume the
+	   variables to restore as the loops are entered again */
+	Env *env;
+	Env *loop_env[HOST_MAX_LOOPS];
+	struct HostVar *pending_vars;
+	int npending_vars;
 } Host;
 
 /* host/compile.c.  The compile path: the cache entry that runs the traced
@@ -79,11 +86,18 @@ BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_dat
 	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
 /* host/prims_pool.c: max_pool2d and avg_pool2d (by the row's op), pad. */
 BuiltinFn prim_pool, prim_pad;
+/* host.c.  checkpoint: the host variables (numbers, lists of numbers) of
+   the scopes around the running loops, as meta.var.LEVEL.HOPS.NAME
+   tensors i32[rows, 3]; returns their count, names and tensors (arena). */
+int host_vars_save(Ev *ev, const char ***names, Tensor **ts);
+/* resume: checks every meta.var tensor of the file (an error naming it)
+   and keeps them to restore when their loop is entered again. */
+void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf, int nloops);
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);
-/* Runs statements of a train block. */
-void host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
+/* Runs statements of a train block; a break or continue ends them early. */
+Flow host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
 /* Text of a value as print shows it (arena string). */
 const char *host_format(Ev *ev, Value v);
 void host_free(Ev *ev);

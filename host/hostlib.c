@@ -212,6 +212,7 @@ static void read_meta(Ev *ev, Loc loc, const char *path, const RtTensor *f, int 
 				         "(line >= 1, column >= 1, iteration >= 0, batches call -1 or below meta.step[1] = %d)",
 				         path, i, p[0], p[1], p[2], p[3], v[1]);
 	}
+	host_vars_read(ev, loc, path, f, nf, nl);
 	memcpy(meta, v, 3 * sizeof *meta);
 	Host *h = ev->host;
 	h->npending = nl;
@@ -236,11 +237,13 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		ev_error(ev, loc, "%s needs an optimizer as its third argument", save ? "checkpoint" : "resume");
 	OptInst *o = v[2].opt;
 	Host *h = ev->host;
-	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2, n = 0;
-	/* in the arena: an error below ends the process, and what it holds
-	   must stay reachable (LeakSanitizer, make sanitize) */
-	RtTensor *ts = arena_alloc(ev->arena, cap * sizeof *ts);
-	Tensor *slots = arena_alloc(ev->arena, cap * sizeof *slots);
+	const char **vnames = NULL;
+	Tensor *vts = NULL;
+	int nvars = save && !ev->dry ? host_vars_save(ev, &vnames, &vts) : 0;
+	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2 + nvars, n = 0;
+	/* in the arena: a located error below exits with them still held */
+	RtTensor *ts = arena_alloc(ev->arena, (size_t)cap * sizeof *ts);
+	Tensor *slots = arena_alloc(ev->arena, (size_t)cap * sizeof *slots);
 	if (save && (h->nloops > HOST_MAX_LOOPS || o->t > INT32_MAX || ev->batches_calls > INT32_MAX ||
 	             ev->region_runs > INT32_MAX))
 		ev_error(ev, loc, "checkpoint: %s", h->nloops > HOST_MAX_LOOPS
@@ -275,6 +278,8 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		Tensor lt = { .type = type_make(DT_I32, 2, (int64_t[]){ h->nloops, 4 }), .data = loops };
 		ts[n++] = rt_tensor("meta.step", &mt);
 		ts[n++] = rt_tensor("meta.loops", &lt);
+		for (int i = 0; i < nvars; i++)
+			ts[n++] = rt_tensor(vnames[i], &vts[i]);
 		save_tensors(ev, loc, path, ts, n);
 	} else if (!ev->dry) {
 		int nf;

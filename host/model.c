@@ -301,8 +301,12 @@ void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char 
 			for (int j = 0; j < np; j++)
 				if (!strcmp(ps[j].name, names[i]))
 					k = j;
-			if (k < 0)
-				ev_error(ev, loc, "%s has no parameter '%s'", what, names[i]);
+			if (k < 0) {
+				const char **pn = arena_alloc(ev->arena, (size_t)(np + 1) * sizeof *pn);
+				for (int j = 0; j < np; j++)
+					pn[j] = ps[j].name;
+				ev_error(ev, loc, "%s has no parameter '%s'%s", what, names[i], ev_suggest(ev, names[i], pn, np));
+			}
 		} else {
 			if (pos >= np)
 				ev_error(ev, loc, "%s takes %d argument%s, got %d", what, np, np == 1 ? "" : "s", nargs);
@@ -546,7 +550,7 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 	Env *tenv = env_new(ev, o->hyper);
 	env_set(ev, tenv, "t", v_int(o->t + 1), true);
 	const char *what = arena_printf(ev->arena, "the update of optimizer '%s'", od->name);
-	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what };
+	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what, .traced = true };
 	for (int k = 0; k < nparams; k++) {
 		int pn = pnodes[k];
 		const char *pname = r->node[pn].name;

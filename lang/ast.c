@@ -122,6 +122,23 @@ void ast_seal_stmt(Stmt *s)
 		diag_error(s->loc, "statement nested too deeply (more than %d levels)", AST_MAX_DEPTH);
 }
 
+/* break and continue are checked where the file is parsed, not when they
+   run: a misplaced one in a branch that a run rarely takes (an evaluation
+   every 1000 steps) should not wait an hour to be reported.  The walk is as
+   deep as the statements, which ast_seal_stmt bounds. */
+void ast_check_loops(Stmt *const *ss, int n, bool in_loop)
+{
+	for (int i = 0; i < n; i++) {
+		const Stmt *s = ss[i];
+		if ((s->kind == S_BREAK || s->kind == S_CONTINUE) && !in_loop)
+			diag_error(s->loc, "'%s' outside a loop (it must be inside the body of a for or while)",
+				   s->kind == S_BREAK ? "break" : "continue");
+		bool loop = s->kind == S_FOR || s->kind == S_WHILE;
+		ast_check_loops(s->body, s->nbody, in_loop || loop);
+		ast_check_loops(s->els, s->nels, in_loop);
+	}
+}
+
 Expr *ast_binary(Arena *a, BinOp op, Loc loc, Expr *l, Expr *r)
 {
 	Expr *e = ast_expr(a, E_BINARY, loc);
@@ -204,6 +221,7 @@ OptDecl *ast_optimizer(Arena *a, const char *name, Loc loc, const PList *params,
 			o->upd_g = it->g;
 			o->upd_loc = it->loc;
 			o->update = plist_stmts(a, it->body, &o->nupdate);
+			ast_check_loops(o->update, o->nupdate, false);
 			continue;
 		}
 		for (int j = 0; j < o->nstates; j++) {

@@ -80,6 +80,9 @@ typedef enum {
 	S_FOR,    /* for names in value { body } */
 	S_IF,     /* if value { body } else { els } ("else if" is an S_IF alone in els) */
 	S_RETURN, /* return value (value may be NULL) */
+	S_WHILE,  /* while value { body } */
+	S_BREAK,  /* break: leaves the innermost loop */
+	S_CONTINUE, /* continue: the innermost loop's next iteration */
 } StmtKind;
 
 struct Stmt {

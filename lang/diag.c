@@ -145,3 +145,55 @@ _Noreturn void diag_exit(void)
 		exit_hook();
 	exit(1);
 }
+
+/* ---- "did you mean" ---- */
+
+enum { SUGGEST_MAX_LEN = 64 };
+
+/* Edit distance counting an insertion, a deletion, a substitution and a
+   swap of two neighbours (the commonest typo) as one each. */
+static int edit_distance(const char *a, int na, const char *b, int nb)
+{
+	int d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
+	for (int i = 0; i <= na; i++)
+		d[i][0] = i;
+	for (int j = 0; j <= nb; j++)
+		d[0][j] = j;
+	for (int i = 1; i <= na; i++)
+		for (int j = 1; j <= nb; j++) {
+			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[na][nb];
+}
+
+int diag_closest(const char *name, const char *const *cands, int n)
+{
+	int len = (int)strlen(name);
+	/* one edit in four characters, at most three: 'x' suggests nothing,
+	   'lerning_rate' finds 'learning_rate' */
+	int allowed = (len + 1) / 4 < 3 ? (len + 1) / 4 : 3;
+	if (len < 3 || len > SUGGEST_MAX_LEN)
+		return -1;
+	int best = -1, best_d = allowed + 1;
+	for (int i = 0; i < n; i++) {
+		int nc = (int)strlen(cands[i]);
+		if (nc > SUGGEST_MAX_LEN || !strcmp(cands[i], name) || abs(nc - len) >= best_d)
+			continue;
+		/* names the user did not write for themselves stay out of sight */
+		if (cands[i][0] == '_' && name[0] != '_')
+			continue;
+		int d = edit_distance(name, len, cands[i], nc);
+		if (d < best_d) {
+			best_d = d;
+			best = i;
+		}
+	}
+	return best;
+}

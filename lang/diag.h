@@ -20,6 +20,12 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 void diag_begin_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void diag_exit(void);
 
+/* The index of the candidate closest to name by edit distance, for a "did
+   you mean" hint, or -1 when none is close enough (about one edit in four
+   characters, at most three; names of fewer than three characters get no
+   hint).  The first of equally close candidates wins. */
+int diag_closest(const char *name, const char *const *cands, int n);
+
 /*
  * For in-process fuzzing only (tests/fuzz): with a hook set, diag_exit calls
  * it instead of exit(1); the hook must not return (it longjmps back to the

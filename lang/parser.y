@@ -80,6 +80,9 @@ Expr *ast_list(Arena *a, ExprKind kind, Loc loc, Expr *base, const PList *items)
    AST_MAX_DEPTH.  The constructors above seal what they build. */
 Expr *ast_seal(Expr *e);
 void ast_seal_stmt(Stmt *s);
+/* A located error for a break or continue in ss that no loop encloses
+   (in_loop: ss is a loop's body). */
+void ast_check_loops(Stmt *const *ss, int n, bool in_loop);
 Stmt *ast_stmt(Arena *a, StmtKind kind, Loc loc);
 OptDecl *ast_optimizer(Arena *a, const char *name, Loc loc, const PList *params,
 		       const PList *items);
@@ -174,6 +177,7 @@ static void want_word(ParseCtx *ctx, SN_LTYPE at, const char *got,
 %token IMPORT "'import'" CONST "'const'" FN "'fn'" MODEL "'model'"
 %token OPTIMIZER "'optimizer'" TRAIN "'train'" LET "'let'" FOR "'for'"
 %token IN "'in'" IF "'if'" ELSE "'else'" RETURN "'return'"
+%token WHILE "'while'" BREAK "'break'" CONTINUE "'continue'"
 %token AND "'and'" OR "'or'" NOT "'not'" TRUE "'true'" FALSE "'false'"
 %token EQ "'=='" NE "'!='" LE "'<='" GE "'>='" '<' '>'
 %token '+' '-' '*' '/' '%' '@' DSLASH "'//'" POW "'**'"
@@ -260,6 +264,7 @@ decl
 	| TRAIN block {
 		$$ = decl(ctx, D_TRAIN, L(@1), NULL);
 		$$->body = plist_stmts(ARENA, $2, &$$->nbody);
+		ast_check_loops($$->body, $$->nbody, false);
 	}
 	;
 
@@ -280,6 +285,7 @@ fn_decl
 		$$->params = plist_params(ARENA, $4, &$$->nparams);
 		$$->ret = $6;
 		$$->body = plist_stmts(ARENA, $7, &$$->nbody);
+		ast_check_loops($$->body, $$->nbody, false);
 	}
 	;
 
@@ -451,7 +457,8 @@ stmt_list
 	;
 
 /* stmt: let names = expr | expr = expr | expr
-       | for names in expr block | if_stmt | return [expr] */
+       | for names in expr block | if_stmt | return [expr]
+       | while expr block | break | continue */
 stmt
 	: LET names '=' expr {
 		$$ = stmt(ctx, S_LET, L(@1), $4);
@@ -477,6 +484,12 @@ stmt
 		/* return a, b: a tuple, which is a list */
 		$$ = stmt(ctx, S_RETURN, L(@1), ast_list(ARENA, E_LIST, L(@2), NULL, prepend(ctx, $2, $4)));
 	}
+	| WHILE expr block {
+		$$ = stmt(ctx, S_WHILE, L(@1), $2);
+		set_body(ctx, $$, $3);
+	}
+	| BREAK { $$ = stmt(ctx, S_BREAK, L(@1), NULL); }
+	| CONTINUE { $$ = stmt(ctx, S_CONTINUE, L(@1), NULL); }
 	;
 
 /* if_stmt: if expr block [ else ( block | if_stmt ) ] */

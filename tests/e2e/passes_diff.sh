@@ -39,6 +39,7 @@ scratch
 # the files a program wants (as tests/e2e/spec.sh does).
 declare -A ARGS=(
 	[examples/mlp.sn]="-D EPOCHS=1"
+	[examples/early_stop.sn]="-D USE=0.1 -D EVAL_EVERY=20 -D MAX_STEPS=60"
 	[examples/gpt_char.sn]="-D STEPS=2 -D EVAL_BATCHES=1 -D FINAL_EVAL_BATCHES=1 -D SAMPLE=8"
 	[tests/e2e/gpt_tokens.sn]="-D TOKENS=$tmp/tokens.bin -D STEPS=20"
 	[tests/spec/datasets.sn]="-D TOKENS=$tmp/tokens.bin"

@@ -40,6 +40,8 @@ run save_load save_load.sn -D OUT="$tmp/save_load.safetensors"
 run checkpoint1 checkpoint.sn -D PHASE=1 -D CKPT="$tmp/spec.ckpt"
 run checkpoint2 checkpoint.sn -D PHASE=2 -D CKPT="$tmp/spec.ckpt"
 run datasets datasets.sn -D TOKENS="$tmp/tokens.bin"
+run control_flow control_flow.sn --log "$tmp/control_flow.jsonl"
+run control_flow_nobreak control_flow.sn -D BREAK_AT=1000
 
 # `sinter check` (a dry run: every region traced and compiled, nothing run)
 # accepts every program that runs

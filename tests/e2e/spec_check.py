@@ -11,6 +11,7 @@ Prints "PASS name" or "FAIL name: reason" per check; exits 1 if any failed.
 Output protocol of the programs: each line is "key value value ...", values
 printed as sinter's print does (lists and tensors as [a, b], true/false).
 """
+import gzip
 import json
 import math
 import os
@@ -511,5 +512,94 @@ if r.ok():
     kb = r.all("tokens_batch")
     want = [[[50, 8], [50, 8], 0, max(toks[50 * k:50 * k + 57]), toks[50 * k:50 * k + 3]] for k in range(292 // 50)]
     report("datasets tokens: header, uint16 tokens, y shifted", kb == want, f"got {kb[:2]}, expected {want[:2]}")
+
+# ---- control_flow.sn: while, break, continue, lists that grow ----
+
+def collatz_steps(n):
+    steps = 0
+    while n != 1:
+        n = n // 2 if n % 2 == 0 else 3 * n + 1
+        steps += 1
+    return steps
+
+
+def control_flow_expected():
+    """The program's host computations, statement for statement in Python."""
+    i, seen = 0, []
+    while True:
+        i += 1
+        if i % 3 == 0:
+            continue
+        if i > 10:
+            break
+        seen.append(i)
+    odd = []
+    for k in range(20):
+        if k % 2 == 0:
+            continue
+        if k > 11:
+            break
+        odd.append(k)
+    words = []
+    for w in ["a", "bb", "stop", "c"]:
+        if w == "stop":
+            break
+        words = words + [w]
+    pairs = []
+    for a in range(4):
+        for b in range(4):
+            if b > a:
+                break
+            if (a + b) % 2 == 1:
+                continue
+            pairs.append([a, b])
+        pairs.append(a)
+    square = next(i for i in range(0, 100, 2) if i * i > 50)
+    xs = [1, 2] + [3]
+    ys = list(xs)
+    xs.append(4)
+    ys = ys + [5.5]
+    curve = [0.9, 0.7, 0.75, 0.72, 0.71, 0.8, 0.6]
+    best, bad, stopped = 1e9, 0, -1
+    for epoch, v in enumerate(curve):
+        if v < best:
+            best, bad = v, 0
+        else:
+            bad += 1
+        if bad >= 3:
+            stopped = epoch
+            break
+    return {
+        "while": [i, seen], "range": [odd], "list": [words, len(words)], "nested": [pairs],
+        "hostfn": [collatz_steps(27), collatz_steps(97), square],
+        "traced": [[8.0, 8.0], 1.5 * 2 ** 4],
+        "lists": [xs, ys, [], 1, [[]], [[1], [2, 3]]],
+        "early": [stopped, best, bad],
+    }
+
+
+a, b = Run("control_flow"), Run("control_flow_nobreak")
+if a.ok():
+    for key, want in control_flow_expected().items():
+        check_text(a, key, want)
+    steps = 13
+    check_vals(a, "steps", [steps, -(-steps // 10)])
+    labels = gzip.open("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").read()[8:]
+    want = []
+    for k in range(4):
+        want += [sum(labels[2500 * k:2500 * (k + 1)]), 2500]
+    check_vals(a, "grown", [want])
+    with open(os.path.join(OUT, "control_flow.jsonl")) as f:
+        logged = [json.loads(line)["step"] for line in f]
+    report("control_flow stop after N steps logs steps 1..N", logged == list(range(1, steps + 1)), str(logged))
+if a.ok() and b.ok():
+    n, first, after, kept = a.vals("batches")
+    n2, first2, after2, kept2 = b.vals("batches")
+    report("control_flow break ends a batches loop early", n == 2 and len(first) == 2 and n2 == 20 and len(first2) == 20,
+           f"{n} and {n2} batches")
+    report("control_flow the batches before a break are those of the full loop", first == first2[:2], f"{first} {first2[:2]}")
+    report("control_flow the next batches loop sees the same batches after a break", after == after2, f"{after} {after2}")
+    report("control_flow continue skips the rest of a batches iteration; appended batches outlive it",
+           after[1] == -1 and kept == [after[0], after[2]], f"{after} {kept}")
 
 sys.exit(report.status())

@@ -27,6 +27,7 @@ class_of_prefix() {
 	ir) echo ir-text ;;
 	index | take | one) echo indices ;;
 	command | define | seed | threads | option | input) echo command-line ;;
+	flow) echo control-flow ;;
 	*) echo unclassified ;;
 	esac
 }
@@ -47,6 +48,7 @@ describe() {
 	memory) echo "parameters, optimizer state, host tensors, arenas, data sets and batches past the memory limit; bad --max-memory" ;;
 	ir-text) echo "text IR given to sinter opt: malformed or duplicate regions" ;;
 	command-line) echo "unknown commands and options, bad -D/--seed/--threads values, input files" ;;
+	control-flow) echo "break/continue outside a loop or in a traced function, while conditions that are tensors or never end, append to a non-list" ;;
 	*) echo "no class yet: give the test a '# CLASS:' header or a known prefix" ;;
 	esac
 }

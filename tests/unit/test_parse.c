@@ -158,6 +158,15 @@ static void put_stmt(Buf *b, const Stmt *s)
 		put_expr(b, s->value);
 		put(b, ")");
 		break;
+	case S_WHILE:
+		put(b, "(while ");
+		put_expr(b, s->value);
+		put(b, " ");
+		put_stmts(b, s->body, s->nbody);
+		put(b, ")");
+		break;
+	case S_BREAK: put(b, "break"); break;
+	case S_CONTINUE: put(b, "continue"); break;
 	}
 }
 
@@ -541,6 +550,36 @@ static void test_newlines(void)
 	      p->decls[0]->body[1]->nbody == 0, "let_tuple", "let a, b misparsed");
 }
 
+/* while, break and continue: statements like for; a newline before
+   `while` inside an open bracket reports the bracket, as before `for`. */
+static void test_loops(void)
+{
+	Program *p = parse("fn f(n) {\n  while n > 0 {\n    n = n - 1\n    if n == 3 { break }\n"
+			   "    continue\n  }\n  return n\n}\n");
+	expect_decl("while_break_continue", p->decls[0],
+		    "(fn f (n) {(while (> n 0) {(set n (- n 1)); (if (== n 3) {break}); continue}); (return n)})");
+	p = parse("train { for x in xs { while true { break }; continue } }");
+	expect_decl("loops_nested", p->decls[0], "(train {(for x in xs {(while true {break}); continue})})");
+	const Stmt *w = p->decls[0]->body[0]->body[0];
+	check(w->kind == S_WHILE && w->loc.col == 23 && w->body[0]->kind == S_BREAK && w->body[0]->loc.col == 36,
+	      "loc_while_break", "while at %d, break at %d", w->loc.col, w->body[0]->loc.col);
+}
+
+/* diag_closest: the "did you mean" rule of LANGUAGE.md §15. */
+static void test_suggest(void)
+{
+	const char *names[] = { "learning_rate", "relu", "_cos_anneal", "lr", "weight_decay", "net", "nets" };
+	int n = sizeof names / sizeof names[0];
+	check(diag_closest("lerning_rate", names, n) == 0, "suggest_deletion", "lerning_rate");
+	check(diag_closest("reul", names, n) == 1, "suggest_swap", "two swapped letters are one edit");
+	check(diag_closest("weight_decy", names, n) == 4, "suggest_long", "weight_decy");
+	check(diag_closest("cos_anneal", names, n) == -1, "suggest_hidden", "a name starting with _ is not offered");
+	check(diag_closest("lt", names, n) == -1, "suggest_short", "two characters get no hint");
+	check(diag_closest("relu", names, n) == -1, "suggest_exact", "an exact name is not a suggestion");
+	check(diag_closest("nett", names, n) == 5, "suggest_first_tie", "the first of equally close names wins");
+	check(diag_closest("offset", names, n) == -1, "suggest_none", "nothing close, no hint");
+}
+
 static void test_locations(void)
 {
 	const char *line = "train { let y = foo(a) + b.c * 2 }";
@@ -656,6 +695,8 @@ int main(int argc, char **argv)
 	test_train();
 	test_precedence();
 	test_newlines();
+	test_loops();
+	test_suggest();
 	test_locations();
 	test_errors();
 	test_load();

@@ -49,3 +49,8 @@ ckpt("ckpt-negative-step.safetensors", [-5, 0, 0], [])
 ckpt("ckpt-float-step.safetensors", [5, 1, 10], [], step_dtype="F32")
 ckpt("ckpt-bad-loop.safetensors", [5, 1, 10], [[12, 3, 4, 1]])
 write("ckpt-no-meta.safetensors", {"model.weight": t("F32", [2, 2], 0, 16)}, f32(1, 2, 3, 4))
+# a recorded host variable whose kind is none of int, float, bool, list
+write("ckpt-bad-var.safetensors",
+      {"meta.step": t("I32", [3], 0, 12), "meta.loops": t("I32", [1, 4], 12, 28),
+       "meta.var.0.0.best": t("I32", [1, 3], 28, 40)},
+      i32(5, 1, 10) + i32(12, 3, 4, -1) + i32(9, 0, 0))
