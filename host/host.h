@@ -77,6 +77,8 @@ void host_cache_free(Host *h);
    table, host/prims.c); all but minimize get host values. */
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
 	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
+/* host/hostdata.c */
+BuiltinFn hostlib_csv, hostlib_tensors;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);

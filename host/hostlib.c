@@ -325,8 +325,7 @@ Value hostlib_split(Ev *ev, const Builtin *b, Loc loc, Value *args, const char *
 	if (!is_number(&v[1]) || v[1].kind == V_BOOL || !(num(&v[1]) > 0 && num(&v[1]) < 1))
 		ev_error(ev, loc, "split: frac must be a number between 0 and 1 (exclusive)");
 	int64_t len = rt_dataset_len(v[0].ds);
-	RtShape ys = rt_dataset_yshape(v[0].ds);
-	int64_t gap = ys.rank == 1 ? ys.dim[0] : 0; /* sequences: y is i32[T]; IDX: a scalar label */
+	int64_t gap = rt_dataset_overlap(v[0].ds);
 	int64_t k = (int64_t)floor(num(&v[1]) * (double)len);
 	if (k < 1 || len - k - gap < 1)
 		ev_error(ev, loc, "split: %lld examples are too few to split at %g%s", (long long)len, num(&v[1]),
