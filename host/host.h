@@ -62,6 +62,7 @@ typedef struct Host {
 	int nloops;         /* may exceed HOST_MAX_LOOPS: then only the first are kept */
 	LoopPos pending[HOST_MAX_LOOPS]; /* after resume: where the checkpoint's loops were */
 	int npending, nmatched; /* loops recorded / already continued */
+	Loc run_loc;        /* the statement whose traced work is compiled and run now (for backends' messages) */
 } Host;
 
 /* host/compile.c.  The compile path: the cache entry that runs the traced
