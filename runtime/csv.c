@@ -224,7 +224,7 @@ static bool find_target(Csv *c, const char *target, int64_t index, int64_t *col)
 /* Rows of nfeat floats and one double more room for, within the limit. */
 static bool grow_rows(Csv *c, float **x, double **y, int64_t *cap, int64_t nfeat)
 {
-	int64_t ncap = *cap ? 2 * *cap : 256;
+	int64_t ncap = *cap ? 2 * *cap : 16;
 	size_t per = (size_t)nfeat * 4 + 8;
 	if ((uint64_t)ncap > (uint64_t)INT64_MAX / 2 / per) {
 		snprintf(c->err, c->errlen, "'%s': too many rows", c->path);
