@@ -14,20 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-
-static void write_text(const char *path, const char *text, bool gz)
-{
-	if (gz) {
-		gzFile f = gzopen(path, "wb");
-		gzwrite(f, text, (unsigned)strlen(text));
-		gzclose(f);
-	} else {
-		FILE *f = fopen(path, "wb");
-		fputs(text, f);
-		fclose(f);
-	}
-}
 
 /* Examples idx[0..n) of ds: x as floats, y as doubles (i32 or f32). */
 static void fill(RtDataset *ds, int64_t from, int64_t n, float *x, double *y)
