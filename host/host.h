@@ -78,7 +78,8 @@ void host_cache_free(Host *h);
    table, host/prims.c); all but minimize get host values. */
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
 	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
-/* host/hostdata.c */
+/* host/hostdata.c: idx, text, tokens and split are hostlib_data and
+   hostlib_split above */
 BuiltinFn hostlib_csv, hostlib_tensors;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);

@@ -1,15 +1,70 @@
 /*
- * hostdata.c — the data sets a program makes from its own files and values:
- * csv(path, target =, header =) over runtime/csv.c, and tensors(x, y) over
- * tensors the program holds (first axis: the examples), both in-memory
- * sets that batches, split, len and shuffling treat like idx's.
+ * hostdata.c — the builtins that make data sets: idx, text and tokens over
+ * the file readers of runtime/data.c, csv(path, target =, header =) over
+ * runtime/csv.c, tensors(x, y) over tensors the program holds (first axis:
+ * the examples; csv and tensors give in-memory sets that batches, split,
+ * len and shuffling treat like the others), and split.
  */
 #include "host/host.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lang/diag.h"
+
+static const char *path_arg(Ev *ev, Value v, Loc loc, const char *what)
+{
+	if (v.kind != V_STR)
+		ev_error(ev, loc, "%s must be a string, got a %s", what, value_kind_name(&v));
+	return v.s;
+}
+
+/* idx(images, labels), text(path, context), tokens(path, context): a data set. */
+Value hostlib_data(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[3];
+	char err[512];
+	RtDataset *ds = NULL;
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	if (!strcmp(b->name, "idx"))
+		ds = rt_idx_open(path_arg(ev, v[0], loc, "the images path"), path_arg(ev, v[1], loc, "the labels path"),
+		                 v[2].kind == V_NONE || v[2].i, err, sizeof err);
+	else {
+		if (v[1].kind != V_INT || v[1].i < 1)
+			ev_error(ev, loc, "context must be a positive int");
+		const char *path = path_arg(ev, v[0], loc, "the path");
+		ds = !strcmp(b->name, "text") ? rt_text_open(path, v[1].i, err, sizeof err)
+		                              : rt_tokens_open(path, v[1].i, v[2].kind == V_INT ? v[2].i : 0, err, sizeof err);
+	}
+	if (!ds)
+		ev_error(ev, loc, "%s", err);
+	return (Value){ .kind = V_DATASET, .ds = ds };
+}
+
+/* split(data, frac): [first frac of the examples, the rest].  Examples of a
+   text or token set overlap their neighbours (example i holds bytes i ..
+   i+T), so T examples are left out between the parts: no byte of the
+   second part, input or target, is in the first. */
+Value hostlib_split(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	if (v[0].kind != V_DATASET)
+		ev_error(ev, loc, "split needs a data set, got a %s", value_kind_name(&v[0]));
+	if (!is_number(&v[1]) || v[1].kind == V_BOOL || !(num(&v[1]) > 0 && num(&v[1]) < 1))
+		ev_error(ev, loc, "split: frac must be a number between 0 and 1 (exclusive)");
+	int64_t len = rt_dataset_len(v[0].ds);
+	int64_t gap = rt_dataset_overlap(v[0].ds);
+	int64_t k = (int64_t)floor(num(&v[1]) * (double)len);
+	if (k < 1 || len - k - gap < 1)
+		ev_error(ev, loc, "split: %lld examples are too few to split at %g%s", (long long)len, num(&v[1]),
+		         gap ? arena_printf(ev->arena, " with a gap of %lld (the context)", (long long)gap) : "");
+	Value *items = arena_alloc(ev->arena, 2 * sizeof *items);
+	items[0] = (Value){ .kind = V_DATASET, .ds = rt_dataset_slice(v[0].ds, 0, k) };
+	items[1] = (Value){ .kind = V_DATASET, .ds = rt_dataset_slice(v[0].ds, k + gap, len) };
+	return (Value){ .kind = V_LIST, .items = items, .n = 2 };
+}
 
 /* csv(path, target = "label", header = true): the target by name with a
    header, by index (negative: from the end) with or without one. */
@@ -18,8 +73,7 @@ Value hostlib_csv(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **n
 	Value v[3];
 	char err[640];
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
-	if (v[0].kind != V_STR)
-		ev_error(ev, loc, "csv: the path must be a string, got a %s", value_kind_name(&v[0]));
+	const char *path = path_arg(ev, v[0], loc, "the path");
 	if (v[2].kind != V_NONE && v[2].kind != V_BOOL)
 		ev_error(ev, loc, "csv: header must be true or false, got a %s", value_kind_name(&v[2]));
 	bool header = v[2].kind == V_NONE || v[2].i;
@@ -37,7 +91,7 @@ Value hostlib_csv(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **n
 	if (!header && target)
 		ev_error(ev, loc, "csv: without a header, give the target column's index: target = 0 for the first, "
 		         "-1 for the last");
-	RtDataset *ds = rt_csv_open(v[0].s, target, index, header, err, sizeof err);
+	RtDataset *ds = rt_csv_open(path, target, index, header, err, sizeof err);
 	if (!ds)
 		ev_error(ev, loc, "%s", err);
 	return (Value){ .kind = V_DATASET, .ds = ds };
