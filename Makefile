@@ -157,7 +157,7 @@ bench-step: sinter
 FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := check ir safetensors idx tokens
+FUZZ_TARGETS := check ir safetensors idx tokens csv
 FUZZ_OBJ      = $(filter-out $(B)/codegen/%,$(LIB_OBJ)) $(B)/driver/program.o
 SECONDS      ?= 60
 SEED         ?=

@@ -203,6 +203,7 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	for (int i = 0; i < n; i++)
 		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
 	Tensor *inputs = tr->inputs;
+	ev->host->run_loc = loc;
 	CacheEntry *c = host_compile(ev->host, tr, ev->dry);
 	Region *r = c->exec;
 	check_memory(ev, c, loc);

@@ -369,6 +369,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		rt_log_set_total(h->log, h->log_step + total);
 	}
 	RtShape xs = rt_dataset_xshape(b.ds), ys = rt_dataset_yshape(b.ds);
+	bool has_y = ys.rank >= 0; /* tensors(x) has examples without a y */
 	for (int64_t k = start; k < nb; k++) {
 		if (ev->dry && k != 0 && k != nb - 1)
 			continue;
@@ -377,14 +378,15 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		if (ev->dry && k == nb - 1 && k != 0 && n == bs)
 			continue; /* same shapes as the first batch */
 		Type tx = { .dt = xs.dt == RT_F32 ? DT_F32 : DT_I32, .rank = xs.rank + 1, .dim = { n } };
-		Type ty = { .dt = ys.dt == RT_F32 ? DT_F32 : DT_I32, .rank = ys.rank + 1, .dim = { n } };
+		Type ty = { .dt = ys.dt == RT_F32 ? DT_F32 : DT_I32, .rank = has_y ? ys.rank + 1 : 1, .dim = { has_y ? n : 0 } };
 		memcpy(tx.dim + 1, xs.dim, xs.rank * sizeof *xs.dim);
-		memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
+		if (has_y)
+			memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
 		check_batch(ev, &tx, &ty, s->loc);
-		HostTensor *x = ht_new(tx), *y = ht_new(ty);
-		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y->t.data);
+		HostTensor *x = ht_new(tx), *y = has_y ? ht_new(ty) : NULL;
+		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y ? y->t.data : NULL);
 		Env *inner = env_new(ev, env);
-		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, 2);
+		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, has_y ? 2 : 1);
 		if (!host_iteration(ev, inner, s))
 			break;
 	}

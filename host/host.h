@@ -69,6 +69,7 @@ typedef struct Host {
 	Env *loop_env[HOST_MAX_LOOPS];
 	struct HostVar *pending_vars;
 	int npending_vars;
+	Loc run_loc;        /* the statement whose traced work is compiled and run now (for backends' messages) */
 } Host;
 
 /* host/compile.c.  The compile path: the cache entry that runs the traced
@@ -93,6 +94,9 @@ int host_vars_save(Ev *ev, const char ***names, Tensor **ts);
 /* resume: checks every meta.var tensor of the file (an error naming it)
    and keeps them to restore when their loop is entered again. */
 void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf, int nloops);
+/* host/hostdata.c: idx, text, tokens and split are hostlib_data and
+   hostlib_split above */
+BuiltinFn hostlib_csv, hostlib_tensors;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);

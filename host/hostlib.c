@@ -1,6 +1,6 @@
 /*
- * hostlib.c — builtins of the host program: print, log, data sets and
- * batches, minimize, save/load, checkpoint/resume, conversions, as handlers
+ * hostlib.c — builtins of the host program: print, log, batches (the data
+ * sets are host/hostdata.c's), minimize, save/load, checkpoint/resume, conversions, as handlers
  * of rows of the builtin table (host/prims.c).  All but minimize take host
  * values: ev_builtin ran the traced work of their arguments first.
  */
@@ -293,53 +293,6 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		ev->region_runs = meta[2];
 		h->log_step = o->t;
 	}
-}
-
-/* idx(images, labels), text(path, context), tokens(path, context): a data set. */
-Value hostlib_data(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
-{
-	Value v[3];
-	char err[512];
-	RtDataset *ds = NULL;
-	get_args(ev, loc, b->name, b->spec, args, names, n, v);
-	if (!strcmp(b->name, "idx"))
-		ds = rt_idx_open(want_str(ev, v[0], loc, "the images path"), want_str(ev, v[1], loc, "the labels path"),
-		                 v[2].kind == V_NONE || v[2].i, err, sizeof err);
-	else {
-		if (v[1].kind != V_INT || v[1].i < 1)
-			ev_error(ev, loc, "context must be a positive int");
-		const char *path = want_str(ev, v[0], loc, "the path");
-		ds = !strcmp(b->name, "text") ? rt_text_open(path, v[1].i, err, sizeof err)
-		                              : rt_tokens_open(path, v[1].i, v[2].kind == V_INT ? v[2].i : 0, err, sizeof err);
-	}
-	if (!ds)
-		ev_error(ev, loc, "%s", err);
-	return (Value){ .kind = V_DATASET, .ds = ds };
-}
-
-/* split(data, frac): [first frac of the examples, the rest].  Examples of a
-   text or token set overlap their neighbours (example i holds bytes i ..
-   i+T), so T examples are left out between the parts: no byte of the
-   second part, input or target, is in the first. */
-Value hostlib_split(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
-{
-	Value v[2];
-	get_args(ev, loc, b->name, b->spec, args, names, n, v);
-	if (v[0].kind != V_DATASET)
-		ev_error(ev, loc, "split needs a data set, got a %s", value_kind_name(&v[0]));
-	if (!is_number(&v[1]) || v[1].kind == V_BOOL || !(num(&v[1]) > 0 && num(&v[1]) < 1))
-		ev_error(ev, loc, "split: frac must be a number between 0 and 1 (exclusive)");
-	int64_t len = rt_dataset_len(v[0].ds);
-	RtShape ys = rt_dataset_yshape(v[0].ds);
-	int64_t gap = ys.rank == 1 ? ys.dim[0] : 0; /* sequences: y is i32[T]; IDX: a scalar label */
-	int64_t k = (int64_t)floor(num(&v[1]) * (double)len);
-	if (k < 1 || len - k - gap < 1)
-		ev_error(ev, loc, "split: %lld examples are too few to split at %g%s", (long long)len, num(&v[1]),
-		         gap ? arena_printf(ev->arena, " with a gap of %lld (the context)", (long long)gap) : "");
-	Value *items = arena_alloc(ev->arena, 2 * sizeof *items);
-	items[0] = (Value){ .kind = V_DATASET, .ds = rt_dataset_slice(v[0].ds, 0, k) };
-	items[1] = (Value){ .kind = V_DATASET, .ds = rt_dataset_slice(v[0].ds, k + gap, len) };
-	return (Value){ .kind = V_LIST, .items = items, .n = 2 };
 }
 
 Value hostlib_print(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)

@@ -357,13 +357,14 @@ static void check_known_indices(Ev *ev, int node, int64_t n, Loc loc, const char
 }
 
 /*
- * The location a range-checked op reports at run time: its own when the
- * user wrote it, else the innermost call in the user's files (the
- * `self.emb(x)` or `cross_entropy(logits, y)` that reached the stdlib's
- * take or one_hot), as a Node.loc of the traced region.
+ * The innermost place in the user's files on the way to loc: loc itself
+ * when the user wrote it, else the call (`self.emb(x)`, `cross_entropy(
+ * logits, y)`) that reached the stdlib's take or one_hot.  *via gets that
+ * call's description ('cross_entropy'), NULL when loc is the user's.
  */
-static int index_loc(Ev *ev, Loc loc)
+static Loc user_loc(Ev *ev, Loc loc, const char **via)
 {
+	*via = NULL;
 	for (int i = ev->depth;; i--) {
 		/* a file is the standard library's when its declarations are (a
 		   built binary knows its files only through them) */
@@ -376,9 +377,32 @@ static int index_loc(Ev *ev, Loc loc)
 			}
 		}
 		if (!std || i == 0)
-			return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
+			return loc;
 		loc = ev->stack[i - 1].loc;
+		*via = ev->stack[i - 1].what;
 	}
+}
+
+/* The location a range-checked op reports at run time, as a Node.loc of
+   the traced region: where the user's code reached it. */
+static int index_loc(Ev *ev, Loc loc)
+{
+	const char *via;
+	loc = user_loc(ev, loc, &via);
+	return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
+}
+
+/* Indices and class labels are i32: a float one is an error where the
+   user's code passed it (a cast would truncate 2.7 to class 2 silently). */
+static void check_index_dtype(Ev *ev, int node, Loc loc, const char *fname, const char *what)
+{
+	const Type *t = &ev->tr->r->node[node].type;
+	if (t->dt != DT_F32)
+		return;
+	const char *via;
+	Loc at = user_loc(ev, loc, &via);
+	ev_error(ev, at, "%s needs %s as i32, got %s; a float would be truncated (convert with i32(...) if that is meant)",
+	         via ? via : fname, what, TS(t));
 }
 
 static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
@@ -388,6 +412,7 @@ static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **na
 	int t = ev_node(ev, v[0], loc, DT_COUNT);
 	int i = ev_node(ev, v[1], loc, DT_COUNT);
 	Region *r = ev->tr->r;
+	check_index_dtype(ev, i, loc, "take", "its indices");
 	if (r->node[i].type.dt != DT_I32)
 		ev_error(ev, loc, "take needs i32 indices, got %s", TS(&r->node[i].type));
 	if (r->node[t].type.rank > 0)
@@ -401,7 +426,10 @@ static Value p_one_hot(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 {
 	Value v[2];
 	get_args(ev, loc, b->name, b->spec, a, names, n, v);
-	int i = ev_node(ev, v[0], loc, DT_I32);
+	int i = ev_node(ev, v[0], loc, DT_COUNT);
+	check_index_dtype(ev, i, loc, "one_hot", "class indices");
+	if (ev->tr->r->node[i].type.dt != DT_I32)
+		i = ir_cast(ev->tr->r, i, DT_I32);
 	Type t = ev->tr->r->node[i].type;
 	if (t.rank == MAX_RANK)
 		ev_error(ev, loc, "one_hot: too many axes");
@@ -621,6 +649,8 @@ const Builtin builtin_table[] = {
 	HOST(DATA, "idx", "images, labels, flatten=", hostlib_data),
 	HOST(DATA, "text", "path, context", hostlib_data),
 	HOST(DATA, "tokens", "path, context, vocab=", hostlib_data),
+	HOST(DATA, "csv", "path, target=, header=", hostlib_csv),
+	HOST(DATA, "tensors", NULL, hostlib_tensors),
 	HOST(DATA, "split", "data, frac", hostlib_split),
 	HOST(DATA, "batches", "data, size, shuffle=, drop_last=, seed=", hostlib_batches),
 	HOST(HOST, "len", "x", hostlib_len),

@@ -113,6 +113,14 @@ void diag_note(Loc loc, const char *fmt, ...)
 	va_end(ap);
 }
 
+void diag_warning(Loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report("warning", loc, fmt, ap);
+	va_end(ap);
+}
+
 _Noreturn void fatal(const char *fmt, ...)
 {
 	va_list ap;

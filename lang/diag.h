@@ -13,6 +13,8 @@ void diag_add_source(const char *file, const char *text);
 _Noreturn void diag_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "file:line:col: note: ..." with source line and caret; returns. */
 void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with "warning:", for what runs but not as the user expects. */
+void diag_warning(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Error not tied to a source position: "sinter: error: ..." and exit 1. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the error like diag_error but returns (for errors followed by notes);

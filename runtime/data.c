@@ -4,8 +4,10 @@
  * text bytes, uint16 tokens); examples are converted to f32/i32 only when
  * a batch is filled.  Slices are views that share the buffers through a
  * reference count, so views and their parents may be freed in any order.
+ * Data sets held in memory (csv, tensors) keep 4-byte f32/i32 rows.
  */
 #include "runtime/runtime.h"
+#include "runtime/loader.h"
 
 #include "base/arena.h"
 
@@ -29,21 +31,22 @@ typedef struct {
 	size_t size;
 } RtBuf;
 
-typedef enum { DS_IDX, DS_TEXT, DS_TOKENS } DsKind;
+typedef enum { DS_IDX, DS_TEXT, DS_TOKENS, DS_MEM } DsKind;
 
 struct RtDataset {
 	DsKind kind;
-	RtBuf *xbuf;   /* IDX: pixels [N, H*W] u8; text: bytes; tokens: u16 LE tokens */
-	RtBuf *ybuf;   /* IDX: labels [N] u8; otherwise NULL */
+	RtBuf *xbuf;   /* IDX: pixels [N, H*W] u8; text: bytes; tokens: u16 LE tokens; memory: 4-byte rows */
+	RtBuf *ybuf;   /* IDX: labels [N] u8; memory: 4-byte rows or NULL (no y); otherwise NULL */
 	int64_t first; /* example 0 of this view is example `first` of the buffers */
 	int64_t len;   /* examples in this view */
-	int64_t row;   /* IDX: pixels per image; text/tokens: context T */
+	int64_t row;   /* IDX: pixels per image; text/tokens: context T; memory: x elements per example */
+	int64_t yrow;  /* memory: y elements per example */
 	RtShape xs, ys;
 };
 
 /* Every buffer is checked against the memory limit before it is allocated
    (or grown) and counted as held while a data set uses it. */
-static bool mem_ok(const char *path, size_t bytes, char *err, size_t errlen)
+bool rt_data_mem_ok(const char *path, size_t bytes, char *err, size_t errlen)
 {
 	char what[320];
 	snprintf(what, sizeof what, "data file '%s'", path);
@@ -74,7 +77,7 @@ static void buf_release(RtBuf *b)
    Only regular files: a FIFO blocks in open until someone writes, and a
    device (/dev/zero) or a socket may never end, so reading one would hang
    even under `sinter check`. */
-static gzFile open_input(const char *path, char *err, size_t errlen)
+gzFile rt_data_open(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
@@ -103,7 +106,7 @@ static gzFile open_input(const char *path, char *err, size_t errlen)
 
 /* Reads up to n bytes (any size; gzread takes an unsigned int).  Returns the
    count read, or -1 with a message on a read or decompression error. */
-static int64_t read_full(gzFile f, const char *path, void *dst, size_t n, char *err, size_t errlen)
+int64_t rt_data_read(gzFile f, const char *path, void *dst, size_t n, char *err, size_t errlen)
 {
 	unsigned char *p = dst;
 	size_t got = 0;
@@ -132,13 +135,13 @@ static int64_t read_full(gzFile f, const char *path, void *dst, size_t n, char *
    inflates or grows while it is read stops at the limit. */
 static unsigned char *read_whole(const char *path, size_t pending, size_t *size, char *err, size_t errlen)
 {
-	gzFile f = open_input(path, err, errlen);
+	gzFile f = rt_data_open(path, err, errlen);
 	if (!f)
 		return NULL;
 	struct stat st;
 	size_t cap = stat(path, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	size_t len = 0;
-	if (!mem_ok(path, pending + cap, err, errlen)) {
+	if (!rt_data_mem_ok(path, pending + cap, err, errlen)) {
 		gzclose(f);
 		return NULL;
 	}
@@ -149,7 +152,7 @@ static unsigned char *read_whole(const char *path, size_t pending, size_t *size,
 			gzclose(f);
 			return NULL;
 		}
-		int64_t r = read_full(f, path, b + len, cap - len, err, errlen);
+		int64_t r = rt_data_read(f, path, b + len, cap - len, err, errlen);
 		if (r < 0) {
 			free(b);
 			gzclose(f);
@@ -159,7 +162,7 @@ static unsigned char *read_whole(const char *path, size_t pending, size_t *size,
 		if (len < cap)
 			break;
 		/* A gzipped file inflates past its on-disk size. */
-		if (!mem_ok(path, pending + cap * 2, err, errlen)) {
+		if (!rt_data_mem_ok(path, pending + cap * 2, err, errlen)) {
 			free(b);
 			gzclose(f);
 			return NULL;
@@ -188,10 +191,10 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 	int ndim = (int)(expect & 0xff);
 	size_t hdr = 4 + 4 * (size_t)ndim;
 	unsigned char h[16];
-	gzFile f = open_input(path, err, errlen);
+	gzFile f = rt_data_open(path, err, errlen);
 	if (!f)
 		return NULL;
-	int64_t got = read_full(f, path, h, 4, err, errlen);
+	int64_t got = rt_data_read(f, path, h, 4, err, errlen);
 	if (got < 0)
 		goto fail;
 	if (got < 4) {
@@ -205,7 +208,7 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 			 path, what, magic, expect);
 		goto fail;
 	}
-	got = read_full(f, path, h + 4, hdr - 4, err, errlen);
+	got = rt_data_read(f, path, h + 4, hdr - 4, err, errlen);
 	if (got < 0)
 		goto fail;
 	if ((size_t)got < hdr - 4) {
@@ -235,13 +238,13 @@ static unsigned char *idx_read(const char *path, uint32_t expect, int64_t *dims,
 	unsigned char *data = malloc(cap ? cap : 1);
 	got = 0;
 	while (data) {
-		int64_t r = read_full(f, path, data + got, cap - (size_t)got, err, errlen);
+		int64_t r = rt_data_read(f, path, data + got, cap - (size_t)got, err, errlen);
 		if (r < 0) {
 			got = -1;
 			break;
 		}
 		got += r;
-		if ((size_t)got == cap && !mem_ok(path, total, err, errlen)) {
+		if ((size_t)got == cap && !rt_data_mem_ok(path, total, err, errlen)) {
 			free(data);
 			goto fail;
 		}
@@ -501,6 +504,22 @@ fail:
 	return NULL;
 }
 
+RtDataset *rt_dataset_memory(RtShape xs, void *x, RtShape ys, void *y, int64_t n)
+{
+	RtDataset *ds = xcalloc(1, sizeof *ds);
+	ds->kind = DS_MEM;
+	ds->row = rt_tensor_numel(xs.rank, xs.dim);
+	ds->yrow = y ? rt_tensor_numel(ys.rank, ys.dim) : 0;
+	if (ds->row < 0 || ds->yrow < 0 || n < 0)
+		die("rt_dataset_memory: bad shape");
+	ds->xbuf = buf_new(x, (size_t)(n * ds->row) * 4);
+	ds->ybuf = y ? buf_new(y, (size_t)(n * ds->yrow) * 4) : NULL;
+	ds->len = n;
+	ds->xs = xs;
+	ds->ys = y ? ys : (RtShape){ .dt = RT_F32, .rank = -1 };
+	return ds;
+}
+
 RtDataset *rt_dataset_slice(RtDataset *ds, int64_t from, int64_t to)
 {
 	/* Python slice bounds: negative counts from the end, then clamp. */
@@ -525,6 +544,11 @@ int64_t rt_dataset_len(const RtDataset *ds)
 	return ds->len;
 }
 
+int64_t rt_dataset_overlap(const RtDataset *ds)
+{
+	return ds->kind == DS_TEXT || ds->kind == DS_TOKENS ? ds->row : 0;
+}
+
 RtShape rt_dataset_xshape(const RtDataset *ds)
 {
 	return ds->xs;
@@ -547,6 +571,12 @@ void rt_dataset_fill(const RtDataset *ds, const int64_t *idx, int64_t n, void *x
 		if (idx[k] < 0 || idx[k] >= ds->len)
 			die("rt_dataset_fill: example %" PRId64 " outside 0..%" PRId64, idx[k], ds->len);
 		int64_t e = ds->first + idx[k];
+		if (ds->kind == DS_MEM) {
+			memcpy((char *)x + 4 * k * row, ds->xbuf->bytes + 4 * e * row, 4 * (size_t)row);
+			if (ds->ybuf)
+				memcpy((char *)y + 4 * k * ds->yrow, ds->ybuf->bytes + 4 * e * ds->yrow, 4 * (size_t)ds->yrow);
+			continue;
+		}
 		if (ds->kind == DS_IDX) {
 			const unsigned char *px = ds->xbuf->bytes + e * row;
 			float *xo = (float *)x + k * row;

@@ -65,10 +65,12 @@ typedef enum { RT_F32, RT_I32 } RtDType;
  */
 typedef struct RtDataset RtDataset;
 
+enum { RT_EXAMPLE_RANK = 4 }; /* axes of one example at most */
+
 typedef struct {
 	RtDType dt;
 	int rank;
-	int64_t dim[4]; /* shape of one example, without the batch axis */
+	int64_t dim[RT_EXAMPLE_RANK]; /* shape of one example, without the batch axis */
 } RtShape;
 
 /* IDX images + labels, optionally gzipped.  x: f32 pixels / 255, flattened to
@@ -81,9 +83,27 @@ RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t err
    examples as for text. vocab > 0: a token >= vocab is an error naming the
    file and the token's position. */
 RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char *err, size_t errlen);
+/* Numeric CSV (runtime/csv.c): features f32[F] (every column but the
+   target, in file order), y the target column: i32 [] when every target
+   cell is an integer written without a point or exponent and within i32,
+   else f32 [].  The target is the column named target when it is not NULL
+   (header required), else column target_col (negative: from the end).
+   Blank lines are skipped; rows are counted as lines of the file.  A bad
+   cell, a ragged row, a missing target, an empty file or one with a header
+   only fail with the file, row and column in err. */
+RtDataset *rt_csv_open(const char *path, const char *target, int64_t target_col, bool header,
+                       char *err, size_t errlen);
+/* n examples held in memory: x is n rows of xs (4-byte f32 or i32 each), y
+   n rows of ys, or NULL for examples without a y (yshape's rank is then
+   -1).  Takes both malloc'ed buffers, which count as held; the caller has
+   checked the memory limit. */
+RtDataset *rt_dataset_memory(RtShape xs, void *x, RtShape ys, void *y, int64_t n);
 /* Examples [from, to) of ds as a new data set sharing its memory (held-out splits). */
 RtDataset *rt_dataset_slice(RtDataset *ds, int64_t from, int64_t to);
 int64_t rt_dataset_len(const RtDataset *ds);
+/* How many examples an example overlaps after it: the context T of a text
+   or token set (example i holds i .. i+T), 0 for sets of separate examples. */
+int64_t rt_dataset_overlap(const RtDataset *ds);
 RtShape rt_dataset_xshape(const RtDataset *ds);
 RtShape rt_dataset_yshape(const RtDataset *ds);
 /* Writes examples idx[0..n) into x and y (row-major, batch axis first). */

@@ -42,6 +42,10 @@ run checkpoint2 checkpoint.sn -D PHASE=2 -D CKPT="$tmp/spec.ckpt"
 run datasets datasets.sn -D TOKENS="$tmp/tokens.bin"
 run control_flow control_flow.sn --log "$tmp/control_flow.jsonl"
 run control_flow_nobreak control_flow.sn -D BREAK_AT=1000
+run dataset_csv dataset_csv.sn
+run dataset_csv_again dataset_csv.sn
+run dataset_tensors dataset_tensors.sn --seed 5
+run dataset_tensors_again dataset_tensors.sn --seed 5
 
 # `sinter check` (a dry run: every region traced and compiled, nothing run)
 # accepts every program that runs

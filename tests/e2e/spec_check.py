@@ -602,4 +602,100 @@ if a.ok() and b.ok():
     report("control_flow continue skips the rest of a batches iteration; appended batches outlive it",
            after[1] == -1 and kept == [after[0], after[2]], f"{after} {kept}")
 
+# ---- csv and tensors data sets ----
+
+def read_csv(name, header=True):
+    """Rows of cells as csv() reads them: blank lines skipped, cells trimmed
+    of spaces and one pair of double quotes."""
+    rows = []
+    with open(os.path.join(SPEC, "data", name), newline="") as f:
+        for line in f.read().split("\n"):
+            line = line.rstrip("\r")
+            if line.strip(" \t"):
+                rows.append([c.strip(" \t").removeprefix('"').removesuffix('"') for c in line.split(",")])
+    return (rows[0], rows[1:]) if header else (None, rows)
+
+
+def columns(rows, target):
+    """Features (every other column, floats) and the target column: ints when
+    every target cell is written as an integer, else floats."""
+    ys = [r[target] for r in rows]
+    integer = all(y.lstrip("+-").isdigit() for y in ys)
+    xs = [[float(c) for k, c in enumerate(r) if k != target] for r in rows]
+    return xs, [int(y) if integer else float(y) for y in ys]
+
+
+def all_ints(v):
+    return all(isinstance(e, int) and not isinstance(e, bool) for e in v)
+
+
+def all_floats(v):
+    return all(isinstance(e, float) for e in v)
+
+
+r, again = Run("dataset_csv"), Run("dataset_csv_again")
+if r.ok() and again.ok():
+    names, rows = read_csv("classes.csv")
+    xs, ys = columns(rows, names.index("label"))
+    check_vals(r, "csv_len", [len(rows)])
+    want = [[xs[k:k + 4], ys[k:k + 4]] for k in range(0, len(rows), 4)]
+    got = r.all("csv_batch")
+    report("dataset_csv header, CRLF, quoted names, blank line: batches in file order, y i32",
+           close(got, want, 1e-6, 0) and all(all_ints(b[1]) for b in got), f"got {got[:1]}, expected {want[:1]}")
+    k = int(0.6 * len(rows))
+    check_vals(r, "csv_split", [k, len(rows) - k])
+    check_vals(r, "csv_held_out", [xs[k:k + 4], ys[k:k + 4]], 1e-6, 0)
+    sh = r.all("csv_shuffled")
+    pairs = sorted((tuple(x), y) for b in sh for x, y in zip(b[0], b[1]))
+    report("dataset_csv shuffled: every example once, x with its own y",
+           close([list(p[0]) for p in pairs], [list(p[0]) for p in sorted((tuple(x), y) for x, y in zip(xs, ys))], 1e-6, 0)
+           and [p[1] for p in pairs] == [p[1] for p in sorted((tuple(x), y) for x, y in zip(xs, ys))], str(sh[:1]))
+    report("dataset_csv shuffled: not the file order", [y for b in sh for y in b[1]] != ys, str(sh))
+    report("dataset_csv shuffled: the same order in a second run (same seed)",
+           r.lines.get("csv_shuffled") == again.lines.get("csv_shuffled"), "orders differ")
+    px, py = columns(rows, names.index("petal"))
+    got = r.vals("csv_petal")
+    report("dataset_csv target by name in the middle: f32 y, the other columns in order",
+           close(got, [px, py], 1e-6, 0) and all_floats(got[1]), f"got {got}")
+    _, rrows = read_csv("regress.csv", header=False)
+    rx, ry = columns(rrows, len(rrows[0]) - 1)
+    got = r.vals("csv_regress")
+    report("dataset_csv no header, target -1: f32 y (one cell written as an integer)",
+           close(got, [rx, ry], 1e-6, 0) and all_floats(got[1]), f"got {got}")
+    ix, iy = columns(rrows, 1)
+    got = r.vals("csv_int_target")
+    report("dataset_csv no header, target 1: integer cells give i32 y",
+           close(got, [ix, iy], 1e-6, 0) and all_ints(got[1]), f"got {got}")
+    first, last = r.vals("csv_train")
+    report("dataset_csv a classifier trained on it: the epoch loss falls below a third",
+           first > 0.9 and last < first / 3, f"{first} -> {last}")
+
+r, again = Run("dataset_tensors"), Run("dataset_tensors_again")
+if r.ok() and again.ok():
+    xs = [[2.0 * i, 2.0 * i + 1] for i in range(12)]
+    ys = [10 * i for i in range(12)]
+    check_vals(r, "t_len", [12])
+    want = [[xs[k:k + 5], ys[k:k + 5]] for k in range(0, 12, 5)]
+    got = r.all("t_batch")
+    report("dataset_tensors batches in order, x f32 and y i32 as given",
+           close(got, want, 0, 0) and all(all_ints(b[1]) and all_floats(b[0][0]) for b in got), str(got))
+    sh = r.all("t_shuffled")
+    seen = [y for b in sh for y in b[1]]
+    report("dataset_tensors shuffled: each example once, rows keep their y",
+           sorted(seen) == ys and all(x == xs[y // 10] for b in sh for x, y in zip(b[0], b[1])), str(sh))
+    report("dataset_tensors shuffled: not in order", seen != ys, str(seen))
+    report("dataset_tensors shuffled: the same order in a second run with the same --seed",
+           r.lines.get("t_shuffled") == again.lines.get("t_shuffled"), "orders differ")
+    other = r.vals("t_shuffled_other")[0]
+    report("dataset_tensors another seed, another order", sorted(other) == ys and other[:4] != seen[:4], str(other))
+    check_vals(r, "t_split", [9, 3])
+    check_vals(r, "t_held_out", [xs[9:], ys[9:]])
+    check_vals(r, "t_x_only", [[6, 2], xs[1]], i=0)
+    check_vals(r, "t_x_only", [[6, 2], xs[7]], i=1)
+    got = r.all("t_rank3")
+    want = [[[2, 2, 2, 3], [2, 2], [12 * i + 9, 12 * i + 10, 12 * i + 11], [2.0 * i, 2.0 * i + 1]] for i in (1, 3)]
+    report("dataset_tensors rank-3 x and a vector y", got == want, f"got {got}, expected {want}")
+    ew, eb = r.vals("t_fit")
+    report("dataset_tensors a regression on the program's own data recovers w and b", ew < 1e-3 and eb < 1e-3, f"{ew} {eb}")
+
 sys.exit(report.status())

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 b=$1
 secs=$2
 shift 2
-targets=${*:-check ir safetensors idx tokens}
+targets=${*:-check ir safetensors idx tokens csv}
 export SINTER_STDLIB=$PWD/stdlib
 # leaks: a user error exits the process in sinter, so memory held by the
 # frames it leaves (the lexer's buffers, the host's caches) is not freed when

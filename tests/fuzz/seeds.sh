@@ -3,12 +3,12 @@
 # DIR/<target>/: every .sn program of the tests, examples and standard
 # library (check), the IR of tests/lit (ir), the IDX and token files of the
 # tests (idx: images and labels packed behind a 4-byte length, see
-# tests/fuzz/targets.c; tokens: token and text files) and a few small
-# safetensors files written here (safetensors).
+# tests/fuzz/targets.c; tokens: token and text files), the CSV files of the
+# tests (csv) and a few small safetensors files written here (safetensors).
 set -eu
 cd "$(dirname "$0")/../.."
 out=$1
-mkdir -p "$out"/{check,ir,safetensors,idx,tokens}
+mkdir -p "$out"/{check,ir,safetensors,idx,tokens,csv}
 i=0
 for f in tests/errors/*.sn tests/spec/*.sn tests/spec/lib/*.sn tests/grad/*.sn tests/e2e/*.sn \
 	tests/lit/*.sn examples/*.sn stdlib/*.sn; do
@@ -20,6 +20,7 @@ for f in tests/lit/*.ir; do
 	cp "$f" "$out/ir/"
 done
 cp tests/errors/data/oov-tokens.bin tests/spec/data/tiny.txt "$out/tokens/"
+cp tests/errors/data/*.csv tests/spec/data/*.csv "$out/csv/"
 /usr/bin/python3 - tests/errors/data "$out" <<'PY'
 import json, struct, sys
 data, out = sys.argv[1], sys.argv[2]
@@ -48,4 +49,4 @@ write(d + "/one.safetensors", {"w": ("F32", [2, 3], [1, 2, 3, 4, 5, 6])})
 write(d + "/two.safetensors", {"layer.b": ("F32", [3], [0.5, -1, 2]), "step": ("I32", [], [7])})
 write(d + "/meta.safetensors", {"a.b.c": ("F32", [1, 1, 1], [3])}, {"step": "12", "format": "pt"})
 PY
-echo "seeds: $(for t in check ir safetensors idx tokens; do printf '%s %s  ' $t "$(ls "$out/$t" | wc -l)"; done)"
+echo "seeds: $(for t in check ir safetensors idx tokens csv; do printf '%s %s  ' $t "$(ls "$out/$t" | wc -l)"; done)"

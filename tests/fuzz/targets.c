@@ -1,7 +1,8 @@
 /*
  * targets.c — libFuzzer targets for sinter's input parsers, one per build:
- * compile with -DFUZZ_CHECK, -DFUZZ_IR, -DFUZZ_SAFETENSORS, -DFUZZ_IDX or
- * -DFUZZ_TOKENS (the Makefile's `make fuzz` does, into build-fuzz/).
+ * compile with -DFUZZ_CHECK, -DFUZZ_IR, -DFUZZ_SAFETENSORS, -DFUZZ_IDX,
+ * -DFUZZ_TOKENS or -DFUZZ_CSV (the Makefile's `make fuzz` does, into
+ * build-fuzz/).
  *
  *   check        a .sn program: load (with the standard library), bind the
  *                globals and dry-run every train block, as `sinter check`
@@ -12,6 +13,9 @@
  *                file, split at the 32-bit little-endian length in its first
  *                four bytes (tests/fuzz/seeds.sh packs them so)
  *   tokens       rt_tokens_open and rt_text_open of the input, then one batch
+ *   csv          rt_csv_open of the input, then one batch and a slice; its
+ *                last byte picks the options: bit 0 a header, bit 1 the
+ *                target by the name "label", the rest an index (-4 .. 3)
  *
  * The readers take paths, so each input is written to a private temporary
  * file.  User errors are the expected outcome of most inputs: the front end
@@ -142,7 +146,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-#if defined(FUZZ_IDX) || defined(FUZZ_TOKENS)
+#if defined(FUZZ_IDX) || defined(FUZZ_TOKENS) || defined(FUZZ_CSV)
 /* Fills the first batch of up to 4 examples, as a training loop would. */
 static void read_batch(RtDataset *ds)
 {
@@ -201,8 +205,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		read_batch(ds);
 		rt_dataset_free(ds);
 	}
+#elif defined(FUZZ_CSV)
+	unsigned opt = size ? data[size - 1] : 0;
+	bool header = opt & 1;
+	const char *target = header && (opt & 2) ? "label" : NULL;
+	RtDataset *ds = rt_csv_open(write_temp(0, data, size), target, (int64_t)(opt >> 2) % 8 - 4, header,
+	                            err, sizeof err);
+	if (ds) {
+		read_batch(ds);
+		RtDataset *part = rt_dataset_slice(ds, 1, -1);
+		rt_dataset_free(ds);
+		read_batch(part);
+		rt_dataset_free(part);
+	}
 #else
-#error "define one of FUZZ_CHECK, FUZZ_IR, FUZZ_SAFETENSORS, FUZZ_IDX, FUZZ_TOKENS"
+#error "define one of FUZZ_CHECK, FUZZ_IR, FUZZ_SAFETENSORS, FUZZ_IDX, FUZZ_TOKENS, FUZZ_CSV"
 #endif
 	return 0;
 }

@@ -6,7 +6,7 @@
  * define before it includes this header), urand() drawing from it, and,
  * a scratch directory (tmpdir_make, tpath, tmpdir_remove; tmpdir_run for a
  * main that runs its tests in one), slurp() reading
- * a whole file, stderr_of() running a function in a child process and
+ * a whole file, write_text() writing one (gzipped or not), stderr_of() running a function in a child process and
  * returning what it wrote to stderr, and, for tests that include the IR
  * (ir/ir.h or ir/ops.h) before this header, the region builders every IR
  * test wants: ty() for a type, region() for an empty region, emit() for a
@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static int nfail;
 
@@ -144,6 +145,20 @@ static inline char *slurp(const char *path, size_t *n)
 	if (n)
 		*n = got;
 	return b;
+}
+
+/* Writes the text s to path, gzipped when gz (the data readers inflate). */
+static inline void write_text(const char *path, const char *s, bool gz)
+{
+	if (gz) {
+		gzFile f = gzopen(path, "wb");
+		gzwrite(f, s, (unsigned)strlen(s));
+		gzclose(f);
+	} else {
+		FILE *f = fopen(path, "wb");
+		fputs(s, f);
+		fclose(f);
+	}
 }
 
 /* ---- a child process ---- */

@@ -17,19 +17,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static void write_file(const char *path, const char *s, bool gz)
-{
-	if (gz) {
-		gzFile f = gzopen(path, "wb");
-		gzwrite(f, s, (unsigned)strlen(s));
-		gzclose(f);
-	} else {
-		FILE *f = fopen(path, "wb");
-		fputs(s, f);
-		fclose(f);
-	}
-}
-
 /* All bytes of a text set, rebuilt from its examples: x of example 0, then
    the last byte of y of every example. */
 static char *text_of(RtDataset *ds, int64_t T)
@@ -56,15 +43,15 @@ static void test_directory(void)
 	const char *alpha = "alpha: the first fortune\n%\n";
 	const char *beta = "beta, gzipped on disk\n%\n";
 	const char *zeta = "Zeta comes first in byte order\n%\n";
-	write_file(tpath("beta.gz"), beta, true);
-	write_file(tpath("alpha"), alpha, false);
-	write_file(tpath("Zeta"), zeta, false);
-	write_file(tpath("alpha.dat"), "\x01\x02index", false);
-	write_file(tpath(".hidden"), "not text\n", false);
+	write_text(tpath("beta.gz"), beta, true);
+	write_text(tpath("alpha"), alpha, false);
+	write_text(tpath("Zeta"), zeta, false);
+	write_text(tpath("alpha.dat"), "\x01\x02index", false);
+	write_text(tpath(".hidden"), "not text\n", false);
 	if (symlink("alpha", tpath("alpha.u8")) != 0)
 		check(false, "dir_symlink", "%s", strerror(errno));
 	mkdir(tpath("sub"), 0700);
-	write_file(tpath("sub/inner"), "inside a subdirectory\n", false);
+	write_text(tpath("sub/inner"), "inside a subdirectory\n", false);
 
 	char want[256];
 	snprintf(want, sizeof want, "%s%s%s", zeta, alpha, beta);
@@ -99,20 +86,20 @@ static void test_directory_errors(void)
 {
 	char err[512] = "";
 	mkdir(tpath("empty"), 0700);
-	write_file(tpath("empty/only.dat"), "index", false);
+	write_text(tpath("empty/only.dat"), "index", false);
 	RtDataset *ds = rt_text_open(tpath("empty"), 4, err, sizeof err);
 	check(!ds && strstr(err, tpath("empty")) && strstr(err, "without text files"), "dir_error_no_text",
 	      "got '%s'", err);
 	mkdir(tpath("short"), 0700);
-	write_file(tpath("short/a"), "ab", false);
-	write_file(tpath("short/b"), "c", false);
+	write_text(tpath("short/a"), "ab", false);
+	write_text(tpath("short/b"), "c", false);
 	ds = rt_text_open(tpath("short"), 3, err, sizeof err);
 	check(!ds && strstr(err, tpath("short")) && strstr(err, "3 bytes") &&
 	      strstr(err, "at least 4"),
 	      "dir_error_short", "got '%s'", err);
 	mkdir(tpath("bad"), 0700);
 	/* a gzipped member whose CRC is wrong: zlib reports it at the end */
-	write_file(tpath("bad/a.gz"), "some text that inflates fine but fails its check\n", true);
+	write_text(tpath("bad/a.gz"), "some text that inflates fine but fails its check\n", true);
 	FILE *f = fopen(tpath("bad/a.gz"), "r+b");
 	fseek(f, -8, SEEK_END);
 	int c = fgetc(f);
