@@ -142,6 +142,9 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 	}
 	if (builtin_find(e->str))
 		return (Value){ .kind = V_CALLABLE, .s = e->str };
+	/* a static host bool: code may branch on it while tracing */
+	if (!strcmp(e->str, "training"))
+		return v_bool(ev_training(ev));
 	ev_error(ev, e->loc, "unknown name '%s'", e->str);
 }
 
@@ -255,7 +258,7 @@ static Value shape_list(Ev *ev, const Type *t)
 }
 
 /* The static type of a tensor-like value (traced, host or parameter). */
-static bool tensor_type(Ev *ev, const Value *v, Type *t)
+bool tensor_type(Ev *ev, const Value *v, Type *t)
 {
 	switch (v->kind) {
 	case V_TENSOR: *t = ev->tr->r->node[v->node].type; return true;
@@ -533,6 +536,16 @@ bool ev_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 				ev_error(ev, s->target->loc, "assignment to undeclared name '%s' (use let)", s->target->str);
 			if (env_find(ev->globals, s->target->str) == b || env_find(ev->stdlib_globals, s->target->str) == b)
 				ev_error(ev, s->target->loc, "cannot assign to global '%s'", s->target->str);
+			/* a parameter or buffer of the model whose method this is */
+			const Instance *self = ev->depth ? ev->stack[ev->depth - 1].self : NULL;
+			if (self && b->v.kind == V_PARAM && b >= self->fields->b && b < self->fields->b + self->fields->n) {
+				if (!slot_is_buffer(b->v.slot))
+					ev_error(ev, s->target->loc, "cannot assign parameter '%s' in a method: parameters change "
+					         "only through an optimizer (minimize) or load; declare it `buffer %s` for state "
+					         "the model updates itself", s->target->str, s->target->str);
+				buffer_assign(ev, self, b->v.slot, ev_expr(ev, env, s->value), s->target->loc);
+				break;
+			}
 			b->v = ev_expr(ev, env, s->value);
 			break;
 		}

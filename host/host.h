@@ -76,7 +76,7 @@ void host_cache_free(Host *h);
 /* host/hostlib.c: the handlers of host builtins (rows of the builtin
    table, host/prims.c); all but minimize get host values. */
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
-	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
+	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str, hostlib_assert;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);

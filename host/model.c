@@ -376,35 +376,45 @@ static void init_param(Ev *ev, Slot *s, Value init, Loc loc)
 
 /* ---- models ---- */
 
-static int count_params(Value v)
+/* The parameters (buf false) or buffers (buf true) in field value v. */
+static int count_slots(Value v, bool buf)
 {
 	int n = 0;
 	if (v.kind == V_LIST)
 		for (int i = 0; i < v.n; i++)
-			n += count_params(v.items[i]);
-	return n + (v.kind == V_PARAM ? 1 : v.kind == V_MODEL ? v.inst->nparams : 0);
+			n += count_slots(v.items[i], buf);
+	if (v.kind == V_PARAM)
+		n += slot_is_buffer(v.slot) == buf;
+	if (v.kind == V_MODEL)
+		n += buf ? v.inst->nbuffers : v.inst->nparams;
+	return n;
 }
 
-static void append_params(Instance *inst, Value v)
+static void append_slots(Slot **to, int *n, Value v, bool buf)
 {
 	if (v.kind == V_LIST)
 		for (int i = 0; i < v.n; i++)
-			append_params(inst, v.items[i]);
-	if (v.kind == V_PARAM)
-		inst->params[inst->nparams++] = v.slot;
-	for (int i = 0; v.kind == V_MODEL && i < v.inst->nparams; i++)
-		inst->params[inst->nparams++] = v.inst->params[i];
+			append_slots(to, n, v.items[i], buf);
+	if (v.kind == V_PARAM && slot_is_buffer(v.slot) == buf)
+		to[(*n)++] = v.slot;
+	for (int i = 0; v.kind == V_MODEL && i < (buf ? v.inst->nbuffers : v.inst->nparams); i++)
+		to[(*n)++] = buf ? v.inst->buffers[i] : v.inst->params[i];
 }
 
-/* Appends the parameters of field value v to inst's; the array grows once
-   per field, so a list of n layers costs O(n), not O(n^2). */
-static void collect_params(Ev *ev, Instance *inst, Value v)
+/* Appends the parameters and buffers of field value v to inst's; each
+   array grows once per field, so a list of n layers costs O(n), not
+   O(n^2). */
+static void collect_slots(Ev *ev, Instance *inst, Value v)
 {
-	int add = count_params(v);
-	if (add == 0)
-		return;
-	inst->params = arena_grow(ev->arena, inst->params, inst->nparams * sizeof(Slot *), (inst->nparams + add) * sizeof(Slot *));
-	append_params(inst, v);
+	for (int buf = 0; buf < 2; buf++) {
+		int add = count_slots(v, buf);
+		if (add == 0)
+			continue;
+		Slot ***list = buf ? &inst->buffers : &inst->params;
+		int *n = buf ? &inst->nbuffers : &inst->nparams;
+		*list = arena_grow(ev->arena, *list, *n * sizeof(Slot *), (*n + add) * sizeof(Slot *));
+		append_slots(*list, n, v, buf);
+	}
 }
 
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs)
@@ -435,7 +445,10 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		const char *full = arena_printf(ev->arena, "%s.%s", inst->path, it->name);
 		Value v;
 		switch (it->kind) {
-		case MI_PARAM: {
+		case MI_PARAM:
+		case MI_BUFFER: {
+			bool buf = it->kind == MI_BUFFER;
+			const char *kind = buf ? "buffer" : "parameter";
 			Type t = eval_type(ev, inst->fields, it->type);
 			/* A zero-size parameter has nothing to train and no fan for the
 			   initializers; PyTorch accepts one with a warning, sinter says
@@ -446,13 +459,17 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 					   mistake: point at the call that sized it */
 					Loc at = d->from_stdlib ? loc : it->type->dims[k]->loc;
 					ev->depth -= d->from_stdlib;
-					ev_error(ev, at, "parameter '%s' of %s has size 0 along axis %d (%s); "
-					         "a parameter needs at least one element", it->name, what, k, TS(&t));
+					ev_error(ev, at, "%s '%s' of %s has size 0 along axis %d (%s); "
+					         "a %s needs at least one element", kind, it->name, what, k, TS(&t), kind);
 				}
+			if (buf && t.dt != DT_F32)
+				ev_error(ev, it->type->loc, "buffer '%s' of %s must be f32, like a parameter, got %s",
+				         it->name, what, TS(&t));
 			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
 			pending.loc = it->loc;
-			pending.what = arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));
-			Slot *s = slot_new(ev, full, NULL, t);
+			pending.what = buf ? arena_printf(ev->arena, "the buffer %s: %s", full, TS(&t))
+			                   : arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));
+			Slot *s = slot_new(ev, full, buf ? SLOT_BUFFER : NULL, t);
 			pending.what = NULL;
 			pending.loc = (Loc){ 0 };
 			init_param(ev, s, init, it->value ? it->value->loc : it->loc);
@@ -477,7 +494,7 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		}
 		env_set(ev, inst->fields, it->name, v, false);
 		if (it->kind != MI_FN)
-			collect_params(ev, inst, v);
+			collect_slots(ev, inst, v);
 	}
 	ev->depth--;
 	return (Value){ .kind = V_MODEL, .inst = inst };

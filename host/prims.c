@@ -356,12 +356,12 @@ static void check_known_indices(Ev *ev, int node, int64_t n, Loc loc, const char
 }
 
 /*
- * The location a range-checked op reports at run time: its own when the
- * user wrote it, else the innermost call in the user's files (the
- * `self.emb(x)` or `cross_entropy(logits, y)` that reached the stdlib's
- * take or one_hot), as a Node.loc of the traced region.
+ * The innermost location in the user's files: loc when the user wrote it,
+ * else the call that reached the standard library (the `self.emb(x)` or
+ * `cross_entropy(logits, y)` or `GroupNorm(3, 4)`); *depth is the number of
+ * frames that call is inside, for the notes.
  */
-static int index_loc(Ev *ev, Loc loc)
+Loc ev_user_loc(Ev *ev, Loc loc, int *depth)
 {
 	for (int i = ev->depth;; i--) {
 		/* a file is the standard library's when its declarations are (a
@@ -374,10 +374,21 @@ static int index_loc(Ev *ev, Loc loc)
 				break;
 			}
 		}
-		if (!std || i == 0)
-			return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
+		if (!std || i == 0) {
+			*depth = i;
+			return loc;
+		}
 		loc = ev->stack[i - 1].loc;
 	}
+}
+
+/* The location a range-checked op reports at run time, as a Node.loc of
+   the traced region: the user's, as above. */
+static int index_loc(Ev *ev, Loc loc)
+{
+	int depth;
+	loc = ev_user_loc(ev, loc, &depth);
+	return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
 }
 
 static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
@@ -509,7 +520,7 @@ static Value p_dropout(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 	if (!is_number(&v[1]) || num(&v[1]) < 0 || num(&v[1]) >= 1)
 		ev_error(ev, loc, "dropout probability must be a number in [0, 1)");
 	int x = ev_node(ev, v[0], loc, DT_F32);
-	if (!ev->tr->training || num(&v[1]) == 0)
+	if (!ev_training(ev) || num(&v[1]) == 0)
 		return v_tensor(x); /* evaluation mode: dropout is the identity */
 	Node p = ir_proto(OP_DROPOUT);
 	p.f = num(&v[1]);
@@ -588,6 +599,7 @@ const Builtin builtin_table[] = {
 	HOST(HOST, "int", "x", hostlib_convert), HOST(HOST, "float", "x", hostlib_convert),
 	HOST(HOST, "str", "x", hostlib_str),
 	HOST(HOST, "generate", "net, prompt, n, temperature=, top_k=, context=", host_generate),
+	HOST(HOST, "assert", "cond, message", hostlib_assert),
 };
 const int builtin_count = sizeof builtin_table / sizeof builtin_table[0];
 
