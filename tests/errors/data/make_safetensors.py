@@ -49,3 +49,8 @@ ckpt("ckpt-negative-step.safetensors", [-5, 0, 0], [])
 ckpt("ckpt-float-step.safetensors", [5, 1, 10], [], step_dtype="F32")
 ckpt("ckpt-bad-loop.safetensors", [5, 1, 10], [[12, 3, 4, 1]])
 write("ckpt-no-meta.safetensors", {"model.weight": t("F32", [2, 2], 0, 16)}, f32(1, 2, 3, 4))
+
+# a BatchNorm2d(2)'s parameters without its running buffers (saved by a
+# sinter that had no buffers): load must name the missing buffer
+write("bn-no-buffers.safetensors", {"bias": t("F32", [2], 0, 8), "weight": t("F32", [2], 8, 16)},
+      f32(0, 0, 1, 1))
