@@ -296,7 +296,7 @@ Value host_value(Ev *ev, Env *env, const Expr *e)
 		trace_begin(ev, false);
 	Value v = host_force(ev, ev_expr(ev, env, e), e->loc);
 	/* a statement whose only tensor work assigns buffers still runs it */
-	if (outer && ev->tr->nbufw)
+	if (outer && ev->tr && ev->tr->nbufw)
 		host_run_trace(ev, NULL, 0, e->loc, false);
 	if (outer)
 		trace_discard(ev);
