@@ -115,6 +115,7 @@ def main():
     else:
         worst = rel(losses, ref)
         report("losses", worst <= 1e-4, f"worst relative difference {worst:.3g}: sinter {losses}, torch {ref}")
+        print(f"torch_norm {label} losses: first {ref[0]:.6f} last {ref[-1]:.6f}, worst relative difference {worst:.2g}")
     state = net.state_dict()
     worst, where = 0.0, ""
     for name in BUFFERS:
@@ -126,6 +127,7 @@ def main():
             worst, where = e, name
     else:
         report("running buffers", worst <= 1e-5, f"{where} differs by {worst:.3g}")
+        print(f"torch_norm {label} running buffers: worst difference {worst:.2g} ({where})")
         # the buffers moved: a layer that never updated them fails above,
         # unless the data were too tame to tell
         moved = min(float(np.max(np.abs(state[n].numpy() - (0 if n.endswith("mean") else 1)))) for n in BUFFERS)
@@ -138,6 +140,7 @@ def main():
     else:
         worst = rel(evals, ref_eval, floor=1e-2)
         report("eval outputs", worst <= 1e-4, f"worst relative difference {worst:.3g}")
+        print(f"torch_norm {label} eval outputs: worst relative difference {worst:.2g}")
     sys.exit(report.status())
 
 
