@@ -237,8 +237,10 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	OptInst *o = v[2].opt;
 	Host *h = ev->host;
 	int cap = inst->nparams * (1 + o->decl->opt->nstates) + inst->nbuffers + 2, n = 0;
-	RtTensor *ts = xcalloc(cap, sizeof *ts);
-	Tensor *slots = xcalloc(cap, sizeof *slots);
+	/* in the arena, like the names below: a user error (a bad checkpoint)
+	   exits between here and the end, and the lists stay reachable */
+	RtTensor *ts = arena_alloc(ev->arena, cap * sizeof *ts);
+	Tensor *slots = arena_alloc(ev->arena, cap * sizeof *slots);
 	if (save && (h->nloops > HOST_MAX_LOOPS || o->t > INT32_MAX || ev->batches_calls > INT32_MAX ||
 	             ev->region_runs > INT32_MAX))
 		ev_error(ev, loc, "checkpoint: %s", h->nloops > HOST_MAX_LOOPS
@@ -290,8 +292,6 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		ev->region_runs = meta[2];
 		h->log_step = o->t;
 	}
-	free(ts);
-	free(slots);
 }
 
 /* idx(images, labels), text(path, context), tokens(path, context): a data set. */
@@ -430,8 +430,9 @@ Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char 
 	Instance *inst = want_model(ev, v[0], loc, b->name);
 	const char *path = want_str(ev, v[1], loc, "the path");
 	int nt = inst->nparams + inst->nbuffers;
-	RtTensor *ts = xcalloc(nt + 1, sizeof *ts);
-	Slot **slots = xcalloc(nt + 1, sizeof *slots);
+	/* in the arena: a file without a tensor exits before the end */
+	RtTensor *ts = arena_alloc(ev->arena, (nt + 1) * sizeof *ts);
+	Slot **slots = arena_alloc(ev->arena, (nt + 1) * sizeof *slots);
 	for (int i = 0; i < nt; i++) {
 		slots[i] = i < inst->nparams ? inst->params[i] : inst->buffers[i - inst->nparams];
 		ts[i] = rt_tensor(short_name(inst, slots[i]), &slots[i]->t);
@@ -445,8 +446,6 @@ Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char 
 			load_into(ev, loc, path, f, nf, ts[i].name, &slots[i]->t);
 		rt_tensors_free(f, nf);
 	}
-	free(ts);
-	free(slots);
 	return (Value){ .kind = V_NONE };
 }
 
