@@ -164,7 +164,7 @@ int ev_node(Ev *ev, Value v, Loc loc, DType want)
 		x = v.node;
 		break;
 	case V_PARAM: {
-		/* a buffer is read as a state of no optimizer (host/buffer.c) */
+		/* a buffer is read as a state of no optimizer (host/store.c) */
 		OpKind op = slot_is_buffer(v.slot) ? OP_STATE : OP_PARAM;
 		x = -1;
 		for (int i = 0; i < r->nnode && x < 0; i++)

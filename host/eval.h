@@ -259,8 +259,18 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
 /* Appends the optimizer update of every parameter in the traced region. */
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
+/* Binds arguments to declared parameters (defaults, keywords, checks). */
+void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
+                 Value *args, const char **names, int nargs, bool typed);
+
+/* ---- store.c ---- */
+/* Hash buckets of the store: a slot's chain (drop_states walks them all). */
+enum { SLOT_BUCKETS = 1024 };
 Slot *slot_find(Ev *ev, const char *name, const char *sname);
 Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
+/* slot_new for what the user declared at loc (a memory-limit error names
+   `what` there). */
+Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what);
 /* Frees the data of every slot and family block (the Ev's arena holds the rest). */
 void slots_free(Ev *ev);
 /* The store regions read and write slots through (interp_run, host_run_compiled). */
@@ -273,9 +283,6 @@ void buffer_emit_writes(Ev *ev);
 /* Whether code being traced runs in training mode: while the loss given
    to minimize is traced.  `training` and dropout both ask here. */
 bool ev_training(const Ev *ev);
-/* Binds arguments to declared parameters (defaults, keywords, checks). */
-void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
-                 Value *args, const char **names, int nargs, bool typed);
 
 /* ---- host.c ---- */
 /* Runs a host expression: traces tensor work into a region, executes it. */
