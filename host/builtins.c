@@ -163,16 +163,21 @@ int ev_node(Ev *ev, Value v, Loc loc, DType want)
 	case V_TENSOR:
 		x = v.node;
 		break;
-	case V_PARAM:
+	case V_PARAM: {
+		/* a buffer is read as a state of no optimizer (host/store.c) */
+		OpKind op = slot_is_buffer(v.slot) ? OP_STATE : OP_PARAM;
 		x = -1;
 		for (int i = 0; i < r->nnode && x < 0; i++)
-			if (r->node[i].op == OP_PARAM && strcmp(r->node[i].name, v.slot->name) == 0)
+			if (r->node[i].op == op && strcmp(r->node[i].name, v.slot->name) == 0 &&
+			    (op == OP_PARAM || strcmp(r->node[i].sname, SLOT_BUFFER) == 0))
 				x = i;
 		if (x < 0) {
-			x = ir_param(r, v.slot->name, v.slot->t.type);
+			x = op == OP_STATE ? ir_state(r, v.slot->name, SLOT_BUFFER, v.slot->t.type)
+			                   : ir_param(r, v.slot->name, v.slot->t.type);
 			r->node[x].at = v.slot->off;
 		}
 		break;
+	}
 	case V_HOST:
 		x = add_input(ev, v.ht->t.type, v.ht, v.ht->t.data);
 		break;

@@ -202,6 +202,7 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	bool training = tr->training;
 	for (int i = 0; i < n; i++)
 		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
+	buffer_emit_writes(ev);
 	Tensor *inputs = tr->inputs;
 	ev->host->run_loc = loc;
 	CacheEntry *c = host_compile(ev->host, tr, ev->dry);
@@ -289,6 +290,9 @@ Value host_value(Ev *ev, Env *env, const Expr *e)
 	if (outer)
 		trace_begin(ev, false);
 	Value v = host_force(ev, ev_expr(ev, env, e), e->loc);
+	/* a statement whose only tensor work assigns buffers still runs it */
+	if (outer && ev->tr && ev->tr->nbufw)
+		host_run_trace(ev, NULL, 0, e->loc, false);
 	if (outer)
 		trace_discard(ev);
 	return v;

@@ -174,6 +174,9 @@ static Value eval_name(Ev *ev, Env *env, const Expr *e)
 	}
 	if (builtin_find(e->str))
 		return (Value){ .kind = V_CALLABLE, .s = e->str };
+	/* a static host bool: code may branch on it while tracing */
+	if (!strcmp(e->str, "training"))
+		return v_bool(ev_training(ev));
 	ev_error(ev, e->loc, "unknown name '%s'%s", e->str, ev_suggest_name(ev, env, e->str));
 }
 
@@ -311,7 +314,7 @@ static Value shape_list(Ev *ev, const Type *t)
 }
 
 /* The static type of a tensor-like value (traced, host or parameter). */
-static bool tensor_type(Ev *ev, const Value *v, Type *t)
+bool tensor_type(Ev *ev, const Value *v, Type *t)
 {
 	switch (v->kind) {
 	case V_TENSOR: *t = ev->tr->r->node[v->node].type; return true;

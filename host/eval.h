@@ -72,14 +72,23 @@ struct HostTensor {
 	int refs;
 };
 
-/* A parameter or an optimizer state: one tensor in the program's store. */
+/* A parameter, an optimizer state or a model buffer: one tensor in the
+   program's store. */
 struct Slot {
 	const char *name;   /* "net.l1.weight"; for state "net.l1.weight" */
-	const char *sname;  /* NULL for a parameter, else "opt.m" */
+	const char *sname;  /* NULL for a parameter, SLOT_BUFFER for a buffer, else "opt.m" */
 	Tensor t;           /* t.data: in its family's block, or its own allocation */
 	int64_t off;        /* byte offset in its family's block (Node.at), -1: alone */
 	Slot *next;         /* hash chain */
 };
+
+/* The sname of a model buffer's slot (`buffer running_mean: ...`): a
+   state of no optimizer, so regions read it as an OP_STATE node and write
+   it back with OP_WRITE like optimizer state, while optimizers, which
+   update OP_PARAM slots alone, never see it.  Optimizer states are named
+   "<variable>.<state>", with a dot, so they cannot collide with it. */
+#define SLOT_BUFFER "buffer"
+bool slot_is_buffer(const Slot *s);
 
 /* A packed arena: one block for the f32 slots of one family (the parameters,
    or every state of one name), each at its 64-byte-aligned offset; a state
@@ -108,6 +117,8 @@ struct Instance {
 	Env *fields;        /* constructor arguments, fields, params */
 	Slot **params;      /* every parameter below this instance, in order */
 	int nparams;
+	Slot **buffers;     /* every buffer below this instance, in order */
+	int nbuffers;
 };
 
 struct OptInst {
@@ -127,7 +138,12 @@ typedef struct {
 	int *innode;        /* the INPUT node of each input */
 	struct Derived *derived; /* origins of host arithmetic on dyn numbers */
 	int ninputs, cap;
-	bool training;      /* inside minimize: dropout active */
+	bool training;      /* inside minimize: dropout active, `training` true */
+	/* buffer assignments of this trace, written back when the region
+	   runs (the last assignment of a buffer wins) */
+	Slot **bufslot;
+	int *bufval;        /* the value node of each */
+	int nbufw, capbufw;
 } Trace;
 
 /* A call in progress.  fn and self are set by function calls (NULL for
@@ -185,6 +201,8 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host);
 Binding *env_find(Env *env, const char *name);
 Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char **names, int nargs);
 int ev_node(Ev *ev, Value v, Loc loc, DType want); /* tensor node of v (inputs/consts as needed) */
+/* The static type of a traced, host or parameter tensor; false for others. */
+bool tensor_type(Ev *ev, const Value *v, Type *t);
 const char *value_kind_name(const Value *v);
 bool is_number(const Value *v);
 double num(const Value *v);
@@ -244,6 +262,9 @@ extern const int builtin_count;
 /* The first row of the table called name, or NULL: every "is this a
    builtin" question asks here. */
 const Builtin *builtin_find(const char *name);
+/* The innermost location in the user's files, loc or a call that reached
+   the standard library, and the frames it is inside (*depth). */
+Loc ev_user_loc(Ev *ev, Loc loc, int *depth, const char **via);
 /* Calls builtin `name`; false when no callable builtin of that name exists. */
 bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **names, int nargs, Value *out);
 
@@ -264,15 +285,30 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
 /* Appends the optimizer update of every parameter in the traced region. */
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
+/* Binds arguments to declared parameters (defaults, keywords, checks). */
+void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
+                 Value *args, const char **names, int nargs, bool typed);
+
+/* ---- store.c ---- */
+/* Hash buckets of the store: a slot's chain (drop_states walks them all). */
+enum { SLOT_BUCKETS = 1024 };
 Slot *slot_find(Ev *ev, const char *name, const char *sname);
 Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
+/* slot_new for what the user declared at loc (a memory-limit error names
+   `what` there). */
+Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what);
 /* Frees the data of every slot and family block (the Ev's arena holds the rest). */
 void slots_free(Ev *ev);
 /* The store regions read and write slots through (interp_run, host_run_compiled). */
 Store ev_store(Ev *ev);
-/* Binds arguments to declared parameters (defaults, keywords, checks). */
-void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
-                 Value *args, const char **names, int nargs, bool typed);
+/* Buffers: `name = value` inside a method of the instance that declares
+   buffer `name` (checked against its declared type, written back after
+   the region runs), and the write nodes of a trace's assignments. */
+void buffer_assign(Ev *ev, const Instance *self, Slot *s, Value v, Loc loc);
+void buffer_emit_writes(Ev *ev);
+/* Whether code being traced runs in training mode: while the loss given
+   to minimize is traced.  `training` and dropout both ask here. */
+bool ev_training(const Ev *ev);
 
 /* ---- host.c ---- */
 /* Runs a host expression: traces tensor work into a region, executes it. */

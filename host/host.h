@@ -84,7 +84,7 @@ void host_cache_free(Host *h);
 /* host/hostlib.c: the handlers of host builtins (rows of the builtin
    table, host/prims.c); all but minimize get host values. */
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
-	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str;
+	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str, hostlib_assert;
 /* host/prims_pool.c: max_pool2d and avg_pool2d (by the row's op), pad. */
 BuiltinFn prim_pool, prim_pad;
 /* host.c.  checkpoint: the host variables (numbers, lists of numbers) of

@@ -223,7 +223,7 @@ static void read_meta(Ev *ev, Loc loc, const char *path, const RtTensor *f, int 
 	}
 }
 
-/* checkpoint/resume: parameters under "model.", optimizer state under
+/* checkpoint/resume: parameters and buffers under "model.", optimizer state under
    "opt.<state>.", under "meta.step" i32[3] the step count, the batches()
    call count and the region execution count (the random streams), and
    under "meta.loops" i32[n, 4] the host loops running at the checkpoint
@@ -240,7 +240,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	const char **vnames = NULL;
 	Tensor *vts = NULL;
 	int nvars = save && !ev->dry ? host_vars_save(ev, &vnames, &vts) : 0;
-	int cap = inst->nparams * (1 + o->decl->opt->nstates) + 2 + nvars, n = 0;
+	int cap = inst->nparams * (1 + o->decl->opt->nstates) + inst->nbuffers + 2 + nvars, n = 0;
 	/* in the arena: a located error below exits with them still held */
 	RtTensor *ts = arena_alloc(ev->arena, (size_t)cap * sizeof *ts);
 	Tensor *slots = arena_alloc(ev->arena, (size_t)cap * sizeof *slots);
@@ -272,6 +272,10 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 			slots[n] = st->t;
 			ts[n++] = rt_tensor(arena_printf(ev->arena, "opt.%s.%s", o->decl->opt->states[s], short_name(inst, p)), &st->t);
 		}
+	}
+	for (int i = 0; i < inst->nbuffers; i++) { /* buffers: model state, no optimizer state */
+		slots[n] = inst->buffers[i]->t;
+		ts[n++] = rt_tensor(arena_printf(ev->arena, "model.%s", short_name(inst, inst->buffers[i])), &inst->buffers[i]->t);
 	}
 	if (save) {
 		Tensor mt = { .type = type_make(DT_I32, 1, (int64_t[]){ 3 }), .data = meta };
@@ -375,23 +379,29 @@ Value hostlib_batches(Ev *ev, const Builtin *b, Loc loc, Value *args, const char
 	return (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 4 };
 }
 
-/* save(model, path) and load(model, path): the parameters alone. */
+/* save(model, path) and load(model, path): the parameters, then the
+   buffers, each under its name without the model's. */
 Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
 	Value v[2];
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
 	Instance *inst = want_model(ev, v[0], loc, b->name);
 	const char *path = want_str(ev, v[1], loc, "the path");
-	RtTensor *ts = arena_alloc(ev->arena, (inst->nparams + 1) * sizeof *ts); /* as in checkpoint */
-	for (int i = 0; i < inst->nparams; i++)
-		ts[i] = rt_tensor(short_name(inst, inst->params[i]), &inst->params[i]->t);
+	int nt = inst->nparams + inst->nbuffers;
+	/* in the arena: a file without a tensor exits before the end */
+	RtTensor *ts = arena_alloc(ev->arena, (nt + 1) * sizeof *ts);
+	Slot **slots = arena_alloc(ev->arena, (nt + 1) * sizeof *slots);
+	for (int i = 0; i < nt; i++) {
+		slots[i] = i < inst->nparams ? inst->params[i] : inst->buffers[i - inst->nparams];
+		ts[i] = rt_tensor(short_name(inst, slots[i]), &slots[i]->t);
+	}
 	if (b->name[0] == 's')
-		save_tensors(ev, loc, path, ts, inst->nparams);
+		save_tensors(ev, loc, path, ts, nt);
 	else if (!ev->dry) {
 		int nf;
 		RtTensor *f = read_tensors(ev, loc, path, &nf);
-		for (int i = 0; i < inst->nparams; i++)
-			load_into(ev, loc, path, f, nf, ts[i].name, &inst->params[i]->t);
+		for (int i = 0; i < nt; i++)
+			load_into(ev, loc, path, f, nf, ts[i].name, &slots[i]->t);
 		rt_tensors_free(f, nf);
 	}
 	return (Value){ .kind = V_NONE };
@@ -422,4 +432,25 @@ Value hostlib_str(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **n
 	Value x;
 	get_args(ev, loc, b->name, b->spec, args, names, n, &x);
 	return v_str(host_format(ev, x));
+}
+
+/* assert(cond, message): a located error when cond is false.  Inside the
+   standard library it points at the user's call that reached it (a
+   layer's check of its arguments reports at `GroupNorm(3, 4)`), as the
+   error PyTorch raises names the user's line in its traceback. */
+Value hostlib_assert(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	if (v[0].kind != V_BOOL && v[0].kind != V_INT)
+		ev_error(ev, loc, "assert needs a bool condition, got a %s", value_kind_name(&v[0]));
+	const char *msg = want_str(ev, v[1], loc, "the message of assert");
+	if (v[0].i)
+		return (Value){ .kind = V_NONE };
+	int depth;
+	Loc at = ev_user_loc(ev, loc, &depth, NULL);
+	diag_begin_error(at, "%s", msg);
+	for (int i = depth - 1; i >= 0 && i >= depth - 8; i--)
+		diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
+	diag_exit();
 }

@@ -8,6 +8,7 @@
  * enter regions as scalar inputs) and its step count; its per-parameter
  * state lives in Slots too.  opt_trace_update appends, for every parameter
  * the loss depends on, the update rule of the optimizer to the region.
+ * The slots themselves are host/store.c's.
  */
 #include "host/eval.h"
 
@@ -19,186 +20,6 @@
 #include "lang/diag.h"
 
 #define TS(t) type_str((t), (char[96]){ 0 }, 96)
-
-/* ---- the store ---- */
-
-enum { SLOT_BUCKETS = 1024 };
-
-static unsigned slot_hash(const char *name, const char *sname)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (const char *p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	for (const char *p = sname ? sname : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return (unsigned)(h % SLOT_BUCKETS);
-}
-
-Slot *slot_find(Ev *ev, const char *name, const char *sname)
-{
-	if (!ev->slots)
-		return NULL;
-	for (Slot *s = ev->slots[slot_hash(name, sname)]; s; s = s->next)
-		if (!strcmp(s->name, name) && ((!s->sname && !sname) || (s->sname && sname && !strcmp(s->sname, sname))))
-			return s;
-	return NULL;
-}
-
-static bool str_same(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
-
-static Family *family_of(Ev *ev, const char *sname)
-{
-	for (Family *f = ev->families; f; f = f->next)
-		if (str_same(f->sname, sname))
-			return f;
-	Family *f = arena_alloc(ev->arena, sizeof *f);
-	f->sname = sname ? arena_strdup(ev->arena, sname) : NULL;
-	f->t.type = type_make(DT_F32, 1, (int64_t[]){ 0 });
-	f->next = ev->families;
-	ev->families = f;
-	return f;
-}
-
-/* What the next slot_new allocates for, and where the user asked for it:
-   set by the callers that know (a param declaration, minimize), so that
-   the memory check below can point at them. */
-static struct {
-	Loc loc;
-	const char *what;
-} pending;
-
-/* Checks `bytes` more against the memory limit; a located error when a
-   caller said where the slot comes from, else a plain one. */
-static bool store_fits(int64_t bytes, bool report)
-{
-	char err[512];
-	if (rt_mem_check(bytes, pending.what ? pending.what : "the parameter store", err, sizeof err))
-		return true;
-	if (!report)
-		return false;
-	if (pending.loc.file)
-		diag_error(pending.loc, "%s", err);
-	fatal("%s", err);
-}
-
-/* Makes f's block at least `bytes` long; a moved block moves its slots. */
-static void family_reserve(Ev *ev, Family *f, int64_t bytes)
-{
-	int64_t cap = type_bytes(&f->t.type);
-	if (bytes <= cap)
-		return;
-	/* doubling keeps growth amortized, but only while the limit allows it;
-	   the old block is still held while the new one is filled */
-	int64_t ncap = ir_pack_align(bytes);
-	if (cap * 2 > ncap && store_fits(cap * 2, false))
-		ncap = cap * 2;
-	store_fits(ncap, true);
-	char *block = aligned_alloc(IR_PACK_ALIGN, (size_t)ncap);
-	if (!block)
-		fatal("out of memory: a block of %lld bytes of parameters or state", (long long)ncap);
-	rt_mem_hold(ncap - cap);
-	if (cap)
-		memcpy(block, f->t.data, (size_t)cap);
-	memset(block + cap, 0, (size_t)(ncap - cap));
-	for (int b = 0; b < SLOT_BUCKETS; b++)
-		for (Slot *s = ev->slots[b]; s; s = s->next)
-			if (s->off >= 0 && str_same(s->sname, f->sname))
-				s->t.data = block + s->off;
-	free(f->t.data);
-	f->t.data = block;
-	f->t.type.dim[0] = ncap / 4;
-}
-
-void slots_free(Ev *ev)
-{
-	for (int b = 0; ev->slots && b < SLOT_BUCKETS; b++)
-		for (Slot *s = ev->slots[b]; s; s = s->next) {
-			if (s->off < 0)
-				free(s->t.data);
-			s->t.data = NULL;
-		}
-	for (Family *f = ev->families; f; f = f->next) {
-		free(f->t.data);
-		f->t.data = NULL;
-		f->t.type.dim[0] = 0;
-	}
-}
-
-/* Where a new f32 slot goes in its family's block: a parameter at the end
-   of the layout (or where it was, when re-created with the same size), a
-   state at its parameter's offset; -1 when it cannot be packed. */
-static int64_t place(Ev *ev, Slot *s, const char *name, const char *sname, Type t)
-{
-	int64_t bytes = type_bytes(&t);
-	if (t.dt != DT_F32 || bytes == 0)
-		return -1;
-	if (s->off >= 0 && type_bytes(&s->t.type) == bytes)
-		return s->off;
-	if (sname) {
-		Slot *p = slot_find(ev, name, NULL);
-		return p && p->off >= 0 && type_bytes(&p->t.type) == bytes ? p->off : -1;
-	}
-	int64_t off = ir_pack_align(ev->param_end);
-	ev->param_end = off + bytes;
-	return off;
-}
-
-Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
-{
-	if (!ev->slots)
-		ev->slots = arena_alloc(ev->arena, SLOT_BUCKETS * sizeof *ev->slots);
-	Slot *s = slot_find(ev, name, sname);
-	if (!s) {
-		s = arena_alloc(ev->arena, sizeof *s);
-		s->name = arena_strdup(ev->arena, name);
-		s->sname = sname ? arena_strdup(ev->arena, sname) : NULL;
-		s->off = -1;
-		unsigned h = slot_hash(name, sname);
-		s->next = ev->slots[h];
-		ev->slots[h] = s;
-	} else if (s->off < 0) {
-		rt_mem_hold(-type_bytes(&s->t.type));
-		free(s->t.data);
-	}
-	int64_t off = place(ev, s, name, sname, t);
-	s->off = -1; /* not moved by family_reserve until placed */
-	s->t.type = t;
-	if (off < 0) {
-		int64_t bytes = type_bytes(&t);
-		store_fits(bytes, true);
-		rt_mem_hold(bytes);
-		s->t.data = xcalloc((size_t)type_numel(&t), dtype_size(t.dt));
-		return s;
-	}
-	Family *f = family_of(ev, sname);
-	family_reserve(ev, f, sname ? ev->param_end : off + type_bytes(&t));
-	s->off = off;
-	s->t.data = (char *)f->t.data + off;
-	memset(s->t.data, 0, (size_t)type_bytes(&t));
-	return s;
-}
-
-static Tensor *store_lookup(Store *s, const char *name, const char *state)
-{
-	Slot *slot = slot_find(s->ctx, name, state);
-	return slot ? &slot->t : NULL;
-}
-
-static Tensor *store_family(Store *s, const char *state)
-{
-	for (Family *f = ((Ev *)s->ctx)->families; f; f = f->next)
-		if (str_same(f->sname, state))
-			return &f->t;
-	return NULL;
-}
-
-Store ev_store(Ev *ev)
-{
-	return (Store){ .ctx = ev, .lookup = store_lookup, .family = store_family, .seed = ev->seed };
-}
 
 /* ---- arguments ---- */
 
@@ -380,35 +201,45 @@ static void init_param(Ev *ev, Slot *s, Value init, Loc loc)
 
 /* ---- models ---- */
 
-static int count_params(Value v)
+/* The parameters (buf false) or buffers (buf true) in field value v. */
+static int count_slots(Value v, bool buf)
 {
 	int n = 0;
 	if (v.kind == V_LIST)
 		for (int i = 0; i < v.n; i++)
-			n += count_params(v.items[i]);
-	return n + (v.kind == V_PARAM ? 1 : v.kind == V_MODEL ? v.inst->nparams : 0);
+			n += count_slots(v.items[i], buf);
+	if (v.kind == V_PARAM)
+		n += slot_is_buffer(v.slot) == buf;
+	if (v.kind == V_MODEL)
+		n += buf ? v.inst->nbuffers : v.inst->nparams;
+	return n;
 }
 
-static void append_params(Instance *inst, Value v)
+static void append_slots(Slot **to, int *n, Value v, bool buf)
 {
 	if (v.kind == V_LIST)
 		for (int i = 0; i < v.n; i++)
-			append_params(inst, v.items[i]);
-	if (v.kind == V_PARAM)
-		inst->params[inst->nparams++] = v.slot;
-	for (int i = 0; v.kind == V_MODEL && i < v.inst->nparams; i++)
-		inst->params[inst->nparams++] = v.inst->params[i];
+			append_slots(to, n, v.items[i], buf);
+	if (v.kind == V_PARAM && slot_is_buffer(v.slot) == buf)
+		to[(*n)++] = v.slot;
+	for (int i = 0; v.kind == V_MODEL && i < (buf ? v.inst->nbuffers : v.inst->nparams); i++)
+		to[(*n)++] = buf ? v.inst->buffers[i] : v.inst->params[i];
 }
 
-/* Appends the parameters of field value v to inst's; the array grows once
-   per field, so a list of n layers costs O(n), not O(n^2). */
-static void collect_params(Ev *ev, Instance *inst, Value v)
+/* Appends the parameters and buffers of field value v to inst's; each
+   array grows once per field, so a list of n layers costs O(n), not
+   O(n^2). */
+static void collect_slots(Ev *ev, Instance *inst, Value v)
 {
-	int add = count_params(v);
-	if (add == 0)
-		return;
-	inst->params = arena_grow(ev->arena, inst->params, inst->nparams * sizeof(Slot *), (inst->nparams + add) * sizeof(Slot *));
-	append_params(inst, v);
+	for (int buf = 0; buf < 2; buf++) {
+		int add = count_slots(v, buf);
+		if (add == 0)
+			continue;
+		Slot ***list = buf ? &inst->buffers : &inst->params;
+		int *n = buf ? &inst->nbuffers : &inst->nparams;
+		*list = arena_grow(ev->arena, *list, *n * sizeof(Slot *), (*n + add) * sizeof(Slot *));
+		append_slots(*list, n, v, buf);
+	}
 }
 
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs)
@@ -439,7 +270,10 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		const char *full = arena_printf(ev->arena, "%s.%s", inst->path, it->name);
 		Value v;
 		switch (it->kind) {
-		case MI_PARAM: {
+		case MI_PARAM:
+		case MI_BUFFER: {
+			bool buf = it->kind == MI_BUFFER;
+			const char *kind = buf ? "buffer" : "parameter";
 			Type t = eval_type(ev, inst->fields, it->type);
 			/* A zero-size parameter has nothing to train and no fan for the
 			   initializers; PyTorch accepts one with a warning, sinter says
@@ -450,15 +284,16 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 					   mistake: point at the call that sized it */
 					Loc at = d->from_stdlib ? loc : it->type->dims[k]->loc;
 					ev->depth -= d->from_stdlib;
-					ev_error(ev, at, "parameter '%s' of %s has size 0 along axis %d (%s); "
-					         "a parameter needs at least one element", it->name, what, k, TS(&t));
+					ev_error(ev, at, "%s '%s' of %s has size 0 along axis %d (%s); "
+					         "a %s needs at least one element", kind, it->name, what, k, TS(&t), kind);
 				}
+			if (buf && t.dt != DT_F32)
+				ev_error(ev, it->type->loc, "buffer '%s' of %s must be f32, like a parameter, got %s",
+				         it->name, what, TS(&t));
 			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
-			pending.loc = it->loc;
-			pending.what = arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));
-			Slot *s = slot_new(ev, full, NULL, t);
-			pending.what = NULL;
-			pending.loc = (Loc){ 0 };
+			const char *for_what = buf ? arena_printf(ev->arena, "the buffer %s: %s", full, TS(&t))
+			                           : arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));
+			Slot *s = slot_new_for(ev, full, buf ? SLOT_BUFFER : NULL, t, it->loc, for_what);
 			init_param(ev, s, init, it->value ? it->value->loc : it->loc);
 			v = (Value){ .kind = V_PARAM, .slot = s };
 			break;
@@ -481,7 +316,7 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 		}
 		env_set(ev, inst->fields, it->name, v, false);
 		if (it->kind != MI_FN)
-			collect_params(ev, inst, v);
+			collect_slots(ev, inst, v);
 	}
 	ev->depth--;
 	return (Value){ .kind = V_MODEL, .inst = inst };
@@ -564,11 +399,8 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 		for (int s = 0; s < od->nstates; s++) {
 			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, od->states[s]);
 			if (!slot_find(ev, pname, sname)) {
-				pending.loc = loc;
-				pending.what = arena_printf(ev->arena, "the block of optimizer state %s (for %s: %s)", sname, pname, TS(&pt));
-				Slot *slot = slot_new(ev, pname, sname, pt);
-				pending.what = NULL;
-				pending.loc = (Loc){ 0 };
+				Slot *slot = slot_new_for(ev, pname, sname, pt, loc, arena_printf(ev->arena,
+				                          "the block of optimizer state %s (for %s: %s)", sname, pname, TS(&pt)));
 				init_param(ev, slot, ev_expr(ev, o->hyper, od->state_inits[s]), od->state_locs[s]);
 			}
 			snodes[s] = ir_state(r, pname, sname, pt);

@@ -359,12 +359,15 @@ static void check_known_indices(Ev *ev, int node, int64_t n, Loc loc, const char
 /*
  * The innermost place in the user's files on the way to loc: loc itself
  * when the user wrote it, else the call (`self.emb(x)`, `cross_entropy(
- * logits, y)`) that reached the stdlib's take or one_hot.  *via gets that
- * call's description ('cross_entropy'), NULL when loc is the user's.
+ * logits, y)`, `GroupNorm(3, 4)`) that reached the standard library.
+ * *depth is the number of frames that call is inside (for the notes);
+ * *via (if not NULL) that call's description ('cross_entropy'), NULL
+ * when loc is the user's.
  */
-static Loc user_loc(Ev *ev, Loc loc, const char **via)
+Loc ev_user_loc(Ev *ev, Loc loc, int *depth, const char **via)
 {
-	*via = NULL;
+	if (via)
+		*via = NULL;
 	for (int i = ev->depth;; i--) {
 		/* a file is the standard library's when its declarations are (a
 		   built binary knows its files only through them) */
@@ -376,10 +379,13 @@ static Loc user_loc(Ev *ev, Loc loc, const char **via)
 				break;
 			}
 		}
-		if (!std || i == 0)
+		if (!std || i == 0) {
+			*depth = i;
 			return loc;
+		}
 		loc = ev->stack[i - 1].loc;
-		*via = ev->stack[i - 1].what;
+		if (via)
+			*via = ev->stack[i - 1].what;
 	}
 }
 
@@ -387,8 +393,8 @@ static Loc user_loc(Ev *ev, Loc loc, const char **via)
    the traced region: where the user's code reached it. */
 static int index_loc(Ev *ev, Loc loc)
 {
-	const char *via;
-	loc = user_loc(ev, loc, &via);
+	int depth;
+	loc = ev_user_loc(ev, loc, &depth, NULL);
 	return ir_add_loc(ev->tr->r, loc.file, loc.line, loc.col);
 }
 
@@ -400,7 +406,8 @@ static void check_index_dtype(Ev *ev, int node, Loc loc, const char *fname, cons
 	if (t->dt != DT_F32)
 		return;
 	const char *via;
-	Loc at = user_loc(ev, loc, &via);
+	int depth;
+	Loc at = ev_user_loc(ev, loc, &depth, &via);
 	ev_error(ev, at, "%s needs %s as i32, got %s; a float would be truncated (convert with i32(...) if that is meant)",
 	         via ? via : fname, what, TS(t));
 }
@@ -538,7 +545,7 @@ static Value p_dropout(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 	if (!is_number(&v[1]) || num(&v[1]) < 0 || num(&v[1]) >= 1)
 		ev_error(ev, loc, "dropout probability must be a number in [0, 1)");
 	int x = ev_node(ev, v[0], loc, DT_F32);
-	if (!ev->tr->training || num(&v[1]) == 0)
+	if (!ev_training(ev) || num(&v[1]) == 0)
 		return v_tensor(x); /* evaluation mode: dropout is the identity */
 	Node p = ir_proto(OP_DROPOUT);
 	p.f = num(&v[1]);
@@ -657,6 +664,7 @@ const Builtin builtin_table[] = {
 	HOST(HOST, "int", "x", hostlib_convert), HOST(HOST, "float", "x", hostlib_convert),
 	HOST(HOST, "str", "x", hostlib_str),
 	HOST(HOST, "generate", "net, prompt, n, temperature=, top_k=, context=", host_generate),
+	HOST(HOST, "assert", "cond, message", hostlib_assert),
 };
 const int builtin_count = sizeof builtin_table / sizeof builtin_table[0];
 

@@ -159,6 +159,16 @@ static Flow fn_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 				         ev_suggest_name(ev, env, s->target->str));
 			if (env_find(ev->globals, s->target->str) == b || env_find(ev->stdlib_globals, s->target->str) == b)
 				ev_error(ev, s->target->loc, "cannot assign to global '%s'", s->target->str);
+			/* a parameter or buffer of the model whose method this is */
+			const Instance *self = ev->depth ? ev->stack[ev->depth - 1].self : NULL;
+			if (self && b->v.kind == V_PARAM && b >= self->fields->b && b < self->fields->b + self->fields->n) {
+				if (!slot_is_buffer(b->v.slot))
+					ev_error(ev, s->target->loc, "cannot assign parameter '%s' in a method: parameters change "
+					         "only through an optimizer (minimize) or load; declare it `buffer %s` for state "
+					         "the model updates itself", s->target->str, s->target->str);
+				buffer_assign(ev, self, b->v.slot, ev_expr(ev, env, s->value), s->target->loc);
+				break;
+			}
 			b->v = ev_expr(ev, env, s->value);
 			break;
 		}

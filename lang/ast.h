@@ -123,14 +123,15 @@ typedef enum {
 	MI_PARAM, /* param name: type = init */
 	MI_FIELD, /* name = value (a submodule, a list of them, or a value) */
 	MI_FN,    /* fn ... (a method; `call` is invoked by inst(x)) */
+	MI_BUFFER,/* buffer name: type = init (persistent, not trained) */
 } ModelItemKind;
 
 typedef struct {
 	ModelItemKind kind;
 	Loc loc;
 	const char *name;
-	TypeExpr *type; /* MI_PARAM */
-	Expr *value;    /* MI_PARAM initializer (NULL = zeros), MI_FIELD value */
+	TypeExpr *type; /* MI_PARAM, MI_BUFFER */
+	Expr *value;    /* MI_PARAM, MI_BUFFER initializer (NULL = zeros), MI_FIELD value */
 	FnDecl *fn;     /* MI_FN */
 } ModelItem;
 

@@ -372,12 +372,14 @@ model_item_list
 	| model_item_list seps model_item { $$ = push(ctx, $1, $3); }
 	;
 
-/* model_item: param NAME : type [= expr] | NAME = expr | fn_decl */
+/* model_item: (param | buffer) NAME : type [= expr] | NAME = expr | fn_decl */
 model_item
 	: IDENT IDENT ':' type default_opt {
-		want_word(ctx, @1, $1, "param", "'param', 'fn' or 'name = value'");
+		bool buffer = strcmp($1, "buffer") == 0;
+		if (!buffer)
+			want_word(ctx, @1, $1, "param", "'param', 'buffer', 'fn' or 'name = value'");
 		$$ = arena_alloc(ARENA, sizeof *$$);
-		$$->kind = MI_PARAM;
+		$$->kind = buffer ? MI_BUFFER : MI_PARAM;
 		$$->loc = L(@1);
 		$$->name = $2;
 		$$->type = $4;

@@ -75,6 +75,7 @@ jit_check stdlib_shadow "$root" tests/e2e/stdlib_shadow.sn
 jit_check stdlib_values "$root" tests/e2e/stdlib_values.sn
 jit_check torch_gpt "$root" tests/e2e/torch_gpt.sn -D OUT=@OUT@
 jit_check torch_pool "$root" tests/e2e/torch_pool.sn
+jit_check torch_norm "$root" tests/e2e/torch_norm.sn -D OUT=@OUT@
 # the full-size GPT example, two steps with an evaluation after each and a short sample
 jit_check gpt_char "$root" examples/gpt_char.sn -D STEPS=2 -D EVAL_EVERY=1 -D EVAL_BATCHES=1 \
 	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=8 --log @LOG@
@@ -94,6 +95,7 @@ jit_check spec_schedules "$spec" schedules.sn
 jit_check spec_save_load "$spec" save_load.sn -D OUT=@OUT@/save_load.safetensors
 jit_check spec_checkpoint "$spec" checkpoint.sn -D PHASE=1 -D CKPT=@OUT@/spec.ckpt
 jit_check spec_datasets "$spec" datasets.sn -D TOKENS="$tmp/tokens.bin"
+jit_check spec_buffers "$spec" buffers.sn -D OUT=@OUT@
 
 # every primitive, forward and gradient, on odd and broadcast shapes
 # (tests/unit/test_codegen*.c compare the JIT with the interpreter region by

@@ -491,6 +491,60 @@ if a.ok() and b.ok():
     report("checkpoint resume in a new process continues identically", la == lb and la.count("loss") == 20,
            f"phase 1: {la[:120]!r} phase 2: {lb[:120]!r}")
 
+# ---- buffers and training (buffers.sn) ----
+
+r = Run("buffers")
+if r.ok():
+    check_vals(r, "training_host", [False])
+    check_vals(r, "init", [[0.0] * 3, 0.0, -1.0])
+    # SGD on (sum(x * w) - 1)^2 + sum(ema): ema gets no gradient and the
+    # update of ema and steps reads the values from before the step
+    x, w, ema, steps, lr = [1.0, 2.0, 3.0], [1.0] * 3, [0.0] * 3, 0.0, 0.01
+    losses, states = [], []
+    for _ in range(3):
+        y = sum(a * b for a, b in zip(x, w))
+        losses.append([(y - 1) ** 2 + sum(ema)])
+        new_ema = [0.5 * e + 0.5 * p for e, p in zip(ema, w)]
+        w = [p - lr * 2 * (y - 1) * a for p, a in zip(w, x)]
+        ema, steps = new_ema, steps + 1
+        states.append([w, ema, steps, 1.0])
+    report("buffers losses (reads before the step, no gradient into a buffer)",
+           all(close(g, e) for g, e in zip(r.all("loss"), losses)) and len(r.all("loss")) == 3,
+           f"got {r.all('loss')}, expected {losses}")
+    report("buffers assigned after each step, optimizer leaves them alone",
+           all(close(g, e) for g, e in zip(r.all("state"), states)) and len(r.all("state")) == 3,
+           f"got {r.all('state')}, expected {states}")
+    check_vals(r, "eval", [sum(a * b for a, b in zip(x, w))])
+    check_vals(r, "after_eval", [ema, steps, 0.0])
+    check_vals(r, "bump", [steps, steps])
+    check_vals(r, "after_bump", [steps + 10])
+    check_vals(r, "after_twice", [steps + 110])
+    final = [w, ema, steps + 110, 0.0]
+    check_vals(r, "loaded", final)
+    check_vals(r, "resumed", final[:3] + [3])
+    check_vals(r, "outer", [2.0, 2.0])
+    check_vals(r, "prev", [[1 - 2 * 0.5 * a for a in x], [1 - 0.5 * a for a in x]])
+    head = safetensors_header(os.path.join(OUT, "buffers.ckpt"))
+    report("buffers checkpoint: model.<buffer>, no optimizer state for buffers",
+           {"model.ema", "model.steps", "model.mode", "opt.buf.w"} <= set(head) and
+           not any(k.startswith("opt.") and not k.endswith(".w") for k in head), str(sorted(head)))
+    head = safetensors_header(os.path.join(OUT, "outer.safetensors"))
+    report("buffers saved under dotted names",
+           {f"blocks.{i}.{n}" for i in range(2) for n in ("w", "ema", "steps", "mode")} == set(head), str(sorted(head)))
+    # BatchNorm1d(2): batch statistics (biased variance) normalize in
+    # training; running = 0.9 * running + 0.1 * batch (unbiased variance)
+    xb = [[1.0, 2.0], [3.0, 6.0], [5.0, 4.0], [7.0, 0.0]]
+    wb = [[1.0, 2.0], [0.5, -1.0], [0.0, 3.0], [2.0, 1.0]]
+    n, eps = len(xb), 1e-5
+    mu = [sum(row[c] for row in xb) / n for c in range(2)]
+    var = [sum((row[c] - mu[c]) ** 2 for row in xb) / n for c in range(2)]
+    check_vals(r, "bn_train", [sum((xb[i][c] - mu[c]) / math.sqrt(var[c] + eps) * wb[i][c]
+                                   for i in range(n) for c in range(2))], rtol=1e-5, atol=1e-5)
+    rm = [0.1 * m for m in mu]
+    rv = [0.9 + 0.1 * v * n / (n - 1) for v in var]
+    check_vals(r, "bn_running", [rm, rv])
+    check_vals(r, "bn_eval", [[[(row[c] - rm[c]) / math.sqrt(rv[c] + eps) for c in range(2)] for row in xb]])
+
 # ---- datasets ----
 
 r = Run("datasets")

@@ -16,10 +16,8 @@ Usage: torch_gpt.py DIR SINTER_OUTPUT DATA_DIR [LABEL [STD PROJ_STD]]
 Prints "PASS name" / "FAIL name: reason" lines.
 """
 import gzip
-import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -28,6 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checks  # noqa: E402
+from st_read import read_safetensors  # noqa: E402
 
 # Must match tests/e2e/torch_gpt.sn.
 V, T, C, L, H = 256, 32, 64, 2, 4
@@ -35,22 +34,6 @@ BATCH, STEPS, WARMUP, PEAK_LR = 4, 10, 3, 3e-3
 SPLIT = 0.9
 # torch.optim.AdamW defaults, as sinter's adamw.
 BETAS, EPS, WEIGHT_DECAY = (0.9, 0.999), 1e-8, 0.01
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    body = raw[8 + n:]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(body[a:b], dtype="<f4").reshape(info["shape"]).copy()
-    return out
 
 
 def read_text_dir(path):

@@ -246,8 +246,8 @@ static void put_decl(Buf *b, const Decl *d)
 				put_fn(b, it->fn);
 				continue;
 			}
-			put(b, "(%s %s ", it->kind == MI_PARAM ? "param" : "field", it->name);
-			if (it->kind == MI_PARAM) {
+			put(b, "(%s %s ", it->kind == MI_PARAM ? "param" : it->kind == MI_BUFFER ? "buffer" : "field", it->name);
+			if (it->kind == MI_PARAM || it->kind == MI_BUFFER) {
 				put_type(b, it->type);
 				put(b, " ");
 			}
@@ -433,6 +433,19 @@ static void test_items(void)
 		    "(fn linear (x:f32[N I] w:f32[I O] b:f32[O]) -> f32[N O] "
 		    "{(return (+ (@ x w) b))})");
 	check(!p->decls[0]->from_stdlib, "items_not_stdlib", "from_stdlib set");
+}
+
+/* `buffer` is a model item like `param` (and a plain name elsewhere). */
+static void test_buffer_item(void)
+{
+	Program *p = parse("model Bn(C) {\n  param weight: f32[C] = ones\n  buffer running_mean: f32[C] = zeros\n"
+	                   "  buffer count: f32\n}\nfn f(buffer) = buffer + 1\n");
+	check(p->ndecls == 2, "buffer_decls", "%d decls", p->ndecls);
+	if (p->ndecls != 2)
+		return;
+	expect_decl("buffer_item", p->decls[0],
+		    "(model Bn (C) (param weight f32[C] ones) (buffer running_mean f32[C] zeros) (buffer count f32 _))");
+	check(p->decls[0]->model->items[1].kind == MI_BUFFER, "buffer_kind", "kind %d", p->decls[0]->model->items[1].kind);
 }
 
 static void test_models(void)
@@ -691,6 +704,7 @@ int main(int argc, char **argv)
 	}
 	test_items();
 	test_models();
+	test_buffer_item();
 	test_adamw();
 	test_train();
 	test_precedence();

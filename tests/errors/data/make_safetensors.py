@@ -54,3 +54,8 @@ write("ckpt-bad-var.safetensors",
       {"meta.step": t("I32", [3], 0, 12), "meta.loops": t("I32", [1, 4], 12, 28),
        "meta.var.0.0.best": t("I32", [1, 3], 28, 40)},
       i32(5, 1, 10) + i32(12, 3, 4, -1) + i32(9, 0, 0))
+
+# a BatchNorm2d(2)'s parameters without its running buffers (saved by a
+# sinter that had no buffers): load must name the missing buffer
+write("bn-no-buffers.safetensors", {"bias": t("F32", [2], 0, 8), "weight": t("F32", [2], 8, 16)},
+      f32(0, 0, 1, 1))
