@@ -9,26 +9,20 @@ of the largest weight of its tensor (a weight near 0 has no meaningful
 relative difference of its own: sinter's f32 gradients round at the scale
 of the tensor, and Adam's normalized steps pass that rounding on)."""
 import gzip
-import json
+import os
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from st_read import read_safetensors  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist/"
 
 
 def load_safetensors(path):
-    raw = open(path, "rb").read()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        assert info["dtype"] == "F32"
-        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype="<f4").reshape(info["shape"]).astype(np.float64)
-    return out
+    """The file's tensors as float64 arrays."""
+    return {name: a.astype(np.float64) for name, a in read_safetensors(path).items()}
 
 
 def load_idx():

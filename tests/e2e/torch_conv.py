@@ -7,7 +7,6 @@ input, whose gradient is the data gradient through the whole stack) within
 1e-5 of the largest value of its tensor.
 
 usage: torch_conv.py INIT.safetensors SINTER_OUTPUT FINAL.safetensors"""
-import json
 import os
 import sys
 
@@ -16,20 +15,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checks  # noqa: E402
+from st_read import read_safetensors  # noqa: E402
 
 
 def load_safetensors(path):
-    raw = open(path, "rb").read()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(raw[8 + n + a:8 + n + b]), dtype=torch.float32)
-        out[name.split(".")[-1]] = t.reshape(info["shape"]).double()
-    return out
+    """The file's tensors as float64 torch tensors under their last name component."""
+    return {name.split(".")[-1]: torch.from_numpy(a).double() for name, a in read_safetensors(path).items()}
 
 
 def net(p):
