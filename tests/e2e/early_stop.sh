@@ -84,15 +84,11 @@ fi
 for k in 75 170; do
 	d=kill$k
 	mkdir "$d"
-	"$sinter" run "$es" "${args[@]}" -D CKPT="$d/es.ckpt" --log "$d/part.jsonl" >"$d/part.out" 2>"$d/part.err" &
-	pid=$!
-	pids+=("$pid")
-	if ! wait_lines "$d/part.jsonl" "$k" "$pid"; then
+	if ! kill_at_lines "$d/part.jsonl" "$k" "$sinter" run "$es" "${args[@]}" -D CKPT="$d/es.ckpt" \
+		--log "$d/part.jsonl" >"$d/part.out" 2>"$d/part.err"; then
 		fail "early_stop resume $k: the run ended before $k log lines: $(head -2 "$d/part.err")"
 		continue
 	fi
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null
 	"$sinter" run "$es" "${args[@]}" -D CKPT="$d/es.ckpt" -D RESUME=true --log "$d/rest.jsonl" \
 		>"$d/rest.out" 2>"$d/rest.err"
 	rc=$?

@@ -28,16 +28,11 @@ for seed in 1 2 3; do
 	k=$("$PY" -c "import random; print(random.Random($seed).randint(51, 455))")
 	d=run$seed
 	mkdir "$d"
-	"$sinter" run "$mlp" -D EPOCHS=1 -D CKPT="$d/mlp.ckpt" -D CKPT_EVERY=50 --log "$d/part.jsonl" \
-		>"$d/part.out" 2>"$d/part.err" &
-	pid=$!
-	pids+=("$pid")
-	if ! wait_lines "$d/part.jsonl" "$k" "$pid"; then
+	if ! kill_at_lines "$d/part.jsonl" "$k" "$sinter" run "$mlp" -D EPOCHS=1 -D CKPT="$d/mlp.ckpt" -D CKPT_EVERY=50 \
+		--log "$d/part.jsonl" >"$d/part.out" 2>"$d/part.err"; then
 		fail "resume seed $seed: the run ended before step $k: $(head -2 "$d/part.err")"
 		continue
 	fi
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null
 	"$sinter" run "$mlp" -D EPOCHS=1 -D CKPT="$d/mlp.ckpt" -D CKPT_EVERY=50 -D RESUME=true \
 		--log "$d/rest.jsonl" >"$d/rest.out" 2>"$d/rest.err"
 	rc=$?

@@ -89,6 +89,24 @@ wait_lines() {
 	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
+# kill_at_lines LOG N CMD...: runs CMD in the background and SIGKILLs it
+# once LOG has N lines (a run killed mid-training); status 1 when CMD ended
+# before that.  Redirections of the call apply to CMD.
+kill_at_lines() {
+	local log=$1 n=$2 pid
+	shift 2
+	"$@" &
+	pid=$!
+	pids+=("$pid")
+	if ! wait_lines "$log" "$n" "$pid"; then
+		wait "$pid" 2>/dev/null
+		return 1
+	fi
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
 snapshot() {
 	local from=${1:-$root/sinter}
 	[ -n "${tmp:-}" ] || scratch
