@@ -132,6 +132,11 @@ static bool check_model(Ev *ev, const Decl *d)
 		rt_fill_normal(h->t.data, type_numel(&t), 0.f, 1.f, key + (uint64_t)i);
 		args[i] = (Value){ .kind = V_HOST, .ht = h };
 	}
+	/* the arguments take input slots 0 .. nparams-1 before the call runs:
+	   a host tensor the body makes (a list literal, say) would otherwise
+	   take a low slot first, and the targets below go by slot */
+	for (int i = 0; i < call->nparams; i++)
+		ev_node(ev, args[i], d->loc, DT_F32);
 	Value out = ev_call(ev, NULL, inst, d->loc, args, NULL, call->nparams);
 	Region *r = tr->r;
 	int y = ev_node(ev, out, d->loc, DT_F32);
