@@ -429,6 +429,10 @@ Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *locs)
 	}
 	if (a.kind == V_STR && b.kind == V_STR && (op == BIN_EQ || op == BIN_NE))
 		return v_bool((strcmp(a.s, b.s) == 0) == (op == BIN_EQ));
+	/* `x == none` asks whether an optional argument was given; none equals
+	   only none, and takes part in no other operator */
+	if ((a.kind == V_NONE || b.kind == V_NONE) && (op == BIN_EQ || op == BIN_NE))
+		return v_bool((a.kind == b.kind) == (op == BIN_EQ));
 	if (is_number(&a) && is_number(&b))
 		return host_binary(ev, op, a, b, loc);
 	bool ta = is_tensor(&a) || is_number(&a), tb = is_tensor(&b) || is_number(&b);

@@ -501,6 +501,7 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 	case E_FLOAT: return v_float(e->fval);
 	case E_BOOL: return v_bool(e->ival != 0);
 	case E_STR: return v_str(e->str);
+	case E_NONE: return (Value){ .kind = V_NONE };
 	case E_NAME: return eval_name(ev, env, e);
 	case E_UNARY: {
 		Value a = ev_expr(ev, env, e->a);

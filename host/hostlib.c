@@ -85,6 +85,7 @@ const char *host_format(Ev *ev, Value v)
 	case V_INT: fprintf(f, "%lld", (long long)v.i); break;
 	case V_FLOAT: fmt_float(buf, sizeof buf, v.f, 17); fputs(buf, f); break;
 	case V_BOOL: fputs(v.i ? "true" : "false", f); break;
+	case V_NONE: fputs("none", f); break;
 	case V_STR: fputs(v.s, f); break;
 	case V_HOST: fmt_tensor(f, &v.ht->t, 0, 0); break;
 	case V_PARAM: fmt_tensor(f, &v.slot->t, 0, 0); break;

@@ -26,6 +26,7 @@ typedef enum {
 	E_FLOAT,  /* fval */
 	E_STR,    /* str (escapes already decoded) */
 	E_BOOL,   /* ival 0/1 */
+	E_NONE,   /* `none`: the absent value (a default meaning "not given") */
 	E_NAME,   /* str */
 	E_BINARY, /* op (BinOp), a, b */
 	E_UNARY,  /* op (UnOp), a */

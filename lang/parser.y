@@ -179,6 +179,7 @@ static void want_word(ParseCtx *ctx, SN_LTYPE at, const char *got,
 %token IN "'in'" IF "'if'" ELSE "'else'" RETURN "'return'"
 %token WHILE "'while'" BREAK "'break'" CONTINUE "'continue'"
 %token AND "'and'" OR "'or'" NOT "'not'" TRUE "'true'" FALSE "'false'"
+%token NONE "'none'"
 %token EQ "'=='" NE "'!='" LE "'<='" GE "'>='" '<' '>'
 %token '+' '-' '*' '/' '%' '@' DSLASH "'//'" POW "'**'"
 %token DOTDOT "'..'" ARROW "'->'"
@@ -635,6 +636,7 @@ primary
 		$$->ival = 1;
 	}
 	| FALSE { $$ = ast_expr(ARENA, E_BOOL, L(@1)); }
+	| NONE { $$ = ast_expr(ARENA, E_NONE, L(@1)); }
 	| IDENT {
 		$$ = ast_expr(ARENA, E_NAME, L(@1));
 		$$->str = $1;

@@ -10,18 +10,4 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 need "$PY cannot import torch (python3-torch is not installed; make test-deps installs it)" "$PY" -c "import torch"
 scratch
-status=0
-runs=("jit" "interp --interp")
-for run in "${runs[@]}"; do
-	read -r name flags <<<"$run"
-	mkdir -p "$tmp/$name"
-	# shellcheck disable=SC2086 # flags are words
-	if ! "$root/sinter" run "$root/tests/e2e/torch_norm.sn" $flags -D OUT="$tmp/$name" \
-		>"$tmp/$name/out" 2>"$tmp/$name/err"; then
-		fail "torch_norm $name: sinter failed: $(head -3 "$tmp/$name/err")"
-		status=1
-		continue
-	fi
-	"$PY" "$root/tests/e2e/torch_norm.py" "$tmp/$name" "$tmp/$name/out" "$name" || status=1
-done
-exit $status
+replay torch_norm

@@ -35,6 +35,11 @@
 #                                (7 i) mod 1000), as tokens() reads
 #   numdiff A B [OPTIONS]        tests/lib/numdiff.py: the numbers of two
 #                                outputs agree within a tolerance
+#   replay NAME                  a PyTorch replay: runs tests/e2e/NAME.sn
+#                                natively and on the interpreter with
+#                                -D OUT=DIR, then tests/e2e/NAME.py DIR
+#                                OUTPUT LABEL checks each; status 1 when
+#                                a run or a check failed (needs $tmp)
 # Not a test: tests/run.sh runs only tests/e2e/*.sh.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=/usr/bin/python3
@@ -150,3 +155,20 @@ PY
 }
 
 numdiff() { "$PY" "$root/tests/lib/numdiff.py" "$@"; }
+
+replay() {
+	local name=$1 run label flags status=0
+	for run in "jit" "interp --interp"; do
+		read -r label flags <<<"$run"
+		mkdir -p "$tmp/$label"
+		# shellcheck disable=SC2086 # flags are words
+		if ! "$root/sinter" run "$root/tests/e2e/$name.sn" $flags -D OUT="$tmp/$label" \
+			>"$tmp/$label/out" 2>"$tmp/$label/err"; then
+			fail "$name $label: sinter failed: $(head -3 "$tmp/$label/err")"
+			status=1
+			continue
+		fi
+		"$PY" "$root/tests/e2e/$name.py" "$tmp/$label" "$tmp/$label/out" "$label" || status=1
+	done
+	return $status
+}

@@ -55,6 +55,7 @@ static void put_expr(Buf *b, const Expr *e)
 	case E_FLOAT: put(b, "%gf", e->fval); break;
 	case E_STR: put(b, "\"%s\"", e->str); break;
 	case E_BOOL: put(b, e->ival ? "true" : "false"); break;
+	case E_NONE: put(b, "none"); break;
 	case E_NAME: put(b, "%s", e->str); break;
 	case E_BINARY:
 		put(b, "(%s ", binop_name[e->op]);
@@ -540,6 +541,7 @@ static void test_precedence(void)
 	expect_expr("list_repeat", "[[a, b], [f(c); n + 1], []]", "[[a b] (rep (call f c) (+ n 1)) []]");
 	expect_expr("range", "0..L - 1", "(.. 0 (- L 1))");
 	expect_expr("literals", "[3., 1e-3, 2.5e2, 7, true, false]", "[3f 0.001f 250f 7 true false]");
+	expect_expr("literal_none", "f(k = none) == none", "(== (call f k=none) none)");
 	expect_expr("string_escapes", "\"a\\\\b\\\"c\\nd\"", "\"a\\b\"c\nd\"");
 	expect_expr("paren_group", "(a + b) * c", "(* (+ a b) c)");
 }
