@@ -49,12 +49,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 # Packages `make deps` installs; the markers below are what each provides.
 DEPS := llvm-19-dev llvm-19-tools libopenblas-dev flex bison zlib1g-dev \
-        dataset-fashion-mnist python3-numpy fortunes
+        dataset-fashion-mnist python3-numpy fortunes graphviz
 DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/include/x86_64-linux-gnu/cblas.h /usr/bin/llvm-config-19 \
         /usr/lib/llvm-19/bin/FileCheck \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-        /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
+        /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers \
+        /usr/bin/dot
 
 .PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
 all: $(BIN)

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver/driver.h"
@@ -112,23 +111,6 @@ static void write_tables(const char *path, Ev *ev, const Options *o, const int64
 		fatal("cannot write '%s': %s", path, strerror(errno));
 }
 
-/* Runs argv; true when it exits with status 0. */
-static bool run_cmd(char *const *argv, bool verbose)
-{
-	if (verbose) {
-		for (int i = 0; argv[i]; i++)
-			fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
-		fputc('\n', stderr);
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int status;
-	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 static void remove_dir(const char *dir, const char *const *files, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -185,7 +167,7 @@ int cmd_build(const Options *o)
 	const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
 	char *argv[] = { (char *)cc, "-O2", (char *)inc, "-o", (char *)tmpbin, (char *)tab, (char *)obj,
 		(char *)lib, (char *)rtlib, "-lopenblas", "-lz", "-lm", "-lpthread", NULL };
-	bool ok = run_cmd(argv, o->verbose);
+	bool ok = driver_spawn(argv, o->verbose) == 0;
 	remove_dir(dir, files, 2);
 	if (!ok) {
 		unlink(tmpbin);

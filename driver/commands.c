@@ -2,17 +2,38 @@
  * commands.c — the commands that compile native code with LLVM: `run` (the
  * JIT is the default backend), `llvm` (print the optimized LLVM IR of every
  * region) and `build` (an executable that runs the program with its regions
- * compiled ahead of time and needs no LLVM).
+ * compiled ahead of time and needs no LLVM); and driver_spawn, which runs
+ * the external tools `build` and `dot` call (cc, Graphviz).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver/driver.h"
 #include "lang/diag.h"
+
+int driver_spawn(char *const *argv, bool verbose)
+{
+	if (verbose) {
+		for (int i = 0; argv[i]; i++)
+			fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+		fputc('\n', stderr);
+	}
+	fflush(NULL); /* the child must not write our buffered output again */
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
 
 /* ---- the JIT backend ---- */
 

@@ -6,9 +6,19 @@
  * parameters or optimizer state are drawn dashed.
  *
  *   ./sinter dot examples/mlp.sn --region step0 | dot -Tpng -o step.png
+ *   ./sinter dot examples/mlp.sn --region step0 -o step.svg
+ *
+ * -o PATH writes the graph text (PATH.dot or .gv) or, for .svg, .png and
+ * .pdf, the picture: Graphviz's `dot` renders it (make deps installs
+ * graphviz).  A picture holds one graph, so it needs --region when the
+ * program has several regions.  Both go through a temporary file renamed
+ * into place: a failed render leaves no half-written PATH.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver/driver.h"
 #include "lang/diag.h"
@@ -63,8 +73,43 @@ static void print_dot(FILE *f, const Region *r)
 	fprintf(f, "}\n");
 }
 
+/* The Graphviz format -o PATH asks for, or NULL for the graph text. */
+static const char *picture_format(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot || strchr(dot, '/') || !strcmp(dot, ".dot") || !strcmp(dot, ".gv"))
+		return NULL;
+	static const char *const formats[] = { "svg", "png", "pdf" };
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+		if (!strcmp(dot + 1, formats[i]))
+			return formats[i];
+	fatal("-o %s: sinter dot writes .dot or .gv (the graph text), .svg, .png or .pdf (the picture)", path);
+}
+
+/* Graphviz's dot turns the graph text in `text` (removed after) into `out`. */
+static void render(const char *text, const char *format, const char *out, Arena *a)
+{
+	const char *tmp = arena_printf(a, "%s.tmp%d", out, (int)getpid());
+	char *argv[] = { "dot", (char *)arena_printf(a, "-T%s", format), "-o", (char *)tmp, (char *)text, NULL };
+	int status = driver_spawn(argv, false);
+	unlink(text);
+	if (status == 0) {
+		if (!rename(tmp, out))
+			return;
+		int e = errno;
+		unlink(tmp);
+		fatal("cannot write '%s': %s", out, strerror(e));
+	}
+	unlink(tmp);
+	if (status == 127)
+		fatal("cannot draw '%s': Graphviz's 'dot' is not installed (make deps installs the Debian package "
+		      "graphviz); -o %.*s.dot writes the graph text instead", out, (int)(strrchr(out, '.') - out), out);
+	fatal("cannot draw '%s': Graphviz's 'dot' failed (exit status %d)", out, status);
+}
+
 int cmd_dot(const Options *o, const char *region)
 {
+	const char *format = o->output ? picture_format(o->output) : NULL;
 	const char *names[32];
 	int n = pipeline_passes(names, 32);
 	static char disable[512];
@@ -91,12 +136,30 @@ int cmd_dot(const Options *o, const char *region)
 	Host *h = ev->host;
 	int shown = 0;
 	for (int i = 0; i < h->ncache; i++)
-		if (!region || !strcmp(h->cache[i].exec->name, region)) {
-			print_dot(stdout, h->cache[i].exec);
-			shown++;
-		}
+		shown += !region || !strcmp(h->cache[i].exec->name, region);
 	if (region && !shown)
 		fatal("no region named '%s' (see sinter ir %s)", region, o->file);
+	if (format && shown > 1)
+		fatal("%s has %d regions and a picture shows one: choose it with --region NAME "
+		      "(sinter ir %s lists them), or write them all as text with -o FILE.dot", o->file, shown, o->file);
+	const char *tmp = o->output ? arena_printf(a, "%s.tmp%d.dot", o->output, (int)getpid()) : NULL;
+	FILE *f = tmp ? fopen(tmp, "w") : stdout;
+	if (!f)
+		fatal("cannot write '%s': %s", tmp, strerror(errno));
+	for (int i = 0; i < h->ncache; i++)
+		if (!region || !strcmp(h->cache[i].exec->name, region))
+			print_dot(f, h->cache[i].exec);
+	if (tmp) {
+		if (fclose(f))
+			fatal("cannot write '%s': %s", tmp, strerror(errno));
+		if (format)
+			render(tmp, format, o->output, a);
+		else if (rename(tmp, o->output)) {
+			int e = errno;
+			unlink(tmp);
+			fatal("cannot write '%s': %s", o->output, strerror(e));
+		}
+	}
 	host_free(ev);
 	arena_free(a);
 	return 0;

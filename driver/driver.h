@@ -48,6 +48,10 @@ Ev *driver_setup(const Options *o, Arena *a);
    command makes a dry run that traces and compiles every region.  The
    caller frees with host_free(ev) and arena_free(ev->arena). */
 void driver_run(Ev *ev, const Options *o, Backend be);
+/* driver/commands.c.  Runs argv (found on PATH) and waits: its exit status,
+   127 when it could not be started (not installed), -1 when it died of a
+   signal.  verbose echoes the command on stderr first. */
+int driver_spawn(char *const *argv, bool verbose);
 
 /* driver/blas.c.  Puts OpenBLAS on the fastest kernels this CPU runs
    correctly, re-executing the process (argv again) when the choice must

@@ -52,6 +52,7 @@ struct RtLog {
 	bool shown;         /* the status line is on the terminal now */
 	bool stale;         /* a record arrived since the last draw */
 	int64_t step;       /* step of the last record */
+	int64_t nrecords;   /* records written: none means a --log for nothing */
 	char vals[192];     /* "loss 0.4312  acc 0.9" of the last record */
 	double wt[WINDOW];  /* ring of (time, step) at past draws */
 	int64_t ws[WINDOW];
@@ -184,6 +185,7 @@ void rt_log_record(RtLog *l, int64_t step, int n, const char *const *names, cons
 	if (!l)
 		return;
 	double t = now() - l->t0;
+	l->nrecords++;
 	if (l->fd >= 0 && !l->failed) {
 		char *line = NULL;
 		size_t len = 0;
@@ -246,6 +248,10 @@ void rt_log_close(RtLog *l)
 		fputc('\n', stderr);
 	if (l->failed)
 		fprintf(stderr, "sinter: warning: the log '%s' is incomplete: %s\n", l->path, strerror(l->werr));
+	/* an empty file would look like a run that died before its first step */
+	if (l->path && !l->nrecords)
+		fprintf(stderr, "sinter: warning: --log '%s' is empty: the program never called log(...) "
+		        "(write log(loss = loss) in the training loop)\n", l->path);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l->path);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The inspection commands: sinter dot draws regions with fused kernels as
-# clusters, sinter plan reports the arena against its bounds, and both
-# refuse what they cannot do with an error.  Exit codes are checked: a
+# clusters (or pictures through Graphviz), sinter plan reports the arena
+# against its bounds, and both refuse what they cannot do with an error;
+# a --log that received nothing is said once.  Exit codes are checked: a
 # count of 0 from a command that failed must not match another 0.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
@@ -30,6 +31,26 @@ check "dot --region of an unknown region says why" grep -q "no region named 'nos
 ./sinter dot examples/mlp.sn --after nosuch >/dev/null 2>"$dir/err"
 check "dot --after an unknown pass fails (exit 1)" test $? -eq 1
 check "dot --after an unknown pass says why" grep -q "unknown pass 'nosuch'" "$dir/err"
+# -o: the picture through Graphviz (make deps installs it), or the text
+./sinter dot examples/mlp.sn --region step0 -o "$dir/step.svg" 2>"$dir/err"
+check "dot -o step.svg exits 0" test $? -eq 0
+check "dot -o step.svg is well-formed SVG with the region's ops" "$PY" -c "
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+text = ' '.join(t.text or '' for t in root.iter())
+sys.exit(0 if root.tag.endswith('svg') and 'matmul' in text and 'step0' in text else 1)" "$dir/step.svg"
+./sinter dot examples/mlp.sn -o "$dir/all2.dot" 2>"$dir/err"
+check "dot -o all.dot writes the text of every region" cmp -s "$dir/all.dot" "$dir/all2.dot"
+./sinter dot examples/mlp.sn -o "$dir/all.svg" 2>"$dir/err"
+check "dot -o PICTURE of several regions fails (exit 1), naming --region" \
+	bash -c "test $? -eq 1 && grep -q 'choose it with --region' '$dir/err' && ! ls '$dir'/all.svg* 2>/dev/null"
+mkdir -p "$dir/nobin"
+PATH=$dir/nobin ./sinter dot examples/mlp.sn --region step0 -o "$dir/nodot.svg" 2>"$dir/err"
+check "dot -o step.svg without Graphviz fails (exit 1), says what to install, leaves no file" \
+	bash -c "test $? -eq 1 && grep -q \"Graphviz's 'dot' is not installed\" '$dir/err' && ! ls '$dir'/nodot.svg* 2>/dev/null"
+./sinter dot examples/mlp.sn --region step0 -o "$dir/step.jpg" 2>"$dir/err"
+check "dot -o of an unknown format fails (exit 1), naming the formats" \
+	bash -c "test $? -eq 1 && grep -q 'writes .dot or .gv' '$dir/err'"
 ./sinter plan examples/mlp.sn >"$dir/plan" 2>&1
 check "sinter plan exits 0" test $? -eq 0
 check "plan reports the arena against the lower bound and the naive sum" grep -qi 'lower bound' "$dir/plan"
@@ -73,3 +94,9 @@ done
 check "sinter check --stats exits 0" test $? -eq 0
 check "--stats shows the kernels before and after fusion" \
 	bash -c "grep -q 'before fusion' '$dir/stats' && grep -q 'after fusion' '$dir/stats'"
+printf 'model P {\n  param w: f32[3] = zeros\n}\ntrain {\n  let p = P()\n  let opt = sgd(lr = 0.1)\n  minimize(opt, sum(p.w * p.w))\n}\n' >"$dir/nolog.sn"
+./sinter run "$dir/nolog.sn" --log "$dir/nolog.jsonl" >/dev/null 2>"$dir/err"
+check "a --log that nothing was logged to warns once, naming the flag and the path" \
+	bash -c "test $? -eq 0 && test \$(grep -c \"warning: --log '$dir/nolog.jsonl' is empty\" '$dir/err') -eq 1"
+./sinter run examples/linreg.sn --log "$dir/linreg.jsonl" >/dev/null 2>"$dir/err"
+check "a --log that received lines does not warn" bash -c "test $? -eq 0 && ! grep -q 'is empty' '$dir/err' && test -s '$dir/linreg.jsonl'"
