@@ -6,7 +6,7 @@
 #                 "N passed, N failed" (", N skipped" when a test skipped)
 #   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
 #   make fuzz SECONDS=N [SEED=S]  each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
-#   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time, vim)
+#   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time, vim, rsvg-convert)
 #   make mutation-check  apply each recorded mutation (tests/mutations/*.patch)
 #                 to a copy of the tree and fail if the tests miss any (slow)
 #   make run      train examples/mlp.sn on Fashion-MNIST
@@ -106,8 +106,9 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 
 # The tests compare with PyTorch (tests/e2e/torch_gpt.sh): a missing torch
 # is a failure there, so the test command installs it.
-TEST_DEPS := python3-torch time vim
-TEST_DEP_MARKERS := /usr/lib/python3/dist-packages/torch /usr/bin/time /usr/bin/vim.basic
+TEST_DEPS := python3-torch time vim librsvg2-bin
+TEST_DEP_MARKERS := /usr/lib/python3/dist-packages/torch /usr/bin/time /usr/bin/vim.basic \
+        /usr/bin/rsvg-convert
 
 test-deps: deps
 	@missing=""; for f in $(TEST_DEP_MARKERS); do [ -e $$f ] || missing=1; done; \

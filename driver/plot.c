@@ -1,0 +1,530 @@
+/*
+ * plot.c — `sinter plot RUN.jsonl [MORE.jsonl ...] -o curves.svg`: the
+ * metrics of run logs (--log) as line charts, written by sinter itself as
+ * one self-contained SVG (no plotting library, no fonts to embed).
+ *
+ * One panel per metric against step (or wall time with --x time); every
+ * run is overlaid in its own colour, with a legend.  Series whose names
+ * differ only by a train_/val_/valid_/test_ prefix or a _train/_val/_valid/
+ * _test suffix share a panel ("loss" and "val_loss" are one panel), the
+ * non-training one dashed.  --log-y draws log-scale y axes (values <= 0
+ * are left out), --smooth A an exponential moving average with weight A
+ * (0 <= A < 1, TensorBoard's slider, bias-corrected) over the faint raw
+ * line.  -o x.png converts through rsvg-convert (Debian's librsvg2-bin).
+ *
+ * A log line that does not parse (a torn last line of a killed run) is
+ * skipped with one warning per file; `null` values (a non-finite number)
+ * are gaps.  The picture goes to a temporary file renamed into place.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/arena.h"
+#include "driver/driver.h"
+#include "lang/diag.h"
+
+#define PLOT_MAX_RUNS 16
+#define PLOT_MAX_SERIES 256
+
+typedef struct {
+	const char *name;  /* metric as logged ("val_loss") */
+	const char *stem;  /* its panel ("loss") */
+	bool train;        /* the panel's training series (solid) */
+	int run;           /* index into the runs */
+	double *x, *y;     /* n points, x ascending as logged */
+	int n, cap;
+} Series;
+
+typedef struct {
+	const char *runs[PLOT_MAX_RUNS]; /* run labels: file names without .jsonl */
+	int nruns;
+	Series s[PLOT_MAX_SERIES];
+	int ns;
+	bool time_x, log_y;
+	double smooth;     /* EMA weight, 0 = none */
+} Plot;
+
+/* ---- reading logs ---- */
+
+/* The panel a metric belongs to: its name without a split prefix or suffix. */
+static const char *metric_stem(Arena *a, const char *name, bool *train)
+{
+	static const char *const pre[] = { "train_", "val_", "valid_", "test_" };
+	static const char *const suf[] = { "_train", "_val", "_valid", "_test" };
+	size_t n = strlen(name);
+	for (int i = 0; i < 4; i++) {
+		size_t k = strlen(pre[i]);
+		if (n > k && !strncmp(name, pre[i], k)) {
+			*train = i == 0;
+			return arena_strdup(a, name + k);
+		}
+		k = strlen(suf[i]);
+		if (n > k && !strcmp(name + n - k, suf[i])) {
+			*train = i == 0;
+			char *s = arena_strdup(a, name);
+			s[n - k] = 0;
+			return s;
+		}
+	}
+	*train = true;
+	return name;
+}
+
+static Series *series_for(Plot *p, Arena *a, int run, const char *name)
+{
+	for (int i = 0; i < p->ns; i++)
+		if (p->s[i].run == run && !strcmp(p->s[i].name, name))
+			return &p->s[i];
+	if (p->ns == PLOT_MAX_SERIES)
+		fatal("plot: more than %d series", PLOT_MAX_SERIES);
+	Series *s = &p->s[p->ns++];
+	*s = (Series){ .name = arena_strdup(a, name), .run = run };
+	s->stem = metric_stem(a, s->name, &s->train);
+	return s;
+}
+
+static void series_add(Arena *a, Series *s, double x, double y)
+{
+	if (s->n == s->cap) {
+		int cap = s->cap ? 2 * s->cap : 256;
+		s->x = arena_grow(a, s->x, s->cap * sizeof *s->x, cap * sizeof *s->x);
+		s->y = arena_grow(a, s->y, s->cap * sizeof *s->y, cap * sizeof *s->y);
+		s->cap = cap;
+	}
+	s->x[s->n] = x;
+	s->y[s->n++] = y;
+}
+
+static void skip_ws(const char **c)
+{
+	while (isspace((unsigned char)**c))
+		(*c)++;
+}
+
+/* A JSON string into buf (escapes other than \" and \\ kept as written:
+   the log writes no others in names); false when malformed. */
+static bool read_string(const char **c, char *buf, size_t cap)
+{
+	if (**c != '"')
+		return false;
+	size_t n = 0;
+	for ((*c)++; **c && **c != '"'; (*c)++) {
+		if (**c == '\\' && (*c)[1])
+			(*c)++;
+		if (n + 1 < cap)
+			buf[n++] = **c;
+	}
+	buf[n] = 0;
+	if (**c != '"')
+		return false;
+	(*c)++;
+	return true;
+}
+
+/* One log line: {"step": N, "time": T, "name": value, ...}.  Adds its
+   numbers to the run's series; false when the line is not such an object. */
+static bool read_record(Plot *p, Arena *a, int run, const char *line)
+{
+	enum { MAXF = 64 };
+	char names[MAXF][128];
+	double vals[MAXF];
+	bool isnum[MAXF];
+	int nf = 0;
+	double step = NAN, time = NAN;
+	const char *c = line;
+	skip_ws(&c);
+	if (*c++ != '{')
+		return false;
+	skip_ws(&c);
+	while (*c != '}') {
+		if (nf == MAXF || !read_string(&c, names[nf], sizeof names[nf]))
+			return false;
+		skip_ws(&c);
+		if (*c++ != ':')
+			return false;
+		skip_ws(&c);
+		isnum[nf] = false;
+		if (!strncmp(c, "null", 4)) {
+			vals[nf] = NAN;
+			isnum[nf] = true;
+			c += 4;
+		} else if (*c == '"') {
+			char skip[128];
+			if (!read_string(&c, skip, sizeof skip))
+				return false;
+		} else if (!strncmp(c, "true", 4) || !strncmp(c, "false", 5)) {
+			c += *c == 't' ? 4 : 5;
+		} else {
+			char *end;
+			vals[nf] = strtod(c, &end);
+			if (end == c)
+				return false;
+			isnum[nf] = true;
+			c = end;
+		}
+		if (!strcmp(names[nf], "step"))
+			step = vals[nf];
+		else if (!strcmp(names[nf], "time"))
+			time = vals[nf];
+		else
+			nf++;
+		skip_ws(&c);
+		if (*c == ',')
+			c++;
+		else if (*c != '}')
+			return false;
+		skip_ws(&c);
+	}
+	double x = p->time_x ? time : step;
+	if (!isfinite(x))
+		return false;
+	for (int i = 0; i < nf; i++)
+		if (isnum[i])
+			series_add(a, series_for(p, a, run, names[i]), x, vals[i]);
+	return true;
+}
+
+static void read_log(Plot *p, Arena *a, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fatal("plot: cannot open '%s': %s", path, strerror(errno));
+	if (p->nruns == PLOT_MAX_RUNS)
+		fatal("plot: at most %d run logs", PLOT_MAX_RUNS);
+	int run = p->nruns++;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *label = arena_strdup(a, base);
+	char *ext = strstr(label, ".jsonl");
+	if (ext && ext != label)
+		*ext = 0;
+	p->runs[run] = label;
+	char *line = NULL;
+	size_t cap = 0;
+	int64_t lineno = 0, bad = 0, first_bad = 0, good = 0;
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		if (read_record(p, a, run, line))
+			good++;
+		else if (!bad++)
+			first_bad = lineno;
+	}
+	free(line);
+	fclose(f);
+	if (bad)
+		fprintf(stderr, "sinter: warning: %s:%lld: %lld line%s that %s not a log record, skipped\n", path,
+		        (long long)first_bad, (long long)bad, bad > 1 ? "s" : "", bad > 1 ? "are" : "is");
+	if (!good)
+		fatal("plot: '%s' has no log records (a run writes them with --log and log(name = value))", path);
+}
+
+/* ---- axes ---- */
+
+typedef struct {
+	double lo, hi;    /* data range shown (log10 of it when log) */
+	bool log;
+} Axis;
+
+static double axis_pos(const Axis *ax, double v)
+{
+	double t = ax->log ? log10(v) : v;
+	return ax->hi > ax->lo ? (t - ax->lo) / (ax->hi - ax->lo) : 0.5;
+}
+
+/* Round tick spacing of 1, 2 or 5 times a power of ten, about n ticks. */
+static double nice_step(double span, int n)
+{
+	double raw = span / n, mag = pow(10, floor(log10(raw))), f = raw / mag;
+	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+/* Tick values (data units) inside the axis: 1, 2, 5 x 10^k steps on a
+   linear axis; on a log axis the powers of ten, with 2 and 5 (then every
+   digit) between them while fewer than three ticks fall inside. */
+static int axis_ticks(const Axis *a, double *out, int cap)
+{
+	int n = 0;
+	if (!a->log) {
+		double step = nice_step(a->hi - a->lo, 5);
+		for (double v = ceil(a->lo / step - 1e-9) * step; v <= a->hi + step * 1e-9 && n < cap; v += step)
+			out[n++] = v;
+		return n;
+	}
+	static const double mant[3][9] = { { 1 }, { 1, 2, 5 }, { 1, 2, 3, 4, 5, 6, 7, 8, 9 } };
+	static const int nmant[3] = { 1, 3, 9 };
+	for (int m = 0; m < 3 && n < 3; m++) {
+		n = 0;
+		for (double e = floor(a->lo); e <= ceil(a->hi) && n < cap; e++)
+			for (int i = 0; i < nmant[m] && n < cap; i++) {
+				double v = mant[m][i] * pow(10, e), l = log10(v);
+				if (l >= a->lo - 1e-9 && l <= a->hi + 1e-9)
+					out[n++] = v;
+			}
+	}
+	return n;
+}
+
+static void fmt_tick(char *buf, size_t cap, double v)
+{
+	if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3))
+		snprintf(buf, cap, "%.0e", v);
+	else
+		snprintf(buf, cap, "%.6g", fabs(v) < 1e-12 ? 0 : v);
+}
+
+/* ---- SVG ---- */
+
+static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+	                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
+
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+}
+
+enum { PW = 460, PH = 300, ML = 62, MR = 14, MT = 30, MB = 44 };
+
+/* The polyline of one series, raw or smoothed, broken at gaps. */
+static void put_line(FILE *f, const Plot *p, const Series *s, const Axis *ax, const Axis *ay, double ox, double oy,
+                     bool smoothed, const char *style)
+{
+	double w = PW - ML - MR, h = PH - MT - MB, ema = 0, weight = 0;
+	bool open = false;
+	for (int i = 0; i < s->n; i++) {
+		double y = s->y[i];
+		if (smoothed && isfinite(y)) {
+			ema = p->smooth * ema + (1 - p->smooth) * y;
+			weight = p->smooth * weight + (1 - p->smooth);
+			y = ema / weight; /* the bias correction of Adam's moments */
+		}
+		if (!isfinite(y) || (ay->log && y <= 0)) {
+			if (open)
+				fputs("\"/>\n", f);
+			open = false;
+			continue;
+		}
+		if (!open)
+			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" %s points=\"", palette[s->run % 10], style);
+		open = true;
+		fprintf(f, "%.1f,%.1f ", ox + ML + w * axis_pos(ax, s->x[i]), oy + MT + h * (1 - axis_pos(ay, y)));
+	}
+	if (open)
+		fputs("\"/>\n", f);
+}
+
+static void put_axes(FILE *f, const Axis *ax, const Axis *ay, double ox, double oy, const char *xlabel)
+{
+	double w = PW - ML - MR, h = PH - MT - MB;
+	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" stroke=\"#888\"/>\n",
+	        ox + ML, oy + MT, w, h);
+	char t[32];
+	for (int k = 0; k < 2; k++) {
+		const Axis *a = k ? ay : ax;
+		double ticks[64];
+		int nt = axis_ticks(a, ticks, 64);
+		for (int i = 0; i < nt; i++) {
+			double at = axis_pos(a, ticks[i]);
+			fmt_tick(t, sizeof t, ticks[i]);
+			if (k) {
+				double y = oy + MT + h * (1 - at);
+				fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", ox + ML,
+				        ox + ML + w, y, y);
+				fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
+				        ox + ML - 4, y + 4, t);
+			} else {
+				double x = ox + ML + w * at;
+				fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", x, x,
+				        oy + MT, oy + MT + h);
+				fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", x,
+				        oy + MT + h + 15, t);
+			}
+		}
+	}
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s</text>\n", ox + ML + w / 2,
+	        oy + PH - 8, xlabel);
+}
+
+/* The range of the panel's series on one axis (log10 for a log axis). */
+static Axis axis_of(const Plot *p, const char *stem, bool y)
+{
+	Axis a = { INFINITY, -INFINITY, y && p->log_y };
+	for (int i = 0; i < p->ns; i++)
+		if (!strcmp(p->s[i].stem, stem))
+			for (int k = 0; k < p->s[i].n; k++) {
+				double v = y ? p->s[i].y[k] : p->s[i].x[k];
+				if (!isfinite(v) || (a.log && v <= 0))
+					continue;
+				v = a.log ? log10(v) : v;
+				a.lo = fmin(a.lo, v);
+				a.hi = fmax(a.hi, v);
+			}
+	if (!(a.lo <= a.hi))
+		a.lo = 0, a.hi = 1;
+	if (a.hi - a.lo < 1e-12 * fmax(1, fabs(a.hi))) {
+		a.lo -= a.log ? 0.5 : fmax(0.5, fabs(a.lo) * 0.1);
+		a.hi += a.log ? 0.5 : fmax(0.5, fabs(a.hi) * 0.1);
+	} else if (y && !a.log) {
+		double pad = 0.04 * (a.hi - a.lo);
+		a.lo -= pad, a.hi += pad;
+	}
+	return a;
+}
+
+/* Training series solid, the others (validation, test) dashed. */
+static const char *series_style(const Series *s)
+{
+	return s->train ? "stroke-width=\"1.5\"" : "stroke-width=\"1.5\" stroke-dasharray=\"5,3\"";
+}
+
+static void put_panel(FILE *f, const Plot *p, const char *stem, double ox, double oy)
+{
+	Axis ax = axis_of(p, stem, false), ay = axis_of(p, stem, true);
+	put_axes(f, &ax, &ay, ox, oy, p->time_x ? "time (s)" : "step");
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">", ox + ML, oy + 20);
+	put_escaped(f, stem);
+	fprintf(f, "%s</text>\n", p->log_y ? " (log scale)" : "");
+	int total = 0;
+	for (int i = 0; i < p->ns; i++) {
+		const Series *s = &p->s[i];
+		if (strcmp(s->stem, stem))
+			continue;
+		total++;
+		if (p->smooth > 0) {
+			put_line(f, p, s, &ax, &ay, ox, oy, false, "stroke-width=\"1\" stroke-opacity=\"0.25\"");
+			put_line(f, p, s, &ax, &ay, ox, oy, true, series_style(s));
+		} else
+			put_line(f, p, s, &ax, &ay, ox, oy, false, series_style(s));
+	}
+	/* the legend, top right inside the frame, over the lines */
+	double lx = ox + PW - MR - 150, ly = oy + MT + 14;
+	fprintf(f, "<rect class=\"legend\" x=\"%.1f\" y=\"%.1f\" width=\"150\" height=\"%d\" fill=\"white\" "
+	           "fill-opacity=\"0.85\"/>\n", lx - 4, oy + MT + 3, 14 * total + 4);
+	for (int i = 0; i < p->ns; i++) {
+		const Series *s = &p->s[i];
+		if (strcmp(s->stem, stem))
+			continue;
+		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" %s/>\n", lx, lx + 18, ly - 4,
+		        ly - 4, palette[s->run % 10], series_style(s));
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", lx + 22, ly);
+		put_escaped(f, p->runs[s->run]);
+		fputs(": ", f);
+		put_escaped(f, s->name);
+		fputs("</text>\n", f);
+		ly += 14;
+	}
+}
+
+static void write_svg(FILE *f, const Plot *p)
+{
+	const char *stems[PLOT_MAX_SERIES];
+	int np = 0;
+	for (int i = 0; i < p->ns; i++) {
+		bool seen = false;
+		for (int k = 0; k < np; k++)
+			seen |= !strcmp(stems[k], p->s[i].stem);
+		if (!seen)
+			stems[np++] = p->s[i].stem;
+	}
+	int cols = np > 1 ? 2 : 1, rows = (np + cols - 1) / cols;
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+	           "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+	        cols * PW, rows * PH, cols * PW, rows * PH);
+	for (int k = 0; k < np; k++) {
+		fprintf(f, "<g class=\"panel\">\n");
+		put_panel(f, p, stems[k], (k % cols) * PW, (k / cols) * PH);
+		fprintf(f, "</g>\n");
+	}
+	fprintf(f, "</svg>\n");
+}
+
+/* ---- the command ---- */
+
+static void usage_error(const char *msg)
+{
+	fatal("plot: %s\nusage: sinter plot RUN.jsonl [MORE.jsonl ...] -o OUT.svg|OUT.png [--x step|time] "
+	      "[--log-y] [--smooth A]",
+	      msg);
+}
+
+int cmd_plot(int argc, char **argv)
+{
+	Arena *a = arena_new();
+	Plot *p = arena_alloc(a, sizeof *p);
+	const char *out = NULL, *files[PLOT_MAX_RUNS];
+	int nfiles = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+		if (!strcmp(o, "-o") && i + 1 < argc)
+			out = argv[++i];
+		else if (!strcmp(o, "--x") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "step") && strcmp(v, "time"))
+				usage_error(arena_printf(a, "--x takes step or time, not '%s'", v));
+			p->time_x = !strcmp(v, "time");
+		} else if (!strcmp(o, "--log-y"))
+			p->log_y = true;
+		else if (!strcmp(o, "--smooth") && i + 1 < argc) {
+			char *end;
+			p->smooth = strtod(argv[++i], &end);
+			if (*end || end == argv[i] || !(p->smooth >= 0 && p->smooth < 1))
+				usage_error(arena_printf(a, "--smooth takes a weight from 0 to below 1, not '%s'", argv[i]));
+		} else if (o[0] == '-' && o[1])
+			usage_error(arena_printf(a, "unknown option '%s' (or its value is missing)", o));
+		else if (nfiles == PLOT_MAX_RUNS)
+			usage_error(arena_printf(a, "at most %d run logs", PLOT_MAX_RUNS));
+		else
+			files[nfiles++] = o;
+	}
+	if (!nfiles)
+		usage_error("no run log given");
+	if (!out)
+		usage_error("no output given (-o curves.svg)");
+	const char *ext = strrchr(out, '.');
+	bool png = ext && !strcmp(ext, ".png");
+	if (!png && !(ext && !strcmp(ext, ".svg")))
+		usage_error(arena_printf(a, "-o %s: the picture is written as .svg or .png", out));
+	for (int i = 0; i < nfiles; i++)
+		read_log(p, a, files[i]);
+	const char *tmp = arena_printf(a, "%s.tmp%d.svg", out, (int)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		fatal("plot: cannot write '%s': %s", tmp, strerror(errno));
+	write_svg(f, p);
+	if (fclose(f)) {
+		unlink(tmp);
+		fatal("plot: cannot write '%s': %s", tmp, strerror(errno));
+	}
+	const char *done = tmp;
+	if (png) {
+		done = arena_printf(a, "%s.tmp%d", out, (int)getpid());
+		char *cmd[] = { "rsvg-convert", "-f", "png", "-o", (char *)done, (char *)tmp, NULL };
+		int status = driver_spawn(cmd, false);
+		unlink(tmp);
+		if (status) {
+			unlink(done);
+			if (status == 127)
+				fatal("plot: cannot write '%s': rsvg-convert is not installed (the Debian package "
+				      "librsvg2-bin); -o %.*s.svg writes the picture as SVG", out, (int)(ext - out), out);
+			fatal("plot: rsvg-convert failed on '%s' (exit status %d)", out, status);
+		}
+	}
+	if (rename(done, out)) {
+		int e = errno;
+		unlink(done);
+		fatal("plot: cannot write '%s': %s", out, strerror(e));
+	}
+	arena_free(a);
+	return 0;
+}
