@@ -6,7 +6,7 @@
 #                 "N passed, N failed" (", N skipped" when a test skipped)
 #   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
 #   make fuzz SECONDS=N [SEED=S]  each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
-#   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time, vim, rsvg-convert)
+#   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time, vim, rsvg-convert, groff)
 #   make mutation-check  apply each recorded mutation (tests/mutations/*.patch)
 #                 to a copy of the tree and fail if the tests miss any (slow)
 #   make run      train examples/mlp.sn on Fashion-MNIST
@@ -14,6 +14,9 @@
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
 #   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
 #   make bench-compile / bench-step   JIT compile time of examples/mlp.sn / its step time, JIT vs --interp
+#   make install [PREFIX=/usr/local] [DESTDIR=]  sinter, the standard library, the libraries and
+#                 headers `sinter build` links, docs, the man page, bash completion, editor files
+#   make uninstall    remove what make install put under PREFIX
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -57,7 +60,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers \
         /usr/bin/dot
 
-.PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
+.PHONY: all install uninstall deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
 all: $(BIN)
 
 deps:
@@ -106,9 +109,9 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 
 # The tests compare with PyTorch (tests/e2e/torch_gpt.sh): a missing torch
 # is a failure there, so the test command installs it.
-TEST_DEPS := python3-torch time vim librsvg2-bin
+TEST_DEPS := python3-torch time vim librsvg2-bin groff-base
 TEST_DEP_MARKERS := /usr/lib/python3/dist-packages/torch /usr/bin/time /usr/bin/vim.basic \
-        /usr/bin/rsvg-convert
+        /usr/bin/rsvg-convert /usr/bin/groff
 
 test-deps: deps
 	@missing=""; for f in $(TEST_DEP_MARKERS); do [ -e $$f ] || missing=1; done; \
@@ -186,6 +189,36 @@ check-train: sinter
 
 check-gpt: sinter
 	@tests/train_gpt.sh
+
+# The installed layout, found at run time relative to bin/sinter (so a
+# moved install still works): ../share/sinter/stdlib (lang/load.c),
+# ../lib/sinter/*.a and ../include/sinter (driver/build.c).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+I_BIN   := $(DESTDIR)$(PREFIX)/bin
+I_LIB   := $(DESTDIR)$(PREFIX)/lib/sinter
+I_INC   := $(DESTDIR)$(PREFIX)/include/sinter
+I_SHARE := $(DESTDIR)$(PREFIX)/share/sinter
+I_DOC   := $(DESTDIR)$(PREFIX)/share/doc/sinter
+I_MAN   := $(DESTDIR)$(PREFIX)/share/man/man1
+I_COMP  := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+# what a built program's generated C includes: driver/aot.h and below
+AOT_HEADERS := driver/aot.h codegen/codegen.h ir/ir.h ir/ops.def base/arena.h
+
+install: $(BIN) $(B)/libsinter_host.a $(B)/libsinter_rt.a
+	install -d $(I_BIN) $(I_LIB) $(I_SHARE)/stdlib $(I_DOC) $(I_MAN) $(I_COMP) \
+		$(addprefix $(I_INC)/,$(sort $(dir $(AOT_HEADERS)))) $(I_SHARE)/editors
+	install -m 755 $(BIN) $(I_BIN)/sinter
+	install -m 644 $(B)/libsinter_host.a $(B)/libsinter_rt.a $(I_LIB)/
+	for h in $(AOT_HEADERS); do install -m 644 $$h $(I_INC)/$$h || exit 1; done
+	install -m 644 stdlib/*.sn $(I_SHARE)/stdlib/
+	install -m 644 README.md docs/*.md $(I_DOC)/
+	install -m 644 docs/sinter.1 $(I_MAN)/sinter.1
+	install -m 644 editors/bash/sinter $(I_COMP)/sinter
+	cp -R editors/vim editors/vscode editors/README.md $(I_SHARE)/editors/
+
+uninstall:
+	rm -rf $(I_BIN)/sinter $(I_LIB) $(I_INC) $(I_SHARE) $(I_DOC) $(I_MAN)/sinter.1 $(I_COMP)/sinter
 
 clean:
 	rm -rf $(B) sinter

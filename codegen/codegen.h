@@ -115,4 +115,8 @@ bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, i
    NULL and a message in err when LLVM fails. */
 char *cg_llvm_text(const Region *r, char *err, size_t errlen);
 
+/* "LLVM 19.1.7, host CPU znver4": what code is generated with and for
+   (sinter --version). */
+void cg_describe(char *buf, size_t len);
+
 #endif

@@ -295,3 +295,12 @@ bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, i
 	LLVMDisposeTargetMachine(tm);
 	return ok;
 }
+
+void cg_describe(char *buf, size_t len)
+{
+	unsigned major, minor, patch;
+	LLVMGetVersion(&major, &minor, &patch);
+	char *cpu = LLVMGetHostCPUName();
+	snprintf(buf, len, "LLVM %u.%u.%u, host CPU %s", major, minor, patch, cpu);
+	LLVMDisposeMessage(cpu);
+}

@@ -49,20 +49,24 @@ static const char *exe_dir(Arena *a)
 	return arena_strdup(a, buf);
 }
 
-/* libsinter_host.a: $SINTER_LIB, else beside the executable. */
+/* libsinter_host.a: $SINTER_LIB, else where make writes it (build/ beside
+   the executable of a checkout) or where make install puts it
+   (../lib/sinter from the installed bin/sinter). */
 static const char *find_host_lib(Arena *a)
 {
 	const char *env = getenv("SINTER_LIB");
 	if (env && env[0])
 		return env;
 	const char *dir = exe_dir(a);
-	const char *cands[] = { "build/libsinter_host.a", "../build/libsinter_host.a", "libsinter_host.a" };
+	const char *cands[] = { "build/libsinter_host.a", "../build/libsinter_host.a", "../lib/sinter/libsinter_host.a",
+		                "libsinter_host.a" };
 	for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
 		const char *p = arena_printf(a, "%s/%s", dir, cands[i]);
 		if (access(p, R_OK) == 0)
 			return p;
 	}
-	fatal("cannot find libsinter_host.a beside %s (build it with make, or set SINTER_LIB)", dir);
+	fatal("cannot find libsinter_host.a beside %s (build it with make, install it with make install, "
+	      "or set SINTER_LIB)", dir);
 }
 
 /* libsinter_rt.a, which make writes beside libsinter_host.a. */
@@ -73,6 +77,23 @@ static const char *find_runtime_lib(Arena *a, const char *host)
 	if (access(p, R_OK) != 0)
 		fatal("cannot find %s beside %s (build it with make)", p, host);
 	return p;
+}
+
+/* The folder holding driver/aot.h and the headers it includes: the
+   checkout (lib in ROOT/build/) or the install (lib in PREFIX/lib/sinter/,
+   headers in PREFIX/include/sinter/). */
+static const char *include_dir(Arena *a, const char *lib)
+{
+	static const char *const layouts[][2] = {
+		{ "/build/libsinter_host.a", "" },
+		{ "/lib/sinter/libsinter_host.a", "/include/sinter" },
+	};
+	for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+		size_t n = strlen(lib), k = strlen(layouts[i][0]);
+		if (n > k && !strcmp(lib + n - k, layouts[i][0]))
+			return arena_printf(a, "%.*s%s", (int)(n - k), lib, layouts[i][1]);
+	}
+	return ".";
 }
 
 static void write_tables(const char *path, Ev *ev, const Options *o, const int64_t *scratch)
@@ -158,12 +179,7 @@ int cmd_build(const Options *o)
 	}
 	write_tables(tab, ev, o, scratch);
 
-	/* the include path for driver/aot.h: the sources beside the library */
-	const char *root = arena_strdup(a, lib);
-	char *cut = strstr(root, "/build/libsinter_host.a");
-	if (cut)
-		*cut = 0;
-	const char *inc = arena_printf(a, "-I%s", cut ? root : ".");
+	const char *inc = arena_printf(a, "-I%s", include_dir(a, lib));
 	const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
 	char *argv[] = { (char *)cc, "-O2", (char *)inc, "-o", (char *)tmpbin, (char *)tab, (char *)obj,
 		(char *)lib, (char *)rtlib, "-lopenblas", "-lz", "-lm", "-lpthread", NULL };

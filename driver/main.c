@@ -2,6 +2,7 @@
  * main.c — the sinter command line: parses options and dispatches to the
  * commands (run, check, ir, opt, gradcheck, plan, plot).
  */
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,45 +11,124 @@
 #include "driver/driver.h"
 #include "lang/diag.h"
 #include "lang/lang.h"
+#include "codegen/codegen.h"
 
-static void usage(FILE *f)
+#define SINTER_VERSION "0.6.0"
+
+/* One option of the command line, and the commands that take it. */
+typedef struct {
+	const char *flag, *what;
+	const char *cmds; /* space-separated; "*" for every command of a program */
+} OptHelp;
+
+static const OptHelp opt_help[] = {
+	{ "--seed N", "program seed (initializers, shuffling, dropout); default 0", "*" },
+	{ "-D NAME=VALUE", "override a const", "*" },
+	{ "--threads N", "threads for parallel loops and the BLAS (default: all cores)", "*" },
+	{ "--after PASS", "print after this pass (trace, autodiff, ..., all)", "ir dot" },
+	{ "--region NAME", "only this region", "dot" },
+	{ "-o PATH", "the output: an executable (build); .dot, .svg, .png or .pdf (dot)", "build dot" },
+	{ "--passes=a,b", "the passes to run, in pipeline order", "opt" },
+	{ "--no-PASS", "switch a pass off", "*" },
+	{ "--log PATH", "JSON-lines run log (default: none)", "run" },
+	{ "--max-memory SIZE", "memory limit, like 512M or 8G (default: the available physical memory)", "*" },
+	{ "--time-passes", "report the time of every pass", "*" },
+	{ "--stats", "ops, kernels and bytes moved per run of each region, before and after fusion", "run check" },
+	{ "--interp", "execute with the reference interpreter instead of native code", "run" },
+	{ "--verbose", "say which BLAS kernels and code paths are used", "*" },
+};
+
+/* The commands: synopsis, one line, and a paragraph for COMMAND --help. */
+typedef struct {
+	const char *name, *synopsis, *line, *more;
+} CmdHelp;
+
+static const CmdHelp cmd_help[] = {
+	{ "run", "run FILE.sn", "train: run the program's train blocks",
+	  "Traces each region of the program, compiles it with LLVM for this CPU (the JIT) and runs the train blocks." },
+	{ "check", "check FILE.sn", "parse, type and shape check every region, run nothing",
+	  "A dry run: every region is traced and checked; nothing is allocated or computed." },
+	{ "ir", "ir FILE.sn", "print the IR of every region (--after PASS|all)",
+	  "The IR of every region after the whole pipeline, or after one pass." },
+	{ "opt", "opt FILE.ir", "parse text IR, run --passes=a,b, print the result",
+	  "For pass tests: reads regions in the text IR of `sinter ir`, runs the passes named, prints them." },
+	{ "build", "build FILE.sn -o BIN", "write a standalone training executable (no LLVM needed to run it)",
+	  "Compiles every region ahead of time and links them with the runtime into BIN, which runs like `sinter run`." },
+	{ "dot", "dot FILE.sn", "Graphviz picture of every region (--after PASS, --region NAME, -o step.svg)",
+	  "The regions as Graphviz graphs, fused kernels as clusters; -o PICTURE renders one region with Graphviz." },
+	{ "llvm", "llvm FILE.sn", "print the optimized LLVM IR of every region", NULL },
+	{ "gradcheck", "gradcheck FILE.sn", "compare gradients of every Check* model with finite differences", NULL },
+	{ "plan", "plan FILE.sn", "memory plan of every region: offsets, lifetimes, arena size",
+	  "Each region's arena: every value's offset and live range, the arena against its lower bound." },
+	{ "plot", "plot LOG.jsonl [MORE.jsonl ...] -o OUT.svg", "loss curves of run logs (.png too)",
+	  "Options: -o OUT.svg|OUT.png, --x step|time, --log-y, --smooth A (0 <= A < 1)." },
+};
+
+static bool cmd_takes(const OptHelp *h, const char *cmd)
 {
-	fprintf(f,
-	        "usage: sinter COMMAND FILE [options]\n"
-	        "\n"
-	        "commands:\n"
-	        "  run FILE.sn        train: run the program's train blocks\n"
-	        "  check FILE.sn      parse, type and shape check every region, run nothing\n"
-	        "  ir FILE.sn         print the IR of every region (--after PASS|all)\n"
-	        "  opt FILE.ir        parse text IR, run --passes=a,b, print the result\n"
-	        "  build FILE.sn -o BIN  write a standalone training executable (no LLVM needed to run it)\n"
-	        "  dot FILE.sn        Graphviz picture of every region (--after PASS, --region NAME)\n"
-	        "  llvm FILE.sn       print the optimized LLVM IR of every region\n"
-	        "  gradcheck FILE.sn  compare gradients of every Check* model with finite differences\n"
-	        "  plan FILE.sn       memory plan of every region: offsets, lifetimes, arena size\n"
-	        "  plot LOG.jsonl ... -o OUT.svg  loss curves of run logs (--x step|time, --log-y, --smooth A; .png too)\n"
-	        "\n"
-	        "options:\n"
-	        "  --seed N           program seed (initializers, shuffling, dropout); default 0\n"
-	        "  -D NAME=VALUE      override a const\n"
-	        "  --threads N        threads for parallel loops and the BLAS (default: all cores)\n"
-	        "  --after PASS       with ir: print after this pass (trace, autodiff, all)\n"
-	        "  --passes=a,b       with opt: the passes to run, in pipeline order\n"
-	        "  --no-PASS          switch a pass off\n"
-	        "  --log PATH         JSON-lines run log (default: none)\n"
-	        "  --max-memory SIZE  memory limit, like 512M or 8G (default: the available physical memory)\n"
-	        "  --time-passes      report the time of every pass\n"
-	        "  --stats            ops, kernels and bytes moved per run of each region, before and after fusion\n"
-	        "  --interp           execute with the reference interpreter instead of native code\n"
-	        "  --verbose          say which BLAS kernels and code paths are used\n");
+	if (!strcmp(h->cmds, "*"))
+		return strcmp(cmd, "opt") && strcmp(cmd, "plot");
+	size_t n = strlen(cmd);
+	for (const char *p = h->cmds; (p = strstr(p, cmd)); p += n)
+		if ((p == h->cmds || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+static void usage(FILE *f, const char *cmd)
+{
+	const CmdHelp *c = NULL;
+	for (size_t i = 0; cmd && i < sizeof cmd_help / sizeof cmd_help[0]; i++)
+		if (!strcmp(cmd_help[i].name, cmd))
+			c = &cmd_help[i];
+	if (c) {
+		fprintf(f, "usage: sinter %s [options]\n\n%s.\n", c->synopsis, c->line);
+		if (c->more)
+			fprintf(f, "%s\n", c->more);
+	} else {
+		fprintf(f, "usage: sinter COMMAND FILE [options]\n\ncommands:\n");
+		for (size_t i = 0; i < sizeof cmd_help / sizeof cmd_help[0]; i++)
+			if (strlen(cmd_help[i].synopsis) > 18) /* a long synopsis on a line of its own */
+				fprintf(f, "  %s\n  %-18s %s\n", cmd_help[i].synopsis, "", cmd_help[i].line);
+			else
+				fprintf(f, "  %-18s %s\n", cmd_help[i].synopsis, cmd_help[i].line);
+		fprintf(f, "\nsinter COMMAND --help says more of one; sinter --version.\n");
+	}
+	bool any = false;
+	for (size_t i = 0; i < sizeof opt_help / sizeof opt_help[0]; i++)
+		if (!c || cmd_takes(&opt_help[i], c->name)) {
+			fprintf(f, "%s  %-18s %s\n", any ? "" : "\noptions:\n", opt_help[i].flag, opt_help[i].what);
+			any = true;
+		}
+}
+
+static void version(void)
+{
+	char llvm[128];
+	cg_describe(llvm, sizeof llvm);
+	const char *blas = openblas_get_config();
+	printf("sinter %s (%s; %s)\n", SINTER_VERSION, llvm, blas);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
+		usage(argc < 2 ? stderr : stdout, NULL);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		version();
+		return 0;
+	}
+	if (!strcmp(argv[1], "help")) {
+		usage(stdout, argc > 2 ? argv[2] : NULL);
+		return 0;
+	}
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout, argv[1]);
+			return 0;
+		}
 	if (!strcmp(argv[1], "plot")) /* several inputs, options of its own */
 		return cmd_plot(argc, argv);
 	Options o = { .cmd = argv[1] };

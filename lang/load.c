@@ -175,7 +175,9 @@ static void load_file(Loader *ld, const char *path, const Decl *import, bool fro
 }
 
 /* $SINTER_STDLIB, else stdlib/ beside the executable, else ../stdlib from
-   it; NULL when there is none. */
+   it (the checkout), else ../share/sinter/stdlib (an installed copy, found
+   relative to the binary so that a moved install still works); NULL when
+   there is none. */
 static const char *stdlib_dir(Arena *a)
 {
 	const char *env = getenv("SINTER_STDLIB");
@@ -196,6 +198,9 @@ static const char *stdlib_dir(Arena *a)
 	if (is_dir(dir))
 		return dir;
 	dir = arena_printf(a, "%s/../stdlib", exe);
+	if (is_dir(dir))
+		return dir;
+	dir = arena_printf(a, "%s/../share/sinter/stdlib", exe);
 	return is_dir(dir) ? dir : NULL;
 }
 
