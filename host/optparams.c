@@ -220,8 +220,11 @@ static void check_overrides(Ev *ev, const OptInst *o, const ParamGroup *g, Loc l
 		cands[i] = h->b[i].name;
 	for (int i = 0; i < g->over->n; i++) {
 		const char *name = g->over->b[i].name;
-		Binding *b = env_find(o->hyper, name);
-		if (!b || b->v.kind == V_CALLABLE) {
+		/* the optimizer's own names: env_find would go on to the globals */
+		int k = 0;
+		while (k < h->n && strcmp(h->b[k].name, name))
+			k++;
+		if (k == h->n) {
 			diag_begin_error(g->loc, "optimizer '%s' has no hyperparameter '%s' for this group to set%s",
 			                 o->decl->name, name, ev_suggest(ev, name, cands, h->n));
 			diag_note(loc, "the group is given to optimizer '%s' here", o->decl->name);
