@@ -10,7 +10,8 @@ sinter=${SINTER:-$root/sinter}
 scratch
 if "$sinter" run "$root/examples/gan.sn" --seed 0 -D SNAP="$tmp/snap" >"$tmp/out" 2>"$tmp/err"; then
 	pass "gan run"
-	"$PY" "$root/tests/e2e/gan_check.py" "$tmp/snap" "$tmp/out"
+	"$PY" "$root/tests/e2e/gan_check.py" "$tmp/snap" "$tmp/out" # its status is the script's
 else
 	fail "gan run: $(head -1 "$tmp/err")"
+	exit 1
 fi

@@ -29,5 +29,7 @@ done
 if $ok; then
 	pass "gpt_groups three runs"
 	"$PY" "$root/tests/e2e/gpt_groups.py" "$tmp/init.safetensors" "$tmp/decayed.safetensors" \
-		"$tmp/undecayed.safetensors" 1e-3 0.5
+		"$tmp/undecayed.safetensors" 1e-3 0.5 # its status is the script's
+else
+	exit 1
 fi

@@ -9,15 +9,18 @@ set -u
 sinter=${SINTER:-$root/sinter}
 scratch
 src=$root/tests/e2e/param_groups.sn
+status=0  # 1 after any FAIL line (make mutation-check reads it)
 
 for mode in jit interp; do
 	flags=()
 	[ "$mode" = interp ] && flags=(--interp)
 	if "$sinter" run "$src" "${flags[@]}" -D CKPT="$tmp/$mode.ckpt" >"$tmp/$mode.out" 2>"$tmp/$mode.err"; then
 		pass "param_groups $mode run"
-		"$PY" "$root/tests/e2e/param_groups.py" "$tmp/$mode.ckpt" <"$tmp/$mode.out" | sed "s/^\(PASS\|FAIL\) param_groups /\1 param_groups $mode /"
+		"$PY" "$root/tests/e2e/param_groups.py" "$tmp/$mode.ckpt" <"$tmp/$mode.out" >"$tmp/$mode.check" || status=1
+		sed "s/^\(PASS\|FAIL\) param_groups /\1 param_groups $mode /" "$tmp/$mode.check"
 	else
 		fail "param_groups $mode run: $(head -1 "$tmp/$mode.err")"
+		status=1
 	fi
 done
 
@@ -30,7 +33,10 @@ if "$sinter" ir "$src" -D CKPT="$tmp/ir.ckpt" >"$tmp/ir.out" 2>"$tmp/ir.err"; th
 		pass "param_groups grad nodes of owned parameters only"
 	else
 		fail "param_groups grad nodes: $grads grads over $params params (want 2 over 4)"
+		status=1
 	fi
 else
 	fail "param_groups ir: $(head -1 "$tmp/ir.err")"
+	status=1
 fi
+exit $status
