@@ -5,6 +5,9 @@
 # WEIGHT_DECAY 0.5 and 0, after a run of no step saves the initial
 # weights; gpt_groups.py requires the no-decay parameters bit-identical in
 # the two runs and every weight matrix decayed by exactly lr * wd * p0.
+# WEIGHT_DECAY is the optimizer's; the no-decay group overrides it with 0,
+# so those parameters differ if the override is lost, the matrices if the
+# group does not follow the optimizer.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 sinter=${SINTER:-$root/sinter}
