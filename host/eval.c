@@ -40,7 +40,7 @@ const char *value_kind_name(const Value *v)
 		[V_STR] = "string", [V_TENSOR] = "tensor", [V_HOST] = "tensor", [V_PARAM] = "tensor",
 		[V_LIST] = "list", [V_MODEL] = "model", [V_OPT] = "optimizer", [V_DATASET] = "data set",
 		[V_BATCHES] = "batches", [V_INIT] = "initializer", [V_RANGE] = "range",
-		[V_CALLABLE] = "function",
+		[V_CALLABLE] = "function", [V_GROUP] = "parameter group",
 	};
 	return names[v->kind];
 }

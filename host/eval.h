@@ -24,6 +24,8 @@ typedef struct OptInst OptInst;
 typedef struct Slot Slot;
 typedef struct HostTensor HostTensor;
 typedef struct Ev Ev;
+typedef struct ParamGroup ParamGroup;
+typedef struct OptParams OptParams;
 
 typedef enum {
 	V_NONE,
@@ -42,6 +44,7 @@ typedef enum {
 	V_INIT,    /* initializer: s = kind, items = numeric arguments */
 	V_RANGE,   /* i .. j */
 	V_CALLABLE,/* s = name of a fn, model, optimizer or builtin */
+	V_GROUP,   /* group: parameters with hyperparameter overrides */
 } VKind;
 
 struct Value {
@@ -58,6 +61,7 @@ struct Value {
 	Instance *inst;    /* V_MODEL, or the instance of a method in V_CALLABLE */
 	const Decl *decl;  /* V_CALLABLE naming a fn, model or optimizer (NULL: builtin) */
 	OptInst *opt;      /* V_OPT */
+	ParamGroup *group; /* V_GROUP */
 	RtDataset *ds;     /* V_DATASET, V_BATCHES */
 	Value *items;      /* V_LIST, V_BATCHES, V_INIT */
 	int n;
@@ -126,6 +130,17 @@ struct OptInst {
 	const char *name;   /* variable name, prefixes its state slots */
 	Env *hyper;         /* hyperparameters (assignable) */
 	int64_t t;          /* steps taken */
+	OptParams *owns;    /* `params =`: what it updates (NULL: every parameter
+	                       a loss reaches; host/optparams.c) */
+};
+
+/* `group(params, name = value, ...)`: parameters and the hyperparameters
+   their updates take instead of the optimizer's. */
+struct ParamGroup {
+	Slot **params;
+	int nparams;
+	Env *over;          /* the overrides, host numbers */
+	Loc loc;            /* the group(...) call */
 };
 
 /* Tracing state of one region. */
@@ -289,6 +304,21 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
 void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
                  Value *args, const char **names, int nargs, bool typed);
 
+/* ---- optparams.c ---- */
+/* Takes `params = ...` out of an optimizer's arguments (*nargs shrinks,
+   *names becomes a copy without it); V_NONE when it is not given. */
+Value opt_params_arg(Ev *ev, const Decl *d, Loc loc, Value *args, const char ***names, int *nargs);
+/* Makes o update the parameters of `params` (a model, a parameter, a
+   group or a list of them) and nothing else. */
+void opt_params_set(Ev *ev, OptInst *o, Value params, Loc loc);
+/* Whether o updates (and keeps state for) parameter pname. */
+bool opt_owns(const OptInst *o, const char *pname);
+/* Keeps, of the n OP_PARAM nodes pnodes of r that a loss reaches, those o
+   updates, and gives each the environment its update is traced in (tenv,
+   or its group's overrides over tenv); returns how many are kept, a
+   located error at loc when none is. */
+int opt_select_params(Ev *ev, const OptInst *o, Env *tenv, const Region *r, int *pnodes, Env **penv, int n, Loc loc);
+
 /* ---- store.c ---- */
 /* Hash buckets of the store: a slot's chain (drop_states walks them all). */
 enum { SLOT_BUCKETS = 1024 };
@@ -297,6 +327,11 @@ Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
 /* slot_new for what the user declared at loc (a memory-limit error names
    `what` there). */
 Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what);
+/* Moves the parameters first[0..nfirst) to the front of the store's
+   layout, in that order, the others after them in their order, and every
+   state with its parameter (an optimizer's groups then sit in one span
+   each, which the pack pass updates at once); the values are kept. */
+void store_arrange(Ev *ev, Slot *const *first, int nfirst);
 /* Frees the data of every slot and family block (the Ev's arena holds the rest). */
 void slots_free(Ev *ev);
 /* The store regions read and write slots through (interp_run, host_run_compiled). */

@@ -97,6 +97,8 @@ void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf
 /* host/hostdata.c: idx, text, tokens and split are hostlib_data and
    hostlib_split above */
 BuiltinFn hostlib_csv, hostlib_tensors;
+/* optparams.c: parameter groups and the weight-decay split */
+BuiltinFn prim_group, prim_decay_params;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);

@@ -265,7 +265,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		slots[n] = p->t;
 		ts[n] = rt_tensor(arena_printf(ev->arena, "model.%s", short_name(inst, p)), &p->t);
 		n++;
-		for (int s = 0; s < o->decl->opt->nstates; s++) {
+		for (int s = 0; opt_owns(o, p->name) && s < o->decl->opt->nstates; s++) {
 			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, o->decl->opt->states[s]);
 			Slot *st = slot_find(ev, p->name, sname);
 			if (!st)

@@ -7,7 +7,8 @@
  * optimizer instance holds its hyperparameters as host variables (so they
  * enter regions as scalar inputs) and its step count; its per-parameter
  * state lives in Slots too.  opt_trace_update appends, for every parameter
- * the loss depends on, the update rule of the optimizer to the region.
+ * the loss depends on that the optimizer owns (host/optparams.c), the
+ * update rule of the optimizer to the region.
  * The slots themselves are host/store.c's.
  */
 #include "host/eval.h"
@@ -351,6 +352,7 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	drop_states(ev, o->name);
 	o->hyper = env_new(ev, decl_scope(ev, d));
 	const char *what = arena_printf(ev->arena, "optimizer '%s'", d->name);
+	Value params = opt_params_arg(ev, d, loc, args, &names, &nargs);
 	bind_params(ev, o->hyper, d->opt->params, d->opt->nparams, loc, what, args, names, nargs, true);
 	for (int i = 0; i < o->hyper->n; i++) {
 		Value *h = &o->hyper->b[i].v;
@@ -359,6 +361,8 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 		o->hyper->b[i].host = true; /* hyperparameters may change every step */
 		o->hyper->b[i].v.dyn = false;
 	}
+	if (params.kind != V_NONE)
+		opt_params_set(ev, o, params, loc);
 	return (Value){ .kind = V_OPT, .opt = o };
 }
 
@@ -384,6 +388,8 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 		ev_error(ev, loc, "the loss does not depend on any parameter");
 	Env *tenv = env_new(ev, o->hyper);
 	env_set(ev, tenv, "t", v_int(o->t + 1), true);
+	Env **penv = arena_alloc(ev->arena, (size_t)nparams * sizeof *penv);
+	nparams = opt_select_params(ev, o, tenv, r, pnodes, penv, nparams, loc);
 	const char *what = arena_printf(ev->arena, "the update of optimizer '%s'", od->name);
 	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what, .traced = true };
 	for (int k = 0; k < nparams; k++) {
@@ -392,7 +398,7 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 		Type pt = r->node[pn].type;
 		Node gp = ir_proto(OP_GRAD);
 		int g = ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
-		Env *env = env_new(ev, tenv);
+		Env *env = env_new(ev, penv[k]);
 		env_set(ev, env, od->upd_p, v_tensor(pn), false);
 		env_set(ev, env, od->upd_g, v_tensor(g), false);
 		int *snodes = arena_alloc(ev->arena, (od->nstates + 1) * sizeof *snodes);

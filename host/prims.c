@@ -665,6 +665,9 @@ const Builtin builtin_table[] = {
 	HOST(HOST, "str", "x", hostlib_str),
 	HOST(HOST, "generate", "net, prompt, n, temperature=, top_k=, context=", host_generate),
 	HOST(HOST, "assert", "cond, message", hostlib_assert),
+	HOST(HOST, "group", NULL, prim_group),
+	HOST(HOST, "decay_params", "model", prim_decay_params),
+	HOST(HOST, "no_decay_params", "model", prim_decay_params),
 };
 const int builtin_count = sizeof builtin_table / sizeof builtin_table[0];
 

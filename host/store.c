@@ -200,6 +200,95 @@ Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t)
 	return s;
 }
 
+/* ---- arranging the layout ---- */
+
+static int by_off(const void *a, const void *b)
+{
+	int64_t x = (*(Slot *const *)a)->off, y = (*(Slot *const *)b)->off;
+	return (x > y) - (x < y);
+}
+
+/* The index of offset off in the sorted offsets at[0..n), or -1. */
+static int index_of(const int64_t *at, int n, int64_t off)
+{
+	int lo = 0, hi = n;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (at[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && at[lo] == off ? lo : -1;
+}
+
+void store_arrange(Ev *ev, Slot *const *first, int nfirst)
+{
+	int n = 0;
+	for (int b = 0; ev->slots && b < SLOT_BUCKETS; b++)
+		for (Slot *s = ev->slots[b]; s; s = s->next)
+			n += !s->sname && s->off >= 0;
+	if (!n)
+		return;
+	Slot **old = arena_alloc(ev->arena, (size_t)n * sizeof *old);
+	n = 0;
+	for (int b = 0; b < SLOT_BUCKETS; b++)
+		for (Slot *s = ev->slots[b]; s; s = s->next)
+			if (!s->sname && s->off >= 0)
+				old[n++] = s;
+	qsort(old, (size_t)n, sizeof *old, by_off);
+	/* offsets change below: search the old ones in a copy */
+	int64_t *at = arena_alloc(ev->arena, (size_t)n * sizeof *at), *to = arena_alloc(ev->arena, (size_t)n * sizeof *to);
+	for (int i = 0; i < n; i++) {
+		at[i] = old[i]->off;
+		to[i] = -1;
+	}
+	/* the new offset of each parameter: `first` in its order, then the
+	   others in their present order */
+	int64_t end = 0;
+	for (int k = 0; k < nfirst + n; k++) {
+		Slot *p = k < nfirst ? first[k] : old[k - nfirst];
+		int i = p->sname || p->off < 0 ? -1 : index_of(at, n, p->off);
+		if (i < 0 || old[i] != p || to[i] >= 0)
+			continue;
+		to[i] = ir_pack_align(end);
+		end = to[i] + type_bytes(&p->t.type);
+	}
+	for (Family *f = ev->families; f; f = f->next) {
+		int64_t cap = type_bytes(&f->t.type), ncap = cap > ir_pack_align(end) ? cap : ir_pack_align(end);
+		if (!cap)
+			continue;
+		store_fits(ncap, true);
+		char *block = aligned_alloc(IR_PACK_ALIGN, (size_t)ncap);
+		if (!block)
+			fatal("out of memory: a block of %lld bytes of parameters or state", (long long)ncap);
+		rt_mem_hold(ncap);
+		memset(block, 0, (size_t)ncap);
+		for (int b = 0; b < SLOT_BUCKETS; b++)
+			for (Slot *s = ev->slots[b]; s; s = s->next) {
+				if (s->off < 0 || !str_same(s->sname, f->sname))
+					continue;
+				int i = index_of(at, n, s->off);
+				int64_t off = i < 0 ? -1 : to[i], bytes = type_bytes(&s->t.type);
+				if (off < 0) { /* a state its parameter left (re-created at another size) */
+					rt_mem_hold(bytes);
+					void *own = xmalloc((size_t)bytes);
+					memcpy(own, s->t.data, (size_t)bytes);
+					s->t.data = own;
+				} else {
+					memcpy(block + off, s->t.data, (size_t)bytes);
+					s->t.data = block + off;
+				}
+				s->off = off;
+			}
+		free(f->t.data);
+		rt_mem_hold(-cap);
+		f->t.data = block;
+		f->t.type.dim[0] = ncap / 4;
+	}
+	ev->param_end = end;
+}
+
 static Tensor *store_lookup(Store *s, const char *name, const char *state)
 {
 	Slot *slot = slot_find(s->ctx, name, state);
