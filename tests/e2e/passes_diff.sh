@@ -68,7 +68,8 @@ run() {
 	{
 		echo "== exit"; cat "$dir/rc"
 		echo "== stdout"; cat "$dir/stdout"
-		echo "== stderr"; cat "$dir/stderr"
+		# the empty-log warning names the --log path, which is $dir
+		echo "== stderr"; sed "s#$dir/#LOGDIR/#g" "$dir/stderr"
 		echo "== log"; [ -f "$dir/log" ] && sed -E 's/"time": [^,}]*,? ?//' "$dir/log"
 		for f in $(cd "$dir/work" && find . -type f | sort); do
 			echo "== file $f $(sha256sum <"$dir/work/$f")"
