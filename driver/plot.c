@@ -130,7 +130,7 @@ static bool read_string(const char **c, char *buf, size_t cap)
    numbers to the run's series; false when the line is not such an object. */
 static bool read_record(Plot *p, Arena *a, int run, const char *line)
 {
-	enum { MAXF = 64 };
+	enum { MAXF = 256 }; /* values per record; a record with more is skipped, with the warning */
 	char names[MAXF][128];
 	double vals[MAXF];
 	bool isnum[MAXF];
