@@ -115,4 +115,39 @@ bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, i
    NULL and a message in err when LLVM fails. */
 char *cg_llvm_text(const Region *r, char *err, size_t errlen);
 
+/*
+ * A matrix product of sinter's own GEMM generator (codegen/gemm.c), fixed
+ * at compile time.  Row-major like cblas_sgemm with CblasRowMajor: op(A) is
+ * [m, k], op(B) is [k, n], C is [m, n]; ta: A is stored [k, m] (its rows
+ * lda apart), tb: B is stored [n, k].  All sizes at least 1.
+ */
+typedef struct {
+	int64_t m, n, k;
+	bool ta, tb;
+	int64_t lda, ldb, ldc;
+	float alpha;
+	bool accumulate; /* C += alpha op(A) op(B); else C = alpha op(A) op(B) (C's old contents unread) */
+} CgGemmSpec;
+
+/* The generated product: work is a 64-byte aligned block of
+   CgGemm.workspace bytes holding the packed panels. */
+typedef void CgGemmFn(const float *a, const float *b, float *c, void *work);
+
+typedef struct {
+	CgGemmFn *fn;
+	int64_t workspace;  /* bytes */
+	const char *isa;    /* "avx512", "avx2", "sse" */
+	int mr, nr;         /* the microkernel's tile */
+	int64_t kc, mc, nc; /* the cache blocking */
+} CgGemm;
+
+/* Compiles the product s for the host CPU into m (its code lives as long as
+   m).  False and a message in err when LLVM fails. */
+bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, size_t errlen);
+
+/* The product s compiled for the x86-64 CPU named cpu (an LLVM CPU name such
+   as "znver4", "haswell"; NULL: the host) as assembly text (asm) or
+   optimized LLVM IR; caller frees.  NULL and a message in err on failure. */
+char *cg_gemm_text(const CgGemmSpec *s, const char *cpu, bool asm_text, char *err, size_t errlen);
+
 #endif

@@ -37,6 +37,8 @@ int cmd_build(const Options *o);
 int cmd_llvm(const Options *o);
 int cmd_dot(const Options *o, const char *region);
 int cmd_plan(const Options *o);
+/* sinter gemm M N K [options]: its own argument parser (no program file). */
+int cmd_gemm(int argc, char **argv);
 
 /* Parses the option at argv[*i] (and its value) into o; false when it is
    not an option shared by sinter and built binaries. */

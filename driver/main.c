@@ -1,6 +1,6 @@
 /*
  * main.c — the sinter command line: parses options and dispatches to the
- * commands (run, check, ir, opt, gradcheck, plan).
+ * commands (run, check, ir, opt, gradcheck, plan, gemm).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,8 @@ static void usage(FILE *f)
 	        "  llvm FILE.sn       print the optimized LLVM IR of every region\n"
 	        "  gradcheck FILE.sn  compare gradients of every Check* model with finite differences\n"
 	        "  plan FILE.sn       memory plan of every region: offsets, lifetimes, arena size\n"
+	        "  gemm M N K         assembly of sinter's own matrix product for this shape (--cpu NAME,\n"
+	        "                     --llvm for LLVM IR; --ta, --tb, --lda/--ldb/--ldc N, --accumulate)\n"
 	        "\n"
 	        "options:\n"
 	        "  --seed N           program seed (initializers, shuffling, dropout); default 0\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "gemm"))
+		return cmd_gemm(argc, argv);
 	Options o = { .cmd = argv[1] };
 	const char *region = NULL;
 	for (int i = 2; i < argc; i++) {
