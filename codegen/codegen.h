@@ -25,6 +25,9 @@
  * Inside codegen/, files include only downward (an arrow: "calls into"):
  *
  *   jit.c                     optimize, JIT or write an object file
+ *     |    \
+ *     |     gemm.c  gemm.h    sinter's own sgemm for one shape (calls
+ *     |                       nothing else of codegen/)
  *     |
  *   region.c   region.h       a region's module: where values live, one
  *     |                       call of a kernel function per node or fused
@@ -127,6 +130,8 @@ typedef struct {
 	int64_t lda, ldb, ldc;
 	float alpha;
 	bool accumulate; /* C += alpha op(A) op(B); else C = alpha op(A) op(B) (C's old contents unread) */
+	bool parallel;   /* split each block's column panels over the runtime's pool (rt_parallel_for);
+	                    the result is bitwise the serial one */
 } CgGemmSpec;
 
 /* The generated product: work is a 64-byte aligned block of
@@ -138,7 +143,7 @@ typedef struct {
 	int64_t workspace;  /* bytes */
 	const char *isa;    /* "avx512", "avx2", "sse" */
 	int mr, nr;         /* the microkernel's tile */
-	int64_t kc, mc, nc; /* the cache blocking */
+	int64_t kc, mc, nc; /* the cache blocking, evened out over this product's sizes */
 } CgGemm;
 
 /* Compiles the product s for the host CPU into m (its code lives as long as

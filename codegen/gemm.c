@@ -12,9 +12,10 @@
  *       pack op(B)[pc.., jc..] into KC x NR panels (work + offB)
  *       for ic in [0, M) by MC                     A block in L2
  *         pack op(A)[ic.., pc..] into MR x KC panels (work)
- *         for jr in [0, nc) by NR                  B micro-panel in L1
- *           for ir in [0, mc) by MR
- *             micro(A panel ir, B panel jr, C[ic+ir, jc+jr], kc, mr, nr,
+ *         panels: for jr in [0, nc) by NR          B micro-panel in L1
+ *           for ir in [0, mc) by MR                (the jr range split on
+ *             micro(A panel ir, B panel jr,        the runtime's pool when
+ *                   C[ic+ir, jc+jr], kc, mr, nr,   the spec says parallel)
  *                   add to C: accumulate or pc > 0)
  *
  * Sizes are constants, so LLVM sees every trip count; only the edge tiles'
@@ -84,16 +85,17 @@ CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
 	/*
 	 * Tiles vectorize along N (C is row-major: a row of the tile is nv
 	 * vectors) and broadcast one A element per row.  The accumulators are
-	 * mr * nv registers, plus nv for B and one broadcast: AVX-512's 32
-	 * registers hold 12 x 2 (24 accumulators, BLIS's skx kernel has the
-	 * same count), AVX2's 16 hold 6 x 2 (12; BLIS's haswell 6x16), SSE's 16
-	 * hold 4 x 2 (8).  Each k step then issues mr * nv FMAs on nv loads and
+	 * mr * nv registers, plus nv for B and a broadcast or two: AVX-512's
+	 * 32 registers hold 14 x 2 (28 accumulators; 12 x 2 measured a few
+	 * percent slower on Zen 5 in bench/gemm.sh, within the noise of a
+	 * shared machine but not ahead), AVX2's 16 hold 6 x 2 (12; BLIS's
+	 * haswell 6x16), SSE's 16 hold 4 x 2 (8).  Each k step then issues mr * nv FMAs on nv loads and
 	 * mr broadcasts, enough independent chains to cover the FMA latency
 	 * (4 cycles x 2 pipes = 8 chains needed).
 	 */
 	switch (kind) {
 	case CG_GEMM_AVX512:
-		return (CgGemmIsa){ kind, "avx512", 16, 12, 2, true };
+		return (CgGemmIsa){ kind, "avx512", 16, 14, 2, true };
 	case CG_GEMM_AVX2:
 		return (CgGemmIsa){ kind, "avx2", 8, 6, 2, true };
 	default:
@@ -149,7 +151,18 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi)
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
-CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa)
+/* The block size to use for n elements in blocks of at most b, in units
+   of unit: as many blocks as b needs, but of equal sizes, so that no block
+   is a sliver (K = 1024 in blocks of 192 would end with one of 64, whose
+   tiles reload C for a third of the work). */
+static int64_t cg_gemm_even(int64_t n, int64_t b, int64_t unit)
+{
+	int64_t nb = (n + b - 1) / b, even = (n + nb - 1) / nb;
+	even = (even + unit - 1) / unit * unit;
+	return even < b ? even : b;
+}
+
+CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s)
 {
 	CgGemmBlocking b = { .l1 = cg_gemm_cache(1), .l2 = cg_gemm_cache(2), .l3 = cg_gemm_cache(3) };
 	/* Defaults when the machine does not say: a small core's caches.  A
@@ -171,6 +184,11 @@ CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa)
 	b.nc = clamp64(l3 / 2 / (b.kc * 4) / nr * nr, nr, 8192 / nr * nr);
 	if (getenv("SINTER_GEMM_NC"))
 		b.nc = clamp64(cg_gemm_env("SINTER_GEMM_NC", b.nc) / nr * nr, nr, 1 << 16);
+	if (s) {
+		b.kc = cg_gemm_even(s->k, b.kc, 8);
+		b.mc = cg_gemm_even(s->m, b.mc, mr);
+		b.nc = cg_gemm_even(s->n, b.nc, nr);
+	}
 	return b;
 }
 
@@ -404,6 +422,15 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 		slot[i] = LLVMBuildAlloca(g->b, g->vec, "acc");
 		LLVMBuildStore(g->b, LLVMConstNull(g->vec), slot[i]);
 	}
+	/* Ask for C's tile now, so that its lines (rows ldc apart: often 4 KB
+	   apart, the same L1 set) arrive while the FMAs run, not at the store. */
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx);
+	for (int i = 0; i < mr; i++)
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef pa[] = { gep(g, c, ci(g, i * g->s->ldc + v * lanes)), LLVMConstInt(i32, 1, false),
+				LLVMConstInt(i32, 3, false), LLVMConstInt(i32, 1, false) };
+			cg_gemm_call_intrinsic(g, "llvm.prefetch", &g->ptr, 1, pa, 4);
+		}
 	GemmLoop kl;
 	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), kc, 1);
 	LLVMValueRef bk = mul(g, k, g->nr), ak = mul(g, k, mr);
@@ -448,6 +475,48 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 
 /* ---- the product ---- */
 
+/* What the panel walk of one (jc, pc, ic) block reads: the packed A block,
+   the packed B block, C at the block's corner, its sizes, add to C. */
+enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_FIELDS };
+
+static LLVMTypeRef cg_gemm_panel_type(GemmGen *g)
+{
+	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1 };
+	return LLVMStructTypeInContext(g->ctx, f, PANEL_FIELDS, false);
+}
+
+/*
+ * panels(ctx, lo, hi): the microkernel over the B micro-panels [lo, hi) of
+ * a block (columns lo*NR ..) and every A micro-panel.  The signature is
+ * rt_parallel_for's: the panels are independent (disjoint columns of C,
+ * the packed blocks only read), so the pool can split them, and each tile
+ * is computed exactly as the serial walk computes it.
+ */
+static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
+{
+	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 }, st = cg_gemm_panel_type(g);
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_panels", pt, 3, true);
+	LLVMValueRef ctx = LLVMGetParam(f, 0), field[PANEL_FIELDS];
+	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+		field[i] = LLVMBuildLoad2(g->b, LLVMStructGetTypeAtIndex(st, i),
+			LLVMBuildStructGEP2(g->b, st, ctx, i, ""), "");
+	LLVMValueRef kc = field[PANEL_KC], mc = field[PANEL_MC], nc = field[PANEL_NC];
+	LLVMValueRef end = min64(g, mul(g, LLVMGetParam(f, 2), g->nr), nc);
+	GemmLoop jrl, irl;
+	LLVMValueRef jr = cg_gemm_loop(g, &jrl, mul(g, LLVMGetParam(f, 1), g->nr), end, g->nr);
+	LLVMValueRef nr = min64(g, ci(g, g->nr), LLVMBuildNSWSub(g->b, nc, jr, ""));
+	LLVMValueRef ir = cg_gemm_loop(g, &irl, ci(g, 0), mc, g->isa->mr);
+	LLVMValueRef mr = min64(g, ci(g, g->isa->mr), LLVMBuildNSWSub(g->b, mc, ir, ""));
+	LLVMValueRef ma[] = { gep(g, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kc, "")),
+		gep(g, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kc, "")),
+		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
+	cg_gemm_loop_end(g, &irl);
+	cg_gemm_loop_end(g, &jrl);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
+
 LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec *s, const CgGemmIsa *isa,
 	const CgGemmBlocking *blk)
 {
@@ -466,16 +535,18 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef micro = cg_gemm_micro(&g);
 	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa);
 	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb);
-	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr };
+	LLVMValueRef panels = cg_gemm_panels(&g, micro);
+	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
 	LLVMValueRef f = cg_gemm_function(&g, name, pt, 4, false);
+	LLVMValueRef ctx = LLVMBuildAlloca(g.b, panel_t, "panel");
 	LLVMValueRef A = LLVMGetParam(f, 0), B = LLVMGetParam(f, 1), C = LLVMGetParam(f, 2);
 	LLVMValueRef wa = LLVMGetParam(f, 3);
 	int64_t na, nb;
 	cg_gemm_blocks(s, isa, blk, &na, &nb);
 	LLVMValueRef wb = gep(&g, wa, ci(&g, na));
-	LLVMTypeRef pack_t = LLVMGlobalGetValueType(pack_a), micro_t = LLVMGlobalGetValueType(micro);
+	LLVMTypeRef pack_t = LLVMGlobalGetValueType(pack_a);
 
-	GemmLoop jl, pl, il, jrl, irl;
+	GemmLoop jl, pl, il;
 	LLVMValueRef jc = cg_gemm_loop(&g, &jl, ci(&g, 0), ci(&g, s->n), blk->nc);
 	LLVMValueRef nc = min64(&g, ci(&g, blk->nc), LLVMBuildNSWSub(g.b, ci(&g, s->n), jc, ""));
 	LLVMValueRef pc = cg_gemm_loop(&g, &pl, ci(&g, 0), ci(&g, s->k), blk->kc);
@@ -489,16 +560,22 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef mc = min64(&g, ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
 	LLVMValueRef pa[] = { wa, gep(&g, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska))), kc, mc };
 	LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");
-	LLVMValueRef jr = cg_gemm_loop(&g, &jrl, ci(&g, 0), nc, g.nr);
-	LLVMValueRef nr = min64(&g, ci(&g, g.nr), LLVMBuildNSWSub(g.b, nc, jr, ""));
-	LLVMValueRef ir = cg_gemm_loop(&g, &irl, ci(&g, 0), mc, isa->mr);
-	LLVMValueRef mr = min64(&g, ci(&g, isa->mr), LLVMBuildNSWSub(g.b, mc, ir, ""));
-	LLVMValueRef crow = mul(&g, add(&g, ic, ir), s->ldc);
-	LLVMValueRef ma[] = { gep(&g, wa, LLVMBuildNSWMul(g.b, ir, kc, "")), gep(&g, wb, LLVMBuildNSWMul(g.b, jr, kc, "")),
-		gep(&g, C, add(&g, crow, add(&g, jc, jr))), kc, mr, nr, add_c };
-	LLVMBuildCall2(g.b, micro_t, micro, ma, 7, "");
-	cg_gemm_loop_end(&g, &irl);
-	cg_gemm_loop_end(&g, &jrl);
+	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(&g, C, add(&g, mul(&g, ic, s->ldc), jc)), kc, mc, nc, add_c };
+	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+		LLVMBuildStore(g.b, vals[i], LLVMBuildStructGEP2(g.b, panel_t, ctx, i, ""));
+	LLVMValueRef npanel = LLVMBuildSDiv(g.b, add(&g, nc, ci(&g, g.nr - 1)), ci(&g, g.nr), "");
+	if (s->parallel) {
+		LLVMTypeRef rt[] = { g.i64, g.ptr, g.ptr };
+		LLVMTypeRef rt_t = LLVMFunctionType(g.voidty, rt, 3, false);
+		LLVMValueRef pf = LLVMGetNamedFunction(mod, "rt_parallel_for");
+		if (!pf)
+			pf = LLVMAddFunction(mod, "rt_parallel_for", rt_t);
+		LLVMValueRef args[] = { npanel, panels, ctx };
+		LLVMBuildCall2(g.b, rt_t, pf, args, 3, "");
+	} else {
+		LLVMValueRef args[] = { ctx, ci(&g, 0), npanel };
+		LLVMBuildCall2(g.b, LLVMGlobalGetValueType(panels), panels, args, 3, "");
+	}
 	cg_gemm_loop_end(&g, &il);
 	cg_gemm_loop_end(&g, &pl);
 	cg_gemm_loop_end(&g, &jl);

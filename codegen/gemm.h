@@ -50,8 +50,10 @@ typedef struct {
 CgGemmIsa cg_gemm_isa(const char *cpu, const char *features);
 
 /* Blocking for isa from this machine's cache sizes: sysfs
-   (/sys/devices/system/cpu/cpu0/cache), else sysconf, else defaults. */
-CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa);
+   (/sys/devices/system/cpu/cpu0/cache), else sysconf, else defaults
+   (SINTER_GEMM_KC, _MC, _NC override them for tuning runs).  Given a
+   product s, the blocks are then evened out over its sizes. */
+CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s);
 
 /* Bytes of the workspace (packed panels) the kernel of s needs with b. */
 int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b);

@@ -366,7 +366,7 @@ bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, s
 	if (!gemm_spec_ok(s, err, errlen))
 		return false;
 	CgGemmIsa isa = host_gemm_isa();
-	CgGemmBlocking blk = cg_gemm_blocking(&isa);
+	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	char fname[48];
 	snprintf(fname, sizeof fname, "sinter_gemm_%d", m->nmod++);
 	LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
@@ -392,7 +392,7 @@ char *cg_gemm_text(const CgGemmSpec *s, const char *cpu, bool asm_text, char *er
 	if (!tm)
 		return NULL;
 	CgGemmIsa isa = cpu ? cg_gemm_isa(cpu, NULL) : host_gemm_isa();
-	CgGemmBlocking blk = cg_gemm_blocking(&isa);
+	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	LLVMContextRef ctx = LLVMContextCreate();
 	LLVMModuleRef mod = gemm_module(ctx, tm, s, &isa, &blk, "sinter_gemm", err, errlen);
 	char *text = NULL, *msg = NULL;

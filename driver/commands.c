@@ -101,6 +101,8 @@ int cmd_gemm(int argc, char **argv)
 			s.tb = true;
 		else if (!strcmp(a, "--accumulate"))
 			s.accumulate = true;
+		else if (!strcmp(a, "--parallel"))
+			s.parallel = true;
 		else if (!strcmp(a, "--llvm"))
 			ir = true;
 		else if (!strcmp(a, "--cpu") && i + 1 < argc)
@@ -109,7 +111,7 @@ int cmd_gemm(int argc, char **argv)
 			ld[a[4] - 'a'] = gemm_size(a + 2, argv[++i]);
 		else if (a[0] == '-')
 			fatal("gemm: unknown option '%s' (usage: sinter gemm M N K [--ta] [--tb] [--lda|--ldb|--ldc N] "
-			      "[--accumulate] [--cpu NAME] [--llvm])", a);
+			      "[--accumulate] [--parallel] [--cpu NAME] [--llvm])", a);
 		else if (nd < 3) {
 			dims[nd] = gemm_size(names[nd], a);
 			nd++;
