@@ -107,6 +107,11 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# bench/gemm.c times sinter's own sgemm: it links the compiler like a unit test.
+$(B)/bench/gemm: bench/gemm.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 # The tests compare with PyTorch (tests/e2e/torch_gpt.sh): a missing torch
 # is a failure there, so the test command installs it.
 TEST_DEPS := python3-torch time vim librsvg2-bin groff-base

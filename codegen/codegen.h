@@ -25,6 +25,9 @@
  * Inside codegen/, files include only downward (an arrow: "calls into"):
  *
  *   jit.c                     optimize, JIT or write an object file
+ *     |    \
+ *     |     gemm.c  gemm.h    sinter's own sgemm for one shape (calls
+ *     |                       nothing else of codegen/)
  *     |
  *   region.c   region.h       a region's module: where values live, one
  *     |                       call of a kernel function per node or fused
@@ -118,5 +121,42 @@ char *cg_llvm_text(const Region *r, char *err, size_t errlen);
 /* "LLVM 19.1.7, host CPU znver4": what code is generated with and for
    (sinter --version). */
 void cg_describe(char *buf, size_t len);
+
+/*
+ * A matrix product of sinter's own GEMM generator (codegen/gemm.c), fixed
+ * at compile time.  Row-major like cblas_sgemm with CblasRowMajor: op(A) is
+ * [m, k], op(B) is [k, n], C is [m, n]; ta: A is stored [k, m] (its rows
+ * lda apart), tb: B is stored [n, k].  All sizes at least 1.
+ */
+typedef struct {
+	int64_t m, n, k;
+	bool ta, tb;
+	int64_t lda, ldb, ldc;
+	float alpha;
+	bool accumulate; /* C += alpha op(A) op(B); else C = alpha op(A) op(B) (C's old contents unread) */
+	bool parallel;   /* split each block's column panels over the runtime's pool (rt_parallel_for);
+	                    the result is bitwise the serial one */
+} CgGemmSpec;
+
+/* The generated product: work is a 64-byte aligned block of
+   CgGemm.workspace bytes holding the packed panels. */
+typedef void CgGemmFn(const float *a, const float *b, float *c, void *work);
+
+typedef struct {
+	CgGemmFn *fn;
+	int64_t workspace;  /* bytes */
+	const char *isa;    /* "avx512", "avx2", "sse" */
+	int mr, nr;         /* the microkernel's tile */
+	int64_t kc, mc, nc; /* the cache blocking, evened out over this product's sizes */
+} CgGemm;
+
+/* Compiles the product s for the host CPU into m (its code lives as long as
+   m).  False and a message in err when LLVM fails. */
+bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, size_t errlen);
+
+/* The product s compiled for the x86-64 CPU named cpu (an LLVM CPU name such
+   as "znver4", "haswell"; NULL: the host) as assembly text (asm) or
+   optimized LLVM IR; caller frees.  NULL and a message in err on failure. */
+char *cg_gemm_text(const CgGemmSpec *s, const char *cpu, bool asm_text, char *err, size_t errlen);
 
 #endif

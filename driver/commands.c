@@ -1,9 +1,10 @@
 /*
  * commands.c — the commands that compile native code with LLVM: `run` (the
  * JIT is the default backend), `llvm` (print the optimized LLVM IR of every
- * region) and `build` (an executable that runs the program with its regions
- * compiled ahead of time and needs no LLVM); and driver_spawn, which runs
- * the external tools `build` and `dot` call (cc, Graphviz).
+ * region), `build` (an executable that runs the program with its regions
+ * compiled ahead of time and needs no LLVM) and `gemm` (the assembly or LLVM
+ * IR of sinter's own matrix product for one shape and CPU); and driver_spawn,
+ * which runs the external tools `build` and `dot` call (cc, Graphviz).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -90,5 +91,65 @@ int cmd_llvm(const Options *o)
 	}
 	host_free(ev);
 	arena_free(a);
+	return 0;
+}
+
+/* ---- sinter gemm ---- */
+
+/* Reads a size argument: a whole number in [1, 2^31). */
+static int64_t gemm_size(const char *what, const char *a)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(a, &end, 10);
+	if (errno || *end || end == a || v < 1 || v >= (1LL << 31))
+		fatal("gemm: %s must be a whole number from 1, not '%s'", what, a);
+	return v;
+}
+
+int cmd_gemm(int argc, char **argv)
+{
+	CgGemmSpec s = { .alpha = 1.0f };
+	const char *cpu = NULL;
+	bool ir = false;
+	int64_t dims[3], ld[3] = { 0, 0, 0 }, nd = 0;
+	static const char *names[] = { "M", "N", "K" };
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--ta"))
+			s.ta = true;
+		else if (!strcmp(a, "--tb"))
+			s.tb = true;
+		else if (!strcmp(a, "--accumulate"))
+			s.accumulate = true;
+		else if (!strcmp(a, "--parallel"))
+			s.parallel = true;
+		else if (!strcmp(a, "--llvm"))
+			ir = true;
+		else if (!strcmp(a, "--cpu") && i + 1 < argc)
+			cpu = argv[++i];
+		else if (!strncmp(a, "--ld", 4) && a[4] && strchr("abc", a[4]) && !a[5] && i + 1 < argc)
+			ld[a[4] - 'a'] = gemm_size(a + 2, argv[++i]);
+		else if (a[0] == '-')
+			fatal("gemm: unknown option '%s' (usage: sinter gemm M N K [--ta] [--tb] [--lda|--ldb|--ldc N] "
+			      "[--accumulate] [--parallel] [--cpu NAME] [--llvm])", a);
+		else if (nd < 3) {
+			dims[nd] = gemm_size(names[nd], a);
+			nd++;
+		} else
+			fatal("gemm: more than three sizes: '%s'", a);
+	}
+	if (nd < 3)
+		fatal("gemm: needs the sizes M N K");
+	s.m = dims[0], s.n = dims[1], s.k = dims[2];
+	s.lda = ld[0] ? ld[0] : s.ta ? s.m : s.k;
+	s.ldb = ld[1] ? ld[1] : s.tb ? s.k : s.n;
+	s.ldc = ld[2] ? ld[2] : s.n;
+	char err[512];
+	char *text = cg_gemm_text(&s, cpu, !ir, err, sizeof err);
+	if (!text)
+		fatal("gemm: %s", err);
+	fputs(text, stdout);
+	free(text);
 	return 0;
 }

@@ -39,6 +39,8 @@ int cmd_dot(const Options *o, const char *region);
 int cmd_plan(const Options *o);
 /* driver/plot.c: `sinter plot LOG.jsonl ... -o OUT.svg`, from argv[2] on. */
 int cmd_plot(int argc, char **argv);
+/* sinter gemm M N K [options]: its own argument parser (no program file). */
+int cmd_gemm(int argc, char **argv);
 
 /* Parses the option at argv[*i] (and its value) into o; false when it is
    not an option shared by sinter and built binaries. */

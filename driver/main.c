@@ -1,6 +1,6 @@
 /*
  * main.c — the sinter command line: parses options and dispatches to the
- * commands (run, check, ir, opt, gradcheck, plan, plot).
+ * commands (run, check, ir, opt, gradcheck, plan, plot, gemm).
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -62,12 +62,15 @@ static const CmdHelp cmd_help[] = {
 	  "Each region's arena: every value's offset and live range, the arena against its lower bound." },
 	{ "plot", "plot LOG.jsonl [MORE.jsonl ...] -o OUT.svg", "loss curves of run logs (.png too)",
 	  "Options: -o OUT.svg|OUT.png, --x step|time, --log-y, --smooth A (0 <= A < 1)." },
+	{ "gemm", "gemm M N K", "assembly of sinter's own matrix product for this shape",
+	  "Options: --cpu NAME (an LLVM CPU name; default the host), --llvm for LLVM IR, --ta, --tb,\n"
+	  "--lda/--ldb/--ldc N, --accumulate." },
 };
 
 static bool cmd_takes(const OptHelp *h, const char *cmd)
 {
 	if (!strcmp(h->cmds, "*"))
-		return strcmp(cmd, "opt") && strcmp(cmd, "plot");
+		return strcmp(cmd, "opt") && strcmp(cmd, "plot") && strcmp(cmd, "gemm");
 	size_t n = strlen(cmd);
 	for (const char *p = h->cmds; (p = strstr(p, cmd)); p += n)
 		if ((p == h->cmds || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
@@ -131,6 +134,8 @@ int main(int argc, char **argv)
 		}
 	if (!strcmp(argv[1], "plot")) /* several inputs, options of its own */
 		return cmd_plot(argc, argv);
+	if (!strcmp(argv[1], "gemm")) /* a shape, not a program; options of its own */
+		return cmd_gemm(argc, argv);
 	Options o = { .cmd = argv[1] };
 	const char *region = NULL;
 	for (int i = 2; i < argc; i++) {

@@ -1,12 +1,13 @@
 # lit.cfg.py — configuration of sinter's golden tests: IR text (.ir) run
-# through `sinter opt` and model files (.sn) run through the driver, their
-# output matched by FileCheck.  Run: python3 lit.py -v tests/lit
+# through `sinter opt`, model files (.sn) run through the driver and other
+# commands' tests (.test: the assembly of `sinter gemm`), their output
+# matched by FileCheck.  Run: python3 lit.py -v tests/lit
 import os
 import lit.formats
 
 config.name = 'sinter'
 config.test_format = lit.formats.ShTest(True)
-config.suffixes = ['.ir', '.sn']
+config.suffixes = ['.ir', '.sn', '.test']
 config.test_source_root = os.path.dirname(os.path.abspath(__file__))
 repo = os.path.dirname(os.path.dirname(config.test_source_root))
 # scratch files go under build/, never beside the tests

@@ -1,0 +1,585 @@
+/*
+ * gemm.c — generates sinter's own sgemm for one shape as LLVM IR: the ISA
+ * and the microkernel's tile chosen from the target CPU's features, cache
+ * blocking from the machine's cache sizes, packing of both operands into
+ * zero-padded panels, and a microkernel of LLVM vector FMAs whose edge
+ * tiles store through masks (gemm.h says what the pieces are).
+ *
+ * The function emitted, for C = alpha op(A) op(B) (+ C):
+ *
+ *   for jc in [0, N) by NC                         B block in L3
+ *     for pc in [0, K) by KC
+ *       pack op(B)[pc.., jc..] into KC x NR panels (work + offB)
+ *       for ic in [0, M) by MC                     A block in L2
+ *         pack op(A)[ic.., pc..] into MR x KC panels (work)
+ *         panels: for jr in [0, nc) by NR          B micro-panel in L1
+ *           for ir in [0, mc) by MR                (the jr range split on
+ *             micro(A panel ir, B panel jr,        the runtime's pool when
+ *                   C[ic+ir, jc+jr], kc, mr, nr,   the spec says parallel)
+ *                   add to C: accumulate or pc > 0)
+ *
+ * Sizes are constants, so LLVM sees every trip count; only the edge tiles'
+ * mr, nr and the last blocks' kc, mc, nc vary at run time.
+ */
+#include "codegen/gemm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Emission state of one product. */
+typedef struct {
+	LLVMContextRef ctx;
+	LLVMModuleRef mod;
+	LLVMBuilderRef b;
+	LLVMValueRef fn; /* the function being written */
+	LLVMTypeRef f32, i1, i64, ptr, vec, voidty;
+	const CgGemmSpec *s;
+	const CgGemmIsa *isa;
+	const CgGemmBlocking *blk;
+	int nr; /* isa->nv * isa->lanes */
+} GemmGen;
+
+/* A counted loop [from, to) by step whose body is being emitted. */
+typedef struct {
+	LLVMBasicBlockRef head, done;
+	LLVMValueRef iv;
+	int64_t step;
+} GemmLoop;
+
+/* ---- the ISA and the blocking ---- */
+
+/* True when the comma-separated feature list has "+name" exactly. */
+static bool cg_gemm_has(const char *features, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = features; (p = strstr(p, name)); p += n)
+		if (p > features && p[-1] == '+' && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
+{
+	/* Named CPUs of the two vector ISAs; anything else gets the fallback. */
+	static const char *avx512[] = { "znver4", "znver5", "skylake-avx512", "cascadelake", "cooperlake",
+		"cannonlake", "icelake-client", "icelake-server", "tigerlake", "rocketlake", "sapphirerapids",
+		"emeraldrapids", "graniterapids", "x86-64-v4" };
+	static const char *avx2[] = { "haswell", "broadwell", "skylake", "alderlake", "raptorlake",
+		"meteorlake", "znver1", "znver2", "znver3", "x86-64-v3" };
+	CgGemmIsaKind kind = CG_GEMM_SCALAR;
+	if (features && *features) {
+		if (cg_gemm_has(features, "avx512f"))
+			kind = CG_GEMM_AVX512;
+		else if (cg_gemm_has(features, "avx2") && cg_gemm_has(features, "fma"))
+			kind = CG_GEMM_AVX2;
+	} else if (cpu) {
+		for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+			if (!strcmp(cpu, avx512[i]))
+				kind = CG_GEMM_AVX512;
+		for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+			if (!strcmp(cpu, avx2[i]))
+				kind = CG_GEMM_AVX2;
+	}
+	/*
+	 * Tiles vectorize along N (C is row-major: a row of the tile is nv
+	 * vectors) and broadcast one A element per row.  The accumulators are
+	 * mr * nv registers, plus nv for B and a broadcast or two: AVX-512's
+	 * 32 registers hold 14 x 2 (28 accumulators; 12 x 2 measured a few
+	 * percent slower on Zen 5 in bench/gemm.sh, within the noise of a
+	 * shared machine but not ahead), AVX2's 16 hold 6 x 2 (12; BLIS's
+	 * haswell 6x16), SSE's 16 hold 4 x 2 (8).  Each k step then issues mr * nv FMAs on nv loads and
+	 * mr broadcasts, enough independent chains to cover the FMA latency
+	 * (4 cycles x 2 pipes = 8 chains needed).
+	 */
+	switch (kind) {
+	case CG_GEMM_AVX512:
+		return (CgGemmIsa){ kind, "avx512", 16, 14, 2, true };
+	case CG_GEMM_AVX2:
+		return (CgGemmIsa){ kind, "avx2", 8, 6, 2, true };
+	default:
+		return (CgGemmIsa){ kind, "sse", 4, 4, 2, false };
+	}
+}
+
+/* Bytes of the level-`level` data (or unified) cache: sysfs first, then
+   sysconf; 0 when neither knows. */
+static int64_t cg_gemm_cache(int level)
+{
+	for (int i = 0; i < 8; i++) {
+		char path[96], buf[64];
+		int lv = 0;
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			break;
+		bool ok = fscanf(f, "%d", &lv) == 1;
+		fclose(f);
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+		if (!ok || lv != level || !(f = fopen(path, "r")))
+			continue;
+		ok = fgets(buf, sizeof buf, f) && strncmp(buf, "Instruction", 11);
+		fclose(f);
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		if (!ok || !(f = fopen(path, "r")))
+			continue;
+		long kb = 0;
+		char unit = 'K';
+		ok = fscanf(f, "%ld%c", &kb, &unit) >= 1;
+		fclose(f);
+		if (ok && kb > 0)
+			return (int64_t)kb * (unit == 'M' ? 1 << 20 : unit == 'K' ? 1024 : 1);
+	}
+	long v = -1;
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+	v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+#endif
+	return v > 0 ? v : 0;
+}
+
+/* An environment override of a blocking size (for tuning runs), else dflt. */
+static int64_t cg_gemm_env(const char *name, int64_t dflt)
+{
+	const char *v = getenv(name);
+	long long x = v ? atoll(v) : 0;
+	return x > 0 ? x : dflt;
+}
+
+static int64_t clamp64(int64_t x, int64_t lo, int64_t hi)
+{
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* The block size to use for n elements in blocks of at most b, in units
+   of unit: as many blocks as b needs, but of equal sizes, so that no block
+   is a sliver (K = 1024 in blocks of 192 would end with one of 64, whose
+   tiles reload C for a third of the work). */
+static int64_t cg_gemm_even(int64_t n, int64_t b, int64_t unit)
+{
+	int64_t nb = (n + b - 1) / b, even = (n + nb - 1) / nb;
+	even = (even + unit - 1) / unit * unit;
+	return even < b ? even : b;
+}
+
+CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s)
+{
+	CgGemmBlocking b = { .l1 = cg_gemm_cache(1), .l2 = cg_gemm_cache(2), .l3 = cg_gemm_cache(3) };
+	/* Defaults when the machine does not say: a small core's caches.  A
+	   virtual machine may report the whole host's L3 (hundreds of MB): no
+	   more than 32 MB is believed, a core's share is much less anyway. */
+	int64_t l1 = b.l1 ? b.l1 : 32 << 10, l2 = b.l2 ? b.l2 : 512 << 10;
+	int64_t l3 = b.l3 ? (b.l3 < (32 << 20) ? b.l3 : 32 << 20) : 8 << 20;
+	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
+	/* KC: the B micro-panel (KC x NR) streams through every A panel of the
+	   block, so it should take about half of L1, leaving the rest to the A
+	   micro-panel and C's tile; a multiple of 8 keeps panels aligned. */
+	b.kc = clamp64(l1 / 2 / (nr * 4) / 8 * 8, 64, 1024);
+	b.kc = cg_gemm_env("SINTER_GEMM_KC", b.kc);
+	/* MC: the packed A block (MC x KC) in half of L2, a multiple of MR. */
+	b.mc = clamp64(l2 / 2 / (b.kc * 4) / mr * mr, mr, 4096 / mr * mr);
+	if (getenv("SINTER_GEMM_MC"))
+		b.mc = clamp64(cg_gemm_env("SINTER_GEMM_MC", b.mc) / mr * mr, mr, 1 << 16);
+	/* NC: the packed B block (KC x NC) in half of the L3 share. */
+	b.nc = clamp64(l3 / 2 / (b.kc * 4) / nr * nr, nr, 8192 / nr * nr);
+	if (getenv("SINTER_GEMM_NC"))
+		b.nc = clamp64(cg_gemm_env("SINTER_GEMM_NC", b.nc) / nr * nr, nr, 1 << 16);
+	if (s) {
+		b.kc = cg_gemm_even(s->k, b.kc, 8);
+		b.mc = cg_gemm_even(s->m, b.mc, mr);
+		b.nc = cg_gemm_even(s->n, b.nc, nr);
+	}
+	return b;
+}
+
+static int64_t round_up(int64_t x, int64_t to)
+{
+	return (x + to - 1) / to * to;
+}
+
+/* Sizes of the two packed blocks, in floats: A's (MC x KC, MC rounded up
+   to whole MR panels) first, then B's at a 64-byte boundary. */
+static void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
+	int64_t *nb)
+{
+	int64_t nr = (int64_t)isa->nv * isa->lanes;
+	int64_t kc = s->k < b->kc ? s->k : b->kc;
+	int64_t mc = round_up(s->m, isa->mr) < b->mc ? round_up(s->m, isa->mr) : b->mc;
+	int64_t nc = round_up(s->n, nr) < b->nc ? round_up(s->n, nr) : b->nc;
+	*na = round_up(mc * kc, 16);
+	*nb = round_up(kc * nc, 16);
+}
+
+int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)
+{
+	int64_t na, nb;
+	cg_gemm_blocks(s, isa, b, &na, &nb);
+	return (na + nb) * 4;
+}
+
+/* ---- IR helpers ---- */
+
+static LLVMValueRef ci(GemmGen *g, int64_t v)
+{
+	return LLVMConstInt(g->i64, (unsigned long long)v, true);
+}
+
+static LLVMValueRef gep(GemmGen *g, LLVMValueRef p, LLVMValueRef i)
+{
+	return LLVMBuildInBoundsGEP2(g->b, g->f32, p, &i, 1, "");
+}
+
+static LLVMValueRef mul(GemmGen *g, LLVMValueRef a, int64_t c)
+{
+	return c == 1 ? a : LLVMBuildNSWMul(g->b, a, ci(g, c), "");
+}
+
+static LLVMValueRef add(GemmGen *g, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(g->b, a, b, "");
+}
+
+static LLVMValueRef min64(GemmGen *g, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+static LLVMValueRef cg_gemm_call_intrinsic(GemmGen *g, const char *name, LLVMTypeRef *over, int nover,
+	LLVMValueRef *args, int nargs)
+{
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	LLVMValueRef f = LLVMGetIntrinsicDeclaration(g->mod, id, over, (size_t)nover);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(g->ctx, id, over, (size_t)nover);
+	return LLVMBuildCall2(g->b, ft, f, args, (unsigned)nargs, "");
+}
+
+/* Opens a loop over [from, to) by step; its body is emitted after this. */
+static LLVMValueRef cg_gemm_loop(GemmGen *g, GemmLoop *l, LLVMValueRef from, LLVMValueRef to, int64_t step)
+{
+	LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
+	l->head = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "head");
+	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
+	l->done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
+	l->step = step;
+	LLVMBuildBr(g->b, l->head);
+	LLVMPositionBuilderAtEnd(g->b, l->head);
+	l->iv = LLVMBuildPhi(g->b, g->i64, "i");
+	LLVMAddIncoming(l->iv, &from, &pre, 1);
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, l->iv, to, ""), body, l->done);
+	LLVMPositionBuilderAtEnd(g->b, body);
+	return l->iv;
+}
+
+static void cg_gemm_loop_end(GemmGen *g, GemmLoop *l)
+{
+	LLVMValueRef next = add(g, l->iv, ci(g, l->step));
+	LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+	LLVMBuildBr(g->b, l->head);
+	LLVMAddIncoming(l->iv, &next, &latch, 1);
+	LLVMPositionBuilderAtEnd(g->b, l->done);
+}
+
+/* A new internal function of the module with i64/ptr/i1 parameters; the
+   builder is left at its entry.  Pointer parameters are noalias: the
+   packed panels, the operands and C never overlap. */
+static LLVMValueRef cg_gemm_function(GemmGen *g, const char *name, LLVMTypeRef *params, int n, bool internal)
+{
+	LLVMTypeRef ft = LLVMFunctionType(g->voidty, params, (unsigned)n, false);
+	LLVMValueRef f = LLVMAddFunction(g->mod, name, ft);
+	if (internal)
+		LLVMSetLinkage(f, LLVMInternalLinkage);
+	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+	unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+	LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, nounwind, 0));
+	for (int i = 0; i < n; i++)
+		if (params[i] == g->ptr)
+			LLVMAddAttributeAtIndex(f, (unsigned)i + 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
+	g->fn = f;
+	LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, f, "entry"));
+	return f;
+}
+
+/* ---- packing ---- */
+
+/*
+ * One loop nest of pack(): dst[(p*kc + k)*R + r] = src[k*sk + x*sx] with
+ * x = p*R + r, for r in [0, R).  clamped: the last panel, where x may reach
+ * past xeff; it reads element xeff-1 instead (never out of bounds) and
+ * stores 0, so the padded lanes of a tile add nothing.  The walk order
+ * follows the source: along r when x is contiguous, along k when k is.
+ */
+static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
+	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped)
+{
+	GemmLoop outer, inner;
+	bool k_inner = sk == 1 && sx != 1;
+	LLVMValueRef o = cg_gemm_loop(g, &outer, ci(g, 0), k_inner ? ci(g, R) : kc, 1);
+	LLVMValueRef in = cg_gemm_loop(g, &inner, ci(g, 0), k_inner ? kc : ci(g, R), 1);
+	LLVMValueRef k = k_inner ? in : o, r = k_inner ? o : in;
+	LLVMValueRef x = add(g, mul(g, p, R), r), ok = NULL;
+	if (clamped) {
+		ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
+		x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
+	}
+	LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, src, add(g, mul(g, k, sk), mul(g, x, sx))), "");
+	if (clamped)
+		v = LLVMBuildSelect(g->b, ok, v, LLVMConstReal(g->f32, 0), "");
+	LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), k), R), r);
+	LLVMBuildStore(g->b, v, gep(g, dst, at));
+	cg_gemm_loop_end(g, &inner);
+	cg_gemm_loop_end(g, &outer);
+}
+
+/* pack(dst, src, kc, xeff): the panels of R rows (of A) or columns (of B)
+   covering x in [0, xeff), each kc long; whole panels without the clamp. */
+static LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_t sk, int64_t sx)
+{
+	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->i64, g->i64 };
+	LLVMValueRef f = cg_gemm_function(g, name, pt, 4, true);
+	LLVMValueRef dst = LLVMGetParam(f, 0), src = LLVMGetParam(f, 1), kc = LLVMGetParam(f, 2);
+	LLVMValueRef xeff = LLVMGetParam(f, 3);
+	LLVMValueRef whole = LLVMBuildSDiv(g->b, xeff, ci(g, R), "");
+	GemmLoop pl;
+	LLVMValueRef p = cg_gemm_loop(g, &pl, ci(g, 0), whole, 1);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, false);
+	cg_gemm_loop_end(g, &pl);
+	/* the partial panel, if any */
+	LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, f, "part");
+	LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(g->ctx, f, "out");
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, mul(g, whole, R), xeff, ""), part, out);
+	LLVMPositionBuilderAtEnd(g->b, part);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, whole, R, sk, sx, true);
+	LLVMBuildBr(g->b, out);
+	LLVMPositionBuilderAtEnd(g->b, out);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
+
+/* ---- the microkernel ---- */
+
+static LLVMValueRef splat(GemmGen *g, LLVMValueRef x)
+{
+	LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(g->vec), x, LLVMConstInt(g->i64, 0, false), "");
+	LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)g->isa->lanes));
+	return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(g->vec), zeros, "");
+}
+
+/*
+ * Stores the tile acc[mr][nv] at c (rows ldc apart): alpha * acc, plus C's
+ * old value when add_c.  Columns past nr are masked off in every vector
+ * (llvm.masked.load/store: AVX-512 mask registers, AVX2 vmaskmov), rows
+ * past mr are skipped; a full tile has all-true masks, which costs
+ * nothing per k step since the store happens once per kc of FMAs.
+ */
+static void cg_gemm_store_tile(GemmGen *g, LLVMValueRef *acc, LLVMValueRef c, LLVMValueRef mr, LLVMValueRef *mask,
+	bool add_c)
+{
+	const CgGemmIsa *isa = g->isa;
+	LLVMValueRef alpha = g->s->alpha == 1.0f ? NULL : splat(g, LLVMConstReal(g->f32, g->s->alpha));
+	LLVMTypeRef over[] = { g->vec, g->ptr };
+	LLVMValueRef align = LLVMConstInt(LLVMInt32TypeInContext(g->ctx), 4, false);
+	LLVMBasicBlockRef end = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "stored");
+	for (int i = 0; i < isa->mr; i++) {
+		if (i > 0) {
+			LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row");
+			LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, ci(g, i), mr, ""), row, end);
+			LLVMPositionBuilderAtEnd(g->b, row);
+		}
+		for (int v = 0; v < isa->nv; v++) {
+			LLVMValueRef p = gep(g, c, ci(g, i * g->s->ldc + v * isa->lanes));
+			LLVMValueRef x = acc[i * isa->nv + v];
+			if (alpha)
+				x = LLVMBuildFMul(g->b, x, alpha, "");
+			if (add_c) {
+				LLVMValueRef la[] = { p, align, mask[v], LLVMConstNull(g->vec) };
+				x = LLVMBuildFAdd(g->b, cg_gemm_call_intrinsic(g, "llvm.masked.load", over, 2, la, 4), x, "");
+			}
+			LLVMValueRef sa[] = { x, p, align, mask[v] };
+			cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
+		}
+	}
+	LLVMBuildBr(g->b, end);
+	LLVMPositionBuilderAtEnd(g->b, end);
+}
+
+/*
+ * micro(a, b, c, kc, mr, nr, add_c): the MR x NR tile at c from the packed
+ * A panel a (kc x MR, MR contiguous) and B panel b (kc x NR).  Each k step
+ * loads nv vectors of B, broadcasts MR elements of A and issues MR * nv
+ * FMAs into accumulators that SROA keeps in registers.
+ */
+static LLVMValueRef cg_gemm_micro(GemmGen *g)
+{
+	const CgGemmIsa *isa = g->isa;
+	int mr = isa->mr, nv = isa->nv, lanes = isa->lanes, nacc = mr * nv;
+	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1 };
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_micro", pt, 7, true);
+	LLVMValueRef a = LLVMGetParam(f, 0), bp = LLVMGetParam(f, 1), c = LLVMGetParam(f, 2);
+	LLVMValueRef kc = LLVMGetParam(f, 3), mrv = LLVMGetParam(f, 4), nrv = LLVMGetParam(f, 5);
+	LLVMValueRef add_c = LLVMGetParam(f, 6);
+	LLVMValueRef slot[nacc], acc[nacc], bv[nv], mask[nv];
+	for (int i = 0; i < nacc; i++) {
+		slot[i] = LLVMBuildAlloca(g->b, g->vec, "acc");
+		LLVMBuildStore(g->b, LLVMConstNull(g->vec), slot[i]);
+	}
+	/* Ask for C's tile now, so that its lines (rows ldc apart: often 4 KB
+	   apart, the same L1 set) arrive while the FMAs run, not at the store. */
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx);
+	for (int i = 0; i < mr; i++)
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef pa[] = { gep(g, c, ci(g, i * g->s->ldc + v * lanes)), LLVMConstInt(i32, 1, false),
+				LLVMConstInt(i32, 3, false), LLVMConstInt(i32, 1, false) };
+			cg_gemm_call_intrinsic(g, "llvm.prefetch", &g->ptr, 1, pa, 4);
+		}
+	GemmLoop kl;
+	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), kc, 1);
+	LLVMValueRef bk = mul(g, k, g->nr), ak = mul(g, k, mr);
+	for (int v = 0; v < nv; v++) {
+		bv[v] = LLVMBuildLoad2(g->b, g->vec, gep(g, bp, add(g, bk, ci(g, v * lanes))), "");
+		LLVMSetAlignment(bv[v], (unsigned)lanes * 4);
+	}
+	const char *fma = isa->fma ? "llvm.fma" : "llvm.fmuladd";
+	for (int i = 0; i < mr; i++) {
+		LLVMValueRef ai = splat(g, LLVMBuildLoad2(g->b, g->f32, gep(g, a, add(g, ak, ci(g, i))), ""));
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef *s = &slot[i * nv + v];
+			LLVMValueRef args[] = { ai, bv[v], LLVMBuildLoad2(g->b, g->vec, *s, "") };
+			LLVMBuildStore(g->b, cg_gemm_call_intrinsic(g, fma, &g->vec, 1, args, 3), *s);
+		}
+	}
+	cg_gemm_loop_end(g, &kl);
+	for (int i = 0; i < nacc; i++)
+		acc[i] = LLVMBuildLoad2(g->b, g->vec, slot[i], "");
+	/* lane l of vector v is column v*lanes + l: on when below nr */
+	LLVMTypeRef i64v = LLVMVectorType(g->i64, (unsigned)lanes);
+	LLVMValueRef nsplat = LLVMBuildInsertElement(g->b, LLVMGetUndef(i64v), nrv, ci(g, 0), "");
+	LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)lanes));
+	nsplat = LLVMBuildShuffleVector(g->b, nsplat, LLVMGetUndef(i64v), zeros, "");
+	for (int v = 0; v < nv; v++) {
+		LLVMValueRef col[lanes];
+		for (int l = 0; l < lanes; l++)
+			col[l] = ci(g, v * lanes + l);
+		mask[v] = LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(col, (unsigned)lanes), nsplat, "");
+	}
+	LLVMBasicBlockRef with_c = LLVMAppendBasicBlockInContext(g->ctx, f, "add_c");
+	LLVMBasicBlockRef without = LLVMAppendBasicBlockInContext(g->ctx, f, "set_c");
+	LLVMBuildCondBr(g->b, add_c, with_c, without);
+	LLVMPositionBuilderAtEnd(g->b, with_c);
+	cg_gemm_store_tile(g, acc, c, mrv, mask, true);
+	LLVMBuildRetVoid(g->b);
+	LLVMPositionBuilderAtEnd(g->b, without);
+	cg_gemm_store_tile(g, acc, c, mrv, mask, false);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
+
+/* ---- the product ---- */
+
+/* What the panel walk of one (jc, pc, ic) block reads: the packed A block,
+   the packed B block, C at the block's corner, its sizes, add to C. */
+enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_FIELDS };
+
+static LLVMTypeRef cg_gemm_panel_type(GemmGen *g)
+{
+	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1 };
+	return LLVMStructTypeInContext(g->ctx, f, PANEL_FIELDS, false);
+}
+
+/*
+ * panels(ctx, lo, hi): the microkernel over the B micro-panels [lo, hi) of
+ * a block (columns lo*NR ..) and every A micro-panel.  The signature is
+ * rt_parallel_for's: the panels are independent (disjoint columns of C,
+ * the packed blocks only read), so the pool can split them, and each tile
+ * is computed exactly as the serial walk computes it.
+ */
+static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
+{
+	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 }, st = cg_gemm_panel_type(g);
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_panels", pt, 3, true);
+	LLVMValueRef ctx = LLVMGetParam(f, 0), field[PANEL_FIELDS];
+	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+		field[i] = LLVMBuildLoad2(g->b, LLVMStructGetTypeAtIndex(st, i),
+			LLVMBuildStructGEP2(g->b, st, ctx, i, ""), "");
+	LLVMValueRef kc = field[PANEL_KC], mc = field[PANEL_MC], nc = field[PANEL_NC];
+	LLVMValueRef end = min64(g, mul(g, LLVMGetParam(f, 2), g->nr), nc);
+	GemmLoop jrl, irl;
+	LLVMValueRef jr = cg_gemm_loop(g, &jrl, mul(g, LLVMGetParam(f, 1), g->nr), end, g->nr);
+	LLVMValueRef nr = min64(g, ci(g, g->nr), LLVMBuildNSWSub(g->b, nc, jr, ""));
+	LLVMValueRef ir = cg_gemm_loop(g, &irl, ci(g, 0), mc, g->isa->mr);
+	LLVMValueRef mr = min64(g, ci(g, g->isa->mr), LLVMBuildNSWSub(g->b, mc, ir, ""));
+	LLVMValueRef ma[] = { gep(g, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kc, "")),
+		gep(g, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kc, "")),
+		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
+	cg_gemm_loop_end(g, &irl);
+	cg_gemm_loop_end(g, &jrl);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
+
+LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec *s, const CgGemmIsa *isa,
+	const CgGemmBlocking *blk)
+{
+	GemmGen g = { .ctx = LLVMGetModuleContext(mod), .mod = mod, .s = s, .isa = isa, .blk = blk };
+	g.b = LLVMCreateBuilderInContext(g.ctx);
+	g.f32 = LLVMFloatTypeInContext(g.ctx);
+	g.i1 = LLVMInt1TypeInContext(g.ctx);
+	g.i64 = LLVMInt64TypeInContext(g.ctx);
+	g.ptr = LLVMPointerTypeInContext(g.ctx, 0);
+	g.voidty = LLVMVoidTypeInContext(g.ctx);
+	g.vec = LLVMVectorType(g.f32, (unsigned)isa->lanes);
+	g.nr = isa->nv * isa->lanes;
+	/* op(A)[i][k] = A[i*sxa + k*ska], op(B)[k][j] = B[k*skb + j*sxb] */
+	int64_t sxa = s->ta ? 1 : s->lda, ska = s->ta ? s->lda : 1;
+	int64_t skb = s->tb ? 1 : s->ldb, sxb = s->tb ? s->ldb : 1;
+	LLVMValueRef micro = cg_gemm_micro(&g);
+	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa);
+	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb);
+	LLVMValueRef panels = cg_gemm_panels(&g, micro);
+	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
+	LLVMValueRef f = cg_gemm_function(&g, name, pt, 4, false);
+	LLVMValueRef ctx = LLVMBuildAlloca(g.b, panel_t, "panel");
+	LLVMValueRef A = LLVMGetParam(f, 0), B = LLVMGetParam(f, 1), C = LLVMGetParam(f, 2);
+	LLVMValueRef wa = LLVMGetParam(f, 3);
+	int64_t na, nb;
+	cg_gemm_blocks(s, isa, blk, &na, &nb);
+	LLVMValueRef wb = gep(&g, wa, ci(&g, na));
+	LLVMTypeRef pack_t = LLVMGlobalGetValueType(pack_a);
+
+	GemmLoop jl, pl, il;
+	LLVMValueRef jc = cg_gemm_loop(&g, &jl, ci(&g, 0), ci(&g, s->n), blk->nc);
+	LLVMValueRef nc = min64(&g, ci(&g, blk->nc), LLVMBuildNSWSub(g.b, ci(&g, s->n), jc, ""));
+	LLVMValueRef pc = cg_gemm_loop(&g, &pl, ci(&g, 0), ci(&g, s->k), blk->kc);
+	LLVMValueRef kc = min64(&g, ci(&g, blk->kc), LLVMBuildNSWSub(g.b, ci(&g, s->k), pc, ""));
+	LLVMValueRef pb[] = { wb, gep(&g, B, add(&g, mul(&g, pc, skb), mul(&g, jc, sxb))), kc, nc };
+	LLVMBuildCall2(g.b, pack_t, pack_b, pb, 4, "");
+	/* the first K block sets C unless the product accumulates into it */
+	LLVMValueRef add_c = s->accumulate ? LLVMConstInt(g.i1, 1, false)
+	                                   : LLVMBuildICmp(g.b, LLVMIntNE, pc, ci(&g, 0), "");
+	LLVMValueRef ic = cg_gemm_loop(&g, &il, ci(&g, 0), ci(&g, s->m), blk->mc);
+	LLVMValueRef mc = min64(&g, ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
+	LLVMValueRef pa[] = { wa, gep(&g, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska))), kc, mc };
+	LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");
+	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(&g, C, add(&g, mul(&g, ic, s->ldc), jc)), kc, mc, nc, add_c };
+	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+		LLVMBuildStore(g.b, vals[i], LLVMBuildStructGEP2(g.b, panel_t, ctx, i, ""));
+	LLVMValueRef npanel = LLVMBuildSDiv(g.b, add(&g, nc, ci(&g, g.nr - 1)), ci(&g, g.nr), "");
+	if (s->parallel) {
+		LLVMTypeRef rt[] = { g.i64, g.ptr, g.ptr };
+		LLVMTypeRef rt_t = LLVMFunctionType(g.voidty, rt, 3, false);
+		LLVMValueRef pf = LLVMGetNamedFunction(mod, "rt_parallel_for");
+		if (!pf)
+			pf = LLVMAddFunction(mod, "rt_parallel_for", rt_t);
+		LLVMValueRef args[] = { npanel, panels, ctx };
+		LLVMBuildCall2(g.b, rt_t, pf, args, 3, "");
+	} else {
+		LLVMValueRef args[] = { ctx, ci(&g, 0), npanel };
+		LLVMBuildCall2(g.b, LLVMGlobalGetValueType(panels), panels, args, 3, "");
+	}
+	cg_gemm_loop_end(&g, &il);
+	cg_gemm_loop_end(&g, &pl);
+	cg_gemm_loop_end(&g, &jl);
+	LLVMBuildRetVoid(g.b);
+	LLVMDisposeBuilder(g.b);
+	return f;
+}

@@ -1,0 +1,69 @@
+/*
+ * gemm.h — sinter's own single-precision matrix product, generated as LLVM
+ * IR for one shape known at compile time (codegen/gemm.c).
+ *
+ * The design is BLIS's: a register-blocked microkernel computes an MR x NR
+ * tile of C from a packed MR-row panel of A and a packed NR-column panel of
+ * B; loops around it block K by KC, M by MC and N by NC so that the packed
+ * panels stay in L1 (B's KC x NR micro-panel), L2 (A's MC x KC block) and
+ * L3 (B's KC x NC block).  Packing copies the operands into those panels in
+ * the order the microkernel reads them, padded with zeros to whole tiles,
+ * so transposes and leading dimensions cost nothing in the inner loop; the
+ * only edge code is in the store of C, which is masked.
+ *
+ * This header pulls in LLVM's C API: only codegen/ includes it.  What the
+ * rest of the compiler may call (compiling a product for the JIT, printing
+ * its assembly) is in codegen.h.
+ */
+#ifndef SINTER_CODEGEN_GEMM_H
+#define SINTER_CODEGEN_GEMM_H
+
+#include <llvm-c/Core.h>
+
+#include "codegen/codegen.h"
+
+/* The vector instruction set a kernel is generated for. */
+typedef enum { CG_GEMM_SCALAR, CG_GEMM_AVX2, CG_GEMM_AVX512 } CgGemmIsaKind;
+
+typedef struct {
+	CgGemmIsaKind kind;
+	const char *name; /* "avx512", "avx2", "sse" */
+	int lanes;        /* f32 lanes of one vector register: 16, 8, 4 */
+	int mr;           /* rows of the microkernel's tile (broadcast A elements) */
+	int nv;           /* vectors across the tile: NR = nv * lanes */
+	bool fma;         /* fused multiply-add: llvm.fma; else llvm.fmuladd */
+} CgGemmIsa;
+
+/* Cache-blocking sizes, in elements, and what they came from. */
+typedef struct {
+	int64_t kc, mc, nc;
+	int64_t l1, l2, l3; /* bytes of the data caches used (0: unknown, default taken) */
+} CgGemmBlocking;
+
+/*
+ * The ISA of a target machine's CPU: AVX-512 when features holds "+avx512f",
+ * AVX2 when it holds "+avx2" and "+fma", else the SSE fallback.  features
+ * is LLVMGetHostCPUFeatures()'s format; NULL or "" looks the CPU name up in
+ * a short table of named x86 CPUs instead (LLVM's C API does not expose the
+ * features a CPU name implies), for kernels compiled for a named CPU.
+ */
+CgGemmIsa cg_gemm_isa(const char *cpu, const char *features);
+
+/* Blocking for isa from this machine's cache sizes: sysfs
+   (/sys/devices/system/cpu/cpu0/cache), else sysconf, else defaults
+   (SINTER_GEMM_KC, _MC, _NC override them for tuning runs).  Given a
+   product s, the blocks are then evened out over its sizes. */
+CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s);
+
+/* Bytes of the workspace (packed panels) the kernel of s needs with b. */
+int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b);
+
+/*
+ * Emits into mod the external function `name`, of type CgGemmFn: C = alpha
+ * op(A) op(B) (+ C when s->accumulate).  The module's target should be the
+ * machine isa was chosen for.  Returns the function.
+ */
+LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec *s, const CgGemmIsa *isa,
+	const CgGemmBlocking *b);
+
+#endif

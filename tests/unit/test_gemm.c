@@ -1,0 +1,222 @@
+/*
+ * test_gemm.c — sinter's own sgemm (codegen/gemm.c), compiled for this
+ * machine's CPU through the JIT, on 540 shapes: every edge of the tile and
+ * of the cache blocking (1, the tile's MR and NR and one either side, KC,
+ * MC, NC and one either side), primes, random sizes, both transposes,
+ * leading dimensions wider than the matrix, alpha != 1 and accumulation
+ * into C.  Each product is checked against a naive double-precision
+ * product and against cblas_sgemm (OpenBLAS), within the error bound of a
+ * K-term f32 dot product, K u sum |a b|, so a tolerance that scales with K
+ * and with the terms' magnitude, not with their cancelling sum.
+ *
+ * What else each case proves: C's old contents are not read when the
+ * product does not accumulate (C starts as NaN), the padding of A, B and C
+ * beyond their widths is neither read (NaN there would spread) nor written
+ * (it must keep its sentinel), and the workspace is not overrun; every
+ * fifth product runs again split over the runtime's thread pool and must
+ * give the serial product's bits.  The first
+ * line says which ISA and tile ran (the FileCheck test tests/lit/gemm_isa.sh
+ * checks the instructions of the others).
+ */
+#include <cblas.h>
+
+#include "codegen/codegen.h"
+#include "check.h"
+
+enum { CASES = 540 };
+
+static const float SENTINEL = 12345.0f;
+
+typedef struct {
+	int mr, nr;
+	int64_t kc, mc, nc;
+} Blocking;
+
+/* Uniform in [0, n): the LCG's high bits (its low bits cycle fast). */
+static int64_t irand(int64_t n)
+{
+	return (int64_t)((rng_next() >> 33) % (uint64_t)n);
+}
+
+/* A size from the edge list (half the time) or uniformly in [1, hi]. */
+static int64_t pick(const int64_t *edges, int nedge, int64_t hi)
+{
+	if (irand(2))
+		return edges[irand(nedge)];
+	return 1 + irand(hi);
+}
+
+static float *alloc_f(size_t n)
+{
+	float *p = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64 + 64);
+	if (!p)
+		abort();
+	return p;
+}
+
+/* rows x cols of random values in [-1, 1) at stride ld, NaN in the padding. */
+static float *random_matrix(int64_t rows, int64_t cols, int64_t ld)
+{
+	float *p = alloc_f((size_t)(rows * ld));
+	for (int64_t i = 0; i < rows; i++)
+		for (int64_t j = 0; j < ld; j++)
+			p[i * ld + j] = j < cols ? (float)(2 * urand() - 1) : NAN;
+	return p;
+}
+
+/* One case: compiles s, runs it and both references: two checks. */
+static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
+{
+	char name[160];
+	snprintf(name, sizeof name, "gemm %d: m %lld n %lld k %lld%s%s ld %lld %lld %lld alpha %g%s", idx,
+		(long long)s->m, (long long)s->n, (long long)s->k, s->ta ? " ta" : "", s->tb ? " tb" : "",
+		(long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->alpha, s->accumulate ? " acc" : "");
+	CgGemm g;
+	char err[512];
+	if (!check(cg_gemm_compile(jm, s, &g, err, sizeof err), name, "compile: %s", err)) {
+		check(false, name, "not run");
+		return;
+	}
+	int64_t ar = s->ta ? s->k : s->m, ac = s->ta ? s->m : s->k;
+	int64_t br = s->tb ? s->n : s->k, bc = s->tb ? s->k : s->n;
+	float *a = random_matrix(ar, ac, s->lda), *b = random_matrix(br, bc, s->ldb);
+	float *c0 = random_matrix(s->m, s->n, s->ldc);
+	size_t nc = (size_t)(s->m * s->ldc);
+	float *c = alloc_f(nc), *cb = alloc_f(nc);
+	for (size_t i = 0; i < nc; i++) {
+		bool pad = (int64_t)(i % (size_t)s->ldc) >= s->n;
+		c[i] = pad ? SENTINEL : s->accumulate ? c0[i] : NAN;
+		cb[i] = pad ? SENTINEL : c0[i];
+	}
+	size_t wfloats = (size_t)g.workspace / 4;
+	float *work = alloc_f(wfloats + 16);
+	for (int i = 0; i < 16; i++)
+		work[wfloats + (size_t)i] = SENTINEL;
+	g.fn(a, b, c, work);
+	cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, (int)s->m,
+		(int)s->n, (int)s->k, s->alpha, a, (int)s->lda, b, (int)s->ldb, s->accumulate ? 1.0f : 0.0f, cb,
+		(int)s->ldc);
+	double worst = 0, worst_blas = 0;
+	int64_t bad_i = -1, bad_j = -1;
+	bool pad_ok = true, blas_ok = true;
+	for (int64_t i = 0; i < s->m; i++) {
+		for (int64_t j = 0; j < s->ldc; j++) {
+			float got = c[i * s->ldc + j];
+			if (j >= s->n) {
+				pad_ok = pad_ok && got == SENTINEL;
+				continue;
+			}
+			double ref = 0, mag = 0;
+			for (int64_t k = 0; k < s->k; k++) {
+				double x = a[s->ta ? k * s->lda + i : i * s->lda + k];
+				double y = b[s->tb ? j * s->ldb + k : k * s->ldb + j];
+				ref += x * y;
+				mag += fabs(x * y);
+			}
+			ref *= s->alpha;
+			mag *= fabs(s->alpha);
+			if (s->accumulate) {
+				ref += c0[i * s->ldc + j];
+				mag += fabs(c0[i * s->ldc + j]);
+			}
+			/* f32 rounding of a K-term sum: at most (K + 2) u sum |terms| */
+			double tol = (double)(s->k + 2) * 0x1p-24 * mag + 1e-30;
+			double e = fabs(got - ref) / tol, eb = fabs(got - cb[i * s->ldc + j]) / (2 * tol);
+			if (!(e <= worst)) {
+				worst = e;
+				bad_i = i, bad_j = j;
+			}
+			if (!(eb <= 1))
+				blas_ok = false;
+			if (eb > worst_blas)
+				worst_blas = eb;
+		}
+	}
+	bool work_ok = true;
+	for (int i = 0; i < 16; i++)
+		work_ok = work_ok && work[wfloats + (size_t)i] == SENTINEL;
+	check(worst <= 1 && pad_ok && work_ok, name,
+		"vs naive double: worst error %.3g of the bound at [%lld,%lld] (got %g); C padding %s; workspace %s",
+		worst, (long long)bad_i, (long long)bad_j, bad_i >= 0 ? c[bad_i * s->ldc + bad_j] : 0.0,
+		pad_ok ? "kept" : "overwritten", work_ok ? "kept" : "overrun");
+	char nb[200];
+	snprintf(nb, sizeof nb, "%s vs openblas", name);
+	check(blas_ok, nb, "worst difference %.3g of twice the bound", worst_blas);
+	/* every fifth product again on the thread pool: the same tiles computed
+	   the same way, so the same bits, padding included */
+	if (idx % 5 == 0) {
+		CgGemmSpec ps = *s;
+		ps.parallel = true;
+		CgGemm gp;
+		snprintf(nb, sizeof nb, "%s parallel", name);
+		bool ok = cg_gemm_compile(jm, &ps, &gp, err, sizeof err);
+		size_t diff = nc;
+		if (ok) {
+			float *cp = alloc_f(nc), *wp = alloc_f((size_t)gp.workspace / 4);
+			for (size_t i = 0; i < nc; i++)
+				cp[i] = (int64_t)(i % (size_t)s->ldc) >= s->n ? SENTINEL : s->accumulate ? c0[i] : NAN;
+			gp.fn(a, b, cp, wp);
+			for (diff = 0; diff < nc && !memcmp(&cp[diff], &c[diff], sizeof(float)); diff++)
+				;
+			free(cp), free(wp);
+		}
+		check(ok && diff == nc, nb, "%s; first difference from the serial product at %zu", ok ? "compiled" : err,
+			diff);
+	}
+	free(a), free(b), free(c0), free(c), free(cb), free(work);
+}
+
+int main(void)
+{
+	char err[512];
+	CgModule *jm = cg_jit_new(err, sizeof err);
+	if (!check(jm != NULL, "jit", "%s", err))
+		return 1;
+	/* the blocking this machine gets, from a first compile (never run) of
+	   sizes so large that evening the blocks out changes nothing */
+	CgGemmSpec probe = { .m = 1 << 20, .n = 1 << 20, .k = 1 << 20, .alpha = 1 };
+	probe.lda = probe.ldb = probe.ldc = 1 << 20;
+	CgGemm g;
+	if (!check(cg_gemm_compile(jm, &probe, &g, err, sizeof err), "gemm probe", "%s", err))
+		return 1;
+	Blocking bl = { g.mr, g.nr, g.kc, g.mc, g.nc };
+	printf("# isa %s, tile %dx%d, kc %lld mc %lld nc %lld\n", g.isa, bl.mr, bl.nr, (long long)bl.kc,
+		(long long)bl.mc, (long long)bl.nc);
+	const int64_t medge[] = { 1, 2, 3, 5, 7, 13, bl.mr - 1, bl.mr, bl.mr + 1, 2 * bl.mr + 1, 97, bl.mc - 1, bl.mc,
+		bl.mc + 1 };
+	const int64_t nedge[] = { 1, 2, 3, 11, 31, bl.nr - 1, bl.nr, bl.nr + 1, 2 * bl.nr - 1, 2 * bl.nr + 3, 127, 257 };
+	const int64_t kedge[] = { 1, 2, 3, 17, 61, bl.kc - 1, bl.kc, bl.kc + 1, 2 * bl.kc + 1 };
+	int idx = 0;
+	/* the blocks' far edges once each: NC and MC with one more */
+	int64_t far[][3] = { { 3, bl.nc + 1, 5 }, { 2, bl.nc, 3 }, { bl.mc + 1, 19, bl.kc + 1 },
+		{ 2 * bl.mc + 5, 7, 9 } };
+	for (int i = 0; i < 4; i++) {
+		CgGemmSpec s = { .m = far[i][0], .n = far[i][1], .k = far[i][2], .tb = i % 2, .alpha = 1 };
+		s.lda = s.k, s.ldb = s.tb ? s.k : s.n, s.ldc = s.n;
+		run_case(jm, &s, idx++);
+	}
+	while (idx < CASES) {
+		CgGemmSpec s = { 0 };
+		do {
+			s.m = pick(medge, sizeof medge / sizeof *medge, 150);
+			s.n = pick(nedge, sizeof nedge / sizeof *nedge, 150);
+			s.k = pick(kedge, sizeof kedge / sizeof *kedge, 300);
+		} while (s.m * s.n * s.k > 4000000);
+		s.ta = irand(2), s.tb = irand(2);
+		/* a third of the cases with leading dimensions past the width */
+		int64_t pad = irand(3) == 0 ? 1 + irand(9) : 0;
+		s.lda = (s.ta ? s.m : s.k) + pad;
+		s.ldb = (s.tb ? s.k : s.n) + pad;
+		s.ldc = s.n + pad;
+		static const float alphas[] = { 1.0f, 1.0f, 0.5f, -1.5f };
+		s.alpha = alphas[irand(4)];
+		s.accumulate = irand(4) == 0;
+		run_case(jm, &s, idx++);
+	}
+	/* a bad spec is refused, not compiled */
+	CgGemmSpec bad = { .m = 4, .n = 4, .k = 4, .lda = 3, .ldb = 4, .ldc = 4, .alpha = 1 };
+	check(!cg_gemm_compile(jm, &bad, &g, err, sizeof err) && strstr(err, "lda 3"), "gemm bad lda refused", "%s",
+		err);
+	cg_jit_free(jm);
+	return nfail != 0;
+}
