@@ -12,6 +12,7 @@
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
+#   make check-conv   train examples/lenet.sn (5 epochs, >= 88.5%) and resnet.sn (2 epochs, >= 87%)
 #   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
 #   make bench-compile / bench-step   JIT compile time of examples/mlp.sn / its step time, JIT vs --interp
 
@@ -56,7 +57,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
 
-.PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
+.PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-compile bench-step clean
 all: $(BIN)
 
 deps:
@@ -184,6 +185,9 @@ check-train: sinter
 
 check-gpt: sinter
 	@tests/train_gpt.sh
+
+check-conv: sinter
+	@tests/train_conv.sh
 
 clean:
 	rm -rf $(B) sinter
