@@ -14,6 +14,7 @@
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
 #   make check-conv   train examples/lenet.sn (5 epochs, >= 88.5%) and resnet.sn (2 epochs, >= 87%)
 #   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
+#   make bench-conv   LeNet-5 and ResNet-8 training steps against PyTorch (bench/conv_step.sh)
 #   make bench-compile / bench-step   JIT compile time of examples/mlp.sn / its step time, JIT vs --interp
 
 CC      ?= cc
@@ -57,7 +58,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers
 
-.PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-compile bench-step clean
+.PHONY: all deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-conv bench-compile bench-step clean
 all: $(BIN)
 
 deps:
@@ -144,6 +145,10 @@ bench: sinter bench-deps
 # the GPT of examples/gpt_char.sn: step time and memory against PyTorch
 bench-gpt: sinter bench-deps
 	bench/gpt_step.sh $(BENCH_FLAGS)
+
+# LeNet-5 and ResNet-8 (examples/lenet.sn, resnet.sn): step time, memory, GEMM floor against PyTorch
+bench-conv: sinter bench-deps
+	bench/conv_step.sh $(BENCH_FLAGS)
 
 # JIT compile time of examples/mlp.sn, and its step time JIT vs interpreter
 bench-compile: sinter

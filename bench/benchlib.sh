@@ -30,6 +30,21 @@ bench_need_time() {
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 }
 
+# bench_pair K ARGS...: `run_one sinter ARGS` and `run_one torch ARGS`
+# (the script's run_one), sinter first when K is odd: the side that runs
+# first alternates, so neither always meets the machine in the same state
+bench_pair() {
+	local k=$1
+	shift
+	if ((k % 2)); then
+		run_one sinter "$@"
+		run_one torch "$@"
+	else
+		run_one torch "$@"
+		run_one sinter "$@"
+	fi
+}
+
 # bench_env VAR...: envline, "VAR=value " for each (<unset> when unset),
 # also shown on stderr.  OpenBLAS picks its kernels from the CPU unless
 # these say otherwise; they are reported, never changed, so that a

@@ -103,13 +103,7 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 	k=$rep
 	for v in $VOCABS; do
 		for t in $THREADS; do
-			if ((k % 2)); then
-				run_one sinter "$v" "$t" $rep
-				run_one torch "$v" "$t" $rep
-			else
-				run_one torch "$v" "$t" $rep
-				run_one sinter "$v" "$t" $rep
-			fi
+			bench_pair $k "$v" "$t" $rep
 			k=$((k + 1))
 		done
 	done

@@ -42,7 +42,6 @@ Usage: torch_convnet.py lenet|resnet DIR STEPS LABEL
   log.jsonl and out (what sinter printed).  Prints "PASS name" /
   "FAIL name: reason" lines.
 """
-import gzip
 import json
 import os
 import sys
@@ -50,11 +49,11 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checks  # noqa: E402
 from st_read import load_into, read_safetensors  # noqa: E402
+from torch_convnets import LeNet5, ResNet8, idx_images, idx_labels  # noqa: E402
 
 # Must match the examples.
 BATCH, LR, WEIGHT_DECAY = 64, 1e-3, 0.01
@@ -64,81 +63,6 @@ EVAL = 64  # the -D PRINT_EVAL of torch_lenet.sh and torch_resnet.sh
 STEP_WEIGHTS_OVER = 8
 FREE_LOSS_TOL = {"lenet": 1e-4, "resnet": 1e-3}
 FREE_BUFFER_TOL = 1e-2
-DATA = "/usr/share/datasets/fashion-mnist/"
-
-
-class LeNet5(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
-        h = torch.flatten(h, 1)
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(h)))))
-
-
-def conv3x3(c_in, c_out, stride=1):
-    return nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-
-
-class BasicBlock(nn.Module):
-    """torchvision's; the projection is a ModuleList of one (or none) to get
-    sinter's names shortcut.0 and shortcut_bn.0."""
-
-    def __init__(self, c_in, c_out, stride=1):
-        super().__init__()
-        self.conv1 = conv3x3(c_in, c_out, stride)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = conv3x3(c_out, c_out)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        n = int(stride != 1 or c_in != c_out)
-        self.shortcut = nn.ModuleList(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False) for _ in range(n))
-        self.shortcut_bn = nn.ModuleList(nn.BatchNorm2d(c_out) for _ in range(n))
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        h = self.bn2(self.conv2(h))
-        skip = x
-        for conv, bn in zip(self.shortcut, self.shortcut_bn):
-            skip = bn(conv(x))
-        return F.relu(h + skip)
-
-
-class ResNet8(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem = conv3x3(1, 16)
-        self.stem_bn = nn.BatchNorm2d(16)
-        self.stage1 = BasicBlock(16, 16)
-        self.stage2 = BasicBlock(16, 32, 2)
-        self.stage3 = BasicBlock(32, 64, 2)
-        self.fc = nn.Linear(64, 10)
-
-    def forward(self, x):
-        h = F.relu(self.stem_bn(self.stem(x)))
-        h = self.stage3(self.stage2(self.stage1(h)))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
-
-
-def idx_images(name, n):
-    """The first n images of an IDX file as f32[n, 1, 28, 28], pixels / 255
-    computed in f32, as sinter's idx(..., flatten = false)."""
-    with gzip.open(DATA + name) as f:
-        raw = f.read(16 + n * 28 * 28)
-    px = np.frombuffer(raw[16:], dtype=np.uint8).astype(np.float32) / np.float32(255)
-    return torch.from_numpy(px.reshape(n, 1, 28, 28).copy())
-
-
-def idx_labels(name, n):
-    with gzip.open(DATA + name) as f:
-        raw = f.read(8 + n)
-    return torch.from_numpy(np.frombuffer(raw[8:], dtype=np.uint8).astype(np.int64))
 
 
 def rel(a, b, floor=0.0):
