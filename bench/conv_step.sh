@@ -61,18 +61,12 @@ run_one() {
 	printf '  %-6s %-6s threads %s: %3ds\n' "$impl" "$net" "$t" $((SECONDS - t0)) >&2
 }
 
-for ((rep = 1; rep <= REPEATS; rep++)); do
-	echo "round $rep/$REPEATS" >&2
+# floor REP: cblas_sgemm alone on the step's products, once per round
+floor() {
 	# shellcheck disable=SC2086 # THREADS is a list
-	(cd bench && "$PY" conv_report.py sgemm "$SGEMM_REPS" -- $THREADS) >"$work/sgemm_r$rep.json"
-	k=$rep
-	for net in $NETS; do
-		for t in $THREADS; do
-			bench_pair $k "$net" "$t" $rep
-			k=$((k + 1))
-		done
-	done
-done
+	(cd bench && "$PY" conv_report.py sgemm "$SGEMM_REPS" -- $THREADS) >"$work/sgemm_r$1.json"
+}
+bench_rounds "$NETS" "$THREADS"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_facts "$work"
 tables=$(cd bench && "$PY" conv_report.py report "$work" "$STEPS")
