@@ -12,7 +12,9 @@
 #   make run      train examples/mlp.sn on Fashion-MNIST
 #   make check-train  train examples/mlp.sn for 5 epochs and require 85% accuracy
 #   make check-gpt    train examples/gpt_char.sn (2000 steps) and require validation loss < 1.92
+#   make check-conv   train examples/lenet.sn (5 epochs, >= 88.5%) and resnet.sn (2 epochs, >= 87%)
 #   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
+#   make bench-conv   LeNet-5 and ResNet-8 training steps against PyTorch (bench/conv_step.sh)
 #   make bench-compile / bench-step   JIT compile time of examples/mlp.sn / its step time, JIT vs --interp
 #   make install [PREFIX=/usr/local] [DESTDIR=]  sinter, the standard library, the libraries and
 #                 headers `sinter build` links, docs, the man page, bash completion, editor files
@@ -60,7 +62,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers \
         /usr/bin/dot
 
-.PHONY: all install uninstall deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt bench bench-gpt bench-compile bench-step clean
+.PHONY: all install uninstall deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-conv bench-compile bench-step clean
 all: $(BIN)
 
 deps:
@@ -154,6 +156,10 @@ bench: sinter bench-deps
 bench-gpt: sinter bench-deps
 	bench/gpt_step.sh $(BENCH_FLAGS)
 
+# LeNet-5 and ResNet-8 (examples/lenet.sn, resnet.sn): step time, memory, GEMM floor against PyTorch
+bench-conv: sinter bench-deps
+	bench/conv_step.sh $(BENCH_FLAGS)
+
 # JIT compile time of examples/mlp.sn, and its step time JIT vs interpreter
 bench-compile: sinter
 	bench/compile_time.sh $(BENCH_FLAGS)
@@ -194,6 +200,9 @@ check-train: sinter
 
 check-gpt: sinter
 	@tests/train_gpt.sh
+
+check-conv: sinter
+	@tests/train_conv.sh
 
 # The installed layout, found at run time relative to bin/sinter (so a
 # moved install still works): ../share/sinter/stdlib (lang/load.c),

@@ -30,6 +30,32 @@ bench_need_time() {
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 }
 
+# bench_rounds CONFIGS THREADS: REPEATS rounds; each calls the script's
+# floor REP (the cblas_sgemm timing of round REP), then the script's
+# run_one IMPL CONFIG THREADS REP for sinter and torch on every config and
+# thread count, sinter first every other time, so that neither side always
+# meets the machine in the same state
+bench_rounds() {
+	local rep k c t
+	for ((rep = 1; rep <= REPEATS; rep++)); do
+		echo "round $rep/$REPEATS" >&2
+		floor $rep
+		k=$rep
+		for c in $1; do
+			for t in $2; do
+				if ((k % 2)); then
+					run_one sinter "$c" "$t" $rep
+					run_one torch "$c" "$t" $rep
+				else
+					run_one torch "$c" "$t" $rep
+					run_one sinter "$c" "$t" $rep
+				fi
+				k=$((k + 1))
+			done
+		done
+	done
+}
+
 # bench_env VAR...: envline, "VAR=value " for each (<unset> when unset),
 # also shown on stderr.  OpenBLAS picks its kernels from the CPU unless
 # these say otherwise; they are reported, never changed, so that a

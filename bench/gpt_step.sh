@@ -96,24 +96,12 @@ run_one() {
 	printf '  %-6s V=%-4s threads %s: %3ds\n' "$impl" "$v" "$t" $((SECONDS - t0)) >&2
 }
 
-for ((rep = 1; rep <= REPEATS; rep++)); do
-	echo "round $rep/$REPEATS" >&2
+# floor REP: cblas_sgemm alone on the step's products, once per round
+floor() {
 	# shellcheck disable=SC2086 # VOCABS and THREADS are lists
-	"$PY" bench/gpt_report.py sgemm "$SGEMM_REPS" $VOCABS -- $THREADS >"$work/sgemm_r$rep.json"
-	k=$rep
-	for v in $VOCABS; do
-		for t in $THREADS; do
-			if ((k % 2)); then
-				run_one sinter "$v" "$t" $rep
-				run_one torch "$v" "$t" $rep
-			else
-				run_one torch "$v" "$t" $rep
-				run_one sinter "$v" "$t" $rep
-			fi
-			k=$((k + 1))
-		done
-	done
-done
+	"$PY" bench/gpt_report.py sgemm "$SGEMM_REPS" $VOCABS -- $THREADS >"$work/sgemm_r$1.json"
+}
+bench_rounds "$VOCABS" "$THREADS"
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -246,13 +246,11 @@ static int emit(Ev *ev, Loc loc, const Node *p, const int *args, int n, const Lo
 	int v = ir_emit(ev->tr->r, p, args, n, err, sizeof err);
 	if (v >= 0)
 		return v;
-	diag_begin_error(loc, "%s", err);
+	int depth = ev_error_begin(ev, loc, "%s", err);
 	for (int i = 0; locs && i < n; i++)
 		diag_note(locs[i], "%s operand %s comes from here", i == 0 ? "left" : "right",
 		          TS(&ev->tr->r->node[args[i]].type));
-	for (int i = ev->depth - 1; i >= 0 && i >= ev->depth - 8; i--)
-		diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
-	diag_exit();
+	ev_error_end(ev, depth);
 }
 
 /* ---- host arithmetic (Python semantics) ---- */

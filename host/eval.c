@@ -65,18 +65,48 @@ static void fix_articles(char *msg, size_t cap)
 	}
 }
 
-void ev_error(Ev *ev, Loc loc, const char *fmt, ...)
+/*
+ * Errors are reported in the user's code: a check that fails inside the
+ * standard library (conv2d's shapes inside Conv2d.call, reached by the
+ * user's conv(x)) is reported at the user's call that reached it, which
+ * is what the user can change, with a note at the library's line.
+ */
+static int verror_begin(Ev *ev, Loc loc, const char *fmt, va_list ap)
 {
 	char msg[1024];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fix_articles(msg, sizeof msg);
+	int depth;
+	Loc at = ev_user_loc(ev, loc, &depth, NULL);
+	diag_begin_error(at, "%s", msg);
+	if (depth < ev->depth && (at.file != loc.file || at.line != loc.line || at.col != loc.col))
+		diag_note(loc, "inside %s (standard library)", ev->stack[ev->depth - 1].what);
+	return depth;
+}
+
+int ev_error_begin(Ev *ev, Loc loc, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int depth = verror_begin(ev, loc, fmt, ap);
 	va_end(ap);
-	fix_articles(msg, sizeof msg);
-	diag_begin_error(loc, "%s", msg);
-	for (int i = ev->depth - 1; i >= 0 && i >= ev->depth - 8; i--)
+	return depth;
+}
+
+void ev_error_end(Ev *ev, int depth)
+{
+	for (int i = depth - 1; i >= 0 && i >= depth - 8; i--)
 		diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
 	diag_exit();
+}
+
+void ev_error(Ev *ev, Loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int depth = verror_begin(ev, loc, fmt, ap);
+	va_end(ap);
+	ev_error_end(ev, depth);
 }
 
 /* ---- environments ---- */

@@ -211,6 +211,13 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e);
    `return` produced *ret. */
 bool ev_block(Ev *ev, Env *env, Stmt *const *s, int n, Value *ret);
 _Noreturn void ev_error(Ev *ev, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A located error in pieces, for messages with notes of their own:
+   ev_error_begin starts it where the user's code reached loc (a place in
+   the standard library is reported at the user's call into it, with a
+   note at loc) and returns the frames that place is inside;
+   ev_error_end(ev, depth) adds the notes of those calls and exits. */
+int ev_error_begin(Ev *ev, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+_Noreturn void ev_error_end(Ev *ev, int depth);
 Env *env_new(Ev *ev, Env *parent);
 void env_set(Ev *ev, Env *env, const char *name, Value v, bool host);
 Binding *env_find(Env *env, const char *name);

@@ -448,10 +448,5 @@ Value hostlib_assert(Ev *ev, const Builtin *b, Loc loc, Value *args, const char 
 	const char *msg = want_str(ev, v[1], loc, "the message of assert");
 	if (v[0].i)
 		return (Value){ .kind = V_NONE };
-	int depth;
-	Loc at = ev_user_loc(ev, loc, &depth, NULL);
-	diag_begin_error(at, "%s", msg);
-	for (int i = depth - 1; i >= 0 && i >= depth - 8; i--)
-		diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
-	diag_exit();
+	ev_error_end(ev, ev_error_begin(ev, loc, "%s", msg));
 }

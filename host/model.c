@@ -105,10 +105,10 @@ static void check_type(Ev *ev, Env *env, const Param *p, Value v, Loc loc, const
 	if (te->ndims && dlen + 1 < sizeof decl)
 		strcpy(decl + dlen, "]");
 	if (!ok) {
-		diag_begin_error(loc, "%s of %s has type %s, but the declaration requires %s%s%s",
-		                 p->name, what, TS(&t), decl, blen ? " with " : "", bound);
+		int depth = ev_error_begin(ev, loc, "%s of %s has type %s, but the declaration requires %s%s%s",
+		                           p->name, what, TS(&t), decl, blen ? " with " : "", bound);
 		diag_note(te->loc, "declared here");
-		diag_exit();
+		ev_error_end(ev, depth);
 	}
 }
 

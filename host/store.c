@@ -354,12 +354,11 @@ void buffer_assign(Ev *ev, const Instance *self, Slot *s, Value v, Loc loc)
 			ev_error(ev, loc, "the new value of buffer '%s' must be a tensor or a number, got a %s", name,
 			         value_kind_name(&v));
 		if (!type_eq(&got, &want)) {
-			diag_begin_error(loc, "buffer '%s' is %s, but the value assigned to it is %s", name, TS(&want), TS(&got));
+			int depth = ev_error_begin(ev, loc, "buffer '%s' is %s, but the value assigned to it is %s", name,
+			                           TS(&want), TS(&got));
 			if (it)
 				diag_note(it->loc, "declared here");
-			for (int i = ev->depth - 1; i >= 0 && i >= ev->depth - 8; i--)
-				diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
-			diag_exit();
+			ev_error_end(ev, depth);
 		}
 		x = ev_node(ev, v, loc, DT_COUNT);
 	}

@@ -79,6 +79,9 @@ jit_check torch_norm "$root" tests/e2e/torch_norm.sn -D OUT=@OUT@
 # the full-size GPT example, two steps with an evaluation after each and a short sample
 jit_check gpt_char "$root" examples/gpt_char.sn -D STEPS=2 -D EVAL_EVERY=1 -D EVAL_BATCHES=1 \
 	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=8 --log @LOG@
+# the convolutional examples, a few steps each (they save their weights: run in $tmp)
+jit_check lenet "$tmp" "$root/examples/lenet.sn" -D EPOCHS=1 -D STEPS=3 -D TEST=1000 --log @LOG@
+jit_check resnet "$tmp" "$root/examples/resnet.sn" -D EPOCHS=1 -D STEPS=2 -D TEST=500 --log @LOG@
 jit_check gpt_tokens "$root" tests/e2e/gpt_tokens.sn -D TOKENS="$tmp/tokens.bin"
 spec=$root/tests/spec
 jit_check spec_lexical "$spec" lexical.sn

@@ -40,6 +40,8 @@ scratch
 declare -A ARGS=(
 	[examples/mlp.sn]="-D EPOCHS=1"
 	[examples/early_stop.sn]="-D USE=0.1 -D EVAL_EVERY=20 -D MAX_STEPS=60"
+	[examples/lenet.sn]="-D EPOCHS=1 -D STEPS=3 -D TEST=1000"
+	[examples/resnet.sn]="-D EPOCHS=1 -D STEPS=2 -D TEST=500"
 	[examples/gpt_char.sn]="-D STEPS=2 -D EVAL_BATCHES=1 -D FINAL_EVAL_BATCHES=1 -D SAMPLE=8"
 	[examples/gan.sn]="-D STEPS=30 -D SNAP=gan"
 	[tests/e2e/gpt_tokens.sn]="-D TOKENS=$tmp/tokens.bin -D STEPS=20"

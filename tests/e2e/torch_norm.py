@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checks  # noqa: E402
-from st_read import read_safetensors  # noqa: E402
+from st_read import load_into, read_safetensors  # noqa: E402
 
 # Must match tests/e2e/torch_norm.sn.
 STEPS, LR = 10, 1e-2
@@ -47,24 +47,6 @@ class Net(torch.nn.Module):
         h = F.relu(self.gn(h))
         h = F.relu(self.bn1(self.head(h.reshape(h.shape[0], -1))))
         return self.out(h)
-
-
-def load_into(net, weights):
-    """sinter's Linear stores [in, out]; torch's [out, in].  sinter's
-    Linear(bias = false) still saves its (unused) bias: left out here."""
-    state = {}
-    own = net.state_dict()
-    for name, value in weights.items():
-        if name not in own:
-            continue
-        t = torch.from_numpy(value)
-        if name.endswith(".weight") and t.ndim == 2:
-            t = t.T.contiguous()
-        state[name] = t
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    state.update({k: v for k, v in own.items() if k.endswith("num_batches_tracked")})
-    net.load_state_dict(state)
-    return missing
 
 
 def printed(path):
