@@ -85,10 +85,11 @@ typedef struct {
 static Cols cols_of(const RtConv *g, int64_t kj)
 {
 	Cols t = { kj * g->dw - g->pw, 0, 0 };
-	/* j * sw + off >= 0  <=>  j >= ceil(-off / sw) */
-	t.j0 = t.off >= 0 ? 0 : (-t.off + g->sw - 1) / g->sw;
+	int64_t sw = g->sw;
+	/* j * sw + off >= 0  <=>  j >= ceil(-off / sw) (no division for stride 1) */
+	t.j0 = t.off >= 0 ? 0 : sw == 1 ? -t.off : (-t.off + sw - 1) / sw;
 	/* j * sw + off < W  <=>  j < ceil((W - off) / sw) */
-	t.j1 = g->w - t.off <= 0 ? 0 : (g->w - t.off + g->sw - 1) / g->sw;
+	t.j1 = g->w - t.off <= 0 ? 0 : sw == 1 ? g->w - t.off : (g->w - t.off + sw - 1) / sw;
 	t.j1 = t.j1 < g->ow ? t.j1 : g->ow;
 	t.j0 = t.j0 < t.j1 ? t.j0 : t.j1;
 	return t;
@@ -103,6 +104,22 @@ static void copy_row(float *dst, const float *src, int64_t n)
 		memcpy(dst + j, src + j, 8 * sizeof *dst);
 	for (; j < n; j++)
 		dst[j] = src[j];
+}
+
+/* dst[0..n) += src[0..n), in blocks of 8 that compile to vector adds. */
+static void add_row(float *dst, const float *src, int64_t n)
+{
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		float a[8], b[8];
+		memcpy(a, dst + j, sizeof a);
+		memcpy(b, src + j, sizeof b);
+		for (int k = 0; k < 8; k++)
+			a[k] += b[k];
+		memcpy(dst + j, a, sizeof a);
+	}
+	for (; j < n; j++)
+		dst[j] += src[j];
 }
 
 /* Output rows [i0, i1) of one block: bl = (i1 - i0) * OW columns of the
@@ -162,8 +179,7 @@ static void col2im(const RtConv *g, const float *col, Block b, float *x)
 					float *xr = xc + ih * g->w;
 					const float *cr = in + (i - b.i0) * ow;
 					if (sw == 1)
-						for (int64_t j = t.j0; j < t.j1; j++)
-							xr[j + t.off] += cr[j];
+						add_row(xr + t.j0 + t.off, cr + t.j0, t.j1 - t.j0);
 					else
 						for (int64_t j = t.j0; j < t.j1; j++)
 							xr[j * sw + t.off] += cr[j];
