@@ -369,13 +369,6 @@ static bool alias_only(const Region *r, const int *mem, int nm)
 	return true;
 }
 
-/* A clone that is an alias (reshape) of a kept value: clones' operands
-   below m->n are originals. */
-static bool free_alias(const Remat *m, int c)
-{
-	return ir_is_alias(m->r, c) && ir_operand(m->r, c, 0) < m->n;
-}
-
 /*
  * Groups the clones of each reader: into the reader's kernel where legal,
  * else into a kernel of their own (if legal and not mere aliases), else
@@ -395,17 +388,14 @@ static int group_clones(Remat *m)
 		int unit = m->cl_unit[i], j = i, g = r->node[unit].group;
 		while (j < m->ncl && m->cl_unit[j] == unit)
 			j++;
-		/* inside the reader's kernel; aliases of kept values (a clone's
-		   operand below m->n is an original) stay out of every kernel:
-		   they cost nothing, and a kernel cannot take them in (BatchNorm's
-		   weight seen as [1, C, 1, 1] would leave the whole chain out) */
+		/* inside the reader's kernel */
 		int nm = g >= 0 ? kernel_members(r, g, mem) : 0, nk = nm;
 		for (int x = i; x < j; x++)
-			if (m->cl_in[x] && !free_alias(m, m->cl[x]))
+			if (m->cl_in[x])
 				mem[nm++] = m->cl[x];
 		bool fits = nm > nk && kernel_space(r, mem, nm, &sp, NULL);
 		for (int x = i; x < j; x++) {
-			if (m->cl_in[x] && fits && !free_alias(m, m->cl[x]))
+			if (m->cl_in[x] && fits)
 				r->node[m->cl[x]].group = g;
 			else
 				m->cl_in[x] = false;
@@ -413,7 +403,7 @@ static int group_clones(Remat *m)
 		/* the rest: a kernel before the reader */
 		nm = 0;
 		for (int x = i; x < j; x++)
-			if (!m->cl_in[x] && !free_alias(m, m->cl[x]))
+			if (!m->cl_in[x])
 				mem[nm++] = m->cl[x];
 		if (nm > 0 && !alias_only(r, mem, nm) && kernel_space(r, mem, nm, &sp, NULL)) {
 			for (int x = 0; x < nm; x++)
