@@ -28,6 +28,7 @@ typedef struct {
 	const Region *r;
 	LLVMValueRef *ptr;      /* [nnode] data pointer of each node's value */
 	int64_t used;           /* bytes of scratch handed out so far (bump, 64-aligned) */
+	bool planned;           /* the memory plan placed every value: Node.offset and Node.work hold */
 	/* alias scope of the node being emitted: its stores (and reads of its own
 	   buffers own[]) are in scope, every other load is declared not to alias
 	   them, so LLVM vectorizes without runtime overlap checks */

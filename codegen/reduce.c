@@ -10,7 +10,8 @@
  * float rounding of the result; MAX and MIN propagate NaN like it does.
  * MATMUL calls cblas_sgemm with the interpreter's exact batching.
  * CONV2D and its gradients call the runtime's GEMM-based kernels
- * (runtime/conv.c), their im2col buffer in the region's scratch block.
+ * (runtime/conv.c), their work buffer (im2col matrices) at the memory
+ * plan's Node.work, or past the arena in scratch without a plan.
  */
 #include "codegen/reduce.h"
 #include "ir/conv.h"
@@ -320,9 +321,15 @@ void cg_conv(Cg *g, int v)
 	LLVMSetInitializer(geom, LLVMConstArray2(g->i64, num, RT_CONV_FIELDS));
 	LLVMSetGlobalConstant(geom, 1);
 	LLVMSetLinkage(geom, LLVMPrivateLinkage);
-	int64_t col = rt_conv2d_scratch(&cv);
-	LLVMValueRef colp = col ? cg_scratch(g, col * (int64_t)sizeof(float)) : LLVMConstNull(g->ptrty);
 	const Node *nd = &r->node[v];
+	int64_t col = rt_conv2d_work(&cv, nd->op == OP_CONV2D ? RT_CONV_Y : nd->op == OP_CONV2D_DX ? RT_CONV_DX : RT_CONV_DW);
+	LLVMValueRef colp = LLVMConstNull(g->ptrty);
+	if (col && g->planned && nd->work >= 0) {
+		LLVMValueRef off = cg_i64(g, nd->work);
+		colp = LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
+	} else if (col) {
+		colp = cg_scratch(g, col); /* past the arena: no plan, or one without it */
+	}
 	const char *fn = nd->op == OP_CONV2D ? "rt_conv2d" : nd->op == OP_CONV2D_DX ? "rt_conv2d_dx" : "rt_conv2d_dw";
 	LLVMTypeRef pt[5] = { g->ptrty, g->ptrty, g->ptrty, g->ptrty, g->ptrty };
 	LLVMValueRef a[5] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v], colp };

@@ -58,12 +58,15 @@ static LLVMValueRef arg_ptr(Cg *g, LLVMValueRef arr, int k)
 	return p;
 }
 
-/* Has memplan placed every value?  Then *end is the arena size the plan uses. */
+/* Has memplan placed every value?  Then *end is the arena size the plan
+   uses, work buffers included. */
 static bool planned(const Region *r, const bool *internal, const bool *through, int64_t *end)
 {
 	*end = 0;
 	for (int v = 0; v < r->nnode; v++) {
 		const Node *nd = &r->node[v];
+		int64_t work = nd->work >= 0 ? nd->work + ir_work_bytes(r, v) : 0;
+		*end = work > *end ? work : *end;
 		if (borrowed(nd) || internal[v] || through[v])
 			continue;
 		if (nd->offset < 0)
@@ -88,6 +91,7 @@ static void plan(Cg *g, int *out_of)
 	bool *through = xmalloc(((size_t)r->nnode + 1) * sizeof *through);
 	kernel_through(r, through);
 	bool plan = planned(r, g->internal, through, &end);
+	g->planned = plan;
 	if (plan)
 		g->used = align_up(end, 64);
 	int nslot = 0;
@@ -210,8 +214,9 @@ static const char *kernel_key(const Cg *g, int v, const int *val, int n, const b
 	const Region *r = g->r;
 	const Node *nd = &r->node[v];
 	char t[160];
-	size_t at = (size_t)snprintf(buf, len, "%d %s %a %d %d:", (int)nd->op, type_str(&nd->type, t, sizeof t), nd->f,
-		nd->keep, nd->nia);
+	/* the work buffer's offset is a constant of the code */
+	size_t at = (size_t)snprintf(buf, len, "%d %s %a %d %lld %d:", (int)nd->op, type_str(&nd->type, t, sizeof t), nd->f,
+		nd->keep, (long long)(g->planned ? nd->work : -1), nd->nia);
 	for (int i = 0; i < nd->nia && at < len; i++)
 		at += (size_t)snprintf(buf + at, len - at, "%lld,", (long long)nd->ia[i]);
 	for (int k = 0; k < nd->narg && at < len; k++) {

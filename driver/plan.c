@@ -1,7 +1,9 @@
 /*
  * plan.c — `sinter plan FILE.sn`: runs the program dry (like `sinter ir`),
  * compiles every region through the whole pipeline and reports its memory
- * plan: each arena value with its offset and live range, the arena size
+ * plan: each arena value with its offset and live range (and each work
+ * buffer, the im2col matrices of a convolution, live during its node's
+ * kernel only), the arena size
  * against the naive sum of all buffers and against the lower bound (the
  * most bytes live at one position), and a chart of lifetimes.
  *
@@ -29,6 +31,7 @@ typedef struct {
 	int64_t lo, hi;  /* bytes [lo, hi) of the arena */
 	int def, last;   /* positions; last = n: live to the end (output or written) */
 	bool grad;       /* in the gradient arena: a PACK, or an operand it holds in place */
+	bool work;       /* v's work buffer (Node.work), not its value */
 } Life;
 
 static int life_cmp(const void *a, const void *b)
@@ -36,7 +39,9 @@ static int life_cmp(const void *a, const void *b)
 	const Life *x = a, *y = b;
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
-	return x->def != y->def ? (x->def < y->def ? -1 : 1) : x->v - y->v;
+	if (x->def != y->def)
+		return x->def < y->def ? -1 : 1;
+	return x->v != y->v ? x->v - y->v : x->work - y->work;
 }
 
 static int span_cmp(const void *a, const void *b)
@@ -75,10 +80,10 @@ static int64_t in_use(const Region *r, const Life *life, int m, int t, Life *tmp
 	int64_t used = 0, end = 0;
 	for (int i = 0; i < k; i++) {
 		for (int j = 0; j < i && tmp[i].lo < end; j++)
-			if (tmp[j].hi > tmp[i].lo && !(tmp[i].lo == tmp[j].lo && tmp[i].hi == tmp[j].hi) &&
+			if (tmp[j].hi > tmp[i].lo && !(tmp[i].lo == tmp[j].lo && tmp[i].hi == tmp[j].hi && !tmp[i].work && !tmp[j].work) &&
 			    !holds(r, &tmp[j], &tmp[i]) && !holds(r, &tmp[i], &tmp[j]))
-				die("plan of %s: %%%d and %%%d are both live at %d and overlap", r->name, tmp[j].v,
-				    tmp[i].v, t);
+				die("plan of %s: %%%d%s and %%%d%s are both live at %d and overlap", r->name, tmp[j].v,
+				    tmp[j].work ? "'s work buffer" : "", tmp[i].v, tmp[i].work ? "'s work buffer" : "", t);
 		if (tmp[i].hi > end) {
 			used += tmp[i].hi - (tmp[i].lo > end ? tmp[i].lo : end);
 			end = tmp[i].hi;
@@ -110,15 +115,16 @@ static void chart(const Region *r, const Life *life, int m)
 			row[c] = life[i].def <= t1 && t0 <= life[i].last ? '#' : '.';
 		}
 		row[cols] = 0;
-		printf("  %%%-5d @%-10lld |%s|\n", life[i].v, (long long)life[i].lo, row);
+		printf("  %%%-5d%s @%-10lld |%s|\n", life[i].v, life[i].work ? "w" : " ", (long long)life[i].lo, row);
 	}
 	free(row);
 }
 
 static void report(const Region *r)
 {
-	int n = r->nnode, m = 0, other = 0;
-	Life *life = xmalloc(((size_t)n + 1) * sizeof *life), *tmp = xmalloc(((size_t)n + 1) * sizeof *tmp);
+	int n = r->nnode, m = 0, other = 0, nwork = 0;
+	/* a value and a work buffer per node at most */
+	Life *life = xmalloc((2 * (size_t)n + 1) * sizeof *life), *tmp = xmalloc((2 * (size_t)n + 1) * sizeof *tmp);
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
 	/* a fused kernel runs as one unit: its values are defined at its first
 	   member, what it reads is used until its last member; values that live
@@ -155,6 +161,14 @@ static void report(const Region *r)
 		}
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
+		int64_t work = ir_work_bytes(r, v);
+		if (work > 0) {
+			planned &= nd->work >= 0;
+			naive += work;
+			nwork++;
+			life[m++] = (Life){ v, nd->work, nd->work + work, first[v], at[v], false, true };
+			arena = nd->work + work > arena ? nd->work + work : arena;
+		}
 		if (!ir_takes_memory(nd->op) || internal[v] || through[v]) {
 			/* a fused value would have had a buffer of its own, too */
 			naive += ir_takes_memory(nd->op) ? type_bytes(&nd->type) : 0;
@@ -165,7 +179,7 @@ static void report(const Region *r)
 		planned &= nd->offset >= 0;
 		naive += grad[v] ? 0 : bytes;
 		ngrads += grad[v] && nd->op != OP_PACK;
-		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, first[v], last[v], grad[v] };
+		life[m++] = (Life){ v, nd->offset, nd->offset + bytes, first[v], last[v], grad[v], false };
 		arena = nd->offset + bytes > arena ? nd->offset + bytes : arena;
 	}
 	arena -= grads; /* the activation arena follows the gradient arena */
@@ -175,8 +189,11 @@ static void report(const Region *r)
 	free(internal);
 	free(through);
 	printf("region %s: %d nodes, %d values in the arena, %d in their own storage (input, param, state), "
-	       "writes, only inside fused kernels or computed into their slot\n",
-	       r->name, n, m, other);
+	       "writes, only inside fused kernels or computed into their slot",
+	       r->name, n, m - nwork, other);
+	if (nwork)
+		printf("; %d work buffers (im2col matrices, marked w)", nwork);
+	printf("\n");
 	if (!planned) {
 		printf("  not planned (the memplan pass is off)\n\n");
 		free(life);
@@ -195,8 +212,8 @@ static void report(const Region *r)
 	for (int i = 0; i < m; i++) {
 		const Node *nd = &r->node[life[i].v];
 		char tb[96];
-		printf("  %%%-6d %-14s %-20s %10lld %10lld  [%d, ", life[i].v, op_info[nd->op].name,
-		       type_str(&nd->type, tb, sizeof tb), (long long)(life[i].hi - life[i].lo), (long long)life[i].lo,
+		printf("  %%%-5d%s %-14s %-20s %10lld %10lld  [%d, ", life[i].v, life[i].work ? "w" : " ", op_info[nd->op].name,
+		       life[i].work ? "work (im2col)" : type_str(&nd->type, tb, sizeof tb), (long long)(life[i].hi - life[i].lo), (long long)life[i].lo,
 		       life[i].def);
 		if (life[i].last == n)
 			printf("end]\n");

@@ -96,6 +96,7 @@ Node ir_proto(OpKind op)
 	n.op = op;
 	n.group = -1;
 	n.offset = -1;
+	n.work = -1;
 	n.at = -1;
 	return n;
 }
@@ -138,6 +139,7 @@ int ir_emit(Region *r, const Node *proto, const int *args, int nargs, char *err,
 	n.narg = nargs;
 	n.group = -1;
 	n.offset = -1;
+	n.work = -1;
 	/* a result type given by the caller (reshape, constants, ...) is checked
 	   before the shape rule computes with it, the inferred one after */
 	char tb[96];

@@ -103,6 +103,7 @@ Region *ir_copy(Arena *arena, const Region *r)
 			die("ir_copy: node %d did not copy", v);
 		c->node[v].group = p.group;
 		c->node[v].offset = p.offset;
+		c->node[v].work = p.work;
 	}
 	for (int k = 0; k < r->nout; k++)
 		ir_output(c, r->out[k]);

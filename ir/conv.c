@@ -160,6 +160,15 @@ RtConv ir_conv_of(const Region *r, int v)
 	return g;
 }
 
+int64_t ir_work_bytes(const Region *r, int v)
+{
+	OpKind op = r->node[v].op;
+	if (op != OP_CONV2D && op != OP_CONV2D_DX && op != OP_CONV2D_DW)
+		return 0;
+	RtConv g = ir_conv_of(r, v);
+	return rt_conv2d_work(&g, op == OP_CONV2D ? RT_CONV_Y : op == OP_CONV2D_DX ? RT_CONV_DX : RT_CONV_DW);
+}
+
 int ir_conv(Region *r, OpKind op, int a, int b, const Node *like, Type t)
 {
 	Node p = ir_proto(op);

@@ -16,8 +16,8 @@
  * placeholder the frontend emits for "d loss / d param"; the autodiff pass
  * replaces every OP_GRAD by ordinary IR.
  *
- * Fields later passes fill in (`group` for fused kernels, `offset` for the
- * memory plan) are present from the start so that the text form, the
+ * Fields later passes fill in (`group` for fused kernels, `offset` and
+ * `work` for the memory plan) are present from the start so that the text form, the
  * interpreter and codegen never need a second representation.
  */
 #ifndef SINTER_IR_H
@@ -130,6 +130,7 @@ typedef struct {
 	int64_t at;        /* PARAM/STATE/PACKED: byte offset in the family block, -1 = none */
 	int group;         /* fused kernel id, -1 = none (set by fusion) */
 	int64_t offset;    /* byte offset in the activation arena, -1 = unplanned */
+	int64_t work;      /* byte offset of its work buffer in the arena (ir_work_bytes), -1 = none or unplanned */
 	int loc;           /* source location: entry loc-1 of Region.loc, 0 = none */
 } Node;
 
@@ -355,6 +356,11 @@ bool ir_store_slot(Store *s, const Node *nd, Tensor *t, char *err, size_t errlen
 uint64_t ir_hash(const Region *r);
 /* Same ops, types, attributes, operands, names and outputs. */
 bool ir_equal(const Region *a, const Region *b);
+/* Bytes of the work buffer node v's code needs while it runs, which the
+   memory plan holds for that node only (Node.work): the convolutions'
+   im2col matrices (ir/conv.c, runtime/conv.c); 0 for every other op. */
+int64_t ir_work_bytes(const Region *r, int v);
+
 /* A deep copy into arena a. */
 Region *ir_copy(Arena *a, const Region *r);
 

@@ -478,6 +478,14 @@ static void parse_node(Parser *P, Region *r, int def, const char *def_at, const 
 		if (offset < 0)
 			perr(P, P->p, "negative offset");
 	}
+	int64_t work = -1;
+	skip_ws(P);
+	if (strncmp(P->p, "work@", 5) == 0) {
+		P->p += 5;
+		work = parse_int(P);
+		if (work < 0)
+			perr(P, P->p, "negative offset");
+	}
 	int loc = 0;
 	skip_ws(P);
 	const char *loc_at = P->p;
@@ -503,6 +511,7 @@ static void parse_node(Parser *P, Region *r, int def, const char *def_at, const 
 	}
 	r->node[v].group = group;
 	r->node[v].offset = offset;
+	r->node[v].work = work;
 	r->node[v].loc = loc;
 	if (def >= 0)
 		define_value(P, def, v, def_at);

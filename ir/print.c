@@ -20,7 +20,8 @@
  * Operands follow the op name; positional attributes (input index, constant,
  * slot names) come next, then named attributes in braces, then the result
  * type.  `#kG` and `@OFF` show the fused kernel (group) and arena offset
- * once passes set them, `!L` the node's source location (`loc L` above: the
+ * once passes set them, `work@OFF` the offset of a convolution's work
+ * buffer (its im2col matrices, live during the node only), `!L` the node's source location (`loc L` above: the
  * range-checked ops take, scatter_rows and one_hot carry one); comment lines before the region describe its
  * kernels when the caller passes a hook that writes them (ir_print_with
  * with kernel_print_comments, kernel/kernel.h: ir/ knows nothing of
@@ -188,6 +189,8 @@ void ir_print_with(FILE *f, const Region *r, IrPrintHook *before)
 			fprintf(f, " #k%d", n->group);
 		if (n->offset >= 0)
 			fprintf(f, " @%lld", (long long)n->offset);
+		if (n->work >= 0)
+			fprintf(f, " work@%lld", (long long)n->work);
 		if (n->loc > 0)
 			fprintf(f, " !%d", n->loc);
 		fputc('\n', f);

@@ -232,6 +232,7 @@ void fusion_run(Region *r)
 	for (int v = 0; v < n; v++) {
 		r->node[v].group = -1;
 		r->node[v].offset = -1;
+		r->node[v].work = -1;
 	}
 	r->arena_bytes = 0;
 	if (n == 0)

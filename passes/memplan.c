@@ -24,6 +24,11 @@
  * placement are tried (largest first, longest-lived first, ...) and the
  * smallest arena is kept.
  *
+ * A node whose code needs a work buffer (ir_work_bytes: a convolution's
+ * im2col matrices) gets one more buffer, live from its kernel's first
+ * member to its last, at Node.work: placed like the values, so that
+ * convolutions share those bytes with values that are dead meanwhile.
+ *
  * Parameters, optimizer state and inputs alias their storage and take no
  * arena memory (offset -1); so do WRITE nodes, which define nothing, and
  * values that live only inside a fused kernel (kernel_internal) or that a
@@ -111,8 +116,9 @@ static void pack_operands(const Region *r, const bool *internal, const bool *thr
 }
 
 /* Assigns every arena value a buffer: buf[v] (-1 for none) at byte sub[v]
-   of it; returns the buffer count. */
-static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
+   of it, and every node with a work buffer that one, wbuf[v] (-1 for
+   none); returns the buffer count. */
+static int make_buffers(const Region *r, int *buf, int64_t *sub, int *wbuf, Buf *bufs)
 {
 	int n = r->nnode, nb = 0;
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
@@ -158,6 +164,13 @@ static int make_buffers(const Region *r, int *buf, int64_t *sub, Buf *bufs)
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		buf[v] = -1;
+		wbuf[v] = -1;
+		int64_t work = ir_work_bytes(r, v);
+		if (work > 0) {
+			/* live while v's kernel runs; never any value's, so never reused in place */
+			wbuf[v] = nb++;
+			bufs[wbuf[v]] = (Buf){ work, false, first[v], at[v], v, -1 };
+		}
 		if (!ir_takes_memory(nd->op) || internal[v] || through[v])
 			continue;
 		int64_t size = value_bytes(nd);
@@ -310,10 +323,10 @@ static int64_t place(Buf *bufs, int nb, const int *idx)
 void memplan_run(Region *r)
 {
 	int n = r->nnode;
-	int *buf = xmalloc(((size_t)n + 1) * sizeof *buf);
+	int *buf = xmalloc(((size_t)n + 1) * sizeof *buf), *wbuf = xmalloc(((size_t)n + 1) * sizeof *wbuf);
 	int64_t *sub = xmalloc(((size_t)n + 1) * sizeof *sub);
-	Buf *bufs = xmalloc(((size_t)n + 1) * sizeof *bufs);
-	int nb = make_buffers(r, buf, sub, bufs);
+	Buf *bufs = xmalloc((2 * (size_t)n + 1) * sizeof *bufs); /* a value's and a work buffer per node */
+	int nb = make_buffers(r, buf, sub, wbuf, bufs);
 	int *idx = xmalloc(((size_t)nb + 1) * sizeof *idx), *tmp = xmalloc(((size_t)nb + 1) * sizeof *tmp);
 	int64_t *best = xmalloc(((size_t)nb + 1) * sizeof *best), best_arena = -1;
 	/* the gradient arena: the PACK buffers, one after the other at the front */
@@ -337,10 +350,13 @@ void memplan_run(Region *r)
 				best[idx[i]] = grads + bufs[idx[i]].offset;
 		}
 	}
-	for (int v = 0; v < n; v++)
+	for (int v = 0; v < n; v++) {
 		r->node[v].offset = buf[v] >= 0 ? best[buf[v]] + sub[v] : -1;
+		r->node[v].work = wbuf[v] >= 0 ? best[wbuf[v]] : -1;
+	}
 	r->arena_bytes = grads + (best_arena > 0 ? best_arena : 0);
 	free(buf);
+	free(wbuf);
 	free(sub);
 	free(bufs);
 	free(idx);

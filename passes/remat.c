@@ -303,6 +303,7 @@ static int clone(Remat *m, int v, bool in)
 	}
 	proto.group = -1;
 	proto.offset = -1;
+	proto.work = -1;
 	char err[256];
 	int c = ir_emit(r, &proto, a, narg, err, sizeof err);
 	if (c < 0)
@@ -575,6 +576,7 @@ static void tidy(Region *r)
 			if (r->node[users[e]].group != nd->group)
 				nd->group = -1;
 		nd->offset = -1;
+		nd->work = -1;
 	}
 	for (int i = 0; i < r->nout; i++)
 		if (r->node[r->out[i]].op == OP_CONST)

@@ -500,8 +500,10 @@ static void improve(const Graph *g, int *order, int64_t budget)
 static void schedule_apply(Region *r, const int *order)
 {
 	ir_reorder(r, order);
-	for (int v = 0; v < r->nnode; v++)
+	for (int v = 0; v < r->nnode; v++) {
 		r->node[v].offset = -1;
+		r->node[v].work = -1;
+	}
 	r->arena_bytes = 0;
 }
 

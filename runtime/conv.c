@@ -1,13 +1,25 @@
 /*
  * conv.c — 2-D convolution (NCHW) for generated code: the forward pass and
  * its two gradients as GEMMs.  Per image and group, im2col lays the input
- * windows out as a [C/G * KH * KW, OH * OW] matrix in a scratch buffer the
- * caller owns (rt_conv2d_scratch floats), so that
+ * windows out as a [C/G * KH * KW, OH * OW] matrix in a work buffer the
+ * caller owns (rt_conv2d_work bytes), so that
  *   y  = w @ col              (forward)
  *   col = w^T @ dy, dx = col2im(col)   (data gradient)
  *   dw = sum over images of dy @ col^T (weight gradient)
  * are each one cblas_sgemm.  A 1x1 convolution with stride 1 and no
- * padding reads x itself as col: no copy, no scratch.
+ * padding reads x itself as col: no copy.
+ *
+ * The images are cut into at most RT_CONV_PARTS parts of consecutive
+ * images, which run on the thread pool, each with its own col matrix and
+ * single-threaded GEMMs: one image's GEMMs are below the size where
+ * OpenBLAS's threads pay off (RT_GEMM_SERIAL_MAX), and copying windows
+ * (im2col, col2im) is as much of the time as the products, which the
+ * pool parallelizes too.  The weight gradient sums each part's images into
+ * a partial sum of its own (part 0's is dw itself) and then adds the parts
+ * in order: the parts depend on the batch size only, never on the thread
+ * count or on which thread ran what, so results are the same bits for any
+ * --threads.  OpenBLAS is set to one thread around the job (pool.c: the
+ * pool and OpenBLAS's threads never run at the same time).
  *
  * The reference these are compared against is the interpreter's direct
  * loops (ir/conv.c), which sum in double: the two differ by float rounding
@@ -26,80 +38,9 @@ static bool conv_plain(const RtConv *g)
 	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-int64_t rt_conv2d_scratch(const RtConv *g)
+static int64_t parts_of(const RtConv *g)
 {
-	return conv_plain(g) ? 0 : g->c / g->groups * g->kh * g->kw * g->oh * g->ow;
-}
-
-/* The window geometry of one im2col row (channel c, tap kh, kw): output
-   column ow reads input column iw = ow * sw + iw0, inside when in [0, W). */
-typedef struct {
-	int64_t c, ki, kj;
-} Tap;
-
-static Tap tap_of(const RtConv *g, int64_t row)
-{
-	Tap t = { row / (g->kh * g->kw), row / g->kw % g->kh, row % g->kw };
-	return t;
-}
-
-/* col[row][oh * OW + ow] = x[c][ih][iw] (0 outside), x one image's group. */
-static void im2col(const RtConv *g, const float *x, float *col)
-{
-	int64_t rows = g->c / g->groups * g->kh * g->kw, ohw = g->oh * g->ow;
-	for (int64_t row = 0; row < rows; row++) {
-		Tap t = tap_of(g, row);
-		const float *xc = x + t.c * g->h * g->w;
-		float *out = col + row * ohw;
-		for (int64_t i = 0; i < g->oh; i++) {
-			int64_t ih = i * g->sh - g->ph + t.ki * g->dh;
-			float *o = out + i * g->ow;
-			if (ih < 0 || ih >= g->h) {
-				memset(o, 0, (size_t)g->ow * sizeof *o);
-				continue;
-			}
-			const float *xr = xc + ih * g->w;
-			for (int64_t j = 0; j < g->ow; j++) {
-				int64_t iw = j * g->sw - g->pw + t.kj * g->dw;
-				o[j] = iw >= 0 && iw < g->w ? xr[iw] : 0.0f;
-			}
-		}
-	}
-}
-
-/* x[c][ih][iw] += col[row][oh * OW + ow] over the windows: im2col's adjoint. */
-static void col2im(const RtConv *g, const float *col, float *x)
-{
-	int64_t rows = g->c / g->groups * g->kh * g->kw, ohw = g->oh * g->ow;
-	memset(x, 0, (size_t)(g->c / g->groups * g->h * g->w) * sizeof *x);
-	for (int64_t row = 0; row < rows; row++) {
-		Tap t = tap_of(g, row);
-		float *xc = x + t.c * g->h * g->w;
-		const float *in = col + row * ohw;
-		for (int64_t i = 0; i < g->oh; i++) {
-			int64_t ih = i * g->sh - g->ph + t.ki * g->dh;
-			if (ih < 0 || ih >= g->h)
-				continue;
-			float *xr = xc + ih * g->w;
-			const float *c = in + i * g->ow;
-			for (int64_t j = 0; j < g->ow; j++) {
-				int64_t iw = j * g->sw - g->pw + t.kj * g->dw;
-				if (iw >= 0 && iw < g->w)
-					xr[iw] += c[j];
-			}
-		}
-	}
-}
-
-/* C[M,N] = op(A) @ op(B) (+ C when acc), row-major, small ones serial as
-   every GEMM of generated code (runtime.h). */
-static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-	int64_t ldb, bool acc, float *C)
-{
-	int threads = M * N * K < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-		1.0f, A, (int)lda, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)N);
-	rt_gemm_serial_end(threads);
+	return g->n < RT_CONV_PARTS ? g->n : RT_CONV_PARTS;
 }
 
 /* Per group: channels of x, of y, and the GEMMs' inner size. */
@@ -113,46 +54,310 @@ static Sizes sizes_of(const RtConv *g)
 	return s;
 }
 
-/* The im2col matrix of image n's group gi: x itself when plain, else col. */
-static const float *cols(const RtConv *g, const Sizes *s, const float *x, int64_t n, int64_t gi, float *col)
+static int64_t block_rows(const RtConv *g);
+
+/* Floats of one part's col matrix: one block of output rows. */
+static int64_t col_floats(const RtConv *g)
 {
-	const float *xg = x + (n * g->c + gi * s->cg) * s->hw;
-	if (conv_plain(g))
-		return xg;
-	im2col(g, xg, col);
-	return col;
+	return conv_plain(g) ? 0 : sizes_of(g).k * block_rows(g) * g->ow;
 }
 
-void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *col)
+int64_t rt_conv2d_work(const RtConv *g, RtConvOp op)
 {
-	Sizes s = sizes_of(g);
-	for (int64_t n = 0; n < g->n; n++)
-		for (int64_t gi = 0; gi < g->groups; gi++)
-			gemm(false, false, s.og, s.ohw, s.k, w + gi * s.og * s.k, s.k, cols(g, &s, x, n, gi, col), s.ohw, false,
-				y + (n * g->o + gi * s.og) * s.ohw);
+	int64_t parts = parts_of(g), floats = parts * col_floats(g);
+	if (op == RT_CONV_DW && parts > 1)
+		floats += (parts - 1) * g->o * sizes_of(g).k; /* a partial sum per part but the first */
+	return floats * (int64_t)sizeof(float);
 }
 
-void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *col)
+/*
+ * The columns of one tap kj: output column j reads input column j * sw +
+ * off, which is inside [0, W) exactly for j in [j0, j1), computed once per
+ * im2col row so that the copy loops test nothing per element.  The rows
+ * are walked as nested loops over (channel, ki, kj), no division per row:
+ * the narrow images of deep layers have rows of a few elements, where a
+ * division or a library call per row costs as much as the row.
+ */
+typedef struct {
+	int64_t off, j0, j1;
+} Cols;
+
+static Cols cols_of(const RtConv *g, int64_t kj)
 {
-	Sizes s = sizes_of(g);
-	bool plain = conv_plain(g);
-	for (int64_t n = 0; n < g->n; n++)
-		for (int64_t gi = 0; gi < g->groups; gi++) {
-			float *dxg = dx + (n * g->c + gi * s.cg) * s.hw;
-			gemm(true, false, s.k, s.ohw, s.og, w + gi * s.og * s.k, s.k, dy + (n * g->o + gi * s.og) * s.ohw,
-				s.ohw, false, plain ? dxg : col);
-			if (!plain)
-				col2im(g, col, dxg);
-		}
+	Cols t = { kj * g->dw - g->pw, 0, 0 };
+	int64_t sw = g->sw;
+	/* j * sw + off >= 0  <=>  j >= ceil(-off / sw) (no division for stride 1) */
+	t.j0 = t.off >= 0 ? 0 : sw == 1 ? -t.off : (-t.off + sw - 1) / sw;
+	/* j * sw + off < W  <=>  j < ceil((W - off) / sw) */
+	t.j1 = g->w - t.off <= 0 ? 0 : sw == 1 ? g->w - t.off : (g->w - t.off + sw - 1) / sw;
+	t.j1 = t.j1 < g->ow ? t.j1 : g->ow;
+	t.j0 = t.j0 < t.j1 ? t.j0 : t.j1;
+	return t;
 }
 
-void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *col)
+/* dst[0..n) = src[0..n): in blocks of 8 that compile to vector moves
+   (memcpy of a constant size), for rows too short for a memcpy call. */
+static void copy_row(float *dst, const float *src, int64_t n)
 {
-	Sizes s = sizes_of(g);
-	if (g->n == 0)
-		memset(dw, 0, (size_t)(g->o * s.k) * sizeof *dw);
-	for (int64_t n = 0; n < g->n; n++)
-		for (int64_t gi = 0; gi < g->groups; gi++)
-			gemm(false, true, s.og, s.k, s.ohw, dy + (n * g->o + gi * s.og) * s.ohw, s.ohw, cols(g, &s, x, n, gi, col),
-				s.ohw, n > 0, dw + gi * s.og * s.k);
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8)
+		memcpy(dst + j, src + j, 8 * sizeof *dst);
+	for (; j < n; j++)
+		dst[j] = src[j];
+}
+
+/* dst[0..n) += src[0..n), in blocks of 8 that compile to vector adds. */
+static void add_row(float *dst, const float *src, int64_t n)
+{
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		float a[8], b[8];
+		memcpy(a, dst + j, sizeof a);
+		memcpy(b, src + j, sizeof b);
+		for (int k = 0; k < 8; k++)
+			a[k] += b[k];
+		memcpy(dst + j, a, sizeof a);
+	}
+	for (; j < n; j++)
+		dst[j] += src[j];
+}
+
+/* Output rows [i0, i1) of one block: bl = (i1 - i0) * OW columns of the
+   im2col matrix, col[row][(i - i0) * OW + ow]. */
+typedef struct {
+	int64_t i0, i1, bl;
+} Block;
+
+/* col[row][i * OW + ow] = x[c][ih][iw] (0 outside) over the block's rows,
+   x one image's group; row = (c * KH + ki) * KW + kj. */
+static void im2col(const RtConv *g, const float *x, Block b, float *col)
+{
+	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw;
+	float *out = col;
+	for (int64_t c = 0; c < cg; c++)
+		for (int64_t ki = 0; ki < g->kh; ki++)
+			for (int64_t kj = 0; kj < g->kw; kj++, out += b.bl) {
+				Cols t = cols_of(g, kj);
+				const float *xc = x + c * g->h * g->w;
+				for (int64_t i = b.i0; i < b.i1; i++) {
+					int64_t ih = i * g->sh - g->ph + ki * g->dh;
+					float *o = out + (i - b.i0) * ow;
+					if (ih < 0 || ih >= g->h) {
+						for (int64_t j = 0; j < ow; j++)
+							o[j] = 0.0f;
+						continue;
+					}
+					const float *xr = xc + ih * g->w;
+					for (int64_t j = 0; j < t.j0; j++)
+						o[j] = 0.0f;
+					if (sw == 1)
+						copy_row(o + t.j0, xr + t.j0 + t.off, t.j1 - t.j0);
+					else
+						for (int64_t j = t.j0; j < t.j1; j++)
+							o[j] = xr[j * sw + t.off];
+					for (int64_t j = t.j1; j < ow; j++)
+						o[j] = 0.0f;
+				}
+			}
+}
+
+/* x[c][ih][iw] += col[row][i * OW + ow] over the block's windows:
+   im2col's adjoint (x zeroed by the caller before the first block). */
+static void col2im(const RtConv *g, const float *col, Block b, float *x)
+{
+	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw;
+	const float *in = col;
+	for (int64_t c = 0; c < cg; c++)
+		for (int64_t ki = 0; ki < g->kh; ki++)
+			for (int64_t kj = 0; kj < g->kw; kj++, in += b.bl) {
+				Cols t = cols_of(g, kj);
+				float *xc = x + c * g->h * g->w;
+				for (int64_t i = b.i0; i < b.i1; i++) {
+					int64_t ih = i * g->sh - g->ph + ki * g->dh;
+					if (ih < 0 || ih >= g->h)
+						continue;
+					float *xr = xc + ih * g->w;
+					const float *cr = in + (i - b.i0) * ow;
+					if (sw == 1)
+						add_row(xr + t.j0 + t.off, cr + t.j0, t.j1 - t.j0);
+					else
+						for (int64_t j = t.j0; j < t.j1; j++)
+							xr[j * sw + t.off] += cr[j];
+				}
+			}
+}
+
+/* Output rows per block: about RT_CONV_BLOCK output pixels (at least a row), so that the
+   block's im2col matrix stays in cache between its copy and its GEMM. */
+static int64_t block_rows(const RtConv *g)
+{
+	int64_t rows = g->ow > 0 ? RT_CONV_BLOCK / g->ow : 1;
+	return rows < 1 ? 1 : rows > g->oh ? (g->oh > 0 ? g->oh : 1) : rows;
+}
+
+/* One call's operands; each part p works on images [lo, hi) of
+   bounds(p) with col = work + p * col_floats. */
+typedef struct Job {
+	const RtConv *g;
+	Sizes s;
+	const float *a, *b; /* x, w (forward); dy, w (dx); x, dy (dw) */
+	float *out, *work;
+	int64_t parts;
+	/* the work of image n's group gi in part p (first: the part's first image) */
+	void (*one)(const struct Job *j, int64_t p, int64_t n, int64_t gi, bool first);
+} Job;
+
+/* C[M,N] (row stride ldc) = op(A) @ op(B) (+ C when acc), row-major.
+   With several parts OpenBLAS is on one thread already (run_parts); a
+   single image's GEMM takes its threads by the size rule of every GEMM
+   (runtime.h). */
+static void gemm(const Job *j, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+	const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+{
+	int threads = j->parts == 1 && M * N * K < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+		1.0f, A, (int)lda, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
+	rt_gemm_serial_end(threads);
+}
+
+static void bounds(const Job *j, int64_t p, int64_t *lo, int64_t *hi)
+{
+	*lo = j->g->n * p / j->parts;
+	*hi = j->g->n * (p + 1) / j->parts;
+}
+
+/* The block of output rows from i0 on (the next starts at its i1). */
+static Block block_at(const RtConv *g, int64_t i0)
+{
+	int64_t i1 = i0 + block_rows(g) < g->oh ? i0 + block_rows(g) : g->oh;
+	Block b = { i0, i1, (i1 - i0) * g->ow };
+	return b;
+}
+
+/* Image n's group gi of x (forward, dw) or of dx (dx), and of y or dy. */
+static int64_t x_at(const RtConv *g, const Sizes *s, int64_t n, int64_t gi)
+{
+	return (n * g->c + gi * s->cg) * s->hw;
+}
+
+static int64_t y_at(const RtConv *g, const Sizes *s, int64_t n, int64_t gi)
+{
+	return (n * g->o + gi * s->og) * s->ohw;
+}
+
+/* Part p's partial weight gradient: dw itself for part 0, else past the
+   parts' col matrices. */
+static float *partial(const Job *j, int64_t p)
+{
+	return p == 0 ? j->out : j->work + j->parts * col_floats(j->g) + (p - 1) * j->g->o * j->s.k;
+}
+
+/* y of image n, group gi = w @ col, block by block. */
+static void forward_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+{
+	const RtConv *g = j->g;
+	const Sizes *s = &j->s;
+	const float *x = j->a + x_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
+	float *y = j->out + y_at(g, s, n, gi), *col = j->work + p * col_floats(g);
+	(void)first;
+	if (conv_plain(g)) {
+		gemm(j, false, false, s->og, s->ohw, s->k, w, s->k, x, s->ohw, false, y, s->ohw);
+		return;
+	}
+	for (Block b = block_at(g, 0); b.i0 < g->oh; b = block_at(g, b.i1)) {
+		im2col(g, x, b, col);
+		gemm(j, false, false, s->og, b.bl, s->k, w, s->k, col, b.bl, false, y + b.i0 * g->ow, s->ohw);
+	}
+}
+
+/* dx of image n, group gi = col2im(w^T @ dy), block by block. */
+static void dx_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+{
+	const RtConv *g = j->g;
+	const Sizes *s = &j->s;
+	float *dx = j->out + x_at(g, s, n, gi), *col = j->work + p * col_floats(g);
+	const float *dy = j->a + y_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
+	(void)first;
+	if (conv_plain(g)) {
+		gemm(j, true, false, s->k, s->ohw, s->og, w, s->k, dy, s->ohw, false, dx, s->ohw);
+		return;
+	}
+	memset(dx, 0, (size_t)(s->cg * s->hw) * sizeof *dx);
+	for (Block b = block_at(g, 0); b.i0 < g->oh; b = block_at(g, b.i1)) {
+		gemm(j, true, false, s->k, b.bl, s->og, w, s->k, dy + b.i0 * g->ow, s->ohw, false, col, b.bl);
+		col2im(g, col, b, dx);
+	}
+}
+
+/* Part p's partial dw, group gi (+)= dy @ col^T of image n, block by
+   block; first: the part's first image, which sets it. */
+static void dw_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+{
+	const RtConv *g = j->g;
+	const Sizes *s = &j->s;
+	const float *x = j->a + x_at(g, s, n, gi), *dy = j->b + y_at(g, s, n, gi);
+	float *dw = partial(j, p) + gi * s->og * s->k, *col = j->work + p * col_floats(g);
+	if (conv_plain(g)) {
+		gemm(j, false, true, s->og, s->k, s->ohw, dy, s->ohw, x, s->ohw, !first, dw, s->k);
+		return;
+	}
+	for (Block b = block_at(g, 0); b.i0 < g->oh; b = block_at(g, b.i1)) {
+		im2col(g, x, b, col);
+		gemm(j, false, true, s->og, s->k, b.bl, dy + b.i0 * g->ow, s->ohw, col, b.bl, !first || b.i0 > 0, dw, s->k);
+	}
+}
+
+/* Parts [p0, p1): every image of each, every group of each image. */
+static void run_range(void *ctx, int64_t p0, int64_t p1)
+{
+	const Job *j = ctx;
+	for (int64_t p = p0; p < p1; p++) {
+		int64_t lo, hi;
+		bounds(j, p, &lo, &hi);
+		for (int64_t n = lo; n < hi; n++)
+			for (int64_t gi = 0; gi < j->g->groups; gi++)
+				j->one(j, p, n, gi, n == lo);
+	}
+}
+
+static void run_parts(Job *j)
+{
+	j->s = sizes_of(j->g);
+	j->parts = parts_of(j->g);
+	if (j->parts == 1) {
+		run_range(j, 0, 1);
+		return;
+	}
+	int threads = rt_gemm_serial_begin();
+	rt_parallel_for(j->parts, run_range, j);
+	rt_gemm_serial_end(threads);
+}
+
+void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *work)
+{
+	Job j = { .g = g, .a = x, .b = w, .out = y, .work = work, .one = forward_one };
+	run_parts(&j);
+}
+
+void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work)
+{
+	Job j = { .g = g, .a = dy, .b = w, .out = dx, .work = work, .one = dx_one };
+	run_parts(&j);
+}
+
+void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work)
+{
+	Job j = { .g = g, .a = x, .b = dy, .out = dw, .work = work, .one = dw_one };
+	int64_t size = g->o * sizes_of(g).k;
+	if (g->n == 0) {
+		memset(dw, 0, (size_t)size * sizeof *dw);
+		return;
+	}
+	run_parts(&j);
+	/* the parts in order: the same sum whichever thread ran which part */
+	for (int64_t p = 1; p < j.parts; p++) {
+		const float *d = partial(&j, p);
+		for (int64_t i = 0; i < size; i++)
+			dw[i] += d[i];
+	}
 }

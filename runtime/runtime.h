@@ -207,11 +207,17 @@ typedef struct {
 	int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups;
 } RtConv;
 enum { RT_CONV_FIELDS = 16 };
-/* Floats of the scratch buffer `col` the three functions need (0: none). */
-int64_t rt_conv2d_scratch(const RtConv *g);
+/* The images go in at most RT_CONV_PARTS parts on the thread pool; each
+   image's output in blocks of whole rows, about RT_CONV_BLOCK pixels. */
+enum { RT_CONV_PARTS = 4, RT_CONV_BLOCK = 256 };
+typedef enum { RT_CONV_Y, RT_CONV_DX, RT_CONV_DW } RtConvOp;
+/* Bytes of the work buffer (the parts' im2col matrices and partial weight
+   gradients) that rt_conv2d, _dx or _dw needs (0: none): the memory plan
+   holds it for the call only. */
+int64_t rt_conv2d_work(const RtConv *g, RtConvOp op);
 /* y = conv(x, w); dx = the data gradient of dy; dw = the weight gradient. */
-void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *col);
-void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *col);
-void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *col);
+void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *work);
+void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work);
+void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work);
 
 #endif

@@ -7,6 +7,9 @@
  * The interpreter sums in double over direct loops, generated code calls
  * runtime/conv.c's im2col/col2im and GEMMs in float: positive inputs keep
  * the sums free of cancellation, so they agree to a relative 2e-5.
+ * Each also planned by memplan, its im2col matrices in the arena.  Then
+ * larger batches and wider images, which the runtime cuts into parts and
+ * blocks.
  * Then the errors of the shape rule, each naming both shapes.
  */
 #include "ir/conv.h"
@@ -37,33 +40,81 @@ static Node random_conv(int k, Type *xt, Type *wt)
 	return p;
 }
 
-static void test_random(void)
+/*
+ * The three ops of one geometry, generated code against the interpreter:
+ * as they are, and planned (memplan) with their operands and results in
+ * the arena, live across the other convolutions, so that a work buffer
+ * (the im2col matrices at Node.work) placed over one of them shows.
+ */
+static void diff_conv(const char *what, Node p, Type xt, Type wt)
 {
 	char name[200], xs[64], ws[64];
-	for (int k = 0; k < 120; k++) {
-		Type xt, wt;
-		Node p = random_conv(k, &xt, &wt);
-		RtConv g;
-		char err[512];
-		if (!check(ir_conv_geom(&xt, &wt, &p, &g, err, sizeof err), "conv_geometry", "%s", err))
-			continue;
-		Type yt = type_make(DT_F32, 4, (int64_t[]){ g.n, g.o, g.oh, g.ow });
+	RtConv g;
+	char err[512];
+	if (!check(ir_conv_geom(&xt, &wt, &p, &g, err, sizeof err), "conv_geometry", "%s", err))
+		return;
+	Type yt = type_make(DT_F32, 4, (int64_t[]){ g.n, g.o, g.oh, g.ow });
+	for (int planned = 0; planned < 2; planned++) {
 		Region *r = ir_region_new(arena_new(), "conv");
 		int x = ir_input(r, 0, xt), w = ir_input(r, 1, wt), dy = ir_input(r, 2, yt);
-		int y = emit(r, p, (int[]){ x, w }, 2);
-		ir_output(r, y);
-		ir_output(r, ir_conv(r, OP_CONV2D_DX, dy, w, &p, xt));
-		ir_output(r, ir_conv(r, OP_CONV2D_DW, x, dy, &p, wt));
+		if (planned) {
+			x = ir_op1(r, OP_NEG, x);
+			dy = ir_op1(r, OP_NEG, dy);
+		}
+		int out[3] = { emit(r, p, (int[]){ x, w }, 2), ir_conv(r, OP_CONV2D_DX, dy, w, &p, xt),
+			ir_conv(r, OP_CONV2D_DW, x, dy, &p, wt) };
+		for (int k = 0; k < 3; k++)
+			ir_output(r, planned ? ir_op1(r, OP_NEG, out[k]) : out[k]);
+		if (planned)
+			memplan_run(r);
 		Tensor *in = region_inputs(r, 0);
 		Mem *mem = xcalloc(1, sizeof *mem);
 		mem_fill(mem, r);
-		snprintf(name, sizeof name, "conv_%d_x%s_w%s_s%lldx%lld_p%lldx%lld_d%lldx%lld_g%lld", k,
-			type_str(&xt, xs, sizeof xs), type_str(&wt, ws, sizeof ws), (long long)g.sh, (long long)g.sw,
-			(long long)g.ph, (long long)g.pw, (long long)g.dh, (long long)g.dw, (long long)g.groups);
+		snprintf(name, sizeof name, "conv_%s%s_x%s_w%s_s%lldx%lld_p%lldx%lld_d%lldx%lld_g%lld", what,
+			planned ? "_planned" : "", type_str(&xt, xs, sizeof xs), type_str(&wt, ws, sizeof ws), (long long)g.sh,
+			(long long)g.sw, (long long)g.ph, (long long)g.pw, (long long)g.dh, (long long)g.dw, (long long)g.groups);
 		diff_run(name, r, in, 3, mem, 2e-5);
 		mem_free(mem);
 		inputs_free(in, 3);
 		arena_free(r->arena);
+	}
+}
+
+static void test_random(void)
+{
+	char what[16];
+	for (int k = 0; k < 120; k++) {
+		Type xt, wt;
+		Node p = random_conv(k, &xt, &wt);
+		snprintf(what, sizeof what, "%d", k);
+		diff_conv(what, p, xt, wt);
+	}
+}
+
+/*
+ * Geometries that runtime/conv.c cuts up: batches of 5 to 9 images in
+ * RT_CONV_PARTS parts of unequal sizes (the weight gradient's partial sums),
+ * and outputs wider than RT_CONV_BLOCK pixels per row or with several rows
+ * per block and a shorter last block.
+ */
+static void test_blocks(void)
+{
+	static const struct {
+		const char *x, *w;
+		int64_t a[CONV_NATTR];
+	} cases[] = {
+		{ "5,3,20,40", "4,3,3,3", { 1, 1, 1, 1, 1, 1, 1 } },      /* 6 rows of 40 per block, 20 rows */
+		{ "6,2,9,300", "2,2,3,3", { 1, 1, 1, 1, 1, 1, 1 } },      /* a row of 300 per block */
+		{ "7,4,23,37", "6,2,3,2", { 2, 1, 1, 0, 1, 2, 2 } },      /* strided, dilated, grouped */
+		{ "9,3,17,31", "3,1,5,5", { 1, 2, 2, 2, 1, 1, 3 } },      /* depthwise, 5x5 */
+		{ "5,8,16,70", "4,8,1,1", { 1, 1, 0, 0, 1, 1, 1 } },      /* 1x1: the GEMM over x itself */
+	};
+	char what[16];
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		const int64_t *a = cases[c].a;
+		Node p = attrs(OP_CONV2D, CONV_NATTR, (int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4], (int)a[5], (int)a[6]);
+		snprintf(what, sizeof what, "block%zu", c);
+		diff_conv(what, p, tp(DT_F32, cases[c].x), tp(DT_F32, cases[c].w));
 	}
 }
 
@@ -102,5 +153,5 @@ static void test_errors(void)
 
 int main(void)
 {
-	return jit_run((const CheckTest[]){ test_random, test_errors, NULL });
+	return jit_run((const CheckTest[]){ test_random, test_blocks, test_errors, NULL });
 }
