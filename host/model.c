@@ -362,7 +362,7 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	return (Value){ .kind = V_OPT, .opt = o };
 }
 
-void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
+void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc, StepOpts *so)
 {
 	Region *r = ev->tr->r;
 	const OptDecl *od = o->decl->opt;
@@ -382,6 +382,10 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 			pnodes[nparams++] = i;
 	if (!nparams)
 		ev_error(ev, loc, "the loss does not depend on any parameter");
+	/* clip_norm and accumulate act on all the gradients before any update */
+	int *gnodes = so ? step_grads(ev, o, so, loss, pnodes, nparams, loc) : NULL;
+	if (so && !gnodes)
+		return;
 	Env *tenv = env_new(ev, o->hyper);
 	env_set(ev, tenv, "t", v_int(o->t + 1), true);
 	const char *what = arena_printf(ev->arena, "the update of optimizer '%s'", od->name);
@@ -391,7 +395,7 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 		const char *pname = r->node[pn].name;
 		Type pt = r->node[pn].type;
 		Node gp = ir_proto(OP_GRAD);
-		int g = ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
+		int g = gnodes ? gnodes[k] : ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
 		Env *env = env_new(ev, tenv);
 		env_set(ev, env, od->upd_p, v_tensor(pn), false);
 		env_set(ev, env, od->upd_g, v_tensor(g), false);
