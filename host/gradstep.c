@@ -135,27 +135,68 @@ static int by_place(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* g[k] *= min(1, clip / (||g||_2 + 1e-6)) over all of g[0..n), the norm
-   one reduction over their pack in the parameter block's layout. */
-static void clip(Ev *ev, StepOpts *so, const int *pnodes, int *g, int n, Loc loc)
+/* The pack of v[order[i]] (the gradients in the parameter block's layout). */
+static int pack_of(Ev *ev, const int *v, const int *order, int n, Loc loc)
 {
 	Region *r = ev->tr->r;
-	int *order = arena_alloc(ev->arena, ((size_t)n + 1) * sizeof *order);
 	int *ops = arena_alloc(ev->arena, ((size_t)n + 1) * sizeof *ops);
-	for (int k = 0; k < n; k++)
-		order[k] = k;
-	sort_region = r;
-	sort_pnodes = pnodes;
-	qsort(order, (size_t)n, sizeof *order, by_place);
 	for (int i = 0; i < n; i++)
-		ops[i] = g[order[i]];
+		ops[i] = v[order[i]];
 	Node pp = ir_proto(OP_PACK);
 	char err[256];
 	int pk = ir_emit(r, &pp, ops, n, err, sizeof err);
 	if (pk < 0)
 		ev_error(ev, loc, "clip_norm: %s", err);
+	return pk;
+}
+
+/* Do the parameters, in block order, lie next to each other, each at the
+   first aligned offset after the one before?  Then a pack of their
+   gradients has the layout of the block's span from the first. */
+static bool adjacent(const Region *r, const int *pnodes, const int *order, int n)
+{
+	for (int i = 1; i < n; i++) {
+		const Node *a = &r->node[pnodes[order[i - 1]]], *b = &r->node[pnodes[order[i]]];
+		if (a->at < 0 || b->at != ir_pack_align(a->at + type_bytes(&a->type)))
+			return false;
+	}
+	return n > 0 && r->node[pnodes[order[0]]].at >= 0;
+}
+
+/*
+ * g[k] *= min(1, clip / (||g||_2 + 1e-6)) over all of g[0..n), the norm
+ * one reduction over their pack in the parameter block's layout.  At the
+ * end of an accumulation g[k] = (acc_k + raw[k]) / k: there the pack holds
+ * the raw gradients, and the norm reads the accumulators as one packed
+ * span of their block, so that a weight's gradient is still computed
+ * straight into the gradient arena by its GEMM (a pack of the sums would
+ * need the GEMM's result in a buffer of its own first).  The span's
+ * padding reads as zero: the accumulators' block starts zeroed, and only
+ * first calls (which store packed gradients, zero between the tensors)
+ * and sums of those write it.
+ */
+static void clip(Ev *ev, OptInst *o, StepOpts *so, const int *pnodes, int *g, const int *raw, int n, Loc loc)
+{
+	Region *r = ev->tr->r;
+	int *order = arena_alloc(ev->arena, ((size_t)n + 1) * sizeof *order);
+	for (int k = 0; k < n; k++)
+		order[k] = k;
+	sort_region = r;
+	sort_pnodes = pnodes;
+	qsort(order, (size_t)n, sizeof *order, by_place);
 	Type f32 = type_scalar(DT_F32);
-	int sq = ir_reduce(r, OP_SUM, ir_op2(r, OP_MUL, pk, pk), (int[]){ 0 }, 1, false);
+	int x;
+	if (raw && adjacent(r, pnodes, order, n)) {
+		int pk = pack_of(ev, raw, order, n, loc);
+		Node sp = ir_proto(OP_PACKED);
+		sp.sname = ir_strdup(r, arena_printf(ev->arena, "%s.@accum", o->name));
+		sp.at = r->node[pnodes[order[0]]].at;
+		sp.type = r->node[pk].type;
+		int acc = ir_emit(r, &sp, NULL, 0, NULL, 0);
+		x = ir_op2(r, OP_DIV, ir_op2(r, OP_ADD, acc, pk), ir_const(r, f32, (double)so->k));
+	} else
+		x = pack_of(ev, g, order, n, loc);
+	int sq = ir_reduce(r, OP_SUM, ir_op2(r, OP_MUL, x, x), (int[]){ 0 }, 1, false);
 	so->norm = ir_op1(r, OP_SQRT, sq);
 	int den = ir_op2(r, OP_ADD, so->norm, ir_const(r, f32, 1e-6));
 	int coef = ir_op2(r, OP_DIV, ev_node(ev, so->clip, loc, DT_F32), den);
@@ -172,14 +213,17 @@ int *step_grads(Ev *ev, OptInst *o, StepOpts *so, int loss, const int *pnodes, i
 		Node gp = ir_proto(OP_GRAD);
 		g[k] = ir_emit(r, &gp, (int[]){ loss, pnodes[k] }, 2, NULL, 0);
 	}
+	int *raw = NULL;
 	if (so->k > 1) {
+		raw = arena_alloc(ev->arena, ((size_t)n + 1) * sizeof *raw);
+		memcpy(raw, g, (size_t)n * sizeof *raw);
 		accum_params(ev, o, r, pnodes, n, loc);
 		accumulate(ev, o, so, pnodes, g, n, loc);
 		if (!so->final)
 			return NULL;
 	}
 	if (so->clip.kind != V_NONE)
-		clip(ev, so, pnodes, g, n, loc);
+		clip(ev, o, so, pnodes, g, raw, n, loc);
 	return g;
 }
 
