@@ -8,7 +8,9 @@
 # than the big batch's; and a `sinter build` binary, whose build's dry run
 # meets the minimize statement once, must have compiled every kind of call
 # of a step (first, middle, last): it prints the JIT's output, warning
-# nothing about regions run on the interpreter.
+# nothing about regions run on the interpreter.  A run of
+# tests/e2e/accumulate_resume.sn stopped after a checkpoint and resumed logs
+# what an uninterrupted one does, bit for bit.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 scratch
@@ -63,4 +65,20 @@ if "$root/sinter" build "$src" -D ACC=4 -D BATCH=16 -o "$tmp/accbin" >"$tmp/buil
 	fi
 else
 	fail "accumulate_build: sinter build failed: $(head -3 "$tmp/build.err")"
+fi
+
+# stopped after a step's checkpoint and resumed: the same log, bit for bit
+res=$root/tests/e2e/accumulate_resume.sn
+mkdir -p "$tmp/resume"
+if "$root/sinter" run "$res" -D CKPT="$tmp/resume/a.ckpt" --log "$tmp/resume/full.log" >/dev/null 2>"$tmp/resume/err" &&
+	"$root/sinter" run "$res" -D CKPT="$tmp/resume/b.ckpt" -D STOP=6 --log "$tmp/resume/part.log" >/dev/null 2>>"$tmp/resume/err" &&
+	"$root/sinter" run "$res" -D CKPT="$tmp/resume/b.ckpt" -D RESUME=true --log "$tmp/resume/rest.log" >/dev/null 2>>"$tmp/resume/err"; then
+	if d=$(numdiff <(cat "$tmp/resume/part.log" "$tmp/resume/rest.log") "$tmp/resume/full.log" --rtol 0 --atol 0 \
+		--drop '"time": [^,]*,' --count 12 --names resumed whole); then
+		pass "accumulate_resume: $d"
+	else
+		fail "accumulate_resume: $d"
+	fi
+else
+	fail "accumulate_resume: sinter failed: $(head -3 "$tmp/resume/err")"
 fi
