@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lang/diag.h"
@@ -284,6 +285,46 @@ static const void *derived_origin(Ev *ev, int op, const Value *a, const Value *b
 	*d = (Derived){ op, oa, ob, ka, kb, tr->derived };
 	tr->derived = d;
 	return d;
+}
+
+static const void *remap(const void *p, const void *const *from, Derived *const *to, int m)
+{
+	for (int j = 0; j < m; j++)
+		if (p == from[j])
+			return to[j];
+	return p;
+}
+
+/* A copy of a trace's list of derived origins into arena a (in the same
+   order), with the origins of its n inputs, old[], rewritten into new[]
+   where they name an entry: the copy of a trace must not point into the
+   arena of the trace it was copied from. */
+struct Derived *host_derived_copy(Arena *a, struct Derived *list, const void *const *old, const void **new, int n)
+{
+	int m = 0;
+	for (const Derived *d = list; d; d = d->next)
+		m++;
+	const void **from = xmalloc(((size_t)m + 1) * sizeof *from);
+	Derived **to = xmalloc(((size_t)m + 1) * sizeof *to), *head = NULL, **tail = &head;
+	m = 0;
+	for (const Derived *d = list; d; d = d->next) {
+		Derived *c = arena_alloc(a, sizeof *c);
+		*c = *d;
+		c->next = NULL;
+		*tail = c;
+		tail = &c->next;
+		from[m] = d;
+		to[m++] = c;
+	}
+	for (int i = 0; i < m; i++) {
+		to[i]->oa = remap(to[i]->oa, from, to, m);
+		to[i]->ob = remap(to[i]->ob, from, to, m);
+	}
+	for (int i = 0; i < n; i++)
+		new[i] = remap(old[i], from, to, m);
+	free(from);
+	free(to);
+	return head;
 }
 
 static const char *const bin_spelling[] = {

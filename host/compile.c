@@ -41,6 +41,43 @@ static void trace_discard(Ev *ev)
 	ev->tr = NULL;
 }
 
+Trace *host_trace_fork(Ev *ev)
+{
+	const Trace *tr = ev->tr;
+	Arena *a = arena_new();
+	Trace *c = arena_alloc(a, sizeof *c);
+	*c = *tr;
+	c->a = a;
+	c->r = ir_copy(a, tr->r);
+	c->keep = NULL;
+	c->cap = tr->ninputs;
+	c->inputs = arena_alloc(a, ((size_t)c->cap + 1) * sizeof *c->inputs);
+	c->origin = arena_alloc(a, ((size_t)c->cap + 1) * sizeof *c->origin);
+	c->innode = arena_alloc(a, ((size_t)c->cap + 1) * sizeof *c->innode);
+	for (int i = 0; i < tr->ninputs; i++) {
+		size_t bytes = (size_t)type_bytes(&tr->inputs[i].type);
+		c->inputs[i] = (Tensor){ tr->inputs[i].type, arena_alloc(a, bytes + 1) };
+		memcpy(c->inputs[i].data, tr->inputs[i].data, bytes);
+		c->origin[i] = tr->origin[i];
+		c->innode[i] = tr->innode[i];
+	}
+	/* the origins of derived numbers live in tr's arena: the copy keeps
+	   its own list, and its inputs name its own entries */
+	c->derived = host_derived_copy(a, tr->derived, tr->origin, c->origin, tr->ninputs);
+	c->capbufw = tr->nbufw;
+	c->bufslot = arena_alloc(a, ((size_t)c->nbufw + 1) * sizeof *c->bufslot);
+	c->bufval = arena_alloc(a, ((size_t)c->nbufw + 1) * sizeof *c->bufval);
+	memcpy(c->bufslot, tr->bufslot, (size_t)tr->nbufw * sizeof *c->bufslot);
+	memcpy(c->bufval, tr->bufval, (size_t)tr->nbufw * sizeof *c->bufval);
+	return c;
+}
+
+void host_trace_switch(Ev *ev, Trace *tr)
+{
+	trace_discard(ev);
+	ev->tr = tr;
+}
+
 /* ---- the compile path ---- */
 
 static CacheEntry *cache_find(Host *h, const Region *r, uint64_t hash)

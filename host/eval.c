@@ -376,6 +376,14 @@ static Value member_of(Ev *ev, Value b, const Expr *e)
 	if (b.kind == V_OPT) {
 		if (strcmp(e->str, "t") == 0)
 			return (Value){ .kind = V_INT, .i = b.opt->t, .dyn = true };
+		if (strcmp(e->str, "accumulated") == 0) /* micro-batches summed toward the next step */
+			return (Value){ .kind = V_INT, .i = b.opt->accum_n, .dyn = true };
+		if (strcmp(e->str, "grad_norm") == 0) {
+			if (!b.opt->has_norm)
+				ev_error(ev, e->loc, "opt.grad_norm is the gradient norm before clipping of the last step taken "
+				         "with minimize(..., clip_norm = c), and no step of this optimizer has clipped yet");
+			return (Value){ .kind = V_FLOAT, .f = b.opt->grad_norm, .dyn = true };
+		}
 		Binding *h = env_find(b.opt->hyper, e->str);
 		if (!h)
 			ev_error(ev, e->loc, "optimizer '%s' has no hyperparameter '%s'%s", b.opt->decl->name, e->str,

@@ -132,6 +132,13 @@ struct OptInst {
 	int64_t t;          /* steps taken */
 	OptParams *owns;    /* `params =`: what it updates (NULL: every parameter
 	                       a loss reaches; host/optparams.c) */
+	/* minimize's clip_norm and accumulate (host/gradstep.c) */
+	double grad_norm;   /* the pre-clip gradient norm of the last clipped step */
+	bool has_norm;      /* grad_norm is set */
+	int64_t accum_k;    /* micro-batches per step of the accumulation under way */
+	int64_t accum_n;    /* micro-batches accumulated toward the next step, < accum_k */
+	const char **accum_names; /* the parameters of that accumulation, sorted */
+	int accum_nnames, accum_cap;
 };
 
 /* `group(params, name = value, ...)`: parameters and the hyperparameters
@@ -297,6 +304,9 @@ Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *operand_lo
    with '=' are optional); out[i] is V_NONE for an absent optional one. */
 void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args, const char **names, int nargs, Value *out);
 Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc);
+/* A trace's derived origins copied into arena a; the n input origins
+   old[] become new[], naming the copies (host_trace_fork). */
+struct Derived *host_derived_copy(Arena *a, struct Derived *list, const void *const *old, const void **new, int n);
 /* int(x) of a host float, truncating; a located error outside int64 or NaN. */
 int64_t ev_float_to_int(Ev *ev, Loc loc, double x);
 /* A located error when the host number v cannot be an i32 element. */
@@ -305,8 +315,10 @@ void ev_check_i32(Ev *ev, Loc loc, const Value *v);
 /* ---- model.c ---- */
 Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
 Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
-/* Appends the optimizer update of every parameter in the traced region. */
-void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
+/* Appends the optimizer update of every parameter in the traced region;
+   so (NULL: none) says what minimize does to the gradients first. */
+typedef struct StepOpts StepOpts;
+void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc, StepOpts *so);
 /* Binds arguments to declared parameters (defaults, keywords, checks). */
 void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
                  Value *args, const char **names, int nargs, bool typed);
@@ -351,6 +363,27 @@ void buffer_emit_writes(Ev *ev);
 /* Whether code being traced runs in training mode: while the loss given
    to minimize is traced.  `training` and dropout both ask here. */
 bool ev_training(const Ev *ev);
+
+/* ---- gradstep.c: minimize's clip_norm and accumulate ---- */
+struct StepOpts {
+	Value clip;         /* clip_norm: a positive number, V_NONE for no clipping */
+	int64_t k;          /* accumulate: micro-batches per step (1: none) */
+	int64_t pos;        /* this call's place among them, from 0 */
+	bool final;         /* this call ends the accumulation: the update runs */
+	int norm;           /* out: the node of the pre-clip global norm, -1 if none */
+};
+/* Checks minimize's clip_norm and accumulate arguments (V_NONE: absent). */
+StepOpts step_options(Ev *ev, OptInst *o, Value clip, Value accumulate, Loc loc);
+/* The gradients of the parameters pnodes[0..n) as the update is to take
+   them: emitted, summed into the accumulator, averaged and clipped as so
+   says; NULL when this call only accumulates (no update). */
+int *step_grads(Ev *ev, OptInst *o, StepOpts *so, int loss, const int *pnodes, int n, Loc loc);
+/* Traces the updates of minimize into the region being traced and runs
+   it (in dry mode, with accumulate, both the accumulating and the final
+   region); returns the loss as a host value. */
+Value step_minimize(Ev *ev, OptInst *o, StepOpts *so, Value loss, Loc loc);
+/* resume: drops an accumulation under way (its sums and count). */
+void step_forget(Ev *ev, OptInst *o, const Instance *inst);
 
 /* ---- host.c ---- */
 /* Runs a host expression: traces tensor work into a region, executes it. */

@@ -70,7 +70,7 @@ void env_release(Env *env)
 
 /* ---- minimize ---- */
 
-Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
+Value host_minimize(Ev *ev, Value opt, Value loss, Value clip_norm, Value accumulate, Loc loc)
 {
 	if (opt.kind != V_OPT)
 		ev_error(ev, loc, "minimize needs an optimizer as its first argument, got a %s", value_kind_name(&opt));
@@ -83,15 +83,9 @@ Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc)
 	Type lt = r->node[loss.node].type;
 	if (lt.rank != 0 || lt.dt != DT_F32)
 		ev_error(ev, loc, "minimize needs a scalar f32 loss, got %s", type_str(&lt, (char[96]){ 0 }, 96));
+	StepOpts so = step_options(ev, opt.opt, clip_norm, accumulate, loc);
 	r->name = "step";
-	opt_trace_update(ev, opt.opt, loss.node, loc);
-	host_run_trace(ev, &loss, 1, loc, true);
-	opt.opt->t++;
-	ev->host->log_step = opt.opt->t;
-	if (!ev->dry && !isfinite(loss.f))
-		ev_error(ev, loc, "the loss is %s at step %lld; stopping", isnan(loss.f) ? "nan" : "infinite",
-		         (long long)opt.opt->t);
-	return loss;
+	return step_minimize(ev, opt.opt, &so, loss, loc);
 }
 
 /* ---- statements ---- */

@@ -81,6 +81,12 @@ CacheEntry *host_compile(Host *h, Trace *tr, bool dry);
    region (a training step), for index errors. */
 void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step);
 void host_cache_free(Host *h);
+/* A copy of the trace under way (its region, inputs and buffer
+   assignments, in an arena of its own), and putting such a copy in place
+   of the trace under way, which is dropped: how dry mode traces two
+   endings of one statement (minimize with accumulate, host/gradstep.c). */
+Trace *host_trace_fork(Ev *ev);
+void host_trace_switch(Ev *ev, Trace *tr);
 /* host/hostlib.c: the handlers of host builtins (rows of the builtin
    table, host/prims.c); all but minimize get host values. */
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
@@ -101,7 +107,8 @@ BuiltinFn hostlib_csv, hostlib_tensors;
 BuiltinFn prim_group, prim_decay_params;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
-Value host_minimize(Ev *ev, Value opt, Value loss, Loc loc);
+/* minimize(opt, loss, clip_norm =, accumulate =): the optional ones V_NONE when absent. */
+Value host_minimize(Ev *ev, Value opt, Value loss, Value clip_norm, Value accumulate, Loc loc);
 /* Runs statements of a train block; a break or continue ends them early. */
 Flow host_block(Ev *ev, Env *env, Stmt *const *ss, int n);
 /* Text of a value as print shows it (arena string). */

@@ -245,6 +245,10 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 	/* in the arena: a located error below exits with them still held */
 	RtTensor *ts = arena_alloc(ev->arena, (size_t)cap * sizeof *ts);
 	Tensor *slots = arena_alloc(ev->arena, (size_t)cap * sizeof *slots);
+	if (save && o->accum_n > 0)
+		ev_error(ev, loc, "checkpoint in the middle of a gradient accumulation (%lld of %lld micro-batches of step "
+		         "%lld summed): checkpoint right after a step, when opt.accumulated is 0",
+		         (long long)o->accum_n, (long long)o->accum_k, (long long)o->t + 1);
 	if (save && (h->nloops > HOST_MAX_LOOPS || o->t > INT32_MAX || ev->batches_calls > INT32_MAX ||
 	             ev->region_runs > INT32_MAX))
 		ev_error(ev, loc, "checkpoint: %s", h->nloops > HOST_MAX_LOOPS
@@ -294,6 +298,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 			load_into(ev, loc, path, f, nf, ts[i].name, &slots[i]);
 		rt_tensors_free(f, nf);
 		o->t = meta[0];
+		step_forget(ev, o, inst);
 		ev->batches_calls = meta[1];
 		ev->region_runs = meta[2];
 		h->log_step = o->t;
@@ -338,9 +343,9 @@ Value hostlib_log(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **n
 
 Value hostlib_minimize(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
-	Value v[2];
+	Value v[4];
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
-	return host_minimize(ev, v[0], v[1], loc);
+	return host_minimize(ev, v[0], v[1], v[2], v[3], loc);
 }
 
 Value hostlib_len(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)

@@ -366,7 +366,7 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	return (Value){ .kind = V_OPT, .opt = o };
 }
 
-void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
+void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc, StepOpts *so)
 {
 	Region *r = ev->tr->r;
 	const OptDecl *od = o->decl->opt;
@@ -390,6 +390,11 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 	env_set(ev, tenv, "t", v_int(o->t + 1), true);
 	Env **penv = arena_alloc(ev->arena, (size_t)nparams * sizeof *penv);
 	nparams = opt_select_params(ev, o, tenv, r, pnodes, penv, nparams, loc);
+	/* clip_norm and accumulate act on all the optimizer's gradients (those
+	   of its own parameters, like clip_grad_norm_(params)) before any update */
+	int *gnodes = so ? step_grads(ev, o, so, loss, pnodes, nparams, loc) : NULL;
+	if (so && !gnodes)
+		return;
 	const char *what = arena_printf(ev->arena, "the update of optimizer '%s'", od->name);
 	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what, .traced = true };
 	for (int k = 0; k < nparams; k++) {
@@ -397,7 +402,7 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc)
 		const char *pname = r->node[pn].name;
 		Type pt = r->node[pn].type;
 		Node gp = ir_proto(OP_GRAD);
-		int g = ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
+		int g = gnodes ? gnodes[k] : ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
 		Env *env = env_new(ev, penv[k]);
 		env_set(ev, env, od->upd_p, v_tensor(pn), false);
 		env_set(ev, env, od->upd_g, v_tensor(g), false);

@@ -648,7 +648,7 @@ const Builtin builtin_table[] = {
 	HOST(INIT, "constant", "value", p_init),
 	/* named in parameter declarations only: not callable */
 	HOST(INIT, "xavier_uniform", NULL, NULL), HOST(INIT, "he_normal", NULL, NULL),
-	HOST(STEP, "minimize", "opt, loss", hostlib_minimize),
+	HOST(STEP, "minimize", "opt, loss, clip_norm=, accumulate=", hostlib_minimize),
 	HOST(IO, "print", NULL, hostlib_print),
 	HOST(IO, "save", "model, path", hostlib_params), HOST(IO, "load", "model, path", hostlib_params),
 	HOST(IO, "checkpoint", "path, model, opt", hostlib_checkpoint),

@@ -16,7 +16,8 @@
  * where it is computed, at most one GEMM, and no path from the kernel back
  * into it through other nodes (which would make it impossible to run the
  * kernel as a unit).  A constant joins the kernel of its readers when they
- * all belong to one kernel (it becomes an immediate either way).
+ * all belong to one kernel (it becomes an immediate either way).  The
+ * global norm of clip_norm stays a kernel of its own (joins_norm).
  *
  * Contract: requires a verified region in topological order.  Guarantees:
  * the same nodes, operands and outputs, reordered (values renumbered) only
@@ -151,6 +152,37 @@ static bool acyclic(Fz *f, int n)
 	return true;
 }
 
+/*
+ * Would the candidates take, after a reduction of a packed gradient to a
+ * scalar (the global norm of clip_norm, host/gradstep.c), a member of rank
+ * > 0 that reads a scalar of theirs (the update scaled by the clip)?  That
+ * norm stays a kernel of its own: in a second phase of the norm's kernel
+ * the update would be part of a reducing kernel, whose results are not
+ * computed straight into their slots (kernel_through), and AdamW's new
+ * parameters, m and v would take three parameter-sized buffers of the
+ * activation arena.
+ */
+static bool joins_norm(const Fz *f, int n)
+{
+	const Region *r = f->r;
+	bool packed = false, reduced = false;
+	for (int i = 0; i < n; i++) {
+		const Node *nd = &r->node[f->cand[i]];
+		reduced |= op_has(nd->op, F_REDUCE) && nd->type.rank == 0;
+		for (int k = 0; k < nd->narg; k++)
+			packed |= r->node[ir_operand(r, f->cand[i], k)].op == OP_PACK;
+	}
+	for (int i = 0; packed && reduced && i < n; i++) {
+		int c = f->cand[i];
+		for (int k = 0; r->node[c].type.rank > 0 && k < r->node[c].narg; k++) {
+			int o = ir_operand(r, c, k);
+			if (f->mark[o] == f->epoch && r->node[o].type.rank == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Can kernel a together with kernel b (b < 0: none) and node v (v < 0: none) form one kernel? */
 static bool legal(Fz *f, int a, int b, int v)
 {
@@ -165,7 +197,7 @@ static bool legal(Fz *f, int a, int b, int v)
 	for (int i = 0; i < n; i++)
 		f->mark[f->cand[i]] = f->epoch;
 	KernelSpace s;
-	return kernel_space(f->r, f->cand, n, &s, NULL) && acyclic(f, n);
+	return kernel_space(f->r, f->cand, n, &s, NULL) && acyclic(f, n) && !joins_norm(f, n);
 }
 
 static void merge(Fz *f, int a, int b)

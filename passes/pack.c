@@ -8,7 +8,8 @@
  * region updates each parameter p with its own elementwise chain over p's
  * shape.  Its leaves are p, p's states, scalars (learning rate, step,
  * constants) and one more value of p's shape, the gradient g; its roots are
- * the writes of p and of p's states.  Parameters whose chains are the same
+ * the writes of p and of p's states (or of p's states alone: the sums of
+ * gradient accumulation, host/gradstep.c).  Parameters whose chains are the same
  * up to shape (the same ops, attributes, scalars and writes) and which lie
  * next to each other in the blocks form a run.  The pass replaces the
  * chains of a run by one chain over the run's span:
@@ -43,6 +44,7 @@ enum { MAX_STATES = 16 }; /* optimizer states of one update (Adam has 2) */
 typedef struct {
 	const char *name;  /* the parameter */
 	int param;         /* its PARAM node, -1 until a write of it is seen */
+	bool placed;       /* t, at and bytes are set (by a write of p or of a state) */
 	Type t;
 	int64_t at, bytes; /* place in the blocks */
 	int grad;          /* the one leaf of p's shape that is not a slot, -1 = none */
@@ -66,6 +68,8 @@ typedef struct {
 	int *dep;          /* [nnode] depends(): 2 * (update + 1) + answer, 0 = not asked */
 	int *seen, stamp;  /* [nnode] reaches_leaf(): seen[x] == stamp, one stamp per question */
 	int *slot, nslot;  /* hash table of the updates by parameter name: index + 1, 0 = empty */
+	int *packs, npacks; /* the PACK nodes the region had before the pass (clip_norm's) */
+	bool *in_pack;     /* [nnode] an operand of one of them: a chain's gradient leaf */
 } Pack;
 
 /* Appends x to an arena array *p of *n elements and *cap capacity (doubling). */
@@ -129,7 +133,7 @@ static bool visit(Pack *P, int iu, int v)
 		return true;
 	if (!type_eq(&nd->type, &u->t))
 		return false;
-	if (!member_op(r, v) || v == u->stop) {
+	if (!member_op(r, v) || v == u->stop || P->in_pack[v]) {
 		u->many |= u->grad >= 0 && u->grad != v;
 		u->grad = v;
 		return true;
@@ -307,15 +311,18 @@ static void find_chains(Pack *P)
 			continue;
 		Upd *u = upd_of(P, s->name);
 		list_add(P->a, &u->wr, &u->nwr, &u->wcap, w);
-		if (s->op == OP_PARAM) {
-			u->param = ir_operand(r, w, 0);
+		/* an update that writes states alone (accumulate's sums) is placed
+		   by them: a state sits at its parameter's offset */
+		if (s->op == OP_PARAM || !u->placed) {
+			u->param = s->op == OP_PARAM ? ir_operand(r, w, 0) : u->param;
+			u->placed = true;
 			u->t = s->type;
 			u->at = s->at;
 			u->bytes = type_bytes(&s->type);
 		}
 	}
 	for (int i = 0; i < P->nu; i++)
-		P->u[i].ok = P->u[i].param >= 0 && chain(P, i);
+		P->u[i].ok = P->u[i].placed && chain(P, i);
 	/* a member some other value reads, or an output, is not the chain's alone */
 	for (int v = 0; v < n; v++)
 		for (int k = 0; k < r->node[v].narg; k++) {
@@ -382,6 +389,24 @@ static int emit_or_die(Region *r, Node *p, const int *args, int n)
 	return v;
 }
 
+/* A PACK the region had of exactly g[0..k), in that order, or -1: the
+   gradients clip_norm packed to reduce them once (host/gradstep.c) are
+   the packed gradient of the update too, in the same layout. */
+static int same_pack(const Pack *P, const int *g, int k)
+{
+	const Region *r = P->r;
+	for (int i = 0; i < P->npacks; i++) {
+		int p = P->packs[i], j = 0;
+		if (r->node[p].narg != k)
+			continue;
+		while (j < k && ir_operand(r, p, j) == g[j])
+			j++;
+		if (j == k)
+			return p;
+	}
+	return -1;
+}
+
 /* Replaces the chains of run[0..k) (same key, adjacent, in order of `at`) by one. */
 static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 {
@@ -397,8 +422,10 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 		int *g = arena_alloc(P->a, (size_t)k * sizeof *g);
 		for (int i = 0; i < k; i++)
 			g[i] = run[i]->grad;
+		gnode = same_pack(P, g, k);
 		Node q = ir_proto(OP_PACK);
-		gnode = emit_or_die(r, &q, g, k);
+		if (gnode < 0)
+			gnode = emit_or_die(r, &q, g, k);
 	}
 	int *newmem = arena_alloc(P->a, ((size_t)u->nmem + 1) * sizeof *newmem);
 	int snode[MAX_STATES], ns = 0, args[8];
@@ -500,8 +527,17 @@ void pack_run(Region *r)
 	for (P.nslot = 16; P.nslot < 2 * n; P.nslot *= 2)
 		;
 	P.slot = arena_alloc(P.a, (size_t)P.nslot * sizeof *P.slot);
-	for (int v = 0; v < n; v++)
+	P.in_pack = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.in_pack);
+	P.packs = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.packs);
+	for (int v = 0; v < n; v++) {
 		P.owner[v] = -1;
+		P.in_pack[v] = false;
+		if (r->node[v].op != OP_PACK)
+			continue;
+		P.packs[P.npacks++] = v;
+		for (int k = 0; k < r->node[v].narg; k++)
+			P.in_pack[ir_operand(r, v, k)] = true;
+	}
 	find_chains(&P);
 	/* the packable updates grouped by key, each group in update order */
 	Upd **ok = arena_alloc(P.a, ((size_t)P.nu + 1) * sizeof *ok);

@@ -46,6 +46,7 @@ declare -A ARGS=(
 	[examples/gan.sn]="-D STEPS=30 -D SNAP=gan"
 	[tests/e2e/gpt_tokens.sn]="-D TOKENS=$tmp/tokens.bin -D STEPS=20"
 	[tests/spec/datasets.sn]="-D TOKENS=$tmp/tokens.bin"
+	[tests/e2e/accumulate.sn]="-D ACC=4 -D BATCH=16"
 )
 token_file "$tmp/tokens.bin" 300
 # One copy of the driver for every run, even if it is rebuilt meanwhile
