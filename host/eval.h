@@ -42,6 +42,9 @@ typedef enum {
 	V_INIT,    /* initializer: s = kind, items = numeric arguments */
 	V_RANGE,   /* i .. j */
 	V_CALLABLE,/* s = name of a fn, model, optimizer or builtin */
+	V_STATE,   /* an optimizer state not yet created for the parameter being
+	              updated: i = its index, origin = the update (model.c);
+	              reading the name creates it (opt_state_read) */
 } VKind;
 
 struct Value {
@@ -285,6 +288,9 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **names, int nargs);
 /* Appends the optimizer update of every parameter in the traced region. */
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc);
+/* The state that binding b stands for (a V_STATE), created for the
+   parameter being updated; b then holds its node. */
+Value opt_state_read(Ev *ev, Binding *b, Loc loc);
 /* Binds arguments to declared parameters (defaults, keywords, checks). */
 void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
                  Value *args, const char **names, int nargs, bool typed);
@@ -297,6 +303,8 @@ Slot *slot_new(Ev *ev, const char *name, const char *sname, Type t);
 /* slot_new for what the user declared at loc (a memory-limit error names
    `what` there). */
 Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what);
+/* slot_new_for in an allocation of its own, never in a family's block. */
+Slot *slot_new_alone_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what);
 /* Frees the data of every slot and family block (the Ev's arena holds the rest). */
 void slots_free(Ev *ev);
 /* The store regions read and write slots through (interp_run, host_run_compiled). */
