@@ -24,7 +24,7 @@ from st_read import read_safetensors  # noqa: E402
 
 RTOL = 1e-5
 STEPS = 20
-NAMES = ["l1.weight", "l1.bias", "l2.weight", "l2.bias"]
+NAMES = ["l1.weight", "l1.bias", "l2.weight", "l2.bias", "k"]
 
 X = torch.tensor(((np.arange(48) % 7 - 3) / 4).reshape(8, 6), dtype=torch.float32)
 Y = torch.tensor(((np.arange(24) % 5 - 2) / 4).reshape(8, 3), dtype=torch.float32)
@@ -32,7 +32,7 @@ Y = torch.tensor(((np.arange(24) % 5 - 2) / 4).reshape(8, 3), dtype=torch.float3
 
 def loss_fn(ps):
     h = torch.tanh(X @ ps[0] + ps[1])
-    return ((h @ ps[2] + ps[3] - Y) ** 2).mean()
+    return ((h @ ps[2] + ps[3] + h @ ps[4][0] + (h * h) @ ps[4][1] - Y) ** 2).mean()
 
 
 def rms(a):
@@ -40,8 +40,9 @@ def rms(a):
 
 
 def approx_sq(row, col):
-    # (row / mean(row))^-1/2 outer col^-1/2
-    return np.outer(1 / np.sqrt(row / row.mean()), 1 / np.sqrt(col))
+    # (row / mean(row))^-1/2 outer col^-1/2 over the last two axes
+    r = 1 / np.sqrt(row / row.mean(axis=-1, keepdims=True))
+    return r[..., :, None] * (1 / np.sqrt(col))[..., None, :]
 
 
 class Adafactor:
@@ -59,9 +60,9 @@ class Adafactor:
         lr = min(1e-2, 1 / math.sqrt(t)) if self.relative_step else self.lr
         lr *= max(self.eps2, rms(p)) if self.scale_parameter else 1.0
         d = g * g + self.eps1
-        if p.ndim == 2:
-            st["r"] = beta2t * st.get("r", 0) + (1 - beta2t) * d.mean(axis=1)
-            st["c"] = beta2t * st.get("c", 0) + (1 - beta2t) * d.mean(axis=0)
+        if p.ndim >= 2:
+            st["r"] = beta2t * st.get("r", 0) + (1 - beta2t) * d.mean(axis=-1)
+            st["c"] = beta2t * st.get("c", 0) + (1 - beta2t) * d.mean(axis=-2)
             u = approx_sq(st["r"], st["c"]) * g
         else:
             st["v"] = beta2t * st.get("v", 0) + (1 - beta2t) * d
@@ -85,19 +86,19 @@ class Came:
     def step(self, i, p, g, t):
         st = self.state.setdefault(i, {})
         d = g * g + self.eps1
-        if p.ndim == 2:
-            st["r"] = self.beta2 * st.get("r", 0) + (1 - self.beta2) * d.mean(axis=1)
-            st["c"] = self.beta2 * st.get("c", 0) + (1 - self.beta2) * d.mean(axis=0)
+        if p.ndim >= 2:
+            st["r"] = self.beta2 * st.get("r", 0) + (1 - self.beta2) * d.mean(axis=-1)
+            st["c"] = self.beta2 * st.get("c", 0) + (1 - self.beta2) * d.mean(axis=-2)
             u = approx_sq(st["r"], st["c"]) * g
         else:
             st["v"] = self.beta2 * st.get("v", 0) + (1 - self.beta2) * d
             u = g / np.sqrt(st["v"])
         u = u / max(rms(u) / self.clip_threshold, 1.0)
         m = st["m"] = self.beta1 * st.get("m", 0) + (1 - self.beta1) * u
-        if p.ndim == 2:
+        if p.ndim >= 2:
             res = (u - m) ** 2 + self.eps2
-            st["rr"] = self.beta3 * st.get("rr", 0) + (1 - self.beta3) * res.mean(axis=1)
-            st["rc"] = self.beta3 * st.get("rc", 0) + (1 - self.beta3) * res.mean(axis=0)
+            st["rr"] = self.beta3 * st.get("rr", 0) + (1 - self.beta3) * res.mean(axis=-1)
+            st["rc"] = self.beta3 * st.get("rc", 0) + (1 - self.beta3) * res.mean(axis=-2)
             step = approx_sq(st["rr"], st["rc"]) * m
         else:
             step = m
