@@ -335,8 +335,11 @@ static void drop_states(Ev *ev, const char *oname)
 			Slot *s = *sp;
 			if (s->sname && !strncmp(s->sname, oname, n) && s->sname[n] == '.') {
 				*sp = s->next;
-				if (s->off < 0)
+				if (s->off < 0) {
+					/* a typed state's own allocation (slot_new) */
+					rt_mem_hold(-type_bytes(&s->t.type));
 					free(s->t.data);
+				}
 			} else
 				sp = &s->next;
 		}
@@ -440,9 +443,9 @@ static int state_node(Ev *ev, OptUpdate *u, int s)
 	Type t = state_type(ev, u, s);
 	Slot *slot = slot_find(ev, pname, sname);
 	if (slot && !type_eq(&slot->t.type, &t)) {
-		/* only resume makes a slot before the update does (hostlib.c) */
-		diag_begin_error(u->loc, "state '%s' of %s is %s in the checkpoint it was resumed from, but its "
-		                 "declaration gives %s", od->states[s], pname, TS(&slot->t.type), TS(&t));
+		/* a type computed from t, or a checkpoint resumed (hostlib.c) */
+		diag_begin_error(u->loc, "state '%s' of %s was made %s (by an earlier step or by resume), but its "
+		                 "declaration now gives %s", od->states[s], pname, TS(&slot->t.type), TS(&t));
 		diag_note(od->state_locs[s], "declared here");
 		diag_exit();
 	}
