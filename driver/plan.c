@@ -237,6 +237,64 @@ static void report(const Region *r)
 	free(last);
 }
 
+/* One optimizer state name's slots, for the summary. */
+typedef struct {
+	const char *sname;
+	int n;
+	int64_t bytes, block; /* the tensors'; their family block's (0: own allocations) */
+} StateUse;
+
+static int state_cmp(const void *a, const void *b)
+{
+	return strcmp(((const StateUse *)a)->sname, ((const StateUse *)b)->sname);
+}
+
+/* The optimizer states the dry run created (host/model.c makes a state
+   when an update first uses it): bytes per state name, and the family
+   block an untyped state sits in, which is laid out like the parameters
+   and so as large as all of them. */
+static void report_states(Ev *ev)
+{
+	int n = 0, cap = 0;
+	for (int b = 0; ev->slots && b < SLOT_BUCKETS; b++)
+		for (Slot *s = ev->slots[b]; s; s = s->next)
+			cap++;
+	StateUse *u = xcalloc((size_t)cap + 1, sizeof *u);
+	for (int b = 0; ev->slots && b < SLOT_BUCKETS; b++)
+		for (Slot *s = ev->slots[b]; s; s = s->next) {
+			if (!s->sname || slot_is_buffer(s))
+				continue;
+			int i = 0;
+			while (i < n && strcmp(u[i].sname, s->sname))
+				i++;
+			if (i == n)
+				u[n++] = (StateUse){ .sname = s->sname };
+			u[i].n++;
+			u[i].bytes += type_bytes(&s->t.type);
+		}
+	if (!n) {
+		free(u);
+		return;
+	}
+	for (Family *f = ev->families; f; f = f->next)
+		for (int i = 0; f->sname && i < n; i++)
+			if (!strcmp(u[i].sname, f->sname))
+				u[i].block = type_bytes(&f->t.type);
+	qsort(u, (size_t)n, sizeof *u, state_cmp);
+	int64_t total = 0, held = 0;
+	printf("optimizer states\n");
+	for (int i = 0; i < n; i++) {
+		printf("  %-20s %5d tensor%s %12lld bytes", u[i].sname, u[i].n, u[i].n == 1 ? " " : "s", (long long)u[i].bytes);
+		if (u[i].block)
+			printf("  (in a block of %lld bytes laid out like the parameters)", (long long)u[i].block);
+		printf("\n");
+		total += u[i].bytes;
+		held += u[i].block ? u[i].block : u[i].bytes;
+	}
+	printf("  %-20s %12s %12lld bytes  (%lld bytes allocated)\n\n", "total", "", (long long)total, (long long)held);
+	free(u);
+}
+
 int cmd_plan(const Options *o)
 {
 	if (o->after)
@@ -251,6 +309,7 @@ int cmd_plan(const Options *o)
 			host_run_train(ev, ev->prog->decls[i]);
 	for (int i = 0; i < h->ncache; i++)
 		report(h->cache[i].exec);
+	report_states(ev);
 	host_free(ev);
 	arena_free(a);
 	return 0;

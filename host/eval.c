@@ -40,7 +40,7 @@ const char *value_kind_name(const Value *v)
 		[V_STR] = "string", [V_TENSOR] = "tensor", [V_HOST] = "tensor", [V_PARAM] = "tensor",
 		[V_LIST] = "list", [V_MODEL] = "model", [V_OPT] = "optimizer", [V_DATASET] = "data set",
 		[V_BATCHES] = "batches", [V_INIT] = "initializer", [V_RANGE] = "range",
-		[V_CALLABLE] = "function", [V_GROUP] = "parameter group",
+		[V_CALLABLE] = "function", [V_GROUP] = "parameter group", [V_STATE] = "tensor",
 	};
 	return names[v->kind];
 }
@@ -194,6 +194,8 @@ Env *decl_scope(Ev *ev, const Decl *d)
 static Value eval_name(Ev *ev, Env *env, const Expr *e)
 {
 	Binding *b = env_find(env, e->str);
+	if (b && b->v.kind == V_STATE)
+		return opt_state_read(ev, b, e->loc);
 	if (b) {
 		Value v = b->v;
 		if (b->host && is_number(&v)) {

@@ -45,6 +45,9 @@ typedef enum {
 	V_RANGE,   /* i .. j */
 	V_CALLABLE,/* s = name of a fn, model, optimizer or builtin */
 	V_GROUP,   /* group: parameters with hyperparameter overrides */
+	V_STATE,   /* an optimizer state not yet created for the parameter being
+	              updated: i = its index, origin = the update (model.c);
+	              reading the name creates it (opt_state_read) */
 } VKind;
 
 struct Value {
@@ -319,6 +322,9 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
    so (NULL: none) says what minimize does to the gradients first. */
 typedef struct StepOpts StepOpts;
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc, StepOpts *so);
+/* The state that binding b stands for (a V_STATE), created for the
+   parameter being updated; b then holds its node. */
+Value opt_state_read(Ev *ev, Binding *b, Loc loc);
 /* Binds arguments to declared parameters (defaults, keywords, checks). */
 void bind_params(Ev *ev, Env *env, const Param *ps, int np, Loc loc, const char *what,
                  Value *args, const char **names, int nargs, bool typed);
@@ -351,6 +357,8 @@ Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc,
    state with its parameter (an optimizer's groups then sit in one span
    each, which the pack pass updates at once); the values are kept. */
 void store_arrange(Ev *ev, Slot *const *first, int nfirst);
+/* slot_new_for in an allocation of its own, never in a family's block. */
+Slot *slot_new_alone_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what);
 /* Frees the data of every slot and family block (the Ev's arena holds the rest). */
 void slots_free(Ev *ev);
 /* The store regions read and write slots through (interp_run, host_run_compiled). */

@@ -224,6 +224,34 @@ static void read_meta(Ev *ev, Loc loc, const char *path, const RtTensor *f, int 
 	}
 }
 
+/* A typed optimizer state exists for the parameters whose update made it
+   (model.c), with the type its declaration gave there: a checkpoint holds
+   those, and resume makes each one the file has, with the file's type
+   (the update checks it against the declaration when it reads it). */
+static void resume_typed_states(Ev *ev, Loc loc, const char *path, RtTensor *f, int nf, Instance *inst, OptInst *o)
+{
+	const OptDecl *od = o->decl->opt;
+	for (int i = 0; i < inst->nparams; i++)
+		for (int s = 0; s < od->nstates; s++) {
+			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, od->states[s]);
+			const char *key = arena_printf(ev->arena, "opt.%s.%s", od->states[s], short_name(inst, inst->params[i]));
+			if (!od->state_types[s] || slot_find(ev, inst->params[i]->name, sname))
+				continue;
+			for (int k = 0; k < nf; k++) {
+				if (strcmp(f[k].name, key))
+					continue;
+				if (f[k].dt != RT_F32 || f[k].rank > MAX_RANK)
+					ev_error(ev, loc, "'%s': tensor '%s' must be f32 with at most %d axes", path, key, MAX_RANK);
+				Type t = { .dt = DT_F32, .rank = f[k].rank };
+				for (int d = 0; d < f[k].rank; d++)
+					t.dim[d] = f[k].dim[d];
+				Slot *st = slot_new_alone_for(ev, inst->params[i]->name, sname, t, loc, arena_printf(ev->arena,
+				                              "the optimizer state %s (for %s)", sname, inst->params[i]->name));
+				load_into(ev, loc, path, f, nf, key, &st->t);
+			}
+		}
+}
+
 /* checkpoint/resume: parameters and buffers under "model.", optimizer state under
    "opt.<state>.", under "meta.step" i32[3] the step count, the batches()
    call count and the region execution count (the random streams), and
@@ -272,6 +300,8 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		for (int s = 0; opt_owns(o, p->name) && s < o->decl->opt->nstates; s++) {
 			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, o->decl->opt->states[s]);
 			Slot *st = slot_find(ev, p->name, sname);
+			if (!st && o->decl->opt->state_types[s])
+				continue; /* not made yet (model.c): resume_typed_states */
 			if (!st)
 				st = slot_new(ev, p->name, sname, p->t.type); /* before the first step: zeros */
 			slots[n] = st->t;
@@ -296,6 +326,7 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		read_meta(ev, loc, path, f, nf, meta);
 		for (int i = 0; i < n; i++)
 			load_into(ev, loc, path, f, nf, ts[i].name, &slots[i]);
+		resume_typed_states(ev, loc, path, f, nf, inst, o);
 		rt_tensors_free(f, nf);
 		o->t = meta[0];
 		step_forget(ev, o, inst);

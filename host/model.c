@@ -336,8 +336,11 @@ static void drop_states(Ev *ev, const char *oname)
 			Slot *s = *sp;
 			if (s->sname && !strncmp(s->sname, oname, n) && s->sname[n] == '.') {
 				*sp = s->next;
-				if (s->off < 0)
+				if (s->off < 0) {
+					/* a typed state's own allocation (slot_new) */
+					rt_mem_hold(-type_bytes(&s->t.type));
 					free(s->t.data);
+				}
 			} else
 				sp = &s->next;
 		}
@@ -364,6 +367,155 @@ Value opt_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char **
 	if (params.kind != V_NONE)
 		opt_params_set(ev, o, params, loc);
 	return (Value){ .kind = V_OPT, .opt = o };
+}
+
+/*
+ * Optimizer state, created per parameter when its update first reads or
+ * assigns it: the update's scope binds every state name to a V_STATE, and
+ * reading one (eval.c, eval_name -> opt_state_read) or assigning it makes
+ * the slot and its STATE node.  So a state the traced update never touches
+ * for a parameter (Adafactor's factored moments of a bias, sgd's momentum
+ * buffer without momentum) takes no memory, as in PyTorch, where step()
+ * fills a parameter's state dict with what it uses.  An untyped state has
+ * the parameter's type and sits in a family block laid out like the
+ * parameters (the pack pass updates many at once); a typed one (`state r:
+ * f32[p.shape[0]]`) has the type its declaration gives, evaluated in the
+ * update's scope (hyperparameters, t, p, g), and an allocation of its own.
+ */
+typedef struct OptUpdate {
+	OptInst *o;
+	Env *env;    /* the update's scope */
+	int pn;      /* the PARAM node being updated */
+	int *snode;  /* each state's STATE node, -1 until created */
+	Loc loc;     /* the minimize call */
+} OptUpdate;
+
+static OptUpdate *upd_begin(Ev *ev, OptInst *o, Env *env, int pn, Loc loc)
+{
+	const OptDecl *od = o->decl->opt;
+	OptUpdate *u = arena_alloc(ev->arena, sizeof *u);
+	*u = (OptUpdate){ .o = o, .env = env, .pn = pn, .loc = loc };
+	u->snode = arena_alloc(ev->arena, (od->nstates + 1) * sizeof *u->snode);
+	for (int s = 0; s < od->nstates; s++) {
+		u->snode[s] = -1;
+		env_set(ev, env, od->states[s], (Value){ .kind = V_STATE, .i = s, .origin = u }, false);
+	}
+	return u;
+}
+
+/* The type of state s for u's parameter. */
+static Type state_type(Ev *ev, const OptUpdate *u, int s)
+{
+	const OptDecl *od = u->o->decl->opt;
+	const TypeExpr *te = od->state_types[s];
+	const Node *p = &ev->tr->r->node[u->pn];
+	if (!te)
+		return p->type;
+	Type t = { .dt = eval_dtype(ev, te) };
+	if (t.dt != DT_F32)
+		ev_error(ev, te->loc, "state '%s' of optimizer '%s' must be f32, like a parameter, got %s", od->states[s],
+		         od->name, te->dtype);
+	/* a dimension that is a list of ints (p.shape) stands for its items */
+	for (int k = 0; k < te->ndims; k++) {
+		Value v = ev_expr(ev, u->env, te->dims[k]);
+		bool list = v.kind == V_LIST;
+		for (int j = 0; j < (list ? v.n : 1); j++) {
+			Value d = list ? v.items[j] : v;
+			if (d.kind != V_INT || d.i < 1)
+				ev_error(ev, te->dims[k]->loc, "axis %d of state '%s' must be a positive int, got %s (for "
+				         "parameter %s: %s)", t.rank, od->states[s], d.kind == V_INT
+				         ? arena_printf(ev->arena, "%lld", (long long)d.i)
+				         : arena_printf(ev->arena, "a %s", value_kind_name(&d)), p->name, TS(&p->type));
+			if (t.rank == MAX_RANK)
+				ev_error(ev, te->loc, "at most %d axes are supported", MAX_RANK);
+			t.dim[t.rank++] = d.i;
+		}
+	}
+	if (!type_bytes_ok(&t, NULL))
+		ev_error(ev, te->loc, "%s is too large: a tensor holds at most 2^48 bytes", TS(&t));
+	return t;
+}
+
+/* State s's node for u's parameter, its slot created on first use. */
+static int state_node(Ev *ev, OptUpdate *u, int s)
+{
+	if (u->snode[s] >= 0)
+		return u->snode[s];
+	Region *r = ev->tr->r;
+	const OptDecl *od = u->o->decl->opt;
+	const char *pname = r->node[u->pn].name, *sname = arena_printf(ev->arena, "%s.%s", u->o->name, od->states[s]);
+	Type t = state_type(ev, u, s);
+	Slot *slot = slot_find(ev, pname, sname);
+	if (slot && !type_eq(&slot->t.type, &t)) {
+		/* a type computed from t, or a checkpoint resumed (hostlib.c) */
+		diag_begin_error(u->loc, "state '%s' of %s was made %s (by an earlier step or by resume), but its "
+		                 "declaration now gives %s", od->states[s], pname, TS(&slot->t.type), TS(&t));
+		diag_note(od->state_locs[s], "declared here");
+		diag_exit();
+	}
+	if (!slot) {
+		const char *what = arena_printf(ev->arena, "the %soptimizer state %s (for %s: %s)",
+		                                od->state_types[s] ? "" : "block of ", sname, pname, TS(&t));
+		slot = od->state_types[s] ? slot_new_alone_for(ev, pname, sname, t, u->loc, what)
+		                          : slot_new_for(ev, pname, sname, t, u->loc, what);
+		Value init = od->state_inits[s] ? ev_expr(ev, u->o->hyper, od->state_inits[s])
+		                                : (Value){ .kind = V_CALLABLE, .s = "zeros" };
+		init_param(ev, slot, init, od->state_locs[s]);
+	}
+	u->snode[s] = ir_state(r, pname, sname, t);
+	r->node[u->snode[s]].at = slot->off;
+	return u->snode[s];
+}
+
+Value opt_state_read(Ev *ev, Binding *b, Loc loc)
+{
+	(void)loc;
+	OptUpdate *u = (OptUpdate *)b->v.origin;
+	b->v = v_tensor(state_node(ev, u, (int)b->v.i));
+	return b->v;
+}
+
+/* The writes of p and of every state the update assigned; a new value
+   broadcasts to the type it replaces. */
+static void upd_write_back(Ev *ev, OptUpdate *u)
+{
+	Region *r = ev->tr->r;
+	const OptDecl *od = u->o->decl->opt;
+	int pn = u->pn;
+	const char *pname = r->node[pn].name;
+	Type pt = r->node[pn].type;
+	for (int s = -1; s < od->nstates; s++) {
+		const char *name = s < 0 ? od->upd_p : od->states[s];
+		Binding *b = env_find(u->env, name);
+		if (b->v.kind == V_STATE)
+			continue; /* never used for this parameter: not created */
+		Value nv = b->v;
+		int ref = s < 0 ? pn : state_node(ev, u, s);
+		if (nv.kind == V_TENSOR && nv.node == ref)
+			continue;
+		int val = ev_node(ev, nv, od->upd_loc, DT_F32);
+		Type want = r->node[ref].type;
+		if (!type_eq(&r->node[val].type, &want)) {
+			Node bp = ir_proto(OP_BROADCAST);
+			bp.type = want;
+			int to = ir_emit(r, &bp, &val, 1, NULL, 0);
+			if (to < 0 && s >= 0 && od->state_types[s]) {
+				diag_begin_error(od->upd_loc, "the new value of state '%s' is %s, but the state is declared "
+				                 "%s for parameter %s: %s", name, TS(&r->node[val].type), TS(&want), pname,
+				                 TS(&pt));
+				diag_note(od->state_locs[s], "declared here");
+				for (int i = ev->depth - 1; i >= 0 && i >= ev->depth - 8; i--)
+					diag_note(ev->stack[i].loc, "in %s, called from here", ev->stack[i].what);
+				diag_exit();
+			}
+			if (to < 0)
+				ev_error(ev, od->upd_loc, "the new value of '%s' is %s, but parameter '%s' is %s", name,
+				         TS(&r->node[val].type), pname, TS(&pt));
+			val = to;
+		}
+		Node wp = ir_proto(OP_WRITE);
+		ir_emit(r, &wp, (int[]){ ref, val }, 2, NULL, 0);
+	}
 }
 
 void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc, StepOpts *so)
@@ -399,46 +551,15 @@ void opt_trace_update(Ev *ev, OptInst *o, int loss, Loc loc, StepOpts *so)
 	ev->stack[ev->depth++] = (Frame){ .loc = loc, .what = what, .traced = true };
 	for (int k = 0; k < nparams; k++) {
 		int pn = pnodes[k];
-		const char *pname = r->node[pn].name;
-		Type pt = r->node[pn].type;
 		Node gp = ir_proto(OP_GRAD);
 		int g = gnodes ? gnodes[k] : ir_emit(r, &gp, (int[]){ loss, pn }, 2, NULL, 0);
 		Env *env = env_new(ev, penv[k]);
 		env_set(ev, env, od->upd_p, v_tensor(pn), false);
 		env_set(ev, env, od->upd_g, v_tensor(g), false);
-		int *snodes = arena_alloc(ev->arena, (od->nstates + 1) * sizeof *snodes);
-		for (int s = 0; s < od->nstates; s++) {
-			const char *sname = arena_printf(ev->arena, "%s.%s", o->name, od->states[s]);
-			if (!slot_find(ev, pname, sname)) {
-				Slot *slot = slot_new_for(ev, pname, sname, pt, loc, arena_printf(ev->arena,
-				                          "the block of optimizer state %s (for %s: %s)", sname, pname, TS(&pt)));
-				init_param(ev, slot, ev_expr(ev, o->hyper, od->state_inits[s]), od->state_locs[s]);
-			}
-			snodes[s] = ir_state(r, pname, sname, pt);
-			r->node[snodes[s]].at = slot_find(ev, pname, sname)->off;
-			env_set(ev, env, od->states[s], v_tensor(snodes[s]), false);
-		}
+		OptUpdate *u = upd_begin(ev, o, env, pn, loc);
 		Value ret;
 		ev_block(ev, env, od->update, od->nupdate, &ret);
-		for (int s = -1; s < od->nstates; s++) {
-			const char *name = s < 0 ? od->upd_p : od->states[s];
-			int ref = s < 0 ? pn : snodes[s];
-			Binding *b = env_find(env, name);
-			if (b->v.kind == V_TENSOR && b->v.node == ref)
-				continue;
-			int val = ev_node(ev, b->v, od->upd_loc, DT_F32);
-			if (!type_eq(&r->node[val].type, &pt)) {
-				Node bp = ir_proto(OP_BROADCAST);
-				bp.type = pt;
-				int to = ir_emit(r, &bp, &val, 1, NULL, 0);
-				if (to < 0)
-					ev_error(ev, od->upd_loc, "the new value of '%s' is %s, but parameter '%s' is %s", name,
-					         TS(&r->node[val].type), pname, TS(&pt));
-				val = to;
-			}
-			Node wp = ir_proto(OP_WRITE);
-			ir_emit(r, &wp, (int[]){ ref, val }, 2, NULL, 0);
-		}
+		upd_write_back(ev, u);
 	}
 	ev->depth--;
 }

@@ -77,6 +77,7 @@ static Family *family_of(Ev *ev, const char *sname)
 static struct {
 	Loc loc;
 	const char *what;
+	bool alone; /* an allocation of its own even where a family could hold it */
 } pending;
 
 Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what)
@@ -86,6 +87,19 @@ Slot *slot_new_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc,
 	Slot *s = slot_new(ev, name, sname, t);
 	pending.what = NULL;
 	pending.loc = (Loc){ 0 };
+	return s;
+}
+
+/* A typed optimizer state (`state r: f32[p.shape[0]]`) is not laid out
+   like the parameters: a family block spans the whole parameter layout, so
+   a state that only some parameters have (Adafactor's unfactored second
+   moment, for the vectors alone) would cost as much as a state of every
+   parameter there. */
+Slot *slot_new_alone_for(Ev *ev, const char *name, const char *sname, Type t, Loc loc, const char *what)
+{
+	pending.alone = true;
+	Slot *s = slot_new_for(ev, name, sname, t, loc, what);
+	pending.alone = false;
 	return s;
 }
 
@@ -152,7 +166,7 @@ void slots_free(Ev *ev)
 static int64_t place(Ev *ev, Slot *s, const char *name, const char *sname, Type t)
 {
 	int64_t bytes = type_bytes(&t);
-	if (t.dt != DT_F32 || bytes == 0)
+	if (t.dt != DT_F32 || bytes == 0 || pending.alone)
 		return -1;
 	if (s->off >= 0 && type_bytes(&s->t.type) == bytes)
 		return s->off;

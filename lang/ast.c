@@ -207,6 +207,7 @@ OptDecl *ast_optimizer(Arena *a, const char *name, Loc loc, const PList *params,
 	o->states = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->states);
 	o->state_inits = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->state_inits);
 	o->state_locs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->state_locs);
+	o->state_types = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *o->state_types);
 	bool have_update = false;
 	for (int i = 0; i < n; i++) {
 		const OptItem *it = items->v[i];
@@ -233,6 +234,7 @@ OptDecl *ast_optimizer(Arena *a, const char *name, Loc loc, const PList *params,
 		}
 		o->states[o->nstates] = it->name;
 		o->state_inits[o->nstates] = it->init;
+		o->state_types[o->nstates] = it->type;
 		o->state_locs[o->nstates] = it->loc;
 		o->nstates++;
 	}

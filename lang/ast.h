@@ -152,7 +152,8 @@ typedef struct {
 	Param *params;
 	int nparams;
 	const char **states;  /* state names */
-	Expr **state_inits;   /* parallel to states */
+	Expr **state_inits;   /* parallel to states; NULL: zeros (typed states only) */
+	TypeExpr **state_types; /* parallel to states; NULL: the parameter's type */
 	Loc *state_locs;
 	int nstates;
 	const char *upd_p, *upd_g; /* names of update's two parameters */

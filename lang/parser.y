@@ -33,12 +33,14 @@ typedef struct {
 	Expr *value;
 } Arg;
 
-/* One item of an optimizer body: "state name = init" or "update(p, g) {}". */
+/* One item of an optimizer body: "state name = init", "state name: type
+   [= init]" or "update(p, g) {}". */
 typedef struct {
 	bool is_update;
 	Loc loc;
 	const char *name, *p, *g; /* state name; update's parameter names */
 	Expr *init;
+	TypeExpr *type;           /* a typed state's declared type, else NULL */
 	PList *body;
 } OptItem;
 
@@ -421,7 +423,8 @@ opt_item_list
 	| opt_item_list seps opt_item { $$ = push(ctx, $1, $3); }
 	;
 
-/* opt_item: state NAME = expr | update ( NAME , NAME ) block */
+/* opt_item: state NAME = expr | state NAME : type [= expr]
+            | update ( NAME , NAME ) block */
 opt_item
 	: IDENT IDENT '=' expr {
 		want_word(ctx, @1, $1, "state", "'state' or 'update'");
@@ -429,6 +432,15 @@ opt_item
 		$$->loc = L(@1);
 		$$->name = $2;
 		$$->init = $4;
+	}
+	| IDENT IDENT ':' type default_opt {
+		/* a typed state: its type is evaluated per parameter (host/model.c) */
+		want_word(ctx, @1, $1, "state", "'state' or 'update'");
+		$$ = arena_alloc(ARENA, sizeof *$$);
+		$$->loc = L(@1);
+		$$->name = $2;
+		$$->type = $4;
+		$$->init = $5;
 	}
 	| IDENT '(' IDENT ',' IDENT ')' block {
 		want_word(ctx, @1, $1, "update", "'state' or 'update'");

@@ -76,6 +76,8 @@ jit_check stdlib_values "$root" tests/e2e/stdlib_values.sn
 jit_check torch_gpt "$root" tests/e2e/torch_gpt.sn -D OUT=@OUT@
 jit_check torch_pool "$root" tests/e2e/torch_pool.sn
 jit_check torch_norm "$root" tests/e2e/torch_norm.sn -D OUT=@OUT@
+jit_check optim_refs "$root" tests/e2e/optim_refs.sn -D OUT=@OUT@
+jit_check optim_state "$root" tests/e2e/optim_state.sn -D OUT=@OUT@
 # the full-size GPT example, two steps with an evaluation after each and a short sample
 jit_check gpt_char "$root" examples/gpt_char.sn -D STEPS=2 -D EVAL_EVERY=1 -D EVAL_BATCHES=1 \
 	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=8 --log @LOG@

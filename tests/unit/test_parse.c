@@ -262,6 +262,10 @@ static void put_decl(Buf *b, const Decl *d)
 		put_params(b, d->opt->params, d->opt->nparams);
 		for (int i = 0; i < d->opt->nstates; i++) {
 			put(b, " (state %s ", d->opt->states[i]);
+			if (d->opt->state_types[i]) {
+				put_type(b, d->opt->state_types[i]);
+				put(b, " ");
+			}
 			put_expr(b, d->opt->state_inits[i]);
 			put(b, ")");
 		}
@@ -499,6 +503,33 @@ static void test_adamw(void)
 	      "adamw_locs", "update at %d:%d", o->upd_loc.line, o->upd_loc.col);
 }
 
+/* Typed states: the type is kept (evaluated per parameter by the host),
+   the initializer may be left out; an untyped state keeps both forms. */
+static void test_typed_states(void)
+{
+	Program *p = parse("optimizer fac(lr = 0.1) {\n"
+	                   "  state r: f32[p.shape[0]]\n"
+	                   "  state s: f32 = ones\n"
+	                   "  state v: f32[2, p.shape,]\n"
+	                   "  state m = zeros\n"
+	                   "  update(p, g) { p = p - lr * g }\n"
+	                   "}\n");
+	check(p->ndecls == 1 && p->decls[0]->kind == D_OPT, "typed_states_kind", "not one optimizer");
+	if (p->ndecls != 1)
+		return;
+	const OptDecl *o = p->decls[0]->opt;
+	check(o->nstates == 4 && o->state_types[0] && o->state_types[0]->ndims == 1 && !o->state_inits[0] &&
+	      o->state_types[1] && o->state_types[1]->ndims == 0 && o->state_inits[1] &&
+	      o->state_types[2] && o->state_types[2]->ndims == 2 && !o->state_types[3] && o->state_inits[3],
+	      "typed_states_fields", "states misparsed");
+	check(o->state_types[0] && o->state_types[0]->loc.line == 2 && o->state_types[0]->loc.col == 12 &&
+	      o->state_locs[2].line == 4 && o->state_locs[2].col == 3,
+	      "typed_states_locs", "locations misparsed");
+	expect_decl("typed_states_shape", p->decls[0],
+		    "(optimizer fac (lr=0.1f) (state r f32[(idx (. p shape) 0)] _) (state s f32 ones) "
+		    "(state v f32[2 (. p shape)] _) (state m zeros) (update p g {(set p (- p (* lr g)))}))");
+}
+
 static void test_train(void)
 {
 	Program *p = parse(src_train);
@@ -708,6 +739,7 @@ int main(int argc, char **argv)
 	test_models();
 	test_buffer_item();
 	test_adamw();
+	test_typed_states();
 	test_train();
 	test_precedence();
 	test_newlines();
