@@ -4,8 +4,9 @@ the final weights with sinter's within 1e-5 relative (a weight relative to
 the largest weight of its tensor).
 
 Losses and gradients come from PyTorch in float32, as sinter computes them.
-RAdam steps with torch.optim.RAdam; Adafactor, CAME, LAMB and AdaBelief
-with the NumPy functions below, written from the papers' algorithms (and,
+SGD (momentum, dampening, Nesterov, weight decay), Adam, AdamW, RMSprop
+and RAdam step with their torch.optim classes; Lion, Adafactor, CAME, LAMB
+and AdaBelief with the NumPy functions below, written from the papers' algorithms (and,
 for Adafactor and CAME, the reference implementations' defaults), in
 float64, each parameter rounded to float32 after its step.
 
@@ -138,7 +139,34 @@ class AdaBelief:
         return p - self.lr * (mhat / (np.sqrt(shat) + self.eps) + self.weight_decay * p)
 
 
+class Lion:
+    """Chen et al. 2023, Program 1: the sign of an interpolation of the
+    momentum and the gradient, decoupled weight decay, then the momentum."""
+
+    def __init__(self, lr, beta1=0.9, beta2=0.99, weight_decay=0.0):
+        self.__dict__.update(locals())
+        self.state = {}
+
+    def step(self, i, p, g, t):
+        m = self.state.get(i, 0)
+        c = self.beta1 * m + (1 - self.beta1) * g
+        self.state[i] = self.beta2 * m + (1 - self.beta2) * g
+        return p - self.lr * (np.sign(c) + self.weight_decay * p)
+
+
 RUNS = {
+    "sgd": lambda: (torch.optim.SGD, dict(lr=1e-1)),
+    "sgd_momentum": lambda: (torch.optim.SGD, dict(lr=5e-2, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    "sgd_nesterov": lambda: (torch.optim.SGD, dict(lr=5e-2, momentum=0.9, nesterov=True)),
+    "adam": lambda: (torch.optim.Adam, dict(lr=1e-2)),
+    "adam_options": lambda: (torch.optim.Adam, dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-4, weight_decay=0.1)),
+    "adamw": lambda: (torch.optim.AdamW, dict(lr=1e-2)),
+    "adamw_options": lambda: (torch.optim.AdamW, dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-4, weight_decay=0.1)),
+    "rmsprop": lambda: (torch.optim.RMSprop, dict(lr=1e-2)),
+    "rmsprop_options": lambda: (torch.optim.RMSprop, dict(lr=1e-2, alpha=0.9, eps=1e-4, momentum=0.5,
+                                                          weight_decay=0.1)),
+    "lion": lambda: Lion(1e-3),
+    "lion_options": lambda: Lion(1e-3, beta1=0.8, beta2=0.95, weight_decay=0.1),
     "adafactor": lambda: Adafactor(1e-2),
     "adafactor_options": lambda: Adafactor(1e-2, beta1=0.9, weight_decay=0.1, scale_parameter=True,
                                            clip_threshold=0.5, eps1=1e-4, decay_rate=-0.5),
@@ -148,8 +176,8 @@ RUNS = {
                                  clip_threshold=0.5),
     "lamb": lambda: Lamb(1e-2),
     "lamb_options": lambda: Lamb(1e-2, beta1=0.8, beta2=0.99, eps=1e-3, weight_decay=0.1),
-    "radam": lambda: dict(lr=1e-2),
-    "radam_options": lambda: dict(lr=1e-2, weight_decay=0.1, eps=1e-3, betas=(0.8, 0.99)),
+    "radam": lambda: (torch.optim.RAdam, dict(lr=1e-2)),
+    "radam_options": lambda: (torch.optim.RAdam, dict(lr=1e-2, weight_decay=0.1, eps=1e-3, betas=(0.8, 0.99))),
     "adabelief": lambda: AdaBelief(1e-2),
     "adabelief_options": lambda: AdaBelief(1e-2, weight_decay=0.1, eps=1e-4, beta1=0.8, beta2=0.99),
 }
@@ -157,7 +185,7 @@ RUNS = {
 
 def replay(init, opt):
     ps = [torch.tensor(init[n], requires_grad=True) for n in NAMES]
-    torch_opt = torch.optim.RAdam(ps, **opt) if isinstance(opt, dict) else None
+    torch_opt = opt[0](ps, **opt[1]) if isinstance(opt, tuple) else None
     losses = []
     for t in range(1, STEPS + 1):
         for p in ps:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Adafactor, CAME, LAMB, RAdam and AdaBelief of stdlib/optim.sn against
-# references (optim_refs.py): torch.optim.RAdam, and NumPy versions of the
-# papers' algorithms, 20 steps of a small MLP from the same weights, every
-# loss and the final weights within 1e-5 relative.
+# Every optimizer of stdlib/optim.sn, with its defaults and with options,
+# against references (optim_refs.py): torch.optim's SGD, Adam, AdamW,
+# RMSprop and RAdam, and NumPy versions of the papers' algorithms for Lion,
+# Adafactor, CAME, LAMB and AdaBelief; 20 steps of a small MLP from the
+# same weights, every loss and the final weights within 1e-5 relative.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 scratch
