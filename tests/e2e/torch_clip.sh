@@ -13,12 +13,23 @@ src=$root/tests/e2e/torch_clip.sn
 for mode in jit interp; do
 	dir=$tmp/$mode
 	mkdir -p "$dir"
-	cmd=("$root/sinter" run "$src" -D OUT="$dir")
+	cmd=("$root/sinter" run "$src" -D OUT="$dir" --log "$dir/run.jsonl")
 	[ $mode = interp ] && cmd+=(--interp)
 	if ! "${cmd[@]}" >"$dir/out" 2>"$dir/err"; then
 		fail "torch_clip_$mode: sinter failed: $(head -3 "$dir/err")"
 		continue
 	fi
+	# the run log carries the pre-clip norms the program printed
+	check "torch_clip_${mode}_logged_norms" "$PY" -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+out = [l.split() for l in open(sys.argv[2]) if l.strip()]
+for kind in ("sgd", "adamw"):
+    logged = [r[kind + "_grad_norm"] for r in recs if kind + "_grad_norm" in r]
+    printed = [float(f[2]) for f in out if f[0] == kind]
+    assert len(logged) == len(printed) == 10, (kind, len(logged), len(printed))
+    assert all(abs(a - b) <= 1e-6 * b for a, b in zip(logged, printed)), kind
+' "$dir/run.jsonl" "$dir/out"
 	"$PY" "$root/tests/e2e/torch_clip.py" "$dir" "$dir/out" | sed "s/^\(PASS\|FAIL\) torch_clip /\1 torch_clip_$mode /"
 done
 if d=$(numdiff "$tmp/jit/out" "$tmp/interp/out" --rtol 1e-6 --count 20 --names jit interp); then
