@@ -160,12 +160,13 @@ static void pack_greedy(RtPack *p, const RtDataset *ds, const int64_t *order, in
 		int64_t len, pieces = 0;
 		rt_dataset_doc(ds, order[k], &len);
 		for (int64_t off = 0; off < len;) {
-			int64_t take = len - off < p->T - fill ? len - off : p->T - fill;
-			if (take == 0) {
+			if (fill == p->T) {
+				if (!has_target(off, len - off, len))
+					break; /* no row for what has nothing to predict */
 				pack_row(p);
 				fill = 0;
-				continue;
 			}
+			int64_t take = len - off < p->T - fill ? len - off : p->T - fill;
 			if (has_target(off, take, len)) {
 				pack_piece(p, (Piece){ order[k], off, take });
 				pieces++;
