@@ -7,9 +7,8 @@ cross-contamination between packed documents), with NumPy.
         prints "NAME T B" for each: the context and the rows of its batch
     packed_docs.py pieces DOCS STRATEGY T RUN OUT
         checks the batch that sinter saved in RUN/batch.safetensors against
-        its own packing of DOCS (every piece with its bytes, targets,
-        segment and position; padding; for greedy the rows exactly, for
-        best_fit the pieces and the row count), writes each piece of the
+        its own packing of DOCS (every row exactly: each piece with its
+        bytes, targets, segment and position; padding), writes each piece of the
         batch as a document of OUT (with the byte it predicts last) and
         prints the number of pieces
     packed_docs.py same PACKED SOLO LABEL
@@ -74,17 +73,39 @@ def cut(docs, T):
     return out
 
 
-def best_fit_rows(pieces, T):
-    """How many rows best-fit decreasing needs (tie-breaking aside)."""
-    rooms = []
-    for p in sorted(pieces, key=lambda p: -p[2]):
-        fits = [i for i, r in enumerate(rooms) if r >= p[2]]
+def best_fit(docs, T):
+    """Best-fit decreasing over the cut pieces, longest first (ties in
+    order), each into the open row with the least room that takes it;
+    among rows with equal room, the one that got that room last."""
+    pieces = sorted(cut(docs, T), key=lambda p: -p[2])
+    rows, room, by_room = [], [], collections.defaultdict(list)
+    for p in pieces:
+        fits = [c for c in range(p[2], T) if by_room[c]]
         if fits:
-            i = min(fits, key=lambda i: rooms[i])
-            rooms[i] -= p[2]
+            r = by_room[fits[0]].pop()
         else:
-            rooms.append(T - p[2])
-    return len(rooms)
+            r = len(rows)
+            rows.append([])
+            room.append(T)
+        rows[r].append(p)
+        room[r] -= p[2]
+        if room[r] > 0:
+            by_room[room[r]].append(r)
+    return rows
+
+
+def pack(docs, T, strategy):
+    """The rows of one unshuffled pass."""
+    if strategy == "greedy":
+        return greedy(docs, T)
+    if strategy == "best_fit":
+        return best_fit(docs, T)
+    return [[p] for p in cut(docs, T)]
+
+
+def splits(rows):
+    """Documents cut into two or more pieces."""
+    return sum(1 for n in collections.Counter(p[0] for row in rows for p in row).values() if n > 1)
 
 
 def piece_key(docs, p):
@@ -144,22 +165,12 @@ def pieces_cmd(docs_path, strategy, T, run, out):
         docs = split_docs(f.read())
     batch = read_safetensors(os.path.join(run, "batch.safetensors"))
     got = decode(batch, report, "packed")
-    if strategy == "greedy":
-        want_rows = greedy(docs, T)
-        want = [(r, sum(q[2] for q in row[:j])) + piece_key(docs, p)
-                for r, row in enumerate(want_rows) for j, p in enumerate(row)]
-        report("greedy rows", got == want,
-               f"{len(got)} pieces in the batch, {len(want)} expected; first difference at "
-               f"{next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")
-    else:
-        cut_pieces = cut(docs, T)
-        want = collections.Counter(piece_key(docs, p) for p in cut_pieces)
-        have = collections.Counter((p[2], p[3]) for p in got)
-        report("best_fit pieces", have == want, f"{sum((have - want).values())} unexpected, "
-               f"{sum((want - have).values())} missing")
-        rows = len({p[0] for p in got})
-        report("best_fit rows", rows == best_fit_rows(cut_pieces, T),
-               f"{rows} rows, best-fit decreasing needs {best_fit_rows(cut_pieces, T)}")
+    want_rows = pack(docs, T, strategy)
+    want = [(r, sum(q[2] for q in row[:j])) + piece_key(docs, p)
+            for r, row in enumerate(want_rows) for j, p in enumerate(row)]
+    report(f"{strategy} rows", got == want,
+           f"{len(got)} pieces in the batch, {len(want)} expected; first difference at "
+           f"{next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")
     solo = []
     for _, _, x, y in got:
         solo.append(x + (bytes([y[-1]]) if y[-1] >= 0 else b""))
