@@ -358,7 +358,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 	if (call < 0)
 		call = ev->batches_calls++; /* a continued loop was counted before the checkpoint */
 	uint64_t key = rt_mix64(seed ^ rt_mix64((uint64_t)call));
-	RtPack *pack = packed ? host_pack_plan(&b, key) : NULL;
+	RtPack *pack = packed ? host_pack_plan(ev, &b, key, s->loc) : NULL;
 	int64_t *order = packed ? NULL : rt_batch_order(len, shuffle, key);
 	int64_t nb = packed ? host_pack_count(pack, &b) : rt_batch_count(len, bs, drop_last);
 	bool training = body_calls(s->body, s->nbody, "minimize");

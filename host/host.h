@@ -108,7 +108,7 @@ BuiltinFn hostlib_csv, hostlib_tensors;
    from key, its number of batches, and batch k as x, y, segment and
    position in out[0..4). */
 BuiltinFn hostlib_documents, hostlib_packed_batches, hostlib_pack_stats;
-RtPack *host_pack_plan(const Value *pb, uint64_t key);
+RtPack *host_pack_plan(Ev *ev, const Value *pb, uint64_t key, Loc loc);
 int64_t host_pack_count(const RtPack *p, const Value *pb);
 void host_pack_batch(Ev *ev, const RtPack *p, const Value *pb, int64_t k, Value *out, Loc loc);
 /* optparams.c: parameter groups and the weight-decay split */

@@ -138,7 +138,9 @@ Value hostlib_pack_stats(Ev *ev, const Builtin *b, Loc loc, Value *args, const c
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
 	RtDataset *ds = want_docs(ev, loc, b->name, v[0]);
 	int64_t T = want_context(ev, loc, b->name, v[1]);
-	RtPack *p = rt_pack_plan(ds, T, (RtPackStrategy)want_strategy(ev, loc, b->name, v[2]), false, 0);
+	Value pb = { .kind = V_PACKED, .ds = ds, .items = (Value[]){ v_int(1), v_bool(false), v_int(T), { 0 },
+	                                                             v_int(want_strategy(ev, loc, b->name, v[2])) } };
+	RtPack *p = host_pack_plan(ev, &pb, 0, loc);
 	Value *items = arena_alloc(ev->arena, 3 * sizeof *items);
 	items[0] = v_int(rt_pack_rows(p));
 	items[1] = v_float((double)rt_pack_tokens(p) / ((double)rt_pack_rows(p) * (double)T));
@@ -147,8 +149,14 @@ Value hostlib_pack_stats(Ev *ev, const Builtin *b, Loc loc, Value *args, const c
 	return (Value){ .kind = V_LIST, .items = items, .n = 3 };
 }
 
-RtPack *host_pack_plan(const Value *pb, uint64_t key)
+/* The plan of a pass is checked against the memory limit like a batch
+   (it is held while the pass runs). */
+RtPack *host_pack_plan(Ev *ev, const Value *pb, uint64_t key, Loc loc)
 {
+	char err[512];
+	if (!rt_mem_check(rt_pack_bytes(pb->ds, pb->items[2].i), "the packing plan of a pass of packed_batches", err,
+	                  sizeof err))
+		ev_error(ev, loc, "%s", err);
 	return rt_pack_plan(pb->ds, pb->items[2].i, (RtPackStrategy)pb->items[4].i, pb->items[1].i, key);
 }
 

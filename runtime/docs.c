@@ -316,6 +316,22 @@ RtPack *rt_pack_plan(const RtDataset *ds, int64_t T, RtPackStrategy strategy, bo
 	return p;
 }
 
+/* An estimate from above: every row boundary and every T bytes cut a
+   document at most once, so there are at most n + 2 * bytes / T + 1
+   pieces (and rows); a piece takes
+   a Piece, and while best-fit plans an Item, a link and the document
+   order; a row its first piece, its list ends and its stack link. */
+int64_t rt_pack_bytes(const RtDataset *ds, int64_t T)
+{
+	int64_t n = rt_dataset_len(ds), bytes = 0, len;
+	for (int64_t k = 0; k < n; k++) {
+		rt_dataset_doc(ds, k, &len);
+		bytes += len;
+	}
+	int64_t pieces = n + 2 * (bytes / T) + 1;
+	return pieces * (int64_t)(2 * sizeof(Piece) + sizeof(Item) + 5 * sizeof(int64_t)) + (T + 1) * 8;
+}
+
 int64_t rt_pack_rows(const RtPack *p)
 {
 	return p->nrows;

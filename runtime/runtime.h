@@ -133,6 +133,9 @@ typedef struct RtPack RtPack;
    shuffle, the order of the documents (and, for BEST_FIT and PADDED, of
    the rows) is drawn from key. */
 RtPack *rt_pack_plan(const RtDataset *ds, int64_t T, RtPackStrategy strategy, bool shuffle, uint64_t key);
+/* About the most bytes rt_pack_plan allocates for ds at T while it plans
+   (an estimate from above, for the memory limit). */
+int64_t rt_pack_bytes(const RtDataset *ds, int64_t T);
 int64_t rt_pack_rows(const RtPack *p);
 /* Positions that hold a document's byte (the rest is padding). */
 int64_t rt_pack_tokens(const RtPack *p);
