@@ -41,6 +41,7 @@ const char *value_kind_name(const Value *v)
 		[V_LIST] = "list", [V_MODEL] = "model", [V_OPT] = "optimizer", [V_DATASET] = "data set",
 		[V_BATCHES] = "batches", [V_INIT] = "initializer", [V_RANGE] = "range",
 		[V_CALLABLE] = "function", [V_GROUP] = "parameter group", [V_STATE] = "tensor",
+		[V_PACKED] = "packed batches",
 	};
 	return names[v->kind];
 }

@@ -48,6 +48,8 @@ typedef enum {
 	V_STATE,   /* an optimizer state not yet created for the parameter being
 	              updated: i = its index, origin = the update (model.c);
 	              reading the name creates it (opt_state_read) */
+	V_PACKED,  /* packed_batches: ds (documents) + items: B, shuffle, T, seed,
+	              strategy (host/hostdocs.c) */
 } VKind;
 
 struct Value {
@@ -65,8 +67,8 @@ struct Value {
 	const Decl *decl;  /* V_CALLABLE naming a fn, model or optimizer (NULL: builtin) */
 	OptInst *opt;      /* V_OPT */
 	ParamGroup *group; /* V_GROUP */
-	RtDataset *ds;     /* V_DATASET, V_BATCHES */
-	Value *items;      /* V_LIST, V_BATCHES, V_INIT */
+	RtDataset *ds;     /* V_DATASET, V_BATCHES, V_PACKED */
+	Value *items;      /* V_LIST, V_BATCHES, V_PACKED, V_INIT */
 	int n;
 	int cap;           /* V_LIST built by append or +: room in items (eval.c, list_join) */
 };

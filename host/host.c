@@ -343,18 +343,24 @@ static bool host_iteration(Ev *ev, Env *inner, const Stmt *s)
 	return f != FLOW_BREAK;
 }
 
+/* A loop over batches(...) or packed_batches(...) (host/hostdocs.c): the
+   order of the examples, or the packing plan of the pass, is drawn once
+   the loop is entered, from the seed and the batches() call count. */
 static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 {
 	Host *h = ev->host;
+	bool packed = b.kind == V_PACKED;
 	int64_t len = rt_dataset_len(b.ds), bs = b.items[0].i;
 	bool shuffle = b.items[1].i, drop_last = b.items[2].i;
 	uint64_t seed = b.items[3].kind == V_INT ? (uint64_t)b.items[3].i : ev->seed;
-	int64_t nb = rt_batch_count(len, bs, drop_last);
 	int64_t call;
 	int64_t start = loop_enter(ev, env, s, &call);
 	if (call < 0)
 		call = ev->batches_calls++; /* a continued loop was counted before the checkpoint */
-	int64_t *order = rt_batch_order(len, shuffle, rt_mix64(seed ^ rt_mix64((uint64_t)call)));
+	uint64_t key = rt_mix64(seed ^ rt_mix64((uint64_t)call));
+	RtPack *pack = packed ? host_pack_plan(ev, &b, key, s->loc) : NULL;
+	int64_t *order = packed ? NULL : rt_batch_order(len, shuffle, key);
+	int64_t nb = packed ? host_pack_count(pack, &b) : rt_batch_count(len, bs, drop_last);
 	bool training = body_calls(s->body, s->nbody, "minimize");
 	if (training && h->log && !ev->dry) {
 		int64_t total = nb - (start < nb ? start : nb);
@@ -368,23 +374,33 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		if (ev->dry && k != 0 && k != nb - 1)
 			continue;
 		loop_at(ev, k, call);
-		int64_t n = len - k * bs < bs ? len - k * bs : bs;
+		int64_t n = packed || len - k * bs >= bs ? bs : len - k * bs;
 		if (ev->dry && k == nb - 1 && k != 0 && n == bs)
 			continue; /* same shapes as the first batch */
-		Type tx = { .dt = xs.dt == RT_F32 ? DT_F32 : DT_I32, .rank = xs.rank + 1, .dim = { n } };
-		Type ty = { .dt = ys.dt == RT_F32 ? DT_F32 : DT_I32, .rank = has_y ? ys.rank + 1 : 1, .dim = { has_y ? n : 0 } };
-		memcpy(tx.dim + 1, xs.dim, xs.rank * sizeof *xs.dim);
-		if (has_y)
-			memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
-		check_batch(ev, &tx, &ty, s->loc);
-		HostTensor *x = ht_new(tx), *y = has_y ? ht_new(ty) : NULL;
-		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y ? y->t.data : NULL);
+		Value vals[4];
+		int nvals = has_y ? 2 : 1;
+		if (packed) {
+			host_pack_batch(ev, pack, &b, k, vals, s->loc);
+			nvals = 4;
+		} else {
+			Type tx = { .dt = xs.dt == RT_F32 ? DT_F32 : DT_I32, .rank = xs.rank + 1, .dim = { n } };
+			Type ty = { .dt = ys.dt == RT_F32 ? DT_F32 : DT_I32, .rank = has_y ? ys.rank + 1 : 1, .dim = { has_y ? n : 0 } };
+			memcpy(tx.dim + 1, xs.dim, xs.rank * sizeof *xs.dim);
+			if (has_y)
+				memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
+			check_batch(ev, &tx, &ty, s->loc);
+			HostTensor *x = ht_new(tx), *y = has_y ? ht_new(ty) : NULL;
+			rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y ? y->t.data : NULL);
+			vals[0] = (Value){ .kind = V_HOST, .ht = x };
+			vals[1] = (Value){ .kind = V_HOST, .ht = y };
+		}
 		Env *inner = env_new(ev, env);
-		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, has_y ? 2 : 1);
+		bind_loop(ev, inner, s, vals, nvals);
 		if (!host_iteration(ev, inner, s))
 			break;
 	}
 	free(order);
+	rt_pack_free(pack);
 	h->nloops--;
 }
 
@@ -392,7 +408,7 @@ static void run_for(Ev *ev, Env *env, const Stmt *s)
 {
 	Host *h = ev->host;
 	Value it = host_value(ev, env, s->value);
-	if (it.kind == V_BATCHES) {
+	if (it.kind == V_BATCHES || it.kind == V_PACKED) {
 		run_batches(ev, env, s, it);
 		return;
 	}

@@ -103,6 +103,14 @@ void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf
 /* host/hostdata.c: idx, text, tokens and split are hostlib_data and
    hostlib_split above */
 BuiltinFn hostlib_csv, hostlib_tensors;
+/* host/hostdocs.c: documents, packed_batches, pack_stats; for the loop
+   over packed batches (run_batches in host.c), the plan of a pass drawn
+   from key, its number of batches, and batch k as x, y, segment and
+   position in out[0..4). */
+BuiltinFn hostlib_documents, hostlib_packed_batches, hostlib_pack_stats;
+RtPack *host_pack_plan(Ev *ev, const Value *pb, uint64_t key, Loc loc);
+int64_t host_pack_count(const RtPack *p, const Value *pb);
+void host_pack_batch(Ev *ev, const RtPack *p, const Value *pb, int64_t k, Value *out, Loc loc);
 /* optparams.c: parameter groups and the weight-decay split */
 BuiltinFn prim_group, prim_decay_params;
 /* Runs the traced work v depends on; returns it as a host value. */

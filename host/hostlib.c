@@ -403,6 +403,8 @@ Value hostlib_batches(Ev *ev, const Builtin *b, Loc loc, Value *args, const char
 	Value seed = all[4];
 	if (all[0].kind != V_DATASET)
 		ev_error(ev, loc, "batches needs a data set, got a %s", value_kind_name(&all[0]));
+	if (rt_dataset_is_docs(all[0].ds))
+		ev_error(ev, loc, "batches of documents have no one shape: use packed_batches(data, size, context)");
 	if (all[1].kind != V_INT || all[1].i < 1)
 		ev_error(ev, loc, "batch size must be a positive int");
 	if (all[1].i > rt_dataset_len(all[0].ds))

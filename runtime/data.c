@@ -31,12 +31,13 @@ typedef struct {
 	size_t size;
 } RtBuf;
 
-typedef enum { DS_IDX, DS_TEXT, DS_TOKENS, DS_MEM } DsKind;
+typedef enum { DS_IDX, DS_TEXT, DS_TOKENS, DS_MEM, DS_DOCS } DsKind;
 
 struct RtDataset {
 	DsKind kind;
 	RtBuf *xbuf;   /* IDX: pixels [N, H*W] u8; text: bytes; tokens: u16 LE tokens; memory: 4-byte rows */
-	RtBuf *ybuf;   /* IDX: labels [N] u8; memory: 4-byte rows or NULL (no y); otherwise NULL */
+	RtBuf *ybuf;   /* IDX: labels [N] u8; memory: 4-byte rows or NULL (no y); documents: int64
+	                  (start, length) pairs into xbuf; otherwise NULL */
 	int64_t first; /* example 0 of this view is example `first` of the buffers */
 	int64_t len;   /* examples in this view */
 	int64_t row;   /* IDX: pixels per image; text/tokens: context T; memory: x elements per example */
@@ -364,7 +365,8 @@ static int by_name(const void *a, const void *b)
    .dat/.u8 index files of a fortune directory (and hidden files), in
    strcmp order of their names so the result does not depend on the locale
    or on the order readdir happens to return. */
-static unsigned char *read_dir(const char *path, size_t *size, char *err, size_t errlen)
+static unsigned char *read_dir(const char *path, size_t *size, size_t **ends, size_t *nends, char *err,
+                               size_t errlen)
 {
 	DIR *d = opendir(path);
 	if (!d) {
@@ -390,6 +392,10 @@ static unsigned char *read_dir(const char *path, size_t *size, char *err, size_t
 		snprintf(err, errlen, "'%s' is a directory without text files", path);
 	else
 		qsort(names, n, sizeof *names, by_name);
+	if (ends) {
+		*ends = xmalloc((n ? n : 1) * sizeof **ends);
+		*nends = n;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char *full = xmalloc(strlen(path) + strlen(names[i]) + 2);
 		sprintf(full, "%s/%s", path, names[i]);
@@ -406,12 +412,32 @@ static unsigned char *read_dir(const char *path, size_t *size, char *err, size_t
 		memcpy(all + len, b, fsize);
 		len += fsize;
 		free(b);
+		if (ends)
+			(*ends)[i] = len;
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	if (!all && ends) {
+		free(*ends);
+		*ends = NULL;
+	}
 	*size = len;
 	return all;
+}
+
+unsigned char *rt_text_read(const char *path, size_t *size, size_t **ends, size_t *nends, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return read_dir(path, size, ends, nends, err, errlen);
+	unsigned char *b = read_whole(path, 0, size, err, errlen);
+	if (b && ends) {
+		*ends = xmalloc(sizeof **ends);
+		**ends = *size;
+		*nends = 1;
+	}
+	return b;
 }
 
 RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t errlen)
@@ -421,9 +447,7 @@ RtDataset *rt_text_open(const char *path, int64_t context, char *err, size_t err
 		return NULL;
 	}
 	size_t size;
-	struct stat st;
-	unsigned char *b = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? read_dir(path, &size, err, errlen)
-	                                                               : read_whole(path, 0, &size, err, errlen);
+	unsigned char *b = rt_text_read(path, &size, NULL, NULL, err, errlen);
 	if (!b)
 		return NULL;
 	if ((int64_t)size < context + 1) {
@@ -520,6 +544,32 @@ RtDataset *rt_dataset_memory(RtShape xs, void *x, RtShape ys, void *y, int64_t n
 	return ds;
 }
 
+RtDataset *rt_dataset_docs(unsigned char *bytes, size_t size, int64_t *spans, int64_t n)
+{
+	RtDataset *ds = xcalloc(1, sizeof *ds);
+	ds->kind = DS_DOCS;
+	ds->xbuf = buf_new(bytes, size);
+	ds->ybuf = buf_new((unsigned char *)spans, (size_t)n * 2 * sizeof *spans);
+	ds->len = n;
+	ds->xs.dt = ds->ys.dt = RT_I32;
+	ds->xs.rank = ds->ys.rank = 1; /* dim 0: documents have no one length */
+	return ds;
+}
+
+bool rt_dataset_is_docs(const RtDataset *ds)
+{
+	return ds->kind == DS_DOCS;
+}
+
+const unsigned char *rt_dataset_doc(const RtDataset *ds, int64_t i, int64_t *len)
+{
+	if (ds->kind != DS_DOCS || i < 0 || i >= ds->len)
+		die("rt_dataset_doc: document %" PRId64 " of a set of %" PRId64, i, ds->len);
+	const int64_t *span = (const int64_t *)ds->ybuf->bytes + 2 * (ds->first + i);
+	*len = span[1];
+	return ds->xbuf->bytes + span[0];
+}
+
 RtDataset *rt_dataset_slice(RtDataset *ds, int64_t from, int64_t to)
 {
 	/* Python slice bounds: negative counts from the end, then clamp. */
@@ -571,6 +621,8 @@ void rt_dataset_fill(const RtDataset *ds, const int64_t *idx, int64_t n, void *x
 		if (idx[k] < 0 || idx[k] >= ds->len)
 			die("rt_dataset_fill: example %" PRId64 " outside 0..%" PRId64, idx[k], ds->len);
 		int64_t e = ds->first + idx[k];
+		if (ds->kind == DS_DOCS)
+			die("rt_dataset_fill: documents are batched by runtime/docs.c");
 		if (ds->kind == DS_MEM) {
 			memcpy((char *)x + 4 * k * row, ds->xbuf->bytes + 4 * e * row, 4 * (size_t)row);
 			if (ds->ybuf)

@@ -110,6 +110,46 @@ RtShape rt_dataset_yshape(const RtDataset *ds);
 void rt_dataset_fill(const RtDataset *ds, const int64_t *idx, int64_t n, void *x, void *y);
 void rt_dataset_free(RtDataset *ds);
 
+/* ---- documents and packed rows (runtime/docs.c) ---- */
+/* Byte-level documents: the file (or a directory's files, as text reads
+   them) split at every occurrence of sep (nsep > 0 bytes; a file's end
+   also ends a document).  Documents of fewer than 2 bytes, which have
+   nothing to predict, are left out.  *sep_found tells whether sep occurred
+   at all.  An empty file, or one without a document of 2 bytes, fails. */
+RtDataset *rt_documents_open(const char *path, const char *sep, size_t nsep, bool *sep_found, char *err,
+                             size_t errlen);
+bool rt_dataset_is_docs(const RtDataset *ds);
+/* Document i of a set of documents: its bytes, *len of them. */
+const unsigned char *rt_dataset_doc(const RtDataset *ds, int64_t i, int64_t *len);
+
+/* How documents are laid into rows of T positions.  GREEDY: in order,
+   each row filled to the end, a document that does not fit cut at the row's
+   end and continued in the next row.  BEST_FIT: best-fit decreasing, cutting
+   only documents longer than T (into pieces of T and a rest).  PADDED: one
+   piece per row, the rest of the row padding (the baseline). */
+typedef enum { RT_PACK_GREEDY, RT_PACK_BEST_FIT, RT_PACK_PADDED } RtPackStrategy;
+typedef struct RtPack RtPack;
+/* One pass over the documents of ds as rows of T positions (T >= 2); with
+   shuffle, the order of the documents (and, for BEST_FIT and PADDED, of
+   the rows) is drawn from key. */
+RtPack *rt_pack_plan(const RtDataset *ds, int64_t T, RtPackStrategy strategy, bool shuffle, uint64_t key);
+/* About the most bytes rt_pack_plan allocates for ds at T while it plans
+   (an estimate from above, for the memory limit). */
+int64_t rt_pack_bytes(const RtDataset *ds, int64_t T);
+int64_t rt_pack_rows(const RtPack *p);
+/* Positions that hold a document's byte (the rest is padding). */
+int64_t rt_pack_tokens(const RtPack *p);
+/* Documents cut into two or more pieces. */
+int64_t rt_pack_splits(const RtPack *p);
+/* Rows row0 .. row0 + n of the plan into x, y, seg, pos (each n * T, row
+   major); rows past the plan's end are all padding.  A position of piece
+   j of a row (from 0) holding byte i of its document: x the byte, y the
+   next byte of the document or -1 after its last, seg j, pos its place in
+   the piece.  Padding: x 0, y -1, seg -1, pos 0. */
+void rt_pack_fill(const RtPack *p, const RtDataset *ds, int64_t row0, int64_t n, int32_t *x, int32_t *y,
+                  int32_t *seg, int32_t *pos);
+void rt_pack_free(RtPack *p);
+
 /* ---- batching (runtime/data.c) ---- */
 /* The example order for one pass over n examples: 0..n-1, or a permutation
    drawn from key when shuffle is set.  Caller frees. */

@@ -44,6 +44,8 @@ declare -A ARGS=(
 	[examples/resnet.sn]="-D EPOCHS=1 -D STEPS=2 -D TEST=500"
 	[examples/gpt_char.sn]="-D STEPS=2 -D EVAL_BATCHES=1 -D FINAL_EVAL_BATCHES=1 -D SAMPLE=8"
 	[examples/gan.sn]="-D STEPS=30 -D SNAP=gan"
+	[examples/gpt_docs.sn]="-D STEPS=2 -D EVAL_EVERY=2 -D EVAL_BATCHES=1 -D SAMPLE=8 -D C=32"
+	[tests/e2e/packed_docs.sn]="-D DATA=$repo/tests/spec/data/docs.txt"
 	[tests/e2e/gpt_tokens.sn]="-D TOKENS=$tmp/tokens.bin -D STEPS=20"
 	[tests/spec/datasets.sn]="-D TOKENS=$tmp/tokens.bin"
 	[tests/e2e/accumulate.sn]="-D ACC=4 -D BATCH=16"

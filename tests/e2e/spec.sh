@@ -47,6 +47,7 @@ run dataset_csv_again dataset_csv.sn
 run dataset_tensors dataset_tensors.sn --seed 5
 run dataset_tensors_again dataset_tensors.sn --seed 5
 run buffers buffers.sn -D OUT="$tmp"
+run documents documents.sn
 
 # `sinter check` (a dry run: every region traced and compiled, nothing run)
 # accepts every program that runs

@@ -752,4 +752,58 @@ if r.ok() and again.ok():
     ew, eb = r.vals("t_fit")
     report("dataset_tensors a regression on the program's own data recovers w and b", ew < 1e-3 and eb < 1e-3, f"{ew} {eb}")
 
+# ---- documents.sn: documents, packed_batches, pack_stats ----
+
+r = Run("documents")
+if r.ok():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from packed_docs import pack, split_docs, splits  # noqa: E402
+    with open(os.path.join(SPEC, "data", "docs.txt"), "rb") as f:
+        raw = f.read()
+    docs = split_docs(raw)
+    T, B = 8, 3
+    check_vals(r, "docs_len", [len(docs)])
+    for i, strategy in enumerate(["greedy", "best_fit", "padded"]):
+        rows = pack(docs, T, strategy)
+        tokens = sum(p[2] for row in rows for p in row)
+        check_vals(r, "docs_stats", [strategy, [len(rows), tokens / (len(rows) * T), splits(rows)]], i=i)
+        nb = (len(rows) + B - 1) // B
+        rows += [[]] * (nb * B - len(rows))
+        want = []
+        for k in range(nb):
+            x, y, seg, pos = ([[fill] * T for _ in range(B)] for fill in (0, -1, -1, 0))
+            for b, row in enumerate(rows[k * B:(k + 1) * B]):
+                t = 0
+                for j, (d, off, n) in enumerate(row):
+                    doc = docs[d]
+                    for q in range(n):
+                        x[b][t], seg[b][t], pos[b][t] = doc[off + q], j, q
+                        y[b][t] = doc[off + q + 1] if off + q + 1 < len(doc) else -1
+                        t += 1
+            want.append([strategy, x, y, seg, pos])
+        got = [v for v in r.all("docs_rows") if v[0] == strategy]
+        report(f"documents {strategy}: every batch's x, y, segment, position", got == want,
+               f"{len(got)} batches, {len(want)} expected; first: {got[:1]} against {want[:1]}")
+        shapes = [v for v in r.all("docs_batch") if v[0] == strategy]
+        report(f"documents {strategy}: batches are i32[B, T] x 4, every row used",
+               shapes == [[strategy] + [[B, T]] * 4] * nb, str(shapes))
+        real = [v for v in r.all("docs_real") if v[0] == strategy]
+        report(f"documents {strategy}: real positions and targets per batch",
+               real == [[strategy, sum(1 for v in w[3] for s in v if s >= 0), sum(1 for v in w[2] for s in v if s >= 0)]
+                        for w in want], str(real))
+    report("documents best_fit cuts fewer documents than greedy",
+           splits(pack(docs, T, "best_fit")) < splits(pack(docs, T, "greedy")), "")
+    check_vals(r, "docs_split", [len(docs) // 2, len(docs) - len(docs) // 2])
+    pieces = sorted(bytes(doc[off:off + n]) for row in pack(docs, T, "best_fit") for d, off, n in row for doc in [docs[d]])
+    # no byte of docs.txt is 0, the x of padding
+    orders = [[bytes(v for v in row if v) for e, x in r.all("docs_shuffled") if e == epoch for row in x]
+              for epoch in range(2)]
+    report("documents shuffled best_fit: each pass holds every byte of every piece",
+           all(sorted(b"".join(o)) == sorted(b"".join(pieces)) for o in orders), str(orders))
+    report("documents shuffled best_fit: two passes in different orders", orders[0] != orders[1], str(orders))
+    rows = pack([raw], 16, "greedy")
+    check_vals(r, "docs_whole", [1, [len(rows), sum(p[2] for row in rows for p in row) / (len(rows) * 16), 1]])
+    report("documents warns once when the separator never occurs",
+           r.err.count("warning: the separator \"@@\" never occurs in 'data/docs.txt'") == 1, r.err)
+
 sys.exit(report.status())
