@@ -139,11 +139,12 @@ void cg_jit_free(CgModule *m);
 /*
  * Writes the regions rs[0..n) as one object file for the host CPU (position
  * independent), region i as the function fnames[i] of type CgRegionFn;
- * scratch[i] receives the scratch bytes it needs.  False and a message in
- * err on failure (no file is left behind by a failed write of LLVM's).
+ * scratch[i] receives the scratch bytes it needs, gemm[i] its products by
+ * kernel.  False and a message in err on failure (no file is left behind
+ * by a failed write of LLVM's).
  */
 bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, int64_t *scratch,
-	const char *path, char *err, size_t errlen);
+	CgGemmStats *gemm, const char *path, char *err, size_t errlen);
 
 /* The optimized LLVM IR of r as text (for `sinter llvm`); caller frees.
    NULL and a message in err when LLVM fails. */

@@ -296,7 +296,7 @@ char *cg_llvm_text(const Region *r, char *err, size_t errlen)
 
 
 bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, int64_t *scratch,
-	const char *path, char *err, size_t errlen)
+	CgGemmStats *gemm, const char *path, char *err, size_t errlen)
 {
 	LLVMTargetMachineRef tm = host_tm(true, err, errlen);
 	if (!tm)
@@ -305,8 +305,7 @@ bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, i
 	LLVMModuleRef all = LLVMModuleCreateWithNameInContext("sinter", ctx);
 	bool ok = true;
 	for (int i = 0; i < n && ok; i++) {
-		CgGemmStats gemm;
-		LLVMModuleRef mod = build_optimized(ctx, tm, rs[i], fnames[i], &scratch[i], &gemm, err, errlen);
+		LLVMModuleRef mod = build_optimized(ctx, tm, rs[i], fnames[i], &scratch[i], &gemm[i], err, errlen);
 		/* internal kernel functions of equal names are renamed by the linker */
 		ok = mod && !LLVMLinkModules2(all, mod);
 		if (mod && !ok)

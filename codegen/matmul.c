@@ -205,6 +205,8 @@ static LLVMValueRef own_fn(Cg *g, const CgGemmSpec *s)
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	f = cg_gemm_emit(g->mod, name, s, &isa, &blk);
 	LLVMSetLinkage(f, LLVMInternalLinkage); /* regions linked into one object may have the same product */
+	/* one copy however many kernels call it, and a name in profiles */
+	cg_fn_attr(g, f, "noinline");
 	cg_fn_keep(g, key, f);
 	return f;
 }

@@ -13,7 +13,8 @@
 # compared the same way, without the "time" fields.  At the end the unit
 # differential tests of every primitive run again with SINTER_PAR_MIN=1.
 # Prints "PASS name" / "FAIL name: reason".  examples/gpt_char.sn runs two
-# steps only (one takes about 2 s on the interpreter).
+# steps only (one takes about 2 s on the interpreter).  The MLP and a small
+# GPT run again with each --gemm kernel of the matrix products.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 # a snapshot, for the minute this takes (./sinter may be rebuilt meanwhile)
@@ -80,6 +81,13 @@ jit_check torch_norm "$root" tests/e2e/torch_norm.sn -D OUT=@OUT@
 jit_check gpt_char "$root" examples/gpt_char.sn -D STEPS=2 -D EVAL_EVERY=1 -D EVAL_BATCHES=1 \
 	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=8 --log @LOG@
 jit_check gpt_tokens "$root" tests/e2e/gpt_tokens.sn -D TOKENS="$tmp/tokens.bin"
+# each kernel of the matrix products (--gemm; the runs above take auto's
+# choice), on the MLP and on a small GPT (--interp ignores --gemm)
+for kind in sinter openblas; do
+	jit_check mlp_gemm_$kind "$tmp" "$root/examples/mlp.sn" -D EPOCHS=1 --log @LOG@ --gemm=$kind
+	jit_check gpt_char_gemm_$kind "$root" examples/gpt_char.sn -D T=64 -D C=128 -D L=2 -D STEPS=3 \
+		-D EVAL_EVERY=1 -D EVAL_BATCHES=1 -D FINAL_EVAL_BATCHES=1 -D SAMPLE=8 --log @LOG@ --gemm=$kind
+done
 spec=$root/tests/spec
 jit_check spec_lexical "$spec" lexical.sn
 jit_check spec_host_arith "$spec" host_arith.sn
