@@ -51,5 +51,10 @@ out=bench/gemm_results.md
 		OPENBLAS_CORETYPE=$best build/bench/gemm "$REPEATS" "$WHICH" || exit 1
 		echo '```'
 	fi
+	# the whole steps per --gemm choice (bench/gemm_step.sh, gemm_cpu.sh) stay
+	if [ -f "$out" ] && grep -q '^## Whole training steps' "$out"; then
+		echo
+		sed -n '/^## Whole training steps/,$p' "$out"
+	fi
 } | tee "$out.tmp" && mv "$out.tmp" "$out"
 echo "wrote $out"

@@ -282,12 +282,16 @@ LLVMValueRef cg_fn_new(Cg *g, const char *name, LLVMTypeRef ft, const char *key)
 	LLVMSetLinkage(f, LLVMInternalLinkage);
 	cg_fn_attr(g, f, "noinline");
 	cg_fn_attr(g, f, "nounwind");
-	if (!key)
-		return f;
+	if (key)
+		cg_fn_keep(g, key, f);
+	return f;
+}
+
+void cg_fn_keep(Cg *g, const char *key, LLVMValueRef f)
+{
 	g->kern = cg_grow(g->kern, g->nkern, &g->capkern, sizeof *g->kern);
 	g->kern[g->nkern].key = strcpy(xmalloc(strlen(key) + 1), key);
 	g->kern[g->nkern++].fn = f;
-	return f;
 }
 
 int cg_fn_tail(Cg *g, LLVMTypeRef *pt, LLVMValueRef *args, int n)

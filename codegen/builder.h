@@ -45,6 +45,7 @@ typedef struct {
 	int64_t *home;          /* [nnode] scratch offset of each value's buffer, -1 = elsewhere */
 	bool *shared;           /* [nnode] value is its operand's buffer (alias ops) */
 	bool *internal;         /* [nnode] value lives only inside its fused kernel: no buffer */
+	int64_t gemm_work;      /* scratch offset of the workspace of sinter's GEMMs (matmul.c), -1 = none */
 	LLVMValueRef bad;       /* i1 a range-checked kernel (take, scatter_rows, one_hot) returns:
 	                           some index was outside its table; NULL = none can be */
 	LLVMTypeRef f32, f64, i1, i8, i32, i64, ptrty, voidty;
@@ -122,6 +123,8 @@ void *cg_grow(void *p, int n, int *cap, size_t elem);
 LLVMValueRef cg_fn_find(Cg *g, const char *key);
 /* Adds kernel function `name` of type ft, remembered under key (if not NULL). */
 LLVMValueRef cg_fn_new(Cg *g, const char *name, LLVMTypeRef ft, const char *key);
+/* Remembers function f (made elsewhere: a GEMM of gemm.c) under key. */
+void cg_fn_keep(Cg *g, const char *key, LLVMValueRef f);
 /* Fills the trailing scratch, seed and step of a kernel's parameter types
    pt and call arguments args after their n pointers; returns n + 3. */
 int cg_fn_tail(Cg *g, LLVMTypeRef *pt, LLVMValueRef *args, int n);

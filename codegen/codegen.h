@@ -25,25 +25,25 @@
  * Inside codegen/, files include only downward (an arrow: "calls into"):
  *
  *   jit.c                     optimize, JIT or write an object file
- *     |    \
- *     |     gemm.c  gemm.h    sinter's own sgemm for one shape (calls
- *     |                       nothing else of codegen/)
  *     |
  *   region.c   region.h       a region's module: where values live, one
  *     |                       call of a kernel function per node or fused
  *     |                       kernel, outputs, WRITEs
- *     +-----------+------------+
- *     |           |            |
- *   kernels.c  reduce.c <-- fused.c      the kernel emitters: a kernel
- *   kernels.h  reduce.h     fused.h      function's body (fused.c runs a
- *     |           |         fused_plan.c GEMM first and accumulates with
- *     |           |            |         reduce.c's accumulators)
- *     +-----------+------------+
- *     |                        |
- *   scalar.c  scalar.h    parallel.c  parallel.h   element math; walks on
- *     |                        |                   the thread pool
- *     +------------------------+
- *     |
+ *     +-----------+------------+------------+
+ *     |           |            |            |
+ *   kernels.c  reduce.c <-- fused.c --> matmul.c    the kernel emitters: a
+ *   kernels.h  reduce.h     fused.h     matmul.h    kernel function's body
+ *     |           |         fused_plan.c    |       (fused.c runs a GEMM
+ *     |           |            |            |       first, accumulates with
+ *     |           |            |            |       reduce.c's accumulators;
+ *     |           |            |            |       matmul.c: which kernel
+ *     |           |            |            |       computes a product)
+ *     +-----------+------------+            gemm.c  gemm.h   sinter's own
+ *     |                        |                    sgemm for one shape,
+ *   scalar.c  scalar.h    parallel.c  parallel.h    emitted into the module
+ *     |                        |                    (jit.c too: sinter gemm;
+ *     +------------------------+                    calls nothing else of
+ *     |                                             codegen/)
  *   builder.c  builder.h      the emission context Cg and the IR-builder
  *                             helpers: constants, loads, loops, walks, calls
  */
@@ -52,6 +52,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ir/ir.h"
 
@@ -81,6 +82,35 @@
 typedef int32_t CgRegionFn(void *const *inputs, void *const *slots, void *const *outputs, void *scratch,
 	uint64_t seed, uint64_t step);
 
+/*
+ * Which kernel computes a region's matrix products (`--gemm=`): sinter's
+ * own (codegen/gemm.c, emitted into the region's module), cblas_sgemm, or
+ * per product by the rule of codegen/matmul.c (auto).  Chosen at compile
+ * time, so a binary of `sinter build` runs the kernels its build chose.
+ */
+typedef enum { CG_GEMM_AUTO, CG_GEMM_SINTER, CG_GEMM_OPENBLAS } CgGemmChoice;
+
+typedef struct {
+	CgGemmChoice choice;
+	bool blas_avx512; /* OpenBLAS runs its AVX-512 kernels (auto then prefers it) */
+	FILE *verbose;    /* one line per product compiled, naming its kernel; NULL: quiet */
+} CgGemmConfig;
+
+/* Sets how every region compiled from now on computes its products
+   (default: auto, OpenBLAS without AVX-512 kernels, quiet). */
+void cg_gemm_configure(const CgGemmConfig *c);
+/* "auto", "sinter", "openblas" -> *c; false for anything else. */
+bool cg_gemm_choice_parse(const char *s, CgGemmChoice *c);
+
+/* The products of a compiled region, by kernel ([0] sinter's, [1]
+   OpenBLAS's): MATMUL nodes, GEMM calls per run (a batched product calls
+   once per matrix), floating-point operations per run. */
+typedef struct {
+	int products[2];
+	int64_t calls[2];
+	double flops[2];
+} CgGemmStats;
+
 /* An LLJIT instance and every region compiled into it. */
 typedef struct CgModule CgModule;
 
@@ -93,6 +123,7 @@ typedef struct {
 	const Region *r;    /* the region compiled; must outlive the CgRegion (host_run_compiled reads it) */
 	void *buf;          /* host_run_compiled's scratch block, allocated on first use */
 	double ms;          /* wall time cg_compile took (build, O3, machine code) */
+	CgGemmStats gemm;   /* its matrix products by kernel (--stats) */
 } CgRegion;
 
 /* Creates the JIT for the host CPU; NULL and a message in err on failure. */
@@ -108,11 +139,12 @@ void cg_jit_free(CgModule *m);
 /*
  * Writes the regions rs[0..n) as one object file for the host CPU (position
  * independent), region i as the function fnames[i] of type CgRegionFn;
- * scratch[i] receives the scratch bytes it needs.  False and a message in
- * err on failure (no file is left behind by a failed write of LLVM's).
+ * scratch[i] receives the scratch bytes it needs, gemm[i] its products by
+ * kernel.  False and a message in err on failure (no file is left behind
+ * by a failed write of LLVM's).
  */
 bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, int64_t *scratch,
-	const char *path, char *err, size_t errlen);
+	CgGemmStats *gemm, const char *path, char *err, size_t errlen);
 
 /* The optimized LLVM IR of r as text (for `sinter llvm`); caller frees.
    NULL and a message in err when LLVM fails. */

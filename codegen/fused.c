@@ -13,8 +13,8 @@
  * again is kept in a row buffer, which stays in the L1 cache.  Kernels
  * reducing other axes (a column sum) walk X once in memory order,
  * accumulating into arrays, then compute their SMALL members in a second
- * loop over the kept axes.  A GEMM member runs first, as a cblas_sgemm
- * call, and the loops read its output.
+ * loop over the kept axes.  A GEMM member runs first (matmul.c: sinter's
+ * GEMM or cblas_sgemm), and the loops read its output.
  *
  * Each element does its loads first and its stores last, so a result may
  * overwrite an operand in place where memplan planned it (kernels without
@@ -27,6 +27,7 @@
  */
 #include "codegen/fused.h"
 #include "codegen/fused_plan.h"
+#include "codegen/matmul.h"
 #include "codegen/parallel.h"
 #include "codegen/reduce.h"
 #include "codegen/scalar.h"

@@ -23,6 +23,8 @@
  */
 #include "codegen/gemm.h"
 
+#include <llvm-c/TargetMachine.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,21 @@ CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
 	default:
 		return (CgGemmIsa){ kind, "sse", 4, 4, 2, false };
 	}
+}
+
+CgGemmIsa cg_gemm_host_isa(void)
+{
+	/* the CPU does not change under a running process: asked once */
+	static CgGemmIsa isa;
+	static bool known;
+	if (!known) {
+		char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+		isa = cg_gemm_isa(cpu, feat);
+		LLVMDisposeMessage(cpu);
+		LLVMDisposeMessage(feat);
+		known = true;
+	}
+	return isa;
 }
 
 /* Bytes of the level-`level` data (or unified) cache: sysfs first, then

@@ -49,6 +49,10 @@ typedef struct {
  */
 CgGemmIsa cg_gemm_isa(const char *cpu, const char *features);
 
+/* The ISA of the CPU this process runs on (what the JIT and `sinter
+   build` compile for). */
+CgGemmIsa cg_gemm_host_isa(void);
+
 /* Blocking for isa from this machine's cache sizes: sysfs
    (/sys/devices/system/cpu/cpu0/cache), else sysconf, else defaults
    (SINTER_GEMM_KC, _MC, _NC override them for tuning runs).  Given a

@@ -113,9 +113,9 @@ static bool optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, bool unroll, co
 
 /* Builds r into a module of ctx for tm, verifies and optimizes it. */
 static LLVMModuleRef build_optimized(LLVMContextRef ctx, LLVMTargetMachineRef tm, const Region *r,
-	const char *fname, int64_t *scratch, char *err, size_t errlen)
+	const char *fname, int64_t *scratch, CgGemmStats *gemm, char *err, size_t errlen)
 {
-	LLVMModuleRef mod = cg_build_module(ctx, r, fname, scratch);
+	LLVMModuleRef mod = cg_build_module(ctx, r, fname, scratch, gemm);
 	char what[96];
 	snprintf(what, sizeof what, "region %s", r->name);
 	/* Unrolling (mostly full unrolling of the many short loops of an unfused
@@ -240,8 +240,9 @@ CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 			*p = '_';
 	LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
 	int64_t scratch = 0;
+	CgGemmStats gemm;
 	LLVMModuleRef mod = build_optimized(LLVMOrcThreadSafeContextGetContext(tsc), m->tm, r, fname, &scratch,
-		err, errlen);
+		&gemm, err, errlen);
 	if (!mod) {
 		LLVMOrcDisposeThreadSafeContext(tsc);
 		return NULL;
@@ -252,6 +253,7 @@ CgRegion *cg_compile(CgModule *m, const Region *r, char *err, size_t errlen)
 	CgRegion *cr = xcalloc(1, sizeof *cr);
 	cr->fn = (CgRegionFn *)(uintptr_t)addr;
 	cr->scratch = (size_t)scratch;
+	cr->gemm = gemm;
 	cr->r = r;
 	cr->nslot = ir_slot_nodes(r, NULL);
 	cr->slot = xmalloc(((size_t)cr->nslot + 1) * sizeof *cr->slot);
@@ -278,7 +280,8 @@ char *cg_llvm_text(const Region *r, char *err, size_t errlen)
 		return NULL;
 	LLVMContextRef ctx = LLVMContextCreate();
 	int64_t scratch;
-	LLVMModuleRef mod = build_optimized(ctx, tm, r, r->name, &scratch, err, errlen);
+	CgGemmStats gemm;
+	LLVMModuleRef mod = build_optimized(ctx, tm, r, r->name, &scratch, &gemm, err, errlen);
 	char *text = NULL;
 	if (mod) {
 		char *s = LLVMPrintModuleToString(mod);
@@ -293,7 +296,7 @@ char *cg_llvm_text(const Region *r, char *err, size_t errlen)
 
 
 bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, int64_t *scratch,
-	const char *path, char *err, size_t errlen)
+	CgGemmStats *gemm, const char *path, char *err, size_t errlen)
 {
 	LLVMTargetMachineRef tm = host_tm(true, err, errlen);
 	if (!tm)
@@ -302,7 +305,7 @@ bool cg_emit_object(const Region *const *rs, const char *const *fnames, int n, i
 	LLVMModuleRef all = LLVMModuleCreateWithNameInContext("sinter", ctx);
 	bool ok = true;
 	for (int i = 0; i < n && ok; i++) {
-		LLVMModuleRef mod = build_optimized(ctx, tm, rs[i], fnames[i], &scratch[i], err, errlen);
+		LLVMModuleRef mod = build_optimized(ctx, tm, rs[i], fnames[i], &scratch[i], &gemm[i], err, errlen);
 		/* internal kernel functions of equal names are renamed by the linker */
 		ok = mod && !LLVMLinkModules2(all, mod);
 		if (mod && !ok)
@@ -332,16 +335,6 @@ void cg_describe(char *buf, size_t len)
 }
 
 /* ---- sinter's own GEMM (codegen/gemm.c) ---- */
-
-/* The host's GEMM ISA, from the features LLVM detects on this CPU. */
-static CgGemmIsa host_gemm_isa(void)
-{
-	char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
-	CgGemmIsa isa = cg_gemm_isa(cpu, feat);
-	LLVMDisposeMessage(cpu);
-	LLVMDisposeMessage(feat);
-	return isa;
-}
 
 static bool gemm_spec_ok(const CgGemmSpec *s, char *err, size_t errlen)
 {
@@ -374,7 +367,7 @@ bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, s
 {
 	if (!gemm_spec_ok(s, err, errlen))
 		return false;
-	CgGemmIsa isa = host_gemm_isa();
+	CgGemmIsa isa = cg_gemm_host_isa();
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	char fname[48];
 	snprintf(fname, sizeof fname, "sinter_gemm_%d", m->nmod++);
@@ -400,7 +393,7 @@ char *cg_gemm_text(const CgGemmSpec *s, const char *cpu, bool asm_text, char *er
 	LLVMTargetMachineRef tm = cpu_tm(cpu, false, err, errlen);
 	if (!tm)
 		return NULL;
-	CgGemmIsa isa = cpu ? cg_gemm_isa(cpu, NULL) : host_gemm_isa();
+	CgGemmIsa isa = cpu ? cg_gemm_isa(cpu, NULL) : cg_gemm_host_isa();
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	LLVMContextRef ctx = LLVMContextCreate();
 	LLVMModuleRef mod = gemm_module(ctx, tm, s, &isa, &blk, "sinter_gemm", err, errlen);

@@ -1,5 +1,5 @@
 /*
- * reduce.c — reductions (SUM, MAX, MIN), ARGMAX and MATMUL.
+ * reduce.c — reductions (SUM, MAX, MIN), ARGMAX and convolutions.
  *
  * A reduction first merges adjacent axes of the same kind (kept or
  * reduced), so [128,10] over axis 1 is one kept and one reduced group.
@@ -8,7 +8,6 @@
  * memory order and combined into an accumulator array.  SUM accumulates in
  * double (i64 for integers), as the interpreter does, so both agree to the
  * float rounding of the result; MAX and MIN propagate NaN like it does.
- * MATMUL calls cblas_sgemm with the interpreter's exact batching.
  * CONV2D and its gradients call the runtime's GEMM-based kernels
  * (runtime/conv.c), their work buffer (im2col matrices) at the memory
  * plan's Node.work, or past the arena in scratch without a plan.
@@ -225,85 +224,6 @@ void cg_argmax(Cg *g, int v)
 		cg_loop_end(g, &Lj);
 	if (outer > 1)
 		cg_loop_end(g, &Lp);
-}
-
-/* ---- matmul ---- */
-
-typedef struct {
-	int64_t M, N, K;
-	bool ta, tb;
-} Gemm;
-
-static void sgemm(Cg *g, const Gemm *m, int64_t rows, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C)
-{
-	enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
-	LLVMTypeRef i32 = g->i32, f32 = g->f32, p = g->ptrty;
-	LLVMTypeRef pt[14] = { i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32 };
-	LLVMValueRef a[14] = {
-		cg_i32(g, ROW_MAJOR), cg_i32(g, m->ta ? TRANS : NO_TRANS), cg_i32(g, m->tb ? TRANS : NO_TRANS),
-		cg_i32(g, (int32_t)rows), cg_i32(g, (int32_t)m->N), cg_i32(g, (int32_t)m->K), cg_f32(g, 1),
-		A, cg_i32(g, (int32_t)(m->ta ? m->M : m->K)), B, cg_i32(g, (int32_t)(m->tb ? m->K : m->N)),
-		cg_f32(g, 0), C, cg_i32(g, (int32_t)m->N),
-	};
-	cg_call(g, "cblas_sgemm", g->voidty, pt, a, 14);
-}
-
-static void gemm_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *idx)
-{
-	const Gemm *m = ctx;
-	sgemm(g, m, m->M, cg_elem_ptr(g, DT_F32, op[0].ptr, idx[0]), cg_elem_ptr(g, DT_F32, op[1].ptr, idx[1]),
-		cg_elem_ptr(g, DT_F32, op[2].ptr, idx[2]));
-}
-
-/* One GEMM per batch index; strides count elements of whole matrices. */
-static void batched(Cg *g, const Gemm *m, const Type *ba, const Type *bbt, const Type *bo, int v, int a, int bb)
-{
-	Opnd op[3] = { { .ptr = g->ptr[a], .dt = DT_F32 }, { .ptr = g->ptr[bb], .dt = DT_F32 },
-		{ .ptr = g->ptr[v], .dt = DT_F32 } };
-	cg_bstrides(ba, bo, op[0].st);
-	cg_bstrides(bbt, bo, op[1].st);
-	cg_cstrides(bo, op[2].st);
-	for (int k = 0; k < bo->rank; k++) {
-		op[0].st[k] *= m->M * m->K;
-		op[1].st[k] *= m->K * m->N;
-		op[2].st[k] *= m->M * m->N;
-	}
-	cg_map(g, bo, op, 3, gemm_body, m);
-}
-
-void cg_matmul(Cg *g, int v)
-{
-	const Region *r = g->r;
-	const Node *nd = &r->node[v];
-	int a = ir_operand(r, v, 0), bb = ir_operand(r, v, 1);
-	const Type *at = &r->node[a].type, *bt = &r->node[bb].type, *ot = &nd->type;
-	if (at->dt != DT_F32)
-		die("codegen: matmul of %s", dtype_name(at->dt));
-	Gemm m = { ot->dim[ot->rank - 2], ot->dim[ot->rank - 1], 0, nd->ia[0] != 0, nd->ia[1] != 0 };
-	m.K = at->dim[at->rank - 1 - m.ta];
-	Type bo = *ot, ba = *at, bbt = *bt;
-	bo.rank -= 2;
-	ba.rank -= 2;
-	bbt.rank -= 2;
-	int64_t nb = type_numel(&bo);
-	if (m.M * m.N == 0 || nb == 0)
-		return;
-	if (m.K == 0) {
-		cg_memset0(g, g->ptr[v], type_bytes(ot));
-		return;
-	}
-	bool fold = type_numel(&bbt) == 1 && type_numel(&ba) == nb && !m.ta;
-	/* small GEMMs on one OpenBLAS thread, as the interpreter (runtime.h) */
-	bool serial = (fold ? nb : 1) * m.M * m.N * m.K < RT_GEMM_SERIAL_MAX;
-	LLVMValueRef threads = serial ? cg_call(g, "rt_gemm_serial_begin", g->i32, NULL, NULL, 0) : NULL;
-	if (fold) {
-		/* one shared b: the batch folds into the rows of a single GEMM */
-		sgemm(g, &m, m.M * nb, g->ptr[a], g->ptr[bb], g->ptr[v]);
-	} else {
-		batched(g, &m, &ba, &bbt, &bo, v, a, bb);
-	}
-	if (serial)
-		cg_call(g, "rt_gemm_serial_end", g->voidty, &g->i32, &threads, 1);
 }
 
 /* ---- convolution ---- */

@@ -1,7 +1,7 @@
 /*
- * reduce.h — the kernels of SUM, MAX, MIN, ARGMAX, MATMUL and CONV2D (reduce.c),
- * and the reduction accumulators and the GEMM call that fused kernels
- * (fused.c) are built with as well.
+ * reduce.h — the kernels of SUM, MAX, MIN, ARGMAX and CONV2D (reduce.c),
+ * and the reduction accumulators that fused kernels (fused.c) are built
+ * with as well.
  */
 #ifndef SINTER_CODEGEN_REDUCE_H
 #define SINTER_CODEGEN_REDUCE_H
@@ -10,7 +10,6 @@
 
 void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
-void cg_matmul(Cg *g, int v);
 /* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel. */
 void cg_conv(Cg *g, int v);
 

@@ -2,8 +2,10 @@
  * region.c — the top of the code generator: builds a region's LLVM module.
  * Plans where every value lives, emits each node as a call of a kernel
  * function whose body the kernel emitter of its op writes (kernels.c,
- * reduce.c; a fused kernel is fused.c's), copies the outputs and performs
- * the deferred WRITEs.  jit.c is its only caller (region.h).
+ * reduce.c, matmul.c; a fused kernel is fused.c's), copies the outputs
+ * and performs the deferred WRITEs.  jit.c is its only caller (region.h).
+ * Before the nodes, matmul.c decides each product's kernel and reserves
+ * the workspace of sinter's own GEMMs.
  *
  * Where values live: INPUT nodes read the caller's input pointer, PARAM and
  * STATE the slot pointer, the first output of a computed node is computed
@@ -18,6 +20,7 @@
 #include "codegen/region.h"
 #include "codegen/fused.h"
 #include "codegen/kernels.h"
+#include "codegen/matmul.h"
 #include "codegen/pool.h"
 #include "codegen/reduce.h"
 
@@ -336,7 +339,8 @@ static void diagnose(LLVMDiagnosticInfoRef di, void *ctx)
 	LLVMDisposeMessage(msg);
 }
 
-LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch)
+LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch,
+	CgGemmStats *gemm)
 {
 	Cg g;
 	memset(&g, 0, sizeof g);
@@ -368,6 +372,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	kernel_internal(r, g.internal);
 	int *out_of = xcalloc((size_t)r->nnode + 1, sizeof *out_of);
 	plan(&g, out_of);
+	cg_matmul_setup(&g, gemm);
 	g.kind_scope = LLVMGetMDKindIDInContext(ctx, "alias.scope", 11);
 	g.kind_noalias = LLVMGetMDKindIDInContext(ctx, "noalias", 7);
 	g.domain = LLVMMDNodeInContext2(ctx, (LLVMMetadataRef[]){ LLVMMDStringInContext2(ctx, fname, strlen(fname)) }, 1);

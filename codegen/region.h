@@ -8,10 +8,12 @@
 
 #include <llvm-c/Core.h>
 
-#include "ir/ir.h"
+#include "codegen/codegen.h"
 
 /* Builds r's function `fname` (a CgRegionFn, codegen.h) into a new module
-   of ctx; *scratch receives the bytes of scratch it needs. */
-LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch);
+   of ctx; *scratch receives the bytes of scratch it needs, *gemm its
+   matrix products by kernel. */
+LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *fname, int64_t *scratch,
+	CgGemmStats *gemm);
 
 #endif

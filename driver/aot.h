@@ -22,6 +22,7 @@ typedef struct {
 	const char *text;   /* the region as traced (ir_print), before the pipeline */
 	CgRegionFn *fn;
 	int64_t scratch;    /* bytes of scratch fn needs */
+	CgGemmStats gemm;   /* its matrix products by kernel, as the build chose (--stats) */
 } AotRegion;
 
 extern const AotSource aot_sources[];

@@ -220,6 +220,7 @@ static CgRegion *aot_compile(void *ctx, const Region *r, const char *text)
 		CgRegion *cr = xcalloc(1, sizeof *cr);
 		cr->fn = aot_regions[i].fn;
 		cr->scratch = (size_t)aot_regions[i].scratch;
+		cr->gemm = aot_regions[i].gemm;
 		cr->r = r;
 		cr->nslot = ir_slot_nodes(r, NULL);
 		cr->slot = xmalloc(((size_t)cr->nslot + 1) * sizeof *cr->slot);

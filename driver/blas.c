@@ -244,6 +244,11 @@ static const char *quiet_threads(void)
 		: "the thread timeout did not take; idle threads spin";
 }
 
+bool blas_avx512(void)
+{
+	return core_rank(openblas_get_corename()) == 3;
+}
+
 void blas_setup(char **argv, const Options *o)
 {
 	verbose = o->verbose;

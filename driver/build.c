@@ -96,7 +96,8 @@ static const char *include_dir(Arena *a, const char *lib)
 	return ".";
 }
 
-static void write_tables(const char *path, Ev *ev, const Options *o, const int64_t *scratch)
+static void write_tables(const char *path, Ev *ev, const Options *o, const int64_t *scratch,
+	const CgGemmStats *gemm)
 {
 	Host *h = ev->host;
 	FILE *f = fopen(path, "w");
@@ -119,9 +120,12 @@ static void write_tables(const char *path, Ev *ev, const Options *o, const int64
 	for (int i = 0; i < h->ncache; i++) {
 		fprintf(f, "\t{ ");
 		c_string(f, h->cache[i].text);
-		fprintf(f, ",\n\tsinter_aot_%d, %lld },\n", i, (long long)scratch[i]);
+		const CgGemmStats *g = &gemm[i];
+		fprintf(f, ",\n\tsinter_aot_%d, %lld, { { %d, %d }, { %lld, %lld }, { %.17g, %.17g } } },\n", i,
+			(long long)scratch[i], g->products[0], g->products[1], (long long)g->calls[0], (long long)g->calls[1],
+			g->flops[0], g->flops[1]);
 	}
-	fprintf(f, "\t{ 0, 0, 0 }\n};\nconst int aot_nregions = %d;\n\nconst char *const aot_defines[] = {\n", h->ncache);
+	fprintf(f, "\t{ 0 }\n};\nconst int aot_nregions = %d;\n\nconst char *const aot_defines[] = {\n", h->ncache);
 	for (int i = 0; i < o->ndefines; i++) {
 		fputc('\t', f);
 		c_string(f, o->defines[i]);
@@ -168,16 +172,17 @@ int cmd_build(const Options *o)
 	const Region **rs = arena_alloc(a, (h->ncache + 1) * sizeof *rs);
 	const char **names = arena_alloc(a, (h->ncache + 1) * sizeof *names);
 	int64_t *scratch = arena_alloc(a, (h->ncache + 1) * sizeof *scratch);
+	CgGemmStats *gemm = arena_alloc(a, (h->ncache + 1) * sizeof *gemm);
 	for (int i = 0; i < h->ncache; i++) {
 		rs[i] = h->cache[i].exec;
 		names[i] = arena_printf(a, "sinter_aot_%d", i);
 	}
 	char err[512];
-	if (!cg_emit_object(rs, names, h->ncache, scratch, obj, err, sizeof err)) {
+	if (!cg_emit_object(rs, names, h->ncache, scratch, gemm, obj, err, sizeof err)) {
 		remove_dir(dir, files, 2);
 		fatal("build: %s", err);
 	}
-	write_tables(tab, ev, o, scratch);
+	write_tables(tab, ev, o, scratch, gemm);
 
 	const char *inc = arena_printf(a, "-I%s", include_dir(a, lib));
 	const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";

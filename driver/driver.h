@@ -64,6 +64,9 @@ int driver_spawn(char *const *argv, bool verbose);
    OpenBLAS's idle threads sleep, then gives OpenBLAS and the pool
    o->threads threads (0: the library defaults). */
 void blas_setup(char **argv, const Options *o);
+/* Does OpenBLAS run its AVX-512 kernels (SkylakeX, Cooperlake,
+   SapphireRapids)?  After blas_setup; `--gemm=auto` asks (codegen.h). */
+bool blas_avx512(void);
 /* cblas_sgemm on odd shapes and transposes against a naive product; false
    and the first wrong element in msg when the kernels compute wrong results. */
 bool blas_selfcheck(char *msg, size_t len);

@@ -36,6 +36,8 @@ static const OptHelp opt_help[] = {
 	{ "--stats", "ops, kernels and bytes moved per run of each region, before and after fusion", "run check" },
 	{ "--interp", "execute with the reference interpreter instead of native code", "run" },
 	{ "--verbose", "say which BLAS kernels and code paths are used", "*" },
+	{ "--gemm=KIND", "matrix products: auto (per shape, the default), sinter (its own kernel) or openblas",
+	  "run build llvm" },
 };
 
 /* The commands: synopsis, one line, and a paragraph for COMMAND --help. */
@@ -138,13 +140,18 @@ int main(int argc, char **argv)
 		return cmd_gemm(argc, argv);
 	Options o = { .cmd = argv[1] };
 	const char *region = NULL;
+	CgGemmConfig gemm = { .choice = CG_GEMM_AUTO };
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		if (driver_option(argc, argv, &i, &o))
 			continue;
 		else if (!strcmp(a, "--region"))
 			region = i + 1 < argc ? argv[++i] : (fatal("--region needs a name"), "");
-		else if (!strcmp(a, "-o"))
+		else if (!strcmp(a, "--gemm") || !strncmp(a, "--gemm=", 7)) {
+			const char *v = a[6] ? a + 7 : i + 1 < argc ? argv[++i] : (fatal("option --gemm needs a value"), "");
+			if (!cg_gemm_choice_parse(v, &gemm.choice))
+				fatal("--gemm expects auto, sinter or openblas, got '%s'", v);
+		} else if (!strcmp(a, "-o"))
 			o.output = i + 1 < argc ? argv[++i] : (fatal("-o needs a path"), "");
 		else if (a[0] == '-' && a[1])
 			fatal("unknown option '%s' (see sinter --help)", a);
@@ -156,6 +163,9 @@ int main(int argc, char **argv)
 	if (!o.file)
 		fatal("%s: no input file", o.cmd);
 	blas_setup(argv, &o);
+	gemm.blas_avx512 = blas_avx512();
+	gemm.verbose = o.verbose ? stderr : NULL;
+	cg_gemm_configure(&gemm);
 	if (!strcmp(o.cmd, "opt"))
 		return cmd_opt(&o);
 	if (!strcmp(o.cmd, "run") || !strcmp(o.cmd, "check") || !strcmp(o.cmd, "ir"))

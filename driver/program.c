@@ -229,8 +229,15 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 		fatal("%s: no train block to run", o->file);
 	host_poll_interrupt(ev); /* a signal after the last loop still ends in 130/143 */
 	if (o->stats && (run || !strcmp(o->cmd, "check")))
-		for (int i = 0; i < h->ncache; i++)
+		for (int i = 0; i < h->ncache; i++) {
 			kernel_stats(stderr, h->cache[i].exec, i == 0);
+			/* which kernel computes the products (--gemm): known once compiled */
+			const CgGemmStats *g = h->cache[i].cg ? &h->cache[i].cg->gemm : NULL;
+			if (g && g->products[0] + g->products[1] > 0)
+				fprintf(stderr, "  %-10s matrix products: %d on sinter's kernel (%lld calls, %.3f GFLOP), %d on "
+					"OpenBLAS (%lld calls, %.3f GFLOP)\n", "", g->products[0], (long long)g->calls[0],
+					g->flops[0] / 1e9, g->products[1], (long long)g->calls[1], g->flops[1] / 1e9);
+		}
 	if (o->time_passes)
 		fprintf(stderr, "frontend %-8s %8.3f ms  (first trace of each of the %d regions)\n", "trace",
 		        h->trace_ms, h->ncache);

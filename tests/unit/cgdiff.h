@@ -80,7 +80,7 @@ static Tensor *lookup(Store *s, const char *name, const char *state)
 }
 
 /* Gives every PARAM/STATE node of r a random slot (one per distinct name). */
-static void mem_fill(Mem *m, const Region *r)
+static inline void mem_fill(Mem *m, const Region *r)
 {
 	Store s = { .ctx = m, .lookup = lookup };
 	for (int v = 0; v < r->nnode; v++) {
@@ -173,7 +173,7 @@ static inline void inputs_free(Tensor *in, int n)
  * Runs r through the interpreter and the JIT (inputs in[0..nin), slots from
  * mem, which is left unchanged) and compares outputs and slots afterwards.
  */
-static CgRegion *diff_run(const char *name, const Region *r, Tensor *in, int nin, Mem *mem, double tol)
+static inline CgRegion *diff_run(const char *name, const Region *r, Tensor *in, int nin, Mem *mem, double tol)
 {
 	char err[512];
 	Mem *m1 = mem_clone(mem), *m2 = mem_clone(mem);

@@ -262,5 +262,9 @@ static void test_fixtures(void)
 
 int main(void)
 {
+	/* whole steps compared per element to 1e-5 relative, gradients that
+	   cancel included: the JIT's products must be the interpreter's
+	   cblas_sgemm (sinter's own GEMM in a step: tests/e2e/gemm_choice.sh) */
+	cg_gemm_configure(&(CgGemmConfig){ .choice = CG_GEMM_OPENBLAS });
 	return jit_run((const CheckTest[]){ test_gradients, test_fixtures, test_planned, test_grad_dies, NULL });
 }

@@ -1,0 +1,270 @@
+/*
+ * matmul.c — the code of MATMUL: which kernel computes each product, and
+ * the calls.
+ *
+ * A product op(A) [M, K] x op(B) [K, N] with leading batch axes is one
+ * GEMM when B is shared by the whole batch (the batch folds into the rows
+ * of A, as the interpreter does), else one GEMM per batch matrix, each
+ * reading its matrices where they lie (no copies: every operand is
+ * contiguous per matrix, the transposes are flags).  Each product goes
+ * either to cblas_sgemm (small ones on one OpenBLAS thread, as in the
+ * interpreter) or to sinter's own GEMM (gemm.c), emitted into the region's
+ * own module, one function per distinct product and shared by every call
+ * of it, so a JIT-compiled region and the object file of `sinter build`
+ * carry the same code and agree bit for bit.  All of a region's own GEMMs
+ * pack into one workspace reserved in its scratch block at compile time,
+ * sized for the largest; the region's kernels run one after another, so
+ * they never need it at the same time.
+ *
+ * The choice is made at compile time, per product (`--gemm=`): sinter,
+ * openblas, or auto, whose rule (choose()) comes from bench/gemm.sh's
+ * measurements on the products of the mlp_l and GPT steps.
+ */
+#include "codegen/matmul.h"
+#include "codegen/gemm.h"
+#include "runtime/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static CgGemmConfig config; /* auto, OpenBLAS without AVX-512 kernels, quiet */
+
+void cg_gemm_configure(const CgGemmConfig *c)
+{
+	config = *c;
+}
+
+bool cg_gemm_choice_parse(const char *s, CgGemmChoice *c)
+{
+	static const char *names[] = { "auto", "sinter", "openblas" };
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, names[i])) {
+			*c = (CgGemmChoice)i;
+			return true;
+		}
+	return false;
+}
+
+/* One MATMUL node as GEMM calls. */
+typedef struct {
+	int64_t M, N, K; /* one matrix of the batch */
+	int64_t nb;      /* matrices in the batch */
+	bool fold;       /* B shared by the batch: one GEMM over M * nb rows */
+	Type ba, bb, bo; /* batch axes of A, B and the result */
+	CgGemmSpec s;    /* what one call computes */
+	int64_t calls;   /* per run: 1 when folded, else nb */
+	bool own;        /* sinter's GEMM; else cblas_sgemm */
+	char why[112];   /* the reason, for --verbose */
+} Product;
+
+/* Smallest K auto gives sinter's kernel: below it packing costs more than
+   the k loop gains (K = 10 measured 0.76x OpenBLAS, K = 65 1.63x). */
+enum { AUTO_MIN_K = 32 };
+
+/*
+ * Auto's rule, from bench/gemm.sh (bench/gemm_results.md) on a Zen 5 with
+ * AVX-512 against OpenBLAS's Haswell kernels: sinter's kernel was ahead on
+ * every product of the two steps (1.15x-2.0x) but those whose N or K is
+ * small: N = 10 (0.57x, 0.79x), N = 65 in 32-wide tiles (0.95x), K = 10
+ * (0.76x).  So sinter's kernel where its tiles are at least 3/4 full
+ * along M and N and K >= 32, when the CPU has AVX-512 (the only ISA
+ * measured) and OpenBLAS is not running its own AVX-512 kernels (those
+ * are 1.1x ahead of sinter's: Cooperlake's rows of the same file).  It
+ * reads only the product and the machine, so the JIT and `sinter build`
+ * choose alike.
+ */
+static bool choose(const CgGemmSpec *s, const CgGemmIsa *isa, char *why, size_t len)
+{
+	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
+	int64_t n_tiles = (s->n + nr - 1) / nr * nr, m_tiles = (s->m + mr - 1) / mr * mr;
+	if (config.choice != CG_GEMM_AUTO) {
+		snprintf(why, len, "--gemm=%s", config.choice == CG_GEMM_SINTER ? "sinter" : "openblas");
+		return config.choice == CG_GEMM_SINTER;
+	}
+	if (isa->kind != CG_GEMM_AVX512)
+		snprintf(why, len, "auto: sinter's kernel is measured ahead with AVX-512 only, this CPU has %s", isa->name);
+	else if (config.blas_avx512)
+		snprintf(why, len, "auto: OpenBLAS runs its own AVX-512 kernels");
+	else if (s->k < AUTO_MIN_K)
+		snprintf(why, len, "auto: K = %lld is below %d", (long long)s->k, AUTO_MIN_K);
+	else if (4 * s->n < 3 * n_tiles)
+		snprintf(why, len, "auto: N = %lld fills %lld%% of its %lld-wide tiles", (long long)s->n,
+			(long long)(100 * s->n / n_tiles), (long long)nr);
+	else if (4 * s->m < 3 * m_tiles)
+		snprintf(why, len, "auto: M = %lld fills %lld%% of its %lld-high tiles", (long long)s->m,
+			(long long)(100 * s->m / m_tiles), (long long)mr);
+	else {
+		snprintf(why, len, "auto");
+		return true;
+	}
+	return false;
+}
+
+/* Node v as GEMM calls; false when it needs none (an empty result, or
+   K = 0: zeros). */
+static bool product(const Region *r, int v, Product *p)
+{
+	const Node *nd = &r->node[v];
+	int a = ir_operand(r, v, 0), b = ir_operand(r, v, 1);
+	const Type *at = &r->node[a].type, *ot = &nd->type;
+	if (at->dt != DT_F32)
+		die("codegen: matmul of %s", dtype_name(at->dt));
+	bool ta = nd->ia[0] != 0, tb = nd->ia[1] != 0;
+	memset(p, 0, sizeof *p);
+	p->M = ot->dim[ot->rank - 2];
+	p->N = ot->dim[ot->rank - 1];
+	p->K = at->dim[at->rank - 1 - ta];
+	p->bo = *ot;
+	p->ba = *at;
+	p->bb = r->node[b].type;
+	p->bo.rank -= 2;
+	p->ba.rank -= 2;
+	p->bb.rank -= 2;
+	p->nb = type_numel(&p->bo);
+	p->fold = type_numel(&p->bb) == 1 && type_numel(&p->ba) == p->nb && !ta;
+	p->calls = p->M * p->N * p->nb == 0 ? 0 : p->fold ? 1 : p->nb;
+	p->s = (CgGemmSpec){ .m = p->fold ? p->M * p->nb : p->M, .n = p->N, .k = p->K, .ta = ta, .tb = tb,
+		.lda = ta ? p->M : p->K, .ldb = tb ? p->K : p->N, .ldc = p->N, .alpha = 1.0f };
+	/* the pool splits the large ones, as OpenBLAS's threads do (bitwise
+	   the serial result, gemm.c) */
+	p->s.parallel = p->s.m * p->s.n * p->s.k >= RT_GEMM_SERIAL_MAX;
+	if (p->calls == 0 || p->K == 0)
+		return false;
+	CgGemmIsa isa = cg_gemm_host_isa();
+	p->own = choose(&p->s, &isa, p->why, sizeof p->why);
+	return true;
+}
+
+void cg_matmul_setup(Cg *g, CgGemmStats *stats)
+{
+	const Region *r = g->r;
+	CgGemmIsa isa = cg_gemm_host_isa();
+	int64_t work = 0;
+	memset(stats, 0, sizeof *stats);
+	for (int v = 0; v < r->nnode; v++) {
+		Product p;
+		if (r->node[v].op != OP_MATMUL || !product(r, v, &p))
+			continue;
+		int k = p.own ? 0 : 1;
+		stats->products[k]++;
+		stats->calls[k] += p.calls;
+		stats->flops[k] += 2.0 * (double)p.M * (double)p.N * (double)p.K * (double)p.nb;
+		char how[64] = "";
+		if (p.own) {
+			CgGemmBlocking blk = cg_gemm_blocking(&isa, &p.s);
+			int64_t w = cg_gemm_workspace(&p.s, &isa, &blk);
+			work = w > work ? w : work;
+			snprintf(how, sizeof how, ", %s %dx%d%s", isa.name, isa.mr, isa.nv * isa.lanes,
+				p.s.parallel ? ", on the pool" : "");
+		}
+		if (config.verbose) {
+			char batch[32] = "";
+			if (p.nb > 1)
+				snprintf(batch, sizeof batch, " x %lld%s", (long long)p.nb, p.fold ? " folded" : "");
+			fprintf(config.verbose, "sinter: gemm: region %s %%%d: %lldx%lldx%lld %c%c%s -> %s (%s%s)\n",
+				r->name, v, (long long)p.M, (long long)p.N, (long long)p.K, p.s.ta ? 'T' : 'N', p.s.tb ? 'T' : 'N',
+				batch, p.own ? "sinter" : "openblas", p.why, how);
+		}
+	}
+	g->gemm_work = -1;
+	if (work > 0) {
+		g->gemm_work = g->used;
+		g->used += align_up(work, 64);
+	}
+}
+
+/* ---- the calls ---- */
+
+static void sgemm(Cg *g, const Product *p, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C)
+{
+	enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
+	const CgGemmSpec *s = &p->s;
+	LLVMTypeRef i32 = g->i32, f32 = g->f32, pt = g->ptrty;
+	LLVMTypeRef t[14] = { i32, i32, i32, i32, i32, i32, f32, pt, i32, pt, i32, f32, pt, i32 };
+	LLVMValueRef a[14] = {
+		cg_i32(g, ROW_MAJOR), cg_i32(g, s->ta ? TRANS : NO_TRANS), cg_i32(g, s->tb ? TRANS : NO_TRANS),
+		cg_i32(g, (int32_t)s->m), cg_i32(g, (int32_t)s->n), cg_i32(g, (int32_t)s->k), cg_f32(g, 1),
+		A, cg_i32(g, (int32_t)s->lda), B, cg_i32(g, (int32_t)s->ldb), cg_f32(g, 0), C, cg_i32(g, (int32_t)s->ldc),
+	};
+	cg_call(g, "cblas_sgemm", g->voidty, t, a, 14);
+}
+
+/* The module's function for product s, emitted on its first use. */
+static LLVMValueRef own_fn(Cg *g, const CgGemmSpec *s)
+{
+	char key[160];
+	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d", (long long)s->m, (long long)s->n,
+		(long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->parallel);
+	LLVMValueRef f = cg_fn_find(g, key);
+	if (f)
+		return f;
+	char name[96];
+	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c", (long long)s->m, (long long)s->n,
+		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n');
+	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
+	f = cg_gemm_emit(g->mod, name, s, &isa, &blk);
+	LLVMSetLinkage(f, LLVMInternalLinkage); /* regions linked into one object may have the same product */
+	/* one copy however many kernels call it, and a name in profiles */
+	cg_fn_attr(g, f, "noinline");
+	cg_fn_keep(g, key, f);
+	return f;
+}
+
+typedef struct {
+	const Product *p;
+	LLVMValueRef fn; /* sinter's GEMM, or NULL: cblas_sgemm */
+} Call;
+
+static void call(Cg *g, const Call *c, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C)
+{
+	if (!c->fn) {
+		sgemm(g, c->p, A, B, C);
+		return;
+	}
+	if (g->gemm_work < 0)
+		die("codegen: a GEMM of sinter's without its workspace");
+	LLVMValueRef off = cg_i64(g, g->gemm_work);
+	LLVMValueRef args[4] = { A, B, C, LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "") };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(c->fn), c->fn, args, 4, "");
+}
+
+static void batch_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *idx)
+{
+	call(g, ctx, cg_elem_ptr(g, DT_F32, op[0].ptr, idx[0]), cg_elem_ptr(g, DT_F32, op[1].ptr, idx[1]),
+		cg_elem_ptr(g, DT_F32, op[2].ptr, idx[2]));
+}
+
+void cg_matmul(Cg *g, int v)
+{
+	const Region *r = g->r;
+	int a = ir_operand(r, v, 0), b = ir_operand(r, v, 1);
+	Product p;
+	if (!product(r, v, &p)) {
+		if (p.calls > 0)
+			cg_memset0(g, g->ptr[v], type_bytes(&r->node[v].type));
+		return;
+	}
+	Call c = { &p, p.own ? own_fn(g, &p.s) : NULL };
+	/* small GEMMs on one OpenBLAS thread, as the interpreter (runtime.h) */
+	bool serial = !p.own && p.s.m * p.s.n * p.s.k < RT_GEMM_SERIAL_MAX;
+	LLVMValueRef threads = serial ? cg_call(g, "rt_gemm_serial_begin", g->i32, NULL, NULL, 0) : NULL;
+	if (p.fold || p.nb == 1) {
+		call(g, &c, g->ptr[a], g->ptr[b], g->ptr[v]);
+	} else {
+		/* one GEMM per batch index; strides count elements of whole matrices */
+		Opnd op[3] = { { .ptr = g->ptr[a], .dt = DT_F32 }, { .ptr = g->ptr[b], .dt = DT_F32 },
+			{ .ptr = g->ptr[v], .dt = DT_F32 } };
+		cg_bstrides(&p.ba, &p.bo, op[0].st);
+		cg_bstrides(&p.bb, &p.bo, op[1].st);
+		cg_cstrides(&p.bo, op[2].st);
+		for (int k = 0; k < p.bo.rank; k++) {
+			op[0].st[k] *= p.M * p.K;
+			op[1].st[k] *= p.K * p.N;
+			op[2].st[k] *= p.M * p.N;
+		}
+		cg_map(g, &p.bo, op, 3, batch_body, &c);
+	}
+	if (serial)
+		cg_call(g, "rt_gemm_serial_end", g->voidty, &g->i32, &threads, 1);
+}
