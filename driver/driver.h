@@ -22,6 +22,8 @@ typedef struct {
 	const char *passes;   /* --passes=a,b (opt) */
 	const char *disable;  /* --no-PASS, comma separated */
 	const char *log;      /* --log PATH */
+	const char *profile;  /* --profile PATH: Chrome trace (runtime/profile.c) */
+	bool profile_summary; /* --profile-summary: kernel table on stderr at exit */
 	bool time_passes;
 	bool stats;           /* --stats: ops, kernels, bytes per run of each region (kernel_stats) */
 	bool interp;

@@ -383,8 +383,11 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		if (has_y)
 			memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
 		check_batch(ev, &tx, &ty, s->loc);
+		double t0 = rt_prof_on ? rt_prof_now() : 0;
 		HostTensor *x = ht_new(tx), *y = has_y ? ht_new(ty) : NULL;
 		rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y ? y->t.data : NULL);
+		if (rt_prof_on && !ev->dry)
+			rt_prof_span("load batch", "load", t0, rt_prof_now());
 		Env *inner = env_new(ev, env);
 		bind_loop(ev, inner, s, (Value[]){ { .kind = V_HOST, .ht = x }, { .kind = V_HOST, .ht = y } }, has_y ? 2 : 1);
 		if (!host_iteration(ev, inner, s))

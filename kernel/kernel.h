@@ -98,6 +98,22 @@ void kernel_traffic(const Region *r, bool fused, KernelTraffic *t);
    (with the table's heading first when heading is set). */
 void kernel_stats(FILE *f, const Region *r, bool heading);
 
+/* What one kernel call of a compiled region is (describe.c), for the
+   profiler.  name: "k3 gemm 8192x256x768 + add gelu" (a fused kernel, its
+   GEMM's M x N x K and its other ops, each once), "%12 gemm 64x65x256" (a
+   node on its own), "k7 update: mul add ..." (a kernel storing into a
+   parameter or state slot: the optimizer update), "outputs and writes"
+   (v = -1: the copies at the region's end); ops: every member's op. */
+typedef struct {
+	char name[160];
+	char ops[1024];
+	int64_t m, n, k, batch;  /* the GEMM's shape, or 0 */
+	double flop, bytes;      /* per call: 2 M N K batch; bytes read and written */
+} KernelInfo;
+/* The kernel whose call ends at node v: v's fused kernel, else v alone;
+   internal as kernel_internal fills it. */
+void kernel_describe(const Region *r, int v, const bool *internal, KernelInfo *ki);
+
 /* One comment line per kernel of r (size, index space, reduced axes, the
    values it stores), in the order of their first members: the hook
    ir_print_with takes, so that the IR printer needs nothing above ir/. */
