@@ -29,6 +29,7 @@ typedef struct {
 	bool interp;
 	bool verbose;
 	const char *output;   /* -o PATH (build) */
+	const char *svg;      /* --svg PATH (plan) */
 	Program *prog;        /* an already parsed program (built binaries) */
 } Options;
 

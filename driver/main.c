@@ -139,6 +139,8 @@ int main(int argc, char **argv)
 			continue;
 		else if (!strcmp(a, "--region"))
 			region = i + 1 < argc ? argv[++i] : (fatal("--region needs a name"), "");
+		else if (!strcmp(a, "--svg") && !strcmp(o.cmd, "plan"))
+			o.svg = i + 1 < argc ? argv[++i] : (fatal("--svg needs a path, like --svg plan.svg"), "");
 		else if (!strcmp(a, "-o"))
 			o.output = i + 1 < argc ? argv[++i] : (fatal("-o needs a path"), "");
 		else if (a[0] == '-' && a[1])
