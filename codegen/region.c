@@ -411,7 +411,8 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 		int k = r->node[v].group;
 		if (k >= 0 && last[k] == v)
 			cg_fused(&g, k, v);
-		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v])
+		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v] &&
+			 (r->node[v].op != OP_PACK || cg_pack_moves(&g, v)))
 			kernel(&g, v);
 		else
 			continue;
