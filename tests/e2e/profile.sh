@@ -7,7 +7,7 @@
 # events to their step within 5%, pool workers on tracks of their own; the
 # summary lists the GEMMs with GFLOP/s.  The program prints the same with
 # and without the flags; a run ending in an error still leaves a whole
-# trace.  The plan picture parses, has a bar per arena value of `sinter
+# trace, and so does one stopped by SIGTERM.  The plan picture parses, has a bar per arena value of `sinter
 # plan` and renders to a PNG that is not blank.  Bad uses exit 1 with the
 # reason and leave no file.
 set -u
@@ -50,6 +50,17 @@ chk summary alone only.err
 check "a failing run exits 1" test $? -eq 1
 check "a failing run says why" grep -q "stopping as -D FAIL=true asks" fail.err
 chk trace failing fail.json ll.txt ir.txt $steps
+
+# SIGTERM mid-run: the step running finishes, the trace is written whole
+"$sinter" run "$prog" -D EPOCHS=100000 --profile term.json --log term.jsonl >/dev/null 2>term.err &
+pid=$!
+pids+=("$pid")
+wait_lines term.jsonl 3 "$pid"
+kill -TERM "$pid"
+wait "$pid"
+check "an interrupted run exits 143" test $? -eq 143
+chk trace interrupted term.json ll.txt ir.txt "$(wc -l <term.jsonl)"
+rm -f term.*
 
 : >err
 refuse() { # NAME WANT ARGS...: exit 1, WANT in the message, no new file
