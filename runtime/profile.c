@@ -332,8 +332,8 @@ static void summary(void)
 	fprintf(stderr, "profile: %lld steps, %.2f ms per step (%.0f ms compiling in them left out); "
 		"%d kernels ran for %.1f ms in all\n", (long long)Pr.steps, Pr.steps ? Pr.step_total / Pr.steps / 1e3 : 0.0,
 		Pr.compile_total / 1e3, n, all / 1e3);
-	fprintf(stderr, "%-56s %-8s %7s %10s %9s %6s %10s %10s\n", "kernel", "region", "calls", "total ms", "mean ms",
-		"% step", "GFLOP/s", "GB/s");
+	fprintf(stderr, "%-56s %-8s %7s %10s %9s %6s %9s %8s %8s\n", "kernel", "region", "calls", "total ms", "mean ms",
+		"% step", "MB/call", "GFLOP/s", "GB/s");
 	for (int i = 0; i < n; i++) {
 		double mean = k[i].total / (double)k[i].calls, sec = mean * 1e-6;
 		char pct[16] = "-", gf[16] = "-", gb[16] = "-";
@@ -343,8 +343,8 @@ static void summary(void)
 			snprintf(gf, sizeof gf, "%.1f", k[i].flop / sec * 1e-9);
 		if (sec > 0 && k[i].bytes > 0)
 			snprintf(gb, sizeof gb, "%.2f", k[i].bytes / sec * 1e-9);
-		fprintf(stderr, "%-56.56s %-8.8s %7lld %10.3f %9.4f %6s %10s %10s\n", k[i].name, k[i].region,
-			(long long)k[i].calls, k[i].total / 1e3, mean / 1e3, pct, gf, gb);
+		fprintf(stderr, "%-56.56s %-8.8s %7lld %10.3f %9.4f %6s %9.3f %8s %8s\n", k[i].name, k[i].region,
+			(long long)k[i].calls, k[i].total / 1e3, mean / 1e3, pct, k[i].bytes / 1e6, gf, gb);
 	}
 	free(k);
 }
