@@ -172,28 +172,44 @@ static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
  * The profiler's ids of c's kernels (--profile), registered on the entry's
  * first profiled run: every node where generated code may mark the end of
  * a kernel call (a fused kernel's last member, a node computed on its own)
- * is described by kernel/describe.c; one more id names the copies.
+ * is described by kernel/describe.c; one more id names the copies.  Linear
+ * in the region: members are bucketed by kernel in one pass.
  */
 static const int32_t *prof_kernels(CacheEntry *c)
 {
 	const Region *r = c->exec;
 	if (c->prof_kid)
 		return c->prof_kid;
-	int n = r->nnode;
+	int n = r->nnode, ng = 0;
 	c->prof_kid = arena_alloc(c->arena, ((size_t)n + 1) * sizeof *c->prof_kid);
-	bool *internal = xcalloc((size_t)n + 1, sizeof *internal);
+	bool *internal = xcalloc((size_t)n + 1, sizeof *internal), *written = xcalloc((size_t)n + 1, sizeof *written);
 	kernel_internal(r, internal);
+	for (int v = 0; v < n; v++) {
+		ng = r->node[v].group >= ng ? r->node[v].group + 1 : ng;
+		if (r->node[v].op == OP_WRITE)
+			written[ir_operand(r, v, 1)] = true;
+	}
+	/* members of kernel g: mem[start[g] .. start[g + 1]), in node order */
+	int *start = xcalloc((size_t)ng + 2, sizeof *start), *mem = xmalloc(((size_t)n + 1) * sizeof *mem);
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= 0)
+			start[r->node[v].group + 2]++;
+	for (int g = 0; g < ng; g++)
+		start[g + 2] += start[g + 1];
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= 0)
+			mem[start[r->node[v].group + 1]++] = v;
 	KernelInfo ki;
 	for (int v = -1; v < n; v++) {
-		int g = v >= 0 ? r->node[v].group : -1, last = v;
-		for (int u = v + 1; g >= 0 && u < n; u++)
-			last = r->node[u].group == g ? u : last;
+		int g = v >= 0 ? r->node[v].group : -1;
+		const int *m = g >= 0 ? mem + start[g] : &v;
+		int k = g >= 0 ? start[g + 1] - start[g] : 1;
 		int32_t *id = &c->prof_kid[v < 0 ? n : v];
 		*id = -1;
-		if (v >= 0 && (last != v || ir_is_slot(r->node[v].op) || r->node[v].op == OP_INPUT ||
+		if (v >= 0 && ((g >= 0 && m[k - 1] != v) || ir_is_slot(r->node[v].op) || r->node[v].op == OP_INPUT ||
 			       r->node[v].op == OP_WRITE))
 			continue;
-		kernel_describe(r, v, internal, &ki);
+		kernel_describe(r, v, m, k, internal, written, &ki);
 		char args[1400];
 		int at = snprintf(args, sizeof args, "\"region\":\"%s\",\"ops\":\"%s\",\"bytes\":%.0f", r->name, ki.ops,
 			ki.bytes);
@@ -203,6 +219,9 @@ static const int32_t *prof_kernels(CacheEntry *c)
 				(long long)ki.n, (long long)ki.k, (long long)ki.batch, ki.flop);
 		*id = rt_prof_kernel(ki.name, r->name, args, ki.flop, ki.bytes, ki.m > 0);
 	}
+	free(start);
+	free(mem);
+	free(written);
 	free(internal);
 	return c->prof_kid;
 }

@@ -27,15 +27,6 @@ static void gemm_shape(const Region *r, int v, KernelInfo *ki)
 	ki->flop = 2.0 * (double)ki->batch * (double)ki->m * (double)ki->n * (double)ki->k;
 }
 
-/* Is v the value a WRITE stores in a parameter or state slot? */
-static bool written(const Region *r, int v)
-{
-	for (int w = 0; w < r->nnode; w++)
-		if (r->node[w].op == OP_WRITE && ir_operand(r, w, 1) == v)
-			return true;
-	return false;
-}
-
 static void append(char *buf, size_t len, const char *s)
 {
 	size_t at = strlen(buf);
@@ -43,7 +34,8 @@ static void append(char *buf, size_t len, const char *s)
 		snprintf(buf + at, len - at, "%s%s", at ? " " : "", s);
 }
 
-void kernel_describe(const Region *r, int v, const bool *internal, KernelInfo *ki)
+void kernel_describe(const Region *r, int v, const int *mem, int n, const bool *internal, const bool *written,
+	KernelInfo *ki)
 {
 	memset(ki, 0, sizeof *ki);
 	if (v < 0) {
@@ -60,14 +52,7 @@ void kernel_describe(const Region *r, int v, const bool *internal, KernelInfo *k
 		free(through);
 		return;
 	}
-	int g = r->node[v].group, n = 1, one = v;
-	int *mem = &one;
-	int *buf = NULL;
-	if (g >= 0) {
-		buf = xmalloc(((size_t)r->nnode + 1) * sizeof *buf);
-		n = kernel_members(r, g, buf);
-		mem = buf;
-	}
+	int g = r->node[v].group;
 	bool update = false;
 	int head = -1;
 	/* ops of the name: each op once, in order; every member's in ki->ops */
@@ -80,7 +65,7 @@ void kernel_describe(const Region *r, int v, const bool *internal, KernelInfo *k
 			head = mem[i];
 			continue;
 		}
-		update |= written(r, mem[i]);
+		update |= written[mem[i]];
 		bool seen = false;
 		for (int j = 0; j < i && !seen; j++)
 			seen = r->node[mem[j]].op == nd->op;
@@ -121,5 +106,4 @@ void kernel_describe(const Region *r, int v, const bool *internal, KernelInfo *k
 	}
 	snprintf(ki->name, sizeof ki->name, "%s %s%s%s%s", id, update ? "update: " : "", gemm,
 		gemm[0] && names[0] ? " + " : "", names);
-	free(buf);
 }

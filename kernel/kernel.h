@@ -110,9 +110,11 @@ typedef struct {
 	int64_t m, n, k, batch;  /* the GEMM's shape, or 0 */
 	double flop, bytes;      /* per call: 2 M N K batch; bytes read and written */
 } KernelInfo;
-/* The kernel whose call ends at node v: v's fused kernel, else v alone;
-   internal as kernel_internal fills it. */
-void kernel_describe(const Region *r, int v, const bool *internal, KernelInfo *ki);
+/* The kernel whose call ends at node v: its members mem[0..n) in node
+   order (v's fused kernel, else v alone); internal as kernel_internal
+   fills it, written[u]: a WRITE stores u in a slot.  v = -1: the copies. */
+void kernel_describe(const Region *r, int v, const int *mem, int n, const bool *internal, const bool *written,
+	KernelInfo *ki);
 
 /* One comment line per kernel of r (size, index space, reduced axes, the
    values it stores), in the order of their first members: the hook
