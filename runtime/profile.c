@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +141,11 @@ bool rt_prof_open(const char *path, bool summary, char *err, size_t errlen)
 {
 	Pr.pid = (int)getpid();
 	if (path) {
+		struct stat st;
+		if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "cannot write the profile '%s': it is a directory", path);
+			return false;
+		}
 		size_t n = strlen(path) + 48;
 		Pr.tmp = malloc(n);
 		Pr.path = strdup(path);

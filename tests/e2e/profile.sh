@@ -78,6 +78,8 @@ refuse() { # NAME WANT ARGS...: exit 1, WANT in the message, no new file
 refuse "--profile without a path" "option --profile needs a value" run "$prog" --profile
 refuse "--profile followed by an option" "--profile needs the path of the trace to write" run "$prog" --profile --seed 1
 refuse "an unwritable trace path" "cannot write the profile 'nodir/t.json'" run "$prog" --profile nodir/t.json
+mkdir adir
+refuse "a folder as the trace" "cannot write the profile 'adir': it is a directory" run "$prog" --profile adir
 refuse "--profile outside run" "--profile and --profile-summary go with 'sinter run'" check "$prog" --profile x.json
 refuse "--profile-summary outside run" "--profile and --profile-summary go with 'sinter run'" ir "$prog" --profile-summary
 refuse "plan --svg without a path" "--svg needs a path" plan "$prog" --svg
