@@ -72,9 +72,9 @@ from benchlib import step_time
 work, rounds, steps, configs, cmd, commit, cpu, load0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:]
 configs = configs.split()
 what = {"none": "no flag", "profile": "--profile trace.json", "old": "the binary before the profiler, no flag"}
-ms, cpu, losses = {}, {}, {}
+ms, cpus, losses = {}, {}, {}
 for c in configs:
-    cpu[c] = [sum(map(float, open(f"{work}/{c}_r{r}.cpu").read().split()[-2:])) for r in range(1, rounds + 1)]
+    cpus[c] = [sum(map(float, open(f"{work}/{c}_r{r}.cpu").read().split()[-2:])) for r in range(1, rounds + 1)]
     ms[c] = [step_time(f"{work}/{c}_r{r}.jsonl", steps, "bench/profile.sh")[0] * 1e3 for r in range(1, rounds + 1)]
     losses[c] = [[x["loss"] for x in map(json.loads, open(f"{work}/{c}_r{r}.jsonl"))] for r in range(1, rounds + 1)]
 same = all(losses[c] == losses["none"] for c in configs)
@@ -85,11 +85,11 @@ print("# What the profiler costs: the GPT step\n")
 print(f"`{cmd}` on {time.strftime('%Y-%m-%d %H:%M')}, commit {commit}; {cpu}; load {load0} before, "
       f"{load1} after.  The GPT of bench/gpt_step.sn (V = 65), {steps} steps, medians of the step time "
       f"after the warm-up, {rounds} interleaved rounds.\n")
-cbase = statistics.median(cpu["none"])
+cbase = statistics.median(cpus["none"])
 print("| configuration | ms/step (median) | fastest | slowest | ratio to no flag | CPU s per run (median) | ratio |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for c in configs:
-    m, u = statistics.median(ms[c]), statistics.median(cpu[c])
+    m, u = statistics.median(ms[c]), statistics.median(cpus[c])
     print(f"| {what[c]} | {m:.1f} | {min(ms[c]):.1f} | {max(ms[c]):.1f} | {m / base:.3f} | {u:.1f} | {u / cbase:.3f} |")
 print("\nCPU s per run: user + system time of the whole run (GNU time), compiling included, which is the "
       "same work in every configuration; on a machine shared with other jobs it varies less than the step time.")
