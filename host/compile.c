@@ -172,8 +172,9 @@ static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
  * The profiler's ids of c's kernels (--profile), registered on the entry's
  * first profiled run: every node where generated code may mark the end of
  * a kernel call (a fused kernel's last member, a node computed on its own)
- * is described by kernel/describe.c; one more id names the copies.  Linear
- * in the region: members are bucketed by kernel in one pass.
+ * is described by kernel_describe (kernel/kernel.c); one more id names
+ * the copies.  Linear in the region: members are bucketed by kernel in
+ * one pass.
  */
 static const int32_t *prof_kernels(CacheEntry *c)
 {

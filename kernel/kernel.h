@@ -5,8 +5,9 @@
  * comments, the passes after fusion and the code generator.  space.c: the index space of a kernel and how each member maps
  * onto it; kernel.c: members, which values live only inside their kernel or
  * go straight into a slot, an order keeping kernels together, the memory
- * traffic of a region with and without its kernels (--stats), and the
- * comment lines describing each kernel above a printed region.  This folder
+ * traffic of a region with and without its kernels (--stats), the
+ * comment lines describing each kernel above a printed region, and each
+ * kernel call's name and work for the profiler.  This folder
  * sits above ir/ and below passes/ and codegen/ (docs/ARCHITECTURE.md,
  * "Layers"), so that all three can read one definition.
  *
@@ -98,7 +99,7 @@ void kernel_traffic(const Region *r, bool fused, KernelTraffic *t);
    (with the table's heading first when heading is set). */
 void kernel_stats(FILE *f, const Region *r, bool heading);
 
-/* What one kernel call of a compiled region is (describe.c), for the
+/* What one kernel call of a compiled region is (kernel.c), for the
    profiler.  name: "k3 gemm 8192x256x768 + add gelu" (a fused kernel, its
    GEMM's M x N x K and its other ops, each once), "%12 gemm 64x65x256" (a
    node on its own), "k7 update: mul add ..." (a kernel storing into a
