@@ -16,6 +16,7 @@
 #   make bench    benchmarks against PyTorch (bench/run.sh; BENCH_FLAGS=--interp)
 #   make bench-conv   LeNet-5 and ResNet-8 training steps against PyTorch (bench/conv_step.sh)
 #   make bench-compile / bench-step   JIT compile time of examples/mlp.sn / its step time, JIT vs --interp
+#   make bench-profile  the GPT step without flags and with --profile (bench/profile.sh)
 #   make install [PREFIX=/usr/local] [DESTDIR=]  sinter, the standard library, the libraries and
 #                 headers `sinter build` links, docs, the man page, bash completion, editor files
 #   make uninstall    remove what make install put under PREFIX
@@ -62,7 +63,7 @@ DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers \
         /usr/bin/dot
 
-.PHONY: all install uninstall deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-conv bench-compile bench-step clean
+.PHONY: all install uninstall deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-conv bench-compile bench-step bench-profile clean
 all: $(BIN)
 
 deps:
@@ -166,6 +167,10 @@ bench-compile: sinter
 
 bench-step: sinter
 	bench/step_time.sh $(BENCH_FLAGS)
+
+# what --profile costs on the GPT step (bench/profile_results.md)
+bench-profile: sinter
+	bench/profile.sh
 
 # libFuzzer targets (tests/fuzz/targets.c) built with clang into build-fuzz/,
 # each run for SECONDS seconds (tests/fuzz/run.sh); no LLVM is linked.

@@ -39,13 +39,7 @@ if [ "$new" != ./sinter ] && [ -d "$(dirname "$new")/stdlib" ]; then
 fi
 
 # BATCH 8, T 128: STEPS * 8 + 128 tokens give exactly STEPS batches
-"$PY" - "$work/tokens.bin" $((STEPS * 8 + 128)) <<'EOF'
-import random, struct, sys
-path, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(1)
-toks = [rng.randrange(65) for _ in range(n)]
-open(path, "wb").write(struct.pack("<256i", 20240520, 1, n, *[0] * 253) + struct.pack("<%dH" % n, *toks))
-EOF
+bench_tokens "$work/tokens.bin" $((STEPS * 8 + 128))
 
 # run_one WHO PROG REP: one training run into $work/PROG_WHO_rREP.{jsonl,rss,out}
 run_one() {

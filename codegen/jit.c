@@ -4,8 +4,9 @@
  * machine code (host/run.c calls a compiled region the way interp_run runs
  * one), and the object files of `sinter build`.
  *
- * Generated code calls libm, OpenBLAS, rt_normal, rt_parallel_for and
- * rt_index_record.  The last three live in the sinter executable, whose
+ * Generated code calls libm, OpenBLAS, rt_normal, rt_parallel_for,
+ * rt_index_record and rt_prof_mark, and reads rt_prof_on (the profiler's
+ * flag).  The rt_ symbols live in the sinter executable, whose
  * symbols the dynamic loader does not export (no -rdynamic), so every
  * function the emitter names is
  * registered with the JIT by address; a process-symbol generator resolves
@@ -139,6 +140,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "rt_gemm_serial_begin", (uintptr_t)&rt_gemm_serial_begin },
 		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
 		{ "rt_index_record", (uintptr_t)&rt_index_record },
+		{ "rt_prof_mark", (uintptr_t)&rt_prof_mark }, { "rt_prof_on", (uintptr_t)&rt_prof_on },
 		{ "rt_conv2d", (uintptr_t)&rt_conv2d }, { "rt_conv2d_dx", (uintptr_t)&rt_conv2d_dx },
 		{ "rt_conv2d_dw", (uintptr_t)&rt_conv2d_dw },
 		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
@@ -152,7 +154,9 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 	for (int i = 0; i < NSYM; i++) {
 		pairs[i].Name = LLVMOrcLLJITMangleAndIntern(m->jit, syms[i].name);
 		pairs[i].Sym.Address = syms[i].addr;
-		pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+		pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported;
+		if (strcmp(syms[i].name, "rt_prof_on")) /* the one variable */
+			pairs[i].Sym.Flags.GenericFlags |= LLVMJITSymbolGenericFlagsCallable;
 		pairs[i].Sym.Flags.TargetFlags = 0;
 	}
 	LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, NSYM);

@@ -178,21 +178,36 @@ static LLVMValueRef byte_ptr(Cg *g, LLVMValueRef base, LLVMValueRef off)
 }
 
 /* PACK: each operand at its 64-byte-aligned place, the gaps zero; nothing
-   to copy for an operand memplan computed in place (same scratch offset). */
-static void pack(Cg *g, int v)
+   to copy for an operand memplan computed in place (same scratch offset).
+   emit false only answers whether there is anything to write. */
+static bool pack_emit(Cg *g, int v, bool emit)
 {
 	const Region *r = g->r;
 	int64_t end = 0, start = 0; /* start: ir_pack_start(r, v, k), summed as k goes */
+	bool any = false;
 	for (int k = 0; k < r->node[v].narg; k++) {
 		int o = ir_operand(r, v, k);
 		int64_t at = start, n = type_bytes(&r->node[o].type);
 		start += ir_pack_align(n);
-		if (at > end)
+		bool gap = at > end, copy = g->home[v] < 0 || g->home[o] != g->home[v] + at;
+		any |= gap || copy;
+		if (emit && gap)
 			cg_memset0(g, byte_ptr(g, g->ptr[v], cg_i64(g, end)), at - end);
-		if (g->home[v] < 0 || g->home[o] != g->home[v] + at)
+		if (emit && copy)
 			cg_memcpy(g, byte_ptr(g, g->ptr[v], cg_i64(g, at)), g->ptr[o], n);
 		end = at + n;
 	}
+	return any;
+}
+
+static void pack(Cg *g, int v)
+{
+	pack_emit(g, v, true);
+}
+
+bool cg_pack_moves(Cg *g, int v)
+{
+	return pack_emit(g, v, false);
 }
 
 static void concat(Cg *g, int v)

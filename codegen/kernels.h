@@ -18,4 +18,8 @@ bool cg_range_checked(OpKind op);
    when it saw a bad index, records it and returns 1. */
 void cg_index_exit(Cg *g, int v, LLVMValueRef rc);
 
+/* Does PACK node v copy or clear anything?  Not when memplan computed
+   every operand in place: then it needs no kernel call (region.c). */
+bool cg_pack_moves(Cg *g, int v);
+
 #endif

@@ -323,6 +323,39 @@ out:
 }
 
 /*
+ * After a kernel: if profiling (the runtime's rt_prof_on), call
+ * rt_prof_mark(node).  Always emitted, so that the JIT and the object files
+ * of `sinter build` serve runs with and without --profile alike; off, it
+ * costs a load and a branch per kernel, against microseconds of work.
+ */
+static void prof_mark(Cg *g, int node)
+{
+	LLVMValueRef on = LLVMGetNamedGlobal(g->mod, "rt_prof_on");
+	if (!on) {
+		on = LLVMAddGlobal(g->mod, g->i32, "rt_prof_on");
+		LLVMSetLinkage(on, LLVMExternalLinkage);
+	}
+	LLVMValueRef flag = LLVMBuildLoad2(g->b, g->i32, on, "");
+	LLVMSetAlignment(flag, 4);
+	LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "prof");
+	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "");
+	LLVMValueRef c = LLVMBuildICmp(g->b, LLVMIntNE, flag, cg_i32(g, 0), "");
+	LLVMValueRef br = LLVMBuildCondBr(g->b, c, yes, next);
+	/* off is the common case: keep the call out of the straight path */
+	LLVMMetadataRef w[2] = { LLVMValueAsMetadata(LLVMConstInt(g->i32, 1, 0)),
+		LLVMValueAsMetadata(LLVMConstInt(g->i32, 1000, 0)) };
+	LLVMMetadataRef md[3] = { LLVMMDStringInContext2(g->ctx, "branch_weights", 14), w[0], w[1] };
+	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "prof", 4),
+		LLVMMetadataAsValue(g->ctx, LLVMMDNodeInContext2(g->ctx, md, 3)));
+	LLVMPositionBuilderAtEnd(g->b, yes);
+	LLVMTypeRef pt[1] = { g->i32 };
+	LLVMValueRef a[1] = { cg_i32(g, node) };
+	cg_call(g, "rt_prof_mark", g->voidty, pt, a, 1);
+	LLVMBuildBr(g->b, next);
+	LLVMPositionBuilderAtEnd(g->b, next);
+}
+
+/*
  * LLVM's diagnostics while it optimizes a region: its remarks and notes
  * (a loop it did not vectorize as the loop's hint asked) are for compiler
  * developers, not for users training a model, so only warnings and errors
@@ -388,13 +421,18 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 		int k = r->node[v].group;
 		if (k >= 0 && last[k] == v)
 			cg_fused(&g, k, v);
-		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v])
+		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v] &&
+			 (r->node[v].op != OP_PACK || cg_pack_moves(&g, v)))
 			kernel(&g, v);
+		else
+			continue;
+		prof_mark(&g, v);
 	}
 	free(last);
 	g.scope = NULL;
 	g.nown = 0;
 	finish(&g, out_of);
+	prof_mark(&g, -1);
 	LLVMBuildRet(g.b, cg_i32(&g, 0));
 
 	for (int i = 0; i < g.nkern; i++)

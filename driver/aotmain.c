@@ -253,7 +253,8 @@ int main(int argc, char **argv)
 		o.defines[o.ndefines++] = aot_defines[i];
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: %s [--seed N] [--threads N] [--log PATH] [--max-memory SIZE] [-D NAME=VALUE] [--interp] [--verbose]\n"
+			printf("usage: %s [--seed N] [--threads N] [--log PATH] [--profile TRACE.json] [--profile-summary]\n"
+			       "       [--max-memory SIZE] [-D NAME=VALUE] [--interp] [--verbose]\n"
 			       "trains %s (built by sinter)\n", argv[0], aot_name);
 			return 0;
 		}

@@ -22,11 +22,14 @@ typedef struct {
 	const char *passes;   /* --passes=a,b (opt) */
 	const char *disable;  /* --no-PASS, comma separated */
 	const char *log;      /* --log PATH */
+	const char *profile;  /* --profile PATH: Chrome trace (runtime/profile.c) */
+	bool profile_summary; /* --profile-summary: kernel table on stderr at exit */
 	bool time_passes;
 	bool stats;           /* --stats: ops, kernels, bytes per run of each region (kernel_stats) */
 	bool interp;
 	bool verbose;
 	const char *output;   /* -o PATH (build) */
+	const char *svg;      /* --svg PATH (plan) */
 	Program *prog;        /* an already parsed program (built binaries) */
 } Options;
 

@@ -31,6 +31,9 @@ static const OptHelp opt_help[] = {
 	{ "--passes=a,b", "the passes to run, in pipeline order", "opt" },
 	{ "--no-PASS", "switch a pass off", "*" },
 	{ "--log PATH", "JSON-lines run log (default: none)", "run" },
+	{ "--profile PATH", "Chrome trace of steps, regions, kernels, pool threads (ui.perfetto.dev)", "run" },
+	{ "--profile-summary", "at exit, kernels by total time with GFLOP/s and GB/s (on stderr)", "run" },
+	{ "--svg PATH", "the memory plan as a picture: .svg, or .png through rsvg-convert", "plan" },
 	{ "--max-memory SIZE", "memory limit, like 512M or 8G (default: the available physical memory)", "*" },
 	{ "--time-passes", "report the time of every pass", "*" },
 	{ "--stats", "ops, kernels and bytes moved per run of each region, before and after fusion", "run check" },
@@ -60,8 +63,9 @@ static const CmdHelp cmd_help[] = {
 	  "The regions as Graphviz graphs, fused kernels as clusters; -o PICTURE renders one region with Graphviz." },
 	{ "llvm", "llvm FILE.sn", "print the optimized LLVM IR of every region", NULL },
 	{ "gradcheck", "gradcheck FILE.sn", "compare gradients of every Check* model with finite differences", NULL },
-	{ "plan", "plan FILE.sn", "memory plan of every region: offsets, lifetimes, arena size",
-	  "Each region's arena: every value's offset and live range, the arena against its lower bound." },
+	{ "plan", "plan FILE.sn", "memory plan of every region: offsets, lifetimes, arena size (--svg plan.svg)",
+	  "Each region's arena: every value's offset and live range, the arena against its lower bound;\n"
+	  "--svg PATH draws it instead: a bar per buffer over its lifetime, at its arena offset." },
 	{ "plot", "plot LOG.jsonl [MORE.jsonl ...] -o OUT.svg", "loss curves of run logs (.png too)",
 	  "Options: -o OUT.svg|OUT.png, --x step|time, --log-y, --smooth A (0 <= A < 1)." },
 	{ "gemm", "gemm M N K", "assembly of sinter's own matrix product for this shape",
@@ -151,7 +155,9 @@ int main(int argc, char **argv)
 			const char *v = a[6] ? a + 7 : i + 1 < argc ? argv[++i] : (fatal("option --gemm needs a value"), "");
 			if (!cg_gemm_choice_parse(v, &gemm.choice))
 				fatal("--gemm expects auto, sinter or openblas, got '%s'", v);
-		} else if (!strcmp(a, "-o"))
+		} else if (!strcmp(a, "--svg") && !strcmp(o.cmd, "plan"))
+			o.svg = i + 1 < argc ? argv[++i] : (fatal("--svg needs a path, like --svg plan.svg"), "");
+		else if (!strcmp(a, "-o"))
 			o.output = i + 1 < argc ? argv[++i] : (fatal("-o needs a path"), "");
 		else if (a[0] == '-' && a[1])
 			fatal("unknown option '%s' (see sinter --help)", a);

@@ -5,7 +5,10 @@
  * buffer, the im2col matrices of a convolution, live during its node's
  * kernel only), the arena size
  * against the naive sum of all buffers and against the lower bound (the
- * most bytes live at one position), and a chart of lifetimes.
+ * most bytes live at one position), a chart of lifetimes, and the bytes of
+ * every optimizer state; with --svg PATH, the same lifetimes as a picture
+ * instead: one panel per region, one bar per arena value (and work buffer)
+ * over its live positions and its bytes.
  *
  * Everything here is recomputed from the planned region (node offsets and
  * operands), not taken from the planner, so the report also checks the
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
+#include "driver/svg.h"
 #include "lang/diag.h"
 #include "lang/lang.h"
 #include "host/host.h"
@@ -120,15 +124,25 @@ static void chart(const Region *r, const Life *life, int m)
 	free(row);
 }
 
-static void report(const Region *r)
+/* What the report says of a region besides its lifetimes. */
+typedef struct {
+	int m, other, nwork; /* values (and work buffers) in the arena; values elsewhere; work buffers */
+	bool planned;
+	int64_t naive, arena, grads, ngrads;
+} Sums;
+
+/*
+ * The lifetimes of r's arena values and work buffers (*s filled, malloc'ed
+ * array of s->m).  A fused kernel runs as one unit: its values are defined
+ * at its first member, what it reads is used until its last member; values
+ * that live only inside it have no bytes.
+ */
+static Life *collect(const Region *r, Sums *s)
 {
 	int n = r->nnode, m = 0, other = 0, nwork = 0;
 	/* a value and a work buffer per node at most */
-	Life *life = xmalloc((2 * (size_t)n + 1) * sizeof *life), *tmp = xmalloc((2 * (size_t)n + 1) * sizeof *tmp);
+	Life *life = xmalloc((2 * (size_t)n + 1) * sizeof *life);
 	int *last = xmalloc(((size_t)n + 1) * sizeof *last);
-	/* a fused kernel runs as one unit: its values are defined at its first
-	   member, what it reads is used until its last member; values that live
-	   only inside it have no bytes */
 	int *first = xmalloc(((size_t)n + 1) * sizeof *first), *at = xmalloc(((size_t)n + 1) * sizeof *at);
 	bool *internal = xmalloc(((size_t)n + 1) * sizeof *internal), *through = xmalloc(((size_t)n + 1) * sizeof *through);
 	kernel_internal(r, internal);
@@ -188,6 +202,20 @@ static void report(const Region *r)
 	free(at);
 	free(internal);
 	free(through);
+	free(last);
+	*s = (Sums){ m, other, nwork, planned, naive, arena, grads, ngrads };
+	return life;
+}
+
+static void report(const Region *r)
+{
+	int n = r->nnode;
+	Sums sums;
+	/* a value and a work buffer per node at most */
+	Life *life = collect(r, &sums), *tmp = xmalloc((2 * (size_t)n + 1) * sizeof *tmp);
+	int m = sums.m, other = sums.other, nwork = sums.nwork;
+	bool planned = sums.planned;
+	int64_t naive = sums.naive, arena = sums.arena, grads = sums.grads, ngrads = sums.ngrads;
 	printf("region %s: %d nodes, %d values in the arena, %d in their own storage (input, param, state), "
 	       "writes, only inside fused kernels or computed into their slot",
 	       r->name, n, m - nwork, other);
@@ -198,7 +226,6 @@ static void report(const Region *r)
 		printf("  not planned (the memplan pass is off)\n\n");
 		free(life);
 		free(tmp);
-		free(last);
 		return;
 	}
 	int64_t lower = 0, lower64 = 0;
@@ -234,7 +261,6 @@ static void report(const Region *r)
 	printf("\n");
 	free(life);
 	free(tmp);
-	free(last);
 }
 
 /* One optimizer state name's slots, for the summary. */
@@ -295,10 +321,79 @@ static void report_states(Ev *ev)
 	free(u);
 }
 
+/* ---- the picture (--svg) ---- */
+
+enum { SW = 960, SH = 380, SL = 96, SR = 20, ST = 40, SB = 52, STOP = 34 };
+
+typedef struct {
+	const Region *const *rs;
+	int n;
+	const char *file;
+} Pictured;
+
+/* One region's panel at height oy: a bar per arena value, x its live
+   positions, y its bytes of the arena; its <title> is the tooltip. */
+static void svg_region(FILE *f, const Region *r, double oy)
+{
+	Sums sm;
+	Life *life = collect(r, &sm);
+	int64_t top = 1;
+	for (int i = 0; i < sm.m; i++)
+		top = life[i].hi > top ? life[i].hi : top;
+	/* bytes in the unit that keeps the tick labels short */
+	double unit = top >= 1 << 20 ? 1 << 20 : top >= 1 << 10 ? 1 << 10 : 1;
+	const char *uname = unit > 1024 ? "MiB" : unit > 1 ? "KiB" : "bytes";
+	SvgAxis ax = { 0, r->nnode > 0 ? r->nnode : 1, false }, ay = { 0, (double)top / unit, false };
+	double x0 = SL, y0 = oy + ST, w = SW - SL - SR, h = SH - ST - SB;
+	fputs("<g class=\"panel\">\n", f);
+	svg_axes(f, &ax, &ay, x0, y0, w, h, "schedule position (node)", arena_printf(r->arena, "arena offset (%s)", uname));
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">", x0, oy + 24);
+	char ab[32], gb[32];
+	svg_escaped(f, arena_printf(r->arena, "region %s: %d buffers; arena %s", r->name, sm.m,
+		rt_format_bytes(sm.arena, ab, sizeof ab)));
+	if (sm.grads)
+		fprintf(f, " after %s of packed gradients", rt_format_bytes(sm.grads, gb, sizeof gb));
+	fputs(sm.planned ? "" : " (not planned: the memplan pass is off)", f);
+	fputs("</text>\n", f);
+	for (int i = 0; sm.planned && i < sm.m; i++) {
+		const Life *l = &life[i];
+		const Node *nd = &r->node[l->v];
+		double xa = x0 + w * svg_axis_pos(&ax, l->def), xb = x0 + w * svg_axis_pos(&ax, l->last < r->nnode ? l->last + 1.0 : r->nnode);
+		double ya = y0 + h * (1 - svg_axis_pos(&ay, (double)l->hi / unit));
+		double yb = y0 + h * (1 - svg_axis_pos(&ay, (double)l->lo / unit));
+		char tb[96];
+		fprintf(f, "<rect class=\"buffer\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
+		           "fill-opacity=\"0.8\" stroke=\"white\" stroke-width=\"0.3\"><title>",
+		        xa, ya, xb - xa > 0.5 ? xb - xa : 0.5, yb - ya > 0.5 ? yb - ya : 0.5,
+		        l->grad ? svg_palette[2] : svg_palette[nd->op % 10 == 2 ? 0 : nd->op % 10]);
+		svg_escaped(f, arena_printf(r->arena, "%%%d %s %s: %lld bytes at %lld, live [%d, %s]", l->v,
+			op_info[nd->op].name, l->work ? "work (im2col)" : type_str(&nd->type, tb, sizeof tb), (long long)(l->hi - l->lo),
+			(long long)l->lo, l->def, l->last == r->nnode ? "end" : arena_printf(r->arena, "%d", l->last)));
+		fputs("</title></rect>\n", f);
+	}
+	fputs("</g>\n", f);
+	free(life);
+}
+
+static void write_plan(FILE *f, const void *ctx)
+{
+	const Pictured *p = ctx;
+	svg_begin(f, SW, STOP + p->n * SH);
+	fputs("<title>memory plan</title>\n<text x=\"12\" y=\"22\" font-size=\"16\" font-weight=\"bold\">", f);
+	svg_escaped(f, "memory plan of ");
+	svg_escaped(f, p->file);
+	fputs(" (green: the gradient arena; hover a bar for its value)</text>\n", f);
+	for (int i = 0; i < p->n; i++)
+		svg_region(f, p->rs[i], STOP + i * SH);
+	fputs("</svg>\n", f);
+}
+
 int cmd_plan(const Options *o)
 {
 	if (o->after)
 		fatal("--after goes with 'sinter ir'");
+	if (o->svg && !svg_format_ok(o->svg))
+		fatal("plan: --svg %s: the picture is written as .svg or .png", o->svg);
 	Arena *a = arena_new();
 	Ev *ev = driver_setup(o, a);
 	Host *h = ev->host;
@@ -307,9 +402,17 @@ int cmd_plan(const Options *o)
 	for (int i = 0; i < ev->prog->ndecls; i++)
 		if (ev->prog->decls[i]->kind == D_TRAIN && !ev->prog->decls[i]->from_stdlib)
 			host_run_train(ev, ev->prog->decls[i]);
-	for (int i = 0; i < h->ncache; i++)
-		report(h->cache[i].exec);
-	report_states(ev);
+	if (o->svg) {
+		const Region **rs = arena_alloc(a, ((size_t)h->ncache + 1) * sizeof *rs);
+		for (int i = 0; i < h->ncache; i++)
+			rs[i] = h->cache[i].exec;
+		Pictured p = { rs, h->ncache, o->file };
+		svg_save(a, o->svg, "plan", write_plan, &p);
+	} else {
+		for (int i = 0; i < h->ncache; i++)
+			report(h->cache[i].exec);
+		report_states(ev);
+	}
 	host_free(ev);
 	arena_free(a);
 	return 0;

@@ -26,6 +26,7 @@
 
 #include "base/arena.h"
 #include "driver/driver.h"
+#include "driver/svg.h"
 #include "lang/diag.h"
 
 #define PLOT_MAX_RUNS 16
@@ -222,81 +223,10 @@ static void read_log(Plot *p, Arena *a, const char *path)
 		fatal("plot: '%s' has no log records (a run writes them with --log and log(name = value))", path);
 }
 
-/* ---- axes ---- */
-
-typedef struct {
-	double lo, hi;    /* data range shown (log10 of it when log) */
-	bool log;
-} Axis;
-
-static double axis_pos(const Axis *ax, double v)
-{
-	double t = ax->log ? log10(v) : v;
-	return ax->hi > ax->lo ? (t - ax->lo) / (ax->hi - ax->lo) : 0.5;
-}
-
-/* Round tick spacing of 1, 2 or 5 times a power of ten, about n ticks. */
-static double nice_step(double span, int n)
-{
-	double raw = span / n, mag = pow(10, floor(log10(raw))), f = raw / mag;
-	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
-}
-
-/* Tick values (data units) inside the axis: 1, 2, 5 x 10^k steps on a
-   linear axis; on a log axis the powers of ten, with 2 and 5 (then every
-   digit) between them while fewer than three ticks fall inside. */
-static int axis_ticks(const Axis *a, double *out, int cap)
-{
-	int n = 0;
-	if (!a->log) {
-		double step = nice_step(a->hi - a->lo, 5);
-		for (double v = ceil(a->lo / step - 1e-9) * step; v <= a->hi + step * 1e-9 && n < cap; v += step)
-			out[n++] = v;
-		return n;
-	}
-	static const double mant[3][9] = { { 1 }, { 1, 2, 5 }, { 1, 2, 3, 4, 5, 6, 7, 8, 9 } };
-	static const int nmant[3] = { 1, 3, 9 };
-	for (int m = 0; m < 3 && n < 3; m++) {
-		n = 0;
-		for (double e = floor(a->lo); e <= ceil(a->hi) && n < cap; e++)
-			for (int i = 0; i < nmant[m] && n < cap; i++) {
-				double v = mant[m][i] * pow(10, e), l = log10(v);
-				if (l >= a->lo - 1e-9 && l <= a->hi + 1e-9)
-					out[n++] = v;
-			}
-	}
-	return n;
-}
-
-static void fmt_tick(char *buf, size_t cap, double v)
-{
-	if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3))
-		snprintf(buf, cap, "%.0e", v);
-	else
-		snprintf(buf, cap, "%.6g", fabs(v) < 1e-12 ? 0 : v);
-}
-
-/* ---- SVG ---- */
-
-static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-	                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
-
-static void put_escaped(FILE *f, const char *s)
-{
-	for (; *s; s++)
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-}
-
 enum { PW = 460, PH = 300, ML = 62, MR = 14, MT = 30, MB = 44 };
 
 /* The polyline of one series, raw or smoothed, broken at gaps. */
-static void put_line(FILE *f, const Plot *p, const Series *s, const Axis *ax, const Axis *ay, double ox, double oy,
+static void put_line(FILE *f, const Plot *p, const Series *s, const SvgAxis *ax, const SvgAxis *ay, double ox, double oy,
                      bool smoothed, const char *style)
 {
 	double w = PW - ML - MR, h = PH - MT - MB, ema = 0, weight = 0;
@@ -315,50 +245,23 @@ static void put_line(FILE *f, const Plot *p, const Series *s, const Axis *ax, co
 			continue;
 		}
 		if (!open)
-			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" %s points=\"", palette[s->run % 10], style);
+			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" %s points=\"", svg_palette[s->run % 10], style);
 		open = true;
-		fprintf(f, "%.1f,%.1f ", ox + ML + w * axis_pos(ax, s->x[i]), oy + MT + h * (1 - axis_pos(ay, y)));
+		fprintf(f, "%.1f,%.1f ", ox + ML + w * svg_axis_pos(ax, s->x[i]), oy + MT + h * (1 - svg_axis_pos(ay, y)));
 	}
 	if (open)
 		fputs("\"/>\n", f);
 }
 
-static void put_axes(FILE *f, const Axis *ax, const Axis *ay, double ox, double oy, const char *xlabel)
+static void put_axes(FILE *f, const SvgAxis *ax, const SvgAxis *ay, double ox, double oy, const char *xlabel)
 {
-	double w = PW - ML - MR, h = PH - MT - MB;
-	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" stroke=\"#888\"/>\n",
-	        ox + ML, oy + MT, w, h);
-	char t[32];
-	for (int k = 0; k < 2; k++) {
-		const Axis *a = k ? ay : ax;
-		double ticks[64];
-		int nt = axis_ticks(a, ticks, 64);
-		for (int i = 0; i < nt; i++) {
-			double at = axis_pos(a, ticks[i]);
-			fmt_tick(t, sizeof t, ticks[i]);
-			if (k) {
-				double y = oy + MT + h * (1 - at);
-				fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", ox + ML,
-				        ox + ML + w, y, y);
-				fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
-				        ox + ML - 4, y + 4, t);
-			} else {
-				double x = ox + ML + w * at;
-				fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", x, x,
-				        oy + MT, oy + MT + h);
-				fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", x,
-				        oy + MT + h + 15, t);
-			}
-		}
-	}
-	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s</text>\n", ox + ML + w / 2,
-	        oy + PH - 8, xlabel);
+	svg_axes(f, ax, ay, ox + ML, oy + MT, PW - ML - MR, PH - MT - MB, xlabel, NULL);
 }
 
 /* The range of the panel's series on one axis (log10 for a log axis). */
-static Axis axis_of(const Plot *p, const char *stem, bool y)
+static SvgAxis axis_of(const Plot *p, const char *stem, bool y)
 {
-	Axis a = { INFINITY, -INFINITY, y && p->log_y };
+	SvgAxis a = { INFINITY, -INFINITY, y && p->log_y };
 	for (int i = 0; i < p->ns; i++)
 		if (!strcmp(p->s[i].stem, stem))
 			for (int k = 0; k < p->s[i].n; k++) {
@@ -389,10 +292,10 @@ static const char *series_style(const Series *s)
 
 static void put_panel(FILE *f, const Plot *p, const char *stem, double ox, double oy)
 {
-	Axis ax = axis_of(p, stem, false), ay = axis_of(p, stem, true);
+	SvgAxis ax = axis_of(p, stem, false), ay = axis_of(p, stem, true);
 	put_axes(f, &ax, &ay, ox, oy, p->time_x ? "time (s)" : "step");
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">", ox + ML, oy + 20);
-	put_escaped(f, stem);
+	svg_escaped(f, stem);
 	fprintf(f, "%s</text>\n", p->log_y ? " (log scale)" : "");
 	int total = 0;
 	for (int i = 0; i < p->ns; i++) {
@@ -415,11 +318,11 @@ static void put_panel(FILE *f, const Plot *p, const char *stem, double ox, doubl
 		if (strcmp(s->stem, stem))
 			continue;
 		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" %s/>\n", lx, lx + 18, ly - 4,
-		        ly - 4, palette[s->run % 10], series_style(s));
+		        ly - 4, svg_palette[s->run % 10], series_style(s));
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", lx + 22, ly);
-		put_escaped(f, p->runs[s->run]);
+		svg_escaped(f, p->runs[s->run]);
 		fputs(": ", f);
-		put_escaped(f, s->name);
+		svg_escaped(f, s->name);
 		fputs("</text>\n", f);
 		ly += 14;
 	}
@@ -437,16 +340,18 @@ static void write_svg(FILE *f, const Plot *p)
 			stems[np++] = p->s[i].stem;
 	}
 	int cols = np > 1 ? 2 : 1, rows = (np + cols - 1) / cols;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-	           "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-	        cols * PW, rows * PH, cols * PW, rows * PH);
+	svg_begin(f, cols * PW, rows * PH);
 	for (int k = 0; k < np; k++) {
 		fprintf(f, "<g class=\"panel\">\n");
 		put_panel(f, p, stems[k], (k % cols) * PW, (k / cols) * PH);
 		fprintf(f, "</g>\n");
 	}
 	fprintf(f, "</svg>\n");
+}
+
+static void write_plot(FILE *f, const void *ctx)
+{
+	write_svg(f, ctx);
 }
 
 /* ---- the command ---- */
@@ -491,40 +396,11 @@ int cmd_plot(int argc, char **argv)
 		usage_error("no run log given");
 	if (!out)
 		usage_error("no output given (-o curves.svg)");
-	const char *ext = strrchr(out, '.');
-	bool png = ext && !strcmp(ext, ".png");
-	if (!png && !(ext && !strcmp(ext, ".svg")))
+	if (!svg_format_ok(out))
 		usage_error(arena_printf(a, "-o %s: the picture is written as .svg or .png", out));
 	for (int i = 0; i < nfiles; i++)
 		read_log(p, a, files[i]);
-	const char *tmp = arena_printf(a, "%s.tmp%d.svg", out, (int)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		fatal("plot: cannot write '%s': %s", tmp, strerror(errno));
-	write_svg(f, p);
-	if (fclose(f)) {
-		unlink(tmp);
-		fatal("plot: cannot write '%s': %s", tmp, strerror(errno));
-	}
-	const char *done = tmp;
-	if (png) {
-		done = arena_printf(a, "%s.tmp%d", out, (int)getpid());
-		char *cmd[] = { "rsvg-convert", "-f", "png", "-o", (char *)done, (char *)tmp, NULL };
-		int status = driver_spawn(cmd, false);
-		unlink(tmp);
-		if (status) {
-			unlink(done);
-			if (status == 127)
-				fatal("plot: cannot write '%s': rsvg-convert is not installed (the Debian package "
-				      "librsvg2-bin); -o %.*s.svg writes the picture as SVG", out, (int)(ext - out), out);
-			fatal("plot: rsvg-convert failed on '%s' (exit status %d)", out, status);
-		}
-	}
-	if (rename(done, out)) {
-		int e = errno;
-		unlink(done);
-		fatal("plot: cannot write '%s': %s", out, strerror(e));
-	}
+	svg_save(a, out, "plot", write_plot, p);
 	arena_free(a);
 	return 0;
 }

@@ -63,6 +63,13 @@ bool driver_option(int argc, char **argv, int *i, Options *o)
 		o->passes = opt_value(argc, argv, i, "--passes");
 	else if (!strcmp(a, "--log") || !strncmp(a, "--log=", 6))
 		o->log = opt_value(argc, argv, i, "--log");
+	else if (!strcmp(a, "--profile") || !strncmp(a, "--profile=", 10)) {
+		o->profile = opt_value(argc, argv, i, "--profile");
+		if (!*o->profile || o->profile[0] == '-')
+			fatal("--profile needs the path of the trace to write, like --profile trace.json, got '%s'",
+			      o->profile);
+	} else if (!strcmp(a, "--profile-summary"))
+		o->profile_summary = true;
 	else if (!strcmp(a, "--max-memory") || !strncmp(a, "--max-memory=", 13)) {
 		const char *v = opt_value(argc, argv, i, "--max-memory");
 		int64_t bytes;
@@ -216,6 +223,13 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 			fatal("%s", err);
 	} else if (run && isatty(2))
 		h->log = rt_log_open(NULL, true, NULL, 0);
+	if ((o->profile || o->profile_summary) && !run)
+		fatal("--profile and --profile-summary go with 'sinter run' (and built programs)");
+	if (run && (o->profile || o->profile_summary)) {
+		char err[512];
+		if (!rt_prof_open(o->profile, o->profile_summary, err, sizeof err))
+			fatal("%s", err);
+	}
 	h->backend = be;
 	if (run) /* SIGINT/SIGTERM: finish the step, close the log, exit 130/143 */
 		rt_signals_install();
@@ -244,6 +258,7 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 	if (h->log)
 		rt_log_close(h->log);
 	h->log = NULL;
+	rt_prof_close();
 }
 
 int cmd_opt(const Options *o)

@@ -104,7 +104,7 @@ static CacheEntry *cache_add(Host *h, Trace *tr, uint64_t hash)
 	Region *r = tr->r;
 	r->name = arena_printf(tr->a, "%s%d", r->name, h->ncache);
 	CacheEntry *c = &h->cache[h->ncache++];
-	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r), false };
+	*c = (CacheEntry){ hash, text, r, tr->a, NULL, ir_copy(tr->a, r), false, NULL };
 	tr->a = NULL;
 	return c;
 }
@@ -205,6 +205,65 @@ static void check_memory(Ev *ev, CacheEntry *c, Loc loc)
 	}
 }
 
+/*
+ * The profiler's ids of c's kernels (--profile), registered on the entry's
+ * first profiled run: every node where generated code may mark the end of
+ * a kernel call (a fused kernel's last member, a node computed on its own)
+ * is described by kernel_describe (kernel/kernel.c); one more id names
+ * the copies.  Linear in the region: members are bucketed by kernel in
+ * one pass.
+ */
+static const int32_t *prof_kernels(CacheEntry *c)
+{
+	const Region *r = c->exec;
+	if (c->prof_kid)
+		return c->prof_kid;
+	int n = r->nnode, ng = 0;
+	c->prof_kid = arena_alloc(c->arena, ((size_t)n + 1) * sizeof *c->prof_kid);
+	bool *internal = xcalloc((size_t)n + 1, sizeof *internal), *written = xcalloc((size_t)n + 1, sizeof *written);
+	kernel_internal(r, internal);
+	for (int v = 0; v < n; v++) {
+		ng = r->node[v].group >= ng ? r->node[v].group + 1 : ng;
+		if (r->node[v].op == OP_WRITE)
+			written[ir_operand(r, v, 1)] = true;
+	}
+	/* members of kernel g: mem[start[g] .. start[g + 1]), in node order */
+	int *start = xcalloc((size_t)ng + 2, sizeof *start), *mem = xmalloc(((size_t)n + 1) * sizeof *mem);
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= 0)
+			start[r->node[v].group + 2]++;
+	for (int g = 0; g < ng; g++)
+		start[g + 2] += start[g + 1];
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= 0)
+			mem[start[r->node[v].group + 1]++] = v;
+	KernelInfo ki;
+	for (int v = -1; v < n; v++) {
+		int g = v >= 0 ? r->node[v].group : -1;
+		const int *m = g >= 0 ? mem + start[g] : &v;
+		int k = g >= 0 ? start[g + 1] - start[g] : 1;
+		int32_t *id = &c->prof_kid[v < 0 ? n : v];
+		*id = -1;
+		if (v >= 0 && ((g >= 0 && m[k - 1] != v) || ir_is_slot(r->node[v].op) || r->node[v].op == OP_INPUT ||
+			       r->node[v].op == OP_WRITE))
+			continue;
+		kernel_describe(r, v, m, k, internal, written, &ki);
+		char args[1400];
+		int at = snprintf(args, sizeof args, "\"region\":\"%s\",\"ops\":\"%s\",\"bytes\":%.0f", r->name, ki.ops,
+			ki.bytes);
+		if (ki.m && at > 0 && (size_t)at < sizeof args)
+			snprintf(args + at, sizeof args - (size_t)at,
+				",\"gemm\":{\"M\":%lld,\"N\":%lld,\"K\":%lld,\"batch\":%lld},\"flop\":%.0f", (long long)ki.m,
+				(long long)ki.n, (long long)ki.k, (long long)ki.batch, ki.flop);
+		*id = rt_prof_kernel(ki.name, r->name, args, ki.flop, ki.bytes, ki.m > 0);
+	}
+	free(start);
+	free(mem);
+	free(written);
+	free(internal);
+	return c->prof_kid;
+}
+
 /* The evaluator whose region is running, and whether it is minimize's
    (a training step), for index_error (one program per process). */
 static Ev *running_ev;
@@ -242,7 +301,12 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	buffer_emit_writes(ev);
 	Tensor *inputs = tr->inputs;
 	ev->host->run_loc = loc;
+	bool prof = rt_prof_on && !ev->dry;
+	double tc = prof ? rt_prof_now() : 0;
+	int ncache = ev->host->ncache;
 	CacheEntry *c = host_compile(ev->host, tr, ev->dry);
+	if (prof) /* a new region is traced text printed, the pipeline, code generation */
+		rt_prof_span(ev->host->ncache > ncache ? "compile" : "look up region", "compile", tc, rt_prof_now());
 	Region *r = c->exec;
 	check_memory(ev, c, loc);
 	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
@@ -261,10 +325,20 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 		Tensor **in = xcalloc(tr->ninputs + 1, sizeof *in);
 		for (int i = 0; i < tr->ninputs; i++)
 			in[i] = &inputs[i];
+		const int32_t *kid = prof && c->cg ? prof_kernels(c) : NULL;
+		rt_prof_region_begin();
+		double t0 = prof ? rt_prof_now() : 0;
 		if (c->cg)
 			host_run_compiled(c->cg, &s, in, outs);
 		else
 			interp_run(r, &s, in, outs);
+		if (prof) {
+			double t1 = rt_prof_now();
+			int64_t n = ev->host->log_step + step;
+			rt_prof_region_end(r->name, n, t0, t1, kid, kid ? r->nnode + 1 : 0);
+			if (step)
+				rt_prof_step(n, t1);
+		}
 		minimizing = false;
 		free(in);
 	}

@@ -379,6 +379,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 			continue; /* same shapes as the first batch */
 		Value vals[4];
 		int nvals = has_y ? 2 : 1;
+		double t0 = rt_prof_on ? rt_prof_now() : 0;
 		if (packed) {
 			host_pack_batch(ev, pack, &b, k, vals, s->loc);
 			nvals = 4;
@@ -394,6 +395,8 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 			vals[0] = (Value){ .kind = V_HOST, .ht = x };
 			vals[1] = (Value){ .kind = V_HOST, .ht = y };
 		}
+		if (rt_prof_on && !ev->dry)
+			rt_prof_span("load batch", "load", t0, rt_prof_now());
 		Env *inner = env_new(ev, env);
 		bind_loop(ev, inner, s, vals, nvals);
 		if (!host_iteration(ev, inner, s))

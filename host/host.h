@@ -22,6 +22,9 @@ typedef struct {
 	CgRegion *cg;    /* native code of exec, or NULL: the interpreter runs it */
 	Region *traced;  /* a copy of the region as traced (in arena) */
 	bool arena_held; /* cg keeps its arena: counted against the memory limit */
+	int32_t *prof_kid; /* [exec->nnode + 1] the profiler's kernel ids, by the node
+	                      a kernel's call ends at ([nnode]: the copies); NULL
+	                      until the entry first runs under --profile */
 } CacheEntry;
 
 /* Where native code for a region comes from: the JIT (sinter run) or the

@@ -5,8 +5,9 @@
  * comments, the passes after fusion and the code generator.  space.c: the index space of a kernel and how each member maps
  * onto it; kernel.c: members, which values live only inside their kernel or
  * go straight into a slot, an order keeping kernels together, the memory
- * traffic of a region with and without its kernels (--stats), and the
- * comment lines describing each kernel above a printed region.  This folder
+ * traffic of a region with and without its kernels (--stats), the
+ * comment lines describing each kernel above a printed region, and each
+ * kernel call's name and work for the profiler.  This folder
  * sits above ir/ and below passes/ and codegen/ (docs/ARCHITECTURE.md,
  * "Layers"), so that all three can read one definition.
  *
@@ -97,6 +98,24 @@ void kernel_traffic(const Region *r, bool fused, KernelTraffic *t);
 /* `--stats`: r's traffic before and after fusion as two rows of a table
    (with the table's heading first when heading is set). */
 void kernel_stats(FILE *f, const Region *r, bool heading);
+
+/* What one kernel call of a compiled region is (kernel.c), for the
+   profiler.  name: "k3 gemm 8192x256x768 + add gelu" (a fused kernel, its
+   GEMM's M x N x K and its other ops, each once), "%12 gemm 64x65x256" (a
+   node on its own), "k7 update: mul add ..." (a kernel storing into a
+   parameter or state slot: the optimizer update), "outputs and writes"
+   (v = -1: the copies at the region's end); ops: every member's op. */
+typedef struct {
+	char name[160];
+	char ops[1024];
+	int64_t m, n, k, batch;  /* the GEMM's shape, or 0 */
+	double flop, bytes;      /* per call: 2 M N K batch; bytes read and written */
+} KernelInfo;
+/* The kernel whose call ends at node v: its members mem[0..n) in node
+   order (v's fused kernel, else v alone); internal as kernel_internal
+   fills it, written[u]: a WRITE stores u in a slot.  v = -1: the copies. */
+void kernel_describe(const Region *r, int v, const int *mem, int n, const bool *internal, const bool *written,
+	KernelInfo *ki);
 
 /* One comment line per kernel of r (size, index space, reduced axes, the
    values it stores), in the order of their first members: the hook

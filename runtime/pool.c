@@ -94,7 +94,7 @@ static inline void cpu_relax(void)
 
 /* Claims and runs pieces of job j until none is left (or j has ended);
    true when this thread finished the job's last item. */
-static bool run_pieces(const Job *j)
+static bool run_pieces(const Job *j, bool *ran)
 {
 	bool last = false;
 	in_job = true;
@@ -107,6 +107,7 @@ static bool run_pieces(const Job *j)
 		if (!atomic_compare_exchange_weak(&P.next, &v, (j->tag << TAG_SHIFT) | (uint64_t)hi))
 			continue;
 		j->fn(j->ctx, lo, hi);
+		*ran = true;
 		if (atomic_fetch_add(&P.done, hi - lo) + (hi - lo) == j->n) {
 			last = true;
 			break;
@@ -119,7 +120,7 @@ static bool run_pieces(const Job *j)
 
 static void *worker(void *arg)
 {
-	(void)arg;
+	int self = (int)(intptr_t)arg;
 	uint64_t seen = 0;
 	pthread_mutex_lock(&P.mu);
 	for (;;) {
@@ -131,7 +132,11 @@ static void *worker(void *arg)
 		Job j = P.job;
 		atomic_fetch_add(&P.active, 1);
 		pthread_mutex_unlock(&P.mu);
-		bool last = run_pieces(&j);
+		/* one profile span per job this worker took part in (profile.c) */
+		double t0 = rt_prof_on ? rt_prof_now() : 0;
+		bool ran = false, last = run_pieces(&j, &ran);
+		if (rt_prof_on && ran)
+			rt_prof_pool_span(self, t0, rt_prof_now());
 		atomic_fetch_sub(&P.active, 1);
 		pthread_mutex_lock(&P.mu);
 		/* under mu: the caller checks done and sleeps under mu */
@@ -179,7 +184,7 @@ void rt_pool_init(int nthreads)
 		pthread_attr_t at;
 		pthread_attr_init(&at);
 		pthread_attr_setstacksize(&at, 1 << 20);
-		int e = pthread_create(&P.tid[made], &at, worker, NULL);
+		int e = pthread_create(&P.tid[made], &at, worker, (void *)(intptr_t)made);
 		pthread_attr_destroy(&at);
 		if (e) {
 			/* fewer threads is slower, not wrong */
@@ -229,7 +234,8 @@ void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), v
 	Job j = P.job;
 	pthread_cond_broadcast(&P.wake);
 	pthread_mutex_unlock(&P.mu);
-	run_pieces(&j);
+	bool ran = false;
+	run_pieces(&j, &ran);
 	for (int i = 0; i < CALLER_POLLS && atomic_load(&P.done) != n; i++)
 		cpu_relax();
 	if (atomic_load(&P.done) != n) {
@@ -239,6 +245,12 @@ void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), v
 		pthread_mutex_unlock(&P.mu);
 	}
 	pthread_mutex_unlock(&P.call);
+}
+
+void rt_pool_wait_idle(void)
+{
+	while (atomic_load(&P.active))
+		sched_yield();
 }
 
 int rt_gemm_serial_begin(void)

@@ -229,6 +229,8 @@ int rt_pool_cores(void);
 void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx);
 /* Stops the workers (rt_pool_init or rt_parallel_for start them again). */
 void rt_pool_shutdown(void);
+/* Returns once no worker holds a job (the profiler then reads their spans). */
+void rt_pool_wait_idle(void);
 /* Small GEMMs on one OpenBLAS thread: waking its sleeping threads (see
    pool.c) costs more than they save below about 2^22 multiply-adds.
    rt_gemm_serial_begin returns the thread count to hand back to
@@ -238,6 +240,37 @@ void rt_pool_shutdown(void);
 enum { RT_GEMM_SERIAL_MAX = 1 << 22 };
 int rt_gemm_serial_begin(void);
 void rt_gemm_serial_end(int threads);
+
+/* ---- the profiler (runtime/profile.c): --profile and --profile-summary ---- */
+/* Nonzero while profiling: generated code tests it before each mark, so a
+   run without the flags pays one load and branch per kernel. */
+extern int32_t rt_prof_on;
+/* Starts profiling: the Chrome trace to path (NULL: none; written to a
+   temporary file renamed into place at exit), the kernel table on stderr
+   at exit when summary is set.  False and err when path cannot be written. */
+bool rt_prof_open(const char *path, bool summary, char *err, size_t errlen);
+/* Microseconds since rt_prof_open: the trace's clock. */
+double rt_prof_now(void);
+/* Registers a kernel of a region: its name, the JSON members of its
+   events' args (may be NULL), flops (GEMMs) and bytes per call; its id. */
+int32_t rt_prof_kernel(const char *name, const char *region, const char *args, double flop, double bytes, bool gemm);
+/* Generated code: the kernel computing node `node` (-1: the copies of
+   outputs and writes) has just finished. */
+void rt_prof_mark(int32_t node);
+/* A pool worker ran pieces of one job from t0 to t1. */
+void rt_prof_pool_span(int worker, double t0, double t1);
+/* An event of the main thread's host work (cat: "load", "compile"). */
+void rt_prof_span(const char *name, const char *cat, double t0, double t1);
+/* Around a region run: the marks in between become its kernel events,
+   kid[node] naming the kernel of each marked node (kid[nkid - 1]: the
+   copies); the workers' spans are named after the kernels they ran in. */
+void rt_prof_region_begin(void);
+void rt_prof_region_end(const char *region, int64_t step, double t0, double t1, const int32_t *kid, int32_t nkid);
+/* A training step ended at t1 (it began where the last one ended). */
+void rt_prof_step(int64_t step, double t1);
+/* Writes the trace's end, renames it into place and prints the table;
+   idempotent, and called at exit. */
+void rt_prof_close(void);
 
 /* ---- 2-D convolution, NCHW (runtime/conv.c) ---- */
 /* The geometry of one convolution: x f32[n, c, h, w], w f32[o, c / groups,
