@@ -276,6 +276,14 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 			bool buf = it->kind == MI_BUFFER;
 			const char *kind = buf ? "buffer" : "parameter";
 			Type t = eval_type(ev, inst->fields, it->type);
+			/* `= none` declares no tensor, PyTorch's register_parameter(name,
+			   None): the name reads as none, nothing is saved or optimized
+			   (Conv2d and Linear with bias = false) */
+			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
+			if (init.kind == V_NONE) {
+				v = init;
+				break;
+			}
 			/* A zero-size parameter has nothing to train and no fan for the
 			   initializers; PyTorch accepts one with a warning, sinter says
 			   so at once (LANGUAGE.md, Models). */
@@ -291,7 +299,6 @@ Value model_instantiate(Ev *ev, const Decl *d, Loc loc, Value *args, const char 
 			if (buf && t.dt != DT_F32)
 				ev_error(ev, it->type->loc, "buffer '%s' of %s must be f32, like a parameter, got %s",
 				         it->name, what, TS(&t));
-			Value init = it->value ? ev_expr(ev, inst->fields, it->value) : (Value){ .kind = V_CALLABLE, .s = "zeros" };
 			const char *for_what = buf ? arena_printf(ev->arena, "the buffer %s: %s", full, TS(&t))
 			                           : arena_printf(ev->arena, "the block of parameters (for %s: %s)", full, TS(&t));
 			Slot *s = slot_new_for(ev, full, buf ? SLOT_BUFFER : NULL, t, it->loc, for_what);

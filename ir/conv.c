@@ -85,9 +85,9 @@ bool ir_conv_geom(const Type *x, const Type *w, const Node *n, RtConv *g, char *
 		return refuse(err, errlen, x, w, "the weight's %lld output channels do not divide into %lld groups",
 			(long long)g->o, (long long)G);
 	if (w->dim[1] != g->c / G)
-		return refuse(err, errlen, x, w, "the weight takes %lld input channels per group, the input has %lld "
-			"(%lld channels in %lld group%s)", (long long)w->dim[1], (long long)(g->c / G), (long long)g->c,
-			(long long)G, G == 1 ? "" : "s");
+		return refuse(err, errlen, x, w, "the weight takes %lld input channel%s per group, the input has %lld "
+			"(%lld channel%s in %lld group%s)", (long long)w->dim[1], w->dim[1] == 1 ? "" : "s",
+			(long long)(g->c / G), (long long)g->c, g->c == 1 ? "" : "s", (long long)G, G == 1 ? "" : "s");
 	int64_t eh = (g->kh - 1) * g->dh + 1, ew = (g->kw - 1) * g->dw + 1;
 	int64_t hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
 	if (eh > hp || ew > wp)

@@ -128,17 +128,103 @@ typedef struct {
 	int64_t i0, i1, bl;
 } Block;
 
+/*
+ * A unit-stride convolution whose output rows are as long as the input's
+ * (a "same" convolution: every 3x3 of a ResNet but the strided ones) reads
+ * the rows of one tap from consecutive input rows at one offset: block
+ * row i, column j is x[(i + base) * W + j + off].  So a tap's block is
+ * one contiguous span of the input plane, copied (or, in col2im, added)
+ * as one long run, and only the columns outside the image are fixed up
+ * afterwards, a few per row.  Row by row, the copies were runs of 28, 14
+ * or 7 floats, where the loop's overhead costs as much as the copy.
+ *
+ * Span: the valid rows [ia, ib) of the block and the source indices
+ * [s, e) they map to.  Indices outside [0, H * W) are always in columns
+ * outside the image (a valid row and column is inside the plane), so the
+ * run is clipped to the plane and those columns are the fix-up's.
+ */
+typedef struct {
+	int64_t ia, ib, s, e, lo, hi;
+} Span;
+
+static bool conv_span_ok(const RtConv *g)
+{
+	return g->sh == 1 && g->sw == 1 && g->ow == g->w;
+}
+
+static Span span_of(const RtConv *g, Block b, int64_t ki, const Cols *t)
+{
+	int64_t base = ki * g->dh - g->ph, plane = g->h * g->w;
+	Span sp = { b.i0 > -base ? b.i0 : -base, b.i1 < g->h - base ? b.i1 : g->h - base, 0, 0, 0, 0 };
+	if (sp.ib < sp.ia)
+		sp.ib = sp.ia;
+	sp.s = (sp.ia + base) * g->w + t->off;
+	sp.e = (sp.ib - 1 + base) * g->w + t->off + g->ow;
+	sp.lo = sp.s > 0 ? sp.s : 0;
+	sp.hi = sp.e < plane ? sp.e : plane;
+	return sp;
+}
+
+/* Zeroes the columns outside the image, [0, j0) and [j1, OW), of rows
+   [ia, ib) of a tap's block `o`.  Column by column: a strided walk of a
+   store per row, where a row-by-row loop would become two memset calls
+   per row (for one float each at padding 1). */
+static void zero_edges(const RtConv *g, const Cols *t, Block b, const Span *sp, float *o)
+{
+	float *first = o + (sp->ia - b.i0) * g->ow;
+	int64_t rows = sp->ib - sp->ia, ow = g->ow;
+	for (int64_t j = 0; j < t->j0; j++)
+		for (int64_t i = 0; i < rows; i++)
+			first[i * ow + j] = 0.0f;
+	for (int64_t j = t->j1; j < ow; j++)
+		for (int64_t i = 0; i < rows; i++)
+			first[i * ow + j] = 0.0f;
+}
+
+/* im2col of one tap's block as one run (conv_span_ok). */
+static void im2col_span(const RtConv *g, const float *xc, Block b, int64_t ki, const Cols *t, float *o)
+{
+	Span sp = span_of(g, b, ki, t);
+	memset(o, 0, (size_t)((sp.ia - b.i0) * g->ow) * sizeof *o);
+	memset(o + (sp.ib - b.i0) * g->ow, 0, (size_t)((b.i1 - sp.ib) * g->ow) * sizeof *o);
+	if (sp.ia == sp.ib)
+		return;
+	float *d = o + (sp.ia - b.i0) * g->ow - sp.s;
+	if (sp.hi > sp.lo)
+		memcpy(d + sp.lo, xc + sp.lo, (size_t)(sp.hi - sp.lo) * sizeof *o);
+	zero_edges(g, t, b, &sp, o);
+}
+
+/* col2im of one tap's block as one run (conv_span_ok): the columns
+   outside the image are zeroed in col first, so the run adds nothing
+   there (x + 0 is x: x starts at +0 and never becomes -0). */
+static void col2im_span(const RtConv *g, float *in, Block b, int64_t ki, const Cols *t, float *xc)
+{
+	Span sp = span_of(g, b, ki, t);
+	if (sp.ia == sp.ib)
+		return;
+	zero_edges(g, t, b, &sp, in);
+	const float *d = in + (sp.ia - b.i0) * g->ow - sp.s;
+	if (sp.hi > sp.lo)
+		add_row(xc + sp.lo, d + sp.lo, sp.hi - sp.lo);
+}
+
 /* col[row][i * OW + ow] = x[c][ih][iw] (0 outside) over the block's rows,
    x one image's group; row = (c * KH + ki) * KW + kj. */
 static void im2col(const RtConv *g, const float *x, Block b, float *col)
 {
 	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw;
+	bool span = conv_span_ok(g);
 	float *out = col;
 	for (int64_t c = 0; c < cg; c++)
 		for (int64_t ki = 0; ki < g->kh; ki++)
 			for (int64_t kj = 0; kj < g->kw; kj++, out += b.bl) {
 				Cols t = cols_of(g, kj);
 				const float *xc = x + c * g->h * g->w;
+				if (span) {
+					im2col_span(g, xc, b, ki, &t, out);
+					continue;
+				}
 				for (int64_t i = b.i0; i < b.i1; i++) {
 					int64_t ih = i * g->sh - g->ph + ki * g->dh;
 					float *o = out + (i - b.i0) * ow;
@@ -162,16 +248,22 @@ static void im2col(const RtConv *g, const float *x, Block b, float *col)
 }
 
 /* x[c][ih][iw] += col[row][i * OW + ow] over the block's windows:
-   im2col's adjoint (x zeroed by the caller before the first block). */
-static void col2im(const RtConv *g, const float *col, Block b, float *x)
+   im2col's adjoint (x zeroed by the caller before the first block).
+   col is scratch: the run of a span writes zeros into it. */
+static void col2im(const RtConv *g, float *col, Block b, float *x)
 {
 	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw;
-	const float *in = col;
+	bool span = conv_span_ok(g);
+	float *in = col;
 	for (int64_t c = 0; c < cg; c++)
 		for (int64_t ki = 0; ki < g->kh; ki++)
 			for (int64_t kj = 0; kj < g->kw; kj++, in += b.bl) {
 				Cols t = cols_of(g, kj);
 				float *xc = x + c * g->h * g->w;
+				if (span) {
+					col2im_span(g, in, b, ki, &t, xc);
+					continue;
+				}
 				for (int64_t i = b.i0; i < b.i1; i++) {
 					int64_t ih = i * g->sh - g->ph + ki * g->dh;
 					if (ih < 0 || ih >= g->h)

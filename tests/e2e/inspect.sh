@@ -64,19 +64,15 @@ check "mlp arena <= 1.1 x lower bound and <= 0.5 x naive sum" test "$ok" = yes
 # stores a value of one of that many kernels into a `packed` span (gpt_char
 # and gpt_docs have two groups, weight decay and none; the others one).  Writes of model
 # buffers, BatchNorm's running statistics, are not the optimizer's and are
-# left out.  In examples/resnet.sn the unused biases of its
-# Conv2d(bias = false) layers (the parameters exist, docs/LANGUAGE.md §14)
-# split the parameter block into runs; the pack pass packs some runs and
-# leaves the others, so the update is several kernels and only that is
-# checked there: every update is computed by a fused kernel.  --stats shows
-# the kernel counts
+# left out.  examples/resnet.sn's Conv2d(bias = false) layers declare no
+# bias, so its parameters are one run and its update one kernel too.
+# --stats shows the kernel counts
 for prog in examples/*.sn; do
 	ngroups=1
 	[ "$prog" = examples/gpt_char.sn ] && ngroups=2
 	[ "$prog" = examples/gpt_docs.sn ] && ngroups=2
 	./sinter ir "$prog" --after fusion >"$dir/fused" 2>&1
 	check "sinter ir $prog --after fusion exits 0" test $? -eq 0
-	[ "$prog" = examples/resnet.sn ] && ngroups=any
 	verdict=$("$PY" - "$dir/fused" "$ngroups" <<'PY'
 import re, sys
 regions, cur = [], None
@@ -96,11 +92,10 @@ for line in open(sys.argv[1]):
         if w and w.group(1) not in cur["buffers"]:
             cur["writes"].append((w.group(1), w.group(2)))
 steps = [r for r in regions if r["writes"]]
-anyk = sys.argv[2] == "any"
 bad = [r["name"] for r in steps
-       if (not anyk and len({r["group"].get(v) for _, v in r["writes"]}) != int(sys.argv[2]))
+       if len({r["group"].get(v) for _, v in r["writes"]}) != int(sys.argv[2])
        or None in {r["group"].get(v) for _, v in r["writes"]}
-       or (not anyk and any(s not in r["packed"] for s, _ in r["writes"]))]
+       or any(s not in r["packed"] for s, _ in r["writes"])]
 print("ok %d" % len(steps) if steps and not bad else "bad %s" % (",".join(bad) or "no step region"))
 PY
 )

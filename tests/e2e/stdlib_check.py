@@ -338,7 +338,8 @@ def check_values(sinter):
         got = recs.get((name,))
         why = "no output" if got is None else close(got, w, rtol=1e-4, atol=1e-5)
         report(f"e2e value {name}", why is None, why)
-    expected = ["linear_nobias", "linear_bias", "embedding", "attention_reference",
+    expected = ["linear_nobias", "linear_nobias_none", "conv_nobias_none", "linear_bias", "embedding",
+                "attention_reference",
                 "attention_causal", "block"]
     for name in expected:
         got = recs.get(("zero", name))

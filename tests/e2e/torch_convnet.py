@@ -158,6 +158,9 @@ def main():
         sys.exit(report.status())
     missing = load_into(make(), init)
     report("state dict names", not missing, f"PyTorch's names missing from sinter's file: {missing}")
+    # Conv2d(bias = false) declares no bias: the file holds PyTorch's tensors and nothing else
+    extra = sorted(set(init) - set(make().state_dict()))
+    report("no tensors PyTorch lacks", not extra, f"sinter's file has tensors PyTorch's module lacks: {extra}")
     buffers = [k for k in make().state_dict() if k.endswith("running_mean") or k.endswith("running_var")]
 
     # 1. Every step alone, from sinter's state before it (its checkpoint),

@@ -36,8 +36,8 @@ def load_into(net, weights):
     """Loads sinter's weights and buffers into the torch.nn module net, whose
     state-dict names are sinter's.  sinter's Linear stores its weight
     [in, out], torch's [out, in]: every 2-D weight is transposed.  Tensors
-    torch's module lacks are left out (a Linear or Conv2d with bias = false
-    still saves its unused bias); PyTorch's num_batches_tracked counters,
+    torch's module lacks are left out (callers that require none check
+    that themselves); PyTorch's num_batches_tracked counters,
     which sinter does not keep, stay as they are.  Returns the names of
     torch's state dict that weights lacks."""
     import torch

@@ -9,7 +9,7 @@
  * the sums free of cancellation, so they agree to a relative 2e-5.
  * Each also planned by memplan, its im2col matrices in the arena.  Then
  * larger batches and wider images, which the runtime cuts into parts and
- * blocks.
+ * blocks, and "same" convolutions, whose taps it copies as one run.
  * Then the errors of the shape rule, each naming both shapes.
  */
 #include "ir/conv.h"
@@ -97,25 +97,53 @@ static void test_random(void)
  * and outputs wider than RT_CONV_BLOCK pixels per row or with several rows
  * per block and a shorter last block.
  */
+typedef struct {
+	const char *x, *w;
+	int64_t a[CONV_NATTR];
+} Case;
+
+static void diff_cases(const char *prefix, const Case *cases, size_t n)
+{
+	char what[16];
+	for (size_t c = 0; c < n; c++) {
+		const int64_t *a = cases[c].a;
+		Node p = attrs(OP_CONV2D, CONV_NATTR, (int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4], (int)a[5], (int)a[6]);
+		snprintf(what, sizeof what, "%s%zu", prefix, c);
+		diff_conv(what, p, tp(DT_F32, cases[c].x), tp(DT_F32, cases[c].w));
+	}
+}
+
 static void test_blocks(void)
 {
-	static const struct {
-		const char *x, *w;
-		int64_t a[CONV_NATTR];
-	} cases[] = {
+	static const Case cases[] = {
 		{ "5,3,20,40", "4,3,3,3", { 1, 1, 1, 1, 1, 1, 1 } },      /* 6 rows of 40 per block, 20 rows */
 		{ "6,2,9,300", "2,2,3,3", { 1, 1, 1, 1, 1, 1, 1 } },      /* a row of 300 per block */
 		{ "7,4,23,37", "6,2,3,2", { 2, 1, 1, 0, 1, 2, 2 } },      /* strided, dilated, grouped */
 		{ "9,3,17,31", "3,1,5,5", { 1, 2, 2, 2, 1, 1, 3 } },      /* depthwise, 5x5 */
 		{ "5,8,16,70", "4,8,1,1", { 1, 1, 0, 0, 1, 1, 1 } },      /* 1x1: the GEMM over x itself */
 	};
-	char what[16];
-	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-		const int64_t *a = cases[c].a;
-		Node p = attrs(OP_CONV2D, CONV_NATTR, (int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4], (int)a[5], (int)a[6]);
-		snprintf(what, sizeof what, "block%zu", c);
-		diff_conv(what, p, tp(DT_F32, cases[c].x), tp(DT_F32, cases[c].w));
-	}
+	diff_cases("block", cases, sizeof cases / sizeof *cases);
+}
+
+/*
+ * Unit-stride convolutions whose output rows are as wide as the input's,
+ * which runtime/conv.c copies (im2col) and adds back (col2im) as one run
+ * per tap and block, fixing the columns outside the image afterwards:
+ * "same" 3x3 and 5x5, dilated, a kernel taller than its padding (fewer
+ * output rows than input rows), one column wide, rows taller than a block.
+ */
+static void test_spans(void)
+{
+	static const Case cases[] = {
+		{ "5,3,9,8", "4,3,3,3", { 1, 1, 1, 1, 1, 1, 1 } },        /* a ResNet 3x3 */
+		{ "6,2,7,7", "3,2,5,5", { 1, 1, 2, 2, 1, 1, 1 } },        /* 5x5, padding 2 */
+		{ "5,2,11,9", "2,2,3,3", { 1, 1, 2, 2, 2, 2, 1 } },       /* dilation 2 */
+		{ "5,4,6,5", "4,2,3,3", { 1, 1, 0, 1, 1, 1, 2 } },        /* kh 3 unpadded: 4 rows of 6 */
+		{ "5,2,8,1", "3,2,3,1", { 1, 1, 1, 0, 1, 1, 1 } },        /* one column */
+		{ "5,3,40,30", "2,3,3,3", { 1, 1, 1, 1, 1, 1, 1 } },      /* 8 rows per block, a short last */
+		{ "5,2,3,4", "2,2,3,3", { 1, 1, 3, 1, 1, 1, 1 } },        /* padding beyond a row of taps */
+	};
+	diff_cases("span", cases, sizeof cases / sizeof *cases);
 }
 
 /* Each rule of the geometry refuses with a message naming both shapes. */
@@ -153,5 +181,5 @@ static void test_errors(void)
 
 int main(void)
 {
-	return jit_run((const CheckTest[]){ test_random, test_blocks, test_errors, NULL });
+	return jit_run((const CheckTest[]){ test_random, test_blocks, test_spans, test_errors, NULL });
 }
