@@ -169,7 +169,25 @@ typedef struct {
 	Slot **bufslot;
 	int *bufval;        /* the value node of each */
 	int nbufw, capbufw;
+	/* where this trace's part of the root stack (Ev.roots) begins */
+	int root_base;
+	/* model fields a method assigned in this trace (stmt.c, field_assign):
+	   each binding with the value it held before, which it owned when
+	   fieldown; settled when the trace runs or ends (fields_settle) */
+	Binding **fieldb;
+	Value *fieldold;
+	bool *fieldown;
+	int nfieldw, capfieldw;
 } Trace;
+
+/* A place that holds values while more of the same trace is evaluated:
+   n values at v (an operand, a call's arguments, a list's items), or the
+   bindings of env (a traced call's scope), when v is NULL. */
+typedef struct {
+	Value *v;
+	int n;
+	Env *env;
+} Root;
 
 /* A call in progress.  fn and self are set by function calls (NULL for
    model constructors and optimizer updates), so that call_fn can tell
@@ -213,6 +231,11 @@ struct Ev {
 	   recurse (eval.c, check_stack) */
 	uintptr_t stack_base;
 	size_t stack_budget;
+	/* Values that hold traced tensors while evaluation goes on: when a
+	   statement inside needs a host value and the region runs, these are
+	   computed with it and become host values (compile.c, host_run_trace) */
+	Root *roots;
+	int nroots, caproots;
 };
 
 /* ---- eval.c ---- */
@@ -256,6 +279,10 @@ Env *decl_scope(Ev *ev, const Decl *d);
 /* A located error when l, getting item, would nest past AST_MAX_DEPTH;
    keeps l's nesting depth (Value.j). */
 void ev_nest_list(Ev *ev, Loc loc, Value *l, const Value *item);
+/* Pushes the n values at v (or, with v NULL, the bindings of env) on the
+   root stack until ev_unroot(ev, mark) with the mark returned. */
+int ev_root(Ev *ev, Value *v, int n, Env *env);
+void ev_unroot(Ev *ev, int mark);
 
 /* ---- stmt.c ---- */
 /* The list a followed by add[0..nadd) (a's block is extended in place when

@@ -92,6 +92,7 @@ static HostTensor *run_window(Ev *ev, Loc loc, Value net, HostTensor *x)
 	Trace *tr = arena_alloc(a, sizeof *tr);
 	tr->a = a;
 	tr->r = ir_region_new(a, "eval");
+	tr->root_base = ev->nroots; /* the caller's values are not this trace's */
 	ev->tr = tr;
 	Value in = { .kind = V_HOST, .ht = x };
 	Value out = ev_call(ev, NULL, net, loc, &in, NULL, 1);
