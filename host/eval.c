@@ -140,6 +140,7 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 				ht_unbind(b->v);
 			b->v = v;
 			b->host = host;
+			b->changed = false; /* a let again */
 			return;
 		}
 	if (host)
@@ -149,7 +150,7 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 		env->b = arena_grow(ev->arena, env->b, env->n * sizeof *env->b, cap * sizeof *env->b);
 		env->cap = cap;
 	}
-	env->b[env->n++] = (Binding){ name, v, host };
+	env->b[env->n++] = (Binding){ name, v, host, false };
 }
 
 /* ---- roots: values that live across the runs of a traced statement ----

@@ -110,6 +110,7 @@ typedef struct Binding {
 	const char *name;
 	Value v;
 	bool host;           /* a host variable: its numbers are dynamic */
+	bool changed;        /* assigned (or appended to, or restored) since its let */
 } Binding;
 
 struct Env {

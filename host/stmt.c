@@ -84,6 +84,7 @@ Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list)
 	if (b->host)
 		ht_bind(l.items[l.n - 1]);
 	b->v = l;
+	b->changed = true;
 	return (Value){ .kind = V_NONE };
 }
 
