@@ -55,6 +55,8 @@ Value ev_list_join(Ev *ev, Loc loc, Value a, const Value *add, int nadd)
 	return a;
 }
 
+static void field_assign(Ev *ev, const Instance *self, Binding *b, Value v, Loc loc, const char *how);
+
 /* xs.append(v): xs, a variable holding a list, then holds it with v at the end. */
 Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list)
 {
@@ -69,15 +71,15 @@ Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list)
 	Binding *b = env_find(env, recv->str);
 	if (b == env_find(ev->globals, recv->str) || b == env_find(ev->stdlib_globals, recv->str))
 		ev_error(ev, recv->loc, "cannot append to global '%s' (declare a variable with let)", recv->str);
-	/* a method's values are nodes of the region being traced: kept in the
-	   model they would outlive it */
-	const Instance *self = ev->depth > 0 ? ev->stack[ev->depth - 1].self : NULL;
-	if (self && b == env_find(self->fields, recv->str))
-		ev_error(ev, recv->loc, "cannot append to member '%s' of model '%s' in its method (members are fixed "
-		         "when the model is made; use a local list: let xs = [])", recv->str, self->decl->name);
 	int mark = ev_root(ev, &list, 1, NULL);
 	Value v = ev_expr(ev, env, call->items[0]);
 	ev_unroot(ev, mark);
+	/* a member of the model whose method this is: set like `outs = outs + [v]` */
+	const Instance *self = ev->depth > 0 ? ev->stack[ev->depth - 1].self : NULL;
+	if (self && b == env_find(self->fields, recv->str)) {
+		field_assign(ev, self, b, ev_list_join(ev, call->loc, list, &v, 1), recv->loc, "append to");
+		return (Value){ .kind = V_NONE };
+	}
 	if (b->host) /* a train block's list keeps values, not nodes of this statement's region */
 		v = host_force(ev, v, call->items[0]->loc);
 	Value l = ev_list_join(ev, call->loc, list, &v, 1);
@@ -132,13 +134,13 @@ static const char *field_structure(const Value *v)
  * (compile.c, host_run_trace) the field's tensor is computed with it and
  * becomes a host tensor that the field holds.
  */
-static void field_assign(Ev *ev, const Instance *self, Binding *b, Value v, Loc loc)
+static void field_assign(Ev *ev, const Instance *self, Binding *b, Value v, Loc loc, const char *how)
 {
 	const char *what = field_structure(&b->v);
 	if (what)
-		ev_error(ev, loc, "cannot assign member '%s' of model '%s' in its method: it holds %s, and sub-models, "
+		ev_error(ev, loc, "cannot %s member '%s' of model '%s' in its method: it holds %s, and sub-models, "
 		         "parameters and methods are fixed when the model is made (a plain member holding a number, "
-		         "a string or a tensor can be assigned)", b->name, self->decl->name, what);
+		         "a string or a tensor can be assigned)", how, b->name, self->decl->name, what);
 	if (v.kind == V_PARAM) /* the parameter's value now, as w.detach().clone() */
 		v = v_tensor(ev_node(ev, v, loc, DT_COUNT));
 	if (!field_value_ok(&v))
@@ -267,7 +269,7 @@ static Flow fn_statements(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 				break;
 			}
 			if (self && b >= self->fields->b && b < self->fields->b + self->fields->n) {
-				field_assign(ev, self, b, ev_expr(ev, env, s->value), s->target->loc);
+				field_assign(ev, self, b, ev_expr(ev, env, s->value), s->target->loc, "assign");
 				break;
 			}
 			b->v = ev_expr(ev, env, s->value);

@@ -791,10 +791,13 @@ for name in ("host_values", "host_values_interp"):
     check_vals(r, "member2", [add(mul(p, 2), 1), 2, add(p, 1)])
     # two sgd steps (lr 0.5) on sum(2 * p * w): the member holds the value
     # the last step computed with the weights from before it
+    sums = [sum(p), 2 * sum(p)]
     for _ in range(2):
         last = [x * wi + 1 for x, wi in zip(p, w)]
+        sums.append(sum(x * wi for x, wi in zip(p, w)))
         w = [wi - 0.5 * 2 * x for x, wi in zip(p, w)]
     check_vals(r, "member3", [last, 4, w])
+    check_vals(r, "sums", [sums])
     report(f"{name} prints no method line while training", len(r.lines.get("in_method", [])) == 2,
            str(r.lines.get("in_method")))
 try:
