@@ -798,6 +798,12 @@ for name in ("host_values", "host_values_interp"):
         w = [wi - 0.5 * 2 * x for x, wi in zip(p, w)]
     check_vals(r, "member3", [last, 4, w])
     check_vals(r, "sums", [sums])
+    gen = r.all("gen_h")
+    report(f"{name} generate: the model's print ran once per token, at the window's shape",
+           gen == [[[1, 4, 8]], [[1, 4, 8]]], str(gen))
+    got = r.all("generated")
+    report(f"{name} generate: the prompt and two tokens", len(got) == 1 and len(got[0][0]) == 4 and
+           got[0][0][:2] == [1, 2] and all(isinstance(t, int) and 0 <= t < 256 for t in got[0][0]), str(got))
     report(f"{name} prints no method line while training", len(r.lines.get("in_method", [])) == 2,
            str(r.lines.get("in_method")))
 try:
