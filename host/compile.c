@@ -250,6 +250,7 @@ static void index_error(const Region *r, OpKind op, int loc, int64_t index, int6
 typedef struct {
 	Value **p;
 	int n, cap;
+	int nroots;        /* p[0..nroots) are held by roots, the rest by fields */
 } Live;
 
 static void live_add(Live *l, Value *v)
@@ -278,6 +279,7 @@ static void live_values(Ev *ev, const Trace *tr, Live *l)
 		for (int k = 0; k < rt->n; k++)
 			live_add(l, &rt->v[k]);
 	}
+	l->nroots = l->n;
 	for (int i = 0; i < tr->nfieldw; i++)
 		live_add(l, &tr->fieldb[i]->v);
 }
@@ -371,8 +373,14 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	for (int i = 0; i < n; i++)
 		vals[i] = res[i];
 	for (int i = 0; i < live.n; i++)
-		if (live.p[i]->kind == V_TENSOR) /* a value held twice is replaced once */
+		if (live.p[i]->kind == V_TENSOR) { /* a value held twice is replaced once */
 			*live.p[i] = res[slot[live.p[i]->node]];
+			/* held by a traced call's scope (borrowed bindings) for as
+			   long as it runs: kept, so that the temporaries of a host
+			   builtin can be freed (prims.c, ev_builtin) */
+			if (i < live.nroots)
+				ht_bind(*live.p[i]);
+		}
 	fields_settle(tr);
 	free(res);
 	free(live.p);
