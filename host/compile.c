@@ -437,6 +437,28 @@ Value host_force(Ev *ev, Value v, Loc loc)
 	return replace_traced(ev, v, ts, &k);
 }
 
+bool *host_force_args(Ev *ev, Value *args, int n, Loc loc)
+{
+	/* the tensor arguments come from one trace, run once for all */
+	bool *fresh = arena_alloc(ev->arena, (size_t)n * sizeof *fresh);
+	for (int i = 0; i < n; i++)
+		fresh[i] = args[i].kind == V_TENSOR;
+	Value all = host_force(ev, (Value){ .kind = V_LIST, .items = args, .n = n }, loc);
+	for (int i = 0; i < n; i++)
+		args[i] = all.items[i];
+	return fresh;
+}
+
+/* A tensor computed for one call alone (print(net(x)) in a loop) is freed
+   after it: no variable holds it, and every host builtin copies what it
+   keeps (a data set its tensors) or returns new values. */
+void host_release_args(Value *args, const bool *fresh, int n)
+{
+	for (int i = 0; fresh && i < n; i++)
+		if (fresh[i] && args[i].kind == V_HOST && args[i].ht->refs == 0)
+			ht_release(args[i].ht);
+}
+
 Value host_value(Ev *ev, Env *env, const Expr *e)
 {
 	bool outer = ev->tr == NULL;

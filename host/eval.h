@@ -424,6 +424,11 @@ void step_forget(Ev *ev, OptInst *o, const Instance *inst);
 /* ---- host.c ---- */
 /* Runs a host expression: traces tensor work into a region, executes it. */
 Value host_value(Ev *ev, Env *env, const Expr *e);
+/* The arguments of a host builtin as host values, computed in one run;
+   returns which were computed (traced tensors) for host_release_args,
+   which frees those no variable holds after the call (compile.c). */
+bool *host_force_args(Ev *ev, Value *args, int n, Loc loc);
+void host_release_args(Value *args, const bool *fresh, int n);
 void host_run_train(Ev *ev, const Decl *train);
 HostTensor *ht_new(Type t);
 void ht_release(HostTensor *h);
