@@ -101,49 +101,51 @@ static void series_add(Arena *a, Series *s, double x, double y)
 	s->y[s->n++] = y;
 }
 
-static void skip_ws(const char **c)
+static void skip_ws(char **c)
 {
 	while (isspace((unsigned char)**c))
 		(*c)++;
 }
 
-/* A JSON string into buf (escapes other than \" and \\ kept as written:
-   the log writes no others in names); false when malformed. */
-static bool read_string(const char **c, char *buf, size_t cap)
+/* A JSON string, unescaped in place in the line (\" and \\; the log
+   writes no other escapes in names) and ended by a NUL where it ended,
+   so names of any length stay whole; *out points at it.  False when
+   malformed. */
+static bool read_string(char **c, char **out)
 {
 	if (**c != '"')
 		return false;
-	size_t n = 0;
-	for ((*c)++; **c && **c != '"'; (*c)++) {
+	char *w = ++*c;
+	*out = w;
+	for (; **c && **c != '"'; (*c)++) {
 		if (**c == '\\' && (*c)[1])
 			(*c)++;
-		if (n + 1 < cap)
-			buf[n++] = **c;
+		*w++ = **c;
 	}
-	buf[n] = 0;
 	if (**c != '"')
 		return false;
 	(*c)++;
+	*w = 0; /* at or before the closing quote, which is behind *c now */
 	return true;
 }
 
 /* One log line: {"step": N, "time": T, "name": value, ...}.  Adds its
    numbers to the run's series; false when the line is not such an object. */
-static bool read_record(Plot *p, Arena *a, int run, const char *line)
+static bool read_record(Plot *p, Arena *a, int run, char *line)
 {
 	enum { MAXF = 256 }; /* values per record; a record with more is skipped, with the warning */
-	char names[MAXF][128];
+	char *names[MAXF];
 	double vals[MAXF];
 	bool isnum[MAXF];
 	int nf = 0;
 	double step = NAN, time = NAN;
-	const char *c = line;
+	char *c = line;
 	skip_ws(&c);
 	if (*c++ != '{')
 		return false;
 	skip_ws(&c);
 	while (*c != '}') {
-		if (nf == MAXF || !read_string(&c, names[nf], sizeof names[nf]))
+		if (nf == MAXF || !read_string(&c, &names[nf]))
 			return false;
 		skip_ws(&c);
 		if (*c++ != ':')
@@ -155,8 +157,8 @@ static bool read_record(Plot *p, Arena *a, int run, const char *line)
 			isnum[nf] = true;
 			c += 4;
 		} else if (*c == '"') {
-			char skip[128];
-			if (!read_string(&c, skip, sizeof skip))
+			char *skip;
+			if (!read_string(&c, &skip))
 				return false;
 		} else if (!strncmp(c, "true", 4) || !strncmp(c, "false", 5)) {
 			c += *c == 't' ? 4 : 5;

@@ -23,7 +23,9 @@
 #include "lang/diag.h"
 
 
-static void trace_begin(Ev *ev, bool training)
+/* A new trace; the roots from root_base up are the values it may meet
+   (eval.c): those below belong to a statement around it. */
+static void trace_begin(Ev *ev, bool training, int root_base)
 {
 	ev->host->trace_t0 = rt_now_ms();
 	Arena *a = arena_new();
@@ -31,6 +33,7 @@ static void trace_begin(Ev *ev, bool training)
 	tr->a = a;
 	tr->r = ir_region_new(a, training ? "step" : "eval");
 	tr->training = training;
+	tr->root_base = root_base;
 	ev->tr = tr;
 }
 
@@ -69,6 +72,13 @@ Trace *host_trace_fork(Ev *ev)
 	c->bufval = arena_alloc(a, ((size_t)c->nbufw + 1) * sizeof *c->bufval);
 	memcpy(c->bufslot, tr->bufslot, (size_t)tr->nbufw * sizeof *c->bufslot);
 	memcpy(c->bufval, tr->bufval, (size_t)tr->nbufw * sizeof *c->bufval);
+	c->capfieldw = tr->nfieldw;
+	c->fieldb = arena_alloc(a, ((size_t)c->nfieldw + 1) * sizeof *c->fieldb);
+	c->fieldold = arena_alloc(a, ((size_t)c->nfieldw + 1) * sizeof *c->fieldold);
+	c->fieldown = arena_alloc(a, ((size_t)c->nfieldw + 1) * sizeof *c->fieldown);
+	memcpy(c->fieldb, tr->fieldb, (size_t)tr->nfieldw * sizeof *c->fieldb);
+	memcpy(c->fieldold, tr->fieldold, (size_t)tr->nfieldw * sizeof *c->fieldold);
+	memcpy(c->fieldown, tr->fieldown, (size_t)tr->nfieldw * sizeof *c->fieldown);
 	return c;
 }
 
@@ -292,12 +302,101 @@ static void index_error(const Region *r, OpKind op, int loc, int64_t index, int6
 	diag_exit();
 }
 
+/* ---- values that outlive a run ---- */
+
+/* The values, held by the roots or by model fields assigned in tr, that
+   are tensors of tr (lists searched through), which the run computes too. */
+typedef struct {
+	Value **p;
+	int n, cap;
+	int nroots;        /* p[0..nroots) are held by roots, the rest by fields */
+} Live;
+
+static void live_add(Live *l, Value *v)
+{
+	if (v->kind == V_LIST)
+		for (int i = 0; i < v->n; i++)
+			live_add(l, &v->items[i]);
+	if (v->kind != V_TENSOR)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->p = realloc(l->p, (size_t)l->cap * sizeof *l->p);
+		if (!l->p)
+			die("out of memory");
+	}
+	l->p[l->n++] = v;
+}
+
+static void live_values(Ev *ev, const Trace *tr, Live *l)
+{
+	for (int i = tr->root_base; i < ev->nroots; i++) {
+		const Root *rt = &ev->roots[i];
+		if (rt->env)
+			for (int k = 0; k < rt->env->n; k++)
+				live_add(l, &rt->env->b[k].v);
+		for (int k = 0; k < rt->n; k++)
+			live_add(l, &rt->v[k]);
+	}
+	l->nroots = l->n;
+	for (int i = 0; i < tr->nfieldw; i++)
+		live_add(l, &tr->fieldb[i]->v);
+}
+
+static bool fields_traced(const Trace *tr)
+{
+	Live l = { 0 };
+	for (int i = 0; i < tr->nfieldw; i++)
+		live_add(&l, &tr->fieldb[i]->v);
+	free(l.p);
+	return l.n > 0;
+}
+
+/* The model fields assigned in tr keep their new values: each binding
+   holds its host tensors and lets go of those it held before. */
+static void fields_settle(Trace *tr)
+{
+	for (int i = 0; i < tr->nfieldw; i++) {
+		Binding *b = tr->fieldb[i];
+		ht_bind(b->v);
+		if (tr->fieldown[i])
+			ht_unbind(tr->fieldold[i]);
+		b->host = true;
+	}
+	tr->nfieldw = 0;
+}
+
 void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 {
 	Trace *tr = ev->tr;
 	bool training = tr->training;
-	for (int i = 0; i < n; i++)
-		ir_output(tr->r, ev_node(ev, vals[i], loc, DT_COUNT));
+	/* a training step is one region, run once the update is traced */
+	if (!step && (training || !strcmp(tr->r->name, "step")))
+		ev_error(ev, loc, "this needs the value of a tensor while a training step is traced (the loss given to "
+		         "minimize, or an optimizer's update), but a step runs as one region once it is traced; "
+		         "print or log the loss minimize returns, or compute the value in a statement of its own");
+	int nn = tr->r->nnode;
+	int *slot = xmalloc(((size_t)nn + 1) * sizeof *slot);
+	for (int i = 0; i < nn; i++)
+		slot[i] = -1;
+	for (int i = 0; i < n; i++) {
+		int x = ev_node(ev, vals[i], loc, DT_COUNT);
+		ir_output(tr->r, x);
+		if (vals[i].kind == V_TENSOR)
+			slot[x] = i;
+	}
+	Live live = { 0 };
+	live_values(ev, tr, &live);
+	int nout = n;
+	for (int i = 0; i < live.n; i++) {
+		int x = live.p[i]->node;
+		if (x < 0 || x >= nn)
+			die("host_run_trace: a held value %%%d is not in region %s", x, tr->r->name);
+		if (slot[x] < 0) {
+			slot[x] = nout++;
+			ir_output(tr->r, x);
+		}
+	}
 	buffer_emit_writes(ev);
 	Tensor *inputs = tr->inputs;
 	ev->host->run_loc = loc;
@@ -310,9 +409,9 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	Region *r = c->exec;
 	check_memory(ev, c, loc);
 	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
-	Tensor *outs = xcalloc(n + 1, sizeof *outs);
+	Tensor *outs = xcalloc((size_t)nout + 1, sizeof *outs);
 	if (ev->dry) {
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < nout; i++) {
 			Type t = r->node[r->out[i]].type;
 			outs[i] = (Tensor){ t, xcalloc((size_t)type_numel(&t), dtype_size(t.dt)) };
 		}
@@ -342,13 +441,30 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 		minimizing = false;
 		free(in);
 	}
+	Value *res = xcalloc((size_t)nout + 1, sizeof *res);
+	for (int i = 0; i < nout; i++)
+		res[i] = output_value(ev, &outs[i]);
 	for (int i = 0; i < n; i++)
-		vals[i] = output_value(ev, &outs[i]);
+		vals[i] = res[i];
+	for (int i = 0; i < live.n; i++)
+		if (live.p[i]->kind == V_TENSOR) { /* a value held twice is replaced once */
+			*live.p[i] = res[slot[live.p[i]->node]];
+			/* held by a traced call's scope (borrowed bindings) for as
+			   long as it runs: kept, so that the temporaries of a host
+			   builtin can be freed (prims.c, ev_builtin) */
+			if (i < live.nroots)
+				ht_bind(*live.p[i]);
+		}
+	fields_settle(tr);
+	free(res);
+	free(live.p);
+	free(slot);
 	free(outs);
+	int root_base = tr->root_base;
 	if (keep)
 		arena_free(keep);
 	ev->tr = NULL;
-	trace_begin(ev, training);
+	trace_begin(ev, training, root_base);
 }
 
 /* Counts the traced tensors in v (lists nest), storing them in ts if given. */
@@ -395,15 +511,40 @@ Value host_force(Ev *ev, Value v, Loc loc)
 	return replace_traced(ev, v, ts, &k);
 }
 
+bool *host_force_args(Ev *ev, Value *args, int n, Loc loc)
+{
+	/* the tensor arguments come from one trace, run once for all */
+	bool *fresh = arena_alloc(ev->arena, (size_t)n * sizeof *fresh);
+	for (int i = 0; i < n; i++)
+		fresh[i] = args[i].kind == V_TENSOR;
+	Value all = host_force(ev, (Value){ .kind = V_LIST, .items = args, .n = n }, loc);
+	for (int i = 0; i < n; i++)
+		args[i] = all.items[i];
+	return fresh;
+}
+
+/* A tensor computed for one call alone (print(net(x)) in a loop) is freed
+   after it: no variable holds it, and every host builtin copies what it
+   keeps (a data set its tensors) or returns new values. */
+void host_release_args(Value *args, const bool *fresh, int n)
+{
+	for (int i = 0; fresh && i < n; i++)
+		if (fresh[i] && args[i].kind == V_HOST && args[i].ht->refs == 0)
+			ht_release(args[i].ht);
+}
+
 Value host_value(Ev *ev, Env *env, const Expr *e)
 {
 	bool outer = ev->tr == NULL;
 	if (outer)
-		trace_begin(ev, false);
+		trace_begin(ev, false, ev->nroots);
 	Value v = host_force(ev, ev_expr(ev, env, e), e->loc);
-	/* a statement whose only tensor work assigns buffers still runs it */
-	if (outer && ev->tr && ev->tr->nbufw)
+	/* a statement whose only tensor work assigns buffers or model fields
+	   still runs it */
+	if (outer && ev->tr && (ev->tr->nbufw || fields_traced(ev->tr)))
 		host_run_trace(ev, NULL, 0, e->loc, false);
+	if (outer && ev->tr)
+		fields_settle(ev->tr);
 	if (outer)
 		trace_discard(ev);
 	return v;

@@ -141,6 +141,7 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 				ht_unbind(b->v);
 			b->v = v;
 			b->host = host;
+			b->changed = false; /* a let again */
 			return;
 		}
 	if (host)
@@ -150,7 +151,33 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host)
 		env->b = arena_grow(ev->arena, env->b, env->n * sizeof *env->b, cap * sizeof *env->b);
 		env->cap = cap;
 	}
-	env->b[env->n++] = (Binding){ name, v, host };
+	env->b[env->n++] = (Binding){ name, v, host, false };
+}
+
+/* ---- roots: values that live across the runs of a traced statement ----
+ *
+ * A function that prints traced values (`print(a); print(b)`) makes the
+ * region run at the first print; b, and any other tensor the evaluation
+ * still holds, is a node of that region, which the run ends.  So the
+ * places that hold values while evaluation goes on are pushed here, and
+ * host_run_trace computes every traced tensor they hold along with what
+ * was asked for, replacing it by its host value in place.
+ */
+
+int ev_root(Ev *ev, Value *v, int n, Env *env)
+{
+	if (ev->nroots == ev->caproots) {
+		int cap = ev->caproots ? 2 * ev->caproots : 64;
+		ev->roots = arena_grow(ev->arena, ev->roots, (size_t)ev->nroots * sizeof *ev->roots, (size_t)cap * sizeof *ev->roots);
+		ev->caproots = cap;
+	}
+	ev->roots[ev->nroots] = (Root){ v, n, env };
+	return ev->nroots++;
+}
+
+void ev_unroot(Ev *ev, int mark)
+{
+	ev->nroots = mark;
 }
 
 /* ---- names ---- */
@@ -250,10 +277,12 @@ static Value call_fn(Ev *ev, const Decl *d, Instance *self, Loc loc, Value *args
 		traced = traced || traces(&args[i]);
 	ev->stack[ev->depth++] = (Frame){ loc, what, fn, self, traced };
 	Value ret = { .kind = V_NONE };
+	int mark = ev_root(ev, NULL, 0, env);
 	if (fn->expr_body)
 		ret = ev_expr(ev, env, fn->expr_body);
 	else
 		ev_block(ev, env, fn->body, fn->nbody, &ret);
+	ev_unroot(ev, mark);
 	ev->depth--;
 	if (fn->ret) {
 		/* check the declared result type like an argument */
@@ -321,8 +350,10 @@ static Value eval_call(Ev *ev, Env *env, const Expr *e)
 	if (ev->tr && b && b->kind == BUILTIN_STEP)
 		ev->tr->training = true;
 	Value *args = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *args);
+	int mark = ev_root(ev, args, e->nitems, NULL);
 	for (int i = 0; i < e->nitems; i++)
 		args[i] = ev_expr(ev, env, e->items[i]);
+	ev_unroot(ev, mark);
 	if (ev->tr)
 		ev->tr->training = training;
 	for (int i = 0; i < e->nitems; i++)
@@ -423,6 +454,8 @@ static Value eval_member(Ev *ev, Env *env, const Expr *e)
 	return member_of(ev, ev_expr(ev, env, e->a), e);
 }
 
+static Value index_value(Ev *ev, Env *env, const Expr *e, Value *b);
+
 static int64_t index_int(Ev *ev, Env *env, const Expr *e, int64_t n, bool clamp)
 {
 	Value v = ev_expr(ev, env, e);
@@ -439,14 +472,23 @@ static int64_t index_int(Ev *ev, Env *env, const Expr *e, int64_t n, bool clamp)
 static Value eval_index(Ev *ev, Env *env, const Expr *e)
 {
 	Value b = ev_expr(ev, env, e->a);
-	if (b.kind == V_LIST) {
+	/* the indices are host ints, but computing one may run the region */
+	int mark = ev_root(ev, &b, 1, NULL);
+	Value v = index_value(ev, env, e, &b); /* reads b after the indices */
+	ev_unroot(ev, mark);
+	return v;
+}
+
+static Value index_value(Ev *ev, Env *env, const Expr *e, Value *b)
+{
+	if (b->kind == V_LIST) {
 		if (e->nitems != 1 || e->items[0]->kind == E_SLICE)
 			ev_error(ev, e->loc, "a list takes one integer index");
-		return b.items[index_int(ev, env, e->items[0], b.n, false)];
+		return b->items[index_int(ev, env, e->items[0], b->n, false)];
 	}
 	Type t;
-	if (!tensor_type(ev, &b, &t))
-		ev_error(ev, e->loc, "a %s cannot be indexed", value_kind_name(&b));
+	if (!tensor_type(ev, b, &t))
+		ev_error(ev, e->loc, "a %s cannot be indexed", value_kind_name(b));
 	if (e->nitems > t.rank)
 		ev_error(ev, e->loc, "too many indices (%d) for a tensor of rank %d", e->nitems, t.rank);
 	Node p = ir_proto(OP_SLICE);
@@ -485,7 +527,7 @@ static Value eval_index(Ev *ev, Env *env, const Expr *e)
 			after.dim[after.rank++] = stop > start ? (stop - start - 1) / step + 1 : 0; /* no overflow for a huge step */
 	}
 	p.nia = 3 * t.rank;
-	int x = ev_node(ev, b, e->loc, t.dt);
+	int x = ev_node(ev, *b, e->loc, t.dt);
 	if (sliced)
 		x = ir_emit(ev->tr->r, &p, &x, 1, NULL, 0);
 	if (after.rank != t.rank)
@@ -569,7 +611,9 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 			if ((e->op == BIN_AND) != (a.i != 0))
 				return a; /* short circuit on host booleans */
 		}
+		int mark = ev_root(ev, &a, 1, NULL);
 		Value b = ev_expr(ev, env, e->b);
+		ev_unroot(ev, mark);
 		if (e->op == BIN_ADD && a.kind == V_LIST && b.kind == V_LIST)
 			return ev_list_join(ev, e->loc, a, b.items, b.n); /* concatenation, as in Python */
 		Loc locs[2] = { e->a->loc, e->b->loc };
@@ -583,12 +627,14 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 		const char *hint = ev->name_hint;
 		Value l = { .kind = V_LIST, .n = e->nitems };
 		l.items = arena_alloc(ev->arena, (e->nitems + 1) * sizeof *l.items);
+		int mark = ev_root(ev, l.items, e->nitems, NULL);
 		for (int i = 0; i < e->nitems; i++) {
 			/* [A(), B()] names its models like [A(); 2] does: hint.0, hint.1 */
 			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->items[i]);
 			ev_nest_list(ev, e->loc, &l, &l.items[i]);
 		}
+		ev_unroot(ev, mark);
 		ev->name_hint = NULL;
 		return l;
 	}
@@ -602,11 +648,13 @@ Value ev_expr(Ev *ev, Env *env, const Expr *e)
 			ev_error(ev, e->b->loc, "repeat count must be an int from 0 to %d, got %lld", INT32_MAX, (long long)n.i);
 		Value l = { .kind = V_LIST, .n = (int)n.i };
 		l.items = arena_alloc(ev->arena, (n.i + 1) * sizeof *l.items);
+		int mark = ev_root(ev, l.items, l.n, NULL);
 		for (int i = 0; i < n.i; i++) {
 			ev->name_hint = hint ? arena_printf(ev->arena, "%s.%d", hint, i) : NULL;
 			l.items[i] = ev_expr(ev, env, e->a);
 			ev_nest_list(ev, e->loc, &l, &l.items[i]);
 		}
+		ev_unroot(ev, mark);
 		ev->name_hint = NULL;
 		return l;
 	}

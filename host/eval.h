@@ -112,6 +112,7 @@ typedef struct Binding {
 	const char *name;
 	Value v;
 	bool host;           /* a host variable: its numbers are dynamic */
+	bool changed;        /* assigned (or appended to, or restored) since its let */
 } Binding;
 
 struct Env {
@@ -171,7 +172,25 @@ typedef struct {
 	Slot **bufslot;
 	int *bufval;        /* the value node of each */
 	int nbufw, capbufw;
+	/* where this trace's part of the root stack (Ev.roots) begins */
+	int root_base;
+	/* model fields a method assigned in this trace (stmt.c, field_assign):
+	   each binding with the value it held before, which it owned when
+	   fieldown; settled when the trace runs or ends (fields_settle) */
+	Binding **fieldb;
+	Value *fieldold;
+	bool *fieldown;
+	int nfieldw, capfieldw;
 } Trace;
+
+/* A place that holds values while more of the same trace is evaluated:
+   n values at v (an operand, a call's arguments, a list's items), or the
+   bindings of env (a traced call's scope), when v is NULL. */
+typedef struct {
+	Value *v;
+	int n;
+	Env *env;
+} Root;
 
 /* A call in progress.  fn and self are set by function calls (NULL for
    model constructors and optimizer updates), so that call_fn can tell
@@ -215,6 +234,11 @@ struct Ev {
 	   recurse (eval.c, check_stack) */
 	uintptr_t stack_base;
 	size_t stack_budget;
+	/* Values that hold traced tensors while evaluation goes on: when a
+	   statement inside needs a host value and the region runs, these are
+	   computed with it and become host values (compile.c, host_run_trace) */
+	Root *roots;
+	int nroots, caproots;
 };
 
 /* ---- eval.c ---- */
@@ -258,6 +282,10 @@ Env *decl_scope(Ev *ev, const Decl *d);
 /* A located error when l, getting item, would nest past AST_MAX_DEPTH;
    keeps l's nesting depth (Value.j). */
 void ev_nest_list(Ev *ev, Loc loc, Value *l, const Value *item);
+/* Pushes the n values at v (or, with v NULL, the bindings of env) on the
+   root stack until ev_unroot(ev, mark) with the mark returned. */
+int ev_root(Ev *ev, Value *v, int n, Env *env);
+void ev_unroot(Ev *ev, int mark);
 
 /* ---- stmt.c ---- */
 /* The list a followed by add[0..nadd) (a's block is extended in place when
@@ -398,6 +426,11 @@ void step_forget(Ev *ev, OptInst *o, const Instance *inst);
 /* ---- host.c ---- */
 /* Runs a host expression: traces tensor work into a region, executes it. */
 Value host_value(Ev *ev, Env *env, const Expr *e);
+/* The arguments of a host builtin as host values, computed in one run;
+   returns which were computed (traced tensors) for host_release_args,
+   which frees those no variable holds after the call (compile.c). */
+bool *host_force_args(Ev *ev, Value *args, int n, Loc loc);
+void host_release_args(Value *args, const bool *fresh, int n);
 void host_run_train(Ev *ev, const Decl *train);
 HostTensor *ht_new(Type t);
 void ht_release(HostTensor *h);

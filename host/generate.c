@@ -92,11 +92,13 @@ static HostTensor *run_window(Ev *ev, Loc loc, Value net, HostTensor *x)
 	Trace *tr = arena_alloc(a, sizeof *tr);
 	tr->a = a;
 	tr->r = ir_region_new(a, "eval");
+	tr->root_base = ev->nroots; /* the caller's values are not this trace's */
 	ev->tr = tr;
 	Value in = { .kind = V_HOST, .ht = x };
 	Value out = ev_call(ev, NULL, net, loc, &in, NULL, 1);
 	Type xt = x->t.type;
-	Type lt = out.kind == V_TENSOR ? tr->r->node[out.node].type : (Type){ 0 };
+	/* a print in the model's call ran the window's trace and began another */
+	Type lt = out.kind == V_TENSOR ? ev->tr->r->node[out.node].type : (Type){ 0 };
 	if (out.kind != V_TENSOR || lt.dt != DT_F32 || lt.rank != 3 || lt.dim[0] != 1 || lt.dim[1] != xt.dim[1])
 		ev_error(ev, loc, "generate: the model must map i32[1, %lld] to logits f32[1, %lld, V], got %s",
 		         (long long)xt.dim[1], (long long)xt.dim[1],

@@ -173,6 +173,16 @@ struct HostVar {
 
 enum { VAR_INT, VAR_FLOAT, VAR_BOOL, VAR_LIST };
 
+/* A value computed from literals and constants alone (no variable, no
+   region result: Value.dyn is clear), as a let of `MAX_STEPS * 2` gives. */
+static bool var_static(const Value *v)
+{
+	for (int i = 0; v->kind == V_LIST && i < v->n; i++)
+		if (v->items[i].dyn)
+			return false;
+	return !v->dyn;
+}
+
 static bool var_storable(const Value *v)
 {
 	if (is_number(v))
@@ -204,10 +214,20 @@ static Value var_value(const int32_t *row)
 	return row[0] == VAR_INT ? v_int((int64_t)bits) : row[0] == VAR_FLOAT ? v_float(f) : v_bool(bits != 0);
 }
 
+/* The value of the user's const d (NULL: not a number), -D included. */
+static const Value *const_number(Ev *ev, const Decl *d)
+{
+	if (d->kind != D_CONST || d->from_stdlib)
+		return NULL;
+	const Binding *b = env_find(ev->globals, d->name);
+	return b && (b->v.kind == V_INT || b->v.kind == V_FLOAT) ? &b->v : NULL;
+}
+
 int host_vars_save(Ev *ev, const char ***names, Tensor **ts)
 {
 	Host *h = ev->host;
-	int loops = h->nloops < HOST_MAX_LOOPS ? h->nloops : HOST_MAX_LOOPS, level = loops, hops = 0, n = 0, cap = 0;
+	int loops = h->nloops < HOST_MAX_LOOPS ? h->nloops : HOST_MAX_LOOPS, level = loops, hops = 0, n = 0;
+	int cap = ev->prog->ndecls;
 	for (Env *e = h->env; e && e != ev->globals; e = e->parent)
 		cap += e->n;
 	*names = arena_alloc(ev->arena, (size_t)(cap + 1) * sizeof **names);
@@ -223,6 +243,10 @@ int host_vars_save(Ev *ev, const char ***names, Tensor **ts)
 			const Binding *b = &e->b[i];
 			if (!b->host || !var_storable(&b->v))
 				continue;
+			/* still its let's value from constants: the resumed run's let
+			   computes it again, from the -D values of that run */
+			if (!b->changed && var_static(&b->v))
+				continue;
 			bool list = b->v.kind == V_LIST;
 			int rows = list ? b->v.n + 1 : 1;
 			int32_t *d = arena_alloc(ev->arena, (size_t)rows * 3 * sizeof *d);
@@ -237,7 +261,36 @@ int host_vars_save(Ev *ev, const char ***names, Tensor **ts)
 			(*ts)[n++] = (Tensor){ .type = type_make(DT_I32, 2, (int64_t[]){ rows, 3 }), .data = d };
 		}
 	}
+	/* the numeric consts, so that resume can say which -D values changed */
+	for (int i = 0; i < ev->prog->ndecls; i++) {
+		const Value *v = const_number(ev, ev->prog->decls[i]);
+		if (!v)
+			continue;
+		int32_t *d = arena_alloc(ev->arena, 3 * sizeof *d);
+		var_row(d, v);
+		(*names)[n] = arena_printf(ev->arena, "meta.const.%s", ev->prog->decls[i]->name);
+		(*ts)[n++] = (Tensor){ .type = type_make(DT_I32, 2, (int64_t[]){ 1, 3 }), .data = d };
+	}
 	return n;
+}
+
+/* meta.const.NAME of a checkpoint against the const's value in this run:
+   a -D that differs is what the run goes on with, said once, at resume
+   (before a parameter whose shape it changed is refused). */
+static void consts_compare(Ev *ev, Loc loc, const char *path, const RtTensor *t)
+{
+	const char *name = t->name + strlen("meta.const.");
+	const int32_t *d = t->data;
+	if (t->dt != RT_I32 || t->rank != 2 || t->dim[0] != 1 || t->dim[1] != 3 || (d[0] != VAR_INT && d[0] != VAR_FLOAT))
+		ev_error(ev, loc, "'%s': tensor '%s' is not a recorded const (meta.const.NAME: i32[1, 3] holding an int "
+		         "or a float)", path, t->name);
+	Value was = var_value(d);
+	for (int i = 0; i < ev->prog->ndecls; i++) {
+		const Value *now = const_number(ev, ev->prog->decls[i]);
+		if (now && !strcmp(ev->prog->decls[i]->name, name) && num(now) != num(&was))
+			diag_warning(loc, "const %s is %s in this run but was %s when '%s' was written; the resumed run goes "
+			             "on with %s", name, host_format(ev, *now), host_format(ev, was), path, host_format(ev, *now));
+	}
 }
 
 void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf, int nloops)
@@ -247,6 +300,8 @@ void host_vars_read(Ev *ev, Loc loc, const char *path, const RtTensor *f, int nf
 	h->npending_vars = 0;
 	for (int i = 0; i < nf; i++) {
 		const RtTensor *t = &f[i];
+		if (!strncmp(t->name, "meta.const.", strlen("meta.const.")))
+			consts_compare(ev, loc, path, t);
 		if (strncmp(t->name, "meta.var.", 9) != 0)
 			continue;
 		int level, hops, used = 0;
@@ -290,8 +345,10 @@ static void vars_restore(Ev *ev, Env *env, int level)
 		if (!e || e == ev->globals)
 			continue;
 		for (int k = 0; k < e->n; k++)
-			if (!strcmp(e->b[k].name, p->name) && e->b[k].host && var_storable(&e->b[k].v))
+			if (!strcmp(e->b[k].name, p->name) && e->b[k].host && var_storable(&e->b[k].v)) {
 				e->b[k].v = p->v;
+				e->b[k].changed = true;
+			}
 	}
 }
 
@@ -511,6 +568,7 @@ static void assign(Ev *ev, Env *env, const Stmt *s)
 		ht_unbind(b->v);
 	}
 	b->v = v;
+	b->changed = true;
 }
 
 /* A block in a scope of its own, whose host tensors go with it. */

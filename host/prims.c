@@ -691,15 +691,12 @@ bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **nam
 	if (b + 1 < builtin_table + builtin_count && !strcmp(b[1].name, name) && nargs > 0 &&
 	    names && names[0] && strcmp(names[0], "x"))
 		b++;
-	if ((b->kind == BUILTIN_HOST || b->kind == BUILTIN_DATA || b->kind == BUILTIN_IO) && nargs > 0) {
-		/* host builtins take host values: the tensor arguments come from
-		   one trace, run once for all */
-		Value all = host_force(ev, (Value){ .kind = V_LIST, .items = args, .n = nargs }, loc);
-		for (int i = 0; i < nargs; i++)
-			args[i] = all.items[i];
-	}
+	/* host builtins take host values (host/compile.c, host_force_args) */
+	bool host = b->kind == BUILTIN_HOST || b->kind == BUILTIN_DATA || b->kind == BUILTIN_IO;
+	bool *fresh = host && nargs > 0 ? host_force_args(ev, args, nargs, loc) : NULL;
 	if (!b->fn)
 		return false;
 	*out = b->fn(ev, b, loc, args, names, nargs);
+	host_release_args(args, fresh, nargs);
 	return true;
 }

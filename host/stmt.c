@@ -55,6 +55,8 @@ Value ev_list_join(Ev *ev, Loc loc, Value a, const Value *add, int nadd)
 	return a;
 }
 
+static void field_assign(Ev *ev, const Instance *self, Binding *b, Value v, Loc loc, const char *how);
+
 /* xs.append(v): xs, a variable holding a list, then holds it with v at the end. */
 Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list)
 {
@@ -69,20 +71,105 @@ Value ev_list_append(Ev *ev, Env *env, const Expr *call, Value list)
 	Binding *b = env_find(env, recv->str);
 	if (b == env_find(ev->globals, recv->str) || b == env_find(ev->stdlib_globals, recv->str))
 		ev_error(ev, recv->loc, "cannot append to global '%s' (declare a variable with let)", recv->str);
-	/* a method's values are nodes of the region being traced: kept in the
-	   model they would outlive it */
-	const Instance *self = ev->depth > 0 ? ev->stack[ev->depth - 1].self : NULL;
-	if (self && b == env_find(self->fields, recv->str))
-		ev_error(ev, recv->loc, "cannot append to member '%s' of model '%s' in its method (members are fixed "
-		         "when the model is made; use a local list: let xs = [])", recv->str, self->decl->name);
+	int mark = ev_root(ev, &list, 1, NULL);
 	Value v = ev_expr(ev, env, call->items[0]);
+	ev_unroot(ev, mark);
+	/* a member of the model whose method this is: set like `outs = outs + [v]` */
+	const Instance *self = ev->depth > 0 ? ev->stack[ev->depth - 1].self : NULL;
+	if (self && b == env_find(self->fields, recv->str)) {
+		field_assign(ev, self, b, ev_list_join(ev, call->loc, list, &v, 1), recv->loc, "append to");
+		return (Value){ .kind = V_NONE };
+	}
 	if (b->host) /* a train block's list keeps values, not nodes of this statement's region */
 		v = host_force(ev, v, call->items[0]->loc);
 	Value l = ev_list_join(ev, call->loc, list, &v, 1);
 	if (b->host)
 		ht_bind(l.items[l.n - 1]);
 	b->v = l;
+	b->changed = true;
 	return (Value){ .kind = V_NONE };
+}
+
+/* ---- model fields assigned in methods ---- */
+
+/* A value a field can take: what a PyTorch module keeps in a plain
+   attribute (a number, a string, a tensor, a list of them); a model, an
+   optimizer or a data set would change what the model is made of. */
+static bool field_value_ok(const Value *v)
+{
+	switch (v->kind) {
+	case V_NONE: case V_INT: case V_FLOAT: case V_BOOL: case V_STR: case V_TENSOR: case V_HOST:
+		return true;
+	case V_LIST:
+		for (int i = 0; i < v->n; i++)
+			if (!field_value_ok(&v->items[i]))
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether v is, or lists, a model or a parameter: part of what the model
+   is made of (its parameter list counts them), fixed when it is made. */
+static const char *field_structure(const Value *v)
+{
+	if (v->kind == V_MODEL)
+		return "a model";
+	if (v->kind == V_PARAM)
+		return "a parameter";
+	if (v->kind == V_CALLABLE)
+		return "a method";
+	for (int i = 0; v->kind == V_LIST && i < v->n; i++)
+		if (field_structure(&v->items[i]))
+			return "a list of models or parameters";
+	return NULL;
+}
+
+/*
+ * `name = value` in a method of the model whose field `name` is: the
+ * field takes the value, as `self.name = value` sets an attribute in
+ * PyTorch.  A tensor computed in the method is a node of the region being
+ * traced; the trace records the field, and when the region runs
+ * (compile.c, host_run_trace) the field's tensor is computed with it and
+ * becomes a host tensor that the field holds.
+ */
+static void field_assign(Ev *ev, const Instance *self, Binding *b, Value v, Loc loc, const char *how)
+{
+	const char *what = field_structure(&b->v);
+	if (what)
+		ev_error(ev, loc, "cannot %s member '%s' of model '%s' in its method: it holds %s, and sub-models, "
+		         "parameters and methods are fixed when the model is made (a plain member holding a number, "
+		         "a string or a tensor can be assigned)", how, b->name, self->decl->name, what);
+	if (v.kind == V_PARAM) /* the parameter's value now, as w.detach().clone() */
+		v = v_tensor(ev_node(ev, v, loc, DT_COUNT));
+	if (!field_value_ok(&v))
+		ev_error(ev, loc, "member '%s' of model '%s' can hold a number, a string, a tensor or a list of them, "
+		         "got a %s", b->name, self->decl->name, value_kind_name(&v));
+	Trace *tr = ev->tr;
+	bool recorded = false;
+	for (int i = 0; tr && i < tr->nfieldw; i++)
+		recorded = recorded || tr->fieldb[i] == b;
+	if (tr && !recorded) {
+		if (tr->nfieldw == tr->capfieldw) {
+			int cap = tr->capfieldw ? 2 * tr->capfieldw : 8;
+			size_t n = (size_t)tr->nfieldw;
+			tr->fieldb = arena_grow(tr->a, tr->fieldb, n * sizeof *tr->fieldb, (size_t)cap * sizeof *tr->fieldb);
+			tr->fieldold = arena_grow(tr->a, tr->fieldold, n * sizeof *tr->fieldold, (size_t)cap * sizeof *tr->fieldold);
+			tr->fieldown = arena_grow(tr->a, tr->fieldown, n * sizeof *tr->fieldown, (size_t)cap * sizeof *tr->fieldown);
+			tr->capfieldw = cap;
+		}
+		tr->fieldb[tr->nfieldw] = b;
+		tr->fieldold[tr->nfieldw] = b->v;
+		tr->fieldown[tr->nfieldw++] = b->host;
+	}
+	if (!tr) { /* nothing traced: the value is the field's now */
+		ht_bind(v);
+		if (b->host)
+			ht_unbind(b->v);
+		b->host = true;
+	}
+	b->v = v;
 }
 
 /* ---- statements (inside functions, methods and optimizer updates) ---- */
@@ -141,7 +228,19 @@ static Flow fn_iteration(Ev *ev, Env *env, const Stmt *s, Value v, bool bind, Va
 	return f == FLOW_CONTINUE ? FLOW_NEXT : f;
 }
 
+static Flow fn_statements(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret);
+
+/* The statements in env, whose traced values live on when a statement
+   runs the region (eval.c, roots). */
 static Flow fn_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
+{
+	int mark = ev_root(ev, NULL, 0, env);
+	Flow f = fn_statements(ev, env, ss, n, ret);
+	ev_unroot(ev, mark);
+	return f;
+}
+
+static Flow fn_statements(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 {
 	for (int k = 0; k < n; k++) {
 		const Stmt *s = ss[k];
@@ -169,6 +268,10 @@ static Flow fn_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 				buffer_assign(ev, self, b->v.slot, ev_expr(ev, env, s->value), s->target->loc);
 				break;
 			}
+			if (self && b >= self->fields->b && b < self->fields->b + self->fields->n) {
+				field_assign(ev, self, b, ev_expr(ev, env, s->value), s->target->loc, "assign");
+				break;
+			}
 			b->v = ev_expr(ev, env, s->value);
 			break;
 		}
@@ -191,13 +294,13 @@ static Flow fn_block(Ev *ev, Env *env, Stmt *const *ss, int n, Value *ret)
 			int64_t count = it.kind == V_RANGE ? (it.j > it.i ? it.j - it.i : 0) : it.kind == V_LIST ? it.n : -1;
 			if (count < 0)
 				ev_error(ev, s->value->loc, "cannot iterate over a %s here", value_kind_name(&it));
-			for (int64_t i = 0; i < count; i++) {
-				Flow f = fn_iteration(ev, env, s, it.kind == V_RANGE ? v_int(it.i + i) : it.items[i], true, ret);
-				if (f == FLOW_RETURN)
-					return f;
-				if (f == FLOW_BREAK)
-					break;
-			}
+			int mark = ev_root(ev, &it, 1, NULL); /* the list's tensors live on */
+			Flow f = FLOW_NEXT;
+			for (int64_t i = 0; i < count && f != FLOW_RETURN && f != FLOW_BREAK; i++)
+				f = fn_iteration(ev, env, s, it.kind == V_RANGE ? v_int(it.i + i) : it.items[i], true, ret);
+			ev_unroot(ev, mark);
+			if (f == FLOW_RETURN)
+				return f;
 			break;
 		}
 		case S_WHILE:

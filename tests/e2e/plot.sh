@@ -43,6 +43,17 @@ need "rsvg-convert is not installed (make test-deps installs librsvg2-bin)" comm
 "$sinter" plot a.jsonl b.jsonl -o ab.png 2>/dev/null
 check "plot: -o ab.png exits 0" test $? -eq 0
 chk png ab.png ab.svg
+# two names of 156 and 155 characters that differ only after the 150th:
+# two series in two panels, each name whole (it was cut at 127 characters)
+long=$(printf 'm%.0s' $(seq 150))
+"$PY" - "$long" <<'PY'
+import json, sys
+with open("long.jsonl", "w") as f:
+    for s in range(1, 21):
+        f.write(json.dumps({"step": s, "time": s * 0.1, sys.argv[1] + "_alpha": 1 / s, sys.argv[1] + "_beta": 2 / s}) + "\n")
+PY
+"$sinter" plot long.jsonl -o long.svg 2>/dev/null
+chk svg long.svg "${long}_alpha,${long}_beta" "long: ${long}_alpha,long: ${long}_beta" --lines 2
 refuse() { # NAME WANT ARGS...: exit 1, WANT in the message, no picture left
 	# (sinter runs with PATH=$run_path when that is set)
 	local name=$1 want=$2

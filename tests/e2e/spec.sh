@@ -48,6 +48,8 @@ run dataset_tensors dataset_tensors.sn --seed 5
 run dataset_tensors_again dataset_tensors.sn --seed 5
 run buffers buffers.sn -D OUT="$tmp"
 run documents documents.sn
+run host_values host_values.sn --log "$tmp/host_values.jsonl"
+run host_values_interp host_values.sn --interp
 
 # `sinter check` (a dry run: every region traced and compiled, nothing run)
 # accepts every program that runs

@@ -806,4 +806,66 @@ if r.ok():
     report("documents warns once when the separator never occurs",
            r.err.count("warning: the separator \"@@\" never occurs in 'data/docs.txt'") == 1, r.err)
 
+# ---- host_values.sn ----
+
+for name in ("host_values", "host_values_interp"):
+    r = Run(name)
+    if not r.ok():
+        continue
+    p = [1.0, 2.0, 3.0]
+
+    def mul(v, k):
+        return [x * k for x in v]
+
+    def add(v, k):
+        return [x + k for x in v]
+
+    check_vals(r, "two_a", [mul(p, 2)])
+    check_vals(r, "two_b", [mul(p, 3)])
+    check_vals(r, "three_a", [add(p, 1)])
+    check_vals(r, "three_b", [add(p, 2)])
+    check_vals(r, "three_c", [add(p, 3)])
+    check_vals(r, "three_sum", [[3 * x + 6 for x in p]])
+    for i in range(3):
+        check_vals(r, "loop", [i, mul(p, 2 ** (i + 1))], i=i)
+    check_vals(r, "loop_out", [mul(p, 8)])
+    check_vals(r, "list_item", [mul(p, 10)], i=0)
+    check_vals(r, "list_item", [mul(p, 20)], i=1)
+    check_vals(r, "operand", [add(mul(p, 2), sum(p))])
+    check_vals(r, "list_str", [[mul(p, 2), p]])
+    check_vals(r, "mixed_s", [sum(p)])
+    check_vals(r, "mixed_t", [add(p, -1), add(p, -1), sum(p) + 1])
+    check_vals(r, "logged", [sum(p) / 3, max(p)])
+    # Cache: w = ones; each call sets last = x * w + 1 and counts itself
+    w = [1.0] * 3
+    check_vals(r, "in_method", [p], i=0)
+    check_vals(r, "method_out", [mul(p, 2)])
+    check_vals(r, "member", [add(p, 1), 1])
+    check_vals(r, "in_method", [mul(p, 2)], i=1)
+    check_vals(r, "member2", [add(mul(p, 2), 1), 2, add(p, 1)])
+    # two sgd steps (lr 0.5) on sum(2 * p * w): the member holds the value
+    # the last step computed with the weights from before it
+    sums = [sum(p), 2 * sum(p)]
+    for _ in range(2):
+        last = [x * wi + 1 for x, wi in zip(p, w)]
+        sums.append(sum(x * wi for x, wi in zip(p, w)))
+        w = [wi - 0.5 * 2 * x for x, wi in zip(p, w)]
+    check_vals(r, "member3", [last, 4, w])
+    check_vals(r, "sums", [sums])
+    gen = r.all("gen_h")
+    report(f"{name} generate: the model's print ran once per token, at the window's shape",
+           gen == [[[1, 4, 8]], [[1, 4, 8]]], str(gen))
+    got = r.all("generated")
+    report(f"{name} generate: the prompt and two tokens", len(got) == 1 and len(got[0][0]) == 4 and
+           got[0][0][:2] == [1, 2] and all(isinstance(t, int) and 0 <= t < 256 for t in got[0][0]), str(got))
+    report(f"{name} prints no method line while training", len(r.lines.get("in_method", [])) == 2,
+           str(r.lines.get("in_method")))
+try:
+    with open(os.path.join(OUT, "host_values.jsonl")) as f:
+        recs = [json.loads(line) for line in f]
+    report("host_values log of traced values", len(recs) == 1 and close([recs[0]["m"], recs[0]["mx"]], [2.0, 3.0]),
+           str(recs))
+except (OSError, ValueError, KeyError) as e:
+    report("host_values log of traced values", False, str(e))
+
 sys.exit(report.status())
