@@ -44,6 +44,15 @@ static void trace_discard(Ev *ev)
 	ev->tr = NULL;
 }
 
+/* memcpy of n bytes from a source that is NULL when there is nothing to
+   copy (an array a trace grows on first use): memcpy forbids NULL even
+   for 0 bytes. */
+static void copy_bytes(void *to, const void *from, size_t n)
+{
+	if (n)
+		memcpy(to, from, n);
+}
+
 Trace *host_trace_fork(Ev *ev)
 {
 	const Trace *tr = ev->tr;
@@ -60,7 +69,7 @@ Trace *host_trace_fork(Ev *ev)
 	for (int i = 0; i < tr->ninputs; i++) {
 		size_t bytes = (size_t)type_bytes(&tr->inputs[i].type);
 		c->inputs[i] = (Tensor){ tr->inputs[i].type, arena_alloc(a, bytes + 1) };
-		memcpy(c->inputs[i].data, tr->inputs[i].data, bytes);
+		copy_bytes(c->inputs[i].data, tr->inputs[i].data, bytes);
 		c->origin[i] = tr->origin[i];
 		c->innode[i] = tr->innode[i];
 	}
@@ -70,15 +79,15 @@ Trace *host_trace_fork(Ev *ev)
 	c->capbufw = tr->nbufw;
 	c->bufslot = arena_alloc(a, ((size_t)c->nbufw + 1) * sizeof *c->bufslot);
 	c->bufval = arena_alloc(a, ((size_t)c->nbufw + 1) * sizeof *c->bufval);
-	memcpy(c->bufslot, tr->bufslot, (size_t)tr->nbufw * sizeof *c->bufslot);
-	memcpy(c->bufval, tr->bufval, (size_t)tr->nbufw * sizeof *c->bufval);
+	copy_bytes(c->bufslot, tr->bufslot, (size_t)tr->nbufw * sizeof *c->bufslot);
+	copy_bytes(c->bufval, tr->bufval, (size_t)tr->nbufw * sizeof *c->bufval);
 	c->capfieldw = tr->nfieldw;
 	c->fieldb = arena_alloc(a, ((size_t)c->nfieldw + 1) * sizeof *c->fieldb);
 	c->fieldold = arena_alloc(a, ((size_t)c->nfieldw + 1) * sizeof *c->fieldold);
 	c->fieldown = arena_alloc(a, ((size_t)c->nfieldw + 1) * sizeof *c->fieldown);
-	memcpy(c->fieldb, tr->fieldb, (size_t)tr->nfieldw * sizeof *c->fieldb);
-	memcpy(c->fieldold, tr->fieldold, (size_t)tr->nfieldw * sizeof *c->fieldold);
-	memcpy(c->fieldown, tr->fieldown, (size_t)tr->nfieldw * sizeof *c->fieldown);
+	copy_bytes(c->fieldb, tr->fieldb, (size_t)tr->nfieldw * sizeof *c->fieldb);
+	copy_bytes(c->fieldold, tr->fieldold, (size_t)tr->nfieldw * sizeof *c->fieldold);
+	copy_bytes(c->fieldown, tr->fieldown, (size_t)tr->nfieldw * sizeof *c->fieldown);
 	return c;
 }
 

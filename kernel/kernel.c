@@ -530,6 +530,8 @@ void kernel_describe(const Region *r, int v, const int *mem, int n, const bool *
 			snprintf(gemm, sizeof gemm, "gemm %lldx%lldx%lld", (long long)ki->m, (long long)ki->n,
 				(long long)ki->k);
 	}
-	snprintf(ki->name, sizeof ki->name, "%s %s%s%s%s", id, update ? "update: " : "", gemm,
+	int w = snprintf(ki->name, sizeof ki->name, "%s %s%s%s%s", id, update ? "update: " : "", gemm,
 		gemm[0] && names[0] ? " + " : "", names);
+	if (w >= (int)sizeof ki->name) /* a long op list: say it is cut */
+		memcpy(ki->name + sizeof ki->name - 4, "...", 4);
 }

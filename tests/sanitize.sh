@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/sanitize.sh BUILD — runs the unit, error, gradcheck and spec suites
 # with the ASan+UBSan sinter and unit tests of BUILD (make sanitize builds
-# them).  Every sanitizer report ends its process with exit status 86, which
+# them), and `sinter check` of every error and spec program.  Every sanitizer report ends its process with exit status 86, which
 # no test expects, so any report is a FAIL; UBSan halts on the first one.
 # Leak checking is on for the unit, error and gradcheck suites: what is
 # still reachable when an error exits is not a leak to LeakSanitizer.  It is
@@ -22,4 +22,19 @@ p=$(grep -c '^PASS' <<<"$out")
 f=$(grep -c '^FAIL' <<<"$out")
 grep '^FAIL' <<<"$out" | sed 's/^/  [spec] /'
 echo "spec (sanitized): $p passed, $f failed"
-[ "$rc" -eq 0 ] && [ "$f" -eq 0 ] && [ "$p" -gt 0 ]
+# the dry run of `sinter check` (it forks traces where a run does not) on
+# every error and spec program: whatever it says of the program, a
+# sanitizer report (exit 86) is a failure
+cp=0 cf=0
+for prog in tests/errors/*.sn tests/spec/*.sn; do
+	(cd "$(dirname "$prog")" && ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 "$OLDPWD/$b/sinter" check "$(basename "$prog")" \
+		>/dev/null 2>"$OLDPWD/$b/check.err")
+	if [ $? -eq 86 ]; then
+		echo "  [check] FAIL: $prog: $(grep -m1 'runtime error\|ERROR: AddressSanitizer' "$b/check.err")"
+		cf=$((cf + 1))
+	else
+		cp=$((cp + 1))
+	fi
+done
+echo "check (sanitized): $cp passed, $cf failed"
+[ "$rc" -eq 0 ] && [ "$f" -eq 0 ] && [ "$p" -gt 0 ] && [ "$cf" -eq 0 ] && [ "$cp" -gt 0 ]
