@@ -4,7 +4,7 @@
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make test     install test-deps, build and run every test; ends with
 #                 "N passed, N failed" (", N skipped" when a test skipped)
-#   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites
+#   make sanitize ASan+UBSan build (build-san/) running the unit, error, gradcheck and spec suites and `sinter check` of each program
 #   make fuzz SECONDS=N [SEED=S]  each libFuzzer target (tests/fuzz) for N seconds (build-fuzz/)
 #   make test-deps    install what the tests need beyond `make deps` (PyTorch, GNU time, vim, rsvg-convert, groff)
 #   make mutation-check  apply each recorded mutation (tests/mutations/*.patch)
@@ -139,7 +139,8 @@ run: sinter
 	./sinter run examples/mlp.sn
 
 # ASan+UBSan (gcc's) sinter and unit tests in their own folder, then the unit,
-# error, gradcheck and spec suites with them; any sanitizer report fails.
+# error, gradcheck and spec suites with them, and `sinter check` of every
+# error and spec program; any sanitizer report fails.
 SAN_B     := build-san
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 sanitize:
