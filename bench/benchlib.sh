@@ -21,14 +21,15 @@ bench_snapshot() {
 	load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 }
 
-# bench_tokens PATH N: a token file of N random tokens below 65 (seed 1),
-# as bench/gpt_step.sn reads them (a 256-int32 header, then uint16s)
+# bench_tokens PATH N [VOCAB [SEED]]: a token file of N random tokens below
+# VOCAB (default 65) from SEED (default 1), as bench/gpt_step.sn reads them
+# (a 256-int32 header, then uint16s)
 bench_tokens() {
-	"$PY" - "$1" "$2" <<'EOF'
+	"$PY" - "$1" "$2" "${3:-65}" "${4:-1}" <<'EOF'
 import random, struct, sys
-path, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(1)
-toks = [rng.randrange(65) for _ in range(n)]
+path, n, vocab, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(seed)
+toks = [rng.randrange(vocab) for _ in range(n)]
 open(path, "wb").write(struct.pack("<256i", 20240520, 1, n, *[0] * 253) + struct.pack("<%dH" % n, *toks))
 EOF
 }

@@ -27,14 +27,7 @@ TIME=/usr/bin/time
 . bench/benchlib.sh
 bench_need_time
 bench_snapshot
-"$PY" - "$work/tokens.bin" "$V" $((STEPS_B * 8 + 128)) <<'EOF'
-import random, struct, sys
-path, vocab, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = random.Random(1000003 + vocab)
-toks = [rng.randrange(vocab) for _ in range(n)]
-with open(path, "wb") as f:
-    f.write(struct.pack("<256i", 20240520, 1, n, *[0] * 253) + struct.pack("<%dH" % n, *toks))
-EOF
+bench_tokens "$work/tokens.bin" $((STEPS_B * 8 + 128)) "$V" $((1000003 + V))
 
 # cpu MODEL IMPL STEPS: user + system seconds of one run
 cpu() {

@@ -36,14 +36,7 @@ bench_snapshot
 bench_env OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OPENBLAS_THREAD_TIMEOUT
 
 # the token file of gpt_step.sn: STEPS_GPT batches of 8 windows of 128
-"$PY" - "$work/tokens.bin" "$V" $((STEPS_GPT * 8 + 128)) <<'EOF'
-import random, struct, sys
-path, vocab, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = random.Random(1000003 + vocab)
-toks = [rng.randrange(vocab) for _ in range(n)]
-with open(path, "wb") as f:
-    f.write(struct.pack("<256i", 20240520, 1, n, *[0] * 253) + struct.pack("<%dH" % n, *toks))
-EOF
+bench_tokens "$work/tokens.bin" $((STEPS_GPT * 8 + 128)) "$V" $((1000003 + V))
 
 # run_one MODEL IMPL THREADS REP: one run's log and peak RSS in $work
 run_one() {
