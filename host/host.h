@@ -111,6 +111,7 @@ BuiltinFn hostlib_csv, hostlib_tensors;
    from key, its number of batches, and batch k as x, y, segment and
    position in out[0..4). */
 BuiltinFn hostlib_documents, hostlib_packed_batches, hostlib_pack_stats;
+Value hostdocs_tokens(Ev *ev, Loc loc, const char *path, int64_t vocab, Value eot);
 RtPack *host_pack_plan(Ev *ev, const Value *pb, uint64_t key, Loc loc);
 int64_t host_pack_count(const RtPack *p, const Value *pb);
 void host_pack_batch(Ev *ev, const RtPack *p, const Value *pb, int64_t k, Value *out, Loc loc);

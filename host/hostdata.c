@@ -20,10 +20,11 @@ static const char *path_arg(Ev *ev, Value v, Loc loc, const char *what)
 	return v.s;
 }
 
-/* idx(images, labels), text(path, context), tokens(path, context): a data set. */
+/* idx(images, labels), text(path, context), tokens(path, context): a data
+   set; tokens(path, eot = id): token documents (hostdocs.c). */
 Value hostlib_data(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
-	Value v[3];
+	Value v[4];
 	char err[512];
 	RtDataset *ds = NULL;
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
@@ -31,6 +32,16 @@ Value hostlib_data(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **
 		ds = rt_idx_open(path_arg(ev, v[0], loc, "the images path"), path_arg(ev, v[1], loc, "the labels path"),
 		                 v[2].kind == V_NONE || v[2].i, err, sizeof err);
 	else {
+		bool is_tokens = !strcmp(b->name, "tokens");
+		if (is_tokens && v[2].kind != V_NONE && (v[2].kind != V_INT || v[2].i < 1))
+			ev_error(ev, loc, "tokens: vocab must be a positive int");
+		if (is_tokens && v[3].kind != V_NONE) {
+			if (v[1].kind != V_NONE)
+				ev_error(ev, loc, "tokens: give either context (fixed windows, for batches) or eot "
+				                  "(documents, for packed_batches, which takes the context), not both");
+			return hostdocs_tokens(ev, loc, path_arg(ev, v[0], loc, "the path"),
+			                       v[2].kind == V_INT ? v[2].i : 0, v[3]);
+		}
 		if (v[1].kind != V_INT || v[1].i < 1)
 			ev_error(ev, loc, "context must be a positive int");
 		const char *path = path_arg(ev, v[0], loc, "the path");

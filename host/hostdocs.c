@@ -1,5 +1,6 @@
 /*
- * hostdocs.c — documents as data: documents(path, sep =) over
+ * hostdocs.c — documents as data: documents(path, sep =) and
+ * tokens(path, eot =) (hostdata.c's tokens hands its eot form here) over
  * runtime/docs.c, packed_batches(docs, B, T, shuffle =, strategy =, seed =)
  * and the batches of one pass of its loop (x, y, segment, position, each
  * i32[B, T]), and pack_stats, which says how well a strategy packs.  The
@@ -38,10 +39,20 @@ static const char *quoted(Ev *ev, const char *s)
 	return q;
 }
 
-/* documents(path, sep = "\n%\n"): the fortune files' separator by default.
-   A separator that never occurs leaves the file one document; that is
+/* A separator that never occurs leaves the file one document; that is
    legal (packed_batches cuts it into pieces of the context), but rarely
-   meant, so it is said once, here. */
+   meant, so it is said once, when the set is made. */
+static void warn_one_document(Loc loc, const char *what, const char *path, const RtDataset *ds, const char *unit)
+{
+	int64_t len;
+	rt_dataset_doc(ds, 0, &len);
+	diag_warning(loc, "%s never occurs in '%s': it is %s of %lld %s, which packed_batches cuts into pieces of the "
+	             "context length",
+	             what, path, rt_dataset_len(ds) > 1 ? "one document per file, the first" : "one document",
+	             (long long)len, unit);
+}
+
+/* documents(path, sep = "\n%\n"): the fortune files' separator by default. */
 Value hostlib_documents(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
 	Value v[2];
@@ -58,15 +69,27 @@ Value hostlib_documents(Ev *ev, const Builtin *b, Loc loc, Value *args, const ch
 	RtDataset *ds = rt_documents_open(v[0].s, sep, strlen(sep), &found, err, sizeof err);
 	if (!ds)
 		ev_error(ev, loc, "%s", err);
-	if (!found) {
-		int64_t len;
-		rt_dataset_doc(ds, 0, &len);
-		diag_warning(loc,
-		             "the separator %s never occurs in '%s': it is %s of %lld bytes, which packed_batches cuts "
-		             "into pieces of the context length",
-		             quoted(ev, sep), v[0].s, rt_dataset_len(ds) > 1 ? "one document per file, the first" : "one document",
-		             (long long)len);
-	}
+	if (!found)
+		warn_one_document(loc, arena_printf(ev->arena, "the separator %s", quoted(ev, sep)), v[0].s, ds, "bytes");
+	return (Value){ .kind = V_DATASET, .ds = ds };
+}
+
+/* tokens(path, vocab =, eot =) with eot: token documents, each ending with
+   its eot token. */
+Value hostdocs_tokens(Ev *ev, Loc loc, const char *path, int64_t vocab, Value eot)
+{
+	char err[640];
+	if (eot.kind != V_INT || eot.i < 0 || eot.i > 65535)
+		ev_error(ev, loc, "tokens: eot must be a token id, an int in 0 .. 65535 (token files hold u16 ids)");
+	if (vocab > 0 && eot.i >= vocab)
+		ev_error(ev, loc, "tokens: eot %lld is outside the vocabulary (V = %lld)", (long long)eot.i, (long long)vocab);
+	bool found;
+	RtDataset *ds = rt_token_documents_open(path, vocab, eot.i, &found, err, sizeof err);
+	if (!ds)
+		ev_error(ev, loc, "%s", err);
+	if (!found)
+		warn_one_document(loc, arena_printf(ev->arena, "the end-of-text token %lld", (long long)eot.i), path, ds,
+		                  "tokens");
 	return (Value){ .kind = V_DATASET, .ds = ds };
 }
 

@@ -655,7 +655,7 @@ const Builtin builtin_table[] = {
 	HOST(IO, "resume", "path, model, opt", hostlib_checkpoint),
 	HOST(DATA, "idx", "images, labels, flatten=", hostlib_data),
 	HOST(DATA, "text", "path, context", hostlib_data),
-	HOST(DATA, "tokens", "path, context, vocab=", hostlib_data),
+	HOST(DATA, "tokens", "path, context=, vocab=, eot=", hostlib_data),
 	HOST(DATA, "csv", "path, target=, header=", hostlib_csv),
 	HOST(DATA, "tensors", NULL, hostlib_tensors),
 	HOST(DATA, "split", "data, frac", hostlib_split),

@@ -23,7 +23,6 @@
 #define IDX_IMAGES 0x00000803u
 #define IDX_LABELS 0x00000801u
 #define TOKENS_MAGIC 20240520
-#define TOKENS_HEADER 1024 /* bytes: 256 int32 */
 
 typedef struct {
 	int refs;             /* data sets (parents and views) using it */
@@ -37,10 +36,11 @@ struct RtDataset {
 	DsKind kind;
 	RtBuf *xbuf;   /* IDX: pixels [N, H*W] u8; text: bytes; tokens: u16 LE tokens; memory: 4-byte rows */
 	RtBuf *ybuf;   /* IDX: labels [N] u8; memory: 4-byte rows or NULL (no y); documents: int64
-	                  (start, length) pairs into xbuf; otherwise NULL */
+	                  (start in bytes, length in tokens) pairs into xbuf; otherwise NULL */
 	int64_t first; /* example 0 of this view is example `first` of the buffers */
 	int64_t len;   /* examples in this view */
-	int64_t row;   /* IDX: pixels per image; text/tokens: context T; memory: x elements per example */
+	int64_t row;   /* IDX: pixels per image; text/tokens: context T; memory: x elements per example;
+	                  documents: bytes per token (1: text, 2: u16 LE tokens) */
 	int64_t yrow;  /* memory: y elements per example */
 	RtShape xs, ys;
 };
@@ -469,22 +469,19 @@ static inline int32_t le16(const unsigned char *p)
 	return (int32_t)(p[0] | p[1] << 8);
 }
 
-RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char *err, size_t errlen)
+/* A token file's header checked and its tokens against vocab (when > 0):
+   the whole file, the tokens RT_TOKENS_HEADER bytes in, *count of them. */
+unsigned char *rt_tokens_read(const char *path, int64_t vocab, size_t *size, int64_t *count, char *err, size_t errlen)
 {
-	if (context <= 0) {
-		snprintf(err, errlen, "'%s': context must be positive, not %" PRId64, path, context);
-		return NULL;
-	}
-	size_t size;
-	unsigned char *b = read_whole(path, 0, &size, err, errlen);
+	unsigned char *b = read_whole(path, 0, size, err, errlen);
 	if (!b)
 		return NULL;
-	if (size < TOKENS_HEADER) {
+	if (*size < RT_TOKENS_HEADER) {
 		snprintf(err, errlen, "'%s' is truncated: expected a %d-byte token file header, found %zu bytes",
-			 path, TOKENS_HEADER, size);
+			 path, RT_TOKENS_HEADER, *size);
 		goto fail;
 	}
-	int32_t magic = le32(b), version = le32(b + 4), count = le32(b + 8);
+	int32_t magic = le32(b), version = le32(b + 4), n = le32(b + 8);
 	if (magic != TOKENS_MAGIC) {
 		snprintf(err, errlen, "'%s' is not a token file (magic %" PRId32 ", expected %d)",
 			 path, magic, TOKENS_MAGIC);
@@ -495,19 +492,19 @@ RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char
 			 path, version);
 		goto fail;
 	}
-	if (count < 0) {
-		snprintf(err, errlen, "'%s': negative token count %" PRId32 " in the header", path, count);
+	if (n < 0) {
+		snprintf(err, errlen, "'%s': negative token count %" PRId32 " in the header", path, n);
 		goto fail;
 	}
-	size_t need = 2 * (size_t)count;
-	if (size - TOKENS_HEADER < need) {
+	size_t need = 2 * (size_t)n;
+	if (*size - RT_TOKENS_HEADER < need) {
 		snprintf(err, errlen, "'%s' is truncated: expected %zu bytes of token data, found %zu",
-			 path, need, size - TOKENS_HEADER);
+			 path, need, *size - RT_TOKENS_HEADER);
 		goto fail;
 	}
 	if (vocab > 0) {
-		const unsigned char *t = b + TOKENS_HEADER;
-		for (int32_t i = 0; i < count; i++) {
+		const unsigned char *t = b + RT_TOKENS_HEADER;
+		for (int32_t i = 0; i < n; i++) {
 			if (le16(t + 2 * (size_t)i) >= vocab) {
 				snprintf(err, errlen, "'%s': token %" PRId32 " at position %" PRId32
 					 " is outside the vocabulary (V = %" PRId64 ")",
@@ -516,16 +513,32 @@ RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char
 			}
 		}
 	}
-	if (count < context + 1) {
-		snprintf(err, errlen, "'%s' has %" PRId32 " tokens, but context %" PRId64 " needs at least %" PRId64,
-			 path, count, context, context + 1);
-		goto fail;
-	}
-	/* The header stays in the buffer; the tokens start 1024 bytes in. */
-	return seq_new(DS_TOKENS, buf_new(b, size), count, context);
+	*count = n;
+	return b;
 fail:
 	free(b);
 	return NULL;
+}
+
+RtDataset *rt_tokens_open(const char *path, int64_t context, int64_t vocab, char *err, size_t errlen)
+{
+	if (context <= 0) {
+		snprintf(err, errlen, "'%s': context must be positive, not %" PRId64, path, context);
+		return NULL;
+	}
+	size_t size;
+	int64_t count;
+	unsigned char *b = rt_tokens_read(path, vocab, &size, &count, err, errlen);
+	if (!b)
+		return NULL;
+	if (count < context + 1) {
+		snprintf(err, errlen, "'%s' has %" PRId64 " tokens, but context %" PRId64 " needs at least %" PRId64,
+			 path, count, context, context + 1);
+		free(b);
+		return NULL;
+	}
+	/* The header stays in the buffer; the tokens start 1024 bytes in. */
+	return seq_new(DS_TOKENS, buf_new(b, size), count, context);
 }
 
 RtDataset *rt_dataset_memory(RtShape xs, void *x, RtShape ys, void *y, int64_t n)
@@ -544,10 +557,11 @@ RtDataset *rt_dataset_memory(RtShape xs, void *x, RtShape ys, void *y, int64_t n
 	return ds;
 }
 
-RtDataset *rt_dataset_docs(unsigned char *bytes, size_t size, int64_t *spans, int64_t n)
+RtDataset *rt_dataset_docs(unsigned char *bytes, size_t size, int64_t *spans, int64_t n, int width)
 {
 	RtDataset *ds = xcalloc(1, sizeof *ds);
 	ds->kind = DS_DOCS;
+	ds->row = width;
 	ds->xbuf = buf_new(bytes, size);
 	ds->ybuf = buf_new((unsigned char *)spans, (size_t)n * 2 * sizeof *spans);
 	ds->len = n;
@@ -568,6 +582,11 @@ const unsigned char *rt_dataset_doc(const RtDataset *ds, int64_t i, int64_t *len
 	const int64_t *span = (const int64_t *)ds->ybuf->bytes + 2 * (ds->first + i);
 	*len = span[1];
 	return ds->xbuf->bytes + span[0];
+}
+
+int rt_dataset_doc_width(const RtDataset *ds)
+{
+	return ds->kind == DS_DOCS ? (int)ds->row : 0;
 }
 
 RtDataset *rt_dataset_slice(RtDataset *ds, int64_t from, int64_t to)
@@ -645,7 +664,7 @@ void rt_dataset_fill(const RtDataset *ds, const int64_t *idx, int64_t n, void *x
 				yo[j] = s[j + 1];
 			}
 		} else {
-			const unsigned char *s = ds->xbuf->bytes + TOKENS_HEADER + 2 * e;
+			const unsigned char *s = ds->xbuf->bytes + RT_TOKENS_HEADER + 2 * e;
 			for (int64_t j = 0; j < row; j++) {
 				xo[j] = le16(s + 2 * j);
 				yo[j] = le16(s + 2 * j + 2);

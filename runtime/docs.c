@@ -1,10 +1,11 @@
 /*
  * docs.c — documents and packed rows: a text file (or a directory's text
- * files) split at a separator into byte-level documents, and the plan that
- * lays one pass over them into rows of T positions for packed_batches: in
- * order (greedy), best-fit decreasing, or one per row (padded).  A row
- * records its pieces (document, first byte, length); filling a batch reads
- * the document bytes straight into x, y, segment and position.
+ * files) split at a separator into byte-level documents, or a token file
+ * split after each end-of-text token, and the plan that lays one pass over
+ * them into rows of T positions for packed_batches: in order (greedy),
+ * best-fit decreasing, or one per row (padded).  A row records its pieces
+ * (document, first token, length); filling a batch reads the document's
+ * bytes or token ids straight into x, y, segment and position.
  */
 #include "runtime/runtime.h"
 #include "runtime/loader.h"
@@ -57,6 +58,24 @@ static bool spans_add(Spans *s, int64_t start, int64_t len, const char *path, si
 	return true;
 }
 
+/* The set of the documents found, or NULL (both buffers freed) when
+   reading failed (!ok) or no document has 2 tokens. */
+static RtDataset *docs_finish(Spans *s, bool ok, unsigned char *b, size_t size, int width, const char *path,
+                              char *err, size_t errlen)
+{
+	if (ok && s->n == 0) {
+		snprintf(err, errlen, "'%s' holds no document of 2 %s or more (a document needs an input and a target)",
+			 path, width == 1 ? "bytes" : "tokens");
+		ok = false;
+	}
+	if (!ok) {
+		free(b);
+		free(s->v);
+		return NULL;
+	}
+	return rt_dataset_docs(b, size, s->v, s->n, width);
+}
+
 RtDataset *rt_documents_open(const char *path, const char *sep, size_t nsep, bool *sep_found, char *err,
                              size_t errlen)
 {
@@ -86,17 +105,40 @@ RtDataset *rt_documents_open(const char *path, const char *sep, size_t nsep, boo
 			ok = spans_add(&s, p - b, end - p, path, size, err, errlen);
 	}
 	free(ends);
-	if (ok && s.n == 0) {
-		snprintf(err, errlen, "'%s' holds no document of 2 bytes or more (a document needs an input and a target)",
-			 path);
+	return docs_finish(&s, ok, b, size, 1, path, err, errlen);
+}
+
+static int32_t token_at(const unsigned char *t, int64_t i)
+{
+	return t[2 * i] | t[2 * i + 1] << 8;
+}
+
+RtDataset *rt_token_documents_open(const char *path, int64_t vocab, int64_t eot, bool *eot_found, char *err,
+                                   size_t errlen)
+{
+	size_t size;
+	int64_t count;
+	*eot_found = false;
+	unsigned char *b = rt_tokens_read(path, vocab, &size, &count, err, errlen);
+	if (!b)
+		return NULL;
+	const unsigned char *t = b + RT_TOKENS_HEADER;
+	Spans s = { 0 };
+	bool ok = true;
+	if (count == 0) {
+		snprintf(err, errlen, "'%s' holds no tokens: there are no documents in it", path);
 		ok = false;
 	}
-	if (!ok) {
-		free(b);
-		free(s.v);
-		return NULL;
-	}
-	return rt_dataset_docs(b, size, s.v, s.n);
+	int64_t start = 0;
+	for (int64_t i = 0; ok && i < count; i++)
+		if (token_at(t, i) == eot) {
+			*eot_found = true;
+			ok = spans_add(&s, RT_TOKENS_HEADER + 2 * start, i + 1 - start, path, size, err, errlen);
+			start = i + 1;
+		}
+	if (ok && start < count)
+		ok = spans_add(&s, RT_TOKENS_HEADER + 2 * start, count - start, path, size, err, errlen);
+	return docs_finish(&s, ok, b, size, 2, path, err, errlen);
 }
 
 /* ---- packing ---- */
@@ -351,6 +393,7 @@ void rt_pack_fill(const RtPack *p, const RtDataset *ds, int64_t row0, int64_t n,
                   int32_t *seg, int32_t *pos)
 {
 	int64_t T = p->T;
+	int w = rt_dataset_doc_width(ds);
 	for (int64_t i = 0; i < n * T; i++) {
 		x[i] = 0;
 		y[i] = -1;
@@ -367,8 +410,8 @@ void rt_pack_fill(const RtPack *p, const RtDataset *ds, int64_t row0, int64_t n,
 			const unsigned char *d = rt_dataset_doc(ds, pc->doc, &len);
 			for (int64_t i = 0; i < pc->len; i++, at++) {
 				int64_t b = pc->off + i;
-				x[at] = d[b];
-				y[at] = b + 1 < len ? d[b + 1] : -1;
+				x[at] = w == 1 ? d[b] : token_at(d, b);
+				y[at] = b + 1 >= len ? -1 : w == 1 ? d[b + 1] : token_at(d, b + 1);
 				seg[at] = (int32_t)(j - p->first[row]);
 				pos[at] = (int32_t)i;
 			}

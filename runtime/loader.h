@@ -27,9 +27,16 @@ bool rt_data_mem_ok(const char *path, size_t bytes, char *err, size_t errlen);
    can keep files apart. */
 unsigned char *rt_text_read(const char *path, size_t *size, size_t **ends, size_t *nends, char *err,
                             size_t errlen);
-/* A set of n documents: spans[2i], spans[2i + 1] are the start and length
-   of document i in bytes[0..size).  Takes both malloc'ed buffers, which
-   count as held; the caller has checked the memory limit. */
-RtDataset *rt_dataset_docs(unsigned char *bytes, size_t size, int64_t *spans, int64_t n);
+/* A token file (tokens(path, ...)): the whole file, its header checked, every
+   token below vocab when vocab > 0; *count u16 LE tokens start
+   RT_TOKENS_HEADER bytes in.  NULL with a message in err. */
+#define RT_TOKENS_HEADER 1024 /* bytes: 256 int32 */
+unsigned char *rt_tokens_read(const char *path, int64_t vocab, size_t *size, int64_t *count, char *err,
+                              size_t errlen);
+/* A set of n documents: spans[2i] is the byte offset of document i in
+   bytes[0..size), spans[2i + 1] its length in tokens of width bytes (1:
+   text, 2: u16 LE token ids).  Takes both malloc'ed buffers, which count
+   as held; the caller has checked the memory limit. */
+RtDataset *rt_dataset_docs(unsigned char *bytes, size_t size, int64_t *spans, int64_t n, int width);
 
 #endif

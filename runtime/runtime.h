@@ -118,9 +118,18 @@ void rt_dataset_free(RtDataset *ds);
    at all.  An empty file, or one without a document of 2 bytes, fails. */
 RtDataset *rt_documents_open(const char *path, const char *sep, size_t nsep, bool *sep_found, char *err,
                              size_t errlen);
+/* Token documents: a token file (as tokens() reads it, tokens checked
+   against vocab when vocab > 0) split after every eot token, which ends
+   its document (so the model learns to predict the end of a text).
+   Documents of fewer than 2 tokens are left out; *eot_found tells whether
+   eot occurred at all. */
+RtDataset *rt_token_documents_open(const char *path, int64_t vocab, int64_t eot, bool *eot_found, char *err,
+                                   size_t errlen);
 bool rt_dataset_is_docs(const RtDataset *ds);
-/* Document i of a set of documents: its bytes, *len of them. */
+/* Document i of a set of documents: its first byte, and *len tokens of
+   rt_dataset_doc_width(ds) bytes each (1: text; 2: u16 LE token ids). */
 const unsigned char *rt_dataset_doc(const RtDataset *ds, int64_t i, int64_t *len);
+int rt_dataset_doc_width(const RtDataset *ds);
 
 /* How documents are laid into rows of T positions.  GREEDY: in order,
    each row filled to the end, a document that does not fit cut at the row's

@@ -48,6 +48,7 @@ run dataset_tensors dataset_tensors.sn --seed 5
 run dataset_tensors_again dataset_tensors.sn --seed 5
 run buffers buffers.sn -D OUT="$tmp"
 run documents documents.sn
+run token_documents token_documents.sn
 run host_values host_values.sn --log "$tmp/host_values.jsonl"
 run host_values_interp host_values.sn --interp
 

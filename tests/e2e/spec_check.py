@@ -754,6 +754,26 @@ if r.ok() and again.ok():
 
 # ---- documents.sn: documents, packed_batches, pack_stats ----
 
+
+def packed_batches(docs, rows, strategy, B, T):
+    """The [strategy, x, y, segment, position] of each batch of packed rows."""
+    nb = (len(rows) + B - 1) // B
+    rows = rows + [[]] * (nb * B - len(rows))
+    want = []
+    for k in range(nb):
+        x, y, seg, pos = ([[fill] * T for _ in range(B)] for fill in (0, -1, -1, 0))
+        for b, row in enumerate(rows[k * B:(k + 1) * B]):
+            t = 0
+            for j, (d, off, n) in enumerate(row):
+                doc = docs[d]
+                for q in range(n):
+                    x[b][t], seg[b][t], pos[b][t] = doc[off + q], j, q
+                    y[b][t] = doc[off + q + 1] if off + q + 1 < len(doc) else -1
+                    t += 1
+        want.append([strategy, x, y, seg, pos])
+    return want
+
+
 r = Run("documents")
 if r.ok():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -768,19 +788,7 @@ if r.ok():
         tokens = sum(p[2] for row in rows for p in row)
         check_vals(r, "docs_stats", [strategy, [len(rows), tokens / (len(rows) * T), splits(rows)]], i=i)
         nb = (len(rows) + B - 1) // B
-        rows += [[]] * (nb * B - len(rows))
-        want = []
-        for k in range(nb):
-            x, y, seg, pos = ([[fill] * T for _ in range(B)] for fill in (0, -1, -1, 0))
-            for b, row in enumerate(rows[k * B:(k + 1) * B]):
-                t = 0
-                for j, (d, off, n) in enumerate(row):
-                    doc = docs[d]
-                    for q in range(n):
-                        x[b][t], seg[b][t], pos[b][t] = doc[off + q], j, q
-                        y[b][t] = doc[off + q + 1] if off + q + 1 < len(doc) else -1
-                        t += 1
-            want.append([strategy, x, y, seg, pos])
+        want = packed_batches(docs, rows, strategy, B, T)
         got = [v for v in r.all("docs_rows") if v[0] == strategy]
         report(f"documents {strategy}: every batch's x, y, segment, position", got == want,
                f"{len(got)} batches, {len(want)} expected; first: {got[:1]} against {want[:1]}")
@@ -805,6 +813,39 @@ if r.ok():
     check_vals(r, "docs_whole", [1, [len(rows), sum(p[2] for row in rows for p in row) / (len(rows) * 16), 1]])
     report("documents warns once when the separator never occurs",
            r.err.count("warning: the separator \"@@\" never occurs in 'data/docs.txt'") == 1, r.err)
+
+# ---- token_documents.sn: tokens(path, eot =) ----
+
+r = Run("token_documents")
+if r.ok():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from packed_docs import pack, splits  # noqa: E402
+    with open(os.path.join(SPEC, "data", "docs-tokens.bin"), "rb") as f:
+        raw = f.read()
+    n = struct.unpack_from("<3i", raw)[2]
+    toks = list(struct.unpack_from("<%dH" % n, raw, 1024))
+    docs, cur = [], []
+    for t in toks:  # each document ends with its eot, 999
+        cur.append(t)
+        if t == 999:
+            docs.append(cur)
+            cur = []
+    docs = [d for d in docs + [cur] if len(d) >= 2]
+    T, B = 8, 3
+    check_vals(r, "tdocs_len", [len(docs)])
+    for i, strategy in enumerate(["greedy", "best_fit"]):
+        rows = pack(docs, T, strategy)
+        tokens = sum(p[2] for row in rows for p in row)
+        check_vals(r, "tdocs_stats", [strategy, [len(rows), tokens / (len(rows) * T), splits(rows)]], i=i)
+        got = [v for v in r.all("tdocs_rows") if v[0] == strategy]
+        want = packed_batches(docs, rows, strategy, B, T)
+        report(f"token documents {strategy}: every batch's x, y, segment, position, each document ending with eot",
+               got == want, f"{got[:1]} against {want[:1]}")
+    check_vals(r, "tdocs_split", [len(docs) // 2, len(docs) - len(docs) // 2])
+    rows = pack([toks], 16, "greedy")
+    check_vals(r, "tdocs_whole", [1, [len(rows), sum(p[2] for row in rows for p in row) / (len(rows) * 16), 1]])
+    report("token documents warn once when eot never occurs",
+           r.err.count("warning: the end-of-text token 1 never occurs in 'data/docs-tokens.bin'") == 1, r.err)
 
 # ---- host_values.sn ----
 
