@@ -32,7 +32,7 @@
  * padding between parameters (less than 64 bytes each) is updated too, from
  * zero gradients; nothing reads it.
  */
-#include "ir/ops.h"
+#include "passes/pack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +91,7 @@ static void own(Pack *P, int iu, int v)
 	list_add(P->a, &u->own, &u->nown, &u->ocap, v);
 }
 
-static bool member_op(const Region *r, int v)
+bool pack_member_op(const Region *r, int v)
 {
 	const Node *nd = &r->node[v];
 	if (nd->op == OP_BROADCAST)
@@ -110,7 +110,7 @@ static bool depends(Pack *P, int iu, int v)
 	bool d = false;
 	if (nd->op == OP_PARAM || nd->op == OP_STATE)
 		d = !strcmp(nd->name, u->name);
-	else if (type_eq(&nd->type, &u->t) && member_op(r, v))
+	else if (type_eq(&nd->type, &u->t) && pack_member_op(r, v))
 		for (int k = 0; !d && k < nd->narg; k++)
 			d = depends(P, iu, ir_operand(r, v, k));
 	P->dep[v] = 2 * (iu + 1) + d;
@@ -133,7 +133,7 @@ static bool visit(Pack *P, int iu, int v)
 		return true;
 	if (!type_eq(&nd->type, &u->t))
 		return false;
-	if (!member_op(r, v) || v == u->stop || P->in_pack[v]) {
+	if (!pack_member_op(r, v) || v == u->stop || P->in_pack[v]) {
 		u->many |= u->grad >= 0 && u->grad != v;
 		u->grad = v;
 		return true;
@@ -274,7 +274,7 @@ static void make_key(Pack *P, Upd *u)
 }
 
 /* FNV-1a */
-static unsigned hash_name(const char *s)
+unsigned pack_hash_name(const char *s)
 {
 	unsigned h = 2166136261u;
 	for (; *s; s++)
@@ -285,7 +285,7 @@ static unsigned hash_name(const char *s)
 /* The update of parameter `name`, a new one the first time. */
 static Upd *upd_of(Pack *P, const char *name)
 {
-	unsigned m = (unsigned)P->nslot - 1, h = hash_name(name) & m;
+	unsigned m = (unsigned)P->nslot - 1, h = pack_hash_name(name) & m;
 	for (; P->slot[h]; h = (h + 1) & m)
 		if (!strcmp(P->u[P->slot[h] - 1].name, name))
 			return &P->u[P->slot[h] - 1];
@@ -301,7 +301,7 @@ static Upd *upd_of(Pack *P, const char *name)
 /* Lists u's members depth first from its writes, operands before users:
    a topological order that depends on the chain's shape alone, not on
    where the nodes sit in the region, so that equal updates get equal keys
-   (node order differs where unshare() placed copies). */
+   (node order differs where pack_unshare() placed copies). */
 static void order_members(Pack *P, int iu, int v)
 {
 	const Region *r = P->r;
@@ -317,7 +317,7 @@ static void order_members(Pack *P, int iu, int v)
 
 /* The slot node w writes when w is a write of an optimizer update (an f32
    parameter or state with a place in the blocks), else NULL. */
-static const Node *update_write(const Region *r, int w)
+const Node *pack_update_write(const Region *r, int w)
 {
 	if (r->node[w].op != OP_WRITE)
 		return NULL;
@@ -333,7 +333,7 @@ static void find_chains(Pack *P)
 	Region *r = P->r;
 	int n = r->nnode;
 	for (int w = 0; w < n; w++) {
-		const Node *s = update_write(r, w);
+		const Node *s = pack_update_write(r, w);
 		if (!s)
 			continue;
 		Upd *u = upd_of(P, s->name);
@@ -403,7 +403,7 @@ static int packed_operand(Pack *P, const Upd *u, int x, const int *newmem, int p
 	return snode[(*ns)++] = s;
 }
 
-static int emit_or_die(Region *r, Node *p, const int *args, int n)
+int pack_emit(Region *r, Node *p, const int *args, int n)
 {
 	char err[400];
 	int v = ir_emit(r, p, args, n, err, sizeof err);
@@ -440,7 +440,7 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 	Node p = ir_proto(OP_PACKED);
 	p.at = u->at;
 	p.type = flat;
-	int pnode = emit_or_die(r, &p, NULL, 0), gnode = -1;
+	int pnode = pack_emit(r, &p, NULL, 0), gnode = -1;
 	if (u->grad >= 0) {
 		int *g = arena_alloc(P->a, (size_t)k * sizeof *g);
 		for (int i = 0; i < k; i++)
@@ -448,7 +448,7 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 		gnode = same_pack(P, g, k);
 		Node q = ir_proto(OP_PACK);
 		if (gnode < 0)
-			gnode = emit_or_die(r, &q, g, k);
+			gnode = pack_emit(r, &q, g, k);
 	}
 	int *newmem = arena_alloc(P->a, ((size_t)u->nmem + 1) * sizeof *newmem);
 	int snode[MAX_STATES], ns = 0, args[8];
@@ -461,7 +461,7 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 		for (int j = 0; j < q.narg; j++)
 			args[j] = packed_operand(P, u, ir_operand(r, v, j), newmem, pnode, gnode, snode, sname, &ns);
 		q.type = type_make(q.type.dt, 1, &n);
-		newmem[i] = emit_or_die(r, &q, args, q.narg);
+		newmem[i] = pack_emit(r, &q, args, q.narg);
 		if (!type_eq(&r->node[newmem[i]].type, &q.type))
 			die("pack: %%%d does not keep the packed shape", v);
 	}
@@ -470,7 +470,7 @@ static void pack_run_of(Pack *P, Upd **run, int k, bool *dead)
 		args[0] = packed_operand(P, u, ir_operand(r, w, 0), newmem, pnode, gnode, snode, sname, &ns);
 		args[1] = packed_operand(P, u, ir_operand(r, w, 1), newmem, pnode, gnode, snode, sname, &ns);
 		Node q = ir_proto(OP_WRITE);
-		emit_or_die(r, &q, args, 2);
+		pack_emit(r, &q, args, 2);
 	}
 	for (int i = 0; i < k; i++)
 		for (int j = 0; j < run[i]->nwr; j++)
@@ -535,134 +535,13 @@ static void sweep(Region *r, const bool *dead, int nold)
 	free(live);
 }
 
-/*
- * Common-subexpression elimination merges equal pieces of different
- * updates: two BatchNorm biases that receive the same gradient (a
- * residual block's two branches) share `beta1' * g` and `beta2' * g * g`.
- * A node of two chains belongs to neither, which kept both parameters out
- * of the packed update (ResNet-8's update was five kernels).  Before chains
- * are found, every update whose walk from its writes reaches a member of
- * an earlier update gets its own copy of it (and of the shared nodes below
- * it); packing then recomputes them over the packed span anyway.  The
- * copies compute the same values bit for bit.
- */
-typedef struct {
-	Region *r;
-	Arena *a;
-	int *owner, *clone, *cfor; /* [cap] first update to reach a node; its copy for update cfor */
-	int cap;
-} Unshare;
-
-static void unshare_grow(Unshare *S)
-{
-	if (S->r->nnode <= S->cap)
-		return;
-	int ncap = 2 * S->r->nnode;
-	size_t o = (size_t)S->cap * sizeof(int), nb = (size_t)ncap * sizeof(int);
-	S->owner = arena_grow(S->a, S->owner, o, nb);
-	S->clone = arena_grow(S->a, S->clone, o, nb);
-	S->cfor = arena_grow(S->a, S->cfor, o, nb);
-	for (int v = S->cap; v < ncap; v++)
-		S->owner[v] = S->cfor[v] = -1;
-	S->cap = ncap;
-}
-
-/* The node update iu reads for v: v itself, or iu's copy of v when an
-   earlier update owns it.  Walks what visit() would make members. */
-static int unshare_claim(Unshare *S, int iu, const Type *t, int v)
-{
-	Region *r = S->r;
-	const Node *nd = &r->node[v];
-	if (ir_is_slot(nd->op) || nd->type.rank == 0 || !type_eq(&nd->type, t) || !member_op(r, v))
-		return v;
-	if (S->owner[v] == iu || S->cfor[v] == iu)
-		return S->owner[v] == iu ? v : S->clone[v];
-	int narg = nd->narg, args[8];
-	if (narg > 8)
-		return v; /* visit() refuses such a chain anyway */
-	bool mine = S->owner[v] < 0;
-	if (mine)
-		S->owner[v] = iu;
-	for (int k = 0; k < narg; k++) {
-		int o = ir_operand(r, v, k);
-		args[k] = unshare_claim(S, iu, t, o);
-		if (mine && args[k] != o)
-			r->arg[r->node[v].arg + k] = args[k];
-	}
-	if (mine)
-		return v;
-	Node q = r->node[v];
-	q.group = -1;
-	int c = emit_or_die(r, &q, args, narg);
-	unshare_grow(S);
-	S->clone[v] = c;
-	S->cfor[v] = iu;
-	return c;
-}
-
-static void unshare(Region *r)
-{
-	int n0 = r->nnode, nslot = 16;
-	while (nslot < 2 * n0)
-		nslot *= 2;
-	Unshare S = { .r = r, .a = arena_new() };
-	unshare_grow(&S);
-	int *slot = arena_alloc(S.a, (size_t)nslot * sizeof *slot), nid = 0; /* name -> update + 1, zeroed */
-	const char **names = arena_alloc(S.a, ((size_t)n0 + 1) * sizeof *names);
-	for (int w = 0; w < n0; w++) {
-		const Node *s = update_write(r, w);
-		if (!s)
-			continue;
-		unsigned m = (unsigned)nslot - 1, h = hash_name(s->name) & m;
-		while (slot[h] && strcmp(names[slot[h] - 1], s->name))
-			h = (h + 1) & m;
-		if (!slot[h]) {
-			names[nid] = s->name;
-			slot[h] = ++nid;
-		}
-		Type t = s->type;
-		int val = ir_operand(r, w, 1), got = unshare_claim(&S, slot[h] - 1, &t, val);
-		if (got != val)
-			r->arg[r->node[w].arg + 1] = got;
-	}
-	if (r->nnode > n0) {
-		/* the copies go right before their first reader: a depth-first
-		   post-order keeps the original nodes in their order */
-		int n = r->nnode, *order = arena_alloc(S.a, (size_t)n * sizeof *order), m = 0;
-		int *stack = arena_alloc(S.a, (size_t)n * sizeof *stack), sp;
-		char *st = arena_alloc(S.a, (size_t)n);
-		for (int root = 0; root < n; root++) {
-			if (st[root])
-				continue;
-			stack[0] = root;
-			st[root] = 1;
-			sp = 1;
-			while (sp) {
-				int v = stack[sp - 1], k = 0, narg = r->node[v].narg;
-				for (; k < narg && st[ir_operand(r, v, k)]; k++)
-					;
-				if (k < narg) {
-					int o = ir_operand(r, v, k);
-					st[o] = 1;
-					stack[sp++] = o;
-				} else {
-					order[m++] = v;
-					sp--;
-				}
-			}
-		}
-		ir_reorder(r, order);
-	}
-	arena_free(S.a);
-}
-
 void pack_run(Region *r)
 {
 	int n = r->nnode;
 	for (int v = 0; v < n; v++)
 		if (r->node[v].op == OP_GRAD)
 			return;
-	unshare(r);
+	pack_unshare(r);
 	n = r->nnode;
 	Pack P = { .r = r, .a = arena_new() };
 	P.u = arena_alloc(P.a, ((size_t)n + 1) * sizeof *P.u);
