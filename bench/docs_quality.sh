@@ -13,13 +13,13 @@
 # bench/docs_quality.md: the validation loss per variant (mean and each
 # seed) and the differences that matter.
 #
-# Usage: bench/docs_quality.sh       (needs ./sinter: make; about an hour
+# Usage: bench/docs_quality.sh       (needs ./sinter: make; 20 minutes at load 8,
 #                                     on 2 idle cores at the defaults)
 #        BUDGET=20000 SEEDS=1 bench/docs_quality.sh     a quick try
 #        SEEDS="3 4" VARIANTS="packed@6 padded@8" ...  other seeds, two variants
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET=${BUDGET:-600000}
+BUDGET=${BUDGET:-1500000}
 WARMUP=${WARMUP:-$((BUDGET / 12))}
 SEEDS=${SEEDS:-"1 2"}
 THREADS=${THREADS:-2}
