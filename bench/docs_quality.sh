@@ -14,7 +14,7 @@
 # seed) and the differences that matter.
 #
 # Usage: bench/docs_quality.sh       (needs ./sinter: make; 20 minutes at load 8,
-#                                     on 2 idle cores at the defaults)
+#                                     1 thread, at the defaults)
 #        BUDGET=20000 SEEDS=1 bench/docs_quality.sh     a quick try
 #        SEEDS="3 4" VARIANTS="packed@6 padded@8" ...  other seeds, two variants
 set -euo pipefail
