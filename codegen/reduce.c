@@ -1,5 +1,5 @@
 /*
- * reduce.c — reductions (SUM, MAX, MIN), ARGMAX and convolutions.
+ * reduce.c — reductions (SUM, MAX, MIN) and ARGMAX.
  *
  * A reduction first merges adjacent axes of the same kind (kept or
  * reduced), so [128,10] over axis 1 is one kept and one reduced group.
@@ -8,13 +8,8 @@
  * memory order and combined into an accumulator array.  SUM accumulates in
  * double (i64 for integers), as the interpreter does, so both agree to the
  * float rounding of the result; MAX and MIN propagate NaN like it does.
- * CONV2D and its gradients call the runtime's GEMM-based kernels
- * (runtime/conv.c), their work buffer (im2col matrices) at the memory
- * plan's Node.work, or past the arena in scratch without a plan.
  */
 #include "codegen/reduce.h"
-#include "ir/conv.h"
-#include "runtime/runtime.h"
 
 #include <math.h>
 #include <string.h>
@@ -224,36 +219,6 @@ void cg_argmax(Cg *g, int v)
 		cg_loop_end(g, &Lj);
 	if (outer > 1)
 		cg_loop_end(g, &Lp);
-}
-
-/* ---- convolution ---- */
-
-void cg_conv(Cg *g, int v)
-{
-	const Region *r = g->r;
-	RtConv cv = ir_conv_of(r, v);
-	const int64_t *f = (const int64_t *)&cv;
-	LLVMValueRef num[RT_CONV_FIELDS];
-	for (int k = 0; k < RT_CONV_FIELDS; k++)
-		num[k] = cg_i64(g, f[k]);
-	/* the geometry as a constant the runtime reads as its RtConv */
-	LLVMValueRef geom = LLVMAddGlobal(g->mod, LLVMArrayType2(g->i64, RT_CONV_FIELDS), "conv");
-	LLVMSetInitializer(geom, LLVMConstArray2(g->i64, num, RT_CONV_FIELDS));
-	LLVMSetGlobalConstant(geom, 1);
-	LLVMSetLinkage(geom, LLVMPrivateLinkage);
-	const Node *nd = &r->node[v];
-	int64_t col = rt_conv2d_work(&cv, nd->op == OP_CONV2D ? RT_CONV_Y : nd->op == OP_CONV2D_DX ? RT_CONV_DX : RT_CONV_DW);
-	LLVMValueRef colp = LLVMConstNull(g->ptrty);
-	if (col && g->planned && nd->work >= 0) {
-		LLVMValueRef off = cg_i64(g, nd->work);
-		colp = LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
-	} else if (col) {
-		colp = cg_scratch(g, col); /* past the arena: no plan, or one without it */
-	}
-	const char *fn = nd->op == OP_CONV2D ? "rt_conv2d" : nd->op == OP_CONV2D_DX ? "rt_conv2d_dx" : "rt_conv2d_dw";
-	LLVMTypeRef pt[5] = { g->ptrty, g->ptrty, g->ptrty, g->ptrty, g->ptrty };
-	LLVMValueRef a[5] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v], colp };
-	cg_call(g, fn, g->voidty, pt, a, 5);
 }
 
 /* ---- accumulators for fused kernels (fused.c) ---- */

@@ -1,5 +1,5 @@
 /*
- * reduce.h — the kernels of SUM, MAX, MIN, ARGMAX and CONV2D (reduce.c),
+ * reduce.h — the kernels of SUM, MAX, MIN and ARGMAX (reduce.c),
  * and the reduction accumulators that fused kernels (fused.c) are built
  * with as well.
  */
@@ -10,8 +10,6 @@
 
 void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
-/* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel. */
-void cg_conv(Cg *g, int v);
 
 /* The accumulator of a SUM, MAX or MIN. */
 typedef struct {
