@@ -21,7 +21,7 @@
  * measurements on the products of the mlp_l and GPT steps.
  */
 #include "codegen/matmul.h"
-#include "codegen/conv.h"
+#include "codegen/reduce.h"
 #include "codegen/gemm.h"
 #include "runtime/runtime.h"
 

@@ -19,7 +19,6 @@
  */
 #include "codegen/region.h"
 #include "codegen/fused.h"
-#include "codegen/conv.h"
 #include "codegen/kernels.h"
 #include "codegen/matmul.h"
 #include "codegen/pool.h"
