@@ -13,6 +13,11 @@
 #
 # Usage: bench/gemm_cpu.sh       REPEATS=3 STEPS_A=6 STEPS_B=16 bench/gemm_cpu.sh
 #        MODELS=mlp STEPS_LA=10 STEPS_LB=110 bench/gemm_cpu.sh
+#
+# MODELS may also name the convolutional examples, resnet and lenet
+# (examples/*.sn against bench/torch_conv_step.py, batch 64, AdamW, as
+# bench/conv_step.sh runs them; STEPS_CA and STEPS_CB steps), and THREADS
+# sets their threads (default 1; CPU time then sums the threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=${REPEATS:-2}
@@ -21,6 +26,9 @@ STEPS_B=${STEPS_B:-16}
 STEPS_LA=${STEPS_LA:-10}
 STEPS_LB=${STEPS_LB:-110}
 MODELS=${MODELS:-gpt mlp}
+STEPS_CA=${STEPS_CA:-10}
+STEPS_CB=${STEPS_CB:-30}
+THREADS=${THREADS:-1}
 V=65
 PY=/usr/bin/python3
 TIME=/usr/bin/time
@@ -38,6 +46,9 @@ cpu() {
 	gpt/*) cmd=("$work/sinter" run bench/gpt_step.sn --threads 1 --gemm="$2" -D "V=$V" -D "STEPS=$3"
 		-D "TOKENS=$work/tokens.bin") ;;
 	mlp/*) cmd=("$work/sinter" run bench/mlp_l.sn --threads 1 --gemm="$2" -D "STEPS=$3") ;;
+	resnet/torch | lenet/torch) cmd=("$PY" bench/torch_conv_step.py --net "$1" --steps "$3" --threads "$THREADS") ;;
+	resnet/* | lenet/*) cmd=("$work/sinter" run "examples/$1.sn" --threads "$THREADS" --gemm="$2" -D EPOCHS=1
+		-D "STEPS=$3" -D SHUFFLE=false -D TEST=500 -D SAVE=) ;;
 	esac
 	"$TIME" -f '%U %S' -o "$work/t" "${cmd[@]}" >"$work/out" 2>&1 || { tail -5 "$work/out" >&2; die "$1 $2 failed"; }
 	awk '{ print $1 + $2 }' "$work/t"
@@ -49,6 +60,7 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 	for model in $MODELS; do
 		sa=$STEPS_A sb=$STEPS_B
 		[ $model = mlp ] && sa=$STEPS_LA sb=$STEPS_LB
+		[ $model = resnet ] || [ $model = lenet ] && sa=$STEPS_CA sb=$STEPS_CB
 		for ((i = 0; i < 4; i++)); do
 			impl=${impls[$(((i + rep) % 4))]}
 			a=$(cpu $model "$impl" "$sa")
@@ -58,7 +70,7 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 		done
 	done
 done
-echo "bench/gemm_cpu.sh (REPEATS=$REPEATS MODELS=\"$MODELS\" STEPS_A=$STEPS_A STEPS_B=$STEPS_B STEPS_LA=$STEPS_LA STEPS_LB=$STEPS_LB), 1 thread,"
+echo "bench/gemm_cpu.sh (REPEATS=$REPEATS MODELS=\"$MODELS\" STEPS_A=$STEPS_A STEPS_B=$STEPS_B STEPS_LA=$STEPS_LA STEPS_LB=$STEPS_LB STEPS_CA=$STEPS_CA STEPS_CB=$STEPS_CB), $THREADS thread(s),"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null), load average before $load_start,"
 echo "after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -70,7 +82,7 @@ for line in open(sys.argv[1]):
     ms.setdefault((m, i), []).append(float(v))
 print("| step | --gemm | CPU ms/step (median) | runs | vs PyTorch | vs openblas |")
 print("| --- | --- | ---: | --- | ---: | ---: |")
-for m, name in (("gpt", "GPT, V = 65"), ("mlp", "mlp_l")):
+for m, name in (("gpt", "GPT, V = 65"), ("mlp", "mlp_l"), ("resnet", "ResNet-8, batch 64"), ("lenet", "LeNet-5, batch 64")):
     if (m, "torch") not in ms:
         continue
     med = {i: statistics.median(ms[(m, i)]) for i in ("openblas", "sinter", "auto", "torch")}

@@ -21,6 +21,7 @@
  * measurements on the products of the mlp_l and GPT steps.
  */
 #include "codegen/matmul.h"
+#include "codegen/reduce.h"
 #include "codegen/gemm.h"
 #include "runtime/runtime.h"
 
@@ -73,8 +74,10 @@ enum { AUTO_MIN_K = 32 };
  * reads only the product and the machine, so the JIT and `sinter build`
  * choose alike.
  */
-static bool choose(const CgGemmSpec *s, const CgGemmIsa *isa, char *why, size_t len)
+bool cg_gemm_choose(const CgGemmSpec *s, char *why, size_t len)
 {
+	CgGemmIsa is = cg_gemm_host_isa();
+	const CgGemmIsa *isa = &is;
 	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
 	int64_t n_tiles = (s->n + nr - 1) / nr * nr, m_tiles = (s->m + mr - 1) / mr * mr;
 	if (config.choice != CG_GEMM_AUTO) {
@@ -130,41 +133,50 @@ static bool product(const Region *r, int v, Product *p)
 	p->s.parallel = p->s.m * p->s.n * p->s.k >= RT_GEMM_SERIAL_MAX;
 	if (p->calls == 0 || p->K == 0)
 		return false;
-	CgGemmIsa isa = cg_gemm_host_isa();
-	p->own = choose(&p->s, &isa, p->why, sizeof p->why);
+	p->own = cg_gemm_choose(&p->s, p->why, sizeof p->why);
 	return true;
+}
+
+int64_t cg_gemm_account(Cg *g, CgGemmStats *stats, int v, const CgGemmSpec *s, int64_t calls, int64_t m_shown,
+	const char *what, bool own, const char *why)
+{
+	CgGemmIsa isa = cg_gemm_host_isa();
+	int k = own ? 0 : 1;
+	int64_t work = 0;
+	stats->products[k]++;
+	stats->calls[k] += calls;
+	stats->flops[k] += 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)calls;
+	char how[64] = "";
+	if (own) {
+		CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
+		work = cg_gemm_workspace(s, &isa, &blk);
+		snprintf(how, sizeof how, ", %s %dx%d%s", isa.name, isa.mr, isa.nv * isa.lanes,
+			s->parallel ? ", on the pool" : "");
+	}
+	if (config.verbose)
+		fprintf(config.verbose, "sinter: gemm: region %s %%%d: %lldx%lldx%lld %c%c%s -> %s (%s%s)\n", g->r->name, v,
+			(long long)m_shown, (long long)s->n, (long long)s->k, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', what,
+			own ? "sinter" : "openblas", why, how);
+	return work;
 }
 
 void cg_matmul_setup(Cg *g, CgGemmStats *stats)
 {
 	const Region *r = g->r;
-	CgGemmIsa isa = cg_gemm_host_isa();
 	int64_t work = 0;
 	memset(stats, 0, sizeof *stats);
 	for (int v = 0; v < r->nnode; v++) {
 		Product p;
-		if (r->node[v].op != OP_MATMUL || !product(r, v, &p))
-			continue;
-		int k = p.own ? 0 : 1;
-		stats->products[k]++;
-		stats->calls[k] += p.calls;
-		stats->flops[k] += 2.0 * (double)p.M * (double)p.N * (double)p.K * (double)p.nb;
-		char how[64] = "";
-		if (p.own) {
-			CgGemmBlocking blk = cg_gemm_blocking(&isa, &p.s);
-			int64_t w = cg_gemm_workspace(&p.s, &isa, &blk);
-			work = w > work ? w : work;
-			snprintf(how, sizeof how, ", %s %dx%d%s", isa.name, isa.mr, isa.nv * isa.lanes,
-				p.s.parallel ? ", on the pool" : "");
-		}
-		if (config.verbose) {
+		int64_t w = 0;
+		if (r->node[v].op != OP_MATMUL) {
+			w = cg_conv_setup(g, stats, v);
+		} else if (product(r, v, &p)) {
 			char batch[32] = "";
 			if (p.nb > 1)
 				snprintf(batch, sizeof batch, " x %lld%s", (long long)p.nb, p.fold ? " folded" : "");
-			fprintf(config.verbose, "sinter: gemm: region %s %%%d: %lldx%lldx%lld %c%c%s -> %s (%s%s)\n",
-				r->name, v, (long long)p.M, (long long)p.N, (long long)p.K, p.s.ta ? 'T' : 'N', p.s.tb ? 'T' : 'N',
-				batch, p.own ? "sinter" : "openblas", p.why, how);
+			w = cg_gemm_account(g, stats, v, &p.s, p.calls, p.M, batch, p.own, p.why);
 		}
+		work = w > work ? w : work;
 	}
 	g->gemm_work = -1;
 	if (work > 0) {
@@ -189,8 +201,7 @@ static void sgemm(Cg *g, const Product *p, LLVMValueRef A, LLVMValueRef B, LLVMV
 	cg_call(g, "cblas_sgemm", g->voidty, t, a, 14);
 }
 
-/* The module's function for product s, emitted on its first use. */
-static LLVMValueRef own_fn(Cg *g, const CgGemmSpec *s)
+LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 {
 	char key[160];
 	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d", (long long)s->m, (long long)s->n,
@@ -245,7 +256,7 @@ void cg_matmul(Cg *g, int v)
 			cg_memset0(g, g->ptr[v], type_bytes(&r->node[v].type));
 		return;
 	}
-	Call c = { &p, p.own ? own_fn(g, &p.s) : NULL };
+	Call c = { &p, p.own ? cg_gemm_fn(g, &p.s) : NULL };
 	/* small GEMMs on one OpenBLAS thread, as the interpreter (runtime.h) */
 	bool serial = !p.own && p.s.m * p.s.n * p.s.k < RT_GEMM_SERIAL_MAX;
 	LLVMValueRef threads = serial ? cg_call(g, "rt_gemm_serial_begin", g->i32, NULL, NULL, 0) : NULL;

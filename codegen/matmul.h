@@ -12,10 +12,21 @@
 #include "codegen/codegen.h"
 
 /* Before any node of g's region is emitted: decides every product's
-   kernel (reported to the configured verbose stream), counts them in
-   *stats, and reserves in scratch the one workspace the region's own
-   GEMMs pack their panels into (g->gemm_work). */
+   kernel, a MATMUL's and a convolution's (conv.c), reported to the
+   configured verbose stream, counts them in *stats, and reserves in
+   scratch the one workspace the region's own GEMMs pack their panels
+   into (g->gemm_work). */
 void cg_matmul_setup(Cg *g, CgGemmStats *stats);
+/* The `--gemm=` rule for product s: true for sinter's kernel; why says
+   which part of the rule decided, for --verbose. */
+bool cg_gemm_choose(const CgGemmSpec *s, char *why, size_t len);
+/* Counts product s of node v (`calls` per run) in *stats and reports it
+   when verbose (m_shown rows, what: a note after its shape); the bytes of
+   workspace sinter's kernel needs for it, 0 for OpenBLAS's. */
+int64_t cg_gemm_account(Cg *g, CgGemmStats *stats, int v, const CgGemmSpec *s, int64_t calls, int64_t m_shown,
+	const char *what, bool own, const char *why);
+/* The module's function of sinter's kernel for s, emitted on first use. */
+LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s);
 /* The code of MATMUL node v: one GEMM, or one per batch matrix. */
 void cg_matmul(Cg *g, int v);
 

@@ -7,10 +7,17 @@
 #define SINTER_CODEGEN_REDUCE_H
 
 #include "codegen/builder.h"
+#include "codegen/codegen.h"
 
 void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
-/* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel. */
+/* For node v, when it is a convolution: chooses the kernel of each of
+   its products, counts them in *stats (reporting them when verbose) and
+   returns the bytes of GEMM workspace its call needs (0: none, or not a
+   convolution).  Called by cg_matmul_setup before anything is emitted. */
+int64_t cg_conv_setup(Cg *g, CgGemmStats *stats, int v);
+/* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel, with
+   sinter's GEMM for each product the rule of matmul.c gives it. */
 void cg_conv(Cg *g, int v);
 
 /* The accumulator of a SUM, MAX or MIN. */

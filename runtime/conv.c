@@ -38,7 +38,7 @@ static bool conv_plain(const RtConv *g)
 	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-static int64_t parts_of(const RtConv *g)
+int64_t rt_conv2d_parts(const RtConv *g)
 {
 	return g->n < RT_CONV_PARTS ? g->n : RT_CONV_PARTS;
 }
@@ -64,7 +64,7 @@ static int64_t col_floats(const RtConv *g)
 
 int64_t rt_conv2d_work(const RtConv *g, RtConvOp op)
 {
-	int64_t parts = parts_of(g), floats = parts * col_floats(g);
+	int64_t parts = rt_conv2d_parts(g), floats = parts * col_floats(g);
 	if (op == RT_CONV_DW && parts > 1)
 		floats += (parts - 1) * g->o * sizes_of(g).k; /* a partial sum per part but the first */
 	return floats * (int64_t)sizeof(float);
@@ -291,24 +291,75 @@ static int64_t block_rows(const RtConv *g)
    bounds(p) with col = work + p * col_floats. */
 typedef struct Job {
 	const RtConv *g;
+	RtConvOp op;
 	Sizes s;
 	const float *a, *b; /* x, w (forward); dy, w (dx); x, dy (dw) */
 	float *out, *work;
 	int64_t parts;
+	const RtConvGemm *k; /* generated products, or NULL */
+	char *gemm_work;
 	/* the work of image n's group gi in part p (first: the part's first image) */
 	void (*one)(const struct Job *j, int64_t p, int64_t n, int64_t gi, bool first);
 } Job;
 
-/* C[M,N] (row stride ldc) = op(A) @ op(B) (+ C when acc), row-major.
-   With several parts OpenBLAS is on one thread already (run_parts); a
-   single image's GEMM takes its threads by the size rule of every GEMM
-   (runtime.h). */
-static void gemm(const Job *j, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-	const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+/* The product over bl output pixels (a block, or the whole image of a
+   plain convolution): the one place that says how each op is a GEMM. */
+static RtConvProduct product_of(const RtConv *g, RtConvOp op, int64_t bl)
 {
-	int threads = j->parts == 1 && M * N * K < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-		1.0f, A, (int)lda, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
+	Sizes s = sizes_of(g);
+	switch (op) {
+	case RT_CONV_Y: /* y[og, bl] = w[og, k] @ col[k, bl] */
+		return (RtConvProduct){ .m = s.og, .n = bl, .k = s.k, .lda = s.k, .ldb = bl, .ldc = s.ohw };
+	case RT_CONV_DX: /* col[k, bl] = w^T @ dy[og, bl] */
+		return (RtConvProduct){ .m = s.k, .n = bl, .k = s.og, .ta = true, .lda = s.k, .ldb = s.ohw, .ldc = bl };
+	default: /* dw[og, k] += dy[og, bl] @ col^T */
+		return (RtConvProduct){ .m = s.og, .n = s.k, .k = bl, .tb = true, .lda = s.ohw, .ldb = bl, .ldc = s.k,
+			.acc = true };
+	}
+}
+
+/* Output pixels of a whole block (the plain case: the image). */
+static int64_t full_pixels(const RtConv *g)
+{
+	return conv_plain(g) ? g->oh * g->ow : block_rows(g) * g->ow;
+}
+
+int rt_conv2d_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CONV_PRODUCTS])
+{
+	int64_t rows = conv_plain(g) ? g->oh : block_rows(g), whole = g->oh / rows, rest = g->oh % rows;
+	int64_t per = g->n * g->groups, parts = rt_conv2d_parts(g);
+	if (per == 0 || g->oh * g->ow == 0)
+		return 0;
+	int n = 0;
+	if (whole > 0) {
+		out[n] = product_of(g, op, rows * g->ow);
+		out[n++].calls = per * whole;
+	}
+	if (rest > 0) {
+		out[n] = product_of(g, op, rest * g->ow);
+		out[n++].calls = per;
+	}
+	for (int i = 0; i < n; i++)
+		out[i].parallel = parts == 1 && out[i].m * out[i].n * out[i].k >= RT_GEMM_SERIAL_MAX;
+	return n;
+}
+
+/* The product over bl pixels into C, by part p: the generated kernel of
+   its shape when the call has one, else cblas_sgemm.  With several parts
+   OpenBLAS is on one thread already (run_parts); a single image's GEMM
+   takes its threads by the size rule of every GEMM (runtime.h). */
+static void gemm(const Job *j, int64_t p, int64_t bl, const float *A, const float *B, float *C)
+{
+	RtConvProduct q = product_of(j->g, j->op, bl);
+	/* block_rows <= OH: there is always a full block, product 0 */
+	RtGemmFn fn = j->k ? j->k->fn[bl == full_pixels(j->g) ? 0 : 1] : NULL;
+	if (fn) {
+		fn(A, B, C, j->gemm_work + p * j->k->stride);
+		return;
+	}
+	int threads = j->parts == 1 && q.m * q.n * q.k < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
+	cblas_sgemm(CblasRowMajor, q.ta ? CblasTrans : CblasNoTrans, q.tb ? CblasTrans : CblasNoTrans, (int)q.m,
+		(int)q.n, (int)q.k, 1.0f, A, (int)q.lda, B, (int)q.ldb, q.acc ? 1.0f : 0.0f, C, (int)q.ldc);
 	rt_gemm_serial_end(threads);
 }
 
@@ -353,12 +404,12 @@ static void forward_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool fir
 	float *y = j->out + y_at(g, s, n, gi), *col = j->work + p * col_floats(g);
 	(void)first;
 	if (conv_plain(g)) {
-		gemm(j, false, false, s->og, s->ohw, s->k, w, s->k, x, s->ohw, false, y, s->ohw);
+		gemm(j, p, s->ohw, w, x, y);
 		return;
 	}
 	for (Block b = block_at(g, 0); b.i0 < g->oh; b = block_at(g, b.i1)) {
 		im2col(g, x, b, col);
-		gemm(j, false, false, s->og, b.bl, s->k, w, s->k, col, b.bl, false, y + b.i0 * g->ow, s->ohw);
+		gemm(j, p, b.bl, w, col, y + b.i0 * g->ow);
 	}
 }
 
@@ -371,31 +422,35 @@ static void dx_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
 	const float *dy = j->a + y_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
 	(void)first;
 	if (conv_plain(g)) {
-		gemm(j, true, false, s->k, s->ohw, s->og, w, s->k, dy, s->ohw, false, dx, s->ohw);
+		gemm(j, p, s->ohw, w, dy, dx);
 		return;
 	}
 	memset(dx, 0, (size_t)(s->cg * s->hw) * sizeof *dx);
 	for (Block b = block_at(g, 0); b.i0 < g->oh; b = block_at(g, b.i1)) {
-		gemm(j, true, false, s->k, b.bl, s->og, w, s->k, dy + b.i0 * g->ow, s->ohw, false, col, b.bl);
+		gemm(j, p, b.bl, w, dy + b.i0 * g->ow, col);
 		col2im(g, col, b, dx);
 	}
 }
 
-/* Part p's partial dw, group gi (+)= dy @ col^T of image n, block by
-   block; first: the part's first image, which sets it. */
+/* Part p's partial dw, group gi += dy @ col^T of image n, block by
+   block; first: the part's first image, before which it is zeroed (every
+   product accumulates: one kernel per shape, not a setting and an
+   accumulating one). */
 static void dw_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
 {
 	const RtConv *g = j->g;
 	const Sizes *s = &j->s;
 	const float *x = j->a + x_at(g, s, n, gi), *dy = j->b + y_at(g, s, n, gi);
 	float *dw = partial(j, p) + gi * s->og * s->k, *col = j->work + p * col_floats(g);
+	if (first)
+		memset(dw, 0, (size_t)(s->og * s->k) * sizeof *dw);
 	if (conv_plain(g)) {
-		gemm(j, false, true, s->og, s->k, s->ohw, dy, s->ohw, x, s->ohw, !first, dw, s->k);
+		gemm(j, p, s->ohw, dy, x, dw);
 		return;
 	}
 	for (Block b = block_at(g, 0); b.i0 < g->oh; b = block_at(g, b.i1)) {
 		im2col(g, x, b, col);
-		gemm(j, false, true, s->og, s->k, b.bl, dy + b.i0 * g->ow, s->ohw, col, b.bl, !first || b.i0 > 0, dw, s->k);
+		gemm(j, p, b.bl, dy + b.i0 * g->ow, col, dw);
 	}
 }
 
@@ -415,7 +470,7 @@ static void run_range(void *ctx, int64_t p0, int64_t p1)
 static void run_parts(Job *j)
 {
 	j->s = sizes_of(j->g);
-	j->parts = parts_of(j->g);
+	j->parts = rt_conv2d_parts(j->g);
 	if (j->parts == 1) {
 		run_range(j, 0, 1);
 		return;
@@ -425,21 +480,27 @@ static void run_parts(Job *j)
 	rt_gemm_serial_end(threads);
 }
 
-void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *work)
+void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *work, const RtConvGemm *k,
+	char *gemm_work)
 {
-	Job j = { .g = g, .a = x, .b = w, .out = y, .work = work, .one = forward_one };
+	Job j = { .g = g, .op = RT_CONV_Y, .a = x, .b = w, .out = y, .work = work, .k = k, .gemm_work = gemm_work,
+		.one = forward_one };
 	run_parts(&j);
 }
 
-void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work)
+void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work, const RtConvGemm *k,
+	char *gemm_work)
 {
-	Job j = { .g = g, .a = dy, .b = w, .out = dx, .work = work, .one = dx_one };
+	Job j = { .g = g, .op = RT_CONV_DX, .a = dy, .b = w, .out = dx, .work = work, .k = k, .gemm_work = gemm_work,
+		.one = dx_one };
 	run_parts(&j);
 }
 
-void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work)
+void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work, const RtConvGemm *k,
+	char *gemm_work)
 {
-	Job j = { .g = g, .a = x, .b = dy, .out = dw, .work = work, .one = dw_one };
+	Job j = { .g = g, .op = RT_CONV_DW, .a = x, .b = dy, .out = dw, .work = work, .k = k, .gemm_work = gemm_work,
+		.one = dw_one };
 	int64_t size = g->o * sizes_of(g).k;
 	if (g->n == 0) {
 		memset(dw, 0, (size_t)size * sizeof *dw);

@@ -297,9 +297,36 @@ typedef enum { RT_CONV_Y, RT_CONV_DX, RT_CONV_DW } RtConvOp;
    gradients) that rt_conv2d, _dx or _dw needs (0: none): the memory plan
    holds it for the call only. */
 int64_t rt_conv2d_work(const RtConv *g, RtConvOp op);
-/* y = conv(x, w); dx = the data gradient of dy; dw = the weight gradient. */
-void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *work);
-void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work);
-void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work);
+/* The parts the images of a call are cut into (each packs on its own). */
+int64_t rt_conv2d_parts(const RtConv *g);
+/* The distinct GEMMs of one call, row-major as cblas_sgemm: C[m, n] (rows
+   ldc apart; += when acc) = op(A)[m, k] op(B)[k, n], A transposed when ta,
+   B when tb; `calls` of them per call; parallel: a batch of one image,
+   whose product is large enough for the pool (no parts to share it). */
+typedef struct {
+	int64_t m, n, k, lda, ldb, ldc, calls;
+	bool ta, tb, acc, parallel;
+} RtConvProduct;
+/* A block of whole output rows and the last, shorter one (when there is) */
+enum { RT_CONV_PRODUCTS = 2 };
+/* The products rt_conv2d, _dx or _dw calls (1 or 2) into out. */
+int rt_conv2d_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CONV_PRODUCTS]);
+/* A product of generated code (codegen/gemm.c's CgGemmFn), packing into work. */
+typedef void (*RtGemmFn)(const float *a, const float *b, float *c, void *work);
+/* The kernels generated code hands a call: fn[i] computes product i of
+   rt_conv2d_products (NULL: cblas_sgemm), each part of the batch packing
+   into its own `stride` bytes of the gemm_work block the call is given. */
+typedef struct {
+	RtGemmFn fn[RT_CONV_PRODUCTS];
+	int64_t stride;
+} RtConvGemm;
+/* y = conv(x, w); dx = the data gradient of dy; dw = the weight gradient.
+   k NULL (and gemm_work unused): every product on cblas_sgemm. */
+void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float *work, const RtConvGemm *k,
+	char *gemm_work);
+void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work, const RtConvGemm *k,
+	char *gemm_work);
+void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work, const RtConvGemm *k,
+	char *gemm_work);
 
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/e2e/gemm_choice.sh — `--gemm=auto|sinter|openblas`, the kernel of
 # the matrix products (codegen/matmul.c), on whole training runs:
-#   - the MLP of bench/mlp_l.sn (784-1024-1024-10, K up to 1024) and a
-#     small GPT (examples/gpt_char.sn with small -D sizes), a few steps each:
+#   - the MLP of bench/mlp_l.sn (784-1024-1024-10, K up to 1024), a
+#     small GPT (examples/gpt_char.sn with small -D sizes) and LeNet-5
+#     (examples/lenet.sn: convolutions), a few steps each:
 #     the losses and printed numbers of --gemm=sinter and --gemm=openblas
 #     agree with the interpreter (--interp, OpenBLAS's products) within a
 #     tolerance scaled by the largest K: 8 (K + 2) 2^-24 relative (the
@@ -26,7 +27,10 @@ need "Fashion-MNIST is missing (make deps)" test -e /usr/share/datasets/fashion-
 mlp=(bench/mlp_l.sn -D STEPS=4)
 gpt=(examples/gpt_char.sn -D T=64 -D C=128 -D L=2 -D H=4 -D STEPS=3 -D EVAL_EVERY=1 -D EVAL_BATCHES=1
 	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=0)
-# the largest K of either program's products: 1024 (mlp_l's hidden layer;
+# LeNet-5: its convolutions' products (runtime/conv.c) on the kernel chosen
+conv=(examples/lenet.sn -D EPOCHS=1 -D STEPS=3 -D SHUFFLE=false -D TEST=64 -D SAVE=)
+# the largest K of the programs' products: 1024 (mlp_l's hidden layer;
+# LeNet's weight gradients sum blocks of at most 576 pixels per product;
 # the GPT's weight gradients sum over its 8 x 64 = 512 tokens)
 rtol=$("$PY" -c 'print(8 * (1024 + 2) * 2.0 ** -24)')
 
@@ -52,7 +56,7 @@ products() {
 		awk '{ s += $1; b += $2 } END { print s + 0, b + 0 }'
 }
 
-for prog in mlp gpt; do
+for prog in mlp gpt conv; do
 	declare -n args=$prog
 	run "${prog}_interp" interp "${args[@]}" || continue
 	for mode in sinter openblas; do

@@ -7,7 +7,9 @@
  * The interpreter sums in double over direct loops, generated code calls
  * runtime/conv.c's im2col/col2im and GEMMs in float: positive inputs keep
  * the sums free of cancellation, so they agree to a relative 2e-5.
- * Each also planned by memplan, its im2col matrices in the arena.  Then
+ * Each also planned by memplan, its im2col matrices in the arena, and each
+ * with its products on OpenBLAS and on sinter's own GEMM (--gemm=sinter:
+ * kernels generated per product shape, handed to the runtime).  Then
  * larger batches and wider images, which the runtime cuts into parts and
  * blocks, and "same" convolutions, whose taps it copies as one run.
  * Then the errors of the shape rule, each naming both shapes.
@@ -44,7 +46,9 @@ static Node random_conv(int k, Type *xt, Type *wt)
  * The three ops of one geometry, generated code against the interpreter:
  * as they are, and planned (memplan) with their operands and results in
  * the arena, live across the other convolutions, so that a work buffer
- * (the im2col matrices at Node.work) placed over one of them shows.
+ * (the im2col matrices at Node.work) placed over one of them shows; the
+ * first with the products on OpenBLAS, the second on sinter's GEMM (whose
+ * packing workspace, one slice per part, must not meet the work buffer).
  */
 static void diff_conv(const char *what, Node p, Type xt, Type wt)
 {
@@ -55,6 +59,7 @@ static void diff_conv(const char *what, Node p, Type xt, Type wt)
 		return;
 	Type yt = type_make(DT_F32, 4, (int64_t[]){ g.n, g.o, g.oh, g.ow });
 	for (int planned = 0; planned < 2; planned++) {
+		cg_gemm_configure(&(CgGemmConfig){ .choice = planned ? CG_GEMM_SINTER : CG_GEMM_OPENBLAS });
 		Region *r = ir_region_new(arena_new(), "conv");
 		int x = ir_input(r, 0, xt), w = ir_input(r, 1, wt), dy = ir_input(r, 2, yt);
 		if (planned) {
@@ -71,13 +76,23 @@ static void diff_conv(const char *what, Node p, Type xt, Type wt)
 		Mem *mem = xcalloc(1, sizeof *mem);
 		mem_fill(mem, r);
 		snprintf(name, sizeof name, "conv_%s%s_x%s_w%s_s%lldx%lld_p%lldx%lld_d%lldx%lld_g%lld", what,
-			planned ? "_planned" : "", type_str(&xt, xs, sizeof xs), type_str(&wt, ws, sizeof ws), (long long)g.sh,
+			planned ? "_planned_sinter" : "_openblas", type_str(&xt, xs, sizeof xs), type_str(&wt, ws, sizeof ws), (long long)g.sh,
 			(long long)g.sw, (long long)g.ph, (long long)g.pw, (long long)g.dh, (long long)g.dw, (long long)g.groups);
-		diff_run(name, r, in, 3, mem, 2e-5);
+		CgRegion *cr = diff_run(name, r, in, 3, mem, 2e-5);
+		/* every product of the three on the kernel chosen: none left to cblas_sgemm under sinter */
+		RtConvProduct q[RT_CONV_PRODUCTS];
+		int np = rt_conv2d_products(&g, RT_CONV_Y, q) + rt_conv2d_products(&g, RT_CONV_DX, q) +
+			rt_conv2d_products(&g, RT_CONV_DW, q);
+		int own = planned ? np : 0;
+		if (cr)
+			check(np > 0 && cr->gemm.products[0] == own && cr->gemm.products[1] == np - own, "conv_gemm_choice",
+				"%s: %d products on sinter's GEMM, %d on OpenBLAS; want %d and %d", name, cr->gemm.products[0],
+				cr->gemm.products[1], own, np - own);
 		mem_free(mem);
 		inputs_free(in, 3);
 		arena_free(r->arena);
 	}
+	cg_gemm_configure(&(CgGemmConfig){ .choice = CG_GEMM_AUTO });
 }
 
 static void test_random(void)
