@@ -12,6 +12,8 @@ void cg_reduce(Cg *g, int v);
 void cg_argmax(Cg *g, int v);
 /* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel. */
 void cg_conv(Cg *g, int v);
+/* ATTENTION, ATTENTION_GRAD: a call of the runtime's fused kernel. */
+void cg_attention(Cg *g, int v);
 
 /* The accumulator of a SUM, MAX or MIN. */
 typedef struct {
