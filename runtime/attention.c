@@ -38,6 +38,16 @@
 
 enum { BQ = RT_ATTN_BQ, BK = RT_ATTN_BK };
 
+/* The tile loops in versions for AVX-512 and AVX2 besides the baseline
+   x86-64 the runtime is compiled for, chosen when the program loads (the
+   runtime runs on any x86-64; generated code targets the host, and these
+   should too). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDE
+#endif
+
 static int64_t parts_of(const RtAttn *g)
 {
 	int64_t n = g->b * g->h;
@@ -82,11 +92,44 @@ static inline float exp_neg(float x)
 	return p * s;
 }
 
+/* A row of a tile's maximum and sum, in LANES partial results combined in
+   a fixed order: vector code without reassociating floats (which the
+   compiler may not do by itself, nor should: the rounding trick of
+   exp_neg needs its additions as written). */
+enum { LANES = 16 };
+_Static_assert(BK % LANES == 0, "a tile row is whole lanes");
+
+static inline float row_max(const float *row)
+{
+	float mv[LANES];
+	for (int k = 0; k < LANES; k++)
+		mv[k] = row[k];
+	for (int64_t j = LANES; j < BK; j += LANES)
+		for (int k = 0; k < LANES; k++)
+			mv[k] = row[j + k] > mv[k] ? row[j + k] : mv[k];
+	float mx = mv[0];
+	for (int k = 1; k < LANES; k++)
+		mx = mv[k] > mx ? mv[k] : mx;
+	return mx;
+}
+
+static inline float row_sum(const float *row)
+{
+	float sv[LANES] = { 0 };
+	for (int64_t j = 0; j < BK; j += LANES)
+		for (int k = 0; k < LANES; k++)
+			sv[k] += row[j + k];
+	float sum = 0;
+	for (int k = 0; k < LANES; k++)
+		sum += sv[k];
+	return sum;
+}
+
 /* The pair of blocks [i0, i1) x [j0, j1) of one row's segment ids: SKIP
    when every pair is masked, FULL when none is. */
 typedef enum { TILE_SKIP, TILE_MASKED, TILE_FULL } TileKind;
 
-static TileKind tile_kind(const RtAttn *g, const int32_t *seg, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
+static inline TileKind tile_kind(const RtAttn *g, const int32_t *seg, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
 {
 	if (g->causal && j0 > i1 - 1)
 		return TILE_SKIP;
@@ -109,7 +152,7 @@ static TileKind tile_kind(const RtAttn *g, const int32_t *seg, int64_t i0, int64
 
 /* The scores of a tile, scaled, in s[BQ][BK]: columns past the block and
    masked pairs -inf. */
-static void scores(const RtAttn *g, const float *q, const float *k, const int32_t *seg, TileKind kind,
+static inline void scores(const RtAttn *g, const float *q, const float *k, const int32_t *seg, TileKind kind,
 	int64_t i0, int64_t ni, int64_t j0, int64_t nj, float *s)
 {
 	int64_t D = g->d;
@@ -141,7 +184,7 @@ static Tile tile_first(const RtAttn *g, int64_t i0)
 
 /* Moves t to the next key block not skipped and puts its scores in s;
    false past the last. */
-static bool tile_next(const RtAttn *g, const int32_t *seg, const float *q, const float *k, Tile *t, float *s)
+static inline bool tile_next(const RtAttn *g, const int32_t *seg, const float *q, const float *k, Tile *t, float *s)
 {
 	for (t->j0 += BK; t->j0 < g->t; t->j0 += BK) {
 		t->nj = g->t - t->j0 < BK ? g->t - t->j0 : BK;
@@ -155,7 +198,7 @@ static bool tile_next(const RtAttn *g, const int32_t *seg, const float *q, const
 }
 
 /* One (batch, head): q, k, v [T, D]; o [T, D + 1]. */
-static void forward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
+WIDE static void forward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
 	float *o, float *work)
 {
 	int64_t T = g->t, D = g->d;
@@ -170,18 +213,15 @@ static void forward_one(const RtAttn *g, const float *q, const float *k, const f
 		while (tile_next(g, seg, q, k, &t, s)) {
 			j0 = t.j0, nj = t.nj;
 			for (int64_t i = 0; i < ni; i++) {
-				float *row = s + i * BK, mx = -INFINITY;
-				for (int64_t j = 0; j < BK; j++)
-					mx = row[j] > mx ? row[j] : mx;
+				float *row = s + i * BK, mx = row_max(row);
 				if (mx == -INFINITY) {
 					memset(row, 0, BK * sizeof *row); /* nothing of this row in the tile */
 					continue;
 				}
-				float mnew = mx > m[i] ? mx : m[i], sum = 0;
-				for (int64_t j = 0; j < BK; j++) {
+				float mnew = mx > m[i] ? mx : m[i];
+				for (int64_t j = 0; j < BK; j++)
 					row[j] = row[j] == -INFINITY ? 0.0f : exp_neg(row[j] - mnew);
-					sum += row[j];
-				}
+				float sum = row_sum(row);
 				float corr = m[i] == -INFINITY ? 0.0f : exp_neg(m[i] - mnew);
 				l[i] = l[i] * corr + sum;
 				m[i] = mnew;
@@ -202,7 +242,7 @@ static void forward_one(const RtAttn *g, const float *q, const float *k, const f
 }
 
 /* One (batch, head): dq, dk, dv [T, D] each, already zero. */
-static void backward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
+WIDE static void backward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
 	const float *o, const float *dout, float *dq, float *dk, float *dv, float *work)
 {
 	int64_t T = g->t, D = g->d, ld = D + 1;

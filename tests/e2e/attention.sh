@@ -5,7 +5,8 @@
 # k and v, on native code and on the interpreter, over shapes with T not a
 # multiple of the 64-position tile, T = 1, odd D, D = 1, causal or not,
 # with and without segments; the native code and the interpreter against
-# each other, and one thread against two (the same bits).
+# each other, one thread against two, and a built binary against sinter
+# run (the same bits).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 need "$PY cannot import numpy" "$PY" -c "import numpy"
@@ -42,3 +43,15 @@ done <<'SHAPES'
 3 1 64 8 false false
 1 2 129 1 true true
 SHAPES
+
+# a built binary calls the same runtime kernel: the same bits as sinter run
+defs=(-D B=2 -D H=2 -D T=70 -D D=7 -D SEGMENT=true)
+mkdir -p "$tmp/built" "$tmp/run"
+if "$root/sinter" build "$sn" "${defs[@]}" -o "$tmp/att" >"$tmp/build.out" 2>&1 &&
+	"$tmp/att" "${defs[@]}" -D OUT="$tmp/built" >"$tmp/built.out" 2>&1 &&
+	"$root/sinter" run "$sn" "${defs[@]}" -D OUT="$tmp/run" >"$tmp/run.out" 2>&1; then
+	check "attention built: the output and loss sinter run prints" cmp -s "$tmp/built.out" "$tmp/run.out"
+	"$PY" "$checker" "built/run" "$tmp/built" "$tmp/run" 0
+else
+	fail "attention built: $(cat "$tmp/build.out" "$tmp/built.out" "$tmp/run.out" | head -3)"
+fi
