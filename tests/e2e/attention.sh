@@ -55,3 +55,15 @@ if "$root/sinter" build "$sn" "${defs[@]}" -o "$tmp/att" >"$tmp/build.out" 2>&1 
 else
 	fail "attention built: $(cat "$tmp/build.out" "$tmp/built.out" "$tmp/run.out" | head -3)"
 fi
+
+# the memory plan of examples/gpt_docs.sn's training step (T = 64, so that
+# no weight is 64 x 64): attention work buffers, no [.., T, T] value (the
+# sampling regions, without a segment, keep the written-out scores)
+if "$root/sinter" plan "$root/examples/gpt_docs.sn" -D T=64 >"$tmp/plan" 2>&1; then
+	expect "attention plan: gpt_docs step0 has no [.., 64, 64] value" 0 \
+		awk '/^region /{r=$2} r=="step0:" && /,64,64\]/{n++} END{print n+0}' "$tmp/plan"
+	expect "attention plan: gpt_docs step0 has 4 attention work buffers" 4 \
+		awk '/^region /{r=$2} r=="step0:" && /w attention/{n++} END{print n+0}' "$tmp/plan"
+else
+	fail "attention plan: sinter plan failed: $(head -3 "$tmp/plan")"
+fi
