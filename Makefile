@@ -100,6 +100,10 @@ $(B)/parser.o $(B)/lexer.o: %.o: %.c
 	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
 
 $(B)/codegen/%.o: override CFLAGS += $(LLVM_CFLAGS)
+# Fused attention's tiles are loops over 64 scores, which -O3 vectorizes;
+# runtime/attention.c picks the widest vectors of the CPU at load time
+# (target_clones).
+$(B)/runtime/attention.o: override CFLAGS += -O3
 
 $(B)/%.o: %.c | $(B)/.deps $(B)/parser.h
 	@mkdir -p $(dir $@)

@@ -143,6 +143,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "rt_prof_mark", (uintptr_t)&rt_prof_mark }, { "rt_prof_on", (uintptr_t)&rt_prof_on },
 		{ "rt_conv2d", (uintptr_t)&rt_conv2d }, { "rt_conv2d_dx", (uintptr_t)&rt_conv2d_dx },
 		{ "rt_conv2d_dw", (uintptr_t)&rt_conv2d_dw },
+		{ "rt_attention", (uintptr_t)&rt_attention }, { "rt_attention_grad", (uintptr_t)&rt_attention_grad },
 		{ "erff", (uintptr_t)&erff }, { "expf", (uintptr_t)&expf }, { "logf", (uintptr_t)&logf },
 		{ "sinf", (uintptr_t)&sinf }, { "cosf", (uintptr_t)&cosf }, { "powf", (uintptr_t)&powf },
 		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },

@@ -23,10 +23,13 @@
  * without knowing codegen/.  The parts of a batch run at the same time, so
  * each packs its panels into its own slice of the region's GEMM workspace
  * (g->gemm_work, sized by cg_conv_setup for the largest call).
+ * ATTENTION and its gradient call runtime/attention.c the same way, with
+ * their work buffer where the memory plan puts it (work_ptr).
  */
 #include "codegen/reduce.h"
 #include "codegen/gemm.h"
 #include "codegen/matmul.h"
+#include "ir/attention.h"
 #include "ir/conv.h"
 #include "runtime/runtime.h"
 
@@ -241,7 +244,51 @@ void cg_argmax(Cg *g, int v)
 		cg_loop_end(g, &Lp);
 }
 
-/* ---- convolution ---- */
+/* ---- convolution and attention ---- */
+
+/* Node v's work buffer (ir_work_bytes): at the memory plan's Node.work, or
+   past the arena in scratch without a plan; null when it needs none. */
+static LLVMValueRef work_ptr(Cg *g, int v)
+{
+	const Node *nd = &g->r->node[v];
+	int64_t bytes = ir_work_bytes(g->r, v);
+	if (bytes && g->planned && nd->work >= 0) {
+		LLVMValueRef off = cg_i64(g, nd->work);
+		return LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
+	}
+	return bytes ? cg_scratch(g, bytes) : LLVMConstNull(g->ptrty);
+}
+
+/* ATTENTION, ATTENTION_GRAD: the geometry as a constant RtAttn the
+   runtime reads, then the call. */
+void cg_attention(Cg *g, int v)
+{
+	const Region *r = g->r;
+	RtAttn ga = ir_attention_of(r, v);
+	LLVMValueRef f[6] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
+		LLVMConstReal(g->f64, ga.scale) };
+	LLVMValueRef geom = LLVMAddGlobal(g->mod, LLVMTypeOf(LLVMConstStructInContext(g->ctx, f, 6, 0)), "attn");
+	LLVMSetInitializer(geom, LLVMConstStructInContext(g->ctx, f, 6, 0));
+	LLVMSetGlobalConstant(geom, 1);
+	LLVMSetLinkage(geom, LLVMPrivateLinkage);
+	const Node *nd = &r->node[v];
+	bool fwd = nd->op == OP_ATTENTION;
+	int nseg = fwd ? 4 : 6;
+	LLVMValueRef seg = nd->narg == nseg ? g->ptr[ir_operand(r, v, nseg - 1)] : LLVMConstNull(g->ptrty);
+	LLVMTypeRef pt[9];
+	for (int k = 0; k < 9; k++)
+		pt[k] = g->ptrty;
+	LLVMValueRef a[9] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[ir_operand(r, v, 2)] };
+	int n = 4;
+	if (!fwd) {
+		a[n++] = g->ptr[ir_operand(r, v, 3)];
+		a[n++] = g->ptr[ir_operand(r, v, 4)];
+	}
+	a[n++] = seg;
+	a[n++] = g->ptr[v];
+	a[n++] = work_ptr(g, v);
+	cg_call(g, fwd ? "rt_attention" : "rt_attention_grad", g->voidty, pt, a, n);
+}
 
 static bool is_conv(OpKind op)
 {
@@ -346,14 +393,7 @@ void cg_conv(Cg *g, int v)
 	LLVMSetGlobalConstant(geom, 1);
 	LLVMSetLinkage(geom, LLVMPrivateLinkage);
 	const Node *nd = &r->node[v];
-	int64_t col = rt_conv2d_work(&cv, conv_op(nd->op));
-	LLVMValueRef colp = LLVMConstNull(g->ptrty);
-	if (col && g->planned && nd->work >= 0) {
-		LLVMValueRef off = cg_i64(g, nd->work);
-		colp = LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
-	} else if (col) {
-		colp = cg_scratch(g, col); /* past the arena: no plan, or one without it */
-	}
+	LLVMValueRef colp = work_ptr(g, v);
 	LLVMValueRef k = kernels(g, v, &cv), gw = LLVMConstNull(g->ptrty);
 	if (g->gemm_work >= 0) {
 		LLVMValueRef off = cg_i64(g, g->gemm_work);

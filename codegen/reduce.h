@@ -19,6 +19,8 @@ int64_t cg_conv_setup(Cg *g, CgGemmStats *stats, int v);
 /* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel, with
    sinter's GEMM for each product the rule of matmul.c gives it. */
 void cg_conv(Cg *g, int v);
+/* ATTENTION, ATTENTION_GRAD: a call of the runtime's fused kernel. */
+void cg_attention(Cg *g, int v);
 
 /* The accumulator of a SUM, MAX or MIN. */
 typedef struct {

@@ -245,6 +245,8 @@ static void node(Cg *g, int v)
 	case OP_CONV2D:
 	case OP_CONV2D_DX:
 	case OP_CONV2D_DW: cg_conv(g, v); return;
+	case OP_ATTENTION:
+	case OP_ATTENTION_GRAD: cg_attention(g, v); return;
 	case OP_MAX_POOL:
 	case OP_MAX_POOL_GRAD:
 	case OP_AVG_POOL:

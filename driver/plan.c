@@ -2,7 +2,8 @@
  * plan.c — `sinter plan FILE.sn`: runs the program dry (like `sinter ir`),
  * compiles every region through the whole pipeline and reports its memory
  * plan: each arena value with its offset and live range (and each work
- * buffer, the im2col matrices of a convolution, live during its node's
+ * buffer, the im2col matrices of a convolution or the score tiles of an
+ * attention, live during its node's
  * kernel only), the arena size
  * against the naive sum of all buffers and against the lower bound (the
  * most bytes live at one position), a chart of lifetimes, and the bytes of
@@ -220,7 +221,7 @@ static void report(const Region *r)
 	       "writes, only inside fused kernels or computed into their slot",
 	       r->name, n, m - nwork, other);
 	if (nwork)
-		printf("; %d work buffers (im2col matrices, marked w)", nwork);
+		printf("; %d work buffers (convolutions' im2col matrices, attention's score tiles; marked w)", nwork);
 	printf("\n");
 	if (!planned) {
 		printf("  not planned (the memplan pass is off)\n\n");
@@ -240,7 +241,7 @@ static void report(const Region *r)
 		const Node *nd = &r->node[life[i].v];
 		char tb[96];
 		printf("  %%%-5d%s %-14s %-20s %10lld %10lld  [%d, ", life[i].v, life[i].work ? "w" : " ", op_info[nd->op].name,
-		       life[i].work ? "work (im2col)" : type_str(&nd->type, tb, sizeof tb), (long long)(life[i].hi - life[i].lo), (long long)life[i].lo,
+		       life[i].work ? "work" : type_str(&nd->type, tb, sizeof tb), (long long)(life[i].hi - life[i].lo), (long long)life[i].lo,
 		       life[i].def);
 		if (life[i].last == n)
 			printf("end]\n");
@@ -367,7 +368,7 @@ static void svg_region(FILE *f, const Region *r, double oy)
 		        xa, ya, xb - xa > 0.5 ? xb - xa : 0.5, yb - ya > 0.5 ? yb - ya : 0.5,
 		        l->grad ? svg_palette[2] : svg_palette[nd->op % 10 == 2 ? 0 : nd->op % 10]);
 		svg_escaped(f, arena_printf(r->arena, "%%%d %s %s: %lld bytes at %lld, live [%d, %s]", l->v,
-			op_info[nd->op].name, l->work ? "work (im2col)" : type_str(&nd->type, tb, sizeof tb), (long long)(l->hi - l->lo),
+			op_info[nd->op].name, l->work ? "work" : type_str(&nd->type, tb, sizeof tb), (long long)(l->hi - l->lo),
 			(long long)l->lo, l->def, l->last == r->nnode ? "end" : arena_printf(r->arena, "%d", l->last)));
 		fputs("</title></rect>\n", f);
 	}

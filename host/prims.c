@@ -644,6 +644,7 @@ const Builtin builtin_table[] = {
 	TENSOR("rand", "shape", p_rand, OP_RAND), TENSOR("randn", "shape", p_rand, OP_RANDN),
 	TENSOR("dropout", "x, p", p_dropout, OP_DROPOUT),
 	TENSOR("conv2d", "x, w, stride=, padding=, dilation=, groups=", p_conv2d, OP_CONV2D),
+	TENSOR("attention", "q, k, v, causal=, scale=, segment=", prim_attention, OP_ATTENTION),
 	HOST(INIT, "normal", "std=, mean=", p_init), HOST(INIT, "uniform", "lo=, hi=", p_init),
 	HOST(INIT, "constant", "value", p_init),
 	/* named in parameter declarations only: not callable */

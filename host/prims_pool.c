@@ -1,9 +1,11 @@
 /*
- * prims_pool.c — the primitives of convolutional networks that move or
- * summarize windows of NCHW tensors without weights: max_pool2d and
- * avg_pool2d (the pooling ops of ir/pool.h) and pad (constant padding,
- * traced as unslice, whose gradient is the slice back).  Their rows are in
- * the builtin table, host/prims.c; LANGUAGE.md §12 describes them.
+ * prims_pool.c — the primitives that trace one op with a geometry of its
+ * own: those of convolutional networks that move or summarize windows of
+ * NCHW tensors without weights, max_pool2d and avg_pool2d (the pooling ops
+ * of ir/pool.h) and pad (constant padding, traced as unslice, whose
+ * gradient is the slice back); and fused attention (ir/attention.h).
+ * Their rows are in the builtin table, host/prims.c; LANGUAGE.md §12 and
+ * §13 describe them.
  */
 #include "host/host.h"
 #include "ir/pool.h"
@@ -109,4 +111,44 @@ Value prim_pad(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, 
 	int inside = ir_const(r, type_make(DT_BOOL, t.rank, t.dim), 1);
 	int mask = ir_emit(r, &p, &inside, 1, NULL, 0);
 	return v_tensor(ir_op3(r, OP_WHERE, mask, px, val));
+}
+
+/*
+ * attention(q, k, v, causal = true, scale = 1 / sqrt(D), segment = none):
+ * softmax(scale q k^T, masked) v over q, k, v f32[B, H, T, D], as one fused
+ * attention node (ir/attention.c) whose result carries each row's
+ * log-sum-exp in a last column; the value returned is the slice without
+ * it.  segment i32[B, T] (or a list of lists of ints) keeps each position
+ * to the keys of its own segment.
+ */
+Value prim_attention(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[6];
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	int ops[4];
+	for (int k = 0; k < 3; k++)
+		ops[k] = ev_node(ev, v[k], loc, DT_COUNT);
+	Node p = ir_proto(OP_ATTENTION);
+	if (v[3].kind != V_NONE && v[3].kind != V_BOOL)
+		ev_error(ev, loc, "attention: causal must be a bool, got a %s", value_kind_name(&v[3]));
+	p.ia[0] = v[3].kind == V_NONE || v[3].i != 0;
+	p.nia = 1;
+	const Type *q = &ev->tr->r->node[ops[0]].type;
+	if (v[4].kind != V_NONE && !is_number(&v[4]))
+		ev_error(ev, loc, "attention: scale must be a number, got a %s", value_kind_name(&v[4]));
+	p.f = v[4].kind != V_NONE ? num(&v[4]) : q->rank == 4 && q->dim[3] > 0 ? 1 / sqrt((double)q->dim[3]) : 1;
+	int nops = 3;
+	if (v[5].kind != V_NONE)
+		ops[nops++] = ev_node(ev, v[5], loc, DT_COUNT);
+	char err[400];
+	int o = ir_emit(ev->tr->r, &p, ops, nops, err, sizeof err);
+	if (o < 0)
+		ev_error(ev, loc, "%s", err);
+	/* y = o[..., 0:D] */
+	Type t = ev->tr->r->node[o].type;
+	Node s = ir_proto(OP_SLICE);
+	for (int k = 0; k < 4; k++)
+		s.ia[3 * k] = 0, s.ia[3 * k + 1] = t.dim[k] - (k == 3), s.ia[3 * k + 2] = 1;
+	s.nia = 12;
+	return v_tensor(ir_emit(ev->tr->r, &s, &o, 1, NULL, 0));
 }

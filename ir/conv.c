@@ -13,6 +13,7 @@
  * the oracle generated code (runtime/conv.c, GEMMs) is compared against.
  * Each visits a tap only when its input index lies in [0, H) x [0, W).
  */
+#include "ir/attention.h"
 #include "ir/conv.h"
 #include "ir/interp.h"
 
@@ -163,6 +164,10 @@ RtConv ir_conv_of(const Region *r, int v)
 int64_t ir_work_bytes(const Region *r, int v)
 {
 	OpKind op = r->node[v].op;
+	if (op == OP_ATTENTION || op == OP_ATTENTION_GRAD) {
+		RtAttn g = ir_attention_of(r, v);
+		return rt_attention_work(&g);
+	}
 	if (op != OP_CONV2D && op != OP_CONV2D_DX && op != OP_CONV2D_DW)
 		return 0;
 	RtConv g = ir_conv_of(r, v);

@@ -114,6 +114,8 @@ enum {
  *   MAX_POOL, AVG_POOL and their _GRAD ops: ia[0..6) = kernel height
  *                and width, stride height and width, padding height and
  *                width (ir/pool.h); AVG_POOL_GRAD's result type is x's
+ *   ATTENTION, ATTENTION_GRAD  ia[0] = causal (0 or 1), f = score scale
+ *                (ir/attention.c)
  * TAKE, SCATTER_ROWS and ONE_HOT carry `loc`, where their indices came from
  * in the source, for the range check at run time.
  */
@@ -185,7 +187,9 @@ enum {
 	A_TB = 1 << 16,        /* {tb}: transpose b, ia[1] */
 	A_CONV = 1 << 17,      /* {conv}: stride, padding, dilation (h, w each) and groups, ia[0..7) */
 	A_WINDOW = 1 << 18,    /* {window}: pooling's kh, kw, sh, sw, ph, pw, ia[0..6) */
-	ATTR_BITS = 19
+	A_CAUSAL = 1 << 19,    /* {causal}: attention's causal mask, ia[0] */
+	A_SCALE = 1 << 20,     /* {scale}: attention's score scale, f */
+	ATTR_BITS = 21
 };
 
 /* How an attribute's value is written. */

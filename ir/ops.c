@@ -57,6 +57,8 @@ const AttrDef attr_def[ATTR_BITS] = {
 	{ "tb", AK_FLAG, AS_IA1, AU_ZERO },
 	{ "conv", AK_LIST, AS_IA, AU_NEEDED },
 	{ "window", AK_LIST, AS_IA, AU_NEEDED },
+	{ "causal", AK_FLAG, AS_IA0, AU_ZERO },
+	{ "scale", AK_FLOAT, AS_F, AU_NEEDED },
 };
 
 int64_t attr_int(const Node *n, AttrSlot slot)

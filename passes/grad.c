@@ -9,6 +9,7 @@
  * rules stay simple.  Rules never hold a Node pointer across an emit: the
  * node array may move.
  */
+#include "ir/attention.h"
 #include "ir/conv.h"
 #include "ir/ops.h"
 
@@ -448,4 +449,23 @@ void gr_conv2d_dw(AdCtx *ad, int v, int g)
 	int x = arg(ad, v, 0), dy = arg(ad, v, 1);
 	ad_accum(ad, x, ir_conv(r, OP_CONV2D_DX, dy, g, &r->node[v], ty(ad, x)));
 	ad_accum(ad, dy, ir_conv(r, OP_CONV2D, x, g, &r->node[v], ty(ad, dy)));
+}
+
+/* ---- attention ----
+ * One attention_grad node gives the three gradients stacked on a new first
+ * axis; each is a slice of it.  The segment carries none. */
+
+void gr_attention(AdCtx *ad, int v, int g)
+{
+	Region *r = ad_region(ad);
+	int d = ir_attention_grad_emit(r, v, g);
+	Type t = ty(ad, arg(ad, v, 0));
+	for (int k = 0; k < 3; k++) {
+		Node p = ir_proto(OP_SLICE);
+		p.ia[0] = k, p.ia[1] = k + 1, p.ia[2] = 1;
+		for (int a = 0; a < 4; a++)
+			p.ia[3 * a + 3] = 0, p.ia[3 * a + 4] = t.dim[a], p.ia[3 * a + 5] = 1;
+		p.nia = 15;
+		ad_accum(ad, arg(ad, v, k), ir_reshape(r, emit1(ad, &p, d), t));
+	}
 }

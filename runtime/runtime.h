@@ -329,4 +329,26 @@ void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, f
 void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work, const RtConvGemm *k,
 	char *gemm_work);
 
+/* ---- fused attention (runtime/attention.c) ---- */
+/* q, k, v f32[b, h, t, d]; scores scaled by `scale`, masked to j <= i when
+   causal and to equal segment ids when a segment i32[b, t] is given.
+   Generated code passes it as a constant {i64 x 5, double}. */
+typedef struct {
+	int64_t b, h, t, d, causal;
+	double scale;
+} RtAttn;
+/* Query and key block sizes of a tile; the (batch, head) pairs go in at
+   most RT_ATTN_PARTS parts on the thread pool. */
+enum { RT_ATTN_BQ = 64, RT_ATTN_BK = 64, RT_ATTN_PARTS = 8 };
+/* Bytes of the work buffer rt_attention and rt_attention_grad need: the
+   parts' tiles; the memory plan holds it for the call only. */
+int64_t rt_attention_work(const RtAttn *g);
+/* o f32[b, h, t, d + 1]: each row's output y, then its log-sum-exp. */
+void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
+	float *work);
+/* dqkv f32[3, b, h, t, d] = the gradients of q, k, v given o and dout
+   (both f32[b, h, t, d + 1]: dout's last column is the lse's gradient). */
+void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
+	const float *dout, const int32_t *seg, float *dqkv, float *work);
+
 #endif

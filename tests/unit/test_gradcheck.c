@@ -9,6 +9,7 @@
  * abs away from 0, max/min and maximum/minimum away from ties, log and sqrt
  * positive).  A last check makes sure no rule in ops.def went untested.
  */
+#include "ir/attention.h"
 #include "ir/ops.h"
 #define RNG_SEED 99
 #include "tests/unit/check.h"
@@ -94,6 +95,23 @@ static int b_dropout(Region *r, const int *x, const Case *c)
 	Node p = proto(c, OP_DROPOUT);
 	p.f = 0.3;
 	return emit(r, p, x, 1);
+}
+
+/* attention(q, k, v) {causal = p[0], scale = 0.6}, with p[1] a segment
+   i32[B, T] of runs of three positions across the rows' ends; the loss
+   reads the log-sum-exp column as well */
+static int b_attention(Region *r, const int *x, const Case *c)
+{
+	const Type *q = &r->node[x[0]].type;
+	int seg = -1;
+	if (c->p[1]) {
+		Node a = ir_proto(OP_ARANGE);
+		a.type = type_make(DT_I32, 1, (int64_t[]){ q->dim[0] * q->dim[2] });
+		int n = emit(r, a, NULL, 0);
+		int f = ir_op2(r, OP_FLOORDIV, n, ir_const(r, type_scalar(DT_I32), 3));
+		seg = ir_reshape(r, f, type_make(DT_I32, 2, (int64_t[]){ q->dim[0], q->dim[2] }));
+	}
+	return ir_attention_emit(r, x[0], x[1], x[2], seg, c->p[0] != 0, 0.6);
 }
 
 /* x * f32(n) with n an i32 input: only x gets a gradient */
@@ -186,6 +204,9 @@ static const Case cases[] = {
 	CASE("conv2d_dw_strided", b_nary, OP_CONV2D_DW, 2, .in = { F(4, 1, 2, 5, 6), F(4, 1, 3, 3, 2) }, .mode = { M_ANY, M_ANY }, .p = { 2, 2, 1, 0, 1, 1, 1 }, .np = 7, .out = F(4, 3, 2, 2, 3)),
 	CASE("conv2d_dx_groups", b_nary, OP_CONV2D_DX, 2, .in = { F(4, 2, 4, 5, 5), F(4, 4, 2, 3, 3) }, .mode = { M_ANY, M_ANY }, .p = { 1, 1, 1, 1, 1, 1, 2 }, .np = 7, .out = F(4, 2, 4, 5, 5)),
 	CASE("conv2d_dw_groups", b_nary, OP_CONV2D_DW, 2, .in = { F(4, 2, 4, 5, 5), F(4, 2, 4, 5, 5) }, .mode = { M_ANY, M_ANY }, .p = { 1, 1, 1, 1, 1, 1, 2 }, .np = 7, .out = F(4, 4, 2, 3, 3)),
+	CASE("attention_causal", b_attention, OP_ATTENTION, 3, .in = { F(4, 2, 2, 5, 3), F(4, 2, 2, 5, 3), F(4, 2, 2, 5, 3) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 1, 0 }),
+	CASE("attention_full_segment", b_attention, OP_ATTENTION, 3, .in = { F(4, 2, 1, 4, 2), F(4, 2, 1, 4, 2), F(4, 2, 1, 4, 2) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 0, 1 }),
+	CASE("attention_causal_segment", b_attention, OP_ATTENTION, 3, .in = { F(4, 2, 2, 7, 3), F(4, 2, 2, 7, 3), F(4, 2, 2, 7, 3) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 1, 1 }),
 	CASE("softmax_tanh_chain", b_softmax, OP_EXP, 1, .in = { F(2, 3, 5) }, .mode = { M_ANY }),
 	CASE("unused_input_zero", b_unused, OP_SIGMOID, 2, .in = { F(1, 4), F(2, 2, 2) }, .mode = { M_ANY, M_ANY }),
 };

@@ -432,6 +432,11 @@ static Region *every_op_region(Arena *a, bool *covered)
 	p.op = OP_CONV2D_DW;
 	p.type = r->node[cw].type;
 	E(p, cx, cy);
+	p = ir_proto(OP_ATTENTION);
+	p.ia[0] = 1, p.nia = 1, p.f = 0.5;
+	int ao = E(p, cx, cx, cx);
+	p.op = OP_ATTENTION_GRAD;
+	E(p, cx, cx, cx, ao, ao);
 	p = ir_proto(OP_SUM);
 	p.ia[0] = 0, p.ia[1] = 1, p.nia = 2;
 	int loss = E(p, mm);

@@ -94,10 +94,10 @@ static void test_attr_defs(void)
  * the shape rule accepts one; an op none fits fails `sample_OP` and wants
  * a pool value or given type of its kind here.
  */
-enum { NPOOL = 7, NGIVEN = 8, NVARIANT = 4, XIN = 2 /* first pool input */ };
+enum { NPOOL = 8, NARG = 5, NGIVEN = 8, NVARIANT = 4, XIN = 2 /* first pool input */ };
 
 typedef struct {
-	int op, narg, pick[3], given, variant;
+	int op, narg, pick[NARG], given, variant;
 } Recipe;
 
 typedef enum { TW_NONE, TW_JUNK, TW_ZERO, TW_UNSET } Tweak;
@@ -108,6 +108,7 @@ static Type pool_type(int k)
 	switch (k) {
 	case 5: return type_make(DT_F32, 4, d4); /* conv2d's x, w and y, at padding 1 */
 	case 6: return type_make(DT_F32, 4, p4); /* NCHW: pooling */
+	case 7: return type_make(DT_F32, 4, (int64_t[]){ 2, 2, 3, 4 }); /* attention's o of q = case 5 */
 	case 1: return type_make(DT_I32, 1, &d1);
 	case 2: return type_make(DT_BOOL, 3, d3);
 	case 3: return type_scalar(DT_F32);
@@ -194,7 +195,7 @@ static void junk_attrs(Node *p)
    effect) output; -1 when the shape rule refuses. */
 static int sample_emit(Region *r, const Recipe *c, Tweak tw, int bit)
 {
-	int pv[NPOOL] = { -1, -1, -1, -1, -1, -1, -1 }, args[3];
+	int pv[NPOOL] = { -1, -1, -1, -1, -1, -1, -1, -1 }, args[NARG];
 	for (int k = 0; k < c->narg; k++)
 		args[k] = pool_value(r, pv, c->pick[k]);
 	Node p = ir_proto((OpKind)c->op);
@@ -216,7 +217,9 @@ static int sample_emit(Region *r, const Recipe *c, Tweak tw, int bit)
 static bool find_recipe(int op, Recipe *c)
 {
 	c->op = op;
-	c->narg = op_info[op].arity < 0 ? 2 : op_info[op].arity;
+	/* variadic: the fewest operands it takes (attention: q, k, v; its
+	   gradient: those, o and do) */
+	c->narg = op_info[op].arity >= 0 ? op_info[op].arity : op == OP_ATTENTION ? 3 : op == OP_ATTENTION_GRAD ? 5 : 2;
 	int ncombo = 1;
 	for (int k = 0; k < c->narg; k++)
 		ncombo *= NPOOL;
@@ -351,12 +354,12 @@ static void test_attr_samples(void)
 	char name[96], err[512];
 	Tensor x = trand(pool_type(0), -2, 2), ids = trand(pool_type(1), 0, 1), b = trand(pool_type(2), 0, 1),
 	       sc = trand(pool_type(3), -2, 2), x4 = trand(pool_type(5), -2, 2),
-	       p4 = trand(pool_type(6), -2, 2);
+	       p4 = trand(pool_type(6), -2, 2), o4 = trand(pool_type(7), -2, 2);
 	for (int i = 0; i < 4; i++)
 		((int32_t *)ids.data)[i] = 3 - i;
 	for (int i = 0; i < 64; i++)
 		((uint8_t *)b.data)[i] = i % 3 == 0;
-	Tensor *inputs[XIN + NPOOL] = { &x, &x, &x, &ids, &b, &sc, NULL, &x4, &p4 };
+	Tensor *inputs[XIN + NPOOL] = { &x, &x, &x, &ids, &b, &sc, NULL, &x4, &p4, &o4 };
 	for (int op = 0; op < OP_COUNT; op++) {
 		const char *nm = op_info[op].name;
 		Recipe c;
@@ -404,6 +407,7 @@ static void test_attr_samples(void)
 	free(sc.data);
 	free(x4.data);
 	free(p4.data);
+	free(o4.data);
 }
 
 int main(void)

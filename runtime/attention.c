@@ -1,0 +1,341 @@
+/*
+ * attention.c — fused scaled dot-product attention for generated code:
+ * the forward pass and its gradient, FlashAttention's way on the CPU.
+ *
+ * Per (batch, head), q, k, v are [T, D] and the scores s = scale q k^T are
+ * only ever held one tile at a time: a block of RT_ATTN_BQ queries against
+ * a block of RT_ATTN_BK keys.  The forward keeps, per query row, the
+ * running maximum m and sum l of exp(s - m) and rescales its accumulator
+ * of p v when m grows (online softmax), so the T x T matrix is never
+ * written; it stores y and the row's log-sum-exp m + log l side by side,
+ * o = [y | lse] of D + 1 floats per row, which is all the backward keeps.
+ * The backward recomputes each tile's probabilities from q, k and the
+ * saved lse (p = exp(s - lse)), and with D_i = rowsum(dy * y) - dlse
+ * (the lse column's own gradient folded in) gives ds = p (dp - D_i):
+ *   dv += p^T dy,  dp = dy v^T,  dq += scale ds k,  dk += scale ds^T q.
+ * The tile products are single-threaded cblas_sgemm calls (as conv.c's).
+ *
+ * Masking is computed in the tile from the positions (causal: key j <= i)
+ * and the segment ids (same segment), never stored.  A tile every pair of
+ * which is masked is skipped whole: causal tiles above the diagonal, and
+ * tiles whose query and key blocks have disjoint ranges of segment ids,
+ * which for packed rows (ids non-decreasing along the row) are the key
+ * blocks lying before the first document of the query block.  The test
+ * is exact for any ids; only the amount skipped depends on their order.
+ * A query row always sees itself (its own segment, j = i), so no row has
+ * every key masked.
+ *
+ * The (batch, head) pairs go in at most RT_ATTN_PARTS parts on the thread
+ * pool, each with its own scratch in the work buffer the caller owns
+ * (rt_attention_work bytes); every pair is computed the same way whatever
+ * part or thread runs it, so results do not depend on --threads.
+ */
+#include "runtime/runtime.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+enum { BQ = RT_ATTN_BQ, BK = RT_ATTN_BK };
+
+/* The tile loops in versions for AVX-512 and AVX2 besides the baseline
+   x86-64 the runtime is compiled for, chosen when the program loads (the
+   runtime runs on any x86-64; generated code targets the host, and these
+   should too). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDE
+#endif
+
+static int64_t parts_of(const RtAttn *g)
+{
+	int64_t n = g->b * g->h;
+	return n < RT_ATTN_PARTS ? n : RT_ATTN_PARTS;
+}
+
+/* Query rows of a tile: BQ, or T when shorter. */
+static int64_t tile_rows(const RtAttn *g)
+{
+	return g->t < BQ ? g->t : BQ;
+}
+
+/* Floats of one part's scratch: two score tiles, an accumulator tile, the
+   rows' running max and sum (forward) or D (backward, T of them). */
+static int64_t part_floats(const RtAttn *g)
+{
+	int64_t bq = tile_rows(g), rows = g->t > 2 * bq ? g->t : 2 * bq;
+	return 2 * bq * BK + bq * g->d + rows;
+}
+
+int64_t rt_attention_work(const RtAttn *g)
+{
+	return parts_of(g) * part_floats(g) * (int64_t)sizeof(float);
+}
+
+/* e^x for x <= 0 (scores minus their row maximum), within a few ulp: a
+   loop over a tile of these vectorizes, where one of expf does not. */
+static inline float exp_neg(float x)
+{
+	x = x < -87.0f ? -87.0f : x;
+	float t = x * 1.44269504f + 12582912.0f; /* 1.5 * 2^23: rounds to an integer */
+	float n = t - 12582912.0f;
+	int32_t bits;
+	memcpy(&bits, &t, sizeof bits);
+	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
+			  1.6666665459e-1f) * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	int32_t e = (bits - 0x4B400000 + 127) << 23;
+	float s;
+	memcpy(&s, &e, sizeof s);
+	return p * s;
+}
+
+/* A row of a tile's maximum and sum, in LANES partial results combined in
+   a fixed order: vector code without reassociating floats (which the
+   compiler may not do by itself, nor should: the rounding trick of
+   exp_neg needs its additions as written). */
+enum { LANES = 16 };
+_Static_assert(BK % LANES == 0, "a tile row is whole lanes");
+
+static inline float row_max(const float *row)
+{
+	float mv[LANES];
+	for (int k = 0; k < LANES; k++)
+		mv[k] = row[k];
+	for (int64_t j = LANES; j < BK; j += LANES)
+		for (int k = 0; k < LANES; k++)
+			mv[k] = row[j + k] > mv[k] ? row[j + k] : mv[k];
+	float mx = mv[0];
+	for (int k = 1; k < LANES; k++)
+		mx = mv[k] > mx ? mv[k] : mx;
+	return mx;
+}
+
+static inline float row_sum(const float *row)
+{
+	float sv[LANES] = { 0 };
+	for (int64_t j = 0; j < BK; j += LANES)
+		for (int k = 0; k < LANES; k++)
+			sv[k] += row[j + k];
+	float sum = 0;
+	for (int k = 0; k < LANES; k++)
+		sum += sv[k];
+	return sum;
+}
+
+/* The pair of blocks [i0, i1) x [j0, j1) of one row's segment ids: SKIP
+   when every pair is masked, FULL when none is. */
+typedef enum { TILE_SKIP, TILE_MASKED, TILE_FULL } TileKind;
+
+static inline TileKind tile_kind(const RtAttn *g, const int32_t *seg, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
+{
+	if (g->causal && j0 > i1 - 1)
+		return TILE_SKIP;
+	bool full = !g->causal || j1 - 1 <= i0;
+	if (!seg)
+		return full ? TILE_FULL : TILE_MASKED;
+	int32_t qlo = seg[i0], qhi = seg[i0], klo = seg[j0], khi = seg[j0];
+	for (int64_t i = i0; i < i1; i++) {
+		qlo = seg[i] < qlo ? seg[i] : qlo;
+		qhi = seg[i] > qhi ? seg[i] : qhi;
+	}
+	for (int64_t j = j0; j < j1; j++) {
+		klo = seg[j] < klo ? seg[j] : klo;
+		khi = seg[j] > khi ? seg[j] : khi;
+	}
+	if (khi < qlo || klo > qhi)
+		return TILE_SKIP;
+	return full && qlo == qhi && klo == khi && qlo == klo ? TILE_FULL : TILE_MASKED;
+}
+
+/* The scores of a tile, scaled, in s[BQ][BK]: columns past the block and
+   masked pairs -inf. */
+static inline void scores(const RtAttn *g, const float *q, const float *k, const int32_t *seg, TileKind kind,
+	int64_t i0, int64_t ni, int64_t j0, int64_t nj, float *s)
+{
+	int64_t D = g->d;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, (int)D, (float)g->scale, q + i0 * D, (int)D,
+		k + j0 * D, (int)D, 0.0f, s, BK);
+	for (int64_t i = 0; i < ni; i++) {
+		float *row = s + i * BK;
+		for (int64_t j = nj; j < BK; j++)
+			row[j] = -INFINITY;
+		if (kind == TILE_FULL)
+			continue;
+		for (int64_t j = 0; j < nj; j++) {
+			bool keep = (!g->causal || j0 + j <= i0 + i) && (!seg || seg[j0 + j] == seg[i0 + i]);
+			row[j] = keep ? row[j] : -INFINITY;
+		}
+	}
+}
+
+/* The walk over the key blocks of query block [i0, i0 + ni). */
+typedef struct {
+	int64_t i0, ni, j0, nj;
+} Tile;
+
+static Tile tile_first(const RtAttn *g, int64_t i0)
+{
+	Tile t = { i0, g->t - i0 < BQ ? g->t - i0 : BQ, -BK, 0 };
+	return t;
+}
+
+/* Moves t to the next key block not skipped and puts its scores in s;
+   false past the last. */
+static inline bool tile_next(const RtAttn *g, const int32_t *seg, const float *q, const float *k, Tile *t, float *s)
+{
+	for (t->j0 += BK; t->j0 < g->t; t->j0 += BK) {
+		t->nj = g->t - t->j0 < BK ? g->t - t->j0 : BK;
+		TileKind kind = tile_kind(g, seg, t->i0, t->i0 + t->ni, t->j0, t->j0 + t->nj);
+		if (kind != TILE_SKIP) {
+			scores(g, q, k, seg, kind, t->i0, t->ni, t->j0, t->nj, s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One (batch, head): q, k, v [T, D]; o [T, D + 1]. */
+WIDE static void forward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
+	float *o, float *work)
+{
+	int64_t T = g->t, D = g->d;
+	int64_t bq = tile_rows(g);
+	float *s = work, *acc = work + 2 * bq * BK, *m = acc + bq * D, *l = m + bq;
+	for (int64_t i0 = 0; i0 < T; i0 += BQ) {
+		Tile t = tile_first(g, i0);
+		int64_t ni = t.ni, j0, nj;
+		for (int64_t i = 0; i < ni; i++)
+			m[i] = -INFINITY, l[i] = 0;
+		memset(acc, 0, (size_t)(ni * D) * sizeof *acc);
+		while (tile_next(g, seg, q, k, &t, s)) {
+			j0 = t.j0, nj = t.nj;
+			for (int64_t i = 0; i < ni; i++) {
+				float *row = s + i * BK, mx = row_max(row);
+				if (mx == -INFINITY) {
+					memset(row, 0, BK * sizeof *row); /* nothing of this row in the tile */
+					continue;
+				}
+				float mnew = mx > m[i] ? mx : m[i];
+				for (int64_t j = 0; j < BK; j++)
+					row[j] = row[j] == -INFINITY ? 0.0f : exp_neg(row[j] - mnew);
+				float sum = row_sum(row);
+				float corr = m[i] == -INFINITY ? 0.0f : exp_neg(m[i] - mnew);
+				l[i] = l[i] * corr + sum;
+				m[i] = mnew;
+				float *a = acc + i * D;
+				for (int64_t d = 0; d < D; d++)
+					a[d] *= corr;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ni, (int)D, (int)nj, 1.0f, s, BK,
+				v + j0 * D, (int)D, 1.0f, acc, (int)D);
+		}
+		for (int64_t i = 0; i < ni; i++) {
+			float *y = o + (i0 + i) * (D + 1), inv = 1.0f / l[i];
+			for (int64_t d = 0; d < D; d++)
+				y[d] = acc[i * D + d] * inv;
+			y[D] = m[i] + logf(l[i]);
+		}
+	}
+}
+
+/* One (batch, head): dq, dk, dv [T, D] each, already zero. */
+WIDE static void backward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
+	const float *o, const float *dout, float *dq, float *dk, float *dv, float *work)
+{
+	int64_t T = g->t, D = g->d, ld = D + 1;
+	int64_t bq = tile_rows(g);
+	float *p = work, *dp = work + bq * BK, *di = work + 2 * bq * BK + bq * D;
+	for (int64_t i = 0; i < T; i++) {
+		const float *y = o + i * ld, *dy = dout + i * ld;
+		double sum = 0;
+		for (int64_t d = 0; d < D; d++)
+			sum += (double)dy[d] * y[d];
+		di[i] = (float)(sum - dy[D]);
+	}
+	for (int64_t i0 = 0; i0 < T; i0 += BQ) {
+		Tile t = tile_first(g, i0);
+		int64_t ni = t.ni, j0, nj;
+		while (tile_next(g, seg, q, k, &t, p)) {
+			j0 = t.j0, nj = t.nj;
+			for (int64_t i = 0; i < ni; i++) {
+				float *row = p + i * BK, lse = o[(i0 + i) * ld + D];
+				for (int64_t j = 0; j < BK; j++)
+					row[j] = row[j] == -INFINITY ? 0.0f : exp_neg(row[j] - lse);
+			}
+			/* dv[j0..] += p^T dy;  dp = dy v^T */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nj, (int)D, (int)ni, 1.0f, p, BK,
+				dout + i0 * ld, (int)ld, 1.0f, dv + j0 * D, (int)D);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, (int)D, 1.0f, dout + i0 * ld,
+				(int)ld, v + j0 * D, (int)D, 0.0f, dp, BK);
+			for (int64_t i = 0; i < ni; i++) {
+				float *pr = p + i * BK, *dr = dp + i * BK, d0 = di[i0 + i];
+				for (int64_t j = 0; j < nj; j++)
+					dr[j] = pr[j] * (dr[j] - d0);
+			}
+			/* dq[i0..] += scale ds k;  dk[j0..] += scale ds^T q */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ni, (int)D, (int)nj, (float)g->scale, dp, BK,
+				k + j0 * D, (int)D, 1.0f, dq + i0 * D, (int)D);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nj, (int)D, (int)ni, (float)g->scale, dp, BK,
+				q + i0 * D, (int)D, 1.0f, dk + j0 * D, (int)D);
+		}
+	}
+}
+
+typedef struct {
+	const RtAttn *g;
+	const float *q, *k, *v, *o, *dout;
+	const int32_t *seg;
+	float *out, *work;
+	int64_t parts;
+} Job;
+
+static void run_range(void *ctx, int64_t p0, int64_t p1)
+{
+	const Job *j = ctx;
+	const RtAttn *g = j->g;
+	int64_t n = g->b * g->h, td = g->t * g->d, to = g->t * (g->d + 1);
+	for (int64_t p = p0; p < p1; p++) {
+		float *work = j->work + p * part_floats(g);
+		for (int64_t bh = n * p / j->parts; bh < n * (p + 1) / j->parts; bh++) {
+			const int32_t *seg = j->seg ? j->seg + bh / g->h * g->t : NULL;
+			const float *q = j->q + bh * td, *k = j->k + bh * td, *v = j->v + bh * td;
+			if (!j->dout) {
+				forward_one(g, q, k, v, seg, j->out + bh * to, work);
+				continue;
+			}
+			float *dq = j->out + bh * td, *dk = dq + n * td, *dv = dk + n * td;
+			memset(dq, 0, (size_t)td * sizeof *dq);
+			memset(dk, 0, (size_t)td * sizeof *dk);
+			memset(dv, 0, (size_t)td * sizeof *dv);
+			backward_one(g, q, k, v, seg, j->o + bh * to, j->dout + bh * to, dq, dk, dv, work);
+		}
+	}
+}
+
+static void run_parts(Job *j)
+{
+	j->parts = parts_of(j->g);
+	int threads = rt_gemm_serial_begin();
+	if (j->parts == 1)
+		run_range(j, 0, 1);
+	else if (j->parts > 1)
+		rt_parallel_for(j->parts, run_range, j);
+	rt_gemm_serial_end(threads);
+}
+
+void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
+	float *work)
+{
+	Job j = { .g = g, .q = q, .k = k, .v = v, .seg = seg, .out = o, .work = work };
+	run_parts(&j);
+}
+
+void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
+	const float *dout, const int32_t *seg, float *dqkv, float *work)
+{
+	Job j = { .g = g, .q = q, .k = k, .v = v, .o = o, .dout = dout, .seg = seg, .out = dqkv, .work = work };
+	run_parts(&j);
+}
