@@ -120,15 +120,30 @@ static void test_unary(void)
 		snprintf(name, sizeof name, "bool_not_[%s]", shapes[s]);
 		one_op(name, ir_proto(OP_NOT), &in, 1, 0);
 	}
-	/* casts between every pair of element types, with values that saturate and NaN */
+	/* casts between every pair of element types the IR allows (bf16 meets
+	   f32 only), with values that saturate and NaN; bf16 also from f32
+	   values at every rounding tie and from the ends of the f32 range */
 	for (int from = 0; from < DT_COUNT; from++)
 		for (int to = 0; to < DT_COUNT; to++) {
-			Tensor in = trand(tp((DType)from, "33"), from == DT_F32 ? -5e9 : -3, from == DT_F32 ? 5e9 : 3);
+			if ((from == DT_BF16 || to == DT_BF16) && from != to && from != DT_F32 && to != DT_F32)
+				continue;
+			bool wide = from == DT_F32 || from == DT_BF16;
+			Tensor in = trand(tp((DType)from, "33"), wide ? -5e9 : -3, wide ? 5e9 : 3);
 			if (from == DT_F32) {
 				((float *)in.data)[0] = NAN;
 				((float *)in.data)[1] = -2.7f;
 				((float *)in.data)[2] = 0;
+				for (int k = 3; to == DT_BF16 && k < 33; k++) {
+					uint32_t u = (uint32_t)(urand() * 4294967296.0);
+					if (k < 20) /* exact ties, odd and even kept halves */
+						u = (u & 0xFFFF0000u) | 0x8000u;
+					if (k == 20 || k == 21)
+						u = k == 20 ? 0x7F7FC000u : 0xFF7FFFFFu; /* tie to inf; rounds to -inf */
+					memcpy((float *)in.data + k, &u, 4);
+				}
 			}
+			if (from == DT_BF16)
+				((uint16_t *)in.data)[0] = 0x7FC0;
 			Node p = ir_proto(OP_CAST);
 			p.type = in.type;
 			p.type.dt = (DType)to;

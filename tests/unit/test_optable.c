@@ -35,7 +35,7 @@
 enum { N = 64 }; /* elements per test vector */
 
 static const unsigned KNOWN = F_UNARY | F_BINARY | F_REDUCE | F_EFFECT | F_NOGRAD | F_SOURCE | F_MAP | F_LOOP |
-	F_ALIAS | F_ACCUM | F_RANDOM | F_COMMUTE | F_GIVEN;
+	F_ALIAS | F_ACCUM | F_RANDOM | F_COMMUTE | F_GIVEN | F_BF16;
 
 static bool has(int op, unsigned f)
 {
