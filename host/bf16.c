@@ -33,7 +33,7 @@ static DType tensor_dtype(const Ev *ev, const Value *v)
  * PyTorch's promotion with bf16: bf16 with bf16, with an integer or bool
  * tensor, or with a host number stays bf16; bf16 with an f32 tensor (a
  * parameter among them) gives f32.  Lists of numbers are weak, like host
- * numbers.  Only f32 results are rounded: comparisons stay bool, argmax
+ * numbers; the tensors of a list (concat's) take part.  Only f32 results are rounded: comparisons stay bool, argmax
  * i32.  b is the builtin that computed out (NULL for an operator): only
  * tensor primitives are rounded, and casts give what they name.
  */
@@ -48,11 +48,16 @@ Value ev_bf16_result(Ev *ev, const Builtin *b, const Value *args, int nargs, Val
 		return out;
 	bool bf = false, f32 = false;
 	for (int i = 0; i < nargs; i++) {
-		if (!is_tensor_value(&args[i]))
-			continue;
-		DType dt = tensor_dtype(ev, &args[i]);
-		bf |= dt == DT_BF16;
-		f32 |= dt == DT_F32;
+		/* a list argument (concat's) counts by the tensors it holds */
+		bool list = args[i].kind == V_LIST;
+		for (int k = 0; k < (list ? args[i].n : 1); k++) {
+			const Value *a = list ? &args[i].items[k] : &args[i];
+			if (!is_tensor_value(a))
+				continue;
+			DType dt = tensor_dtype(ev, a);
+			bf |= dt == DT_BF16;
+			f32 |= dt == DT_F32;
+		}
 	}
 	if (!bf || f32)
 		return out;

@@ -403,7 +403,7 @@ static int index_loc(Ev *ev, Loc loc)
 static void check_index_dtype(Ev *ev, int node, Loc loc, const char *fname, const char *what)
 {
 	const Type *t = &ev->tr->r->node[node].type;
-	if (t->dt != DT_F32)
+	if (t->dt != DT_F32 && t->dt != DT_BF16)
 		return;
 	const char *via;
 	int depth;
@@ -417,7 +417,7 @@ static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **na
 	Value v[2];
 	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int t = ev_node(ev, v[0], loc, DT_COUNT);
-	int i = ev_node(ev, v[1], loc, DT_COUNT);
+	int i = ev_node_stored(ev, v[1], loc, DT_COUNT);
 	Region *r = ev->tr->r;
 	check_index_dtype(ev, i, loc, "take", "its indices");
 	if (r->node[i].type.dt != DT_I32)
@@ -433,7 +433,7 @@ static Value p_one_hot(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 {
 	Value v[2];
 	get_args(ev, loc, b->name, b->spec, a, names, n, v);
-	int i = ev_node(ev, v[0], loc, DT_COUNT);
+	int i = ev_node_stored(ev, v[0], loc, DT_COUNT);
 	check_index_dtype(ev, i, loc, "one_hot", "class indices");
 	if (ev->tr->r->node[i].type.dt != DT_I32)
 		i = ir_cast(ev->tr->r, i, DT_I32);

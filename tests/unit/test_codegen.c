@@ -196,6 +196,8 @@ static void test_binary(void)
 		{ "3,1,4", "2,4", "3,2,1" } };
 	for (int s = 0; s < 4; s++)
 		for (int dt = 0; dt < DT_COUNT; dt++) {
+			if (dt == DT_BF16) /* storage only: the IR refuses it to where (test_ir) */
+				continue;
 			Tensor in[3] = { trand(tp(DT_BOOL, wh[s][0]), 0, 1), trand(tp((DType)dt, wh[s][1]), -9, 9),
 				trand(tp((DType)dt, wh[s][2]), -9, 9) };
 			snprintf(name, sizeof name, "where_%s_[%s]_[%s]_[%s]", dtype_name((DType)dt), wh[s][0], wh[s][1], wh[s][2]);
@@ -218,7 +220,7 @@ static void test_sources(void)
 			p.op = OP_ARANGE;
 			p.type = tp((DType)dt, shapes[s][0] && !strchr(shapes[s], ',') ? shapes[s] : "5");
 			snprintf(name, sizeof name, "arange_%s_[%s]", dtype_name((DType)dt), shapes[s]);
-			if (dt != DT_BOOL)
+			if (dt != DT_BOOL && dt != DT_BF16)
 				one_op(name, p, NULL, 0, 0);
 		}
 	static const char *const tr[] = { "1,1", "7,33", "33,7", "5,5" };
@@ -307,6 +309,8 @@ static Node given(OpKind op, Type t)
 static void test_shape_ops(void)
 {
 	for (int dt = 0; dt < DT_COUNT; dt++) {
+		if (dt == DT_BF16) /* storage only: the IR refuses it to shape ops (test_ir) */
+			continue;
 		char name[96];
 #define CASE(label, node, ...) do { \
 		Tensor in_[] = { __VA_ARGS__ }; \
