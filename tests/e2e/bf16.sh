@@ -103,6 +103,21 @@ for k in want:
     assert len(got[k]) == len(want[k]) and all(same(a, b) for a, b in zip(got[k], want[k])), (k, got[k], want[k])
 PYEOF
 
+# minimize takes a bf16 loss (as loss.backward() does) and steps in f32:
+# the loss is bf16(0.3) = 0.30078125, the gradient 0.1 reaches w unrounded
+cat >"$tmp/loss.sn" <<'SN'
+model M {
+  param w: f32[3] = ones
+}
+train {
+  let m = M()
+  let opt = sgd(lr = 0.5)
+  print(minimize(opt, bf16(sum(m.w * 0.1))), m.w)
+}
+SN
+expect bf16_loss_minimize "0.30078125 [0.95, 0.95, 0.95]" "$sinter" run "$tmp/loss.sn"
+expect bf16_loss_minimize_interp "0.30078125 [0.95, 0.95, 0.95]" "$sinter" run "$tmp/loss.sn" --interp
+
 # training through bf16 casts, replayed in PyTorch
 "$sinter" run "$spec/bf16_train.sn" -D INIT="$tmp/init.safetensors" >"$tmp/train.out" 2>"$tmp/train.err"
 check train_runs test ! -s "$tmp/train.err"
