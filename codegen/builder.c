@@ -18,7 +18,8 @@
 
 LLVMTypeRef cg_elem_type(Cg *g, DType dt)
 {
-	return dt == DT_F32 ? g->f32 : dt == DT_I32 ? g->i32 : g->i8;
+	/* bf16 is stored as its bits; codegen/scalar.c converts them */
+	return dt == DT_F32 ? g->f32 : dt == DT_I32 ? g->i32 : dt == DT_BF16 ? g->i16 : g->i8;
 }
 
 LLVMValueRef cg_i64(Cg *g, int64_t v)

@@ -48,7 +48,7 @@ typedef struct {
 	int64_t gemm_work;      /* scratch offset of the workspace of sinter's GEMMs (matmul.c), -1 = none */
 	LLVMValueRef bad;       /* i1 a range-checked kernel (take, scatter_rows, one_hot) returns:
 	                           some index was outside its table; NULL = none can be */
-	LLVMTypeRef f32, f64, i1, i8, i32, i64, ptrty, voidty;
+	LLVMTypeRef f32, f64, i1, i8, i16, i32, i64, ptrty, voidty;
 } Cg;
 
 /* An operand of a strided walk: element (off + sum_a i_a * st[a]) of ptr. */

@@ -386,6 +386,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	g.f64 = LLVMDoubleTypeInContext(ctx);
 	g.i1 = LLVMInt1TypeInContext(ctx);
 	g.i8 = LLVMInt8TypeInContext(ctx);
+	g.i16 = LLVMInt16TypeInContext(ctx);
 	g.i32 = LLVMInt32TypeInContext(ctx);
 	g.i64 = LLVMInt64TypeInContext(ctx);
 	g.ptrty = LLVMPointerTypeInContext(ctx, 0);

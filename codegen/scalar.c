@@ -302,11 +302,33 @@ LLVMValueRef cg_binary(Cg *g, OpKind op, DType dt, LLVMValueRef x, LLVMValueRef 
 	return r;
 }
 
+/* f32 -> bf16 bits, rt_bf16_from_f32 operation for operation: round to
+   nearest even by adding 0x7FFF plus the kept part's lowest bit, NaN to
+   0x7FC0.  Integer work only, so any x86-64 runs it and LLVM vectorizes
+   it (AVX512_BF16's vcvtneps2bf16 gives the same bits but is not on every
+   CPU we run on). */
+static LLVMValueRef to_bf16(Cg *g, LLVMValueRef x)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef u = LLVMBuildBitCast(b, x, g->i32, "");
+	LLVMValueRef hi = LLVMBuildLShr(b, u, cg_i32(g, 16), "");
+	LLVMValueRef bias = LLVMBuildAdd(b, LLVMBuildAnd(b, hi, cg_i32(g, 1), ""), cg_i32(g, 0x7FFF), "");
+	LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, u, bias, ""), cg_i32(g, 16), "");
+	r = LLVMBuildTrunc(b, r, g->i16, "");
+	LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, x, x, "");
+	return LLVMBuildSelect(b, nan, LLVMConstInt(g->i16, 0x7FC0, 0), r, "");
+}
+
 LLVMValueRef cg_convert(Cg *g, DType from, DType to, LLVMValueRef x)
 {
 	LLVMBuilderRef b = g->b;
 	if (from == to)
 		return x;
+	/* bf16 meets f32 only (sh_cast) */
+	if (to == DT_BF16)
+		return to_bf16(g, x);
+	if (from == DT_BF16)
+		return LLVMBuildBitCast(b, LLVMBuildShl(b, LLVMBuildZExt(b, x, g->i32, ""), cg_i32(g, 16), ""), g->f32, "");
 	switch (to) {
 	case DT_F32:
 		return from == DT_I32 ? LLVMBuildSIToFP(b, x, g->f32, "") : LLVMBuildUIToFP(b, x, g->f32, "");
@@ -329,6 +351,8 @@ LLVMValueRef cg_const_of(Cg *g, DType to, double v)
 		return cg_f32(g, (float)v);
 	case DT_I32:
 		return cg_i32(g, (int32_t)sem_convert(DT_I32, v));
+	case DT_BF16:
+		return LLVMConstInt(g->i16, rt_bf16_from_f32((float)v), 0);
 	default:
 		return LLVMConstInt(g->i8, v != 0, 0);
 	}

@@ -98,6 +98,8 @@ static void store_scalar(DType dt, double x, void *out)
 		*(float *)out = (float)x;
 	else if (dt == DT_I32)
 		*(int32_t *)out = (int32_t)x;
+	else if (dt == DT_BF16)
+		*(uint16_t *)out = rt_bf16_from_f32((float)x);
 	else
 		*(uint8_t *)out = x != 0;
 }
@@ -155,7 +157,8 @@ static int list_node(Ev *ev, Value v, Loc loc, DType want)
 	return add_input(ev, t, NULL, data);
 }
 
-int ev_node(Ev *ev, Value v, Loc loc, DType want)
+/* ev_node, with a bf16 tensor kept bf16 under want DT_COUNT (region outputs). */
+int ev_node_stored(Ev *ev, Value v, Loc loc, DType want)
 {
 	Trace *tr = need_trace(ev, loc);
 	Region *r = tr->r;
@@ -199,8 +202,23 @@ int ev_node(Ev *ev, Value v, Loc loc, DType want)
 	default:
 		ev_error(ev, loc, "expected a tensor or a number, got a %s", value_kind_name(&v));
 	}
-	if (want != DT_COUNT && r->node[x].type.dt != want)
+	DType dt = r->node[x].type.dt;
+	if (want != DT_COUNT && dt != want) {
+		/* bf16 converts to and from f32 only (sh_cast) */
+		if ((dt == DT_BF16 || want == DT_BF16) && dt != DT_F32 && want != DT_F32)
+			x = ir_cast(r, x, DT_F32);
 		x = ir_cast(r, x, want);
+	}
+	return x;
+}
+
+/* A value as a node of dtype want (DT_COUNT: its own).  A bf16 tensor is
+   read as f32 unless bf16 is asked for: ops compute in f32 (host/bf16.c). */
+int ev_node(Ev *ev, Value v, Loc loc, DType want)
+{
+	int x = ev_node_stored(ev, v, loc, want);
+	if (want == DT_COUNT && ev->tr->r->node[x].type.dt == DT_BF16)
+		x = ir_cast(ev->tr->r, x, DT_F32);
 	return x;
 }
 
@@ -209,11 +227,13 @@ static bool is_tensor(const Value *v)
 	return v->kind == V_TENSOR || v->kind == V_HOST || v->kind == V_PARAM || v->kind == V_LIST;
 }
 
+/* The dtype an operator computes v in: bf16 computes in f32 (host/bf16.c). */
 static DType value_dtype(Ev *ev, const Value *v)
 {
+	DType dt;
 	switch (v->kind) {
-	case V_TENSOR: return ev->tr->r->node[v->node].type.dt;
-	case V_HOST: return v->ht->t.type.dt;
+	case V_TENSOR: dt = ev->tr->r->node[v->node].type.dt; break;
+	case V_HOST: dt = v->ht->t.type.dt; break;
 	case V_PARAM: return v->slot->t.type.dt;
 	case V_FLOAT: return DT_F32;
 	case V_INT: return DT_I32;
@@ -225,6 +245,7 @@ static DType value_dtype(Ev *ev, const Value *v)
 		return DT_I32;
 	default: return DT_F32;
 	}
+	return dt == DT_BF16 ? DT_F32 : dt;
 }
 
 /* The element type two operands meet in; host numbers are "weak". */
@@ -457,7 +478,7 @@ static int matmul(Ev *ev, Value a, Value b, Loc loc, const Loc *locs)
 	return v;
 }
 
-Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *locs)
+static Value binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *locs)
 {
 	if (a.kind == V_STR && b.kind == V_STR && op == BIN_ADD) {
 		size_t la = strlen(a.s), lb = strlen(b.s);
@@ -507,7 +528,12 @@ Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *locs)
 	return v_tensor(emit(ev, loc, &p, (int[]){ x, y }, 2, locs));
 }
 
-Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc)
+Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *locs)
+{
+	return ev_bf16_result(ev, NULL, (Value[]){ a, b }, 2, binary(ev, op, a, b, loc, locs));
+}
+
+static Value unary(Ev *ev, OpKind op, Value a, Loc loc)
 {
 	need_trace(ev, loc);
 	DType dt = op == OP_NOT ? DT_BOOL : value_dtype(ev, &a);
@@ -519,4 +545,9 @@ Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc)
 	int x = ev_node(ev, a, loc, dt);
 	Node p = ir_proto(op);
 	return v_tensor(emit(ev, loc, &p, &x, 1, NULL));
+}
+
+Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc)
+{
+	return ev_bf16_result(ev, NULL, &a, 1, unary(ev, op, a, loc));
 }

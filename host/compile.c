@@ -184,6 +184,7 @@ static Value output_value(Ev *ev, Tensor *t)
 		switch (t->type.dt) {
 		case DT_F32: v = v_float(*(float *)t->data); break;
 		case DT_I32: v = v_int(*(int32_t *)t->data); break;
+		case DT_BF16: v = v_float(rt_bf16_to_f32(*(uint16_t *)t->data)); break;
 		default: v = v_bool(*(uint8_t *)t->data != 0); break;
 		}
 		free(t->data);
@@ -389,7 +390,7 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	for (int i = 0; i < nn; i++)
 		slot[i] = -1;
 	for (int i = 0; i < n; i++) {
-		int x = ev_node(ev, vals[i], loc, DT_COUNT);
+		int x = ev_node_stored(ev, vals[i], loc, DT_COUNT);
 		ir_output(tr->r, x);
 		if (vals[i].kind == V_TENSOR)
 			slot[x] = i;

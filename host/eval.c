@@ -436,7 +436,9 @@ static Value member_of(Ev *ev, Value b, const Expr *e)
 				perm[i] = i;
 			perm[t.rank - 2] = t.rank - 1;
 			perm[t.rank - 1] = t.rank - 2;
-			return v_tensor(ir_transpose(ev->tr->r, ev_node(ev, b, e->loc, t.dt), perm));
+			/* DT_COUNT: a bf16 tensor moves as f32 and is rounded back, exactly */
+			Value tr = v_tensor(ir_transpose(ev->tr->r, ev_node(ev, b, e->loc, DT_COUNT), perm));
+			return ev_bf16_result(ev, NULL, &b, 1, tr);
 		}
 		if (strcmp(e->str, "shape") == 0)
 			return shape_list(ev, &t);
@@ -492,7 +494,7 @@ static Value index_value(Ev *ev, Env *env, const Expr *e, Value *b)
 	if (e->nitems > t.rank)
 		ev_error(ev, e->loc, "too many indices (%d) for a tensor of rank %d", e->nitems, t.rank);
 	Node p = ir_proto(OP_SLICE);
-	Type after = { .dt = t.dt };
+	Type after = { .dt = t.dt == DT_BF16 ? DT_F32 : t.dt }; /* bf16 moves as f32 (ev_node) */
 	bool sliced = false;
 	for (int k = 0; k < t.rank; k++) {
 		int64_t start = 0, stop = t.dim[k], step = 1;
@@ -527,12 +529,12 @@ static Value index_value(Ev *ev, Env *env, const Expr *e, Value *b)
 			after.dim[after.rank++] = stop > start ? (stop - start - 1) / step + 1 : 0; /* no overflow for a huge step */
 	}
 	p.nia = 3 * t.rank;
-	int x = ev_node(ev, *b, e->loc, t.dt);
+	int x = ev_node(ev, *b, e->loc, DT_COUNT);
 	if (sliced)
 		x = ir_emit(ev->tr->r, &p, &x, 1, NULL, 0);
 	if (after.rank != t.rank)
 		x = ir_reshape(ev->tr->r, x, after);
-	return v_tensor(x);
+	return ev_bf16_result(ev, NULL, b, 1, v_tensor(x));
 }
 
 /* ---- expressions ---- */

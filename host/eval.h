@@ -259,6 +259,7 @@ void env_set(Ev *ev, Env *env, const char *name, Value v, bool host);
 Binding *env_find(Env *env, const char *name);
 Value ev_call(Ev *ev, Env *env, Value callee, Loc loc, Value *args, const char **names, int nargs);
 int ev_node(Ev *ev, Value v, Loc loc, DType want); /* tensor node of v (inputs/consts as needed) */
+int ev_node_stored(Ev *ev, Value v, Loc loc, DType want); /* the same, bf16 kept bf16 */
 /* The static type of a traced, host or parameter tensor; false for others. */
 bool tensor_type(Ev *ev, const Value *v, Type *t);
 const char *value_kind_name(const Value *v);
@@ -337,6 +338,9 @@ Value ev_binary(Ev *ev, int op, Value a, Value b, Loc loc, const Loc *operand_lo
    with '=' are optional); out[i] is V_NONE for an absent optional one. */
 void get_args(Ev *ev, Loc loc, const char *fname, const char *spec, Value *args, const char **names, int nargs, Value *out);
 Value ev_unary_op(Ev *ev, OpKind op, Value a, Loc loc);
+/* out, rounded to bf16 where bf16 operands make PyTorch's result bf16 (host/bf16.c;
+   b: the builtin that computed out, NULL for an operator) */
+Value ev_bf16_result(Ev *ev, const Builtin *b, const Value *args, int nargs, Value out);
 /* A trace's derived origins copied into arena a; the n input origins
    old[] become new[], naming the copies (host_trace_fork). */
 struct Derived *host_derived_copy(Arena *a, struct Derived *list, const void *const *old, const void **new, int n);

@@ -81,7 +81,9 @@ Value host_minimize(Ev *ev, Value opt, Value loss, Value clip_norm, Value accumu
 		ev_error(ev, loc, "minimize needs a tensor loss that depends on parameters, got a %s", value_kind_name(&loss));
 	Region *r = ev->tr->r;
 	Type lt = r->node[loss.node].type;
-	if (lt.rank != 0 || lt.dt != DT_F32)
+	if (lt.rank == 0 && lt.dt == DT_BF16) /* as loss.backward() on a bf16 loss: the step is in f32 */
+		loss = v_tensor(ev_node(ev, loss, loc, DT_F32));
+	else if (lt.rank != 0 || lt.dt != DT_F32)
 		ev_error(ev, loc, "minimize needs a scalar f32 loss, got %s", type_str(&lt, (char[96]){ 0 }, 96));
 	StepOpts so = step_options(ev, opt.opt, clip_norm, accumulate, loc);
 	r->name = "step";

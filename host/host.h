@@ -117,6 +117,8 @@ int64_t host_pack_count(const RtPack *p, const Value *pb);
 void host_pack_batch(Ev *ev, const RtPack *p, const Value *pb, int64_t k, Value *out, Loc loc);
 /* optparams.c: parameter groups and the weight-decay split */
 BuiltinFn prim_group, prim_decay_params;
+/* host/bf16.c: the bf16 cast (ev_bf16_result is in eval.h) */
+BuiltinFn prim_bf16;
 /* Runs the traced work v depends on; returns it as a host value. */
 Value host_force(Ev *ev, Value v, Loc loc);
 /* minimize(opt, loss, clip_norm =, accumulate =): the optional ones V_NONE when absent. */

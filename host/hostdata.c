@@ -118,7 +118,7 @@ static const Tensor *data_tensor(Ev *ev, Loc loc, Value v, const char *what)
 	type_str(&t->type, ts, sizeof ts);
 	if (t->type.rank == 0)
 		ev_error(ev, loc, "tensors: %s is a scalar (%s); its first axis must count the examples", what, ts);
-	if (t->type.dt == DT_BOOL)
+	if (t->type.dt == DT_BOOL || t->type.dt == DT_BF16)
 		ev_error(ev, loc, "tensors: %s is %s; a data set holds f32 or i32 (convert with f32(...) or i32(...))",
 		         what, ts);
 	if (t->type.rank - 1 > RT_EXAMPLE_RANK)

@@ -18,7 +18,8 @@
 
 /* Shortest text that reads back as the same number, as Python prints floats
    (and NumPy f32 elements): maxprec 17 for a double, 9 for an f32, whose
-   text only has to read back as the same f32 (0.1, not 0.100000001).
+   text only has to read back as the same f32 (0.1, not 0.100000001), 4
+   for a bf16 (0.1, not 0.10009765625, the bf16 nearest 0.1).
    Positional from 1e-4 up to 1e16, scientific outside, like Python's repr. */
 static void fmt_float(char *buf, size_t n, double x, int maxprec)
 {
@@ -34,7 +35,8 @@ static void fmt_float(char *buf, size_t n, double x, int maxprec)
 	for (; p < maxprec; p++) {
 		snprintf(buf, n, "%.*e", p - 1, x);
 		double back = strtod(buf, NULL);
-		if (maxprec <= 9 ? (float)back == (float)x : back == x)
+		if (maxprec <= 4 ? rt_bf16_from_f32((float)back) == rt_bf16_from_f32((float)x)
+		    : maxprec <= 9 ? (float)back == (float)x : back == x)
 			break;
 	}
 	snprintf(buf, n, "%.*e", p - 1, x);
@@ -53,6 +55,7 @@ static void fmt_tensor(FILE *f, const Tensor *t, int axis, int64_t off)
 		switch (t->type.dt) {
 		case DT_F32: fmt_float(buf, sizeof buf, ((float *)t->data)[off], 9); break;
 		case DT_I32: snprintf(buf, sizeof buf, "%d", ((int32_t *)t->data)[off]); break;
+		case DT_BF16: fmt_float(buf, sizeof buf, rt_bf16_to_f32(((uint16_t *)t->data)[off]), 4); break;
 		default: snprintf(buf, sizeof buf, "%s", ((uint8_t *)t->data)[off] ? "true" : "false"); break;
 		}
 		fputs(buf, f);
@@ -116,7 +119,8 @@ static const char *short_name(const Instance *inst, const Slot *s)
 
 static RtTensor rt_tensor(const char *name, const Tensor *t)
 {
-	RtTensor r = { .name = name, .dt = t->type.dt == DT_F32 ? RT_F32 : RT_I32, .rank = t->type.rank, .data = t->data };
+	RtDType dt = t->type.dt == DT_F32 ? RT_F32 : t->type.dt == DT_BF16 ? RT_BF16 : RT_I32;
+	RtTensor r = { .name = name, .dt = dt, .rank = t->type.rank, .data = t->data };
 	for (int i = 0; i < t->type.rank; i++)
 		r.dim[i] = t->type.dim[i];
 	return r;
@@ -137,17 +141,24 @@ static void load_into(Ev *ev, Loc loc, const char *path, RtTensor *ts, int n, co
 	for (int i = 0; i < n; i++) {
 		if (strcmp(ts[i].name, name))
 			continue;
-		bool ok = ts[i].rank == t->type.rank && (ts[i].dt == RT_F32) == (t->type.dt == DT_F32);
+		/* bf16 widens to f32 exactly, as PyTorch's load_state_dict copies a
+		   bfloat16 tensor into a float parameter */
+		bool widen = ts[i].dt == RT_BF16 && t->type.dt == DT_F32;
+		bool ok = ts[i].rank == t->type.rank && (widen || (ts[i].dt == RT_F32) == (t->type.dt == DT_F32));
 		for (int k = 0; ok && k < ts[i].rank; k++)
 			ok = ts[i].dim[k] == t->type.dim[k];
 		if (!ok) {
-			Type got = { .dt = ts[i].dt == RT_F32 ? DT_F32 : DT_I32, .rank = ts[i].rank };
+			Type got = { .dt = ts[i].dt == RT_F32 ? DT_F32 : ts[i].dt == RT_BF16 ? DT_BF16 : DT_I32, .rank = ts[i].rank };
 			for (int k = 0; k < ts[i].rank && k < MAX_RANK; k++)
 				got.dim[k] = ts[i].dim[k];
 			ev_error(ev, loc, "'%s': tensor '%s' is %s, but the model has %s", path, name,
 			         type_str(&got, (char[96]){ 0 }, 96), type_str(&t->type, (char[96]){ 0 }, 96));
 		}
-		memcpy(t->data, ts[i].data, (size_t)type_bytes(&t->type));
+		if (widen)
+			for (int64_t k = 0; k < type_numel(&t->type); k++)
+				((float *)t->data)[k] = rt_bf16_to_f32(((const uint16_t *)ts[i].data)[k]);
+		else
+			memcpy(t->data, ts[i].data, (size_t)type_bytes(&t->type));
 		return;
 	}
 	ev_error(ev, loc, "'%s' has no tensor '%s'", path, name);
@@ -418,12 +429,20 @@ Value hostlib_batches(Ev *ev, const Builtin *b, Loc loc, Value *args, const char
 	return (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 4 };
 }
 
-/* save(model, path) and load(model, path): the parameters, then the
-   buffers, each under its name without the model's. */
+/* save(model, path, dtype = "f32") and load(model, path): the parameters,
+   then the buffers, each under its name without the model's; dtype "bf16"
+   saves them rounded to BF16 (as model.bfloat16() before torch's save). */
 Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
-	Value v[2];
+	Value v[3] = { { 0 }, { 0 }, { .kind = V_NONE } };
 	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	bool bf16 = false;
+	if (v[2].kind != V_NONE) {
+		const char *dt = want_str(ev, v[2], loc, "the dtype");
+		if (strcmp(dt, "f32") && strcmp(dt, "bf16"))
+			ev_error(ev, loc, "save: dtype must be \"f32\" or \"bf16\", got \"%s\"", dt);
+		bf16 = dt[0] == 'b';
+	}
 	Instance *inst = want_model(ev, v[0], loc, b->name);
 	const char *path = want_str(ev, v[1], loc, "the path");
 	int nt = inst->nparams + inst->nbuffers;
@@ -433,6 +452,14 @@ Value hostlib_params(Ev *ev, const Builtin *b, Loc loc, Value *args, const char 
 	for (int i = 0; i < nt; i++) {
 		slots[i] = i < inst->nparams ? inst->params[i] : inst->buffers[i - inst->nparams];
 		ts[i] = rt_tensor(short_name(inst, slots[i]), &slots[i]->t);
+		if (bf16 && b->name[0] == 's' && ts[i].dt == RT_F32) {
+			int64_t k, numel = type_numel(&slots[i]->t.type);
+			uint16_t *h = arena_alloc(ev->arena, (size_t)numel * sizeof *h + 1);
+			for (k = 0; k < numel; k++)
+				h[k] = rt_bf16_from_f32(((const float *)ts[i].data)[k]);
+			ts[i].dt = RT_BF16;
+			ts[i].data = h;
+		}
 	}
 	if (b->name[0] == 's')
 		save_tensors(ev, loc, path, ts, nt);

@@ -39,7 +39,7 @@ static DType eval_dtype(Ev *ev, const TypeExpr *te)
 	for (int dt = 0; dt < DT_COUNT; dt++)
 		if (!strcmp(te->dtype, dtype_name(dt)))
 			return dt;
-	ev_error(ev, te->loc, "unknown element type '%s' (expected f32, i32 or bool)", te->dtype);
+	ev_error(ev, te->loc, "unknown element type '%s' (expected f32, bf16, i32 or bool)", te->dtype);
 }
 
 static Type eval_type(Ev *ev, Env *env, const TypeExpr *te)

@@ -403,7 +403,7 @@ static int index_loc(Ev *ev, Loc loc)
 static void check_index_dtype(Ev *ev, int node, Loc loc, const char *fname, const char *what)
 {
 	const Type *t = &ev->tr->r->node[node].type;
-	if (t->dt != DT_F32)
+	if (t->dt != DT_F32 && t->dt != DT_BF16)
 		return;
 	const char *via;
 	int depth;
@@ -417,7 +417,7 @@ static Value p_take(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **na
 	Value v[2];
 	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	int t = ev_node(ev, v[0], loc, DT_COUNT);
-	int i = ev_node(ev, v[1], loc, DT_COUNT);
+	int i = ev_node_stored(ev, v[1], loc, DT_COUNT);
 	Region *r = ev->tr->r;
 	check_index_dtype(ev, i, loc, "take", "its indices");
 	if (r->node[i].type.dt != DT_I32)
@@ -433,7 +433,7 @@ static Value p_one_hot(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 {
 	Value v[2];
 	get_args(ev, loc, b->name, b->spec, a, names, n, v);
-	int i = ev_node(ev, v[0], loc, DT_COUNT);
+	int i = ev_node_stored(ev, v[0], loc, DT_COUNT);
 	check_index_dtype(ev, i, loc, "one_hot", "class indices");
 	if (ev->tr->r->node[i].type.dt != DT_I32)
 		i = ir_cast(ev->tr->r, i, DT_I32);
@@ -622,7 +622,7 @@ const Builtin builtin_table[] = {
 	TENSOR("stop_gradient", "x", p_unary, OP_STOP_GRADIENT),
 	TENSOR("maximum", "a, b", p_maxmin2, OP_MAXIMUM), TENSOR("minimum", "a, b", p_maxmin2, OP_MINIMUM),
 	TENSOR("where", "cond, a, b", p_where, OP_WHERE),
-	TENSOR("f32", "x", p_cast, OP_CAST), TENSOR("i32", "x", p_cast, OP_CAST),
+	TENSOR("f32", "x", p_cast, OP_CAST), TENSOR("i32", "x", p_cast, OP_CAST), TENSOR("bf16", "x", prim_bf16, OP_CAST),
 	TENSOR("sum", "x, axis=, keepdims=", p_reduce, OP_SUM),
 	TENSOR("mean", "x, axis=, keepdims=", p_reduce, OP_SUM),
 	TENSOR("max", "x, axis=, keepdims=", p_reduce, OP_MAX),
@@ -651,7 +651,7 @@ const Builtin builtin_table[] = {
 	HOST(INIT, "xavier_uniform", NULL, NULL), HOST(INIT, "he_normal", NULL, NULL),
 	HOST(STEP, "minimize", "opt, loss, clip_norm=, accumulate=", hostlib_minimize),
 	HOST(IO, "print", NULL, hostlib_print),
-	HOST(IO, "save", "model, path", hostlib_params), HOST(IO, "load", "model, path", hostlib_params),
+	HOST(IO, "save", "model, path, dtype=", hostlib_params), HOST(IO, "load", "model, path", hostlib_params),
 	HOST(IO, "checkpoint", "path, model, opt", hostlib_checkpoint),
 	HOST(IO, "resume", "path, model, opt", hostlib_checkpoint),
 	HOST(DATA, "idx", "images, labels, flatten=", hostlib_data),
@@ -697,7 +697,7 @@ bool ev_builtin(Ev *ev, const char *name, Loc loc, Value *args, const char **nam
 	bool *fresh = host && nargs > 0 ? host_force_args(ev, args, nargs, loc) : NULL;
 	if (!b->fn)
 		return false;
-	*out = b->fn(ev, b, loc, args, names, nargs);
+	*out = ev_bf16_result(ev, b, args, nargs, b->fn(ev, b, loc, args, names, nargs));
 	host_release_args(args, fresh, nargs);
 	return true;
 }

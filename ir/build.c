@@ -101,6 +101,15 @@ Node ir_proto(OpKind op)
 	return n;
 }
 
+/* Whether n or one of its operands is bf16: only F_BF16 ops may meet one. */
+static bool uses_bf16(const Region *r, const Node *n, const int *args, int nargs)
+{
+	bool any = n->type.dt == DT_BF16;
+	for (int k = 0; k < nargs; k++)
+		any |= r->node[args[k]].type.dt == DT_BF16;
+	return any;
+}
+
 int ir_emit(Region *r, const Node *proto, const int *args, int nargs, char *err, size_t errlen)
 {
 	char dummy[8];
@@ -150,6 +159,11 @@ int ir_emit(Region *r, const Node *proto, const int *args, int nargs, char *err,
 	}
 	if (!op_shape[n.op](r, &n, r->arg + first, err, errlen))
 		return -1; /* the pool slots stay unused; narg is not advanced */
+	if (!(info->flags & F_BF16) && uses_bf16(r, &n, r->arg + first, nargs)) {
+		snprintf(err, errlen, "%s: bf16 values are only stored and converted; compute in f32 (cast first)",
+			info->name);
+		return -1;
+	}
 	if (!type_bytes_ok(&n.type, NULL)) {
 		snprintf(err, errlen, "%s: the result %s is too large (a tensor holds at most 2^48 bytes)",
 			info->name, type_str(&n.type, tb, sizeof tb));

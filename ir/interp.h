@@ -97,7 +97,7 @@ static inline size_t tbytes(const Type *t)
 	return (size_t)type_bytes(t);
 }
 
-/* Row loop of an element copy: o[i*s0] = a[i*s1], for 4- or 1-byte elements. */
+/* Row loop of an element copy: o[i*s0] = a[i*s1], for 4-, 2- or 1-byte elements. */
 #define COPY_ROWS(T) \
 	for (walk_start(w); w->left > 0; walk_next(w)) { \
 		T *d_ = (T *)dst + w->off[0]; const T *p_ = (const T *)src + w->off[1]; \
@@ -110,6 +110,8 @@ static inline void walk_copy(Walk *w, void *dst, const void *src, size_t es)
 	int64_t sd = w->st[0][w->rank - 1], ss = w->st[1][w->rank - 1];
 	if (es == 4)
 		COPY_ROWS(uint32_t)
+	else if (es == 2)
+		COPY_ROWS(uint16_t)
 	else
 		COPY_ROWS(uint8_t)
 }
@@ -121,6 +123,7 @@ static inline double load(DType dt, const void *p, int64_t i)
 	switch (dt) {
 	case DT_F32: return ((const float *)p)[i];
 	case DT_I32: return ((const int32_t *)p)[i];
+	case DT_BF16: return rt_bf16_to_f32(((const uint16_t *)p)[i]);
 	default: return ((const uint8_t *)p)[i];
 	}
 }
@@ -133,6 +136,9 @@ static inline void store_val(DType dt, void *p, int64_t i, double x)
 		break;
 	case DT_I32:
 		((int32_t *)p)[i] = (int32_t)sem_convert(DT_I32, x);
+		break;
+	case DT_BF16:
+		((uint16_t *)p)[i] = rt_bf16_from_f32((float)x);
 		break;
 	default:
 		((uint8_t *)p)[i] = x != 0;

@@ -31,7 +31,8 @@
 
 enum { MAX_RANK = 6 };
 
-typedef enum { DT_F32, DT_I32, DT_BOOL, DT_COUNT } DType;
+/* bf16 is a storage type: only F_BF16 ops take or give it (computing is in f32) */
+typedef enum { DT_F32, DT_I32, DT_BOOL, DT_BF16, DT_COUNT } DType;
 
 /* A static tensor type: element type and shape; rank 0 is a scalar. */
 typedef struct {
@@ -82,6 +83,9 @@ enum {
 	   cast's element type, ...); the shape rule checks it instead of
 	   computing it. */
 	F_GIVEN = 1 << 12,
+	/* May take or give bf16 values: stores or converts them, computes
+	   nothing (input, const, cast); ir_emit refuses bf16 to every other op. */
+	F_BF16 = 1 << 13,
 };
 
 /*

@@ -182,7 +182,7 @@ SEM_FN2(sem_compare, double, uint8_t, SEM_COMPARE(SEM_CASE))
 
 /*
  * The value an element of type dt holds after storing x (a cast): f32
- * rounds; i32 truncates toward zero, NaN and out-of-range values saturate
+ * rounds; bf16 rounds to f32, then to bf16 (runtime.h); i32 truncates toward zero, NaN and out-of-range values saturate
  * instead of trapping; bool is x != 0.  Widened back to double.
  */
 static inline double sem_convert(DType dt, double x)
@@ -193,6 +193,8 @@ static inline double sem_convert(DType dt, double x)
 	case DT_I32:
 		return x != x ? 0 : x >= 2147483647.0 ? 2147483647.0 : x <= -2147483648.0 ? -2147483648.0
 			: (double)(int32_t)x;
+	case DT_BF16:
+		return rt_bf16_to_f32(rt_bf16_from_f32((float)x));
 	default:
 		return x != 0;
 	}

@@ -430,6 +430,10 @@ bool sh_cast(const Region *r, Node *n, const int *args, char *err, size_t errlen
 	u.dt = t->dt;
 	if (!type_eq(&u, t))
 		return fail(err, errlen, "cast: %s to %s changes the shape", ts(a, 0), ts(t, 1));
+	/* bf16 converts to and from f32 only (the host casts an i32 through
+	   f32): the interpreter and codegen then share one pair of conversions */
+	if ((a->dt == DT_BF16 || t->dt == DT_BF16) && a->dt != t->dt && a->dt != DT_F32 && t->dt != DT_F32)
+		return fail(err, errlen, "cast: %s to %s: bf16 converts to and from f32 only", ts(a, 0), ts(t, 1));
 	return true;
 }
 

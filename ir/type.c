@@ -11,6 +11,7 @@ static const char *const dtype_names[DT_COUNT] = {
 	[DT_F32] = "f32",
 	[DT_I32] = "i32",
 	[DT_BOOL] = "bool",
+	[DT_BF16] = "bf16",
 };
 
 /* bool is one byte per element so kernels can index it like a C array */
@@ -18,6 +19,7 @@ static const size_t dtype_sizes[DT_COUNT] = {
 	[DT_F32] = 4,
 	[DT_I32] = 4,
 	[DT_BOOL] = 1,
+	[DT_BF16] = 2,
 };
 
 /*

@@ -34,11 +34,16 @@ void ad_accum(AdCtx *ad, int x, int c)
 		die("autodiff: contribution to %%%d, which is not a forward value", x);
 	if (!ad->need[x])
 		return; /* nothing we differentiate for flows through x; the rule's nodes die later */
-	if (!type_eq(&r->node[c].type, &r->node[x].type)) {
+	/* a bf16 value's gradient is held in f32: its casts are its only users,
+	   and the adds of several contributions compute in f32 */
+	Type want = r->node[x].type;
+	if (want.dt == DT_BF16)
+		want.dt = DT_F32;
+	if (!type_eq(&r->node[c].type, &want)) {
 		char a[160], b[160];
 		die("autodiff: %s rule gives %%%d a gradient of type %s, expected %s",
 			op_info[r->node[x].op].name, x, type_str(&r->node[c].type, a, sizeof a),
-			type_str(&r->node[x].type, b, sizeof b));
+			type_str(&want, b, sizeof b));
 	}
 	ad->grad[x] = ad->grad[x] < 0 ? c : ir_op2(r, OP_ADD, ad->grad[x], c);
 }
@@ -47,7 +52,8 @@ void ad_accum(AdCtx *ad, int x, int c)
 static bool passes(const Region *r, int v)
 {
 	const Node *n = &r->node[v];
-	return !(op_info[n->op].flags & F_NOGRAD) && n->type.dt == DT_F32 && op_grad[n->op] != gr_none;
+	return !(op_info[n->op].flags & F_NOGRAD) && (n->type.dt == DT_F32 || n->type.dt == DT_BF16) &&
+		op_grad[n->op] != gr_none;
 }
 
 /*

@@ -127,10 +127,12 @@ void gr_erf(AdCtx *ad, int v, int g)
 
 void gr_cast(AdCtx *ad, int v, int g)
 {
-	/* only f32 -> f32 carries a gradient; integers are constant here */
+	/* only floats carry a gradient (integers are constant here); through a
+	   cast between f32 and bf16 it passes unchanged, in f32 (ad_accum) */
 	int x = arg(ad, v, 0);
-	if (ty(ad, x).dt == DT_F32)
-		give(ad, x, g);
+	DType from = ty(ad, x).dt;
+	if (from == DT_F32 || from == DT_BF16)
+		ad_accum(ad, x, g);
 }
 
 /* ---- elementwise, two or three operands (broadcasting) ---- */

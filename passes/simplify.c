@@ -228,6 +228,10 @@ static int rw_unary(Simp *s, const Node *p, const int *a)
 	case OP_CAST:
 		if (x->type.dt == p->type.dt)
 			return a[0];
+		/* bf16 -> f32 -> bf16 is the identity: widening is exact, and the
+		   host rounds what only moved (x.T, x[i]) back this way */
+		if (x->op == OP_CAST && p->type.dt == DT_BF16 && nd(s, ir_operand(s->r, a[0], 0))->type.dt == DT_BF16)
+			return ir_operand(s->r, a[0], 0);
 		if (x->op == OP_CONST)
 			return mk_const(s, p->type, sem_convert(p->type.dt, cval(s, a[0])));
 		return -1;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- random numbers (runtime/rng.c): counter based, no hidden state ---- */
 uint64_t rt_mix64(uint64_t x);                      /* splitmix64 finalizer */
@@ -37,6 +38,27 @@ float rt_tanhf(float x);
 enum { RT_EXP_N = 8, RT_TANH_N = 5 };
 extern const float RT_EXP_C[RT_EXP_N], RT_TANH_C[RT_TANH_N];
 
+/* ---- bf16 (the upper half of an f32): the one conversion the interpreter,
+   host, safetensors I/O and generated code (codegen/scalar.c) all use,
+   bit for bit PyTorch's c10::BFloat16: round to nearest even, every NaN
+   becomes the quiet NaN 0x7FC0 (the sign of a NaN is not kept) ---- */
+static inline uint16_t rt_bf16_from_f32(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof u);
+	if (x != x)
+		return 0x7FC0;
+	return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+static inline float rt_bf16_to_f32(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float x;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
 /* ---- the memory limit (runtime/memlimit.c) ---- */
 /* "512M", "8G", "1.5GiB", "4096": bytes (units are powers of 1024); false
    for anything else, zero or 2^62 and more. */
@@ -56,7 +78,7 @@ int64_t rt_mem_held(void);
 bool rt_mem_check(int64_t bytes, const char *what, char *err, size_t errlen);
 
 /* ---- data sets (runtime/data.c) ---- */
-typedef enum { RT_F32, RT_I32 } RtDType;
+typedef enum { RT_F32, RT_I32, RT_BF16 } RtDType; /* RT_BF16: safetensors only, never a data set */
 
 /*
  * A data set is a list of examples (x, y).  It stays in memory in its file's
@@ -177,10 +199,15 @@ typedef struct {
 
 /* Elements of a shape, or -1 if a dim is negative or 4 bytes each overflow. */
 int64_t rt_tensor_numel(int rank, const int64_t *dim);
+/* Bytes of one element: 4, 2 for RT_BF16. */
+static inline int64_t rt_dtype_size(RtDType dt)
+{
+	return dt == RT_BF16 ? 2 : 4;
+}
 /* Writes tensors (sorted by name in the header) to path through a temporary
    file renamed into place, so a failed write never leaves a partial file. */
 bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, size_t errlen);
-/* Reads every tensor of path (F32 and I32); *out is malloc'ed, each data too. */
+/* Reads every tensor of path (F32, I32, BF16); *out is malloc'ed, each data too. */
 bool rt_safetensors_load(const char *path, RtTensor **out, int *n, char *err, size_t errlen);
 void rt_tensors_free(RtTensor *t, int n);
 

@@ -460,10 +460,10 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 	}
 	for (int i = 0; i < n; i++) {
 		Entry *x = &e[i];
-		if (!strcmp(x->dtype, "F32") || !strcmp(x->dtype, "I32")) {
-			x->t.dt = x->dtype[0] == 'F' ? RT_F32 : RT_I32;
+		if (!strcmp(x->dtype, "F32") || !strcmp(x->dtype, "I32") || !strcmp(x->dtype, "BF16")) {
+			x->t.dt = x->dtype[0] == 'F' ? RT_F32 : x->dtype[0] == 'B' ? RT_BF16 : RT_I32;
 		} else {
-			snprintf(j->err, j->errlen, "'%s': tensor '%s' has dtype %s; only F32 and I32 are supported",
+			snprintf(j->err, j->errlen, "'%s': tensor '%s' has dtype %s; only F32, BF16 and I32 are supported",
 				 j->path, x->t.name, x->dtype);
 			goto fail;
 		}
@@ -480,10 +480,10 @@ static Entry *parse_header(Json *j, int64_t datasize, int *count)
 				 j->path, x->t.name, x->begin, x->end, datasize);
 			goto fail;
 		}
-		if (numel < 0 || x->end - x->begin != 4 * numel) {
+		if (numel < 0 || x->end - x->begin != rt_dtype_size(x->t.dt) * numel) {
 			snprintf(j->err, j->errlen, "'%s' is not a safetensors file: tensor '%s' has %" PRId64
 				 " bytes of data, but its shape needs %" PRId64,
-				 j->path, x->t.name, x->end - x->begin, 4 * numel);
+				 j->path, x->t.name, x->end - x->begin, rt_dtype_size(x->t.dt) * numel);
 			goto fail;
 		}
 	}

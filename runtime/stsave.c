@@ -52,7 +52,7 @@ static void put_json_string(FILE *b, const char *s)
 
 static const char *dtype_name(RtDType dt)
 {
-	return dt == RT_F32 ? "F32" : "I32";
+	return dt == RT_F32 ? "F32" : dt == RT_BF16 ? "BF16" : "I32";
 }
 
 static int cmp_by_name(const void *a, const void *b)
@@ -117,7 +117,7 @@ bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, 
 	int64_t off = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t numel = s[i].rank >= 0 && s[i].rank <= MAX_RANK ? rt_tensor_numel(s[i].rank, s[i].dim) : -1;
-		if (numel < 0 || (s[i].dt != RT_F32 && s[i].dt != RT_I32)) {
+		if (numel < 0 || (s[i].dt != RT_F32 && s[i].dt != RT_I32 && s[i].dt != RT_BF16)) {
 			snprintf(err, errlen, "cannot save '%s': tensor '%s' has an invalid shape or type", path, s[i].name);
 			goto fail;
 		}
@@ -136,9 +136,9 @@ bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, 
 			snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", s[i].dim[d]);
 			fputs(num, h);
 		}
-		snprintf(num, sizeof num, "],\"data_offsets\":[%" PRId64 ",%" PRId64 "]}", off, off + 4 * numel);
+		snprintf(num, sizeof num, "],\"data_offsets\":[%" PRId64 ",%" PRId64 "]}", off, off + rt_dtype_size(s[i].dt) * numel);
 		fputs(num, h);
-		off += 4 * numel;
+		off += rt_dtype_size(s[i].dt) * numel;
 	}
 	fputc('}', h);
 	/* Padding keeps the data 8-byte aligned for readers that map the file. */
@@ -173,7 +173,7 @@ bool rt_safetensors_save(const char *path, const RtTensor *t, int n, char *err, 
 		len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
 	bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hp, 1, hlen, f) == hlen;
 	for (int i = 0; ok && i < n; i++) {
-		size_t bytes = 4 * (size_t)rt_tensor_numel(s[i].rank, s[i].dim);
+		size_t bytes = (size_t)(rt_dtype_size(s[i].dt) * rt_tensor_numel(s[i].rank, s[i].dim));
 		if (bytes && !s[i].data)
 			die("rt_safetensors_save: tensor '%s' has no data", s[i].name);
 		ok = fwrite(s[i].data, 1, bytes, f) == bytes;

@@ -129,6 +129,9 @@ static int64_t differ(const Tensor *a, const Tensor *b, double tol, double *ga, 
 		} else if (a->type.dt == DT_I32) {
 			x = ((int32_t *)a->data)[i];
 			y = ((int32_t *)b->data)[i];
+		} else if (a->type.dt == DT_BF16) { /* the bits: exact, NaNs included */
+			x = ((uint16_t *)a->data)[i];
+			y = ((uint16_t *)b->data)[i];
 		} else {
 			x = ((uint8_t *)a->data)[i];
 			y = ((uint8_t *)b->data)[i];

@@ -196,6 +196,7 @@ static inline const char *stderr_of(void (*fn)(const void *), const void *arg, i
 
 #ifdef SINTER_IR_H
 #include "kernel/kernel.h" /* print_str prints kernel comments, as sinter does */
+#include "runtime/runtime.h" /* trand rounds bf16 as the IR does */
 /* ---- regions ---- */
 
 /* The type dt[d0, d1, ...] of rank dimensions (ints). */
@@ -227,7 +228,7 @@ static inline int emit(Region *r, Node p, const int *args, int nargs)
 	return v;
 }
 
-/* A new tensor of type t: f32 in [lo, hi), i32 in [lo, hi], bool 0/1. */
+/* A new tensor of type t: f32 (and bf16) in [lo, hi), i32 in [lo, hi], bool 0/1. */
 static inline Tensor trand(Type t, double lo, double hi)
 {
 	Tensor x = { t, xcalloc((size_t)type_numel(&t) + 1, dtype_size(t.dt)) };
@@ -237,6 +238,8 @@ static inline Tensor trand(Type t, double lo, double hi)
 			((float *)x.data)[i] = (float)(lo + (hi - lo) * u);
 		else if (t.dt == DT_I32)
 			((int32_t *)x.data)[i] = (int32_t)floor(lo + (hi - lo + 1) * u);
+		else if (t.dt == DT_BF16)
+			((uint16_t *)x.data)[i] = rt_bf16_from_f32((float)(lo + (hi - lo) * u));
 		else
 			((uint8_t *)x.data)[i] = u < 0.5;
 	}

@@ -756,6 +756,50 @@ static void test_verifier_pairs(void)
 	}
 }
 
+/* bf16 is a storage type: every op but input, const and cast refuses it,
+   and cast converts it to and from f32 only. */
+static void test_bf16_ops(void)
+{
+	Arena *a = arena_new();
+	Region *r = ir_region_new(a, "t");
+	char err[256];
+	int h = ir_input(r, 0, ty(DT_BF16, 2, 3, 4)), f = ir_input(r, 1, ty(DT_F32, 2, 3, 4));
+	int i = ir_input(r, 2, ty(DT_I32, 2, 3, 4));
+	int refused = 0, total = 0, named = 0;
+	for (int op = 0; op < OP_COUNT; op++) {
+		if (op_info[op].flags & F_BF16)
+			continue;
+		if (op_info[op].arity != 1 && op_info[op].arity != 2)
+			continue;
+		Node p = ir_proto((OpKind)op);
+		p.type = ty(DT_BF16, 2, 3, 4);
+		int v = try_emit(r, p, (int[]){ h, h }, op_info[op].arity, err);
+		total++;
+		refused += v < 0;
+		/* ops whose own shape rule accepts the operands meet the bf16 rule */
+		if (op == OP_ADD || op == OP_EXP || op == OP_MUL || op == OP_RSQRT || op == OP_RESHAPE || op == OP_RELU)
+			named += v < 0 && strstr(err, "bf16 values are only stored and converted") != NULL;
+	}
+	check(named == 6, "bf16_refused_message", "%d of 6 name the bf16 rule", named);
+	check(total > 30 && refused == total, "bf16_refused_by_compute_ops", "%d of %d refused", refused, total);
+	Node c = ir_proto(OP_CAST);
+	c.type = ty(DT_BF16, 2, 3, 4);
+	int v = try_emit(r, c, &f, 1, err);
+	check(v >= 0 && r->node[v].type.dt == DT_BF16, "bf16_cast_from_f32", "%s", err);
+	c.type = ty(DT_F32, 2, 3, 4);
+	v = try_emit(r, c, &h, 1, err);
+	check(v >= 0, "bf16_cast_to_f32", "%s", err);
+	c.type = ty(DT_BF16, 2, 3, 4);
+	v = try_emit(r, c, &i, 1, err);
+	check(v < 0 && strstr(err, "bf16 converts to and from f32 only"), "bf16_cast_from_i32_refused", "got %d: %s", v, err);
+	Node k = ir_proto(OP_CONST);
+	k.type = ty(DT_BF16, 1, 5);
+	k.f = 0.1;
+	v = try_emit(r, k, NULL, 0, err);
+	check(v >= 0 && !strcmp(dtype_name(DT_BF16), "bf16") && dtype_size(DT_BF16) == 2, "bf16_const", "%s", err);
+	arena_free(a);
+}
+
 int main(void)
 {
 	test_types();
@@ -768,6 +812,7 @@ int main(void)
 	test_parse_errors();
 	test_verifier();
 	test_verifier_pairs();
+	test_bf16_ops();
 	if (nfail)
 		printf("%d FAILED\n", nfail);
 	return nfail ? 1 : 0;

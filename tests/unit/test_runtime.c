@@ -640,9 +640,21 @@ static void test_safetensors(void)
 	if (ok)
 		rt_tensors_free(back, m);
 
+	write_st("f16.safetensors", "{\"h\": {\"dtype\": \"F16\", \"shape\": [4], \"data_offsets\": [0, 8]}}", two);
+	ok = rt_safetensors_load(tpath("f16.safetensors"), &back, &m, err, sizeof err);
+	check(!ok && strstr(err, "F16") && strstr(err, "'h'"), "safetensors_error_dtype", "got '%s'", err);
+
+	/* BF16: two bytes an element, little-endian bits of the f32's upper half */
 	write_st("bf16.safetensors", "{\"h\": {\"dtype\": \"BF16\", \"shape\": [4], \"data_offsets\": [0, 8]}}", two);
 	ok = rt_safetensors_load(tpath("bf16.safetensors"), &back, &m, err, sizeof err);
-	check(!ok && strstr(err, "BF16") && strstr(err, "'h'"), "safetensors_error_dtype", "got '%s'", err);
+	check(ok && m == 1 && back[0].dt == RT_BF16 && back[0].dim[0] == 4 &&
+	      ((uint16_t *)back[0].data)[0] == 7 &&
+	      ((uint16_t *)back[0].data)[2] == (uint16_t)-9, "safetensors_bf16_read", "got '%s'", ok ? "" : err);
+	if (ok)
+		rt_tensors_free(back, m);
+	write_st("bf16_size.safetensors", "{\"h\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 8]}}", two);
+	ok = rt_safetensors_load(tpath("bf16_size.safetensors"), &back, &m, err, sizeof err);
+	check(!ok && strstr(err, "has 8 bytes of data, but its shape needs 4"), "safetensors_bf16_size", "got '%s'", err);
 
 	ok = rt_safetensors_load(tpath("absent.safetensors"), &back, &m, err, sizeof err);
 	check(!ok && strstr(err, "cannot open") && strstr(err, strerror(ENOENT)),
@@ -760,8 +772,56 @@ static void test_mathf(void)
 		"tanh(30) %g, tanh(-30) %g, tanh(-0) %g", rt_tanhf(30), rt_tanhf(-30), rt_tanhf(-0.0f));
 }
 
+/* rt_bf16_from_f32 against a reference that rounds by distance: of the two
+   bf16 values around x (x's upper half, and the next one away from zero)
+   the nearer in double arithmetic, the one with an even last bit on a tie;
+   NaN gives 0x7FC0 and the round trip of a bf16 is exact. */
+static uint16_t bf16_by_distance(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	if (x != x)
+		return 0x7FC0;
+	uint16_t lo = (uint16_t)(u >> 16), hi = (uint16_t)(lo + 1);
+	if ((u & 0xFFFF) == 0)
+		return lo;
+	double dl = fabs((double)x - (double)rt_bf16_to_f32(lo));
+	/* hi past the largest finite value (0x1.FEp127) is inf: x rounds to it
+	   from the midpoint 0x1.FFp127 on, the tie going to the even inf */
+	double dh = (hi & 0x7FFF) == 0x7F80 ? (fabs((double)x) >= 0x1.FFp127 ? 0 : INFINITY)
+		: fabs((double)rt_bf16_to_f32(hi) - (double)x);
+	if (dl != dh)
+		return dl < dh ? lo : hi;
+	return (lo & 1) ? hi : lo;
+}
+
+static void test_bf16(void)
+{
+	int bad = 0;
+	uint32_t first = 0;
+	for (int i = 0; i < 2000000; i++) {
+		uint32_t u = (uint32_t)(urand() * 4294967296.0);
+		if (i < 65536 * 4)
+			u = ((uint32_t)i << 14) | (i & 3 ? 0x8000u : 0); /* ties and near-ties of every exponent */
+		float x;
+		memcpy(&x, &u, 4);
+		if (rt_bf16_from_f32(x) != bf16_by_distance(x) && !bad++)
+			first = u;
+	}
+	check(!bad, "bf16_round_nearest_even", "%d mismatches, first bits 0x%08x", bad, first);
+	check(rt_bf16_from_f32(NAN) == 0x7FC0 && rt_bf16_from_f32(-NAN) == 0x7FC0, "bf16_nan", "nan keeps a nan");
+	check(rt_bf16_from_f32(INFINITY) == 0x7F80 && rt_bf16_from_f32(-INFINITY) == 0xFF80 &&
+	      rt_bf16_from_f32(3.4e38f) == 0x7F80 && rt_bf16_from_f32(-0.0f) == 0x8000, "bf16_edges", "inf, overflow, -0");
+	int trip = 0;
+	for (uint32_t h = 0; h < 65536; h++) {
+		float x = rt_bf16_to_f32((uint16_t)h);
+		trip += x == x && rt_bf16_from_f32(x) != h;
+	}
+	check(!trip, "bf16_round_trip", "%d bf16 values do not round-trip", trip);
+}
+
 int main(void)
 {
 	return tmpdir_run("runtime", (const CheckTest[]){ test_rng, test_mathf, test_idx, test_idx_real, test_text,
-		test_tokens, test_batches, test_safetensors, test_log, NULL });
+		test_tokens, test_batches, test_safetensors, test_log, test_bf16, NULL });
 }

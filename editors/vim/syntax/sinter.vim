@@ -23,7 +23,7 @@ syn match   sinterItem        "^\s*\<\(param\|buffer\|state\)\>"
 syn match   sinterItem        "^\s*\<update\>\ze\s*("
 
 " Element types, alone (f32) or with dimensions (f32[B, 784]).
-syn match   sinterType        "\<\(f32\|i32\|bool\)\>"
+syn match   sinterType        "\<\(f32\|bf16\|i32\|bool\)\>"
 
 " Numbers: 128, 0.5, 3., 1e-3, 2.5E+2; in 0..L the digits are an int.
 syn match   sinterNumber      "\<\d\+\>"

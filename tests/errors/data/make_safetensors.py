@@ -59,3 +59,6 @@ write("ckpt-bad-var.safetensors",
 # sinter that had no buffers): load must name the missing buffer
 write("bn-no-buffers.safetensors", {"bias": t("F32", [2], 0, 8), "weight": t("F32", [2], 8, 16)},
       f32(0, 0, 1, 1))
+
+# BF16 with the byte count of F32: 2 bytes an element, so the shape needs 8 of the 16
+write("st-bf16-size.safetensors", {"weight": t("BF16", [2, 2], 0, 16)}, b"\0" * 16)
