@@ -554,40 +554,6 @@ static Value p_dropout(Ev *ev, const Builtin *b, Loc loc, Value *a, const char *
 	return v_tensor(ir_emit(ev->tr->r, &p, &x, 1, NULL, 0));
 }
 
-/* conv2d's stride, padding or dilation: an int for both spatial axes or a
-   list [h, w]; absent, def.  Their ranges are the shape rule's to check,
-   which names both shapes. */
-static void want_pair(Ev *ev, Value v, Loc loc, const char *what, int64_t def, int64_t *hw)
-{
-	if (v.kind == V_NONE) {
-		hw[0] = hw[1] = def;
-		return;
-	}
-	if (v.kind == V_INT) {
-		hw[0] = hw[1] = v.i;
-		return;
-	}
-	if (v.kind != V_LIST || v.n != 2)
-		ev_error(ev, loc, "conv2d: %s must be an int or a list of two ints [h, w], got %s", what,
-			v.kind == V_LIST ? "a list of another length" : value_kind_name(&v));
-	for (int k = 0; k < 2; k++)
-		hw[k] = want_int(ev, v.items[k], loc, what);
-}
-
-static Value p_conv2d(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
-{
-	Value v[6];
-	get_args(ev, loc, b->name, b->spec, a, names, n, v);
-	int x = ev_node(ev, v[0], loc, DT_COUNT), w = ev_node(ev, v[1], loc, DT_COUNT);
-	Node p = ir_proto(OP_CONV2D);
-	want_pair(ev, v[2], loc, "stride", 1, &p.ia[CONV_SH]);
-	want_pair(ev, v[3], loc, "padding", 0, &p.ia[CONV_PH]);
-	want_pair(ev, v[4], loc, "dilation", 1, &p.ia[CONV_DH]);
-	p.ia[CONV_GROUPS] = v[5].kind == V_NONE ? 1 : want_int(ev, v[5], loc, "conv2d: groups");
-	p.nia = CONV_NATTR;
-	return trace_op(ev, loc, &p, (int[]){ x, w }, 2);
-}
-
 /* Initializers are values until a parameter is created from them. */
 static Value p_init(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
@@ -643,7 +609,7 @@ const Builtin builtin_table[] = {
 	TENSOR("tril", "n, m=, k=", p_tril, OP_TRIL),
 	TENSOR("rand", "shape", p_rand, OP_RAND), TENSOR("randn", "shape", p_rand, OP_RANDN),
 	TENSOR("dropout", "x, p", p_dropout, OP_DROPOUT),
-	TENSOR("conv2d", "x, w, stride=, padding=, dilation=, groups=", p_conv2d, OP_CONV2D),
+	TENSOR("conv2d", "x, w, stride=, padding=, dilation=, groups=", prim_conv2d, OP_CONV2D),
 	TENSOR("attention", "q, k, v, causal=, scale=, segment=", prim_attention, OP_ATTENTION),
 	HOST(INIT, "normal", "std=, mean=", p_init), HOST(INIT, "uniform", "lo=, hi=", p_init),
 	HOST(INIT, "constant", "value", p_init),

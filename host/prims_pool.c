@@ -1,13 +1,14 @@
 /*
  * prims_pool.c — the primitives that trace one op with a geometry of its
- * own: those of convolutional networks that move or summarize windows of
- * NCHW tensors without weights, max_pool2d and avg_pool2d (the pooling ops
- * of ir/pool.h) and pad (constant padding, traced as unslice, whose
+ * own: those of convolutional networks, conv2d (ir/conv.h) and the ones
+ * that move or summarize windows of NCHW tensors without weights,
+ * max_pool2d and avg_pool2d (the pooling ops of ir/pool.h), and pad (constant padding, traced as unslice, whose
  * gradient is the slice back); and fused attention (ir/attention.h).
  * Their rows are in the builtin table, host/prims.c; LANGUAGE.md §12 and
  * §13 describe them.
  */
 #include "host/host.h"
+#include "ir/conv.h"
 #include "ir/pool.h"
 
 #include <math.h>
@@ -15,18 +16,48 @@
 
 #define TS(t) type_str((t), (char[96]){ 0 }, 96)
 
-/* An int, or a list of two ints (height, width), into out[0..2). */
-static void want_pair(Ev *ev, Value v, Loc loc, const char *fname, const char *what, int64_t *out)
+/* A window size, stride, padding or dilation: an int for both spatial axes
+   or a list [height, width], into out[0..2); absent, def.  Their ranges are
+   the shape rule's to check, which names both shapes. */
+static void want_pair(Ev *ev, Value v, Loc loc, const char *fname, const char *what, int64_t def, int64_t *out)
 {
+	if (v.kind == V_NONE) {
+		out[0] = out[1] = def;
+		return;
+	}
 	if (v.kind == V_INT) {
 		out[0] = out[1] = v.i;
 		return;
 	}
 	if (v.kind != V_LIST || v.n != 2 || v.items[0].kind != V_INT || v.items[1].kind != V_INT)
-		ev_error(ev, loc, "%s: %s must be an int or a pair of ints [height, width], got a %s", fname, what,
-			value_kind_name(&v));
+		ev_error(ev, loc, "%s: %s must be an int or a pair of ints [height, width], got %s", fname, what,
+			v.kind == V_LIST && v.n != 2 ? "a list of another length"
+			: v.kind == V_LIST         ? "a list of something else"
+			                           : arena_printf(ev->arena, "a %s", value_kind_name(&v)));
 	out[0] = v.items[0].i;
 	out[1] = v.items[1].i;
+}
+
+/* conv2d(x, w, stride = 1, padding = 0, dilation = 1, groups = 1): what the
+   shape rule rejects (ir/conv.c) is the user's error here. */
+Value prim_conv2d(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[6];
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	int ops[2] = { ev_node(ev, v[0], loc, DT_COUNT), ev_node(ev, v[1], loc, DT_COUNT) };
+	Node p = ir_proto(OP_CONV2D);
+	want_pair(ev, v[2], loc, b->name, "stride", 1, &p.ia[CONV_SH]);
+	want_pair(ev, v[3], loc, b->name, "padding", 0, &p.ia[CONV_PH]);
+	want_pair(ev, v[4], loc, b->name, "dilation", 1, &p.ia[CONV_DH]);
+	if (v[5].kind != V_NONE && v[5].kind != V_INT)
+		ev_error(ev, loc, "conv2d: groups must be an int, got a %s", value_kind_name(&v[5]));
+	p.ia[CONV_GROUPS] = v[5].kind == V_NONE ? 1 : v[5].i;
+	p.nia = CONV_NATTR;
+	char err[256];
+	int o = ir_emit(ev->tr->r, &p, ops, 2, err, sizeof err);
+	if (o < 0)
+		ev_error(ev, loc, "%s", err);
+	return v_tensor(o);
 }
 
 /* max_pool2d(x, kernel, stride = kernel, padding = 0) and avg_pool2d(...):
@@ -37,13 +68,12 @@ Value prim_pool(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names,
 	Value v[4];
 	get_args(ev, loc, b->name, b->spec, a, names, n, v);
 	Node p = ir_proto(b->op);
-	want_pair(ev, v[1], loc, b->name, "kernel", &p.ia[0]);
+	want_pair(ev, v[1], loc, b->name, "kernel", 0, &p.ia[0]);
 	if (v[2].kind == V_NONE)
 		p.ia[2] = p.ia[0], p.ia[3] = p.ia[1];
 	else
-		want_pair(ev, v[2], loc, b->name, "stride", &p.ia[2]);
-	if (v[3].kind != V_NONE)
-		want_pair(ev, v[3], loc, b->name, "padding", &p.ia[4]);
+		want_pair(ev, v[2], loc, b->name, "stride", 0, &p.ia[2]);
+	want_pair(ev, v[3], loc, b->name, "padding", 0, &p.ia[4]);
 	p.nia = 6;
 	int x = ev_node(ev, v[0], loc, DT_COUNT);
 	PoolGeom g;
