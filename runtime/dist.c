@@ -165,7 +165,12 @@ static void wait_for(MpiHandle *req, const char *what)
 				         rt_dist_timeout);
 				dist_fail(msg, 0);
 			}
-			sched_yield(); /* the other ranks may share this core */
+			/* the other ranks may share this core: give it up, and
+			   after a while (a rank that computes much longer) sleep */
+			if (spin < 1 << 14)
+				sched_yield();
+			else
+				nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 		}
 	}
 }

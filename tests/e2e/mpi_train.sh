@@ -3,14 +3,15 @@
 # against one process with the same global batches: the MLP's 100 losses
 # within 1e-6 relative (JIT, interpreter, a built binary), the GPT's 20
 # losses and gradient norms within 1e-5, the same parameter checksum on
-# both ranks, rank 0 alone printing; one rank under mpirun changes nothing.
-# Refusals: a batch the ranks cannot share, ranks started with different
+# both ranks, rank 0 alone printing, a binary built with --ranks 2 running
+# its steps natively; one rank under mpirun changes nothing.
+# Refusals: a batch the ranks cannot share, accumulate, ranks started with different
 # -D values.  Skips every check, saying so, only when mpirun is missing
 # (`make deps` installs Open MPI).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$root/tests/lib/mpi.sh"
-mpi_setup mpi_train 14
+mpi_setup mpi_train 15
 sinter=$root/sinter
 mlp=$root/tests/e2e/mpi_mlp.sn
 gpt=$root/tests/e2e/mpi_gpt.sn
@@ -40,10 +41,14 @@ compare gpt 1e-5 20 "$gpt"
 
 # a binary built for 2 ranks: the same as sinter run on 2 ranks, bit for bit
 if "$sinter" build "$mlp" --ranks 2 -o mlp >build.out 2>&1; then
-	mpi 2 ./mlp --threads 1 >bin.2 2>bin.2.err
+	mpi 2 ./mlp --threads 1 --verbose >bin.2 2>bin.2.err
 	check "mpi built binary: 2 ranks print what sinter run prints on 2 ranks" cmp -s bin.2 mlp-jit.2
+	# each rank traced the step of 32 rows that the build compiled for 2 ranks
+	check "mpi built binary: no region runs on the interpreter (the ranks read 32 of the 64 rows)" \
+		test "$(grep -c 'not compiled ahead of time' bin.2.err)" = 0 -a "$(grep -c 'parameter checksum' bin.2.err)" = 2
 else
 	fail "mpi built binary: sinter build fails: $(head -3 build.out)"
+	fail "mpi built binary: not run"
 fi
 
 # one rank under mpirun is one process: the same output, bit for bit
