@@ -5,13 +5,14 @@
 # losses and gradient norms within 1e-5, the same parameter checksum on
 # both ranks, rank 0 alone printing, a binary built with --ranks 2 running
 # its steps natively; one rank under mpirun changes nothing.
-# Refusals: a batch the ranks cannot share, accumulate, ranks started with different
-# -D values.  Skips every check, saying so, only when mpirun is missing
+# Refusals: a batch the ranks cannot share, accumulate, ranks started with
+# different -D values, ranks whose parameters differ (the checksum guard at
+# a checkpoint).  Skips every check, saying so, only when mpirun is missing
 # (`make deps` installs Open MPI).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$root/tests/lib/mpi.sh"
-mpi_setup mpi_train 15
+mpi_setup mpi_train 17
 sinter=$root/sinter
 mlp=$root/tests/e2e/mpi_mlp.sn
 gpt=$root/tests/e2e/mpi_gpt.sn
@@ -64,9 +65,17 @@ refuse() { # name, want (the first line of stderr), mpirun arguments...
 	check "mpi $name: exits non-zero ($rc)" test "$rc" -ne 0
 	check "mpi $name: says '$want'" grep -qF -- "$want" "$name.err"
 }
-refuse odd-batch "mpi_mlp.sn:31:24: error: batch 0 has 63 rows, which 2 ranks cannot share equally: use a batch size that is a multiple of 2" \
+refuse odd-batch "mpi_mlp.sn:38:24: error: batch 0 has 63 rows, which 2 ranks cannot share equally: use a batch size that is a multiple of 2" \
 	-np 2 "$sinter" run "$mlp" --threads 1 -D BATCH=63
 refuse defines "error: the 2 ranks do not run the same program: their source files, -D options or --seed differ" \
 	-np 1 "$sinter" run "$mlp" --threads 1 : -np 1 "$sinter" run "$mlp" --threads 1 -D STEPS=99
+# two ranks that load different weights (each its own working directory)
+# run the same program; the guard stops them at the first checkpoint
+mkdir a b
+"$sinter" run "$mlp" -D STEPS=0 -D SAVE=a/w.safetensors >/dev/null 2>&1
+"$sinter" run "$mlp" -D STEPS=0 -D SAVE=b/w.safetensors --seed 1 >/dev/null 2>&1
+guard=(run "$mlp" --threads 1 -D LOAD=w.safetensors -D CKPT=c.ckpt)
+refuse guard "mpi_mlp.sn:42:21: error: the parameters of the 2 ranks differ after step 1: the ranks no longer train the same model; stopping" \
+	-np 1 -wdir "$tmp/a" "$sinter" "${guard[@]}" : -np 1 -wdir "$tmp/b" "$sinter" "${guard[@]}"
 refuse accumulate "error: accumulate cannot be combined with training on 2 ranks yet" \
 	-np 2 "$sinter" run "$root/tests/e2e/accumulate.sn" --threads 1 -D ACC=4 -D BATCH=16
