@@ -55,13 +55,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 # Packages `make deps` installs; the markers below are what each provides.
 DEPS := llvm-19-dev llvm-19-tools libopenblas-dev flex bison zlib1g-dev \
-        dataset-fashion-mnist python3-numpy fortunes graphviz
+        dataset-fashion-mnist python3-numpy fortunes graphviz \
+        openmpi-bin libopenmpi-dev
 DEP_MARKERS := /usr/bin/flex /usr/bin/bison /usr/include/zlib.h \
         /usr/include/x86_64-linux-gnu/cblas.h /usr/bin/llvm-config-19 \
         /usr/lib/llvm-19/bin/FileCheck \
         /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
         /usr/lib/python3/dist-packages/numpy /usr/share/games/fortunes/computers \
-        /usr/bin/dot
+        /usr/bin/dot /usr/bin/mpirun
 
 .PHONY: all install uninstall deps test-deps mutation-check bench-deps test sanitize fuzz fuzz-deps run check-train check-gpt check-conv bench bench-gpt bench-conv bench-compile bench-step bench-profile clean
 all: $(BIN)

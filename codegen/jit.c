@@ -5,8 +5,8 @@
  * one), and the object files of `sinter build`.
  *
  * Generated code calls libm, OpenBLAS, rt_normal, rt_parallel_for,
- * rt_index_record and rt_prof_mark, and reads rt_prof_on (the profiler's
- * flag).  The rt_ symbols live in the sinter executable, whose
+ * rt_index_record, rt_prof_mark and rt_dist_grads, and reads rt_prof_on
+ * and rt_dist_on (the profiler's and data-parallel training's flags).  The rt_ symbols live in the sinter executable, whose
  * symbols the dynamic loader does not export (no -rdynamic), so every
  * function the emitter names is
  * registered with the JIT by address; a process-symbol generator resolves
@@ -15,6 +15,7 @@
 #include "codegen/codegen.h"
 #include "codegen/gemm.h"
 #include "codegen/region.h"
+#include "runtime/dist.h"
 #include "runtime/runtime.h"
 
 #include <cblas.h>
@@ -141,6 +142,8 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
 		{ "rt_index_record", (uintptr_t)&rt_index_record },
 		{ "rt_prof_mark", (uintptr_t)&rt_prof_mark }, { "rt_prof_on", (uintptr_t)&rt_prof_on },
+		{ "rt_dist_grads", (uintptr_t)&rt_dist_grads }, { "rt_dist_on", (uintptr_t)&rt_dist_on },
+		{ "rt_dist_ready", (uintptr_t)&rt_dist_ready },
 		{ "rt_conv2d", (uintptr_t)&rt_conv2d }, { "rt_conv2d_dx", (uintptr_t)&rt_conv2d_dx },
 		{ "rt_conv2d_dw", (uintptr_t)&rt_conv2d_dw },
 		{ "rt_attention", (uintptr_t)&rt_attention }, { "rt_attention_grad", (uintptr_t)&rt_attention_grad },
@@ -156,7 +159,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		pairs[i].Name = LLVMOrcLLJITMangleAndIntern(m->jit, syms[i].name);
 		pairs[i].Sym.Address = syms[i].addr;
 		pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported;
-		if (strcmp(syms[i].name, "rt_prof_on")) /* the one variable */
+		if (strcmp(syms[i].name, "rt_prof_on") && strcmp(syms[i].name, "rt_dist_on")) /* the two variables */
 			pairs[i].Sym.Flags.GenericFlags |= LLVMJITSymbolGenericFlagsCallable;
 		pairs[i].Sym.Flags.TargetFlags = 0;
 	}

@@ -325,6 +325,41 @@ out:
 }
 
 /*
+ * `if (flag) { ... }` around a runtime call, where flag is the runtime's
+ * global of that name (an i32) and off is the common case: returns the
+ * block after the if, with the builder inside it; the caller emits the
+ * call and then closes it with guard_end.
+ */
+static LLVMBasicBlockRef guard_begin(Cg *g, const char *flag)
+{
+	LLVMValueRef on = LLVMGetNamedGlobal(g->mod, flag);
+	if (!on) {
+		on = LLVMAddGlobal(g->mod, g->i32, flag);
+		LLVMSetLinkage(on, LLVMExternalLinkage);
+	}
+	LLVMValueRef val = LLVMBuildLoad2(g->b, g->i32, on, "");
+	LLVMSetAlignment(val, 4);
+	LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, g->fn, flag);
+	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "");
+	LLVMValueRef c = LLVMBuildICmp(g->b, LLVMIntNE, val, cg_i32(g, 0), "");
+	LLVMValueRef br = LLVMBuildCondBr(g->b, c, yes, next);
+	/* keep the call out of the straight path */
+	LLVMMetadataRef w[2] = { LLVMValueAsMetadata(LLVMConstInt(g->i32, 1, 0)),
+		LLVMValueAsMetadata(LLVMConstInt(g->i32, 1000, 0)) };
+	LLVMMetadataRef md[3] = { LLVMMDStringInContext2(g->ctx, "branch_weights", 14), w[0], w[1] };
+	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "prof", 4),
+		LLVMMetadataAsValue(g->ctx, LLVMMDNodeInContext2(g->ctx, md, 3)));
+	LLVMPositionBuilderAtEnd(g->b, yes);
+	return next;
+}
+
+static void guard_end(Cg *g, LLVMBasicBlockRef next)
+{
+	LLVMBuildBr(g->b, next);
+	LLVMPositionBuilderAtEnd(g->b, next);
+}
+
+/*
  * After a kernel: if profiling (the runtime's rt_prof_on), call
  * rt_prof_mark(node).  Always emitted, so that the JIT and the object files
  * of `sinter build` serve runs with and without --profile alike; off, it
@@ -332,29 +367,90 @@ out:
  */
 static void prof_mark(Cg *g, int node)
 {
-	LLVMValueRef on = LLVMGetNamedGlobal(g->mod, "rt_prof_on");
-	if (!on) {
-		on = LLVMAddGlobal(g->mod, g->i32, "rt_prof_on");
-		LLVMSetLinkage(on, LLVMExternalLinkage);
-	}
-	LLVMValueRef flag = LLVMBuildLoad2(g->b, g->i32, on, "");
-	LLVMSetAlignment(flag, 4);
-	LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "prof");
-	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "");
-	LLVMValueRef c = LLVMBuildICmp(g->b, LLVMIntNE, flag, cg_i32(g, 0), "");
-	LLVMValueRef br = LLVMBuildCondBr(g->b, c, yes, next);
-	/* off is the common case: keep the call out of the straight path */
-	LLVMMetadataRef w[2] = { LLVMValueAsMetadata(LLVMConstInt(g->i32, 1, 0)),
-		LLVMValueAsMetadata(LLVMConstInt(g->i32, 1000, 0)) };
-	LLVMMetadataRef md[3] = { LLVMMDStringInContext2(g->ctx, "branch_weights", 14), w[0], w[1] };
-	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "prof", 4),
-		LLVMMetadataAsValue(g->ctx, LLVMMDNodeInContext2(g->ctx, md, 3)));
-	LLVMPositionBuilderAtEnd(g->b, yes);
+	LLVMBasicBlockRef next = guard_begin(g, "rt_prof_on");
 	LLVMTypeRef pt[1] = { g->i32 };
 	LLVMValueRef a[1] = { cg_i32(g, node) };
 	cg_call(g, "rt_prof_mark", g->voidty, pt, a, 1);
-	LLVMBuildBr(g->b, next);
-	LLVMPositionBuilderAtEnd(g->b, next);
+	guard_end(g, next);
+}
+
+/*
+ * After a PACK of gradients (the gradient arena, which every update reads
+ * and nothing writes again): when several ranks train together
+ * (rt_dist_on), replace it by its mean over the ranks, rt_dist_grads.
+ * Always emitted for the same reason as prof_mark: a built binary learns
+ * only when it starts whether mpirun started it.
+ */
+static void dist_grads(Cg *g, int v)
+{
+	const Node *nd = &g->r->node[v];
+	if (nd->type.dt != DT_F32 || !g->ptr[v])
+		die("codegen: pack %%%d is not an f32 buffer", v);
+	LLVMBasicBlockRef next = guard_begin(g, "rt_dist_on");
+	LLVMTypeRef pt[2] = { g->ptrty, g->i64 };
+	LLVMValueRef a[2] = { g->ptr[v], cg_i64(g, type_numel(&nd->type)) };
+	cg_call(g, "rt_dist_grads", g->voidty, pt, a, 2);
+	guard_end(g, next);
+}
+
+/*
+ * The operands of gradient PACKs that the memory plan computed in place
+ * (the pack moves nothing): ready[v] lists, as pack * 2^20 + operand, the
+ * operands whose kernel ends at node v, so that after that kernel the
+ * runtime learns which part of the gradient arena is final and can start
+ * sending it (rt_dist_ready, runtime/dist.c).  A pack that moves writes
+ * its whole buffer at its own node, so it is sent there, whole.
+ */
+typedef struct {
+	int *head, *next; /* per node, per entry: the lists */
+	int64_t *item;
+	int n;
+} Ready;
+
+static void ready_plan(Cg *g, const int *last, Ready *rd)
+{
+	const Region *r = g->r;
+	int total = 0;
+	for (int p = 0; p < r->nnode; p++)
+		if (r->node[p].op == OP_PACK)
+			total += r->node[p].narg;
+	rd->head = xmalloc(((size_t)r->nnode + 1) * sizeof *rd->head);
+	rd->next = xmalloc(((size_t)total + 1) * sizeof *rd->next);
+	rd->item = xmalloc(((size_t)total + 1) * sizeof *rd->item);
+	rd->n = 0;
+	for (int v = 0; v < r->nnode; v++)
+		rd->head[v] = -1;
+	for (int p = 0; p < r->nnode; p++) {
+		if (r->node[p].op != OP_PACK || r->node[p].type.dt != DT_F32 || r->node[p].narg >= 1 << 20 ||
+		    cg_pack_moves(g, p))
+			continue;
+		for (int k = 0; k < r->node[p].narg; k++) {
+			int u = ir_operand(r, p, k), grp = r->node[u].group;
+			int end = grp >= 0 ? last[grp] : u;
+			rd->item[rd->n] = (int64_t)p << 20 | k;
+			rd->next[rd->n] = rd->head[end];
+			rd->head[end] = rd->n++;
+		}
+	}
+}
+
+/* After the kernel ending at v: rt_dist_ready for the pack operands it
+   computed, each with its aligned extent in the arena. */
+static void dist_ready(Cg *g, const Ready *rd, int v)
+{
+	const Region *r = g->r;
+	if (rd->head[v] < 0)
+		return;
+	LLVMBasicBlockRef next = guard_begin(g, "rt_dist_on");
+	for (int e = rd->head[v]; e >= 0; e = rd->next[e]) {
+		int p = (int)(rd->item[e] >> 20), k = (int)(rd->item[e] & ((1 << 20) - 1));
+		int u = ir_operand(r, p, k);
+		LLVMTypeRef pt[4] = { g->ptrty, g->i64, g->i64, g->i64 };
+		LLVMValueRef a[4] = { g->ptr[p], cg_i64(g, type_numel(&r->node[p].type)), cg_i64(g, ir_pack_start(r, p, k)),
+			cg_i64(g, ir_pack_align(type_bytes(&r->node[u].type))) };
+		cg_call(g, "rt_dist_ready", g->voidty, pt, a, 4);
+	}
+	guard_end(g, next);
 }
 
 /*
@@ -420,17 +516,26 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 	for (int v = 0; v < r->nnode; v++)
 		if (r->node[v].group >= 0)
 			last[r->node[v].group] = v;
+	Ready rd;
+	ready_plan(&g, last, &rd);
 	for (int v = 0; v < r->nnode; v++) {
 		int k = r->node[v].group;
+		bool pk = r->node[v].op == OP_PACK;
 		if (k >= 0 && last[k] == v)
 			cg_fused(&g, k, v);
-		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v] &&
-			 (r->node[v].op != OP_PACK || cg_pack_moves(&g, v)))
+		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v] && (!pk || cg_pack_moves(&g, v)))
 			kernel(&g, v);
-		else
+		else if (!pk)
 			continue;
-		prof_mark(&g, v);
+		if (!pk || cg_pack_moves(&g, v))
+			prof_mark(&g, v);
+		dist_ready(&g, &rd, v);
+		if (pk)
+			dist_grads(&g, v);
 	}
+	free(rd.head);
+	free(rd.next);
+	free(rd.item);
 	free(last);
 	g.scope = NULL;
 	g.nown = 0;

@@ -255,6 +255,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("usage: %s [--seed N] [--threads N] [--log PATH] [--profile TRACE.json] [--profile-summary]\n"
 			       "       [--max-memory SIZE] [-D NAME=VALUE] [--interp] [--verbose]\n"
+			       "       [--bucket-size SIZE] [--dist-timeout SECONDS] (under mpirun)\n"
 			       "trains %s (built by sinter)\n", argv[0], aot_name);
 			return 0;
 		}

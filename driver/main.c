@@ -38,6 +38,11 @@ static const OptHelp opt_help[] = {
 	{ "--time-passes", "report the time of every pass", "*" },
 	{ "--stats", "ops, kernels and bytes moved per run of each region, before and after fusion", "run check" },
 	{ "--interp", "execute with the reference interpreter instead of native code", "run" },
+	{ "--bucket-size SIZE", "on several ranks: gradients are sent in buckets of SIZE (default 1M)", "run" },
+	{ "--dist-timeout S", "on several ranks: stop when the others do not answer within S seconds (default 60)",
+	  "run" },
+	{ "--ranks N", "trace training batches as each of N mpirun ranks reads them (build: code for N ranks)",
+	  "build check ir plan dot llvm" },
 	{ "--verbose", "say which BLAS kernels and code paths are used", "*" },
 	{ "--gemm=KIND", "matrix products: auto (per shape, the default), sinter (its own kernel) or openblas",
 	  "run build llvm" },
@@ -157,7 +162,14 @@ int main(int argc, char **argv)
 				fatal("--gemm expects auto, sinter or openblas, got '%s'", v);
 		} else if (!strcmp(a, "--svg") && !strcmp(o.cmd, "plan"))
 			o.svg = i + 1 < argc ? argv[++i] : (fatal("--svg needs a path, like --svg plan.svg"), "");
-		else if (!strcmp(a, "-o"))
+		else if (!strcmp(a, "--ranks") && strcmp(o.cmd, "run")) {
+			const char *v = i + 1 < argc ? argv[++i] : (fatal("--ranks needs a number of ranks"), "");
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (!(*v >= '1' && *v <= '9') || *end || n > 1 << 20)
+				fatal("--ranks expects a number of ranks from 1 to 1048576, got '%s'", v);
+			host_dist_plan((int)n);
+		} else if (!strcmp(a, "-o"))
 			o.output = i + 1 < argc ? argv[++i] : (fatal("-o needs a path"), "");
 		else if (a[0] == '-' && a[1])
 			fatal("unknown option '%s' (see sinter --help)", a);

@@ -16,6 +16,7 @@
 #include "lang/diag.h"
 #include "lang/lang.h"
 #include "host/host.h"
+#include "runtime/dist.h"
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
 {
@@ -76,7 +77,14 @@ bool driver_option(int argc, char **argv, int *i, Options *o)
 		if (!rt_parse_bytes(v, &bytes))
 			fatal("--max-memory expects a size like 512M, 8G or 1073741824, got '%s'", v);
 		rt_mem_set_limit(bytes);
-	} else if (!strcmp(a, "--time-passes"))
+	} else if (!strcmp(a, "--bucket-size") || !strncmp(a, "--bucket-size=", 14)) {
+		const char *v = opt_value(argc, argv, i, "--bucket-size");
+		if (!rt_parse_bytes(v, &rt_dist_bucket_bytes))
+			fatal("--bucket-size expects a size like 256K or 4M, got '%s'", v);
+	} else if (!strcmp(a, "--dist-timeout") || !strncmp(a, "--dist-timeout=", 15))
+		rt_dist_timeout = (double)parse_count(opt_value(argc, argv, i, "--dist-timeout"), "--dist-timeout", 1 << 24,
+		                                      " seconds");
+	else if (!strcmp(a, "--time-passes"))
 		o->time_passes = true;
 	else if (!strcmp(a, "--stats"))
 		o->stats = true;
@@ -216,21 +224,28 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 		if (!pipeline_run(probe, &check, err, sizeof err))
 			fatal("%s", err);
 	}
-	if (run && o->log) {
+	if (run) {
+		char err[512];
+		if (!rt_dist_init(err, sizeof err))
+			fatal("%s", err);
+	}
+	bool rank0 = rt_dist_rank() == 0; /* the ranks train the same model: one reports it */
+	if (run && o->log && rank0) {
 		char err[512];
 		h->log = rt_log_open(o->log, isatty(2), err, sizeof err);
 		if (!h->log)
 			fatal("%s", err);
-	} else if (run && isatty(2))
+	} else if (run && isatty(2) && rank0)
 		h->log = rt_log_open(NULL, true, NULL, 0);
 	if ((o->profile || o->profile_summary) && !run)
 		fatal("--profile and --profile-summary go with 'sinter run' (and built programs)");
-	if (run && (o->profile || o->profile_summary)) {
+	if (run && (o->profile || o->profile_summary) && rank0) {
 		char err[512];
 		if (!rt_prof_open(o->profile, o->profile_summary, err, sizeof err))
 			fatal("%s", err);
 	}
 	h->backend = be;
+	host_dist_start(ev, o->defines, o->ndefines);
 	if (run) /* SIGINT/SIGTERM: finish the step, close the log, exit 130/143 */
 		rt_signals_install();
 	int ntrain = 0;
@@ -259,6 +274,7 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 		rt_log_close(h->log);
 	h->log = NULL;
 	rt_prof_close();
+	host_dist_finish(ev, o->verbose);
 }
 
 int cmd_opt(const Options *o)

@@ -417,6 +417,8 @@ void host_run_trace(Ev *ev, Value *vals, int n, Loc loc, bool step)
 	if (prof) /* a new region is traced text printed, the pipeline, code generation */
 		rt_prof_span(ev->host->ncache > ncache ? "compile" : "look up region", "compile", tc, rt_prof_now());
 	Region *r = c->exec;
+	if (step)
+		host_dist_check_step(ev, r, loc);
 	check_memory(ev, c, loc);
 	Arena *keep = tr->a; /* NULL when the cache took the trace's arena */
 	Tensor *outs = xcalloc((size_t)nout + 1, sizeof *outs);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "lang/diag.h"
+#include "runtime/dist.h"
 
 #define TS(t) type_str((t), (char[96]){ 0 }, 96)
 
@@ -50,6 +51,10 @@ StepOpts step_options(Ev *ev, OptInst *o, Value clip, Value accumulate, Loc loc)
 			ev_error(ev, loc, "accumulate must be between 1 and 2^31 - 1 micro-batches, got %lld",
 			         (long long)accumulate.i);
 		so.k = accumulate.i;
+		if (so.k > 1 && rt_dist_size() > 1)
+			ev_error(ev, loc, "accumulate cannot be combined with training on %d ranks yet: the ranks already "
+			         "share each batch, so use a batch %d times larger, or accumulate in one process",
+			         rt_dist_size(), rt_dist_size());
 	}
 	if (o->accum_n > 0 && so.k != o->accum_k)
 		ev_error(ev, loc, "minimize with accumulate = %lld while %lld of the %lld micro-batches of a step are "
@@ -234,6 +239,8 @@ static Value run_step(Ev *ev, OptInst *o, StepOpts *so, Value loss, Loc loc)
 	opt_trace_update(ev, o, loss.node, loc, so);
 	Value vals[2] = { loss, v_tensor(so->norm) };
 	host_run_trace(ev, vals, so->norm >= 0 ? 2 : 1, loc, true);
+	if (rt_dist_on && !ev->dry) /* the whole batch's loss, the same on every rank */
+		vals[0].f = (float)rt_dist_mean(vals[0].f);
 	if (so->norm >= 0) {
 		o->grad_norm = vals[1].f;
 		o->has_norm = true;
@@ -241,6 +248,8 @@ static Value run_step(Ev *ev, OptInst *o, StepOpts *so, Value loss, Loc loc)
 	if (so->final) {
 		o->accum_n = 0;
 		o->t++;
+		if (o->t % HOST_DIST_GUARD_EVERY == 0)
+			host_dist_guard(ev, o->t, loc);
 	} else {
 		o->accum_k = so->k;
 		o->accum_n++;

@@ -436,6 +436,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 		int64_t n = packed || len - k * bs >= bs ? bs : len - k * bs;
 		if (ev->dry && k == nb - 1 && k != 0 && n == bs)
 			continue; /* same shapes as the first batch */
+		int64_t first = training ? host_dist_shard(ev, s->value->loc, packed, k, &n) : 0;
 		Value vals[4];
 		int nvals = has_y ? 2 : 1;
 		double t0 = rt_prof_on ? rt_prof_now() : 0;
@@ -450,7 +451,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 				memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
 			check_batch(ev, &tx, &ty, s->loc);
 			HostTensor *x = ht_new(tx), *y = has_y ? ht_new(ty) : NULL;
-			rt_dataset_fill(b.ds, order + k * bs, n, x->t.data, y ? y->t.data : NULL);
+			rt_dataset_fill(b.ds, order + k * bs + first, n, x->t.data, y ? y->t.data : NULL);
 			vals[0] = (Value){ .kind = V_HOST, .ht = x };
 			vals[1] = (Value){ .kind = V_HOST, .ht = y };
 		}

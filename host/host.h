@@ -115,6 +115,22 @@ Value hostdocs_tokens(Ev *ev, Loc loc, const char *path, int64_t vocab, Value eo
 RtPack *host_pack_plan(Ev *ev, const Value *pb, uint64_t key, Loc loc);
 int64_t host_pack_count(const RtPack *p, const Value *pb);
 void host_pack_batch(Ev *ev, const RtPack *p, const Value *pb, int64_t k, Value *out, Loc loc);
+/* hostdist.c: data-parallel training on several ranks: the first row of
+   this rank's share of training batch k (*n rows, made the share), and the
+   refusal of a step whose updates are not all packed. */
+int64_t host_dist_shard(Ev *ev, Loc loc, bool packed, int64_t k, int64_t *n);
+void host_dist_check_step(Ev *ev, const Region *r, Loc loc);
+/* The ranks a dry run (check, build) traces training batches for: --ranks. */
+void host_dist_plan(int ranks);
+/* At start-up, the fatal error when the ranks' programs, -D options or
+   seeds differ; the guard comparing a checksum of the parameters and
+   optimizer states across ranks (an error naming the step). */
+void host_dist_start(Ev *ev, const char *const *defines, int ndefines);
+void host_dist_guard(Ev *ev, int64_t step, Loc loc);
+/* The end of a run: the last comparison (verbose: each rank's checksum on
+   stderr), then leaving the MPI job. */
+void host_dist_finish(Ev *ev, bool verbose);
+enum { HOST_DIST_GUARD_EVERY = 100 };
 /* optparams.c: parameter groups and the weight-decay split */
 BuiltinFn prim_group, prim_decay_params;
 /* host/bf16.c: the bf16 cast (ev_bf16_result is in eval.h) */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lang/diag.h"
+#include "runtime/dist.h"
 
 /* ---- printing ---- */
 
@@ -129,7 +130,7 @@ static RtTensor rt_tensor(const char *name, const Tensor *t)
 static void save_tensors(Ev *ev, Loc loc, const char *path, RtTensor *ts, int n)
 {
 	char err[512];
-	if (ev->dry)
+	if (ev->dry || rt_dist_rank() != 0) /* the ranks hold the same values: rank 0 writes them */
 		return;
 	if (!rt_safetensors_save(path, ts, n, err, sizeof err))
 		ev_error(ev, loc, "%s", err);
@@ -277,6 +278,8 @@ static void checkpoint(Ev *ev, Loc loc, Value *v, bool save)
 		ev_error(ev, loc, "%s needs an optimizer as its third argument", save ? "checkpoint" : "resume");
 	OptInst *o = v[2].opt;
 	Host *h = ev->host;
+	if (save) /* rank 0 writes what every rank holds: make sure they do */
+		host_dist_guard(ev, o->t, loc);
 	const char **vnames = NULL;
 	Tensor *vts = NULL;
 	int nvars = save && !ev->dry ? host_vars_save(ev, &vnames, &vts) : 0;

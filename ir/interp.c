@@ -15,6 +15,7 @@
  */
 #include "ir/interp.h"
 #include "ir/opsem.h"
+#include "runtime/dist.h"
 #include "runtime/runtime.h"
 
 #include <cblas.h>
@@ -372,6 +373,10 @@ KERNEL(ik_pack)
 		memmove(d + at, in[k]->data, (size_t)b);
 		end = at + b;
 	}
+	/* the gradient arena: its mean over the ranks, as generated code
+	   computes it (codegen/region.c, dist_grads) */
+	if (rt_dist_on)
+		rt_dist_grads(out->data, type_numel(&out->type));
 }
 
 KERNEL(ik_grad)

@@ -71,7 +71,11 @@ static struct {
 	int nm, capm;
 	Spans w[RT_MAX_THREADS];
 	int maxtid;          /* highest worker track seen */
+	bool comm_named;     /* the all-reduce track has its name */
 } Pr;
+
+/* The all-reduce track, past every worker's. */
+enum { PROF_COMM_TID = RT_MAX_THREADS + 1 };
 
 static void *grow(void *p, int *cap, int need, size_t size)
 {
@@ -227,6 +231,17 @@ void rt_prof_span(const char *name, const char *cat, double t0, double t1)
 	Pr.last_end = t1;
 	if (!strcmp(name, "compile"))
 		Pr.compiling += t1 - t0;
+}
+
+void rt_prof_comm(const char *name, double t0, double t1)
+{
+	if (!rt_prof_on)
+		return;
+	if (!Pr.comm_named) {
+		thread_name(PROF_COMM_TID, "all-reduce");
+		Pr.comm_named = true;
+	}
+	event(name, "comm", PROF_COMM_TID, t0, t1, NULL);
 }
 
 void rt_prof_region_begin(void)

@@ -297,6 +297,9 @@ void rt_prof_mark(int32_t node);
 void rt_prof_pool_span(int worker, double t0, double t1);
 /* An event of the main thread's host work (cat: "load", "compile"). */
 void rt_prof_span(const char *name, const char *cat, double t0, double t1);
+/* An event of communication between ranks (runtime/dist.c), on a track
+   of its own: it overlaps the kernels. */
+void rt_prof_comm(const char *name, double t0, double t1);
 /* Around a region run: the marks in between become its kernel events,
    kid[node] naming the kernel of each marked node (kid[nkid - 1]: the
    copies); the workers' spans are named after the kernels they ran in. */
