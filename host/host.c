@@ -419,8 +419,10 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 	uint64_t key = rt_mix64(seed ^ rt_mix64((uint64_t)call));
 	RtPack *pack = packed ? host_pack_plan(ev, &b, key, s->loc) : NULL;
 	int64_t *order = packed ? NULL : rt_batch_order(len, shuffle, key);
-	int64_t nb = packed ? host_pack_count(pack, &b) : rt_batch_count(len, bs, drop_last);
 	bool training = body_calls(s->body, s->nbody, "minimize");
+	/* shard = true: this rank's part of the (shuffled) order */
+	int64_t part = !packed && b.items[4].i ? host_dist_part(ev, s->value->loc, training, &len) : 0;
+	int64_t nb = packed ? host_pack_count(pack, &b) : rt_batch_count(len, bs, drop_last);
 	if (training && h->log && !ev->dry) {
 		int64_t total = nb - (start < nb ? start : nb);
 		for (int i = 0; i < h->loop_depth; i++)
@@ -451,7 +453,7 @@ static void run_batches(Ev *ev, Env *env, const Stmt *s, Value b)
 				memcpy(ty.dim + 1, ys.dim, ys.rank * sizeof *ys.dim);
 			check_batch(ev, &tx, &ty, s->loc);
 			HostTensor *x = ht_new(tx), *y = has_y ? ht_new(ty) : NULL;
-			rt_dataset_fill(b.ds, order + k * bs + first, n, x->t.data, y ? y->t.data : NULL);
+			rt_dataset_fill(b.ds, order + part + k * bs + first, n, x->t.data, y ? y->t.data : NULL);
 			vals[0] = (Value){ .kind = V_HOST, .ht = x };
 			vals[1] = (Value){ .kind = V_HOST, .ht = y };
 		}

@@ -120,6 +120,10 @@ void host_pack_batch(Ev *ev, const RtPack *p, const Value *pb, int64_t k, Value 
    refusal of a step whose updates are not all packed. */
 int64_t host_dist_shard(Ev *ev, Loc loc, bool packed, int64_t k, int64_t *n);
 void host_dist_check_step(Ev *ev, const Region *r, Loc loc);
+/* batches(..., shard = true): this rank's part of an evaluation's data
+   set, its first example (*len: its size). */
+int64_t host_dist_part(Ev *ev, Loc loc, bool training, int64_t *len);
+BuiltinFn hostdist_rank, hostdist_all_reduce;
 /* The ranks a dry run (check, build) traces training batches for: --ranks. */
 void host_dist_plan(int ranks);
 /* At start-up, the fatal error when the ranks' programs, -D options or

@@ -2,7 +2,9 @@
  * hostdist.c — the host's side of data-parallel training on several ranks
  * (runtime/dist.c is the MPI side): which rows of a global batch this rank
  * reads, which training steps can be averaged, the loss every rank prints,
- * and the check that every rank runs the same program.
+ * the check that every rank runs the same program, and the evaluation
+ * side: each rank's share of a data set (batches(..., shard = true)) and
+ * the builtins rank(), world_size() and all_reduce().
  *
  * The design follows PyTorch's DistributedDataParallel: every rank holds
  * the whole model and optimizer, computes the gradients of its share of
@@ -14,6 +16,7 @@
  */
 #include "host/host.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +55,93 @@ int64_t host_dist_shard(Ev *ev, Loc loc, bool packed, int64_t k, int64_t *n)
 		         k > 0 ? " and drop_last = true" : "");
 	*n /= size;
 	return ev->dry ? 0 : rt_dist_rank() * *n;
+}
+
+/*
+ * batches(data, B, shard = true) in a loop without minimize (an
+ * evaluation): rank r of N takes examples [r len / N, (r + 1) len / N) of
+ * the order, in batches of B, so the ranks evaluate disjoint parts of the
+ * set that together are the whole, and all_reduce of their sums gives the
+ * single-process value (PyTorch's DistributedSampler, without its padding,
+ * which would count some examples twice).  Returns the first example of
+ * this rank's part and sets *len to its size; one rank: all of it.
+ */
+int64_t host_dist_part(Ev *ev, Loc loc, bool training, int64_t *len)
+{
+	if (training)
+		ev_error(ev, loc, "batches(..., shard = true) is for loops without minimize (an evaluation): a training "
+		         "loop gives each rank its share of every batch already");
+	int size = ev->dry ? dry_ranks : rt_dist_size(), rank = ev->dry ? 0 : rt_dist_rank();
+	if (size <= 1)
+		return 0;
+	if (*len < size)
+		ev_error(ev, loc, "%lld examples are too few to give each of %d ranks a share", (long long)*len, size);
+	int64_t lo = *len * rank / size, hi = *len * (rank + 1) / size;
+	*len = hi - lo;
+	return lo;
+}
+
+/* rank() and world_size(): this process's place in the job, 0 and 1 without
+   mpirun (as torch.distributed.get_rank and get_world_size). */
+Value hostdist_rank(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	get_args(ev, loc, b->name, b->spec, args, names, n, NULL);
+	if (b->name[0] == 'r')
+		return v_int(ev->dry ? 0 : rt_dist_rank());
+	return v_int(ev->dry ? dry_ranks : rt_dist_size());
+}
+
+/*
+ * all_reduce(x, op = "sum"): x (a number, or a list of numbers) combined
+ * over the ranks: "sum", "mean", "max" or "min", every rank receiving the
+ * result (torch.distributed.all_reduce, which works in place).  Ints stay
+ * ints, except under "mean"; one rank (or no mpirun) returns x as it is,
+ * so a program written for several ranks runs unchanged in one process.
+ * Every rank must call it, the same number of times and with lists of the
+ * same length, as MPI's collectives require.
+ */
+Value hostdist_all_reduce(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
+{
+	Value v[2];
+	get_args(ev, loc, b->name, b->spec, args, names, n, v);
+	static const char *const ops[] = { "sum", "mean", "max", "min" };
+	int op = v[1].kind == V_NONE ? 0 : -1;
+	for (int i = 0; v[1].kind == V_STR && i < 4; i++)
+		if (!strcmp(v[1].s, ops[i]))
+			op = i;
+	if (op < 0)
+		ev_error(ev, loc, "all_reduce: op must be \"sum\", \"mean\", \"max\" or \"min\", got %s",
+		         v[1].kind == V_STR ? arena_printf(ev->arena, "\"%s\"", v[1].s)
+		                            : arena_printf(ev->arena, "a %s", value_kind_name(&v[1])));
+	bool list = v[0].kind == V_LIST;
+	int cnt = list ? v[0].n : 1;
+	Value *in = list ? v[0].items : &v[0];
+	double *d = arena_alloc(ev->arena, ((size_t)cnt + 1) * sizeof *d);
+	bool *whole = arena_alloc(ev->arena, (size_t)cnt + 1);
+	for (int i = 0; i < cnt; i++) {
+		Value x = host_force(ev, in[i], loc);
+		if (!is_number(&x))
+			ev_error(ev, loc, "all_reduce takes a number or a list of numbers, got %s%s",
+			         list ? "a list holding a " : "a ", value_kind_name(&x));
+		whole[i] = x.kind != V_FLOAT;
+		if (whole[i] && (x.i > (1ll << 53) || x.i < -(1ll << 53)))
+			ev_error(ev, loc, "all_reduce: the int %lld is beyond 2^53, which the reduction (in doubles) cannot "
+			         "hold exactly", (long long)x.i);
+		d[i] = op == 3 ? -num(&x) : num(&x);
+	}
+	int size = ev->dry ? 1 : rt_dist_size();
+	rt_dist_reduce(d, cnt, op >= 2);
+	Value *out = arena_alloc(ev->arena, ((size_t)cnt + 1) * sizeof *out);
+	for (int i = 0; i < cnt; i++) {
+		double r = op == 3 ? -d[i] : op == 1 ? d[i] / size : d[i];
+		if (op == 1 || !whole[i])
+			out[i] = v_float(r);
+		else if (fabs(r) > 9007199254740992.0)
+			ev_error(ev, loc, "all_reduce: the sum %.17g is beyond 2^53, which an int cannot hold exactly here", r);
+		else
+			out[i] = v_int((int64_t)r);
+	}
+	return list ? (Value){ .kind = V_LIST, .items = out, .n = cnt } : out[0];
 }
 
 /*

@@ -412,7 +412,7 @@ Value hostlib_len(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **n
 
 Value hostlib_batches(Ev *ev, const Builtin *b, Loc loc, Value *args, const char **names, int n)
 {
-	Value all[5];
+	Value all[6];
 	get_args(ev, loc, b->name, b->spec, args, names, n, all);
 	Value seed = all[4];
 	if (all[0].kind != V_DATASET)
@@ -424,12 +424,16 @@ Value hostlib_batches(Ev *ev, const Builtin *b, Loc loc, Value *args, const char
 	if (all[1].i > rt_dataset_len(all[0].ds))
 		ev_error(ev, loc, "batch size %lld is larger than the data set (%lld examples)",
 		         (long long)all[1].i, (long long)rt_dataset_len(all[0].ds));
-	Value *items = arena_alloc(ev->arena, 4 * sizeof *items);
+	if (all[5].kind != V_NONE && all[5].kind != V_BOOL)
+		ev_error(ev, loc, "batches: shard must be true or false, got %s %s",
+		         strchr("aeiou", value_kind_name(&all[5])[0]) ? "an" : "a", value_kind_name(&all[5]));
+	Value *items = arena_alloc(ev->arena, 5 * sizeof *items);
 	items[0] = all[1];
 	items[1] = v_bool(all[2].kind != V_NONE && all[2].i);
 	items[2] = v_bool(all[3].kind == V_NONE || all[3].i);
 	items[3] = seed;
-	return (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 4 };
+	items[4] = v_bool(all[5].kind == V_BOOL && all[5].i);
+	return (Value){ .kind = V_BATCHES, .ds = all[0].ds, .items = items, .n = 5 };
 }
 
 /* save(model, path, dtype = "f32") and load(model, path): the parameters,

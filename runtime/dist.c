@@ -323,6 +323,13 @@ double rt_dist_mean(double v)
 	return v / mpi.size;
 }
 
+void rt_dist_reduce(double *v, int64_t n, bool max)
+{
+	if (mpi.size > 1)
+		allreduce(v, n, mpi.f64, sizeof *v, max ? mpi.max : mpi.sum,
+		          max ? "the all-reduce (max) of host values" : "the all-reduce (sum) of host values");
+}
+
 bool rt_dist_same(uint64_t v, const char *what)
 {
 	if (mpi.size <= 1)

@@ -40,6 +40,9 @@ extern int64_t rt_dist_bucket_bytes;
 enum { RT_DIST_BUCKET_DEFAULT = 1 << 20 };
 /* The mean over ranks of one number (the loss minimize returns). */
 double rt_dist_mean(double v);
+/* The sum (or, with max, the maximum) over ranks of n doubles at v, in
+   place, the same bits on every rank: all_reduce() of the host. */
+void rt_dist_reduce(double *v, int64_t n, bool max);
 /* Whether every rank passed the same value (a program's hash, a checksum);
    what names the comparison in the message of a failure. */
 bool rt_dist_same(uint64_t v, const char *what);
