@@ -631,7 +631,7 @@ const Builtin builtin_table[] = {
 	HOST(DATA, "packed_batches", "data, size, context, shuffle=, strategy=, seed=", hostlib_packed_batches),
 	HOST(DATA, "pack_stats", "data, context, strategy=", hostlib_pack_stats),
 	HOST(HOST, "len", "x", hostlib_len),
-	HOST(HOST, "rank", "", hostdist_rank), HOST(HOST, "world_size", "", hostdist_rank),
+	HOST(HOST, "rank", NULL, hostdist_rank), HOST(HOST, "world_size", NULL, hostdist_rank),
 	HOST(HOST, "all_reduce", "x, op=", hostdist_all_reduce),
 	HOST(HOST, "int", "x", hostlib_convert), HOST(HOST, "float", "x", hostlib_convert),
 	HOST(HOST, "str", "x", hostlib_str),
