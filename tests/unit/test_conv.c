@@ -119,7 +119,7 @@ typedef struct {
 
 static void diff_cases(const char *prefix, const Case *cases, size_t n)
 {
-	char what[16];
+	char what[48];
 	for (size_t c = 0; c < n; c++) {
 		const int64_t *a = cases[c].a;
 		Node p = attrs(OP_CONV2D, CONV_NATTR, (int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4], (int)a[5], (int)a[6]);

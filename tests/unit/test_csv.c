@@ -18,7 +18,7 @@
 /* Examples idx[0..n) of ds: x as floats, y as doubles (i32 or f32). */
 static void fill(RtDataset *ds, int64_t from, int64_t n, float *x, double *y)
 {
-	int64_t *idx = malloc((size_t)n * sizeof *idx);
+	int64_t *idx = calloc((size_t)n + 1, sizeof *idx);
 	for (int64_t i = 0; i < n; i++)
 		idx[i] = from + i;
 	int32_t *yb = malloc((size_t)n * 4);
