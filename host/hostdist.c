@@ -132,8 +132,10 @@ Value hostdist_all_reduce(Ev *ev, const Builtin *b, Loc loc, Value *args, const 
 			         "hold exactly", (long long)x.i);
 		d[i] = op == 3 ? -num(&x) : num(&x);
 	}
+	/* a dry run (sinter check, a build's trace) combines nothing: no rank waits for it */
 	int size = ev->dry ? 1 : rt_dist_size();
-	rt_dist_reduce(d, cnt, op >= 2);
+	if (!ev->dry)
+		rt_dist_reduce(d, cnt, op >= 2);
 	Value *out = arena_alloc(ev->arena, ((size_t)cnt + 1) * sizeof *out);
 	for (int i = 0; i < cnt; i++) {
 		double r = op == 3 ? -d[i] : op == 1 ? d[i] / size : d[i];
