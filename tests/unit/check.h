@@ -147,18 +147,24 @@ static inline char *slurp(const char *path, size_t *n)
 	return b;
 }
 
-/* Writes the text s to path, gzipped when gz (the data readers inflate). */
-static inline void write_text(const char *path, const char *s, bool gz)
+/* Writes n bytes at p to path, gzipped when gz (the data readers inflate). */
+static inline void write_bytes(const char *path, const void *p, size_t n, bool gz)
 {
 	if (gz) {
 		gzFile f = gzopen(path, "wb");
-		gzwrite(f, s, (unsigned)strlen(s));
+		gzwrite(f, p, (unsigned)n);
 		gzclose(f);
 	} else {
 		FILE *f = fopen(path, "wb");
-		fputs(s, f);
+		fwrite(p, 1, n, f);
 		fclose(f);
 	}
+}
+
+/* Writes the text s to path, gzipped when gz. */
+static inline void write_text(const char *path, const char *s, bool gz)
+{
+	write_bytes(path, s, strlen(s), gz);
 }
 
 /* ---- a child process ---- */
