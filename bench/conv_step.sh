@@ -71,6 +71,9 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_facts "$work"
 tables=$(cd bench && "$PY" conv_report.py report "$work" "$STEPS")
 mode=${SINTER_FLAGS[*]:-}
+# the sections written by hand below the generated part (from the first
+# "## " heading on) stay, as bench/gemm.sh keeps its own
+by_hand=$(sed -n '/^## /,$p' bench/conv_results.md 2>/dev/null || true)
 {
 	echo "# sinter vs PyTorch: convolutional training steps (examples/lenet.sn, examples/resnet.sn)"
 	echo
@@ -91,7 +94,11 @@ mode=${SINTER_FLAGS[*]:-}
 	echo "Both sides hold the 60000 training images as f32 (188 MB) and evaluate 500 test images at the"
 	echo "end; peak RSS is the whole process.  The floor bounds sinter's step as runtime/conv.c calls"
 	echo "cblas_sgemm today (one call per image); PyTorch may call its GEMMs differently."
-} >bench/conv_results.md
+	if [ -n "$by_hand" ]; then
+		echo
+		echo "$by_hand"
+	fi
+} >bench/conv_results.md.tmp && mv bench/conv_results.md.tmp bench/conv_results.md
 echo "$tables"
 echo
 echo "written to bench/conv_results.md ($(($(date +%s) - start)) s)"
