@@ -36,6 +36,10 @@
  * clones join another backward kernel that recomputes the same values in
  * registers (which then stores them for the reader, and runs first), else
  * form a kernel of their own just before the reader, or stay single nodes.
+ * Aliases of values from outside the clones (a BatchNorm weight reshaped
+ * to [1, C, 1, 1]) stay single nodes, and clones smaller than the largest
+ * (a per-channel rsqrt, read broadcast) go into a kernel of their own
+ * before the others: no index space holds both sizes.
  * Forward nodes nothing uses any more are removed.
  *
  * Contract.  Requires a verified region in topological order whose kernels
@@ -189,7 +193,6 @@ typedef struct {
 	int *cl_unit, *cl_at, *cl_orig; /* the first node of its reader's kernel, the reader, what it copies */
 	bool *cl_in;                    /* and whether it joins the reader's kernel */
 	int unit, at;                   /* the reader being redirected and its first node */
-	int hosted;                     /* clone kernels moved into another kernel (rehost) */
 } Remat;
 
 /* The forward part: what the outputs need, and the kernels holding any of it. */
@@ -369,6 +372,44 @@ static bool alias_only(const Region *r, const int *mem, int nm)
 	return true;
 }
 
+/* Is clone x (of the reader's clones i..j) an alias of a value that is
+   none of those clones (rest: none of those outside the reader's kernel)? */
+static bool renames_outside(const Remat *m, int i, int j, int x, bool rest)
+{
+	const Region *r = m->r;
+	if (!ir_is_alias(r, m->cl[x]))
+		return false;
+	int u = ir_operand(r, m->cl[x], 0);
+	for (int y = i; y < j; y++)
+		if (m->cl[y] == u && !(rest && m->cl_in[y]))
+			return false;
+	return true;
+}
+
+/* Would an in-kernel clone of the reader's clones i..j that is not among
+   mem[nk..nm) (those joining kernel g) read a member of g?  It runs
+   before the kernel, so it cannot. */
+static bool left_need_kernel(const Remat *m, int i, int j, int g, const int *mem, int nk, int nm)
+{
+	const Region *r = m->r;
+	for (int x = i; x < j; x++) {
+		if (!m->cl_in[x])
+			continue;
+		bool joins = false;
+		for (int y = nk; y < nm && !joins; y++)
+			joins = mem[y] == m->cl[x];
+		for (int k = 0; !joins && k < r->node[m->cl[x]].narg; k++) {
+			int u = ir_operand(r, m->cl[x], k);
+			if (r->node[u].group == g)
+				return true;
+			for (int y = nk; y < nm; y++)
+				if (mem[y] == u)
+					return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Groups the clones of each reader: into the reader's kernel where legal,
  * else into a kernel of their own (if legal and not mere aliases), else
@@ -388,27 +429,52 @@ static int group_clones(Remat *m)
 		int unit = m->cl_unit[i], j = i, g = r->node[unit].group;
 		while (j < m->ncl && m->cl_unit[j] == unit)
 			j++;
-		/* inside the reader's kernel */
-		int nm = g >= 0 ? kernel_members(r, g, mem) : 0, nk = nm;
-		for (int x = i; x < j; x++)
-			if (m->cl_in[x])
-				mem[nm++] = m->cl[x];
-		bool fits = nm > nk && kernel_space(r, mem, nm, &sp, NULL);
-		for (int x = i; x < j; x++) {
-			if (m->cl_in[x] && fits)
-				r->node[m->cl[x]].group = g;
-			else
-				m->cl_in[x] = false;
+		/* inside the reader's kernel: all of them, else those of the
+		   largest size but aliases of values from outside (the smaller
+		   ones then go into a kernel before it, split below) */
+		int nm = 0, nk = g >= 0 ? kernel_members(r, g, mem) : 0;
+		bool fits = false;
+		for (int only_big = 0; only_big < 2 && !fits; only_big++) {
+			int64_t big = 0;
+			for (int x = i; x < j; x++)
+				if (m->cl_in[x] && type_numel(&r->node[m->cl[x]].type) > big)
+					big = type_numel(&r->node[m->cl[x]].type);
+			nm = nk;
+			for (int x = i; x < j; x++)
+				if (m->cl_in[x] && (!only_big || (type_numel(&r->node[m->cl[x]].type) == big &&
+					!renames_outside(m, i, j, x, false))))
+					mem[nm++] = m->cl[x];
+			fits = nm > nk && kernel_space(r, mem, nm, &sp, NULL) &&
+				(!only_big || !left_need_kernel(m, i, j, g, mem, nk, nm));
 		}
-		/* the rest: a kernel before the reader */
-		nm = 0;
+		for (int x = nk; fits && x < nm; x++)
+			r->node[mem[x]].group = g;
 		for (int x = i; x < j; x++)
-			if (!m->cl_in[x])
-				mem[nm++] = m->cl[x];
-		if (nm > 0 && !alias_only(r, mem, nm) && kernel_space(r, mem, nm, &sp, NULL)) {
-			for (int x = 0; x < nm; x++)
-				r->node[mem[x]].group = ng;
-			ng++;
+			if (m->cl_in[x] && r->node[m->cl[x]].group != g)
+				m->cl_in[x] = false;
+		/* the rest: a kernel before the reader, of the clones of the
+		   largest size, and one of the smaller ones (a BatchNorm's
+		   rsqrt(var + eps) over [1, C, 1, 1], which the larger ones read
+		   broadcast: no index space holds both).  A clone that only
+		   renames a value from outside (the reshape of a BatchNorm weight
+		   to [1, C, 1, 1]) stays out of both, as fusion leaves such
+		   aliases out.  Without these splits no kernel is legal and
+		   every clone is a loop of its own. */
+		int64_t big = 0;
+		for (int x = i; x < j; x++)
+			if (!m->cl_in[x] && type_numel(&r->node[m->cl[x]].type) > big)
+				big = type_numel(&r->node[m->cl[x]].type);
+		for (int small = 0; small < 2; small++) {
+			nm = 0;
+			for (int x = i; x < j; x++)
+				if (!m->cl_in[x] && !renames_outside(m, i, j, x, true) &&
+					(type_numel(&r->node[m->cl[x]].type) < big) == small)
+					mem[nm++] = m->cl[x];
+			if (nm > 0 && !alias_only(r, mem, nm) && kernel_space(r, mem, nm, &sp, NULL)) {
+				for (int x = 0; x < nm; x++)
+					r->node[mem[x]].group = ng;
+				ng++;
+			}
 		}
 		i = j;
 	}
@@ -461,10 +527,17 @@ static void rehost(Remat *m, int first_new)
 		int j = i, g = -1;
 		while (j < m->ncl && m->cl_unit[j] == m->cl_unit[i])
 			j++;
-		/* the reader's kernel of clones, if group_clones made one */
+		/* the reader's kernel of clones, if group_clones made one (and
+		   only one: not when some clones joined the reader's kernel and
+		   the smaller ones did not, or it split them by size; reaches
+		   does not see that another kernel runs as a unit, which such a
+		   move would need) */
 		for (int x = i; x < j && g < 0; x++)
 			if (!m->cl_in[x])
 				g = r->node[m->cl[x]].group;
+		for (int x = i; x < j; x++)
+			if (m->cl_in[x] || (!renames_outside(m, i, j, x, true) && r->node[m->cl[x]].group != g))
+				g = -1;
 		for (int x = i; g >= first_new && x < j; x++) {
 			/* a candidate host: a kernel holding an in-kernel copy of the same value */
 			int host = -1;
@@ -475,7 +548,7 @@ static void rehost(Remat *m, int first_new)
 				continue;
 			int nk = kernel_members(r, host, mem), nm = nk;
 			for (int y = i; y < j; y++)
-				if (!m->cl_in[y])
+				if (!m->cl_in[y] && !renames_outside(m, i, j, y, true))
 					mem[nm++] = m->cl[y];
 			/* the readers of the clones must not lead to the host */
 			memset(from, 0, (size_t)n * sizeof *from);
@@ -484,14 +557,16 @@ static void rehost(Remat *m, int first_new)
 					from[users[e]] |= r->node[users[e]].group != g;
 			if (!kernel_space(r, mem, nm, &sp, NULL) || reaches(r, ustart, users, from, host, stack, seen))
 				continue;
+			/* an alias left out (group_clones) moves along, outside every
+			   kernel (the group first: renames_outside reads cl_in) */
 			int at = mem[0];
+			for (int y = nk; y < nm; y++)
+				r->node[mem[y]].group = host;
 			for (int y = i; y < j; y++)
 				if (!m->cl_in[y]) {
-					r->node[m->cl[y]].group = host;
 					m->cl_in[y] = true;
 					m->cl_at[y] = at;
 				}
-			m->hosted++;
 			break;
 		}
 		i = j;
@@ -535,8 +610,10 @@ static void place_clones(Remat *m)
 	}
 	if (no != total)
 		die("remat: %d of %d nodes placed", no, total);
-	/* a GEMM reading a value its host kernel stores runs after that kernel */
-	if (m->hosted > 0 && !kernel_contract(r, order))
+	/* a GEMM reading a value its host kernel stores runs after that kernel;
+	   an alias left out of its clones' kernel (group_clones) may sit
+	   between the members: it moves out, so that kernels are contiguous */
+	if (!kernel_contract(r, order))
 		die("remat: kernels of region %s in a cycle", r->name);
 	ir_reorder(r, order);
 	free(order);
