@@ -68,8 +68,7 @@ else
 fi
 
 # the memory plan of examples/gpt_docs.sn's training step (T = 64, so that
-# no weight is 64 x 64): attention work buffers, no [.., T, T] value (the
-# sampling regions, without a segment, keep the written-out scores)
+# no weight is 64 x 64): attention work buffers, no [.., T, T] value
 if "$root/sinter" plan "$root/examples/gpt_docs.sn" -D T=64 >"$tmp/plan" 2>&1; then
 	expect "attention plan: gpt_docs step0 has no [.., 64, 64] value" 0 \
 		awk '/^region /{r=$2} r=="step0:" && /,64,64\]/{n++} END{print n+0}' "$tmp/plan"
@@ -77,4 +76,17 @@ if "$root/sinter" plan "$root/examples/gpt_docs.sn" -D T=64 >"$tmp/plan" 2>&1; t
 		awk '/^region /{r=$2} r=="step0:" && /w attention/{n++} END{print n+0}' "$tmp/plan"
 else
 	fail "attention plan: sinter plan failed: $(head -3 "$tmp/plan")"
+fi
+
+# the dense GPT (examples/gpt_char.sn, T = 128, no segment: CausalSelfAttention
+# takes the fused op there too): no [.., 128, 128] value in any region,
+# training or sampling, and the step's 4 layers each an attention and an
+# attention_grad with their work buffers
+if "$root/sinter" plan "$root/examples/gpt_char.sn" >"$tmp/plan_char" 2>&1; then
+	expect "attention plan: gpt_char has no [.., 128, 128] value in any region" 0 \
+		awk '/,128,128\]/{n++} END{print n+0}' "$tmp/plan_char"
+	expect "attention plan: gpt_char step0 has 8 attention work buffers" 8 \
+		awk '/^region /{r=$2} r=="step0:" && /w attention/{n++} END{print n+0}' "$tmp/plan_char"
+else
+	fail "attention plan: sinter plan gpt_char failed: $(head -3 "$tmp/plan_char")"
 fi
