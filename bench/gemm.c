@@ -7,7 +7,7 @@
  * the CPU has (AVX-512, and AVX2 for reference).
  *
  * Build: make build/bench/gemm   (links the compiler's objects: the JIT)
- * Run:   build/bench/gemm [REPEATS] [mlp|gpt|all]   (default: 15 all)
+ * Run:   build/bench/gemm [REPEATS] [mlp|gpt|attn|all]   (default: 15 all)
  * Output: the peak lines, then one line per shape: m n k, transposes, how
  *   many times a step runs it, median ms and GFLOP/s of each kernel, their
  *   % of the median probe, and the best time's % of the best probe (what
@@ -68,6 +68,18 @@ static const Shape SHAPES[] = {
 	{ "gpt", "bwd q@kT dk", 128, 64, 128, 1, 0, 128 },
 	{ "gpt", "bwd qkv dx", 1024, 256, 768, 0, 1, 4 },
 	{ "gpt", "bwd qkv dw", 256, 768, 1024, 1, 0, 4 },
+	/* the fused attention's tiles on the GPT step's shape (runtime/attention.c:
+	   64 x 64 blocks, D 64; causal T 128 is 3 tiles per (batch, head), 128
+	   pairs a step), and a query block against 128 keys at once */
+	{ "attn", "tile s = q kT", 64, 64, 64, 0, 1, 384 },
+	{ "attn", "tile acc += p v", 64, 64, 64, 0, 0, 384 },
+	{ "attn", "tile dv += pT dy", 64, 64, 64, 1, 0, 384 },
+	{ "attn", "tile dp = dy vT", 64, 64, 64, 0, 1, 384 },
+	{ "attn", "tile dq += ds k", 64, 64, 64, 0, 0, 384 },
+	{ "attn", "tile dk += dsT q", 64, 64, 64, 1, 0, 384 },
+	{ "attn", "span s = q kT", 64, 128, 64, 0, 1, 256 },
+	{ "attn", "span acc += p v", 64, 64, 128, 0, 0, 256 },
+	{ "attn", "rows s = q kT", 128, 64, 64, 0, 1, 256 },
 };
 enum { NSHAPE = sizeof SHAPES / sizeof SHAPES[0] };
 
@@ -222,7 +234,7 @@ int main(int argc, char **argv)
 	int reps = argc > 1 ? atoi(argv[1]) : 15;
 	const char *which = argc > 2 ? argv[2] : "all";
 	if (reps < 1 || reps > MAXREP) {
-		fprintf(stderr, "usage: gemm [REPEATS (1..%d)] [mlp|gpt|all]\n", MAXREP);
+		fprintf(stderr, "usage: gemm [REPEATS (1..%d)] [mlp|gpt|attn|all]\n", MAXREP);
 		return 2;
 	}
 	openblas_set_num_threads(1);
@@ -258,8 +270,8 @@ int main(int argc, char **argv)
 	printf("peak: %.1f GFLOP/s (%s: 12 FMA chains, median of %d probes between the timings; best %.1f); "
 	       "avx2 %.1f\n", pk, has512 ? "avx512" : "avx2", nprobe, pmax, median(probes, 9));
 	printf("%%pk: the median time against the median probe; best%%: the best time against the best probe\n");
-	const char *models[] = { "mlp", "gpt" };
-	for (int mi = 0; mi < 2; mi++) {
+	const char *models[] = { "mlp", "gpt", "attn" };
+	for (int mi = 0; mi < 3; mi++) {
 		double ts = 0, tb = 0, flop = 0;
 		for (int i = 0; i < NSHAPE; i++) {
 			const Shape *s = &SHAPES[i];

@@ -15,7 +15,7 @@
 # bench/gemm_results.md.
 #
 # Usage: bench/gemm.sh           REPEATS=31 bench/gemm.sh
-#        WHICH=mlp bench/gemm.sh (mlp, gpt or all)
+#        WHICH=mlp bench/gemm.sh (mlp, gpt, attn or all)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 REPEATS=${REPEATS:-15}

@@ -21,6 +21,7 @@
  * measurements on the products of the mlp_l and GPT steps.
  */
 #include "codegen/matmul.h"
+#include "codegen/attention.h"
 #include "codegen/reduce.h"
 #include "codegen/gemm.h"
 #include "runtime/runtime.h"
@@ -169,7 +170,7 @@ void cg_matmul_setup(Cg *g, CgGemmStats *stats)
 		Product p;
 		int64_t w = 0;
 		if (r->node[v].op != OP_MATMUL) {
-			w = cg_conv_setup(g, stats, v);
+			w = cg_conv_setup(g, stats, v) + cg_attention_setup(g, stats, v);
 		} else if (product(r, v, &p)) {
 			char batch[32] = "";
 			if (p.nb > 1)
@@ -203,9 +204,12 @@ static void sgemm(Cg *g, const Product *p, LLVMValueRef A, LLVMValueRef B, LLVMV
 
 LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 {
-	char key[160];
-	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d", (long long)s->m, (long long)s->n,
-		(long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->parallel);
+	/* every field of the spec: products of one shape may differ in alpha
+	   (an attention's scaled tiles) or accumulate (its gradients) */
+	char key[192];
+	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d", (long long)s->m, (long long)s->n,
+		(long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->parallel,
+		(double)s->alpha, s->accumulate);
 	LLVMValueRef f = cg_fn_find(g, key);
 	if (f)
 		return f;

@@ -12,9 +12,9 @@
 #include "codegen/codegen.h"
 
 /* Before any node of g's region is emitted: decides every product's
-   kernel, a MATMUL's and a convolution's (conv.c), reported to the
-   configured verbose stream, counts them in *stats, and reserves in
-   scratch the one workspace the region's own GEMMs pack their panels
+   kernel, a MATMUL's, a convolution's (reduce.c) and an attention's tiles
+   (attention.c), reported to the configured verbose stream, counts them
+   in *stats, and reserves in scratch the one workspace the region's own GEMMs pack their panels
    into (g->gemm_work). */
 void cg_matmul_setup(Cg *g, CgGemmStats *stats);
 /* The `--gemm=` rule for product s: true for sinter's kernel; why says

@@ -23,8 +23,9 @@
  * without knowing codegen/.  The parts of a batch run at the same time, so
  * each packs its panels into its own slice of the region's GEMM workspace
  * (g->gemm_work, sized by cg_conv_setup for the largest call).
- * ATTENTION and its gradient call runtime/attention.c the same way, with
- * their work buffer where the memory plan puts it (work_ptr).
+ * ATTENTION and its gradient call runtime/attention.c the same way
+ * (codegen/attention.c), with the helpers for a node's work buffer and the
+ * GEMM workspace below.
  */
 #include "codegen/reduce.h"
 #include "codegen/gemm.h"
@@ -244,11 +245,9 @@ void cg_argmax(Cg *g, int v)
 		cg_loop_end(g, &Lp);
 }
 
-/* ---- convolution and attention ---- */
+/* ---- convolution ---- */
 
-/* Node v's work buffer (ir_work_bytes): at the memory plan's Node.work, or
-   past the arena in scratch without a plan; null when it needs none. */
-static LLVMValueRef work_ptr(Cg *g, int v)
+LLVMValueRef cg_work_ptr(Cg *g, int v)
 {
 	const Node *nd = &g->r->node[v];
 	int64_t bytes = ir_work_bytes(g->r, v);
@@ -259,35 +258,21 @@ static LLVMValueRef work_ptr(Cg *g, int v)
 	return bytes ? cg_scratch(g, bytes) : LLVMConstNull(g->ptrty);
 }
 
-/* ATTENTION, ATTENTION_GRAD: the geometry as a constant RtAttn the
-   runtime reads, then the call. */
-void cg_attention(Cg *g, int v)
+LLVMValueRef cg_const_table(Cg *g, LLVMValueRef init, const char *name)
 {
-	const Region *r = g->r;
-	RtAttn ga = ir_attention_of(r, v);
-	LLVMValueRef f[6] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
-		LLVMConstReal(g->f64, ga.scale) };
-	LLVMValueRef geom = LLVMAddGlobal(g->mod, LLVMTypeOf(LLVMConstStructInContext(g->ctx, f, 6, 0)), "attn");
-	LLVMSetInitializer(geom, LLVMConstStructInContext(g->ctx, f, 6, 0));
-	LLVMSetGlobalConstant(geom, 1);
-	LLVMSetLinkage(geom, LLVMPrivateLinkage);
-	const Node *nd = &r->node[v];
-	bool fwd = nd->op == OP_ATTENTION;
-	int nseg = fwd ? 4 : 6;
-	LLVMValueRef seg = nd->narg == nseg ? g->ptr[ir_operand(r, v, nseg - 1)] : LLVMConstNull(g->ptrty);
-	LLVMTypeRef pt[9];
-	for (int k = 0; k < 9; k++)
-		pt[k] = g->ptrty;
-	LLVMValueRef a[9] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[ir_operand(r, v, 2)] };
-	int n = 4;
-	if (!fwd) {
-		a[n++] = g->ptr[ir_operand(r, v, 3)];
-		a[n++] = g->ptr[ir_operand(r, v, 4)];
-	}
-	a[n++] = seg;
-	a[n++] = g->ptr[v];
-	a[n++] = work_ptr(g, v);
-	cg_call(g, fwd ? "rt_attention" : "rt_attention_grad", g->voidty, pt, a, n);
+	LLVMValueRef t = LLVMAddGlobal(g->mod, LLVMTypeOf(init), name);
+	LLVMSetInitializer(t, init);
+	LLVMSetGlobalConstant(t, 1);
+	LLVMSetLinkage(t, LLVMPrivateLinkage);
+	return t;
+}
+
+LLVMValueRef cg_gemm_work_ptr(Cg *g)
+{
+	if (g->gemm_work < 0)
+		return LLVMConstNull(g->ptrty);
+	LLVMValueRef off = cg_i64(g, g->gemm_work);
+	return LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
 }
 
 static bool is_conv(OpKind op)
@@ -371,12 +356,7 @@ static LLVMValueRef kernels(Cg *g, int v, const RtConv *cv)
 	if (g->gemm_work < 0 || stride * rt_conv2d_parts(cv) <= 0)
 		die("codegen: a convolution's GEMMs of sinter's without their workspace");
 	LLVMValueRef f[3] = { fn[0], fn[1], cg_i64(g, stride) };
-	LLVMValueRef init = LLVMConstStructInContext(g->ctx, f, 3, false);
-	LLVMValueRef k = LLVMAddGlobal(g->mod, LLVMTypeOf(init), "conv_gemm");
-	LLVMSetInitializer(k, init);
-	LLVMSetGlobalConstant(k, 1);
-	LLVMSetLinkage(k, LLVMPrivateLinkage);
-	return k;
+	return cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 3, false), "conv_gemm");
 }
 
 void cg_conv(Cg *g, int v)
@@ -388,17 +368,10 @@ void cg_conv(Cg *g, int v)
 	for (int k = 0; k < RT_CONV_FIELDS; k++)
 		num[k] = cg_i64(g, f[k]);
 	/* the geometry as a constant the runtime reads as its RtConv */
-	LLVMValueRef geom = LLVMAddGlobal(g->mod, LLVMArrayType2(g->i64, RT_CONV_FIELDS), "conv");
-	LLVMSetInitializer(geom, LLVMConstArray2(g->i64, num, RT_CONV_FIELDS));
-	LLVMSetGlobalConstant(geom, 1);
-	LLVMSetLinkage(geom, LLVMPrivateLinkage);
+	LLVMValueRef geom = cg_const_table(g, LLVMConstArray2(g->i64, num, RT_CONV_FIELDS), "conv");
 	const Node *nd = &r->node[v];
-	LLVMValueRef colp = work_ptr(g, v);
-	LLVMValueRef k = kernels(g, v, &cv), gw = LLVMConstNull(g->ptrty);
-	if (g->gemm_work >= 0) {
-		LLVMValueRef off = cg_i64(g, g->gemm_work);
-		gw = LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
-	}
+	LLVMValueRef colp = cg_work_ptr(g, v);
+	LLVMValueRef k = kernels(g, v, &cv), gw = cg_gemm_work_ptr(g);
 	const char *fn = nd->op == OP_CONV2D ? "rt_conv2d" : nd->op == OP_CONV2D_DX ? "rt_conv2d_dx" : "rt_conv2d_dw";
 	LLVMTypeRef pt[7] = { g->ptrty, g->ptrty, g->ptrty, g->ptrty, g->ptrty, g->ptrty, g->ptrty };
 	LLVMValueRef a[7] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v], colp, k, gw };

@@ -19,8 +19,14 @@ int64_t cg_conv_setup(Cg *g, CgGemmStats *stats, int v);
 /* CONV2D, CONV2D_DX, CONV2D_DW: a call of the runtime's kernel, with
    sinter's GEMM for each product the rule of matmul.c gives it. */
 void cg_conv(Cg *g, int v);
-/* ATTENTION, ATTENTION_GRAD: a call of the runtime's fused kernel. */
-void cg_attention(Cg *g, int v);
+/* Node v's work buffer (ir_work_bytes): at the memory plan's Node.work, or
+   past the arena in scratch without a plan; null when it needs none. */
+LLVMValueRef cg_work_ptr(Cg *g, int v);
+/* A private constant global of init that the runtime reads (a call's
+   geometry, its table of generated kernels). */
+LLVMValueRef cg_const_table(Cg *g, LLVMValueRef init, const char *name);
+/* The region's GEMM workspace (g->gemm_work), null when it has none. */
+LLVMValueRef cg_gemm_work_ptr(Cg *g);
 
 /* The accumulator of a SUM, MAX or MIN. */
 typedef struct {

@@ -18,6 +18,7 @@
  * at its last member; values that live only inside it have no buffer.
  */
 #include "codegen/region.h"
+#include "codegen/attention.h"
 #include "codegen/fused.h"
 #include "codegen/kernels.h"
 #include "codegen/matmul.h"

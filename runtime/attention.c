@@ -13,7 +13,11 @@
  * saved lse (p = exp(s - lse)), and with D_i = rowsum(dy * y) - dlse
  * (the lse column's own gradient folded in) gives ds = p (dp - D_i):
  *   dv += p^T dy,  dp = dy v^T,  dq += scale ds k,  dk += scale ds^T q.
- * The tile products are single-threaded cblas_sgemm calls (as conv.c's).
+ * The tile products are described by rt_attention_product, one per kind
+ * and side of a tile (whole block or edge); generated code may hand the
+ * call sinter's kernels for them in an RtAttnGemm (function pointers, as
+ * conv.c's RtConvGemm: the runtime never sees codegen/), the others are
+ * single-threaded cblas_sgemm calls.
  *
  * Masking is computed in the tile from the positions (causal: key j <= i)
  * and the segment ids (same segment), never stored.  A tile every pair of
@@ -48,7 +52,7 @@ enum { BQ = RT_ATTN_BQ, BK = RT_ATTN_BK };
 #define WIDE
 #endif
 
-static int64_t parts_of(const RtAttn *g)
+int64_t rt_attention_parts(const RtAttn *g)
 {
 	int64_t n = g->b * g->h;
 	return n < RT_ATTN_PARTS ? n : RT_ATTN_PARTS;
@@ -70,7 +74,56 @@ static int64_t part_floats(const RtAttn *g)
 
 int64_t rt_attention_work(const RtAttn *g)
 {
-	return parts_of(g) * part_floats(g) * (int64_t)sizeof(float);
+	return rt_attention_parts(g) * part_floats(g) * (int64_t)sizeof(float);
+}
+
+int64_t rt_attention_side(const RtAttn *g, bool keys, int s)
+{
+	int64_t blk = keys ? BK : BQ;
+	return s == 0 ? (g->t >= blk ? blk : 0) : g->t % blk;
+}
+
+RtAttnProduct rt_attention_product(const RtAttn *g, RtAttnProd p, int64_t ni, int64_t nj)
+{
+	int64_t D = g->d, ld = D + 1;
+	float scale = (float)g->scale;
+	switch (p) {
+	case RT_ATTN_S: /* s[ni, nj] (rows BK apart) = scale q k^T */
+		return (RtAttnProduct){ ni, nj, D, D, D, BK, false, true, false, scale };
+	case RT_ATTN_PV: /* acc[ni, D] += p v */
+		return (RtAttnProduct){ ni, D, nj, BK, D, D, false, false, true, 1.0f };
+	case RT_ATTN_DV: /* dv[nj, D] += p^T dy (dy's rows D + 1 apart) */
+		return (RtAttnProduct){ nj, D, ni, BK, ld, D, true, false, true, 1.0f };
+	case RT_ATTN_DP: /* dp[ni, nj] = dy v^T */
+		return (RtAttnProduct){ ni, nj, D, ld, D, BK, false, true, false, 1.0f };
+	case RT_ATTN_DQ: /* dq[ni, D] += scale ds k */
+		return (RtAttnProduct){ ni, D, nj, BK, D, D, false, false, true, scale };
+	case RT_ATTN_DK: /* dk[nj, D] += scale ds^T q */
+		return (RtAttnProduct){ nj, D, ni, BK, D, D, true, false, true, scale };
+	default:
+		return (RtAttnProduct){ 0 };
+	}
+}
+
+/* What a part computes its tiles with: the geometry, the generated
+   kernels (or NULL) and the part's own packing block for them. */
+typedef struct {
+	const RtAttn *g;
+	const RtAttnGemm *kern;
+	void *gw;
+} Ctx;
+
+/* Product p of a tile of ni rows and nj keys: c = alpha a b (+ c). */
+static void tile_gemm(const Ctx *x, RtAttnProd p, int64_t ni, int64_t nj, const float *a, const float *b, float *c)
+{
+	RtGemmFn fn = x->kern ? x->kern->fn[p][ni != BQ][nj != BK] : NULL;
+	if (fn) {
+		fn(a, b, c, x->gw);
+		return;
+	}
+	RtAttnProduct d = rt_attention_product(x->g, p, ni, nj);
+	cblas_sgemm(CblasRowMajor, d.ta ? CblasTrans : CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, (int)d.m,
+		(int)d.n, (int)d.k, d.alpha, a, (int)d.lda, b, (int)d.ldb, d.acc ? 1.0f : 0.0f, c, (int)d.ldc);
 }
 
 /* e^x for x <= 0 (scores minus their row maximum), within a few ulp: a
@@ -152,12 +205,12 @@ static inline TileKind tile_kind(const RtAttn *g, const int32_t *seg, int64_t i0
 
 /* The scores of a tile, scaled, in s[BQ][BK]: columns past the block and
    masked pairs -inf. */
-static inline void scores(const RtAttn *g, const float *q, const float *k, const int32_t *seg, TileKind kind,
+static inline void scores(const Ctx *x, const float *q, const float *k, const int32_t *seg, TileKind kind,
 	int64_t i0, int64_t ni, int64_t j0, int64_t nj, float *s)
 {
+	const RtAttn *g = x->g;
 	int64_t D = g->d;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, (int)D, (float)g->scale, q + i0 * D, (int)D,
-		k + j0 * D, (int)D, 0.0f, s, BK);
+	tile_gemm(x, RT_ATTN_S, ni, nj, q + i0 * D, k + j0 * D, s);
 	for (int64_t i = 0; i < ni; i++) {
 		float *row = s + i * BK;
 		for (int64_t j = nj; j < BK; j++)
@@ -184,13 +237,14 @@ static Tile tile_first(const RtAttn *g, int64_t i0)
 
 /* Moves t to the next key block not skipped and puts its scores in s;
    false past the last. */
-static inline bool tile_next(const RtAttn *g, const int32_t *seg, const float *q, const float *k, Tile *t, float *s)
+static inline bool tile_next(const Ctx *x, const int32_t *seg, const float *q, const float *k, Tile *t, float *s)
 {
+	const RtAttn *g = x->g;
 	for (t->j0 += BK; t->j0 < g->t; t->j0 += BK) {
 		t->nj = g->t - t->j0 < BK ? g->t - t->j0 : BK;
 		TileKind kind = tile_kind(g, seg, t->i0, t->i0 + t->ni, t->j0, t->j0 + t->nj);
 		if (kind != TILE_SKIP) {
-			scores(g, q, k, seg, kind, t->i0, t->ni, t->j0, t->nj, s);
+			scores(x, q, k, seg, kind, t->i0, t->ni, t->j0, t->nj, s);
 			return true;
 		}
 	}
@@ -198,9 +252,10 @@ static inline bool tile_next(const RtAttn *g, const int32_t *seg, const float *q
 }
 
 /* One (batch, head): q, k, v [T, D]; o [T, D + 1]. */
-WIDE static void forward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
+WIDE static void forward_one(const Ctx *x, const float *q, const float *k, const float *v, const int32_t *seg,
 	float *o, float *work)
 {
+	const RtAttn *g = x->g;
 	int64_t T = g->t, D = g->d;
 	int64_t bq = tile_rows(g);
 	float *s = work, *acc = work + 2 * bq * BK, *m = acc + bq * D, *l = m + bq;
@@ -210,7 +265,7 @@ WIDE static void forward_one(const RtAttn *g, const float *q, const float *k, co
 		for (int64_t i = 0; i < ni; i++)
 			m[i] = -INFINITY, l[i] = 0;
 		memset(acc, 0, (size_t)(ni * D) * sizeof *acc);
-		while (tile_next(g, seg, q, k, &t, s)) {
+		while (tile_next(x, seg, q, k, &t, s)) {
 			j0 = t.j0, nj = t.nj;
 			for (int64_t i = 0; i < ni; i++) {
 				float *row = s + i * BK, mx = row_max(row);
@@ -229,8 +284,7 @@ WIDE static void forward_one(const RtAttn *g, const float *q, const float *k, co
 				for (int64_t d = 0; d < D; d++)
 					a[d] *= corr;
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ni, (int)D, (int)nj, 1.0f, s, BK,
-				v + j0 * D, (int)D, 1.0f, acc, (int)D);
+			tile_gemm(x, RT_ATTN_PV, ni, nj, s, v + j0 * D, acc);
 		}
 		for (int64_t i = 0; i < ni; i++) {
 			float *y = o + (i0 + i) * (D + 1), inv = 1.0f / l[i];
@@ -242,9 +296,10 @@ WIDE static void forward_one(const RtAttn *g, const float *q, const float *k, co
 }
 
 /* One (batch, head): dq, dk, dv [T, D] each, already zero. */
-WIDE static void backward_one(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg,
+WIDE static void backward_one(const Ctx *x, const float *q, const float *k, const float *v, const int32_t *seg,
 	const float *o, const float *dout, float *dq, float *dk, float *dv, float *work)
 {
+	const RtAttn *g = x->g;
 	int64_t T = g->t, D = g->d, ld = D + 1;
 	int64_t bq = tile_rows(g);
 	float *p = work, *dp = work + bq * BK, *di = work + 2 * bq * BK + bq * D;
@@ -258,7 +313,7 @@ WIDE static void backward_one(const RtAttn *g, const float *q, const float *k, c
 	for (int64_t i0 = 0; i0 < T; i0 += BQ) {
 		Tile t = tile_first(g, i0);
 		int64_t ni = t.ni, j0, nj;
-		while (tile_next(g, seg, q, k, &t, p)) {
+		while (tile_next(x, seg, q, k, &t, p)) {
 			j0 = t.j0, nj = t.nj;
 			for (int64_t i = 0; i < ni; i++) {
 				float *row = p + i * BK, lse = o[(i0 + i) * ld + D];
@@ -266,20 +321,16 @@ WIDE static void backward_one(const RtAttn *g, const float *q, const float *k, c
 					row[j] = row[j] == -INFINITY ? 0.0f : exp_neg(row[j] - lse);
 			}
 			/* dv[j0..] += p^T dy;  dp = dy v^T */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nj, (int)D, (int)ni, 1.0f, p, BK,
-				dout + i0 * ld, (int)ld, 1.0f, dv + j0 * D, (int)D);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, (int)D, 1.0f, dout + i0 * ld,
-				(int)ld, v + j0 * D, (int)D, 0.0f, dp, BK);
+			tile_gemm(x, RT_ATTN_DV, ni, nj, p, dout + i0 * ld, dv + j0 * D);
+			tile_gemm(x, RT_ATTN_DP, ni, nj, dout + i0 * ld, v + j0 * D, dp);
 			for (int64_t i = 0; i < ni; i++) {
 				float *pr = p + i * BK, *dr = dp + i * BK, d0 = di[i0 + i];
 				for (int64_t j = 0; j < nj; j++)
 					dr[j] = pr[j] * (dr[j] - d0);
 			}
 			/* dq[i0..] += scale ds k;  dk[j0..] += scale ds^T q */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ni, (int)D, (int)nj, (float)g->scale, dp, BK,
-				k + j0 * D, (int)D, 1.0f, dq + i0 * D, (int)D);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nj, (int)D, (int)ni, (float)g->scale, dp, BK,
-				q + i0 * D, (int)D, 1.0f, dk + j0 * D, (int)D);
+			tile_gemm(x, RT_ATTN_DQ, ni, nj, dp, k + j0 * D, dq + i0 * D);
+			tile_gemm(x, RT_ATTN_DK, ni, nj, dp, q + i0 * D, dk + j0 * D);
 		}
 	}
 }
@@ -289,6 +340,8 @@ typedef struct {
 	const float *q, *k, *v, *o, *dout;
 	const int32_t *seg;
 	float *out, *work;
+	const RtAttnGemm *kern;
+	char *gemm_work;
 	int64_t parts;
 } Job;
 
@@ -299,25 +352,26 @@ static void run_range(void *ctx, int64_t p0, int64_t p1)
 	int64_t n = g->b * g->h, td = g->t * g->d, to = g->t * (g->d + 1);
 	for (int64_t p = p0; p < p1; p++) {
 		float *work = j->work + p * part_floats(g);
+		Ctx x = { g, j->kern, j->kern ? j->gemm_work + p * j->kern->stride : NULL };
 		for (int64_t bh = n * p / j->parts; bh < n * (p + 1) / j->parts; bh++) {
 			const int32_t *seg = j->seg ? j->seg + bh / g->h * g->t : NULL;
 			const float *q = j->q + bh * td, *k = j->k + bh * td, *v = j->v + bh * td;
 			if (!j->dout) {
-				forward_one(g, q, k, v, seg, j->out + bh * to, work);
+				forward_one(&x, q, k, v, seg, j->out + bh * to, work);
 				continue;
 			}
 			float *dq = j->out + bh * td, *dk = dq + n * td, *dv = dk + n * td;
 			memset(dq, 0, (size_t)td * sizeof *dq);
 			memset(dk, 0, (size_t)td * sizeof *dk);
 			memset(dv, 0, (size_t)td * sizeof *dv);
-			backward_one(g, q, k, v, seg, j->o + bh * to, j->dout + bh * to, dq, dk, dv, work);
+			backward_one(&x, q, k, v, seg, j->o + bh * to, j->dout + bh * to, dq, dk, dv, work);
 		}
 	}
 }
 
 static void run_parts(Job *j)
 {
-	j->parts = parts_of(j->g);
+	j->parts = rt_attention_parts(j->g);
 	int threads = rt_gemm_serial_begin();
 	if (j->parts == 1)
 		run_range(j, 0, 1);
@@ -327,15 +381,17 @@ static void run_parts(Job *j)
 }
 
 void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
-	float *work)
+	float *work, const RtAttnGemm *kern, char *gemm_work)
 {
-	Job j = { .g = g, .q = q, .k = k, .v = v, .seg = seg, .out = o, .work = work };
+	Job j = { .g = g, .q = q, .k = k, .v = v, .seg = seg, .out = o, .work = work, .kern = kern,
+		.gemm_work = gemm_work };
 	run_parts(&j);
 }
 
 void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
-	const float *dout, const int32_t *seg, float *dqkv, float *work)
+	const float *dout, const int32_t *seg, float *dqkv, float *work, const RtAttnGemm *kern, char *gemm_work)
 {
-	Job j = { .g = g, .q = q, .k = k, .v = v, .o = o, .dout = dout, .seg = seg, .out = dqkv, .work = work };
+	Job j = { .g = g, .q = q, .k = k, .v = v, .o = o, .dout = dout, .seg = seg, .out = dqkv, .work = work,
+		.kern = kern, .gemm_work = gemm_work };
 	run_parts(&j);
 }

@@ -373,12 +373,41 @@ enum { RT_ATTN_BQ = 64, RT_ATTN_BK = 64, RT_ATTN_PARTS = 8 };
 /* Bytes of the work buffer rt_attention and rt_attention_grad need: the
    parts' tiles; the memory plan holds it for the call only. */
 int64_t rt_attention_work(const RtAttn *g);
-/* o f32[b, h, t, d + 1]: each row's output y, then its log-sum-exp. */
+/* The parts a call cuts its (batch, head) pairs into (each packs its
+   tile products' panels on its own). */
+int64_t rt_attention_parts(const RtAttn *g);
+/* The tile products, per tile of ni query rows and nj keys: the scores
+   s = scale q k^T (forward and backward), acc += p v (forward), and in
+   the backward dv += p^T dy, dp = dy v^T, dq += scale ds k, dk += scale
+   ds^T q. */
+typedef enum { RT_ATTN_S, RT_ATTN_PV, RT_ATTN_DV, RT_ATTN_DP, RT_ATTN_DQ, RT_ATTN_DK, RT_ATTN_PRODS } RtAttnProd;
+/* One of them, row-major as cblas_sgemm: C[m, n] (rows ldc apart; += when
+   acc) = alpha op(A)[m, k] op(B)[k, n], A transposed when ta, B when tb. */
+typedef struct {
+	int64_t m, n, k, lda, ldb, ldc;
+	bool ta, tb, acc;
+	float alpha;
+} RtAttnProduct;
+/* Tiles are whole blocks or the edge block of T mod the block size: side
+   0 is a whole block (RT_ATTN_BQ rows, RT_ATTN_BK keys), 1 the edge.  The
+   rows (keys) of side s of g's tiles, 0 when g has no such tiles. */
+int64_t rt_attention_side(const RtAttn *g, bool keys, int s);
+/* Product p of a tile with ni query rows and nj keys. */
+RtAttnProduct rt_attention_product(const RtAttn *g, RtAttnProd p, int64_t ni, int64_t nj);
+/* The kernels generated code hands a call: fn[p][si][sj] computes product
+   p of tiles of side si (rows) and sj (keys) (NULL: cblas_sgemm), each
+   part packing into its own `stride` bytes of the gemm_work block. */
+typedef struct {
+	RtGemmFn fn[RT_ATTN_PRODS][2][2];
+	int64_t stride;
+} RtAttnGemm;
+/* o f32[b, h, t, d + 1]: each row's output y, then its log-sum-exp.
+   kern NULL (and gemm_work unused): every tile product on cblas_sgemm. */
 void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
-	float *work);
+	float *work, const RtAttnGemm *kern, char *gemm_work);
 /* dqkv f32[3, b, h, t, d] = the gradients of q, k, v given o and dout
    (both f32[b, h, t, d + 1]: dout's last column is the lse's gradient). */
 void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
-	const float *dout, const int32_t *seg, float *dqkv, float *work);
+	const float *dout, const int32_t *seg, float *dqkv, float *work, const RtAttnGemm *kern, char *gemm_work);
 
 #endif

@@ -6,7 +6,11 @@
 # multiple of the 64-position tile, T = 1, odd D, D = 1, causal or not,
 # with and without segments; the native code and the interpreter against
 # each other, one thread against two, and a built binary against sinter
-# run (the same bits).
+# run (the same bits).  The tile products run on sinter's generated GEMM
+# (--gemm=sinter, codegen/attention.c) or on cblas_sgemm (--gemm=openblas),
+# --gemm=auto choosing per tile shape: both forced ways are checked against
+# each other and against the interpreter, and sinter's with one thread
+# against two, bit for bit.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 need "$PY cannot import numpy" "$PY" -c "import numpy"
@@ -20,7 +24,9 @@ while read -r B H T D causal segment; do
 	defs=(-D B="$B" -D H="$H" -D T="$T" -D D="$D" -D CAUSAL="$causal" -D SEGMENT="$segment")
 	ok=true
 	for run in "fused-jit -D MODE=fused" "fused-interp -D MODE=fused --interp" "unfused -D MODE=unfused" \
-		"fused-jit2 -D MODE=fused --threads 2" "fused-jit1 -D MODE=fused --threads 1"; do
+		"fused-jit2 -D MODE=fused --threads 2" "fused-jit1 -D MODE=fused --threads 1" \
+		"sinter1 -D MODE=fused --gemm=sinter --threads 1" "sinter2 -D MODE=fused --gemm=sinter --threads 2" \
+		"openblas -D MODE=fused --gemm=openblas"; do
 		read -r label flags <<<"$run"
 		mkdir -p "$tmp/$name/$label"
 		# shellcheck disable=SC2086 # flags are words
@@ -34,6 +40,9 @@ while read -r B H T D causal segment; do
 	"$PY" "$checker" "$name interp/unfused" "$tmp/$name/fused-interp" "$tmp/$name/unfused" 2e-5
 	"$PY" "$checker" "$name jit/interp" "$tmp/$name/fused-jit" "$tmp/$name/fused-interp" 2e-5
 	"$PY" "$checker" "$name threads 1/2" "$tmp/$name/fused-jit1" "$tmp/$name/fused-jit2" 0
+	"$PY" "$checker" "$name gemm sinter/openblas" "$tmp/$name/sinter1" "$tmp/$name/openblas" 2e-5
+	"$PY" "$checker" "$name gemm sinter/interp" "$tmp/$name/sinter1" "$tmp/$name/fused-interp" 2e-5
+	"$PY" "$checker" "$name gemm sinter threads 1/2" "$tmp/$name/sinter1" "$tmp/$name/sinter2" 0
 done <<'SHAPES'
 2 2 5 3 true false
 2 3 70 7 true false
@@ -42,14 +51,16 @@ done <<'SHAPES'
 2 2 130 5 false true
 3 1 64 8 false false
 1 2 129 1 true true
+2 2 130 64 true false
 SHAPES
 
-# a built binary calls the same runtime kernel: the same bits as sinter run
+# a built binary calls the same runtime kernel with the same generated
+# tile products: the same bits as sinter run
 defs=(-D B=2 -D H=2 -D T=70 -D D=7 -D SEGMENT=true)
 mkdir -p "$tmp/built" "$tmp/run"
-if "$root/sinter" build "$sn" "${defs[@]}" -o "$tmp/att" >"$tmp/build.out" 2>&1 &&
+if "$root/sinter" build "$sn" "${defs[@]}" --gemm=sinter -o "$tmp/att" >"$tmp/build.out" 2>&1 &&
 	"$tmp/att" "${defs[@]}" -D OUT="$tmp/built" >"$tmp/built.out" 2>&1 &&
-	"$root/sinter" run "$sn" "${defs[@]}" -D OUT="$tmp/run" >"$tmp/run.out" 2>&1; then
+	"$root/sinter" run "$sn" "${defs[@]}" --gemm=sinter -D OUT="$tmp/run" >"$tmp/run.out" 2>&1; then
 	check "attention built: the output and loss sinter run prints" cmp -s "$tmp/built.out" "$tmp/run.out"
 	"$PY" "$checker" "built/run" "$tmp/built" "$tmp/run" 0
 else
@@ -57,8 +68,7 @@ else
 fi
 
 # the memory plan of examples/gpt_docs.sn's training step (T = 64, so that
-# no weight is 64 x 64): attention work buffers, no [.., T, T] value (the
-# sampling regions, without a segment, keep the written-out scores)
+# no weight is 64 x 64): attention work buffers, no [.., T, T] value
 if "$root/sinter" plan "$root/examples/gpt_docs.sn" -D T=64 >"$tmp/plan" 2>&1; then
 	expect "attention plan: gpt_docs step0 has no [.., 64, 64] value" 0 \
 		awk '/^region /{r=$2} r=="step0:" && /,64,64\]/{n++} END{print n+0}' "$tmp/plan"
@@ -66,4 +76,17 @@ if "$root/sinter" plan "$root/examples/gpt_docs.sn" -D T=64 >"$tmp/plan" 2>&1; t
 		awk '/^region /{r=$2} r=="step0:" && /w attention/{n++} END{print n+0}' "$tmp/plan"
 else
 	fail "attention plan: sinter plan failed: $(head -3 "$tmp/plan")"
+fi
+
+# the dense GPT (examples/gpt_char.sn, T = 128, no segment: CausalSelfAttention
+# takes the fused op there too): no [.., 128, 128] value in any region,
+# training or sampling, and the step's 4 layers each an attention and an
+# attention_grad with their work buffers
+if "$root/sinter" plan "$root/examples/gpt_char.sn" >"$tmp/plan_char" 2>&1; then
+	expect "attention plan: gpt_char has no [.., 128, 128] value in any region" 0 \
+		awk '/,128,128\]/{n++} END{print n+0}' "$tmp/plan_char"
+	expect "attention plan: gpt_char step0 has 8 attention work buffers" 8 \
+		awk '/^region /{r=$2} r=="step0:" && /w attention/{n++} END{print n+0}' "$tmp/plan_char"
+else
+	fail "attention plan: sinter plan gpt_char failed: $(head -3 "$tmp/plan_char")"
 fi
