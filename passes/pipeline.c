@@ -13,17 +13,19 @@
 typedef struct {
 	const char *name;
 	void (*run)(Region *r);
+	bool on_request; /* runs only when PipeOpts.enable or .only names it */
 } Pass;
 
 /* The pipeline, in order.  New passes go here and nowhere else. */
 static const Pass passes[] = {
-	{ "autodiff", ad_run },
-	{ "simplify", simplify_run },
-	{ "pack", pack_run },
-	{ "fusion", fusion_run },
-	{ "remat", remat_run },
-	{ "schedule", schedule_run },
-	{ "memplan", memplan_run },
+	{ "autodiff", ad_run, false },
+	{ "simplify", simplify_run, false },
+	{ "pack", pack_run, false },
+	{ "precision", precision_run, true },
+	{ "fusion", fusion_run, false },
+	{ "remat", remat_run, false },
+	{ "schedule", schedule_run, false },
+	{ "memplan", memplan_run, false },
 };
 enum { NPASSES = sizeof passes / sizeof passes[0] };
 
@@ -83,7 +85,8 @@ static void verify_or_die(const Region *r, const char *after)
 
 bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 {
-	if (!check_list(o->only, err, errlen) || !check_list(o->disable, err, errlen))
+	if (!check_list(o->only, err, errlen) || !check_list(o->disable, err, errlen) ||
+		!check_list(o->enable, err, errlen))
 		return false;
 	if (o->after && strcmp(o->after, "all") && strcmp(o->after, "trace") && !pipeline_has(o->after)) {
 		snprintf(err, errlen, "unknown pass '%s'", o->after);
@@ -95,6 +98,8 @@ bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 	for (int i = 0; i < NPASSES; i++) {
 		const Pass *p = &passes[i];
 		if ((o->only && !in_list(o->only, p->name)) || in_list(o->disable, p->name))
+			continue;
+		if (p->on_request && !o->only && !in_list(o->enable, p->name))
 			continue;
 		double t0 = rt_now_ms();
 		p->run(r);
