@@ -77,7 +77,7 @@ static const CmdHelp cmd_help[] = {
 	  "Options: -o OUT.svg|OUT.png, --x step|time, --log-y, --smooth A (0 <= A < 1)." },
 	{ "gemm", "gemm M N K", "assembly of sinter's own matrix product for this shape",
 	  "Options: --cpu NAME (an LLVM CPU name; default the host), --llvm for LLVM IR, --ta, --tb,\n"
-	  "--lda/--ldb/--ldc N, --accumulate." },
+	  "--lda/--ldb/--ldc N, --accumulate, --bf16 (operands rounded to bf16, f32 sums)." },
 };
 
 static bool cmd_takes(const OptHelp *h, const char *cmd)

@@ -85,10 +85,14 @@ void attr_set_int(Node *n, AttrSlot slot, int64_t v)
 	default: die("attr_set_int: slot %d holds no integer", (int)slot);
 	}
 	/* an op that has ia[k] has ia[0..k] whether or not the text gave them */
-	if (slot == AS_IA0 || slot == AS_IA1 || slot == AS_IA2) {
-		int need = slot == AS_IA0 ? 1 : slot == AS_IA1 ? 2 : 3;
+	if (slot == AS_IA0 || slot == AS_IA1) {
+		int need = slot == AS_IA0 ? 1 : 2;
 		n->nia = n->nia > need ? n->nia : need;
 	}
+	/* matmul's bf16 mark, ia[2], is there only when set: an unmarked
+	   matmul keeps nia 2, the node it was before the mark existed */
+	if (slot == AS_IA2)
+		n->nia = v ? (n->nia > 3 ? n->nia : 3) : n->nia == 3 ? 2 : n->nia;
 }
 
 bool attr_is_set(const Node *n, const AttrDef *d)

@@ -13,21 +13,24 @@
 typedef struct {
 	const char *name;
 	void (*run)(Region *r);
-	bool on_request; /* runs only when PipeOpts.enable or .only names it */
 } Pass;
 
 /* The pipeline, in order.  New passes go here and nowhere else. */
 static const Pass passes[] = {
-	{ "autodiff", ad_run, false },
-	{ "simplify", simplify_run, false },
-	{ "pack", pack_run, false },
-	{ "precision", precision_run, true },
-	{ "fusion", fusion_run, false },
-	{ "remat", remat_run, false },
-	{ "schedule", schedule_run, false },
-	{ "memplan", memplan_run, false },
+	{ "autodiff", ad_run },
+	{ "simplify", simplify_run },
+	{ "pack", pack_run },
+	{ "precision", precision_run },
+	{ "fusion", fusion_run },
+	{ "remat", remat_run },
+	{ "schedule", schedule_run },
+	{ "memplan", memplan_run },
 };
 enum { NPASSES = sizeof passes / sizeof passes[0] };
+
+/* Passes of a mode, not of every compile: they run only when PipeOpts.enable
+   (or .only, for sinter opt) names them.  precision: --precision=bf16. */
+static const char on_request[] = "precision";
 
 int pipeline_passes(const char **names, int max)
 {
@@ -99,7 +102,7 @@ bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 		const Pass *p = &passes[i];
 		if ((o->only && !in_list(o->only, p->name)) || in_list(o->disable, p->name))
 			continue;
-		if (p->on_request && !o->only && !in_list(o->enable, p->name))
+		if (in_list(on_request, p->name) && !o->only && !in_list(o->enable, p->name))
 			continue;
 		double t0 = rt_now_ms();
 		p->run(r);
