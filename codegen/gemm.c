@@ -128,10 +128,9 @@ CgGemmIsa cg_gemm_host_isa(void)
 	}
 	/* SINTER_GEMM_BF16=widen: bf16 products through the FMA fallback even
 	   where the CPU has vdpbf16ps (tests compare the two, bench times it) */
-	CgGemmIsa r = isa;
 	const char *bf = getenv("SINTER_GEMM_BF16");
-	if (bf && !strcmp(bf, "widen"))
-		r.dpbf16 = false;
+	CgGemmIsa r = isa;
+	r.dpbf16 = isa.dpbf16 && !(bf && !strcmp(bf, "widen"));
 	return r;
 }
 
@@ -482,15 +481,11 @@ static LLVMValueRef cg_gemm_widen(GemmGen *g, LLVMValueRef x, bool odd)
 	return LLVMBuildBitCast(g->b, u, g->vec, "");
 }
 
-/*
- * One k step of one accumulator: acc + a b.  An f32 product is one FMA.
- * In a bf16 product a (broadcast) and b hold a pair of bf16 per lane and
- * the step is Intel's VDPBF16PS: acc + a_odd b_odd, rounded, then + a_even
- * b_even, rounded; each product of two bf16 is exact in f32, so two FMAs
- * in that order give the instruction's bits, which is the fallback where
- * the CPU lacks it (the instruction also treats denormal inputs and
- * results as zero; the FMAs do not: the only difference).
- */
+/* One k step of one accumulator: acc + a b, one FMA.  In a bf16 product a
+   and b hold a pair of bf16 per lane and the step is VDPBF16PS's: + a_odd
+   b_odd, rounded, then + a_even b_even, rounded; the products are exact in
+   f32, so two FMAs in that order give its bits but for denormals, which it
+   flushes (docs/ARCHITECTURE.md, "bf16 products"). */
 static LLVMValueRef cg_gemm_step(GemmGen *g, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b)
 {
 	const char *fma = g->isa->fma ? "llvm.fma" : "llvm.fmuladd";
