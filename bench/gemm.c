@@ -6,8 +6,15 @@
  * run by a probe: a loop of 12 independent FMA chains on the widest vectors
  * the CPU has (AVX-512, and AVX2 for reference).
  *
+ * With a third argument bf16, the two kernels timed are sinter's bf16
+ * product (CgGemmSpec.bf16: operands rounded to bf16 as they are packed,
+ * f32 accumulation; vdpbf16ps where the CPU has AVX512-BF16) and sinter's
+ * f32 product, and a second probe measures the vdpbf16ps peak (2 bf16
+ * multiply-adds per f32 lane: twice the FMA peak on a CPU that issues it
+ * at the FMA's rate).
+ *
  * Build: make build/bench/gemm   (links the compiler's objects: the JIT)
- * Run:   build/bench/gemm [REPEATS] [mlp|gpt|attn|all]   (default: 15 all)
+ * Run:   build/bench/gemm [REPEATS] [mlp|gpt|attn|all] [bf16]   (default: 15 all)
  * Output: the peak lines, then one line per shape: m n k, transposes, how
  *   many times a step runs it, median ms and GFLOP/s of each kernel, their
  *   % of the median probe, and the best time's % of the best probe (what
@@ -154,6 +161,29 @@ PROBE(probe_avx512, "avx512f", 16)
 #define STORE _mm256_storeu_ps
 PROBE(probe_avx2, "avx2,fma", 8)
 
+/* The same 12 chains of vdpbf16ps: 4 flops per f32 lane (two products,
+   two sums).  GFLOP/s. */
+__attribute__((target("avx512f,avx512bf16"))) static double probe_dpbf16(long iters)
+{
+	__m512bh x = (__m512bh)_mm512_set1_epi32(0x3F803F80), y = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+	__m512 s = _mm512_setzero_ps();
+#define DP(j) a##j = _mm512_dpbf16_ps(a##j, x, y);
+#define DDECL(j) __m512 a##j = _mm512_set1_ps((float)j);
+	CHAINS(DDECL)
+	double t0 = now();
+	for (long i = 0; i < iters; i++) {
+		CHAINS(DP)
+	}
+	double t = now() - t0;
+#define DSUM(j) s = _mm512_add_ps(s, a##j);
+	CHAINS(DSUM)
+	float out[16];
+	_mm512_storeu_ps(out, s);
+	volatile float sink = out[0];
+	(void)sink;
+	return (double)iters * 12 * 16 * 4 / t * 1e-9;
+}
+
 /* One probe of about 1 ms on the widest vectors (avx512) or AVX2. */
 static double probe(bool avx512)
 {
@@ -187,26 +217,29 @@ static void run_blas(const Shape *s, const float *a, const float *b, float *c)
    reps medians into *ms and *mb (seconds); runs a peak probe after every
    round into probes[*nprobe...].  Prints the kernel's blocking first when
    *head is false. */
-static void time_shape(CgModule *jm, const Shape *s, int reps, bool has512, double *probes, int *nprobe,
-	double *ms, double *mb, double *bs, double *bb, bool *head)
+static void time_shape(CgModule *jm, const Shape *s, int reps, bool has512, bool bf16, double *probes,
+	int *nprobe, double *ms, double *mb, double *bs, double *bb, bool *head)
 {
 	static unsigned state = 12345;
 	char err[512];
-	CgGemmSpec spec = { .m = s->m, .n = s->n, .k = s->k, .ta = s->ta, .tb = s->tb, .alpha = 1 };
+	CgGemmSpec spec = { .m = s->m, .n = s->n, .k = s->k, .ta = s->ta, .tb = s->tb, .alpha = 1, .bf16 = bf16 };
 	spec.lda = s->ta ? s->m : s->k, spec.ldb = s->tb ? s->k : s->n, spec.ldc = s->n;
-	CgGemm g;
-	if (!cg_gemm_compile(jm, &spec, &g, err, sizeof err)) {
+	CgGemmSpec spec32 = spec;
+	spec32.bf16 = false;
+	CgGemm g, g32;
+	if (!cg_gemm_compile(jm, &spec, &g, err, sizeof err) || !cg_gemm_compile(jm, &spec32, &g32, err, sizeof err)) {
 		fprintf(stderr, "gemm: %s\n", err);
 		exit(1);
 	}
 	if (!*head) {
-		printf("sinter: isa %s, tile %dx%d (blocks evened out per shape: kc %lld mc %lld nc %lld for the first); "
-		       "medians of %d\n", g.isa, g.mr, g.nr, (long long)g.kc, (long long)g.mc, (long long)g.nc, reps);
+		printf("sinter: isa %s%s, tile %dx%d (blocks evened out per shape: kc %lld mc %lld nc %lld for the first); "
+		       "medians of %d\n", g.isa, !bf16 ? "" : g.dpbf16 ? " bf16 by vdpbf16ps" : " bf16 widened to FMAs",
+			g.mr, g.nr, (long long)g.kc, (long long)g.mc, (long long)g.nc, reps);
 		*head = true;
 	}
 	float *a = random_matrix((size_t)s->m * s->k, &state), *b = random_matrix((size_t)s->k * s->n, &state);
 	float *c = random_matrix((size_t)s->m * s->n, &state);
-	void *w = aligned_alloc(64, ((size_t)g.workspace + 63) / 64 * 64);
+	void *w = aligned_alloc(64, ((size_t)g32.workspace + 63) / 64 * 64);
 	double f = 2.0 * s->m * s->n * s->k;
 	/* small products repeat within one timing: at least 20 MFLOP */
 	int inner = f >= 2e7 ? 1 : (int)(2e7 / f) + 1;
@@ -217,7 +250,10 @@ static void time_shape(CgModule *jm, const Shape *s, int reps, bool has512, doub
 			g.fn(a, b, c, w);
 		double t1 = now();
 		for (int j = 0; j < inner; j++)
-			run_blas(s, a, b, c);
+			if (bf16)
+				g32.fn(a, b, c, w);
+			else
+				run_blas(s, a, b, c);
 		double t2 = now();
 		if (r >= 0) {
 			sec_s[r] = (t1 - t0) / inner, sec_b[r] = (t2 - t1) / inner;
@@ -233,8 +269,9 @@ int main(int argc, char **argv)
 {
 	int reps = argc > 1 ? atoi(argv[1]) : 15;
 	const char *which = argc > 2 ? argv[2] : "all";
-	if (reps < 1 || reps > MAXREP) {
-		fprintf(stderr, "usage: gemm [REPEATS (1..%d)] [mlp|gpt|attn|all]\n", MAXREP);
+	bool bf16 = argc > 3 && !strcmp(argv[3], "bf16");
+	if (reps < 1 || reps > MAXREP || (argc > 3 && !bf16)) {
+		fprintf(stderr, "usage: gemm [REPEATS (1..%d)] [mlp|gpt|attn|all] [bf16]\n", MAXREP);
 		return 2;
 	}
 	openblas_set_num_threads(1);
@@ -261,7 +298,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NSHAPE; i++) {
 		on[i] = !strcmp(which, "all") || !strcmp(which, SHAPES[i].model);
 		if (on[i])
-			time_shape(jm, &SHAPES[i], reps, has512, probes, &nprobe, &ms[i], &mb[i], &bs[i], &bb[i], &head);
+			time_shape(jm, &SHAPES[i], reps, has512, bf16, probes, &nprobe, &ms[i], &mb[i], &bs[i], &bb[i], &head);
 	}
 	double pk = median(probes, nprobe);
 	double pmax = probes[nprobe - 1]; /* median() sorted them */
@@ -269,7 +306,15 @@ int main(int argc, char **argv)
 		probes[r] = probe(false);
 	printf("peak: %.1f GFLOP/s (%s: 12 FMA chains, median of %d probes between the timings; best %.1f); "
 	       "avx2 %.1f\n", pk, has512 ? "avx512" : "avx2", nprobe, pmax, median(probes, 9));
+	if (bf16 && __builtin_cpu_supports("avx512bf16")) {
+		for (int r = 0; r < 9; r++)
+			probes[r] = probe_dpbf16(20000);
+		printf("bf16 peak: %.1f GFLOP/s (12 vdpbf16ps chains, median of 9 after the timings); %%pk below is of "
+		       "the f32 FMA peak for both kernels\n", median(probes, 9));
+	}
 	printf("%%pk: the median time against the median probe; best%%: the best time against the best probe\n");
+	const char *k1 = bf16 ? "bf16 ms" : "sinter ms", *k2 = bf16 ? "f32 ms" : "blas ms";
+	const char *ratio = bf16 ? "f32/bf" : "blas/s";
 	const char *models[] = { "mlp", "gpt", "attn" };
 	for (int mi = 0; mi < 3; mi++) {
 		double ts = 0, tb = 0, flop = 0;
@@ -279,7 +324,7 @@ int main(int argc, char **argv)
 				continue;
 			if (flop == 0)
 				printf("\n%-16s %5s %5s %5s %2s %4s %9s %7s %5s %5s %9s %7s %5s %5s %6s\n", models[mi], "m", "n", "k",
-					"t", "x", "sinter ms", "GFLOP/s", "%pk", "best%", "blas ms", "GFLOP/s", "%pk", "best%", "blas/s");
+					"t", "x", k1, "GFLOP/s", "%pk", "best%", k2, "GFLOP/s", "%pk", "best%", ratio);
 			double f = 2.0 * s->m * s->n * s->k;
 			printf("%-16s %5d %5d %5d %c%c %4d %9.4f %7.1f %5.1f %5.1f %9.4f %7.1f %5.1f %5.1f %6.2f\n", s->what,
 				s->m, s->n, s->k, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->count, ms[i] * 1e3, f / ms[i] * 1e-9,

@@ -7,7 +7,10 @@
 # Runs build/bench/gemm (built here through make) once with OpenBLAS as the
 # environment configures it (OPENBLAS_CORETYPE kept as it is), and, on a
 # CPU with AVX-512, once more with OPENBLAS_CORETYPE=SkylakeX (Cooperlake
-# when the CPU has AVX512-BF16): OpenBLAS's best kernels for this CPU.
+# when the CPU has AVX512-BF16): OpenBLAS's best kernels for this CPU,
+# then once with the bf16 argument: sinter's bf16 product (vdpbf16ps, or
+# widened to FMAs on a CPU without AVX512-BF16) against its f32 product,
+# with the vdpbf16ps peak probed too.
 # Times are each thread's CPU time (the machine is shared: wall time would
 # count other processes' slices), medians of REPEATS rounds that alternate
 # the two kernels, each round followed by a probe.  Prints the tables and
@@ -51,6 +54,18 @@ out=bench/gemm_results.md
 		OPENBLAS_CORETYPE=$best build/bench/gemm "$REPEATS" "$WHICH" || exit 1
 		echo '```'
 	fi
+	echo
+	echo "## sinter's bf16 product against its f32 product"
+	echo
+	echo "bf16 operands rounded as they are packed, f32 accumulation. The bf16 peak"
+	echo "(vdpbf16ps: two multiply-adds per f32 lane) is about twice the f32 FMA peak"
+	echo "on a CPU with AVX512-BF16; %pk is of the f32 FMA peak for both kernels, so"
+	echo "the bf16 kernel's ceiling is about 200%."
+	echo
+	echo '```'
+	build/bench/gemm "$REPEATS" "$WHICH" bf16 || exit 1
+	echo '```'
+
 	# the whole steps per --gemm choice (bench/gemm_step.sh, gemm_cpu.sh) stay
 	if [ -f "$out" ] && grep -q '^## Whole training steps' "$out"; then
 		echo

@@ -168,6 +168,9 @@ typedef struct {
 	bool accumulate; /* C += alpha op(A) op(B); else C = alpha op(A) op(B) (C's old contents unread) */
 	bool parallel;   /* split each block's column panels over the runtime's pool (rt_parallel_for);
 	                    the result is bitwise the serial one */
+	bool bf16;       /* bf16 operands, f32 accumulation: A and B (f32 in memory) are rounded to bf16
+	                    as they are packed (rt_bf16_from_f32's bits), pairs of k interleaved for
+	                    vdpbf16ps; C is f32 (docs/ARCHITECTURE.md, "bf16 products") */
 } CgGemmSpec;
 
 /* The generated product: work is a 64-byte aligned block of
@@ -178,6 +181,7 @@ typedef struct {
 	CgGemmFn *fn;
 	int64_t workspace;  /* bytes */
 	const char *isa;    /* "avx512", "avx2", "sse" */
+	bool dpbf16;        /* a bf16 product's microkernel uses vdpbf16ps (else widening FMAs) */
 	int mr, nr;         /* the microkernel's tile */
 	int64_t kc, mc, nc; /* the cache blocking, evened out over this product's sizes */
 } CgGemm;

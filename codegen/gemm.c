@@ -22,6 +22,7 @@
  * mr, nr and the last blocks' kc, mc, nc vary at run time.
  */
 #include "codegen/gemm.h"
+#include "codegen/scalar.h"
 
 #include <llvm-c/TargetMachine.h>
 
@@ -37,6 +38,7 @@ typedef struct {
 	LLVMBuilderRef b;
 	LLVMValueRef fn; /* the function being written */
 	LLVMTypeRef f32, i1, i64, ptr, vec, voidty;
+	LLVMTypeRef elt; /* of the packed panels: f32, or i16 (bf16 bits) for a bf16 product */
 	const CgGemmSpec *s;
 	const CgGemmIsa *isa;
 	const CgGemmBlocking *blk;
@@ -68,10 +70,15 @@ CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
 	static const char *avx512[] = { "znver4", "znver5", "skylake-avx512", "cascadelake", "cooperlake",
 		"cannonlake", "icelake-client", "icelake-server", "tigerlake", "rocketlake", "sapphirerapids",
 		"emeraldrapids", "graniterapids", "x86-64-v4" };
+	/* those of them with AVX512-BF16 (vdpbf16ps) */
+	static const char *bf16[] = { "cooperlake", "sapphirerapids", "emeraldrapids", "graniterapids", "znver4",
+		"znver5" };
 	static const char *avx2[] = { "haswell", "broadwell", "skylake", "alderlake", "raptorlake",
 		"meteorlake", "znver1", "znver2", "znver3", "x86-64-v3" };
 	CgGemmIsaKind kind = CG_GEMM_SCALAR;
+	bool dp = false;
 	if (features && *features) {
+		dp = cg_gemm_has(features, "avx512bf16");
 		if (cg_gemm_has(features, "avx512f"))
 			kind = CG_GEMM_AVX512;
 		else if (cg_gemm_has(features, "avx2") && cg_gemm_has(features, "fma"))
@@ -83,6 +90,8 @@ CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
 		for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
 			if (!strcmp(cpu, avx2[i]))
 				kind = CG_GEMM_AVX2;
+		for (size_t i = 0; i < sizeof bf16 / sizeof *bf16; i++)
+			dp = dp || !strcmp(cpu, bf16[i]);
 	}
 	/*
 	 * Tiles vectorize along N (C is row-major: a row of the tile is nv
@@ -97,11 +106,11 @@ CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
 	 */
 	switch (kind) {
 	case CG_GEMM_AVX512:
-		return (CgGemmIsa){ kind, "avx512", 16, 14, 2, true };
+		return (CgGemmIsa){ kind, "avx512", 16, 14, 2, true, dp };
 	case CG_GEMM_AVX2:
-		return (CgGemmIsa){ kind, "avx2", 8, 6, 2, true };
+		return (CgGemmIsa){ kind, "avx2", 8, 6, 2, true, false };
 	default:
-		return (CgGemmIsa){ kind, "sse", 4, 4, 2, false };
+		return (CgGemmIsa){ kind, "sse", 4, 4, 2, false, false };
 	}
 }
 
@@ -117,7 +126,12 @@ CgGemmIsa cg_gemm_host_isa(void)
 		LLVMDisposeMessage(feat);
 		known = true;
 	}
-	return isa;
+	/* SINTER_GEMM_BF16=widen: bf16 products through the FMA fallback even
+	   where the CPU has vdpbf16ps (tests compare the two, bench times it) */
+	const char *bf = getenv("SINTER_GEMM_BF16");
+	CgGemmIsa r = isa;
+	r.dpbf16 = isa.dpbf16 && !(bf && !strcmp(bf, "widen"));
+	return r;
 }
 
 /* Bytes of the level-`level` data (or unified) cache: sysfs first, then
@@ -214,24 +228,27 @@ static int64_t round_up(int64_t x, int64_t to)
 	return (x + to - 1) / to * to;
 }
 
-/* Sizes of the two packed blocks, in floats: A's (MC x KC, MC rounded up
-   to whole MR panels) first, then B's at a 64-byte boundary. */
+/* Sizes of the two packed blocks, in elements (floats, or bf16 halves of
+   a bf16 product, whose panels pad KC to an even count): A's (MC x KC, MC
+   rounded up to whole MR panels) first, then B's at a 64-byte boundary. */
 static void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
 	int64_t *nb)
 {
 	int64_t nr = (int64_t)isa->nv * isa->lanes;
-	int64_t kc = s->k < b->kc ? s->k : b->kc;
+	int64_t kc = s->k < b->kc ? s->k : b->kc, line = s->bf16 ? 32 : 16;
+	if (s->bf16)
+		kc = round_up(kc, 2);
 	int64_t mc = round_up(s->m, isa->mr) < b->mc ? round_up(s->m, isa->mr) : b->mc;
 	int64_t nc = round_up(s->n, nr) < b->nc ? round_up(s->n, nr) : b->nc;
-	*na = round_up(mc * kc, 16);
-	*nb = round_up(kc * nc, 16);
+	*na = round_up(mc * kc, line);
+	*nb = round_up(kc * nc, line);
 }
 
 int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)
 {
 	int64_t na, nb;
 	cg_gemm_blocks(s, isa, b, &na, &nb);
-	return (na + nb) * 4;
+	return (na + nb) * (s->bf16 ? 2 : 4);
 }
 
 /* ---- IR helpers ---- */
@@ -241,9 +258,14 @@ static LLVMValueRef ci(GemmGen *g, int64_t v)
 	return LLVMConstInt(g->i64, (unsigned long long)v, true);
 }
 
+static LLVMValueRef gep_t(GemmGen *g, LLVMTypeRef t, LLVMValueRef p, LLVMValueRef i)
+{
+	return LLVMBuildInBoundsGEP2(g->b, t, p, &i, 1, "");
+}
+
 static LLVMValueRef gep(GemmGen *g, LLVMValueRef p, LLVMValueRef i)
 {
-	return LLVMBuildInBoundsGEP2(g->b, g->f32, p, &i, 1, "");
+	return gep_t(g, g->f32, p, i);
 }
 
 static LLVMValueRef mul(GemmGen *g, LLVMValueRef a, int64_t c)
@@ -259,6 +281,13 @@ static LLVMValueRef add(GemmGen *g, LLVMValueRef a, LLVMValueRef b)
 static LLVMValueRef min64(GemmGen *g, LLVMValueRef a, LLVMValueRef b)
 {
 	return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* The k extent of a packed panel for kc steps: kc, or kc rounded up to a
+   whole pair for bf16 (the odd k's partner is a zero). */
+static LLVMValueRef cg_gemm_kpad(GemmGen *g, LLVMValueRef kc)
+{
+	return g->s->bf16 ? LLVMBuildAnd(g->b, add(g, kc, ci(g, 1)), ci(g, -2), "") : kc;
 }
 
 static LLVMValueRef cg_gemm_call_intrinsic(GemmGen *g, const char *name, LLVMTypeRef *over, int nover,
@@ -324,25 +353,43 @@ static LLVMValueRef cg_gemm_function(GemmGen *g, const char *name, LLVMTypeRef *
  * past xeff; it reads element xeff-1 instead (never out of bounds) and
  * stores 0, so the padded lanes of a tile add nothing.  The walk order
  * follows the source: along r when x is contiguous, along k when k is.
+ *
+ * A bf16 product stores rt_bf16_from_f32's bits instead, k in pairs as
+ * vdpbf16ps reads them: dst[p*kp*R + (k/2)*2R + 2r + k%2] with kp = kc
+ * rounded up to even; an odd kc's last pair ends with a zero (read from
+ * k = kc-1, stored as 0, like the clamped x).
  */
 static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
 	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped)
 {
 	GemmLoop outer, inner;
-	bool k_inner = sk == 1 && sx != 1;
-	LLVMValueRef o = cg_gemm_loop(g, &outer, ci(g, 0), k_inner ? ci(g, R) : kc, 1);
-	LLVMValueRef in = cg_gemm_loop(g, &inner, ci(g, 0), k_inner ? kc : ci(g, R), 1);
+	bool k_inner = sk == 1 && sx != 1, bf = g->s->bf16;
+	LLVMValueRef kp = cg_gemm_kpad(g, kc);
+	LLVMValueRef o = cg_gemm_loop(g, &outer, ci(g, 0), k_inner ? ci(g, R) : kp, 1);
+	LLVMValueRef in = cg_gemm_loop(g, &inner, ci(g, 0), k_inner ? kp : ci(g, R), 1);
 	LLVMValueRef k = k_inner ? in : o, r = k_inner ? o : in;
-	LLVMValueRef x = add(g, mul(g, p, R), r), ok = NULL;
+	LLVMValueRef x = add(g, mul(g, p, R), r), ok = NULL, kr = k;
 	if (clamped) {
 		ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
 		x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
 	}
-	LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, src, add(g, mul(g, k, sk), mul(g, x, sx))), "");
-	if (clamped)
+	if (bf) {
+		LLVMValueRef kin = LLVMBuildICmp(g->b, LLVMIntSLT, k, kc, "");
+		kr = LLVMBuildSelect(g->b, kin, k, LLVMBuildNSWSub(g->b, kc, ci(g, 1), ""), "");
+		ok = ok ? LLVMBuildAnd(g->b, ok, kin, "") : kin;
+	}
+	LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, src, add(g, mul(g, kr, sk), mul(g, x, sx))), "");
+	if (ok)
 		v = LLVMBuildSelect(g->b, ok, v, LLVMConstReal(g->f32, 0), "");
-	LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), k), R), r);
-	LLVMBuildStore(g->b, v, gep(g, dst, at));
+	LLVMValueRef at;
+	if (bf) {
+		v = cg_bf16_bits(g->b, v);
+		LLVMValueRef pair = LLVMBuildAShr(g->b, k, ci(g, 1), "");
+		at = add(g, add(g, mul(g, LLVMBuildNSWMul(g->b, p, kp, ""), R), mul(g, pair, 2 * R)),
+			add(g, mul(g, r, 2), LLVMBuildAnd(g->b, k, ci(g, 1), "")));
+	} else
+		at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), k), R), r);
+	LLVMBuildStore(g->b, v, gep_t(g, g->elt, dst, at));
 	cg_gemm_loop_end(g, &inner);
 	cg_gemm_loop_end(g, &outer);
 }
@@ -419,6 +466,49 @@ static void cg_gemm_store_tile(GemmGen *g, LLVMValueRef *acc, LLVMValueRef c, LL
 	LLVMPositionBuilderAtEnd(g->b, end);
 }
 
+/* The widened f32 of the even (low half: << 16) or odd (high half: the
+   low bits cleared) bf16 of each 32-bit lane of x (a vector of f32 that
+   holds bf16 pairs). */
+static LLVMValueRef cg_gemm_widen(GemmGen *g, LLVMValueRef x, bool odd)
+{
+	LLVMTypeRef iv = LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)g->isa->lanes);
+	LLVMValueRef u = LLVMBuildBitCast(g->b, x, iv, "");
+	LLVMValueRef c[g->isa->lanes];
+	for (int l = 0; l < g->isa->lanes; l++)
+		c[l] = LLVMConstInt(LLVMInt32TypeInContext(g->ctx), odd ? 0xFFFF0000u : 16, false);
+	LLVMValueRef cv = LLVMConstVector(c, (unsigned)g->isa->lanes);
+	u = odd ? LLVMBuildAnd(g->b, u, cv, "") : LLVMBuildShl(g->b, u, cv, "");
+	return LLVMBuildBitCast(g->b, u, g->vec, "");
+}
+
+/* One k step of one accumulator: acc + a b, one FMA.  In a bf16 product a
+   and b hold a pair of bf16 per lane and the step is VDPBF16PS's: + a_odd
+   b_odd, rounded, then + a_even b_even, rounded; the products are exact in
+   f32, so two FMAs in that order give its bits but for denormals, which it
+   flushes (docs/ARCHITECTURE.md, "bf16 products"). */
+static LLVMValueRef cg_gemm_step(GemmGen *g, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b)
+{
+	const char *fma = g->isa->fma ? "llvm.fma" : "llvm.fmuladd";
+	if (!g->s->bf16) {
+		LLVMValueRef args[] = { a, b, acc };
+		return cg_gemm_call_intrinsic(g, fma, &g->vec, 1, args, 3);
+	}
+	if (g->isa->dpbf16) {
+		/* <16 x float> (<16 x float>, <32 x bfloat>, <32 x bfloat>) in LLVM 19 */
+		static const char name[] = "llvm.x86.avx512bf16.dpbf16ps.512";
+		unsigned id = LLVMLookupIntrinsicID(name, sizeof name - 1);
+		LLVMTypeRef ft = LLVMIntrinsicGetType(g->ctx, id, NULL, 0), pt[3];
+		LLVMGetParamTypes(ft, pt);
+		LLVMValueRef args[] = { acc, LLVMBuildBitCast(g->b, a, pt[1], ""), LLVMBuildBitCast(g->b, b, pt[2], "") };
+		return LLVMBuildCall2(g->b, ft, LLVMGetIntrinsicDeclaration(g->mod, id, NULL, 0), args, 3, "");
+	}
+	for (int odd = 1; odd >= 0; odd--) {
+		LLVMValueRef args[] = { cg_gemm_widen(g, a, odd), cg_gemm_widen(g, b, odd), acc };
+		acc = cg_gemm_call_intrinsic(g, fma, &g->vec, 1, args, 3);
+	}
+	return acc;
+}
+
 /*
  * micro(a, b, c, kc, mr, nr, add_c): the MR x NR tile at c from the packed
  * A panel a (kc x MR, MR contiguous) and B panel b (kc x NR).  Each k step
@@ -448,20 +538,23 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 				LLVMConstInt(i32, 3, false), LLVMConstInt(i32, 1, false) };
 			cg_gemm_call_intrinsic(g, "llvm.prefetch", &g->ptr, 1, pa, 4);
 		}
+	/* A bf16 product steps over pairs of k: a panel's 32-bit word holds
+	   the pair's two bf16 (cg_gemm_pack_nest), so the loads are those of
+	   f32 panels half as deep. */
 	GemmLoop kl;
-	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), kc, 1);
+	LLVMValueRef ksteps = g->s->bf16 ? LLVMBuildAShr(g->b, cg_gemm_kpad(g, kc), ci(g, 1), "") : kc;
+	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), ksteps, 1);
 	LLVMValueRef bk = mul(g, k, g->nr), ak = mul(g, k, mr);
 	for (int v = 0; v < nv; v++) {
 		bv[v] = LLVMBuildLoad2(g->b, g->vec, gep(g, bp, add(g, bk, ci(g, v * lanes))), "");
 		LLVMSetAlignment(bv[v], (unsigned)lanes * 4);
 	}
-	const char *fma = isa->fma ? "llvm.fma" : "llvm.fmuladd";
 	for (int i = 0; i < mr; i++) {
 		LLVMValueRef ai = splat(g, LLVMBuildLoad2(g->b, g->f32, gep(g, a, add(g, ak, ci(g, i))), ""));
 		for (int v = 0; v < nv; v++) {
 			LLVMValueRef *s = &slot[i * nv + v];
-			LLVMValueRef args[] = { ai, bv[v], LLVMBuildLoad2(g->b, g->vec, *s, "") };
-			LLVMBuildStore(g->b, cg_gemm_call_intrinsic(g, fma, &g->vec, 1, args, 3), *s);
+			LLVMValueRef acc0 = LLVMBuildLoad2(g->b, g->vec, *s, "");
+			LLVMBuildStore(g->b, cg_gemm_step(g, acc0, ai, bv[v]), *s);
 		}
 	}
 	cg_gemm_loop_end(g, &kl);
@@ -524,8 +617,9 @@ static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
 	LLVMValueRef nr = min64(g, ci(g, g->nr), LLVMBuildNSWSub(g->b, nc, jr, ""));
 	LLVMValueRef ir = cg_gemm_loop(g, &irl, ci(g, 0), mc, g->isa->mr);
 	LLVMValueRef mr = min64(g, ci(g, g->isa->mr), LLVMBuildNSWSub(g->b, mc, ir, ""));
-	LLVMValueRef ma[] = { gep(g, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kc, "")),
-		gep(g, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kc, "")),
+	LLVMValueRef kp = cg_gemm_kpad(g, kc);
+	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kp, "")),
+		gep_t(g, g->elt, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kp, "")),
 		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
 	cg_gemm_loop_end(g, &irl);
@@ -546,6 +640,7 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	g.voidty = LLVMVoidTypeInContext(g.ctx);
 	g.vec = LLVMVectorType(g.f32, (unsigned)isa->lanes);
 	g.nr = isa->nv * isa->lanes;
+	g.elt = s->bf16 ? LLVMInt16TypeInContext(g.ctx) : g.f32;
 	/* op(A)[i][k] = A[i*sxa + k*ska], op(B)[k][j] = B[k*skb + j*sxb] */
 	int64_t sxa = s->ta ? 1 : s->lda, ska = s->ta ? s->lda : 1;
 	int64_t skb = s->tb ? 1 : s->ldb, sxb = s->tb ? s->ldb : 1;
@@ -560,7 +655,7 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef wa = LLVMGetParam(f, 3);
 	int64_t na, nb;
 	cg_gemm_blocks(s, isa, blk, &na, &nb);
-	LLVMValueRef wb = gep(&g, wa, ci(&g, na));
+	LLVMValueRef wb = gep_t(&g, g.elt, wa, ci(&g, na));
 	LLVMTypeRef pack_t = LLVMGlobalGetValueType(pack_a);
 
 	GemmLoop jl, pl, il;

@@ -32,6 +32,7 @@ typedef struct {
 	int mr;           /* rows of the microkernel's tile (broadcast A elements) */
 	int nv;           /* vectors across the tile: NR = nv * lanes */
 	bool fma;         /* fused multiply-add: llvm.fma; else llvm.fmuladd */
+	bool dpbf16;      /* AVX512-BF16's vdpbf16ps for bf16 products; else they widen to f32 FMAs */
 } CgGemmIsa;
 
 /* Cache-blocking sizes, in elements, and what they came from. */
@@ -41,7 +42,8 @@ typedef struct {
 } CgGemmBlocking;
 
 /*
- * The ISA of a target machine's CPU: AVX-512 when features holds "+avx512f",
+ * The ISA of a target machine's CPU: AVX-512 when features holds "+avx512f"
+ * (with vdpbf16ps when it also holds "+avx512bf16"),
  * AVX2 when it holds "+avx2" and "+fma", else the SSE fallback.  features
  * is LLVMGetHostCPUFeatures()'s format; NULL or "" looks the CPU name up in
  * a short table of named x86 CPUs instead (LLVM's C API does not expose the
@@ -50,7 +52,7 @@ typedef struct {
 CgGemmIsa cg_gemm_isa(const char *cpu, const char *features);
 
 /* The ISA of the CPU this process runs on (what the JIT and `sinter
-   build` compile for). */
+   build` compile for); SINTER_GEMM_BF16=widen turns vdpbf16ps off. */
 CgGemmIsa cg_gemm_host_isa(void);
 
 /* Blocking for isa from this machine's cache sizes: sysfs

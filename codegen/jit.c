@@ -390,7 +390,7 @@ bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, s
 	if (!jit_add(m, mod, tsc, fname, &addr, err, errlen))
 		return false;
 	*out = (CgGemm){ .fn = (CgGemmFn *)(uintptr_t)addr, .workspace = cg_gemm_workspace(s, &isa, &blk),
-		.isa = isa.name, .mr = isa.mr, .nr = isa.nv * isa.lanes, .kc = blk.kc, .mc = blk.mc, .nc = blk.nc };
+		.isa = isa.name, .dpbf16 = s->bf16 && isa.dpbf16, .mr = isa.mr, .nr = isa.nv * isa.lanes, .kc = blk.kc, .mc = blk.mc, .nc = blk.nc };
 	return true;
 }
 
@@ -407,9 +407,10 @@ char *cg_gemm_text(const CgGemmSpec *s, const char *cpu, bool asm_text, char *er
 	LLVMModuleRef mod = gemm_module(ctx, tm, s, &isa, &blk, "sinter_gemm", err, errlen);
 	char *text = NULL, *msg = NULL;
 	if (mod) {
-		char head[160];
-		int n = snprintf(head, sizeof head, "; sinter gemm: isa %s, tile %dx%d, kc %lld mc %lld nc %lld\n",
-			isa.name, isa.mr, isa.nv * isa.lanes, (long long)blk.kc, (long long)blk.mc, (long long)blk.nc);
+		char head[200];
+		int n = snprintf(head, sizeof head, "; sinter gemm: isa %s, tile %dx%d, kc %lld mc %lld nc %lld%s\n",
+			isa.name, isa.mr, isa.nv * isa.lanes, (long long)blk.kc, (long long)blk.mc, (long long)blk.nc,
+			!s->bf16 ? "" : isa.dpbf16 ? ", bf16 operands by vdpbf16ps" : ", bf16 operands widened to f32");
 		LLVMMemoryBufferRef buf = NULL;
 		const char *body = NULL;
 		size_t len = 0;

@@ -81,6 +81,12 @@ bool cg_gemm_choose(const CgGemmSpec *s, char *why, size_t len)
 	const CgGemmIsa *isa = &is;
 	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
 	int64_t n_tiles = (s->n + nr - 1) / nr * nr, m_tiles = (s->m + mr - 1) / mr * mr;
+	/* OpenBLAS has no bf16 product (the driver refuses --gemm=openblas
+	   with --precision=bf16): a marked product is always sinter's */
+	if (s->bf16) {
+		snprintf(why, len, "bf16 operands: only sinter's kernel has them");
+		return true;
+	}
 	if (config.choice != CG_GEMM_AUTO) {
 		snprintf(why, len, "--gemm=%s", config.choice == CG_GEMM_SINTER ? "sinter" : "openblas");
 		return config.choice == CG_GEMM_SINTER;
@@ -128,7 +134,8 @@ static bool product(const Region *r, int v, Product *p)
 	p->fold = type_numel(&p->bb) == 1 && type_numel(&p->ba) == p->nb && !ta;
 	p->calls = p->M * p->N * p->nb == 0 ? 0 : p->fold ? 1 : p->nb;
 	p->s = (CgGemmSpec){ .m = p->fold ? p->M * p->nb : p->M, .n = p->N, .k = p->K, .ta = ta, .tb = tb,
-		.lda = ta ? p->M : p->K, .ldb = tb ? p->K : p->N, .ldc = p->N, .alpha = 1.0f };
+		.lda = ta ? p->M : p->K, .ldb = tb ? p->K : p->N, .ldc = p->N, .alpha = 1.0f,
+		.bf16 = nd->ia[2] != 0 };
 	/* the pool splits the large ones, as OpenBLAS's threads do (bitwise
 	   the serial result, gemm.c) */
 	p->s.parallel = p->s.m * p->s.n * p->s.k >= RT_GEMM_SERIAL_MAX;
@@ -151,8 +158,8 @@ int64_t cg_gemm_account(Cg *g, CgGemmStats *stats, int v, const CgGemmSpec *s, i
 	if (own) {
 		CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 		work = cg_gemm_workspace(s, &isa, &blk);
-		snprintf(how, sizeof how, ", %s %dx%d%s", isa.name, isa.mr, isa.nv * isa.lanes,
-			s->parallel ? ", on the pool" : "");
+		snprintf(how, sizeof how, ", %s %dx%d%s%s", isa.name, isa.mr, isa.nv * isa.lanes,
+			!s->bf16 ? "" : isa.dpbf16 ? ", bf16 by vdpbf16ps" : ", bf16 widened", s->parallel ? ", on the pool" : "");
 	}
 	if (config.verbose)
 		fprintf(config.verbose, "sinter: gemm: region %s %%%d: %lldx%lldx%lld %c%c%s -> %s (%s%s)\n", g->r->name, v,
@@ -205,17 +212,17 @@ static void sgemm(Cg *g, const Product *p, LLVMValueRef A, LLVMValueRef B, LLVMV
 LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 {
 	/* every field of the spec: products of one shape may differ in alpha
-	   (an attention's scaled tiles) or accumulate (its gradients) */
+	   (an attention's scaled tiles), accumulate (its gradients) or bf16 */
 	char key[192];
-	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d", (long long)s->m, (long long)s->n,
-		(long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->parallel,
-		(double)s->alpha, s->accumulate);
+	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d", (long long)s->m,
+		(long long)s->n, (long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc,
+		s->parallel, (double)s->alpha, s->accumulate, s->bf16);
 	LLVMValueRef f = cg_fn_find(g, key);
 	if (f)
 		return f;
 	char name[96];
-	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c", (long long)s->m, (long long)s->n,
-		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n');
+	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c%s", (long long)s->m, (long long)s->n,
+		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n', s->bf16 ? "_bf16" : "");
 	CgGemmIsa isa = cg_gemm_host_isa();
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	f = cg_gemm_emit(g->mod, name, s, &isa, &blk);

@@ -302,21 +302,39 @@ LLVMValueRef cg_binary(Cg *g, OpKind op, DType dt, LLVMValueRef x, LLVMValueRef 
 	return r;
 }
 
+/* An integer constant of type t's shape (a scalar, or a splat of a vector)
+   with elements of bits bits. */
+static LLVMValueRef int_like(LLVMTypeRef t, unsigned bits, unsigned long long v)
+{
+	LLVMTypeRef it = LLVMIntTypeInContext(LLVMGetTypeContext(t), bits);
+	LLVMValueRef c = LLVMConstInt(it, v, 0);
+	if (LLVMGetTypeKind(t) != LLVMVectorTypeKind)
+		return c;
+	unsigned n = LLVMGetVectorSize(t);
+	LLVMValueRef e[n];
+	for (unsigned i = 0; i < n; i++)
+		e[i] = c;
+	return LLVMConstVector(e, n);
+}
+
 /* f32 -> bf16 bits, rt_bf16_from_f32 operation for operation: round to
    nearest even by adding 0x7FFF plus the kept part's lowest bit, NaN to
    0x7FC0.  Integer work only, so any x86-64 runs it and LLVM vectorizes
-   it (AVX512_BF16's vcvtneps2bf16 gives the same bits but is not on every
-   CPU we run on). */
-static LLVMValueRef to_bf16(Cg *g, LLVMValueRef x)
+   it (AVX512_BF16's vcvtneps2bf16 rounds the same way but flushes
+   denormals to zero and is not on every CPU we run on).  x is a float or
+   a vector of floats; the result is i16 of the same shape.  Shared by the
+   casts here and the bf16 GEMM's packing (gemm.c). */
+LLVMValueRef cg_bf16_bits(LLVMBuilderRef b, LLVMValueRef x)
 {
-	LLVMBuilderRef b = g->b;
-	LLVMValueRef u = LLVMBuildBitCast(b, x, g->i32, "");
-	LLVMValueRef hi = LLVMBuildLShr(b, u, cg_i32(g, 16), "");
-	LLVMValueRef bias = LLVMBuildAdd(b, LLVMBuildAnd(b, hi, cg_i32(g, 1), ""), cg_i32(g, 0x7FFF), "");
-	LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, u, bias, ""), cg_i32(g, 16), "");
-	r = LLVMBuildTrunc(b, r, g->i16, "");
+	LLVMTypeRef ft = LLVMTypeOf(x);
+	LLVMTypeRef i32 = LLVMTypeOf(int_like(ft, 32, 0)), i16 = LLVMTypeOf(int_like(ft, 16, 0));
+	LLVMValueRef u = LLVMBuildBitCast(b, x, i32, "");
+	LLVMValueRef hi = LLVMBuildLShr(b, u, int_like(ft, 32, 16), "");
+	LLVMValueRef bias = LLVMBuildAdd(b, LLVMBuildAnd(b, hi, int_like(ft, 32, 1), ""), int_like(ft, 32, 0x7FFF), "");
+	LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, u, bias, ""), int_like(ft, 32, 16), "");
+	r = LLVMBuildTrunc(b, r, i16, "");
 	LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, x, x, "");
-	return LLVMBuildSelect(b, nan, LLVMConstInt(g->i16, 0x7FC0, 0), r, "");
+	return LLVMBuildSelect(b, nan, int_like(ft, 16, 0x7FC0), r, "");
 }
 
 LLVMValueRef cg_convert(Cg *g, DType from, DType to, LLVMValueRef x)
@@ -326,7 +344,7 @@ LLVMValueRef cg_convert(Cg *g, DType from, DType to, LLVMValueRef x)
 		return x;
 	/* bf16 meets f32 only (sh_cast) */
 	if (to == DT_BF16)
-		return to_bf16(g, x);
+		return cg_bf16_bits(g->b, x);
 	if (from == DT_BF16)
 		return LLVMBuildBitCast(b, LLVMBuildShl(b, LLVMBuildZExt(b, x, g->i32, ""), cg_i32(g, 16), ""), g->f32, "");
 	switch (to) {

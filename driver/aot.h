@@ -32,5 +32,6 @@ extern const int aot_nregions;
 extern const char *const aot_defines[]; /* -D values given to sinter build */
 extern const int aot_ndefines;
 extern const char aot_name[];           /* the model file's name */
+extern const bool aot_bf16;             /* built with --precision=bf16: its pipeline marks the products too */
 
 #endif

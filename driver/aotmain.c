@@ -248,7 +248,7 @@ static void aot_release(void *ctx)
 
 int main(int argc, char **argv)
 {
-	Options o = { .cmd = "run", .file = aot_name };
+	Options o = { .cmd = "run", .file = aot_name, .bf16 = aot_bf16 };
 	for (int i = 0; i < aot_ndefines && i < MAX_DEFINES; i++)
 		o.defines[o.ndefines++] = aot_defines[i];
 	for (int i = 1; i < argc; i++) {

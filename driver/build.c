@@ -131,7 +131,7 @@ static void write_tables(const char *path, Ev *ev, const Options *o, const int64
 		c_string(f, o->defines[i]);
 		fputs(",\n", f);
 	}
-	fprintf(f, "\t0\n};\nconst int aot_ndefines = %d;\n", o->ndefines);
+	fprintf(f, "\t0\n};\nconst int aot_ndefines = %d;\nconst bool aot_bf16 = %d;\n", o->ndefines, o->bf16);
 	if (fclose(f))
 		fatal("cannot write '%s': %s", path, strerror(errno));
 }

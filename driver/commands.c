@@ -124,6 +124,8 @@ int cmd_gemm(int argc, char **argv)
 			s.accumulate = true;
 		else if (!strcmp(a, "--parallel"))
 			s.parallel = true;
+		else if (!strcmp(a, "--bf16"))
+			s.bf16 = true;
 		else if (!strcmp(a, "--llvm"))
 			ir = true;
 		else if (!strcmp(a, "--cpu") && i + 1 < argc)
@@ -132,7 +134,7 @@ int cmd_gemm(int argc, char **argv)
 			ld[a[4] - 'a'] = gemm_size(a + 2, argv[++i]);
 		else if (a[0] == '-')
 			fatal("gemm: unknown option '%s' (usage: sinter gemm M N K [--ta] [--tb] [--lda|--ldb|--ldc N] "
-			      "[--accumulate] [--parallel] [--cpu NAME] [--llvm])", a);
+			      "[--accumulate] [--parallel] [--bf16] [--cpu NAME] [--llvm])", a);
 		else if (nd < 3) {
 			dims[nd] = gemm_size(names[nd], a);
 			nd++;

@@ -28,6 +28,7 @@ typedef struct {
 	bool stats;           /* --stats: ops, kernels, bytes per run of each region (kernel_stats) */
 	bool interp;
 	bool verbose;
+	bool bf16;            /* --precision=bf16: matrix products take bf16 operands (passes/precision.c) */
 	const char *output;   /* -o PATH (build) */
 	const char *svg;      /* --svg PATH (plan) */
 	Program *prog;        /* an already parsed program (built binaries) */

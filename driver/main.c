@@ -46,6 +46,8 @@ static const OptHelp opt_help[] = {
 	{ "--verbose", "say which BLAS kernels and code paths are used", "*" },
 	{ "--gemm=KIND", "matrix products: auto (per shape, the default), sinter (its own kernel) or openblas",
 	  "run build llvm" },
+	{ "--precision=P", "f32 (the default) or bf16: matrix products with bf16 operands, f32 sums and weights",
+	  "run build check ir llvm plan dot" },
 };
 
 /* The commands: synopsis, one line, and a paragraph for COMMAND --help. */
@@ -75,7 +77,7 @@ static const CmdHelp cmd_help[] = {
 	  "Options: -o OUT.svg|OUT.png, --x step|time, --log-y, --smooth A (0 <= A < 1)." },
 	{ "gemm", "gemm M N K", "assembly of sinter's own matrix product for this shape",
 	  "Options: --cpu NAME (an LLVM CPU name; default the host), --llvm for LLVM IR, --ta, --tb,\n"
-	  "--lda/--ldb/--ldc N, --accumulate." },
+	  "--lda/--ldb/--ldc N, --accumulate, --bf16 (operands rounded to bf16, f32 sums)." },
 };
 
 static bool cmd_takes(const OptHelp *h, const char *cmd)
@@ -160,6 +162,11 @@ int main(int argc, char **argv)
 			const char *v = a[6] ? a + 7 : i + 1 < argc ? argv[++i] : (fatal("option --gemm needs a value"), "");
 			if (!cg_gemm_choice_parse(v, &gemm.choice))
 				fatal("--gemm expects auto, sinter or openblas, got '%s'", v);
+		} else if (!strcmp(a, "--precision") || !strncmp(a, "--precision=", 12)) {
+			const char *v = a[11] ? a + 12 : i + 1 < argc ? argv[++i] : (fatal("option --precision needs a value"), "");
+			if (strcmp(v, "f32") && strcmp(v, "bf16"))
+				fatal("--precision expects f32 or bf16, got '%s'", v);
+			o.bf16 = !strcmp(v, "bf16");
 		} else if (!strcmp(a, "--svg") && !strcmp(o.cmd, "plan"))
 			o.svg = i + 1 < argc ? argv[++i] : (fatal("--svg needs a path, like --svg plan.svg"), "");
 		else if (!strcmp(a, "--ranks") && strcmp(o.cmd, "run")) {
@@ -181,6 +188,10 @@ int main(int argc, char **argv)
 	if (!o.file)
 		fatal("%s: no input file", o.cmd);
 	blas_setup(argv, &o);
+	/* OpenBLAS has no product of bf16 operands; auto sends them to sinter's */
+	if (o.bf16 && gemm.choice == CG_GEMM_OPENBLAS)
+		fatal("--precision=bf16 needs sinter's matrix kernels, but --gemm=openblas asks for OpenBLAS's (use "
+		      "--gemm=auto or --gemm=sinter)");
 	gemm.blas_avx512 = blas_avx512();
 	gemm.verbose = o.verbose ? stderr : NULL;
 	cg_gemm_configure(&gemm);

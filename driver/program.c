@@ -207,7 +207,8 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 	Host *h = ev->host;
 	bool run = !strcmp(o->cmd, "run");
 	ev->dry = !run;
-	h->pipe = (PipeOpts){ .after = o->after, .out = stdout, .time_passes = o->time_passes, .disable = o->disable };
+	h->pipe = (PipeOpts){ .after = o->after, .out = stdout, .time_passes = o->time_passes, .disable = o->disable,
+		.enable = o->bf16 ? "precision" : NULL };
 	if (!strcmp(o->cmd, "ir")) {
 		h->ir_out = stdout;
 		if (!o->after)

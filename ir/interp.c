@@ -288,6 +288,20 @@ KERNEL(ik_matmul)
 		memset(C, 0, tbytes(ot));
 		return;
 	}
+	/* {bf16}: the operands rounded to bf16 with the one conversion, then an
+	   f32 product of them (each product of two bf16 is exact in f32; only
+	   the order of the sums differs from codegen/gemm.c's kernel) */
+	float *ra = NULL, *rb = NULL;
+	if (nd->ia[2]) {
+		int64_t na = type_numel(at), nb2 = type_numel(bt);
+		ra = xmalloc((size_t)(na ? na : 1) * sizeof *ra);
+		rb = xmalloc((size_t)(nb2 ? nb2 : 1) * sizeof *rb);
+		for (int64_t i = 0; i < na; i++)
+			ra[i] = rt_bf16_to_f32(rt_bf16_from_f32(A[i]));
+		for (int64_t i = 0; i < nb2; i++)
+			rb[i] = rt_bf16_to_f32(rt_bf16_from_f32(B[i]));
+		A = ra, B = rb;
+	}
 	CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
 	int lda = (int)(ta ? M : K), ldb = (int)(tb ? K : N);
 	bool fold = type_numel(&bb) == 1 && type_numel(&ba) == nb && !ta;
@@ -299,6 +313,7 @@ KERNEL(ik_matmul)
 		cblas_sgemm(CblasRowMajor, opa, opb, (int)(M * nb), (int)N, (int)K, 1.0f, A, lda, B, ldb,
 			0.0f, C, (int)N);
 		rt_gemm_serial_end(threads);
+		free(ra), free(rb);
 		return;
 	}
 	Walk w;
@@ -312,6 +327,7 @@ KERNEL(ik_matmul)
 				A + (w.off[0] + j * la) * sa, lda, B + (w.off[1] + j * lb) * sb, ldb,
 				0.0f, C + i * sc, (int)N);
 	rt_gemm_serial_end(threads);
+	free(ra), free(rb);
 }
 
 /* ---- sources, effects ---- */

@@ -111,7 +111,9 @@ enum {
  *   UNSLICE      as SLICE; result type is the original (pre-slice) shape
  *   ONE_HOT      result type gives n (last axis)
  *   SCATTER_ROWS result type gives the table shape
- *   MATMUL       ia[0] = transpose a, ia[1] = transpose b (last two axes)
+ *   MATMUL       ia[0] = transpose a, ia[1] = transpose b (last two axes),
+ *                ia[2] = bf16: both operands rounded to bf16, products
+ *                summed in f32 (set by passes/precision.c, `{bf16=1}`)
  *   CONV2D, CONV2D_DX, CONV2D_DW  ia[0..7) = stride h, w, padding h, w,
  *                dilation h, w, groups (nia = 7); DX/DW: the result type is
  *                x's or w's
@@ -193,7 +195,8 @@ enum {
 	A_WINDOW = 1 << 18,    /* {window}: pooling's kh, kw, sh, sw, ph, pw, ia[0..6) */
 	A_CAUSAL = 1 << 19,    /* {causal}: attention's causal mask, ia[0] */
 	A_SCALE = 1 << 20,     /* {scale}: attention's score scale, f */
-	ATTR_BITS = 21
+	A_BF16 = 1 << 21,      /* {bf16}: matmul with bf16 operands, f32 accumulation, ia[2] (passes/precision.c) */
+	ATTR_BITS = 22
 };
 
 /* How an attribute's value is written. */
@@ -207,7 +210,7 @@ typedef enum {
 } AttrKind;
 
 /* Which Node field holds it. */
-typedef enum { AS_IA0, AS_IA1, AS_IA, AS_F, AS_KEEP, AS_NAME, AS_SNAME, AS_AT } AttrSlot;
+typedef enum { AS_IA0, AS_IA1, AS_IA, AS_F, AS_KEEP, AS_NAME, AS_SNAME, AS_AT, AS_IA2 } AttrSlot;
 
 /* Where it is written and whether the text may leave it out. */
 typedef enum {
@@ -230,7 +233,7 @@ static inline bool attr_positional(const AttrDef *d)
 {
 	return d->use == AU_POSITIONAL || d->use == AU_POSITIONAL_SET;
 }
-/* The integer in slot AS_IA0, AS_IA1, AS_KEEP or AS_AT of n, and storing one. */
+/* The integer in slot AS_IA0, AS_IA1, AS_IA2, AS_KEEP or AS_AT of n, and storing one. */
 int64_t attr_int(const Node *n, AttrSlot slot);
 void attr_set_int(Node *n, AttrSlot slot, int64_t v);
 /* Does n hold a value in d's slot other than ir_proto's (unset) one? */
@@ -425,6 +428,8 @@ void ad_run(Region *r);
 void simplify_run(Region *r);
 /* pack: the updates of many parameters become one over packed arenas (passes/pack.c). */
 void pack_run(Region *r);
+/* precision: marks every matmul bf16-operand, f32-accumulate (passes/precision.c; --precision=bf16). */
+void precision_run(Region *r);
 /* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, kernel/kernel.h). */
 void fusion_run(Region *r);
 /* remat: the backward part recomputes cheap forward values instead of keeping them (passes/remat.c). */

@@ -59,6 +59,7 @@ const AttrDef attr_def[ATTR_BITS] = {
 	{ "window", AK_LIST, AS_IA, AU_NEEDED },
 	{ "causal", AK_FLAG, AS_IA0, AU_ZERO },
 	{ "scale", AK_FLOAT, AS_F, AU_NEEDED },
+	{ "bf16", AK_FLAG, AS_IA2, AU_SET },
 };
 
 int64_t attr_int(const Node *n, AttrSlot slot)
@@ -66,6 +67,7 @@ int64_t attr_int(const Node *n, AttrSlot slot)
 	switch (slot) {
 	case AS_IA0: return n->ia[0];
 	case AS_IA1: return n->ia[1];
+	case AS_IA2: return n->ia[2];
 	case AS_KEEP: return n->keep;
 	case AS_AT: return n->at;
 	default: die("attr_int: slot %d holds no integer", (int)slot);
@@ -77,6 +79,7 @@ void attr_set_int(Node *n, AttrSlot slot, int64_t v)
 	switch (slot) {
 	case AS_IA0: n->ia[0] = v; break;
 	case AS_IA1: n->ia[1] = v; break;
+	case AS_IA2: n->ia[2] = v; break;
 	case AS_KEEP: n->keep = v != 0; break;
 	case AS_AT: n->at = v; break;
 	default: die("attr_set_int: slot %d holds no integer", (int)slot);
@@ -86,6 +89,10 @@ void attr_set_int(Node *n, AttrSlot slot, int64_t v)
 		int need = slot == AS_IA0 ? 1 : 2;
 		n->nia = n->nia > need ? n->nia : need;
 	}
+	/* matmul's bf16 mark, ia[2], is there only when set: an unmarked
+	   matmul keeps nia 2, the node it was before the mark existed */
+	if (slot == AS_IA2)
+		n->nia = v ? (n->nia > 3 ? n->nia : 3) : n->nia == 3 ? 2 : n->nia;
 }
 
 bool attr_is_set(const Node *n, const AttrDef *d)

@@ -274,8 +274,9 @@ bool sh_matmul(const Region *r, Node *n, const int *args, char *err, size_t errl
 {
 	const Type *a = ty(r, args[0]), *b = ty(r, args[1]);
 	/* nia = 0 (a bare ir_op2) means no transposes: the flags are then zero */
-	if ((n->nia != 2 && n->nia != 0) || (n->ia[0] != 0 && n->ia[0] != 1) || (n->ia[1] != 0 && n->ia[1] != 1))
-		return fail(err, errlen, "matmul: needs two transpose flags (0 or 1)");
+	if ((n->nia != 2 && n->nia != 3 && n->nia != 0) || (n->ia[0] != 0 && n->ia[0] != 1) ||
+		(n->ia[1] != 0 && n->ia[1] != 1) || (n->ia[2] != 0 && n->ia[2] != 1))
+		return fail(err, errlen, "matmul: needs two transpose flags and a bf16 flag (0 or 1)");
 	bool ta = n->ia[0], tb = n->ia[1];
 	const char *sa = ta ? ".T" : "", *sb = tb ? ".T" : "";
 	if (a->rank < 2 || b->rank < 2)

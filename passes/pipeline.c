@@ -20,12 +20,17 @@ static const Pass passes[] = {
 	{ "autodiff", ad_run },
 	{ "simplify", simplify_run },
 	{ "pack", pack_run },
+	{ "precision", precision_run },
 	{ "fusion", fusion_run },
 	{ "remat", remat_run },
 	{ "schedule", schedule_run },
 	{ "memplan", memplan_run },
 };
 enum { NPASSES = sizeof passes / sizeof passes[0] };
+
+/* Passes of a mode, not of every compile: they run only when PipeOpts.enable
+   (or .only, for sinter opt) names them.  precision: --precision=bf16. */
+static const char on_request[] = "precision";
 
 int pipeline_passes(const char **names, int max)
 {
@@ -83,7 +88,8 @@ static void verify_or_die(const Region *r, const char *after)
 
 bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 {
-	if (!check_list(o->only, err, errlen) || !check_list(o->disable, err, errlen))
+	if (!check_list(o->only, err, errlen) || !check_list(o->disable, err, errlen) ||
+		!check_list(o->enable, err, errlen))
 		return false;
 	if (o->after && strcmp(o->after, "all") && strcmp(o->after, "trace") && !pipeline_has(o->after)) {
 		snprintf(err, errlen, "unknown pass '%s'", o->after);
@@ -95,6 +101,8 @@ bool pipeline_run(Region *r, const PipeOpts *o, char *err, size_t errlen)
 	for (int i = 0; i < NPASSES; i++) {
 		const Pass *p = &passes[i];
 		if ((o->only && !in_list(o->only, p->name)) || in_list(o->disable, p->name))
+			continue;
+		if (in_list(on_request, p->name) && !o->only && !in_list(o->enable, p->name))
 			continue;
 		double t0 = rt_now_ms();
 		p->run(r);

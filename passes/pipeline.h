@@ -15,6 +15,7 @@ typedef struct {
 	bool time_passes;    /* report each pass's time on stderr */
 	const char *only;    /* comma-separated pass list (sinter opt), or NULL: all */
 	const char *disable; /* comma-separated passes switched off (--no-PASS) */
+	const char *enable;  /* comma-separated passes that run only on request ("precision": --precision=bf16) */
 } PipeOpts;
 
 /* Runs the pipeline on r in place.  Returns false (message in err) when a

@@ -50,11 +50,8 @@ run() {
 	sed -E 's/"time": *[-+0-9.eE]+,? *//' "$tmp/$name.jsonl" >>"$tmp/$name.out"
 }
 
-# products MODE NAME: "SINTER OPENBLAS", the products --stats counted
-products() {
-	sed -n 's/.*matrix products: \([0-9]*\) on sinter.s kernel.*, \([0-9]*\) on OpenBLAS.*/\1 \2/p' "$tmp/$1.err" |
-		awk '{ s += $1; b += $2 } END { print s + 0, b + 0 }'
-}
+# products NAME: "SINTER OPENBLAS", the products --stats counted
+products() { gemm_products "$tmp/$1.err"; }
 
 for prog in mlp gpt conv; do
 	declare -n args=$prog

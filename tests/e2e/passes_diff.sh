@@ -24,8 +24,9 @@ set -u
 cd "$root" || exit 1
 repo=$root
 # Default: every pass of the pipeline table in passes/pipeline.c but
-# autodiff, which no program can run without.
-passes=${PASSES:-$(sed -n 's/^\t{ "\([a-z_0-9]*\)", [a-z_0-9]* },.*/\1/p' passes/pipeline.c | grep -vx autodiff)}
+# autodiff, which no program can run without, and precision, which runs
+# only with --precision=bf16 (tests/e2e/precision_bf16.sh).
+passes=${PASSES:-$(sed -n 's/^\t{ "\([a-z_0-9]*\)", [a-z_0-9]* },.*/\1/p' passes/pipeline.c | grep -vx 'autodiff\|precision')}
 if [ -z "$passes" ]; then
 	fail "passes_diff: no passes found in passes/pipeline.c"
 	exit 1

@@ -33,6 +33,9 @@
 #   token_file PATH COUNT        a token file (the 256-int32 header: magic,
 #                                version 1, count; then uint16 tokens
 #                                (7 i) mod 1000), as tokens() reads
+#   gemm_products STDERR         "SINTER OPENBLAS": the matrix products that
+#                                --stats (in that stderr) counted on each
+#                                kernel, summed over the regions
 #   numdiff A B [OPTIONS]        tests/lib/numdiff.py: the numbers of two
 #                                outputs agree within a tolerance
 #   replay NAME                  a PyTorch replay: runs tests/e2e/NAME.sn
@@ -155,6 +158,10 @@ PY
 }
 
 numdiff() { "$PY" "$root/tests/lib/numdiff.py" "$@"; }
+gemm_products() {
+	sed -n 's/.*matrix products: \([0-9]*\) on sinter.s kernel.*, \([0-9]*\) on OpenBLAS.*/\1 \2/p' "$1" |
+		awk '{ s += $1; b += $2 } END { print s + 0, b + 0 }'
+}
 
 replay() {
 	local name=$1 run label flags status=0

@@ -22,47 +22,14 @@
 
 #include "codegen/codegen.h"
 #include "check.h"
+#include "gemm_cases.h"
 
 enum { CASES = 540 };
-
-static const float SENTINEL = 12345.0f;
 
 typedef struct {
 	int mr, nr;
 	int64_t kc, mc, nc;
 } Blocking;
-
-/* Uniform in [0, n): the LCG's high bits (its low bits cycle fast). */
-static int64_t irand(int64_t n)
-{
-	return (int64_t)((rng_next() >> 33) % (uint64_t)n);
-}
-
-/* A size from the edge list (half the time) or uniformly in [1, hi]. */
-static int64_t pick(const int64_t *edges, int nedge, int64_t hi)
-{
-	if (irand(2))
-		return edges[irand(nedge)];
-	return 1 + irand(hi);
-}
-
-static float *alloc_f(size_t n)
-{
-	float *p = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64 + 64);
-	if (!p)
-		abort();
-	return p;
-}
-
-/* rows x cols of random values in [-1, 1) at stride ld, NaN in the padding. */
-static float *random_matrix(int64_t rows, int64_t cols, int64_t ld)
-{
-	float *p = alloc_f((size_t)(rows * ld));
-	for (int64_t i = 0; i < rows; i++)
-		for (int64_t j = 0; j < ld; j++)
-			p[i * ld + j] = j < cols ? (float)(2 * urand() - 1) : NAN;
-	return p;
-}
 
 /* One case: compiles s, runs it and both references: two checks. */
 static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
@@ -77,22 +44,12 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 		check(false, name, "not run");
 		return;
 	}
-	int64_t ar = s->ta ? s->k : s->m, ac = s->ta ? s->m : s->k;
-	int64_t br = s->tb ? s->n : s->k, bc = s->tb ? s->k : s->n;
-	float *a = random_matrix(ar, ac, s->lda), *b = random_matrix(br, bc, s->ldb);
-	float *c0 = random_matrix(s->m, s->n, s->ldc);
-	size_t nc = (size_t)(s->m * s->ldc);
-	float *c = alloc_f(nc), *cb = alloc_f(nc);
-	for (size_t i = 0; i < nc; i++) {
-		bool pad = (int64_t)(i % (size_t)s->ldc) >= s->n;
-		c[i] = pad ? SENTINEL : s->accumulate ? c0[i] : NAN;
-		cb[i] = pad ? SENTINEL : c0[i];
-	}
-	size_t wfloats = (size_t)g.workspace / 4;
-	float *work = alloc_f(wfloats + 16);
-	for (int i = 0; i < 16; i++)
-		work[wfloats + (size_t)i] = SENTINEL;
-	g.fn(a, b, c, work);
+	GemmRun r = gemm_run(s, &g);
+	float *a = r.a, *b = r.b, *c0 = r.c0, *c = r.c;
+	size_t nc = r.nc;
+	float *cb = alloc_f(nc);
+	for (size_t i = 0; i < nc; i++)
+		cb[i] = (int64_t)(i % (size_t)s->ldc) >= s->n ? SENTINEL : c0[i];
 	cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, (int)s->m,
 		(int)s->n, (int)s->k, s->alpha, a, (int)s->lda, b, (int)s->ldb, s->accumulate ? 1.0f : 0.0f, cb,
 		(int)s->ldc);
@@ -132,9 +89,7 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 				worst_blas = eb;
 		}
 	}
-	bool work_ok = true;
-	for (int i = 0; i < 16; i++)
-		work_ok = work_ok && work[wfloats + (size_t)i] == SENTINEL;
+	bool work_ok = gemm_run_work_kept(&r);
 	check(worst <= 1 && pad_ok && work_ok, name,
 		"vs naive double: worst error %.3g of the bound at [%lld,%lld] (got %g); C padding %s; workspace %s",
 		worst, (long long)bad_i, (long long)bad_j, bad_i >= 0 ? c[bad_i * s->ldc + bad_j] : 0.0,
@@ -163,7 +118,8 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 		check(ok && diff == nc, nb, "%s; first difference from the serial product at %zu", ok ? "compiled" : err,
 			diff);
 	}
-	free(a), free(b), free(c0), free(c), free(cb), free(work);
+	free(cb);
+	gemm_run_free(&r);
 }
 
 int main(void)
@@ -196,21 +152,9 @@ int main(void)
 		run_case(jm, &s, idx++);
 	}
 	while (idx < CASES) {
-		CgGemmSpec s = { 0 };
-		do {
-			s.m = pick(medge, sizeof medge / sizeof *medge, 150);
-			s.n = pick(nedge, sizeof nedge / sizeof *nedge, 150);
-			s.k = pick(kedge, sizeof kedge / sizeof *kedge, 300);
-		} while (s.m * s.n * s.k > 4000000);
-		s.ta = irand(2), s.tb = irand(2);
-		/* a third of the cases with leading dimensions past the width */
-		int64_t pad = irand(3) == 0 ? 1 + irand(9) : 0;
-		s.lda = (s.ta ? s.m : s.k) + pad;
-		s.ldb = (s.tb ? s.k : s.n) + pad;
-		s.ldc = s.n + pad;
 		static const float alphas[] = { 1.0f, 1.0f, 0.5f, -1.5f };
-		s.alpha = alphas[irand(4)];
-		s.accumulate = irand(4) == 0;
+		CgGemmSpec s = random_spec(medge, sizeof medge / sizeof *medge, nedge, sizeof nedge / sizeof *nedge, kedge,
+			sizeof kedge / sizeof *kedge, 150, 300, 4000000, alphas);
 		run_case(jm, &s, idx++);
 	}
 	/* a bad spec is refused, not compiled */

@@ -26,7 +26,8 @@ static bool slot_fits(const AttrDef *d)
 {
 	switch (d->kind) {
 	case AK_INT:
-	case AK_FLAG: return d->slot == AS_IA0 || d->slot == AS_IA1 || d->slot == AS_KEEP || d->slot == AS_AT;
+	case AK_FLAG:
+		return d->slot == AS_IA0 || d->slot == AS_IA1 || d->slot == AS_IA2 || d->slot == AS_KEEP || d->slot == AS_AT;
 	case AK_FLOAT: return d->slot == AS_F;
 	case AK_STRING: return d->slot == AS_NAME || d->slot == AS_SNAME;
 	case AK_LIST:
@@ -35,10 +36,11 @@ static bool slot_fits(const AttrDef *d)
 	return false;
 }
 
-/* Do two slots share storage?  ia[0] and ia[1] are part of the list ia[]. */
+/* Do two slots share storage?  ia[0], ia[1] and ia[2] are part of the list ia[]. */
 static bool slots_overlap(AttrSlot a, AttrSlot b)
 {
-	bool ia = (a == AS_IA && (b == AS_IA0 || b == AS_IA1)) || (b == AS_IA && (a == AS_IA0 || a == AS_IA1));
+	bool ia = (a == AS_IA && (b == AS_IA0 || b == AS_IA1 || b == AS_IA2)) ||
+		(b == AS_IA && (a == AS_IA0 || a == AS_IA1 || a == AS_IA2));
 	return a == b || ia;
 }
 
@@ -173,11 +175,11 @@ static void unset_attr(Node *p, int b)
    one has an attribute its schema lacks. */
 static void junk_attrs(Node *p)
 {
-	bool slot[AS_AT + 1] = { false };
+	bool slot[AS_IA2 + 1] = { false };
 	for (int b = 0; b < ATTR_BITS; b++)
 		if (op_info[p->op].attrs >> b & 1)
 			slot[attr_def[b].slot] = true;
-	if (!slot[AS_IA] && !slot[AS_IA0] && !slot[AS_IA1])
+	if (!slot[AS_IA] && !slot[AS_IA0] && !slot[AS_IA1] && !slot[AS_IA2])
 		p->ia[0] = 2, p->ia[1] = 1, p->ia[2] = 0, p->nia = 3;
 	if (!slot[AS_F])
 		p->f = 0.75;

@@ -1,0 +1,192 @@
+/*
+ * test_gemm_bf16.c — sinter's bf16 matrix product (CgGemmSpec.bf16: f32
+ * operands rounded to bf16 as they are packed, f32 accumulation),
+ * compiled for this machine's CPU through the JIT, on 300 shapes: 1,
+ * primes, odd K (the zero-padded last pair), the tile's and the K
+ * block's edges, both transposes, wide leading dimensions, alpha and
+ * accumulation into C.  The first 240 run the host's kernel (vdpbf16ps
+ * where the CPU has AVX512-BF16), the last 60 the widening FMA fallback
+ * (SINTER_GEMM_BF16=widen), which is what a CPU without it runs.
+ *
+ * Each product is checked twice:
+ * - against a naive double-precision product of the bf16-rounded
+ *   operands (rt_bf16_from_f32, the one rounding), within the error bound
+ *   of a K-term f32 sum, (K + 2) u sum |a b|; C's padding and the
+ *   workspace's end keep their sentinels, C's old contents are not read
+ *   unless the product accumulates (C starts as NaN);
+ * - bit for bit against the arithmetic docs/ARCHITECTURE.md states for
+ *   both kernels: per K block, acc = 0, then for each pair of k
+ *   acc += a_odd b_odd, acc += a_even b_even, each rounded to f32 (the
+ *   products of two bf16 are exact), then C = alpha acc (+ C).  alpha is
+ *   a power of two here so its product is exact whatever the C compiler
+ *   contracts.  The data has no denormals, where vdpbf16ps (which flushes
+ *   them) and the FMAs would differ.
+ * Then a NaN operand gives NaN (rounding keeps NaN NaN), and the packed
+ * panels take exactly half the f32 product's workspace.
+ */
+#include "codegen/codegen.h"
+#include "runtime/runtime.h"
+#include "check.h"
+#include "gemm_cases.h"
+
+enum { CASES = 300, WIDEN_FROM = 240 };
+
+static float bf(float x)
+{
+	return rt_bf16_to_f32(rt_bf16_from_f32(x));
+}
+
+/* op(A)[i][k] and op(B)[k][j], rounded to bf16 */
+static float opa(const CgGemmSpec *s, const float *a, int64_t i, int64_t k)
+{
+	return bf(a[s->ta ? k * s->lda + i : i * s->lda + k]);
+}
+
+static float opb(const CgGemmSpec *s, const float *b, int64_t k, int64_t j)
+{
+	return bf(b[s->tb ? j * s->ldb + k : k * s->ldb + j]);
+}
+
+/* C[i][j] as the documented kernel arithmetic computes it, K blocked by kc. */
+static float emulate(const CgGemmSpec *s, const float *a, const float *b, float c0, int64_t kc, int64_t i,
+	int64_t j)
+{
+	float c = c0;
+	for (int64_t pc = 0; pc < s->k; pc += kc) {
+		int64_t end = pc + kc < s->k ? pc + kc : s->k;
+		float acc = 0;
+		for (int64_t k = pc; k < end; k += 2) {
+			float odd = k + 1 < end ? opa(s, a, i, k + 1) * opb(s, b, k + 1, j) : 0.0f;
+			acc = acc + odd;
+			acc = acc + opa(s, a, i, k) * opb(s, b, k, j);
+		}
+		float x = acc * s->alpha;
+		c = pc == 0 && !s->accumulate ? x : c + x;
+	}
+	return c;
+}
+
+/* One case: compiles s, runs it and both references: two checks. */
+static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
+{
+	char name[200];
+	snprintf(name, sizeof name, "bf16 gemm %d: m %lld n %lld k %lld%s%s ld %lld %lld %lld alpha %g%s%s", idx,
+		(long long)s->m, (long long)s->n, (long long)s->k, s->ta ? " ta" : "", s->tb ? " tb" : "",
+		(long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->alpha, s->accumulate ? " acc" : "",
+		idx >= WIDEN_FROM ? " widened" : "");
+	CgGemm g;
+	char err[512], nb[240];
+	snprintf(nb, sizeof nb, "%s bits", name);
+	if (!check(cg_gemm_compile(jm, s, &g, err, sizeof err), name, "compile: %s", err)) {
+		check(false, nb, "not run");
+		return;
+	}
+	GemmRun r = gemm_run(s, &g);
+	const float *a = r.a, *b = r.b, *c0 = r.c0, *c = r.c;
+	double worst = 0;
+	int64_t bad_i = -1, bad_j = -1, nbits = 0, first = -1;
+	bool pad_ok = true;
+	for (int64_t i = 0; i < s->m; i++)
+		for (int64_t j = 0; j < s->ldc; j++) {
+			float got = c[i * s->ldc + j];
+			if (j >= s->n) {
+				pad_ok = pad_ok && got == SENTINEL;
+				continue;
+			}
+			double ref = 0, mag = 0;
+			for (int64_t k = 0; k < s->k; k++) {
+				double p = (double)opa(s, a, i, k) * opb(s, b, k, j);
+				ref += p;
+				mag += fabs(p);
+			}
+			ref *= s->alpha;
+			mag *= fabs(s->alpha);
+			if (s->accumulate) {
+				ref += c0[i * s->ldc + j];
+				mag += fabs(c0[i * s->ldc + j]);
+			}
+			double tol = (double)(s->k + 2) * 0x1p-24 * mag + 1e-30;
+			double e = fabs(got - ref) / tol;
+			if (!(e <= worst)) {
+				worst = e;
+				bad_i = i, bad_j = j;
+			}
+			float em = emulate(s, a, b, c0[i * s->ldc + j], g.kc, i, j);
+			if (memcmp(&em, &got, sizeof em)) {
+				if (first < 0)
+					first = i * s->ldc + j;
+				nbits++;
+			}
+		}
+	bool work_ok = gemm_run_work_kept(&r);
+	check(worst <= 1 && pad_ok && work_ok, name,
+		"vs naive double: worst error %.3g of the bound at [%lld,%lld] (got %g); C padding %s; workspace %s",
+		worst, (long long)bad_i, (long long)bad_j, bad_i >= 0 ? c[bad_i * s->ldc + bad_j] : 0.0,
+		pad_ok ? "kept" : "overwritten", work_ok ? "kept" : "overrun");
+	check(nbits == 0, nb, "%lld elements differ from the documented arithmetic, the first at %lld (kc %lld)",
+		(long long)nbits, (long long)first, (long long)g.kc);
+	gemm_run_free(&r);
+}
+
+/* A NaN in A reaches C's row through the bf16 rounding. */
+static void run_nan(CgModule *jm)
+{
+	CgGemmSpec s = { .m = 17, .n = 40, .k = 33, .lda = 33, .ldb = 40, .ldc = 40, .alpha = 1, .bf16 = true };
+	CgGemm g;
+	char err[512];
+	if (!check(cg_gemm_compile(jm, &s, &g, err, sizeof err), "bf16 gemm nan compiled", "%s", err))
+		return;
+	float *a = random_matrix(17, 33, 33), *b = random_matrix(33, 40, 40), *c = alloc_f(17 * 40);
+	float *work = alloc_f((size_t)g.workspace / 4 + 16);
+	a[5 * 33 + 32] = NAN; /* the last k: the odd K's half-filled pair */
+	g.fn(a, b, c, work);
+	bool nan_row = true, others = true;
+	for (int i = 0; i < 17; i++)
+		for (int j = 0; j < 40; j++)
+			if (i == 5)
+				nan_row = nan_row && isnan(c[i * 40 + j]);
+			else
+				others = others && isfinite(c[i * 40 + j]);
+	check(nan_row && others, "bf16 gemm nan stays nan", "row 5 all NaN: %d, the other rows finite: %d", nan_row,
+		others);
+	free(a), free(b), free(c), free(work);
+}
+
+int main(void)
+{
+	char err[512];
+	CgModule *jm = cg_jit_new(err, sizeof err);
+	if (!check(jm != NULL, "jit", "%s", err))
+		return 1;
+	CgGemmSpec probe = { .m = 1 << 20, .n = 1 << 20, .k = 1 << 20, .alpha = 1, .bf16 = true };
+	probe.lda = probe.ldb = probe.ldc = 1 << 20;
+	CgGemmSpec probe32 = probe;
+	probe32.bf16 = false;
+	CgGemm g, g32;
+	if (!check(cg_gemm_compile(jm, &probe, &g, err, sizeof err) && cg_gemm_compile(jm, &probe32, &g32, err,
+			   sizeof err), "bf16 gemm probe", "%s", err))
+		return 1;
+	/* the same blocking, panels of half the bytes */
+	check(g.workspace * 2 == g32.workspace && g.kc == g32.kc, "bf16 gemm panels half the bytes",
+		"bf16 workspace %lld bytes, f32 %lld", (long long)g.workspace, (long long)g32.workspace);
+	printf("# isa %s, tile %dx%d, kc %lld, bf16 %s\n", g.isa, g.mr, g.nr, (long long)g.kc,
+		g.dpbf16 ? "by vdpbf16ps (then widened from case 240)" : "widened to f32 FMAs");
+	const int64_t medge[] = { 1, 2, 3, 5, 7, 13, g.mr - 1, g.mr, g.mr + 1, 2 * g.mr + 1, 97 };
+	const int64_t nedge[] = { 1, 2, 3, 11, 31, g.nr - 1, g.nr, g.nr + 1, 2 * g.nr + 3, 127 };
+	const int64_t kedge[] = { 1, 2, 3, 17, 61, g.kc - 1, g.kc, g.kc + 1, 2 * g.kc + 1 };
+	for (int idx = 0; idx < CASES; idx++) {
+		if (idx == WIDEN_FROM)
+			setenv("SINTER_GEMM_BF16", "widen", 1);
+		/* powers of two: alpha's product is exact (see emulate) */
+		static const float alphas[] = { 1.0f, 1.0f, 0.5f, -2.0f };
+		CgGemmSpec s = random_spec(medge, sizeof medge / sizeof *medge, nedge, sizeof nedge / sizeof *nedge, kedge,
+			sizeof kedge / sizeof *kedge, 120, 300, 2000000, alphas);
+		s.bf16 = true;
+		s.parallel = irand(5) == 0;
+		run_case(jm, &s, idx);
+	}
+	unsetenv("SINTER_GEMM_BF16");
+	run_nan(jm);
+	cg_jit_free(jm);
+	return nfail != 0;
+}
