@@ -34,20 +34,13 @@ conv=(examples/lenet.sn -D EPOCHS=1 -D STEPS=3 -D SHUFFLE=false -D TEST=64 -D SA
 # the GPT's weight gradients sum over its 8 x 64 = 512 tokens)
 rtol=$("$PY" -c 'print(8 * (1024 + 2) * 2.0 ** -24)')
 
-# run NAME MODE ARGS...: stdout (with the log's losses appended) into
-# $tmp/NAME.out, stderr into $tmp/NAME.err; a FAIL line when it exits non-zero
+# run NAME MODE ARGS...: run_logged with --gemm=MODE, or --interp for MODE interp
 run() {
 	local name=$1 mode=$2
 	shift 2
 	local -a flags=(--gemm="$mode")
 	[ "$mode" = interp ] && flags=(--interp)
-	"$sinter" run "$@" "${flags[@]}" --stats --log "$tmp/$name.jsonl" >"$tmp/$name.out" 2>"$tmp/$name.err"
-	local rc=$?
-	if [ $rc -ne 0 ]; then
-		fail "gemm_choice $name: exited $rc: $(head -2 "$tmp/$name.err" | tr '\n' ' ')"
-		return 1
-	fi
-	sed -E 's/"time": *[-+0-9.eE]+,? *//' "$tmp/$name.jsonl" >>"$tmp/$name.out"
+	run_logged "$name" "$@" "${flags[@]}"
 }
 
 # products NAME: "SINTER OPENBLAS", the products --stats counted
@@ -72,28 +65,12 @@ for prog in mlp gpt conv; do
 	unset -n args
 done
 
-# a built binary runs the products its build chose, bit for bit
-# (./sinter: the snapshot would not find libsinter_host.a beside itself)
-if "$root/sinter" build "${gpt[@]}" --gemm=sinter -o "$tmp/gpt" 2>"$tmp/build.err"; then
-	pass "gemm_choice sinter build --gemm=sinter works"
-	"$tmp/gpt" "${gpt[@]:1}" --stats --log "$tmp/bin.jsonl" >"$tmp/bin.out" 2>"$tmp/bin.err"
-	rc=$?
-	check "gemm_choice the binary exits 0 (exit $rc: $(head -1 "$tmp/bin.err"))" test $rc -eq 0
-	"$root/sinter" run "${gpt[@]}" --gemm=sinter --log "$tmp/run.jsonl" >"$tmp/run.out" 2>/dev/null
-	check "gemm_choice the binary prints what sinter run --gemm=sinter prints, bit for bit" \
-		cmp -s "$tmp/bin.out" "$tmp/run.out"
-	check "gemm_choice the binary logs the losses of sinter run --gemm=sinter, bit for bit" \
-		cmp -s <(sed -E 's/"time": *[-+0-9.eE]+,? *//' "$tmp/bin.jsonl") \
-		<(sed -E 's/"time": *[-+0-9.eE]+,? *//' "$tmp/run.jsonl")
+# a built binary runs the products its build chose, bit for bit (the
+# GEMM is in the region's module)
+if build_matches --gemm=sinter --gemm=openblas "${gpt[@]}"; then
 	read -r own blas <<<"$(products bin)"
 	check "gemm_choice the binary's --stats: $own products on sinter's kernel, $blas on OpenBLAS" \
 		test "$own" -gt 0 -a "$blas" -eq 0
-	"$tmp/gpt" --gemm=openblas >/dev/null 2>"$tmp/bin_gemm.err"
-	rc=$?
-	check "gemm_choice the binary refuses --gemm (its kernels are compiled in): exit $rc, $(head -1 "$tmp/bin_gemm.err")" \
-		bash -c "[ $rc -eq 1 ] && grep -q \"option '--gemm=openblas' is not supported\" '$tmp/bin_gemm.err'"
-else
-	fail "gemm_choice sinter build --gemm=sinter: $(head -2 "$tmp/build.err" | tr '\n' ' ')"
 fi
 
 # --verbose: one line per product, naming sinter or openblas

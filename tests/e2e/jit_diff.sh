@@ -47,7 +47,7 @@ jit_check() {
 			return
 		fi
 		if [ -f "$out/$mode.jsonl" ]; then
-			sed -E 's/"time": *[-+0-9.eE]+,? *//' "$out/$mode.jsonl" >>"$out/$mode.out"
+			untimed "$out/$mode.jsonl" >>"$out/$mode.out"
 		fi
 	done
 	if msg=$(numdiff "$out/interp.out" "$out/jit.out" --rtol "${RTOL:-1e-4}" --names interp jit); then

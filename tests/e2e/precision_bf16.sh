@@ -30,19 +30,12 @@ need "Fashion-MNIST is missing (make deps)" test -e /usr/share/datasets/fashion-
 
 mlp=(bench/mlp_l.sn -D STEPS=6)
 rtol=$("$PY" -c 'print(8 * (1024 + 2) * 2.0 ** -24)')
-drop='"time": *[-+0-9.eE]+,? *'
 
-# run NAME ARGS...: stdout with the log's losses appended into $tmp/NAME.out
+# run NAME ARGS...: mlp_l in a mode, stdout with the log's losses into $tmp/NAME.out
 run() {
 	local name=$1
 	shift
-	"$sinter" run "${mlp[@]}" "$@" --stats --log "$tmp/$name.jsonl" >"$tmp/$name.out" 2>"$tmp/$name.err"
-	local rc=$?
-	if [ $rc -ne 0 ]; then
-		fail "precision_bf16 $name: exited $rc: $(head -2 "$tmp/$name.err" | tr '\n' ' ')"
-		return 1
-	fi
-	sed -E "s/$drop//" "$tmp/$name.jsonl" >>"$tmp/$name.out"
+	run_logged "$name" "${mlp[@]}" "$@"
 }
 
 run f32 --precision=f32
@@ -74,24 +67,11 @@ check "precision_bf16 sinter ir --after precision: $nmark of $nmat matmuls marke
 	test "$nmat" -gt 0 -a "$nmark" -eq "$nmat" -a "$noff" -eq 0
 
 # a built binary runs the same bf16 products, bit for bit
-if "$root/sinter" build "${mlp[@]}" --precision=bf16 -o "$tmp/mlp" 2>"$tmp/build.err"; then
-	pass "precision_bf16 sinter build --precision=bf16 works"
-	"$tmp/mlp" "${mlp[@]:1}" --log "$tmp/bin.jsonl" >"$tmp/bin.out" 2>"$tmp/bin.err"
-	rc=$?
-	check "precision_bf16 the binary exits 0 (exit $rc: $(head -1 "$tmp/bin.err"))" test $rc -eq 0
-	"$root/sinter" run "${mlp[@]}" --precision=bf16 --log "$tmp/run.jsonl" >"$tmp/run.out" 2>/dev/null
-	check "precision_bf16 the binary prints what sinter run --precision=bf16 prints, bit for bit" \
-		cmp -s "$tmp/bin.out" "$tmp/run.out"
-	check "precision_bf16 the binary logs the losses of sinter run --precision=bf16, bit for bit" \
-		cmp -s <(sed -E "s/$drop//" "$tmp/bin.jsonl") <(sed -E "s/$drop//" "$tmp/run.jsonl")
+if build_matches --precision=bf16 --precision=f32 "${mlp[@]}"; then
+	untimed "$tmp/bin.jsonl" >"$tmp/bin.losses"
+	untimed "$tmp/f32.jsonl" >"$tmp/f32.losses"
 	check "precision_bf16 the binary's losses are bf16's, not f32's" \
-		bash -c "! cmp -s <(sed -E 's/$drop//' '$tmp/bin.jsonl') <(sed -E 's/$drop//' '$tmp/f32.jsonl')"
-	"$tmp/mlp" --precision=f32 >/dev/null 2>"$tmp/bin_p.err"
-	rc=$?
-	check "precision_bf16 the binary refuses --precision: exit $rc, $(head -1 "$tmp/bin_p.err")" \
-		bash -c "[ $rc -eq 1 ] && grep -q \"option '--precision=f32' is not supported\" '$tmp/bin_p.err'"
-else
-	fail "precision_bf16 sinter build --precision=bf16: $(head -2 "$tmp/build.err" | tr '\n' ' ')"
+		bash -c "! cmp -s '$tmp/bin.losses' '$tmp/f32.losses'"
 fi
 
 "$sinter" run "${mlp[@]}" --precision=bf16 --gemm=openblas >"$tmp/ob.out" 2>"$tmp/ob.err"

@@ -38,6 +38,20 @@
 #                                kernel, summed over the regions
 #   numdiff A B [OPTIONS]        tests/lib/numdiff.py: the numbers of two
 #                                outputs agree within a tolerance
+#   untimed LOG                  a run log without its "time" fields: what
+#                                two runs of one program log alike
+#   run_logged NAME ARGS...      `$sinter run ARGS --stats --log`: stdout,
+#                                then the untimed log, into $tmp/NAME.out,
+#                                stderr into $tmp/NAME.err; a FAIL line and
+#                                status 1 when it exits non-zero
+#   build_matches BUILD REFUSE PROG ARGS...
+#                                `sinter build PROG ARGS BUILD` into
+#                                $tmp/bin: it prints and logs (untimed)
+#                                what `sinter run PROG ARGS BUILD` does, bit
+#                                for bit, and refuses the option REFUSE (its
+#                                choice is compiled in); 5 checks; leaves
+#                                $tmp/bin.{out,err,jsonl}; status 1 when the
+#                                build failed
 #   replay NAME                  a PyTorch replay: runs tests/e2e/NAME.sn
 #                                natively and on the interpreter with
 #                                -D OUT=DIR, then tests/e2e/NAME.py DIR
@@ -158,6 +172,42 @@ PY
 }
 
 numdiff() { "$PY" "$root/tests/lib/numdiff.py" "$@"; }
+untimed() { sed -E 's/"time": *[-+0-9.eE]+,? *//' "$1"; }
+
+run_logged() {
+	local name=$1 rc
+	shift
+	"$sinter" run "$@" --stats --log "$tmp/$name.jsonl" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "$(basename "$0" .sh) $name: exited $rc: $(head -2 "$tmp/$name.err" | tr '\n' ' ')"
+		return 1
+	fi
+	untimed "$tmp/$name.jsonl" >>"$tmp/$name.out"
+}
+
+# (./sinter, not the snapshot: `sinter build` finds libsinter_host.a beside itself)
+build_matches() {
+	local build=$1 refuse=$2 prog=$3 me rc
+	me=$(basename "$0" .sh)
+	shift 3
+	if ! "$root/sinter" build "$prog" "$@" "$build" -o "$tmp/bin" 2>"$tmp/build.err"; then
+		fail "$me sinter build $build: $(head -2 "$tmp/build.err" | tr '\n' ' ')"
+		return 1
+	fi
+	pass "$me sinter build $build works"
+	"$tmp/bin" "$@" --stats --log "$tmp/bin.jsonl" >"$tmp/bin.out" 2>"$tmp/bin.err"
+	rc=$?
+	check "$me the binary exits 0 (exit $rc: $(head -1 "$tmp/bin.err"))" test $rc -eq 0
+	"$root/sinter" run "$prog" "$@" "$build" --log "$tmp/run.jsonl" >"$tmp/run.out" 2>/dev/null
+	check "$me the binary prints what sinter run $build prints, bit for bit" cmp -s "$tmp/bin.out" "$tmp/run.out"
+	check "$me the binary logs the losses of sinter run $build, bit for bit" \
+		cmp -s <(untimed "$tmp/bin.jsonl") <(untimed "$tmp/run.jsonl")
+	"$tmp/bin" "$refuse" >/dev/null 2>"$tmp/bin_refuse.err"
+	rc=$?
+	check "$me the binary refuses $refuse (its choice is compiled in): exit $rc, $(head -1 "$tmp/bin_refuse.err")" \
+		bash -c "[ $rc -eq 1 ] && grep -q \"option '$refuse' is not supported\" '$tmp/bin_refuse.err'"
+}
 gemm_products() {
 	sed -n 's/.*matrix products: \([0-9]*\) on sinter.s kernel.*, \([0-9]*\) on OpenBLAS.*/\1 \2/p' "$1" |
 		awk '{ s += $1; b += $2 } END { print s + 0, b + 0 }'

@@ -2,7 +2,9 @@
  * gemm_cases.h — what the GEMM generator's tests (test_gemm.c,
  * test_gemm_bf16.c) share: random sizes drawn from edge lists, and 64-byte
  * aligned operands of random values with NaN in their padding (so that a
- * kernel reading past a row's width spreads NaN into C and is caught).
+ * kernel reading past a row's width spreads NaN into C and is caught), one
+ * run of a compiled product, and the double reference of an element of C
+ * with its tolerance.
  * Include after check.h (it draws from check.h's rng).
  */
 #ifndef SINTER_TESTS_GEMM_CASES_H
@@ -100,6 +102,32 @@ static bool gemm_run_work_kept(const GemmRun *r)
 	for (int i = 0; i < 16; i++)
 		ok = ok && r->work[r->wfloats + (size_t)i] == SENTINEL;
 	return ok;
+}
+
+/*
+ * C[i][j] of the product s in double, each operand passed through round
+ * (NULL: as it is; the bf16 tests round to bf16 first, as the kernel's
+ * packing does), and in *tol the bound of an f32 sum of its K terms, the
+ * old C and the rounding of the result: (K + 2) u sum |terms|.
+ */
+static double gemm_ref(const CgGemmSpec *s, const float *a, const float *b, const float *c0, int64_t i, int64_t j,
+	float (*round)(float), double *tol)
+{
+	double ref = 0, mag = 0;
+	for (int64_t k = 0; k < s->k; k++) {
+		float x = a[s->ta ? k * s->lda + i : i * s->lda + k], y = b[s->tb ? j * s->ldb + k : k * s->ldb + j];
+		double p = round ? (double)round(x) * round(y) : (double)x * y;
+		ref += p;
+		mag += fabs(p);
+	}
+	ref *= s->alpha;
+	mag *= fabs(s->alpha);
+	if (s->accumulate) {
+		ref += c0[i * s->ldc + j];
+		mag += fabs(c0[i * s->ldc + j]);
+	}
+	*tol = (double)(s->k + 2) * 0x1p-24 * mag + 1e-30;
+	return ref;
 }
 
 static void gemm_run_free(GemmRun *r)

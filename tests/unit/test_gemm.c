@@ -63,21 +63,7 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 				pad_ok = pad_ok && got == SENTINEL;
 				continue;
 			}
-			double ref = 0, mag = 0;
-			for (int64_t k = 0; k < s->k; k++) {
-				double x = a[s->ta ? k * s->lda + i : i * s->lda + k];
-				double y = b[s->tb ? j * s->ldb + k : k * s->ldb + j];
-				ref += x * y;
-				mag += fabs(x * y);
-			}
-			ref *= s->alpha;
-			mag *= fabs(s->alpha);
-			if (s->accumulate) {
-				ref += c0[i * s->ldc + j];
-				mag += fabs(c0[i * s->ldc + j]);
-			}
-			/* f32 rounding of a K-term sum: at most (K + 2) u sum |terms| */
-			double tol = (double)(s->k + 2) * 0x1p-24 * mag + 1e-30;
+			double tol, ref = gemm_ref(s, a, b, c0, i, j, NULL, &tol);
 			double e = fabs(got - ref) / tol, eb = fabs(got - cb[i * s->ldc + j]) / (2 * tol);
 			if (!(e <= worst)) {
 				worst = e;

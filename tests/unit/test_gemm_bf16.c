@@ -93,19 +93,7 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 				pad_ok = pad_ok && got == SENTINEL;
 				continue;
 			}
-			double ref = 0, mag = 0;
-			for (int64_t k = 0; k < s->k; k++) {
-				double p = (double)opa(s, a, i, k) * opb(s, b, k, j);
-				ref += p;
-				mag += fabs(p);
-			}
-			ref *= s->alpha;
-			mag *= fabs(s->alpha);
-			if (s->accumulate) {
-				ref += c0[i * s->ldc + j];
-				mag += fabs(c0[i * s->ldc + j]);
-			}
-			double tol = (double)(s->k + 2) * 0x1p-24 * mag + 1e-30;
+			double tol, ref = gemm_ref(s, a, b, c0, i, j, bf, &tol);
 			double e = fabs(got - ref) / tol;
 			if (!(e <= worst)) {
 				worst = e;
