@@ -27,6 +27,7 @@
  */
 #include "codegen/fused.h"
 #include "codegen/fused_plan.h"
+#include "codegen/gemm.h"
 #include "codegen/matmul.h"
 #include "codegen/parallel.h"
 #include "codegen/reduce.h"
@@ -191,6 +192,13 @@ static void row_state(Fk *f, LLVMBasicBlockRef at, LLVMBasicBlockRef then)
 		LLVMPositionBuilderAtEnd(g->b, then);
 }
 
+/* Lanes asked of a column walk's loop: the host's f32 vector, at least 8. */
+static int col_lanes(void)
+{
+	int n = cg_gemm_host_isa().lanes;
+	return n > 8 ? n : 8;
+}
+
 static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const void *ctx)
 {
 	if (l == nl) {
@@ -202,10 +210,11 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 	ParLoop P;
 	bool par = l == 0 && f->parallel;
 	LLVMValueRef i = par ? cg_par_begin(g, &P, L[l].dim) : cg_loop_begin(g, &lp, L[l].dim);
-	/* a column walk accumulates f32 values in f64: LLVM would take 4 lanes
-	   (the f64 width); 8 keep the float work at the full vector width */
+	/* a column walk accumulates f32 values in f64: LLVM would take the f64
+	   width (4 lanes with AVX2, 8 with AVX-512); the f32 width keeps the
+	   float work at the full vector (the accumulators take two registers) */
 	if (!par && !f->rows && l == nl - 1 && L[l].dim >= 64)
-		lp.width = 8;
+		lp.width = col_lanes();
 	if (par) {
 		row_state(f, P.entry, P.body);
 		f->parallel = false; /* the walks over each row stay serial */
