@@ -68,9 +68,15 @@ void cg_store(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef 
 
 LLVMValueRef cg_scratch(Cg *g, int64_t bytes)
 {
-	LLVMValueRef off = cg_i64(g, g->used);
+	int64_t off = g->used;
 	g->used += align_up(bytes, 64);
-	return LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "");
+	return cg_scratch_at(g, off);
+}
+
+LLVMValueRef cg_scratch_at(Cg *g, int64_t off)
+{
+	LLVMValueRef o = cg_i64(g, off);
+	return LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &o, 1, "");
 }
 
 void cg_memcpy(Cg *g, LLVMValueRef dst, LLVMValueRef src, int64_t bytes)
@@ -93,6 +99,7 @@ LLVMValueRef cg_loop_begin(Cg *g, Loop *L, int64_t n)
 	if (n < 1)
 		die("codegen: loop of %lld iterations", (long long)n);
 	L->n = n;
+	L->nv = NULL;
 	L->width = 0;
 	L->pre = LLVMGetInsertBlock(g->b);
 	L->body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
@@ -102,6 +109,13 @@ LLVMValueRef cg_loop_begin(Cg *g, Loop *L, int64_t n)
 	LLVMValueRef zero = cg_i64(g, 0);
 	LLVMAddIncoming(L->i, &zero, &L->pre, 1);
 	return L->i;
+}
+
+LLVMValueRef cg_loop_begin_n(Cg *g, Loop *L, LLVMValueRef n)
+{
+	LLVMValueRef i = cg_loop_begin(g, L, 1);
+	L->nv = n;
+	return i;
 }
 
 LLVMValueRef cg_loop_phi(Cg *g, Loop *L, LLVMTypeRef t, LLVMValueRef init)
@@ -125,7 +139,7 @@ void cg_loop_end(Cg *g, Loop *L)
 	LLVMSetNSW(next, 1);
 	LLVMAddIncoming(L->i, &next, &latch, 1);
 	LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
-	LLVMValueRef br = LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, cg_i64(g, L->n), ""), L->body, exit);
+	LLVMValueRef br = LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, L->nv ? L->nv : cg_i64(g, L->n), ""), L->body, exit);
 	if (L->width > 0) {
 		/* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 width}} */
 		LLVMMetadataRef self = LLVMTemporaryMDNode(g->ctx, NULL, 0);

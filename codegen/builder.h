@@ -13,6 +13,7 @@
 
 #include <llvm-c/Core.h>
 
+#include "codegen/codegen.h"
 #include "ir/ops.h"
 
 enum { CG_MAXOWN = 8 };
@@ -46,6 +47,7 @@ typedef struct {
 	bool *shared;           /* [nnode] value is its operand's buffer (alias ops) */
 	bool *internal;         /* [nnode] value lives only inside its fused kernel: no buffer */
 	int64_t gemm_work;      /* scratch offset of the workspace of sinter's GEMMs (matmul.c), -1 = none */
+	CgGemmStats *gemm;      /* the region's products, counted by cg_matmul_setup; epilogues added as emitted */
 	LLVMValueRef bad;       /* i1 a range-checked kernel (take, scatter_rows, one_hot) returns:
 	                           some index was outside its table; NULL = none can be */
 	LLVMTypeRef f32, f64, i1, i8, i16, i32, i64, ptrty, voidty;
@@ -67,6 +69,7 @@ typedef struct {
 	LLVMBasicBlockRef pre, body;
 	LLVMValueRef i;
 	int64_t n;
+	LLVMValueRef nv; /* the bound when only known at run time (cg_loop_begin_n), else NULL */
 	int width; /* vector lanes asked of LLVM's vectorizer, 0 = its own choice (set after cg_loop_begin) */
 } Loop;
 
@@ -83,10 +86,15 @@ LLVMValueRef cg_elem_ptr(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx);
 void cg_mark(Cg *g, LLVMValueRef inst, bool own);
 /* A fresh scratch region of `bytes`, 64-byte aligned. */
 LLVMValueRef cg_scratch(Cg *g, int64_t bytes);
+/* The scratch region at offset off (bytes) that cg_scratch made before, in
+   the function now being emitted. */
+LLVMValueRef cg_scratch_at(Cg *g, int64_t off);
 void cg_memcpy(Cg *g, LLVMValueRef dst, LLVMValueRef src, int64_t bytes);
 void cg_memset0(Cg *g, LLVMValueRef dst, int64_t bytes);
 
 LLVMValueRef cg_loop_begin(Cg *g, Loop *L, int64_t n);
+/* The same with a bound n computed at run time (an i64 at least 1). */
+LLVMValueRef cg_loop_begin_n(Cg *g, Loop *L, LLVMValueRef n);
 /* A loop-carried value; call right after cg_loop_begin. */
 LLVMValueRef cg_loop_phi(Cg *g, Loop *L, LLVMTypeRef t, LLVMValueRef init);
 /* Its value for the next iteration; call right before cg_loop_end. */

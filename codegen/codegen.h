@@ -104,11 +104,13 @@ bool cg_gemm_choice_parse(const char *s, CgGemmChoice *c);
 
 /* The products of a compiled region, by kernel ([0] sinter's, [1]
    OpenBLAS's): MATMUL nodes, GEMM calls per run (a batched product calls
-   once per matrix), floating-point operations per run. */
+   once per matrix), floating-point operations per run; and how many
+   kernels run their epilogue on the tiles of sinter's GEMM. */
 typedef struct {
 	int products[2];
 	int64_t calls[2];
 	double flops[2];
+	int epilogues;      /* fused kernels whose other members run on their GEMM's tiles (epilogue.c) */
 } CgGemmStats;
 
 /* An LLJIT instance and every region compiled into it. */
@@ -171,11 +173,18 @@ typedef struct {
 	bool bf16;       /* bf16 operands, f32 accumulation: A and B (f32 in memory) are rounded to bf16
 	                    as they are packed (rt_bf16_from_f32's bits), pairs of k interleaved for
 	                    vdpbf16ps; C is f32 (docs/ARCHITECTURE.md, "bf16 products") */
+	bool epi;        /* an epilogue per tile: the function takes two more arguments, epi and ectx,
+	                    and once a tile of C is final (its last K block stored) calls
+	                    epi(ectx, i0, j0, mr, nr): the tile's first row and column in C and its
+	                    rows and columns (CgGemmEpiFn), while the tile is in L1 */
 } CgGemmSpec;
 
 /* The generated product: work is a 64-byte aligned block of
    CgGemm.workspace bytes holding the packed panels. */
 typedef void CgGemmFn(const float *a, const float *b, float *c, void *work);
+/* A product with s.epi, and the epilogue it calls on each final tile. */
+typedef void CgGemmEpiFn(void *ectx, int64_t i0, int64_t j0, int64_t mr, int64_t nr);
+typedef void CgGemmFnEpi(const float *a, const float *b, float *c, void *work, CgGemmEpiFn *epi, void *ectx);
 
 typedef struct {
 	CgGemmFn *fn;

@@ -193,7 +193,7 @@ static void row_state(Fk *f, LLVMBasicBlockRef at, LLVMBasicBlockRef then)
 }
 
 /* Lanes asked of a column walk's loop: the host's f32 vector, at least 8. */
-static int col_lanes(void)
+int cg_fused_lanes(void)
 {
 	int n = cg_gemm_host_isa().lanes;
 	return n > 8 ? n : 8;
@@ -214,7 +214,7 @@ static void nest_rec(Fk *f, const LoopAx *L, int nl, int l, Body *body, const vo
 	   width (4 lanes with AVX2, 8 with AVX-512); the f32 width keeps the
 	   float work at the full vector (the accumulators take two registers) */
 	if (!par && !f->rows && l == nl - 1 && L[l].dim >= 64)
-		lp.width = col_lanes();
+		lp.width = cg_fused_lanes();
 	if (par) {
 		row_state(f, P.entry, P.body);
 		f->parallel = false; /* the walks over each row stay serial */
@@ -365,7 +365,7 @@ static void accumulate(Fk *f, int i)
 
 /* A point of X in pass *ctx (a column walk makes one pass, 0): the BIG
    members that pass computes, and the reductions accumulating in it. */
-static void point(Fk *f, const void *ctx)
+void cg_fused_point(Fk *f, const void *ctx)
 {
 	int p = *(const int *)ctx;
 	scope_in(f);
@@ -409,7 +409,7 @@ static void row_outer(Fk *f, const void *ctx)
 				LLVMBuildStore(g->b, cg_red_init(g, &R), f->accum[i]);
 			}
 		f->curpass = p;
-		nest(f, f->s.red, point, &p);
+		nest(f, f->s.red, cg_fused_point, &p);
 		for (int i = 0; i < f->n; i++)
 			if (is_red(&f->r->node[f->mem[i]]) && f->redpass[i] == p)
 				f->val[i] = red_result(f, i);
@@ -462,7 +462,9 @@ static void body(Fk *f)
 	Cg *g = f->g;
 	const Region *r = f->r;
 	unsigned all = (1u << f->s.x.rank) - 1;
-	if (f->s.head >= 0)
+	/* the members after the GEMM on its tiles (epilogue.c), else after it */
+	bool tiled = cg_epi_ok(f);
+	if (f->s.head >= 0 && !tiled)
 		cg_matmul(g, f->s.head);
 	for (int a = 0; a < f->nacc; a++)
 		f->idx[a] = cg_i64(g, 0);
@@ -488,6 +490,7 @@ static void body(Fk *f)
 		if (is_red(nd) && !f->rows) {
 			CgRed R = red_of(f, i);
 			int64_t no = numel_of(&f->s.x, all & ~f->s.red);
+			f->accoff[i] = g->used;
 			f->accum[i] = cg_scratch(g, no * (R.acc == g->f64 || R.acc == g->i64 ? 8 : 4));
 			Loop L;
 			LLVMValueRef j = cg_loop_begin(g, &L, no);
@@ -497,7 +500,12 @@ static void body(Fk *f)
 	}
 	if (!loops)
 		return;
-	if (f->rows) {
+	if (tiled) {
+		f->curpass = 0;
+		cg_epi_run(f);
+		if (f->s.red)
+			nest(f, all & ~f->s.red, col_final, NULL);
+	} else if (f->rows) {
 		/* serial: the state is made once, here; parallel: in each thread */
 		if (!f->parallel)
 			row_state(f, NULL, NULL);
@@ -505,7 +513,7 @@ static void body(Fk *f)
 	} else {
 		f->curpass = 0;
 		f->colsplit = numel_of(&f->s.x, all) >= cg_par_min() ? col_blocks(f) : 0;
-		nest_cols(f, point, &f->curpass);
+		nest_cols(f, cg_fused_point, &f->curpass);
 		nest(f, all & ~f->s.red, col_final, NULL);
 	}
 }
@@ -551,6 +559,7 @@ void cg_fused(Cg *g, int group, int last)
 	f.accum = arena_alloc(a, n1 * sizeof *f.accum);
 	f.rbuf = arena_alloc(a, n1 * sizeof *f.rbuf);
 	f.dkey = arena_alloc(a, n1 * sizeof *f.dkey);
+	f.accoff = arena_alloc(a, n1 * sizeof *f.accoff);
 	cg_fused_plan(&f);
 	f.idx = arena_alloc(a, ((size_t)f.nacc + 1) * sizeof *f.idx);
 

@@ -46,6 +46,7 @@ typedef struct {
 	int rowacc;         /* access of row buffers */
 	LLVMValueRef *idx;  /* [nacc] current element index of each access */
 	LLVMValueRef *val, *accum, *rbuf, *dkey; /* [n] */
+	int64_t *accoff;    /* [n] a column walk's accumulator array: its offset in scratch (bytes) */
 	Cached *cache;
 	int ncache, capcache, depth, curpass;
 	bool parallel;      /* the outermost loop runs on the thread pool (rows only) */
@@ -67,5 +68,17 @@ static inline bool is_red(const Node *nd)
  * them, and f->key, the text that kernels with the same code share.
  */
 void cg_fused_plan(Fk *f);
+
+/* fused.c: a point of X in pass *ctx (an int), as the walks compute it;
+   the vector lanes a column walk's inner loop asks of LLVM. */
+void cg_fused_point(Fk *f, const void *ctx);
+int cg_fused_lanes(void);
+
+/* epilogue.c: whether f's members after its GEMM head can run on the
+   product's tiles (head, space, plan and parameters known); then, in the
+   kernel function with the column walk's accumulators made, the product
+   with that epilogue. */
+bool cg_epi_ok(Fk *f);
+void cg_epi_run(Fk *f);
 
 #endif

@@ -24,12 +24,8 @@
 #include "codegen/gemm.h"
 #include "codegen/scalar.h"
 
-#include <llvm-c/TargetMachine.h>
-
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Emission state of one product. */
 typedef struct {
@@ -51,205 +47,6 @@ typedef struct {
 	LLVMValueRef iv;
 	int64_t step;
 } GemmLoop;
-
-/* ---- the ISA and the blocking ---- */
-
-/* True when the comma-separated feature list has "+name" exactly. */
-static bool cg_gemm_has(const char *features, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = features; (p = strstr(p, name)); p += n)
-		if (p > features && p[-1] == '+' && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-CgGemmIsa cg_gemm_isa(const char *cpu, const char *features)
-{
-	/* Named CPUs of the two vector ISAs; anything else gets the fallback. */
-	static const char *avx512[] = { "znver4", "znver5", "skylake-avx512", "cascadelake", "cooperlake",
-		"cannonlake", "icelake-client", "icelake-server", "tigerlake", "rocketlake", "sapphirerapids",
-		"emeraldrapids", "graniterapids", "x86-64-v4" };
-	/* those of them with AVX512-BF16 (vdpbf16ps) */
-	static const char *bf16[] = { "cooperlake", "sapphirerapids", "emeraldrapids", "graniterapids", "znver4",
-		"znver5" };
-	static const char *avx2[] = { "haswell", "broadwell", "skylake", "alderlake", "raptorlake",
-		"meteorlake", "znver1", "znver2", "znver3", "x86-64-v3" };
-	CgGemmIsaKind kind = CG_GEMM_SCALAR;
-	bool dp = false;
-	if (features && *features) {
-		dp = cg_gemm_has(features, "avx512bf16");
-		if (cg_gemm_has(features, "avx512f"))
-			kind = CG_GEMM_AVX512;
-		else if (cg_gemm_has(features, "avx2") && cg_gemm_has(features, "fma"))
-			kind = CG_GEMM_AVX2;
-	} else if (cpu) {
-		for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
-			if (!strcmp(cpu, avx512[i]))
-				kind = CG_GEMM_AVX512;
-		for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
-			if (!strcmp(cpu, avx2[i]))
-				kind = CG_GEMM_AVX2;
-		for (size_t i = 0; i < sizeof bf16 / sizeof *bf16; i++)
-			dp = dp || !strcmp(cpu, bf16[i]);
-	}
-	/*
-	 * Tiles vectorize along N (C is row-major: a row of the tile is nv
-	 * vectors) and broadcast one A element per row.  The accumulators are
-	 * mr * nv registers, plus nv for B and a broadcast or two: AVX-512's
-	 * 32 registers hold 14 x 2 (28 accumulators; 12 x 2 measured a few
-	 * percent slower on Zen 5 in bench/gemm.sh, within the noise of a
-	 * shared machine but not ahead), AVX2's 16 hold 6 x 2 (12; BLIS's
-	 * haswell 6x16), SSE's 16 hold 4 x 2 (8).  Each k step then issues mr * nv FMAs on nv loads and
-	 * mr broadcasts, enough independent chains to cover the FMA latency
-	 * (4 cycles x 2 pipes = 8 chains needed).
-	 */
-	switch (kind) {
-	case CG_GEMM_AVX512:
-		return (CgGemmIsa){ kind, "avx512", 16, 14, 2, true, dp };
-	case CG_GEMM_AVX2:
-		return (CgGemmIsa){ kind, "avx2", 8, 6, 2, true, false };
-	default:
-		return (CgGemmIsa){ kind, "sse", 4, 4, 2, false, false };
-	}
-}
-
-CgGemmIsa cg_gemm_host_isa(void)
-{
-	/* the CPU does not change under a running process: asked once */
-	static CgGemmIsa isa;
-	static bool known;
-	if (!known) {
-		char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
-		isa = cg_gemm_isa(cpu, feat);
-		LLVMDisposeMessage(cpu);
-		LLVMDisposeMessage(feat);
-		known = true;
-	}
-	/* SINTER_GEMM_BF16=widen: bf16 products through the FMA fallback even
-	   where the CPU has vdpbf16ps (tests compare the two, bench times it) */
-	const char *bf = getenv("SINTER_GEMM_BF16");
-	CgGemmIsa r = isa;
-	r.dpbf16 = isa.dpbf16 && !(bf && !strcmp(bf, "widen"));
-	return r;
-}
-
-/* Bytes of the level-`level` data (or unified) cache: sysfs first, then
-   sysconf; 0 when neither knows. */
-static int64_t cg_gemm_cache(int level)
-{
-	for (int i = 0; i < 8; i++) {
-		char path[96], buf[64];
-		int lv = 0;
-		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			break;
-		bool ok = fscanf(f, "%d", &lv) == 1;
-		fclose(f);
-		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
-		if (!ok || lv != level || !(f = fopen(path, "r")))
-			continue;
-		ok = fgets(buf, sizeof buf, f) && strncmp(buf, "Instruction", 11);
-		fclose(f);
-		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
-		if (!ok || !(f = fopen(path, "r")))
-			continue;
-		long kb = 0;
-		char unit = 'K';
-		ok = fscanf(f, "%ld%c", &kb, &unit) >= 1;
-		fclose(f);
-		if (ok && kb > 0)
-			return (int64_t)kb * (unit == 'M' ? 1 << 20 : unit == 'K' ? 1024 : 1);
-	}
-	long v = -1;
-#ifdef _SC_LEVEL1_DCACHE_SIZE
-	v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
-#endif
-	return v > 0 ? v : 0;
-}
-
-/* An environment override of a blocking size (for tuning runs), else dflt. */
-static int64_t cg_gemm_env(const char *name, int64_t dflt)
-{
-	const char *v = getenv(name);
-	long long x = v ? atoll(v) : 0;
-	return x > 0 ? x : dflt;
-}
-
-static int64_t clamp64(int64_t x, int64_t lo, int64_t hi)
-{
-	return x < lo ? lo : x > hi ? hi : x;
-}
-
-/* The block size to use for n elements in blocks of at most b, in units
-   of unit: as many blocks as b needs, but of equal sizes, so that no block
-   is a sliver (K = 1024 in blocks of 192 would end with one of 64, whose
-   tiles reload C for a third of the work). */
-static int64_t cg_gemm_even(int64_t n, int64_t b, int64_t unit)
-{
-	int64_t nb = (n + b - 1) / b, even = (n + nb - 1) / nb;
-	even = (even + unit - 1) / unit * unit;
-	return even < b ? even : b;
-}
-
-CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s)
-{
-	CgGemmBlocking b = { .l1 = cg_gemm_cache(1), .l2 = cg_gemm_cache(2), .l3 = cg_gemm_cache(3) };
-	/* Defaults when the machine does not say: a small core's caches.  A
-	   virtual machine may report the whole host's L3 (hundreds of MB): no
-	   more than 32 MB is believed, a core's share is much less anyway. */
-	int64_t l1 = b.l1 ? b.l1 : 32 << 10, l2 = b.l2 ? b.l2 : 512 << 10;
-	int64_t l3 = b.l3 ? (b.l3 < (32 << 20) ? b.l3 : 32 << 20) : 8 << 20;
-	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
-	/* KC: the B micro-panel (KC x NR) streams through every A panel of the
-	   block, so it should take about half of L1, leaving the rest to the A
-	   micro-panel and C's tile; a multiple of 8 keeps panels aligned. */
-	b.kc = clamp64(l1 / 2 / (nr * 4) / 8 * 8, 64, 1024);
-	b.kc = cg_gemm_env("SINTER_GEMM_KC", b.kc);
-	/* MC: the packed A block (MC x KC) in half of L2, a multiple of MR. */
-	b.mc = clamp64(l2 / 2 / (b.kc * 4) / mr * mr, mr, 4096 / mr * mr);
-	if (getenv("SINTER_GEMM_MC"))
-		b.mc = clamp64(cg_gemm_env("SINTER_GEMM_MC", b.mc) / mr * mr, mr, 1 << 16);
-	/* NC: the packed B block (KC x NC) in half of the L3 share. */
-	b.nc = clamp64(l3 / 2 / (b.kc * 4) / nr * nr, nr, 8192 / nr * nr);
-	if (getenv("SINTER_GEMM_NC"))
-		b.nc = clamp64(cg_gemm_env("SINTER_GEMM_NC", b.nc) / nr * nr, nr, 1 << 16);
-	if (s) {
-		b.kc = cg_gemm_even(s->k, b.kc, 8);
-		b.mc = cg_gemm_even(s->m, b.mc, mr);
-		b.nc = cg_gemm_even(s->n, b.nc, nr);
-	}
-	return b;
-}
-
-static int64_t round_up(int64_t x, int64_t to)
-{
-	return (x + to - 1) / to * to;
-}
-
-/* Sizes of the two packed blocks, in elements (floats, or bf16 halves of
-   a bf16 product, whose panels pad KC to an even count): A's (MC x KC, MC
-   rounded up to whole MR panels) first, then B's at a 64-byte boundary. */
-static void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
-	int64_t *nb)
-{
-	int64_t nr = (int64_t)isa->nv * isa->lanes;
-	int64_t kc = s->k < b->kc ? s->k : b->kc, line = s->bf16 ? 32 : 16;
-	if (s->bf16)
-		kc = round_up(kc, 2);
-	int64_t mc = round_up(s->m, isa->mr) < b->mc ? round_up(s->m, isa->mr) : b->mc;
-	int64_t nc = round_up(s->n, nr) < b->nc ? round_up(s->n, nr) : b->nc;
-	*na = round_up(mc * kc, line);
-	*nb = round_up(kc * nc, line);
-}
-
-int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)
-{
-	int64_t na, nb;
-	cg_gemm_blocks(s, isa, b, &na, &nb);
-	return (na + nb) * (s->bf16 ? 2 : 4);
-}
 
 /* ---- IR helpers ---- */
 
@@ -586,13 +383,32 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 /* ---- the product ---- */
 
 /* What the panel walk of one (jc, pc, ic) block reads: the packed A block,
-   the packed B block, C at the block's corner, its sizes, add to C. */
-enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_FIELDS };
+   the packed B block, C at the block's corner, its sizes, add to C; and
+   for an epilogue (s.epi): the function and its context, the block's
+   corner (ic, jc) in C, and whether this is the last K block. */
+enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_EPI, PANEL_ECTX, PANEL_I0,
+	PANEL_J0, PANEL_LAST, PANEL_FIELDS };
 
 static LLVMTypeRef cg_gemm_panel_type(GemmGen *g)
 {
-	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1 };
+	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1, g->ptr, g->ptr,
+		g->i64, g->i64, g->i1 };
 	return LLVMStructTypeInContext(g->ctx, f, PANEL_FIELDS, false);
+}
+
+/* epi(ectx, i0, j0, mr, nr) when this is the tile's last K block. */
+static void cg_gemm_call_epi(GemmGen *g, LLVMValueRef *field, LLVMValueRef ir, LLVMValueRef jr, LLVMValueRef mr,
+	LLVMValueRef nr)
+{
+	LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "epi");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "epi_done");
+	LLVMBuildCondBr(g->b, field[PANEL_LAST], call, done);
+	LLVMPositionBuilderAtEnd(g->b, call);
+	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64, g->i64, g->i64 };
+	LLVMValueRef args[] = { field[PANEL_ECTX], add(g, field[PANEL_I0], ir), add(g, field[PANEL_J0], jr), mr, nr };
+	LLVMBuildCall2(g->b, LLVMFunctionType(g->voidty, pt, 5, false), field[PANEL_EPI], args, 5, "");
+	LLVMBuildBr(g->b, done);
+	LLVMPositionBuilderAtEnd(g->b, done);
 }
 
 /*
@@ -622,6 +438,8 @@ static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
 		gep_t(g, g->elt, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kp, "")),
 		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
+	if (g->s->epi)
+		cg_gemm_call_epi(g, field, ir, jr, mr, nr);
 	cg_gemm_loop_end(g, &irl);
 	cg_gemm_loop_end(g, &jrl);
 	LLVMBuildRetVoid(g->b);
@@ -648,8 +466,17 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa);
 	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb);
 	LLVMValueRef panels = cg_gemm_panels(&g, micro);
-	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
-	LLVMValueRef f = cg_gemm_function(&g, name, pt, 4, false);
+	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
+	LLVMValueRef f = cg_gemm_function(&g, name, pt, s->epi ? 6 : 4, false);
+	/* the epilogue reads C's tiles through its own pointers, and its
+	   context is only read: neither is noalias (A, B and the workspace
+	   are: the epilogue writes none of them, fused.c sees to that) */
+	if (s->epi) {
+		unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+		static const unsigned at[] = { 3, 5, 6 }; /* C, epi, ectx: parameter index + 1 */
+		for (int i = 0; i < 3; i++)
+			LLVMRemoveEnumAttributeAtIndex(f, at[i], noalias);
+	}
 	LLVMValueRef ctx = LLVMBuildAlloca(g.b, panel_t, "panel");
 	LLVMValueRef A = LLVMGetParam(f, 0), B = LLVMGetParam(f, 1), C = LLVMGetParam(f, 2);
 	LLVMValueRef wa = LLVMGetParam(f, 3);
@@ -672,7 +499,10 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef mc = min64(&g, ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
 	LLVMValueRef pa[] = { wa, gep(&g, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska))), kc, mc };
 	LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");
-	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(&g, C, add(&g, mul(&g, ic, s->ldc), jc)), kc, mc, nc, add_c };
+	LLVMValueRef last = LLVMBuildICmp(g.b, LLVMIntEQ, add(&g, pc, kc), ci(&g, s->k), "");
+	LLVMValueRef none = LLVMConstNull(g.ptr);
+	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(&g, C, add(&g, mul(&g, ic, s->ldc), jc)), kc, mc, nc, add_c,
+		s->epi ? LLVMGetParam(f, 4) : none, s->epi ? LLVMGetParam(f, 5) : none, ic, jc, last };
 	for (unsigned i = 0; i < PANEL_FIELDS; i++)
 		LLVMBuildStore(g.b, vals[i], LLVMBuildStructGEP2(g.b, panel_t, ctx, i, ""));
 	LLVMValueRef npanel = LLVMBuildSDiv(g.b, add(&g, nc, ci(&g, g.nr - 1)), ci(&g, g.nr), "");

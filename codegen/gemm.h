@@ -61,6 +61,9 @@ CgGemmIsa cg_gemm_host_isa(void);
    product s, the blocks are then evened out over its sizes. */
 CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s);
 
+/* Elements of the two packed blocks of s with b: A's, then B's (gemm_target.c). */
+void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na, int64_t *nb);
+
 /* Bytes of the workspace (packed panels) the kernel of s needs with b. */
 int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b);
 

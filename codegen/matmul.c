@@ -173,6 +173,7 @@ void cg_matmul_setup(Cg *g, CgGemmStats *stats)
 	const Region *r = g->r;
 	int64_t work = 0;
 	memset(stats, 0, sizeof *stats);
+	g->gemm = stats;
 	for (int v = 0; v < r->nnode; v++) {
 		Product p;
 		int64_t w = 0;
@@ -214,15 +215,15 @@ LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 	/* every field of the spec: products of one shape may differ in alpha
 	   (an attention's scaled tiles), accumulate (its gradients) or bf16 */
 	char key[192];
-	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d", (long long)s->m,
+	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d", (long long)s->m,
 		(long long)s->n, (long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc,
-		s->parallel, (double)s->alpha, s->accumulate, s->bf16);
+		s->parallel, (double)s->alpha, s->accumulate, s->bf16, s->epi);
 	LLVMValueRef f = cg_fn_find(g, key);
 	if (f)
 		return f;
 	char name[96];
-	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c%s", (long long)s->m, (long long)s->n,
-		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n', s->bf16 ? "_bf16" : "");
+	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c%s%s", (long long)s->m, (long long)s->n,
+		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n', s->bf16 ? "_bf16" : "", s->epi ? "_epi" : "");
 	CgGemmIsa isa = cg_gemm_host_isa();
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	f = cg_gemm_emit(g->mod, name, s, &isa, &blk);
@@ -244,10 +245,7 @@ static void call(Cg *g, const Call *c, LLVMValueRef A, LLVMValueRef B, LLVMValue
 		sgemm(g, c->p, A, B, C);
 		return;
 	}
-	if (g->gemm_work < 0)
-		die("codegen: a GEMM of sinter's without its workspace");
-	LLVMValueRef off = cg_i64(g, g->gemm_work);
-	LLVMValueRef args[4] = { A, B, C, LLVMBuildInBoundsGEP2(g->b, g->i8, g->scratch, &off, 1, "") };
+	LLVMValueRef args[4] = { A, B, C, cg_gemm_work_ptr(g) };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(c->fn), c->fn, args, 4, "");
 }
 
@@ -289,4 +287,31 @@ void cg_matmul(Cg *g, int v)
 	}
 	if (serial)
 		cg_call(g, "rt_gemm_serial_end", g->voidty, &g->i32, &threads, 1);
+}
+
+bool cg_matmul_tiled(const Region *r, int v, int64_t *m, int64_t *n)
+{
+	Product p;
+	if (r->node[v].op != OP_MATMUL || !product(r, v, &p) || !p.own || p.calls != 1)
+		return false;
+	*m = p.s.m;
+	*n = p.s.n;
+	return true;
+}
+
+void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, const char *what)
+{
+	const Region *r = g->r;
+	Product p;
+	if (!product(r, v, &p) || !p.own || p.calls != 1)
+		die("codegen: an epilogue on %%%d, which is not one GEMM of sinter's", v);
+	p.s.epi = true;
+	if (g->gemm)
+		g->gemm->epilogues++;
+	if (config.verbose)
+		fprintf(config.verbose, "sinter: gemm: region %s %%%d: epilogue on its tiles: %s\n", g->r->name, v, what);
+	LLVMValueRef fn = cg_gemm_fn(g, &p.s);
+	LLVMValueRef args[6] = { g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v],
+		cg_gemm_work_ptr(g), epi, ectx };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");
 }

@@ -29,5 +29,13 @@ int64_t cg_gemm_account(Cg *g, CgGemmStats *stats, int v, const CgGemmSpec *s, i
 LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s);
 /* The code of MATMUL node v: one GEMM, or one per batch matrix. */
 void cg_matmul(Cg *g, int v);
+/* Whether node v is one call of sinter's own GEMM writing its result [m, n]
+   row-major (a batch folded into the rows): then cg_matmul_epi can run an
+   epilogue on each of its tiles. */
+bool cg_matmul_tiled(const Region *r, int v, int64_t *m, int64_t *n);
+/* cg_matmul for such a node, calling epi(ectx, i0, j0, mr, nr) (CgGemmEpiFn)
+   on each tile of the result once it is final; counted in the region's
+   CgGemmStats, and `what` (the epilogue's ops) reported when verbose. */
+void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, const char *what);
 
 #endif

@@ -121,9 +121,9 @@ static void write_tables(const char *path, Ev *ev, const Options *o, const int64
 		fprintf(f, "\t{ ");
 		c_string(f, h->cache[i].text);
 		const CgGemmStats *g = &gemm[i];
-		fprintf(f, ",\n\tsinter_aot_%d, %lld, { { %d, %d }, { %lld, %lld }, { %.17g, %.17g } } },\n", i,
+		fprintf(f, ",\n\tsinter_aot_%d, %lld, { { %d, %d }, { %lld, %lld }, { %.17g, %.17g }, %d } },\n", i,
 			(long long)scratch[i], g->products[0], g->products[1], (long long)g->calls[0], (long long)g->calls[1],
-			g->flops[0], g->flops[1]);
+			g->flops[0], g->flops[1], g->epilogues);
 	}
 	fprintf(f, "\t{ 0 }\n};\nconst int aot_nregions = %d;\n\nconst char *const aot_defines[] = {\n", h->ncache);
 	for (int i = 0; i < o->ndefines; i++) {

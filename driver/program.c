@@ -264,9 +264,10 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 			/* which kernel computes the products (--gemm): known once compiled */
 			const CgGemmStats *g = h->cache[i].cg ? &h->cache[i].cg->gemm : NULL;
 			if (g && g->products[0] + g->products[1] > 0)
-				fprintf(stderr, "  %-10s matrix products: %d on sinter's kernel (%lld calls, %.3f GFLOP), %d on "
-					"OpenBLAS (%lld calls, %.3f GFLOP)\n", "", g->products[0], (long long)g->calls[0],
-					g->flops[0] / 1e9, g->products[1], (long long)g->calls[1], g->flops[1] / 1e9);
+				fprintf(stderr, "  %-10s matrix products: %d on sinter's kernel (%lld calls, %.3f GFLOP, %d with "
+					"epilogues on their tiles), %d on OpenBLAS (%lld calls, %.3f GFLOP)\n", "", g->products[0],
+					(long long)g->calls[0], g->flops[0] / 1e9, g->epilogues, g->products[1],
+					(long long)g->calls[1], g->flops[1] / 1e9);
 		}
 	if (o->time_passes)
 		fprintf(stderr, "frontend %-8s %8.3f ms  (first trace of each of the %d regions)\n", "trace",
