@@ -71,6 +71,7 @@ typedef struct {
 	int64_t n;
 	LLVMValueRef nv; /* the bound when only known at run time (cg_loop_begin_n), else NULL */
 	int width; /* vector lanes asked of LLVM's vectorizer, 0 = its own choice (set after cg_loop_begin) */
+	bool short_trip; /* with width: no interleaving, one vector per iteration (loops of a few vectors) */
 } Loop;
 
 LLVMTypeRef cg_elem_type(Cg *g, DType dt);

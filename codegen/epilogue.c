@@ -123,6 +123,7 @@ static void tile_body(Fk *f, LLVMValueRef fn, unsigned first)
 	}
 	LLVMValueRef col = cg_loop_begin_n(g, &cols, nr);
 	cols.width = cg_fused_lanes();
+	cols.short_trip = true; /* nr <= NR: a tile row is two vectors (AVX-512) */
 	for (int k = 0; k < f->nacc; k++) {
 		int64_t s = f->acc[k].st[rank - 1];
 		f->idx[k] = !s ? base[k] : LLVMBuildAdd(g->b, base[k], s == 1 ? col : LLVMBuildMul(g->b, col, cg_i64(g, s), ""), "");
