@@ -400,7 +400,7 @@ int cmd_plan(const Options *o)
 	Host *h = ev->host;
 	ev->dry = true;
 	h->pipe = (PipeOpts){ .out = stdout, .time_passes = o->time_passes, .disable = o->disable,
-		.enable = o->bf16 ? "precision" : NULL };
+		.enable = o->bf16 ? PIPE_BF16 : NULL };
 	for (int i = 0; i < ev->prog->ndecls; i++)
 		if (ev->prog->decls[i]->kind == D_TRAIN && !ev->prog->decls[i]->from_stdlib)
 			host_run_train(ev, ev->prog->decls[i]);

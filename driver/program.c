@@ -208,7 +208,7 @@ void driver_run(Ev *ev, const Options *o, Backend be)
 	bool run = !strcmp(o->cmd, "run");
 	ev->dry = !run;
 	h->pipe = (PipeOpts){ .after = o->after, .out = stdout, .time_passes = o->time_passes, .disable = o->disable,
-		.enable = o->bf16 ? "precision" : NULL };
+		.enable = o->bf16 ? PIPE_BF16 : NULL };
 	if (!strcmp(o->cmd, "ir")) {
 		h->ir_out = stdout;
 		if (!o->after)

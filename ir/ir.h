@@ -430,6 +430,8 @@ void simplify_run(Region *r);
 void pack_run(Region *r);
 /* precision: marks every matmul bf16-operand, f32-accumulate (passes/precision.c; --precision=bf16). */
 void precision_run(Region *r);
+/* bf16store: activations the backward reads kept in bf16 (passes/bf16store.c; --precision=bf16). */
+void bf16store_run(Region *r);
 /* fusion: groups nodes into fused kernels, Node.group (passes/fusion.c, kernel/kernel.h). */
 void fusion_run(Region *r);
 /* remat: the backward part recomputes cheap forward values instead of keeping them (passes/remat.c). */

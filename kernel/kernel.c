@@ -1,8 +1,10 @@
 /*
  * kernel.c — what the passes after fusion, the code generator and the IR
  * printer need to know about fused kernels (kernel/kernel.h): their members
- * and dense numbering, which values live only inside them, which are
- * computed straight into the slot a WRITE names, an order that keeps each
+ * and dense numbering, the forward part of a training region (the kernels
+ * whose members an output needs), which values live only inside them,
+ * which are computed straight into the slot a WRITE names, an order that
+ * keeps each
  * kernel's members together, the memory traffic of a region with and
  * without them (--stats), the comment lines that describe them above a
  * printed region, and what each kernel call is for the profiler (its
@@ -175,6 +177,30 @@ int kernel_members(const Region *r, int group, int *mem)
 			n++;
 		}
 	return n;
+}
+
+/* The forward part (fwd[v], r->nnode entries, zeroed by the caller):
+   every node a region output needs, and every member of a kernel holding
+   such a node (a kernel runs whole, in the forward part or not). */
+void kernel_forward(const Region *r, bool *fwd)
+{
+	int n = r->nnode, ng = 0;
+	for (int i = 0; i < r->nout; i++)
+		fwd[r->out[i]] = true;
+	for (int v = n - 1; v >= 0; v--)
+		for (int k = 0; fwd[v] && k < r->node[v].narg; k++)
+			fwd[ir_operand(r, v, k)] = true;
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= ng)
+			ng = r->node[v].group + 1;
+	bool *kf = xcalloc((size_t)ng + 1, sizeof *kf);
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= 0 && fwd[v])
+			kf[r->node[v].group] = true;
+	for (int v = 0; v < n; v++)
+		if (r->node[v].group >= 0)
+			fwd[v] = kf[r->node[v].group];
+	free(kf);
 }
 
 void kernel_internal(const Region *r, bool *internal)

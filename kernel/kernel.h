@@ -3,7 +3,8 @@
  * pass (passes/fusion.c decides Node.group; this folder reads it, and
  * kernel_renumber only renames the groups): the IR printer's kernel
  * comments, the passes after fusion and the code generator.  space.c: the index space of a kernel and how each member maps
- * onto it; kernel.c: members, which values live only inside their kernel or
+ * onto it; kernel.c: members, the forward part of a training region (remat
+ * and bf16store read it), which values live only inside their kernel or
  * go straight into a slot, an order keeping kernels together, the memory
  * traffic of a region with and without its kernels (--stats), the
  * comment lines describing each kernel above a printed region, and each
@@ -62,6 +63,10 @@ bool kernel_same_map(const KernelSpace *s, const int64_t *a, const int64_t *b);
 void kernel_renumber(Region *r);
 /* Members of kernel `group`, in node order, into mem (if not NULL); returns their number. */
 int kernel_members(const Region *r, int group, int *mem);
+/* fwd[v] (r->nnode entries, zeroed by the caller): v is in the forward part
+   of a training region: an output needs it, or it shares a kernel with such
+   a node.  The rest (gradients, the update) is the backward part. */
+void kernel_forward(const Region *r, bool *fwd);
 /*
  * internal[v] (r->nnode entries): v needs no buffer.  A kernel member is
  * internal when only members of its own kernel read it (no other kernel,

@@ -23,14 +23,15 @@ static const Pass passes[] = {
 	{ "precision", precision_run },
 	{ "fusion", fusion_run },
 	{ "remat", remat_run },
+	{ "bf16store", bf16store_run },
 	{ "schedule", schedule_run },
 	{ "memplan", memplan_run },
 };
 enum { NPASSES = sizeof passes / sizeof passes[0] };
 
 /* Passes of a mode, not of every compile: they run only when PipeOpts.enable
-   (or .only, for sinter opt) names them.  precision: --precision=bf16. */
-static const char on_request[] = "precision";
+   (or .only, for sinter opt) names them: PIPE_BF16, --precision=bf16. */
+static const char on_request[] = PIPE_BF16;
 
 int pipeline_passes(const char **names, int max)
 {

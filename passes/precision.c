@@ -22,6 +22,9 @@
  * f32's 8-bit exponent, so gradients do not underflow where f16's would:
  * no loss scaling.
  *
+ * The mode's second pass, passes/bf16store.c (after remat), stores the
+ * activations the backward reads in bf16.
+ *
  * The pass runs only when the mode asks for it (PipeOpts.enable, set by
  * the driver's --precision=bf16) or `sinter opt --passes=precision`.
  */

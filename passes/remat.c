@@ -195,29 +195,6 @@ typedef struct {
 	int unit, at;                   /* the reader being redirected and its first node */
 } Remat;
 
-/* The forward part: what the outputs need, and the kernels holding any of it. */
-static void split(Remat *m)
-{
-	const Region *r = m->r;
-	int n = m->n, ng = 0;
-	for (int i = 0; i < r->nout; i++)
-		m->fwd[r->out[i]] = true;
-	for (int v = n - 1; v >= 0; v--)
-		for (int k = 0; m->fwd[v] && k < r->node[v].narg; k++)
-			m->fwd[ir_operand(r, v, k)] = true;
-	for (int v = 0; v < n; v++)
-		if (r->node[v].group >= ng)
-			ng = r->node[v].group + 1;
-	bool *kf = xcalloc((size_t)ng + 1, sizeof *kf);
-	for (int v = 0; v < n; v++)
-		if (r->node[v].group >= 0 && m->fwd[v])
-			kf[r->node[v].group] = true;
-	for (int v = 0; v < n; v++)
-		if (r->node[v].group >= 0)
-			m->fwd[v] = kf[r->node[v].group];
-	free(kf);
-}
-
 /* Bytes kept alive by keeping v from the forward to the backward part. */
 static int64_t keep_cost(const Region *r, int v, const bool *pinned)
 {
@@ -671,7 +648,7 @@ void remat_run(Region *r)
 	Remat m = { .r = r, .n = n };
 	m.fwd = xcalloc((size_t)n + 1, sizeof *m.fwd);
 	m.recompute = xcalloc((size_t)n + 1, sizeof *m.recompute);
-	split(&m);
+	kernel_forward(r, m.fwd);
 	choose(&m);
 	for (int in = 0; in < 2; in++) {
 		m.memo[in] = xmalloc(((size_t)n + 1) * sizeof *m.memo[in]);

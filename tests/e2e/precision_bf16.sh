@@ -19,6 +19,19 @@
 #     what `sinter run --precision=bf16` does, and refuses --precision (its
 #     kernels are compiled in);
 #   - --precision=bf16 with --gemm=openblas is refused (exit 1).
+# The activations the backward reads are stored in bf16 in the mode
+# (passes/bf16store.c):
+#   - on the MLP they are the hidden layers' outputs, which the backward
+#     reads only as operands of the weight gradients' products, which
+#     round them anyway: the losses with the pass are those without it
+#     (--no-bf16store) bit for bit;
+#   - `sinter plan`: bf16 values in the MLP's arena only in the mode with
+#     the pass, and the arena smaller than f32's (equal without the pass);
+#   - on a small GPT the pass also stores the GEMM outputs the GELU's
+#     derivative reads (a product plus its bias) in bf16, which changes the
+#     losses (they differ from --no-bf16store's, within 1e-2), the JIT
+#     agrees with the interpreter, and a built binary prints and logs what
+#     `sinter run` does bit for bit (its pipeline runs the pass too).
 # Bad values are tests/errors/option_precision*.sn.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
@@ -29,6 +42,8 @@ cd "$root" || exit 1
 need "Fashion-MNIST is missing (make deps)" test -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 mlp=(bench/mlp_l.sn -D STEPS=6)
+gpt=(examples/gpt_char.sn -D T=64 -D C=128 -D L=2 -D H=4 -D STEPS=3 -D EVAL_EVERY=1 -D EVAL_BATCHES=1
+	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=0)
 rtol=$("$PY" -c 'print(8 * (1024 + 2) * 2.0 ** -24)')
 
 # run NAME ARGS...: mlp_l in a mode, stdout with the log's losses into $tmp/NAME.out
@@ -42,16 +57,17 @@ run f32 --precision=f32
 run bf16 --precision=bf16
 run bf16_interp --precision=bf16 --interp
 
-if msg=$(numdiff "$tmp/bf16_interp.out" "$tmp/bf16.out" --rtol "$rtol" --names interp jit); then
-	pass "precision_bf16 JIT against the interpreter in bf16 mode: within $rtol ($msg)"
-else
-	fail "precision_bf16 JIT against the interpreter in bf16 mode: $msg"
-fi
-if msg=$(numdiff "$tmp/f32.out" "$tmp/bf16.out" --rtol 1e-2 --names f32 bf16); then
-	pass "precision_bf16 bf16 losses within 1e-2 of f32's ($msg)"
-else
-	fail "precision_bf16 bf16 losses against f32's: $msg"
-fi
+# agree A B RTOL WHAT: the numbers printed by runs A and B agree within RTOL
+agree() {
+	local msg
+	if msg=$(numdiff "$tmp/$1.out" "$tmp/$2.out" --rtol "$3" --names "$1" "$2"); then
+		pass "precision_bf16 $4: within $3 ($msg)"
+	else
+		fail "precision_bf16 $4: $msg"
+	fi
+}
+agree bf16_interp bf16 "$rtol" "JIT against the interpreter in bf16 mode"
+agree f32 bf16 1e-2 "bf16 losses against f32's"
 first() { log_losses "$1" | head -1; }
 f=$(first "$tmp/f32.jsonl") b=$(first "$tmp/bf16.jsonl")
 check "precision_bf16 the first loss differs from f32's (f32 '$f', bf16 '$b')" \
@@ -78,3 +94,37 @@ fi
 rc=$?
 check "precision_bf16 --gemm=openblas refused in bf16 mode: exit $rc, $(head -1 "$tmp/ob.err")" \
 	bash -c "[ $rc -eq 1 ] && grep -q 'precision=bf16 needs sinter' '$tmp/ob.err' && [ ! -s '$tmp/ob.out' ]"
+
+# ---- activations kept for the backward in bf16 (passes/bf16store.c) ----
+run bf16_nostore --precision=bf16 --no-bf16store
+untimed "$tmp/bf16.jsonl" >"$tmp/bf16.losses"
+untimed "$tmp/bf16_nostore.jsonl" >"$tmp/bf16_nostore.losses"
+check "precision_bf16 MLP: the bf16-stored activations (products' operands only) change no bit of the losses" \
+	test -s "$tmp/bf16.losses" -a "$(cat "$tmp/bf16.losses")" = "$(cat "$tmp/bf16_nostore.losses")"
+
+# plan_of ARGS...: "ARENA NBF16", the step region's activation arena and
+# how many bf16 values it holds
+plan_of() {
+	"$sinter" plan "${mlp[@]}" "$@" 2>/dev/null | awk '
+		/^region / { r++ } r == 1 && $2 ~ /^(cast|input)$/ && $3 ~ /^bf16\[/ { n++ }
+		r == 1 && $1 == "arena" { a = $2 } END { print a + 0, n + 0 }'
+}
+read -r af nf <<<"$(plan_of --precision=f32)"
+read -r ab nb <<<"$(plan_of --precision=bf16)"
+read -r an nn <<<"$(plan_of --precision=bf16 --no-bf16store)"
+check "precision_bf16 sinter plan: $nb bf16 values in the bf16 arena, $nf in f32's, $nn without the pass" \
+	test "$nb" -gt 0 -a "$nf" -eq 0 -a "$nn" -eq 0
+check "precision_bf16 sinter plan: the activation arena $ab bytes in bf16 against $af in f32 ($an without the pass)" \
+	test "$ab" -gt 0 -a "$ab" -lt "$af" -a "$an" -eq "$af"
+
+run_logged gpt_bf16 "${gpt[@]}" --precision=bf16
+run_logged gpt_nostore "${gpt[@]}" --precision=bf16 --no-bf16store
+run_logged gpt_interp "${gpt[@]}" --precision=bf16 --interp
+agree gpt_interp gpt_bf16 "$rtol" "GPT: JIT against the interpreter with bf16 activations"
+agree gpt_nostore gpt_bf16 1e-2 "GPT: bf16 activations against f32 ones"
+untimed "$tmp/gpt_bf16.jsonl" >"$tmp/gpt_bf16.losses"
+untimed "$tmp/gpt_nostore.jsonl" >"$tmp/gpt_nostore.losses"
+check "precision_bf16 GPT: bf16 GEMM outputs for the GELU's derivative change the losses" \
+	test -s "$tmp/gpt_bf16.losses" -a "$(cat "$tmp/gpt_bf16.losses")" != "$(cat "$tmp/gpt_nostore.losses")"
+build_matches --precision=bf16 --precision=f32 "${gpt[@]}"
+

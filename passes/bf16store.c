@@ -1,0 +1,205 @@
+/*
+ * bf16store.c — the second half of the bf16 mixed-precision mode
+ * (`--precision=bf16`): activations kept from the forward part into the
+ * backward part are stored in bf16, halving their bytes in the arena.
+ *
+ * Which values: a forward value (kernel_forward) that a backward node
+ * reads, of type f32 and not kept anyway (an output, a WRITE's value, a
+ * slot, an input or a constant), and
+ *   (a) every backward reader, looking through backward reshapes, is a
+ *       bf16 product (a MATMUL marked by the precision pass): the product
+ *       rounds its operands to bf16 as it packs them, with the same
+ *       rt_bf16_from_f32, so reading a rounded copy changes no bit of its
+ *       result (dW = X^T dY of every linear layer reads X so); or
+ *   (b) it is what a bf16 product computes: the MATMUL itself, or the
+ *       product plus a bias (an ADD of a marked MATMUL and an operand of
+ *       fewer elements): PyTorch's autocast returns a linear layer's output
+ *       in bf16 and its backward reads that (a GELU's input).  This one
+ *       changes the backward's values by bf16's rounding (2^-9 relative).
+ * What stays f32: the norms' centred values and scales, softmax, the
+ * attention op's inputs and outputs (its kernels read f32), reductions,
+ * the residual stream, weights and the optimizer's states.
+ *
+ * How: for each such v, s = cast v : bf16 right after v's kernel (the
+ * forward writes the rounded copy; v itself dies at its last forward
+ * reader), and w = cast s : f32 right before the first backward reader's
+ * kernel; the backward readers read w.  Each cast joins the kernel beside
+ * it where kernel_space allows (join()): s the producer's, which then
+ * stores v rounded as it computes it, w the reader's, which widens in
+ * registers; where not (v a product alone, w a GEMM's operand), it is a
+ * loop of its own, and w a short-lived f32 copy (a product would read
+ * bf16 in its packing: docs/ARCHITECTURE.md, bf16store).  Fusion ran
+ * before this pass (which values are stored at all is the kernels' and
+ * remat's decision), hence the joining here.  The interpreter and the generated code round with
+ * the same integer arithmetic (rt_bf16_from_f32), so they agree bit for bit.
+ *
+ * Requires: a verified region in topological order with contiguous
+ *   kernels, after the precision pass's marks and after remat (which
+ *   decides which values the backward reads at all), before schedule and
+ *   memplan.
+ * Guarantees: a verified region with the same inputs, outputs and writes;
+ *   kernels contiguous, each legal (kernel_space), old members where they
+ *   were, the new casts in a neighbouring kernel or in none; no backward
+ *   node reads a chosen value but through its bf16 copy; memory offsets
+ *   cleared (memplan places the bf16 copies at 2 bytes an element).
+ */
+#include "kernel/kernel.h"
+
+#include <stdlib.h>
+
+#include "ir/ops.h"
+
+/* Is v a bf16 product, or one plus a bias (rule (b))? */
+static bool product_output(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	if (nd->op == OP_MATMUL)
+		return attr_int(nd, AS_IA2) != 0;
+	if (nd->op != OP_ADD || nd->narg != 2)
+		return false;
+	for (int k = 0; k < 2; k++) {
+		int p = ir_operand(r, v, k), b = ir_operand(r, v, 1 - k);
+		if (r->node[p].op == OP_MATMUL && attr_int(&r->node[p], AS_IA2) &&
+			type_numel(&r->node[b].type) < type_numel(&nd->type))
+			return true;
+	}
+	return false;
+}
+
+/* Do all backward readers of v, through backward reshapes, take it as an
+   operand of a bf16 product (rule (a))?  False when v has none. */
+static bool products_only(const Region *r, const bool *fwd, const int *ustart, const int *users, int v)
+{
+	bool any = false;
+	for (int e = ustart[v]; e < ustart[v + 1]; e++) {
+		int u = users[e];
+		const Node *nd = &r->node[u];
+		if (fwd[u])
+			continue;
+		if (nd->op == OP_RESHAPE) {
+			for (int f = ustart[u]; f < ustart[u + 1]; f++)
+				if (fwd[users[f]])
+					return false;
+			if (!products_only(r, fwd, ustart, users, u))
+				return false;
+		} else if (nd->op != OP_MATMUL || !attr_int(nd, AS_IA2))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* The first node of v's kernel, or v outside every kernel. */
+static int kernel_first(const Region *r, int v)
+{
+	int g = r->node[v].group;
+	while (g >= 0 && v > 0 && r->node[v - 1].group == g)
+		v--;
+	return v;
+}
+
+static int kernel_last(const Region *r, int v)
+{
+	int g = r->node[v].group;
+	while (g >= 0 && v + 1 < r->nnode && r->node[v + 1].group == g)
+		v++;
+	return v;
+}
+
+/* Joins cast c to the kernel holding node k (c beside it) where the kernel
+   stays legal (kernel_space): the narrowing to its producer's kernel, whose
+   store then writes 2-byte elements, the widening to its first reader's,
+   which computes it in registers where only members read it (not where
+   the kernel's GEMM reads it: kernel_space refuses, the head runs first). */
+static void join(Region *r, int c, int k, int *mem)
+{
+	int g = r->node[k].group;
+	if (g < 0)
+		return;
+	int a = kernel_first(r, k), b = kernel_last(r, k), nm = 0;
+	for (int v = a; v <= b; v++)
+		mem[nm++] = v;
+	mem[nm++] = c;
+	KernelSpace sp;
+	if (kernel_space(r, mem, nm, &sp, NULL))
+		r->node[c].group = g;
+}
+
+void bf16store_run(Region *r)
+{
+	int n = r->nnode;
+	if (n == 0)
+		return;
+	bool *fwd = xcalloc((size_t)n + 1, sizeof *fwd), *kept = xcalloc((size_t)n + 1, sizeof *kept);
+	kernel_forward(r, fwd);
+	for (int i = 0; i < r->nout; i++)
+		kept[r->out[i]] = true;
+	for (int v = 0; v < n; v++)
+		for (int k = 0; r->node[v].op == OP_WRITE && k < r->node[v].narg; k++)
+			kept[ir_operand(r, v, k)] = true;
+	int *ustart, *users;
+	ir_users(r, &ustart, &users);
+	/* after[v]: the casts to place after old node v, before[v]: before it */
+	int *after = xmalloc(((size_t)n + 1) * sizeof *after), *before = xmalloc(((size_t)n + 1) * sizeof *before);
+	for (int v = 0; v < n; v++)
+		after[v] = before[v] = -1;
+	/* chains of the casts at one place, by new node index - n (two per value at most) */
+	int *next = xmalloc(((size_t)2 * n + 2) * sizeof *next), nnew = 0;
+	for (int v = 0; v < n; v++) {
+		const Node *nd = &r->node[v];
+		if (!fwd[v] || kept[v] || nd->type.dt != DT_F32 || nd->type.rank == 0 || !ir_takes_memory(nd->op) ||
+			(op_info[nd->op].flags & F_SOURCE))
+			continue;
+		if (!product_output(r, v) && !products_only(r, fwd, ustart, users, v))
+			continue;
+		int first = -1;
+		for (int e = ustart[v]; e < ustart[v + 1]; e++)
+			if (!fwd[users[e]] && (first < 0 || users[e] < first))
+				first = users[e];
+		if (first < 0)
+			continue;
+		int s = ir_cast(r, v, DT_BF16), w = ir_cast(r, s, DT_F32);
+		r->node[s].loc = r->node[w].loc = r->node[v].loc;
+		int at = kernel_last(r, v), bt = kernel_first(r, first);
+		next[s - n] = after[at], after[at] = s;
+		next[w - n] = before[bt], before[bt] = w;
+		nnew += 2;
+		for (int e = ustart[v]; e < ustart[v + 1]; e++) {
+			int u = users[e];
+			for (int k = 0; !fwd[u] && k < r->node[u].narg; k++)
+				if (r->arg[r->node[u].arg + k] == v)
+					r->arg[r->node[u].arg + k] = w;
+		}
+	}
+	if (nnew > 0) {
+		int *order = xmalloc(((size_t)r->nnode + 1) * sizeof *order), no = 0;
+		char *kind = xcalloc((size_t)r->nnode + 1, 1); /* at new index: 1 narrowing, 2 widening */
+		for (int v = 0; v < n; v++) {
+			for (int c = before[v]; c >= 0; c = next[c - n])
+				kind[no] = 2, order[no++] = c;
+			order[no++] = v;
+			for (int c = after[v]; c >= 0; c = next[c - n])
+				kind[no] = 1, order[no++] = c;
+		}
+		ir_reorder(r, order);
+		/* order is free now: the members' buffer of join() */
+		for (int i = 1; i < r->nnode; i++)
+			if (kind[i] == 1 && r->node[i - 1].group == r->node[ir_operand(r, i, 0)].group)
+				join(r, i, i - 1, order);
+		for (int i = r->nnode - 2; i >= 0; i--)
+			if (kind[i] == 2)
+				join(r, i, i + 1, order);
+		free(order);
+		free(kind);
+		for (int v = 0; v < r->nnode; v++)
+			r->node[v].offset = r->node[v].work = -1;
+		r->arena_bytes = 0;
+	}
+	free(fwd);
+	free(kept);
+	free(ustart);
+	free(users);
+	free(after);
+	free(before);
+	free(next);
+}
