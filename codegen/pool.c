@@ -12,7 +12,12 @@
 #include "codegen/parallel.h"
 #include "ir/pool.h"
 
-enum { DYN_MAXPHI = 2 };
+enum {
+	DYN_MAXPHI = 2,
+	/* windows of at most this many elements are unrolled when they are
+	   always whole (no padding): LeNet's and ResNet's 2x2 and 3x3 */
+	POOL_UNROLL_MAX = 25,
+};
 
 /* A loop lo <= i < hi whose bounds are run-time values, tested at the top
    (the window may be empty of real rows only in theory: the shape rule
@@ -86,18 +91,39 @@ static LLVMValueRef add(Cg *g, LLVMValueRef a, LLVMValueRef b)
 	return LLVMBuildAdd(g->b, a, b, "");
 }
 
-/* One window's real rows [y0, y1) and columns [x0, x1), as ir/pool.c's window(). */
+/* One window's real rows [y0, y1) and columns [x0, x1), as ir/pool.c's
+   window().  whole: no padding, so every window is kh x kw real elements
+   (the shape rule puts the last one inside the input) and its loops have
+   constant trip counts: they are emitted unrolled, a straight line of
+   loads at constant offsets from the window's first element, in the same
+   row-major order as the run-time loops (the same bits). */
 typedef struct {
 	LLVMValueRef y0, y1, x0, x1;
+	bool whole;
 } Win;
+
+/* Whether cg_pool unrolls its windows (Win.whole): no padding, and a
+   window small enough that the straight line stays short. */
+static bool pool_unrolled(const PoolGeom *p)
+{
+	return p->ph == 0 && p->pw == 0 && p->kh * p->kw <= POOL_UNROLL_MAX;
+}
 
 static Win window(Cg *g, const PoolGeom *p, LLVMValueRef oy, LLVMValueRef ox)
 {
 	LLVMValueRef ty = LLVMBuildSub(g->b, mul(g, oy, p->sh), cg_i64(g, p->ph), "");
 	LLVMValueRef tx = LLVMBuildSub(g->b, mul(g, ox, p->sw), cg_i64(g, p->pw), "");
 	LLVMValueRef zero = cg_i64(g, 0);
+	if (pool_unrolled(p))
+		return (Win){ ty, NULL, tx, NULL, true };
 	return (Win){ smax(g, ty, zero), smin(g, add(g, ty, cg_i64(g, p->kh)), cg_i64(g, p->h)),
-		smax(g, tx, zero), smin(g, add(g, tx, cg_i64(g, p->kw)), cg_i64(g, p->w)) };
+		smax(g, tx, zero), smin(g, add(g, tx, cg_i64(g, p->kw)), cg_i64(g, p->w)), false };
+}
+
+/* The plane offset of element (r, c) of a whole window starting at first. */
+static LLVMValueRef whole_at(Cg *g, const PoolGeom *p, LLVMValueRef first, int64_t r, int64_t c)
+{
+	return add(g, first, cg_i64(g, r * p->w + c));
 }
 
 /*
@@ -110,6 +136,20 @@ static LLVMValueRef window_argmax(Cg *g, const PoolGeom *p, LLVMValueRef x, LLVM
 	LLVMBuilderRef b = g->b;
 	LLVMValueRef first = add(g, mul(g, w.y0, p->w), w.x0);
 	LLVMValueRef m0 = cg_load(g, DT_F32, x, add(g, base, first));
+	if (w.whole) {
+		LLVMValueRef m = m0, at0 = first;
+		for (int64_t r = 0; r < p->kh; r++)
+			for (int64_t c = 0; c < p->kw; c++) {
+				LLVMValueRef at = whole_at(g, p, first, r, c);
+				LLVMValueRef val = cg_load(g, DT_F32, x, add(g, base, at));
+				LLVMValueRef take = LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOGT, val, m, ""),
+					LLVMBuildFCmp(b, LLVMRealUNO, val, val, ""), "");
+				m = LLVMBuildSelect(b, take, val, m, "");
+				at0 = LLVMBuildSelect(b, take, at, at0, "");
+			}
+		*max = m;
+		return at0;
+	}
 	DynLoop Ly, Lx;
 	LLVMValueRef iy = dyn_begin(g, &Ly, w.y0, w.y1);
 	LLVMValueRef my = dyn_phi(g, &Ly, g->f32, m0), by = dyn_phi(g, &Ly, g->i64, first);
@@ -131,6 +171,13 @@ static LLVMValueRef window_argmax(Cg *g, const PoolGeom *p, LLVMValueRef x, LLVM
 /* The sum of the window's real elements, row-major, from +0. */
 static LLVMValueRef window_sum(Cg *g, const PoolGeom *p, LLVMValueRef x, LLVMValueRef base, Win w)
 {
+	if (w.whole) {
+		LLVMValueRef first = add(g, base, add(g, mul(g, w.y0, p->w), w.x0)), s = cg_f32(g, 0);
+		for (int64_t r = 0; r < p->kh; r++)
+			for (int64_t c = 0; c < p->kw; c++)
+				s = LLVMBuildFAdd(g->b, s, cg_load(g, DT_F32, x, whole_at(g, p, first, r, c)), "");
+		return s;
+	}
 	DynLoop Ly, Lx;
 	LLVMValueRef iy = dyn_begin(g, &Ly, w.y0, w.y1);
 	LLVMValueRef sy = dyn_phi(g, &Ly, g->f32, cg_f32(g, 0));
@@ -146,6 +193,15 @@ static LLVMValueRef window_sum(Cg *g, const PoolGeom *p, LLVMValueRef x, LLVMVal
 /* dx[base + every real element of the window] += d, row-major. */
 static void window_spread(Cg *g, const PoolGeom *p, LLVMValueRef dx, LLVMValueRef base, Win w, LLVMValueRef d)
 {
+	if (w.whole) {
+		LLVMValueRef first = add(g, base, add(g, mul(g, w.y0, p->w), w.x0));
+		for (int64_t r = 0; r < p->kh; r++)
+			for (int64_t c = 0; c < p->kw; c++) {
+				LLVMValueRef at = whole_at(g, p, first, r, c);
+				cg_store(g, DT_F32, dx, at, LLVMBuildFAdd(g->b, cg_load(g, DT_F32, dx, at), d, ""));
+			}
+		return;
+	}
 	DynLoop Ly, Lx;
 	LLVMValueRef iy = dyn_begin(g, &Ly, w.y0, w.y1);
 	LLVMValueRef row = add(g, base, mul(g, iy, p->w));
@@ -154,6 +210,22 @@ static void window_spread(Cg *g, const PoolGeom *p, LLVMValueRef dx, LLVMValueRe
 	cg_store(g, DT_F32, dx, at, LLVMBuildFAdd(g->b, cg_load(g, DT_F32, dx, at), d, ""));
 	dyn_end(g, &Lx, NULL);
 	dyn_end(g, &Ly, NULL);
+}
+
+/* The whole window's elements of dx written once: d at the argmax (the
+   plane offset am), 0 elsewhere; d as +0 + d, the bits of the add into a
+   zeroed dx that the other paths and the interpreter make (-0 becomes +0). */
+static void window_route(Cg *g, const PoolGeom *p, LLVMValueRef dx, LLVMValueRef base, Win w, LLVMValueRef am,
+	LLVMValueRef d)
+{
+	LLVMValueRef first = add(g, mul(g, w.y0, p->w), w.x0), zero = cg_f32(g, 0);
+	LLVMValueRef val = LLVMBuildFAdd(g->b, zero, d, "");
+	for (int64_t r = 0; r < p->kh; r++)
+		for (int64_t c = 0; c < p->kw; c++) {
+			LLVMValueRef at = whole_at(g, p, first, r, c);
+			LLVMValueRef hit = LLVMBuildICmp(g->b, LLVMIntEQ, at, am, "");
+			cg_store(g, DT_F32, dx, add(g, base, at), LLVMBuildSelect(g->b, hit, val, zero, ""));
+		}
 }
 
 void cg_pool(Cg *g, int v)
@@ -168,7 +240,14 @@ void cg_pool(Cg *g, int v)
 	if (!ir_pool_geom(op_info[op].name, xt, nd->ia, nd->nia, &p, err, sizeof err))
 		die("codegen: %s", err);
 	bool back = op == OP_MAX_POOL_GRAD || op == OP_AVG_POOL_GRAD;
-	if (back)
+	/* max_pool_grad over windows that tile the input (whole, stride =
+	   kernel) writes every element of each window once, the gradient at
+	   the argmax and 0 elsewhere, instead of zeroing dx first and adding
+	   into it; only the rows and columns no window covers are zeroed
+	   first (all of dx, which is cheap beside the walk, when any is). */
+	bool tiles = op == OP_MAX_POOL_GRAD && pool_unrolled(&p) && p.sh == p.kh && p.sw == p.kw;
+	bool covered = tiles && p.oh * p.kh == p.h && p.ow * p.kw == p.w;
+	if (back && !covered)
 		cg_memset0(g, g->ptr[v], type_bytes(&nd->type));
 	int64_t planes = p.n * p.c, plane = p.h * p.w, oplane = p.oh * p.ow;
 	if (planes == 0)
@@ -195,6 +274,11 @@ void cg_pool(Cg *g, int v)
 		break;
 	}
 	case OP_MAX_POOL_GRAD: {
+		if (tiles) {
+			window_route(g, &p, g->ptr[v], base, w, window_argmax(g, &p, x, base, w, &(LLVMValueRef){ 0 }),
+				cg_load(g, DT_F32, gy, o));
+			break;
+		}
 		LLVMValueRef m, at = add(g, base, window_argmax(g, &p, x, base, w, &m));
 		LLVMValueRef sum = LLVMBuildFAdd(g->b, cg_load(g, DT_F32, g->ptr[v], at), cg_load(g, DT_F32, gy, o), "");
 		cg_store(g, DT_F32, g->ptr[v], at, sum);

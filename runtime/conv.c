@@ -73,10 +73,11 @@ int64_t rt_conv2d_work(const RtConv *g, RtConvOp op)
 /*
  * The columns of one tap kj: output column j reads input column j * sw +
  * off, which is inside [0, W) exactly for j in [j0, j1), computed once per
- * im2col row so that the copy loops test nothing per element.  The rows
- * are walked as nested loops over (channel, ki, kj), no division per row:
- * the narrow images of deep layers have rows of a few elements, where a
- * division or a library call per row costs as much as the row.
+ * tap (the same for every channel) so that the copy loops test nothing
+ * per element.  The rows are walked as nested loops over (ki, kj,
+ * channel), no division per row: the narrow images of deep layers have
+ * rows of a few elements, where a division or a library call per row
+ * costs as much as the row.
  */
 typedef struct {
 	int64_t off, j0, j1;
@@ -181,50 +182,56 @@ static void zero_edges(const RtConv *g, const Cols *t, Block b, const Span *sp, 
 			first[i * ow + j] = 0.0f;
 }
 
-/* im2col of one tap's block as one run (conv_span_ok). */
-static void im2col_span(const RtConv *g, const float *xc, Block b, int64_t ki, const Cols *t, float *o)
+/* im2col of one tap's block as one run (conv_span_ok), sp its span_of. */
+static void im2col_span(const RtConv *g, const float *xc, Block b, const Span *sp, const Cols *t, float *o)
 {
-	Span sp = span_of(g, b, ki, t);
-	memset(o, 0, (size_t)((sp.ia - b.i0) * g->ow) * sizeof *o);
-	memset(o + (sp.ib - b.i0) * g->ow, 0, (size_t)((b.i1 - sp.ib) * g->ow) * sizeof *o);
-	if (sp.ia == sp.ib)
+	if (sp->ia > b.i0)
+		memset(o, 0, (size_t)((sp->ia - b.i0) * g->ow) * sizeof *o);
+	if (b.i1 > sp->ib)
+		memset(o + (sp->ib - b.i0) * g->ow, 0, (size_t)((b.i1 - sp->ib) * g->ow) * sizeof *o);
+	if (sp->ia == sp->ib)
 		return;
-	float *d = o + (sp.ia - b.i0) * g->ow - sp.s;
-	if (sp.hi > sp.lo)
-		memcpy(d + sp.lo, xc + sp.lo, (size_t)(sp.hi - sp.lo) * sizeof *o);
-	zero_edges(g, t, b, &sp, o);
+	float *d = o + (sp->ia - b.i0) * g->ow - sp->s;
+	if (sp->hi > sp->lo)
+		memcpy(d + sp->lo, xc + sp->lo, (size_t)(sp->hi - sp->lo) * sizeof *o);
+	zero_edges(g, t, b, sp, o);
 }
 
 /* col2im of one tap's block as one run (conv_span_ok): the columns
    outside the image are zeroed in col first, so the run adds nothing
    there (x + 0 is x: x starts at +0 and never becomes -0). */
-static void col2im_span(const RtConv *g, float *in, Block b, int64_t ki, const Cols *t, float *xc)
+static void col2im_span(const RtConv *g, float *in, Block b, const Span *sp, const Cols *t, float *xc)
 {
-	Span sp = span_of(g, b, ki, t);
-	if (sp.ia == sp.ib)
+	if (sp->ia == sp->ib)
 		return;
-	zero_edges(g, t, b, &sp, in);
-	const float *d = in + (sp.ia - b.i0) * g->ow - sp.s;
-	if (sp.hi > sp.lo)
-		add_row(xc + sp.lo, d + sp.lo, sp.hi - sp.lo);
+	zero_edges(g, t, b, sp, in);
+	const float *d = in + (sp->ia - b.i0) * g->ow - sp->s;
+	if (sp->hi > sp->lo)
+		add_row(xc + sp->lo, d + sp->lo, sp->hi - sp->lo);
 }
 
 /* col[row][i * OW + ow] = x[c][ih][iw] (0 outside) over the block's rows,
-   x one image's group; row = (c * KH + ki) * KW + kj. */
+   x one image's group; row = (c * KH + ki) * KW + kj.  The loops go tap
+   by tap, channels innermost: a tap's columns and span are the same for
+   every channel, so they are computed once per tap, not once per row
+   (576 rows of 49 floats in a 64-channel 7x7 layer, where that work cost
+   as much as the copy). */
 static void im2col(const RtConv *g, const float *x, Block b, float *col)
 {
-	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw;
+	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw, plane = g->h * g->w, step = g->kh * g->kw * b.bl;
 	bool span = conv_span_ok(g);
-	float *out = col;
-	for (int64_t c = 0; c < cg; c++)
-		for (int64_t ki = 0; ki < g->kh; ki++)
-			for (int64_t kj = 0; kj < g->kw; kj++, out += b.bl) {
-				Cols t = cols_of(g, kj);
-				const float *xc = x + c * g->h * g->w;
-				if (span) {
-					im2col_span(g, xc, b, ki, &t, out);
-					continue;
-				}
+	for (int64_t ki = 0; ki < g->kh; ki++)
+		for (int64_t kj = 0; kj < g->kw; kj++) {
+			Cols t = cols_of(g, kj);
+			float *out = col + (ki * g->kw + kj) * b.bl;
+			if (span) {
+				Span sp = span_of(g, b, ki, &t);
+				for (int64_t c = 0; c < cg; c++)
+					im2col_span(g, x + c * plane, b, &sp, &t, out + c * step);
+				continue;
+			}
+			for (int64_t c = 0; c < cg; c++, out += step) {
+				const float *xc = x + c * plane;
 				for (int64_t i = b.i0; i < b.i1; i++) {
 					int64_t ih = i * g->sh - g->ph + ki * g->dh;
 					float *o = out + (i - b.i0) * ow;
@@ -245,25 +252,29 @@ static void im2col(const RtConv *g, const float *x, Block b, float *col)
 						o[j] = 0.0f;
 				}
 			}
+		}
 }
 
 /* x[c][ih][iw] += col[row][i * OW + ow] over the block's windows:
-   im2col's adjoint (x zeroed by the caller before the first block).
-   col is scratch: the run of a span writes zeros into it. */
+   im2col's adjoint (x zeroed by the caller before the first block), tap
+   by tap as im2col; each channel's element still gets its taps' terms in
+   (ki, kj) order.  col is scratch: the run of a span writes zeros into it. */
 static void col2im(const RtConv *g, float *col, Block b, float *x)
 {
-	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw;
+	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw, plane = g->h * g->w, step = g->kh * g->kw * b.bl;
 	bool span = conv_span_ok(g);
-	float *in = col;
-	for (int64_t c = 0; c < cg; c++)
-		for (int64_t ki = 0; ki < g->kh; ki++)
-			for (int64_t kj = 0; kj < g->kw; kj++, in += b.bl) {
-				Cols t = cols_of(g, kj);
-				float *xc = x + c * g->h * g->w;
-				if (span) {
-					col2im_span(g, in, b, ki, &t, xc);
-					continue;
-				}
+	for (int64_t ki = 0; ki < g->kh; ki++)
+		for (int64_t kj = 0; kj < g->kw; kj++) {
+			Cols t = cols_of(g, kj);
+			float *in = col + (ki * g->kw + kj) * b.bl;
+			if (span) {
+				Span sp = span_of(g, b, ki, &t);
+				for (int64_t c = 0; c < cg; c++)
+					col2im_span(g, in + c * step, b, &sp, &t, x + c * plane);
+				continue;
+			}
+			for (int64_t c = 0; c < cg; c++, in += step) {
+				float *xc = x + c * plane;
 				for (int64_t i = b.i0; i < b.i1; i++) {
 					int64_t ih = i * g->sh - g->ph + ki * g->dh;
 					if (ih < 0 || ih >= g->h)
@@ -277,6 +288,7 @@ static void col2im(const RtConv *g, float *col, Block b, float *x)
 							xr[j * sw + t.off] += cr[j];
 				}
 			}
+		}
 }
 
 /* Output rows per block: about RT_CONV_BLOCK output pixels (at least a row), so that the

@@ -427,9 +427,57 @@ static int64_t irand(int64_t lo, int64_t hi) /* lo .. hi */
  * ties (the first maximum must win on both paths), and every third case
  * holds a NaN.
  */
-static void test_pool(void)
+static void pool_case(int c, int64_t n, int64_t ch, int64_t h, int64_t w, const int64_t win[6])
 {
 	char name[96];
+	Node p = ir_proto(OP_MAX_POOL);
+	memcpy(p.ia, win, 6 * sizeof *win);
+	p.nia = 6;
+	Type xt = type_make(DT_F32, 4, (int64_t[]){ n, ch, h, w });
+	Region *r = region();
+	int o = emit(r, p, (int[]){ ir_input(r, 0, xt) }, 1);
+	Type yt = r->node[o].type;
+	arena_free(r->arena);
+	Tensor x[4], gy[2];
+	for (int k = 0; k < 4; k++) {
+		x[k] = trand(xt, -4, 4);
+		for (int64_t i = 0; i < type_numel(&xt); i++)
+			((float *)x[k].data)[i] = floorf(((float *)x[k].data)[i]);
+		if (c % 3 == 0)
+			((float *)x[k].data)[irand(0, type_numel(&xt) - 1)] = NAN;
+	}
+	gy[0] = trand(yt, -1, 1);
+	gy[1] = trand(yt, -1, 1);
+	const char *shape = type_str(&xt, (char[96]){ 0 }, 96);
+	snprintf(name, sizeof name, "max_pool_%d_%s_w%lld,%lld,%lld,%lld,%lld,%lld", c, shape, (long long)win[0],
+		(long long)win[1], (long long)win[2], (long long)win[3], (long long)win[4], (long long)win[5]);
+	one_op(name, p, &x[0], 1, 0);
+	p.op = OP_AVG_POOL;
+	name[0] = 'a', name[1] = 'v', name[2] = 'g';
+	one_op(name, p, &x[1], 1, 0);
+	p.op = OP_MAX_POOL_GRAD;
+	snprintf(name, sizeof name, "max_pool_grad_%d_%s", c, shape);
+	one_op(name, p, (Tensor[]){ x[2], gy[0] }, 2, 0);
+	p.op = OP_AVG_POOL_GRAD;
+	p.type = xt;
+	snprintf(name, sizeof name, "avg_pool_grad_%d_%s", c, shape);
+	one_op(name, p, &gy[1], 1, 0);
+	free(x[3].data);
+}
+
+/* Windows that tile the plane (no padding, stride = kernel), which
+   codegen/pool.c unrolls and whose max_pool_grad writes each window once
+   instead of adding into a zeroed dx: planes that the windows cover
+   exactly and ones with rows or columns left over, which stay 0. */
+static const int64_t pool_tiles[][10] = {
+	/* n, c, h, w, kh, kw, sh, sw, ph, pw */
+	{ 2, 3, 28, 28, 2, 2, 2, 2, 0, 0 }, { 2, 2, 10, 10, 2, 2, 2, 2, 0, 0 }, { 3, 2, 9, 11, 2, 2, 2, 2, 0, 0 },
+	{ 1, 3, 9, 12, 3, 3, 3, 3, 0, 0 }, { 2, 2, 11, 10, 3, 2, 3, 2, 0, 0 }, { 1, 2, 5, 7, 1, 1, 1, 1, 0, 0 },
+	{ 1, 1, 10, 10, 5, 5, 5, 5, 0, 0 }, { 2, 1, 13, 8, 4, 4, 4, 4, 0, 0 },
+};
+
+static void test_pool(void)
+{
 	for (int c = 0; c < 120; c++) {
 		int64_t n = irand(1, 3), ch = irand(1, 4), h = irand(1, 13), w = irand(1, 13), win[6];
 		win[0] = irand(1, 5), win[1] = irand(1, 5);
@@ -437,39 +485,11 @@ static void test_pool(void)
 		win[0] = win[0] - 2 * win[4] > h ? h + 2 * win[4] : win[0];
 		win[1] = win[1] - 2 * win[5] > w ? w + 2 * win[5] : win[1];
 		win[2] = irand(1, 3), win[3] = irand(1, 3);
-		Node p = ir_proto(OP_MAX_POOL);
-		memcpy(p.ia, win, sizeof win);
-		p.nia = 6;
-		Type xt = type_make(DT_F32, 4, (int64_t[]){ n, ch, h, w });
-		Region *r = region();
-		int o = emit(r, p, (int[]){ ir_input(r, 0, xt) }, 1);
-		Type yt = r->node[o].type;
-		arena_free(r->arena);
-		Tensor x[4], gy[2];
-		for (int k = 0; k < 4; k++) {
-			x[k] = trand(xt, -4, 4);
-			for (int64_t i = 0; i < type_numel(&xt); i++)
-				((float *)x[k].data)[i] = floorf(((float *)x[k].data)[i]);
-			if (c % 3 == 0)
-				((float *)x[k].data)[irand(0, type_numel(&xt) - 1)] = NAN;
-		}
-		gy[0] = trand(yt, -1, 1);
-		gy[1] = trand(yt, -1, 1);
-		const char *shape = type_str(&xt, (char[96]){ 0 }, 96);
-		snprintf(name, sizeof name, "max_pool_%d_%s_w%lld,%lld,%lld,%lld,%lld,%lld", c, shape, (long long)win[0],
-			(long long)win[1], (long long)win[2], (long long)win[3], (long long)win[4], (long long)win[5]);
-		one_op(name, p, &x[0], 1, 0);
-		p.op = OP_AVG_POOL;
-		name[0] = 'a', name[1] = 'v', name[2] = 'g';
-		one_op(name, p, &x[1], 1, 0);
-		p.op = OP_MAX_POOL_GRAD;
-		snprintf(name, sizeof name, "max_pool_grad_%d_%s", c, shape);
-		one_op(name, p, (Tensor[]){ x[2], gy[0] }, 2, 0);
-		p.op = OP_AVG_POOL_GRAD;
-		p.type = xt;
-		snprintf(name, sizeof name, "avg_pool_grad_%d_%s", c, shape);
-		one_op(name, p, &gy[1], 1, 0);
-		free(x[3].data);
+		pool_case(c, n, ch, h, w, win);
+	}
+	for (size_t t = 0; t < sizeof pool_tiles / sizeof pool_tiles[0]; t++) {
+		const int64_t *q = pool_tiles[t];
+		pool_case(120 + (int)t, q[0], q[1], q[2], q[3], q + 4);
 	}
 	flush();
 }
