@@ -73,6 +73,10 @@ bool cg_epi_ok(Fk *f)
 		const Node *nd = &r->node[v];
 		if (nd->op == OP_CONST || v == h)
 			continue;
+		/* a row walk computes its SMALL members (values of the outer
+		   point, such as a scalar's function) once per row: not here */
+		if (f->rows && f->level[i] == KL_SMALL)
+			return false;
 		members = true;
 		for (int k = 0; k < nd->narg; k++) {
 			int a = f->opacc[f->opstart[i] + k];
@@ -169,7 +173,11 @@ void cg_epi_run(Fk *f)
 	memcpy(dkey, f->dkey, n1 * sizeof *dkey);
 	memcpy(accum, f->accum, n1 * sizeof *accum);
 	memcpy(idx, f->idx, na * sizeof *idx);
+	/* the kernel's cached loads are its own: the tile starts without them */
 	int ncache = f->ncache;
+	Cached *cache = arena_alloc(f->a, ((size_t)ncache + 1) * sizeof *cache);
+	if (ncache)
+		memcpy(cache, f->cache, (size_t)ncache * sizeof *cache);
 	f->ncache = 0;
 	CgOuter outer;
 	cg_fn_enter(g, tile, (unsigned)f->npar, &outer);
@@ -178,6 +186,8 @@ void cg_epi_run(Fk *f)
 			g->ptr[v] = LLVMGetParam(tile, (unsigned)f->param[v]);
 	tile_body(f, tile, (unsigned)f->npar);
 	cg_fn_leave(g, &outer);
+	if (ncache)
+		memcpy(f->cache, cache, (size_t)ncache * sizeof *cache);
 	f->ncache = ncache;
 	memcpy(g->ptr, ptr, (size_t)r->nnode * sizeof *ptr);
 	memcpy(f->dkey, dkey, n1 * sizeof *dkey);

@@ -2,7 +2,8 @@
  * test_epilogue.c — a fused kernel's members run on the tiles of its GEMM
  * head (codegen/epilogue.c): a bias with activations and a constant, a
  * residual add, dropout, column sums (a bias gradient, a sum over the middle
- * axis of a folded batch), after products on sinter's own GEMM with edge
+ * axis of a folded batch), optimizer steps after a weight gradient and after
+ * a bias gradient (scalar inputs read at every point), after products on sinter's own GEMM with edge
  * tiles (M, N not multiples of the tile), two K blocks, several M blocks, a
  * transposed operand, a batch folded into the rows, and a product large
  * enough for the pool.
@@ -83,6 +84,49 @@ static const struct {
 	  "  %5 = dropout %4 {p=0.25, stream=3} : f32[1500,100]\n"
 	  "  %6 = sum %5 {axes=[0], keep=1} : f32[1,100]\n"
 	  "  return %5, %6\n"
+	  "}\n", true },
+	/* an optimizer update after a weight gradient (ta): scalar inputs (the
+	   step sizes) read at every point, state written back */
+	{ "region adam(6) {\n"
+	  "  %0 = input 0 : f32[100,40]\n"
+	  "  %1 = input 1 : f32[100,40]\n"
+	  "  %2 = input 2 : f32[64,100]\n"
+	  "  %3 = input 3 : f32[64,40]\n"
+	  "  %4 = input 4 : f32\n"
+	  "  %5 = input 5 : f32\n"
+	  "  %6 = matmul %2, %3 {ta=1, tb=0} : f32[100,40]\n"
+	  "  %7 = const 0.9 : f32\n"
+	  "  %8 = const 0.1 : f32\n"
+	  "  %9 = mul %7, %0 : f32[100,40]\n"
+	  "  %10 = mul %8, %6 : f32[100,40]\n"
+	  "  %11 = add %9, %10 : f32[100,40]\n"
+	  "  %12 = mul %6, %6 : f32[100,40]\n"
+	  "  %13 = add %1, %12 : f32[100,40]\n"
+	  "  %14 = div %4, %5 : f32\n"
+	  "  %15 = sqrt %13 : f32[100,40]\n"
+	  "  %16 = div %11, %15 : f32[100,40]\n"
+	  "  %17 = mul %14, %16 : f32[100,40]\n"
+	  "  return %11, %13, %17\n"
+	  "}\n", true },
+	/* a bias gradient and the bias's SGD step after it: a scalar step size
+	   read at every point by the walk after the product, and once per call
+	   in the kernel (a load the tile must not take over) */
+	{ "region bias_step(6) {\n"
+	  "  %0 = input 0 : f32[64,48]\n"
+	  "  %1 = input 1 : f32[48,32]\n"
+	  "  %2 = input 2 : f32[32]\n"
+	  "  %3 = input 3 : f32\n"
+	  "  %4 = input 4 : f32\n"
+	  "  %5 = input 5 : f32[64,32]\n"
+	  "  %6 = matmul %0, %1 {ta=0, tb=0} : f32[64,32]\n"
+	  "  %7 = mul %6, %5 : f32[64,32]\n"
+	  "  %8 = add %7, %2 : f32[64,32]\n"
+	  "  %9 = mul %8, %4 : f32[64,32]\n"
+	  "  %10 = sum %9 {axes=[0], keep=0} : f32[32]\n"
+	  "  %11 = mul %10, %3 : f32[32]\n"
+	  "  %12 = mul %11, %4 : f32[32]\n"
+	  "  %13 = sub %2, %12 : f32[32]\n"
+	  "  return %9, %13\n"
 	  "}\n", true },
 	/* a softmax over the product's rows: its reductions need whole rows */
 	{ "region softmax_rows(2) {\n"
