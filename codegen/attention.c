@@ -145,21 +145,27 @@ void cg_attention(Cg *g, int v)
 {
 	const Region *r = g->r;
 	RtAttn ga = ir_attention_of(r, v);
-	LLVMValueRef f[6] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
-		LLVMConstReal(g->f64, ga.scale) };
-	LLVMValueRef geom = cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 6, 0), "attn");
+	LLVMValueRef f[15] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
+		LLVMConstReal(g->f64, ga.scale), cg_i64(g, ga.x_b), cg_i64(g, ga.x_h), cg_i64(g, ga.x_row),
+		cg_i64(g, ga.dx_part), cg_i64(g, ga.o_b), cg_i64(g, ga.o_h), cg_i64(g, ga.o_row), cg_i64(g, ga.l_h),
+		cg_i64(g, ga.l_off) };
+	LLVMValueRef geom = cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 15, 0), "attn");
 	const Node *nd = &r->node[v];
-	bool fwd = nd->op == OP_ATTENTION;
-	int nseg = fwd ? 4 : 6;
+	bool fwd = nd->op == OP_ATTENTION, packed = ir_attention_packed(r, v);
+	int nx = packed ? 1 : 3, nseg = fwd ? nx + 1 : nx + 3;
 	LLVMValueRef seg = nd->narg == nseg ? g->ptr[ir_operand(r, v, nseg - 1)] : LLVMConstNull(g->ptrty);
 	LLVMTypeRef pt[11];
 	for (int k = 0; k < 11; k++)
 		pt[k] = g->ptrty;
-	LLVMValueRef a[11] = { geom, g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[ir_operand(r, v, 2)] };
-	int n = 4;
+	LLVMValueRef a[11] = { geom };
+	int n = 1;
+	/* the packed form's k and v lie dx_part floats after q in x */
+	for (int k = 0; k < 3; k++)
+		a[n++] = packed ? cg_elem_ptr(g, DT_F32, g->ptr[ir_operand(r, v, 0)], cg_i64(g, k * ga.dx_part))
+				: g->ptr[ir_operand(r, v, k)];
 	if (!fwd) {
-		a[n++] = g->ptr[ir_operand(r, v, 3)];
-		a[n++] = g->ptr[ir_operand(r, v, 4)];
+		a[n++] = g->ptr[ir_operand(r, v, nx)];
+		a[n++] = g->ptr[ir_operand(r, v, nx + 1)];
 	}
 	a[n++] = seg;
 	a[n++] = g->ptr[v];

@@ -95,7 +95,7 @@ void host_trace_switch(Ev *ev, Trace *tr);
 BuiltinFn hostlib_print, hostlib_log, hostlib_minimize, hostlib_len, hostlib_data, hostlib_split,
 	hostlib_batches, hostlib_params, hostlib_checkpoint, hostlib_convert, hostlib_str, hostlib_assert;
 /* host/prims_pool.c: max_pool2d and avg_pool2d (by the row's op), pad. */
-BuiltinFn prim_conv2d, prim_pool, prim_pad, prim_attention;
+BuiltinFn prim_conv2d, prim_pool, prim_pad, prim_attention, prim_attention_qkv;
 /* host.c.  checkpoint: the host variables (numbers, lists of numbers) of
    the scopes around the running loops, as meta.var.LEVEL.HOPS.NAME
    tensors i32[rows, 3]; returns their count, names and tensors (arena). */

@@ -611,6 +611,7 @@ const Builtin builtin_table[] = {
 	TENSOR("dropout", "x, p", p_dropout, OP_DROPOUT),
 	TENSOR("conv2d", "x, w, stride=, padding=, dilation=, groups=", prim_conv2d, OP_CONV2D),
 	TENSOR("attention", "q, k, v, causal=, scale=, segment=", prim_attention, OP_ATTENTION),
+	TENSOR("attention_qkv", "x, heads, causal=, scale=, segment=", prim_attention_qkv, OP_ATTENTION),
 	HOST(INIT, "normal", "std=, mean=", p_init), HOST(INIT, "uniform", "lo=, hi=", p_init),
 	HOST(INIT, "constant", "value", p_init),
 	/* named in parameter declarations only: not callable */

@@ -151,6 +151,37 @@ Value prim_pad(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, 
  * it.  segment i32[B, T] (or a list of lists of ints) keeps each position
  * to the keys of its own segment.
  */
+/* The attention node of nx operands (q, k, v or the packed x) in ops[],
+   heads (0: not packed), and the options causal, scale and segment in
+   opt[0..3); D is the head size, for the default scale (0: the shape rule
+   will refuse).  Returns y, o without the log-sum-exps of its last axis. */
+static Value attention_call(Ev *ev, Loc loc, int *ops, int nx, int64_t heads, int64_t D, const Value *opt)
+{
+	Node p = ir_proto(OP_ATTENTION);
+	if (opt[0].kind != V_NONE && opt[0].kind != V_BOOL)
+		ev_error(ev, loc, "attention: causal must be a bool, got a %s", value_kind_name(&opt[0]));
+	p.ia[0] = opt[0].kind == V_NONE || opt[0].i != 0;
+	p.ia[1] = heads;
+	p.nia = heads ? 2 : 1;
+	if (opt[1].kind != V_NONE && !is_number(&opt[1]))
+		ev_error(ev, loc, "attention: scale must be a number, got a %s", value_kind_name(&opt[1]));
+	p.f = opt[1].kind != V_NONE ? num(&opt[1]) : D > 0 ? 1 / sqrt((double)D) : 1;
+	int nops = nx;
+	if (opt[2].kind != V_NONE)
+		ops[nops++] = ev_node(ev, opt[2], loc, DT_COUNT);
+	char err[400];
+	int o = ir_emit(ev->tr->r, &p, ops, nops, err, sizeof err);
+	if (o < 0)
+		ev_error(ev, loc, "%s", err);
+	/* y = o[..., 0:D] (0:C packed) */
+	Type t = ev->tr->r->node[o].type;
+	Node s = ir_proto(OP_SLICE);
+	for (int k = 0; k < t.rank; k++)
+		s.ia[3 * k] = 0, s.ia[3 * k + 1] = t.dim[k] - (k == t.rank - 1 ? heads ? heads : 1 : 0), s.ia[3 * k + 2] = 1;
+	s.nia = 3 * t.rank;
+	return v_tensor(ir_emit(ev->tr->r, &s, &o, 1, NULL, 0));
+}
+
 Value prim_attention(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
 {
 	Value v[6];
@@ -158,27 +189,28 @@ Value prim_attention(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **n
 	int ops[4];
 	for (int k = 0; k < 3; k++)
 		ops[k] = ev_node(ev, v[k], loc, DT_COUNT);
-	Node p = ir_proto(OP_ATTENTION);
-	if (v[3].kind != V_NONE && v[3].kind != V_BOOL)
-		ev_error(ev, loc, "attention: causal must be a bool, got a %s", value_kind_name(&v[3]));
-	p.ia[0] = v[3].kind == V_NONE || v[3].i != 0;
-	p.nia = 1;
 	const Type *q = &ev->tr->r->node[ops[0]].type;
-	if (v[4].kind != V_NONE && !is_number(&v[4]))
-		ev_error(ev, loc, "attention: scale must be a number, got a %s", value_kind_name(&v[4]));
-	p.f = v[4].kind != V_NONE ? num(&v[4]) : q->rank == 4 && q->dim[3] > 0 ? 1 / sqrt((double)q->dim[3]) : 1;
-	int nops = 3;
-	if (v[5].kind != V_NONE)
-		ops[nops++] = ev_node(ev, v[5], loc, DT_COUNT);
-	char err[400];
-	int o = ir_emit(ev->tr->r, &p, ops, nops, err, sizeof err);
-	if (o < 0)
-		ev_error(ev, loc, "%s", err);
-	/* y = o[..., 0:D] */
-	Type t = ev->tr->r->node[o].type;
-	Node s = ir_proto(OP_SLICE);
-	for (int k = 0; k < 4; k++)
-		s.ia[3 * k] = 0, s.ia[3 * k + 1] = t.dim[k] - (k == 3), s.ia[3 * k + 2] = 1;
-	s.nia = 12;
-	return v_tensor(ir_emit(ev->tr->r, &s, &o, 1, NULL, 0));
+	return attention_call(ev, loc, ops, 3, 0, q->rank == 4 ? q->dim[3] : 0, v + 3);
+}
+
+/*
+ * attention_qkv(x, heads, causal = true, scale = 1 / sqrt(D), segment =
+ * none): the same over x f32[B, T, 3C] as a GPT's qkv product gives it,
+ * q, k, v side by side and in each the heads of D = C / heads features;
+ * returns y f32[B, T, C], the heads side by side.  One packed attention
+ * node ({heads}, ir/attention.c), which reads x and writes y in place of
+ * the slices and transposes that would make q, k, v [B, H, T, D].
+ */
+Value prim_attention_qkv(Ev *ev, const Builtin *b, Loc loc, Value *a, const char **names, int n)
+{
+	Value v[5];
+	get_args(ev, loc, b->name, b->spec, a, names, n, v);
+	int ops[2] = { ev_node(ev, v[0], loc, DT_COUNT) };
+	if (v[1].kind != V_INT)
+		ev_error(ev, loc, "attention_qkv: heads must be an int, got a %s", value_kind_name(&v[1]));
+	if (v[1].i < 1)
+		ev_error(ev, loc, "attention_qkv: heads must be positive, got %lld", (long long)v[1].i);
+	const Type *x = &ev->tr->r->node[ops[0]].type;
+	int64_t H = v[1].i, D = x->rank == 3 && x->dim[2] % (3 * H) == 0 ? x->dim[2] / (3 * H) : 0;
+	return attention_call(ev, loc, ops, 1, H, D, v + 2);
 }

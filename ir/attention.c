@@ -11,6 +11,21 @@
  *       f32[3, B, H, T, D]: the gradients of q, k and v given o and do
  *       (d loss / d o, whose last column is the log-sum-exp's gradient).
  *
+ * The packed form, {heads = H}, is the same computation on the layout a
+ * GPT's qkv product gives, so that no slice or transpose surrounds it:
+ *
+ *   attention(x [, segment]) {causal, scale, heads}
+ *       x f32[B, T, 3C] with C = H D: q, k, v side by side, head j of each
+ *       its features j D .. (j + 1) D; result o f32[B, T, C + H]: the heads'
+ *       outputs side by side (y, what the proj product reads), then the H
+ *       log-sum-exps of the row.
+ *   attention_grad(x, o, do [, segment]) {causal, scale, heads}
+ *       f32[B, T, 3C]: dq, dk, dv laid out as x (what x's producer's
+ *       gradient reads).
+ *
+ * Both forms are one geometry with strides (RtAttn), which the kernels here
+ * and in runtime/attention.c walk.
+ *
  * Row i always sees key i, so no row is empty whatever the mask.  The
  * kernels here write the definitions out a row at a time, summing in
  * double, with the T x T matrix of a (batch, head) in memory: the oracle
@@ -39,17 +54,44 @@ static bool refuse(char *err, size_t errlen, const char *fmt, ...)
 	return false;
 }
 
-/* q, k, v and the optional segment (operand seg, -1: none) of node n. */
+/* Operands q, k, v stand in: 1 in the packed form, 3 in the other. */
+static int n_qkv(const Node *n)
+{
+	return n->ia[1] > 0 ? 1 : 3;
+}
+
+/* The packed operand x f32[B, T, 3 H D] of node n. */
+static bool check_packed(const Node *n, const Type *x, char *err, size_t errlen)
+{
+	const char *name = op_info[n->op].name;
+	char a[TS];
+	int64_t H = n->ia[1];
+	if (x->dt != DT_F32 || x->rank != 3)
+		return refuse(err, errlen, "%s: x must be f32[B, T, 3C], got %s", name, type_str(x, a, TS));
+	if (x->dim[1] < 1 || x->dim[2] < 1 || x->dim[2] % (3 * H) != 0)
+		return refuse(err, errlen, "%s: x %s must have positions and 3 x %lld heads x D features", name,
+			type_str(x, a, TS), (long long)H);
+	return true;
+}
+
+/* q, k, v (or the packed x) and the optional segment (operand seg, -1:
+   none) of node n. */
 static bool check_qkv(const Region *r, const Node *n, const int *args, int seg, char *err, size_t errlen)
 {
 	const char *name = op_info[n->op].name;
 	char a[TS], b[TS];
 	const Type *q = &r->node[args[0]].type;
-	if (q->dt != DT_F32 || q->rank != 4)
+	if (n->ia[1] < 0)
+		return refuse(err, errlen, "%s: heads must be positive, got %lld", name, (long long)n->ia[1]);
+	if (n->ia[1] > 0) { /* k and v are in x */
+		if (!check_packed(n, q, err, errlen))
+			return false;
+	} else if (q->dt != DT_F32 || q->rank != 4) {
 		return refuse(err, errlen, "%s: q must be f32[B, H, T, D], got %s", name, type_str(q, a, TS));
-	if (q->dim[2] < 1 || q->dim[3] < 1)
+	} else if (q->dim[2] < 1 || q->dim[3] < 1) {
 		return refuse(err, errlen, "%s: q %s has no positions or features", name, type_str(q, a, TS));
-	for (int k = 1; k < 3; k++) {
+	}
+	for (int k = 1; k < n_qkv(n); k++) {
 		const Type *t = &r->node[args[k]].type;
 		if (!type_eq(t, q))
 			return refuse(err, errlen, "%s: %s must have q's type %s, got %s", name, k == 1 ? "k" : "v",
@@ -62,38 +104,55 @@ static bool check_qkv(const Region *r, const Node *n, const int *args, int seg, 
 	if (seg < 0)
 		return true;
 	const Type *s = &r->node[args[seg]].type;
-	if (s->dt != DT_I32 || s->rank != 2 || s->dim[0] != q->dim[0] || s->dim[1] != q->dim[2])
-		return refuse(err, errlen, "%s: segment must be i32[%lld,%lld] (q is %s), got %s", name,
-			(long long)q->dim[0], (long long)q->dim[2], type_str(q, a, TS), type_str(s, b, TS));
+	int64_t T = q->dim[n->ia[1] > 0 ? 1 : 2];
+	if (s->dt != DT_I32 || s->rank != 2 || s->dim[0] != q->dim[0] || s->dim[1] != T)
+		return refuse(err, errlen, "%s: segment must be i32[%lld,%lld] (%s is %s), got %s", name,
+			(long long)q->dim[0], (long long)T, n->ia[1] > 0 ? "x" : "q", type_str(q, a, TS), type_str(s, b, TS));
 	return true;
+}
+
+/* The type of o given q (or x). */
+static Type o_type(const Node *n, const Type *q)
+{
+	Type o = *q;
+	if (n->ia[1] > 0)
+		o.dim[2] = o.dim[2] / 3 + n->ia[1];
+	else
+		o.dim[3]++;
+	return o;
 }
 
 bool sh_attention(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
-	if (n->narg != 3 && n->narg != 4)
-		return refuse(err, errlen, "attention: expected 3 or 4 operands (q, k, v, segment), got %d", n->narg);
-	if (!check_qkv(r, n, args, n->narg == 4 ? 3 : -1, err, errlen))
+	int nx = n_qkv(n);
+	if (n->narg != nx && n->narg != nx + 1)
+		return refuse(err, errlen, "attention: expected %s, got %d operands",
+			nx == 1 ? "1 or 2 operands (x, segment)" : "3 or 4 operands (q, k, v, segment)", n->narg);
+	if (!check_qkv(r, n, args, n->narg == nx + 1 ? nx : -1, err, errlen))
 		return false;
-	n->type = r->node[args[0]].type;
-	n->type.dim[3]++;
+	n->type = o_type(n, &r->node[args[0]].type);
 	return true;
 }
 
 bool sh_attention_grad(const Region *r, Node *n, const int *args, char *err, size_t errlen)
 {
-	if (n->narg != 5 && n->narg != 6)
-		return refuse(err, errlen, "attention_grad: expected 5 or 6 operands (q, k, v, o, do, segment), got %d",
-			n->narg);
-	if (!check_qkv(r, n, args, n->narg == 6 ? 5 : -1, err, errlen))
+	int nx = n_qkv(n);
+	if (n->narg != nx + 2 && n->narg != nx + 3)
+		return refuse(err, errlen, "attention_grad: expected %s, got %d operands",
+			nx == 1 ? "3 or 4 operands (x, o, do, segment)" : "5 or 6 operands (q, k, v, o, do, segment)", n->narg);
+	if (!check_qkv(r, n, args, n->narg == nx + 3 ? nx + 2 : -1, err, errlen))
 		return false;
-	Type o = r->node[args[0]].type;
-	o.dim[3]++;
+	Type o = o_type(n, &r->node[args[0]].type);
 	char a[TS], b[TS];
-	for (int k = 3; k < 5; k++)
+	for (int k = nx; k < nx + 2; k++)
 		if (!type_eq(&r->node[args[k]].type, &o))
-			return refuse(err, errlen, "attention_grad: %s must be %s, got %s", k == 3 ? "o" : "do",
+			return refuse(err, errlen, "attention_grad: %s must be %s, got %s", k == nx ? "o" : "do",
 				type_str(&o, a, TS), type_str(&r->node[args[k]].type, b, TS));
 	Type t = r->node[args[0]].type;
+	if (nx == 1) { /* dx: x's type */
+		n->type = t;
+		return true;
+	}
 	t.rank = 5;
 	for (int k = 4; k > 0; k--)
 		t.dim[k] = t.dim[k - 1];
@@ -106,7 +165,19 @@ RtAttn ir_attention_of(const Region *r, int v)
 {
 	const Node *n = &r->node[v];
 	const Type *q = &r->node[ir_operand(r, v, 0)].type;
-	RtAttn g = { q->dim[0], q->dim[1], q->dim[2], q->dim[3], n->ia[0] != 0, n->f };
+	int64_t H = n->ia[1];
+	if (H > 0) { /* x [B, T, 3C], o [B, T, C + H] */
+		int64_t B = q->dim[0], T = q->dim[1], C = q->dim[2] / 3, D = C / H;
+		RtAttn g = { B, H, T, D, n->ia[0] != 0, n->f, .x_b = T * 3 * C, .x_h = D, .x_row = 3 * C, .dx_part = C,
+			.o_b = T * (C + H), .o_h = D, .o_row = C + H, .l_h = 1, .l_off = C };
+		return g;
+	}
+	/* q, k, v [B, H, T, D]; o [B, H, T, D + 1]; the gradient [3, B, H, T, D] */
+	int64_t B = q->dim[0], T = q->dim[2], D = q->dim[3];
+	H = q->dim[1];
+	RtAttn g = { B, H, T, D, n->ia[0] != 0, n->f, .x_b = H * T * D, .x_h = T * D, .x_row = D,
+		.dx_part = B * H * T * D, .o_b = H * T * (D + 1), .o_h = T * (D + 1), .o_row = D + 1, .l_h = T * (D + 1),
+		.l_off = D };
 	return g;
 }
 
@@ -114,7 +185,13 @@ RtAttn ir_attention_of(const Region *r, int v)
 static int seg_operand(const Region *r, int v)
 {
 	const Node *n = &r->node[v];
-	return n->narg == (n->op == OP_ATTENTION ? 4 : 6) ? ir_operand(r, v, n->narg - 1) : -1;
+	int nx = n_qkv(n);
+	return n->narg == (n->op == OP_ATTENTION ? nx + 1 : nx + 3) ? ir_operand(r, v, n->narg - 1) : -1;
+}
+
+bool ir_attention_packed(const Region *r, int v)
+{
+	return r->node[v].ia[1] > 0;
 }
 
 int ir_attention_emit(Region *r, int q, int k, int v, int seg, bool causal, double scale)
@@ -130,17 +207,34 @@ int ir_attention_emit(Region *r, int q, int k, int v, int seg, bool causal, doub
 	return a;
 }
 
+int ir_attention_packed_emit(Region *r, int x, int heads, int seg, bool causal, double scale)
+{
+	Node p = ir_proto(OP_ATTENTION);
+	p.ia[0] = causal;
+	p.ia[1] = heads;
+	p.nia = 2;
+	p.f = scale;
+	char err[512];
+	int a = ir_emit(r, &p, (int[]){ x, seg }, seg >= 0 ? 2 : 1, err, sizeof err);
+	if (a < 0)
+		die("region %s: %s", r->name, err);
+	return a;
+}
+
 int ir_attention_grad_emit(Region *r, int v, int g)
 {
 	const Node *n = &r->node[v];
 	Node p = ir_proto(OP_ATTENTION_GRAD);
 	p.ia[0] = n->ia[0];
-	p.nia = 1;
+	p.ia[1] = n->ia[1];
+	p.nia = n->nia;
 	p.f = n->f;
-	int seg = seg_operand(r, v);
-	int args[6] = { ir_operand(r, v, 0), ir_operand(r, v, 1), ir_operand(r, v, 2), v, g, seg };
+	int seg = seg_operand(r, v), nx = n_qkv(n), args[6];
+	for (int k = 0; k < nx; k++)
+		args[k] = ir_operand(r, v, k);
+	args[nx] = v, args[nx + 1] = g, args[nx + 2] = seg;
 	char err[512];
-	int a = ir_emit(r, &p, args, seg >= 0 ? 6 : 5, err, sizeof err);
+	int a = ir_emit(r, &p, args, seg >= 0 ? nx + 3 : nx + 2, err, sizeof err);
 	if (a < 0)
 		die("region %s: %s", r->name, err);
 	return a;
@@ -155,17 +249,17 @@ static bool sees(const RtAttn *g, const int32_t *seg, int64_t b, int64_t i, int6
 }
 
 /* The probabilities p[T][T] of one (batch b, head) and each row's
-   log-sum-exp, in double. */
+   log-sum-exp, in double; q and k rows x_row apart. */
 static void probs(const RtAttn *g, const int32_t *seg, int64_t b, const float *q, const float *k, double *p,
 	double *lse)
 {
-	int64_t T = g->t, D = g->d;
+	int64_t T = g->t, D = g->d, lx = g->x_row;
 	for (int64_t i = 0; i < T; i++) {
 		double *row = p + i * T, mx = -INFINITY, sum = 0;
 		for (int64_t j = 0; j < T; j++) {
 			double s = 0;
 			for (int64_t d = 0; d < D; d++)
-				s += (double)q[i * D + d] * k[j * D + d];
+				s += (double)q[i * lx + d] * k[j * lx + d];
 			row[j] = sees(g, seg, b, i, j) ? s * g->scale : -INFINITY;
 			mx = row[j] > mx ? row[j] : mx;
 		}
@@ -177,26 +271,37 @@ static void probs(const RtAttn *g, const int32_t *seg, int64_t b, const float *q
 	}
 }
 
+/* The q, k, v of node v's (batch b, head h), from its operands in[]: three
+   of them, or k and v dx_part after q in the packed x. */
+static void qkv_of(const Region *r, int v, const RtAttn *g, Tensor *const *in, int64_t b, int64_t h, const float *x[3])
+{
+	int64_t off = b * g->x_b + h * g->x_h;
+	for (int k = 0; k < 3; k++)
+		x[k] = ir_attention_packed(r, v) ? (const float *)in[0]->data + k * g->dx_part + off
+						 : (const float *)in[k]->data + off;
+}
+
 KERNEL(ik_attention)
 {
 	RtAttn g = ir_attention_of(r, v);
-	int64_t T = g.t, D = g.d, td = T * D;
-	const int32_t *seg = r->node[v].narg == 4 ? in[3]->data : NULL;
+	int64_t T = g.t, D = g.d, lo = g.o_row;
+	const int32_t *seg = r->node[v].narg == n_qkv(&r->node[v]) + 1 ? in[r->node[v].narg - 1]->data : NULL;
 	double *p = xmalloc((size_t)(T * T + T) * sizeof *p), *lse = p + T * T;
 	float *o = out->data;
 	for (int64_t bh = 0; bh < g.b * g.h; bh++) {
-		const float *q = (const float *)in[0]->data + bh * td, *k = (const float *)in[1]->data + bh * td;
-		const float *vv = (const float *)in[2]->data + bh * td;
-		probs(&g, seg, bh / g.h, q, k, p, lse);
+		int64_t b = bh / g.h, h = bh % g.h;
+		const float *x[3];
+		qkv_of(r, v, &g, in, b, h, x);
+		probs(&g, seg, b, x[0], x[1], p, lse);
+		float *y = o + b * g.o_b + h * g.o_h, *l = o + b * g.o_b + h * g.l_h + g.l_off;
 		for (int64_t i = 0; i < T; i++) {
-			float *y = o + (bh * T + i) * (D + 1);
 			for (int64_t d = 0; d < D; d++) {
 				double acc = 0;
 				for (int64_t j = 0; j < T; j++)
-					acc += p[i * T + j] * vv[j * D + d];
-				y[d] = (float)acc;
+					acc += p[i * T + j] * x[2][j * g.x_row + d];
+				y[i * lo + d] = (float)acc;
 			}
-			y[D] = (float)lse[i];
+			l[i * lo] = (float)lse[i];
 		}
 	}
 	free(p);
@@ -205,25 +310,27 @@ KERNEL(ik_attention)
 KERNEL(ik_attention_grad)
 {
 	RtAttn g = ir_attention_of(r, v);
-	int64_t T = g.t, D = g.d, td = T * D, n = g.b * g.h;
-	const int32_t *seg = r->node[v].narg == 6 ? in[5]->data : NULL;
+	int64_t T = g.t, D = g.d, lx = g.x_row, lo = g.o_row, nx = n_qkv(&r->node[v]);
+	const int32_t *seg = r->node[v].narg == nx + 3 ? in[nx + 2]->data : NULL;
 	double *p = xmalloc((size_t)(2 * T * T + T) * sizeof *p), *ds = p + T * T, *lse = ds + T * T;
-	float *dq = out->data, *dk = dq + n * td, *dv = dk + n * td;
-	for (int64_t bh = 0; bh < n; bh++) {
-		const float *q = (const float *)in[0]->data + bh * td, *k = (const float *)in[1]->data + bh * td;
-		const float *vv = (const float *)in[2]->data + bh * td;
-		const float *o = (const float *)in[3]->data + bh * T * (D + 1), *dout = (const float *)in[4]->data + bh * T * (D + 1);
-		probs(&g, seg, bh / g.h, q, k, p, lse);
+	for (int64_t bh = 0; bh < g.b * g.h; bh++) {
+		int64_t b = bh / g.h, h = bh % g.h, oo = b * g.o_b + h * g.o_h, loff = b * g.o_b + h * g.l_h + g.l_off;
+		const float *x[3];
+		qkv_of(r, v, &g, in, b, h, x);
+		const float *q = x[0], *k = x[1], *vv = x[2];
+		const float *y = (const float *)in[nx]->data + oo, *dy = (const float *)in[nx + 1]->data + oo;
+		const float *dlse = (const float *)in[nx + 1]->data + loff;
+		float *dq = (float *)out->data + b * g.x_b + h * g.x_h, *dk = dq + g.dx_part, *dv = dk + g.dx_part;
+		probs(&g, seg, b, q, k, p, lse);
 		/* ds_ij = p_ij (dy_i . v_j - (dy_i . y_i - dlse_i)) */
 		for (int64_t i = 0; i < T; i++) {
-			const float *y = o + i * (D + 1), *dy = dout + i * (D + 1);
-			double di = -(double)dy[D];
+			double di = -(double)dlse[i * lo];
 			for (int64_t d = 0; d < D; d++)
-				di += (double)dy[d] * y[d];
+				di += (double)dy[i * lo + d] * y[i * lo + d];
 			for (int64_t j = 0; j < T; j++) {
 				double dp = 0;
 				for (int64_t d = 0; d < D; d++)
-					dp += (double)dy[d] * vv[j * D + d];
+					dp += (double)dy[i * lo + d] * vv[j * lx + d];
 				ds[i * T + j] = p[i * T + j] * (dp - di);
 			}
 		}
@@ -231,13 +338,13 @@ KERNEL(ik_attention_grad)
 			for (int64_t d = 0; d < D; d++) {
 				double aq = 0, ak = 0, av = 0;
 				for (int64_t j = 0; j < T; j++) {
-					aq += ds[i * T + j] * k[j * D + d];
-					ak += ds[j * T + i] * q[j * D + d];
-					av += p[j * T + i] * dout[j * (D + 1) + d];
+					aq += ds[i * T + j] * k[j * lx + d];
+					ak += ds[j * T + i] * q[j * lx + d];
+					av += p[j * T + i] * dy[j * lo + d];
 				}
-				dq[bh * td + i * D + d] = (float)(aq * g.scale);
-				dk[bh * td + i * D + d] = (float)(ak * g.scale);
-				dv[bh * td + i * D + d] = (float)av;
+				dq[i * lx + d] = (float)(aq * g.scale);
+				dk[i * lx + d] = (float)(ak * g.scale);
+				dv[i * lx + d] = (float)av;
 			}
 	}
 	free(p);

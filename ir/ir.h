@@ -120,7 +120,8 @@ enum {
  *   MAX_POOL, AVG_POOL and their _GRAD ops: ia[0..6) = kernel height
  *                and width, stride height and width, padding height and
  *                width (ir/pool.h); AVG_POOL_GRAD's result type is x's
- *   ATTENTION, ATTENTION_GRAD  ia[0] = causal (0 or 1), f = score scale
+ *   ATTENTION, ATTENTION_GRAD  ia[0] = causal (0 or 1), f = score scale,
+ *                ia[1] = heads of the packed form (0: q, k, v apart)
  *                (ir/attention.c)
  * TAKE, SCATTER_ROWS and ONE_HOT carry `loc`, where their indices came from
  * in the source, for the range check at run time.
@@ -196,7 +197,8 @@ enum {
 	A_CAUSAL = 1 << 19,    /* {causal}: attention's causal mask, ia[0] */
 	A_SCALE = 1 << 20,     /* {scale}: attention's score scale, f */
 	A_BF16 = 1 << 21,      /* {bf16}: matmul with bf16 operands, f32 accumulation, ia[2] (passes/precision.c) */
-	ATTR_BITS = 22
+	A_HEADS = 1 << 22,     /* {heads}: attention's packed form and its number of heads, ia[1] */
+	ATTR_BITS = 23
 };
 
 /* How an attribute's value is written. */

@@ -60,6 +60,7 @@ const AttrDef attr_def[ATTR_BITS] = {
 	{ "causal", AK_FLAG, AS_IA0, AU_ZERO },
 	{ "scale", AK_FLOAT, AS_F, AU_NEEDED },
 	{ "bf16", AK_FLAG, AS_IA2, AU_SET },
+	{ "heads", AK_INT, AS_IA1, AU_SET },
 };
 
 int64_t attr_int(const Node *n, AttrSlot slot)

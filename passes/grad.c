@@ -455,12 +455,17 @@ void gr_conv2d_dw(AdCtx *ad, int v, int g)
 
 /* ---- attention ----
  * One attention_grad node gives the three gradients stacked on a new first
- * axis; each is a slice of it.  The segment carries none. */
+ * axis; each is a slice of it.  The packed form's is x's gradient whole,
+ * laid out as x.  The segment carries none. */
 
 void gr_attention(AdCtx *ad, int v, int g)
 {
 	Region *r = ad_region(ad);
 	int d = ir_attention_grad_emit(r, v, g);
+	if (ir_attention_packed(r, v)) {
+		ad_accum(ad, arg(ad, v, 0), d);
+		return;
+	}
 	Type t = ty(ad, arg(ad, v, 0));
 	for (int k = 0; k < 3; k++) {
 		Node p = ir_proto(OP_SLICE);

@@ -7,8 +7,14 @@
  * a block of RT_ATTN_BK keys.  The forward keeps, per query row, the
  * running maximum m and sum l of exp(s - m) and rescales its accumulator
  * of p v when m grows (online softmax), so the T x T matrix is never
- * written; it stores y and the row's log-sum-exp m + log l side by side,
- * o = [y | lse] of D + 1 floats per row, which is all the backward keeps.
+ * written; it stores y and the row's log-sum-exp m + log l, which is all
+ * the backward keeps besides q, k and v.  Where q, k, v, y, the lse and
+ * the gradients lie is RtAttn's strides: [B, H, T, D] tensors with o =
+ * [y | lse] of D + 1 floats per row, or the packed form's [B, T, 3C] x
+ * read in place, y [B, T, C] and the lse in H more columns of its rows,
+ * and dq, dk, dv written into one [B, T, 3C] gradient; the tile products
+ * take the row strides as their leading dimensions, so no layout costs a
+ * copy.
  * The backward recomputes each tile's probabilities from q, k and the
  * saved lse (p = exp(s - lse)), and with D_i = rowsum(dy * y) - dlse
  * (the lse column's own gradient folded in) gives ds = p (dp - D_i):
@@ -85,21 +91,22 @@ int64_t rt_attention_side(const RtAttn *g, bool keys, int s)
 
 RtAttnProduct rt_attention_product(const RtAttn *g, RtAttnProd p, int64_t ni, int64_t nj)
 {
-	int64_t D = g->d, ld = D + 1;
+	/* q, k, v, dq, dk and dv rows x_row apart, y's and dy's o_row */
+	int64_t D = g->d, lx = g->x_row, lo = g->o_row;
 	float scale = (float)g->scale;
 	switch (p) {
 	case RT_ATTN_S: /* s[ni, nj] (rows BK apart) = scale q k^T */
-		return (RtAttnProduct){ ni, nj, D, D, D, BK, false, true, false, scale };
+		return (RtAttnProduct){ ni, nj, D, lx, lx, BK, false, true, false, scale };
 	case RT_ATTN_PV: /* acc[ni, D] += p v */
-		return (RtAttnProduct){ ni, D, nj, BK, D, D, false, false, true, 1.0f };
-	case RT_ATTN_DV: /* dv[nj, D] += p^T dy (dy's rows D + 1 apart) */
-		return (RtAttnProduct){ nj, D, ni, BK, ld, D, true, false, true, 1.0f };
+		return (RtAttnProduct){ ni, D, nj, BK, lx, D, false, false, true, 1.0f };
+	case RT_ATTN_DV: /* dv[nj, D] += p^T dy */
+		return (RtAttnProduct){ nj, D, ni, BK, lo, lx, true, false, true, 1.0f };
 	case RT_ATTN_DP: /* dp[ni, nj] = dy v^T */
-		return (RtAttnProduct){ ni, nj, D, ld, D, BK, false, true, false, 1.0f };
+		return (RtAttnProduct){ ni, nj, D, lo, lx, BK, false, true, false, 1.0f };
 	case RT_ATTN_DQ: /* dq[ni, D] += scale ds k */
-		return (RtAttnProduct){ ni, D, nj, BK, D, D, false, false, true, scale };
+		return (RtAttnProduct){ ni, D, nj, BK, lx, lx, false, false, true, scale };
 	case RT_ATTN_DK: /* dk[nj, D] += scale ds^T q */
-		return (RtAttnProduct){ nj, D, ni, BK, D, D, true, false, true, scale };
+		return (RtAttnProduct){ nj, D, ni, BK, lx, lx, true, false, true, scale };
 	default:
 		return (RtAttnProduct){ 0 };
 	}
@@ -209,8 +216,7 @@ static inline void scores(const Ctx *x, const float *q, const float *k, const in
 	int64_t i0, int64_t ni, int64_t j0, int64_t nj, float *s)
 {
 	const RtAttn *g = x->g;
-	int64_t D = g->d;
-	tile_gemm(x, RT_ATTN_S, ni, nj, q + i0 * D, k + j0 * D, s);
+	tile_gemm(x, RT_ATTN_S, ni, nj, q + i0 * g->x_row, k + j0 * g->x_row, s);
 	for (int64_t i = 0; i < ni; i++) {
 		float *row = s + i * BK;
 		for (int64_t j = nj; j < BK; j++)
@@ -251,12 +257,13 @@ static inline bool tile_next(const Ctx *x, const int32_t *seg, const float *q, c
 	return false;
 }
 
-/* One (batch, head): q, k, v [T, D]; o [T, D + 1]. */
+/* One (batch, head): q, k, v [T, D] (rows x_row apart); y [T, D] and lse
+   [T] (rows o_row apart). */
 WIDE static void forward_one(const Ctx *x, const float *q, const float *k, const float *v, const int32_t *seg,
-	float *o, float *work)
+	float *y, float *lse, float *work)
 {
 	const RtAttn *g = x->g;
-	int64_t T = g->t, D = g->d;
+	int64_t T = g->t, D = g->d, lx = g->x_row, lo = g->o_row;
 	int64_t bq = tile_rows(g);
 	float *s = work, *acc = work + 2 * bq * BK, *m = acc + bq * D, *l = m + bq;
 	for (int64_t i0 = 0; i0 < T; i0 += BQ) {
@@ -284,31 +291,38 @@ WIDE static void forward_one(const Ctx *x, const float *q, const float *k, const
 				for (int64_t d = 0; d < D; d++)
 					a[d] *= corr;
 			}
-			tile_gemm(x, RT_ATTN_PV, ni, nj, s, v + j0 * D, acc);
+			tile_gemm(x, RT_ATTN_PV, ni, nj, s, v + j0 * lx, acc);
 		}
 		for (int64_t i = 0; i < ni; i++) {
-			float *y = o + (i0 + i) * (D + 1), inv = 1.0f / l[i];
+			float *yr = y + (i0 + i) * lo, inv = 1.0f / l[i];
 			for (int64_t d = 0; d < D; d++)
-				y[d] = acc[i * D + d] * inv;
-			y[D] = m[i] + logf(l[i]);
+				yr[d] = acc[i * D + d] * inv;
+			lse[(i0 + i) * lo] = m[i] + logf(l[i]);
 		}
 	}
 }
 
-/* One (batch, head): dq, dk, dv [T, D] each, already zero. */
+/* Where one (batch, head)'s o or do lies: y [T, D] and lse [T], rows
+   o_row apart. */
+typedef struct {
+	const float *y, *lse;
+} Out;
+
+/* One (batch, head): dq, dk, dv [T, D] each (rows x_row apart), already
+   zero. */
 WIDE static void backward_one(const Ctx *x, const float *q, const float *k, const float *v, const int32_t *seg,
-	const float *o, const float *dout, float *dq, float *dk, float *dv, float *work)
+	Out o, Out dout, float *dq, float *dk, float *dv, float *work)
 {
 	const RtAttn *g = x->g;
-	int64_t T = g->t, D = g->d, ld = D + 1;
+	int64_t T = g->t, D = g->d, lx = g->x_row, lo = g->o_row;
 	int64_t bq = tile_rows(g);
 	float *p = work, *dp = work + bq * BK, *di = work + 2 * bq * BK + bq * D;
 	for (int64_t i = 0; i < T; i++) {
-		const float *y = o + i * ld, *dy = dout + i * ld;
+		const float *y = o.y + i * lo, *dy = dout.y + i * lo;
 		double sum = 0;
 		for (int64_t d = 0; d < D; d++)
 			sum += (double)dy[d] * y[d];
-		di[i] = (float)(sum - dy[D]);
+		di[i] = (float)(sum - dout.lse[i * lo]);
 	}
 	for (int64_t i0 = 0; i0 < T; i0 += BQ) {
 		Tile t = tile_first(g, i0);
@@ -316,21 +330,21 @@ WIDE static void backward_one(const Ctx *x, const float *q, const float *k, cons
 		while (tile_next(x, seg, q, k, &t, p)) {
 			j0 = t.j0, nj = t.nj;
 			for (int64_t i = 0; i < ni; i++) {
-				float *row = p + i * BK, lse = o[(i0 + i) * ld + D];
+				float *row = p + i * BK, lse = o.lse[(i0 + i) * lo];
 				for (int64_t j = 0; j < BK; j++)
 					row[j] = row[j] == -INFINITY ? 0.0f : exp_neg(row[j] - lse);
 			}
 			/* dv[j0..] += p^T dy;  dp = dy v^T */
-			tile_gemm(x, RT_ATTN_DV, ni, nj, p, dout + i0 * ld, dv + j0 * D);
-			tile_gemm(x, RT_ATTN_DP, ni, nj, dout + i0 * ld, v + j0 * D, dp);
+			tile_gemm(x, RT_ATTN_DV, ni, nj, p, dout.y + i0 * lo, dv + j0 * lx);
+			tile_gemm(x, RT_ATTN_DP, ni, nj, dout.y + i0 * lo, v + j0 * lx, dp);
 			for (int64_t i = 0; i < ni; i++) {
 				float *pr = p + i * BK, *dr = dp + i * BK, d0 = di[i0 + i];
 				for (int64_t j = 0; j < nj; j++)
 					dr[j] = pr[j] * (dr[j] - d0);
 			}
 			/* dq[i0..] += scale ds k;  dk[j0..] += scale ds^T q */
-			tile_gemm(x, RT_ATTN_DQ, ni, nj, dp, k + j0 * D, dq + i0 * D);
-			tile_gemm(x, RT_ATTN_DK, ni, nj, dp, q + i0 * D, dk + j0 * D);
+			tile_gemm(x, RT_ATTN_DQ, ni, nj, dp, k + j0 * lx, dq + i0 * lx);
+			tile_gemm(x, RT_ATTN_DK, ni, nj, dp, q + i0 * lx, dk + j0 * lx);
 		}
 	}
 }
@@ -349,22 +363,27 @@ static void run_range(void *ctx, int64_t p0, int64_t p1)
 {
 	const Job *j = ctx;
 	const RtAttn *g = j->g;
-	int64_t n = g->b * g->h, td = g->t * g->d, to = g->t * (g->d + 1);
+	int64_t n = g->b * g->h;
 	for (int64_t p = p0; p < p1; p++) {
 		float *work = j->work + p * part_floats(g);
 		Ctx x = { g, j->kern, j->kern ? j->gemm_work + p * j->kern->stride : NULL };
 		for (int64_t bh = n * p / j->parts; bh < n * (p + 1) / j->parts; bh++) {
-			const int32_t *seg = j->seg ? j->seg + bh / g->h * g->t : NULL;
-			const float *q = j->q + bh * td, *k = j->k + bh * td, *v = j->v + bh * td;
+			int64_t b = bh / g->h, h = bh % g->h;
+			int64_t xo = b * g->x_b + h * g->x_h, oo = b * g->o_b + h * g->o_h, lo = b * g->o_b + h * g->l_h + g->l_off;
+			const int32_t *seg = j->seg ? j->seg + b * g->t : NULL;
+			const float *q = j->q + xo, *k = j->k + xo, *v = j->v + xo;
 			if (!j->dout) {
-				forward_one(&x, q, k, v, seg, j->out + bh * to, work);
+				forward_one(&x, q, k, v, seg, j->out + oo, j->out + lo, work);
 				continue;
 			}
-			float *dq = j->out + bh * td, *dk = dq + n * td, *dv = dk + n * td;
-			memset(dq, 0, (size_t)td * sizeof *dq);
-			memset(dk, 0, (size_t)td * sizeof *dk);
-			memset(dv, 0, (size_t)td * sizeof *dv);
-			backward_one(&x, q, k, v, seg, j->o + bh * to, j->dout + bh * to, dq, dk, dv, work);
+			float *dq = j->out + xo, *dk = dq + g->dx_part, *dv = dk + g->dx_part;
+			for (int64_t i = 0; i < g->t; i++) {
+				memset(dq + i * g->x_row, 0, (size_t)g->d * sizeof *dq);
+				memset(dk + i * g->x_row, 0, (size_t)g->d * sizeof *dk);
+				memset(dv + i * g->x_row, 0, (size_t)g->d * sizeof *dv);
+			}
+			Out o = { j->o + oo, j->o + lo }, dout = { j->dout + oo, j->dout + lo };
+			backward_one(&x, q, k, v, seg, o, dout, dq, dk, dv, work);
 		}
 	}
 }

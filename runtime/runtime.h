@@ -360,12 +360,23 @@ void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, f
 	char *gemm_work);
 
 /* ---- fused attention (runtime/attention.c) ---- */
-/* q, k, v f32[b, h, t, d]; scores scaled by `scale`, masked to j <= i when
-   causal and to equal segment ids when a segment i32[b, t] is given.
-   Generated code passes it as a constant {i64 x 5, double}. */
+/* b batches of h heads of t positions of d features; scores scaled by
+   `scale`, masked to j <= i when causal and to equal segment ids when a
+   segment i32[b, t] is given.  Where the operands lie is strides, in
+   floats, so that one kernel serves both forms of the op (ir/attention.c):
+   q, k, v f32[b, h, t, d] each, or one f32[b, t, 3 h d] with q, k, v side
+   by side and the heads in each, as a GPT's qkv product makes them.
+   Generated code passes it as a constant {i64 x 5, double, i64 x 9}. */
 typedef struct {
 	int64_t b, h, t, d, causal;
 	double scale;
+	/* q, k, v and their gradients: the rows of (batch i, head j) start at
+	   i x_b + j x_h and lie x_row apart; in the gradient, dk starts dx_part
+	   after dq and dv dx_part after dk */
+	int64_t x_b, x_h, x_row, dx_part;
+	/* o and do: row r of (i, j) at i o_b + j o_h + r o_row (y, d floats),
+	   its log-sum-exp at i o_b + j l_h + l_off + r o_row */
+	int64_t o_b, o_h, o_row, l_h, l_off;
 } RtAttn;
 /* Query and key block sizes of a tile; the (batch, head) pairs go in at
    most RT_ATTN_PARTS parts on the thread pool. */
@@ -401,12 +412,12 @@ typedef struct {
 	RtGemmFn fn[RT_ATTN_PRODS][2][2];
 	int64_t stride;
 } RtAttnGemm;
-/* o f32[b, h, t, d + 1]: each row's output y, then its log-sum-exp.
+/* o: each row's output y and its log-sum-exp, where g's strides say.
    kern NULL (and gemm_work unused): every tile product on cblas_sgemm. */
 void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
 	float *work, const RtAttnGemm *kern, char *gemm_work);
-/* dqkv f32[3, b, h, t, d] = the gradients of q, k, v given o and dout
-   (both f32[b, h, t, d + 1]: dout's last column is the lse's gradient). */
+/* dqkv = the gradients of q, k, v (where g's x_ strides and dx_part say)
+   given o and dout (both laid out as o: dout's lse is the lse's gradient). */
 void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
 	const float *dout, const int32_t *seg, float *dqkv, float *work, const RtAttnGemm *kern, char *gemm_work);
 

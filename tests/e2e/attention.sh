@@ -26,7 +26,9 @@ while read -r B H T D causal segment; do
 	for run in "fused-jit -D MODE=fused" "fused-interp -D MODE=fused --interp" "unfused -D MODE=unfused" \
 		"fused-jit2 -D MODE=fused --threads 2" "fused-jit1 -D MODE=fused --threads 1" \
 		"sinter1 -D MODE=fused --gemm=sinter --threads 1" "sinter2 -D MODE=fused --gemm=sinter --threads 2" \
-		"openblas -D MODE=fused --gemm=openblas"; do
+		"openblas -D MODE=fused --gemm=openblas" "packed-jit1 -D MODE=packed --threads 1" \
+		"packed-jit2 -D MODE=packed --threads 2" "packed-interp -D MODE=packed --interp" \
+		"packed-sinter -D MODE=packed --gemm=sinter --threads 1"; do
 		read -r label flags <<<"$run"
 		mkdir -p "$tmp/$name/$label"
 		# shellcheck disable=SC2086 # flags are words
@@ -43,6 +45,11 @@ while read -r B H T D causal segment; do
 	"$PY" "$checker" "$name gemm sinter/openblas" "$tmp/$name/sinter1" "$tmp/$name/openblas" 2e-5
 	"$PY" "$checker" "$name gemm sinter/interp" "$tmp/$name/sinter1" "$tmp/$name/fused-interp" 2e-5
 	"$PY" "$checker" "$name gemm sinter threads 1/2" "$tmp/$name/sinter1" "$tmp/$name/sinter2" 0
+	"$PY" "$checker" "$name packed/unfused" "$tmp/$name/packed-jit1" "$tmp/$name/unfused" 2e-5
+	"$PY" "$checker" "$name packed interp/unfused" "$tmp/$name/packed-interp" "$tmp/$name/unfused" 2e-5
+	"$PY" "$checker" "$name packed jit/interp" "$tmp/$name/packed-jit1" "$tmp/$name/packed-interp" 2e-5
+	"$PY" "$checker" "$name packed threads 1/2" "$tmp/$name/packed-jit1" "$tmp/$name/packed-jit2" 0
+	"$PY" "$checker" "$name packed gemm sinter/interp" "$tmp/$name/packed-sinter" "$tmp/$name/packed-interp" 2e-5
 done <<'SHAPES'
 2 2 5 3 true false
 2 3 70 7 true false

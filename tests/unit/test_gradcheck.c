@@ -97,21 +97,34 @@ static int b_dropout(Region *r, const int *x, const Case *c)
 	return emit(r, p, x, 1);
 }
 
+/* Segment ids i32[B, T], a new document every third position of the
+   flattened rows. */
+static int seg_ids(Region *r, int64_t B, int64_t T)
+{
+	Node a = ir_proto(OP_ARANGE);
+	a.type = type_make(DT_I32, 1, (int64_t[]){ B * T });
+	int n = emit(r, a, NULL, 0);
+	int f = ir_op2(r, OP_FLOORDIV, n, ir_const(r, type_scalar(DT_I32), 3));
+	return ir_reshape(r, f, type_make(DT_I32, 2, (int64_t[]){ B, T }));
+}
+
 /* attention(q, k, v) {causal = p[0], scale = 0.6}, with p[1] a segment
    i32[B, T] of runs of three positions across the rows' ends; the loss
    reads the log-sum-exp column as well */
 static int b_attention(Region *r, const int *x, const Case *c)
 {
 	const Type *q = &r->node[x[0]].type;
-	int seg = -1;
-	if (c->p[1]) {
-		Node a = ir_proto(OP_ARANGE);
-		a.type = type_make(DT_I32, 1, (int64_t[]){ q->dim[0] * q->dim[2] });
-		int n = emit(r, a, NULL, 0);
-		int f = ir_op2(r, OP_FLOORDIV, n, ir_const(r, type_scalar(DT_I32), 3));
-		seg = ir_reshape(r, f, type_make(DT_I32, 2, (int64_t[]){ q->dim[0], q->dim[2] }));
-	}
+	int seg = c->p[1] ? seg_ids(r, q->dim[0], q->dim[2]) : -1;
 	return ir_attention_emit(r, x[0], x[1], x[2], seg, c->p[0] != 0, 0.6);
+}
+
+/* The packed form on x [B, T, 3 H D] with p[2] = H heads: the whole of o
+   (the heads' outputs and their log-sum-exps) read, as above. */
+static int b_attention_packed(Region *r, const int *x, const Case *c)
+{
+	const Type *t = &r->node[x[0]].type;
+	int seg = c->p[1] ? seg_ids(r, t->dim[0], t->dim[1]) : -1;
+	return ir_attention_packed_emit(r, x[0], c->p[2], seg, c->p[0] != 0, 0.6);
 }
 
 /* x * f32(n) with n an i32 input: only x gets a gradient */
@@ -207,6 +220,9 @@ static const Case cases[] = {
 	CASE("attention_causal", b_attention, OP_ATTENTION, 3, .in = { F(4, 2, 2, 5, 3), F(4, 2, 2, 5, 3), F(4, 2, 2, 5, 3) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 1, 0 }),
 	CASE("attention_full_segment", b_attention, OP_ATTENTION, 3, .in = { F(4, 2, 1, 4, 2), F(4, 2, 1, 4, 2), F(4, 2, 1, 4, 2) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 0, 1 }),
 	CASE("attention_causal_segment", b_attention, OP_ATTENTION, 3, .in = { F(4, 2, 2, 7, 3), F(4, 2, 2, 7, 3), F(4, 2, 2, 7, 3) }, .mode = { M_ANY, M_ANY, M_ANY }, .p = { 1, 1 }),
+	CASE("attention_packed_causal", b_attention_packed, OP_ATTENTION, 1, .in = { F(3, 2, 5, 18) }, .mode = { M_ANY }, .p = { 1, 0, 2 }),
+	CASE("attention_packed_full_segment", b_attention_packed, OP_ATTENTION, 1, .in = { F(3, 1, 4, 6) }, .mode = { M_ANY }, .p = { 0, 1, 1 }),
+	CASE("attention_packed_causal_segment", b_attention_packed, OP_ATTENTION, 1, .in = { F(3, 2, 7, 12) }, .mode = { M_ANY }, .p = { 1, 1, 2 }),
 	CASE("softmax_tanh_chain", b_softmax, OP_EXP, 1, .in = { F(2, 3, 5) }, .mode = { M_ANY }),
 	CASE("unused_input_zero", b_unused, OP_SIGMOID, 2, .in = { F(1, 4), F(2, 2, 2) }, .mode = { M_ANY, M_ANY }),
 };

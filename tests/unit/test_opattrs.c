@@ -96,7 +96,7 @@ static void test_attr_defs(void)
  * the shape rule accepts one; an op none fits fails `sample_OP` and wants
  * a pool value or given type of its kind here.
  */
-enum { NPOOL = 8, NARG = 5, NGIVEN = 8, NVARIANT = 4, XIN = 2 /* first pool input */ };
+enum { NPOOL = 10, NARG = 5, NGIVEN = 8, NVARIANT = 4, XIN = 2 /* first pool input */ };
 
 typedef struct {
 	int op, narg, pick[NARG], given, variant;
@@ -110,7 +110,10 @@ static Type pool_type(int k)
 	switch (k) {
 	case 5: return type_make(DT_F32, 4, d4); /* conv2d's x, w and y, at padding 1 */
 	case 6: return type_make(DT_F32, 4, p4); /* NCHW: pooling */
-	case 7: return type_make(DT_F32, 4, (int64_t[]){ 2, 2, 3, 4 }); /* attention's o of q = case 5 */
+	/* attention's packed x (every attribute set: heads = 1, D = 2) and its o */
+	case 7: return type_make(DT_F32, 3, (int64_t[]){ 2, 3, 6 });
+	case 8: return type_make(DT_F32, 3, (int64_t[]){ 2, 3, 3 });
+	case 9: return type_make(DT_F32, 4, (int64_t[]){ 2, 2, 3, 4 }); /* attention's o of q = case 5 */
 	case 1: return type_make(DT_I32, 1, &d1);
 	case 2: return type_make(DT_BOOL, 3, d3);
 	case 3: return type_scalar(DT_F32);
@@ -169,6 +172,10 @@ static void unset_attr(Node *p, int b)
 	case AS_IA: p->nia = 0; break;
 	default: attr_set_int(p, attr_def[b].slot, attr_int(&z, attr_def[b].slot));
 	}
+	/* an unset last integer (attention's heads in ia[1]) is not there at
+	   all, as the parser leaves it: the node the op was without it */
+	if (attr_def[b].use == AU_SET && attr_def[b].slot == AS_IA1 && p->nia == 2)
+		p->nia = 1;
 }
 
 /* Values in every field the op's schema does not name: an op that reads
@@ -197,7 +204,7 @@ static void junk_attrs(Node *p)
    effect) output; -1 when the shape rule refuses. */
 static int sample_emit(Region *r, const Recipe *c, Tweak tw, int bit)
 {
-	int pv[NPOOL] = { -1, -1, -1, -1, -1, -1, -1, -1 }, args[NARG];
+	int pv[NPOOL] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }, args[NARG];
 	for (int k = 0; k < c->narg; k++)
 		args[k] = pool_value(r, pv, c->pick[k]);
 	Node p = ir_proto((OpKind)c->op);
@@ -216,12 +223,11 @@ static int sample_emit(Region *r, const Recipe *c, Tweak tw, int bit)
 	return v;
 }
 
-static bool find_recipe(int op, Recipe *c)
+/* Operands and given type that op's sample, tweaked by tw of attribute
+   bit, takes with c->narg operands (set by the caller). */
+static bool find_operands(int op, Recipe *c, Tweak tw, int bit)
 {
 	c->op = op;
-	/* variadic: the fewest operands it takes (attention: q, k, v; its
-	   gradient: those, o and do) */
-	c->narg = op_info[op].arity >= 0 ? op_info[op].arity : op == OP_ATTENTION ? 3 : op == OP_ATTENTION_GRAD ? 5 : 2;
 	int ncombo = 1;
 	for (int k = 0; k < c->narg; k++)
 		ncombo *= NPOOL;
@@ -231,12 +237,20 @@ static bool find_recipe(int op, Recipe *c)
 				for (int k = 0, q = m; k < c->narg; k++, q /= NPOOL)
 					c->pick[k] = q % NPOOL;
 				Region *r = ir_region_new(arena_new(), "try");
-				bool ok = sample_emit(r, c, TW_NONE, 0) >= 0;
+				bool ok = sample_emit(r, c, tw, bit) >= 0;
 				arena_free(r->arena);
 				if (ok)
 					return true;
 			}
 	return false;
+}
+
+static bool find_recipe(int op, Recipe *c)
+{
+	/* variadic: the fewest operands it takes (attention with its heads
+	   attribute set, the packed form: x; its gradient: x, o and do) */
+	c->narg = op_info[op].arity >= 0 ? op_info[op].arity : op == OP_ATTENTION ? 1 : op == OP_ATTENTION_GRAD ? 3 : 2;
+	return find_operands(op, c, TW_NONE, 0);
 }
 
 /* The one region of text, parsed into a; NULL with err set when it does not parse. */
@@ -304,7 +318,14 @@ static bool left_out_ok(const Recipe *c, int b, const char *full, int v, char *e
 	} else if (d->use != AU_POSITIONAL) {
 		/* at 0 (AU_ZERO), left out of the text; unset (AU_SET), not printed */
 		Region *r = ir_region_new(a, "sample");
-		int u = sample_emit(r, c, d->use == AU_ZERO ? TW_ZERO : TW_UNSET, b);
+		Tweak tw = d->use == AU_ZERO ? TW_ZERO : TW_UNSET;
+		int u = sample_emit(r, c, tw, b);
+		/* an attribute whose absence takes other operands (attention's
+		   heads: q, k, v apart instead of x) samples the op anew */
+		Recipe c2 = *c;
+		for (c2.narg = c->narg + 1; u < 0 && op_info[c->op].arity < 0 && c2.narg <= NARG; c2.narg++)
+			if (find_operands(c->op, &c2, tw, b))
+				u = sample_emit(r, &c2, tw, b);
 		char *t0 = u >= 0 ? print_str(r) : NULL, *t = t0;
 		if (t0 && d->use == AU_ZERO)
 			t = without_attr(t0, u, d->key);
@@ -356,12 +377,12 @@ static void test_attr_samples(void)
 	char name[96], err[512];
 	Tensor x = trand(pool_type(0), -2, 2), ids = trand(pool_type(1), 0, 1), b = trand(pool_type(2), 0, 1),
 	       sc = trand(pool_type(3), -2, 2), x4 = trand(pool_type(5), -2, 2),
-	       p4 = trand(pool_type(6), -2, 2), o4 = trand(pool_type(7), -2, 2);
+	       p4 = trand(pool_type(6), -2, 2), xa = trand(pool_type(7), -2, 2), oa = trand(pool_type(8), -2, 2);
 	for (int i = 0; i < 4; i++)
 		((int32_t *)ids.data)[i] = 3 - i;
 	for (int i = 0; i < 64; i++)
 		((uint8_t *)b.data)[i] = i % 3 == 0;
-	Tensor *inputs[XIN + NPOOL] = { &x, &x, &x, &ids, &b, &sc, NULL, &x4, &p4, &o4 };
+	Tensor *inputs[XIN + NPOOL] = { &x, &x, &x, &ids, &b, &sc, NULL, &x4, &p4, &xa, &oa, &oa };
 	for (int op = 0; op < OP_COUNT; op++) {
 		const char *nm = op_info[op].name;
 		Recipe c;
@@ -409,7 +430,8 @@ static void test_attr_samples(void)
 	free(sc.data);
 	free(x4.data);
 	free(p4.data);
-	free(o4.data);
+	free(xa.data);
+	free(oa.data);
 }
 
 int main(void)
