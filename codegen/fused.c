@@ -14,7 +14,9 @@
  * reducing other axes (a column sum) walk X once in memory order,
  * accumulating into arrays, then compute their SMALL members in a second
  * loop over the kept axes.  A GEMM member runs first (matmul.c: sinter's
- * GEMM or cblas_sgemm), and the loops read its output.
+ * GEMM or cblas_sgemm), and the loops read its output; or, when the rest
+ * can run on the product's tiles, the GEMM calls it on each tile
+ * (epilogue.c).
  *
  * Each element does its loads first and its stores last, so a result may
  * overwrite an operand in place where memplan planned it (kernels without

@@ -20,7 +20,8 @@
  * Operands from outside the kernel are read from memory through
  * broadcasting strides over X; a value computed inside is read in the
  * register that holds it.  A MATMUL member (the head) runs first, as a
- * call of cblas_sgemm into its own buffer, which the rest then reads.
+ * GEMM into its own buffer, which the rest then reads (codegen may run
+ * the rest on each tile of the product as the GEMM finishes it).
  */
 #ifndef SINTER_KERNEL_H
 #define SINTER_KERNEL_H
