@@ -239,13 +239,21 @@ typedef struct {
 	LLVMValueRef fn; /* sinter's GEMM, or NULL: cblas_sgemm */
 } Call;
 
+/* The workspace of a call of sinter's kernel, which cg_matmul_setup reserved. */
+static LLVMValueRef own_work(Cg *g)
+{
+	if (g->gemm_work < 0)
+		die("codegen: a GEMM of sinter's without its workspace");
+	return cg_gemm_work_ptr(g);
+}
+
 static void call(Cg *g, const Call *c, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C)
 {
 	if (!c->fn) {
 		sgemm(g, c->p, A, B, C);
 		return;
 	}
-	LLVMValueRef args[4] = { A, B, C, cg_gemm_work_ptr(g) };
+	LLVMValueRef args[4] = { A, B, C, own_work(g) };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(c->fn), c->fn, args, 4, "");
 }
 
@@ -312,6 +320,6 @@ void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, const char
 		fprintf(config.verbose, "sinter: gemm: region %s %%%d: epilogue on its tiles: %s\n", g->r->name, v, what);
 	LLVMValueRef fn = cg_gemm_fn(g, &p.s);
 	LLVMValueRef args[6] = { g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v],
-		cg_gemm_work_ptr(g), epi, ectx };
+		own_work(g), epi, ectx };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");
 }
