@@ -60,6 +60,18 @@ static LLVMValueRef pow2i(Cg *g, LLVMValueRef k)
 	return LLVMBuildBitCast(g->b, e, g->f32, "");
 }
 
+/* rt_expf's reduction and polynomial for an x it takes as it is (no
+   limit applies): p with e^x = p 2^k, and k as an i32 */
+static LLVMValueRef exp_poly(Cg *g, LLVMValueRef x, LLVMValueRef *ki)
+{
+	LLVMBuilderRef b = g->b;
+	LLVMValueRef k = intr1(g, "llvm.rint", LLVMBuildFMul(b, x, cg_f32(g, RT_LOG2E), ""));
+	LLVMValueRef r = LLVMBuildFSub(b, x, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_HI), ""), "");
+	r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_LO), ""), "");
+	*ki = LLVMBuildFPToSI(b, k, g->i32, "");
+	return horner(g, RT_EXP_C, RT_EXP_N, r);
+}
+
 /* rt_expf (runtime/mathf.c), its branches as selects: no call, so it vectorizes */
 static LLVMValueRef expf_inline(Cg *g, LLVMValueRef x)
 {
@@ -68,18 +80,23 @@ static LLVMValueRef expf_inline(Cg *g, LLVMValueRef x)
 	/* in range for the integer steps; the selects below discard the rest */
 	LLVMValueRef xc = LLVMBuildSelect(b, hi, cg_f32(g, RT_EXP_HI), LLVMBuildSelect(b, lo, cg_f32(g, RT_EXP_LO), x, ""), "");
 	xc = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), cg_f32(g, 0), xc, "");
-	LLVMValueRef k = intr1(g, "llvm.rint", LLVMBuildFMul(b, xc, cg_f32(g, RT_LOG2E), ""));
-	LLVMValueRef r = LLVMBuildFSub(b, xc, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_HI), ""), "");
-	r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_LO), ""), "");
-	LLVMValueRef p = horner(g, RT_EXP_C, RT_EXP_N, r);
-	LLVMValueRef ki = LLVMBuildFPToSI(b, k, g->i32, ""), h = LLVMBuildAShr(b, ki, cg_i32(g, 1), "");
+	LLVMValueRef ki, p = exp_poly(g, xc, &ki), h = LLVMBuildAShr(b, ki, cg_i32(g, 1), "");
 	LLVMValueRef y = LLVMBuildFMul(b, LLVMBuildFMul(b, p, pow2i(g, h), ""), pow2i(g, LLVMBuildSub(b, ki, h, "")), "");
 	y = LLVMBuildSelect(b, lo, cg_f32(g, 0), y, "");
 	y = LLVMBuildSelect(b, hi, cg_f32(g, INFINITY), y, "");
 	return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
 }
 
-/* rt_tanhf (runtime/mathf.c), branch-free */
+/*
+ * rt_tanhf (runtime/mathf.c), branch-free.  Its middle range, |x| in
+ * [RT_TANH_SMALL, RT_TANH_ONE], needs rt_expf(2|x|) only for arguments up
+ * to 18, where none of rt_expf's limits applies and 2^k (k <= 26) is one
+ * float: p 2^k is the float p 2^h 2^(k-h) is, so the exp here skips the
+ * limits' compares and selects and the split scaling (a dozen vector
+ * operations of the GELU's ~60) and gives rt_expf's bits.  Arguments past
+ * 18 (and NaN) are clamped to keep the integer steps defined; the result
+ * of the middle range is not selected for them, and NaN is put back last.
+ */
 static LLVMValueRef tanhf_inline(Cg *g, LLVMValueRef x)
 {
 	LLVMBuilderRef b = g->b;
@@ -87,10 +104,14 @@ static LLVMValueRef tanhf_inline(Cg *g, LLVMValueRef x)
 	LLVMValueRef z = LLVMBuildFMul(b, x, x, "");
 	LLVMValueRef q = horner(g, RT_TANH_C, RT_TANH_N, z);
 	LLVMValueRef small = LLVMBuildFAdd(b, x, LLVMBuildFMul(b, LLVMBuildFMul(b, x, z, ""), q, ""), "");
-	LLVMValueRef t = expf_inline(g, LLVMBuildFAdd(b, a, a, ""));
+	LLVMValueRef a2 = LLVMBuildFAdd(b, a, a, ""), top = cg_f32(g, 2 * RT_TANH_ONE);
+	a2 = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a2, top, ""), a2, top, "");
+	LLVMValueRef ki, p = exp_poly(g, a2, &ki);
+	LLVMValueRef t = LLVMBuildFMul(b, p, pow2i(g, ki), "");
 	LLVMValueRef mid = LLVMBuildFSub(b, one, LLVMBuildFDiv(b, cg_f32(g, 2), LLVMBuildFAdd(b, t, one, ""), ""), "");
 	LLVMValueRef big = LLVMBuildSelect(b, cmp_const(g, LLVMRealOGT, a, RT_TANH_ONE), one, mid, "");
-	return intr2(g, "llvm.copysign", LLVMBuildSelect(b, cmp_const(g, LLVMRealOLT, a, RT_TANH_SMALL), small, big, ""), x);
+	LLVMValueRef y = intr2(g, "llvm.copysign", LLVMBuildSelect(b, cmp_const(g, LLVMRealOLT, a, RT_TANH_SMALL), small, big, ""), x);
+	return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), LLVMBuildFAdd(b, x, x, ""), y, "");
 }
 
 static LLVMValueRef f_unary(Cg *g, OpKind op, LLVMValueRef x)

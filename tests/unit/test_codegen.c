@@ -109,6 +109,29 @@ static void test_unary(void)
 			snprintf(name, sizeof name, "f32_%s_[%s]", op_info[op].name, shapes[s]);
 			one_op(name, ir_proto(op), &in, 1, 1e-5);
 		}
+	/* exp and tanh are sinter's own (runtime/mathf.c), which codegen/scalar.c
+	   emits operation for operation, the tanh's exp without the limits it
+	   cannot reach: the same floats as the interpreter's on every 4093rd
+	   float (both signs, subnormals, inf and NaN patterns included) and at
+	   tanh's range boundaries and either side of them */
+	static const float edges[] = { 0.625f, 9.0f, 4.5f, 18.0f, 88.72283935546875f, -87.33654022216797f, 0, INFINITY };
+	for (int op = 0; op < 2; op++) {
+		Tensor in = trand(tp(DT_F32, "1049425"), 0, 1);
+		uint32_t *bits = in.data;
+		int64_t n = 0;
+		for (uint64_t u = 0; u < (1ull << 32); u += 4093)
+			bits[n++] = (uint32_t)u;
+		for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
+			for (int d = -2; d <= 2; d++) {
+				float f = edges[e];
+				uint32_t b;
+				memcpy(&b, &f, sizeof b);
+				bits[n++] = b + (uint32_t)d;
+				bits[n++] = (b + (uint32_t)d) | 0x80000000u;
+			}
+		check(n == 1049425, "f32_sweep_size", "%lld floats", (long long)n);
+		one_op(op ? "f32_tanh_sweep_bits" : "f32_exp_sweep_bits", ir_proto(op ? OP_TANH : OP_EXP), &in, 1, 0);
+	}
 	for (size_t k = 0; k < sizeof iops / sizeof *iops; k++)
 		for (int s = 0; s < NSHAPES; s++) {
 			Tensor in = trand(tp(DT_I32, shapes[s]), -1000, 1000);
