@@ -13,13 +13,20 @@
  *       for ic in [0, M) by MC                     A block in L2
  *         pack op(A)[ic.., pc..] into MR x KC panels (work)
  *         panels: for jr in [0, nc) by NR          B micro-panel in L1
- *           for ir in [0, mc) by MR                (the jr range split on
- *             micro(A panel ir, B panel jr,        the runtime's pool when
- *                   C[ic+ir, jc+jr], kc, mr, nr,   the spec says parallel)
+ *           for ir in [0, mc) by MR
+ *             micro(A panel ir, B panel jr,
+ *                   C[ic+ir, jc+jr], kc, mr, nr,
  *                   add to C: accumulate or pc > 0)
  *
+ * On the runtime's pool (the spec says parallel) the ic loop steps by a
+ * group of G row blocks (G: the pool's threads, at most cg_gemm_groups),
+ * and per group two jobs of rt_parallel_for: the group's A micro-panels
+ * packed split over the threads, then the jr range split over them, each
+ * walk packing its own B micro-panels (in the group at row 0) and running
+ * the group's row blocks in order (docs/ARCHITECTURE.md, "Threads").
+ *
  * Sizes are constants, so LLVM sees every trip count; only the edge tiles'
- * mr, nr and the last blocks' kc, mc, nc vary at run time.
+ * mr, nr, the last blocks' kc, mc, nc and the group vary at run time.
  */
 #include "codegen/gemm.h"
 #include "codegen/scalar.h"
