@@ -195,7 +195,7 @@ int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBl
 	if (!s->parallel)
 		return 1;
 	int64_t blocks = (s->m + b->mc - 1) / b->mc, cores = rt_pool_cores();
-	cores = cores < GEMM_MAX_GROUPS ? cores : GEMM_MAX_GROUPS;
+	cores = cores < CG_GEMM_MAX_GROUPS ? cores : CG_GEMM_MAX_GROUPS;
 	return blocks < cores ? blocks : cores;
 }
 
