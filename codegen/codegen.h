@@ -168,8 +168,9 @@ typedef struct {
 	int64_t lda, ldb, ldc;
 	float alpha;
 	bool accumulate; /* C += alpha op(A) op(B); else C = alpha op(A) op(B) (C's old contents unread) */
-	bool parallel;   /* split each block's column panels over the runtime's pool (rt_parallel_for);
-	                    the result is bitwise the serial one */
+	bool parallel;   /* on the runtime's pool (rt_parallel_for): per K block, the A panels of a group
+	                    of row blocks packed split over it, then the column panels split over it,
+	                    each walk packing its own B panels; the result is bitwise the serial one */
 	bool bf16;       /* bf16 operands, f32 accumulation: A and B (f32 in memory) are rounded to bf16
 	                    as they are packed (rt_bf16_from_f32's bits), pairs of k interleaved for
 	                    vdpbf16ps; C is f32 (docs/ARCHITECTURE.md, "bf16 products") */
@@ -193,6 +194,8 @@ typedef struct {
 	bool dpbf16;        /* a bf16 product's microkernel uses vdpbf16ps (else widening FMAs) */
 	int mr, nr;         /* the microkernel's tile */
 	int64_t kc, mc, nc; /* the cache blocking, evened out over this product's sizes */
+	int64_t groups;     /* on the pool (s.parallel): the most MC row blocks packed at once
+	                       (the pool's threads, at most this many, take one group); 1 serial */
 } CgGemm;
 
 /* Compiles the product s for the host CPU into m (its code lives as long as

@@ -13,13 +13,20 @@
  *       for ic in [0, M) by MC                     A block in L2
  *         pack op(A)[ic.., pc..] into MR x KC panels (work)
  *         panels: for jr in [0, nc) by NR          B micro-panel in L1
- *           for ir in [0, mc) by MR                (the jr range split on
- *             micro(A panel ir, B panel jr,        the runtime's pool when
- *                   C[ic+ir, jc+jr], kc, mr, nr,   the spec says parallel)
+ *           for ir in [0, mc) by MR
+ *             micro(A panel ir, B panel jr,
+ *                   C[ic+ir, jc+jr], kc, mr, nr,
  *                   add to C: accumulate or pc > 0)
  *
+ * On the runtime's pool (the spec says parallel) the ic loop steps by a
+ * group of G row blocks (G: the pool's threads, at most cg_gemm_groups),
+ * and per group two jobs of rt_parallel_for: the group's A micro-panels
+ * packed split over the threads, then the jr range split over them, each
+ * walk packing its own B micro-panels (in the group at row 0) and running
+ * the group's row blocks in order (docs/ARCHITECTURE.md, "Threads").
+ *
  * Sizes are constants, so LLVM sees every trip count; only the edge tiles'
- * mr, nr and the last blocks' kc, mc, nc vary at run time.
+ * mr, nr, the last blocks' kc, mc, nc and the group vary at run time.
  */
 #include "codegen/gemm.h"
 #include "codegen/scalar.h"
@@ -46,6 +53,7 @@ typedef struct {
 	LLVMBasicBlockRef head, done;
 	LLVMValueRef iv;
 	int64_t step;
+	LLVMValueRef stepv; /* a step known at run time only (else NULL: step) */
 } GemmLoop;
 
 /* ---- IR helpers ---- */
@@ -104,6 +112,7 @@ static LLVMValueRef cg_gemm_loop(GemmGen *g, GemmLoop *l, LLVMValueRef from, LLV
 	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
 	l->done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
 	l->step = step;
+	l->stepv = NULL;
 	LLVMBuildBr(g->b, l->head);
 	LLVMPositionBuilderAtEnd(g->b, l->head);
 	l->iv = LLVMBuildPhi(g->b, g->i64, "i");
@@ -115,7 +124,7 @@ static LLVMValueRef cg_gemm_loop(GemmGen *g, GemmLoop *l, LLVMValueRef from, LLV
 
 static void cg_gemm_loop_end(GemmGen *g, GemmLoop *l)
 {
-	LLVMValueRef next = add(g, l->iv, ci(g, l->step));
+	LLVMValueRef next = add(g, l->iv, l->stepv ? l->stepv : ci(g, l->step));
 	LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
 	LLVMBuildBr(g->b, l->head);
 	LLVMAddIncoming(l->iv, &next, &latch, 1);
@@ -479,18 +488,30 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 
 /* ---- the product ---- */
 
-/* What the panel walk of one (jc, pc, ic) block reads: the packed A block,
-   the packed B block, C at the block's corner, its sizes, add to C; and
-   for an epilogue (s.epi): the function and its context, the block's
-   corner (ic, jc) in C, and whether this is the last K block. */
-enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_EPI, PANEL_ECTX, PANEL_I0,
-	PANEL_J0, PANEL_LAST, PANEL_FIELDS };
+/* What the panel walk of a group of row blocks reads: the packed A blocks
+   (rows ig.. of C, MC at a time), the packed B block, C at the group's
+   corner, its sizes, add to C; for an epilogue (s.epi): the function and
+   its context, the group's corner (ig, jc) in C, and whether this is the
+   last K block; and for the walks on the pool: where op(A)'s rows and
+   op(B)'s columns of the block start, and whether the walk packs its own
+   B micro-panels first. */
+enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MG, PANEL_NC, PANEL_ADD, PANEL_EPI, PANEL_ECTX, PANEL_I0,
+	PANEL_J0, PANEL_LAST, PANEL_SA, PANEL_SB, PANEL_PACKB, PANEL_FIELDS };
 
 static LLVMTypeRef cg_gemm_panel_type(GemmGen *g)
 {
 	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1, g->ptr, g->ptr,
-		g->i64, g->i64, g->i1 };
+		g->i64, g->i64, g->i1, g->ptr, g->ptr, g->i1 };
 	return LLVMStructTypeInContext(g->ctx, f, PANEL_FIELDS, false);
+}
+
+/* The fields of the context block ctx (a function's first parameter). */
+static void cg_gemm_fields(GemmGen *g, LLVMValueRef ctx, LLVMValueRef *field)
+{
+	LLVMTypeRef st = cg_gemm_panel_type(g);
+	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+		field[i] = LLVMBuildLoad2(g->b, LLVMStructGetTypeAtIndex(st, i),
+			LLVMBuildStructGEP2(g->b, st, ctx, i, ""), "");
 }
 
 /* epi(ectx, i0, j0, mr, nr) when this is the tile's last K block. */
@@ -508,39 +529,105 @@ static void cg_gemm_call_epi(GemmGen *g, LLVMValueRef *field, LLVMValueRef ir, L
 	LLVMPositionBuilderAtEnd(g->b, done);
 }
 
+/* pack(dst + lo panels, src + lo panels' first row or column, kc, the
+   panels [lo, hi) of the xeff rows or columns): a range of a block's
+   micro-panels of R, one piece of a pack split over the pool. */
+static void cg_gemm_pack_range(GemmGen *g, LLVMValueRef pack, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc,
+	LLVMValueRef xeff, LLVMValueRef lo, LLVMValueRef hi, int64_t R, int64_t sx)
+{
+	LLVMValueRef x0 = mul(g, lo, R);
+	LLVMValueRef n = min64(g, LLVMBuildNSWSub(g->b, xeff, x0, ""), mul(g, LLVMBuildNSWSub(g->b, hi, lo, ""), R));
+	LLVMValueRef args[] = { gep_t(g, g->elt, dst, LLVMBuildNSWMul(g->b, x0, cg_gemm_kpad(g, kc), "")),
+		gep(g, src, mul(g, x0, sx)), kc, n };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(pack), pack, args, 4, "");
+}
+
 /*
  * panels(ctx, lo, hi): the microkernel over the B micro-panels [lo, hi) of
- * a block (columns lo*NR ..) and every A micro-panel.  The signature is
+ * a block (columns lo*NR ..) and every A micro-panel of the group's row
+ * blocks, block by block in increasing rows; first, when the context says
+ * so, the walk packs those B micro-panels itself.  The signature is
  * rt_parallel_for's: the panels are independent (disjoint columns of C,
- * the packed blocks only read), so the pool can split them, and each tile
- * is computed exactly as the serial walk computes it.
+ * each packed by the walk that reads it; the packed A blocks only read),
+ * so the pool can split them, and each tile is computed exactly as the
+ * serial walk computes it: same panels, same K blocks in the same order.
+ * A column's tiles stay in one walk and in increasing rows, which an
+ * epilogue's column sums rely on (codegen/epilogue.c).
  */
-static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
+static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro, LLVMValueRef pack_b, int64_t sxb)
 {
-	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 }, st = cg_gemm_panel_type(g);
-	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_panels", pt, 3, true);
-	LLVMValueRef ctx = LLVMGetParam(f, 0), field[PANEL_FIELDS];
-	for (unsigned i = 0; i < PANEL_FIELDS; i++)
-		field[i] = LLVMBuildLoad2(g->b, LLVMStructGetTypeAtIndex(st, i),
-			LLVMBuildStructGEP2(g->b, st, ctx, i, ""), "");
-	LLVMValueRef kc = field[PANEL_KC], mc = field[PANEL_MC], nc = field[PANEL_NC];
-	LLVMValueRef end = min64(g, mul(g, LLVMGetParam(f, 2), g->nr), nc);
-	GemmLoop jrl, irl;
-	LLVMValueRef jr = cg_gemm_loop(g, &jrl, mul(g, LLVMGetParam(f, 1), g->nr), end, g->nr);
+	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 };
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_panels", pt, 3, true), field[PANEL_FIELDS];
+	cg_gemm_fields(g, LLVMGetParam(f, 0), field);
+	LLVMValueRef kc = field[PANEL_KC], mg = field[PANEL_MG], nc = field[PANEL_NC];
+	LLVMValueRef lo = LLVMGetParam(f, 1), hi = LLVMGetParam(f, 2), kp = cg_gemm_kpad(g, kc);
+	LLVMBasicBlockRef packb = LLVMAppendBasicBlockInContext(g->ctx, f, "pack_b");
+	LLVMBasicBlockRef walk = LLVMAppendBasicBlockInContext(g->ctx, f, "walk");
+	LLVMBuildCondBr(g->b, field[PANEL_PACKB], packb, walk);
+	LLVMPositionBuilderAtEnd(g->b, packb);
+	cg_gemm_pack_range(g, pack_b, field[PANEL_WB], field[PANEL_SB], kc, nc, lo, hi, g->nr, sxb);
+	LLVMBuildBr(g->b, walk);
+	LLVMPositionBuilderAtEnd(g->b, walk);
+	LLVMValueRef end = min64(g, mul(g, hi, g->nr), nc);
+	GemmLoop icl, jrl, irl;
+	LLVMValueRef ic = cg_gemm_loop(g, &icl, ci(g, 0), mg, g->blk->mc);
+	LLVMValueRef mc = min64(g, ci(g, g->blk->mc), LLVMBuildNSWSub(g->b, mg, ic, ""));
+	LLVMValueRef jr = cg_gemm_loop(g, &jrl, mul(g, lo, g->nr), end, g->nr);
 	LLVMValueRef nr = min64(g, ci(g, g->nr), LLVMBuildNSWSub(g->b, nc, jr, ""));
 	LLVMValueRef ir = cg_gemm_loop(g, &irl, ci(g, 0), mc, g->isa->mr);
 	LLVMValueRef mr = min64(g, ci(g, g->isa->mr), LLVMBuildNSWSub(g->b, mc, ir, ""));
-	LLVMValueRef kp = cg_gemm_kpad(g, kc);
-	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kp, "")),
+	LLVMValueRef row = add(g, ic, ir);
+	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, row, kp, "")),
 		gep_t(g, g->elt, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kp, "")),
-		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
+		gep(g, field[PANEL_C], add(g, mul(g, row, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
 	if (g->s->epi)
-		cg_gemm_call_epi(g, field, ir, jr, mr, nr);
+		cg_gemm_call_epi(g, field, row, jr, mr, nr);
 	cg_gemm_loop_end(g, &irl);
 	cg_gemm_loop_end(g, &jrl);
+	cg_gemm_loop_end(g, &icl);
 	LLVMBuildRetVoid(g->b);
 	return f;
+}
+
+/* pack_a_panels(ctx, lo, hi): the A micro-panels [lo, hi) of the group's
+   rows, for rt_parallel_for (each panel is written by one piece). */
+static LLVMValueRef cg_gemm_pack_a_panels(GemmGen *g, LLVMValueRef pack_a, int64_t sxa)
+{
+	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 };
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_pack_a_panels", pt, 3, true), field[PANEL_FIELDS];
+	cg_gemm_fields(g, LLVMGetParam(f, 0), field);
+	cg_gemm_pack_range(g, pack_a, field[PANEL_WA], field[PANEL_SA], field[PANEL_KC], field[PANEL_MG],
+		LLVMGetParam(f, 1), LLVMGetParam(f, 2), g->isa->mr, sxa);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
+
+/* A call of rt_parallel_for(n, fn, ctx), declared in mod on first use. */
+static void cg_gemm_parallel_for(GemmGen *g, LLVMValueRef n, LLVMValueRef fn, LLVMValueRef ctx)
+{
+	LLVMTypeRef rt[] = { g->i64, g->ptr, g->ptr };
+	LLVMTypeRef rt_t = LLVMFunctionType(g->voidty, rt, 3, false);
+	LLVMValueRef pf = LLVMGetNamedFunction(g->mod, "rt_parallel_for");
+	if (!pf)
+		pf = LLVMAddFunction(g->mod, "rt_parallel_for", rt_t);
+	LLVMValueRef args[] = { n, fn, ctx };
+	LLVMBuildCall2(g->b, rt_t, pf, args, 3, "");
+}
+
+/* The rows of C one group covers on the pool: blk->mc times the pool's
+   threads (rt_pool_threads(), asked at run time), at most the groups the
+   workspace holds (cg_gemm_groups). */
+static LLVMValueRef cg_gemm_group_rows(GemmGen *g, int64_t gmax)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), ft = LLVMFunctionType(i32, NULL, 0, false);
+	LLVMValueRef f = LLVMGetNamedFunction(g->mod, "rt_pool_threads");
+	if (!f)
+		f = LLVMAddFunction(g->mod, "rt_pool_threads", ft);
+	LLVMValueRef t = LLVMBuildSExt(g->b, LLVMBuildCall2(g->b, ft, f, NULL, 0, ""), g->i64, "");
+	t = min64(g, t, ci(g, gmax));
+	t = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, t, ci(g, 1), ""), ci(g, 1), t, "");
+	return mul(g, t, g->blk->mc);
 }
 
 LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec *s, const CgGemmIsa *isa,
@@ -562,7 +649,8 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef micro = cg_gemm_micro(&g);
 	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa);
 	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb);
-	LLVMValueRef panels = cg_gemm_panels(&g, micro);
+	LLVMValueRef panels = cg_gemm_panels(&g, micro, pack_b, sxb);
+	LLVMValueRef pack_a_panels = s->parallel ? cg_gemm_pack_a_panels(&g, pack_a, sxa) : NULL;
 	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
 	LLVMValueRef f = cg_gemm_function(&g, name, pt, s->epi ? 6 : 4, false);
 	/* the epilogue reads C's tiles through its own pointers, and its
@@ -581,36 +669,45 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	cg_gemm_blocks(s, isa, blk, &na, &nb);
 	LLVMValueRef wb = gep_t(&g, g.elt, wa, ci(&g, na));
 	LLVMTypeRef pack_t = LLVMGlobalGetValueType(pack_a);
+	LLVMValueRef group = s->parallel ? cg_gemm_group_rows(&g, cg_gemm_groups(s, isa, blk)) : NULL;
 
 	GemmLoop jl, pl, il;
 	LLVMValueRef jc = cg_gemm_loop(&g, &jl, ci(&g, 0), ci(&g, s->n), blk->nc);
 	LLVMValueRef nc = min64(&g, ci(&g, blk->nc), LLVMBuildNSWSub(g.b, ci(&g, s->n), jc, ""));
 	LLVMValueRef pc = cg_gemm_loop(&g, &pl, ci(&g, 0), ci(&g, s->k), blk->kc);
 	LLVMValueRef kc = min64(&g, ci(&g, blk->kc), LLVMBuildNSWSub(g.b, ci(&g, s->k), pc, ""));
-	LLVMValueRef pb[] = { wb, gep(&g, B, add(&g, mul(&g, pc, skb), mul(&g, jc, sxb))), kc, nc };
-	LLVMBuildCall2(g.b, pack_t, pack_b, pb, 4, "");
+	LLVMValueRef sb = gep(&g, B, add(&g, mul(&g, pc, skb), mul(&g, jc, sxb)));
+	/* serial: B's block packed here, then per MC block A's and the panels;
+	   on the pool (s->parallel): per group of row blocks, the group's A
+	   panels packed split over the pool, then the panel walks, each of
+	   which packs its own B micro-panels in the group at row 0 */
+	if (!s->parallel) {
+		LLVMValueRef pb[] = { wb, sb, kc, nc };
+		LLVMBuildCall2(g.b, pack_t, pack_b, pb, 4, "");
+	}
 	/* the first K block sets C unless the product accumulates into it */
 	LLVMValueRef add_c = s->accumulate ? LLVMConstInt(g.i1, 1, false)
 	                                   : LLVMBuildICmp(g.b, LLVMIntNE, pc, ci(&g, 0), "");
 	LLVMValueRef ic = cg_gemm_loop(&g, &il, ci(&g, 0), ci(&g, s->m), blk->mc);
-	LLVMValueRef mc = min64(&g, ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
-	LLVMValueRef pa[] = { wa, gep(&g, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska))), kc, mc };
-	LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");
+	il.stepv = group;
+	LLVMValueRef mc = min64(&g, group ? group : ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
+	LLVMValueRef sa = gep(&g, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska)));
+	if (!s->parallel) {
+		LLVMValueRef pa[] = { wa, sa, kc, mc };
+		LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");
+	}
 	LLVMValueRef last = LLVMBuildICmp(g.b, LLVMIntEQ, add(&g, pc, kc), ci(&g, s->k), "");
 	LLVMValueRef none = LLVMConstNull(g.ptr);
+	LLVMValueRef packb = s->parallel ? LLVMBuildICmp(g.b, LLVMIntEQ, ic, ci(&g, 0), "") : LLVMConstInt(g.i1, 0, false);
 	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(&g, C, add(&g, mul(&g, ic, s->ldc), jc)), kc, mc, nc, add_c,
-		s->epi ? LLVMGetParam(f, 4) : none, s->epi ? LLVMGetParam(f, 5) : none, ic, jc, last };
+		s->epi ? LLVMGetParam(f, 4) : none, s->epi ? LLVMGetParam(f, 5) : none, ic, jc, last, sa, sb, packb };
 	for (unsigned i = 0; i < PANEL_FIELDS; i++)
 		LLVMBuildStore(g.b, vals[i], LLVMBuildStructGEP2(g.b, panel_t, ctx, i, ""));
 	LLVMValueRef npanel = LLVMBuildSDiv(g.b, add(&g, nc, ci(&g, g.nr - 1)), ci(&g, g.nr), "");
 	if (s->parallel) {
-		LLVMTypeRef rt[] = { g.i64, g.ptr, g.ptr };
-		LLVMTypeRef rt_t = LLVMFunctionType(g.voidty, rt, 3, false);
-		LLVMValueRef pf = LLVMGetNamedFunction(mod, "rt_parallel_for");
-		if (!pf)
-			pf = LLVMAddFunction(mod, "rt_parallel_for", rt_t);
-		LLVMValueRef args[] = { npanel, panels, ctx };
-		LLVMBuildCall2(g.b, rt_t, pf, args, 3, "");
+		LLVMValueRef napanel = LLVMBuildSDiv(g.b, add(&g, mc, ci(&g, isa->mr - 1)), ci(&g, isa->mr), "");
+		cg_gemm_parallel_for(&g, napanel, pack_a_panels, ctx);
+		cg_gemm_parallel_for(&g, npanel, panels, ctx);
 	} else {
 		LLVMValueRef args[] = { ctx, ci(&g, 0), npanel };
 		LLVMBuildCall2(g.b, LLVMGlobalGetValueType(panels), panels, args, 3, "");

@@ -61,6 +61,14 @@ CgGemmIsa cg_gemm_host_isa(void);
    product s, the blocks are then evened out over its sizes. */
 CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s);
 
+/* The most row blocks (MC each) of a product on the pool whose A panels
+   are packed at once, one group: what the workspace holds.  The group a
+   run takes is the pool's thread count (run time), at most this: the
+   machine's cores, at most CG_GEMM_MAX_GROUPS, at most the product's row
+   blocks.  1 for a serial product. */
+enum { CG_GEMM_MAX_GROUPS = 8 };
+int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b);
+
 /* Elements of the two packed blocks of s with b: A's, then B's (gemm_target.c). */
 void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na, int64_t *nb);
 

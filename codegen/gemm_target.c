@@ -6,6 +6,7 @@
  * (gemm.h says what the pieces are; gemm.c emits the code).
  */
 #include "codegen/gemm.h"
+#include "runtime/runtime.h"
 
 #include <llvm-c/TargetMachine.h>
 
@@ -188,9 +189,20 @@ static int64_t round_up(int64_t x, int64_t to)
 	return (x + to - 1) / to * to;
 }
 
+int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)
+{
+	(void)isa;
+	if (!s->parallel)
+		return 1;
+	int64_t blocks = (s->m + b->mc - 1) / b->mc, cores = rt_pool_cores();
+	cores = cores < CG_GEMM_MAX_GROUPS ? cores : CG_GEMM_MAX_GROUPS;
+	return blocks < cores ? blocks : cores;
+}
+
 /* Sizes of the two packed blocks, in elements (floats, or bf16 halves of
    a bf16 product, whose panels pad KC to an even count): A's (MC x KC, MC
-   rounded up to whole MR panels) first, then B's at a 64-byte boundary. */
+   rounded up to whole MR panels; on the pool, cg_gemm_groups of them)
+   first, then B's at a 64-byte boundary. */
 void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
 	int64_t *nb)
 {
@@ -198,7 +210,8 @@ void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlock
 	int64_t kc = s->k < b->kc ? s->k : b->kc, line = s->bf16 ? 32 : 16;
 	if (s->bf16)
 		kc = round_up(kc, 2);
-	int64_t mc = round_up(s->m, isa->mr) < b->mc ? round_up(s->m, isa->mr) : b->mc;
+	int64_t rows = round_up(s->m, isa->mr), group = b->mc * cg_gemm_groups(s, isa, b);
+	int64_t mc = rows < group ? rows : group;
 	int64_t nc = round_up(s->n, nr) < b->nc ? round_up(s->n, nr) : b->nc;
 	*na = round_up(mc * kc, line);
 	*nb = round_up(kc * nc, line);

@@ -152,6 +152,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		{ "floorf", (uintptr_t)&floorf }, { "sqrtf", (uintptr_t)&sqrtf },
 		{ "memcpy", (uintptr_t)&memcpy }, { "memmove", (uintptr_t)&memmove },
 		{ "memset", (uintptr_t)&memset }, { "rt_parallel_for", (uintptr_t)&rt_parallel_for },
+		{ "rt_pool_threads", (uintptr_t)&rt_pool_threads },
 	};
 	enum { NSYM = sizeof syms / sizeof syms[0] };
 	LLVMOrcCSymbolMapPair pairs[NSYM];
@@ -390,7 +391,8 @@ bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, s
 	if (!jit_add(m, mod, tsc, fname, &addr, err, errlen))
 		return false;
 	*out = (CgGemm){ .fn = (CgGemmFn *)(uintptr_t)addr, .workspace = cg_gemm_workspace(s, &isa, &blk),
-		.isa = isa.name, .dpbf16 = s->bf16 && isa.dpbf16, .mr = isa.mr, .nr = isa.nv * isa.lanes, .kc = blk.kc, .mc = blk.mc, .nc = blk.nc };
+		.isa = isa.name, .dpbf16 = s->bf16 && isa.dpbf16, .mr = isa.mr, .nr = isa.nv * isa.lanes, .kc = blk.kc, .mc = blk.mc, .nc = blk.nc,
+		.groups = cg_gemm_groups(s, &isa, &blk) };
 	return true;
 }
 

@@ -6,7 +6,10 @@
  * Workers block on a condition variable between jobs, so an idle pool costs
  * no CPU; only the caller, waiting for the last piece of a job, polls for a
  * few microseconds before it blocks too (a job is short, a sleep and wake-up
- * costs about as much as a small job).
+ * costs about as much as a small job), and so does a worker after a job,
+ * before it sleeps: the next job of a GEMM (one per K block and group of
+ * row blocks, codegen/gemm.c) or of the next kernel usually comes within
+ * those microseconds, and a polling worker starts it without a wake-up.
  *
  * Oversubscription.  sinter programs use two sets of threads: this pool for
  * elementwise loops and OpenBLAS's own threads inside cblas_sgemm.  Both are
@@ -37,6 +40,7 @@ enum {
 	MAX_THREADS = RT_MAX_THREADS,
 	PIECES_PER_THREAD = 4, /* pieces of a job per thread: balances uneven cores */
 	CALLER_POLLS = 4000,   /* ~ 10-20 us of pause before the caller sleeps */
+	WORKER_POLLS = 4000,   /* the same after a job, before a worker sleeps */
 };
 
 typedef void RangeFn(void *ctx, int64_t lo, int64_t hi);
@@ -69,7 +73,7 @@ static struct {
 	pthread_t tid[MAX_THREADS];
 	int nworker;               /* threads besides the caller */
 	int nthreads;              /* nworker + 1; 0 until rt_pool_init */
-	uint64_t gen;              /* number of the current job */
+	_Atomic uint64_t gen;      /* number of the current job (written under mu) */
 	bool stop;
 	Job job;
 	_Atomic uint64_t next;     /* tag << TAG_SHIFT | first unclaimed item */
@@ -124,6 +128,17 @@ static void *worker(void *arg)
 	uint64_t seen = 0;
 	pthread_mutex_lock(&P.mu);
 	for (;;) {
+		/* Poll a little before sleeping: a caller's jobs often come in
+		   quick succession (a GEMM's packing, then its panels, per K
+		   block), and a worker still polling takes the next one without
+		   the wake-up of a sleeping thread (tens of microseconds, more
+		   on a loaded machine), which is most of a small job's time. */
+		if (!P.stop && atomic_load(&P.gen) == seen) {
+			pthread_mutex_unlock(&P.mu);
+			for (int i = 0; i < WORKER_POLLS && atomic_load_explicit(&P.gen, memory_order_relaxed) == seen; i++)
+				cpu_relax();
+			pthread_mutex_lock(&P.mu);
+		}
 		while (!P.stop && P.gen == seen)
 			pthread_cond_wait(&P.wake, &P.mu);
 		if (P.stop)
