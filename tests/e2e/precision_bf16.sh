@@ -128,6 +128,20 @@ check "precision_bf16 GPT: bf16 GEMM outputs for the GELU's derivative change th
 	test -s "$tmp/gpt_bf16.losses" -a "$(cat "$tmp/gpt_bf16.losses")" != "$(cat "$tmp/gpt_nostore.losses")"
 build_matches --precision=bf16 --precision=f32 "${gpt[@]}"
 
+# Products that read a bf16 value in place of its widening (dW = X^T dY
+# reading a bf16store copy: kernel_widens_for_products, CgGemmSpec.a_bf16)
+# beside products of the same shape that read f32 (C = V = 256: the tied
+# head's dW and the attention projection's, both 256 x 256 x B T): the
+# JIT, which packs the bf16 bits, against the interpreter, which widens
+# them and rounds again; the kernels of the two kinds stay apart.
+gsq=(examples/gpt_char.sn -D T=32 -D C=256 -D L=1 -D H=4 -D STEPS=2 -D EVAL_EVERY=1 -D EVAL_BATCHES=1
+	-D FINAL_EVAL_BATCHES=1 -D SAMPLE=0)
+run_logged gsq_bf16 "${gsq[@]}" --precision=bf16
+run_logged gsq_interp "${gsq[@]}" --precision=bf16 --interp
+agree gsq_interp gsq_bf16 "$rtol" "GPT with C = V: JIT (bf16 operands read in place) against the interpreter"
+nin=$("$sinter" llvm "${gsq[@]}" --precision=bf16 --verbose 2>&1 >/dev/null | grep -c 'stored bf16')
+check "precision_bf16 GPT with C = V: $nin products read a bf16 operand in place (--verbose)" test "$nin" -gt 0
+
 
 # ---- the GPT's activation arena (examples/gpt_char.sn as it trains) ----
 # `sinter plan` is deterministic: the step region's activation arena in
