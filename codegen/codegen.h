@@ -174,6 +174,10 @@ typedef struct {
 	bool bf16;       /* bf16 operands, f32 accumulation: A and B (f32 in memory) are rounded to bf16
 	                    as they are packed (rt_bf16_from_f32's bits), pairs of k interleaved for
 	                    vdpbf16ps; C is f32 (docs/ARCHITECTURE.md, "bf16 products") */
+	bool a_bf16, b_bf16; /* only with bf16: A (B) is stored as bf16 bits, 2 bytes an element (lda,
+	                    ldb count elements): packing copies the bits, which rounding their f32
+	                    widening would give unchanged (a bf16 value stored for the backward is
+	                    read so, without an f32 copy) */
 	bool epi;        /* an epilogue per tile: the function takes two more arguments, epi and ectx,
 	                    and once a tile of C is final (its last K block stored) calls
 	                    epi(ectx, i0, j0, mr, nr): the tile's first row and column in C and its

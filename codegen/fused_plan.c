@@ -166,9 +166,10 @@ void cg_fused_plan(Fk *f)
 				key_add(f, " c%d:%a", (int)un->type.dt, un->f);
 			else if (f->opacc[f->opstart[i] + k] < 0 && v != f->s.head)
 				key_add(f, " m%d", f->mi[u]);
-			else
-				key_add(f, " p%d:%d:%s", f->param[u], f->opacc[f->opstart[i] + k],
-					type_str(&un->type, tb, sizeof tb));
+			else /* ~bf: a product's operand read as the bf16 value it widens (kernel.h) */
+				key_add(f, " p%d:%d:%s%s", f->param[u], f->opacc[f->opstart[i] + k],
+					type_str(&un->type, tb, sizeof tb),
+					nd->op == OP_MATMUL && kernel_widening_of(r, u) >= 0 ? "~bf" : "");
 		}
 	}
 	/* written buffers no other parameter overlaps alias nothing */

@@ -163,10 +163,12 @@ static LLVMValueRef cg_gemm_function(GemmGen *g, const char *name, LLVMTypeRef *
  * A bf16 product stores rt_bf16_from_f32's bits instead, k in pairs as
  * vdpbf16ps reads them: dst[p*kp*R + (k/2)*2R + 2r + k%2] with kp = kc
  * rounded up to even; an odd kc's last pair ends with a zero (read from
- * k = kc-1, stored as 0, like the clamped x).
+ * k = kc-1, stored as 0, like the clamped x).  A source of bf16 bits
+ * (src_bf16: CgGemmSpec.a_bf16, b_bf16) is copied as it is: rounding its
+ * widening to f32 would give the same bits.
  */
 static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
-	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, LLVMValueRef k0)
+	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, bool src_bf16, LLVMValueRef k0)
 {
 	GemmLoop outer, inner;
 	bool k_inner = sk == 1 && sx != 1, bf = g->s->bf16;
@@ -184,12 +186,14 @@ static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LL
 		kr = LLVMBuildSelect(g->b, kin, k, LLVMBuildNSWSub(g->b, kc, ci(g, 1), ""), "");
 		ok = ok ? LLVMBuildAnd(g->b, ok, kin, "") : kin;
 	}
-	LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, src, add(g, mul(g, kr, sk), mul(g, x, sx))), "");
+	LLVMTypeRef st = src_bf16 ? g->elt : g->f32;
+	LLVMValueRef v = LLVMBuildLoad2(g->b, st, gep_t(g, st, src, add(g, mul(g, kr, sk), mul(g, x, sx))), "");
 	if (ok)
-		v = LLVMBuildSelect(g->b, ok, v, LLVMConstReal(g->f32, 0), "");
+		v = LLVMBuildSelect(g->b, ok, v, LLVMConstNull(st), "");
 	LLVMValueRef at;
 	if (bf) {
-		v = cg_bf16_bits(g->b, v);
+		if (!src_bf16)
+			v = cg_bf16_bits(g->b, v);
 		LLVMValueRef pair = LLVMBuildAShr(g->b, k, ci(g, 1), "");
 		at = add(g, add(g, mul(g, LLVMBuildNSWMul(g->b, p, kp, ""), R), mul(g, pair, 2 * R)),
 			add(g, mul(g, r, 2), LLVMBuildAnd(g->b, k, ci(g, 1), "")));
@@ -244,11 +248,11 @@ static void cg_gemm_transpose(GemmGen *g, LLVMValueRef *v, int L)
  * same floats at the same places either way.
  */
 static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
-	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped)
+	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, bool src_bf16)
 {
 	int L = g->isa->lanes;
 	if (sk != 1 || sx == 1 || g->s->bf16 || L < 4) {
-		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, ci(g, 0));
+		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, src_bf16, ci(g, 0));
 		return;
 	}
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), over[] = { g->vec, g->ptr };
@@ -294,12 +298,12 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 		}
 	}
 	cg_gemm_loop_end(g, &kl);
-	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, whole);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, src_bf16, whole);
 }
 
 /* pack(dst, src, kc, xeff): the panels of R rows (of A) or columns (of B)
    covering x in [0, xeff), each kc long; whole panels without the clamp. */
-static LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_t sk, int64_t sx)
+static LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_t sk, int64_t sx, bool src_bf16)
 {
 	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->i64, g->i64 };
 	LLVMValueRef f = cg_gemm_function(g, name, pt, 4, true);
@@ -308,14 +312,14 @@ static LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_
 	LLVMValueRef whole = LLVMBuildSDiv(g->b, xeff, ci(g, R), "");
 	GemmLoop pl;
 	LLVMValueRef p = cg_gemm_loop(g, &pl, ci(g, 0), whole, 1);
-	cg_gemm_pack_panel(g, dst, src, kc, xeff, p, R, sk, sx, false);
+	cg_gemm_pack_panel(g, dst, src, kc, xeff, p, R, sk, sx, false, src_bf16);
 	cg_gemm_loop_end(g, &pl);
 	/* the partial panel, if any */
 	LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, f, "part");
 	LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(g->ctx, f, "out");
 	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, mul(g, whole, R), xeff, ""), part, out);
 	LLVMPositionBuilderAtEnd(g->b, part);
-	cg_gemm_pack_panel(g, dst, src, kc, xeff, whole, R, sk, sx, true);
+	cg_gemm_pack_panel(g, dst, src, kc, xeff, whole, R, sk, sx, true, src_bf16);
 	LLVMBuildBr(g->b, out);
 	LLVMPositionBuilderAtEnd(g->b, out);
 	LLVMBuildRetVoid(g->b);
@@ -533,12 +537,12 @@ static void cg_gemm_call_epi(GemmGen *g, LLVMValueRef *field, LLVMValueRef ir, L
    panels [lo, hi) of the xeff rows or columns): a range of a block's
    micro-panels of R, one piece of a pack split over the pool. */
 static void cg_gemm_pack_range(GemmGen *g, LLVMValueRef pack, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc,
-	LLVMValueRef xeff, LLVMValueRef lo, LLVMValueRef hi, int64_t R, int64_t sx)
+	LLVMValueRef xeff, LLVMValueRef lo, LLVMValueRef hi, int64_t R, int64_t sx, bool src_bf16)
 {
 	LLVMValueRef x0 = mul(g, lo, R);
 	LLVMValueRef n = min64(g, LLVMBuildNSWSub(g->b, xeff, x0, ""), mul(g, LLVMBuildNSWSub(g->b, hi, lo, ""), R));
 	LLVMValueRef args[] = { gep_t(g, g->elt, dst, LLVMBuildNSWMul(g->b, x0, cg_gemm_kpad(g, kc), "")),
-		gep(g, src, mul(g, x0, sx)), kc, n };
+		gep_t(g, src_bf16 ? g->elt : g->f32, src, mul(g, x0, sx)), kc, n };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(pack), pack, args, 4, "");
 }
 
@@ -565,7 +569,7 @@ static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro, LLVMValueRef 
 	LLVMBasicBlockRef walk = LLVMAppendBasicBlockInContext(g->ctx, f, "walk");
 	LLVMBuildCondBr(g->b, field[PANEL_PACKB], packb, walk);
 	LLVMPositionBuilderAtEnd(g->b, packb);
-	cg_gemm_pack_range(g, pack_b, field[PANEL_WB], field[PANEL_SB], kc, nc, lo, hi, g->nr, sxb);
+	cg_gemm_pack_range(g, pack_b, field[PANEL_WB], field[PANEL_SB], kc, nc, lo, hi, g->nr, sxb, g->s->b_bf16);
 	LLVMBuildBr(g->b, walk);
 	LLVMPositionBuilderAtEnd(g->b, walk);
 	LLVMValueRef end = min64(g, mul(g, hi, g->nr), nc);
@@ -598,7 +602,7 @@ static LLVMValueRef cg_gemm_pack_a_panels(GemmGen *g, LLVMValueRef pack_a, int64
 	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_pack_a_panels", pt, 3, true), field[PANEL_FIELDS];
 	cg_gemm_fields(g, LLVMGetParam(f, 0), field);
 	cg_gemm_pack_range(g, pack_a, field[PANEL_WA], field[PANEL_SA], field[PANEL_KC], field[PANEL_MG],
-		LLVMGetParam(f, 1), LLVMGetParam(f, 2), g->isa->mr, sxa);
+		LLVMGetParam(f, 1), LLVMGetParam(f, 2), g->isa->mr, sxa, g->s->a_bf16);
 	LLVMBuildRetVoid(g->b);
 	return f;
 }
@@ -647,10 +651,13 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	int64_t sxa = s->ta ? 1 : s->lda, ska = s->ta ? s->lda : 1;
 	int64_t skb = s->tb ? 1 : s->ldb, sxb = s->tb ? s->ldb : 1;
 	LLVMValueRef micro = cg_gemm_micro(&g);
-	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa);
-	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb);
+	if ((s->a_bf16 || s->b_bf16) && !s->bf16)
+		die("codegen: a product with bf16 operands in memory that is not a bf16 product");
+	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa, s->a_bf16);
+	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb, s->b_bf16);
 	LLVMValueRef panels = cg_gemm_panels(&g, micro, pack_b, sxb);
 	LLVMValueRef pack_a_panels = s->parallel ? cg_gemm_pack_a_panels(&g, pack_a, sxa) : NULL;
+	LLVMTypeRef ta_t = s->a_bf16 ? g.elt : g.f32, tb_t = s->b_bf16 ? g.elt : g.f32;
 	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
 	LLVMValueRef f = cg_gemm_function(&g, name, pt, s->epi ? 6 : 4, false);
 	/* the epilogue reads C's tiles through its own pointers, and its
@@ -676,7 +683,7 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef nc = min64(&g, ci(&g, blk->nc), LLVMBuildNSWSub(g.b, ci(&g, s->n), jc, ""));
 	LLVMValueRef pc = cg_gemm_loop(&g, &pl, ci(&g, 0), ci(&g, s->k), blk->kc);
 	LLVMValueRef kc = min64(&g, ci(&g, blk->kc), LLVMBuildNSWSub(g.b, ci(&g, s->k), pc, ""));
-	LLVMValueRef sb = gep(&g, B, add(&g, mul(&g, pc, skb), mul(&g, jc, sxb)));
+	LLVMValueRef sb = gep_t(&g, tb_t, B, add(&g, mul(&g, pc, skb), mul(&g, jc, sxb)));
 	/* serial: B's block packed here, then per MC block A's and the panels;
 	   on the pool (s->parallel): per group of row blocks, the group's A
 	   panels packed split over the pool, then the panel walks, each of
@@ -691,7 +698,7 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	LLVMValueRef ic = cg_gemm_loop(&g, &il, ci(&g, 0), ci(&g, s->m), blk->mc);
 	il.stepv = group;
 	LLVMValueRef mc = min64(&g, group ? group : ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
-	LLVMValueRef sa = gep(&g, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska)));
+	LLVMValueRef sa = gep_t(&g, ta_t, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska)));
 	if (!s->parallel) {
 		LLVMValueRef pa[] = { wa, sa, kc, mc };
 		LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");

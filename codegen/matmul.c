@@ -24,6 +24,7 @@
 #include "codegen/attention.h"
 #include "codegen/reduce.h"
 #include "codegen/gemm.h"
+#include "kernel/kernel.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -136,6 +137,10 @@ static bool product(const Region *r, int v, Product *p)
 	p->s = (CgGemmSpec){ .m = p->fold ? p->M * p->nb : p->M, .n = p->N, .k = p->K, .ta = ta, .tb = tb,
 		.lda = ta ? p->M : p->K, .ldb = tb ? p->K : p->N, .ldc = p->N, .alpha = 1.0f,
 		.bf16 = nd->ia[2] != 0 };
+	/* a widening that only products read is not computed: its pointer is
+	   the bf16 value's (region.c), which the kernel packs as it is */
+	p->s.a_bf16 = p->s.bf16 && kernel_widening_of(r, a) >= 0;
+	p->s.b_bf16 = p->s.bf16 && kernel_widening_of(r, b) >= 0;
 	/* the pool splits the large ones, as OpenBLAS's threads do (bitwise
 	   the serial result, gemm.c) */
 	p->s.parallel = p->s.m * p->s.n * p->s.k >= RT_GEMM_SERIAL_MAX;
@@ -154,12 +159,17 @@ int64_t cg_gemm_account(Cg *g, CgGemmStats *stats, int v, const CgGemmSpec *s, i
 	stats->products[k]++;
 	stats->calls[k] += calls;
 	stats->flops[k] += 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)calls;
-	char how[64] = "";
+	char how[96] = "";
 	if (own) {
 		CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 		work = cg_gemm_workspace(s, &isa, &blk);
-		snprintf(how, sizeof how, ", %s %dx%d%s%s", isa.name, isa.mr, isa.nv * isa.lanes,
-			!s->bf16 ? "" : isa.dpbf16 ? ", bf16 by vdpbf16ps" : ", bf16 widened", s->parallel ? ", on the pool" : "");
+		snprintf(how, sizeof how, ", %s %dx%d%s%s%s", isa.name, isa.mr, isa.nv * isa.lanes,
+			!s->bf16 ? "" : isa.dpbf16 ? ", bf16 by vdpbf16ps" : ", bf16 widened",
+			s->a_bf16 && s->b_bf16 ? ", A and B stored bf16"
+			: s->a_bf16            ? ", A stored bf16"
+			: s->b_bf16            ? ", B stored bf16"
+			                       : "",
+			s->parallel ? ", on the pool" : "");
 	}
 	if (config.verbose)
 		fprintf(config.verbose, "sinter: gemm: region %s %%%d: %lldx%lldx%lld %c%c%s -> %s (%s%s)\n", g->r->name, v,
@@ -215,15 +225,16 @@ LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 	/* every field of the spec: products of one shape may differ in alpha
 	   (an attention's scaled tiles), accumulate (its gradients) or bf16 */
 	char key[192];
-	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d", (long long)s->m,
+	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d %d %d", (long long)s->m,
 		(long long)s->n, (long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc,
-		s->parallel, (double)s->alpha, s->accumulate, s->bf16, s->epi);
+		s->parallel, (double)s->alpha, s->accumulate, s->bf16, s->a_bf16, s->b_bf16, s->epi);
 	LLVMValueRef f = cg_fn_find(g, key);
 	if (f)
 		return f;
 	char name[96];
-	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c%s%s", (long long)s->m, (long long)s->n,
-		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n', s->bf16 ? "_bf16" : "", s->epi ? "_epi" : "");
+	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c%s%s%s%s", (long long)s->m, (long long)s->n,
+		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n', s->bf16 ? "_bf16" : "", s->a_bf16 ? "_abf" : "",
+		s->b_bf16 ? "_bbf" : "", s->epi ? "_epi" : "");
 	CgGemmIsa isa = cg_gemm_host_isa();
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	f = cg_gemm_emit(g->mod, name, s, &isa, &blk);
@@ -259,14 +270,13 @@ static void call(Cg *g, const Call *c, LLVMValueRef A, LLVMValueRef B, LLVMValue
 
 static void batch_body(Cg *g, const void *ctx, const Opnd *op, const LLVMValueRef *idx)
 {
-	call(g, ctx, cg_elem_ptr(g, DT_F32, op[0].ptr, idx[0]), cg_elem_ptr(g, DT_F32, op[1].ptr, idx[1]),
+	call(g, ctx, cg_elem_ptr(g, op[0].dt, op[0].ptr, idx[0]), cg_elem_ptr(g, op[1].dt, op[1].ptr, idx[1]),
 		cg_elem_ptr(g, DT_F32, op[2].ptr, idx[2]));
 }
 
 void cg_matmul(Cg *g, int v)
 {
 	const Region *r = g->r;
-	int a = ir_operand(r, v, 0), b = ir_operand(r, v, 1);
 	Product p;
 	if (!product(r, v, &p)) {
 		if (p.calls > 0)
@@ -277,11 +287,12 @@ void cg_matmul(Cg *g, int v)
 	/* small GEMMs on one OpenBLAS thread, as the interpreter (runtime.h) */
 	bool serial = !p.own && p.s.m * p.s.n * p.s.k < RT_GEMM_SERIAL_MAX;
 	LLVMValueRef threads = serial ? cg_call(g, "rt_gemm_serial_begin", g->i32, NULL, NULL, 0) : NULL;
+	LLVMValueRef A = g->ptr[ir_operand(r, v, 0)], B = g->ptr[ir_operand(r, v, 1)];
 	if (p.fold || p.nb == 1) {
-		call(g, &c, g->ptr[a], g->ptr[b], g->ptr[v]);
+		call(g, &c, A, B, g->ptr[v]);
 	} else {
 		/* one GEMM per batch index; strides count elements of whole matrices */
-		Opnd op[3] = { { .ptr = g->ptr[a], .dt = DT_F32 }, { .ptr = g->ptr[b], .dt = DT_F32 },
+		Opnd op[3] = { { .ptr = A, .dt = p.s.a_bf16 ? DT_BF16 : DT_F32 }, { .ptr = B, .dt = p.s.b_bf16 ? DT_BF16 : DT_F32 },
 			{ .ptr = g->ptr[v], .dt = DT_F32 } };
 		cg_bstrides(&p.ba, &p.bo, op[0].st);
 		cg_bstrides(&p.bb, &p.bo, op[1].st);
@@ -319,7 +330,7 @@ void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, const char
 	if (config.verbose)
 		fprintf(config.verbose, "sinter: gemm: region %s %%%d: epilogue on its tiles: %s\n", g->r->name, v, what);
 	LLVMValueRef fn = cg_gemm_fn(g, &p.s);
-	LLVMValueRef args[6] = { g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v],
-		own_work(g), epi, ectx };
+	LLVMValueRef args[6] = { g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v], own_work(g), epi,
+		ectx };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");
 }

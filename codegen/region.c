@@ -123,6 +123,12 @@ static void plan(Cg *g, int *out_of)
 		if (nd->op == OP_WRITE || g->internal[v])
 			continue;
 		int o = nd->narg ? ir_operand(r, v, 0) : -1;
+		if (kernel_widens_for_products(r, v)) {
+			/* computed nowhere: its products read the bf16 value (matmul.c) */
+			g->ptr[v] = g->ptr[o];
+			g->home[v] = g->home[o];
+			continue;
+		}
 		if (ir_is_alias(r, v) && nd->group < 0 && (!plan || (!borrowed(&r->node[o]) && r->node[o].offset == nd->offset))) {
 			g->shared[v] = true;
 			g->ptr[v] = g->ptr[o];
@@ -227,8 +233,10 @@ static const char *kernel_key(const Cg *g, int v, const int *val, int n, const b
 		int o = ir_operand(r, v, k), j = 0;
 		while (val[j] != o)
 			j++;
-		at += (size_t)snprintf(buf + at, len - at, " %d%s%s", j, own[j] ? "!" : "",
-			type_str(&r->node[o].type, t, sizeof t));
+		/* ~bf: a product's operand read as the bf16 value it widens (kernel.h) */
+		at += (size_t)snprintf(buf + at, len - at, " %d%s%s%s", j, own[j] ? "!" : "",
+			type_str(&r->node[o].type, t, sizeof t),
+			nd->op == OP_MATMUL && kernel_widening_of(r, o) >= 0 ? "~bf" : "");
 	}
 	(void)n;
 	return at < len ? buf : NULL;
@@ -524,7 +532,8 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Region *r, const char *f
 		bool pk = r->node[v].op == OP_PACK;
 		if (k >= 0 && last[k] == v)
 			cg_fused(&g, k, v);
-		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v] && (!pk || cg_pack_moves(&g, v)))
+		else if (k < 0 && !borrowed(&r->node[v]) && !g.shared[v] && !g.internal[v] && (!pk || cg_pack_moves(&g, v)) &&
+			!kernel_widens_for_products(r, v))
 			kernel(&g, v);
 		else if (!pk)
 			continue;

@@ -561,3 +561,53 @@ void kernel_describe(const Region *r, int v, const int *mem, int n, const bool *
 	if (w >= (int)sizeof ki->name) /* a long op list: say it is cut */
 		memcpy(ki->name + sizeof ki->name - 4, "...", 4);
 }
+
+/* ---- bf16 values a product reads in place of their widening ---- */
+
+/* Is v a reshape outside every kernel that shares its operand's buffer
+   (the same offset, or none placed yet: memplan gives a reshape of the
+   same size its operand's buffer)? */
+static bool shared_reshape(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	return nd->op == OP_RESHAPE && nd->group < 0 && ir_is_alias(r, v) &&
+		nd->offset == r->node[ir_operand(r, v, 0)].offset;
+}
+
+/* Is every reader of v, through shared reshapes, a bf16 product (as its A
+   or B), and v no region output? */
+static bool products_only(const Region *r, int v)
+{
+	for (int i = 0; i < r->nout; i++)
+		if (r->out[i] == v)
+			return false;
+	for (int u = v + 1; u < r->nnode; u++) {
+		const Node *nd = &r->node[u];
+		for (int k = 0; k < nd->narg; k++) {
+			if (ir_operand(r, u, k) != v)
+				continue;
+			if (shared_reshape(r, u) ? !products_only(r, u) : nd->op != OP_MATMUL || !attr_int(nd, AS_IA2))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The bf16 value must itself be a rounding (a cast): its NaNs are then
+   0x7FC0, which rounding its widening gives back; a bf16 input's other
+   NaN payloads would not come back the same. */
+bool kernel_widens_for_products(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	if (nd->op != OP_CAST || nd->group >= 0 || nd->type.dt != DT_F32)
+		return false;
+	const Node *s = &r->node[ir_operand(r, v, 0)];
+	return s->op == OP_CAST && s->type.dt == DT_BF16 && products_only(r, v);
+}
+
+int kernel_widening_of(const Region *r, int o)
+{
+	while (shared_reshape(r, o))
+		o = ir_operand(r, o, 0);
+	return kernel_widens_for_products(r, o) ? o : -1;
+}

@@ -69,6 +69,19 @@ int kernel_members(const Region *r, int group, int *mem);
    a node.  The rest (gradients, the update) is the backward part. */
 void kernel_forward(const Region *r, bool *fwd);
 /*
+ * Is v the widening of a bf16 value (a cast to f32 outside every kernel)
+ * that only bf16 products read, through reshapes sharing its buffer (a
+ * bf16store copy that dW's product reads)?  Then the generated code
+ * computes no widening: the products pack the bf16 value itself
+ * (CgGemmSpec.a_bf16, b_bf16; the bits rounding the widening would give),
+ * and memplan keeps the bf16 value alive until they have run.  v keeps
+ * its buffer (the interpreter computes it).
+ */
+bool kernel_widens_for_products(const Region *r, int v);
+/* The widening a product's operand o is, through shared reshapes, when
+   kernel_widens_for_products holds for it; else -1. */
+int kernel_widening_of(const Region *r, int o);
+/*
  * internal[v] (r->nnode entries): v needs no buffer.  A kernel member is
  * internal when only members of its own kernel read it (no other kernel,
  * node, WRITE or output); a constant when every reader is a kernel member

@@ -14,13 +14,27 @@
  *   (b) it is what a bf16 product computes: the MATMUL itself, or the
  *       product plus a bias (an ADD of a marked MATMUL and an operand of
  *       fewer elements): PyTorch's autocast returns a linear layer's output
- *       in bf16 and its backward reads that (a GELU's input).  This one
- *       changes the backward's values by bf16's rounding (2^-9 relative).
- * What stays f32: the norms' centred values and scales, softmax, the
- * attention op's inputs and outputs (its kernels read f32), reductions,
- * the residual stream, weights and the optimizer's states.
+ *       in bf16 and its backward reads that (a GELU's input, the packed
+ *       q/k/v an attention_qkv reads); or
+ *   (c) it is a value minus its own mean, x - sum(x) * c (a norm's
+ *       centred values, which its backward reads; the mean and the scale
+ *       are separate, smaller values and stay f32).
+ * (b) and (c) change the backward's values by bf16's rounding (2^-9
+ * relative), as autocast's bf16 activations do.  Two more rules:
+ *   (d) a slice of a forward value the backward reads anyway (the
+ *       attention's output, beside its log-sum-exp) is taken again right
+ *       before its first backward reader: neither the slice nor a bf16
+ *       copy of it stays alive across, the slice's operand does already;
+ *   (e) a backward value computed in a kernel and read only by bf16
+ *       products (a recomputed GELU output that dW = X^T dY reads) is
+ *       stored in bf16 by its kernel and widened before the product: no
+ *       bit changes (the product rounds it anyway), and the kernel stores
+ *       2 bytes an element where its other results are live too.
+ * What stays f32: the norms' statistics (mean, rstd), softmax and the
+ * attention's output and log-sum-exp, reductions, the residual stream,
+ * weights and the optimizer's states.
  *
- * How: for each such v, s = cast v : bf16 right after v's kernel (the
+ * How (rules (a)-(c), (e)): for each such v, s = cast v : bf16 right after v's kernel (the
  * forward writes the rounded copy; v itself dies at its last forward
  * reader), and w = cast s : f32 right before the first backward reader's
  * kernel; the backward readers read w.  Each cast joins the kernel beside
@@ -39,8 +53,9 @@
  *   memplan.
  * Guarantees: a verified region with the same inputs, outputs and writes;
  *   kernels contiguous, each legal (kernel_space), old members where they
- *   were, the new casts in a neighbouring kernel or in none; no backward
- *   node reads a chosen value but through its bf16 copy; memory offsets
+ *   were, the new casts in a neighbouring kernel or in none, the repeated
+ *   slices in none; no backward node reads a chosen value but through its
+ *   bf16 copy or its repeated slice; memory offsets
  *   cleared (memplan places the bf16 copies at 2 bytes an element).
  */
 #include "kernel/kernel.h"
@@ -66,6 +81,35 @@ static bool product_output(const Region *r, int v)
 	return false;
 }
 
+/* v with broadcasts and reshapes looked through. */
+static int strip(const Region *r, int v)
+{
+	while (r->node[v].op == OP_BROADCAST || r->node[v].op == OP_RESHAPE)
+		v = ir_operand(r, v, 0);
+	return v;
+}
+
+/* Is v a value minus its own mean (rule (c)): sub(x, sum(x) * c) or
+   sub(x, sum(x) / c), c a scalar, through broadcasts and reshapes?  A
+   norm's centred values, which its backward reads; the mean and the
+   scale (rsqrt of the variance) are other, smaller values and stay f32.
+   A softmax's x - max(x) is no mean and stays f32. */
+static bool centred(const Region *r, int v)
+{
+	const Node *nd = &r->node[v];
+	if (nd->op != OP_SUB)
+		return false;
+	int x = strip(r, ir_operand(r, v, 0)), m = strip(r, ir_operand(r, v, 1));
+	const Node *mn = &r->node[m];
+	if ((mn->op == OP_MUL || mn->op == OP_DIV) && mn->narg == 2) {
+		int k = mn->op == OP_DIV ? 1 : r->node[ir_operand(r, m, 1)].type.rank == 0 ? 1 : 0;
+		if (r->node[ir_operand(r, m, k)].type.rank != 0 || r->node[ir_operand(r, m, k)].op != OP_CONST)
+			return false;
+		m = strip(r, ir_operand(r, m, 1 - k));
+	}
+	return r->node[m].op == OP_SUM && strip(r, ir_operand(r, m, 0)) == x;
+}
+
 /* Do all backward readers of v, through backward reshapes, take it as an
    operand of a bf16 product (rule (a))?  False when v has none. */
 static bool products_only(const Region *r, const bool *fwd, const int *ustart, const int *users, int v)
@@ -83,6 +127,35 @@ static bool products_only(const Region *r, const bool *fwd, const int *ustart, c
 			if (!products_only(r, fwd, ustart, users, u))
 				return false;
 		} else if (nd->op != OP_MATMUL || !attr_int(nd, AS_IA2))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* Does a backward node read v? */
+static bool backward_reads(const bool *fwd, const int *ustart, const int *users, int v)
+{
+	for (int e = ustart[v]; e < ustart[v + 1]; e++)
+		if (!fwd[users[e]])
+			return true;
+	return false;
+}
+
+/* Is v read by the forward part, only outside its kernel (a rule (b)
+   value that the attention reads)?  Then the forward reads the rounded
+   value too: the attention's backward recomputes its scores from the
+   rounded q, k against the forward's log-sum-exp, which must have come
+   from the same q, k.  A reader inside the kernel (the GELU after its
+   product) reads v in registers, unrounded, as before. */
+static bool read_outside(const Region *r, const bool *fwd, const int *ustart, const int *users, int v)
+{
+	bool any = false;
+	for (int e = ustart[v]; e < ustart[v + 1]; e++) {
+		int u = users[e];
+		if (!fwd[u])
+			continue;
+		if (r->node[v].group >= 0 && r->node[u].group == r->node[v].group)
 			return false;
 		any = true;
 	}
@@ -143,14 +216,17 @@ void bf16store_run(Region *r)
 	int *after = xmalloc(((size_t)n + 1) * sizeof *after), *before = xmalloc(((size_t)n + 1) * sizeof *before);
 	for (int v = 0; v < n; v++)
 		after[v] = before[v] = -1;
-	/* chains of the casts at one place, by new node index - n (two per value at most) */
-	int *next = xmalloc(((size_t)2 * n + 2) * sizeof *next), nnew = 0;
+	/* chains of the casts at one place, by new node index - n (three per value at most) */
+	int *next = xmalloc(((size_t)3 * n + 3) * sizeof *next), nnew = 0;
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
-		if (!fwd[v] || kept[v] || nd->type.dt != DT_F32 || nd->type.rank == 0 || !ir_takes_memory(nd->op) ||
+		if (kept[v] || nd->type.dt != DT_F32 || nd->type.rank == 0 || !ir_takes_memory(nd->op) ||
 			(op_info[nd->op].flags & F_SOURCE))
 			continue;
-		if (!product_output(r, v) && !products_only(r, fwd, ustart, users, v))
+		/* rule (d): a slice of a value the backward reads anyway */
+		bool reslice = nd->op == OP_SLICE && backward_reads(fwd, ustart, users, ir_operand(r, v, 0));
+		if (fwd[v] ? !reslice && !product_output(r, v) && !products_only(r, fwd, ustart, users, v) && !centred(r, v)
+		           : nd->group < 0 || nd->op == OP_MATMUL || !products_only(r, fwd, ustart, users, v))
 			continue;
 		int first = -1;
 		for (int e = ustart[v]; e < ustart[v + 1]; e++)
@@ -158,12 +234,33 @@ void bf16store_run(Region *r)
 				first = users[e];
 		if (first < 0)
 			continue;
-		int s = ir_cast(r, v, DT_BF16), w = ir_cast(r, s, DT_F32);
-		r->node[s].loc = r->node[w].loc = r->node[v].loc;
-		int at = kernel_last(r, v), bt = kernel_first(r, first);
-		next[s - n] = after[at], after[at] = s;
+		int bt = kernel_first(r, first), w;
+		if (reslice) {
+			int u = ir_operand(r, v, 0);
+			w = ir_emit(r, nd, &u, 1, NULL, 0);
+			if (w < 0)
+				die("bf16store: the slice %%%d does not repeat", v);
+			r->node[w].loc = r->node[v].loc;
+			nnew++;
+		} else {
+			int s = ir_cast(r, v, DT_BF16), at = kernel_last(r, v);
+			w = ir_cast(r, s, DT_F32);
+			r->node[s].loc = r->node[w].loc = r->node[v].loc;
+			nnew += 2;
+			if (fwd[v] && product_output(r, v) && read_outside(r, fwd, ustart, users, v)) {
+				/* the forward reads the rounded value too: wf, after s */
+				int wf = ir_cast(r, s, DT_F32);
+				r->node[wf].loc = r->node[v].loc;
+				next[wf - n] = after[at], after[at] = wf;
+				nnew++;
+				for (int e = ustart[v]; e < ustart[v + 1]; e++)
+					for (int k = 0, u = users[e]; fwd[u] && k < r->node[u].narg; k++)
+						if (r->arg[r->node[u].arg + k] == v)
+							r->arg[r->node[u].arg + k] = wf;
+			}
+			next[s - n] = after[at], after[at] = s;
+		}
 		next[w - n] = before[bt], before[bt] = w;
-		nnew += 2;
 		for (int e = ustart[v]; e < ustart[v + 1]; e++) {
 			int u = users[e];
 			for (int k = 0; !fwd[u] && k < r->node[u].narg; k++)
@@ -176,7 +273,7 @@ void bf16store_run(Region *r)
 		char *kind = xcalloc((size_t)r->nnode + 1, 1); /* at new index: 1 narrowing, 2 widening */
 		for (int v = 0; v < n; v++) {
 			for (int c = before[v]; c >= 0; c = next[c - n])
-				kind[no] = 2, order[no++] = c;
+				kind[no] = r->node[c].op == OP_CAST ? 2 : 0, order[no++] = c;
 			order[no++] = v;
 			for (int c = after[v]; c >= 0; c = next[c - n])
 				kind[no] = 1, order[no++] = c;

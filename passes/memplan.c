@@ -39,6 +39,12 @@
  * element's reads before its writes), over any buffer of its shape that the
  * kernel reads and that dies there.
  *
+ * A bf16 value whose widening to f32 only bf16 products read
+ * (kernel_widens_for_products: a bf16store copy that a dW product reads)
+ * lives until those products have run: the generated code computes no
+ * widening, and the products read the bf16 value in its place.  The
+ * widening keeps its buffer, which the interpreter fills.
+ *
  * Contract: requires a verified region in the order it will run (the
  * scheduled order for the pipeline).  Guarantees: every other node gets an
  * offset >= 0 with offset + bytes <= r->arena_bytes (a multiple of 64); two
@@ -115,6 +121,17 @@ static void pack_operands(const Region *r, const bool *internal, const bool *thr
 	}
 }
 
+/* Raises *end and *rd to the last positions of v and of the reshapes
+   outside kernels that share its buffer, through chains of them. */
+static void alias_ends(const Region *r, int v, const int *last, const int *read, int *end, int *rd)
+{
+	*end = last[v] > *end ? last[v] : *end;
+	*rd = read[v] > *rd ? read[v] : *rd;
+	for (int u = v + 1; u < r->nnode; u++)
+		if (r->node[u].op == OP_RESHAPE && r->node[u].group < 0 && ir_is_alias(r, u) && ir_operand(r, u, 0) == v)
+			alias_ends(r, u, last, read, end, rd);
+}
+
 /* Assigns every arena value a buffer: buf[v] (-1 for none) at byte sub[v]
    of it, and every node with a work buffer that one, wbuf[v] (-1 for
    none); returns the buffer count. */
@@ -161,6 +178,14 @@ static int make_buffers(const Region *r, int *buf, int64_t *sub, int *wbuf, Buf 
 	}
 	for (int i = 0; i < r->nout; i++)
 		last[r->out[i]] = n;
+	/* a bf16 value whose widening only products read is read by them in
+	   its place (kernel_widens_for_products): alive as long as the
+	   widening and the reshapes that share its buffer */
+	for (int v = 0; v < n; v++)
+		if (kernel_widens_for_products(r, v)) {
+			int s = ir_operand(r, v, 0);
+			alias_ends(r, v, last, read, &last[s], &read[s]);
+		}
 	for (int v = 0; v < n; v++) {
 		const Node *nd = &r->node[v];
 		buf[v] = -1;

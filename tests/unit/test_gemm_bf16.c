@@ -21,6 +21,9 @@
  *   a power of two here so its product is exact whatever the C compiler
  *   contracts.  The data has no denormals, where vdpbf16ps (which flushes
  *   them) and the FMAs would differ.
+ * Every second case runs again with A, B or both stored as bf16 bits
+ * (CgGemmSpec.a_bf16, b_bf16), rounded once from the same data: the same
+ * bits as the f32 operands give, with the same workspace.
  * Then a NaN operand gives NaN (rounding keeps NaN NaN), and the packed
  * panels take exactly half the f32 product's workspace.
  */
@@ -66,7 +69,52 @@ static float emulate(const CgGemmSpec *s, const float *a, const float *b, float 
 	return c;
 }
 
-/* One case: compiles s, runs it and both references: two checks. */
+/* The matrix m (rows x ld floats) as bf16 bits, rounded once. */
+static uint16_t *to_bf16(const float *m, size_t n)
+{
+	uint16_t *h = malloc(n * sizeof *h + 64);
+	for (size_t i = 0; i < n; i++)
+		h[i] = rt_bf16_from_f32(m[i]);
+	return h;
+}
+
+/*
+ * The product s again with A, B or both stored as bf16 bits (a_bf16,
+ * b_bf16: a bf16 value the backward kept, which the product reads in place
+ * of its f32 widening): bit for bit the result r->c of the f32 operands,
+ * whose packing rounds them to the same bits.  One check.
+ */
+static void run_stored(CgModule *jm, const CgGemmSpec *s, const GemmRun *r, int idx, const char *name)
+{
+	CgGemmSpec t = *s;
+	t.a_bf16 = idx % 6 != 4;
+	t.b_bf16 = idx % 6 != 2;
+	char what[260], err[512];
+	snprintf(what, sizeof what, "%s, %s stored as bf16", name,
+		t.a_bf16 && t.b_bf16 ? "A and B" : t.a_bf16 ? "A" : "B");
+	CgGemm g;
+	if (!check(cg_gemm_compile(jm, &t, &g, err, sizeof err), what, "compile: %s", err))
+		return;
+	size_t na = (size_t)((s->ta ? s->k : s->m) * s->lda), nb = (size_t)((s->tb ? s->n : s->k) * s->ldb);
+	uint16_t *a16 = to_bf16(r->a, na), *b16 = to_bf16(r->b, nb);
+	float *c = alloc_f(r->nc), *work = alloc_f((size_t)g.workspace / 4 + 16);
+	for (size_t i = 0; i < r->nc; i++)
+		c[i] = (int64_t)(i % (size_t)s->ldc) >= s->n ? SENTINEL : s->accumulate ? r->c0[i] : NAN;
+	/* the generated function takes the operands' addresses whatever they hold */
+	g.fn(t.a_bf16 ? (const float *)(const void *)a16 : r->a, t.b_bf16 ? (const float *)(const void *)b16 : r->b, c,
+		work);
+	size_t bad = 0;
+	for (size_t i = 0; i < r->nc; i++)
+		bad += memcmp(&c[i], &r->c[i], sizeof *c) != 0;
+	int64_t w32 = (int64_t)r->wfloats * 4;
+	check(bad == 0 && g.workspace == w32, what,
+		"%zu elements differ from the f32 operands' product; workspace %lld bytes, f32 operands' %lld", bad,
+		(long long)g.workspace, (long long)w32);
+	free(a16), free(b16), free(c), free(work);
+}
+
+/* One case: compiles s, runs it and both references: two checks (three
+   for every second case: run_stored). */
 static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 {
 	char name[200];
@@ -113,6 +161,8 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 		pad_ok ? "kept" : "overwritten", work_ok ? "kept" : "overrun");
 	check(nbits == 0, nb, "%lld elements differ from the documented arithmetic, the first at %lld (kc %lld)",
 		(long long)nbits, (long long)first, (long long)g.kc);
+	if (idx % 2 == 0)
+		run_stored(jm, s, &r, idx, name);
 	gemm_run_free(&r);
 }
 
