@@ -74,7 +74,7 @@ static void products(const Region *r, int v, Products *p)
 				/* sinter's GEMM takes sizes of at least 1 */
 				p->used[k][si][sj] = in_call && p->tiles[si][sj] > 0 && q.m > 0 && q.n > 0 && q.k > 0;
 				p->own[k][si][sj] = p->used[k][si][sj] &&
-					cg_gemm_choose(&p->s[k][si][sj], p->why[k][si][sj], sizeof p->why[k][si][sj]);
+					cg_gemm_choose(&p->s[k][si][sj], CG_GEMM_FOR_MATMUL, p->why[k][si][sj], sizeof p->why[k][si][sj]);
 			}
 		}
 }

@@ -61,8 +61,12 @@ typedef struct {
 } Product;
 
 /* Smallest K auto gives sinter's kernel: below it packing costs more than
-   the k loop gains (K = 10 measured 0.76x OpenBLAS, K = 65 1.63x). */
-enum { AUTO_MIN_K = 32 };
+   the k loop gains (K = 10 measured 0.76x OpenBLAS, K = 65 1.63x).
+   Fewest rows (output channels) of a convolution's weight gradient auto
+   gives sinter's kernel (16 and 32 measured 1.0x-1.6x OpenBLAS's time,
+   64 0.8x); smallest K of a convolution's data gradient that it gives
+   sinter's kernel below AUTO_MIN_K (the least measured: 16, 0.68x). */
+enum { AUTO_MIN_K = 32, AUTO_CONV_DW_MIN_M = 64, AUTO_CONV_DX_MIN_K = 16 };
 
 /*
  * Auto's rule, from bench/gemm.sh (bench/gemm_results.md) on a Zen 5 with
@@ -72,11 +76,20 @@ enum { AUTO_MIN_K = 32 };
  * (0.76x).  So sinter's kernel where its tiles are at least 3/4 full
  * along M and N and K >= 32, when the CPU has AVX-512 (the only ISA
  * measured) and OpenBLAS is not running its own AVX-512 kernels (those
- * are 1.1x ahead of sinter's: Cooperlake's rows of the same file).  It
- * reads only the product and the machine, so the JIT and `sinter build`
- * choose alike.
+ * are 1.1x ahead of sinter's: Cooperlake's rows of the same file).
+ *
+ * A convolution's products (runtime/conv.c, per image and block of output
+ * rows) measured otherwise on ResNet-8 (bench/conv_results.md, 2026-12-04):
+ * its data gradients (TN, K = the output channels) ran 0.7x-0.9x
+ * OpenBLAS's time whatever their M and K from 16 up (144x252x16: 0.68x),
+ * so they are sinter's wherever N fills the tiles and K >= 16 (a
+ * depthwise convolution's K = 1 was not measured); its weight gradients (NT, M = the
+ * output channels) with fewer than 64 rows ran 1.0x-1.6x OpenBLAS's time
+ * (16x144x252: 1.5x), so they are OpenBLAS's.  Its forward products
+ * follow the matrix products' rule.  The rule reads only the product, what
+ * it computes and the machine, so the JIT and `sinter build` choose alike.
  */
-bool cg_gemm_choose(const CgGemmSpec *s, char *why, size_t len)
+bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 {
 	CgGemmIsa is = cg_gemm_host_isa();
 	const CgGemmIsa *isa = &is;
@@ -96,7 +109,13 @@ bool cg_gemm_choose(const CgGemmSpec *s, char *why, size_t len)
 		snprintf(why, len, "auto: sinter's kernel is measured ahead with AVX-512 only, this CPU has %s", isa->name);
 	else if (config.blas_avx512)
 		snprintf(why, len, "auto: OpenBLAS runs its own AVX-512 kernels");
-	else if (s->k < AUTO_MIN_K)
+	else if (use == CG_GEMM_FOR_CONV_DW && s->m < AUTO_CONV_DW_MIN_M)
+		snprintf(why, len, "auto: a convolution's weight gradient of M = %lld < %d rows", (long long)s->m,
+			AUTO_CONV_DW_MIN_M);
+	else if (use == CG_GEMM_FOR_CONV_DX && s->k >= AUTO_CONV_DX_MIN_K && 4 * s->n >= 3 * n_tiles) {
+		snprintf(why, len, "auto: a convolution's data gradient, K >= %d, any M", AUTO_CONV_DX_MIN_K);
+		return true;
+	} else if (s->k < AUTO_MIN_K)
 		snprintf(why, len, "auto: K = %lld is below %d", (long long)s->k, AUTO_MIN_K);
 	else if (4 * s->n < 3 * n_tiles)
 		snprintf(why, len, "auto: N = %lld fills %lld%% of its %lld-wide tiles", (long long)s->n,
@@ -146,7 +165,7 @@ static bool product(const Region *r, int v, Product *p)
 	p->s.parallel = p->s.m * p->s.n * p->s.k >= RT_GEMM_SERIAL_MAX;
 	if (p->calls == 0 || p->K == 0)
 		return false;
-	p->own = cg_gemm_choose(&p->s, p->why, sizeof p->why);
+	p->own = cg_gemm_choose(&p->s, CG_GEMM_FOR_MATMUL, p->why, sizeof p->why);
 	return true;
 }
 

@@ -285,6 +285,12 @@ static RtConvOp conv_op(OpKind op)
 	return op == OP_CONV2D ? RT_CONV_Y : op == OP_CONV2D_DX ? RT_CONV_DX : RT_CONV_DW;
 }
 
+/* What a product of the runtime's op computes, for auto's rule. */
+static CgGemmFor conv_use(RtConvOp op)
+{
+	return op == RT_CONV_Y ? CG_GEMM_FOR_CONV_Y : op == RT_CONV_DX ? CG_GEMM_FOR_CONV_DX : CG_GEMM_FOR_CONV_DW;
+}
+
 /* Node v's products as sinter's GEMM specs, the choice of each in own[]
    (why[] the reasons); their number. */
 typedef struct {
@@ -298,13 +304,14 @@ typedef struct {
 static void products(const Region *r, int v, Products *p)
 {
 	RtConv cv = ir_conv_of(r, v);
-	p->n = rt_conv2d_products(&cv, conv_op(r->node[v].op), p->q);
+	RtConvOp op = conv_op(r->node[v].op);
+	p->n = rt_conv2d_products(&cv, op, p->q);
 	for (int i = 0; i < p->n; i++) {
 		const RtConvProduct *q = &p->q[i];
 		p->s[i] = (CgGemmSpec){ .m = q->m, .n = q->n, .k = q->k, .ta = q->ta, .tb = q->tb, .lda = q->lda,
 			.ldb = q->ldb, .ldc = q->ldc, .alpha = 1.0f, .accumulate = q->acc, .parallel = q->parallel };
 		/* K = 0 (no channels) never reaches a GEMM of sinter's: its sizes are at least 1 */
-		p->own[i] = q->k > 0 && cg_gemm_choose(&p->s[i], p->why[i], sizeof p->why[i]);
+		p->own[i] = q->k > 0 && cg_gemm_choose(&p->s[i], conv_use(op), p->why[i], sizeof p->why[i]);
 		if (q->k == 0)
 			snprintf(p->why[i], sizeof p->why[i], "K = 0");
 	}

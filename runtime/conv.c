@@ -9,6 +9,18 @@
  * are each one cblas_sgemm.  A 1x1 convolution with stride 1 and no
  * padding reads x itself as col: no copy.
  *
+ * Small images go several to a product: when an image's output is one
+ * block of at most RT_CONV_GROUP / 2 pixels (ResNet-8's 7x7 stage: 49),
+ * im2col lays the windows of a group of images side by side, [C/G * KH *
+ * KW, images * OH * OW], and each product spans the group: one wider
+ * product instead of several narrow ones, whose 32-wide tiles a 49-pixel
+ * image fills to 77%, and A packed once per group.  y and dy are
+ * [image][channel][pixel] in memory, so the forward writes the group's
+ * product into scratch and copies each image's rows out, and the data
+ * gradient gathers the group's dy rows into scratch first: copies of
+ * y-sized rows, a ninth of a 3x3 im2col's.  The weight gradient stays
+ * image by image (group_images says why).
+ *
  * The images are cut into at most RT_CONV_PARTS parts of consecutive
  * images, which run on the thread pool, each with its own col matrix and
  * single-threaded GEMMs: one image's GEMMs are below the size where
@@ -56,15 +68,58 @@ static Sizes sizes_of(const RtConv *g)
 
 static int64_t block_rows(const RtConv *g);
 
-/* Floats of one part's col matrix: one block of output rows. */
-static int64_t col_floats(const RtConv *g)
+/*
+ * Images per group of op (1: image by image).  Only an image whose output
+ * is a single block of at most half of RT_CONV_GROUP pixels is grouped (a
+ * larger one's products are wide already), and a group never holds more
+ * than the smallest part's images, so each part makes at least one full
+ * group and the products are two shapes at most: the full group and one
+ * image, for a part's leftover images.  Only the forward and the data
+ * gradient: their products keep K (each output element the same sum, the
+ * same bits as image by image); the weight gradient's K is the pixels, and
+ * a group's longer sums rounded otherwise than the image's partial sums,
+ * enough to fail tests/e2e/torch_resnet.sh's per-step weight check (83
+ * weights beyond 1e-4 of their tensor's largest in a step, 8 allowed).
+ */
+static int64_t group_images(const RtConv *g, RtConvOp op)
 {
-	return conv_plain(g) ? 0 : sizes_of(g).k * block_rows(g) * g->ow;
+	int64_t ohw = g->oh * g->ow, parts = rt_conv2d_parts(g);
+	if (op == RT_CONV_DW || conv_plain(g) || ohw == 0 || parts == 0 || block_rows(g) < g->oh ||
+		2 * ohw > RT_CONV_GROUP)
+		return 1;
+	int64_t gs = RT_CONV_GROUP / ohw, least = g->n / parts;
+	return gs < least ? gs : least;
+}
+
+/* Output pixels of a whole block: the group's (the plain case: the image). */
+static int64_t full_pixels(const RtConv *g, RtConvOp op)
+{
+	return conv_plain(g) ? g->oh * g->ow : group_images(g, op) > 1 ? group_images(g, op) * g->oh * g->ow
+		: block_rows(g) * g->ow;
+}
+
+/* Floats of one part's col matrix: one block of output rows, or a group. */
+static int64_t col_floats(const RtConv *g, RtConvOp op)
+{
+	return conv_plain(g) ? 0 : sizes_of(g).k * full_pixels(g, op);
+}
+
+/* Floats of one part's scratch for a group's y or dy rows (0 without
+   groups), after its col matrix. */
+static int64_t rows_floats(const RtConv *g, RtConvOp op)
+{
+	return group_images(g, op) > 1 ? sizes_of(g).og * full_pixels(g, op) : 0;
+}
+
+/* Floats of one part's col matrix and rows. */
+static int64_t part_floats(const RtConv *g, RtConvOp op)
+{
+	return col_floats(g, op) + rows_floats(g, op);
 }
 
 int64_t rt_conv2d_work(const RtConv *g, RtConvOp op)
 {
-	int64_t parts = rt_conv2d_parts(g), floats = parts * col_floats(g);
+	int64_t parts = rt_conv2d_parts(g), floats = parts * part_floats(g, op);
 	if (op == RT_CONV_DW && parts > 1)
 		floats += (parts - 1) * g->o * sizes_of(g).k; /* a partial sum per part but the first */
 	return floats * (int64_t)sizeof(float);
@@ -124,9 +179,11 @@ static void add_row(float *dst, const float *src, int64_t n)
 }
 
 /* Output rows [i0, i1) of one block: bl = (i1 - i0) * OW columns of the
-   im2col matrix, col[row][(i - i0) * OW + ow]. */
+   im2col matrix, col[row][(i - i0) * OW + ow], whose rows are ld floats
+   apart (bl, or a group's images * OH * OW with the block one image's
+   columns of it). */
 typedef struct {
-	int64_t i0, i1, bl;
+	int64_t i0, i1, bl, ld;
 } Block;
 
 /*
@@ -218,12 +275,12 @@ static void col2im_span(const RtConv *g, float *in, Block b, const Span *sp, con
    as much as the copy). */
 static void im2col(const RtConv *g, const float *x, Block b, float *col)
 {
-	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw, plane = g->h * g->w, step = g->kh * g->kw * b.bl;
+	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw, plane = g->h * g->w, step = g->kh * g->kw * b.ld;
 	bool span = conv_span_ok(g);
 	for (int64_t ki = 0; ki < g->kh; ki++)
 		for (int64_t kj = 0; kj < g->kw; kj++) {
 			Cols t = cols_of(g, kj);
-			float *out = col + (ki * g->kw + kj) * b.bl;
+			float *out = col + (ki * g->kw + kj) * b.ld;
 			if (span) {
 				Span sp = span_of(g, b, ki, &t);
 				for (int64_t c = 0; c < cg; c++)
@@ -261,12 +318,12 @@ static void im2col(const RtConv *g, const float *x, Block b, float *col)
    (ki, kj) order.  col is scratch: the run of a span writes zeros into it. */
 static void col2im(const RtConv *g, float *col, Block b, float *x)
 {
-	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw, plane = g->h * g->w, step = g->kh * g->kw * b.bl;
+	int64_t cg = g->c / g->groups, ow = g->ow, sw = g->sw, plane = g->h * g->w, step = g->kh * g->kw * b.ld;
 	bool span = conv_span_ok(g);
 	for (int64_t ki = 0; ki < g->kh; ki++)
 		for (int64_t kj = 0; kj < g->kw; kj++) {
 			Cols t = cols_of(g, kj);
-			float *in = col + (ki * g->kw + kj) * b.bl;
+			float *in = col + (ki * g->kw + kj) * b.ld;
 			if (span) {
 				Span sp = span_of(g, b, ki, &t);
 				for (int64_t c = 0; c < cg; c++)
@@ -310,44 +367,60 @@ typedef struct Job {
 	int64_t parts;
 	const RtConvGemm *k; /* generated products, or NULL */
 	char *gemm_work;
-	/* the work of image n's group gi in part p (first: the part's first image) */
-	void (*one)(const struct Job *j, int64_t p, int64_t n, int64_t gi, bool first);
+	/* the work of images [n, n + cnt)'s group gi in part p (first: the
+	   part's first images) */
+	void (*one)(const struct Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, bool first);
 } Job;
 
-/* The product over bl output pixels (a block, or the whole image of a
-   plain convolution): the one place that says how each op is a GEMM. */
+/* The product over bl output pixels (a block, a group of images, or the
+   whole image of a plain convolution): the one place that says how each
+   op is a GEMM.  y or dy is read or written where it lies (rows OH * OW
+   apart) but for a group (bl > OH * OW), whose rows are the scratch's, bl
+   apart. */
 static RtConvProduct product_of(const RtConv *g, RtConvOp op, int64_t bl)
 {
 	Sizes s = sizes_of(g);
+	int64_t ly = bl > s.ohw ? bl : s.ohw;
 	switch (op) {
 	case RT_CONV_Y: /* y[og, bl] = w[og, k] @ col[k, bl] */
-		return (RtConvProduct){ .m = s.og, .n = bl, .k = s.k, .lda = s.k, .ldb = bl, .ldc = s.ohw };
+		return (RtConvProduct){ .m = s.og, .n = bl, .k = s.k, .lda = s.k, .ldb = bl, .ldc = ly };
 	case RT_CONV_DX: /* col[k, bl] = w^T @ dy[og, bl] */
-		return (RtConvProduct){ .m = s.k, .n = bl, .k = s.og, .ta = true, .lda = s.k, .ldb = s.ohw, .ldc = bl };
+		return (RtConvProduct){ .m = s.k, .n = bl, .k = s.og, .ta = true, .lda = s.k, .ldb = ly, .ldc = bl };
 	default: /* dw[og, k] += dy[og, bl] @ col^T */
-		return (RtConvProduct){ .m = s.og, .n = s.k, .k = bl, .tb = true, .lda = s.ohw, .ldb = bl, .ldc = s.k,
+		return (RtConvProduct){ .m = s.og, .n = s.k, .k = bl, .tb = true, .lda = ly, .ldb = bl, .ldc = s.k,
 			.acc = true };
 	}
 }
 
-/* Output pixels of a whole block (the plain case: the image). */
-static int64_t full_pixels(const RtConv *g)
-{
-	return conv_plain(g) ? g->oh * g->ow : block_rows(g) * g->ow;
-}
+static void bounds_of(const RtConv *g, int64_t parts, int64_t p, int64_t *lo, int64_t *hi);
 
 int rt_conv2d_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CONV_PRODUCTS])
 {
 	int64_t rows = conv_plain(g) ? g->oh : block_rows(g), whole = g->oh / rows, rest = g->oh % rows;
-	int64_t per = g->n * g->groups, parts = rt_conv2d_parts(g);
+	int64_t per = g->n * g->groups, parts = rt_conv2d_parts(g), gs = group_images(g, op);
 	if (per == 0 || g->oh * g->ow == 0)
 		return 0;
 	int n = 0;
-	if (whole > 0) {
+	if (gs > 1) {
+		/* each part: its full groups, then its leftover images one by one */
+		int64_t full = 0, single = 0;
+		for (int64_t p = 0; p < parts; p++) {
+			int64_t lo, hi;
+			bounds_of(g, parts, p, &lo, &hi);
+			full += (hi - lo) / gs;
+			single += (hi - lo) % gs;
+		}
+		out[n] = product_of(g, op, gs * g->oh * g->ow);
+		out[n++].calls = full * g->groups;
+		if (single > 0) {
+			out[n] = product_of(g, op, g->oh * g->ow);
+			out[n++].calls = single * g->groups;
+		}
+	} else if (whole > 0) {
 		out[n] = product_of(g, op, rows * g->ow);
 		out[n++].calls = per * whole;
 	}
-	if (rest > 0) {
+	if (gs == 1 && rest > 0) {
 		out[n] = product_of(g, op, rest * g->ow);
 		out[n++].calls = per;
 	}
@@ -364,7 +437,7 @@ static void gemm(const Job *j, int64_t p, int64_t bl, const float *A, const floa
 {
 	RtConvProduct q = product_of(j->g, j->op, bl);
 	/* block_rows <= OH: there is always a full block, product 0 */
-	RtGemmFn fn = j->k ? j->k->fn[bl == full_pixels(j->g) ? 0 : 1] : NULL;
+	RtGemmFn fn = j->k ? j->k->fn[bl == full_pixels(j->g, j->op) ? 0 : 1] : NULL;
 	if (fn) {
 		fn(A, B, C, j->gemm_work + p * j->k->stride);
 		return;
@@ -375,17 +448,31 @@ static void gemm(const Job *j, int64_t p, int64_t bl, const float *A, const floa
 	rt_gemm_serial_end(threads);
 }
 
+/* Part p's images [lo, hi) of parts. */
+static void bounds_of(const RtConv *g, int64_t parts, int64_t p, int64_t *lo, int64_t *hi)
+{
+	*lo = g->n * p / parts;
+	*hi = g->n * (p + 1) / parts;
+}
+
 static void bounds(const Job *j, int64_t p, int64_t *lo, int64_t *hi)
 {
-	*lo = j->g->n * p / j->parts;
-	*hi = j->g->n * (p + 1) / j->parts;
+	bounds_of(j->g, j->parts, p, lo, hi);
 }
 
 /* The block of output rows from i0 on (the next starts at its i1). */
 static Block block_at(const RtConv *g, int64_t i0)
 {
 	int64_t i1 = i0 + block_rows(g) < g->oh ? i0 + block_rows(g) : g->oh;
-	Block b = { i0, i1, (i1 - i0) * g->ow };
+	Block b = { i0, i1, (i1 - i0) * g->ow, (i1 - i0) * g->ow };
+	return b;
+}
+
+/* One image's block of a group of cnt images: all its rows, its columns
+   of the group's col matrix. */
+static Block group_block(const RtConv *g, int64_t cnt)
+{
+	Block b = { 0, g->oh, g->oh * g->ow, cnt * g->oh * g->ow };
 	return b;
 }
 
@@ -401,20 +488,75 @@ static int64_t y_at(const RtConv *g, const Sizes *s, int64_t n, int64_t gi)
 }
 
 /* Part p's partial weight gradient: dw itself for part 0, else past the
-   parts' col matrices. */
+   parts' col matrices and rows. */
 static float *partial(const Job *j, int64_t p)
 {
-	return p == 0 ? j->out : j->work + j->parts * col_floats(j->g) + (p - 1) * j->g->o * j->s.k;
+	return p == 0 ? j->out : j->work + j->parts * part_floats(j->g, j->op) + (p - 1) * j->g->o * j->s.k;
 }
 
-/* y of image n, group gi = w @ col, block by block. */
-static void forward_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+/* Part p's col matrix, and its rows for a group's y or dy after it. */
+static float *col_of(const Job *j, int64_t p)
+{
+	return j->work + p * part_floats(j->g, j->op);
+}
+
+static float *rows_of(const Job *j, int64_t p)
+{
+	return col_of(j, p) + col_floats(j->g, j->op);
+}
+
+/* The scratch rows[og][cnt * OH * OW] of a group of cnt images, image i's
+   OH * OW columns at i * OH * OW, and the rows of y or dy (group gi) of
+   images [n, n + cnt): the offsets of image i's row o in each. */
+static int64_t rows_at(const Job *j, int64_t cnt, int64_t i, int64_t o)
+{
+	return (o * cnt + i) * j->s.ohw;
+}
+
+static int64_t image_row_at(const Job *j, int64_t n, int64_t gi, int64_t o)
+{
+	return y_at(j->g, &j->s, n, gi) + o * j->s.ohw;
+}
+
+/* dy's rows of the group into its scratch rows. */
+static void gather_rows(const Job *j, int64_t n, int64_t cnt, int64_t gi, const float *dy, float *rows)
+{
+	for (int64_t i = 0; i < cnt; i++)
+		for (int64_t o = 0; o < j->s.og; o++)
+			memcpy(rows + rows_at(j, cnt, i, o), dy + image_row_at(j, n + i, gi, o), (size_t)j->s.ohw * sizeof *dy);
+}
+
+/* The group's scratch rows out into y. */
+static void scatter_rows(const Job *j, int64_t n, int64_t cnt, int64_t gi, const float *rows, float *y)
+{
+	for (int64_t i = 0; i < cnt; i++)
+		for (int64_t o = 0; o < j->s.og; o++)
+			memcpy(y + image_row_at(j, n + i, gi, o), rows + rows_at(j, cnt, i, o), (size_t)j->s.ohw * sizeof *y);
+}
+
+/* im2col of images [n, n + cnt)'s group gi side by side into col. */
+static void group_im2col(const Job *j, int64_t n, int64_t cnt, int64_t gi, float *col)
+{
+	Block b = group_block(j->g, cnt);
+	for (int64_t i = 0; i < cnt; i++)
+		im2col(j->g, j->a + x_at(j->g, &j->s, n + i, gi), b, col + i * b.bl);
+}
+
+/* y of images [n, n + cnt), group gi = w @ col: block by block for one
+   image, one product for a group. */
+static void forward_one(const Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, bool first)
 {
 	const RtConv *g = j->g;
 	const Sizes *s = &j->s;
 	const float *x = j->a + x_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
-	float *y = j->out + y_at(g, s, n, gi), *col = j->work + p * col_floats(g);
+	float *y = j->out + y_at(g, s, n, gi), *col = col_of(j, p);
 	(void)first;
+	if (cnt > 1) {
+		group_im2col(j, n, cnt, gi, col);
+		gemm(j, p, cnt * s->ohw, w, col, rows_of(j, p));
+		scatter_rows(j, n, cnt, gi, rows_of(j, p), j->out);
+		return;
+	}
 	if (conv_plain(g)) {
 		gemm(j, p, s->ohw, w, x, y);
 		return;
@@ -425,14 +567,27 @@ static void forward_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool fir
 	}
 }
 
-/* dx of image n, group gi = col2im(w^T @ dy), block by block. */
-static void dx_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+/* dx of images [n, n + cnt), group gi = col2im(w^T @ dy): block by block
+   for one image, one product for a group. */
+static void dx_one(const Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, bool first)
 {
 	const RtConv *g = j->g;
 	const Sizes *s = &j->s;
-	float *dx = j->out + x_at(g, s, n, gi), *col = j->work + p * col_floats(g);
+	float *dx = j->out + x_at(g, s, n, gi), *col = col_of(j, p);
 	const float *dy = j->a + y_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
 	(void)first;
+	if (cnt > 1) {
+		float *rows = rows_of(j, p);
+		gather_rows(j, n, cnt, gi, j->a, rows);
+		gemm(j, p, cnt * s->ohw, w, rows, col);
+		Block b = group_block(g, cnt);
+		for (int64_t i = 0; i < cnt; i++) {
+			float *dxi = j->out + x_at(g, s, n + i, gi);
+			memset(dxi, 0, (size_t)(s->cg * s->hw) * sizeof *dxi);
+			col2im(g, col + i * b.bl, b, dxi);
+		}
+		return;
+	}
 	if (conv_plain(g)) {
 		gemm(j, p, s->ohw, w, dy, dx);
 		return;
@@ -444,16 +599,18 @@ static void dx_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
 	}
 }
 
-/* Part p's partial dw, group gi += dy @ col^T of image n, block by
-   block; first: the part's first image, before which it is zeroed (every
-   product accumulates: one kernel per shape, not a setting and an
-   accumulating one). */
-static void dw_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+/* Part p's partial dw, group gi += dy @ col^T of image n (cnt is 1: the
+   weight gradient goes image by image, group_images), block by block;
+   first: the part's first image, before which it is zeroed (every product
+   accumulates: one kernel per shape, not a setting and an accumulating
+   one). */
+static void dw_one(const Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, bool first)
 {
 	const RtConv *g = j->g;
 	const Sizes *s = &j->s;
 	const float *x = j->a + x_at(g, s, n, gi), *dy = j->b + y_at(g, s, n, gi);
-	float *dw = partial(j, p) + gi * s->og * s->k, *col = j->work + p * col_floats(g);
+	float *dw = partial(j, p) + gi * s->og * s->k, *col = col_of(j, p);
+	(void)cnt;
 	if (first)
 		memset(dw, 0, (size_t)(s->og * s->k) * sizeof *dw);
 	if (conv_plain(g)) {
@@ -466,16 +623,22 @@ static void dw_one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
 	}
 }
 
-/* Parts [p0, p1): every image of each, every group of each image. */
+/* Parts [p0, p1): every image of each, every group of each image; the
+   images in groups of group_images while a full group is left, then one
+   by one (rt_conv2d_products counts them alike). */
 static void run_range(void *ctx, int64_t p0, int64_t p1)
 {
 	const Job *j = ctx;
+	int64_t gs = group_images(j->g, j->op);
 	for (int64_t p = p0; p < p1; p++) {
 		int64_t lo, hi;
 		bounds(j, p, &lo, &hi);
-		for (int64_t n = lo; n < hi; n++)
+		for (int64_t n = lo; n < hi;) {
+			int64_t cnt = hi - n >= gs ? gs : 1;
 			for (int64_t gi = 0; gi < j->g->groups; gi++)
-				j->one(j, p, n, gi, n == lo);
+				j->one(j, p, n, cnt, gi, n == lo);
+			n += cnt;
+		}
 	}
 }
 

@@ -320,8 +320,10 @@ typedef struct {
 } RtConv;
 enum { RT_CONV_FIELDS = 16 };
 /* The images go in at most RT_CONV_PARTS parts on the thread pool; each
-   image's output in blocks of whole rows, about RT_CONV_BLOCK pixels. */
-enum { RT_CONV_PARTS = 4, RT_CONV_BLOCK = 256 };
+   image's output in blocks of whole rows, about RT_CONV_BLOCK pixels; an
+   image of at most RT_CONV_GROUP / 2 output pixels in groups of images of
+   at most RT_CONV_GROUP pixels, one product per group. */
+enum { RT_CONV_PARTS = 4, RT_CONV_BLOCK = 256, RT_CONV_GROUP = 256 };
 typedef enum { RT_CONV_Y, RT_CONV_DX, RT_CONV_DW } RtConvOp;
 /* Bytes of the work buffer (the parts' im2col matrices and partial weight
    gradients) that rt_conv2d, _dx or _dw needs (0: none): the memory plan

@@ -11,7 +11,8 @@
  * with its products on OpenBLAS and on sinter's own GEMM (--gemm=sinter:
  * kernels generated per product shape, handed to the runtime).  Then
  * larger batches and wider images, which the runtime cuts into parts and
- * blocks, and "same" convolutions, whose taps it copies as one run.
+ * blocks, "same" convolutions, whose taps it copies as one run, and
+ * small images, which it multiplies several to a product.
  * Then the errors of the shape rule, each naming both shapes.
  */
 #include "ir/conv.h"
@@ -161,6 +162,28 @@ static void test_spans(void)
 	diff_cases("span", cases, sizeof cases / sizeof *cases);
 }
 
+/*
+ * Small images that runtime/conv.c multiplies several to a product
+ * (group_images: an output of at most RT_CONV_GROUP / 2 pixels in one
+ * block, groups no larger than the smallest part): im2col side by side,
+ * y written through scratch, dy gathered into it, col2im per image.  Parts
+ * of unequal sizes leave images outside a full group (the one-image
+ * product); strided, grouped, depthwise and dilated geometries; a 1x1
+ * strided one (im2col, not the plain GEMM).
+ */
+static void test_groups(void)
+{
+	static const Case cases[] = {
+		{ "13,3,5,5", "4,3,3,3", { 1, 1, 1, 1, 1, 1, 1 } },       /* parts of 3, 3, 3, 4: groups of 3, one left */
+		{ "16,4,7,7", "6,4,3,3", { 1, 1, 1, 1, 1, 1, 1 } },       /* a ResNet 7x7: groups of 4, none left */
+		{ "11,4,9,9", "6,2,3,3", { 2, 2, 1, 1, 1, 1, 2 } },       /* strided, 2 groups: groups of 2 */
+		{ "10,2,6,6", "3,2,1,1", { 2, 2, 0, 0, 1, 1, 1 } },       /* 1x1 strided: 9 pixels, groups of 2 */
+		{ "12,3,8,8", "3,1,3,3", { 1, 1, 2, 2, 2, 2, 3 } },       /* depthwise, dilated: 64 pixels, groups of 3 */
+		{ "40,2,4,3", "3,2,2,2", { 1, 1, 0, 1, 1, 1, 1 } },       /* 12 pixels: groups of 10 */
+	};
+	diff_cases("group", cases, sizeof cases / sizeof *cases);
+}
+
 /* Each rule of the geometry refuses with a message naming both shapes. */
 static void test_errors(void)
 {
@@ -196,5 +219,5 @@ static void test_errors(void)
 
 int main(void)
 {
-	return jit_run((const CheckTest[]){ test_random, test_blocks, test_spans, test_errors, NULL });
+	return jit_run((const CheckTest[]){ test_random, test_blocks, test_spans, test_groups, test_errors, NULL });
 }
