@@ -43,7 +43,8 @@
  *   scalar.c  scalar.h    parallel.c  parallel.h    emitted into the module
  *     |                        |                    (jit.c too: sinter gemm;
  *     +------------------------+                    calls nothing else of
- *     |                                             codegen/)
+ *     |                                             codegen/; its packing
+ *     |                                             in gemm_pack.c)
  *   builder.c  builder.h      the emission context Cg and the IR-builder
  *                             helpers: constants, loads, loops, walks, calls
  */

@@ -1,0 +1,185 @@
+/*
+ * gemm_pack.c — the packing of sinter's GEMM (codegen/gemm.c has the
+ * product): op(A) into MR x KC micro-panels and op(B) into KC x NR ones, in
+ * the order the microkernel reads them, zero-padded past the edges; an
+ * operand whose k is contiguous is transposed in registers, L x L at a
+ * time, instead of gathered float by float (docs/ARCHITECTURE.md,
+ * "Packing").
+ */
+#include "codegen/gemm_gen.h"
+#include "codegen/scalar.h"
+
+/* ---- packing ---- */
+
+/*
+ * One loop nest of pack(): dst[(p*kc + k)*R + r] = src[k*sk + x*sx] with
+ * x = p*R + r, for r in [0, R).  clamped: the last panel, where x may reach
+ * past xeff; it reads element xeff-1 instead (never out of bounds) and
+ * stores 0, so the padded lanes of a tile add nothing.  The walk order
+ * follows the source: along r when x is contiguous, along k when k is.
+ *
+ * A bf16 product stores rt_bf16_from_f32's bits instead, k in pairs as
+ * vdpbf16ps reads them: dst[p*kp*R + (k/2)*2R + 2r + k%2] with kp = kc
+ * rounded up to even; an odd kc's last pair ends with a zero (read from
+ * k = kc-1, stored as 0, like the clamped x).  A source of bf16 bits
+ * (src_bf16: CgGemmSpec.a_bf16, b_bf16) is copied as it is: rounding its
+ * widening to f32 would give the same bits.
+ */
+static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
+	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, bool src_bf16, LLVMValueRef k0)
+{
+	GemmLoop outer, inner;
+	bool k_inner = sk == 1 && sx != 1, bf = g->s->bf16;
+	LLVMValueRef kp = cg_gemm_kpad(g, kc);
+	LLVMValueRef o = cg_gemm_loop(g, &outer, k_inner ? ci(g, 0) : k0, k_inner ? ci(g, R) : kp, 1);
+	LLVMValueRef in = cg_gemm_loop(g, &inner, k_inner ? k0 : ci(g, 0), k_inner ? kp : ci(g, R), 1);
+	LLVMValueRef k = k_inner ? in : o, r = k_inner ? o : in;
+	LLVMValueRef x = add(g, mul(g, p, R), r), ok = NULL, kr = k;
+	if (clamped) {
+		ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
+		x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
+	}
+	if (bf) {
+		LLVMValueRef kin = LLVMBuildICmp(g->b, LLVMIntSLT, k, kc, "");
+		kr = LLVMBuildSelect(g->b, kin, k, LLVMBuildNSWSub(g->b, kc, ci(g, 1), ""), "");
+		ok = ok ? LLVMBuildAnd(g->b, ok, kin, "") : kin;
+	}
+	LLVMTypeRef st = src_bf16 ? g->elt : g->f32;
+	LLVMValueRef v = LLVMBuildLoad2(g->b, st, gep_t(g, st, src, add(g, mul(g, kr, sk), mul(g, x, sx))), "");
+	if (ok)
+		v = LLVMBuildSelect(g->b, ok, v, LLVMConstNull(st), "");
+	LLVMValueRef at;
+	if (bf) {
+		if (!src_bf16)
+			v = cg_bf16_bits(g->b, v);
+		LLVMValueRef pair = LLVMBuildAShr(g->b, k, ci(g, 1), "");
+		at = add(g, add(g, mul(g, LLVMBuildNSWMul(g->b, p, kp, ""), R), mul(g, pair, 2 * R)),
+			add(g, mul(g, r, 2), LLVMBuildAnd(g->b, k, ci(g, 1), "")));
+	} else
+		at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), k), R), r);
+	LLVMBuildStore(g->b, v, gep_t(g, g->elt, dst, at));
+	cg_gemm_loop_end(g, &inner);
+	cg_gemm_loop_end(g, &outer);
+}
+
+/* The 2-input shuffle that takes lane sel[l] of a ++ b (L lanes each). */
+static LLVMValueRef cg_gemm_shuffle(GemmGen *g, LLVMValueRef a, LLVMValueRef b, const int *sel, int L)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx);
+	LLVMValueRef m[L];
+	for (int l = 0; l < L; l++)
+		m[l] = LLVMConstInt(i32, (unsigned long long)sel[l], false);
+	return LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(m, (unsigned)L), "");
+}
+
+/*
+ * Transposes the L x L block v[r][k] in place into v[k][r]: log2(L)
+ * stages, stage d swapping bit d of the row with bit d of the lane (the
+ * transpose swaps all of them), two shuffles per pair of rows r, r | d.
+ * On AVX-512 a stage is L vpermt2ps; the whole block 4 L of them.
+ */
+static void cg_gemm_transpose(GemmGen *g, LLVMValueRef *v, int L)
+{
+	int lo[L], hi[L];
+	for (int d = L / 2; d >= 1; d /= 2) {
+		for (int k = 0; k < L; k++) {
+			lo[k] = k & d ? L + (k - d) : k;  /* row r: its lane k from row r|d when k has bit d */
+			hi[k] = k & d ? L + k : k + d;    /* row r|d: its lane k from row r when k lacks it */
+		}
+		for (int r = 0; r < L; r++)
+			if (!(r & d)) {
+				LLVMValueRef a = v[r], b = v[r | d];
+				v[r] = cg_gemm_shuffle(g, a, b, lo, L);
+				v[r | d] = cg_gemm_shuffle(g, a, b, hi, L);
+			}
+	}
+}
+
+/*
+ * Panel p of pack() when k is the source's contiguous axis (sk == 1: A
+ * not transposed, B transposed) of an f32 product: the nest would read
+ * one float of each of R rows per k, a gather.  Instead, per L consecutive
+ * k (L = the ISA's lanes), one vector load from each row, an L x L
+ * transpose in registers per L rows, and one vector store per k of the
+ * panel's R values (a masked store for the last R mod L); the k past the
+ * last whole L, and bf16 panels, go through the nest.  The panel holds the
+ * same floats at the same places either way.
+ */
+static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
+	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, bool src_bf16)
+{
+	int L = g->isa->lanes;
+	if (sk != 1 || sx == 1 || g->s->bf16 || L < 4) {
+		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, src_bf16, ci(g, 0));
+		return;
+	}
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), over[] = { g->vec, g->ptr };
+	LLVMValueRef align = LLVMConstInt(i32, 4, false), zero = LLVMConstNull(g->vec);
+	LLVMValueRef whole = mul(g, LLVMBuildSDiv(g->b, kc, ci(g, L), ""), L);
+	GemmLoop kl;
+	LLVMValueRef k0 = cg_gemm_loop(g, &kl, ci(g, 0), whole, L);
+	for (int64_t r0 = 0; r0 < R; r0 += L) {
+		LLVMValueRef v[L];
+		int n = R - r0 < L ? (int)(R - r0) : L;
+		for (int l = 0; l < L; l++) {
+			if (l >= n) {
+				v[l] = zero;
+				continue;
+			}
+			LLVMValueRef x = add(g, mul(g, p, R), ci(g, r0 + l)), ok = NULL;
+			if (clamped) { /* rows past xeff read row xeff-1, keep zeros */
+				ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
+				x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
+			}
+			v[l] = LLVMBuildLoad2(g->b, g->vec, gep(g, src, add(g, k0, mul(g, x, sx))), "");
+			LLVMSetAlignment(v[l], 4);
+			if (ok)
+				v[l] = LLVMBuildSelect(g->b, ok, v[l], zero, "");
+		}
+		cg_gemm_transpose(g, v, L);
+		LLVMValueRef mask = NULL;
+		if (n < L) {
+			LLVMValueRef on[L];
+			for (int l = 0; l < L; l++)
+				on[l] = LLVMConstInt(LLVMInt1TypeInContext(g->ctx), l < n, false);
+			mask = LLVMConstVector(on, (unsigned)L);
+		}
+		for (int k = 0; k < L; k++) {
+			LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), add(g, k0, ci(g, k))), R),
+				ci(g, r0));
+			LLVMValueRef to = gep(g, dst, at);
+			if (mask) {
+				LLVMValueRef sa[] = { v[k], to, align, mask };
+				cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
+			} else
+				LLVMSetAlignment(LLVMBuildStore(g->b, v[k], to), 4);
+		}
+	}
+	cg_gemm_loop_end(g, &kl);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, src_bf16, whole);
+}
+
+/* pack(dst, src, kc, xeff): the panels of R rows (of A) or columns (of B)
+   covering x in [0, xeff), each kc long; whole panels without the clamp. */
+LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_t sk, int64_t sx, bool src_bf16)
+{
+	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->i64, g->i64 };
+	LLVMValueRef f = cg_gemm_function(g, name, pt, 4, true);
+	LLVMValueRef dst = LLVMGetParam(f, 0), src = LLVMGetParam(f, 1), kc = LLVMGetParam(f, 2);
+	LLVMValueRef xeff = LLVMGetParam(f, 3);
+	LLVMValueRef whole = LLVMBuildSDiv(g->b, xeff, ci(g, R), "");
+	GemmLoop pl;
+	LLVMValueRef p = cg_gemm_loop(g, &pl, ci(g, 0), whole, 1);
+	cg_gemm_pack_panel(g, dst, src, kc, xeff, p, R, sk, sx, false, src_bf16);
+	cg_gemm_loop_end(g, &pl);
+	/* the partial panel, if any */
+	LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, f, "part");
+	LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(g->ctx, f, "out");
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, mul(g, whole, R), xeff, ""), part, out);
+	LLVMPositionBuilderAtEnd(g->b, part);
+	cg_gemm_pack_panel(g, dst, src, kc, xeff, whole, R, sk, sx, true, src_bf16);
+	LLVMBuildBr(g->b, out);
+	LLVMPositionBuilderAtEnd(g->b, out);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
