@@ -169,9 +169,9 @@ typedef struct {
 	int64_t lda, ldb, ldc;
 	float alpha;
 	bool accumulate; /* C += alpha op(A) op(B); else C = alpha op(A) op(B) (C's old contents unread) */
-	bool parallel;   /* on the runtime's pool (rt_parallel_for): per K block, the A panels of a group
-	                    of row blocks packed split over it, then the column panels split over it,
-	                    each walk packing its own B panels; the result is bitwise the serial one */
+	bool parallel;   /* on the runtime's pool (rt_parallel_for): C cut into as many rectangles as
+	                    the pool has threads, each a serial product with packed blocks of its own
+	                    (cg_gemm_split says how); the result is bitwise the serial one */
 	bool bf16;       /* bf16 operands, f32 accumulation: A and B (f32 in memory) are rounded to bf16
 	                    as they are packed (rt_bf16_from_f32's bits), pairs of k interleaved for
 	                    vdpbf16ps; C is f32 (docs/ARCHITECTURE.md, "bf16 products") */
@@ -183,6 +183,9 @@ typedef struct {
 	                    and once a tile of C is final (its last K block stored) calls
 	                    epi(ectx, i0, j0, mr, nr): the tile's first row and column in C and its
 	                    rows and columns (CgGemmEpiFn), while the tile is in L1 */
+	bool epi_cols;   /* with epi: the epilogue sums columns over rows (a bias gradient), so a
+	                    column's tiles must be finished by one thread in increasing rows: on the
+	                    pool, C is cut into columns only */
 } CgGemmSpec;
 
 /* The generated product: work is a 64-byte aligned block of
@@ -199,9 +202,14 @@ typedef struct {
 	bool dpbf16;        /* a bf16 product's microkernel uses vdpbf16ps (else widening FMAs) */
 	int mr, nr;         /* the microkernel's tile */
 	int64_t kc, mc, nc; /* the cache blocking, evened out over this product's sizes */
-	int64_t groups;     /* on the pool (s.parallel): the most MC row blocks packed at once
-	                       (the pool's threads, at most this many, take one group); 1 serial */
+	int64_t groups;     /* on the pool (s.parallel): the most parts (rectangles of C, each with
+	                       packed blocks of its own) a run cuts it into; 1 serial */
 } CgGemm;
+
+/* How the product s on the pool, cut into `parts` parts, splits C on the
+   host CPU: that many rows of parts (the rest columns of them); see
+   cg_gemm_split in codegen/gemm.h. */
+int64_t cg_gemm_host_split(const CgGemmSpec *s, int64_t parts);
 
 /* Compiles the product s for the host CPU into m (its code lives as long as
    m).  False and a message in err when LLVM fails. */

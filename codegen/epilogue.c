@@ -223,5 +223,5 @@ void cg_epi_run(Fk *f)
 		if (nd->op != OP_CONST && f->mem[i] != f->s.head)
 			at += (size_t)snprintf(what + at, sizeof what - at, "%s%s", at ? " " : "", op_info[nd->op].name);
 	}
-	cg_matmul_epi(g, f->s.head, epi, ectx, what);
+	cg_matmul_epi(g, f->s.head, epi, ectx, f->s.red != 0, what);
 }

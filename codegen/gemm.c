@@ -19,15 +19,14 @@
  *                   C[ic+ir, jc+jr], kc, mr, nr,
  *                   add to C: accumulate or pc > 0)
  *
- * On the runtime's pool (the spec says parallel) the ic loop steps by a
- * group of G row blocks (G: the pool's threads, at most cg_gemm_groups),
- * and per group two jobs of rt_parallel_for: the group's A micro-panels
- * packed split over the threads, then the jr range split over them, each
- * walk packing its own B micro-panels (in the group at row 0) and running
- * the group's row blocks in order (docs/ARCHITECTURE.md, "Threads").
+ * On the runtime's pool (the spec says parallel) C is cut into P
+ * rectangles of whole tiles, P the pool's threads (at most cg_gemm_groups),
+ * tr rows of them by P / tr columns (cg_gemm_split), and one job of
+ * rt_parallel_for runs the loop nest above over each rectangle, with
+ * packed blocks of its own (docs/ARCHITECTURE.md, "Threads").
  *
  * Sizes are constants, so LLVM sees every trip count; only the edge tiles'
- * mr, nr, the last blocks' kc, mc, nc and the group vary at run time.
+ * mr, nr, the last blocks' kc, mc, nc and a part's rectangle vary at run time.
  */
 #include "codegen/gemm_gen.h"
 #include "codegen/scalar.h"
@@ -201,28 +200,24 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 
 /* ---- the product ---- */
 
-/* What the panel walk of a group of row blocks reads: the packed A blocks
-   (rows ig.. of C, MC at a time), the packed B block, C at the group's
-   corner, its sizes, add to C; for an epilogue (s.epi): the function and
-   its context, the group's corner (ig, jc) in C, and whether this is the
-   last K block; and for the walks on the pool: where op(A)'s rows and
-   op(B)'s columns of the block start, and whether the walk packs its own
-   B micro-panels first. */
-enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MG, PANEL_NC, PANEL_ADD, PANEL_EPI, PANEL_ECTX, PANEL_I0,
-	PANEL_J0, PANEL_LAST, PANEL_SA, PANEL_SB, PANEL_PACKB, PANEL_FIELDS };
+/* What the panel walk of one A block reads: the packed A block (rows ic..
+   of C, mc of them), the packed B block, C at the block's corner, its
+   sizes, add to C; for an epilogue (s.epi): the function and its context,
+   the corner (ic, jc) in C, and whether this is the last K block. */
+enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_EPI, PANEL_ECTX, PANEL_I0,
+	PANEL_J0, PANEL_LAST, PANEL_FIELDS };
 
 static LLVMTypeRef cg_gemm_panel_type(GemmGen *g)
 {
 	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1, g->ptr, g->ptr,
-		g->i64, g->i64, g->i1, g->ptr, g->ptr, g->i1 };
+		g->i64, g->i64, g->i1 };
 	return LLVMStructTypeInContext(g->ctx, f, PANEL_FIELDS, false);
 }
 
 /* The fields of the context block ctx (a function's first parameter). */
-static void cg_gemm_fields(GemmGen *g, LLVMValueRef ctx, LLVMValueRef *field)
+static void cg_gemm_fields(GemmGen *g, LLVMTypeRef st, unsigned nfield, LLVMValueRef ctx, LLVMValueRef *field)
 {
-	LLVMTypeRef st = cg_gemm_panel_type(g);
-	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+	for (unsigned i = 0; i < nfield; i++)
 		field[i] = LLVMBuildLoad2(g->b, LLVMStructGetTypeAtIndex(st, i),
 			LLVMBuildStructGEP2(g->b, st, ctx, i, ""), "");
 }
@@ -242,105 +237,169 @@ static void cg_gemm_call_epi(GemmGen *g, LLVMValueRef *field, LLVMValueRef ir, L
 	LLVMPositionBuilderAtEnd(g->b, done);
 }
 
-/* pack(dst + lo panels, src + lo panels' first row or column, kc, the
-   panels [lo, hi) of the xeff rows or columns): a range of a block's
-   micro-panels of R, one piece of a pack split over the pool. */
-static void cg_gemm_pack_range(GemmGen *g, LLVMValueRef pack, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc,
-	LLVMValueRef xeff, LLVMValueRef lo, LLVMValueRef hi, int64_t R, int64_t sx, bool src_bf16)
-{
-	LLVMValueRef x0 = mul(g, lo, R);
-	LLVMValueRef n = min64(g, LLVMBuildNSWSub(g->b, xeff, x0, ""), mul(g, LLVMBuildNSWSub(g->b, hi, lo, ""), R));
-	LLVMValueRef args[] = { gep_t(g, g->elt, dst, LLVMBuildNSWMul(g->b, x0, cg_gemm_kpad(g, kc), "")),
-		gep_t(g, src_bf16 ? g->elt : g->f32, src, mul(g, x0, sx)), kc, n };
-	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(pack), pack, args, 4, "");
-}
-
 /*
  * panels(ctx, lo, hi): the microkernel over the B micro-panels [lo, hi) of
- * a block (columns lo*NR ..) and every A micro-panel of the group's row
- * blocks, block by block in increasing rows; first, when the context says
- * so, the walk packs those B micro-panels itself.  The signature is
- * rt_parallel_for's: the panels are independent (disjoint columns of C,
- * each packed by the walk that reads it; the packed A blocks only read),
- * so the pool can split them, and each tile is computed exactly as the
- * serial walk computes it: same panels, same K blocks in the same order.
- * A column's tiles stay in one walk and in increasing rows, which an
- * epilogue's column sums rely on (codegen/epilogue.c).
+ * the packed B block (columns lo*NR ..) and every A micro-panel of the
+ * packed A block, in increasing rows for each column panel, so a column's
+ * tiles are finished in increasing rows, which an epilogue's column sums
+ * rely on (codegen/epilogue.c).
  */
-static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro, LLVMValueRef pack_b, int64_t sxb)
+static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
 {
 	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 };
 	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_panels", pt, 3, true), field[PANEL_FIELDS];
-	cg_gemm_fields(g, LLVMGetParam(f, 0), field);
-	LLVMValueRef kc = field[PANEL_KC], mg = field[PANEL_MG], nc = field[PANEL_NC];
+	cg_gemm_fields(g, cg_gemm_panel_type(g), PANEL_FIELDS, LLVMGetParam(f, 0), field);
+	LLVMValueRef kc = field[PANEL_KC], mc = field[PANEL_MC], nc = field[PANEL_NC];
 	LLVMValueRef lo = LLVMGetParam(f, 1), hi = LLVMGetParam(f, 2), kp = cg_gemm_kpad(g, kc);
-	LLVMBasicBlockRef packb = LLVMAppendBasicBlockInContext(g->ctx, f, "pack_b");
-	LLVMBasicBlockRef walk = LLVMAppendBasicBlockInContext(g->ctx, f, "walk");
-	LLVMBuildCondBr(g->b, field[PANEL_PACKB], packb, walk);
-	LLVMPositionBuilderAtEnd(g->b, packb);
-	cg_gemm_pack_range(g, pack_b, field[PANEL_WB], field[PANEL_SB], kc, nc, lo, hi, g->nr, sxb, g->s->b_bf16);
-	LLVMBuildBr(g->b, walk);
-	LLVMPositionBuilderAtEnd(g->b, walk);
 	LLVMValueRef end = min64(g, mul(g, hi, g->nr), nc);
-	GemmLoop icl, jrl, irl;
-	LLVMValueRef ic = cg_gemm_loop(g, &icl, ci(g, 0), mg, g->blk->mc);
-	LLVMValueRef mc = min64(g, ci(g, g->blk->mc), LLVMBuildNSWSub(g->b, mg, ic, ""));
+	GemmLoop jrl, irl;
 	LLVMValueRef jr = cg_gemm_loop(g, &jrl, mul(g, lo, g->nr), end, g->nr);
 	LLVMValueRef nr = min64(g, ci(g, g->nr), LLVMBuildNSWSub(g->b, nc, jr, ""));
 	LLVMValueRef ir = cg_gemm_loop(g, &irl, ci(g, 0), mc, g->isa->mr);
 	LLVMValueRef mr = min64(g, ci(g, g->isa->mr), LLVMBuildNSWSub(g->b, mc, ir, ""));
-	LLVMValueRef row = add(g, ic, ir);
-	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, row, kp, "")),
+	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kp, "")),
 		gep_t(g, g->elt, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kp, "")),
-		gep(g, field[PANEL_C], add(g, mul(g, row, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
+		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
 	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
 	if (g->s->epi)
-		cg_gemm_call_epi(g, field, row, jr, mr, nr);
+		cg_gemm_call_epi(g, field, ir, jr, mr, nr);
 	cg_gemm_loop_end(g, &irl);
 	cg_gemm_loop_end(g, &jrl);
-	cg_gemm_loop_end(g, &icl);
 	LLVMBuildRetVoid(g->b);
 	return f;
 }
 
-/* pack_a_panels(ctx, lo, hi): the A micro-panels [lo, hi) of the group's
-   rows, for rt_parallel_for (each panel is written by one piece). */
-static LLVMValueRef cg_gemm_pack_a_panels(GemmGen *g, LLVMValueRef pack_a, int64_t sxa)
+/* The functions one loop nest calls, and the operands' strides:
+   op(A)[i][k] = A[i*sxa + k*ska], op(B)[k][j] = B[k*skb + j*sxb]. */
+typedef struct {
+	LLVMValueRef pack_a, pack_b, panels;
+	int64_t sxa, ska, skb, sxb;
+} GemmNest;
+
+/*
+ * The loop nest of the product over C's rows [r0, r1) and columns
+ * [c0, c1) (whole MR and NR panels but at C's edges), with the packed
+ * blocks at wa and wb and the panel walk's context block ctx:
+ *
+ *   for jc in [c0, c1) by NC, for pc in [0, K) by KC:
+ *     pack op(B)'s block; for ic in [r0, r1) by MC: pack op(A)'s, walk the panels
+ *
+ * The serial product is one nest over all of C; each part of a product on
+ * the pool is one nest over its rectangle (cg_gemm_part).
+ */
+static void cg_gemm_nest(GemmGen *g, const GemmNest *n, LLVMValueRef *op, LLVMValueRef wa, LLVMValueRef wb,
+	LLVMValueRef ctx, LLVMValueRef r0, LLVMValueRef r1, LLVMValueRef c0, LLVMValueRef c1)
 {
-	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 };
-	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_pack_a_panels", pt, 3, true), field[PANEL_FIELDS];
-	cg_gemm_fields(g, LLVMGetParam(f, 0), field);
-	cg_gemm_pack_range(g, pack_a, field[PANEL_WA], field[PANEL_SA], field[PANEL_KC], field[PANEL_MG],
-		LLVMGetParam(f, 1), LLVMGetParam(f, 2), g->isa->mr, sxa, g->s->a_bf16);
+	const CgGemmSpec *s = g->s;
+	LLVMValueRef A = op[0], B = op[1], C = op[2];
+	LLVMTypeRef ta_t = s->a_bf16 ? g->elt : g->f32, tb_t = s->b_bf16 ? g->elt : g->f32;
+	LLVMTypeRef pack_t = LLVMGlobalGetValueType(n->pack_a), panel_t = cg_gemm_panel_type(g);
+	GemmLoop jl, pl, il;
+	LLVMValueRef jc = cg_gemm_loop(g, &jl, c0, c1, g->blk->nc);
+	LLVMValueRef nc = min64(g, ci(g, g->blk->nc), LLVMBuildNSWSub(g->b, c1, jc, ""));
+	LLVMValueRef pc = cg_gemm_loop(g, &pl, ci(g, 0), ci(g, s->k), g->blk->kc);
+	LLVMValueRef kc = min64(g, ci(g, g->blk->kc), LLVMBuildNSWSub(g->b, ci(g, s->k), pc, ""));
+	LLVMValueRef pb[] = { wb, gep_t(g, tb_t, B, add(g, mul(g, pc, n->skb), mul(g, jc, n->sxb))), kc, nc };
+	LLVMBuildCall2(g->b, pack_t, n->pack_b, pb, 4, "");
+	/* the first K block sets C unless the product accumulates into it */
+	LLVMValueRef add_c = s->accumulate ? LLVMConstInt(g->i1, 1, false)
+	                                   : LLVMBuildICmp(g->b, LLVMIntNE, pc, ci(g, 0), "");
+	LLVMValueRef last = LLVMBuildICmp(g->b, LLVMIntEQ, add(g, pc, kc), ci(g, s->k), "");
+	LLVMValueRef ic = cg_gemm_loop(g, &il, r0, r1, g->blk->mc);
+	LLVMValueRef mc = min64(g, ci(g, g->blk->mc), LLVMBuildNSWSub(g->b, r1, ic, ""));
+	LLVMValueRef pa[] = { wa, gep_t(g, ta_t, A, add(g, mul(g, ic, n->sxa), mul(g, pc, n->ska))), kc, mc };
+	LLVMBuildCall2(g->b, pack_t, n->pack_a, pa, 4, "");
+	LLVMValueRef none = LLVMConstNull(g->ptr);
+	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(g, C, add(g, mul(g, ic, s->ldc), jc)), kc, mc, nc, add_c,
+		s->epi ? op[3] : none, s->epi ? op[4] : none, ic, jc, last };
+	for (unsigned i = 0; i < PANEL_FIELDS; i++)
+		LLVMBuildStore(g->b, vals[i], LLVMBuildStructGEP2(g->b, panel_t, ctx, i, ""));
+	LLVMValueRef npanel = LLVMBuildSDiv(g->b, add(g, nc, ci(g, g->nr - 1)), ci(g, g->nr), "");
+	LLVMValueRef args[] = { ctx, ci(g, 0), npanel };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(n->panels), n->panels, args, 3, "");
+	cg_gemm_loop_end(g, &il);
+	cg_gemm_loop_end(g, &pl);
+	cg_gemm_loop_end(g, &jl);
+}
+
+/* What a product on the pool hands its parts: A, B, C, the workspace,
+   epi, ectx, and the parts this run makes. */
+enum { PART_A, PART_B, PART_C, PART_WORK, PART_EPI, PART_ECTX, PART_N, PART_FIELDS };
+
+static LLVMTypeRef cg_gemm_part_type(GemmGen *g)
+{
+	LLVMTypeRef f[PART_FIELDS] = { g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->i64 };
+	return LLVMStructTypeInContext(g->ctx, f, PART_FIELDS, false);
+}
+
+/* i * n / d for i64 values and constants n, d (the parts' even shares). */
+static LLVMValueRef cg_gemm_share(GemmGen *g, LLVMValueRef i, int64_t n, LLVMValueRef d)
+{
+	return LLVMBuildSDiv(g->b, mul(g, i, n), d, "");
+}
+
+/*
+ * part(pctx, lo, hi): the parts [lo, hi) of a product on the pool.  With
+ * P parts, C is cut into tr x tc rectangles (tr = cg_gemm_split's choice
+ * for P, tc = P / tr) of whole MR rows and NR columns as even as they
+ * come; part t takes rectangle (t / tc, t % tc) and runs the serial loop
+ * nest over it with packed blocks of its own (slot t of the workspace).
+ */
+static LLVMValueRef cg_gemm_part(GemmGen *g, const GemmNest *n, int64_t groups, int64_t slot)
+{
+	const CgGemmSpec *s = g->s;
+	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 }, part_t = cg_gemm_part_type(g);
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_part", pt, 3, true), field[PART_FIELDS];
+	LLVMValueRef ctx = LLVMBuildAlloca(g->b, cg_gemm_panel_type(g), "panel");
+	cg_gemm_fields(g, part_t, PART_FIELDS, LLVMGetParam(f, 0), field);
+	LLVMValueRef parts = field[PART_N], tr = ci(g, 1);
+	for (int64_t p = 2; p <= groups; p++) {
+		int64_t r = cg_gemm_split(s, g->isa, g->blk, p);
+		if (r != 1)
+			tr = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, parts, ci(g, p), ""), ci(g, r), tr, "");
+	}
+	LLVMValueRef tc = LLVMBuildSDiv(g->b, parts, tr, "");
+	int64_t rows = (s->m + g->isa->mr - 1) / g->isa->mr, cols = (s->n + g->nr - 1) / g->nr;
+	GemmLoop tl;
+	LLVMValueRef t = cg_gemm_loop(g, &tl, LLVMGetParam(f, 1), LLVMGetParam(f, 2), 1);
+	LLVMValueRef ti = LLVMBuildSDiv(g->b, t, tc, ""), tj = LLVMBuildSRem(g->b, t, tc, "");
+	LLVMValueRef one = ci(g, 1);
+	LLVMValueRef r0 = mul(g, cg_gemm_share(g, ti, rows, tr), g->isa->mr);
+	LLVMValueRef r1 = min64(g, mul(g, cg_gemm_share(g, add(g, ti, one), rows, tr), g->isa->mr), ci(g, s->m));
+	LLVMValueRef c0 = mul(g, cg_gemm_share(g, tj, cols, tc), g->nr);
+	LLVMValueRef c1 = min64(g, mul(g, cg_gemm_share(g, add(g, tj, one), cols, tc), g->nr), ci(g, s->n));
+	LLVMValueRef wa = gep_t(g, g->elt, field[PART_WORK], LLVMBuildNSWMul(g->b, t, ci(g, slot), ""));
+	int64_t na, nb;
+	cg_gemm_blocks(s, g->isa, g->blk, &na, &nb);
+	LLVMValueRef op[] = { field[PART_A], field[PART_B], field[PART_C], field[PART_EPI], field[PART_ECTX] };
+	cg_gemm_nest(g, n, op, wa, gep_t(g, g->elt, wa, ci(g, na)), ctx, r0, r1, c0, c1);
+	cg_gemm_loop_end(g, &tl);
 	LLVMBuildRetVoid(g->b);
 	return f;
 }
 
-/* A call of rt_parallel_for(n, fn, ctx), declared in mod on first use. */
-static void cg_gemm_parallel_for(GemmGen *g, LLVMValueRef n, LLVMValueRef fn, LLVMValueRef ctx)
-{
-	LLVMTypeRef rt[] = { g->i64, g->ptr, g->ptr };
-	LLVMTypeRef rt_t = LLVMFunctionType(g->voidty, rt, 3, false);
-	LLVMValueRef pf = LLVMGetNamedFunction(g->mod, "rt_parallel_for");
-	if (!pf)
-		pf = LLVMAddFunction(g->mod, "rt_parallel_for", rt_t);
-	LLVMValueRef args[] = { n, fn, ctx };
-	LLVMBuildCall2(g->b, rt_t, pf, args, 3, "");
-}
-
-/* The rows of C one group covers on the pool: blk->mc times the pool's
-   threads (rt_pool_threads(), asked at run time), at most the groups the
-   workspace holds (cg_gemm_groups). */
-static LLVMValueRef cg_gemm_group_rows(GemmGen *g, int64_t gmax)
+/* The parts a run makes: the pool's threads (rt_pool_threads(), asked at
+   run time), at least 1, at most the groups the workspace holds. */
+static LLVMValueRef cg_gemm_parts(GemmGen *g, int64_t groups)
 {
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), ft = LLVMFunctionType(i32, NULL, 0, false);
 	LLVMValueRef f = LLVMGetNamedFunction(g->mod, "rt_pool_threads");
 	if (!f)
 		f = LLVMAddFunction(g->mod, "rt_pool_threads", ft);
 	LLVMValueRef t = LLVMBuildSExt(g->b, LLVMBuildCall2(g->b, ft, f, NULL, 0, ""), g->i64, "");
-	t = min64(g, t, ci(g, gmax));
-	t = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, t, ci(g, 1), ""), ci(g, 1), t, "");
-	return mul(g, t, g->blk->mc);
+	t = min64(g, t, ci(g, groups));
+	return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, t, ci(g, 1), ""), ci(g, 1), t, "");
+}
+
+/* A call of rt_parallel_for(n, fn, ctx), declared in mod on first use. */
+static void cg_gemm_parallel_for(GemmGen *g, LLVMValueRef n, LLVMValueRef fn, LLVMValueRef ctx)
+{
+	LLVMTypeRef pt[] = { g->i64, g->ptr, g->ptr }, rt_t = LLVMFunctionType(g->voidty, pt, 3, false);
+	LLVMValueRef pf = LLVMGetNamedFunction(g->mod, "rt_parallel_for");
+	if (!pf)
+		pf = LLVMAddFunction(g->mod, "rt_parallel_for", rt_t);
+	LLVMValueRef args[] = { n, fn, ctx };
+	LLVMBuildCall2(g->b, rt_t, pf, args, 3, "");
 }
 
 LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec *s, const CgGemmIsa *isa,
@@ -356,18 +415,18 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	g.vec = LLVMVectorType(g.f32, (unsigned)isa->lanes);
 	g.nr = isa->nv * isa->lanes;
 	g.elt = s->bf16 ? LLVMInt16TypeInContext(g.ctx) : g.f32;
-	/* op(A)[i][k] = A[i*sxa + k*ska], op(B)[k][j] = B[k*skb + j*sxb] */
-	int64_t sxa = s->ta ? 1 : s->lda, ska = s->ta ? s->lda : 1;
-	int64_t skb = s->tb ? 1 : s->ldb, sxb = s->tb ? s->ldb : 1;
+	GemmNest n = { .sxa = s->ta ? 1 : s->lda, .ska = s->ta ? s->lda : 1, .skb = s->tb ? 1 : s->ldb,
+		.sxb = s->tb ? s->ldb : 1 };
 	LLVMValueRef micro = cg_gemm_micro(&g);
 	if ((s->a_bf16 || s->b_bf16) && !s->bf16)
 		die("codegen: a product with bf16 operands in memory that is not a bf16 product");
-	LLVMValueRef pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, ska, sxa, s->a_bf16);
-	LLVMValueRef pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, skb, sxb, s->b_bf16);
-	LLVMValueRef panels = cg_gemm_panels(&g, micro, pack_b, sxb);
-	LLVMValueRef pack_a_panels = s->parallel ? cg_gemm_pack_a_panels(&g, pack_a, sxa) : NULL;
-	LLVMTypeRef ta_t = s->a_bf16 ? g.elt : g.f32, tb_t = s->b_bf16 ? g.elt : g.f32;
-	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr, g.ptr, g.ptr }, panel_t = cg_gemm_panel_type(&g);
+	n.pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, n.ska, n.sxa, s->a_bf16);
+	n.pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, n.skb, n.sxb, s->b_bf16);
+	n.panels = cg_gemm_panels(&g, micro);
+	int64_t na, nb, groups = cg_gemm_groups(s, isa, blk);
+	cg_gemm_blocks(s, isa, blk, &na, &nb);
+	LLVMValueRef part = s->parallel ? cg_gemm_part(&g, &n, groups, na + nb) : NULL;
+	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr, g.ptr, g.ptr };
 	LLVMValueRef f = cg_gemm_function(&g, name, pt, s->epi ? 6 : 4, false);
 	/* the epilogue reads C's tiles through its own pointers, and its
 	   context is only read: neither is noalias (A, B and the workspace
@@ -378,59 +437,22 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 		for (int i = 0; i < 3; i++)
 			LLVMRemoveEnumAttributeAtIndex(f, at[i], noalias);
 	}
-	LLVMValueRef ctx = LLVMBuildAlloca(g.b, panel_t, "panel");
-	LLVMValueRef A = LLVMGetParam(f, 0), B = LLVMGetParam(f, 1), C = LLVMGetParam(f, 2);
-	LLVMValueRef wa = LLVMGetParam(f, 3);
-	int64_t na, nb;
-	cg_gemm_blocks(s, isa, blk, &na, &nb);
-	LLVMValueRef wb = gep_t(&g, g.elt, wa, ci(&g, na));
-	LLVMTypeRef pack_t = LLVMGlobalGetValueType(pack_a);
-	LLVMValueRef group = s->parallel ? cg_gemm_group_rows(&g, cg_gemm_groups(s, isa, blk)) : NULL;
-
-	GemmLoop jl, pl, il;
-	LLVMValueRef jc = cg_gemm_loop(&g, &jl, ci(&g, 0), ci(&g, s->n), blk->nc);
-	LLVMValueRef nc = min64(&g, ci(&g, blk->nc), LLVMBuildNSWSub(g.b, ci(&g, s->n), jc, ""));
-	LLVMValueRef pc = cg_gemm_loop(&g, &pl, ci(&g, 0), ci(&g, s->k), blk->kc);
-	LLVMValueRef kc = min64(&g, ci(&g, blk->kc), LLVMBuildNSWSub(g.b, ci(&g, s->k), pc, ""));
-	LLVMValueRef sb = gep_t(&g, tb_t, B, add(&g, mul(&g, pc, skb), mul(&g, jc, sxb)));
-	/* serial: B's block packed here, then per MC block A's and the panels;
-	   on the pool (s->parallel): per group of row blocks, the group's A
-	   panels packed split over the pool, then the panel walks, each of
-	   which packs its own B micro-panels in the group at row 0 */
-	if (!s->parallel) {
-		LLVMValueRef pb[] = { wb, sb, kc, nc };
-		LLVMBuildCall2(g.b, pack_t, pack_b, pb, 4, "");
-	}
-	/* the first K block sets C unless the product accumulates into it */
-	LLVMValueRef add_c = s->accumulate ? LLVMConstInt(g.i1, 1, false)
-	                                   : LLVMBuildICmp(g.b, LLVMIntNE, pc, ci(&g, 0), "");
-	LLVMValueRef ic = cg_gemm_loop(&g, &il, ci(&g, 0), ci(&g, s->m), blk->mc);
-	il.stepv = group;
-	LLVMValueRef mc = min64(&g, group ? group : ci(&g, blk->mc), LLVMBuildNSWSub(g.b, ci(&g, s->m), ic, ""));
-	LLVMValueRef sa = gep_t(&g, ta_t, A, add(&g, mul(&g, ic, sxa), mul(&g, pc, ska)));
-	if (!s->parallel) {
-		LLVMValueRef pa[] = { wa, sa, kc, mc };
-		LLVMBuildCall2(g.b, pack_t, pack_a, pa, 4, "");
-	}
-	LLVMValueRef last = LLVMBuildICmp(g.b, LLVMIntEQ, add(&g, pc, kc), ci(&g, s->k), "");
 	LLVMValueRef none = LLVMConstNull(g.ptr);
-	LLVMValueRef packb = s->parallel ? LLVMBuildICmp(g.b, LLVMIntEQ, ic, ci(&g, 0), "") : LLVMConstInt(g.i1, 0, false);
-	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(&g, C, add(&g, mul(&g, ic, s->ldc), jc)), kc, mc, nc, add_c,
-		s->epi ? LLVMGetParam(f, 4) : none, s->epi ? LLVMGetParam(f, 5) : none, ic, jc, last, sa, sb, packb };
-	for (unsigned i = 0; i < PANEL_FIELDS; i++)
-		LLVMBuildStore(g.b, vals[i], LLVMBuildStructGEP2(g.b, panel_t, ctx, i, ""));
-	LLVMValueRef npanel = LLVMBuildSDiv(g.b, add(&g, nc, ci(&g, g.nr - 1)), ci(&g, g.nr), "");
-	if (s->parallel) {
-		LLVMValueRef napanel = LLVMBuildSDiv(g.b, add(&g, mc, ci(&g, isa->mr - 1)), ci(&g, isa->mr), "");
-		cg_gemm_parallel_for(&g, napanel, pack_a_panels, ctx);
-		cg_gemm_parallel_for(&g, npanel, panels, ctx);
+	LLVMValueRef op[] = { LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2), LLVMGetParam(f, 3),
+		s->epi ? LLVMGetParam(f, 4) : none, s->epi ? LLVMGetParam(f, 5) : none };
+	if (!s->parallel) {
+		LLVMValueRef ctx = LLVMBuildAlloca(g.b, cg_gemm_panel_type(&g), "panel");
+		LLVMValueRef nop[] = { op[0], op[1], op[2], op[4], op[5] };
+		cg_gemm_nest(&g, &n, nop, op[3], gep_t(&g, g.elt, op[3], ci(&g, na)), ctx, ci(&g, 0), ci(&g, s->m),
+			ci(&g, 0), ci(&g, s->n));
 	} else {
-		LLVMValueRef args[] = { ctx, ci(&g, 0), npanel };
-		LLVMBuildCall2(g.b, LLVMGlobalGetValueType(panels), panels, args, 3, "");
+		LLVMTypeRef part_t = cg_gemm_part_type(&g);
+		LLVMValueRef pctx = LLVMBuildAlloca(g.b, part_t, "parts");
+		LLVMValueRef parts = cg_gemm_parts(&g, groups);
+		for (unsigned i = 0; i < PART_FIELDS; i++)
+			LLVMBuildStore(g.b, i < PART_N ? op[i] : parts, LLVMBuildStructGEP2(g.b, part_t, pctx, i, ""));
+		cg_gemm_parallel_for(&g, parts, part, pctx);
 	}
-	cg_gemm_loop_end(&g, &il);
-	cg_gemm_loop_end(&g, &pl);
-	cg_gemm_loop_end(&g, &jl);
 	LLVMBuildRetVoid(g.b);
 	LLVMDisposeBuilder(g.b);
 	return f;

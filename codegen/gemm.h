@@ -61,15 +61,23 @@ CgGemmIsa cg_gemm_host_isa(void);
    product s, the blocks are then evened out over its sizes. */
 CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s);
 
-/* The most row blocks (MC each) of a product on the pool whose A panels
-   are packed at once, one group: what the workspace holds.  The group a
-   run takes is the pool's thread count (run time), at most this: the
-   machine's cores, at most CG_GEMM_MAX_GROUPS, at most the product's row
-   blocks.  1 for a serial product. */
+/* The most parts a product on the pool is cut into, each with packed
+   blocks of its own: what the workspace holds.  The parts a run makes are
+   the pool's thread count (run time), at most this: the threads the pool
+   is expected to have (rt_pool_expected: --threads, else the machine's
+   cores), at most CG_GEMM_MAX_GROUPS, at most the product's tiles.  1 for
+   a serial product. */
 enum { CG_GEMM_MAX_GROUPS = 8 };
 int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b);
 
-/* Elements of the two packed blocks of s with b: A's, then B's (gemm_target.c). */
+/* How a product on the pool cut into `parts` parts splits C: tr rows of
+   parts (returned) times parts / tr columns of them, tr dividing parts,
+   chosen for the least work in the largest part (its multiply-adds and
+   its packing); 1 (columns only) when the epilogue sums columns
+   (s.epi_cols).  gemm.c makes one choice per possible thread count. */
+int64_t cg_gemm_split(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t parts);
+
+/* Elements of one part's two packed blocks of s with b: A's, then B's (gemm_target.c). */
 void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na, int64_t *nb);
 
 /* Bytes of the workspace (packed panels) the kernel of s needs with b. */

@@ -191,18 +191,58 @@ static int64_t round_up(int64_t x, int64_t to)
 
 int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)
 {
-	(void)isa;
+	(void)b;
 	if (!s->parallel)
 		return 1;
-	int64_t blocks = (s->m + b->mc - 1) / b->mc, cores = rt_pool_cores();
-	cores = cores < CG_GEMM_MAX_GROUPS ? cores : CG_GEMM_MAX_GROUPS;
-	return blocks < cores ? blocks : cores;
+	int64_t tiles = (s->m + isa->mr - 1) / isa->mr * ((s->n + isa->nv * isa->lanes - 1) / (isa->nv * isa->lanes));
+	int64_t threads = rt_pool_expected();
+	threads = threads < CG_GEMM_MAX_GROUPS ? threads : CG_GEMM_MAX_GROUPS;
+	return tiles < threads ? tiles : threads;
 }
 
-/* Sizes of the two packed blocks, in elements (floats, or bf16 halves of
-   a bf16 product, whose panels pad KC to an even count): A's (MC x KC, MC
-   rounded up to whole MR panels; on the pool, cg_gemm_groups of them)
-   first, then B's at a 64-byte boundary. */
+/* The rows and columns of the largest of tr x tc parts of s, in whole
+   tiles (MR rows, NR columns). */
+static void part_size(const CgGemmSpec *s, const CgGemmIsa *isa, int64_t tr, int64_t tc, int64_t *rows,
+	int64_t *cols)
+{
+	int64_t nr = (int64_t)isa->nv * isa->lanes;
+	int64_t rt = (s->m + isa->mr - 1) / isa->mr, ct = (s->n + nr - 1) / nr;
+	*rows = (rt + tr - 1) / tr * isa->mr;
+	*cols = (ct + tc - 1) / tc * nr;
+}
+
+int64_t cg_gemm_split(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t parts)
+{
+	if (s->epi_cols || parts <= 1)
+		return 1;
+	/* per element of K, the largest part's multiply-adds and, at
+	   PACK_COST of them per element, its packing: its A rows once per NC
+	   block of its columns, its B columns once */
+	enum { PACK_COST = 16 };
+	int64_t best = 1, best_cost = -1;
+	for (int64_t tr = 1; tr <= parts; tr++) {
+		if (parts % tr)
+			continue;
+		int64_t rows, cols;
+		part_size(s, isa, tr, parts / tr, &rows, &cols);
+		int64_t cost = rows * cols + PACK_COST * (rows * ((cols + b->nc - 1) / b->nc) + cols);
+		if (best_cost < 0 || cost < best_cost)
+			best = tr, best_cost = cost;
+	}
+	return best;
+}
+
+int64_t cg_gemm_host_split(const CgGemmSpec *s, int64_t parts)
+{
+	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmBlocking b = cg_gemm_blocking(&isa, s);
+	return cg_gemm_split(s, &isa, &b, parts);
+}
+
+/* Sizes of the two packed blocks of one part, in elements (floats, or
+   bf16 halves of a bf16 product, whose panels pad KC to an even count):
+   A's (MC x KC, MC rounded up to whole MR panels) first, then B's at a
+   64-byte boundary.  A product on the pool holds cg_gemm_groups pairs. */
 void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
 	int64_t *nb)
 {
@@ -210,8 +250,8 @@ void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlock
 	int64_t kc = s->k < b->kc ? s->k : b->kc, line = s->bf16 ? 32 : 16;
 	if (s->bf16)
 		kc = round_up(kc, 2);
-	int64_t rows = round_up(s->m, isa->mr), group = b->mc * cg_gemm_groups(s, isa, b);
-	int64_t mc = rows < group ? rows : group;
+	int64_t rows = round_up(s->m, isa->mr);
+	int64_t mc = rows < b->mc ? rows : b->mc;
 	int64_t nc = round_up(s->n, nr) < b->nc ? round_up(s->n, nr) : b->nc;
 	*na = round_up(mc * kc, line);
 	*nb = round_up(kc * nc, line);
@@ -221,6 +261,6 @@ int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGem
 {
 	int64_t na, nb;
 	cg_gemm_blocks(s, isa, b, &na, &nb);
-	return (na + nb) * (s->bf16 ? 2 : 4);
+	return cg_gemm_groups(s, isa, b) * (na + nb) * (s->bf16 ? 2 : 4);
 }
 

@@ -244,9 +244,9 @@ LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 	/* every field of the spec: products of one shape may differ in alpha
 	   (an attention's scaled tiles), accumulate (its gradients) or bf16 */
 	char key[192];
-	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d %d %d", (long long)s->m,
+	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d %d %d %d", (long long)s->m,
 		(long long)s->n, (long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb, (long long)s->ldc,
-		s->parallel, (double)s->alpha, s->accumulate, s->bf16, s->a_bf16, s->b_bf16, s->epi);
+		s->parallel, (double)s->alpha, s->accumulate, s->bf16, s->a_bf16, s->b_bf16, s->epi, s->epi_cols);
 	LLVMValueRef f = cg_fn_find(g, key);
 	if (f)
 		return f;
@@ -337,13 +337,14 @@ bool cg_matmul_tiled(const Region *r, int v, int64_t *m, int64_t *n)
 	return true;
 }
 
-void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, const char *what)
+void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, bool cols, const char *what)
 {
 	const Region *r = g->r;
 	Product p;
 	if (!product(r, v, &p) || !p.own || p.calls != 1)
 		die("codegen: an epilogue on %%%d, which is not one GEMM of sinter's", v);
 	p.s.epi = true;
+	p.s.epi_cols = cols;
 	if (g->gemm)
 		g->gemm->epilogues++;
 	if (config.verbose)

@@ -43,8 +43,10 @@ void cg_matmul(Cg *g, int v);
    epilogue on each of its tiles. */
 bool cg_matmul_tiled(const Region *r, int v, int64_t *m, int64_t *n);
 /* cg_matmul for such a node, calling epi(ectx, i0, j0, mr, nr) (CgGemmEpiFn)
-   on each tile of the result once it is final; counted in the region's
-   CgGemmStats, and `what` (the epilogue's ops) reported when verbose. */
-void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, const char *what);
+   on each tile of the result once it is final (cols: epi sums columns, so
+   a column's tiles stay with one thread, CgGemmSpec.epi_cols); counted in
+   the region's CgGemmStats, and `what` (the epilogue's ops) reported when
+   verbose. */
+void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, bool cols, const char *what);
 
 #endif

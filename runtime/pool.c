@@ -7,9 +7,9 @@
  * no CPU; only the caller, waiting for the last piece of a job, polls for a
  * few microseconds before it blocks too (a job is short, a sleep and wake-up
  * costs about as much as a small job), and so does a worker after a job,
- * before it sleeps: the next job of a GEMM (one per K block and group of
- * row blocks, codegen/gemm.c) or of the next kernel usually comes within
- * those microseconds, and a polling worker starts it without a wake-up.
+ * before it sleeps: the next kernel's job (a GEMM's parts, codegen/gemm.c,
+ * or a walk's pieces) usually comes within those microseconds, and a
+ * polling worker starts it without a wake-up.
  *
  * Oversubscription.  sinter programs use two sets of threads: this pool for
  * elementwise loops and OpenBLAS's own threads inside cblas_sgemm.  Both are
@@ -129,8 +129,8 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&P.mu);
 	for (;;) {
 		/* Poll a little before sleeping: a caller's jobs often come in
-		   quick succession (a GEMM's packing, then its panels, per K
-		   block), and a worker still polling takes the next one without
+		   quick succession (one kernel's, then the next kernel's), and
+		   a worker still polling takes the next one without
 		   the wake-up of a sleeping thread (tens of microseconds, more
 		   on a loaded machine), which is most of a small job's time. */
 		if (!P.stop && atomic_load(&P.gen) == seen) {

@@ -1,21 +1,24 @@
 /*
  * test_gemm_pool.c — sinter's own sgemm on the runtime's thread pool
- * (CgGemmSpec.parallel, codegen/gemm.c): per K block, the A panels of a
- * group of MC row blocks packed split over the pool, then the column
- * panels split over it, each panel walk packing its own B micro-panels.
+ * (CgGemmSpec.parallel, codegen/gemm.c): C cut into as many rectangles of
+ * whole tiles as the pool has threads (rows and columns of them as
+ * cg_gemm_split chooses), each a serial product with packed blocks of its
+ * own.
  *
  * The shapes are those where that differs from the serial kernel: several
- * row blocks (so groups of them, and a last group that is partial), several
- * K blocks, partial tiles and panels, both transposes, wide leading
- * dimensions, accumulation and alpha, a bf16 product, 12 random products
- * of up to six row blocks; and the GPT step's products (bench/gpt_step.sn).  Each product runs serially and on the pool
- * with 1, 2 and 3 threads (a group is as many row blocks as the pool has
- * threads, at most CgGemm.groups), and every run must give the serial
- * product's bits, C's padding and the workspace's end untouched; the serial
- * product is checked against OpenBLAS within the error bound of a K-term
- * f32 dot product (gemm_ref's), so the bits are those of a right product.
- * A product of several row blocks must be compiled for groups of them
- * (CgGemm.groups: the machine's cores, at most 8, at most the row blocks).
+ * row blocks, several K blocks, partial tiles and panels, both transposes,
+ * wide leading dimensions, accumulation and alpha, a bf16 product, a
+ * product of one row of tiles and one of one column panel, 12 random
+ * products of up to six row blocks; and the GPT step's products
+ * (bench/gpt_step.sn).  Each is compiled for PARTS parts (the pool
+ * expected to have PARTS threads) and runs serially and on the pool with
+ * 1 to PARTS + 1 threads, and every run must give the serial product's
+ * bits, C's padding and the workspace's end untouched; the serial product
+ * is checked against OpenBLAS within the error bound of a K-term f32 dot
+ * product (gemm_ref's), so the bits are those of a right product.  The
+ * parts compiled for are the expected threads, at most 8, at most the
+ * tiles (CgGemm.groups); the split (cg_gemm_host_split) is checked on shapes whose best cut is
+ * known, and an epilogue's column sums must get columns only.
  */
 #include <cblas.h>
 
@@ -24,8 +27,10 @@
 #include "check.h"
 #include "gemm_cases.h"
 
-/* The serial product's bits on the pool with 1, 2 and 3 threads (three
-   checks), its groups (one), and the serial one against OpenBLAS (one). */
+enum { PARTS = 4 };
+
+/* The serial product's bits on the pool with 1 to PARTS + 1 threads, its
+   parts (one check), and the serial one against OpenBLAS (one). */
 static void pool_case(CgModule *jm, const CgGemmSpec *s, const char *what)
 {
 	char name[200], err[512];
@@ -38,6 +43,7 @@ static void pool_case(CgModule *jm, const CgGemmSpec *s, const char *what)
 	ps.parallel = true;
 	CgGemm g, gp;
 	char nb[260];
+	rt_pool_init(PARTS);
 	bool ok = cg_gemm_compile(jm, &ss, &g, err, sizeof err) && cg_gemm_compile(jm, &ps, &gp, err, sizeof err);
 	if (!check(ok, name, "compile: %s", err))
 		return;
@@ -65,13 +71,12 @@ static void pool_case(CgModule *jm, const CgGemmSpec *s, const char *what)
 			gemm_run_work_kept(&r) ? "" : "; workspace overrun");
 		free(cb);
 	}
-	/* the groups it was compiled for */
-	int64_t blocks = (s->m + g.mc - 1) / g.mc, want = rt_pool_cores() < 8 ? rt_pool_cores() : 8;
-	want = blocks < want ? blocks : want;
-	snprintf(nb, sizeof nb, "%s groups", name);
-	check(gp.groups == want && g.groups == 1, nb, "%lld row blocks of %lld, groups %lld on the pool (want %lld), %lld serial",
-		(long long)blocks, (long long)g.mc, (long long)gp.groups, (long long)want, (long long)g.groups);
-	for (int t = 1; t <= 3; t++) {
+	/* the parts it was compiled for */
+	int64_t tiles = (s->m + g.mr - 1) / g.mr * ((s->n + g.nr - 1) / g.nr), want = tiles < PARTS ? tiles : PARTS;
+	snprintf(nb, sizeof nb, "%s parts", name);
+	check(gp.groups == want && g.groups == 1, nb, "%lld tiles, parts %lld on the pool (want %lld), %lld serial",
+		(long long)tiles, (long long)gp.groups, (long long)want, (long long)g.groups);
+	for (int t = 1; t <= PARTS + 1; t++) {
 		rt_pool_init(t);
 		float *c = alloc_f(r.nc), *w = alloc_f((size_t)gp.workspace / 4 + 16);
 		for (size_t i = 0; i < r.nc; i++)
@@ -92,6 +97,37 @@ static void pool_case(CgModule *jm, const CgGemmSpec *s, const char *what)
 	}
 	rt_pool_init(1);
 	gemm_run_free(&r);
+}
+
+static CgGemmSpec spec(int64_t m, int64_t n, int64_t k, bool ta, bool tb, int64_t pad);
+
+/* cg_gemm_host_split where the best cut is plain: a tall product splits rows,
+   a wide one columns, 6 x 6 tiles both ways for 4 parts; an epilogue
+   summing columns always gets columns only. */
+static void test_split(int64_t mr, int64_t nr)
+{
+	static const struct {
+		int64_t mt, nt, parts, want; /* tiles of rows and columns */
+		bool cols;
+		const char *what;
+	} cases[] = {
+		{ 64, 2, 2, 2, false, "tall, 2 parts: rows" },
+		{ 2, 64, 2, 1, false, "wide, 2 parts: columns" },
+		{ 6, 6, 4, 2, false, "6 x 6 tiles, 4 parts: 2 x 2" },
+		{ 64, 3, 4, 4, false, "tall, 4 parts: rows" },
+		{ 64, 2, 2, 1, true, "tall with column sums: columns" },
+		{ 64, 64, 4, 1, true, "square with column sums: columns" },
+		{ 64, 64, 1, 1, false, "one part" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		CgGemmSpec s = spec(cases[i].mt * mr, cases[i].nt * nr, 512, false, false, 0);
+		s.parallel = true;
+		s.epi = s.epi_cols = cases[i].cols;
+		int64_t tr = cg_gemm_host_split(&s, cases[i].parts);
+		check(tr == cases[i].want, cases[i].what, "%lld x %lld tiles, %lld parts: %lld rows of parts (want %lld)",
+			(long long)cases[i].mt, (long long)cases[i].nt, (long long)cases[i].parts, (long long)tr,
+			(long long)cases[i].want);
+	}
 }
 
 static CgGemmSpec spec(int64_t m, int64_t n, int64_t k, bool ta, bool tb, int64_t pad)
@@ -133,9 +169,11 @@ int main(void)
 	s = spec(2 * mc + 5, 40, 2 * kc + 3, false, false, 0);
 	s.bf16 = true;
 	pool_case(jm, &s, "bf16, three row blocks");
-	/* one row block: only the column panels split */
-	s = spec(mr + 3, 9 * nr + 7, 2 * kc + 5, false, false, 2);
-	pool_case(jm, &s, "one row block");
+	/* one row of tiles: only columns split; one column panel: only rows */
+	s = spec(mr - 3, 9 * nr + 7, 2 * kc + 5, false, false, 2);
+	pool_case(jm, &s, "one row of tiles");
+	s = spec(3 * mc + 1, nr - 5, kc + 9, true, false, 1);
+	pool_case(jm, &s, "one column panel");
 	/* random products of up to six row blocks, sizes often at the edges
 	   of the blocking */
 	const int64_t me[] = { 1, mr + 1, mc - 1, mc, mc + 1, 2 * mc, 2 * mc + 1, 3 * mc - mr, 5 * mc + 3 };
@@ -156,6 +194,7 @@ int main(void)
 		s = spec(gpt[i][0], gpt[i][1], gpt[i][2], gpt[i][3], gpt[i][4], 0);
 		pool_case(jm, &s, "gpt step");
 	}
+	test_split(mr, nr);
 	cg_jit_free(jm);
 	return nfail != 0;
 }
