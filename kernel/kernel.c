@@ -470,7 +470,7 @@ static void gemm_shape(const Region *r, int v, KernelInfo *ki)
 {
 	const Node *nd = &r->node[v];
 	const Type *a = &r->node[ir_operand(r, v, 0)].type, *o = &nd->type;
-	bool ta = nd->nia == 2 && nd->ia[0];
+	bool ta = nd->nia >= 1 && nd->ia[0]; /* then tb, then bf16 */
 	ki->m = o->dim[o->rank - 2];
 	ki->n = o->dim[o->rank - 1];
 	ki->k = a->dim[a->rank - 1 - ta];

@@ -5,7 +5,8 @@
 # per kernel call of the step region per step (calls counted in `sinter
 # llvm`, fused kernels in `sinter ir`), kernels summing to their region and
 # events to their step within 5%, pool workers on tracks of their own; the
-# summary lists the GEMMs with GFLOP/s.  The program prints the same with
+# summary lists the GEMMs with GFLOP/s, their shapes those --verbose
+# reports (a bf16 run's transposed products too).  The program prints the same with
 # and without the flags; a run ending in an error still leaves a whole
 # trace, and so does one stopped by SIGTERM.  The plan picture parses, has a bar per arena value of `sinter
 # plan` and renders to a PNG that is not blank.  Bad uses exit 1 with the
@@ -32,6 +33,10 @@ check "the program prints the same under --profile" cmp -s plain.out jit.out
 check "no temporary file is left" bash -c '! ls *.tmp.* >/dev/null 2>&1'
 chk trace jit jit.json ll.txt ir.txt $steps --pool
 chk summary jit jit.err
+# bf16: the matmul carries a third attribute, which must not hide a transpose
+"$sinter" run "$prog" --threads 1 --precision=bf16 --verbose --profile-summary >/dev/null 2>bf16.err
+check "run --precision=bf16 --profile-summary exits 0" test $? -eq 0
+chk shapes bf16 bf16.err
 
 "$sinter" build "$prog" -o prog >/dev/null 2>&1
 check "build exits 0" test $? -eq 0

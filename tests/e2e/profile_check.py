@@ -149,6 +149,22 @@ def check_summary(report, path):
     report("summary gives the other kernels GB/s", ok, f"{o[:2]}")
 
 
+def check_shapes(report, path):
+    """Every GEMM of the summary has a shape --verbose reported for one of
+    the region's products (M x N x K, transposes and bf16 operands read
+    as the compiler reads them; a folded batch as B x (M x N x K))."""
+    with open(path) as f:
+        text = f.read()
+    said = set()
+    for m in re.finditer(r"gemm: region \S+ %\d+: (\d+)x(\d+)x(\d+) [NT][NT](?: x (\d+) folded)?", text):
+        mm, n, k, b = m.groups()
+        said.add(f"gemm {b}x({mm}x{n}x{k})" if b else f"gemm {mm}x{n}x{k}")
+    shown = set(re.findall(r"^k\d+ (gemm \S+)", text, re.M))
+    report("--verbose reports products", bool(said), text[:200])
+    report("the summary's GEMM shapes are the products' (K of a transposed bf16 operand too)",
+           bool(shown) and shown <= said, f"summary {sorted(shown)}, --verbose {sorted(said)}")
+
+
 def check_plan(report, svg, plan_txt):
     with open(plan_txt) as f:
         want = re.findall(r"^region (\S+): \d+ nodes, (\d+) values in the arena", f.read(), re.M)
@@ -181,6 +197,9 @@ def main():
     elif sys.argv[1] == "summary":
         report = Checks(f"profile {sys.argv[2]}: ")
         check_summary(report, sys.argv[3])
+    elif sys.argv[1] == "shapes":
+        report = Checks(f"profile {sys.argv[2]}: ")
+        check_shapes(report, sys.argv[3])
     else:
         report = Checks("profile ")
         check_plan(report, sys.argv[2], sys.argv[3])
