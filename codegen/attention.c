@@ -83,7 +83,7 @@ static void products(const Region *r, int v, Products *p)
    products', 64-byte aligned (0: none of sinter's). */
 static int64_t part_bytes(const Products *p)
 {
-	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmIsa host = cg_gemm_host_isa();
 	int64_t stride = 0;
 	for (int k = 0; k < RT_ATTN_PRODS; k++)
 		for (int si = 0; si < 2; si++)
@@ -91,6 +91,7 @@ static int64_t part_bytes(const Products *p)
 				const CgGemmSpec *s = &p->s[k][si][sj];
 				if (!p->own[k][si][sj])
 					continue;
+				CgGemmIsa isa = cg_gemm_tile(host, s);
 				CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 				int64_t w = align_up(cg_gemm_workspace(s, &isa, &blk), 64);
 				stride = w > stride ? w : stride;

@@ -55,6 +55,12 @@ CgGemmIsa cg_gemm_isa(const char *cpu, const char *features);
    build` compile for); SINTER_GEMM_BF16=widen turns vdpbf16ps off. */
 CgGemmIsa cg_gemm_host_isa(void);
 
+/* isa with the microkernel's tile chosen for the product s: AVX-512's
+   14 x 32 unless its 8 x 48 tile leaves at least 10% more of its tiles'
+   area to C (M = 16 fills 57% of 14-row tiles, 100% of 8-row ones);
+   SINTER_GEMM_TILE=8x48 or 14x32 forces one (tests, benchmarks). */
+CgGemmIsa cg_gemm_tile(CgGemmIsa isa, const CgGemmSpec *s);
+
 /* Blocking for isa from this machine's cache sizes: sysfs
    (/sys/devices/system/cpu/cpu0/cache), else sysconf, else defaults
    (SINTER_GEMM_KC, _MC, _NC override them for tuning runs).  Given a

@@ -95,6 +95,31 @@ CgGemmIsa cg_gemm_host_isa(void)
 	return r;
 }
 
+static int64_t round_up(int64_t x, int64_t to);
+
+/* The share of whole tiles of `unit` that x fills. */
+static double fill(int64_t x, int64_t unit)
+{
+	return (double)x / (double)round_up(x, unit);
+}
+
+CgGemmIsa cg_gemm_tile(CgGemmIsa isa, const CgGemmSpec *s)
+{
+	if (isa.kind != CG_GEMM_AVX512)
+		return isa;
+	/* 8 rows x 3 vectors: 24 accumulators, 3 B loads and 8 broadcasts
+	   per k (the default: 28, 2 and 14) */
+	CgGemmIsa narrow = isa;
+	narrow.mr = 8;
+	narrow.nv = 3;
+	const char *env = getenv("SINTER_GEMM_TILE");
+	if (env && (!strcmp(env, "8x48") || !strcmp(env, "14x32")))
+		return !strcmp(env, "8x48") ? narrow : isa;
+	double wide = fill(s->m, isa.mr) * fill(s->n, (int64_t)isa.nv * isa.lanes);
+	double high = fill(s->m, narrow.mr) * fill(s->n, (int64_t)narrow.nv * narrow.lanes);
+	return high > 1.1 * wide ? narrow : isa;
+}
+
 /* Bytes of the level-`level` data (or unified) cache: sysfs first, then
    sysconf; 0 when neither knows. */
 static int64_t cg_gemm_cache(int level)
@@ -234,7 +259,7 @@ int64_t cg_gemm_split(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlo
 
 int64_t cg_gemm_host_split(const CgGemmSpec *s, int64_t parts)
 {
-	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmIsa isa = cg_gemm_tile(cg_gemm_host_isa(), s);
 	CgGemmBlocking b = cg_gemm_blocking(&isa, s);
 	return cg_gemm_split(s, &isa, &b, parts);
 }

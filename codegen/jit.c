@@ -376,7 +376,7 @@ bool cg_gemm_compile(CgModule *m, const CgGemmSpec *s, CgGemm *out, char *err, s
 {
 	if (!gemm_spec_ok(s, err, errlen))
 		return false;
-	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmIsa isa = cg_gemm_tile(cg_gemm_host_isa(), s);
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	char fname[48];
 	snprintf(fname, sizeof fname, "sinter_gemm_%d", m->nmod++);
@@ -403,7 +403,7 @@ char *cg_gemm_text(const CgGemmSpec *s, const char *cpu, bool asm_text, char *er
 	LLVMTargetMachineRef tm = cpu_tm(cpu, false, err, errlen);
 	if (!tm)
 		return NULL;
-	CgGemmIsa isa = cpu ? cg_gemm_isa(cpu, NULL) : cg_gemm_host_isa();
+	CgGemmIsa isa = cg_gemm_tile(cpu ? cg_gemm_isa(cpu, NULL) : cg_gemm_host_isa(), s);
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	LLVMContextRef ctx = LLVMContextCreate();
 	LLVMModuleRef mod = gemm_module(ctx, tm, s, &isa, &blk, "sinter_gemm", err, errlen);

@@ -62,11 +62,9 @@ typedef struct {
 
 /* Smallest K auto gives sinter's kernel: below it packing costs more than
    the k loop gains (K = 10 measured 0.76x OpenBLAS, K = 65 1.63x).
-   Fewest rows (output channels) of a convolution's weight gradient auto
-   gives sinter's kernel (16 and 32 measured 1.0x-1.6x OpenBLAS's time,
-   64 0.8x); smallest K of a convolution's data gradient that it gives
-   sinter's kernel below AUTO_MIN_K (the least measured: 16, 0.68x). */
-enum { AUTO_MIN_K = 32, AUTO_CONV_DW_MIN_M = 64, AUTO_CONV_DX_MIN_K = 16 };
+   Smallest K of a convolution's data gradient that it gives sinter's
+   kernel below AUTO_MIN_K (the least measured: 16, 0.68x). */
+enum { AUTO_MIN_K = 32, AUTO_CONV_DX_MIN_K = 16 };
 
 /*
  * Auto's rule, from bench/gemm.sh (bench/gemm_results.md) on a Zen 5 with
@@ -83,15 +81,17 @@ enum { AUTO_MIN_K = 32, AUTO_CONV_DW_MIN_M = 64, AUTO_CONV_DX_MIN_K = 16 };
  * its data gradients (TN, K = the output channels) ran 0.7x-0.9x
  * OpenBLAS's time whatever their M and K from 16 up (144x252x16: 0.68x),
  * so they are sinter's wherever N fills the tiles and K >= 16 (a
- * depthwise convolution's K = 1 was not measured); its weight gradients (NT, M = the
- * output channels) with fewer than 64 rows ran 1.0x-1.6x OpenBLAS's time
- * (16x144x252: 1.5x), so they are OpenBLAS's.  Its forward products
- * follow the matrix products' rule.  The rule reads only the product, what
+ * depthwise convolution's K = 1 was not measured).  Its weight gradients
+ * (NT, M = the output channels) with fewer than 64 rows ran 1.0x-1.6x
+ * OpenBLAS's time then and went to OpenBLAS; since the transposing pack
+ * and the 8 x 48 tile for few rows (cg_gemm_tile) they follow the matrix
+ * products' rule, as its forward products do (ResNet-8's CPU time per
+ * step 51 -> 46.5 ms, LeNet-5's 4.7 -> 3.95, docs/ARCHITECTURE.md).  The rule reads only the product, what
  * it computes and the machine, so the JIT and `sinter build` choose alike.
  */
 bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 {
-	CgGemmIsa is = cg_gemm_host_isa();
+	CgGemmIsa is = cg_gemm_tile(cg_gemm_host_isa(), s);
 	const CgGemmIsa *isa = &is;
 	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
 	int64_t n_tiles = (s->n + nr - 1) / nr * nr, m_tiles = (s->m + mr - 1) / mr * mr;
@@ -109,9 +109,6 @@ bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 		snprintf(why, len, "auto: sinter's kernel is measured ahead with AVX-512 only, this CPU has %s", isa->name);
 	else if (config.blas_avx512)
 		snprintf(why, len, "auto: OpenBLAS runs its own AVX-512 kernels");
-	else if (use == CG_GEMM_FOR_CONV_DW && s->m < AUTO_CONV_DW_MIN_M)
-		snprintf(why, len, "auto: a convolution's weight gradient of M = %lld < %d rows", (long long)s->m,
-			AUTO_CONV_DW_MIN_M);
 	else if (use == CG_GEMM_FOR_CONV_DX && s->k >= AUTO_CONV_DX_MIN_K && 4 * s->n >= 3 * n_tiles) {
 		snprintf(why, len, "auto: a convolution's data gradient, K >= %d, any M", AUTO_CONV_DX_MIN_K);
 		return true;
@@ -172,7 +169,7 @@ static bool product(const Region *r, int v, Product *p)
 int64_t cg_gemm_account(Cg *g, CgGemmStats *stats, int v, const CgGemmSpec *s, int64_t calls, int64_t m_shown,
 	const char *what, bool own, const char *why)
 {
-	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmIsa isa = cg_gemm_tile(cg_gemm_host_isa(), s);
 	int k = own ? 0 : 1;
 	int64_t work = 0;
 	stats->products[k]++;
@@ -254,7 +251,7 @@ LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 	snprintf(name, sizeof name, "sinter_gemm_%lldx%lldx%lld_%c%c%s%s%s%s", (long long)s->m, (long long)s->n,
 		(long long)s->k, s->ta ? 't' : 'n', s->tb ? 't' : 'n', s->bf16 ? "_bf16" : "", s->a_bf16 ? "_abf" : "",
 		s->b_bf16 ? "_bbf" : "", s->epi ? "_epi" : "");
-	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmIsa isa = cg_gemm_tile(cg_gemm_host_isa(), s);
 	CgGemmBlocking blk = cg_gemm_blocking(&isa, s);
 	f = cg_gemm_emit(g->mod, name, s, &isa, &blk);
 	LLVMSetLinkage(f, LLVMInternalLinkage); /* regions linked into one object may have the same product */

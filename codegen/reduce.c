@@ -321,11 +321,12 @@ static void products(const Region *r, int v, Products *p)
    products', 64-byte aligned (0: none of sinter's). */
 static int64_t part_bytes(const Products *p)
 {
-	CgGemmIsa isa = cg_gemm_host_isa();
+	CgGemmIsa host = cg_gemm_host_isa();
 	int64_t stride = 0;
 	for (int i = 0; i < p->n; i++) {
 		if (!p->own[i])
 			continue;
+		CgGemmIsa isa = cg_gemm_tile(host, &p->s[i]);
 		CgGemmBlocking blk = cg_gemm_blocking(&isa, &p->s[i]);
 		int64_t w = align_up(cg_gemm_workspace(&p->s[i], &isa, &blk), 64);
 		stride = w > stride ? w : stride;
