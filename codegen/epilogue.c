@@ -13,8 +13,9 @@
  * kernel; the product is never walked again from memory.  A tile's points
  * run as the column walk would run them, row by row, each row one vector
  * loop over the tile's columns; a reduction's column accumulates its rows
- * in increasing order (the GEMM finishes its row blocks in order, and one
- * column belongs to one thread's panels), so the results are bitwise those
+ * in increasing order (the GEMM finishes its row blocks in order, and on
+ * the pool it cuts such a product into columns only, CgGemmSpec.epi_cols,
+ * so one column belongs to one part), so the results are bitwise those
  * of the walk after the product.  What follows the reductions (the kept
  * points' SMALL members) still runs after the product, in the kernel.
  *
