@@ -69,10 +69,10 @@ CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s);
 
 /* The most parts a product on the pool is cut into, each with packed
    blocks of its own: what the workspace holds.  The parts a run makes are
-   the pool's thread count (run time), at most this: the threads the pool
-   is expected to have (rt_pool_expected: --threads, else the machine's
-   cores), at most CG_GEMM_MAX_GROUPS, at most the product's tiles.  1 for
-   a serial product. */
+   the pool's thread count (run time), at most this: the machine's cores
+   or the pool's threads when more were asked for (rt_pool_expected), at
+   most CG_GEMM_MAX_GROUPS, at most the product's tiles.  1 for a serial
+   product. */
 enum { CG_GEMM_MAX_GROUPS = 8 };
 int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b);
 

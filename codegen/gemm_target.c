@@ -220,7 +220,9 @@ int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBl
 	if (!s->parallel)
 		return 1;
 	int64_t tiles = (s->m + isa->mr - 1) / isa->mr * ((s->n + isa->nv * isa->lanes - 1) / (isa->nv * isa->lanes));
-	int64_t threads = rt_pool_expected();
+	/* the more of the machine's cores and the pool's threads as asked for
+	   (--threads may ask for more threads than cores) */
+	int64_t threads = rt_pool_cores() > rt_pool_expected() ? rt_pool_cores() : rt_pool_expected();
 	threads = threads < CG_GEMM_MAX_GROUPS ? threads : CG_GEMM_MAX_GROUPS;
 	return tiles < threads ? tiles : threads;
 }

@@ -345,7 +345,8 @@ void cg_matmul_epi(Cg *g, int v, LLVMValueRef epi, LLVMValueRef ectx, bool cols,
 	if (g->gemm)
 		g->gemm->epilogues++;
 	if (config.verbose)
-		fprintf(config.verbose, "sinter: gemm: region %s %%%d: epilogue on its tiles: %s\n", g->r->name, v, what);
+		fprintf(config.verbose, "sinter: gemm: region %s %%%d: epilogue on its tiles: %s%s\n", g->r->name, v, what,
+			cols ? "; column sums, a column's tiles on one thread" : "");
 	LLVMValueRef fn = cg_gemm_fn(g, &p.s);
 	LLVMValueRef args[6] = { g->ptr[ir_operand(r, v, 0)], g->ptr[ir_operand(r, v, 1)], g->ptr[v], own_work(g), epi,
 		ectx };
