@@ -86,8 +86,9 @@ enum { AUTO_MIN_K = 32, AUTO_CONV_DX_MIN_K = 16 };
  * OpenBLAS's time then and went to OpenBLAS; since the transposing pack
  * and the 8 x 48 tile for few rows (cg_gemm_tile) they follow the matrix
  * products' rule, as its forward products do (ResNet-8's CPU time per
- * step 51 -> 46.5 ms, LeNet-5's 4.7 -> 3.95, docs/ARCHITECTURE.md).  The rule reads only the product, what
- * it computes and the machine, so the JIT and `sinter build` choose alike.
+ * step 51 -> 46.5 ms, LeNet-5's 4.7 -> 3.95, docs/ARCHITECTURE.md).  The
+ * rule reads only the product, what it computes and the machine, so the
+ * JIT and `sinter build` choose alike.
  */
 bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 {
