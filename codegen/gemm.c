@@ -345,7 +345,7 @@ static LLVMValueRef cg_gemm_share(GemmGen *g, LLVMValueRef i, int64_t n, LLVMVal
  * come; part t takes rectangle (t / tc, t % tc) and runs the serial loop
  * nest over it with packed blocks of its own (slot t of the workspace).
  */
-static LLVMValueRef cg_gemm_part(GemmGen *g, const GemmNest *n, int64_t groups, int64_t slot)
+static LLVMValueRef cg_gemm_part(GemmGen *g, const GemmNest *n, int64_t groups)
 {
 	const CgGemmSpec *s = g->s;
 	LLVMTypeRef pt[] = { g->ptr, g->i64, g->i64 }, part_t = cg_gemm_part_type(g);
@@ -368,9 +368,9 @@ static LLVMValueRef cg_gemm_part(GemmGen *g, const GemmNest *n, int64_t groups, 
 	LLVMValueRef r1 = min64(g, mul(g, cg_gemm_share(g, add(g, ti, one), rows, tr), g->isa->mr), ci(g, s->m));
 	LLVMValueRef c0 = mul(g, cg_gemm_share(g, tj, cols, tc), g->nr);
 	LLVMValueRef c1 = min64(g, mul(g, cg_gemm_share(g, add(g, tj, one), cols, tc), g->nr), ci(g, s->n));
-	LLVMValueRef wa = gep_t(g, g->elt, field[PART_WORK], LLVMBuildNSWMul(g->b, t, ci(g, slot), ""));
 	int64_t na, nb;
 	cg_gemm_blocks(s, g->isa, g->blk, &na, &nb);
+	LLVMValueRef wa = gep_t(g, g->elt, field[PART_WORK], LLVMBuildNSWMul(g->b, t, ci(g, na + nb), ""));
 	LLVMValueRef op[] = { field[PART_A], field[PART_B], field[PART_C], field[PART_EPI], field[PART_ECTX] };
 	cg_gemm_nest(g, n, op, wa, gep_t(g, g->elt, wa, ci(g, na)), ctx, r0, r1, c0, c1);
 	cg_gemm_loop_end(g, &tl);
@@ -425,7 +425,7 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	n.panels = cg_gemm_panels(&g, micro);
 	int64_t na, nb, groups = cg_gemm_groups(s, isa, blk);
 	cg_gemm_blocks(s, isa, blk, &na, &nb);
-	LLVMValueRef part = s->parallel ? cg_gemm_part(&g, &n, groups, na + nb) : NULL;
+	LLVMValueRef part = s->parallel ? cg_gemm_part(&g, &n, groups) : NULL;
 	LLVMTypeRef pt[] = { g.ptr, g.ptr, g.ptr, g.ptr, g.ptr, g.ptr };
 	LLVMValueRef f = cg_gemm_function(&g, name, pt, s->epi ? 6 : 4, false);
 	/* the epilogue reads C's tiles through its own pointers, and its

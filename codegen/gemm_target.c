@@ -95,7 +95,10 @@ CgGemmIsa cg_gemm_host_isa(void)
 	return r;
 }
 
-static int64_t round_up(int64_t x, int64_t to);
+static int64_t round_up(int64_t x, int64_t to)
+{
+	return (x + to - 1) / to * to;
+}
 
 /* The share of whole tiles of `unit` that x fills. */
 static double fill(int64_t x, int64_t unit)
@@ -207,11 +210,6 @@ CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s)
 		b.nc = cg_gemm_even(s->n, b.nc, nr);
 	}
 	return b;
-}
-
-static int64_t round_up(int64_t x, int64_t to)
-{
-	return (x + to - 1) / to * to;
 }
 
 int64_t cg_gemm_groups(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)
