@@ -163,6 +163,15 @@ void cg_describe(char *buf, size_t len);
  * [m, k], op(B) is [k, n], C is [m, n]; ta: A is stored [k, m] (its rows
  * lda apart), tb: B is stored [n, k].  All sizes at least 1.
  */
+/* B read in place from a padded image (runtime/conv.c's tapped
+   convolutions): B's stored rows (k, or n when tb) are the taps of the
+   image's channels, row (c * kh + ki) * kw + kj at c * plane + ki * rs +
+   kj * cs floats, its elements contiguous.  kh == 0: B is a plain matrix
+   (rows ldb apart). */
+typedef struct {
+	int64_t kh, kw, rs, cs, plane;
+} CgGemmTaps;
+
 typedef struct {
 	int64_t m, n, k;
 	bool ta, tb;
@@ -186,6 +195,7 @@ typedef struct {
 	bool epi_cols;   /* with epi: the epilogue sums columns over rows (a bias gradient), so a
 	                    column's tiles must be finished by one thread in increasing rows: on the
 	                    pool, C is cut into columns only */
+	CgGemmTaps taps; /* kh > 0: B's rows are taps of an image (f32 only; ldb unused) */
 } CgGemmSpec;
 
 /* The generated product: work is a 64-byte aligned block of

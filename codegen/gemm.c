@@ -270,7 +270,8 @@ static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
 }
 
 /* The functions one loop nest calls, and the operands' strides:
-   op(A)[i][k] = A[i*sxa + k*ska], op(B)[k][j] = B[k*skb + j*sxb]. */
+   op(A)[i][k] = A[i*sxa + k*ska], op(B)[k][j] = B[k*skb + j*sxb] (a
+   tapped B's row stride 0: pack_b adds its rows' offsets). */
 typedef struct {
 	LLVMValueRef pack_a, pack_b, panels;
 	int64_t sxa, ska, skb, sxb;
@@ -299,16 +300,18 @@ static void cg_gemm_nest(GemmGen *g, const GemmNest *n, LLVMValueRef *op, LLVMVa
 	LLVMValueRef nc = min64(g, ci(g, g->blk->nc), LLVMBuildNSWSub(g->b, c1, jc, ""));
 	LLVMValueRef pc = cg_gemm_loop(g, &pl, ci(g, 0), ci(g, s->k), g->blk->kc);
 	LLVMValueRef kc = min64(g, ci(g, g->blk->kc), LLVMBuildNSWSub(g->b, ci(g, s->k), pc, ""));
-	LLVMValueRef pb[] = { wb, gep_t(g, tb_t, B, add(g, mul(g, pc, n->skb), mul(g, jc, n->sxb))), kc, nc };
-	LLVMBuildCall2(g->b, pack_t, n->pack_b, pb, 4, "");
+	/* a tapped B's first stored row: k's (pc) or, transposed, n's (jc) */
+	LLVMValueRef row0 = s->taps.kh == 0 ? ci(g, 0) : s->tb ? jc : pc;
+	LLVMValueRef pb[] = { wb, gep_t(g, tb_t, B, add(g, mul(g, pc, n->skb), mul(g, jc, n->sxb))), kc, nc, row0 };
+	LLVMBuildCall2(g->b, pack_t, n->pack_b, pb, 5, "");
 	/* the first K block sets C unless the product accumulates into it */
 	LLVMValueRef add_c = s->accumulate ? LLVMConstInt(g->i1, 1, false)
 	                                   : LLVMBuildICmp(g->b, LLVMIntNE, pc, ci(g, 0), "");
 	LLVMValueRef last = LLVMBuildICmp(g->b, LLVMIntEQ, add(g, pc, kc), ci(g, s->k), "");
 	LLVMValueRef ic = cg_gemm_loop(g, &il, r0, r1, g->blk->mc);
 	LLVMValueRef mc = min64(g, ci(g, g->blk->mc), LLVMBuildNSWSub(g->b, r1, ic, ""));
-	LLVMValueRef pa[] = { wa, gep_t(g, ta_t, A, add(g, mul(g, ic, n->sxa), mul(g, pc, n->ska))), kc, mc };
-	LLVMBuildCall2(g->b, pack_t, n->pack_a, pa, 4, "");
+	LLVMValueRef pa[] = { wa, gep_t(g, ta_t, A, add(g, mul(g, ic, n->sxa), mul(g, pc, n->ska))), kc, mc, ci(g, 0) };
+	LLVMBuildCall2(g->b, pack_t, n->pack_a, pa, 5, "");
 	LLVMValueRef none = LLVMConstNull(g->ptr);
 	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(g, C, add(g, mul(g, ic, s->ldc), jc)), kc, mc, nc, add_c,
 		s->epi ? op[3] : none, s->epi ? op[4] : none, ic, jc, last };
@@ -415,13 +418,19 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	g.vec = LLVMVectorType(g.f32, (unsigned)isa->lanes);
 	g.nr = isa->nv * isa->lanes;
 	g.elt = s->bf16 ? LLVMInt16TypeInContext(g.ctx) : g.f32;
-	GemmNest n = { .sxa = s->ta ? 1 : s->lda, .ska = s->ta ? s->lda : 1, .skb = s->tb ? 1 : s->ldb,
-		.sxb = s->tb ? s->ldb : 1 };
+	bool taps = s->taps.kh > 0;
+	int64_t ldb = taps ? 0 : s->ldb;
+	GemmNest n = { .sxa = s->ta ? 1 : s->lda, .ska = s->ta ? s->lda : 1, .skb = s->tb ? 1 : ldb,
+		.sxb = s->tb ? ldb : 1 };
 	LLVMValueRef micro = cg_gemm_micro(&g);
 	if ((s->a_bf16 || s->b_bf16) && !s->bf16)
 		die("codegen: a product with bf16 operands in memory that is not a bf16 product");
-	n.pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, n.ska, n.sxa, s->a_bf16);
-	n.pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, n.skb, n.sxb, s->b_bf16);
+	if (taps && s->bf16)
+		die("codegen: a bf16 product reading an image's taps");
+	GemmSrc ha = { n.ska, n.sxa, s->a_bf16, NULL, false };
+	GemmSrc hb = { n.skb, n.sxb, s->b_bf16, taps ? &s->taps : NULL, !s->tb };
+	n.pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, &ha);
+	n.pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, &hb);
 	n.panels = cg_gemm_panels(&g, micro);
 	int64_t na, nb, groups = cg_gemm_groups(s, isa, blk);
 	cg_gemm_blocks(s, isa, blk, &na, &nb);

@@ -129,9 +129,21 @@ static inline LLVMValueRef cg_gemm_function(GemmGen *g, const char *name, LLVMTy
 	return f;
 }
 
-/* pack(dst, src, kc, xeff): a function of the module that packs the panels
-   of R rows (of A) or columns (of B) covering x in [0, xeff), each kc long,
-   from src with op(X)[x][k] = src[x*sx + k*sk] (bf16 bits when src_bf16). */
-LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_t sk, int64_t sx, bool src_bf16);
+/* How pack() reads its operand: op(X)[x][k] = src[x*sx + k*sk] (bf16 bits
+   when src_bf16), plus, with taps (B of a tapped product: taps->kh > 0),
+   the offset of stored row r0 + k (rows_k) or r0 + x (rows_k false) of
+   the image's taps, that row's own stride being 0 in sk or sx. */
+typedef struct {
+	int64_t sk, sx;
+	bool src_bf16;
+	const CgGemmTaps *taps;
+	bool rows_k;
+} GemmSrc;
+
+/* pack(dst, src, kc, xeff, r0): a function of the module that packs the
+   panels of R rows (of A) or columns (of B) covering x in [0, xeff), each
+   kc long, from src as `how` says (r0: the first stored row of a tapped
+   operand; 0 otherwise). */
+LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, const GemmSrc *how);
 
 #endif

@@ -25,10 +25,31 @@
  * (src_bf16: CgGemmSpec.a_bf16, b_bf16) is copied as it is: rounding its
  * widening to f32 would give the same bits.
  */
+/* The offset of a tapped operand's stored row r: (c * kh + ki) * kw + kj
+   at c * plane + ki * rs + kj * cs (divisions by constants). */
+static LLVMValueRef cg_gemm_tap_row(GemmGen *g, const CgGemmTaps *t, LLVMValueRef r)
+{
+	LLVMValueRef c = LLVMBuildUDiv(g->b, r, ci(g, t->kh * t->kw), "");
+	LLVMValueRef tap = LLVMBuildURem(g->b, r, ci(g, t->kh * t->kw), "");
+	LLVMValueRef ki = LLVMBuildUDiv(g->b, tap, ci(g, t->kw), ""), kj = LLVMBuildURem(g->b, tap, ci(g, t->kw), "");
+	return add(g, add(g, mul(g, c, t->plane), mul(g, ki, t->rs)), mul(g, kj, t->cs));
+}
+
+/* The source offset of element (x, k) as `how` reads it. */
+static LLVMValueRef cg_gemm_src_at(GemmGen *g, const GemmSrc *how, LLVMValueRef r0, LLVMValueRef x, LLVMValueRef k)
+{
+	LLVMValueRef at = add(g, mul(g, k, how->sk), mul(g, x, how->sx));
+	if (how->taps)
+		at = add(g, at, cg_gemm_tap_row(g, how->taps, add(g, r0, how->rows_k ? k : x)));
+	return at;
+}
+
 static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
-	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, bool src_bf16, LLVMValueRef k0)
+	LLVMValueRef p, int64_t R, const GemmSrc *how, LLVMValueRef r0, bool clamped, LLVMValueRef k0)
 {
 	GemmLoop outer, inner;
+	int64_t sk = how->sk, sx = how->sx;
+	bool src_bf16 = how->src_bf16;
 	bool k_inner = sk == 1 && sx != 1, bf = g->s->bf16;
 	LLVMValueRef kp = cg_gemm_kpad(g, kc);
 	LLVMValueRef o = cg_gemm_loop(g, &outer, k_inner ? ci(g, 0) : k0, k_inner ? ci(g, R) : kp, 1);
@@ -45,7 +66,7 @@ static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LL
 		ok = ok ? LLVMBuildAnd(g->b, ok, kin, "") : kin;
 	}
 	LLVMTypeRef st = src_bf16 ? g->elt : g->f32;
-	LLVMValueRef v = LLVMBuildLoad2(g->b, st, gep_t(g, st, src, add(g, mul(g, kr, sk), mul(g, x, sx))), "");
+	LLVMValueRef v = LLVMBuildLoad2(g->b, st, gep_t(g, st, src, cg_gemm_src_at(g, how, r0, x, kr)), "");
 	if (ok)
 		v = LLVMBuildSelect(g->b, ok, v, LLVMConstNull(st), "");
 	LLVMValueRef at;
@@ -106,11 +127,12 @@ static void cg_gemm_transpose(GemmGen *g, LLVMValueRef *v, int L)
  * same floats at the same places either way.
  */
 static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
-	LLVMValueRef p, int64_t R, int64_t sk, int64_t sx, bool clamped, bool src_bf16)
+	LLVMValueRef p, int64_t R, const GemmSrc *how, LLVMValueRef row0, bool clamped)
 {
 	int L = g->isa->lanes;
-	if (sk != 1 || sx == 1 || g->s->bf16 || L < 4) {
-		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, src_bf16, ci(g, 0));
+	/* k contiguous: sk 1 and rows along x (strided, or a tapped operand's rows) */
+	if (how->sk != 1 || (how->sx == 1 && !how->taps) || (how->taps && how->rows_k) || g->s->bf16 || L < 4) {
+		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, row0, clamped, ci(g, 0));
 		return;
 	}
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), over[] = { g->vec, g->ptr };
@@ -131,7 +153,7 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 				ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
 				x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
 			}
-			v[l] = LLVMBuildLoad2(g->b, g->vec, gep(g, src, add(g, k0, mul(g, x, sx))), "");
+			v[l] = LLVMBuildLoad2(g->b, g->vec, gep(g, src, cg_gemm_src_at(g, how, row0, x, k0)), "");
 			LLVMSetAlignment(v[l], 4);
 			if (ok)
 				v[l] = LLVMBuildSelect(g->b, ok, v[l], zero, "");
@@ -156,28 +178,29 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 		}
 	}
 	cg_gemm_loop_end(g, &kl);
-	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, sk, sx, clamped, src_bf16, whole);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, row0, clamped, whole);
 }
 
-/* pack(dst, src, kc, xeff): the panels of R rows (of A) or columns (of B)
-   covering x in [0, xeff), each kc long; whole panels without the clamp. */
-LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, int64_t sk, int64_t sx, bool src_bf16)
+/* pack(dst, src, kc, xeff, r0): the panels of R rows (of A) or columns
+   (of B) covering x in [0, xeff), each kc long; whole panels without the
+   clamp. */
+LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, const GemmSrc *how)
 {
-	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->i64, g->i64 };
-	LLVMValueRef f = cg_gemm_function(g, name, pt, 4, true);
+	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->i64, g->i64, g->i64 };
+	LLVMValueRef f = cg_gemm_function(g, name, pt, 5, true);
 	LLVMValueRef dst = LLVMGetParam(f, 0), src = LLVMGetParam(f, 1), kc = LLVMGetParam(f, 2);
-	LLVMValueRef xeff = LLVMGetParam(f, 3);
+	LLVMValueRef xeff = LLVMGetParam(f, 3), r0 = LLVMGetParam(f, 4);
 	LLVMValueRef whole = LLVMBuildSDiv(g->b, xeff, ci(g, R), "");
 	GemmLoop pl;
 	LLVMValueRef p = cg_gemm_loop(g, &pl, ci(g, 0), whole, 1);
-	cg_gemm_pack_panel(g, dst, src, kc, xeff, p, R, sk, sx, false, src_bf16);
+	cg_gemm_pack_panel(g, dst, src, kc, xeff, p, R, how, r0, false);
 	cg_gemm_loop_end(g, &pl);
 	/* the partial panel, if any */
 	LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, f, "part");
 	LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(g->ctx, f, "out");
 	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, mul(g, whole, R), xeff, ""), part, out);
 	LLVMPositionBuilderAtEnd(g->b, part);
-	cg_gemm_pack_panel(g, dst, src, kc, xeff, whole, R, sk, sx, true, src_bf16);
+	cg_gemm_pack_panel(g, dst, src, kc, xeff, whole, R, how, r0, true);
 	LLVMBuildBr(g->b, out);
 	LLVMPositionBuilderAtEnd(g->b, out);
 	LLVMBuildRetVoid(g->b);

@@ -353,6 +353,13 @@ static bool gemm_spec_ok(const CgGemmSpec *s, char *err, size_t errlen)
 			(long long)s->n, (long long)s->k, (long long)s->lda, (long long)s->ldb, (long long)s->ldc);
 		return false;
 	}
+	const CgGemmTaps *t = &s->taps;
+	if (t->kh < 0 || (t->kh > 0 && (t->kw < 1 || t->rs < 0 || t->cs < 0 || t->plane < 0 || s->bf16))) {
+		snprintf(err, errlen, "bad GEMM taps: %lldx%lld, rows %lld apart, columns %lld, planes %lld%s",
+			(long long)t->kh, (long long)t->kw, (long long)t->rs, (long long)t->cs, (long long)t->plane,
+			s->bf16 ? ", bf16" : "");
+		return false;
+	}
 	return true;
 }
 

@@ -36,6 +36,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef CgRed Red;
@@ -295,21 +296,48 @@ static CgGemmFor conv_use(RtConvOp op)
    (why[] the reasons); their number. */
 typedef struct {
 	int n;
+	bool taps; /* the one product reads the image in place (runtime/conv_taps.c) */
 	RtConvProduct q[RT_CONV_PRODUCTS];
 	CgGemmSpec s[RT_CONV_PRODUCTS];
 	bool own[RT_CONV_PRODUCTS];
 	char why[RT_CONV_PRODUCTS][112];
 } Products;
 
+static CgGemmSpec spec_of(const RtConvProduct *q)
+{
+	const RtConvTaps *t = &q->taps;
+	return (CgGemmSpec){ .m = q->m, .n = q->n, .k = q->k, .ta = q->ta, .tb = q->tb, .lda = q->lda,
+		.ldb = q->ldb, .ldc = q->ldc, .alpha = 1.0f, .accumulate = q->acc, .parallel = q->parallel,
+		.taps = { t->kh, t->kw, t->rs, t->cs, t->plane } };
+}
+
+/* SINTER_CONV_TAPS: 0 never reads images in place, 1 wherever the
+   geometry allows however many junk columns its grid computes (the tests
+   use it to cover every geometry), unset: where rt_conv2d_taps finds the
+   grid tight. */
+static int taps_mode(void)
+{
+	const char *e = getenv("SINTER_CONV_TAPS");
+	return e && *e == '0' ? 0 : e && *e == '1' ? 1 : 2;
+}
+
 static void products(const Region *r, int v, Products *p)
 {
 	RtConv cv = ir_conv_of(r, v);
 	RtConvOp op = conv_op(r->node[v].op);
-	p->n = rt_conv2d_products(&cv, op, p->q);
+	int mode = taps_mode();
+	p->taps = false;
+	if (mode > 0 && rt_conv2d_taps(&cv, op, mode == 1)) {
+		p->n = rt_conv2d_products(&cv, op, true, p->q);
+		p->s[0] = spec_of(&p->q[0]);
+		p->own[0] = p->taps = cg_gemm_choose(&p->s[0], CG_GEMM_FOR_CONV_TAPS, p->why[0], sizeof p->why[0]);
+		if (p->taps)
+			return;
+	}
+	p->n = rt_conv2d_products(&cv, op, false, p->q);
 	for (int i = 0; i < p->n; i++) {
 		const RtConvProduct *q = &p->q[i];
-		p->s[i] = (CgGemmSpec){ .m = q->m, .n = q->n, .k = q->k, .ta = q->ta, .tb = q->tb, .lda = q->lda,
-			.ldb = q->ldb, .ldc = q->ldc, .alpha = 1.0f, .accumulate = q->acc, .parallel = q->parallel };
+		p->s[i] = spec_of(q);
 		/* K = 0 (no channels) never reaches a GEMM of sinter's: its sizes are at least 1 */
 		p->own[i] = q->k > 0 && cg_gemm_choose(&p->s[i], conv_use(op), p->why[i], sizeof p->why[i]);
 		if (q->k == 0)
@@ -343,7 +371,8 @@ int64_t cg_conv_setup(Cg *g, CgGemmStats *stats, int v)
 	RtConv cv = ir_conv_of(g->r, v);
 	for (int i = 0; i < p.n; i++) {
 		char what[48];
-		snprintf(what, sizeof what, " x %lld, %s", (long long)p.q[i].calls, op_info[g->r->node[v].op].name);
+		snprintf(what, sizeof what, " x %lld, %s%s", (long long)p.q[i].calls, op_info[g->r->node[v].op].name,
+			p.taps ? " read in place" : "");
 		cg_gemm_account(g, stats, v, &p.s[i], p.q[i].calls, p.s[i].m, what, p.own[i], p.why[i]);
 	}
 	return part_bytes(&p) * rt_conv2d_parts(&cv);
@@ -363,8 +392,8 @@ static LLVMValueRef kernels(Cg *g, int v, const RtConv *cv)
 		return LLVMConstNull(g->ptrty);
 	if (g->gemm_work < 0 || stride * rt_conv2d_parts(cv) <= 0)
 		die("codegen: a convolution's GEMMs of sinter's without their workspace");
-	LLVMValueRef f[3] = { fn[0], fn[1], cg_i64(g, stride) };
-	return cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 3, false), "conv_gemm");
+	LLVMValueRef f[4] = { fn[0], fn[1], cg_i64(g, stride), cg_i64(g, p.taps) };
+	return cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 4, false), "conv_gemm");
 }
 
 void cg_conv(Cg *g, int v)

@@ -7,7 +7,9 @@
  *   col = w^T @ dy, dx = col2im(col)   (data gradient)
  *   dw = sum over images of dy @ col^T (weight gradient)
  * are each one cblas_sgemm.  A 1x1 convolution with stride 1 and no
- * padding reads x itself as col: no copy.
+ * padding reads x itself as col: no copy.  A unit-stride one whose
+ * products are sinter's GEMM may read the padded image in place instead
+ * (runtime/conv_taps.c; RtConvGemm.taps says when).
  *
  * Small images go several to a product: when an image's output is one
  * block of at most RT_CONV_GROUP / 2 pixels (ResNet-8's 7x7 stage: 49),
@@ -37,7 +39,7 @@
  * loops (ir/conv.c), which sum in double: the two differ by float rounding
  * only.
  */
-#include "runtime/runtime.h"
+#include "runtime/conv_taps.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -117,12 +119,14 @@ static int64_t part_floats(const RtConv *g, RtConvOp op)
 	return col_floats(g, op) + rows_floats(g, op);
 }
 
+/* Either path's: the plan is made before codegen chooses (rt_conv2d_taps). */
 int64_t rt_conv2d_work(const RtConv *g, RtConvOp op)
 {
 	int64_t parts = rt_conv2d_parts(g), floats = parts * part_floats(g, op);
 	if (op == RT_CONV_DW && parts > 1)
 		floats += (parts - 1) * g->o * sizes_of(g).k; /* a partial sum per part but the first */
-	return floats * (int64_t)sizeof(float);
+	int64_t bytes = floats * (int64_t)sizeof(float), taps = rt_conv2d_taps(g, op, true) ? rt_conv_taps_work(g, op) : 0;
+	return taps > bytes ? taps : bytes;
 }
 
 /*
@@ -394,8 +398,10 @@ static RtConvProduct product_of(const RtConv *g, RtConvOp op, int64_t bl)
 
 static void bounds_of(const RtConv *g, int64_t parts, int64_t p, int64_t *lo, int64_t *hi);
 
-int rt_conv2d_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CONV_PRODUCTS])
+int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct out[RT_CONV_PRODUCTS])
 {
+	if (taps)
+		return rt_conv_taps_products(g, op, out);
 	int64_t rows = conv_plain(g) ? g->oh : block_rows(g), whole = g->oh / rows, rest = g->oh % rows;
 	int64_t per = g->n * g->groups, parts = rt_conv2d_parts(g), gs = group_images(g, op);
 	if (per == 0 || g->oh * g->ow == 0)
@@ -642,6 +648,15 @@ static void run_range(void *ctx, int64_t p0, int64_t p1)
 	}
 }
 
+/* The call's op read in place when its kernels are tapped ones. */
+static bool run_tapped(const Job *j)
+{
+	if (!j->k || !j->k->taps)
+		return false;
+	rt_conv_taps_run(j->g, j->op, j->a, j->b, j->out, j->work, j->k, j->gemm_work);
+	return true;
+}
+
 static void run_parts(Job *j)
 {
 	j->s = sizes_of(j->g);
@@ -660,7 +675,8 @@ void rt_conv2d(const RtConv *g, const float *x, const float *w, float *y, float 
 {
 	Job j = { .g = g, .op = RT_CONV_Y, .a = x, .b = w, .out = y, .work = work, .k = k, .gemm_work = gemm_work,
 		.one = forward_one };
-	run_parts(&j);
+	if (!run_tapped(&j))
+		run_parts(&j);
 }
 
 void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, float *work, const RtConvGemm *k,
@@ -668,7 +684,8 @@ void rt_conv2d_dx(const RtConv *g, const float *dy, const float *w, float *dx, f
 {
 	Job j = { .g = g, .op = RT_CONV_DX, .a = dy, .b = w, .out = dx, .work = work, .k = k, .gemm_work = gemm_work,
 		.one = dx_one };
-	run_parts(&j);
+	if (!run_tapped(&j))
+		run_parts(&j);
 }
 
 void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, float *work, const RtConvGemm *k,
@@ -681,6 +698,8 @@ void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, f
 		memset(dw, 0, (size_t)size * sizeof *dw);
 		return;
 	}
+	if (run_tapped(&j))
+		return;
 	run_parts(&j);
 	/* the parts in order: the same sum whichever thread ran which part */
 	for (int64_t p = 1; p < j.parts; p++) {

@@ -324,6 +324,9 @@ enum { RT_CONV_FIELDS = 16 };
    image of at most RT_CONV_GROUP / 2 output pixels in groups of images of
    at most RT_CONV_GROUP pixels, one product per group. */
 enum { RT_CONV_PARTS = 4, RT_CONV_BLOCK = 256, RT_CONV_GROUP = 256 };
+/* The most floats of one image's padded plane and grid for a tapped
+   convolution (runtime/conv_taps.c); larger images go through im2col. */
+enum { RT_CONV_TAPS_MAX = 1 << 20 };
 typedef enum { RT_CONV_Y, RT_CONV_DX, RT_CONV_DW } RtConvOp;
 /* Bytes of the work buffer (the parts' im2col matrices and partial weight
    gradients) that rt_conv2d, _dx or _dw needs (0: none): the memory plan
@@ -335,14 +338,26 @@ int64_t rt_conv2d_parts(const RtConv *g);
    ldc apart; += when acc) = op(A)[m, k] op(B)[k, n], A transposed when ta,
    B when tb; `calls` of them per call; parallel: a batch of one image,
    whose product is large enough for the pool (no parts to share it). */
+/* A tapped product's B (runtime/conv_taps.c): not a matrix but the padded
+   image, stored row (c * kh + ki) * kw + kj of B at c * plane + ki * rs +
+   kj * cs floats (codegen's CgGemmTaps); kh == 0: a plain B. */
+typedef struct {
+	int64_t kh, kw, rs, cs, plane;
+} RtConvTaps;
 typedef struct {
 	int64_t m, n, k, lda, ldb, ldc, calls;
 	bool ta, tb, acc, parallel;
+	RtConvTaps taps;
 } RtConvProduct;
 /* A block of whole output rows and the last, shorter one (when there is) */
 enum { RT_CONV_PRODUCTS = 2 };
-/* The products rt_conv2d, _dx or _dw calls (1 or 2) into out. */
-int rt_conv2d_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CONV_PRODUCTS]);
+/* The products rt_conv2d, _dx or _dw calls (1 or 2) into out: with taps,
+   the tapped product (rt_conv2d_taps says when there is one), else im2col's. */
+int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct out[RT_CONV_PRODUCTS]);
+/* Whether op of g has a tapped product (GEMMs reading the padded image in
+   place, runtime/conv_taps.c), and with any_waste false, whether it is
+   worth it; codegen chooses and says so in RtConvGemm.taps. */
+bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste);
 /* A product of generated code (codegen/gemm.c's CgGemmFn), packing into work. */
 typedef void (*RtGemmFn)(const float *a, const float *b, float *c, void *work);
 /* The kernels generated code hands a call: fn[i] computes product i of
@@ -351,6 +366,7 @@ typedef void (*RtGemmFn)(const float *a, const float *b, float *c, void *work);
 typedef struct {
 	RtGemmFn fn[RT_CONV_PRODUCTS];
 	int64_t stride;
+	int64_t taps; /* nonzero: fn[0] is the tapped product (rt_conv2d_products with taps) */
 } RtConvGemm;
 /* y = conv(x, w); dx = the data gradient of dy; dw = the weight gradient.
    k NULL (and gemm_work unused): every product on cblas_sgemm. */

@@ -12,7 +12,10 @@
  * kernels generated per product shape, handed to the runtime).  Then
  * larger batches and wider images, which the runtime cuts into parts and
  * blocks, "same" convolutions, whose taps it copies as one run, and
- * small images, which it multiplies several to a product.
+ * small images, which it multiplies several to a product.  Every
+ * geometry with a unit stride runs a third time with its products reading
+ * the padded image in place (runtime/conv_taps.c), and 40 more random
+ * unit-stride ones are added for them.
  * Then the errors of the shape rule, each naming both shapes.
  */
 #include "ir/conv.h"
@@ -23,15 +26,16 @@ static int64_t pick(int64_t lo, int64_t hi)
 	return lo + (int64_t)(urand() * (double)(hi - lo + 1));
 }
 
-/* A random geometry whose dilated kernel fits the padded input. */
-static Node random_conv(int k, Type *xt, Type *wt)
+/* A random geometry whose dilated kernel fits the padded input (unit
+   stride when unit). */
+static Node random_conv(int k, bool unit, Type *xt, Type *wt)
 {
 	Node p = ir_proto(OP_CONV2D);
-	bool plain = k % 7 == 3, depthwise = k % 5 == 1;
+	bool plain = !unit && k % 7 == 3, depthwise = k % 5 == 1;
 	int64_t g = pick(1, 3), cg = depthwise ? 1 : pick(1, 3), og = pick(1, 3);
 	int64_t kh = plain ? 1 : pick(1, 4), kw = plain ? 1 : pick(1, 4);
 	int64_t *a = p.ia;
-	a[CONV_SH] = plain ? 1 : pick(1, 3), a[CONV_SW] = plain ? 1 : pick(1, 3);
+	a[CONV_SH] = plain || unit ? 1 : pick(1, 3), a[CONV_SW] = plain || unit ? 1 : pick(1, 3);
 	a[CONV_PH] = plain ? 0 : pick(0, 2), a[CONV_PW] = plain ? 0 : pick(0, 2);
 	a[CONV_DH] = pick(1, 3), a[CONV_DW] = pick(1, 3);
 	a[CONV_GROUPS] = g;
@@ -59,7 +63,16 @@ static void diff_conv(const char *what, Node p, Type xt, Type wt)
 	if (!check(ir_conv_geom(&xt, &wt, &p, &g, err, sizeof err), "conv_geometry", "%s", err))
 		return;
 	Type yt = type_make(DT_F32, 4, (int64_t[]){ g.n, g.o, g.oh, g.ow });
-	for (int planned = 0; planned < 2; planned++) {
+	static const RtConvOp ops[3] = { RT_CONV_Y, RT_CONV_DX, RT_CONV_DW };
+	bool any_taps = false;
+	for (int k = 0; k < 3; k++)
+		any_taps = any_taps || rt_conv2d_taps(&g, ops[k], true);
+	/* variant 0: OpenBLAS after im2col; 1: sinter's GEMM after im2col
+	   (SINTER_CONV_TAPS=0); 2: sinter's GEMM reading the image in place
+	   wherever the geometry allows (SINTER_CONV_TAPS=1) */
+	for (int variant = 0; variant < (any_taps ? 3 : 2); variant++) {
+		int planned = variant > 0;
+		setenv("SINTER_CONV_TAPS", variant == 2 ? "1" : "0", 1);
 		cg_gemm_configure(&(CgGemmConfig){ .choice = planned ? CG_GEMM_SINTER : CG_GEMM_OPENBLAS });
 		Region *r = ir_region_new(arena_new(), "conv");
 		int x = ir_input(r, 0, xt), w = ir_input(r, 1, wt), dy = ir_input(r, 2, yt);
@@ -77,13 +90,14 @@ static void diff_conv(const char *what, Node p, Type xt, Type wt)
 		Mem *mem = xcalloc(1, sizeof *mem);
 		mem_fill(mem, r);
 		snprintf(name, sizeof name, "conv_%s%s_x%s_w%s_s%lldx%lld_p%lldx%lld_d%lldx%lld_g%lld", what,
-			planned ? "_planned_sinter" : "_openblas", type_str(&xt, xs, sizeof xs), type_str(&wt, ws, sizeof ws), (long long)g.sh,
+			variant == 2 ? "_planned_taps" : planned ? "_planned_sinter" : "_openblas", type_str(&xt, xs, sizeof xs), type_str(&wt, ws, sizeof ws), (long long)g.sh,
 			(long long)g.sw, (long long)g.ph, (long long)g.pw, (long long)g.dh, (long long)g.dw, (long long)g.groups);
 		CgRegion *cr = diff_run(name, r, in, 3, mem, 2e-5);
 		/* every product of the three on the kernel chosen: none left to cblas_sgemm under sinter */
 		RtConvProduct q[RT_CONV_PRODUCTS];
-		int np = rt_conv2d_products(&g, RT_CONV_Y, q) + rt_conv2d_products(&g, RT_CONV_DX, q) +
-			rt_conv2d_products(&g, RT_CONV_DW, q);
+		int np = 0;
+		for (int k = 0; k < 3; k++)
+			np += rt_conv2d_products(&g, ops[k], variant == 2 && rt_conv2d_taps(&g, ops[k], true), q);
 		int own = planned ? np : 0;
 		if (cr)
 			check(np > 0 && cr->gemm.products[0] == own && cr->gemm.products[1] == np - own, "conv_gemm_choice",
@@ -93,18 +107,34 @@ static void diff_conv(const char *what, Node p, Type xt, Type wt)
 		inputs_free(in, 3);
 		arena_free(r->arena);
 	}
+	unsetenv("SINTER_CONV_TAPS");
 	cg_gemm_configure(&(CgGemmConfig){ .choice = CG_GEMM_AUTO });
+}
+
+/* n random geometries (unit stride when unit), named prefix and index. */
+static void diff_random(const char *prefix, int n, bool unit)
+{
+	char what[16];
+	for (int k = 0; k < n; k++) {
+		Type xt, wt;
+		Node p = random_conv(k, unit, &xt, &wt);
+		snprintf(what, sizeof what, "%s%d", prefix, k);
+		diff_conv(what, p, xt, wt);
+	}
 }
 
 static void test_random(void)
 {
-	char what[16];
-	for (int k = 0; k < 120; k++) {
-		Type xt, wt;
-		Node p = random_conv(k, &xt, &wt);
-		snprintf(what, sizeof what, "%d", k);
-		diff_conv(what, p, xt, wt);
-	}
+	diff_random("", 120, false);
+}
+
+/* Unit-stride geometries, whose products can read the image in place
+   (runtime/conv_taps.c; diff_conv's third variant): paddings below,
+   at and beyond the kernel's reach (no tapped data gradient there),
+   dilations, groups, depthwise. */
+static void test_taps(void)
+{
+	diff_random("unit", 40, true);
 }
 
 /*
@@ -219,5 +249,6 @@ static void test_errors(void)
 
 int main(void)
 {
-	return jit_run((const CheckTest[]){ test_random, test_blocks, test_spans, test_groups, test_errors, NULL });
+	return jit_run((const CheckTest[]){ test_random, test_taps, test_blocks, test_spans, test_groups, test_errors,
+		NULL });
 }

@@ -14,7 +14,8 @@
  * beyond their widths is neither read (NaN there would spread) nor written
  * (it must keep its sentinel), and the workspace is not overrun; every
  * fifth product runs again split over the runtime's thread pool and must
- * give the serial product's bits.  The first
+ * give the serial product's bits.  Then 40 tapped products (B read in
+ * place from an image's taps) against their plain products.  The first
  * line says which ISA and tile ran (the FileCheck test tests/lit/gemm_isa.sh
  * checks the instructions of the others).
  */
@@ -108,6 +109,62 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 	gemm_run_free(&r);
 }
 
+/*
+ * A tapped product (CgGemmSpec.taps: B read in place from a padded image,
+ * as runtime/conv.c's unit-stride convolutions do): its B materialized as a
+ * plain matrix, row (c * kh + ki) * kw + kj of the image's taps, is the
+ * reference's B.  Both orientations: B's rows are k (a convolution's
+ * forward and data gradient) or, transposed, n (its weight gradient); on
+ * one thread and on the pool (the same bits).
+ */
+static void taps_case(CgModule *jm, int idx)
+{
+	int64_t ch = 1 + irand(5), kh = 1 + irand(5), kw = 1 + irand(5), dh = 1 + irand(2), dw = 1 + irand(2);
+	int64_t wp = (kw - 1) * dw + 1 + irand(40), hp = (kh - 1) * dh + 1 + irand(12), plane = hp * wp + irand(3);
+	int64_t oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw, grid = (oh - 1) * wp + ow, rows = ch * kh * kw;
+	bool tb = idx % 2;
+	CgGemmSpec s = { .m = 1 + irand(40), .n = tb ? rows : grid, .k = tb ? grid : rows, .tb = tb, .alpha = 1,
+		.accumulate = idx % 3 == 0 };
+	s.lda = s.k, s.ldb = tb ? s.k : s.n, s.ldc = s.n;
+	s.taps = (CgGemmTaps){ kh, kw, dh * wp, dw, plane };
+	char name[160];
+	snprintf(name, sizeof name, "gemm taps %d: m %lld, %lld channels of %lldx%lld (plane %lld), taps %lldx%lld dilated %lldx%lld%s%s",
+		idx, (long long)s.m, (long long)ch, (long long)hp, (long long)wp, (long long)plane, (long long)kh,
+		(long long)kw, (long long)dh, (long long)dw, tb ? ", tb" : "", s.accumulate ? ", acc" : "");
+	float *img = random_matrix(ch, plane, plane), *a = random_matrix(s.m, s.k, s.lda);
+	float *bm = alloc_f((size_t)(rows * grid)), *c0 = random_matrix(s.m, s.n, s.ldc);
+	/* the plain B: [rows][grid] for tb (B stored [n, k]), [rows][grid] as [k, n] otherwise */
+	for (int64_t r = 0; r < rows; r++) {
+		int64_t c = r / (kh * kw), ki = r / kw % kh, kj = r % kw;
+		for (int64_t q = 0; q < grid; q++)
+			bm[r * grid + q] = img[c * plane + ki * dh * wp + kj * dw + q];
+	}
+	CgGemmSpec plain = s;
+	plain.taps = (CgGemmTaps){ 0 };
+	double worst = 0;
+	for (int par = 0; par < 2; par++) {
+		CgGemmSpec ps = s;
+		ps.parallel = par;
+		CgGemm g;
+		char err[512], what[200];
+		snprintf(what, sizeof what, "%s%s", name, par ? " parallel" : "");
+		if (!check(cg_gemm_compile(jm, &ps, &g, err, sizeof err), what, "compile: %s", err))
+			continue;
+		float *c = alloc_f((size_t)(s.m * s.ldc)), *work = alloc_f((size_t)g.workspace / 4 + 16);
+		memcpy(c, c0, (size_t)(s.m * s.ldc) * sizeof *c);
+		g.fn(a, img, c, work);
+		worst = 0;
+		for (int64_t i = 0; i < s.m; i++)
+			for (int64_t j = 0; j < s.n; j++) {
+				double tol, ref = gemm_ref(&plain, a, bm, c0, i, j, NULL, &tol), e = fabs(c[i * s.ldc + j] - ref) / tol;
+				worst = e > worst || e != e ? e : worst;
+			}
+		check(worst <= 1, what, "vs the plain product of its taps: worst error %.3g of the bound", worst);
+		free(c), free(work);
+	}
+	free(img), free(a), free(bm), free(c0);
+}
+
 int main(void)
 {
 	char err[512];
@@ -143,6 +200,8 @@ int main(void)
 			sizeof kedge / sizeof *kedge, 150, 300, 4000000, alphas);
 		run_case(jm, &s, idx++);
 	}
+	for (int i = 0; i < 40; i++)
+		taps_case(jm, i);
 	/* a bad spec is refused, not compiled */
 	CgGemmSpec bad = { .m = 4, .n = 4, .k = 4, .lda = 3, .ldb = 4, .ldc = 4, .alpha = 1 };
 	check(!cg_gemm_compile(jm, &bad, &g, err, sizeof err) && strstr(err, "lda 3"), "gemm bad lda refused", "%s",

@@ -1,0 +1,247 @@
+/*
+ * conv_taps.c — unit-stride convolutions as GEMMs that read the image in
+ * place ("tapped" products), without an im2col matrix.
+ *
+ * Per image and group, the input is copied once into a padded plane of Hp
+ * x Wp (the padding's zeros around it).  Output pixel (i, j) is put at
+ * i * Wp + j of a grid as wide as that plane, so that the window of tap
+ * (ki, kj) starts at ki * dh * Wp + kj * dw + (i * Wp + j): for every
+ * output pixel, a tap's input is the padded plane read at one offset.  The
+ * im2col matrix's row (c, ki, kj) is then the plane of channel c from
+ * that offset on, and sinter's GEMM packs it from there (CgGemmSpec.taps:
+ * the rows' offsets computed in the packing loop).  The grid's columns j
+ * >= OW (Wp - OW per row but the last) are junk: they read across the
+ * row's end and are computed and dropped, so the grid is used only where
+ * they are few (rt_conv2d_taps: at most 1.2x the pixels).
+ *
+ *   y  = w @ taps(pad(x)) on the grid, then the grid's rows copied out;
+ *   dx = the forward convolution of dy padded by the kernel's reach less
+ *        the padding, with w's taps flipped and its channels swapped
+ *        (wt[c][(o, kh-1-ki, kw-1-kj)] = w[o][c][ki][kj]), then copied out;
+ *   dw += dy on the grid (its junk columns zero, so they add nothing) @
+ *        taps(pad(x))^T.
+ *
+ * Copies: the padded plane (about x's size) and y's rows, where im2col
+ * writes KH * KW times x and col2im adds as much.  Images go in parts on
+ * the pool, and the weight gradient's partial sums are added in part
+ * order, as runtime/conv.c does, so results are the same bits for any
+ * --threads.  Only generated GEMMs read taps: a call without them (k NULL,
+ * --gemm=openblas) goes through conv.c's im2col.
+ */
+#include "runtime/conv_taps.h"
+
+#include <string.h>
+
+/* The padded plane and grid of one op: the plane read (x for the forward
+   and dw, dy for dx) with pt rows and pl columns of padding around its
+   h x w, the grid's rows (oh) and columns (ow) of real outputs. */
+typedef struct {
+	int64_t cin, cout; /* channels of the plane read, of the grid written (per group) */
+	int64_t h, w, pt, pl, hp, wp, plane;
+	int64_t oh, ow, grid; /* the grid: (oh - 1) * wp + ow columns */
+	int64_t k;            /* the GEMM's inner size of the forward and dx: cin * kh * kw */
+} Plane;
+
+static bool plane_of(const RtConv *g, RtConvOp op, Plane *p)
+{
+	int64_t cg = g->c / g->groups, og = g->o / g->groups;
+	if (op == RT_CONV_DX) {
+		int64_t pt = g->dh * (g->kh - 1) - g->ph, pl = g->dw * (g->kw - 1) - g->pw;
+		*p = (Plane){ og, cg, g->oh, g->ow, pt, pl, g->oh + 2 * pt, g->ow + 2 * pl, 0, g->h, g->w, 0,
+			og * g->kh * g->kw };
+	} else
+		*p = (Plane){ cg, og, g->h, g->w, g->ph, g->pw, g->h + 2 * g->ph, g->w + 2 * g->pw, 0, g->oh, g->ow, 0,
+			cg * g->kh * g->kw };
+	p->plane = p->hp * p->wp;
+	p->grid = (p->oh - 1) * p->wp + p->ow;
+	return p->pt >= 0 && p->pl >= 0 && p->oh > 0 && p->ow > 0 && p->cin > 0 && p->cout > 0;
+}
+
+/* The rest of the grid's columns: junk of at most a fifth of the pixels
+   (ResNet's 28 and 14 wide 3x3 layers: 1.07x and 1.13x; a 7x7 one's 1.24x
+   is left to conv.c's groups of images).  The junk is computed, so the
+   product grows by it. */
+static bool grid_tight(const Plane *p)
+{
+	return 5 * p->grid <= 6 * p->oh * p->ow;
+}
+
+bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste)
+{
+	Plane p;
+	if (g->sh != 1 || g->sw != 1 || g->n == 0 || (g->kh == 1 && g->kw == 1 && g->ph == 0 && g->pw == 0) ||
+		!plane_of(g, op, &p))
+		return false;
+	/* one image's plane and grid stay a few MB: the parts' copies in cache */
+	if (p.cin * p.plane + p.cout * p.grid > RT_CONV_TAPS_MAX)
+		return false;
+	return any_waste || grid_tight(&p);
+}
+
+/* Floats of one part's padded plane and grid (the forward's and dx's
+   output on the grid; dw's dy on it). */
+static int64_t part_floats(const Plane *p, RtConvOp op)
+{
+	(void)op;
+	return p->cin * p->plane + p->cout * p->grid;
+}
+
+int64_t rt_conv_taps_work(const RtConv *g, RtConvOp op)
+{
+	Plane p;
+	plane_of(g, op, &p);
+	int64_t parts = rt_conv2d_parts(g), floats = parts * part_floats(&p, op);
+	if (op == RT_CONV_DW && parts > 1)
+		floats += (parts - 1) * g->o * p.k; /* a partial sum per part but the first */
+	if (op == RT_CONV_DX)
+		floats += g->o * (g->c / g->groups) * g->kh * g->kw; /* the flipped weights, shared */
+	return floats * (int64_t)sizeof(float);
+}
+
+int rt_conv_taps_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CONV_PRODUCTS])
+{
+	Plane p;
+	plane_of(g, op, &p);
+	RtConvProduct q = { .calls = g->n * g->groups };
+	q.taps = (RtConvTaps){ g->kh, g->kw, g->dh * p.wp, g->dw, p.plane };
+	if (op == RT_CONV_DW) /* dw[og, k] += dy_grid[og, grid] @ taps^T */
+		q = (RtConvProduct){ .m = p.cout, .n = p.k, .k = p.grid, .tb = true, .lda = p.grid, .ldb = p.grid,
+			.ldc = p.k, .acc = true, .calls = q.calls, .taps = q.taps };
+	else /* y[og, grid] = w[og, k] @ taps; dx: wt[cg, k] @ taps of dy */
+		q = (RtConvProduct){ .m = p.cout, .n = p.grid, .k = p.k, .lda = p.k, .ldb = p.grid, .ldc = p.grid,
+			.calls = q.calls, .taps = q.taps };
+	q.parallel = rt_conv2d_parts(g) == 1 && q.m * q.n * q.k >= RT_GEMM_SERIAL_MAX;
+	out[0] = q;
+	return 1;
+}
+
+/* src's c planes of h x w into dst's padded planes (p's geometry). */
+static void pad_planes(const Plane *p, int64_t c, const float *src, float *dst)
+{
+	for (int64_t ch = 0; ch < c; ch++, src += p->h * p->w, dst += p->plane) {
+		memset(dst, 0, (size_t)(p->pt * p->wp + p->pl) * sizeof *dst);
+		for (int64_t i = 0; i < p->h; i++) {
+			float *row = dst + (p->pt + i) * p->wp + p->pl;
+			memcpy(row, src + i * p->w, (size_t)p->w * sizeof *dst);
+			/* the row's right padding and the next row's left padding */
+			memset(row + p->w, 0, (size_t)(p->wp - p->w - (i + 1 < p->h ? 0 : p->pl)) * sizeof *dst);
+		}
+		int64_t done = (p->pt + p->h) * p->wp;
+		memset(dst + done, 0, (size_t)(p->plane - done) * sizeof *dst);
+	}
+}
+
+/* The grid's c rows out: pixel (i, j) of row r from r * grid + i * wp + j. */
+static void grid_out(const Plane *p, int64_t c, const float *grid, float *dst)
+{
+	for (int64_t r = 0; r < c; r++)
+		for (int64_t i = 0; i < p->oh; i++)
+			memcpy(dst + (r * p->oh + i) * p->ow, grid + r * p->grid + i * p->wp, (size_t)p->ow * sizeof *dst);
+}
+
+/* c rows of oh x ow pixels onto the grid, its junk columns zero. */
+static void grid_in(const Plane *p, int64_t c, const float *src, float *grid)
+{
+	for (int64_t r = 0; r < c; r++)
+		for (int64_t i = 0; i < p->oh; i++) {
+			float *row = grid + r * p->grid + i * p->wp;
+			memcpy(row, src + (r * p->oh + i) * p->ow, (size_t)p->ow * sizeof *grid);
+			if (i + 1 < p->oh)
+				memset(row + p->ow, 0, (size_t)(p->wp - p->ow) * sizeof *grid);
+		}
+}
+
+typedef struct {
+	const RtConv *g;
+	RtConvOp op;
+	Plane p;
+	const float *a, *b; /* x, w (forward); dy, w (dx: b is wt); x, dy (dw) */
+	float *out, *work;
+	int64_t parts, og, cg;
+	const RtConvGemm *k;
+	char *gemm_work;
+} Job;
+
+static float *plane_of_part(const Job *j, int64_t p)
+{
+	return j->work + p * part_floats(&j->p, j->op);
+}
+
+static float *partial(const Job *j, int64_t p)
+{
+	return p == 0 ? j->out : j->work + j->parts * part_floats(&j->p, j->op) + (p - 1) * j->g->o * j->p.k;
+}
+
+/* Image n, group gi, in part p. */
+static void one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
+{
+	const RtConv *g = j->g;
+	const Plane *pl = &j->p;
+	float *pad = plane_of_part(j, p), *grid = pad + pl->cin * pl->plane;
+	void *ws = j->gemm_work + p * j->k->stride;
+	int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
+	if (j->op == RT_CONV_Y) {
+		pad_planes(pl, j->cg, j->a + (n * g->c + gi * j->cg) * hw, pad);
+		j->k->fn[0](j->b + gi * j->og * pl->k, pad, grid, ws);
+		grid_out(pl, j->og, grid, j->out + (n * g->o + gi * j->og) * ohw);
+	} else if (j->op == RT_CONV_DX) {
+		pad_planes(pl, j->og, j->a + (n * g->o + gi * j->og) * ohw, pad);
+		j->k->fn[0](j->b + gi * j->cg * pl->k, pad, grid, ws);
+		grid_out(pl, j->cg, grid, j->out + (n * g->c + gi * j->cg) * hw);
+	} else {
+		float *dw = partial(j, p) + gi * j->og * pl->k;
+		if (first)
+			memset(dw, 0, (size_t)(j->og * pl->k) * sizeof *dw);
+		pad_planes(pl, j->cg, j->a + (n * g->c + gi * j->cg) * hw, pad);
+		grid_in(pl, j->og, j->b + (n * g->o + gi * j->og) * ohw, grid);
+		j->k->fn[0](grid, pad, dw, ws);
+	}
+}
+
+static void run_range(void *ctx, int64_t p0, int64_t p1)
+{
+	const Job *j = ctx;
+	for (int64_t p = p0; p < p1; p++) {
+		int64_t lo = j->g->n * p / j->parts, hi = j->g->n * (p + 1) / j->parts;
+		for (int64_t n = lo; n < hi; n++)
+			for (int64_t gi = 0; gi < j->g->groups; gi++)
+				one(j, p, n, gi, n == lo);
+	}
+}
+
+/* wt[gi][c][(o * kh + ki) * kw + kj] = w[gi * og + o][c][kh-1-ki][kw-1-kj]:
+   the data gradient's weights, a forward convolution's over dy. */
+static void flip_weights(const RtConv *g, const float *w, float *wt)
+{
+	int64_t og = g->o / g->groups, cg = g->c / g->groups, taps = g->kh * g->kw;
+	for (int64_t gi = 0; gi < g->groups; gi++)
+		for (int64_t c = 0; c < cg; c++)
+			for (int64_t o = 0; o < og; o++)
+				for (int64_t t = 0; t < taps; t++)
+					wt[((gi * cg + c) * og + o) * taps + t] = w[((gi * og + o) * cg + c) * taps + taps - 1 - t];
+}
+
+void rt_conv_taps_run(const RtConv *g, RtConvOp op, const float *a, const float *b, float *out, float *work,
+	const RtConvGemm *k, char *gemm_work)
+{
+	Job j = { .g = g, .op = op, .a = a, .b = b, .out = out, .work = work, .k = k, .gemm_work = gemm_work,
+		.parts = rt_conv2d_parts(g), .og = g->o / g->groups, .cg = g->c / g->groups };
+	plane_of(g, op, &j.p);
+	if (op == RT_CONV_DX) { /* the flipped weights after the parts' planes */
+		float *wt = work + j.parts * part_floats(&j.p, op);
+		flip_weights(g, b, wt);
+		j.b = wt;
+	}
+	if (j.parts == 1)
+		run_range(&j, 0, 1);
+	else
+		rt_parallel_for(j.parts, run_range, &j);
+	if (op != RT_CONV_DW)
+		return;
+	int64_t size = g->o * j.p.k;
+	for (int64_t p = 1; p < j.parts; p++) {
+		const float *d = partial(&j, p);
+		for (int64_t i = 0; i < size; i++)
+			out[i] += d[i];
+	}
+}
