@@ -163,13 +163,17 @@ void cg_describe(char *buf, size_t len);
  * [m, k], op(B) is [k, n], C is [m, n]; ta: A is stored [k, m] (its rows
  * lda apart), tb: B is stored [n, k].  All sizes at least 1.
  */
-/* B read in place from a padded image (runtime/conv.c's tapped
-   convolutions): B's stored rows (k, or n when tb) are the taps of the
-   image's channels, row (c * kh + ki) * kw + kj at c * plane + ki * rs +
-   kj * cs floats, its elements contiguous.  kh == 0: B is a plain matrix
-   (rows ldb apart). */
+/* B read in place from a padded image (runtime/conv_taps.c): B's stored
+   rows (k, or n when tb) are the taps of the image's channels, its
+   elements contiguous.  The image is stored as sh x sw phase planes per
+   channel (phase (a, b) holds the padded pixels whose row is a and column
+   b modulo the stride; one plane for a unit stride), pplane floats each,
+   rows rs apart, a channel's phases `plane` floats in all.  Row (c * kh +
+   ki) * kw + kj, with u = ki * dh and v = kj * dw, starts at
+   c * plane + ((u % sh) * sw + v % sw) * pplane + (u / sh) * rs + v / sw.
+   kh == 0: B is a plain matrix (rows ldb apart). */
 typedef struct {
-	int64_t kh, kw, rs, cs, plane;
+	int64_t kh, kw, dh, dw, sh, sw, rs, pplane, plane;
 } CgGemmTaps;
 
 typedef struct {

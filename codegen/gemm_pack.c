@@ -25,14 +25,23 @@
  * (src_bf16: CgGemmSpec.a_bf16, b_bf16) is copied as it is: rounding its
  * widening to f32 would give the same bits.
  */
-/* The offset of a tapped operand's stored row r: (c * kh + ki) * kw + kj
-   at c * plane + ki * rs + kj * cs (divisions by constants). */
+/* The offset of a tapped operand's stored row r (CgGemmTaps; divisions by
+   constants, the phase terms only for a stride above 1). */
 static LLVMValueRef cg_gemm_tap_row(GemmGen *g, const CgGemmTaps *t, LLVMValueRef r)
 {
 	LLVMValueRef c = LLVMBuildUDiv(g->b, r, ci(g, t->kh * t->kw), "");
 	LLVMValueRef tap = LLVMBuildURem(g->b, r, ci(g, t->kh * t->kw), "");
-	LLVMValueRef ki = LLVMBuildUDiv(g->b, tap, ci(g, t->kw), ""), kj = LLVMBuildURem(g->b, tap, ci(g, t->kw), "");
-	return add(g, add(g, mul(g, c, t->plane), mul(g, ki, t->rs)), mul(g, kj, t->cs));
+	LLVMValueRef u = mul(g, LLVMBuildUDiv(g->b, tap, ci(g, t->kw), ""), t->dh);
+	LLVMValueRef v = mul(g, LLVMBuildURem(g->b, tap, ci(g, t->kw), ""), t->dw);
+	LLVMValueRef at = mul(g, c, t->plane);
+	if (t->sh > 1 || t->sw > 1) {
+		LLVMValueRef phase = add(g, mul(g, LLVMBuildURem(g->b, u, ci(g, t->sh), ""), t->sw),
+			LLVMBuildURem(g->b, v, ci(g, t->sw), ""));
+		at = add(g, at, mul(g, phase, t->pplane));
+		u = LLVMBuildUDiv(g->b, u, ci(g, t->sh), "");
+		v = LLVMBuildUDiv(g->b, v, ci(g, t->sw), "");
+	}
+	return add(g, add(g, at, mul(g, u, t->rs)), v);
 }
 
 /* The source offset of element (x, k) as `how` reads it. */

@@ -354,9 +354,11 @@ static bool gemm_spec_ok(const CgGemmSpec *s, char *err, size_t errlen)
 		return false;
 	}
 	const CgGemmTaps *t = &s->taps;
-	if (t->kh < 0 || (t->kh > 0 && (t->kw < 1 || t->rs < 0 || t->cs < 0 || t->plane < 0 || s->bf16))) {
-		snprintf(err, errlen, "bad GEMM taps: %lldx%lld, rows %lld apart, columns %lld, planes %lld%s",
-			(long long)t->kh, (long long)t->kw, (long long)t->rs, (long long)t->cs, (long long)t->plane,
+	if (t->kh < 0 || (t->kh > 0 && (t->kw < 1 || t->dh < 1 || t->dw < 1 || t->sh < 1 || t->sw < 1 || t->rs < 0 ||
+		t->pplane < 0 || t->plane < 0 || s->bf16))) {
+		snprintf(err, errlen, "bad GEMM taps: %lldx%lld dilated %lldx%lld, stride %lldx%lld, rows %lld apart, "
+			"phases %lld, planes %lld%s", (long long)t->kh, (long long)t->kw, (long long)t->dh, (long long)t->dw,
+			(long long)t->sh, (long long)t->sw, (long long)t->rs, (long long)t->pplane, (long long)t->plane,
 			s->bf16 ? ", bf16" : "");
 		return false;
 	}

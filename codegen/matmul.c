@@ -87,10 +87,9 @@ enum { AUTO_MIN_K = 32, AUTO_CONV_DX_MIN_K = 16 };
  * and the 8 x 48 tile for few rows (cg_gemm_tile) they follow the matrix
  * products' rule, as its forward products do (ResNet-8's CPU time per
  * step 51 -> 46.5 ms, LeNet-5's 4.7 -> 3.95, docs/ARCHITECTURE.md).  A
- * unit-stride convolution's products that read the image in place
- * (CG_GEMM_FOR_CONV_TAPS, runtime/conv_taps.c) are sinter's wherever its
- * kernel is auto's choice at all: no im2col is faster than any kernel
- * after one (measured in docs/ARCHITECTURE.md, "Convolutions").  The
+ * convolution's product that reads the image in place (runtime/conv_taps.c)
+ * is judged as its forward product (the data gradient's is one) or its
+ * weight gradient's; refused, the convolution goes through im2col.  The
  * rule reads only the product, what it computes and the machine, so the
  * JIT and `sinter build` choose alike.
  */
@@ -114,10 +113,7 @@ bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 		snprintf(why, len, "auto: sinter's kernel is measured ahead with AVX-512 only, this CPU has %s", isa->name);
 	else if (config.blas_avx512)
 		snprintf(why, len, "auto: OpenBLAS runs its own AVX-512 kernels");
-	else if (use == CG_GEMM_FOR_CONV_TAPS) {
-		snprintf(why, len, "auto: a convolution read in place, no im2col");
-		return true;
-	} else if (use == CG_GEMM_FOR_CONV_DX && s->k >= AUTO_CONV_DX_MIN_K && 4 * s->n >= 3 * n_tiles) {
+	else if (use == CG_GEMM_FOR_CONV_DX && s->k >= AUTO_CONV_DX_MIN_K && 4 * s->n >= 3 * n_tiles) {
 		snprintf(why, len, "auto: a convolution's data gradient, K >= %d, any M", AUTO_CONV_DX_MIN_K);
 		return true;
 	} else if (s->k < AUTO_MIN_K)
@@ -248,12 +244,14 @@ LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
 {
 	/* every field of the spec: products of one shape may differ in alpha
 	   (an attention's scaled tiles), accumulate (its gradients) or bf16 */
-	char key[256];
+	char key[320];
 	const CgGemmTaps *t = &s->taps;
-	snprintf(key, sizeof key, "gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d %d %d %d %lld %lld %lld %lld %lld",
+	snprintf(key, sizeof key,
+		"gemm %lld %lld %lld %d %d %lld %lld %lld %d %a %d %d %d %d %d %d taps %lld %lld %lld %lld %lld %lld %lld %lld %lld",
 		(long long)s->m, (long long)s->n, (long long)s->k, s->ta, s->tb, (long long)s->lda, (long long)s->ldb,
 		(long long)s->ldc, s->parallel, (double)s->alpha, s->accumulate, s->bf16, s->a_bf16, s->b_bf16, s->epi,
-		s->epi_cols, (long long)t->kh, (long long)t->kw, (long long)t->rs, (long long)t->cs, (long long)t->plane);
+		s->epi_cols, (long long)t->kh, (long long)t->kw, (long long)t->dh, (long long)t->dw, (long long)t->sh,
+		(long long)t->sw, (long long)t->rs, (long long)t->pplane, (long long)t->plane);
 	LLVMValueRef f = cg_fn_find(g, key);
 	if (f)
 		return f;

@@ -308,13 +308,15 @@ static CgGemmSpec spec_of(const RtConvProduct *q)
 	const RtConvTaps *t = &q->taps;
 	return (CgGemmSpec){ .m = q->m, .n = q->n, .k = q->k, .ta = q->ta, .tb = q->tb, .lda = q->lda,
 		.ldb = q->ldb, .ldc = q->ldc, .alpha = 1.0f, .accumulate = q->acc, .parallel = q->parallel,
-		.taps = { t->kh, t->kw, t->rs, t->cs, t->plane } };
+		.taps = { t->kh, t->kw, t->dh, t->dw, t->sh, t->sw, t->rs, t->pplane, t->plane } };
 }
 
 /* SINTER_CONV_TAPS: 0 never reads images in place, 1 wherever the
    geometry allows however many junk columns its grid computes (the tests
    use it to cover every geometry), unset: where rt_conv2d_taps finds the
-   grid tight. */
+   grid tight.  Only sinter's kernel reads taps: a tapped product that
+   the rule of --gemm gives OpenBLAS (auto: K below 32, say) goes through
+   im2col instead. */
 static int taps_mode(void)
 {
 	const char *e = getenv("SINTER_CONV_TAPS");
@@ -330,7 +332,9 @@ static void products(const Region *r, int v, Products *p)
 	if (mode > 0 && rt_conv2d_taps(&cv, op, mode == 1)) {
 		p->n = rt_conv2d_products(&cv, op, true, p->q);
 		p->s[0] = spec_of(&p->q[0]);
-		p->own[0] = p->taps = cg_gemm_choose(&p->s[0], CG_GEMM_FOR_CONV_TAPS, p->why[0], sizeof p->why[0]);
+		/* the tapped data gradient is a forward convolution (of dy) */
+		CgGemmFor use = op == RT_CONV_DW ? CG_GEMM_FOR_CONV_DW : CG_GEMM_FOR_CONV_Y;
+		p->own[0] = p->taps = cg_gemm_choose(&p->s[0], use, p->why[0], sizeof p->why[0]);
 		if (p->taps)
 			return;
 	}

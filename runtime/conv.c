@@ -7,8 +7,8 @@
  *   col = w^T @ dy, dx = col2im(col)   (data gradient)
  *   dw = sum over images of dy @ col^T (weight gradient)
  * are each one cblas_sgemm.  A 1x1 convolution with stride 1 and no
- * padding reads x itself as col: no copy.  A unit-stride one whose
- * products are sinter's GEMM may read the padded image in place instead
+ * padding reads x itself as col: no copy.  A convolution whose products
+ * are sinter's GEMM may read the padded image in place instead
  * (runtime/conv_taps.c; RtConvGemm.taps says when).
  *
  * Small images go several to a product: when an image's output is one

@@ -1,6 +1,6 @@
 /*
- * conv_taps.c — unit-stride convolutions as GEMMs that read the image in
- * place ("tapped" products), without an im2col matrix.
+ * conv_taps.c — convolutions as GEMMs that read the image in place
+ * ("tapped" products), without an im2col matrix.
  *
  * Per image and group, the input is copied once into a padded plane of Hp
  * x Wp (the padding's zeros around it).  Output pixel (i, j) is put at
@@ -12,16 +12,24 @@
  * the rows' offsets computed in the packing loop).  The grid's columns j
  * >= OW (Wp - OW per row but the last) are junk: they read across the
  * row's end and are computed and dropped, so the grid is used only where
- * they are few (rt_conv2d_taps: at most 1.2x the pixels).
+ * they are few (rt_conv2d_taps).
+ *
+ * A stride s > 1 is the same on phase planes: the padded image is cut
+ * into sh x sw planes of (Hp / sh) x (Wp / sw), phase (a, b) holding the
+ * pixels whose row is a and column b modulo the stride, so that output
+ * (i, j)'s tap (ki, kj) is pixel (i + ki dh / sh, j + kj dw / sw) of phase
+ * (ki dh % sh, kj dw % sw): again one offset per tap, on a grid as wide
+ * as a phase plane.  Only the phases some tap reads are written.
  *
  *   y  = w @ taps(pad(x)) on the grid, then the grid's rows copied out;
  *   dx = the forward convolution of dy padded by the kernel's reach less
  *        the padding, with w's taps flipped and its channels swapped
- *        (wt[c][(o, kh-1-ki, kw-1-kj)] = w[o][c][ki][kj]), then copied out;
+ *        (wt[c][(o, kh-1-ki, kw-1-kj)] = w[o][c][ki][kj]), then copied out
+ *        (unit stride only: a strided one's is col2im's, conv.c);
  *   dw += dy on the grid (its junk columns zero, so they add nothing) @
  *        taps(pad(x))^T.
  *
- * Copies: the padded plane (about x's size) and y's rows, where im2col
+ * Copies: the padded planes (about x's size) and y's rows, where im2col
  * writes KH * KW times x and col2im adds as much.  Images go in parts on
  * the pool, and the weight gradient's partial sums are added in part
  * order, as runtime/conv.c does, so results are the same bits for any
@@ -32,47 +40,60 @@
 
 #include <string.h>
 
-/* The padded plane and grid of one op: the plane read (x for the forward
+/* The padded planes and grid of one op: the image read (x for the forward
    and dw, dy for dx) with pt rows and pl columns of padding around its
-   h x w, the grid's rows (oh) and columns (ow) of real outputs. */
+   h x w (hp x wp in all), cut into sh x sw phase planes of hph x wph
+   (one for a unit stride), and the grid's rows (oh) and columns (ow) of
+   real outputs. */
 typedef struct {
-	int64_t cin, cout; /* channels of the plane read, of the grid written (per group) */
-	int64_t h, w, pt, pl, hp, wp, plane;
-	int64_t oh, ow, grid; /* the grid: (oh - 1) * wp + ow columns */
+	int64_t cin, cout; /* channels of the image read, of the grid written (per group) */
+	int64_t h, w, pt, pl, hp, wp, sh, sw, hph, wph, pplane, plane;
+	int64_t oh, ow, grid; /* the grid: (oh - 1) * wph + ow columns */
 	int64_t k;            /* the GEMM's inner size of the forward and dx: cin * kh * kw */
 } Plane;
 
+/* The data gradient reads dy padded by the kernel's reach less the
+   padding, at a unit stride only (a strided one's is col2im's). */
 static bool plane_of(const RtConv *g, RtConvOp op, Plane *p)
 {
 	int64_t cg = g->c / g->groups, og = g->o / g->groups;
 	if (op == RT_CONV_DX) {
 		int64_t pt = g->dh * (g->kh - 1) - g->ph, pl = g->dw * (g->kw - 1) - g->pw;
-		*p = (Plane){ og, cg, g->oh, g->ow, pt, pl, g->oh + 2 * pt, g->ow + 2 * pl, 0, g->h, g->w, 0,
+		*p = (Plane){ og, cg, g->oh, g->ow, pt, pl, g->oh + 2 * pt, g->ow + 2 * pl, 1, 1, 0, 0, 0, 0, g->h, g->w, 0,
 			og * g->kh * g->kw };
+		if (g->sh != 1 || g->sw != 1)
+			return false;
 	} else
-		*p = (Plane){ cg, og, g->h, g->w, g->ph, g->pw, g->h + 2 * g->ph, g->w + 2 * g->pw, 0, g->oh, g->ow, 0,
-			cg * g->kh * g->kw };
-	p->plane = p->hp * p->wp;
-	p->grid = (p->oh - 1) * p->wp + p->ow;
+		*p = (Plane){ cg, og, g->h, g->w, g->ph, g->pw, g->h + 2 * g->ph, g->w + 2 * g->pw, g->sh, g->sw, 0, 0, 0, 0,
+			g->oh, g->ow, 0, cg * g->kh * g->kw };
+	p->hph = (p->hp + p->sh - 1) / p->sh;
+	p->wph = (p->wp + p->sw - 1) / p->sw;
+	p->pplane = p->hph * p->wph;
+	p->plane = p->sh * p->sw * p->pplane;
+	p->grid = (p->oh - 1) * p->wph + p->ow;
 	return p->pt >= 0 && p->pl >= 0 && p->oh > 0 && p->ow > 0 && p->cin > 0 && p->cout > 0;
 }
 
-/* The rest of the grid's columns: junk of at most a fifth of the pixels
-   (ResNet's 28 and 14 wide 3x3 layers: 1.07x and 1.13x; a 7x7 one's 1.24x
-   is left to conv.c's groups of images).  The junk is computed, so the
-   product grows by it. */
+/* Worth reading in place: the rest of the grid's columns, junk, at most a
+   fifth of the pixels (ResNet's 28 and 14 wide 3x3 layers: 1.07x and
+   1.13x; the junk is computed, so the product grows by it), and an image
+   whose output conv.c would not multiply several to a product (more than
+   RT_CONV_GROUP / 2 pixels): a group packs A once for several images, a
+   tapped product once per image, which cost more than im2col saved on
+   ResNet's 7x7 stage (its stride-2 layer 64x55x288 per image against
+   64x245x288 per group of 5). */
 static bool grid_tight(const Plane *p)
 {
-	return 5 * p->grid <= 6 * p->oh * p->ow;
+	return 5 * p->grid <= 6 * p->oh * p->ow && 2 * p->oh * p->ow > RT_CONV_GROUP;
 }
 
 bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste)
 {
 	Plane p;
-	if (g->sh != 1 || g->sw != 1 || g->n == 0 || (g->kh == 1 && g->kw == 1 && g->ph == 0 && g->pw == 0) ||
+	if (g->n == 0 || (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0) ||
 		!plane_of(g, op, &p))
 		return false;
-	/* one image's plane and grid stay a few MB: the parts' copies in cache */
+	/* one image's planes and grid stay a few MB: the parts' copies in cache */
 	if (p.cin * p.plane + p.cout * p.grid > RT_CONV_TAPS_MAX)
 		return false;
 	return any_waste || grid_tight(&p);
@@ -103,7 +124,7 @@ int rt_conv_taps_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CON
 	Plane p;
 	plane_of(g, op, &p);
 	RtConvProduct q = { .calls = g->n * g->groups };
-	q.taps = (RtConvTaps){ g->kh, g->kw, g->dh * p.wp, g->dw, p.plane };
+	q.taps = (RtConvTaps){ g->kh, g->kw, g->dh, g->dw, p.sh, p.sw, p.wph, p.pplane, p.plane };
 	if (op == RT_CONV_DW) /* dw[og, k] += dy_grid[og, grid] @ taps^T */
 		q = (RtConvProduct){ .m = p.cout, .n = p.k, .k = p.grid, .tb = true, .lda = p.grid, .ldb = p.grid,
 			.ldc = p.k, .acc = true, .calls = q.calls, .taps = q.taps };
@@ -115,28 +136,71 @@ int rt_conv_taps_products(const RtConv *g, RtConvOp op, RtConvProduct out[RT_CON
 	return 1;
 }
 
-/* src's c planes of h x w into dst's padded planes (p's geometry). */
-static void pad_planes(const Plane *p, int64_t c, const float *src, float *dst)
+/* Whether a tap of g reads phase a of rows of stride s (ki * d % s == a
+   for some ki < k): the phases no tap reads are never written. */
+static bool phase_read(int64_t k, int64_t d, int64_t s, int64_t a)
 {
-	for (int64_t ch = 0; ch < c; ch++, src += p->h * p->w, dst += p->plane) {
-		memset(dst, 0, (size_t)(p->pt * p->wp + p->pl) * sizeof *dst);
-		for (int64_t i = 0; i < p->h; i++) {
-			float *row = dst + (p->pt + i) * p->wp + p->pl;
-			memcpy(row, src + i * p->w, (size_t)p->w * sizeof *dst);
-			/* the row's right padding and the next row's left padding */
-			memset(row + p->w, 0, (size_t)(p->wp - p->w - (i + 1 < p->h ? 0 : p->pl)) * sizeof *dst);
-		}
-		int64_t done = (p->pt + p->h) * p->wp;
-		memset(dst + done, 0, (size_t)(p->plane - done) * sizeof *dst);
-	}
+	for (int64_t i = 0; i < k; i++)
+		if (i * d % s == a)
+			return true;
+	return false;
 }
 
-/* The grid's c rows out: pixel (i, j) of row r from r * grid + i * wp + j. */
+/* src's c planes of h x w into dst's padded planes (p's geometry; g's
+   taps say which phases of a strided one are read). */
+static void pad_planes(const RtConv *g, const Plane *p, int64_t c, const float *src, float *dst)
+{
+	if (p->sh == 1 && p->sw == 1) {
+		for (int64_t ch = 0; ch < c; ch++, src += p->h * p->w, dst += p->plane) {
+			memset(dst, 0, (size_t)(p->pt * p->wp + p->pl) * sizeof *dst);
+			for (int64_t i = 0; i < p->h; i++) {
+				float *row = dst + (p->pt + i) * p->wp + p->pl;
+				memcpy(row, src + i * p->w, (size_t)p->w * sizeof *dst);
+				/* the row's right padding and the next row's left padding */
+				memset(row + p->w, 0, (size_t)(p->wp - p->w - (i + 1 < p->h ? 0 : p->pl)) * sizeof *dst);
+			}
+			int64_t done = (p->pt + p->h) * p->wp;
+			memset(dst + done, 0, (size_t)(p->plane - done) * sizeof *dst);
+		}
+		return;
+	}
+	/* phase (a, b): padded row r' * sh + a, column c' * sw + b */
+	for (int64_t ch = 0; ch < c; ch++, src += p->h * p->w, dst += p->plane)
+		for (int64_t a = 0; a < p->sh; a++)
+			for (int64_t b = 0; b < p->sw; b++) {
+				if (!phase_read(g->kh, g->dh, p->sh, a) || !phase_read(g->kw, g->dw, p->sw, b))
+					continue;
+				float *ph = dst + (a * p->sw + b) * p->pplane;
+				/* columns q of the phase read input column q * sw + b - pl,
+				   inside [0, w) for q in [q0, q1): no test per element */
+				int64_t off = b - p->pl, q0 = off >= 0 ? 0 : (-off + p->sw - 1) / p->sw;
+				int64_t q1 = p->w - off <= 0 ? 0 : (p->w - off + p->sw - 1) / p->sw;
+				q1 = q1 < p->wph ? q1 : p->wph;
+				q0 = q0 < q1 ? q0 : q1;
+				for (int64_t r = 0; r < p->hph; r++) {
+					float *row = ph + r * p->wph;
+					int64_t i = r * p->sh + a - p->pt;
+					if (i < 0 || i >= p->h) {
+						memset(row, 0, (size_t)p->wph * sizeof *row);
+						continue;
+					}
+					const float *in = src + i * p->w + off;
+					for (int64_t q = 0; q < q0; q++)
+						row[q] = 0.0f;
+					for (int64_t q = q0; q < q1; q++)
+						row[q] = in[q * p->sw];
+					for (int64_t q = q1; q < p->wph; q++)
+						row[q] = 0.0f;
+				}
+			}
+}
+
+/* The grid's c rows out: pixel (i, j) of row r from r * grid + i * wph + j. */
 static void grid_out(const Plane *p, int64_t c, const float *grid, float *dst)
 {
 	for (int64_t r = 0; r < c; r++)
 		for (int64_t i = 0; i < p->oh; i++)
-			memcpy(dst + (r * p->oh + i) * p->ow, grid + r * p->grid + i * p->wp, (size_t)p->ow * sizeof *dst);
+			memcpy(dst + (r * p->oh + i) * p->ow, grid + r * p->grid + i * p->wph, (size_t)p->ow * sizeof *dst);
 }
 
 /* c rows of oh x ow pixels onto the grid, its junk columns zero. */
@@ -144,10 +208,10 @@ static void grid_in(const Plane *p, int64_t c, const float *src, float *grid)
 {
 	for (int64_t r = 0; r < c; r++)
 		for (int64_t i = 0; i < p->oh; i++) {
-			float *row = grid + r * p->grid + i * p->wp;
+			float *row = grid + r * p->grid + i * p->wph;
 			memcpy(row, src + (r * p->oh + i) * p->ow, (size_t)p->ow * sizeof *grid);
 			if (i + 1 < p->oh)
-				memset(row + p->ow, 0, (size_t)(p->wp - p->ow) * sizeof *grid);
+				memset(row + p->ow, 0, (size_t)(p->wph - p->ow) * sizeof *grid);
 		}
 }
 
@@ -181,18 +245,18 @@ static void one(const Job *j, int64_t p, int64_t n, int64_t gi, bool first)
 	void *ws = j->gemm_work + p * j->k->stride;
 	int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
 	if (j->op == RT_CONV_Y) {
-		pad_planes(pl, j->cg, j->a + (n * g->c + gi * j->cg) * hw, pad);
+		pad_planes(g, pl, j->cg, j->a + (n * g->c + gi * j->cg) * hw, pad);
 		j->k->fn[0](j->b + gi * j->og * pl->k, pad, grid, ws);
 		grid_out(pl, j->og, grid, j->out + (n * g->o + gi * j->og) * ohw);
 	} else if (j->op == RT_CONV_DX) {
-		pad_planes(pl, j->og, j->a + (n * g->o + gi * j->og) * ohw, pad);
+		pad_planes(g, pl, j->og, j->a + (n * g->o + gi * j->og) * ohw, pad);
 		j->k->fn[0](j->b + gi * j->cg * pl->k, pad, grid, ws);
 		grid_out(pl, j->cg, grid, j->out + (n * g->c + gi * j->cg) * hw);
 	} else {
 		float *dw = partial(j, p) + gi * j->og * pl->k;
 		if (first)
 			memset(dw, 0, (size_t)(j->og * pl->k) * sizeof *dw);
-		pad_planes(pl, j->cg, j->a + (n * g->c + gi * j->cg) * hw, pad);
+		pad_planes(g, pl, j->cg, j->a + (n * g->c + gi * j->cg) * hw, pad);
 		grid_in(pl, j->og, j->b + (n * g->o + gi * j->og) * ohw, grid);
 		j->k->fn[0](grid, pad, dw, ws);
 	}

@@ -1,6 +1,6 @@
 /*
  * conv_taps.h — what runtime/conv.c asks of runtime/conv_taps.c, its
- * unit-stride convolutions whose GEMMs read the padded image in place.
+ * convolutions whose GEMMs read the padded image in place.
  * Private to those two files.
  */
 #ifndef SINTER_RUNTIME_CONV_TAPS_H

@@ -339,10 +339,10 @@ int64_t rt_conv2d_parts(const RtConv *g);
    B when tb; `calls` of them per call; parallel: a batch of one image,
    whose product is large enough for the pool (no parts to share it). */
 /* A tapped product's B (runtime/conv_taps.c): not a matrix but the padded
-   image, stored row (c * kh + ki) * kw + kj of B at c * plane + ki * rs +
-   kj * cs floats (codegen's CgGemmTaps); kh == 0: a plain B. */
+   image in phase planes, its rows where codegen's CgGemmTaps says (the
+   same fields); kh == 0: a plain B. */
 typedef struct {
-	int64_t kh, kw, rs, cs, plane;
+	int64_t kh, kw, dh, dw, sh, sw, rs, pplane, plane;
 } RtConvTaps;
 typedef struct {
 	int64_t m, n, k, lda, ldb, ldc, calls;
@@ -355,8 +355,11 @@ enum { RT_CONV_PRODUCTS = 2 };
    the tapped product (rt_conv2d_taps says when there is one), else im2col's. */
 int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct out[RT_CONV_PRODUCTS]);
 /* Whether op of g has a tapped product (GEMMs reading the padded image in
-   place, runtime/conv_taps.c), and with any_waste false, whether it is
-   worth it; codegen chooses and says so in RtConvGemm.taps. */
+   place, runtime/conv_taps.c: any stride for the forward and the weight
+   gradient, a unit one for the data gradient; not a plain 1x1), and with
+   any_waste false, whether it is worth it (few junk columns, an image too
+   large for conv.c's groups); codegen chooses and says so in
+   RtConvGemm.taps. */
 bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste);
 /* A product of generated code (codegen/gemm.c's CgGemmFn), packing into work. */
 typedef void (*RtGemmFn)(const float *a, const float *b, float *c, void *work);

@@ -14,8 +14,9 @@
  * beyond their widths is neither read (NaN there would spread) nor written
  * (it must keep its sentinel), and the workspace is not overrun; every
  * fifth product runs again split over the runtime's thread pool and must
- * give the serial product's bits.  Then 40 tapped products (B read in
- * place from an image's taps) against their plain products.  The first
+ * give the serial product's bits.  Then 60 tapped products (B read in
+ * place from an image's taps, half of them in strided phase planes)
+ * against their plain products.  The first
  * line says which ISA and tile ran (the FileCheck test tests/lit/gemm_isa.sh
  * checks the instructions of the others).
  */
@@ -111,7 +112,7 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 
 /*
  * A tapped product (CgGemmSpec.taps: B read in place from a padded image,
- * as runtime/conv.c's unit-stride convolutions do): its B materialized as a
+ * as runtime/conv_taps.c's convolutions do): its B materialized as a
  * plain matrix, row (c * kh + ki) * kw + kj of the image's taps, is the
  * reference's B.  Both orientations: B's rows are k (a convolution's
  * forward and data gradient) or, transposed, n (its weight gradient); on
@@ -120,24 +121,30 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 static void taps_case(CgModule *jm, int idx)
 {
 	int64_t ch = 1 + irand(5), kh = 1 + irand(5), kw = 1 + irand(5), dh = 1 + irand(2), dw = 1 + irand(2);
-	int64_t wp = (kw - 1) * dw + 1 + irand(40), hp = (kh - 1) * dh + 1 + irand(12), plane = hp * wp + irand(3);
-	int64_t oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw, grid = (oh - 1) * wp + ow, rows = ch * kh * kw;
+	int64_t sh = idx % 4 < 2 ? 1 : 1 + irand(3), sw = idx % 4 < 2 ? 1 : 1 + irand(3);
+	/* phase planes of hph x wph: a tap reads rows (ki dh) / sh on, so oh rows of outputs fit */
+	int64_t hph = (kh - 1) * dh / sh + 1 + irand(12), wph = (kw - 1) * dw / sw + 1 + irand(40);
+	int64_t pplane = hph * wph, plane = sh * sw * pplane + irand(3);
+	int64_t oh = hph - (kh - 1) * dh / sh, ow = wph - (kw - 1) * dw / sw, grid = (oh - 1) * wph + ow;
+	int64_t rows = ch * kh * kw;
 	bool tb = idx % 2;
 	CgGemmSpec s = { .m = 1 + irand(40), .n = tb ? rows : grid, .k = tb ? grid : rows, .tb = tb, .alpha = 1,
 		.accumulate = idx % 3 == 0 };
 	s.lda = s.k, s.ldb = tb ? s.k : s.n, s.ldc = s.n;
-	s.taps = (CgGemmTaps){ kh, kw, dh * wp, dw, plane };
+	s.taps = (CgGemmTaps){ kh, kw, dh, dw, sh, sw, wph, pplane, plane };
 	char name[160];
-	snprintf(name, sizeof name, "gemm taps %d: m %lld, %lld channels of %lldx%lld (plane %lld), taps %lldx%lld dilated %lldx%lld%s%s",
-		idx, (long long)s.m, (long long)ch, (long long)hp, (long long)wp, (long long)plane, (long long)kh,
-		(long long)kw, (long long)dh, (long long)dw, tb ? ", tb" : "", s.accumulate ? ", acc" : "");
+	snprintf(name, sizeof name, "gemm taps %d: m %lld, %lld channels of phase planes %lldx%lld, %lldx%lld of them (plane %lld), taps %lldx%lld dilated %lldx%lld%s%s",
+		idx, (long long)s.m, (long long)ch, (long long)hph, (long long)wph, (long long)sh, (long long)sw,
+		(long long)plane, (long long)kh, (long long)kw, (long long)dh, (long long)dw, tb ? ", tb" : "",
+		s.accumulate ? ", acc" : "");
 	float *img = random_matrix(ch, plane, plane), *a = random_matrix(s.m, s.k, s.lda);
 	float *bm = alloc_f((size_t)(rows * grid)), *c0 = random_matrix(s.m, s.n, s.ldc);
 	/* the plain B: [rows][grid] for tb (B stored [n, k]), [rows][grid] as [k, n] otherwise */
 	for (int64_t r = 0; r < rows; r++) {
-		int64_t c = r / (kh * kw), ki = r / kw % kh, kj = r % kw;
+		int64_t c = r / (kh * kw), u = r / kw % kh * dh, v = r % kw * dw;
+		int64_t at = c * plane + (u % sh * sw + v % sw) * pplane + u / sh * wph + v / sw;
 		for (int64_t q = 0; q < grid; q++)
-			bm[r * grid + q] = img[c * plane + ki * dh * wp + kj * dw + q];
+			bm[r * grid + q] = img[at + q];
 	}
 	CgGemmSpec plain = s;
 	plain.taps = (CgGemmTaps){ 0 };
@@ -200,7 +207,7 @@ int main(void)
 			sizeof kedge / sizeof *kedge, 150, 300, 4000000, alphas);
 		run_case(jm, &s, idx++);
 	}
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < 60; i++)
 		taps_case(jm, i);
 	/* a bad spec is refused, not compiled */
 	CgGemmSpec bad = { .m = 4, .n = 4, .k = 4, .lda = 3, .ldb = 4, .ldc = 4, .alpha = 1 };
