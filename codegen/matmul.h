@@ -25,6 +25,8 @@ typedef enum {
 	CG_GEMM_FOR_CONV_Y, /* a convolution's y = w @ col */
 	CG_GEMM_FOR_CONV_DX, /* its data gradient, col = w^T @ dy */
 	CG_GEMM_FOR_CONV_DW, /* its weight gradient, dw += dy @ col^T */
+	CG_GEMM_FOR_CONV_TAPS, /* any of the three reading the image in place (s->taps): only sinter's
+	                          kernel can, and false means im2col's products instead */
 } CgGemmFor;
 /* The `--gemm=` rule for product s, which computes `use`: true for
    sinter's kernel; why says which part of the rule decided, for --verbose. */

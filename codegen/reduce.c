@@ -314,9 +314,8 @@ static CgGemmSpec spec_of(const RtConvProduct *q)
 /* SINTER_CONV_TAPS: 0 never reads images in place, 1 wherever the
    geometry allows however many junk columns its grid computes (the tests
    use it to cover every geometry), unset: where rt_conv2d_taps finds the
-   grid tight.  Only sinter's kernel reads taps: a tapped product that
-   the rule of --gemm gives OpenBLAS (auto: K below 32, say) goes through
-   im2col instead. */
+   grid tight.  Only sinter's kernel reads taps: where the rule of --gemm
+   does not give it the tapped product, the convolution keeps im2col. */
 static int taps_mode(void)
 {
 	const char *e = getenv("SINTER_CONV_TAPS");
@@ -332,9 +331,7 @@ static void products(const Region *r, int v, Products *p)
 	if (mode > 0 && rt_conv2d_taps(&cv, op, mode == 1)) {
 		p->n = rt_conv2d_products(&cv, op, true, p->q);
 		p->s[0] = spec_of(&p->q[0]);
-		/* the tapped data gradient is a forward convolution (of dy) */
-		CgGemmFor use = op == RT_CONV_DW ? CG_GEMM_FOR_CONV_DW : CG_GEMM_FOR_CONV_Y;
-		p->own[0] = p->taps = cg_gemm_choose(&p->s[0], use, p->why[0], sizeof p->why[0]);
+		p->own[0] = p->taps = cg_gemm_choose(&p->s[0], CG_GEMM_FOR_CONV_TAPS, p->why[0], sizeof p->why[0]);
 		if (p->taps)
 			return;
 	}
