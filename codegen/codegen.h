@@ -157,12 +157,6 @@ char *cg_llvm_text(const Region *r, char *err, size_t errlen);
    (sinter --version). */
 void cg_describe(char *buf, size_t len);
 
-/*
- * A matrix product of sinter's own GEMM generator (codegen/gemm.c), fixed
- * at compile time.  Row-major like cblas_sgemm with CblasRowMajor: op(A) is
- * [m, k], op(B) is [k, n], C is [m, n]; ta: A is stored [k, m] (its rows
- * lda apart), tb: B is stored [n, k].  All sizes at least 1.
- */
 /* B read in place from a padded image (runtime/conv_taps.c): B's stored
    rows (k, or n when tb) are the taps of the image's channels, its
    elements contiguous.  The image is stored as sh x sw phase planes per
@@ -176,6 +170,12 @@ typedef struct {
 	int64_t kh, kw, dh, dw, sh, sw, rs, pplane, plane;
 } CgGemmTaps;
 
+/*
+ * A matrix product of sinter's own GEMM generator (codegen/gemm.c), fixed
+ * at compile time.  Row-major like cblas_sgemm with CblasRowMajor: op(A) is
+ * [m, k], op(B) is [k, n], C is [m, n]; ta: A is stored [k, m] (its rows
+ * lda apart), tb: B is stored [n, k].  All sizes at least 1.
+ */
 typedef struct {
 	int64_t m, n, k;
 	bool ta, tb;

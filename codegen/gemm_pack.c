@@ -4,27 +4,15 @@
  * the order the microkernel reads them, zero-padded past the edges; an
  * operand whose k is contiguous is transposed in registers, L x L at a
  * time, instead of gathered float by float (docs/ARCHITECTURE.md,
- * "Packing").
+ * "Packing").  A tapped B (a convolution's image read in place,
+ * CgGemmSpec.taps) is packed the same way from rows whose offsets the
+ * loop computes.
  */
 #include "codegen/gemm_gen.h"
 #include "codegen/scalar.h"
 
 /* ---- packing ---- */
 
-/*
- * One loop nest of pack(): dst[(p*kc + k)*R + r] = src[k*sk + x*sx] with
- * x = p*R + r, for r in [0, R).  clamped: the last panel, where x may reach
- * past xeff; it reads element xeff-1 instead (never out of bounds) and
- * stores 0, so the padded lanes of a tile add nothing.  The walk order
- * follows the source: along r when x is contiguous, along k when k is.
- *
- * A bf16 product stores rt_bf16_from_f32's bits instead, k in pairs as
- * vdpbf16ps reads them: dst[p*kp*R + (k/2)*2R + 2r + k%2] with kp = kc
- * rounded up to even; an odd kc's last pair ends with a zero (read from
- * k = kc-1, stored as 0, like the clamped x).  A source of bf16 bits
- * (src_bf16: CgGemmSpec.a_bf16, b_bf16) is copied as it is: rounding its
- * widening to f32 would give the same bits.
- */
 /* The offset of a tapped operand's stored row r (CgGemmTaps; divisions by
    constants, the phase terms only for a stride above 1). */
 static LLVMValueRef cg_gemm_tap_row(GemmGen *g, const CgGemmTaps *t, LLVMValueRef r)
@@ -53,6 +41,20 @@ static LLVMValueRef cg_gemm_src_at(GemmGen *g, const GemmSrc *how, LLVMValueRef 
 	return at;
 }
 
+/*
+ * One loop nest of pack(): dst[(p*kc + k)*R + r] = src[k*sk + x*sx] with
+ * x = p*R + r, for r in [0, R).  clamped: the last panel, where x may reach
+ * past xeff; it reads element xeff-1 instead (never out of bounds) and
+ * stores 0, so the padded lanes of a tile add nothing.  The walk order
+ * follows the source: along r when x is contiguous, along k when k is.
+ *
+ * A bf16 product stores rt_bf16_from_f32's bits instead, k in pairs as
+ * vdpbf16ps reads them: dst[p*kp*R + (k/2)*2R + 2r + k%2] with kp = kc
+ * rounded up to even; an odd kc's last pair ends with a zero (read from
+ * k = kc-1, stored as 0, like the clamped x).  A source of bf16 bits
+ * (src_bf16: CgGemmSpec.a_bf16, b_bf16) is copied as it is: rounding its
+ * widening to f32 would give the same bits.
+ */
 static void cg_gemm_pack_nest(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
 	LLVMValueRef p, int64_t R, const GemmSrc *how, LLVMValueRef r0, bool clamped, LLVMValueRef k0)
 {
