@@ -145,13 +145,7 @@ typedef struct {
 static Cols cols_of(const RtConv *g, int64_t kj)
 {
 	Cols t = { kj * g->dw - g->pw, 0, 0 };
-	int64_t sw = g->sw;
-	/* j * sw + off >= 0  <=>  j >= ceil(-off / sw) (no division for stride 1) */
-	t.j0 = t.off >= 0 ? 0 : sw == 1 ? -t.off : (-t.off + sw - 1) / sw;
-	/* j * sw + off < W  <=>  j < ceil((W - off) / sw) */
-	t.j1 = g->w - t.off <= 0 ? 0 : sw == 1 ? g->w - t.off : (g->w - t.off + sw - 1) / sw;
-	t.j1 = t.j1 < g->ow ? t.j1 : g->ow;
-	t.j0 = t.j0 < t.j1 ? t.j0 : t.j1;
+	rt_conv_inside(t.off, g->sw, g->w, g->ow, &t.j0, &t.j1);
 	return t;
 }
 
@@ -164,22 +158,6 @@ static void copy_row(float *dst, const float *src, int64_t n)
 		memcpy(dst + j, src + j, 8 * sizeof *dst);
 	for (; j < n; j++)
 		dst[j] = src[j];
-}
-
-/* dst[0..n) += src[0..n), in blocks of 8 that compile to vector adds. */
-static void add_row(float *dst, const float *src, int64_t n)
-{
-	int64_t j = 0;
-	for (; j + 8 <= n; j += 8) {
-		float a[8], b[8];
-		memcpy(a, dst + j, sizeof a);
-		memcpy(b, src + j, sizeof b);
-		for (int k = 0; k < 8; k++)
-			a[k] += b[k];
-		memcpy(dst + j, a, sizeof a);
-	}
-	for (; j < n; j++)
-		dst[j] += src[j];
 }
 
 /* Output rows [i0, i1) of one block: bl = (i1 - i0) * OW columns of the
@@ -268,7 +246,7 @@ static void col2im_span(const RtConv *g, float *in, Block b, const Span *sp, con
 	zero_edges(g, t, b, sp, in);
 	const float *d = in + (sp->ia - b.i0) * g->ow - sp->s;
 	if (sp->hi > sp->lo)
-		add_row(xc + sp->lo, d + sp->lo, sp->hi - sp->lo);
+		rt_conv_add_row(xc + sp->lo, d + sp->lo, sp->hi - sp->lo);
 }
 
 /* col[row][i * OW + ow] = x[c][ih][iw] (0 outside) over the block's rows,
@@ -343,7 +321,7 @@ static void col2im(const RtConv *g, float *col, Block b, float *x)
 					float *xr = xc + ih * g->w;
 					const float *cr = in + (i - b.i0) * ow;
 					if (sw == 1)
-						add_row(xr + t.j0 + t.off, cr + t.j0, t.j1 - t.j0);
+						rt_conv_add_row(xr + t.j0 + t.off, cr + t.j0, t.j1 - t.j0);
 					else
 						for (int64_t j = t.j0; j < t.j1; j++)
 							xr[j * sw + t.off] += cr[j];
@@ -457,8 +435,7 @@ static void gemm(const Job *j, int64_t p, int64_t bl, const float *A, const floa
 /* Part p's images [lo, hi) of parts. */
 static void bounds_of(const RtConv *g, int64_t parts, int64_t p, int64_t *lo, int64_t *hi)
 {
-	*lo = g->n * p / parts;
-	*hi = g->n * (p + 1) / parts;
+	rt_conv_part_images(g->n, parts, p, lo, hi);
 }
 
 static void bounds(const Job *j, int64_t p, int64_t *lo, int64_t *hi)
@@ -702,9 +679,6 @@ void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, f
 		return;
 	run_parts(&j);
 	/* the parts in order: the same sum whichever thread ran which part */
-	for (int64_t p = 1; p < j.parts; p++) {
-		const float *d = partial(&j, p);
-		for (int64_t i = 0; i < size; i++)
-			dw[i] += d[i];
-	}
+	for (int64_t p = 1; p < j.parts; p++)
+		rt_conv_add_row(dw, partial(&j, p), size);
 }

@@ -38,8 +38,6 @@
  */
 #include "runtime/conv_taps.h"
 
-#include <string.h>
-
 /* The padded planes and grid of one op: the image read (x for the forward
    and dw, dy for dx) with pt rows and pl columns of padding around its
    h x w (hp x wp in all), cut into sh x sw phase planes of hph x wph
@@ -109,9 +107,8 @@ bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste)
 
 /* Floats of one part's padded plane and grid (the forward's and dx's
    output on the grid; dw's dy on it). */
-static int64_t part_floats(const Plane *p, RtConvOp op)
+static int64_t part_floats(const Plane *p)
 {
-	(void)op;
 	return p->cin * p->plane + p->cout * p->grid;
 }
 
@@ -119,7 +116,7 @@ int64_t rt_conv_taps_work(const RtConv *g, RtConvOp op)
 {
 	Plane p;
 	plane_of(g, op, &p);
-	int64_t parts = rt_conv2d_parts(g), floats = parts * part_floats(&p, op);
+	int64_t parts = rt_conv2d_parts(g), floats = parts * part_floats(&p);
 	if (op == RT_CONV_DW && parts > 1)
 		floats += (parts - 1) * g->o * p.k; /* a partial sum per part but the first */
 	if (op == RT_CONV_DX)
@@ -179,12 +176,9 @@ static void pad_planes(const RtConv *g, const Plane *p, int64_t c, const float *
 				if (!phase_read(g->kh, g->dh, p->sh, a) || !phase_read(g->kw, g->dw, p->sw, b))
 					continue;
 				float *ph = dst + (a * p->sw + b) * p->pplane;
-				/* columns q of the phase read input column q * sw + b - pl,
-				   inside [0, w) for q in [q0, q1): no test per element */
-				int64_t off = b - p->pl, q0 = off >= 0 ? 0 : (-off + p->sw - 1) / p->sw;
-				int64_t q1 = p->w - off <= 0 ? 0 : (p->w - off + p->sw - 1) / p->sw;
-				q1 = q1 < p->wph ? q1 : p->wph;
-				q0 = q0 < q1 ? q0 : q1;
+				/* columns q of the phase read input column q * sw + b - pl */
+				int64_t off = b - p->pl, q0, q1;
+				rt_conv_inside(off, p->sw, p->w, p->wph, &q0, &q1);
 				for (int64_t r = 0; r < p->hph; r++) {
 					float *row = ph + r * p->wph;
 					int64_t i = r * p->sh + a - p->pt;
@@ -236,12 +230,12 @@ typedef struct {
 
 static float *plane_of_part(const Job *j, int64_t p)
 {
-	return j->work + p * part_floats(&j->p, j->op);
+	return j->work + p * part_floats(&j->p);
 }
 
 static float *partial(const Job *j, int64_t p)
 {
-	return p == 0 ? j->out : j->work + j->parts * part_floats(&j->p, j->op) + (p - 1) * j->g->o * j->p.k;
+	return p == 0 ? j->out : j->work + j->parts * part_floats(&j->p) + (p - 1) * j->g->o * j->p.k;
 }
 
 /* Image n, group gi, in part p. */
@@ -274,7 +268,8 @@ static void run_range(void *ctx, int64_t p0, int64_t p1)
 {
 	const Job *j = ctx;
 	for (int64_t p = p0; p < p1; p++) {
-		int64_t lo = j->g->n * p / j->parts, hi = j->g->n * (p + 1) / j->parts;
+		int64_t lo, hi;
+		rt_conv_part_images(j->g->n, j->parts, p, &lo, &hi);
 		for (int64_t n = lo; n < hi; n++)
 			for (int64_t gi = 0; gi < j->g->groups; gi++)
 				one(j, p, n, gi, n == lo);
@@ -300,7 +295,7 @@ void rt_conv_taps_run(const RtConv *g, RtConvOp op, const float *a, const float 
 		.parts = rt_conv2d_parts(g), .og = g->o / g->groups, .cg = g->c / g->groups };
 	plane_of(g, op, &j.p);
 	if (op == RT_CONV_DX) { /* the flipped weights after the parts' planes */
-		float *wt = work + j.parts * part_floats(&j.p, op);
+		float *wt = work + j.parts * part_floats(&j.p);
 		flip_weights(g, b, wt);
 		j.b = wt;
 	}
@@ -310,10 +305,6 @@ void rt_conv_taps_run(const RtConv *g, RtConvOp op, const float *a, const float 
 		rt_parallel_for(j.parts, run_range, &j);
 	if (op != RT_CONV_DW)
 		return;
-	int64_t size = g->o * j.p.k;
-	for (int64_t p = 1; p < j.parts; p++) {
-		const float *d = partial(&j, p);
-		for (int64_t i = 0; i < size; i++)
-			out[i] += d[i];
-	}
+	for (int64_t p = 1; p < j.parts; p++)
+		rt_conv_add_row(out, partial(&j, p), g->o * j.p.k);
 }

@@ -1,12 +1,51 @@
 /*
  * conv_taps.h — what runtime/conv.c asks of runtime/conv_taps.c, its
- * convolutions whose GEMMs read the padded image in place.
- * Private to those two files.
+ * convolutions whose GEMMs read the padded image in place, and the small
+ * pieces both files use.  Private to those two files.
  */
 #ifndef SINTER_RUNTIME_CONV_TAPS_H
 #define SINTER_RUNTIME_CONV_TAPS_H
 
 #include "runtime/runtime.h"
+
+#include <string.h>
+
+/* Outputs j in [0, n) whose input column j * stride + off is inside [0, w)
+   are exactly [*lo, *hi): computed once per tap or phase, so that copy
+   loops test nothing per element (no division for a unit stride). */
+static inline void rt_conv_inside(int64_t off, int64_t stride, int64_t w, int64_t n, int64_t *lo, int64_t *hi)
+{
+	/* j * stride + off >= 0  <=>  j >= ceil(-off / stride) */
+	int64_t a = off >= 0 ? 0 : stride == 1 ? -off : (-off + stride - 1) / stride;
+	/* j * stride + off < w  <=>  j < ceil((w - off) / stride) */
+	int64_t b = w - off <= 0 ? 0 : stride == 1 ? w - off : (w - off + stride - 1) / stride;
+	*hi = b < n ? b : n;
+	*lo = a < *hi ? a : *hi;
+}
+
+/* Images [*lo, *hi) of part p of parts: consecutive, as even as they come. */
+static inline void rt_conv_part_images(int64_t n, int64_t parts, int64_t p, int64_t *lo, int64_t *hi)
+{
+	*lo = n * p / parts;
+	*hi = n * (p + 1) / parts;
+}
+
+/* dst[0..n) += src[0..n), in blocks of 8 that compile to vector adds
+   (col2im's runs, and the weight gradient's partial sums). */
+static inline void rt_conv_add_row(float *dst, const float *src, int64_t n)
+{
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		float a[8], b[8];
+		memcpy(a, dst + j, sizeof a);
+		memcpy(b, src + j, sizeof b);
+		for (int k = 0; k < 8; k++)
+			a[k] += b[k];
+		memcpy(dst + j, a, sizeof a);
+	}
+	for (; j < n; j++)
+		dst[j] += src[j];
+}
 
 /* Bytes of work the tapped op needs (where rt_conv2d_taps). */
 int64_t rt_conv_taps_work(const RtConv *g, RtConvOp op);
