@@ -499,6 +499,19 @@ static const int64_t pool_tiles[][10] = {
 	{ 1, 1, 10, 10, 5, 5, 5, 5, 0, 0 }, { 2, 1, 13, 8, 4, 4, 4, 4, 0, 0 },
 };
 
+/* Rows wider than a vector of the vector walk (codegen/pool.c,
+   pool_vector: 16 output columns, fewer for wide strides): several
+   vectors a row and a masked last one, windows that overlap, that skip
+   columns, wider than their stride, and tiling ones of 2 to 9 columns,
+   whose gradient is spread back into the row by a shuffle. */
+static const int64_t pool_rows[][10] = {
+	/* n, c, h, w, kh, kw, sh, sw, ph, pw */
+	{ 2, 3, 6, 66, 2, 2, 2, 2, 0, 0 }, { 1, 2, 5, 64, 2, 2, 2, 2, 0, 0 }, { 1, 2, 7, 35, 3, 3, 2, 2, 0, 0 },
+	{ 2, 1, 4, 50, 3, 3, 1, 1, 0, 0 }, { 1, 2, 5, 83, 1, 5, 1, 5, 0, 0 }, { 1, 1, 9, 73, 3, 9, 3, 9, 0, 0 },
+	{ 1, 2, 8, 47, 4, 4, 3, 3, 0, 0 }, { 1, 1, 3, 70, 1, 1, 1, 4, 0, 0 }, { 2, 2, 6, 52, 3, 3, 3, 3, 0, 0 },
+	{ 1, 1, 5, 97, 5, 5, 5, 5, 0, 0 }, { 1, 2, 4, 34, 2, 5, 2, 1, 0, 0 }, { 1, 1, 4, 61, 1, 3, 1, 6, 0, 0 },
+};
+
 static void test_pool(void)
 {
 	for (int c = 0; c < 120; c++) {
@@ -513,6 +526,10 @@ static void test_pool(void)
 	for (size_t t = 0; t < sizeof pool_tiles / sizeof pool_tiles[0]; t++) {
 		const int64_t *q = pool_tiles[t];
 		pool_case(120 + (int)t, q[0], q[1], q[2], q[3], q + 4);
+	}
+	for (size_t t = 0; t < sizeof pool_rows / sizeof pool_rows[0]; t++) {
+		const int64_t *q = pool_rows[t];
+		pool_case(140 + (int)t, q[0], q[1], q[2], q[3], q + 4);
 	}
 	flush();
 }
