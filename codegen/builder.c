@@ -66,6 +66,15 @@ void cg_store(Cg *g, DType dt, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef 
 	cg_mark(g, s, true);
 }
 
+void cg_position_top(Cg *g, LLVMBasicBlockRef bb)
+{
+	LLVMValueRef first = LLVMGetFirstInstruction(bb);
+	if (first)
+		LLVMPositionBuilderBefore(g->b, first);
+	else
+		LLVMPositionBuilderAtEnd(g->b, bb);
+}
+
 LLVMValueRef cg_scratch(Cg *g, int64_t bytes)
 {
 	int64_t off = g->used;

@@ -90,6 +90,9 @@ LLVMValueRef cg_scratch(Cg *g, int64_t bytes);
 /* The scratch region at offset off (bytes) that cg_scratch made before, in
    the function now being emitted. */
 LLVMValueRef cg_scratch_at(Cg *g, int64_t off);
+/* The builder at the start of block bb, before its first instruction:
+   where a function's allocas go (its entry block). */
+void cg_position_top(Cg *g, LLVMBasicBlockRef bb);
 void cg_memcpy(Cg *g, LLVMValueRef dst, LLVMValueRef src, int64_t bytes);
 void cg_memset0(Cg *g, LLVMValueRef dst, int64_t bytes);
 

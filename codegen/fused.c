@@ -276,6 +276,13 @@ static int kept_loop(Fk *f, const LoopAx *L, int nl)
 	return -1;
 }
 
+/* Whether kept loop l (kept_loop) makes two blocks for col_blocks, with
+   enough threads: the shape's answer, the same for any --threads. */
+static bool kept_splits(const LoopAx *L, int l)
+{
+	return l >= 0 && L[l].dim % 2 == 0 && L[l].dim / 2 >= 64;
+}
+
 /* Blocks a column walk's kept points split into: one per thread of the
    pool (at most 8), each at least 64 points wide so that its inner loop
    stays a long vector loop; 0: a serial walk (one thread, or too narrow).
@@ -287,6 +294,8 @@ static int col_blocks(Fk *f)
 	unsigned all = (1u << f->s.x.rank) - 1;
 	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
 	int threads = rt_pool_expected();
+	if (!kept_splits(L, l))
+		return 0;
 	int nb = 2;
 	while (nb * 2 <= threads && nb < 8)
 		nb *= 2;
@@ -297,24 +306,104 @@ static int col_blocks(Fk *f)
 }
 
 /*
+ * Blocks of a column walk of at least CG_PAR_MIN points whose kept loop is
+ * too narrow for col_blocks with any number of threads (BatchNorm's sums
+ * over N, H and W of 16 to 64 channels): its outermost loop, when a
+ * reduced one (the images), is cut into RED_BLOCKS blocks (or 4 or 2,
+ * whichever divides it), each accumulating into an array of its own,
+ * which col_final adds up in block order.  The count comes from the shape
+ * alone, never from the thread count or SINTER_PAR_MIN (which only decide
+ * whether the blocks run on the pool), so the sums are the same bits with
+ * any --threads and in `sinter build` binaries; against one walk they
+ * differ by the rounding of the f64 partial sums, below the f32 result's.
+ * 0: no such loop, or the arrays would pass RED_ACCUM_MAX entries.
+ */
+enum { RED_BLOCKS = 8, RED_ACCUM_MAX = 1 << 13 };
+
+static int red_blocks(Fk *f)
+{
+	LoopAx L[MAX_RANK];
+	unsigned all = (1u << f->s.x.rank) - 1;
+	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
+	if (numel_of(&f->s.x, all) < CG_PAR_MIN || nl < 2 || !(f->s.red >> L[0].axis & 1) || kept_splits(L, l))
+		return 0;
+	for (int nb = RED_BLOCKS; nb >= 2; nb /= 2)
+		if (L[0].dim % nb == 0 && nb * f->nkept <= RED_ACCUM_MAX)
+			return nb;
+	return 0;
+}
+
+/* A block of a column walk in blocks (f->redsplit) accumulates into
+   arrays on the stack of the thread that runs it, made in the parallel
+   function's entry and set to the reductions' initial values here: LLVM
+   knows an alloca apart from every buffer the walk stores to, so a
+   reduced inner loop keeps its sum in registers, where through the
+   shared array (a pointer the parallel function receives) it would load
+   and store it at every element. */
+static void block_accums(Fk *f, LLVMBasicBlockRef entry)
+{
+	Cg *g = f->g;
+	for (int i = 0; i < f->n; i++) {
+		if (!is_red(&f->r->node[f->mem[i]]))
+			continue;
+		CgRed R = red_of(f, i);
+		LLVMBasicBlockRef at = LLVMGetInsertBlock(g->b);
+		cg_position_top(g, entry);
+		f->accum[i] = LLVMBuildArrayAlloca(g->b, R.acc, cg_i64(g, f->nkept), "acc");
+		LLVMPositionBuilderAtEnd(g->b, at);
+		Loop L;
+		LLVMValueRef j = cg_loop_begin(g, &L, f->nkept);
+		LLVMBuildStore(g->b, cg_red_init(g, &R), LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &j, 1, ""));
+		cg_loop_end(g, &L);
+	}
+}
+
+/* After block b's walk: its arrays into block b's part of the shared ones. */
+static void block_accums_out(Fk *f, LLVMValueRef b, LLVMValueRef *shared)
+{
+	Cg *g = f->g;
+	for (int i = 0; i < f->n; i++) {
+		if (!is_red(&f->r->node[f->mem[i]]))
+			continue;
+		CgRed R = red_of(f, i);
+		Loop L;
+		LLVMValueRef j = cg_loop_begin(g, &L, f->nkept);
+		LLVMValueRef x = LLVMBuildLoad2(g->b, R.acc, LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &j, 1, ""), "");
+		LLVMValueRef to = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, b, cg_i64(g, f->nkept), ""), j, "");
+		LLVMBuildStore(g->b, x, LLVMBuildInBoundsGEP2(g->b, R.acc, shared[i], &to, 1, ""));
+		cg_loop_end(g, &L);
+	}
+}
+
+/*
  * A column walk over all of X.  With f->colsplit blocks, the innermost kept
  * loop is cut into that many blocks, which run on the pool: every point of
  * one block accumulates into its own entries, in the order a serial walk
- * takes, so the results are the same bit for bit.
+ * takes, so the results are the same bit for bit.  With f->redsplit
+ * blocks, the outermost loop is (red_blocks), each block's reductions
+ * into their own arrays.
  */
 static void nest_cols(Fk *f, Body *body, const void *ctx)
 {
 	Cg *g = f->g;
 	LoopAx L[MAX_RANK];
 	unsigned all = (1u << f->s.x.rank) - 1;
-	int nl = loops_of(f, all, L), l = kept_loop(f, L, nl);
-	if (!f->colsplit || l < 0) {
+	int nl = loops_of(f, all, L), l = f->redsplit ? 0 : kept_loop(f, L, nl);
+	int nb = f->redsplit ? f->redsplit : f->colsplit;
+	if (!nb || l < 0) {
 		nest_rec(f, L, nl, 0, body, ctx);
 		return;
 	}
-	int64_t bs = L[l].dim / f->colsplit;
+	int64_t bs = L[l].dim / nb;
+	/* a walk in blocks of the images below SINTER_PAR_MIN: its blocks in turn */
+	bool par = f->colsplit || numel_of(&f->s.x, all) >= cg_par_min();
 	ParLoop P;
-	LLVMValueRef b = cg_par_begin(g, &P, f->colsplit);
+	Loop lp;
+	LLVMValueRef b = par ? cg_par_begin(g, &P, nb) : cg_loop_begin(g, &lp, nb);
+	LLVMValueRef *shared = arena_alloc(f->a, ((size_t)f->n + 1) * sizeof *shared);
+	memcpy(shared, f->accum, (size_t)f->n * sizeof *shared);
+	if (f->redsplit)
+		block_accums(f, par ? P.entry : LLVMGetEntryBasicBlock(g->fn));
 	LLVMValueRef *save = arena_alloc(f->a, ((size_t)f->nacc + 1) * sizeof *save);
 	memcpy(save, f->idx, (size_t)f->nacc * sizeof *save);
 	for (int a = 0; a < f->nacc; a++) {
@@ -325,7 +414,13 @@ static void nest_cols(Fk *f, Body *body, const void *ctx)
 	L[l].dim = bs;
 	nest_rec(f, L, nl, 0, body, ctx);
 	memcpy(f->idx, save, (size_t)f->nacc * sizeof *save);
-	cg_par_end(g, &P);
+	if (f->redsplit)
+		block_accums_out(f, b, shared);
+	memcpy(f->accum, shared, (size_t)f->n * sizeof *shared);
+	if (par)
+		cg_par_end(g, &P);
+	else
+		cg_loop_end(g, &lp);
 }
 
 /* ---- the points of the walks ---- */
@@ -341,12 +436,20 @@ static LLVMValueRef accum_at(Fk *f, int i, const CgRed *R)
 	return LLVMBuildInBoundsGEP2(f->g->b, R->acc, f->accum[i], &at, 1, "");
 }
 
-/* Reduction member i's result, read from its accumulator. */
+/* Reduction member i's result, read from its accumulator: of a column
+   walk in blocks (f->redsplit), the blocks' partial results combined in
+   block order. */
 static LLVMValueRef red_result(Fk *f, int i)
 {
 	Cg *g = f->g;
 	CgRed R = red_of(f, i);
-	return cg_red_final(g, &R, LLVMBuildLoad2(g->b, R.acc, accum_at(f, i, &R), ""));
+	LLVMValueRef at = accum_at(f, i, &R), acc = LLVMBuildLoad2(g->b, R.acc, at, "");
+	for (int b = 1; b < f->redsplit; b++) {
+		LLVMValueRef off = cg_i64(g, b * f->nkept);
+		LLVMValueRef x = LLVMBuildLoad2(g->b, R.acc, LLVMBuildInBoundsGEP2(g->b, R.acc, at, &off, 1, ""), "");
+		acc = cg_red_merge(g, &R, acc, x);
+	}
+	return cg_red_final(g, &R, acc);
 }
 
 /* Combines reduction member i's operand at this point into its accumulator.
@@ -473,6 +576,13 @@ static void body(Fk *f)
 	bool loops = false;
 	f->parallel = f->rows && numel_of(&f->s.x, all) >= cg_par_min() && outer_dim(f) > 1
 		&& rowbuf_bytes(f) <= PAR_ROWBUF_MAX;
+	f->nkept = numel_of(&f->s.x, all & ~f->s.red);
+	if (!tiled && !f->rows) {
+		/* exclusive: red_blocks only where col_blocks never splits */
+		f->colsplit = numel_of(&f->s.x, all) >= cg_par_min() ? col_blocks(f) : 0;
+		f->redsplit = red_blocks(f);
+	}
+	int64_t blocks = f->redsplit ? f->redsplit : 1;
 	for (int i = 0; i < f->n; i++) {
 		int v = f->mem[i];
 		const Node *nd = &r->node[v];
@@ -491,9 +601,11 @@ static void body(Fk *f)
 			f->dkey[i] = cg_stream_key(g, nd->ia[0]);
 		if (is_red(nd) && !f->rows) {
 			CgRed R = red_of(f, i);
-			int64_t no = numel_of(&f->s.x, all & ~f->s.red);
+			int64_t no = f->nkept * blocks;
 			f->accoff[i] = g->used;
 			f->accum[i] = cg_scratch(g, no * (R.acc == g->f64 || R.acc == g->i64 ? 8 : 4));
+			if (f->redsplit)
+				continue; /* each block writes its part whole (block_accums_out) */
 			Loop L;
 			LLVMValueRef j = cg_loop_begin(g, &L, no);
 			LLVMBuildStore(g->b, cg_red_init(g, &R), LLVMBuildInBoundsGEP2(g->b, R.acc, f->accum[i], &j, 1, ""));
@@ -514,7 +626,6 @@ static void body(Fk *f)
 		nest(f, all & ~f->s.red, row_outer, NULL);
 	} else {
 		f->curpass = 0;
-		f->colsplit = numel_of(&f->s.x, all) >= cg_par_min() ? col_blocks(f) : 0;
 		nest_cols(f, cg_fused_point, &f->curpass);
 		nest(f, all & ~f->s.red, col_final, NULL);
 	}

@@ -51,6 +51,8 @@ typedef struct {
 	int ncache, capcache, depth, curpass;
 	bool parallel;      /* the outermost loop runs on the thread pool (rows only) */
 	int colsplit;       /* a column walk's blocks of kept points run on the pool: how many, 0 = serial */
+	int redsplit;       /* or its outermost, reduced loop's blocks, each into accumulators of its own: how many, 0 */
+	int64_t nkept;      /* a column walk's kept points: the entries of one block's accumulator array */
 	char *key;
 	size_t klen, kcap;
 } Fk;

@@ -168,12 +168,7 @@ void cg_par_end(Cg *g, ParLoop *P)
 
 	/* the call: the captured values into a stack struct, then the pool */
 	g->fn = P->outer;
-	LLVMBasicBlockRef oentry = LLVMGetEntryBasicBlock(P->outer);
-	LLVMValueRef first = LLVMGetFirstInstruction(oentry);
-	if (first)
-		LLVMPositionBuilderBefore(g->b, first);
-	else
-		LLVMPositionBuilderAtEnd(g->b, oentry);
+	cg_position_top(g, LLVMGetEntryBasicBlock(P->outer));
 	LLVMValueRef box = LLVMBuildAlloca(g->b, st, "par.ctx");
 	LLVMPositionBuilderAtEnd(g->b, P->back);
 	for (int i = 0; i < cap.n; i++)

@@ -435,6 +435,13 @@ LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRe
 	return red_combine(g, R, acc, x);
 }
 
+LLVMValueRef cg_red_merge(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef other)
+{
+	if (R->op != OP_SUM)
+		return red_combine(g, R, acc, other);
+	return R->in == DT_F32 ? LLVMBuildFAdd(g->b, acc, other, "") : LLVMBuildAdd(g->b, acc, other, "");
+}
+
 LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc)
 {
 	return red_final(g, R, acc);

@@ -37,6 +37,9 @@ typedef struct {
 CgRed cg_red(Cg *g, OpKind op, DType in, DType out);
 LLVMValueRef cg_red_init(Cg *g, const CgRed *R);
 LLVMValueRef cg_red_combine(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef x);
+/* Two accumulators of the same reduction over different elements, as one
+   (a column walk's blocks: fused.c). */
+LLVMValueRef cg_red_merge(Cg *g, const CgRed *R, LLVMValueRef acc, LLVMValueRef other);
 LLVMValueRef cg_red_final(Cg *g, const CgRed *R, LLVMValueRef acc);
 
 #endif

@@ -192,6 +192,40 @@ static const char *const CORNERS =
 	"  %6 = add %4, %5 : f32[256]\n"
 	"  return %6, %3\n"
 	"}\n"
+	/* BatchNorm's sums over the images and pixels of 12 channels (a kept
+	   loop too narrow for blocks of columns): the walk in 8 blocks of
+	   images, each into accumulators of its own, added up afterwards;
+	   a MAX, an integer SUM and an elementwise result on the way */
+	"region channels(2) {\n"
+	"  %0 = input 0 : f32[16,12,30,30]\n"
+	"  %1 = input 1 : f32[16,12,30,30]\n"
+	"  %2 = mul %0, %1 : f32[16,12,30,30]\n"
+	"  %3 = sum %2 {axes=[0, 2, 3], keep=0} : f32[12]\n"
+	"  %4 = max %1 {axes=[0, 2, 3], keep=0} : f32[12]\n"
+	"  %5 = const 0 : f32\n"
+	"  %6 = gt %0, %5 : bool[16,12,30,30]\n"
+	"  %7 = cast %6 : i32[16,12,30,30]\n"
+	"  %8 = sum %7 {axes=[0, 2, 3], keep=0} : i32[12]\n"
+	"  %9 = cast %8 : f32[12]\n"
+	"  %10 = add %3, %4 : f32[12]\n"
+	"  %11 = add %10, %9 : f32[12]\n"
+	"  %12 = relu %2 : f32[16,12,30,30]\n"
+	"  return %11, %12\n"
+	"}\n"
+	/* 6 images: 2 blocks of 3 (8 and 4 do not divide 6) */
+	"region channels6(1) {\n"
+	"  %0 = input 0 : f32[6,10,48,48]\n"
+	"  %1 = sum %0 {axes=[0, 2, 3], keep=0} : f32[10]\n"
+	"  %2 = min %0 {axes=[0, 2, 3], keep=0} : f32[10]\n"
+	"  %3 = add %1, %2 : f32[10]\n"
+	"  return %3\n"
+	"}\n"
+	/* 5 images: no blocks, one walk */
+	"region channels5(1) {\n"
+	"  %0 = input 0 : f32[5,8,60,60]\n"
+	"  %1 = sum %0 {axes=[0, 2, 3], keep=0} : f32[8]\n"
+	"  return %1\n"
+	"}\n"
 	/* integer and bool members, a column walk with MIN and integer SUM */
 	"region ints(2) {\n"
 	"  %0 = input 0 : i32[6,7]\n"
