@@ -93,6 +93,23 @@ static bool grid_tight(const Plane *p)
 	return 5 * p->grid <= 6 * p->oh * p->ow && 2 * p->oh * p->ow > RT_CONV_GROUP;
 }
 
+/* Worth it with more junk (up to 1.4x the pixels) and smaller images
+   too: a unit-stride forward or weight gradient whose output rows are
+   shorter than the input's (an unpadded layer: LeNet-5's 14 -> 10), where
+   im2col has no run of consecutive rows to copy (conv.c's spans) and
+   copies every row of every tap on its own (1500 rows of 10 floats an
+   image), while the plane is the image itself, read where it lies.  The
+   tapped product at least as wide as a group of images would be (more
+   than RT_CONV_GROUP / 2 columns).  Not the data gradient: its plane is dy
+   padded by the kernel's reach on every side (LeNet-5's: a grid of 248
+   columns for 196 pixels) and its product has the input's few channels as
+   rows (6 of an 8-row tile); read in place it took twice im2col's time. */
+static bool rows_apart(const RtConv *g, RtConvOp op, const Plane *p)
+{
+	return op != RT_CONV_DX && g->sh == 1 && g->sw == 1 && g->ow != g->w && 5 * p->grid <= 7 * p->oh * p->ow &&
+		2 * p->grid > RT_CONV_GROUP;
+}
+
 bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste)
 {
 	Plane p;
@@ -102,7 +119,7 @@ bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste)
 	/* one image's planes and grid stay a few MB: the parts' copies in cache */
 	if (p.cin * p.plane + p.cout * p.grid > RT_CONV_TAPS_MAX)
 		return false;
-	return any_waste || grid_tight(&p);
+	return any_waste || grid_tight(&p) || rows_apart(g, op, &p);
 }
 
 /* Floats of one part's padded plane and grid (the forward's and dx's

@@ -358,7 +358,8 @@ int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct ou
    place, runtime/conv_taps.c: any stride for the forward and the weight
    gradient, a unit one for the data gradient; not a plain 1x1), and with
    any_waste false, whether it is worth it (few junk columns, an image too
-   large for conv.c's groups); codegen chooses and says so in
+   large for conv.c's groups; or an unpadded layer's forward and weight
+   gradient, which im2col copies row by row); codegen chooses and says so in
    RtConvGemm.taps. */
 bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste);
 /* A product of generated code (codegen/gemm.c's CgGemmFn), packing into work. */
