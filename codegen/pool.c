@@ -272,12 +272,13 @@ static LLVMValueRef splat(Cg *g, LLVMTypeRef vt, LLVMValueRef x)
 	return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(vt), LLVMConstNull(zeros), "");
 }
 
-/* <n x i32> constants f(0), ..., f(n - 1) for lane masks and shuffles. */
-static LLVMValueRef lane_consts(Cg *g, int64_t n, int64_t mul_, int64_t add_, int64_t mod, int64_t div)
+/* The <n x i32> constant e * step + first, e = 0 .. n - 1: lane masks and
+   shuffles. */
+static LLVMValueRef lane_consts(Cg *g, int64_t n, int64_t step, int64_t first)
 {
 	LLVMValueRef c[2 * POOL_SPAN_MAX];
 	for (int64_t e = 0; e < n; e++)
-		c[e] = cg_i32(g, (int32_t)(mod ? (e % mod) * mul_ + e / div : e * mul_ + add_));
+		c[e] = cg_i32(g, (int32_t)(e * step + first));
 	return LLVMConstVector(c, (unsigned)n);
 }
 
@@ -286,7 +287,7 @@ static LLVMValueRef lane_mask(Cg *g, int64_t n, LLVMValueRef count)
 {
 	LLVMTypeRef vi = LLVMVectorType(g->i32, (unsigned)n);
 	LLVMValueRef c = splat(g, vi, LLVMBuildTrunc(g->b, count, g->i32, ""));
-	return LLVMBuildICmp(g->b, LLVMIntSLT, lane_consts(g, n, 1, 0, 0, 1), c, "");
+	return LLVMBuildICmp(g->b, LLVMIntSLT, lane_consts(g, n, 1, 0), c, "");
 }
 
 static LLVMValueRef masked_load(Cg *g, LLVMTypeRef vt, LLVMValueRef base, LLVMValueRef at, LLVMValueRef mask)
@@ -314,7 +315,7 @@ static LLVMValueRef vec_elem(Cg *g, const PoolGeom *p, const PoolVec *pv, LLVMVa
 		LLVMValueRef n = add(g, mul(g, LLVMBuildSub(g->b, cols, cg_i64(g, 1), ""), p->sw), cg_i64(g, p->kw));
 		rows[r] = masked_load(g, pv->sf, x, add(g, rowat, cg_i64(g, r * p->w)), lane_mask(g, pv->span, n));
 	}
-	return LLVMBuildShuffleVector(g->b, rows[r], LLVMGetPoison(pv->sf), lane_consts(g, pv->lanes, p->sw, c, 0, 1),
+	return LLVMBuildShuffleVector(g->b, rows[r], LLVMGetPoison(pv->sf), lane_consts(g, pv->lanes, p->sw, c),
 		"");
 }
 
@@ -332,7 +333,7 @@ static LLVMValueRef vec_interleave(Cg *g, const PoolVec *pv, LLVMValueRef *vals,
 		cat[c] = c < kw ? vals[c] : LLVMGetPoison(pv->vf);
 	for (; n > 1; n /= 2, w *= 2)
 		for (int64_t c = 0; c < n / 2; c++)
-			cat[c] = LLVMBuildShuffleVector(g->b, cat[2 * c], cat[2 * c + 1], lane_consts(g, 2 * w, 1, 0, 0, 1), "");
+			cat[c] = LLVMBuildShuffleVector(g->b, cat[2 * c], cat[2 * c + 1], lane_consts(g, 2 * w, 1, 0), "");
 	/* lane e of the span: element e mod KW of window e / KW */
 	LLVMValueRef m[POOL_SPAN_MAX];
 	for (int64_t e = 0; e < pv->span; e++)
