@@ -98,7 +98,7 @@ static bool grid_tight(const Plane *p)
    shorter than the input's (an unpadded layer: LeNet-5's 14 -> 10), where
    im2col has no run of consecutive rows to copy (conv.c's spans) and
    copies every row of every tap on its own (1500 rows of 10 floats an
-   image), while the plane is the image itself, read where it lies.  The
+   image), while the plane is one copy of the image, in long rows.  The
    tapped product at least as wide as a group of images would be (more
    than RT_CONV_GROUP / 2 columns).  Not the data gradient: its plane is dy
    padded by the kernel's reach on every side (LeNet-5's: a grid of 248
