@@ -75,6 +75,13 @@ void cg_position_top(Cg *g, LLVMBasicBlockRef bb)
 		LLVMPositionBuilderAtEnd(g->b, bb);
 }
 
+LLVMValueRef cg_vec_splat(LLVMBuilderRef b, LLVMTypeRef vt, LLVMValueRef x)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(vt));
+	LLVMValueRef v = LLVMBuildInsertElement(b, LLVMGetPoison(vt), x, LLVMConstInt(i32, 0, false), "");
+	return LLVMBuildShuffleVector(b, v, LLVMGetPoison(vt), LLVMConstNull(LLVMVectorType(i32, LLVMGetVectorSize(vt))), "");
+}
+
 LLVMValueRef cg_scratch(Cg *g, int64_t bytes)
 {
 	int64_t off = g->used;

@@ -93,6 +93,9 @@ LLVMValueRef cg_scratch_at(Cg *g, int64_t off);
 /* The builder at the start of block bb, before its first instruction:
    where a function's allocas go (its entry block). */
 void cg_position_top(Cg *g, LLVMBasicBlockRef bb);
+/* x in every lane of vector type vt, built at b (the GEMM generator's
+   builder as well as a Cg's). */
+LLVMValueRef cg_vec_splat(LLVMBuilderRef b, LLVMTypeRef vt, LLVMValueRef x);
 void cg_memcpy(Cg *g, LLVMValueRef dst, LLVMValueRef src, int64_t bytes);
 void cg_memset0(Cg *g, LLVMValueRef dst, int64_t bytes);
 

@@ -38,9 +38,7 @@
 
 static LLVMValueRef splat(GemmGen *g, LLVMValueRef x)
 {
-	LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(g->vec), x, LLVMConstInt(g->i64, 0, false), "");
-	LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)g->isa->lanes));
-	return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(g->vec), zeros, "");
+	return cg_vec_splat(g->b, g->vec, x);
 }
 
 /*
@@ -177,9 +175,7 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 		acc[i] = LLVMBuildLoad2(g->b, g->vec, slot[i], "");
 	/* lane l of vector v is column v*lanes + l: on when below nr */
 	LLVMTypeRef i64v = LLVMVectorType(g->i64, (unsigned)lanes);
-	LLVMValueRef nsplat = LLVMBuildInsertElement(g->b, LLVMGetUndef(i64v), nrv, ci(g, 0), "");
-	LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)lanes));
-	nsplat = LLVMBuildShuffleVector(g->b, nsplat, LLVMGetUndef(i64v), zeros, "");
+	LLVMValueRef nsplat = cg_vec_splat(g->b, i64v, nrv);
 	for (int v = 0; v < nv; v++) {
 		LLVMValueRef col[lanes];
 		for (int l = 0; l < lanes; l++)

@@ -264,14 +264,6 @@ static int64_t pool_lanes(const PoolGeom *p)
 	return 0;
 }
 
-/* x in every lane of vector type vt. */
-static LLVMValueRef splat(Cg *g, LLVMTypeRef vt, LLVMValueRef x)
-{
-	LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(vt), x, cg_i32(g, 0), "");
-	LLVMTypeRef zeros = LLVMVectorType(g->i32, LLVMGetVectorSize(vt));
-	return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(vt), LLVMConstNull(zeros), "");
-}
-
 /* The <n x i32> constant e * step + first, e = 0 .. n - 1: lane masks and
    shuffles. */
 static LLVMValueRef lane_consts(Cg *g, int64_t n, int64_t step, int64_t first)
@@ -286,7 +278,7 @@ static LLVMValueRef lane_consts(Cg *g, int64_t n, int64_t step, int64_t first)
 static LLVMValueRef lane_mask(Cg *g, int64_t n, LLVMValueRef count)
 {
 	LLVMTypeRef vi = LLVMVectorType(g->i32, (unsigned)n);
-	LLVMValueRef c = splat(g, vi, LLVMBuildTrunc(g->b, count, g->i32, ""));
+	LLVMValueRef c = cg_vec_splat(g->b, vi, LLVMBuildTrunc(g->b, count, g->i32, ""));
 	return LLVMBuildICmp(g->b, LLVMIntSLT, lane_consts(g, n, 1, 0), c, "");
 }
 
@@ -358,7 +350,7 @@ static void pool_vector(Cg *g, const PoolGeom *p, const PoolVec *pv, OpKind op, 
 			for (int64_t c = 0; c < p->kw; c++)
 				s = LLVMBuildFAdd(b, s, vec_elem(g, p, pv, x, rowat, cols, rows, r, c), "");
 		LLVMValueRef div = LLVMBuildFMul(b, cg_f32(g, (float)p->kh), cg_f32(g, (float)p->kw), "");
-		masked_store(g, LLVMBuildFDiv(b, s, splat(g, pv->vf, div), ""), out, o, lanes);
+		masked_store(g, LLVMBuildFDiv(b, s, cg_vec_splat(g->b, pv->vf, div), ""), out, o, lanes);
 		return;
 	}
 	/* the maximum and its row-major index in the window, the first of
@@ -370,7 +362,7 @@ static void pool_vector(Cg *g, const PoolGeom *p, const PoolVec *pv, OpKind op, 
 			LLVMValueRef take = LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOGT, val, m, ""),
 				LLVMBuildFCmp(b, LLVMRealUNO, val, val, ""), "");
 			m = LLVMBuildSelect(b, take, val, m, "");
-			at = LLVMBuildSelect(b, take, splat(g, pv->vi, cg_i32(g, (int32_t)(r * p->kw + c))), at, "");
+			at = LLVMBuildSelect(b, take, cg_vec_splat(g->b, pv->vi, cg_i32(g, (int32_t)(r * p->kw + c))), at, "");
 		}
 	if (op == OP_MAX_POOL) {
 		masked_store(g, m, out, o, lanes);
@@ -384,7 +376,7 @@ static void pool_vector(Cg *g, const PoolGeom *p, const PoolVec *pv, OpKind op, 
 		LLVMValueRef vals[POOL_UNROLL_MAX];
 		for (int64_t c = 0; c < p->kw; c++) {
 			LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, at,
-				splat(g, pv->vi, cg_i32(g, (int32_t)(r * p->kw + c))), "");
+				cg_vec_splat(g->b, pv->vi, cg_i32(g, (int32_t)(r * p->kw + c))), "");
 			vals[c] = LLVMBuildSelect(b, hit, d, LLVMConstNull(pv->vf), "");
 		}
 		masked_store(g, vec_interleave(g, pv, vals, p->kw), out, add(g, rowat, cg_i64(g, r * p->w)), span);
