@@ -71,6 +71,40 @@ static Sizes sizes_of(const RtConv *g)
 static int64_t block_rows(const RtConv *g);
 
 /*
+ * The data gradient of an unpadded unit-stride layer whose output rows are
+ * shorter than its input's (LeNet-5's 14 -> 10) has no span of
+ * consecutive rows to add (conv_span_ok): col2im row by row added 1500
+ * runs of 10 floats an image.  Instead dy is gathered onto a grid as wide
+ * as the input, output pixel (i, j) at column i * W + j, the W - OW
+ * columns after each row zero.  Then row (c, ki, kj) of col = w^T @ dy
+ * lands on dx[c] from ki * dh * W + kj * dw on, one run of the grid's
+ * (OH - 1) * W + OW columns: the junk columns add col's zeros to pixels
+ * of the image (x + 0 is x: dx starts at +0 and never becomes -0), and
+ * without padding the run ends at the plane's last pixel.  The product
+ * grows by the junk (1.36x on LeNet-5), so only grids up to 1.4x the
+ * pixels and no wider than a group's product.  (A weight holding inf or
+ * NaN would spread it through the junk: the gradient is not finite then
+ * either way.)
+ */
+static int64_t grid_cols(const RtConv *g)
+{
+	return (g->oh - 1) * g->w + g->ow;
+}
+
+static bool dx_grid(const RtConv *g, RtConvOp op)
+{
+	return op == RT_CONV_DX && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->ow != g->w &&
+		g->oh > 0 && g->ow > 0 && 5 * grid_cols(g) <= 7 * g->oh * g->ow && grid_cols(g) <= RT_CONV_GROUP;
+}
+
+/* Columns of one image in a product through scratch rows: its grid, or
+   its pixels. */
+static int64_t image_cols(const RtConv *g, RtConvOp op)
+{
+	return dx_grid(g, op) ? grid_cols(g) : g->oh * g->ow;
+}
+
+/*
  * Images per group of op (1: image by image).  Only an image whose output
  * is a single block of at most half of RT_CONV_GROUP pixels is grouped (a
  * larger one's products are wide already), and a group never holds more
@@ -85,18 +119,25 @@ static int64_t block_rows(const RtConv *g);
  */
 static int64_t group_images(const RtConv *g, RtConvOp op)
 {
-	int64_t ohw = g->oh * g->ow, parts = rt_conv2d_parts(g);
-	if (op == RT_CONV_DW || conv_plain(g) || ohw == 0 || parts == 0 || block_rows(g) < g->oh ||
-		2 * ohw > RT_CONV_GROUP)
+	int64_t cols = image_cols(g, op), parts = rt_conv2d_parts(g);
+	if (op == RT_CONV_DW || conv_plain(g) || cols == 0 || parts == 0 || block_rows(g) < g->oh ||
+		2 * cols > RT_CONV_GROUP)
 		return 1;
-	int64_t gs = RT_CONV_GROUP / ohw, least = g->n / parts;
+	int64_t gs = RT_CONV_GROUP / cols, least = g->n / parts;
 	return gs < least ? gs : least;
 }
 
-/* Output pixels of a whole block: the group's (the plain case: the image). */
+/* Products through scratch rows: a group's, or a grid's. */
+static bool through_rows(const RtConv *g, RtConvOp op)
+{
+	return group_images(g, op) > 1 || dx_grid(g, op);
+}
+
+/* Output pixels of a whole block: the group's or the grid's columns (the
+   plain case: the image). */
 static int64_t full_pixels(const RtConv *g, RtConvOp op)
 {
-	return conv_plain(g) ? g->oh * g->ow : group_images(g, op) > 1 ? group_images(g, op) * g->oh * g->ow
+	return conv_plain(g) ? g->oh * g->ow : through_rows(g, op) ? group_images(g, op) * image_cols(g, op)
 		: block_rows(g) * g->ow;
 }
 
@@ -106,11 +147,11 @@ static int64_t col_floats(const RtConv *g, RtConvOp op)
 	return conv_plain(g) ? 0 : sizes_of(g).k * full_pixels(g, op);
 }
 
-/* Floats of one part's scratch for a group's y or dy rows (0 without
-   groups), after its col matrix. */
+/* Floats of one part's scratch for a group's y or dy rows, or a grid's
+   dy (0 without either), after its col matrix. */
 static int64_t rows_floats(const RtConv *g, RtConvOp op)
 {
-	return group_images(g, op) > 1 ? sizes_of(g).og * full_pixels(g, op) : 0;
+	return through_rows(g, op) ? sizes_of(g).og * full_pixels(g, op) : 0;
 }
 
 /* Floats of one part's col matrix and rows. */
@@ -330,6 +371,21 @@ static void col2im(const RtConv *g, float *col, Block b, float *x)
 		}
 }
 
+/* col2im of one image's grid (dx_grid): row (c, ki, kj) of col, ld
+   floats apart, added to dx[c] from ki * dh * W + kj * dw on as one run,
+   taps in col2im's order. */
+static void col2im_grid(const RtConv *g, const float *col, int64_t ld, float *x)
+{
+	int64_t cg = g->c / g->groups, plane = g->h * g->w, step = g->kh * g->kw * ld, n = grid_cols(g);
+	for (int64_t ki = 0; ki < g->kh; ki++)
+		for (int64_t kj = 0; kj < g->kw; kj++) {
+			const float *in = col + (ki * g->kw + kj) * ld;
+			float *at = x + ki * g->dh * g->w + kj * g->dw;
+			for (int64_t c = 0; c < cg; c++)
+				rt_conv_add_row(at + c * plane, in + c * step, n);
+		}
+}
+
 /* Output rows per block: about RT_CONV_BLOCK output pixels (at least a row), so that the
    block's im2col matrix stays in cache between its copy and its GEMM. */
 static int64_t block_rows(const RtConv *g)
@@ -381,12 +437,14 @@ int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct ou
 	if (taps)
 		return rt_conv_taps_products(g, op, out);
 	int64_t rows = conv_plain(g) ? g->oh : block_rows(g), whole = g->oh / rows, rest = g->oh % rows;
-	int64_t per = g->n * g->groups, parts = rt_conv2d_parts(g), gs = group_images(g, op);
+	int64_t per = g->n * g->groups, parts = rt_conv2d_parts(g), gs = group_images(g, op), cols = image_cols(g, op);
+	bool scratch = through_rows(g, op);
 	if (per == 0 || g->oh * g->ow == 0)
 		return 0;
 	int n = 0;
-	if (gs > 1) {
-		/* each part: its full groups, then its leftover images one by one */
+	if (scratch) {
+		/* each part: its full groups, then its leftover images one by one
+		   (a grid's "groups" of one image are all full) */
 		int64_t full = 0, single = 0;
 		for (int64_t p = 0; p < parts; p++) {
 			int64_t lo, hi;
@@ -394,17 +452,17 @@ int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct ou
 			full += (hi - lo) / gs;
 			single += (hi - lo) % gs;
 		}
-		out[n] = product_of(g, op, gs * g->oh * g->ow);
+		out[n] = product_of(g, op, gs * cols);
 		out[n++].calls = full * g->groups;
 		if (single > 0) {
-			out[n] = product_of(g, op, g->oh * g->ow);
+			out[n] = product_of(g, op, cols);
 			out[n++].calls = single * g->groups;
 		}
 	} else if (whole > 0) {
 		out[n] = product_of(g, op, rows * g->ow);
 		out[n++].calls = per * whole;
 	}
-	if (gs == 1 && rest > 0) {
+	if (!scratch && rest > 0) {
 		out[n] = product_of(g, op, rest * g->ow);
 		out[n++].calls = per;
 	}
@@ -488,12 +546,13 @@ static float *rows_of(const Job *j, int64_t p)
 	return col_of(j, p) + col_floats(j->g, j->op);
 }
 
-/* The scratch rows[og][cnt * OH * OW] of a group of cnt images, image i's
-   OH * OW columns at i * OH * OW, and the rows of y or dy (group gi) of
-   images [n, n + cnt): the offsets of image i's row o in each. */
-static int64_t rows_at(const Job *j, int64_t cnt, int64_t i, int64_t o)
+/* The scratch rows[og][cnt * cols] of a group of cnt images, image i's
+   cols (image_cols: OH * OW, or its grid's) at i * cols, and the rows of y
+   or dy (group gi) of images [n, n + cnt): the offsets of image i's row o
+   in each. */
+static int64_t rows_at(int64_t cols, int64_t cnt, int64_t i, int64_t o)
 {
-	return (o * cnt + i) * j->s.ohw;
+	return (o * cnt + i) * cols;
 }
 
 static int64_t image_row_at(const Job *j, int64_t n, int64_t gi, int64_t o)
@@ -501,12 +560,27 @@ static int64_t image_row_at(const Job *j, int64_t n, int64_t gi, int64_t o)
 	return y_at(j->g, &j->s, n, gi) + o * j->s.ohw;
 }
 
-/* dy's rows of the group into its scratch rows. */
+/* dy's rows of the group into its scratch rows: as they are, or onto
+   the grid (dx_grid: output row r at r * W, zeros after it). */
 static void gather_rows(const Job *j, int64_t n, int64_t cnt, int64_t gi, const float *dy, float *rows)
 {
+	const RtConv *g = j->g;
+	bool grid = dx_grid(g, j->op);
+	int64_t cols = image_cols(g, j->op);
 	for (int64_t i = 0; i < cnt; i++)
-		for (int64_t o = 0; o < j->s.og; o++)
-			memcpy(rows + rows_at(j, cnt, i, o), dy + image_row_at(j, n + i, gi, o), (size_t)j->s.ohw * sizeof *dy);
+		for (int64_t o = 0; o < j->s.og; o++) {
+			float *d = rows + rows_at(cols, cnt, i, o);
+			const float *src = dy + image_row_at(j, n + i, gi, o);
+			if (!grid) {
+				memcpy(d, src, (size_t)j->s.ohw * sizeof *dy);
+				continue;
+			}
+			for (int64_t r = 0; r < g->oh; r++, d += g->w, src += g->ow) {
+				copy_row(d, src, g->ow);
+				for (int64_t c = g->ow; c < g->w && r + 1 < g->oh; c++)
+					d[c] = 0.0f;
+			}
+		}
 }
 
 /* The group's scratch rows out into y. */
@@ -514,7 +588,7 @@ static void scatter_rows(const Job *j, int64_t n, int64_t cnt, int64_t gi, const
 {
 	for (int64_t i = 0; i < cnt; i++)
 		for (int64_t o = 0; o < j->s.og; o++)
-			memcpy(y + image_row_at(j, n + i, gi, o), rows + rows_at(j, cnt, i, o), (size_t)j->s.ohw * sizeof *y);
+			memcpy(y + image_row_at(j, n + i, gi, o), rows + rows_at(j->s.ohw, cnt, i, o), (size_t)j->s.ohw * sizeof *y);
 }
 
 /* im2col of images [n, n + cnt)'s group gi side by side into col. */
@@ -559,15 +633,19 @@ static void dx_one(const Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, 
 	float *dx = j->out + x_at(g, s, n, gi), *col = col_of(j, p);
 	const float *dy = j->a + y_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
 	(void)first;
-	if (cnt > 1) {
+	if (through_rows(g, j->op)) {
 		float *rows = rows_of(j, p);
+		int64_t cols = image_cols(g, j->op);
 		gather_rows(j, n, cnt, gi, j->a, rows);
-		gemm(j, p, cnt * s->ohw, w, rows, col);
+		gemm(j, p, cnt * cols, w, rows, col);
 		Block b = group_block(g, cnt);
 		for (int64_t i = 0; i < cnt; i++) {
 			float *dxi = j->out + x_at(g, s, n + i, gi);
 			memset(dxi, 0, (size_t)(s->cg * s->hw) * sizeof *dxi);
-			col2im(g, col + i * b.bl, b, dxi);
+			if (dx_grid(g, j->op))
+				col2im_grid(g, col + i * cols, cnt * cols, dxi);
+			else
+				col2im(g, col + i * b.bl, b, dxi);
 		}
 		return;
 	}

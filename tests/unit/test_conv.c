@@ -214,6 +214,25 @@ static void test_groups(void)
 	diff_cases("group", cases, sizeof cases / sizeof *cases);
 }
 
+/*
+ * Unpadded unit-stride layers whose output rows are shorter than the
+ * input's, whose data gradient runtime/conv.c computes on a grid as wide
+ * as the input (dx_grid): dy gathered onto it with zeros after each row,
+ * one col2im run per tap and channel.  LeNet-5's second layer (one image
+ * a product), small grids several to a product, dilated and grouped, a
+ * kernel one row high.
+ */
+static void test_grids(void)
+{
+	static const Case cases[] = {
+		{ "9,6,14,14", "16,6,5,5", { 1, 1, 0, 0, 1, 1, 1 } },     /* LeNet-5's: a grid of 136 for 100 pixels */
+		{ "12,2,6,6", "3,2,2,2", { 1, 1, 0, 0, 1, 1, 1 } },       /* grids of 29: groups of 3 */
+		{ "5,4,12,12", "4,2,3,3", { 1, 1, 0, 0, 2, 1, 2 } },      /* dilated rows, 2 groups */
+		{ "5,3,4,9", "2,3,1,4", { 1, 1, 0, 0, 1, 1, 1 } },        /* 1 x 4: rows of 6 on a grid of 9 */
+	};
+	diff_cases("grid", cases, sizeof cases / sizeof *cases);
+}
+
 /* Each rule of the geometry refuses with a message naming both shapes. */
 static void test_errors(void)
 {
@@ -249,6 +268,6 @@ static void test_errors(void)
 
 int main(void)
 {
-	return jit_run((const CheckTest[]){ test_random, test_taps, test_blocks, test_spans, test_groups, test_errors,
+	return jit_run((const CheckTest[]){ test_random, test_taps, test_blocks, test_spans, test_groups, test_grids, test_errors,
 		NULL });
 }
