@@ -7,9 +7,15 @@
  * no CPU; only the caller, waiting for the last piece of a job, polls for a
  * few microseconds before it blocks too (a job is short, a sleep and wake-up
  * costs about as much as a small job), and so does a worker after a job,
- * before it sleeps: the next kernel's job (a GEMM's parts, codegen/gemm.c,
- * or a walk's pieces) usually comes within those microseconds, and a
- * polling worker starts it without a wake-up.
+ * for up to a millisecond, before it sleeps: the next kernel's job (a
+ * GEMM's parts, codegen/gemm.c, or a walk's pieces) usually comes within
+ * that, and a polling worker starts it without a wake-up.  A millisecond
+ * covers the serial stretches of a small network's step (the host's trace
+ * of the next step, a run of small GEMMs): LeNet-5's worker joined the
+ * first convolution of a step 65-70 us late, asleep after 4000 pauses (80
+ * us on Zen 5), and on time polling a millisecond (--profile's pool
+ * spans).  The time is read every 64 pauses, as a pause takes 4 to 40 ns
+ * from one CPU to another.
  *
  * Oversubscription.  sinter programs use two sets of threads: this pool for
  * elementwise loops and OpenBLAS's own threads inside cblas_sgemm.  Both are
@@ -39,8 +45,8 @@
 enum {
 	MAX_THREADS = RT_MAX_THREADS,
 	PIECES_PER_THREAD = 4, /* pieces of a job per thread: balances uneven cores */
-	CALLER_POLLS = 4000,   /* ~ 10-20 us of pause before the caller sleeps */
-	WORKER_POLLS = 4000,   /* the same after a job, before a worker sleeps */
+	CALLER_POLLS = 4000,   /* pauses before the caller sleeps: 16-160 us (4-40 ns each) */
+	WORKER_POLL_MS = 1,    /* a worker's polling after a job, before it sleeps */
 };
 
 typedef void RangeFn(void *ctx, int64_t lo, int64_t hi);
@@ -128,15 +134,19 @@ static void *worker(void *arg)
 	uint64_t seen = 0;
 	pthread_mutex_lock(&P.mu);
 	for (;;) {
-		/* Poll a little before sleeping: a caller's jobs often come in
-		   quick succession (one kernel's, then the next kernel's), and
-		   a worker still polling takes the next one without
-		   the wake-up of a sleeping thread (tens of microseconds, more
-		   on a loaded machine), which is most of a small job's time. */
+		/* Poll before sleeping: a caller's jobs often come in quick
+		   succession (one kernel's, then the next kernel's), and a
+		   worker still polling takes the next one without the wake-up
+		   of a sleeping thread (tens of microseconds, more on a loaded
+		   machine), which is most of a small job's time. */
 		if (!P.stop && atomic_load(&P.gen) == seen) {
 			pthread_mutex_unlock(&P.mu);
-			for (int i = 0; i < WORKER_POLLS && atomic_load_explicit(&P.gen, memory_order_relaxed) == seen; i++)
+			double t0 = rt_now_ms();
+			for (int i = 1; atomic_load_explicit(&P.gen, memory_order_relaxed) == seen; i++) {
 				cpu_relax();
+				if (i % 64 == 0 && rt_now_ms() - t0 > WORKER_POLL_MS)
+					break;
+			}
 			pthread_mutex_lock(&P.mu);
 		}
 		while (!P.stop && P.gen == seen)
