@@ -34,7 +34,10 @@ void arena_free(Arena *a)
 	free(a);
 }
 
-void *arena_alloc(Arena *a, size_t n)
+/* n bytes (rounded up to 16) not yet zeroed: the callers below write or
+   zero them, each only once (a trace's batch copied in every step is
+   hundreds of KB). */
+static void *bump(Arena *a, size_t n)
 {
 	n = (n + 15) & ~(size_t)15;
 	ArenaChunk *c = a->head;
@@ -48,22 +51,35 @@ void *arena_alloc(Arena *a, size_t n)
 	}
 	void *p = c->data + c->used;
 	c->used += n;
-	memset(p, 0, n);
 	return p;
+}
+
+void *arena_alloc(Arena *a, size_t n)
+{
+	return memset(bump(a, n), 0, n);
 }
 
 void *arena_grow(Arena *a, void *p, size_t oldn, size_t newn)
 {
-	void *q = arena_alloc(a, newn);
-	if (p && oldn)
-		memcpy(q, p, oldn < newn ? oldn : newn);
+	unsigned char *q = bump(a, newn);
+	size_t keep = p && oldn ? (oldn < newn ? oldn : newn) : 0;
+	if (keep)
+		memcpy(q, p, keep);
+	memset(q + keep, 0, newn - keep);
+	return q;
+}
+
+void *arena_copy(Arena *a, const void *src, size_t n)
+{
+	void *q = bump(a, n);
+	if (n)
+		memcpy(q, src, n);
 	return q;
 }
 
 char *arena_strdup(Arena *a, const char *s)
 {
-	size_t n = strlen(s) + 1;
-	return memcpy(arena_alloc(a, n), s, n);
+	return arena_copy(a, s, strlen(s) + 1);
 }
 
 char *arena_printf(Arena *a, const char *fmt, ...)

@@ -19,6 +19,8 @@ void arena_free(Arena *a);
 void *arena_alloc(Arena *a, size_t n);
 /* Grows an array owned by the arena (old contents copied; old block stays). */
 void *arena_grow(Arena *a, void *p, size_t oldn, size_t newn);
+/* n bytes of src copied, not zeroed first. */
+void *arena_copy(Arena *a, const void *src, size_t n);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -84,8 +84,7 @@ static int add_input(Ev *ev, Type t, const void *origin, const void *data)
 		tr->cap = cap;
 	}
 	size_t bytes = (size_t)type_bytes(&t);
-	void *copy = arena_alloc(tr->a, bytes);
-	memcpy(copy, data, bytes);
+	void *copy = arena_copy(tr->a, data, bytes);
 	tr->inputs[tr->ninputs] = (Tensor){ t, copy };
 	tr->origin[tr->ninputs] = origin;
 	tr->innode[tr->ninputs] = ir_input(tr->r, tr->ninputs, t);

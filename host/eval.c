@@ -121,9 +121,12 @@ Env *env_new(Ev *ev, Env *parent)
 
 Binding *env_find(Env *env, const char *name)
 {
+	/* the first letters compared before the call: each name read walks
+	   the scopes out to the program's (strcmp was 1.8% of a LeNet-5
+	   step in perf) */
 	for (; env; env = env->parent)
 		for (int i = env->n - 1; i >= 0; i--)
-			if (strcmp(env->b[i].name, name) == 0)
+			if (env->b[i].name[0] == name[0] && strcmp(env->b[i].name, name) == 0)
 				return &env->b[i];
 	return NULL;
 }

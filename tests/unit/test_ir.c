@@ -1,7 +1,8 @@
 /*
  * test_ir.c — unit tests of the IR core: types and broadcasting, the shape
  * rules and their error messages, ir_sum_to, and which ops take bf16
- * operands (the text form and the verifier: test_irtext.c).
+ * operands (the text form and the verifier: test_irtext.c); and the arena
+ * the IR lives in.
  */
 #include "ir/ops.h"
 #include "tests/unit/check.h"
@@ -328,8 +329,37 @@ static void test_bf16_ops(void)
 	arena_free(a);
 }
 
+/* arena_alloc and arena_grow hand out zeroes past what they copy,
+   arena_copy the bytes given; in memory that held other bytes before (a
+   freed arena's chunk, which malloc hands out again). */
+static void test_arena(void)
+{
+	enum { N = 40000 };
+	bool zero = true, kept = true, copied = true;
+	for (int round = 0; round < 2; round++) {
+		Arena *a = arena_new();
+		unsigned char *p = arena_alloc(a, N);
+		for (int i = 0; i < N; i++)
+			zero = zero && p[i] == 0;
+		memset(p, 0xab, N);
+		unsigned char *q = arena_grow(a, p, N / 2, N);
+		for (int i = 0; i < N; i++) {
+			kept = kept && (i >= N / 2 || q[i] == 0xab);
+			zero = zero && (i < N / 2 || q[i] == 0);
+		}
+		unsigned char *c = arena_copy(a, p, N);
+		copied = copied && !memcmp(c, p, N) && arena_copy(a, NULL, 0) != NULL;
+		memset(q, 0xcd, N);
+		arena_free(a);
+	}
+	check(zero, "arena_zeroes", "a byte of arena_alloc or of arena_grow's new part was not zero");
+	check(kept, "arena_grow_keeps", "arena_grow lost a byte of the old block");
+	check(copied, "arena_copy", "arena_copy's bytes differ from its source");
+}
+
 int main(void)
 {
+	test_arena();
 	test_types();
 	test_broadcast();
 	test_shapes();
