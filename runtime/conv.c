@@ -632,8 +632,11 @@ static void dx_one(const Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, 
 	const Sizes *s = &j->s;
 	float *dx = j->out + x_at(g, s, n, gi), *col = col_of(j, p);
 	const float *dy = j->a + y_at(g, s, n, gi), *w = j->b + gi * s->og * s->k;
+	bool grid = dx_grid(g, j->op);
 	(void)first;
-	if (through_rows(g, j->op)) {
+	/* a group, or a grid (a part's leftover image of a group reads dy
+	   where it lies, below) */
+	if (cnt > 1 || grid) {
 		float *rows = rows_of(j, p);
 		int64_t cols = image_cols(g, j->op);
 		gather_rows(j, n, cnt, gi, j->a, rows);
@@ -642,7 +645,7 @@ static void dx_one(const Job *j, int64_t p, int64_t n, int64_t cnt, int64_t gi, 
 		for (int64_t i = 0; i < cnt; i++) {
 			float *dxi = j->out + x_at(g, s, n + i, gi);
 			memset(dxi, 0, (size_t)(s->cg * s->hw) * sizeof *dxi);
-			if (dx_grid(g, j->op))
+			if (grid)
 				col2im_grid(g, col + i * cols, cnt * cols, dxi);
 			else
 				col2im(g, col + i * b.bl, b, dxi);
