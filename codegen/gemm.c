@@ -123,24 +123,77 @@ static LLVMValueRef cg_gemm_step(GemmGen *g, LLVMValueRef acc, LLVMValueRef a, L
 }
 
 /*
- * micro(a, b, c, kc, mr, nr, add_c): the MR x NR tile at c from the packed
- * A panel a (kc x MR, MR contiguous) and B panel b (kc x NR).  Each k step
- * loads nv vectors of B, broadcasts MR elements of A and issues MR * nv
- * FMAs into accumulators that SROA keeps in registers.
+ * The k steps of a tile into the accumulators' slots: per step nv vectors
+ * of B (from the packed panel b, or with rows from b + rows[k], under
+ * mask when there is one), MR broadcasts of A, MR * nv FMAs.
+ */
+static void cg_gemm_ksteps(GemmGen *g, LLVMValueRef *slot, LLVMValueRef a, LLVMValueRef b, LLVMValueRef rows,
+	LLVMValueRef ksteps, LLVMValueRef *mask)
+{
+	int mr = g->isa->mr, nv = g->isa->nv, lanes = g->isa->lanes;
+	LLVMValueRef bv[nv];
+	GemmLoop kl;
+	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), ksteps, 1);
+	LLVMValueRef bk = rows ? LLVMBuildLoad2(g->b, g->i64, gep_t(g, g->i64, rows, k), "") : mul(g, k, g->nr);
+	LLVMValueRef ak = mul(g, k, mr);
+	for (int v = 0; v < nv; v++) {
+		LLVMValueRef at = gep(g, b, add(g, bk, ci(g, v * lanes)));
+		if (mask) {
+			LLVMTypeRef over[] = { g->vec, g->ptr };
+			LLVMValueRef la[] = { at, LLVMConstInt(LLVMInt32TypeInContext(g->ctx), 4, false), mask[v],
+				LLVMConstNull(g->vec) };
+			bv[v] = cg_gemm_call_intrinsic(g, "llvm.masked.load", over, 2, la, 4);
+			continue;
+		}
+		bv[v] = LLVMBuildLoad2(g->b, g->vec, at, "");
+		/* a packed panel is aligned; a row of the image need not be */
+		LLVMSetAlignment(bv[v], rows ? 4 : (unsigned)lanes * 4);
+	}
+	for (int i = 0; i < mr; i++) {
+		LLVMValueRef ai = splat(g, LLVMBuildLoad2(g->b, g->f32, gep(g, a, add(g, ak, ci(g, i))), ""));
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef *s = &slot[i * nv + v];
+			LLVMValueRef acc0 = LLVMBuildLoad2(g->b, g->vec, *s, "");
+			LLVMBuildStore(g->b, cg_gemm_step(g, acc0, ai, bv[v]), *s);
+		}
+	}
+	cg_gemm_loop_end(g, &kl);
+}
+
+/*
+ * micro(a, b, c, kc, mr, nr, add_c, rows): the MR x NR tile at c from the
+ * packed A panel a (kc x MR, MR contiguous) and B panel b (kc x NR).  Each
+ * k step loads nv vectors of B, broadcasts MR elements of A and issues
+ * MR * nv FMAs into accumulators that SROA keeps in registers.
+ *
+ * B read in place (GemmGen.direct): b is the tile's first column in the
+ * image and rows[k] the offset of k's row, whose NR floats the step loads
+ * (an edge tile's under its column masks: past nr they may lie outside
+ * the image).
+ * The FMAs are the packed kernel's, in its order: the same bits.
  */
 static LLVMValueRef cg_gemm_micro(GemmGen *g)
 {
 	const CgGemmIsa *isa = g->isa;
 	int mr = isa->mr, nv = isa->nv, lanes = isa->lanes, nacc = mr * nv;
-	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1 };
-	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_micro", pt, 7, true);
+	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1, g->ptr };
+	LLVMValueRef f = cg_gemm_function(g, "sinter_gemm_micro", pt, 8, true);
 	LLVMValueRef a = LLVMGetParam(f, 0), bp = LLVMGetParam(f, 1), c = LLVMGetParam(f, 2);
 	LLVMValueRef kc = LLVMGetParam(f, 3), mrv = LLVMGetParam(f, 4), nrv = LLVMGetParam(f, 5);
-	LLVMValueRef add_c = LLVMGetParam(f, 6);
-	LLVMValueRef slot[nacc], acc[nacc], bv[nv], mask[nv];
+	LLVMValueRef add_c = LLVMGetParam(f, 6), rows = LLVMGetParam(f, 7);
+	LLVMValueRef slot[nacc], acc[nacc], mask[nv];
 	for (int i = 0; i < nacc; i++) {
 		slot[i] = LLVMBuildAlloca(g->b, g->vec, "acc");
 		LLVMBuildStore(g->b, LLVMConstNull(g->vec), slot[i]);
+	}
+	/* lane l of vector v is column v*lanes + l: on when below nr */
+	LLVMTypeRef i64v = LLVMVectorType(g->i64, (unsigned)lanes);
+	LLVMValueRef nsplat = cg_vec_splat(g->b, i64v, nrv);
+	for (int v = 0; v < nv; v++) {
+		LLVMValueRef col[lanes];
+		for (int l = 0; l < lanes; l++)
+			col[l] = ci(g, v * lanes + l);
+		mask[v] = LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(col, (unsigned)lanes), nsplat, "");
 	}
 	/* Ask for C's tile now, so that its lines (rows ldc apart: often 4 KB
 	   apart, the same L1 set) arrive while the FMAs run, not at the store. */
@@ -154,34 +207,27 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 	/* A bf16 product steps over pairs of k: a panel's 32-bit word holds
 	   the pair's two bf16 (cg_gemm_pack_nest), so the loads are those of
 	   f32 panels half as deep. */
-	GemmLoop kl;
 	LLVMValueRef ksteps = g->s->bf16 ? LLVMBuildAShr(g->b, cg_gemm_kpad(g, kc), ci(g, 1), "") : kc;
-	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), ksteps, 1);
-	LLVMValueRef bk = mul(g, k, g->nr), ak = mul(g, k, mr);
-	for (int v = 0; v < nv; v++) {
-		bv[v] = LLVMBuildLoad2(g->b, g->vec, gep(g, bp, add(g, bk, ci(g, v * lanes))), "");
-		LLVMSetAlignment(bv[v], (unsigned)lanes * 4);
+	if (!g->direct)
+		cg_gemm_ksteps(g, slot, a, bp, NULL, ksteps, NULL);
+	else {
+		/* B in place: whole tiles load NR floats of a row as they are,
+		   an edge tile's loads are masked (its columns past nr may lie
+		   past the image's end) */
+		LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(g->ctx, f, "whole");
+		LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(g->ctx, f, "edge");
+		LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, f, "ksteps_done");
+		LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, nrv, ci(g, g->nr), ""), whole, edge);
+		LLVMPositionBuilderAtEnd(g->b, whole);
+		cg_gemm_ksteps(g, slot, a, bp, rows, ksteps, NULL);
+		LLVMBuildBr(g->b, done);
+		LLVMPositionBuilderAtEnd(g->b, edge);
+		cg_gemm_ksteps(g, slot, a, bp, rows, ksteps, mask);
+		LLVMBuildBr(g->b, done);
+		LLVMPositionBuilderAtEnd(g->b, done);
 	}
-	for (int i = 0; i < mr; i++) {
-		LLVMValueRef ai = splat(g, LLVMBuildLoad2(g->b, g->f32, gep(g, a, add(g, ak, ci(g, i))), ""));
-		for (int v = 0; v < nv; v++) {
-			LLVMValueRef *s = &slot[i * nv + v];
-			LLVMValueRef acc0 = LLVMBuildLoad2(g->b, g->vec, *s, "");
-			LLVMBuildStore(g->b, cg_gemm_step(g, acc0, ai, bv[v]), *s);
-		}
-	}
-	cg_gemm_loop_end(g, &kl);
 	for (int i = 0; i < nacc; i++)
 		acc[i] = LLVMBuildLoad2(g->b, g->vec, slot[i], "");
-	/* lane l of vector v is column v*lanes + l: on when below nr */
-	LLVMTypeRef i64v = LLVMVectorType(g->i64, (unsigned)lanes);
-	LLVMValueRef nsplat = cg_vec_splat(g->b, i64v, nrv);
-	for (int v = 0; v < nv; v++) {
-		LLVMValueRef col[lanes];
-		for (int l = 0; l < lanes; l++)
-			col[l] = ci(g, v * lanes + l);
-		mask[v] = LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(col, (unsigned)lanes), nsplat, "");
-	}
 	LLVMBasicBlockRef with_c = LLVMAppendBasicBlockInContext(g->ctx, f, "add_c");
 	LLVMBasicBlockRef without = LLVMAppendBasicBlockInContext(g->ctx, f, "set_c");
 	LLVMBuildCondBr(g->b, add_c, with_c, without);
@@ -197,16 +243,18 @@ static LLVMValueRef cg_gemm_micro(GemmGen *g)
 /* ---- the product ---- */
 
 /* What the panel walk of one A block reads: the packed A block (rows ic..
-   of C, mc of them), the packed B block, C at the block's corner, its
-   sizes, add to C; for an epilogue (s.epi): the function and its context,
-   the corner (ic, jc) in C, and whether this is the last K block. */
+   of C, mc of them), the packed B block (a B read in place: its rows'
+   offsets), C at the block's corner, its sizes, add to C; for an epilogue
+   (s.epi): the function and its context, the corner (ic, jc) in C, and
+   whether this is the last K block; B at the block's first column (read
+   in place only). */
 enum { PANEL_WA, PANEL_WB, PANEL_C, PANEL_KC, PANEL_MC, PANEL_NC, PANEL_ADD, PANEL_EPI, PANEL_ECTX, PANEL_I0,
-	PANEL_J0, PANEL_LAST, PANEL_FIELDS };
+	PANEL_J0, PANEL_LAST, PANEL_B, PANEL_FIELDS };
 
 static LLVMTypeRef cg_gemm_panel_type(GemmGen *g)
 {
 	LLVMTypeRef f[PANEL_FIELDS] = { g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i1, g->ptr, g->ptr,
-		g->i64, g->i64, g->i1 };
+		g->i64, g->i64, g->i1, g->ptr };
 	return LLVMStructTypeInContext(g->ctx, f, PANEL_FIELDS, false);
 }
 
@@ -253,10 +301,12 @@ static LLVMValueRef cg_gemm_panels(GemmGen *g, LLVMValueRef micro)
 	LLVMValueRef nr = min64(g, ci(g, g->nr), LLVMBuildNSWSub(g->b, nc, jr, ""));
 	LLVMValueRef ir = cg_gemm_loop(g, &irl, ci(g, 0), mc, g->isa->mr);
 	LLVMValueRef mr = min64(g, ci(g, g->isa->mr), LLVMBuildNSWSub(g->b, mc, ir, ""));
-	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kp, "")),
-		gep_t(g, g->elt, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kp, "")),
-		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD] };
-	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 7, "");
+	LLVMValueRef bt = g->direct ? gep(g, field[PANEL_B], jr)
+	                            : gep_t(g, g->elt, field[PANEL_WB], LLVMBuildNSWMul(g->b, jr, kp, ""));
+	LLVMValueRef ma[] = { gep_t(g, g->elt, field[PANEL_WA], LLVMBuildNSWMul(g->b, ir, kp, "")), bt,
+		gep(g, field[PANEL_C], add(g, mul(g, ir, g->s->ldc), jr)), kc, mr, nr, field[PANEL_ADD],
+		g->direct ? field[PANEL_WB] : LLVMConstNull(g->ptr) };
+	LLVMBuildCall2(g->b, LLVMGlobalGetValueType(micro), micro, ma, 8, "");
 	if (g->s->epi)
 		cg_gemm_call_epi(g, field, ir, jr, mr, nr);
 	cg_gemm_loop_end(g, &irl);
@@ -298,7 +348,8 @@ static void cg_gemm_nest(GemmGen *g, const GemmNest *n, LLVMValueRef *op, LLVMVa
 	LLVMValueRef kc = min64(g, ci(g, g->blk->kc), LLVMBuildNSWSub(g->b, ci(g, s->k), pc, ""));
 	/* a tapped B's first stored row: k's (pc) or, transposed, n's (jc) */
 	LLVMValueRef row0 = s->taps.kh == 0 ? ci(g, 0) : s->tb ? jc : pc;
-	LLVMValueRef pb[] = { wb, gep_t(g, tb_t, B, add(g, mul(g, pc, n->skb), mul(g, jc, n->sxb))), kc, nc, row0 };
+	LLVMValueRef bblk = gep_t(g, tb_t, B, add(g, mul(g, pc, n->skb), mul(g, jc, n->sxb)));
+	LLVMValueRef pb[] = { wb, bblk, kc, nc, row0 };
 	LLVMBuildCall2(g->b, pack_t, n->pack_b, pb, 5, "");
 	/* the first K block sets C unless the product accumulates into it */
 	LLVMValueRef add_c = s->accumulate ? LLVMConstInt(g->i1, 1, false)
@@ -310,7 +361,7 @@ static void cg_gemm_nest(GemmGen *g, const GemmNest *n, LLVMValueRef *op, LLVMVa
 	LLVMBuildCall2(g->b, pack_t, n->pack_a, pa, 5, "");
 	LLVMValueRef none = LLVMConstNull(g->ptr);
 	LLVMValueRef vals[PANEL_FIELDS] = { wa, wb, gep(g, C, add(g, mul(g, ic, s->ldc), jc)), kc, mc, nc, add_c,
-		s->epi ? op[3] : none, s->epi ? op[4] : none, ic, jc, last };
+		s->epi ? op[3] : none, s->epi ? op[4] : none, ic, jc, last, bblk };
 	for (unsigned i = 0; i < PANEL_FIELDS; i++)
 		LLVMBuildStore(g->b, vals[i], LLVMBuildStructGEP2(g->b, panel_t, ctx, i, ""));
 	LLVMValueRef npanel = LLVMBuildSDiv(g->b, add(g, nc, ci(g, g->nr - 1)), ci(g, g->nr), "");
@@ -416,6 +467,7 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	g.elt = s->bf16 ? LLVMInt16TypeInContext(g.ctx) : g.f32;
 	bool taps = s->taps.kh > 0;
 	int64_t ldb = taps ? 0 : s->ldb;
+	g.direct = cg_gemm_direct(s);
 	GemmNest n = { .sxa = s->ta ? 1 : s->lda, .ska = s->ta ? s->lda : 1, .skb = s->tb ? 1 : ldb,
 		.sxb = s->tb ? ldb : 1 };
 	LLVMValueRef micro = cg_gemm_micro(&g);
@@ -426,7 +478,8 @@ LLVMValueRef cg_gemm_emit(LLVMModuleRef mod, const char *name, const CgGemmSpec 
 	GemmSrc ha = { n.ska, n.sxa, s->a_bf16, NULL, false };
 	GemmSrc hb = { n.skb, n.sxb, s->b_bf16, taps ? &s->taps : NULL, !s->tb };
 	n.pack_a = cg_gemm_pack(&g, "sinter_gemm_pack_a", isa->mr, &ha);
-	n.pack_b = cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, &hb);
+	n.pack_b = g.direct ? cg_gemm_tap_rows(&g, "sinter_gemm_rows_b", &s->taps)
+	                    : cg_gemm_pack(&g, "sinter_gemm_pack_b", g.nr, &hb);
 	n.panels = cg_gemm_panels(&g, micro);
 	int64_t na, nb, groups = cg_gemm_groups(s, isa, blk);
 	cg_gemm_blocks(s, isa, blk, &na, &nb);

@@ -61,6 +61,14 @@ CgGemmIsa cg_gemm_host_isa(void);
    SINTER_GEMM_TILE=8x48 or 14x32 forces one (tests, benchmarks). */
 CgGemmIsa cg_gemm_tile(CgGemmIsa isa, const CgGemmSpec *s);
 
+/* Whether the product reads B in place instead of packing it: a tapped B
+   whose stored rows are k (a convolution's forward and data gradient),
+   each k's row then NR contiguous floats of the image at an offset the
+   microkernel looks up (codegen/gemm.c); packing them would copy as many
+   floats as the microkernel reads, with as many stores.  f32 products
+   only; SINTER_GEMM_DIRECT=0 packs them as before (tests, benchmarks). */
+bool cg_gemm_direct(const CgGemmSpec *s);
+
 /* Blocking for isa from this machine's cache sizes: sysfs
    (/sys/devices/system/cpu/cpu0/cache), else sysconf, else defaults
    (SINTER_GEMM_KC, _MC, _NC override them for tuning runs).  Given a

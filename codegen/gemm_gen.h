@@ -24,6 +24,9 @@ typedef struct {
 	const CgGemmIsa *isa;
 	const CgGemmBlocking *blk;
 	int nr; /* isa->nv * isa->lanes */
+	bool direct; /* B is read in place, not packed: a tapped B whose stored rows are k (the
+	                microkernel loads each k's row from the image, at an offset that
+	                cg_gemm_tap_rows put in the B workspace) */
 } GemmGen;
 
 /* A counted loop [from, to) by step whose body is being emitted. */
@@ -145,5 +148,10 @@ typedef struct {
    kc long, from src as `how` says (r0: the first stored row of a tapped
    operand; 0 otherwise). */
 LLVMValueRef cg_gemm_pack(GemmGen *g, const char *name, int64_t R, const GemmSrc *how);
+
+/* rows(dst, src, kc, xeff, r0): for a B read in place (GemmGen.direct),
+   the offsets of the tapped rows r0 .. r0 + kc - 1, one i64 each, into
+   dst; src and xeff are unused (the signature is pack()'s). */
+LLVMValueRef cg_gemm_tap_rows(GemmGen *g, const char *name, const CgGemmTaps *t);
 
 #endif

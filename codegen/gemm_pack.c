@@ -32,6 +32,19 @@ static LLVMValueRef cg_gemm_tap_row(GemmGen *g, const CgGemmTaps *t, LLVMValueRe
 	return add(g, add(g, at, mul(g, u, t->rs)), v);
 }
 
+LLVMValueRef cg_gemm_tap_rows(GemmGen *g, const char *name, const CgGemmTaps *t)
+{
+	LLVMTypeRef pt[] = { g->ptr, g->ptr, g->i64, g->i64, g->i64 };
+	LLVMValueRef f = cg_gemm_function(g, name, pt, 5, true);
+	LLVMValueRef dst = LLVMGetParam(f, 0), kc = LLVMGetParam(f, 2), r0 = LLVMGetParam(f, 4);
+	GemmLoop kl;
+	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), kc, 1);
+	LLVMBuildStore(g->b, cg_gemm_tap_row(g, t, add(g, r0, k)), gep_t(g, g->i64, dst, k));
+	cg_gemm_loop_end(g, &kl);
+	LLVMBuildRetVoid(g->b);
+	return f;
+}
+
 /* The source offset of element (x, k) as `how` reads it. */
 static LLVMValueRef cg_gemm_src_at(GemmGen *g, const GemmSrc *how, LLVMValueRef r0, LLVMValueRef x, LLVMValueRef k)
 {

@@ -264,10 +264,16 @@ int64_t cg_gemm_host_split(const CgGemmSpec *s, int64_t parts)
 	return cg_gemm_split(s, &isa, &b, parts);
 }
 
+bool cg_gemm_direct(const CgGemmSpec *s)
+{
+	const char *env = getenv("SINTER_GEMM_DIRECT");
+	return s->taps.kh > 0 && !s->tb && !s->bf16 && !(env && !strcmp(env, "0"));
+}
+
 /* Sizes of the two packed blocks of one part, in elements (floats, or
    bf16 halves of a bf16 product, whose panels pad KC to an even count):
    A's (MC x KC, MC rounded up to whole MR panels) first, then B's at a
-   64-byte boundary.  A product on the pool holds cg_gemm_groups pairs. */
+   64-byte boundary (KC x NC, or KC offsets when B is read in place).  A product on the pool holds cg_gemm_groups pairs. */
 void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
 	int64_t *nb)
 {
@@ -279,7 +285,8 @@ void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlock
 	int64_t mc = rows < b->mc ? rows : b->mc;
 	int64_t nc = round_up(s->n, nr) < b->nc ? round_up(s->n, nr) : b->nc;
 	*na = round_up(mc * kc, line);
-	*nb = round_up(kc * nc, line);
+	/* B read in place: only its rows' offsets, an i64 each */
+	*nb = round_up(cg_gemm_direct(s) ? 2 * kc : kc * nc, line);
 }
 
 int64_t cg_gemm_workspace(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b)

@@ -16,11 +16,15 @@
  * fifth product runs again split over the runtime's thread pool and must
  * give the serial product's bits.  Then 60 tapped products (B read in
  * place from an image's taps, half of them in strided phase planes)
- * against their plain products.  The first
+ * against their plain products, each image ending where an unreadable page
+ * begins: a product that read past it (the in-place B's edge tiles) would
+ * fault.  The first
  * line says which ISA and tile ran (the FileCheck test tests/lit/gemm_isa.sh
  * checks the instructions of the others).
  */
 #include <cblas.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "codegen/codegen.h"
 #include "check.h"
@@ -110,6 +114,22 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 	gemm_run_free(&r);
 }
 
+/* A copy of the n floats at p that ends where a page no access may touch
+   begins; *base and *len are the mapping to unmap. */
+static float *guarded_copy(const float *p, size_t n, void **base, size_t *len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (n * sizeof *p + page - 1) / page * page;
+	*len = bytes + page;
+	*base = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*base == MAP_FAILED || mprotect((char *)*base + bytes, page, PROT_NONE) != 0) {
+		perror("test_gemm: mmap");
+		exit(1);
+	}
+	float *q = (float *)((char *)*base + bytes) - n;
+	memcpy(q, p, n * sizeof *p);
+	return q;
+}
+
 /*
  * A tapped product (CgGemmSpec.taps: B read in place from a padded image,
  * as runtime/conv_taps.c's convolutions do): its B materialized as a
@@ -159,7 +179,10 @@ static void taps_case(CgModule *jm, int idx)
 			continue;
 		float *c = alloc_f((size_t)(s.m * s.ldc)), *work = alloc_f((size_t)g.workspace / 4 + 16);
 		memcpy(c, c0, (size_t)(s.m * s.ldc) * sizeof *c);
-		g.fn(a, img, c, work);
+		void *map;
+		size_t maplen;
+		g.fn(a, guarded_copy(img, (size_t)(ch * plane), &map, &maplen), c, work);
+		munmap(map, maplen);
 		worst = 0;
 		for (int64_t i = 0; i < s.m; i++)
 			for (int64_t j = 0; j < s.n; j++) {
