@@ -3,7 +3,8 @@
  * every index of a parallel loop runs exactly once for sizes from 1 to a
  * million, results equal a serial loop bit for bit, nested and concurrent
  * calls neither deadlock nor lose work, the pool can be resized, work
- * really spreads over threads, and idle workers sleep instead of spinning.
+ * really spreads over threads, each thread runs its own share of a job's
+ * items first, and idle workers sleep instead of spinning.
  */
 #include "runtime/runtime.h"
 #include "tests/unit/check.h"
@@ -113,6 +114,31 @@ static void spread_fn(void *ctx, int64_t lo, int64_t hi)
 		nanosleep(&ms, NULL);
 }
 
+/* ---- homes: each thread runs its own share of the items first ---- */
+
+/* Items 0..3 with 2 threads: the caller's share is [0, 2), the worker's
+   [2, 4).  Item i holds (up to 5 s on a loaded machine) until item i ^ 2,
+   the same place in the other share, has begun: so both shares run at
+   once, and a thread that took an item of the other's share first (a
+   shared counter hands out 0 and 1 first) waits out the 5 s and is seen
+   in ran[]. */
+typedef struct {
+	pthread_t ran[4];
+	atomic_int begun[4];
+} Homes;
+
+static void homes_fn(void *ctx, int64_t lo, int64_t hi)
+{
+	Homes *h = ctx;
+	struct timespec ms = { 0, 1000000 };
+	for (int64_t i = lo; i < hi; i++) {
+		h->ran[i] = pthread_self();
+		atomic_store(&h->begun[i], 1);
+		for (int k = 0; k < 5000 && !atomic_load(&h->begun[i ^ 2]); k++)
+			nanosleep(&ms, NULL);
+	}
+}
+
 /* ---- concurrency: two threads calling at once ---- */
 
 static void *caller_thread(void *arg)
@@ -185,6 +211,15 @@ int main(void)
 	rt_parallel_for(16, spread_fn, &sp);
 	check(sp.nseen == 2, "pool_uses_workers", "%d distinct threads ran pieces with a pool of 2",
 	      (int)sp.nseen);
+
+	Homes hm = { 0 };
+	rt_parallel_for(4, homes_fn, &hm);
+	pthread_t me = pthread_self();
+	check(pthread_equal(hm.ran[0], me) && pthread_equal(hm.ran[1], me) && !pthread_equal(hm.ran[2], me) &&
+	          pthread_equal(hm.ran[2], hm.ran[3]),
+	      "pool_homes", "items 0-3 ran on %s, %s, %s, %s", pthread_equal(hm.ran[0], me) ? "caller" : "worker",
+	      pthread_equal(hm.ran[1], me) ? "caller" : "worker", pthread_equal(hm.ran[2], me) ? "caller" : "worker",
+	      pthread_equal(hm.ran[3], me) ? "caller" : "worker");
 
 	/* idle workers must block, not spin: no CPU time while the caller sleeps */
 	rt_pool_init(rt_pool_cores() > 2 ? rt_pool_cores() : 2);
