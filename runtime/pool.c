@@ -62,7 +62,7 @@ typedef struct {
 	void *ctx;
 	int64_t n;         /* items [0, n) */
 	int64_t piece;     /* items per piece */
-	int64_t home[MAX_THREADS + 1]; /* thread t's own items [home[t], home[t + 1]), whole pieces */
+	int64_t pieces;    /* pieces in all: ceil(n / piece) */
 	int threads;       /* the pool's threads when the job began */
 	uint64_t tag;      /* job number mod 2^16, the top bits of P.next[t].v */
 } Job;
@@ -111,6 +111,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* The first item of thread t's home: the t-th of j->threads even shares
+   of the pieces (t == j->threads: n). */
+static int64_t home_of(const Job *j, int t)
+{
+	int64_t at = j->pieces * t / j->threads * j->piece;
+	return at < j->n ? at : j->n;
+}
+
 /* Claims and runs pieces of job j until none is left (or j has ended):
    thread self's own items first, then the others' (self + 1, ...); true
    when this thread finished the job's last item. */
@@ -123,7 +131,7 @@ static bool run_pieces(const Job *j, int self, bool *ran)
 		_Atomic uint64_t *next = &P.next[t].v;
 		uint64_t v = atomic_load_explicit(next, memory_order_relaxed);
 		for (;;) {
-			int64_t lo = (int64_t)(v & INDEX_MASK), end = j->home[t + 1];
+			int64_t lo = (int64_t)(v & INDEX_MASK), end = home_of(j, t + 1);
 			if (v >> TAG_SHIFT != j->tag || lo >= end)
 				break;
 			int64_t hi = lo + j->piece < end ? lo + j->piece : end;
@@ -268,15 +276,10 @@ void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), v
 	P.gen++;
 	P.job = (Job){ .fn = fn, .ctx = ctx, .n = n, .piece = (n + pieces - 1) / pieces, .threads = P.nthreads,
 		.tag = P.gen & ((UINT64_C(1) << (64 - TAG_SHIFT)) - 1) };
-	/* thread t's own pieces: the t-th of P.nthreads even shares of them */
-	int64_t whole = (n + P.job.piece - 1) / P.job.piece;
-	for (int t = 0; t <= P.nthreads; t++) {
-		int64_t at = whole * t / P.nthreads * P.job.piece;
-		P.job.home[t] = at < n ? at : n;
-	}
+	P.job.pieces = (n + P.job.piece - 1) / P.job.piece;
 	atomic_store(&P.done, 0);
 	for (int t = 0; t < P.nthreads; t++)
-		atomic_store(&P.next[t].v, P.job.tag << TAG_SHIFT | (uint64_t)P.job.home[t]);
+		atomic_store(&P.next[t].v, P.job.tag << TAG_SHIFT | (uint64_t)home_of(&P.job, t));
 	Job j = P.job;
 	pthread_cond_broadcast(&P.wake);
 	pthread_mutex_unlock(&P.mu);
