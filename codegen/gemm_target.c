@@ -273,7 +273,8 @@ bool cg_gemm_direct(const CgGemmSpec *s)
 /* Sizes of the two packed blocks of one part, in elements (floats, or
    bf16 halves of a bf16 product, whose panels pad KC to an even count):
    A's (MC x KC, MC rounded up to whole MR panels) first, then B's at a
-   64-byte boundary (KC x NC, or KC offsets when B is read in place).  A product on the pool holds cg_gemm_groups pairs. */
+   64-byte boundary (KC x NC, or KC offsets when B is read in place).  A
+   product on the pool holds cg_gemm_groups pairs. */
 void cg_gemm_blocks(const CgGemmSpec *s, const CgGemmIsa *isa, const CgGemmBlocking *b, int64_t *na,
 	int64_t *nb)
 {

@@ -6,7 +6,7 @@
  * homes: consecutive kernels over the same images give each thread the
  * same images, whose data it wrote last and finds in its own caches (a
  * megabyte the other core wrote took 3.5 times as long to read on the Zen
- * 5 of docs/ARCHITECTURE.md, "Parallel loops").
+ * 5 of docs/ARCHITECTURE.md, "Parallel loops"; bench/core_handoff.c).
  *
  * Workers block on a condition variable between jobs, so an idle pool costs
  * no CPU; only the caller, waiting for the last piece of a job, polls for a
@@ -71,12 +71,13 @@ enum { TAG_SHIFT = 48 };
 #define INDEX_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
 
 /*
- * The one pool of the process.  P.next[t] packs the job's tag with the first
- * item of home t not yet handed out, so a worker that wakes late, after its job has
- * ended and the next one begun, fails to claim anything (the tag differs)
- * instead of running pieces of a job it has not seen: the caller need not
- * wait for workers that never got to its job, only for the job's items
- * (and, before the next job, for late workers to let go of the old one).
+ * The one pool of the process.  P.next[t] packs the job's tag with the
+ * first item of home t not yet handed out, so a worker that wakes late,
+ * after its job has ended and the next one begun, fails to claim anything
+ * (the tag differs) instead of running pieces of a job it has not seen:
+ * the caller need not wait for workers that never got to its job, only for
+ * the job's items (and, before the next job, for late workers to let go of
+ * the old one).
  */
 static struct {
 	pthread_mutex_t mu;        /* guards gen, job and stop; done's wake-up */
