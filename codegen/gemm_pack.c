@@ -140,6 +140,109 @@ static void cg_gemm_transpose(GemmGen *g, LLVMValueRef *v, int L)
 	}
 }
 
+/* The store of a short vector v to dst + at (elements of v's type), the
+   first n lanes only when n < L (a constant mask). */
+static void cg_gemm_store_lanes(GemmGen *g, LLVMValueRef v, LLVMValueRef to, int n, int L, unsigned align)
+{
+	if (n == L) {
+		LLVMSetAlignment(LLVMBuildStore(g->b, v, to), align);
+		return;
+	}
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), over[] = { LLVMTypeOf(v), g->ptr };
+	LLVMValueRef on[L];
+	for (int l = 0; l < L; l++)
+		on[l] = LLVMConstInt(LLVMInt1TypeInContext(g->ctx), l < n, false);
+	LLVMValueRef sa[] = { v, to, LLVMConstInt(i32, align, false), LLVMConstVector(on, (unsigned)L) };
+	cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
+}
+
+/* n consecutive source elements at src + at as n bf16 (<n x i16>): f32
+   rounded as rt_bf16_from_f32 does (cg_bf16_bits), bf16 bits as they are. */
+static LLVMValueRef cg_gemm_load_bf16(GemmGen *g, LLVMValueRef src, LLVMValueRef at, int n, bool src_bf16)
+{
+	LLVMTypeRef t = LLVMVectorType(src_bf16 ? g->elt : g->f32, (unsigned)n);
+	LLVMValueRef v = LLVMBuildLoad2(g->b, t, gep_t(g, src_bf16 ? g->elt : g->f32, src, at), "");
+	LLVMSetAlignment(v, src_bf16 ? 2 : 4);
+	return src_bf16 ? v : cg_bf16_bits(g->b, v);
+}
+
+/*
+ * Panel p of a bf16 pack() from a source in rows of one k each (sx == 1:
+ * A transposed, B not): per pair of k, each run of L of the panel's R
+ * values is loaded from both rows, rounded to bf16 and interleaved into
+ * the 2L halfwords (x, k) (x, k+1) the microkernel reads, one store.  An
+ * odd kc's last k goes through the nest, which pairs it with a zero.
+ */
+static void cg_gemm_pack_pairs_x(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef p,
+	int64_t R, const GemmSrc *how)
+{
+	int L = g->isa->lanes;
+	LLVMValueRef kp = cg_gemm_kpad(g, kc), even = LLVMBuildAnd(g->b, kc, ci(g, -2), "");
+	GemmLoop kl;
+	LLVMValueRef k = cg_gemm_loop(g, &kl, ci(g, 0), even, 2);
+	LLVMValueRef base = add(g, mul(g, LLVMBuildNSWMul(g->b, p, kp, ""), R), mul(g, k, R));
+	for (int64_t r0 = 0; r0 < R; r0 += L) {
+		int n = R - r0 < L ? (int)(R - r0) : L, sel[2 * L];
+		LLVMValueRef x = add(g, mul(g, p, R), ci(g, r0));
+		LLVMValueRef v0 = cg_gemm_load_bf16(g, src, cg_gemm_src_at(g, how, NULL, x, k), n, how->src_bf16);
+		LLVMValueRef v1 = cg_gemm_load_bf16(g, src, cg_gemm_src_at(g, how, NULL, x, add(g, k, ci(g, 1))), n,
+			how->src_bf16);
+		for (int l = 0; l < 2 * n; l++)
+			sel[l] = l / 2 + (l % 2) * n;
+		LLVMValueRef w = cg_gemm_shuffle(g, v0, v1, sel, 2 * n);
+		LLVMSetAlignment(LLVMBuildStore(g->b, w, gep_t(g, g->elt, dst, add(g, base, ci(g, 2 * r0)))), 2);
+	}
+	cg_gemm_loop_end(g, &kl);
+	cg_gemm_pack_nest(g, dst, src, kc, NULL, p, R, how, NULL, false, even);
+}
+
+/*
+ * Panel p of a bf16 pack() from a source whose k is contiguous (sk == 1:
+ * A not transposed, B transposed).  A pair of k is one 32-bit word of the
+ * panel, so this is cg_gemm_pack_panel's transpose on words: per 2L
+ * consecutive k, each of L rows gives L words (its 2L values rounded to
+ * bf16, in k order), the L x L words are transposed in registers, and
+ * each pair's R words are one store.  The k past the last 2L go through
+ * the nest.
+ */
+static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef p,
+	int64_t R, const GemmSrc *how)
+{
+	int L = g->isa->lanes, seq[2 * L];
+	for (int l = 0; l < 2 * L; l++)
+		seq[l] = l;
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), words = LLVMVectorType(i32, (unsigned)L);
+	LLVMValueRef kp = cg_gemm_kpad(g, kc);
+	LLVMValueRef whole = mul(g, LLVMBuildSDiv(g->b, kc, ci(g, 2 * L), ""), 2 * L);
+	GemmLoop kl;
+	LLVMValueRef k0 = cg_gemm_loop(g, &kl, ci(g, 0), whole, 2 * L);
+	/* the panel's first word of pair k0/2 (kp even: the panel starts on a word) */
+	LLVMValueRef base = add(g, mul(g, LLVMBuildNSWMul(g->b, p, LLVMBuildAShr(g->b, kp, ci(g, 1), ""), ""), R),
+		mul(g, LLVMBuildAShr(g->b, k0, ci(g, 1), ""), R));
+	for (int64_t r0 = 0; r0 < R; r0 += L) {
+		LLVMValueRef v[L];
+		int n = R - r0 < L ? (int)(R - r0) : L;
+		for (int l = 0; l < L; l++) {
+			if (l >= n) {
+				v[l] = LLVMConstNull(words);
+				continue;
+			}
+			LLVMValueRef at = cg_gemm_src_at(g, how, NULL, add(g, mul(g, p, R), ci(g, r0 + l)), k0), w;
+			if (how->src_bf16)
+				w = cg_gemm_load_bf16(g, src, at, 2 * L, true);
+			else
+				w = cg_gemm_shuffle(g, cg_gemm_load_bf16(g, src, at, L, false),
+					cg_gemm_load_bf16(g, src, add(g, at, ci(g, L)), L, false), seq, 2 * L);
+			v[l] = LLVMBuildBitCast(g->b, w, words, "");
+		}
+		cg_gemm_transpose(g, v, L);
+		for (int j = 0; j < L; j++)
+			cg_gemm_store_lanes(g, v[j], gep_t(g, i32, dst, add(g, base, ci(g, j * R + r0))), n, L, 4);
+	}
+	cg_gemm_loop_end(g, &kl);
+	cg_gemm_pack_nest(g, dst, src, kc, NULL, p, R, how, NULL, false, whole);
+}
+
 /*
  * Panel p of pack() when k is the source's contiguous axis (sk == 1: A
  * not transposed, B transposed) of an f32 product: the nest would read
@@ -155,12 +258,19 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 {
 	int L = g->isa->lanes;
 	/* k contiguous: sk 1 and rows along x (strided, or a tapped operand's rows) */
-	if (how->sk != 1 || (how->sx == 1 && !how->taps) || (how->taps && how->rows_k) || g->s->bf16 || L < 4) {
+	bool k_rows = how->sk == 1 && (how->sx != 1 || how->taps) && !(how->taps && how->rows_k);
+	if (g->s->bf16 && !clamped && !how->taps && L >= 4 && (k_rows || how->sx == 1)) {
+		if (k_rows)
+			cg_gemm_pack_pairs_k(g, dst, src, kc, p, R, how);
+		else
+			cg_gemm_pack_pairs_x(g, dst, src, kc, p, R, how);
+		return;
+	}
+	if (!k_rows || g->s->bf16 || L < 4) {
 		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, row0, clamped, ci(g, 0));
 		return;
 	}
-	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), over[] = { g->vec, g->ptr };
-	LLVMValueRef align = LLVMConstInt(i32, 4, false), zero = LLVMConstNull(g->vec);
+	LLVMValueRef zero = LLVMConstNull(g->vec);
 	LLVMValueRef whole = mul(g, LLVMBuildSDiv(g->b, kc, ci(g, L), ""), L);
 	GemmLoop kl;
 	LLVMValueRef k0 = cg_gemm_loop(g, &kl, ci(g, 0), whole, L);
@@ -183,22 +293,10 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 				v[l] = LLVMBuildSelect(g->b, ok, v[l], zero, "");
 		}
 		cg_gemm_transpose(g, v, L);
-		LLVMValueRef mask = NULL;
-		if (n < L) {
-			LLVMValueRef on[L];
-			for (int l = 0; l < L; l++)
-				on[l] = LLVMConstInt(LLVMInt1TypeInContext(g->ctx), l < n, false);
-			mask = LLVMConstVector(on, (unsigned)L);
-		}
 		for (int k = 0; k < L; k++) {
 			LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), add(g, k0, ci(g, k))), R),
 				ci(g, r0));
-			LLVMValueRef to = gep(g, dst, at);
-			if (mask) {
-				LLVMValueRef sa[] = { v[k], to, align, mask };
-				cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
-			} else
-				LLVMSetAlignment(LLVMBuildStore(g->b, v[k], to), 4);
+			cg_gemm_store_lanes(g, v[k], gep(g, dst, at), n, L, 4);
 		}
 	}
 	cg_gemm_loop_end(g, &kl);

@@ -87,11 +87,19 @@ CgGemmIsa cg_gemm_host_isa(void)
 		LLVMDisposeMessage(feat);
 		known = true;
 	}
+	/* SINTER_GEMM_ISA=avx2 or sse: the kernels of a narrower vector ISA
+	   than the host's, never a wider one (tests run the narrower kernels'
+	   packing and tiles where the host has more) */
+	const char *narrow = getenv("SINTER_GEMM_ISA");
+	CgGemmIsa r = isa;
+	if (narrow && !strcmp(narrow, "avx2") && isa.kind == CG_GEMM_AVX512)
+		r = cg_gemm_isa("haswell", NULL);
+	else if (narrow && !strcmp(narrow, "sse") && isa.kind != CG_GEMM_SCALAR)
+		r = cg_gemm_isa("x86-64", NULL);
 	/* SINTER_GEMM_BF16=widen: bf16 products through the FMA fallback even
 	   where the CPU has vdpbf16ps (tests compare the two, bench times it) */
 	const char *bf = getenv("SINTER_GEMM_BF16");
-	CgGemmIsa r = isa;
-	r.dpbf16 = isa.dpbf16 && !(bf && !strcmp(bf, "widen"));
+	r.dpbf16 = r.dpbf16 && !(bf && !strcmp(bf, "widen"));
 	return r;
 }
 

@@ -6,7 +6,9 @@
  * block's edges, both transposes, wide leading dimensions, alpha and
  * accumulation into C.  The first 240 run the host's kernel (vdpbf16ps
  * where the CPU has AVX512-BF16), the last 60 the widening FMA fallback
- * (SINTER_GEMM_BF16=widen), which is what a CPU without it runs.
+ * (SINTER_GEMM_BF16=widen), which is what a CPU without it runs: 30 of
+ * them the host's tile, 20 AVX2's and 10 SSE's (SINTER_GEMM_ISA, where the
+ * host has more), whose packing runs in 8 and 4 lanes.
  *
  * Each product is checked twice:
  * - against a naive double-precision product of the bf16-rounded
@@ -32,7 +34,7 @@
 #include "check.h"
 #include "gemm_cases.h"
 
-enum { CASES = 300, WIDEN_FROM = 240 };
+enum { CASES = 300, WIDEN_FROM = 240, AVX2_FROM = 270, SSE_FROM = 290 };
 
 static float bf(float x)
 {
@@ -121,7 +123,7 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 	snprintf(name, sizeof name, "bf16 gemm %d: m %lld n %lld k %lld%s%s ld %lld %lld %lld alpha %g%s%s", idx,
 		(long long)s->m, (long long)s->n, (long long)s->k, s->ta ? " ta" : "", s->tb ? " tb" : "",
 		(long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->alpha, s->accumulate ? " acc" : "",
-		idx >= WIDEN_FROM ? " widened" : "");
+		idx >= SSE_FROM ? " widened sse" : idx >= AVX2_FROM ? " widened avx2" : idx >= WIDEN_FROM ? " widened" : "");
 	CgGemm g;
 	char err[512], nb[240];
 	snprintf(nb, sizeof nb, "%s bits", name);
@@ -215,6 +217,8 @@ int main(void)
 	for (int idx = 0; idx < CASES; idx++) {
 		if (idx == WIDEN_FROM)
 			setenv("SINTER_GEMM_BF16", "widen", 1);
+		if (idx == AVX2_FROM || idx == SSE_FROM)
+			setenv("SINTER_GEMM_ISA", idx == AVX2_FROM ? "avx2" : "sse", 1);
 		/* powers of two: alpha's product is exact (see emulate) */
 		static const float alphas[] = { 1.0f, 1.0f, 0.5f, -2.0f };
 		CgGemmSpec s = random_spec(medge, sizeof medge / sizeof *medge, nedge, sizeof nedge / sizeof *nedge, kedge,
@@ -224,6 +228,7 @@ int main(void)
 		run_case(jm, &s, idx);
 	}
 	unsetenv("SINTER_GEMM_BF16");
+	unsetenv("SINTER_GEMM_ISA");
 	run_nan(jm);
 	cg_jit_free(jm);
 	return nfail != 0;
