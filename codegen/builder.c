@@ -117,7 +117,7 @@ LLVMValueRef cg_loop_begin(Cg *g, Loop *L, int64_t n)
 	L->n = n;
 	L->nv = NULL;
 	L->width = 0;
-	L->short_trip = false;
+	L->interleave = 0;
 	L->pre = LLVMGetInsertBlock(g->b);
 	L->body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
 	LLVMBuildBr(g->b, L->body);
@@ -159,16 +159,15 @@ void cg_loop_end(Cg *g, Loop *L)
 	LLVMValueRef br = LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, L->nv ? L->nv : cg_i64(g, L->n), ""), L->body, exit);
 	if (L->width > 0) {
 		/* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 width}
-		   [, !{"llvm.loop.interleave.count", i32 1}]}: LLVM would otherwise
-		   run 4 vectors per iteration, more than a short loop has */
+		   [, !{"llvm.loop.interleave.count", i32 interleave}]} */
 		LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx);
 		LLVMMetadataRef self = LLVMTemporaryMDNode(g->ctx, NULL, 0);
 		LLVMMetadataRef w[2] = { LLVMMDStringInContext2(g->ctx, "llvm.loop.vectorize.width", 25),
 			LLVMValueAsMetadata(LLVMConstInt(i32, (unsigned)L->width, 0)) };
 		LLVMMetadataRef ic[2] = { LLVMMDStringInContext2(g->ctx, "llvm.loop.interleave.count", 26),
-			LLVMValueAsMetadata(LLVMConstInt(i32, 1, 0)) };
+			LLVMValueAsMetadata(LLVMConstInt(i32, (unsigned)L->interleave, 0)) };
 		LLVMMetadataRef ops[3] = { self, LLVMMDNodeInContext2(g->ctx, w, 2), LLVMMDNodeInContext2(g->ctx, ic, 2) };
-		LLVMMetadataRef id = LLVMMDNodeInContext2(g->ctx, ops, L->short_trip ? 3 : 2);
+		LLVMMetadataRef id = LLVMMDNodeInContext2(g->ctx, ops, L->interleave > 0 ? 3 : 2);
 		LLVMMetadataReplaceAllUsesWith(self, id);
 		LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "llvm.loop", 9), LLVMMetadataAsValue(g->ctx, id));
 	}

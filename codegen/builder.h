@@ -71,7 +71,8 @@ typedef struct {
 	int64_t n;
 	LLVMValueRef nv; /* the bound when only known at run time (cg_loop_begin_n), else NULL */
 	int width; /* vector lanes asked of LLVM's vectorizer, 0 = its own choice (set after cg_loop_begin) */
-	bool short_trip; /* with width: no interleaving, one vector per iteration (loops of a few vectors) */
+	int interleave; /* with width: vectors per iteration asked of LLVM, 0 = its own choice (it takes 4,
+	                   more than a loop of a few vectors has) */
 } Loop;
 
 LLVMTypeRef cg_elem_type(Cg *g, DType dt);

@@ -11,8 +11,8 @@
  * (CgGemmSpec.epi, gemm.c).  The epilogue reads the tile back while it is
  * in L1, computes every member at its points and stores what leaves the
  * kernel; the product is never walked again from memory.  A tile's points
- * run as the column walk would run them, row by row, each row one vector
- * loop over the tile's columns; a reduction's column accumulates its rows
+ * run as the column walk would run them, row by row, each row vector
+ * loops over the tile's columns; a reduction's column accumulates its rows
  * in increasing order (the GEMM finishes its row blocks in order, and on
  * the pool it cuts such a product into columns only, CgGemmSpec.epi_cols,
  * so one column belongs to one part), so the results are bitwise those
@@ -108,7 +108,7 @@ static void tile_body(Fk *f, LLVMValueRef fn, unsigned first)
 		if (is_red(nd))
 			f->accum[i] = cg_scratch_at(g, f->accoff[i]);
 	}
-	Loop rows, cols;
+	Loop rows;
 	LLVMValueRef row = LLVMBuildNUWAdd(g->b, i0, cg_loop_begin_n(g, &rows, mr), "");
 	/* X's leading coordinates of the row, then each access at (row, j0) */
 	LLVMValueRef c[MAX_RANK], rest = row;
@@ -126,16 +126,38 @@ static void tile_body(Fk *f, LLVMValueRef fn, unsigned first)
 			if (f->acc[k].st[a])
 				base[k] = LLVMBuildAdd(g->b, base[k], LLVMBuildMul(g->b, c[a], cg_i64(g, f->acc[k].st[a]), ""), "");
 	}
-	LLVMValueRef col = cg_loop_begin_n(g, &cols, nr);
-	cols.width = cg_fused_lanes();
-	cols.short_trip = true; /* nr <= NR: a tile row is two vectors (AVX-512) */
-	for (int k = 0; k < f->nacc; k++) {
-		int64_t s = f->acc[k].st[rank - 1];
-		f->idx[k] = !s ? base[k] : LLVMBuildAdd(g->b, base[k], s == 1 ? col : LLVMBuildMul(g->b, col, cg_i64(g, s), ""), "");
+	/*
+	 * A tile row is NR / L vectors (two of the 14x32 tile's, three of the
+	 * 8x48's).  Its whole pairs of vectors run two per iteration: the
+	 * members' arithmetic is one long chain per vector (a GELU's is some
+	 * 70 operations deep), and LLVM interleaves the two chains of an
+	 * iteration, where one vector per iteration left the core waiting on
+	 * each.  What is left (the 8x48's third vector, an edge tile's last
+	 * columns) runs one vector per iteration.
+	 */
+	int lanes = cg_fused_lanes();
+	LLVMValueRef pairs = LLVMBuildAnd(g->b, nr, cg_i64(g, -2 * lanes), "");
+	for (int part = 0; part < 2; part++) {
+		LLVMValueRef from = part ? pairs : cg_i64(g, 0), n = part ? LLVMBuildSub(g->b, nr, pairs, "") : pairs;
+		LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "cols");
+		LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "cols_done");
+		LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, n, cg_i64(g, 0), ""), run, next);
+		LLVMPositionBuilderAtEnd(g->b, run);
+		Loop cols;
+		LLVMValueRef col = LLVMBuildNUWAdd(g->b, from, cg_loop_begin_n(g, &cols, n), "");
+		cols.width = lanes;
+		cols.interleave = part ? 1 : 2;
+		for (int k = 0; k < f->nacc; k++) {
+			int64_t s = f->acc[k].st[rank - 1];
+			f->idx[k] = !s ? base[k]
+			               : LLVMBuildAdd(g->b, base[k], s == 1 ? col : LLVMBuildMul(g->b, col, cg_i64(g, s), ""), "");
+		}
+		int pass = 0;
+		cg_fused_point(f, &pass);
+		cg_loop_end(g, &cols);
+		LLVMBuildBr(g->b, next);
+		LLVMPositionBuilderAtEnd(g->b, next);
 	}
-	int pass = 0;
-	cg_fused_point(f, &pass);
-	cg_loop_end(g, &cols);
 	cg_loop_end(g, &rows);
 	LLVMBuildRetVoid(g->b);
 }
