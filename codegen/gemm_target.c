@@ -199,21 +199,27 @@ CgGemmBlocking cg_gemm_blocking(const CgGemmIsa *isa, const CgGemmSpec *s)
 	int64_t l1 = b.l1 ? b.l1 : 32 << 10, l2 = b.l2 ? b.l2 : 512 << 10;
 	int64_t l3 = b.l3 ? (b.l3 < (32 << 20) ? b.l3 : 32 << 20) : 8 << 20;
 	int64_t nr = (int64_t)isa->nv * isa->lanes, mr = isa->mr;
+	/* Bytes of a packed element: a bf16 product's panels hold 2, so its
+	   blocks go twice as deep in K for the same bytes. */
+	int64_t esize = s && s->bf16 ? 2 : 4;
 	/* KC: the B micro-panel (KC x NR) streams through every A panel of the
 	   block, so it should take about half of L1, leaving the rest to the A
 	   micro-panel and C's tile; a multiple of 8 keeps panels aligned. */
-	b.kc = clamp64(l1 / 2 / (nr * 4) / 8 * 8, 64, 1024);
+	b.kc = clamp64(l1 / 2 / (nr * esize) / 8 * 8, 64, 1024);
 	b.kc = cg_gemm_env("SINTER_GEMM_KC", b.kc);
 	/* MC: the packed A block (MC x KC) in half of L2, a multiple of MR. */
-	b.mc = clamp64(l2 / 2 / (b.kc * 4) / mr * mr, mr, 4096 / mr * mr);
+	b.mc = clamp64(l2 / 2 / (b.kc * esize) / mr * mr, mr, 4096 / mr * mr);
 	if (getenv("SINTER_GEMM_MC"))
 		b.mc = clamp64(cg_gemm_env("SINTER_GEMM_MC", b.mc) / mr * mr, mr, 1 << 16);
 	/* NC: the packed B block (KC x NC) in half of the L3 share. */
-	b.nc = clamp64(l3 / 2 / (b.kc * 4) / nr * nr, nr, 8192 / nr * nr);
+	b.nc = clamp64(l3 / 2 / (b.kc * esize) / nr * nr, nr, 8192 / nr * nr);
 	if (getenv("SINTER_GEMM_NC"))
 		b.nc = clamp64(cg_gemm_env("SINTER_GEMM_NC", b.nc) / nr * nr, nr, 1 << 16);
 	if (s) {
-		b.kc = cg_gemm_even(s->k, b.kc, 8);
+		/* a bf16 block in whole runs of 2L k (L pairs), which its packing
+		   transposes in registers (gemm_pack.c); the rest goes element by
+		   element */
+		b.kc = cg_gemm_even(s->k, b.kc, s->bf16 ? 2 * isa->lanes : 8);
 		b.mc = cg_gemm_even(s->m, b.mc, mr);
 		b.nc = cg_gemm_even(s->n, b.nc, nr);
 	}

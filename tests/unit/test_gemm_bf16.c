@@ -26,8 +26,8 @@
  * Every second case runs again with A, B or both stored as bf16 bits
  * (CgGemmSpec.a_bf16, b_bf16), rounded once from the same data: the same
  * bits as the f32 operands give, with the same workspace.
- * Then a NaN operand gives NaN (rounding keeps NaN NaN), and the packed
- * panels take exactly half the f32 product's workspace.
+ * Then a NaN operand gives NaN (rounding keeps NaN NaN), and the blocks go
+ * twice as deep in K as the f32 product's in the same workspace bytes.
  */
 #include "codegen/codegen.h"
 #include "runtime/runtime.h"
@@ -206,9 +206,10 @@ int main(void)
 	if (!check(cg_gemm_compile(jm, &probe, &g, err, sizeof err) && cg_gemm_compile(jm, &probe32, &g32, err,
 			   sizeof err), "bf16 gemm probe", "%s", err))
 		return 1;
-	/* the same blocking, panels of half the bytes */
-	check(g.workspace * 2 == g32.workspace && g.kc == g32.kc, "bf16 gemm panels half the bytes",
-		"bf16 workspace %lld bytes, f32 %lld", (long long)g.workspace, (long long)g32.workspace);
+	/* panels of half the bytes: blocks twice as deep in K, the same workspace */
+	check(g.workspace == g32.workspace && g.kc == 2 * g32.kc, "bf16 gemm blocks twice as deep",
+		"bf16 workspace %lld bytes, kc %lld; f32 %lld bytes, kc %lld", (long long)g.workspace, (long long)g.kc,
+		(long long)g32.workspace, (long long)g32.kc);
 	printf("# isa %s, tile %dx%d, kc %lld, bf16 %s\n", g.isa, g.mr, g.nr, (long long)g.kc,
 		g.dpbf16 ? "by vdpbf16ps (then widened from case 240)" : "widened to f32 FMAs");
 	const int64_t medge[] = { 1, 2, 3, 5, 7, 13, g.mr - 1, g.mr, g.mr + 1, 2 * g.mr + 1, 97 };
