@@ -70,7 +70,8 @@ static void products(const Region *r, int v, Products *p)
 				bool in_call = k == RT_ATTN_S || (fwd ? k == RT_ATTN_PV : k != RT_ATTN_PV);
 				RtAttnProduct q = rt_attention_product(&ga, (RtAttnProd)k, ni, nj);
 				p->s[k][si][sj] = (CgGemmSpec){ .m = q.m, .n = q.n, .k = q.k, .ta = q.ta, .tb = q.tb,
-					.lda = q.lda, .ldb = q.ldb, .ldc = q.ldc, .alpha = q.alpha, .accumulate = q.acc };
+					.lda = q.lda, .ldb = q.ldb, .ldc = q.ldc, .alpha = q.alpha, .accumulate = q.acc,
+					.bf16 = ga.bf16 != 0 };
 				/* sinter's GEMM takes sizes of at least 1 */
 				p->used[k][si][sj] = in_call && p->tiles[si][sj] > 0 && q.m > 0 && q.n > 0 && q.k > 0;
 				p->own[k][si][sj] = p->used[k][si][sj] &&
@@ -146,11 +147,11 @@ void cg_attention(Cg *g, int v)
 {
 	const Region *r = g->r;
 	RtAttn ga = ir_attention_of(r, v);
-	LLVMValueRef f[15] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
+	LLVMValueRef f[16] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
 		LLVMConstReal(g->f64, ga.scale), cg_i64(g, ga.x_b), cg_i64(g, ga.x_h), cg_i64(g, ga.x_row),
 		cg_i64(g, ga.dx_part), cg_i64(g, ga.o_b), cg_i64(g, ga.o_h), cg_i64(g, ga.o_row), cg_i64(g, ga.l_h),
-		cg_i64(g, ga.l_off) };
-	LLVMValueRef geom = cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 15, 0), "attn");
+		cg_i64(g, ga.l_off), cg_i64(g, ga.bf16) };
+	LLVMValueRef geom = cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 16, 0), "attn");
 	const Node *nd = &r->node[v];
 	bool fwd = nd->op == OP_ATTENTION, packed = ir_attention_packed(r, v);
 	int nx = packed ? 1 : 3, nseg = fwd ? nx + 1 : nx + 3;

@@ -165,11 +165,11 @@ RtAttn ir_attention_of(const Region *r, int v)
 {
 	const Node *n = &r->node[v];
 	const Type *q = &r->node[ir_operand(r, v, 0)].type;
-	int64_t H = n->ia[1];
+	int64_t H = n->ia[1], bf16 = attr_int(n, AS_IA2) != 0;
 	if (H > 0) { /* x [B, T, 3C], o [B, T, C + H] */
 		int64_t B = q->dim[0], T = q->dim[1], C = q->dim[2] / 3, D = C / H;
 		RtAttn g = { B, H, T, D, n->ia[0] != 0, n->f, .x_b = T * 3 * C, .x_h = D, .x_row = 3 * C, .dx_part = C,
-			.o_b = T * (C + H), .o_h = D, .o_row = C + H, .l_h = 1, .l_off = C };
+			.o_b = T * (C + H), .o_h = D, .o_row = C + H, .l_h = 1, .l_off = C, .bf16 = bf16 };
 		return g;
 	}
 	/* q, k, v [B, H, T, D]; o [B, H, T, D + 1]; the gradient [3, B, H, T, D] */
@@ -177,7 +177,7 @@ RtAttn ir_attention_of(const Region *r, int v)
 	H = q->dim[1];
 	RtAttn g = { B, H, T, D, n->ia[0] != 0, n->f, .x_b = H * T * D, .x_h = T * D, .x_row = D,
 		.dx_part = B * H * T * D, .o_b = H * T * (D + 1), .o_h = T * (D + 1), .o_row = D + 1, .l_h = T * (D + 1),
-		.l_off = D };
+		.l_off = D, .bf16 = bf16 };
 	return g;
 }
 
@@ -281,9 +281,37 @@ static void qkv_of(const Region *r, int v, const RtAttn *g, Tensor *const *in, i
 						 : (const float *)in[k]->data + off;
 }
 
+/*
+ * --precision=bf16's attention (A_BF16, passes/precision.c): the runtime's
+ * kernel itself, which rounds each tile product's operands to bf16 where
+ * the generated code does (runtime/attention.c; the rounded values of an
+ * online softmax's unnormalized probabilities are not those of the
+ * normalized ones this file's reference computes).
+ */
+static void runtime_call(const Region *r, int v, const RtAttn *g, Tensor *const *in, Tensor *out)
+{
+	const Node *n = &r->node[v];
+	int nx = n_qkv(n);
+	bool grad = n->op == OP_ATTENTION_GRAD;
+	const float *x[3];
+	for (int k = 0; k < 3; k++)
+		x[k] = ir_attention_packed(r, v) ? (const float *)in[0]->data + k * g->dx_part : (const float *)in[k]->data;
+	const int32_t *seg = n->narg == (grad ? nx + 3 : nx + 1) ? in[n->narg - 1]->data : NULL;
+	float *work = xmalloc((size_t)rt_attention_work(g));
+	if (grad)
+		rt_attention_grad(g, x[0], x[1], x[2], in[nx]->data, in[nx + 1]->data, seg, out->data, work, NULL, NULL);
+	else
+		rt_attention(g, x[0], x[1], x[2], seg, out->data, work, NULL, NULL);
+	free(work);
+}
+
 KERNEL(ik_attention)
 {
 	RtAttn g = ir_attention_of(r, v);
+	if (g.bf16) {
+		runtime_call(r, v, &g, in, out);
+		return;
+	}
 	int64_t T = g.t, D = g.d, lo = g.o_row;
 	const int32_t *seg = r->node[v].narg == n_qkv(&r->node[v]) + 1 ? in[r->node[v].narg - 1]->data : NULL;
 	double *p = xmalloc((size_t)(T * T + T) * sizeof *p), *lse = p + T * T;
@@ -310,6 +338,10 @@ KERNEL(ik_attention)
 KERNEL(ik_attention_grad)
 {
 	RtAttn g = ir_attention_of(r, v);
+	if (g.bf16) {
+		runtime_call(r, v, &g, in, out);
+		return;
+	}
 	int64_t T = g.t, D = g.d, lx = g.x_row, lo = g.o_row, nx = n_qkv(&r->node[v]);
 	const int32_t *seg = r->node[v].narg == nx + 3 ? in[nx + 2]->data : NULL;
 	double *p = xmalloc((size_t)(2 * T * T + T) * sizeof *p), *ds = p + T * T, *lse = ds + T * T;

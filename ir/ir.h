@@ -196,7 +196,8 @@ enum {
 	A_WINDOW = 1 << 18,    /* {window}: pooling's kh, kw, sh, sw, ph, pw, ia[0..6) */
 	A_CAUSAL = 1 << 19,    /* {causal}: attention's causal mask, ia[0] */
 	A_SCALE = 1 << 20,     /* {scale}: attention's score scale, f */
-	A_BF16 = 1 << 21,      /* {bf16}: matmul with bf16 operands, f32 accumulation, ia[2] (passes/precision.c) */
+	A_BF16 = 1 << 21,      /* {bf16}: matmul's or attention's products with bf16 operands, f32
+	                          accumulation, ia[2] (passes/precision.c) */
 	A_HEADS = 1 << 22,     /* {heads}: attention's packed form and its number of heads, ia[1] */
 	ATTR_BITS = 23
 };

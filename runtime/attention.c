@@ -120,6 +120,26 @@ typedef struct {
 	void *gw;
 } Ctx;
 
+/* A bf16 tile product where no generated kernel is handed in (the
+   interpreter's --precision=bf16): each operand rounded with
+   rt_bf16_from_f32, the exact products summed in f32 in k order, where
+   the generated kernel sums pairs of k per K block (the same values up to
+   the order of the f32 sums). */
+static void tile_gemm_bf16(const RtAttnProduct *d, const float *a, const float *b, float *c)
+{
+	for (int64_t i = 0; i < d->m; i++)
+		for (int64_t j = 0; j < d->n; j++) {
+			float s = 0;
+			for (int64_t k = 0; k < d->k; k++) {
+				float x = d->ta ? a[k * d->lda + i] : a[i * d->lda + k];
+				float y = d->tb ? b[j * d->ldb + k] : b[k * d->ldb + j];
+				s += rt_bf16_to_f32(rt_bf16_from_f32(x)) * rt_bf16_to_f32(rt_bf16_from_f32(y));
+			}
+			float *to = c + i * d->ldc + j;
+			*to = d->alpha * s + (d->acc ? *to : 0.0f);
+		}
+}
+
 /* Product p of a tile of ni rows and nj keys: c = alpha a b (+ c). */
 static void tile_gemm(const Ctx *x, RtAttnProd p, int64_t ni, int64_t nj, const float *a, const float *b, float *c)
 {
@@ -129,6 +149,10 @@ static void tile_gemm(const Ctx *x, RtAttnProd p, int64_t ni, int64_t nj, const 
 		return;
 	}
 	RtAttnProduct d = rt_attention_product(x->g, p, ni, nj);
+	if (x->g->bf16) {
+		tile_gemm_bf16(&d, a, b, c);
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, d.ta ? CblasTrans : CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, (int)d.m,
 		(int)d.n, (int)d.k, d.alpha, a, (int)d.lda, b, (int)d.ldb, d.acc ? 1.0f : 0.0f, c, (int)d.ldc);
 }

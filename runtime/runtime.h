@@ -388,7 +388,7 @@ void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, f
    floats, so that one kernel serves both forms of the op (ir/attention.c):
    q, k, v f32[b, h, t, d] each, or one f32[b, t, 3 h d] with q, k, v side
    by side and the heads in each, as a GPT's qkv product makes them.
-   Generated code passes it as a constant {i64 x 5, double, i64 x 9}. */
+   Generated code passes it as a constant {i64 x 5, double, i64 x 10}. */
 typedef struct {
 	int64_t b, h, t, d, causal;
 	double scale;
@@ -399,6 +399,9 @@ typedef struct {
 	/* o and do: row r of (i, j) at i o_b + j o_h + r o_row (y, d floats),
 	   its log-sum-exp at i o_b + j l_h + l_off + r o_row */
 	int64_t o_b, o_h, o_row, l_h, l_off;
+	/* 1: the tile products take bf16 operands (each rounded with
+	   rt_bf16_from_f32) and sum in f32, --precision=bf16's products */
+	int64_t bf16;
 } RtAttn;
 /* Query and key block sizes of a tile; the (batch, head) pairs go in at
    most RT_ATTN_PARTS parts on the thread pool. */
@@ -435,7 +438,8 @@ typedef struct {
 	int64_t stride;
 } RtAttnGemm;
 /* o: each row's output y and its log-sum-exp, where g's strides say.
-   kern NULL (and gemm_work unused): every tile product on cblas_sgemm. */
+   kern NULL (and gemm_work unused): every tile product on cblas_sgemm,
+   or with g->bf16 a loop that rounds the operands. */
 void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
 	float *work, const RtAttnGemm *kern, char *gemm_work);
 /* dqkv = the gradients of q, k, v (where g's x_ strides and dx_part say)

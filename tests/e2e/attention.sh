@@ -10,7 +10,9 @@
 # (--gemm=sinter, codegen/attention.c) or on cblas_sgemm (--gemm=openblas),
 # --gemm=auto choosing per tile shape: both forced ways are checked against
 # each other and against the interpreter, and sinter's with one thread
-# against two, bit for bit.
+# against two, bit for bit.  With --precision=bf16 (products of bf16
+# operands) the native code and the interpreter agree as closely, and
+# both stay within bf16's precision of the f32 formula.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 need "$PY cannot import numpy" "$PY" -c "import numpy"
@@ -28,7 +30,9 @@ while read -r B H T D causal segment; do
 		"sinter1 -D MODE=fused --gemm=sinter --threads 1" "sinter2 -D MODE=fused --gemm=sinter --threads 2" \
 		"openblas -D MODE=fused --gemm=openblas" "packed-jit1 -D MODE=packed --threads 1" \
 		"packed-jit2 -D MODE=packed --threads 2" "packed-interp -D MODE=packed --interp" \
-		"packed-sinter -D MODE=packed --gemm=sinter --threads 1"; do
+		"packed-sinter -D MODE=packed --gemm=sinter --threads 1" \
+		"bf16-jit -D MODE=fused --precision=bf16" "bf16-interp -D MODE=fused --precision=bf16 --interp" \
+		"bf16-packed -D MODE=packed --precision=bf16" "bf16-packed-interp -D MODE=packed --precision=bf16 --interp"; do
 		read -r label flags <<<"$run"
 		mkdir -p "$tmp/$name/$label"
 		# shellcheck disable=SC2086 # flags are words
@@ -50,6 +54,12 @@ while read -r B H T D causal segment; do
 	"$PY" "$checker" "$name packed jit/interp" "$tmp/$name/packed-jit1" "$tmp/$name/packed-interp" 2e-5
 	"$PY" "$checker" "$name packed threads 1/2" "$tmp/$name/packed-jit1" "$tmp/$name/packed-jit2" 0
 	"$PY" "$checker" "$name packed gemm sinter/interp" "$tmp/$name/packed-sinter" "$tmp/$name/packed-interp" 2e-5
+	# --precision=bf16: the tile products round their operands; the
+	# interpreter runs the runtime's kernel, which rounds where the
+	# generated code does (its f64 reference would differ by ~1e-3)
+	"$PY" "$checker" "$name bf16 jit/interp" "$tmp/$name/bf16-jit" "$tmp/$name/bf16-interp" 2e-5
+	"$PY" "$checker" "$name bf16 packed jit/interp" "$tmp/$name/bf16-packed" "$tmp/$name/bf16-packed-interp" 2e-5
+	"$PY" "$checker" "$name bf16/unfused f32" "$tmp/$name/bf16-jit" "$tmp/$name/unfused" 3e-2
 done <<'SHAPES'
 2 2 5 3 true false
 2 3 70 7 true false
