@@ -6,7 +6,9 @@
  * time, instead of gathered float by float (docs/ARCHITECTURE.md,
  * "Packing").  A tapped B (a convolution's image read in place,
  * CgGemmSpec.taps) is packed the same way from rows whose offsets the
- * loop computes.
+ * loop computes.  A bf16 product's panels are rounded and placed in
+ * vectors too: pairs of k as 32-bit words transposed in registers, or two
+ * rows of k interleaved ("bf16 products").
  */
 #include "codegen/gemm_gen.h"
 #include "codegen/scalar.h"
@@ -250,8 +252,10 @@ static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
  * k (L = the ISA's lanes), one vector load from each row, an L x L
  * transpose in registers per L rows, and one vector store per k of the
  * panel's R values (a masked store for the last R mod L); the k past the
- * last whole L, and bf16 panels, go through the nest.  The panel holds the
- * same floats at the same places either way.
+ * last whole L go through the nest.  The panel holds the same floats at
+ * the same places either way.  A bf16 product's whole panels go to
+ * cg_gemm_pack_pairs_k or _x (either orientation of the source), its
+ * clamped last panel and tapped sources (none today) to the nest.
  */
 static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
 	LLVMValueRef p, int64_t R, const GemmSrc *how, LLVMValueRef row0, bool clamped)
