@@ -11,7 +11,7 @@
  * (CgGemmSpec.epi, gemm.c).  The epilogue reads the tile back while it is
  * in L1, computes every member at its points and stores what leaves the
  * kernel; the product is never walked again from memory.  A tile's points
- * run as the column walk would run them, row by row, each row vector
+ * run as the column walk would run them, row by row, each row in vector
  * loops over the tile's columns; a reduction's column accumulates its rows
  * in increasing order (the GEMM finishes its row blocks in order, and on
  * the pool it cuts such a product into columns only, CgGemmSpec.epi_cols,
