@@ -294,9 +294,8 @@ static void runtime_call(const Region *r, int v, const RtAttn *g, Tensor *const 
 	int nx = n_qkv(n);
 	bool grad = n->op == OP_ATTENTION_GRAD;
 	const float *x[3];
-	for (int k = 0; k < 3; k++)
-		x[k] = ir_attention_packed(r, v) ? (const float *)in[0]->data + k * g->dx_part : (const float *)in[k]->data;
-	const int32_t *seg = n->narg == (grad ? nx + 3 : nx + 1) ? in[n->narg - 1]->data : NULL;
+	qkv_of(r, v, g, in, 0, 0, x); /* (batch 0, head 0): where q, k, v start */
+	const int32_t *seg = seg_operand(r, v) >= 0 ? in[n->narg - 1]->data : NULL;
 	float *work = xmalloc((size_t)rt_attention_work(g));
 	if (grad)
 		rt_attention_grad(g, x[0], x[1], x[2], in[nx]->data, in[nx + 1]->data, seg, out->data, work, NULL, NULL);
