@@ -44,12 +44,19 @@ static LLVMValueRef cmp_const(Cg *g, LLVMRealPredicate p, LLVMValueRef x, float 
 	return LLVMBuildFCmp(g->b, p, x, cg_f32(g, c), "");
 }
 
-/* p * r + c for each c, Horner's order */
+/* a * b + c rounded once: runtime/mathf.c's fmaf */
+static LLVMValueRef fma3(Cg *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+	LLVMValueRef x[3] = { a, b, c };
+	return cg_intrinsic(g, "llvm.fma", LLVMTypeOf(a), x, 3);
+}
+
+/* p * r + c for each c, Horner's order, one FMA a step */
 static LLVMValueRef horner(Cg *g, const float *c, int n, LLVMValueRef r)
 {
 	LLVMValueRef p = cg_f32(g, c[0]);
 	for (int i = 1; i < n; i++)
-		p = LLVMBuildFAdd(g->b, LLVMBuildFMul(g->b, p, r, ""), cg_f32(g, c[i]), "");
+		p = fma3(g, p, r, cg_f32(g, c[i]));
 	return p;
 }
 
@@ -66,8 +73,9 @@ static LLVMValueRef exp_poly(Cg *g, LLVMValueRef x, LLVMValueRef *ki)
 {
 	LLVMBuilderRef b = g->b;
 	LLVMValueRef k = intr1(g, "llvm.rint", LLVMBuildFMul(b, x, cg_f32(g, RT_LOG2E), ""));
-	LLVMValueRef r = LLVMBuildFSub(b, x, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_HI), ""), "");
-	r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, k, cg_f32(g, RT_LN2_LO), ""), "");
+	LLVMValueRef nk = LLVMBuildFNeg(b, k, "");
+	LLVMValueRef r = fma3(g, nk, cg_f32(g, RT_LN2_HI), x);
+	r = fma3(g, nk, cg_f32(g, RT_LN2_LO), r);
 	*ki = LLVMBuildFPToSI(b, k, g->i32, "");
 	return horner(g, RT_EXP_C, RT_EXP_N, r);
 }
@@ -103,7 +111,7 @@ static LLVMValueRef tanhf_inline(Cg *g, LLVMValueRef x)
 	LLVMValueRef a = intr1(g, "llvm.fabs", x), one = cg_f32(g, 1);
 	LLVMValueRef z = LLVMBuildFMul(b, x, x, "");
 	LLVMValueRef q = horner(g, RT_TANH_C, RT_TANH_N, z);
-	LLVMValueRef small = LLVMBuildFAdd(b, x, LLVMBuildFMul(b, LLVMBuildFMul(b, x, z, ""), q, ""), "");
+	LLVMValueRef small = fma3(g, LLVMBuildFMul(b, x, z, ""), q, x);
 	LLVMValueRef a2 = LLVMBuildFAdd(b, a, a, ""), top = cg_f32(g, 2 * RT_TANH_ONE);
 	a2 = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a2, top, ""), a2, top, "");
 	LLVMValueRef ki, p = exp_poly(g, a2, &ki);
