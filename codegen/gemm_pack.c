@@ -159,13 +159,34 @@ static void cg_gemm_store_lanes(GemmGen *g, LLVMValueRef v, LLVMValueRef to, int
 }
 
 /* n consecutive source elements at src + at as n bf16 (<n x i16>): f32
-   rounded as rt_bf16_from_f32 does (cg_bf16_bits), bf16 bits as they are. */
-static LLVMValueRef cg_gemm_load_bf16(GemmGen *g, LLVMValueRef src, LLVMValueRef at, int n, bool src_bf16)
+   rounded as rt_bf16_from_f32 does (cg_bf16_bits), bf16 bits as they are.
+   With a mask (<n x i1>), the lanes off it are not read and come out 0. */
+static LLVMValueRef cg_gemm_load_bf16(GemmGen *g, LLVMValueRef src, LLVMValueRef at, int n, bool src_bf16,
+	LLVMValueRef mask)
 {
-	LLVMTypeRef t = LLVMVectorType(src_bf16 ? g->elt : g->f32, (unsigned)n);
-	LLVMValueRef v = LLVMBuildLoad2(g->b, t, gep_t(g, src_bf16 ? g->elt : g->f32, src, at), "");
-	LLVMSetAlignment(v, src_bf16 ? 2 : 4);
+	LLVMTypeRef et = src_bf16 ? g->elt : g->f32, t = LLVMVectorType(et, (unsigned)n);
+	LLVMValueRef v, from = gep_t(g, et, src, at);
+	if (mask) {
+		LLVMTypeRef over[] = { t, g->ptr };
+		LLVMValueRef args[] = { from, LLVMConstInt(LLVMInt32TypeInContext(g->ctx), src_bf16 ? 2 : 4, false), mask,
+			LLVMConstNull(t) };
+		v = cg_gemm_call_intrinsic(g, "llvm.masked.load", over, 2, args, 4);
+	} else {
+		v = LLVMBuildLoad2(g->b, t, from, "");
+		LLVMSetAlignment(v, src_bf16 ? 2 : 4);
+	}
 	return src_bf16 ? v : cg_bf16_bits(g->b, v);
+}
+
+/* The lanes l < left of n (left an i64 the loop computes): a clamped
+   panel's columns that exist. */
+static LLVMValueRef cg_gemm_lanes_below(GemmGen *g, LLVMValueRef left, int n)
+{
+	LLVMValueRef idx[n];
+	for (int l = 0; l < n; l++)
+		idx[l] = ci(g, l);
+	LLVMValueRef splat = cg_vec_splat(g->b, LLVMVectorType(LLVMTypeOf(left), (unsigned)n), left);
+	return LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(idx, (unsigned)n), splat, "");
 }
 
 /*
@@ -173,10 +194,12 @@ static LLVMValueRef cg_gemm_load_bf16(GemmGen *g, LLVMValueRef src, LLVMValueRef
  * A transposed, B not): per pair of k, each run of L of the panel's R
  * values is loaded from both rows, rounded to bf16 and interleaved into
  * the 2L halfwords (x, k) (x, k+1) the microkernel reads, one store.  An
- * odd kc's last k goes through the nest, which pairs it with a zero.
+ * odd kc's last k goes through the nest, which pairs it with a zero.  In
+ * the clamped last panel (xeff non-NULL) the loads are masked to the x
+ * below xeff: the lanes past it are zeros, as the nest stores them.
  */
 static void cg_gemm_pack_pairs_x(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef p,
-	int64_t R, const GemmSrc *how)
+	int64_t R, const GemmSrc *how, LLVMValueRef xeff)
 {
 	int L = g->isa->lanes;
 	LLVMValueRef kp = cg_gemm_kpad(g, kc), even = LLVMBuildAnd(g->b, kc, ci(g, -2), "");
@@ -186,16 +209,17 @@ static void cg_gemm_pack_pairs_x(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
 	for (int64_t r0 = 0; r0 < R; r0 += L) {
 		int n = R - r0 < L ? (int)(R - r0) : L, sel[2 * L];
 		LLVMValueRef x = add(g, mul(g, p, R), ci(g, r0));
-		LLVMValueRef v0 = cg_gemm_load_bf16(g, src, cg_gemm_src_at(g, how, NULL, x, k), n, how->src_bf16);
+		LLVMValueRef on = xeff ? cg_gemm_lanes_below(g, LLVMBuildNSWSub(g->b, xeff, x, ""), n) : NULL;
+		LLVMValueRef v0 = cg_gemm_load_bf16(g, src, cg_gemm_src_at(g, how, NULL, x, k), n, how->src_bf16, on);
 		LLVMValueRef v1 = cg_gemm_load_bf16(g, src, cg_gemm_src_at(g, how, NULL, x, add(g, k, ci(g, 1))), n,
-			how->src_bf16);
+			how->src_bf16, on);
 		for (int l = 0; l < 2 * n; l++)
 			sel[l] = l / 2 + (l % 2) * n;
 		LLVMValueRef w = cg_gemm_shuffle(g, v0, v1, sel, 2 * n);
 		LLVMSetAlignment(LLVMBuildStore(g->b, w, gep_t(g, g->elt, dst, add(g, base, ci(g, 2 * r0)))), 2);
 	}
 	cg_gemm_loop_end(g, &kl);
-	cg_gemm_pack_nest(g, dst, src, kc, NULL, p, R, how, NULL, false, even);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, NULL, xeff != NULL, even);
 }
 
 /*
@@ -205,10 +229,11 @@ static void cg_gemm_pack_pairs_x(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
  * consecutive k, each of L rows gives L words (its 2L values rounded to
  * bf16, in k order), the L x L words are transposed in registers, and
  * each pair's R words are one store.  The k past the last 2L go through
- * the nest.
+ * the nest.  In the clamped last panel (xeff non-NULL) a row at or past
+ * xeff reads row xeff-1 (in bounds) and keeps zeros, as in the nest.
  */
 static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef p,
-	int64_t R, const GemmSrc *how)
+	int64_t R, const GemmSrc *how, LLVMValueRef xeff)
 {
 	int L = g->isa->lanes, seq[2 * L];
 	for (int l = 0; l < 2 * L; l++)
@@ -229,20 +254,27 @@ static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
 				v[l] = LLVMConstNull(words);
 				continue;
 			}
-			LLVMValueRef at = cg_gemm_src_at(g, how, NULL, add(g, mul(g, p, R), ci(g, r0 + l)), k0), w;
+			LLVMValueRef x = add(g, mul(g, p, R), ci(g, r0 + l)), ok = NULL, w;
+			if (xeff) {
+				ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
+				x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
+			}
+			LLVMValueRef at = cg_gemm_src_at(g, how, NULL, x, k0);
 			if (how->src_bf16)
-				w = cg_gemm_load_bf16(g, src, at, 2 * L, true);
+				w = cg_gemm_load_bf16(g, src, at, 2 * L, true, NULL);
 			else
-				w = cg_gemm_shuffle(g, cg_gemm_load_bf16(g, src, at, L, false),
-					cg_gemm_load_bf16(g, src, add(g, at, ci(g, L)), L, false), seq, 2 * L);
+				w = cg_gemm_shuffle(g, cg_gemm_load_bf16(g, src, at, L, false, NULL),
+					cg_gemm_load_bf16(g, src, add(g, at, ci(g, L)), L, false, NULL), seq, 2 * L);
 			v[l] = LLVMBuildBitCast(g->b, w, words, "");
+			if (ok)
+				v[l] = LLVMBuildSelect(g->b, ok, v[l], LLVMConstNull(words), "");
 		}
 		cg_gemm_transpose(g, v, L);
 		for (int j = 0; j < L; j++)
 			cg_gemm_store_lanes(g, v[j], gep_t(g, i32, dst, add(g, base, ci(g, j * R + r0))), n, L, 4);
 	}
 	cg_gemm_loop_end(g, &kl);
-	cg_gemm_pack_nest(g, dst, src, kc, NULL, p, R, how, NULL, false, whole);
+	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, NULL, xeff != NULL, whole);
 }
 
 /*
@@ -253,9 +285,11 @@ static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
  * transpose in registers per L rows, and one vector store per k of the
  * panel's R values (a masked store for the last R mod L); the k past the
  * last whole L go through the nest.  The panel holds the same floats at
- * the same places either way.  A bf16 product's whole panels go to
- * cg_gemm_pack_pairs_k or _x (either orientation of the source), its
- * clamped last panel and tapped sources (none today) to the nest.
+ * the same places either way.  A bf16 product's panels go to
+ * cg_gemm_pack_pairs_k or _x (either orientation of the source; the
+ * clamped last one too: an attention tile of 64 rows has a panel of 8 of
+ * MR 14, which took a tenth of a bf16 tile product's time element by
+ * element), tapped sources (none today) to the nest.
  */
 static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
 	LLVMValueRef p, int64_t R, const GemmSrc *how, LLVMValueRef row0, bool clamped)
@@ -263,11 +297,12 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 	int L = g->isa->lanes;
 	/* k contiguous: sk 1 and rows along x (strided, or a tapped operand's rows) */
 	bool k_rows = how->sk == 1 && (how->sx != 1 || how->taps) && !(how->taps && how->rows_k);
-	if (g->s->bf16 && !clamped && !how->taps && L >= 4 && (k_rows || how->sx == 1)) {
+	if (g->s->bf16 && !how->taps && L >= 4 && (k_rows || how->sx == 1)) {
+		LLVMValueRef edge = clamped ? xeff : NULL;
 		if (k_rows)
-			cg_gemm_pack_pairs_k(g, dst, src, kc, p, R, how);
+			cg_gemm_pack_pairs_k(g, dst, src, kc, p, R, how, edge);
 		else
-			cg_gemm_pack_pairs_x(g, dst, src, kc, p, R, how);
+			cg_gemm_pack_pairs_x(g, dst, src, kc, p, R, how, edge);
 		return;
 	}
 	if (!k_rows || g->s->bf16 || L < 4) {
