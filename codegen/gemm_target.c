@@ -114,21 +114,30 @@ static double fill(int64_t x, int64_t unit)
 	return (double)x / (double)round_up(x, unit);
 }
 
+static double tile_fill(const CgGemmSpec *s, const CgGemmIsa *t)
+{
+	return fill(s->m, t->mr) * fill(s->n, (int64_t)t->nv * t->lanes);
+}
+
 CgGemmIsa cg_gemm_tile(CgGemmIsa isa, const CgGemmSpec *s)
 {
 	if (isa.kind != CG_GEMM_AVX512)
 		return isa;
 	/* 8 rows x 3 vectors: 24 accumulators, 3 B loads and 8 broadcasts
-	   per k (the default: 28, 2 and 14) */
-	CgGemmIsa narrow = isa;
-	narrow.mr = 8;
+	   per k (the default: 28, 2 and 14); else 8 rows x 2 vectors (16, 2
+	   and 8) where its tiles fill more of C than 14 x 32's: 64 rows (the
+	   attention's tiles, where 14 x 32 leaves a panel of 8 of 14 rows ran
+	   9-10% slower in bench/gemm's attn shapes, bf16 and f32) */
+	CgGemmIsa narrow = isa, square = isa;
+	narrow.mr = square.mr = 8;
 	narrow.nv = 3;
+	square.nv = 2;
 	const char *env = getenv("SINTER_GEMM_TILE");
-	if (env && (!strcmp(env, "8x48") || !strcmp(env, "14x32")))
-		return !strcmp(env, "8x48") ? narrow : isa;
-	double wide = fill(s->m, isa.mr) * fill(s->n, (int64_t)isa.nv * isa.lanes);
-	double high = fill(s->m, narrow.mr) * fill(s->n, (int64_t)narrow.nv * narrow.lanes);
-	return high > 1.1 * wide ? narrow : isa;
+	if (env && (!strcmp(env, "8x48") || !strcmp(env, "14x32") || !strcmp(env, "8x32")))
+		return !strcmp(env, "8x48") ? narrow : !strcmp(env, "8x32") ? square : isa;
+	if (tile_fill(s, &narrow) > 1.1 * tile_fill(s, &isa))
+		return narrow;
+	return tile_fill(s, &square) > 1.05 * tile_fill(s, &isa) ? square : isa;
 }
 
 /* Bytes of the level-`level` data (or unified) cache: sysfs first, then

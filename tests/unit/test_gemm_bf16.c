@@ -5,7 +5,8 @@
  * primes, odd K (the zero-padded last pair), the tile's and the K
  * block's edges, both transposes, wide leading dimensions, alpha and
  * accumulation into C.  The first 240 run the host's kernel (vdpbf16ps
- * where the CPU has AVX512-BF16), the last 60 the widening FMA fallback
+ * where the CPU has AVX512-BF16; cases 210-239 in the 8x32 tile,
+ * SINTER_GEMM_TILE, where the host has AVX-512), the last 60 the widening FMA fallback
  * (SINTER_GEMM_BF16=widen), which is what a CPU without it runs: 30 of
  * them the host's tile, 20 AVX2's and 10 SSE's (SINTER_GEMM_ISA, where the
  * host has more), whose packing runs in 8 and 4 lanes.
@@ -34,7 +35,7 @@
 #include "check.h"
 #include "gemm_cases.h"
 
-enum { CASES = 300, WIDEN_FROM = 240, AVX2_FROM = 270, SSE_FROM = 290 };
+enum { CASES = 300, SQUARE_FROM = 210, WIDEN_FROM = 240, AVX2_FROM = 270, SSE_FROM = 290 };
 
 static float bf(float x)
 {
@@ -123,7 +124,8 @@ static void run_case(CgModule *jm, const CgGemmSpec *s, int idx)
 	snprintf(name, sizeof name, "bf16 gemm %d: m %lld n %lld k %lld%s%s ld %lld %lld %lld alpha %g%s%s", idx,
 		(long long)s->m, (long long)s->n, (long long)s->k, s->ta ? " ta" : "", s->tb ? " tb" : "",
 		(long long)s->lda, (long long)s->ldb, (long long)s->ldc, s->alpha, s->accumulate ? " acc" : "",
-		idx >= SSE_FROM ? " widened sse" : idx >= AVX2_FROM ? " widened avx2" : idx >= WIDEN_FROM ? " widened" : "");
+		idx >= SSE_FROM ? " widened sse" : idx >= AVX2_FROM ? " widened avx2" : idx >= WIDEN_FROM ? " widened" :
+		idx >= SQUARE_FROM ? " 8x32" : "");
 	CgGemm g;
 	char err[512], nb[240];
 	snprintf(nb, sizeof nb, "%s bits", name);
@@ -216,8 +218,12 @@ int main(void)
 	const int64_t nedge[] = { 1, 2, 3, 11, 31, g.nr - 1, g.nr, g.nr + 1, 2 * g.nr + 3, 127 };
 	const int64_t kedge[] = { 1, 2, 3, 17, 61, g.kc - 1, g.kc, g.kc + 1, 2 * g.kc + 1 };
 	for (int idx = 0; idx < CASES; idx++) {
-		if (idx == WIDEN_FROM)
+		if (idx == SQUARE_FROM)
+			setenv("SINTER_GEMM_TILE", "8x32", 1);
+		if (idx == WIDEN_FROM) {
+			unsetenv("SINTER_GEMM_TILE");
 			setenv("SINTER_GEMM_BF16", "widen", 1);
+		}
 		if (idx == AVX2_FROM || idx == SSE_FROM)
 			setenv("SINTER_GEMM_ISA", idx == AVX2_FROM ? "avx2" : "sse", 1);
 		/* powers of two: alpha's product is exact (see emulate) */
