@@ -17,9 +17,9 @@
  * contracted (C11 and no -march: GCC does not contract; LLVM contracts only
  * with fast-math flags, which sinter never sets).  An FMA halves the
  * polynomials' operations, which are most of a GELU's (session 18: the GPT's
- * GELU epilogues took a tenth of a bf16 step); on an x86-64 without FMA
- * (none of the CPUs sinter runs on has AVX2 without it), llvm.fma becomes a
- * call to libm's fmaf, exact too.
+ * GELU epilogues took a tenth of a bf16 step).  On an x86-64 without FMA
+ * (every AVX2 CPU has it; only SSE-era ones lack it) llvm.fma becomes a
+ * call to libm's fmaf: slow, but exact too, so the bits stay the same.
  */
 #include "runtime/runtime.h"
 
