@@ -125,9 +125,9 @@ CgGemmIsa cg_gemm_tile(CgGemmIsa isa, const CgGemmSpec *s)
 		return isa;
 	/* 8 rows x 3 vectors: 24 accumulators, 3 B loads and 8 broadcasts
 	   per k (the default: 28, 2 and 14); else 8 rows x 2 vectors (16, 2
-	   and 8) where its tiles fill more of C than 14 x 32's: 64 rows (the
-	   attention's tiles, where 14 x 32 leaves a panel of 8 of 14 rows ran
-	   9-10% slower in bench/gemm's attn shapes, bf16 and f32) */
+	   and 8) where its tiles fill more of C than 14 x 32's: 64 rows, the
+	   attention's tiles, whose last 14-row panel holds 8 rows (14 x 32
+	   ran bench/gemm's attn shapes 9-10% slower, bf16 and f32) */
 	CgGemmIsa narrow = isa, square = isa;
 	narrow.mr = square.mr = 8;
 	narrow.nv = 3;
