@@ -190,17 +190,6 @@ static Cols cols_of(const RtConv *g, int64_t kj)
 	return t;
 }
 
-/* dst[0..n) = src[0..n): in blocks of 8 that compile to vector moves
-   (memcpy of a constant size), for rows too short for a memcpy call. */
-static void copy_row(float *dst, const float *src, int64_t n)
-{
-	int64_t j = 0;
-	for (; j + 8 <= n; j += 8)
-		memcpy(dst + j, src + j, 8 * sizeof *dst);
-	for (; j < n; j++)
-		dst[j] = src[j];
-}
-
 /* Output rows [i0, i1) of one block: bl = (i1 - i0) * OW columns of the
    im2col matrix, col[row][(i - i0) * OW + ow], whose rows are ld floats
    apart (bl, or a group's images * OH * OW with the block one image's
@@ -324,7 +313,10 @@ static void im2col(const RtConv *g, const float *x, Block b, float *col)
 					for (int64_t j = 0; j < t.j0; j++)
 						o[j] = 0.0f;
 					if (sw == 1)
-						copy_row(o + t.j0, xr + t.j0 + t.off, t.j1 - t.j0);
+						rt_conv_copy_row(o + t.j0, xr + t.j0 + t.off, t.j1 - t.j0);
+					else if (sw == 2)
+						rt_conv_gather2(o + t.j0, xr + 2 * t.j0 + t.off, t.j1 - t.j0,
+							g->w - 2 * t.j0 - t.off);
 					else
 						for (int64_t j = t.j0; j < t.j1; j++)
 							o[j] = xr[j * sw + t.off];
@@ -363,6 +355,9 @@ static void col2im(const RtConv *g, float *col, Block b, float *x)
 					const float *cr = in + (i - b.i0) * ow;
 					if (sw == 1)
 						rt_conv_add_row(xr + t.j0 + t.off, cr + t.j0, t.j1 - t.j0);
+					else if (sw == 2)
+						rt_conv_scatter_add2(xr + 2 * t.j0 + t.off, cr + t.j0, t.j1 - t.j0,
+							g->w - 2 * t.j0 - t.off);
 					else
 						for (int64_t j = t.j0; j < t.j1; j++)
 							xr[j * sw + t.off] += cr[j];
@@ -576,7 +571,7 @@ static void gather_rows(const Job *j, int64_t n, int64_t cnt, int64_t gi, const 
 				continue;
 			}
 			for (int64_t r = 0; r < g->oh; r++, d += g->w, src += g->ow) {
-				copy_row(d, src, g->ow);
+				rt_conv_copy_row(d, src, g->ow);
 				for (int64_t c = g->ow; c < g->w && r + 1 < g->oh; c++)
 					d[c] = 0.0f;
 			}

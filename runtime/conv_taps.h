@@ -54,6 +54,59 @@ static inline void rt_conv_add_row(float *dst, const float *src, int64_t n)
 		dst[j] += src[j];
 }
 
+/* dst[0..n) = src[0..n): in blocks of 8 that compile to vector moves
+   (memcpy of a constant size), for rows too short for a memcpy call to
+   pay (the 7 to 28 floats of a small image's rows). */
+static inline void rt_conv_copy_row(float *dst, const float *src, int64_t n)
+{
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8)
+		memcpy(dst + j, src + j, 8 * sizeof *dst);
+	for (; j < n; j++)
+		dst[j] = src[j];
+}
+
+/*
+ * A stride-2 convolution's copies: dst[j] = src[2 j] (im2col's rows and
+ * the phase planes of conv_taps.c) and its adjoint dst[2 j] += src[j]
+ * (col2im's), for j < n with src (dst) readable up to avail floats.  Four
+ * at a time from two vector loads and a shuffle, where the loops of one
+ * float per load and store were a tenth of a ResNet-8 step; the even
+ * elements are added +0 (x + 0 is x: col2im's x starts at +0 and never
+ * becomes -0).  __builtin_shufflevector: GCC 12 and clang both have it.
+ */
+static inline void rt_conv_gather2(float *dst, const float *src, int64_t n, int64_t avail)
+{
+	int64_t j = 0;
+	for (; j + 4 <= n && 2 * j + 8 <= avail; j += 4) {
+		RtConvV4 a, b;
+		memcpy(&a, src + 2 * j, sizeof a);
+		memcpy(&b, src + 2 * j + 4, sizeof b);
+		RtConvV4 e = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+		memcpy(dst + j, &e, sizeof e);
+	}
+	for (; j < n; j++)
+		dst[j] = src[2 * j];
+}
+
+static inline void rt_conv_scatter_add2(float *dst, const float *src, int64_t n, int64_t avail)
+{
+	const RtConvV4 z = { 0, 0, 0, 0 };
+	int64_t j = 0;
+	for (; j + 4 <= n && 2 * j + 8 <= avail; j += 4) {
+		RtConvV4 a, b, s;
+		memcpy(&a, dst + 2 * j, sizeof a);
+		memcpy(&b, dst + 2 * j + 4, sizeof b);
+		memcpy(&s, src + j, sizeof s);
+		a += __builtin_shufflevector(s, z, 0, 4, 1, 4);
+		b += __builtin_shufflevector(s, z, 2, 4, 3, 4);
+		memcpy(dst + 2 * j, &a, sizeof a);
+		memcpy(dst + 2 * j + 4, &b, sizeof b);
+	}
+	for (; j < n; j++)
+		dst[2 * j] += src[j];
+}
+
 /* Bytes of work the tapped op needs (where rt_conv2d_taps). */
 int64_t rt_conv_taps_work(const RtConv *g, RtConvOp op);
 /* Its one product, as rt_conv2d_products. */
