@@ -278,13 +278,77 @@ static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
 }
 
 /*
+ * The k in [k0, k0 + L) of panel p, k contiguous in the source: one load
+ * of L floats from each of the panel's rows, an L x L transpose per L rows
+ * and one store of the R values of each k (masked for the last R mod L).
+ * left (an i64, 1 to L - 1) makes it the last, partial block: the loads
+ * read the k below kc only (masked: nothing past a row's end is touched)
+ * and only the rows of those k are stored, so the next panel's are not.
+ * Where the clamp is on, rows past xeff read row xeff - 1 and keep zeros.
+ */
+static void cg_gemm_pack_block(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef kc, LLVMValueRef xeff,
+	LLVMValueRef p, int64_t R, const GemmSrc *how, LLVMValueRef row0, bool clamped, LLVMValueRef k0,
+	LLVMValueRef left)
+{
+	int L = g->isa->lanes;
+	LLVMTypeRef i1 = LLVMInt1TypeInContext(g->ctx), i32 = LLVMInt32TypeInContext(g->ctx);
+	LLVMValueRef zero = LLVMConstNull(g->vec), on = left ? cg_gemm_lanes_below(g, left, L) : NULL;
+	for (int64_t r0 = 0; r0 < R; r0 += L) {
+		LLVMValueRef v[L];
+		int n = R - r0 < L ? (int)(R - r0) : L;
+		for (int l = 0; l < L; l++) {
+			if (l >= n) {
+				v[l] = zero;
+				continue;
+			}
+			LLVMValueRef x = add(g, mul(g, p, R), ci(g, r0 + l)), ok = NULL;
+			if (clamped) { /* rows past xeff read row xeff-1, keep zeros */
+				ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
+				x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
+			}
+			LLVMValueRef from = gep(g, src, cg_gemm_src_at(g, how, row0, x, k0));
+			if (on) {
+				LLVMTypeRef over[] = { g->vec, g->ptr };
+				LLVMValueRef args[] = { from, LLVMConstInt(i32, 4, false), on, zero };
+				v[l] = cg_gemm_call_intrinsic(g, "llvm.masked.load", over, 2, args, 4);
+			} else {
+				v[l] = LLVMBuildLoad2(g->b, g->vec, from, "");
+				LLVMSetAlignment(v[l], 4);
+			}
+			if (ok)
+				v[l] = LLVMBuildSelect(g->b, ok, v[l], zero, "");
+		}
+		cg_gemm_transpose(g, v, L);
+		for (int k = 0; k < L; k++) {
+			LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), add(g, k0, ci(g, k))), R),
+				ci(g, r0));
+			if (!left) {
+				cg_gemm_store_lanes(g, v[k], gep(g, dst, at), n, L, 4);
+				continue;
+			}
+			/* lanes below n, of a k below kc: the splat of (k < left) */
+			LLVMValueRef lanes[L];
+			for (int l = 0; l < L; l++)
+				lanes[l] = LLVMConstInt(i1, l < n, false);
+			LLVMValueRef row = cg_vec_splat(g->b, LLVMVectorType(i1, (unsigned)L),
+				LLVMBuildICmp(g->b, LLVMIntSLT, ci(g, k), left, ""));
+			LLVMValueRef mask = LLVMBuildAnd(g->b, LLVMConstVector(lanes, (unsigned)L), row, "");
+			LLVMTypeRef over[] = { g->vec, g->ptr };
+			LLVMValueRef sa[] = { v[k], gep(g, dst, at), LLVMConstInt(i32, 4, false), mask };
+			cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
+		}
+	}
+}
+
+/*
  * Panel p of pack() when k is the source's contiguous axis (sk == 1: A
  * not transposed, B transposed) of an f32 product: the nest would read
  * one float of each of R rows per k, a gather.  Instead, per L consecutive
  * k (L = the ISA's lanes), one vector load from each row, an L x L
  * transpose in registers per L rows, and one vector store per k of the
  * panel's R values (a masked store for the last R mod L); the k past the
- * last whole L go through the nest.  The panel holds the same floats at
+ * last whole L are one more such block, its loads and stores masked to
+ * them (cg_gemm_pack_block).  The panel holds the same floats at
  * the same places either way.  A bf16 product's panels go to
  * cg_gemm_pack_pairs_k or _x (either orientation of the source; the
  * clamped last one too: an attention tile of 64 rows has a panel of 8 of
@@ -309,37 +373,21 @@ static void cg_gemm_pack_panel(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 		cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, row0, clamped, ci(g, 0));
 		return;
 	}
-	LLVMValueRef zero = LLVMConstNull(g->vec);
 	LLVMValueRef whole = mul(g, LLVMBuildSDiv(g->b, kc, ci(g, L), ""), L);
 	GemmLoop kl;
 	LLVMValueRef k0 = cg_gemm_loop(g, &kl, ci(g, 0), whole, L);
-	for (int64_t r0 = 0; r0 < R; r0 += L) {
-		LLVMValueRef v[L];
-		int n = R - r0 < L ? (int)(R - r0) : L;
-		for (int l = 0; l < L; l++) {
-			if (l >= n) {
-				v[l] = zero;
-				continue;
-			}
-			LLVMValueRef x = add(g, mul(g, p, R), ci(g, r0 + l)), ok = NULL;
-			if (clamped) { /* rows past xeff read row xeff-1, keep zeros */
-				ok = LLVMBuildICmp(g->b, LLVMIntSLT, x, xeff, "");
-				x = LLVMBuildSelect(g->b, ok, x, LLVMBuildNSWSub(g->b, xeff, ci(g, 1), ""), "");
-			}
-			v[l] = LLVMBuildLoad2(g->b, g->vec, gep(g, src, cg_gemm_src_at(g, how, row0, x, k0)), "");
-			LLVMSetAlignment(v[l], 4);
-			if (ok)
-				v[l] = LLVMBuildSelect(g->b, ok, v[l], zero, "");
-		}
-		cg_gemm_transpose(g, v, L);
-		for (int k = 0; k < L; k++) {
-			LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), add(g, k0, ci(g, k))), R),
-				ci(g, r0));
-			cg_gemm_store_lanes(g, v[k], gep(g, dst, at), n, L, 4);
-		}
-	}
+	cg_gemm_pack_block(g, dst, src, kc, xeff, p, R, how, row0, clamped, k0, NULL);
 	cg_gemm_loop_end(g, &kl);
-	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, row0, clamped, whole);
+	/* the last kc mod L, one block more (a weight gradient's K, the pixels
+	   of an image's grid, is rarely a multiple of L) */
+	LLVMValueRef f = LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b));
+	LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(g->ctx, f, "ktail");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, f, "kdone");
+	LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, whole, kc, ""), tail, done);
+	LLVMPositionBuilderAtEnd(g->b, tail);
+	cg_gemm_pack_block(g, dst, src, kc, xeff, p, R, how, row0, clamped, whole, LLVMBuildNSWSub(g->b, kc, whole, ""));
+	LLVMBuildBr(g->b, done);
+	LLVMPositionBuilderAtEnd(g->b, done);
 }
 
 /* pack(dst, src, kc, xeff, r0): the panels of R rows (of A) or columns
