@@ -70,10 +70,11 @@ static inline void rt_conv_copy_row(float *dst, const float *src, int64_t n)
  * A stride-2 convolution's copies: dst[j] = src[2 j] (im2col's rows and
  * the phase planes of conv_taps.c) and its adjoint dst[2 j] += src[j]
  * (col2im's), for j < n with src (dst) readable up to avail floats.  Four
- * at a time from two vector loads and a shuffle, where the loops of one
- * float per load and store were a tenth of a ResNet-8 step; the even
- * elements are added +0 (x + 0 is x: col2im's x starts at +0 and never
- * becomes -0).  __builtin_shufflevector: GCC 12 and clang both have it.
+ * at a time from two vector loads and a shuffle, where loops of a float
+ * per load and store made most of im2col's and col2im's tenth of a
+ * ResNet-8 step; the odd floats between are added +0 (x + 0 is x:
+ * col2im's x starts at +0 and never becomes -0).  __builtin_shufflevector:
+ * GCC 12 and clang both have it.
  */
 static inline void rt_conv_gather2(float *dst, const float *src, int64_t n, int64_t avail)
 {
