@@ -143,18 +143,24 @@ static void cg_gemm_transpose(GemmGen *g, LLVMValueRef *v, int L)
 }
 
 /* The store of a short vector v to dst + at (elements of v's type), the
-   first n lanes only when n < L (a constant mask). */
-static void cg_gemm_store_lanes(GemmGen *g, LLVMValueRef v, LLVMValueRef to, int n, int L, unsigned align)
+   first n lanes only when n < L (a constant mask), and none where `when`
+   (an i1, or NULL: always) is false. */
+static void cg_gemm_store_lanes(GemmGen *g, LLVMValueRef v, LLVMValueRef to, int n, int L, unsigned align,
+	LLVMValueRef when)
 {
-	if (n == L) {
+	if (n == L && !when) {
 		LLVMSetAlignment(LLVMBuildStore(g->b, v, to), align);
 		return;
 	}
-	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx), over[] = { LLVMTypeOf(v), g->ptr };
+	LLVMTypeRef i1 = LLVMInt1TypeInContext(g->ctx), i32 = LLVMInt32TypeInContext(g->ctx);
+	LLVMTypeRef over[] = { LLVMTypeOf(v), g->ptr };
 	LLVMValueRef on[L];
 	for (int l = 0; l < L; l++)
-		on[l] = LLVMConstInt(LLVMInt1TypeInContext(g->ctx), l < n, false);
-	LLVMValueRef sa[] = { v, to, LLVMConstInt(i32, align, false), LLVMConstVector(on, (unsigned)L) };
+		on[l] = LLVMConstInt(i1, l < n, false);
+	LLVMValueRef mask = LLVMConstVector(on, (unsigned)L);
+	if (when)
+		mask = LLVMBuildAnd(g->b, mask, cg_vec_splat(g->b, LLVMVectorType(i1, (unsigned)L), when), "");
+	LLVMValueRef sa[] = { v, to, LLVMConstInt(i32, align, false), mask };
 	cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
 }
 
@@ -271,7 +277,7 @@ static void cg_gemm_pack_pairs_k(GemmGen *g, LLVMValueRef dst, LLVMValueRef src,
 		}
 		cg_gemm_transpose(g, v, L);
 		for (int j = 0; j < L; j++)
-			cg_gemm_store_lanes(g, v[j], gep_t(g, i32, dst, add(g, base, ci(g, j * R + r0))), n, L, 4);
+			cg_gemm_store_lanes(g, v[j], gep_t(g, i32, dst, add(g, base, ci(g, j * R + r0))), n, L, 4, NULL);
 	}
 	cg_gemm_loop_end(g, &kl);
 	cg_gemm_pack_nest(g, dst, src, kc, xeff, p, R, how, NULL, xeff != NULL, whole);
@@ -291,7 +297,7 @@ static void cg_gemm_pack_block(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 	LLVMValueRef left)
 {
 	int L = g->isa->lanes;
-	LLVMTypeRef i1 = LLVMInt1TypeInContext(g->ctx), i32 = LLVMInt32TypeInContext(g->ctx);
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx);
 	LLVMValueRef zero = LLVMConstNull(g->vec), on = left ? cg_gemm_lanes_below(g, left, L) : NULL;
 	for (int64_t r0 = 0; r0 < R; r0 += L) {
 		LLVMValueRef v[L];
@@ -322,20 +328,9 @@ static void cg_gemm_pack_block(GemmGen *g, LLVMValueRef dst, LLVMValueRef src, L
 		for (int k = 0; k < L; k++) {
 			LLVMValueRef at = add(g, mul(g, add(g, LLVMBuildNSWMul(g->b, p, kc, ""), add(g, k0, ci(g, k))), R),
 				ci(g, r0));
-			if (!left) {
-				cg_gemm_store_lanes(g, v[k], gep(g, dst, at), n, L, 4);
-				continue;
-			}
-			/* lanes below n, of a k below kc: the splat of (k < left) */
-			LLVMValueRef lanes[L];
-			for (int l = 0; l < L; l++)
-				lanes[l] = LLVMConstInt(i1, l < n, false);
-			LLVMValueRef row = cg_vec_splat(g->b, LLVMVectorType(i1, (unsigned)L),
-				LLVMBuildICmp(g->b, LLVMIntSLT, ci(g, k), left, ""));
-			LLVMValueRef mask = LLVMBuildAnd(g->b, LLVMConstVector(lanes, (unsigned)L), row, "");
-			LLVMTypeRef over[] = { g->vec, g->ptr };
-			LLVMValueRef sa[] = { v[k], gep(g, dst, at), LLVMConstInt(i32, 4, false), mask };
-			cg_gemm_call_intrinsic(g, "llvm.masked.store", over, 2, sa, 4);
+			/* in the partial block, only the k below kc */
+			LLVMValueRef when = left ? LLVMBuildICmp(g->b, LLVMIntSLT, ci(g, k), left, "") : NULL;
+			cg_gemm_store_lanes(g, v[k], gep(g, dst, at), n, L, 4, when);
 		}
 	}
 }
