@@ -17,12 +17,18 @@
  * code without knowing codegen/.  The parts of a call run at the same time
  * on the pool, so each packs its panels into its own slice of the region's
  * GEMM workspace (g->gemm_work, sized here for the largest call).
+ * With --precision=bf16, a q, k, v that is the widening of a bf16 value
+ * only bf16 products read (kernel_widens_for_products: the qkv product's
+ * output, which bf16store stores in bf16) is computed nowhere: the call
+ * gets the bf16 value (RtAttn.x_bf16) and its products pack it as it is
+ * (CgGemmSpec.a_bf16, b_bf16), the bits the widening would have given.
  */
 #include "codegen/attention.h"
 #include "codegen/gemm.h"
 #include "codegen/matmul.h"
 #include "codegen/reduce.h"
 #include "ir/attention.h"
+#include "kernel/kernel.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -30,6 +36,18 @@
 static bool is_attention(OpKind op)
 {
 	return op == OP_ATTENTION || op == OP_ATTENTION_GRAD;
+}
+
+/* Node v's geometry as generated code passes it: which of q, k, v it
+   reads as bf16 bits in place of their widening. */
+static RtAttn geometry(const Region *r, int v)
+{
+	RtAttn ga = ir_attention_of(r, v);
+	bool packed = ir_attention_packed(r, v);
+	for (int x = 0; x < 3; x++)
+		if (kernel_widening_of(r, ir_operand(r, v, packed ? 0 : x)) >= 0)
+			ga.x_bf16 |= 1 << x;
+	return ga;
 }
 
 /* The products a node's call makes, by kind and side of the tile (rows,
@@ -60,7 +78,7 @@ static int64_t tiles_of(const RtAttn *g, int si, int sj)
 
 static void products(const Region *r, int v, Products *p)
 {
-	RtAttn ga = ir_attention_of(r, v);
+	RtAttn ga = geometry(r, v);
 	bool fwd = r->node[v].op == OP_ATTENTION;
 	for (int si = 0; si < 2; si++)
 		for (int sj = 0; sj < 2; sj++) {
@@ -71,7 +89,8 @@ static void products(const Region *r, int v, Products *p)
 				RtAttnProduct q = rt_attention_product(&ga, (RtAttnProd)k, ni, nj);
 				p->s[k][si][sj] = (CgGemmSpec){ .m = q.m, .n = q.n, .k = q.k, .ta = q.ta, .tb = q.tb,
 					.lda = q.lda, .ldb = q.ldb, .ldc = q.ldc, .alpha = q.alpha, .accumulate = q.acc,
-					.bf16 = ga.bf16 != 0 };
+					.bf16 = ga.bf16 != 0, .a_bf16 = q.ax >= 0 && (ga.x_bf16 >> q.ax & 1),
+					.b_bf16 = q.bx >= 0 && (ga.x_bf16 >> q.bx & 1) };
 				/* sinter's GEMM takes sizes of at least 1 */
 				p->used[k][si][sj] = in_call && p->tiles[si][sj] > 0 && q.m > 0 && q.n > 0 && q.k > 0;
 				p->own[k][si][sj] = p->used[k][si][sj] &&
@@ -107,7 +126,7 @@ int64_t cg_attention_setup(Cg *g, CgGemmStats *stats, int v)
 	static const char *kind[RT_ATTN_PRODS] = { "scores", "p v", "dv", "dp", "dq", "dk" };
 	Products p;
 	products(g->r, v, &p);
-	RtAttn ga = ir_attention_of(g->r, v);
+	RtAttn ga = geometry(g->r, v);
 	for (int k = 0; k < RT_ATTN_PRODS; k++)
 		for (int si = 0; si < 2; si++)
 			for (int sj = 0; sj < 2; sj++) {
@@ -146,12 +165,12 @@ static LLVMValueRef kernels(Cg *g, int v, const RtAttn *ga)
 void cg_attention(Cg *g, int v)
 {
 	const Region *r = g->r;
-	RtAttn ga = ir_attention_of(r, v);
-	LLVMValueRef f[16] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
+	RtAttn ga = geometry(r, v);
+	LLVMValueRef f[17] = { cg_i64(g, ga.b), cg_i64(g, ga.h), cg_i64(g, ga.t), cg_i64(g, ga.d), cg_i64(g, ga.causal),
 		LLVMConstReal(g->f64, ga.scale), cg_i64(g, ga.x_b), cg_i64(g, ga.x_h), cg_i64(g, ga.x_row),
 		cg_i64(g, ga.dx_part), cg_i64(g, ga.o_b), cg_i64(g, ga.o_h), cg_i64(g, ga.o_row), cg_i64(g, ga.l_h),
-		cg_i64(g, ga.l_off), cg_i64(g, ga.bf16) };
-	LLVMValueRef geom = cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 16, 0), "attn");
+		cg_i64(g, ga.l_off), cg_i64(g, ga.bf16), cg_i64(g, ga.x_bf16) };
+	LLVMValueRef geom = cg_const_table(g, LLVMConstStructInContext(g->ctx, f, 17, 0), "attn");
 	const Node *nd = &r->node[v];
 	bool fwd = nd->op == OP_ATTENTION, packed = ir_attention_packed(r, v);
 	int nx = packed ? 1 : 3, nseg = fwd ? nx + 1 : nx + 3;
@@ -161,9 +180,11 @@ void cg_attention(Cg *g, int v)
 		pt[k] = g->ptrty;
 	LLVMValueRef a[11] = { geom };
 	int n = 1;
-	/* the packed form's k and v lie dx_part floats after q in x */
+	/* the packed form's k and v lie dx_part elements after q in x (the
+	   pointer of a widening computed nowhere is its bf16 value's) */
 	for (int k = 0; k < 3; k++)
-		a[n++] = packed ? cg_elem_ptr(g, DT_F32, g->ptr[ir_operand(r, v, 0)], cg_i64(g, k * ga.dx_part))
+		a[n++] = packed ? cg_elem_ptr(g, ga.x_bf16 ? DT_BF16 : DT_F32, g->ptr[ir_operand(r, v, 0)],
+					  cg_i64(g, k * ga.dx_part))
 				: g->ptr[ir_operand(r, v, k)];
 	if (!fwd) {
 		a[n++] = g->ptr[ir_operand(r, v, nx)];

@@ -169,7 +169,7 @@ void cg_fused_plan(Fk *f)
 			else /* ~bf: a product's operand read as the bf16 value it widens (kernel.h) */
 				key_add(f, " p%d:%d:%s%s", f->param[u], f->opacc[f->opstart[i] + k],
 					type_str(&un->type, tb, sizeof tb),
-					nd->op == OP_MATMUL && kernel_widening_of(r, u) >= 0 ? "~bf" : "");
+					kernel_reads_bf16(r, v, k) && kernel_widening_of(r, u) >= 0 ? "~bf" : "");
 		}
 	}
 	/* written buffers no other parameter overlaps alias nothing */

@@ -236,7 +236,7 @@ static const char *kernel_key(const Cg *g, int v, const int *val, int n, const b
 		/* ~bf: a product's operand read as the bf16 value it widens (kernel.h) */
 		at += (size_t)snprintf(buf + at, len - at, " %d%s%s%s", j, own[j] ? "!" : "",
 			type_str(&r->node[o].type, t, sizeof t),
-			nd->op == OP_MATMUL && kernel_widening_of(r, o) >= 0 ? "~bf" : "");
+			kernel_reads_bf16(r, v, k) && kernel_widening_of(r, o) >= 0 ? "~bf" : "");
 	}
 	(void)n;
 	return at < len ? buf : NULL;

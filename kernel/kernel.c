@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/attention.h"
 #include "ir/ops.h"
 
 /* ---- contiguous kernels ---- */
@@ -574,8 +575,19 @@ static bool shared_reshape(const Region *r, int v)
 		nd->offset == r->node[ir_operand(r, v, 0)].offset;
 }
 
+bool kernel_reads_bf16(const Region *r, int u, int k)
+{
+	const Node *nd = &r->node[u];
+	if (!(op_info[nd->op].attrs & A_BF16) || !attr_int(nd, AS_IA2))
+		return false;
+	if (nd->op == OP_MATMUL)
+		return k < 2;
+	/* an attention's q, k, v: the packed form's one x, or three */
+	return k < (ir_attention_packed(r, u) ? 1 : 3);
+}
+
 /* Is every reader of v, through shared reshapes, a bf16 product (as its A
-   or B), and v no region output? */
+   or B, or an attention's q, k or v), and v no region output? */
 static bool products_only(const Region *r, int v)
 {
 	for (int i = 0; i < r->nout; i++)
@@ -586,7 +598,7 @@ static bool products_only(const Region *r, int v)
 		for (int k = 0; k < nd->narg; k++) {
 			if (ir_operand(r, u, k) != v)
 				continue;
-			if (shared_reshape(r, u) ? !products_only(r, u) : nd->op != OP_MATMUL || !attr_int(nd, AS_IA2))
+			if (shared_reshape(r, u) ? !products_only(r, u) : !kernel_reads_bf16(r, u, k))
 				return false;
 		}
 	}

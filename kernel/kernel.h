@@ -70,17 +70,23 @@ int kernel_members(const Region *r, int group, int *mem);
 void kernel_forward(const Region *r, bool *fwd);
 /*
  * Is v the widening of a bf16 value (a cast to f32 outside every kernel)
- * that only bf16 products read, through reshapes sharing its buffer (a
- * bf16store copy that dW's product reads)?  Then the generated code
- * computes no widening: the products pack the bf16 value itself
- * (CgGemmSpec.a_bf16, b_bf16; the bits rounding the widening would give),
- * and memplan keeps the bf16 value alive until they have run.  v keeps
- * its buffer (the interpreter computes it).
+ * that only bf16 products read (kernel_reads_bf16), through reshapes
+ * sharing its buffer (a bf16store copy that dW's product reads, the qkv
+ * an attention reads)?  Then the generated code computes no widening:
+ * the products pack the bf16 value itself (CgGemmSpec.a_bf16, b_bf16,
+ * RtAttn.x_bf16; the bits rounding the widening would give), and memplan
+ * keeps the bf16 value alive until they have run.  v keeps its buffer
+ * (the interpreter computes it).
  */
 bool kernel_widens_for_products(const Region *r, int v);
 /* The widening a product's operand o is, through shared reshapes, when
    kernel_widens_for_products holds for it; else -1. */
 int kernel_widening_of(const Region *r, int o);
+/* Does node u take its operand k as a bf16 product's: A or B of a MATMUL
+   marked bf16, or q, k, v of an attention (or its gradient) marked bf16,
+   whose tile products those are?  Such a reader may read bf16 bits in
+   place of their widening. */
+bool kernel_reads_bf16(const Region *r, int u, int k);
 /*
  * internal[v] (r->nnode entries): v needs no buffer.  A kernel member is
  * internal when only members of its own kernel read it (no other kernel,

@@ -37,15 +37,20 @@
  * How (rules (a)-(c), (e)): for each such v, s = cast v : bf16 right after v's kernel (the
  * forward writes the rounded copy; v itself dies at its last forward
  * reader), and w = cast s : f32 right before the first backward reader's
- * kernel; the backward readers read w.  Each cast joins the kernel beside
- * it where kernel_space allows (join()): s the producer's, which then
- * stores v rounded as it computes it, w the reader's, which widens in
- * registers; where not (v a product alone, w a GEMM's operand), it is a
- * loop of its own, and w a short-lived f32 copy (a product would read
- * bf16 in its packing: docs/ARCHITECTURE.md, bf16store).  Fusion ran
- * before this pass (which values are stored at all is the kernels' and
- * remat's decision), hence the joining here.  The interpreter and the generated code round with
- * the same integer arithmetic (rt_bf16_from_f32), so they agree bit for bit.
+ * kernel; the backward readers read w (and where the forward reads the
+ * rounded value too, its readers outside v's kernel read wf = cast s :
+ * f32, right after s).  Each cast joins the kernel beside it where
+ * kernel_space allows (join()): s the producer's, which then stores v
+ * rounded as it computes it, w the reader's, which widens in registers.
+ * Where not (v a product alone, w a GEMM's operand), the cast stays
+ * outside every kernel; so does a widening that only bf16 products read
+ * (a GEMM's operand, the qkv an attention reads): generated code computes
+ * it nowhere, the products read the bf16 value as they pack it
+ * (kernel_widens_for_products; docs/ARCHITECTURE.md, bf16store).  Any
+ * other is a loop of its own.  Fusion ran before this pass (which values
+ * are stored at all is the kernels' and remat's decision), hence the
+ * joining here.  The interpreter and the generated code round with the
+ * same integer arithmetic (rt_bf16_from_f32), so they agree bit for bit.
  *
  * Requires: a verified region in topological order with contiguous
  *   kernels, after the precision pass's marks and after remat (which
@@ -110,6 +115,15 @@ static bool centred(const Region *r, int v)
 	return r->node[m].op == OP_SUM && strip(r, ir_operand(r, m, 0)) == x;
 }
 
+/* Does u read v only as a bf16 product's operand (kernel_reads_bf16)? */
+static bool product_reads(const Region *r, int u, int v)
+{
+	for (int k = 0; k < r->node[u].narg; k++)
+		if (ir_operand(r, u, k) == v && !kernel_reads_bf16(r, u, k))
+			return false;
+	return true;
+}
+
 /* Do all backward readers of v, through backward reshapes, take it as an
    operand of a bf16 product (rule (a))?  False when v has none. */
 static bool products_only(const Region *r, const bool *fwd, const int *ustart, const int *users, int v)
@@ -126,7 +140,7 @@ static bool products_only(const Region *r, const bool *fwd, const int *ustart, c
 					return false;
 			if (!products_only(r, fwd, ustart, users, u))
 				return false;
-		} else if (nd->op != OP_MATMUL || !attr_int(nd, AS_IA2))
+		} else if (!product_reads(r, u, v))
 			return false;
 		any = true;
 	}
@@ -212,10 +226,15 @@ void bf16store_run(Region *r)
 			kept[ir_operand(r, v, k)] = true;
 	int *ustart, *users;
 	ir_users(r, &ustart, &users);
-	/* after[v]: the casts to place after old node v, before[v]: before it */
+	/* after[v]: the casts to place after old node v, before[v]: before it;
+	   after the narrowings (after[v], kind 1), the forward widenings to
+	   join v's kernel (afterw[v], kind 1 too), then those that only bf16
+	   products read (afterx[v], kind 3), which stay out of every kernel:
+	   so a kernel stays contiguous */
 	int *after = xmalloc(((size_t)n + 1) * sizeof *after), *before = xmalloc(((size_t)n + 1) * sizeof *before);
+	int *afterw = xmalloc(((size_t)n + 1) * sizeof *afterw), *afterx = xmalloc(((size_t)n + 1) * sizeof *afterx);
 	for (int v = 0; v < n; v++)
-		after[v] = before[v] = -1;
+		after[v] = before[v] = afterw[v] = afterx[v] = -1;
 	/* chains of the casts at one place, by new node index - n (three per value at most) */
 	int *next = xmalloc(((size_t)3 * n + 3) * sizeof *next), nnew = 0;
 	for (int v = 0; v < n; v++) {
@@ -251,12 +270,17 @@ void bf16store_run(Region *r)
 				/* the forward reads the rounded value too: wf, after s */
 				int wf = ir_cast(r, s, DT_F32);
 				r->node[wf].loc = r->node[v].loc;
-				next[wf - n] = after[at], after[at] = wf;
 				nnew++;
-				for (int e = ustart[v]; e < ustart[v + 1]; e++)
-					for (int k = 0, u = users[e]; fwd[u] && k < r->node[u].narg; k++)
+				bool out = true; /* only bf16 products read wf */
+				for (int e = ustart[v]; e < ustart[v + 1]; e++) {
+					int u = users[e];
+					out &= !fwd[u] || product_reads(r, u, v);
+					for (int k = 0; fwd[u] && k < r->node[u].narg; k++)
 						if (r->arg[r->node[u].arg + k] == v)
 							r->arg[r->node[u].arg + k] = wf;
+				}
+				int *chain = out ? afterx : afterw;
+				next[wf - n] = chain[at], chain[at] = wf;
 			}
 			next[s - n] = after[at], after[at] = s;
 		}
@@ -270,16 +294,25 @@ void bf16store_run(Region *r)
 	}
 	if (nnew > 0) {
 		int *order = xmalloc(((size_t)r->nnode + 1) * sizeof *order), no = 0;
-		char *kind = xcalloc((size_t)r->nnode + 1, 1); /* at new index: 1 narrowing, 2 widening */
+		char *kind = xcalloc((size_t)r->nnode + 1, 1); /* at new index: 1 joins the kernel before, 2 after, 3 none */
 		for (int v = 0; v < n; v++) {
 			for (int c = before[v]; c >= 0; c = next[c - n])
 				kind[no] = r->node[c].op == OP_CAST ? 2 : 0, order[no++] = c;
 			order[no++] = v;
 			for (int c = after[v]; c >= 0; c = next[c - n])
 				kind[no] = 1, order[no++] = c;
+			for (int c = afterw[v]; c >= 0; c = next[c - n])
+				kind[no] = 1, order[no++] = c;
+			for (int c = afterx[v]; c >= 0; c = next[c - n])
+				kind[no] = 3, order[no++] = c;
 		}
 		ir_reorder(r, order);
-		/* order is free now: the members' buffer of join() */
+		/* order is free now: the members' buffer of join().  A forward
+		   widening that only bf16 products read (kind 3: the qkv that
+		   the attention reads) stays out: then none is computed, the
+		   products read the bf16 value (kernel_widens_for_products), where
+		   in the producer's kernel it would store an f32 copy beside the
+		   bf16 one */
 		for (int i = 1; i < r->nnode; i++)
 			if (kind[i] == 1 && r->node[i - 1].group == r->node[ir_operand(r, i, 0)].group)
 				join(r, i, i - 1, order);
@@ -297,6 +330,8 @@ void bf16store_run(Region *r)
 	free(ustart);
 	free(users);
 	free(after);
+	free(afterw);
+	free(afterx);
 	free(before);
 	free(next);
 }

@@ -14,7 +14,9 @@
  * read in place, y [B, T, C] and the lse in H more columns of its rows,
  * and dq, dk, dv written into one [B, T, 3C] gradient; the tile products
  * take the row strides as their leading dimensions, so no layout costs a
- * copy.
+ * copy.  With --precision=bf16, q, k and v may be stored as bf16 bits
+ * (RtAttn.x_bf16: a bf16 qkv product's output), which the generated tile
+ * products pack as they are; their rows then lie 2 bytes an element apart.
  * The backward recomputes each tile's probabilities from q, k and the
  * saved lse (p = exp(s - lse)), and with D_i = rowsum(dy * y) - dlse
  * (the lse column's own gradient folded in) gives ds = p (dp - D_i):
@@ -96,19 +98,19 @@ RtAttnProduct rt_attention_product(const RtAttn *g, RtAttnProd p, int64_t ni, in
 	float scale = (float)g->scale;
 	switch (p) {
 	case RT_ATTN_S: /* s[ni, nj] (rows BK apart) = scale q k^T */
-		return (RtAttnProduct){ ni, nj, D, lx, lx, BK, false, true, false, scale };
+		return (RtAttnProduct){ ni, nj, D, lx, lx, BK, false, true, false, scale, 0, 1 };
 	case RT_ATTN_PV: /* acc[ni, D] += p v */
-		return (RtAttnProduct){ ni, D, nj, BK, lx, D, false, false, true, 1.0f };
+		return (RtAttnProduct){ ni, D, nj, BK, lx, D, false, false, true, 1.0f, -1, 2 };
 	case RT_ATTN_DV: /* dv[nj, D] += p^T dy */
-		return (RtAttnProduct){ nj, D, ni, BK, lo, lx, true, false, true, 1.0f };
+		return (RtAttnProduct){ nj, D, ni, BK, lo, lx, true, false, true, 1.0f, -1, -1 };
 	case RT_ATTN_DP: /* dp[ni, nj] = dy v^T */
-		return (RtAttnProduct){ ni, nj, D, lo, lx, BK, false, true, false, 1.0f };
+		return (RtAttnProduct){ ni, nj, D, lo, lx, BK, false, true, false, 1.0f, -1, 2 };
 	case RT_ATTN_DQ: /* dq[ni, D] += scale ds k */
-		return (RtAttnProduct){ ni, D, nj, BK, lx, lx, false, false, true, scale };
+		return (RtAttnProduct){ ni, D, nj, BK, lx, lx, false, false, true, scale, -1, 1 };
 	case RT_ATTN_DK: /* dk[nj, D] += scale ds^T q */
-		return (RtAttnProduct){ nj, D, ni, BK, lx, lx, true, false, true, scale };
+		return (RtAttnProduct){ nj, D, ni, BK, lx, lx, true, false, true, scale, -1, 0 };
 	default:
-		return (RtAttnProduct){ 0 };
+		return (RtAttnProduct){ .ax = -1, .bx = -1 };
 	}
 }
 
@@ -120,28 +122,47 @@ typedef struct {
 	void *gw;
 } Ctx;
 
-/* A bf16 tile product where no generated kernel is handed in (the
-   interpreter's --precision=bf16): each operand rounded with
-   rt_bf16_from_f32, the exact products summed in f32 in k order, where
-   the generated kernel sums pairs of k per K block (the same values up to
-   the order of the f32 sums). */
-static void tile_gemm_bf16(const RtAttnProduct *d, const float *a, const float *b, float *c)
+/* Is operand x (0 q, 1 k, 2 v; -1 none of them) stored as bf16 bits? */
+static bool x_bf16(const RtAttn *g, int x)
 {
+	return x >= 0 && (g->x_bf16 >> x & 1);
+}
+
+/* Element i (in elements from p) of operand x: q, k, v are bf16 or f32. */
+static inline const void *x_at(const RtAttn *g, int x, const void *p, int64_t i)
+{
+	return (const char *)p + i * (x_bf16(g, x) ? 2 : 4);
+}
+
+/* Element i of an operand, rounded to bf16: f32 rounded with
+   rt_bf16_from_f32, or bf16 bits as they are (the same value for what a
+   rounding stored). */
+static inline float bf16_at(const void *p, bool bf, int64_t i)
+{
+	return bf ? rt_bf16_to_f32(((const uint16_t *)p)[i]) : rt_bf16_to_f32(rt_bf16_from_f32(((const float *)p)[i]));
+}
+
+/* A bf16 tile product where no generated kernel is handed in (the
+   interpreter's --precision=bf16; tests/unit/test_runtime.c with bf16
+   q, k, v): each operand rounded to bf16, the exact products summed in
+   f32 in k order, where the generated kernel sums pairs of k per K block
+   (the same values up to the order of the f32 sums). */
+static void tile_gemm_bf16(const RtAttn *g, const RtAttnProduct *d, const void *a, const void *b, float *c)
+{
+	bool abf = x_bf16(g, d->ax), bbf = x_bf16(g, d->bx);
 	for (int64_t i = 0; i < d->m; i++)
 		for (int64_t j = 0; j < d->n; j++) {
 			float s = 0;
-			for (int64_t k = 0; k < d->k; k++) {
-				float x = d->ta ? a[k * d->lda + i] : a[i * d->lda + k];
-				float y = d->tb ? b[j * d->ldb + k] : b[k * d->ldb + j];
-				s += rt_bf16_to_f32(rt_bf16_from_f32(x)) * rt_bf16_to_f32(rt_bf16_from_f32(y));
-			}
+			for (int64_t k = 0; k < d->k; k++)
+				s += bf16_at(a, abf, d->ta ? k * d->lda + i : i * d->lda + k) *
+				     bf16_at(b, bbf, d->tb ? j * d->ldb + k : k * d->ldb + j);
 			float *to = c + i * d->ldc + j;
 			*to = d->alpha * s + (d->acc ? *to : 0.0f);
 		}
 }
 
 /* Product p of a tile of ni rows and nj keys: c = alpha a b (+ c). */
-static void tile_gemm(const Ctx *x, RtAttnProd p, int64_t ni, int64_t nj, const float *a, const float *b, float *c)
+static void tile_gemm(const Ctx *x, RtAttnProd p, int64_t ni, int64_t nj, const void *a, const void *b, float *c)
 {
 	RtGemmFn fn = x->kern ? x->kern->fn[p][ni != BQ][nj != BK] : NULL;
 	if (fn) {
@@ -150,7 +171,7 @@ static void tile_gemm(const Ctx *x, RtAttnProd p, int64_t ni, int64_t nj, const 
 	}
 	RtAttnProduct d = rt_attention_product(x->g, p, ni, nj);
 	if (x->g->bf16) {
-		tile_gemm_bf16(&d, a, b, c);
+		tile_gemm_bf16(x->g, &d, a, b, c);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, d.ta ? CblasTrans : CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, (int)d.m,
@@ -257,11 +278,11 @@ static inline TileKind tile_kind(const RtAttn *g, const int32_t *seg, int64_t i0
 
 /* The scores of a tile, scaled, in s[BQ][BK]: columns past the block and
    masked pairs -inf. */
-static inline void scores(const Ctx *x, const float *q, const float *k, const int32_t *seg, TileKind kind,
+static inline void scores(const Ctx *x, const void *q, const void *k, const int32_t *seg, TileKind kind,
 	int64_t i0, int64_t ni, int64_t j0, int64_t nj, float *s)
 {
 	const RtAttn *g = x->g;
-	tile_gemm(x, RT_ATTN_S, ni, nj, q + i0 * g->x_row, k + j0 * g->x_row, s);
+	tile_gemm(x, RT_ATTN_S, ni, nj, x_at(g, 0, q, i0 * g->x_row), x_at(g, 1, k, j0 * g->x_row), s);
 	for (int64_t i = 0; i < ni; i++) {
 		float *row = s + i * BK;
 		for (int64_t j = nj; j < BK; j++)
@@ -288,7 +309,7 @@ static Tile tile_first(const RtAttn *g, int64_t i0)
 
 /* Moves t to the next key block not skipped and puts its scores in s;
    false past the last. */
-static inline bool tile_next(const Ctx *x, const int32_t *seg, const float *q, const float *k, Tile *t, float *s)
+static inline bool tile_next(const Ctx *x, const int32_t *seg, const void *q, const void *k, Tile *t, float *s)
 {
 	const RtAttn *g = x->g;
 	for (t->j0 += BK; t->j0 < g->t; t->j0 += BK) {
@@ -304,7 +325,7 @@ static inline bool tile_next(const Ctx *x, const int32_t *seg, const float *q, c
 
 /* One (batch, head): q, k, v [T, D] (rows x_row apart); y [T, D] and lse
    [T] (rows o_row apart). */
-WIDE static void forward_one(const Ctx *x, const float *q, const float *k, const float *v, const int32_t *seg,
+WIDE static void forward_one(const Ctx *x, const void *q, const void *k, const void *v, const int32_t *seg,
 	float *y, float *lse, float *work)
 {
 	const RtAttn *g = x->g;
@@ -336,7 +357,7 @@ WIDE static void forward_one(const Ctx *x, const float *q, const float *k, const
 				for (int64_t d = 0; d < D; d++)
 					a[d] *= corr;
 			}
-			tile_gemm(x, RT_ATTN_PV, ni, nj, s, v + j0 * lx, acc);
+			tile_gemm(x, RT_ATTN_PV, ni, nj, s, x_at(g, 2, v, j0 * lx), acc);
 		}
 		for (int64_t i = 0; i < ni; i++) {
 			float *yr = y + (i0 + i) * lo, inv = 1.0f / l[i];
@@ -355,7 +376,7 @@ typedef struct {
 
 /* One (batch, head): dq, dk, dv [T, D] each (rows x_row apart), already
    zero. */
-WIDE static void backward_one(const Ctx *x, const float *q, const float *k, const float *v, const int32_t *seg,
+WIDE static void backward_one(const Ctx *x, const void *q, const void *k, const void *v, const int32_t *seg,
 	Out o, Out dout, float *dq, float *dk, float *dv, float *work)
 {
 	const RtAttn *g = x->g;
@@ -376,22 +397,23 @@ WIDE static void backward_one(const Ctx *x, const float *q, const float *k, cons
 			}
 			/* dv[j0..] += p^T dy;  dp = dy v^T */
 			tile_gemm(x, RT_ATTN_DV, ni, nj, p, dout.y + i0 * lo, dv + j0 * lx);
-			tile_gemm(x, RT_ATTN_DP, ni, nj, dout.y + i0 * lo, v + j0 * lx, dp);
+			tile_gemm(x, RT_ATTN_DP, ni, nj, dout.y + i0 * lo, x_at(g, 2, v, j0 * lx), dp);
 			for (int64_t i = 0; i < ni; i++) {
 				float *pr = p + i * BK, *dr = dp + i * BK, d0 = di[i0 + i];
 				for (int64_t j = 0; j < nj; j++)
 					dr[j] = pr[j] * (dr[j] - d0);
 			}
 			/* dq[i0..] += scale ds k;  dk[j0..] += scale ds^T q */
-			tile_gemm(x, RT_ATTN_DQ, ni, nj, dp, k + j0 * lx, dq + i0 * lx);
-			tile_gemm(x, RT_ATTN_DK, ni, nj, dp, q + i0 * lx, dk + j0 * lx);
+			tile_gemm(x, RT_ATTN_DQ, ni, nj, dp, x_at(g, 1, k, j0 * lx), dq + i0 * lx);
+			tile_gemm(x, RT_ATTN_DK, ni, nj, dp, x_at(g, 0, q, i0 * lx), dk + j0 * lx);
 		}
 	}
 }
 
 typedef struct {
 	const RtAttn *g;
-	const float *q, *k, *v, *o, *dout;
+	const void *q, *k, *v;
+	const float *o, *dout;
 	const int32_t *seg;
 	float *out, *work;
 	const RtAttnGemm *kern;
@@ -411,7 +433,7 @@ static void run_range(void *ctx, int64_t p0, int64_t p1)
 			int64_t b = bh / g->h, h = bh % g->h;
 			int64_t xo = b * g->x_b + h * g->x_h, oo = b * g->o_b + h * g->o_h, lo = b * g->o_b + h * g->l_h + g->l_off;
 			const int32_t *seg = j->seg ? j->seg + b * g->t : NULL;
-			const float *q = j->q + xo, *k = j->k + xo, *v = j->v + xo;
+			const void *q = x_at(g, 0, j->q, xo), *k = x_at(g, 1, j->k, xo), *v = x_at(g, 2, j->v, xo);
 			if (!j->dout) {
 				forward_one(&x, q, k, v, seg, j->out + oo, j->out + lo, work);
 				continue;
@@ -439,7 +461,7 @@ static void run_parts(Job *j)
 	rt_gemm_serial_end(threads);
 }
 
-void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
+void rt_attention(const RtAttn *g, const void *q, const void *k, const void *v, const int32_t *seg, float *o,
 	float *work, const RtAttnGemm *kern, char *gemm_work)
 {
 	Job j = { .g = g, .q = q, .k = k, .v = v, .seg = seg, .out = o, .work = work, .kern = kern,
@@ -447,7 +469,7 @@ void rt_attention(const RtAttn *g, const float *q, const float *k, const float *
 	run_parts(&j);
 }
 
-void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
+void rt_attention_grad(const RtAttn *g, const void *q, const void *k, const void *v, const float *o,
 	const float *dout, const int32_t *seg, float *dqkv, float *work, const RtAttnGemm *kern, char *gemm_work)
 {
 	Job j = { .g = g, .q = q, .k = k, .v = v, .o = o, .dout = dout, .seg = seg, .out = dqkv, .work = work,

@@ -363,7 +363,7 @@ int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct ou
    RtConvGemm.taps. */
 bool rt_conv2d_taps(const RtConv *g, RtConvOp op, bool any_waste);
 /* A product of generated code (codegen/gemm.c's CgGemmFn), packing into work. */
-typedef void (*RtGemmFn)(const float *a, const float *b, float *c, void *work);
+typedef void (*RtGemmFn)(const void *a, const void *b, float *c, void *work);
 /* The kernels generated code hands a call: fn[i] computes product i of
    rt_conv2d_products (NULL: cblas_sgemm), each part of the batch packing
    into its own `stride` bytes of the gemm_work block the call is given. */
@@ -385,10 +385,10 @@ void rt_conv2d_dw(const RtConv *g, const float *x, const float *dy, float *dw, f
 /* b batches of h heads of t positions of d features; scores scaled by
    `scale`, masked to j <= i when causal and to equal segment ids when a
    segment i32[b, t] is given.  Where the operands lie is strides, in
-   floats, so that one kernel serves both forms of the op (ir/attention.c):
+   elements, so that one kernel serves both forms of the op (ir/attention.c):
    q, k, v f32[b, h, t, d] each, or one f32[b, t, 3 h d] with q, k, v side
    by side and the heads in each, as a GPT's qkv product makes them.
-   Generated code passes it as a constant {i64 x 5, double, i64 x 10}. */
+   Generated code passes it as a constant {i64 x 5, double, i64 x 11}. */
 typedef struct {
 	int64_t b, h, t, d, causal;
 	double scale;
@@ -402,6 +402,11 @@ typedef struct {
 	/* 1: the tile products take bf16 operands (each rounded with
 	   rt_bf16_from_f32) and sum in f32, --precision=bf16's products */
 	int64_t bf16;
+	/* only with bf16: bit 0 (1, 2) set when q (k, v) is stored as bf16
+	   bits, 2 bytes an element (the strides above still count elements),
+	   which the products read as they are: a bf16 qkv product's output,
+	   whose widening to f32 generated code skips */
+	int64_t x_bf16;
 } RtAttn;
 /* Query and key block sizes of a tile; the (batch, head) pairs go in at
    most RT_ATTN_PARTS parts on the thread pool. */
@@ -423,6 +428,9 @@ typedef struct {
 	int64_t m, n, k, lda, ldb, ldc;
 	bool ta, tb, acc;
 	float alpha;
+	/* A's (B's) source: 0 q, 1 k, 2 v (its bit of RtAttn.x_bf16 says
+	   whether it is bf16), -1 a tile or the output's gradient (f32) */
+	int ax, bx;
 } RtAttnProduct;
 /* Tiles are whole blocks or the edge block of T mod the block size: side
    0 is a whole block (RT_ATTN_BQ rows, RT_ATTN_BK keys), 1 the edge.  The
@@ -440,11 +448,11 @@ typedef struct {
 /* o: each row's output y and its log-sum-exp, where g's strides say.
    kern NULL (and gemm_work unused): every tile product on cblas_sgemm,
    or with g->bf16 a loop that rounds the operands. */
-void rt_attention(const RtAttn *g, const float *q, const float *k, const float *v, const int32_t *seg, float *o,
+void rt_attention(const RtAttn *g, const void *q, const void *k, const void *v, const int32_t *seg, float *o,
 	float *work, const RtAttnGemm *kern, char *gemm_work);
 /* dqkv = the gradients of q, k, v (where g's x_ strides and dx_part say)
    given o and dout (both laid out as o: dout's lse is the lse's gradient). */
-void rt_attention_grad(const RtAttn *g, const float *q, const float *k, const float *v, const float *o,
+void rt_attention_grad(const RtAttn *g, const void *q, const void *k, const void *v, const float *o,
 	const float *dout, const int32_t *seg, float *dqkv, float *work, const RtAttnGemm *kern, char *gemm_work);
 
 #endif

@@ -563,8 +563,63 @@ static void test_bf16(void)
 	check(!trip, "bf16_round_trip", "%d bf16 values do not round-trip", trip);
 }
 
+/*
+ * The fused attention reading q, k, v stored as bf16 bits (RtAttn.x_bf16,
+ * what generated code hands it for a bf16 qkv product's output) gives the
+ * bits it gives when reading their f32 widening: its bf16 tile products
+ * round f32 operands to those same bits.  Here without generated kernels
+ * (the runtime's own bf16 tile loop), forward and gradient, in the packed
+ * [B, T, 3C] form and with q, k, v separate ([B, H, T, D] each, some bf16
+ * and some f32), for T with whole and edge tiles (RT_ATTN_BQ = 64).
+ */
+static void test_attention_bf16(void)
+{
+	static const int64_t ts[] = { 5, 64, 100 };
+	for (int it = 0; it < 3; it++)
+		for (int packed = 0; packed < 2; packed++) {
+			int64_t B = 2, H = 3, T = ts[it], D = 8, C = H * D, nx = B * T * 3 * C;
+			RtAttn g = { B, H, T, D, 1, 0.35, .bf16 = 1 };
+			if (packed)
+				g = (RtAttn){ B, H, T, D, 1, 0.35, .x_b = T * 3 * C, .x_h = D, .x_row = 3 * C, .dx_part = C,
+					.o_b = T * (C + H), .o_h = D, .o_row = C + H, .l_h = 1, .l_off = C, .bf16 = 1 };
+			else
+				g = (RtAttn){ B, H, T, D, 1, 0.35, .x_b = H * T * D, .x_h = T * D, .x_row = D,
+					.dx_part = B * H * T * D, .o_b = H * T * (D + 1), .o_h = T * (D + 1), .o_row = D + 1,
+					.l_h = T * (D + 1), .l_off = D, .bf16 = 1 };
+			int64_t no = packed ? B * T * (C + H) : B * H * T * (D + 1);
+			float *x = malloc((size_t)nx * sizeof *x), *o[2], *dout = malloc((size_t)no * sizeof *dout), *dx[2];
+			uint16_t *xb = malloc((size_t)nx * sizeof *xb);
+			for (int64_t i = 0; i < nx; i++) {
+				xb[i] = rt_bf16_from_f32((float)(2 * urand() - 1));
+				x[i] = rt_bf16_to_f32(xb[i]);
+			}
+			for (int64_t i = 0; i < no; i++)
+				dout[i] = (float)(2 * urand() - 1);
+			char *work = malloc((size_t)rt_attention_work(&g));
+			/* the separate form's q, k, v lie dx_part apart, like its gradient */
+			int64_t part = g.dx_part;
+			for (int w = 0; w < 2; w++) {
+				RtAttn gw = g;
+				gw.x_bf16 = w ? (packed ? 7 : 5) : 0; /* separate: q and v bf16, k f32 */
+				const void *q = w ? (const void *)xb : x, *k = w && packed ? (const void *)(xb + part) : x + part,
+					   *v = w ? (const void *)(xb + 2 * part) : x + 2 * part;
+				o[w] = malloc((size_t)no * sizeof *o[w]);
+				dx[w] = malloc((size_t)nx * sizeof *dx[w]);
+				rt_attention(&gw, q, k, v, NULL, o[w], (float *)work, NULL, NULL);
+				rt_attention_grad(&gw, q, k, v, o[w], dout, NULL, dx[w], (float *)work, NULL, NULL);
+			}
+			char name[64];
+			snprintf(name, sizeof name, "attention_bf16_%s_T%lld", packed ? "packed" : "separate", (long long)T);
+			bool same = !memcmp(o[0], o[1], (size_t)no * sizeof *o[0]) && !memcmp(dx[0], dx[1], (size_t)nx * sizeof *dx[0]);
+			check(same, name, "bf16 q, k, v give other bits than their widening");
+			free(x), free(xb), free(dout), free(work);
+			for (int w = 0; w < 2; w++)
+				free(o[w]), free(dx[w]);
+		}
+}
+
 int main(void)
 {
 	return tmpdir_run("runtime", (const CheckTest[]){ test_rng, test_mathf, test_idx, test_idx_real, test_text,
-		test_tokens, test_batches, test_log, test_bf16, NULL });
+		test_tokens, test_batches, test_log, test_bf16, test_attention_bf16, NULL });
 }
