@@ -578,14 +578,13 @@ static void test_attention_bf16(void)
 	for (int it = 0; it < 3; it++)
 		for (int packed = 0; packed < 2; packed++) {
 			int64_t B = 2, H = 3, T = ts[it], D = 8, C = H * D, nx = B * T * 3 * C;
-			RtAttn g = { B, H, T, D, 1, 0.35, .bf16 = 1 };
-			if (packed)
-				g = (RtAttn){ B, H, T, D, 1, 0.35, .x_b = T * 3 * C, .x_h = D, .x_row = 3 * C, .dx_part = C,
-					.o_b = T * (C + H), .o_h = D, .o_row = C + H, .l_h = 1, .l_off = C, .bf16 = 1 };
-			else
-				g = (RtAttn){ B, H, T, D, 1, 0.35, .x_b = H * T * D, .x_h = T * D, .x_row = D,
-					.dx_part = B * H * T * D, .o_b = H * T * (D + 1), .o_h = T * (D + 1), .o_row = D + 1,
-					.l_h = T * (D + 1), .l_off = D, .bf16 = 1 };
+			/* the strides ir_attention_of gives either form */
+			RtAttn g = packed ? (RtAttn){ B, H, T, D, 1, 0.35, .x_b = T * 3 * C, .x_h = D, .x_row = 3 * C,
+						  .dx_part = C, .o_b = T * (C + H), .o_h = D, .o_row = C + H, .l_h = 1,
+						  .l_off = C, .bf16 = 1 }
+					  : (RtAttn){ B, H, T, D, 1, 0.35, .x_b = H * T * D, .x_h = T * D, .x_row = D,
+						  .dx_part = B * H * T * D, .o_b = H * T * (D + 1), .o_h = T * (D + 1),
+						  .o_row = D + 1, .l_h = T * (D + 1), .l_off = D, .bf16 = 1 };
 			int64_t no = packed ? B * T * (C + H) : B * H * T * (D + 1);
 			float *x = malloc((size_t)nx * sizeof *x), *o[2], *dout = malloc((size_t)no * sizeof *dout), *dx[2];
 			uint16_t *xb = malloc((size_t)nx * sizeof *xb);
