@@ -138,8 +138,7 @@ static bool define_symbols(CgModule *m, char *err, size_t errlen)
 		uintptr_t addr;
 	} syms[] = {
 		{ "cblas_sgemm", (uintptr_t)&cblas_sgemm }, { "rt_normal", (uintptr_t)&rt_normal },
-		{ "rt_gemm_serial_begin", (uintptr_t)&rt_gemm_serial_begin },
-		{ "rt_gemm_serial_end", (uintptr_t)&rt_gemm_serial_end },
+		{ "rt_sgemm", (uintptr_t)&rt_sgemm },
 		{ "rt_index_record", (uintptr_t)&rt_index_record },
 		{ "rt_prof_mark", (uintptr_t)&rt_prof_mark }, { "rt_prof_on", (uintptr_t)&rt_prof_on },
 		{ "rt_dist_grads", (uintptr_t)&rt_dist_grads }, { "rt_dist_on", (uintptr_t)&rt_dist_on },

@@ -7,8 +7,8 @@
  * of A, as the interpreter does), else one GEMM per batch matrix, each
  * reading its matrices where they lie (no copies: every operand is
  * contiguous per matrix, the transposes are flags).  Each product goes
- * either to cblas_sgemm (small ones on one OpenBLAS thread, as in the
- * interpreter) or to sinter's own GEMM (gemm.c), emitted into the region's
+ * either to OpenBLAS (rt_sgemm: cut into parts on the runtime's pool, as
+ * in the interpreter) or to sinter's own GEMM (gemm.c), emitted into the region's
  * own module, one function per distinct product and shared by every call
  * of it, so a JIT-compiled region and the object file of `sinter build`
  * carry the same code and agree bit for bit.  All of a region's own GEMMs
@@ -234,16 +234,14 @@ void cg_matmul_setup(Cg *g, CgGemmStats *stats)
 
 static void sgemm(Cg *g, const Product *p, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C)
 {
-	enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
 	const CgGemmSpec *s = &p->s;
-	LLVMTypeRef i32 = g->i32, f32 = g->f32, pt = g->ptrty;
-	LLVMTypeRef t[14] = { i32, i32, i32, i32, i32, i32, f32, pt, i32, pt, i32, f32, pt, i32 };
-	LLVMValueRef a[14] = {
-		cg_i32(g, ROW_MAJOR), cg_i32(g, s->ta ? TRANS : NO_TRANS), cg_i32(g, s->tb ? TRANS : NO_TRANS),
-		cg_i32(g, (int32_t)s->m), cg_i32(g, (int32_t)s->n), cg_i32(g, (int32_t)s->k), cg_f32(g, 1),
-		A, cg_i32(g, (int32_t)s->lda), B, cg_i32(g, (int32_t)s->ldb), cg_f32(g, 0), C, cg_i32(g, (int32_t)s->ldc),
+	LLVMTypeRef i32 = g->i32, i64 = g->i64, f32 = g->f32, pt = g->ptrty;
+	LLVMTypeRef t[13] = { i32, i32, i64, i64, i64, f32, pt, i64, pt, i64, f32, pt, i64 };
+	LLVMValueRef a[13] = {
+		cg_i32(g, s->ta), cg_i32(g, s->tb), cg_i64(g, s->m), cg_i64(g, s->n), cg_i64(g, s->k),
+		cg_f32(g, 1), A, cg_i64(g, s->lda), B, cg_i64(g, s->ldb), cg_f32(g, 0), C, cg_i64(g, s->ldc),
 	};
-	cg_call(g, "cblas_sgemm", g->voidty, t, a, 14);
+	cg_call(g, "rt_sgemm", g->voidty, t, a, 13);
 }
 
 LLVMValueRef cg_gemm_fn(Cg *g, const CgGemmSpec *s)
@@ -314,9 +312,6 @@ void cg_matmul(Cg *g, int v)
 		return;
 	}
 	Call c = { &p, p.own ? cg_gemm_fn(g, &p.s) : NULL };
-	/* small GEMMs on one OpenBLAS thread, as the interpreter (runtime.h) */
-	bool serial = !p.own && p.s.m * p.s.n * p.s.k < RT_GEMM_SERIAL_MAX;
-	LLVMValueRef threads = serial ? cg_call(g, "rt_gemm_serial_begin", g->i32, NULL, NULL, 0) : NULL;
 	LLVMValueRef A = g->ptr[ir_operand(r, v, 0)], B = g->ptr[ir_operand(r, v, 1)];
 	if (p.fold || p.nb == 1) {
 		call(g, &c, A, B, g->ptr[v]);
@@ -334,8 +329,6 @@ void cg_matmul(Cg *g, int v)
 		}
 		cg_map(g, &p.bo, op, 3, batch_body, &c);
 	}
-	if (serial)
-		cg_call(g, "rt_gemm_serial_end", g->voidty, &g->i32, &threads, 1);
 }
 
 bool cg_matmul_tiled(const Region *r, int v, int64_t *m, int64_t *n)

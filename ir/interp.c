@@ -18,7 +18,6 @@
 #include "runtime/dist.h"
 #include "runtime/runtime.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,17 +301,12 @@ KERNEL(ik_matmul)
 			rb[i] = rt_bf16_to_f32(rt_bf16_from_f32(B[i]));
 		A = ra, B = rb;
 	}
-	CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-	int lda = (int)(ta ? M : K), ldb = (int)(tb ? K : N);
+	int64_t lda = ta ? M : K, ldb = tb ? K : N;
 	bool fold = type_numel(&bb) == 1 && type_numel(&ba) == nb && !ta;
-	/* small GEMMs on one OpenBLAS thread, as generated code runs them (its
-	   thread count can change the bits of the result) */
-	int threads = (fold ? nb : 1) * M * N * K < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
+	/* rt_sgemm, as generated code calls it: the same parts, the same bits */
 	if (fold) {
 		/* one shared b: the batch folds into the rows of a single GEMM */
-		cblas_sgemm(CblasRowMajor, opa, opb, (int)(M * nb), (int)N, (int)K, 1.0f, A, lda, B, ldb,
-			0.0f, C, (int)N);
-		rt_gemm_serial_end(threads);
+		rt_sgemm(false, tb, M * nb, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
 		free(ra), free(rb);
 		return;
 	}
@@ -323,10 +317,8 @@ KERNEL(ik_matmul)
 	int64_t i = 0, la = w.st[0][w.rank - 1], lb = w.st[1][w.rank - 1];
 	for (walk_start(&w); w.left > 0; walk_next(&w))
 		for (int64_t j = 0; j < w.n; j++, i++)
-			cblas_sgemm(CblasRowMajor, opa, opb, (int)M, (int)N, (int)K, 1.0f,
-				A + (w.off[0] + j * la) * sa, lda, B + (w.off[1] + j * lb) * sb, ldb,
-				0.0f, C + i * sc, (int)N);
-	rt_gemm_serial_end(threads);
+			rt_sgemm(ta, tb, M, N, K, 1.0f, A + (w.off[0] + j * la) * sa, lda, B + (w.off[1] + j * lb) * sb,
+				ldb, 0.0f, C + i * sc, N);
 	free(ra), free(rb);
 }
 

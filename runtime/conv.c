@@ -467,9 +467,9 @@ int rt_conv2d_products(const RtConv *g, RtConvOp op, bool taps, RtConvProduct ou
 }
 
 /* The product over bl pixels into C, by part p: the generated kernel of
-   its shape when the call has one, else cblas_sgemm.  With several parts
-   OpenBLAS is on one thread already (run_parts); a single image's GEMM
-   takes its threads by the size rule of every GEMM (runtime.h). */
+   its shape when the call has one, else OpenBLAS.  With several parts
+   OpenBLAS is on one thread already (run_parts); a single part's GEMM is
+   cut into parts of its own by the size rule of every GEMM (rt_sgemm). */
 static void gemm(const Job *j, int64_t p, int64_t bl, const float *A, const float *B, float *C)
 {
 	RtConvProduct q = product_of(j->g, j->op, bl);
@@ -479,10 +479,12 @@ static void gemm(const Job *j, int64_t p, int64_t bl, const float *A, const floa
 		fn(A, B, C, j->gemm_work + p * j->k->stride);
 		return;
 	}
-	int threads = j->parts == 1 && q.m * q.n * q.k < RT_GEMM_SERIAL_MAX ? rt_gemm_serial_begin() : 0;
+	if (j->parts == 1) {
+		rt_sgemm(q.ta, q.tb, q.m, q.n, q.k, 1.0f, A, q.lda, B, q.ldb, q.acc ? 1.0f : 0.0f, C, q.ldc);
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, q.ta ? CblasTrans : CblasNoTrans, q.tb ? CblasTrans : CblasNoTrans, (int)q.m,
 		(int)q.n, (int)q.k, 1.0f, A, (int)q.lda, B, (int)q.ldb, q.acc ? 1.0f : 0.0f, C, (int)q.ldc);
-	rt_gemm_serial_end(threads);
 }
 
 /* Part p's images [lo, hi) of parts. */

@@ -22,16 +22,18 @@
  * spans).  The time is read every 64 pauses, as a pause takes 4 to 40 ns
  * from one CPU to another.
  *
- * Oversubscription.  sinter programs use two sets of threads: this pool for
- * elementwise loops and OpenBLAS's own threads inside cblas_sgemm.  Both are
- * sized by --threads (default: every online core), and they never run at the
- * same time: generated code calls rt_parallel_for and cblas_sgemm from the
- * main thread only, one after the other, and each returns after its threads
- * are done.  What remains is the time between: OpenBLAS's threads spin
- * (sched_yield) for 2^28 TSC ticks (~0.1 s) after every GEMM before they
- * sleep, i.e. all the time in a training loop, and they then compete with
- * the pool's workers for the cores.  driver/blas.c therefore shortens that
- * timeout (OPENBLAS_THREAD_TIMEOUT) unless the user chose one.
+ * One pool.  OpenBLAS has threads of its own; a step never uses them.
+ * Generated code and the interpreter run OpenBLAS's products through
+ * rt_sgemm (end of this file), which cuts C into one part per pool thread
+ * and calls OpenBLAS on one thread in each, and the convolutions and the
+ * attention call it on one thread inside their own parts.  Before, a large
+ * product ran on OpenBLAS's threads while this pool's worker polled for
+ * its next job: on 2 cores the two took turns on one core for up to the
+ * worker's millisecond of polling, and every OpenBLAS product of the GPT
+ * step took 1.3 times as long with 2 threads as sinter's kernel, which
+ * runs on the pool (docs/ARCHITECTURE.md, "OpenBLAS on the pool").
+ * driver/blas.c still sizes OpenBLAS's threads by --threads and shortens
+ * their spinning (OPENBLAS_THREAD_TIMEOUT) for code outside a step.
  *
  * Nested calls (fn calling rt_parallel_for) and calls from a second thread
  * while a job runs execute serially on the calling thread: never a deadlock,
@@ -316,3 +318,58 @@ void rt_gemm_serial_end(int threads)
 	if (threads > 1)
 		openblas_set_num_threads(threads);
 }
+
+/* ---- OpenBLAS's products on the pool ---- */
+
+typedef struct {
+	bool ta, tb, rows;  /* rows: the parts are blocks of rows, else of columns */
+	int64_t m, n, k, lda, ldb, ldc;
+	int64_t step;       /* rows (columns) per part, a multiple of SGEMM_UNIT */
+	float alpha, beta;
+	const float *a, *b;
+	float *c;
+} Sgemm;
+
+/* Whole tiles of OpenBLAS's kernels (16 or 32 rows, 4 to 32 columns). */
+enum { SGEMM_UNIT = 32 };
+
+static void sgemm_rect(const Sgemm *s, int64_t i0, int64_t m, int64_t j0, int64_t n)
+{
+	const float *a = s->a + (s->ta ? i0 : i0 * s->lda), *b = s->b + (s->tb ? j0 * s->ldb : j0);
+	cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, (int)m,
+		(int)n, (int)s->k, s->alpha, a, (int)s->lda, b, (int)s->ldb, s->beta, s->c + i0 * s->ldc + j0,
+		(int)s->ldc);
+}
+
+static void sgemm_parts(void *ctx, int64_t lo, int64_t hi)
+{
+	const Sgemm *s = ctx;
+	int64_t len = s->rows ? s->m : s->n;
+	for (int64_t p = lo; p < hi; p++) {
+		int64_t x0 = p * s->step, x = len - x0 < s->step ? len - x0 : s->step;
+		if (s->rows)
+			sgemm_rect(s, x0, x, 0, s->n);
+		else
+			sgemm_rect(s, 0, s->m, x0, x);
+	}
+}
+
+void rt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+	const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+	Sgemm s = { .ta = ta, .tb = tb, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+		.alpha = alpha, .beta = beta, .a = a, .b = b, .c = c };
+	/* a cut duplicates the packing of the operand every part reads whole:
+	   B's for blocks of rows, A's for blocks of columns; the smaller one */
+	s.rows = n <= m;
+	int64_t len = s.rows ? m : n, threads = rt_pool_expected();
+	s.step = ((len + threads - 1) / threads + SGEMM_UNIT - 1) / SGEMM_UNIT * SGEMM_UNIT;
+	int64_t parts = s.step ? (len + s.step - 1) / s.step : 0;
+	int saved = rt_gemm_serial_begin();
+	if (parts <= 1 || m * n * k < RT_GEMM_SERIAL_MAX)
+		sgemm_rect(&s, 0, m, 0, n);
+	else
+		rt_parallel_for(parts, sgemm_parts, &s);
+	rt_gemm_serial_end(saved);
+}
+

@@ -276,6 +276,16 @@ void rt_pool_wait_idle(void);
 enum { RT_GEMM_SERIAL_MAX = 1 << 22 };
 int rt_gemm_serial_begin(void);
 void rt_gemm_serial_end(int threads);
+/* cblas_sgemm's row-major C[m, n] = alpha op(A) op(B) + beta C, on the
+   pool: C is cut into one block of whole rows (or columns, when it has
+   fewer of them) per pool thread, and each part is a call of OpenBLAS on
+   one thread.  So OpenBLAS's own threads never run beside the pool's
+   (runtime/pool.c).  Below RT_GEMM_SERIAL_MAX multiply-adds, or on one
+   thread, one call.  The cut can change a product's last bits, as
+   OpenBLAS's threads could (it takes a short part to other kernels):
+   generated code and the interpreter both call it, so they agree. */
+void rt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+	const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* ---- the profiler (runtime/profile.c): --profile and --profile-summary ---- */
 /* Nonzero while profiling: generated code tests it before each mark, so a

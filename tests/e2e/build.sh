@@ -55,4 +55,4 @@ check "no partial file is left" bash -c "! ls /nonexistent/dir/linreg* 2>/dev/nu
 ./sinter llvm examples/mlp.sn >"$dir/ll" 2>&1
 check "sinter llvm exits 0" test $? -eq 0
 check "sinter llvm shows vector instructions" grep -qE '<(4|8|16) x float>' "$dir/ll"
-check "sinter llvm shows the cblas_sgemm call" grep -q 'call void @cblas_sgemm' "$dir/ll"
+check "sinter llvm shows the OpenBLAS call" grep -q 'call void @rt_sgemm(' "$dir/ll"

@@ -391,7 +391,7 @@ static void test_matmul(void)
 		{ "4,0", "0,3", 0, 0 }, { "128,784", "784,256", 0, 0 },
 	};
 	char name[96];
-	/* the interpreter's cblas_sgemm in the JIT too, so 1e-5 relative holds
+	/* the interpreter's OpenBLAS products (rt_sgemm) in the JIT too, so 1e-5 relative holds
 	   even where a result cancels; sinter's own GEMM in regions, with a
 	   K-scaled bound: test_matmul.c */
 	flush();
