@@ -201,6 +201,20 @@ typedef struct {
 	                    pool, C is cut into columns only */
 	CgGemmTaps taps; /* kh > 0: B's rows are taps of an image (f32 only; ldb unused) */
 } CgGemmSpec;
+/* What a product computes, which auto's rule reads besides its shape: a
+   convolution's products were measured apart from the matrix products'
+   (matmul.c, cg_gemm_choose). */
+typedef enum {
+	CG_GEMM_FOR_MATMUL, /* a MATMUL, an attention's tiles */
+	CG_GEMM_FOR_CONV_Y, /* a convolution's y = w @ col */
+	CG_GEMM_FOR_CONV_DX, /* its data gradient, col = w^T @ dy */
+	CG_GEMM_FOR_CONV_DW, /* its weight gradient, dw += dy @ col^T */
+	CG_GEMM_FOR_CONV_TAPS, /* any of the three reading the image in place (s->taps): only sinter's
+	                          kernel can, and false means im2col's products instead */
+} CgGemmFor;
+/* The `--gemm=` rule for product s, which computes `use`: true for
+   sinter's kernel; why says which part of the rule decided, for --verbose. */
+bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len);
 
 /* The generated product: work is a 64-byte aligned block of
    CgGemm.workspace bytes holding the packed panels. */

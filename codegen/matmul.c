@@ -95,6 +95,19 @@ enum { AUTO_MIN_K = 32, AUTO_CONV_DX_MIN_K = 16 };
  * ResNet-8's stem, K = 9: 0.61 -> 0.55).  The
  * rule reads only the product, what it computes and the machine, so the
  * JIT and `sinter build` choose alike.
+ *
+ * Where OpenBLAS runs its own AVX-512 kernels, a convolution's products
+ * still follow the rule above; only the matrix products go to OpenBLAS.
+ * On a Zen 4 (AVX-512 on 256-bit units) with its Cooperlake kernels, the
+ * two kernels were even on the GPT step's products alone (bench/gemm.sh:
+ * sinter's 1.04x), and the whole step ran 4-7% faster on OpenBLAS's with
+ * 1 thread (the GELU epilogues cost more in sinter's tiles than their
+ * loops after OpenBLAS's product), the same with 2; but ResNet-8's step
+ * took 55.3 ms with sinter's kernel for every product against 61.8 with
+ * OpenBLAS's (1 thread, 3 interleaved rounds, 2026-12-05), every 3x3
+ * convolution's products faster (its data gradients 2.6-2.7 against
+ * 4.0 ms a call) but the stem's weight gradient (N = 9: OpenBLAS by the
+ * rule anyway); LeNet-5's 3.29 against 3.39 ms.
  */
 bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 {
@@ -114,7 +127,7 @@ bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len)
 	}
 	if (isa->kind != CG_GEMM_AVX512)
 		snprintf(why, len, "auto: sinter's kernel is measured ahead with AVX-512 only, this CPU has %s", isa->name);
-	else if (config.blas_avx512)
+	else if (config.blas_avx512 && use == CG_GEMM_FOR_MATMUL)
 		snprintf(why, len, "auto: OpenBLAS runs its own AVX-512 kernels");
 	else if (use == CG_GEMM_FOR_CONV_TAPS) {
 		snprintf(why, len, "auto: a convolution read in place, no im2col");

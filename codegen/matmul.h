@@ -1,7 +1,8 @@
 /*
  * matmul.h — the code of MATMUL (matmul.c): each product computed by
  * sinter's own GEMM (gemm.c, emitted into the region's module) or by
- * cblas_sgemm, chosen per product at compile time (`--gemm=`, codegen.h).
+ * OpenBLAS (rt_sgemm), chosen per product at compile time (`--gemm=`,
+ * cg_gemm_choose, codegen.h).
  * region.c prepares a region's products before emitting it; the kernel of
  * a MATMUL node and a fused kernel's GEMM head (fused.c) call cg_matmul.
  */
@@ -17,20 +18,6 @@
    in *stats, and reserves in scratch the one workspace the region's own GEMMs pack their panels
    into (g->gemm_work). */
 void cg_matmul_setup(Cg *g, CgGemmStats *stats);
-/* What a product computes, which auto's rule reads besides its shape: a
-   convolution's products were measured apart from the matrix products'
-   (matmul.c, cg_gemm_choose). */
-typedef enum {
-	CG_GEMM_FOR_MATMUL, /* a MATMUL, an attention's tiles */
-	CG_GEMM_FOR_CONV_Y, /* a convolution's y = w @ col */
-	CG_GEMM_FOR_CONV_DX, /* its data gradient, col = w^T @ dy */
-	CG_GEMM_FOR_CONV_DW, /* its weight gradient, dw += dy @ col^T */
-	CG_GEMM_FOR_CONV_TAPS, /* any of the three reading the image in place (s->taps): only sinter's
-	                          kernel can, and false means im2col's products instead */
-} CgGemmFor;
-/* The `--gemm=` rule for product s, which computes `use`: true for
-   sinter's kernel; why says which part of the rule decided, for --verbose. */
-bool cg_gemm_choose(const CgGemmSpec *s, CgGemmFor use, char *why, size_t len);
 /* Counts product s of node v (`calls` per run) in *stats and reports it
    when verbose (m_shown rows, what: a note after its shape); the bytes of
    workspace sinter's kernel needs for it, 0 for OpenBLAS's. */

@@ -156,6 +156,20 @@ static void test_auto(void)
 			cr ? "" : err, cr ? cr->gemm.products[0] : -1, cr ? cr->gemm.products[1] : -1, own, 4 - own,
 			one.isa);
 	}
+	/* a convolution's products follow the rule whoever runs OpenBLAS's
+	   kernels: sinter's with AVX-512 for a 3x3 forward of 32 channels,
+	   one read in place too */
+	CgGemmSpec conv = { .m = 32, .n = 196, .k = 144, .lda = 144, .ldb = 196, .ldc = 196, .alpha = 1 };
+	char why[160];
+	for (int blas512 = 0; blas512 < 2; blas512++) {
+		cg_gemm_configure(&(CgGemmConfig){ .choice = CG_GEMM_AUTO, .blas_avx512 = blas512 });
+		bool y = cg_gemm_choose(&conv, CG_GEMM_FOR_CONV_Y, why, sizeof why);
+		bool mm = cg_gemm_choose(&conv, CG_GEMM_FOR_MATMUL, why, sizeof why);
+		snprintf(name, sizeof name, "auto_rule_conv_%s", blas512 ? "openblas_avx512" : "openblas_other");
+		check(y == avx512 && mm == (avx512 && !blas512), name,
+			"32x196x144: a convolution's forward on %s, a matrix product on %s (host ISA %s)",
+			y ? "sinter's kernel" : "OpenBLAS", mm ? "sinter's kernel" : "OpenBLAS", one.isa);
+	}
 	cg_gemm_configure(&(CgGemmConfig){ .choice = CG_GEMM_AUTO });
 	arena_free(r->arena);
 }
