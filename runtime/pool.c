@@ -330,7 +330,8 @@ typedef struct {
 	float *c;
 } Sgemm;
 
-/* Whole tiles of OpenBLAS's kernels (16 or 32 rows, 4 to 32 columns). */
+/* Parts of whole tiles of OpenBLAS's kernels (16 x 4 in its Haswell and
+   SkylakeX sgemm): only the last part has edge tiles. */
 enum { SGEMM_UNIT = 32 };
 
 static void sgemm_rect(const Sgemm *s, int64_t i0, int64_t m, int64_t j0, int64_t n)

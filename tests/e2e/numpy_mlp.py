@@ -4,10 +4,15 @@ weights sinter saved, must give the same losses step by step.
 
 usage: numpy_mlp.py INIT.safetensors SINTER_OUTPUT [FINAL.safetensors]
 Prints one PASS/FAIL line per step (losses within 1e-6 relative), and with
-FINAL one for the weights after the ten steps: every weight within 1e-6
+FINAL one for the weights after the ten steps: every weight within 1e-5
 of the largest weight of its tensor (a weight near 0 has no meaningful
 relative difference of its own: sinter's f32 gradients round at the scale
-of the tensor, and Adam's normalized steps pass that rounding on)."""
+of the tensor, and Adam's normalized steps pass that rounding on).  The
+order of OpenBLAS's f32 sums moves that: 5.8e-7 to 1.04e-6 on one Zen 4
+across its Haswell, SkylakeX and Cooperlake kernels and 1 or 2 threads
+(1e-6, the bound before, failed with Cooperlake's on 1 thread), while a
+wrong step is far off: weight decay 0.011 for 0.01 gives 3.1e-3, a
+learning rate 0.1% larger 6.6e-2."""
 import gzip
 import os
 import sys
@@ -81,7 +86,7 @@ def main():
             i = int(np.argmax(rel))
             if rel.flat[i] > worst:
                 worst, where = float(rel.flat[i]), f"{k}[{i}]: sinter {final[k].flat[i]:.9g} numpy {w[k].flat[i]:.9g}"
-        ok = worst <= 1e-6
+        ok = worst <= 1e-5
         failed += not ok
         print(f"{'PASS' if ok else 'FAIL'} numpy_mlp final weights: worst relative difference {worst:.1e} at {where}")
     return 1 if failed else 0
