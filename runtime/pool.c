@@ -30,7 +30,7 @@
  * product ran on OpenBLAS's threads while this pool's worker polled for
  * its next job: on 2 cores the two took turns on one core for up to the
  * worker's millisecond of polling, and every OpenBLAS product of the GPT
- * step took 1.3 times as long with 2 threads as sinter's kernel, which
+ * step took 1.3-1.5 times as long with 2 threads as sinter's kernel, which
  * runs on the pool (docs/ARCHITECTURE.md, "OpenBLAS on the pool").
  * driver/blas.c still sizes OpenBLAS's threads by --threads and shortens
  * their spinning (OPENBLAS_THREAD_TIMEOUT) for code outside a step.
