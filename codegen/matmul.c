@@ -180,8 +180,8 @@ static bool product(const Region *r, int v, Product *p)
 	   the bf16 value's (region.c), which the kernel packs as it is */
 	p->s.a_bf16 = p->s.bf16 && kernel_widening_of(r, a) >= 0;
 	p->s.b_bf16 = p->s.bf16 && kernel_widening_of(r, b) >= 0;
-	/* the pool splits the large ones, as OpenBLAS's threads do (bitwise
-	   the serial result, gemm.c) */
+	/* the pool splits the large ones, as it does OpenBLAS's (rt_sgemm);
+	   sinter's parts give the serial result's bits (gemm.c) */
 	p->s.parallel = p->s.m * p->s.n * p->s.k >= RT_GEMM_SERIAL_MAX;
 	if (p->calls == 0 || p->K == 0)
 		return false;

@@ -25,15 +25,15 @@
  *
  * The images are cut into at most RT_CONV_PARTS parts of consecutive
  * images, which run on the thread pool, each with its own col matrix and
- * single-threaded GEMMs: one image's GEMMs are below the size where
- * OpenBLAS's threads pay off (RT_GEMM_SERIAL_MAX), and copying windows
+ * single-threaded GEMMs: one image's GEMMs are below the size where a
+ * product is cut into parts (RT_GEMM_SERIAL_MAX), and copying windows
  * (im2col, col2im) is as much of the time as the products, which the
  * pool parallelizes too.  The weight gradient sums each part's images into
  * a partial sum of its own (part 0's is dw itself) and then adds the parts
  * in order: the parts depend on the batch size only, never on the thread
  * count or on which thread ran what, so results are the same bits for any
- * --threads.  OpenBLAS is set to one thread around the job (pool.c: the
- * pool and OpenBLAS's threads never run at the same time).
+ * --threads.  OpenBLAS is set to one thread around the job (pool.c: no
+ * step runs OpenBLAS's own threads).
  *
  * The reference these are compared against is the interpreter's direct
  * loops (ir/conv.c), which sum in double: the two differ by float rounding

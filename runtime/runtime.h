@@ -267,12 +267,13 @@ void rt_parallel_for(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), v
 void rt_pool_shutdown(void);
 /* Returns once no worker holds a job (the profiler then reads their spans). */
 void rt_pool_wait_idle(void);
-/* Small GEMMs on one OpenBLAS thread: waking its sleeping threads (see
-   pool.c) costs more than they save below about 2^22 multiply-adds.
-   rt_gemm_serial_begin returns the thread count to hand back to
-   rt_gemm_serial_end.  OpenBLAS's thread count can change the last bits
-   of a product, so the interpreter and generated code both follow this
-   rule: they stay bit for bit the same. */
+/* OpenBLAS on one thread: rt_gemm_serial_begin sets it around every
+   OpenBLAS call of a step (returning the thread count to hand back to
+   rt_gemm_serial_end), so its own threads never run beside the pool's
+   (pool.c).  Below RT_GEMM_SERIAL_MAX multiply-adds a product runs on one
+   thread: the size from which OpenBLAS's own threads paid off when they
+   ran its products, kept for the pool's parts (rt_sgemm, and sinter's
+   kernel: CgGemmSpec.parallel, conv.c's RtConvProduct.parallel). */
 enum { RT_GEMM_SERIAL_MAX = 1 << 22 };
 int rt_gemm_serial_begin(void);
 void rt_gemm_serial_end(int threads);
