@@ -16,16 +16,19 @@ the first 64 test images in evaluation mode (-D PRINT_EVAL=64).  Checks:
    step and takes it in float64, the exact step; against it, sinter's loss
    within 1e-5 relative, its running means and variances within 1e-5
    (relative to max(1, |value|)), every trained weight within 1e-3 of the
-   largest weight of its tensor and at most 8 weights of a step beyond 1e-4;
-   a weight whose exact gradient is below SIGN_FLOOR (1e-4) of its
-   tensor's largest counts among the 8 but is not held to 1e-3.
-   What PyTorch's own float32 step reaches against the same exact step is
-   printed beside it.  Weights with a gradient near 0 are why weights are
-   not held to 1e-4 one by one: Adam's first steps are about
+   largest weight of its tensor, and no more weights of a step beyond 1e-4
+   than PyTorch's own float32 step moves there in one of the same steps
+   against the same exact step (at least 8 allowed); a weight whose exact
+   gradient is below SIGN_FLOOR (1e-4) of its tensor's largest counts
+   among those but is not held to 1e-3.  What PyTorch's float32 step
+   reaches is printed beside it.  Weights with a gradient near 0 are why
+   weights are not held to 1e-4 one by one: Adam's first steps are about
    lr * sign(gradient) whatever the gradient's size, so rounding that
    changes a gradient of 1e-9 moves its weight by a good part of lr (in the
-   ResNet PyTorch's f32 step 2 moves 88 weights by more than 1e-4 of their
-   tensor's largest, sinter's at most 1 in a step).  Such a weight whose
+   ResNet PyTorch's f32 steps move 110-120 weights by more than 1e-4 of
+   their tensor's largest, sinter's 1-86 as its sums are split: a fixed
+   count of 8 failed three changes that only split a convolution's sums
+   otherwise, 2026-12-03 to 12-05).  Such a weight whose
    gradient's sign flips moves by 2 lr, a few percent of its tensor's
    largest: both PyTorch's f32 step and sinter's (since the convolutions
    that read the image in place, which round otherwise) moved
@@ -148,6 +151,17 @@ def step(net, opt, x, y):
     return loss.item()
 
 
+def sinter_layout(net):
+    """A module's parameters and buffers as sinter's state dict holds them
+    (a Linear layer's weight as [in, out]), in float64."""
+    out = {}
+    for name, t in net.state_dict().items():
+        a = t.detach().double().numpy()
+        is_linear = name.endswith(".weight") and a.ndim == 2
+        out[name] = a.T.copy() if is_linear else a
+    return out
+
+
 def fresh(make, weights, dtype):
     net = make()
     load_into(net, weights)
@@ -178,39 +192,44 @@ def main():
     buffers = [k for k in make().state_dict() if k.endswith("running_mean") or k.endswith("running_var")]
 
     # 1. Every step alone, from sinter's state before it (its checkpoint),
-    #    in f64 (the exact step) and in f32 (PyTorch's own rounding, for
-    #    the record).
+    #    in f64 (the exact step) and in f32 (PyTorch's own rounding): both
+    #    sinter's step and PyTorch's f32 step against the exact one.
     ckpts = [dict(init, **{"meta.step": np.zeros(3, np.int32)})] + [
         read_safetensors(os.path.join(d, f"ckpt.{s}")) for s in range(1, steps + 1)]
-    per = {}
-    for dtype in (torch.float64, torch.float32):
-        loss_e = buf_e = w_e = (0.0, "")
-        over = 0
-        for s in range(steps):
+    per = {who: [(0.0, ""), (0.0, ""), (0.0, ""), 0, 0] for who in ("sinter", "f32")}
+    for s in range(steps):
+        nets, refs = {}, {}
+        for dtype in (torch.float64, torch.float32):
             net = fresh(make, ckpts[s] if s == 0 else model_part(ckpts[s]), dtype)
             opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
             adamw_state(opt, net, ckpts[s], dtype)
             net.train()
-            ref = step(net, opt, batch[s][0].to(dtype), batch[s][1])
-            after = model_part(ckpts[s + 1])
-            loss_e = max(loss_e, (rel(losses[s], ref), f"step {s + 1}"))
+            refs[dtype] = step(net, opt, batch[s][0].to(dtype), batch[s][1])
+            nets[dtype] = net
+        exact = nets[torch.float64]
+        theirs = sinter_layout(nets[torch.float32])
+        for who, loss, after in (("sinter", losses[s], model_part(ckpts[s + 1])),
+                                 ("f32", refs[torch.float32], theirs)):
+            r = per[who]
+            r[0] = max(r[0], (rel(loss, refs[torch.float64]), f"step {s + 1}"))
             if buffers:
-                b, where = buffer_diff(net, after, buffers)
-                buf_e = max(buf_e, (b, f"{where} at step {s + 1}"))
-            e, where, n_over, total = weight_diffs(net, after)
-            w_e = max(w_e, (e, f"{where} at step {s + 1}"))
-            over = max(over, n_over)
-        per[dtype] = loss_e, buf_e, w_e, over, total
-    loss_e, buf_e, w_e, over, total = per[torch.float64]
+                b, where = buffer_diff(exact, after, buffers)
+                r[1] = max(r[1], (b, f"{where} at step {s + 1}"))
+            e, where, n_over, r[4] = weight_diffs(exact, after)
+            r[2] = max(r[2], (e, f"{where} at step {s + 1}"))
+            r[3] = max(r[3], n_over)
+    loss_e, buf_e, w_e, over, total = per["sinter"]
+    allowed = max(STEP_WEIGHTS_OVER, per["f32"][3])
     report("each step from sinter's state: loss", loss_e[0] <= 1e-5, f"differs by {loss_e[0]:.3g} at {loss_e[1]}")
     if buffers:
         report("each step from sinter's state: running buffers", buf_e[0] <= 1e-5,
                f"{buf_e[1]} differs by {buf_e[0]:.3g}")
-    report("each step from sinter's state: weights", w_e[0] <= 1e-3 and over <= STEP_WEIGHTS_OVER,
-           f"{w_e[1]} differs by {w_e[0]:.3g} of its tensor's largest weight; {over} of {total} weights by more than 1e-4")
-    for dtype, who in ((torch.float64, "sinter against the exact step"), (torch.float32, "PyTorch's f32 step")):
-        loss_e, buf_e, w_e, over, _ = per[dtype]
-        print(f"torch_{which} {label} each step alone, {who}: loss within {loss_e[0]:.2g}, "
+    report("each step from sinter's state: weights", w_e[0] <= 1e-3 and over <= allowed,
+           f"{w_e[1]} differs by {w_e[0]:.3g} of its tensor's largest weight; {over} of {total} weights "
+           f"by more than 1e-4 in a step ({allowed} allowed)")
+    for who, text in (("sinter", "sinter against the exact step"), ("f32", "PyTorch's f32 step against it")):
+        loss_e, buf_e, w_e, over, total = per[who]
+        print(f"torch_{which} {label} each step alone, {text}: loss within {loss_e[0]:.2g}, "
               + (f"running buffers within {buf_e[0]:.2g}, " if buffers else "")
               + f"weights within {w_e[0]:.2g} of their tensor's largest ({w_e[1]}), "
               f"at most {over} of {total} beyond 1e-4 in a step")
