@@ -112,10 +112,8 @@ static int64_t image_cols(const RtConv *g, RtConvOp op)
  * group and the products are two shapes at most: the full group and one
  * image, for a part's leftover images.  Only the forward and the data
  * gradient: their products keep K (each output element the same sum, the
- * same bits as image by image); the weight gradient's K is the pixels, and
- * a group's longer sums rounded otherwise than the image's partial sums,
- * enough to fail tests/e2e/torch_resnet.sh's per-step weight check (83
- * weights beyond 1e-4 of their tensor's largest in a step, 8 allowed).
+ * same bits as image by image); the weight gradient's K is the pixels,
+ * and grouped it ran slower (docs/ARCHITECTURE.md, "Convolution").
  */
 static int64_t group_images(const RtConv *g, RtConvOp op)
 {
